@@ -1,0 +1,106 @@
+import type { LindenError } from '../protocol/errors.js';
+import type { Message } from './message.js';
+import { QueuedIterator } from './queued-iterator.js';
+
+export interface SubscribeOptions<T = unknown> {
+  /** Competing consumers: each message goes to one member of the group. */
+  group?: string;
+  /**
+   * Called for each message instead of queueing it for `for await`. When the publisher waits
+   * for processing, the message is acked once the callback returns (or its promise resolves)
+   * and nacked if it throws, unless the callback settled it itself.
+   */
+  callback?: (msg: Message<T>) => void | Promise<void>;
+  /** Messages queued for a slow `for await` consumer before new ones are dropped. Default 65,536. */
+  maxPending?: number;
+}
+
+export interface SubscriptionHost {
+  unsubscribe(sid: number): void;
+  reportDrop(sid: number, pattern: string): void;
+}
+
+/** A subscription: an AsyncIterable of messages, or a callback when one was given. */
+export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
+  /** Resolves once the broker has the subscription in effect. */
+  readonly ready: Promise<void>;
+  private readonly iterator: QueuedIterator<Message<T>>;
+  private resolveReady!: () => void;
+  private rejectReady!: (err: Error) => void;
+  private closed = false;
+  received = 0;
+
+  constructor(
+    readonly sid: number,
+    readonly pattern: string,
+    readonly options: SubscribeOptions<T>,
+    private readonly host: SubscriptionHost,
+  ) {
+    this.ready = new Promise((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    this.ready.catch(() => {}); // surfaced through the iterator too; never an unhandled rejection
+    this.iterator = new QueuedIterator(() => this.unsubscribe());
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Message<T>> {
+    return this.iterator;
+  }
+
+  unsubscribe(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.iterator.end();
+    this.host.unsubscribe(this.sid);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** @internal */
+  confirmed(): void {
+    this.resolveReady();
+  }
+
+  /** @internal The broker refused it, or the client closed: ends the subscription with the error. */
+  fail(err: LindenError): void {
+    this.rejectReady(err);
+    this.closed = true;
+    this.iterator.end(err);
+  }
+
+  /** @internal The client closed: the iterator ends normally. */
+  stop(err: LindenError): void {
+    this.rejectReady(err);
+    this.closed = true;
+    this.iterator.end();
+  }
+
+  /** @internal */
+  deliver(msg: Message<T>): void {
+    if (this.closed) return;
+    this.received++;
+    const callback = this.options.callback;
+    if (!callback) {
+      if (this.iterator.pending >= (this.options.maxPending ?? 65_536)) {
+        this.host.reportDrop(this.sid, this.pattern);
+        msg.nack('client queue full');
+        return;
+      }
+      this.iterator.push(msg);
+      return;
+    }
+    try {
+      const result = callback(msg);
+      if (result && typeof (result as Promise<void>).then === 'function') {
+        (result as Promise<void>).then(() => msg.ack(), (err: unknown) => msg.nack(String(err)));
+      } else {
+        msg.ack();
+      }
+    } catch (err) {
+      msg.nack(String(err));
+    }
+  }
+}

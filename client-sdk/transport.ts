@@ -1,0 +1,61 @@
+/**
+ * The smallest socket surface the client needs, over the browser's WebSocket or, in Node
+ * without a global one, the `ws` package (loaded lazily so browser bundles never pull it in).
+ */
+export interface Socket {
+  readonly protocol: string;
+  readonly bufferedAmount: number;
+  send(data: Uint8Array | string): void;
+  close(code?: number, reason?: string): void;
+}
+
+export interface SocketEvents {
+  open(): void;
+  message(data: Uint8Array | string, isBinary: boolean): void;
+  close(code: number, reason: string): void;
+  error(err: Error): void;
+}
+
+type BrowserWebSocket = {
+  readonly protocol: string;
+  readonly bufferedAmount: number;
+  binaryType: string;
+  send(data: Uint8Array | string): void;
+  close(code?: number, reason?: string): void;
+  onopen: (() => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+};
+
+export async function openSocket(url: string, protocols: string[], on: SocketEvents): Promise<Socket> {
+  const Native = (globalThis as { WebSocket?: new (url: string, protocols: string[]) => BrowserWebSocket }).WebSocket;
+  if (Native) {
+    const ws = new Native(url, protocols);
+    ws.binaryType = 'arraybuffer';
+    ws.onopen = () => on.open();
+    ws.onmessage = (ev) => {
+      if (typeof ev.data === 'string') on.message(ev.data, false);
+      else on.message(new Uint8Array(ev.data as ArrayBuffer), true);
+    };
+    ws.onclose = (ev) => on.close(ev.code, ev.reason);
+    ws.onerror = () => on.error(new Error(`WebSocket error on ${url}`));
+    return ws;
+  }
+  const moduleName = 'ws';
+  const { WebSocket: NodeWebSocket } = (await import(moduleName)) as typeof import('ws');
+  const ws = new NodeWebSocket(url, protocols, { perMessageDeflate: false, maxPayload: 256 * 1024 * 1024 });
+  ws.on('open', () => on.open());
+  ws.on('message', (data: Buffer, isBinary: boolean) => on.message(isBinary ? data : data.toString('utf8'), isBinary));
+  ws.on('close', (code: number, reason: Buffer) => on.close(code, reason.toString()));
+  ws.on('error', (err: Error) => on.error(err));
+  ws.on('unexpected-response', (_req, res) => {
+    let body = '';
+    res.on('data', (chunk: Buffer) => { body += chunk.toString(); });
+    res.on('end', () => {
+      on.error(new Error(`broker refused the upgrade (HTTP ${res.statusCode}): ${body.trim()}`));
+      on.close(1006, body.trim());
+    });
+  });
+  return ws;
+}

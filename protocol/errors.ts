@@ -1,0 +1,61 @@
+/**
+ * Every error code Linden uses, broker and client side, in one table.
+ * protocol.md repeats this table; test/protocol-doc.test.ts fails when they drift apart.
+ */
+export const ERROR_CODES = {
+  // Sent by the broker in `err` frames.
+  DECODE_ERROR: { origin: 'broker', message: 'the frame is not valid for the negotiated codec (MessagePack or JSON)' },
+  UNKNOWN_FRAME_TYPE: { origin: 'broker', message: 'the message has a type (`t`) this protocol version does not define' },
+  INVALID_FRAME: { origin: 'broker', message: 'a field is missing, unexpected or of the wrong type' },
+  HANDSHAKE_REQUIRED: { origin: 'broker', message: 'the first message on a connection must be `hello`' },
+  UNSUPPORTED_VERSION: { origin: 'broker', message: 'the broker does not speak the protocol version asked for in `hello`' },
+  UNKNOWN_ID: { origin: 'broker', message: 'the message refers to a subscription id or delivery tag the broker does not know' },
+  DUPLICATE_ID: { origin: 'broker', message: 'a subscription id is already in use on this connection' },
+  INVALID_TOPIC: { origin: 'broker', message: 'the topic is not a valid publish topic' },
+  INVALID_PATTERN: { origin: 'broker', message: 'the subscription pattern is not valid' },
+  TOO_MANY_SUBSCRIPTIONS: { origin: 'broker', message: 'the connection reached its subscription limit' },
+  MESSAGE_TOO_LARGE: { origin: 'broker', message: 'the payload exceeds maxMessageBytes' },
+  NO_RESPONDERS: { origin: 'broker', message: 'a request matched no subscriber' },
+  INTERNAL_ERROR: { origin: 'broker', message: 'the broker failed to handle the message; it stays up and the connection stays open' },
+  SLOW_CONSUMER: { origin: 'broker', message: 'messages to this connection were dropped because its outbound buffer was full' },
+  // Raised by the client SDK (or by startBroker) without a frame from the broker.
+  TIMEOUT: { origin: 'client', message: 'the operation did not complete within its timeout' },
+  DISCONNECTED: { origin: 'client', message: 'the connection was lost before the operation completed' },
+  CLOSED: { origin: 'client', message: 'the client was closed' },
+  REJECTED: { origin: 'client', message: 'every receiver of a request rejected it (nack) without a reply' },
+  BUFFER_FULL: { origin: 'client', message: 'the send buffer for disconnected periods is full' },
+  CONNECTION_REFUSED: { origin: 'client', message: 'the broker refused or closed the connection during the handshake' },
+  INVALID_ARGUMENT: { origin: 'client', message: 'an argument to an SDK call is invalid' },
+  INVALID_OPTIONS: { origin: 'client', message: 'options passed to connect() or startBroker() are invalid' },
+} as const satisfies Record<string, { origin: 'broker' | 'client'; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** WebSocket close codes the broker uses; 1000-1011 keep their RFC 6455 meaning. */
+export const CLOSE_CODES = {
+  NORMAL: { code: 1000, meaning: 'normal closure (client or broker closed on purpose)' },
+  GOING_AWAY: { code: 1001, meaning: 'the broker is shutting down' },
+  MESSAGE_TOO_BIG: { code: 1009, meaning: 'a WebSocket frame exceeded maxFrameBytes' },
+  HANDSHAKE_REQUIRED: { code: 4001, meaning: 'the first message was not `hello`' },
+  UNSUPPORTED_SUBPROTOCOL: { code: 4002, meaning: 'the client offered no WebSocket subprotocol the broker speaks' },
+  UNSUPPORTED_VERSION: { code: 4003, meaning: '`hello` asked for a protocol version the broker does not speak' },
+  HANDSHAKE_TIMEOUT: { code: 4004, meaning: 'no `hello` arrived within handshakeTimeoutMs' },
+  HEARTBEAT_TIMEOUT: { code: 4005, meaning: 'the peer did not answer pings (closed by the client SDK, or terminated by the broker)' },
+} as const;
+
+/** The one error class of Linden; `code` is stable and documented in protocol.md. */
+export class LindenError extends Error {
+  readonly code: ErrorCode;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>) {
+    super(message ?? ERROR_CODES[code].message);
+    this.name = 'LindenError';
+    this.code = code;
+    if (details !== undefined) this.details = details;
+  }
+}
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.prototype.hasOwnProperty.call(ERROR_CODES, code);
+}

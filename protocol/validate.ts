@@ -1,0 +1,55 @@
+import { Ajv, type ValidateFunction, type ErrorObject } from 'ajv';
+import { LindenError } from './errors.js';
+import { clientFrameSchemas, type ClientFrame } from './frames.js';
+import type { CodecName } from './version.js';
+
+/** Validates messages from clients; ajv compiles each schema once, so the hot path is a function call. */
+export class FrameValidator {
+  private readonly validators: Map<string, ValidateFunction>;
+
+  constructor(codec: CodecName) {
+    const ajv = new Ajv({ allErrors: false, strict: true });
+    ajv.addKeyword({
+      keyword: 'binary',
+      schemaType: 'boolean',
+      validate: (_schema: boolean, data: unknown) => data instanceof Uint8Array,
+      errors: false,
+    });
+    // MessagePack carries the payload as opaque `bin`, encoded once by the publisher; JSON carries any value.
+    const payload = codec === 'msgpack' ? { binary: true } : {};
+    this.validators = new Map(
+      Object.entries(clientFrameSchemas(payload)).map(([t, schema]) => [t, ajv.compile(schema)]),
+    );
+  }
+
+  /** Returns the message typed, or throws UNKNOWN_FRAME_TYPE / INVALID_FRAME with the offending field. */
+  check(message: unknown): ClientFrame {
+    if (typeof message !== 'object' || message === null || Array.isArray(message)) {
+      throw new LindenError('INVALID_FRAME', 'a message must be an object with a type field `t`');
+    }
+    const t = (message as { t?: unknown }).t;
+    const validate = typeof t === 'string' ? this.validators.get(t) : undefined;
+    if (!validate) {
+      throw new LindenError('UNKNOWN_FRAME_TYPE', `unknown message type ${JSON.stringify(t) ?? 'undefined'}`, { t: String(t) });
+    }
+    if (!validate(message)) throw invalid(t as string, validate.errors ?? []);
+    return message as ClientFrame;
+  }
+}
+
+function invalid(t: string, errors: ErrorObject[]): LindenError {
+  const first = errors[0];
+  if (!first) return new LindenError('INVALID_FRAME', `invalid "${t}" message`);
+  let field = first.instancePath.replace(/^\//, '').replace(/\//g, '.');
+  let problem = first.message ?? 'is invalid';
+  if (first.keyword === 'additionalProperties') {
+    field = String((first.params as { additionalProperty: string }).additionalProperty);
+    problem = 'is not a field of this message';
+  } else if (first.keyword === 'required') {
+    field = String((first.params as { missingProperty: string }).missingProperty);
+    problem = 'is required';
+  } else if (first.keyword === 'binary') {
+    problem = 'must be MessagePack bin (the payload encoded on its own)';
+  }
+  return new LindenError('INVALID_FRAME', `invalid "${t}" message: field "${field}" ${problem}`, { t, field });
+}

@@ -1,0 +1,16 @@
+import type { Logger } from 'pino';
+import type { CodecName } from '../protocol/version.js';
+import type { FrameValidator } from '../protocol/validate.js';
+import type { Connection } from './connection.js';
+import type { ResolvedOptions } from './options.js';
+import type { PubSubCore } from './pubsub/pubsub-core.js';
+
+/** What handlers need from the broker, and nothing more. */
+export interface BrokerContext {
+  readonly options: ResolvedOptions;
+  readonly log: Logger;
+  readonly pubsub: PubSubCore;
+  readonly validators: Record<CodecName, FrameValidator>;
+  readonly version: string;
+  closeConnection(conn: Connection, code: number, reason: string): void;
+}

@@ -1,0 +1,162 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { nanoid } from 'nanoid';
+import { pino } from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { codecForSubprotocol } from '../protocol/codec.js';
+import { CLOSE_CODES } from '../protocol/errors.js';
+import { FrameValidator } from '../protocol/validate.js';
+import { LINDEN_VERSION, SUBPROTOCOLS } from '../protocol/version.js';
+import type { BrokerContext } from './broker-context.js';
+import { Connection } from './connection.js';
+import { dispatch } from './dispatch.js';
+import { FlushScheduler } from './flush-scheduler.js';
+import { resolveOptions, type BrokerOptions } from './options.js';
+import { PubSubCore } from './pubsub/pubsub-core.js';
+
+export interface Broker {
+  /** ws://host:port of the listening broker. */
+  readonly url: string;
+  readonly port: number;
+  readonly host: string;
+  /** Closes every connection with 1001 and stops listening. */
+  close(): Promise<void>;
+}
+
+const SUPPORTED = [SUBPROTOCOLS.msgpack, SUBPROTOCOLS.json];
+const CLOSE_GRACE_MS = 2_000;
+
+/** Starts a broker; resolves once it listens. */
+export async function startBroker(options?: BrokerOptions): Promise<Broker> {
+  const opts = resolveOptions(options);
+  const log = pino({ name: 'linden', level: opts.logLevel });
+  const connections = new Set<Connection>();
+  const scheduler = new FlushScheduler();
+  const instance = nanoid(8);
+  let nextConnection = 1;
+
+  const ctx: BrokerContext = {
+    options: opts,
+    log,
+    pubsub: new PubSubCore(opts, instance + '-'),
+    validators: { msgpack: new FrameValidator('msgpack'), json: new FrameValidator('json') },
+    version: LINDEN_VERSION,
+    closeConnection(conn, code, reason) {
+      conn.flush();
+      conn.ws.close(code, reason);
+      release(conn);
+    },
+  };
+
+  const http: Server = createServer((_req, res) => {
+    res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
+    res.end(`Linden speaks WebSocket here: connect with subprotocol ${SUPPORTED.join(' or ')}\n`);
+  });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: opts.maxFrameBytes,
+    perMessageDeflate: false,
+    clientTracking: false,
+    handleProtocols: (offered) => SUPPORTED.find((p) => offered.has(p)) ?? false,
+  });
+
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+    if (offered.length > 0 && !offered.some((p) => (SUPPORTED as string[]).includes(p))) {
+      // Accepting without a subprotocol would make the client fail with no reason; say it in HTTP.
+      const body = `unsupported subprotocol(s) ${offered.join(', ')}; offer ${SUPPORTED.join(' or ')}\n`;
+      socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req));
+  });
+
+  function accept(ws: WebSocket, req: IncomingMessage): void {
+    const codec = codecForSubprotocol(ws.protocol);
+    if (!codec) {
+      ws.close(CLOSE_CODES.UNSUPPORTED_SUBPROTOCOL.code, `offer subprotocol ${SUPPORTED.join(' or ')}`);
+      return;
+    }
+    const conn = new Connection(`c${nextConnection++}-${instance}`, ws, codec, req.socket.remoteAddress ?? '', opts, scheduler);
+    connections.add(conn);
+    const handshakeTimer = setTimeout(() => {
+      if (conn.state === 'handshake') ctx.closeConnection(conn, CLOSE_CODES.HANDSHAKE_TIMEOUT.code, 'no hello in time');
+    }, opts.handshakeTimeoutMs);
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      conn.alive = true;
+      dispatch(ctx, conn, data, isBinary);
+    });
+    ws.on('pong', () => { conn.alive = true; });
+    ws.on('error', (err) => log.debug({ err, conn: conn.id }, 'socket error'));
+    ws.on('close', (code) => {
+      clearTimeout(handshakeTimer);
+      log.debug({ conn: conn.id, code }, 'client disconnected');
+      release(conn);
+    });
+  }
+
+  function release(conn: Connection): void {
+    if (!connections.delete(conn)) return;
+    ctx.pubsub.detach(conn);
+    conn.dispose();
+  }
+
+  // A peer that misses a whole heartbeat interval is gone; terminate frees its resources now.
+  const heartbeat = setInterval(() => {
+    for (const conn of connections) {
+      if (!conn.alive) {
+        conn.ws.terminate();
+        release(conn);
+        continue;
+      }
+      conn.alive = false;
+      conn.ws.ping();
+    }
+  }, opts.heartbeatMs);
+  heartbeat.unref();
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(opts.port, opts.host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = http.address() as AddressInfo;
+  const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  const url = `ws://${hostForUrl}:${port}`;
+  log.info({ url, version: LINDEN_VERSION }, 'broker listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    host: opts.host,
+    close() {
+      closing ??= (async () => {
+        clearInterval(heartbeat);
+        const sockets = [...connections].map((c) => c.ws);
+        for (const conn of [...connections]) ctx.closeConnection(conn, CLOSE_CODES.GOING_AWAY.code, 'broker shutting down');
+        await Promise.all(sockets.map((ws) => closed(ws)));
+        const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
+        http.closeAllConnections();
+        await stopped;
+        log.info('broker stopped');
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Resolves when the socket has closed, terminating it if the peer does not answer the close. */
+function closed(ws: WebSocket): Promise<void> {
+  if (ws.readyState === ws.CLOSED) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);
+    ws.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,153 @@
+import type { WebSocket } from 'ws';
+import type { Codec, Piece } from '../protocol/codec.js';
+import { LindenError } from '../protocol/errors.js';
+import type { ReceiptFrame } from '../protocol/frames.js';
+import type { FlushScheduler } from './flush-scheduler.js';
+import type { OutboundMessage, DeliveryExtras } from './pubsub/outbound-message.js';
+import type { Payload } from './pubsub/payload.js';
+import type { ReceiptTracker } from './pubsub/receipt-tracker.js';
+import type { Subscription } from './pubsub/subscription.js';
+
+export interface ConnectionLimits {
+  maxFrameBytes: number;
+  maxPendingBytes: number;
+}
+
+interface TagEntry {
+  tracker: ReceiptTracker;
+  index: number;
+}
+
+/** One client connection: its codec, subscriptions, outstanding deliveries and write queue. */
+export class Connection {
+  state: 'handshake' | 'open' | 'closed' = 'handshake';
+  name: string | undefined;
+  alive = true;
+  readonly subs = new Map<number, Subscription>();
+  /** Deliveries whose publisher waits for this connection's rcv/ack. */
+  private readonly tags = new Map<number, TagEntry>();
+  private nextTag = 1;
+  /** Publishes of this connection waiting for receivers. */
+  readonly trackers = new Set<ReceiptTracker>();
+  private pieces: Piece[] = [];
+  private queuedBytes = 0;
+  private droppedUnreported = 0;
+  readonly stats = { messagesIn: 0, messagesOut: 0, dropped: 0 };
+
+  constructor(
+    readonly id: string,
+    readonly ws: WebSocket,
+    readonly codec: Codec,
+    readonly remoteAddress: string,
+    private readonly limits: ConnectionLimits,
+    private readonly scheduler: FlushScheduler,
+  ) {}
+
+  /** Over its pending-bytes limit: transient deliveries to it are dropped and reported. */
+  isCongested(): boolean {
+    return this.ws.bufferedAmount + this.queuedBytes > this.limits.maxPendingBytes;
+  }
+
+  send(piece: Piece): void {
+    if (this.state === 'closed') return;
+    this.pieces.push(piece);
+    this.queuedBytes += piece.length;
+    if (this.pieces.length === 1) this.scheduler.mark(this);
+  }
+
+  sendFrame(message: object): void {
+    this.send(this.codec.encode(message));
+  }
+
+  sendError(err: unknown, re?: number): void {
+    const e = err instanceof LindenError ? err : new LindenError('INTERNAL_ERROR');
+    const frame: Record<string, unknown> = { t: 'err', code: e.code, message: e.message };
+    if (re !== undefined) frame.re = re;
+    if (e.details) frame.details = e.details;
+    this.sendFrame(frame);
+  }
+
+  sendReceipt(receipt: ReceiptFrame, reply?: Payload): void {
+    if (reply) receipt.data = reply.wireData(this.codec);
+    this.sendFrame(receipt);
+  }
+
+  /** Queues a message for subscription `sid`; false when dropped because the connection is congested. */
+  deliver(sid: number, message: OutboundMessage, extras?: DeliveryExtras): boolean {
+    if (this.isCongested()) {
+      this.stats.dropped++;
+      this.droppedUnreported++;
+      this.scheduler.mark(this);
+      return false;
+    }
+    this.stats.messagesOut++;
+    this.send(message.piece(this.codec, sid, extras));
+    return true;
+  }
+
+  trackTag(tracker: ReceiptTracker, index: number): number {
+    const tag = this.nextTag++;
+    this.tags.set(tag, { tracker, index });
+    return tag;
+  }
+
+  /**
+   * The tracker behind a delivery tag, or undefined for a tag whose publish is already settled.
+   * A tag never handed out is the client's mistake: UNKNOWN_ID.
+   */
+  tagEntry(tag: number): TagEntry | undefined {
+    const entry = this.tags.get(tag);
+    if (!entry && (tag >= this.nextTag || tag < 1)) {
+      throw new LindenError('UNKNOWN_ID', `no delivery with tag ${tag} on this connection`, { tag });
+    }
+    return entry;
+  }
+
+  releaseTag(tag: number): void {
+    this.tags.delete(tag);
+  }
+
+  /** Fails what others wait for from this connection; the caller removes its subscriptions. */
+  dispose(): void {
+    this.state = 'closed';
+    for (const { tracker, index } of this.tags.values()) tracker.lost(index);
+    this.tags.clear();
+    for (const tracker of this.trackers) tracker.cancel();
+    this.trackers.clear();
+    this.pieces = [];
+    this.queuedBytes = 0;
+  }
+
+  flush(): void {
+    if (this.state === 'closed') return;
+    if (this.droppedUnreported > 0) {
+      const dropped = this.droppedUnreported;
+      this.droppedUnreported = 0;
+      this.pieces.push(this.codec.encode({
+        t: 'warn', code: 'SLOW_CONSUMER', dropped,
+        message: `${dropped} message(s) dropped: outbound buffer over ${this.limits.maxPendingBytes} bytes`,
+      }));
+    }
+    const pieces = this.pieces;
+    if (pieces.length === 0) return;
+    this.pieces = [];
+    this.queuedBytes = 0;
+    const max = this.limits.maxFrameBytes;
+    let start = 0;
+    let bytes = 0;
+    for (let i = 0; i < pieces.length; i++) {
+      const len = pieces[i]!.length;
+      if (bytes > 0 && bytes + len > max) {
+        this.write(pieces.slice(start, i), bytes);
+        start = i;
+        bytes = 0;
+      }
+      bytes += len;
+    }
+    this.write(start === 0 ? pieces : pieces.slice(start), bytes);
+  }
+
+  private write(pieces: Piece[], bytes: number): void {
+    this.ws.send(this.codec.join(pieces, bytes), { binary: this.codec.name === 'msgpack' });
+  }
+}

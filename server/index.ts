@@ -1,0 +1,4 @@
+export { startBroker, type Broker } from './broker.js';
+export type { BrokerOptions } from './options.js';
+export { LindenError, ERROR_CODES, CLOSE_CODES, type ErrorCode } from '../protocol/errors.js';
+export { PROTOCOL_VERSION, SUBPROTOCOLS } from '../protocol/version.js';

@@ -1,0 +1,83 @@
+import { Ajv } from 'ajv';
+import { LindenError } from '../protocol/errors.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Options of startBroker(); every one is documented with its default in README.md. */
+export interface BrokerOptions {
+  /** TCP port; 0 picks a free one. Default 7070. */
+  port?: number;
+  /** Interface to listen on. Default '127.0.0.1'. */
+  host?: string;
+  /** Largest WebSocket frame accepted; a larger one closes the connection with 1009. Default 1 MiB. */
+  maxFrameBytes?: number;
+  /** Largest payload of one message. Default 1 MiB. */
+  maxMessageBytes?: number;
+  /** Subscriptions per connection. Default 10,000. */
+  maxSubscriptions?: number;
+  /** Outbound bytes buffered per connection before transient deliveries to it are dropped. Default 8 MiB. */
+  maxPendingBytes?: number;
+  /** Interval of WebSocket pings; a peer that misses one is terminated. Default 30,000 ms. */
+  heartbeatMs?: number;
+  /** Time allowed between the WebSocket upgrade and `hello`. Default 10,000 ms. */
+  handshakeTimeoutMs?: number;
+  /** How long a delivery/processing receipt waits when the publish names no timeout. Default 30,000 ms. */
+  receiptTimeoutMs?: number;
+  /** Upper bound on any timeout a client asks for. Default 600,000 ms. */
+  maxTimeoutMs?: number;
+  /** pino log level. Default 'info'. */
+  logLevel?: (typeof LOG_LEVELS)[number];
+}
+
+export type ResolvedOptions = Required<BrokerOptions>;
+
+export const DEFAULTS: ResolvedOptions = {
+  port: 7070,
+  host: '127.0.0.1',
+  maxFrameBytes: 1024 * 1024,
+  maxMessageBytes: 1024 * 1024,
+  maxSubscriptions: 10_000,
+  maxPendingBytes: 8 * 1024 * 1024,
+  heartbeatMs: 30_000,
+  handshakeTimeoutMs: 10_000,
+  receiptTimeoutMs: 30_000,
+  maxTimeoutMs: 600_000,
+  logLevel: 'info',
+};
+
+const positive = { type: 'integer', minimum: 1 };
+const validate = new Ajv({ allErrors: true }).compile({
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    port: { type: 'integer', minimum: 0, maximum: 65535 },
+    host: { type: 'string', minLength: 1 },
+    maxFrameBytes: { type: 'integer', minimum: 1024 },
+    maxMessageBytes: positive,
+    maxSubscriptions: positive,
+    maxPendingBytes: positive,
+    heartbeatMs: positive,
+    handshakeTimeoutMs: positive,
+    receiptTimeoutMs: positive,
+    maxTimeoutMs: positive,
+    logLevel: { enum: [...LOG_LEVELS] },
+  },
+});
+
+/** Fills in defaults; throws INVALID_OPTIONS naming every bad or unknown option. */
+export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
+  if (!validate(options)) {
+    const problems = (validate.errors ?? []).map((e) =>
+      e.keyword === 'additionalProperties'
+        ? `unknown option "${(e.params as { additionalProperty: string }).additionalProperty}"`
+        : `option "${e.instancePath.slice(1)}" ${e.message}`,
+    );
+    throw new LindenError('INVALID_OPTIONS', `invalid broker options: ${problems.join('; ')}`, { problems });
+  }
+  const resolved = { ...DEFAULTS, ...options };
+  if (resolved.maxMessageBytes > resolved.maxFrameBytes) {
+    // Until fragmentation exists a message must fit in one frame.
+    throw new LindenError('INVALID_OPTIONS', 'invalid broker options: maxMessageBytes must not exceed maxFrameBytes');
+  }
+  return resolved;
+}

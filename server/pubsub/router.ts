@@ -1,0 +1,72 @@
+import { TopicTrie } from './topic-trie.js';
+import { Group, type RouteEntry, type Subscription } from './subscription.js';
+
+const CACHE_LIMIT = 16_384;
+
+/**
+ * Maps topics to receivers. Results are cached per topic until the subscriptions change, so a
+ * steady stream on a few topics costs one Map lookup each.
+ */
+export class Router {
+  private readonly trie = new TopicTrie<RouteEntry>();
+  private readonly groups = new Map<string, Group>();
+  private readonly cache = new Map<string, RouteEntry[]>();
+
+  add(sub: Subscription): void {
+    this.cache.clear();
+    if (sub.group === undefined) {
+      this.trie.add(sub.pattern, sub);
+      return;
+    }
+    const key = groupKey(sub.group, sub.pattern);
+    let group = this.groups.get(key);
+    if (!group) {
+      group = new Group(sub.group, sub.pattern);
+      this.groups.set(key, group);
+      this.trie.add(sub.pattern, group);
+    }
+    group.members.push(sub);
+  }
+
+  remove(sub: Subscription): void {
+    this.cache.clear();
+    if (sub.group === undefined) {
+      this.trie.remove(sub.pattern, sub);
+      return;
+    }
+    const key = groupKey(sub.group, sub.pattern);
+    const group = this.groups.get(key);
+    if (!group) return;
+    const i = group.members.indexOf(sub);
+    if (i >= 0) group.members.splice(i, 1);
+    if (group.members.length === 0) {
+      this.groups.delete(key);
+      this.trie.remove(sub.pattern, group);
+    }
+  }
+
+  /** Receivers of a concrete topic: plain subscriptions and groups (pick a member per message). */
+  match(topic: string): RouteEntry[] {
+    let entries = this.cache.get(topic);
+    if (entries === undefined) {
+      entries = this.trie.match(topic);
+      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+      this.cache.set(topic, entries);
+    }
+    return entries;
+  }
+
+  isCached(topic: string): boolean {
+    return this.cache.has(topic);
+  }
+
+  get subscriptionCount(): number {
+    let n = 0;
+    for (const group of this.groups.values()) n += group.members.length - 1;
+    return this.trie.size + n;
+  }
+}
+
+function groupKey(group: string, pattern: string): string {
+  return group + '\u0000' + pattern;
+}

@@ -1,0 +1,100 @@
+/**
+ * A trie over dot-separated tokens: routing costs the depth of the topic, not the number of
+ * subscriptions. `*` matches one token, a trailing `>` one or more.
+ */
+class TrieNode<T> {
+  readonly children = new Map<string, TrieNode<T>>();
+  /** Values whose pattern ends at this node. */
+  readonly values = new Set<T>();
+  /** Values whose pattern ends with `>` right below this node. */
+  readonly tail = new Set<T>();
+
+  isEmpty(): boolean {
+    return this.children.size === 0 && this.values.size === 0 && this.tail.size === 0;
+  }
+}
+
+export class TopicTrie<T> {
+  private readonly root = new TrieNode<T>();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  add(pattern: string, value: T): void {
+    const tokens = pattern.split('.');
+    let node = this.root;
+    const last = tokens.length - 1;
+    for (let i = 0; i < last; i++) node = child(node, tokens[i]!);
+    const token = tokens[last]!;
+    const set = token === '>' ? node.tail : child(node, token).values;
+    if (!set.has(value)) {
+      set.add(value);
+      this.count++;
+    }
+  }
+
+  remove(pattern: string, value: T): boolean {
+    const tokens = pattern.split('.');
+    const path: TrieNode<T>[] = [this.root];
+    let node: TrieNode<T> | undefined = this.root;
+    const last = tokens.length - 1;
+    for (let i = 0; i < last && node; i++) {
+      node = node.children.get(tokens[i]!);
+      if (node) path.push(node);
+    }
+    if (!node) return false;
+    const token = tokens[last]!;
+    let removed: boolean;
+    if (token === '>') {
+      removed = node.tail.delete(value);
+    } else {
+      const leaf = node.children.get(token);
+      removed = leaf ? leaf.values.delete(value) : false;
+      if (leaf) path.push(leaf);
+    }
+    if (removed) {
+      this.count--;
+      prune(path, tokens);
+    }
+    return removed;
+  }
+
+  /** Every value whose pattern matches the concrete topic, each once. */
+  match(topic: string): T[] {
+    const out: T[] = [];
+    collect(this.root, topic.split('.'), 0, out);
+    return out;
+  }
+}
+
+function child<T>(node: TrieNode<T>, token: string): TrieNode<T> {
+  let next = node.children.get(token);
+  if (!next) {
+    next = new TrieNode<T>();
+    node.children.set(token, next);
+  }
+  return next;
+}
+
+function collect<T>(node: TrieNode<T>, tokens: string[], index: number, out: T[]): void {
+  if (index === tokens.length) {
+    for (const v of node.values) out.push(v);
+    return;
+  }
+  // `>` needs at least one more token, and here there is one.
+  for (const v of node.tail) out.push(v);
+  const exact = node.children.get(tokens[index]!);
+  if (exact) collect(exact, tokens, index + 1, out);
+  const star = node.children.get('*');
+  if (star) collect(star, tokens, index + 1, out);
+}
+
+/** Drops nodes left empty by a removal, bottom up. */
+function prune<T>(path: TrieNode<T>[], tokens: string[]): void {
+  for (let i = path.length - 1; i > 0; i--) {
+    if (!path[i]!.isEmpty()) return;
+    path[i - 1]!.children.delete(tokens[i - 1]!);
+  }
+}
