@@ -1,0 +1,60 @@
+import { connect, type Client, type ConnectOptions } from '../../client-sdk/index.js';
+import { startBroker, type Broker, type BrokerOptions } from '../../server/index.js';
+
+/**
+ * A real broker on a free port plus the clients a test opens; cleanup() closes them all.
+ * Use one per test file: `const t = testBroker(); afterEach(() => t.cleanup());`.
+ */
+export interface TestBroker {
+  start(options?: BrokerOptions): Promise<Broker>;
+  client(options?: ConnectOptions): Promise<Client>;
+  readonly broker: Broker;
+  cleanup(): Promise<void>;
+}
+
+export function testBroker(): TestBroker {
+  let broker: Broker | undefined;
+  const clients: Client[] = [];
+  const t: TestBroker = {
+    async start(options = {}) {
+      broker = await startBroker({ port: 0, logLevel: 'silent', ...options });
+      return broker;
+    },
+    async client(options = {}) {
+      if (!broker) await t.start();
+      const client = await connect(broker!.url, { reconnect: { initialDelayMs: 20, maxDelayMs: 200 }, ...options });
+      clients.push(client);
+      return client;
+    },
+    get broker() {
+      if (!broker) throw new Error('call start() first');
+      return broker;
+    },
+    async cleanup() {
+      await Promise.all(clients.splice(0).map((c) => c.close()));
+      await broker?.close();
+      broker = undefined;
+    },
+  };
+  return t;
+}
+
+/** Resolves with the next `n` values of an async iterable. */
+export async function take<T>(iterable: AsyncIterable<T>, n: number): Promise<T[]> {
+  const out: T[] = [];
+  if (n === 0) return out;
+  for await (const value of iterable) {
+    out.push(value);
+    if (out.length >= n) break;
+  }
+  return out;
+}
+
+/** Resolves when `predicate` holds, polling on each macrotask turn; rejects after `ms`. */
+export async function until(predicate: () => boolean, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
