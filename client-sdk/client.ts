@@ -7,6 +7,7 @@ import { backoffDelay, type ReconnectOptions } from './backoff.js';
 import { Message, type MessageOwner } from './message.js';
 import type { ConnectOptions, PublishOptions } from './options.js';
 import { Outbox } from './outbox.js';
+import { packStr } from '../protocol/frame-writer.js';
 import { toReceipt, type Receipt } from './receipt.js';
 import { StatusFeed, type StatusEvent } from './status.js';
 import { Subscription, type SubscribeOptions } from './subscription.js';
@@ -46,7 +47,7 @@ export class Client implements MessageOwner {
   private nextSid = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly subs = new Map<number, Subscription<any>>();
-  private readonly outbox = new Outbox();
+  private outbox!: Outbox;
   private rcvTags: number[] = [];
   private flushScheduled = false;
   private readonly feed = new StatusFeed();
@@ -54,7 +55,8 @@ export class Client implements MessageOwner {
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private lastSeen = 0;
-  private readonly topicCache = new Set<string>();
+  /** Topics already validated, with their MessagePack encoding. */
+  private readonly topicCache = new Map<string, Uint8Array>();
 
   constructor(readonly url: string, private readonly options: ConnectOptions) {
     this.codec = CODECS[options.codec ?? 'msgpack'];
@@ -131,10 +133,12 @@ export class Client implements MessageOwner {
   private pub(topic: string, data: unknown, options: PublishOptions, reply: boolean): Promise<any> {
     if (this.state === 'closed') return Promise.reject(new LindenError('CLOSED'));
     try {
-      if (!this.topicCache.has(topic)) {
+      let packedTopic = this.topicCache.get(topic);
+      if (!packedTopic) {
         assertTopic(topic);
         if (this.topicCache.size > 10_000) this.topicCache.clear();
-        this.topicCache.add(topic);
+        packedTopic = packStr(topic);
+        this.topicCache.set(topic, packedTopic);
       }
       const ack: AckLevel = options.ack ?? 'none';
       const wire = this.codec.packData(data);
@@ -142,6 +146,11 @@ export class Client implements MessageOwner {
       const size = (wire as Uint8Array).length ?? 0;
       if (limit !== undefined && size > limit) {
         throw new LindenError('MESSAGE_TOO_LARGE', `payload of ${size} bytes exceeds maxMessageBytes (${limit})`, { bytes: size, limit });
+      }
+      if (ack === 'none' && options.mid === undefined && this.codec.name === 'msgpack' && this.live) {
+        this.outbox.publishMsgpack(packedTopic, wire as Uint8Array);
+        this.scheduleFlush();
+        return RESOLVED;
       }
       const frame: Record<string, unknown> = { t: 'pub', topic, data: wire };
       if (options.mid !== undefined) frame.mid = options.mid;
@@ -205,10 +214,9 @@ export class Client implements MessageOwner {
       this.outbox.add(this.codec.encode({ t: 'rcv', tags: this.rcvTags }), false);
       this.rcvTags = [];
     }
-    if (this.outbox.size === 0) return;
-    const ids = this.outbox.drain(this.codec, this.limits!.maxFrameBytes, (f) => socket.send(f));
+    if (this.outbox.isEmpty) return;
+    const ids = this.outbox.drain((f) => socket.send(f));
     for (const id of ids) {
-      if (id === undefined) continue;
       const entry = this.pending.get(id);
       if (entry) entry.sentEpoch = this.live;
     }
@@ -216,7 +224,7 @@ export class Client implements MessageOwner {
 
   private sendNow(frame: object): void {
     const piece = this.codec.encode(frame);
-    this.socket?.send(this.codec.join([piece], piece.length));
+    this.socket?.send(this.codec.name === 'msgpack' ? Uint8Array.of(0x91, ...(piece as Uint8Array)) : `[${piece as string}]`);
   }
 
   private sendSub(sub: Subscription<any>): void {
@@ -272,6 +280,7 @@ export class Client implements MessageOwner {
     this.attempts = 0;
     this.connectionId = frame.connectionId;
     this.limits = frame.limits;
+    this.outbox ??= new Outbox(this.codec, frame.limits.maxFrameBytes);
     this.startHeartbeat(frame.heartbeatMs);
     for (const sub of this.subs.values()) this.sendSub(sub);
     this.scheduleFlush();

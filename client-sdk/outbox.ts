@@ -1,54 +1,64 @@
 import type { Codec, Piece } from '../protocol/codec.js';
+import { binHeader, type FrameWriter, type MsgpackFrameWriter } from '../protocol/frame-writer.js';
+
+const PUB_HEAD = [0x83, 0xa1, 0x74, 0xa3, 0x70, 0x75, 0x62, 0xa5, 0x74, 0x6f, 0x70, 0x69, 0x63]; // {t:"pub", topic:
+const DATA_KEY = [0xa4, 0x64, 0x61, 0x74, 0x61];
 
 /**
- * Messages waiting to be written, coalesced into one frame per flush. "Portable" ones (publishes)
- * survive a reconnect; the rest (acks, rcv) name delivery tags of one connection and are dropped with it.
+ * Messages waiting to be written, coalesced into frames per flush. Portable ones (publishes,
+ * requests) survive a reconnect; connection-bound ones (rcv, ack, nack, ping) name delivery
+ * tags or ids of one connection and are dropped with it.
  */
 export class Outbox {
-  private pieces: Piece[] = [];
-  private portable: boolean[] = [];
-  private ids: (number | undefined)[] = [];
-  bytes = 0;
+  private readonly writer: FrameWriter;
+  private ids: number[] = [];
+  private bound: Piece[] = [];
 
-  get size(): number {
-    return this.pieces.length;
+  constructor(private readonly codec: Codec, maxFrameBytes: number) {
+    this.writer = codec.createWriter(maxFrameBytes);
+  }
+
+  /** Bytes of portable messages waiting. */
+  get bytes(): number {
+    return this.writer.bytes;
+  }
+
+  get isEmpty(): boolean {
+    return this.writer.messages === 0 && this.bound.length === 0;
   }
 
   add(piece: Piece, portable: boolean, id?: number): void {
-    this.pieces.push(piece);
-    this.portable.push(portable);
-    this.ids.push(id);
-    this.bytes += piece.length;
-  }
-
-  /** Keeps only what may be sent on a new connection. */
-  dropConnectionBound(): void {
-    const keep = this.pieces.map((_, i) => i).filter((i) => this.portable[i]);
-    this.pieces = keep.map((i) => this.pieces[i]!);
-    this.ids = keep.map((i) => this.ids[i]);
-    this.portable = keep.map(() => true);
-    this.bytes = this.pieces.reduce((n, p) => n + p.length, 0);
-  }
-
-  /** Writes everything as frames of at most `maxFrameBytes`; returns the request ids that left. */
-  drain(codec: Codec, maxFrameBytes: number, write: (frame: Uint8Array | string) => void): (number | undefined)[] {
-    const { pieces, ids } = this;
-    this.pieces = [];
-    this.portable = [];
-    this.ids = [];
-    this.bytes = 0;
-    let start = 0;
-    let bytes = 0;
-    for (let i = 0; i < pieces.length; i++) {
-      const len = pieces[i]!.length;
-      if (bytes > 0 && bytes + len > maxFrameBytes) {
-        write(codec.join(pieces.slice(start, i), bytes));
-        start = i;
-        bytes = 0;
-      }
-      bytes += len;
+    if (!portable) {
+      this.bound.push(piece);
+      return;
     }
-    if (pieces.length > 0) write(codec.join(start === 0 ? pieces : pieces.slice(start), bytes));
+    this.writer.piece(piece);
+    if (id !== undefined) this.ids.push(id);
+  }
+
+  /** The hot path: a fire-and-forget MessagePack publish written without an intermediate object. */
+  publishMsgpack(topic: Uint8Array, data: Uint8Array): void {
+    const w = this.writer as MsgpackFrameWriter;
+    const bin = binHeader(data.length);
+    w.begin(PUB_HEAD.length + topic.length + DATA_KEY.length + bin.length + data.length);
+    w.raw(PUB_HEAD);
+    w.raw(topic);
+    w.raw(DATA_KEY);
+    w.raw(bin);
+    w.raw(data);
+  }
+
+  dropConnectionBound(): void {
+    this.bound = [];
+  }
+
+  /** Writes everything as frames; returns the request ids that left. */
+  drain(write: (frame: Uint8Array | string) => void): number[] {
+    for (const piece of this.bound) this.writer.piece(piece);
+    this.bound = [];
+    for (const frame of this.writer.take()) write(frame);
+    const ids = this.ids;
+    this.ids = [];
     return ids;
   }
 }

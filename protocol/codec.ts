@@ -1,5 +1,6 @@
 import { Packr } from 'msgpackr';
 import { LindenError } from './errors.js';
+import { JsonFrameWriter, MsgpackFrameWriter, type FrameWriter } from './frame-writer.js';
 import { fromJsonValue, toJsonValue } from './json-data.js';
 import { SUBPROTOCOLS, type CodecName } from './version.js';
 
@@ -13,8 +14,8 @@ export interface Codec {
   /** Decodes one frame into its messages (a frame holds one message or an array of them). */
   decode(raw: Uint8Array | string, isBinary: boolean): unknown[];
   encode(message: object): Piece;
-  /** Joins encoded messages into one frame holding an array. */
-  join(pieces: Piece[], totalBytes: number): Uint8Array | string;
+  /** A writer that coalesces messages into frames of at most `maxFrameBytes`. */
+  createWriter(maxFrameBytes: number): FrameWriter;
   /** A payload value as it travels in `data`. */
   packData(value: unknown): unknown;
   /** The payload value from what arrived in `data`. */
@@ -43,20 +44,7 @@ export const msgpackCodec: Codec = {
     }
   },
   encode: (message) => packr.pack(message),
-  join(pieces, totalBytes) {
-    const count = pieces.length;
-    const header = count < 16 ? 1 : count < 0x10000 ? 3 : 5;
-    const out = new Uint8Array(header + totalBytes);
-    if (header === 1) out[0] = 0x90 | count;
-    else if (header === 3) { out[0] = 0xdc; out[1] = count >> 8; out[2] = count & 0xff; }
-    else { out[0] = 0xdd; new DataView(out.buffer).setUint32(1, count); }
-    let offset = header;
-    for (const piece of pieces) {
-      out.set(piece as Uint8Array, offset);
-      offset += (piece as Uint8Array).length;
-    }
-    return out;
-  },
+  createWriter: (maxFrameBytes) => new MsgpackFrameWriter(maxFrameBytes),
   packData: (value) => packr.pack(value),
   unpackData: (wire) => packr.unpack(wire as Uint8Array),
 };
@@ -74,7 +62,7 @@ export const jsonCodec: Codec = {
     }
   },
   encode: (message) => JSON.stringify(message),
-  join: (pieces) => '[' + (pieces as string[]).join(',') + ']',
+  createWriter: (maxFrameBytes) => new JsonFrameWriter(maxFrameBytes),
   packData: (value) => toJsonValue(value),
   unpackData: (wire) => fromJsonValue(wire),
 };
@@ -83,9 +71,4 @@ export const CODECS: Record<CodecName, Codec> = { msgpack: msgpackCodec, json: j
 
 export function codecForSubprotocol(subprotocol: string): Codec | undefined {
   return subprotocol === SUBPROTOCOLS.msgpack ? msgpackCodec : subprotocol === SUBPROTOCOLS.json ? jsonCodec : undefined;
-}
-
-/** Byte length of a piece, used to keep frames under the size limit (JSON: UTF-16 length as an estimate). */
-export function pieceLength(piece: Piece): number {
-  return piece.length;
 }

@@ -1,5 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { Codec, Piece } from '../protocol/codec.js';
+import type { FrameWriter } from '../protocol/frame-writer.js';
 import { LindenError } from '../protocol/errors.js';
 import type { ReceiptFrame } from '../protocol/frames.js';
 import type { FlushScheduler } from './flush-scheduler.js';
@@ -29,8 +30,8 @@ export class Connection {
   private nextTag = 1;
   /** Publishes of this connection waiting for receivers. */
   readonly trackers = new Set<ReceiptTracker>();
-  private pieces: Piece[] = [];
-  private queuedBytes = 0;
+  private readonly writer: FrameWriter;
+  private flushPending = false;
   private droppedUnreported = 0;
   readonly stats = { messagesIn: 0, messagesOut: 0, dropped: 0 };
 
@@ -41,18 +42,19 @@ export class Connection {
     readonly remoteAddress: string,
     private readonly limits: ConnectionLimits,
     private readonly scheduler: FlushScheduler,
-  ) {}
+  ) {
+    this.writer = codec.createWriter(limits.maxFrameBytes);
+  }
 
   /** Over its pending-bytes limit: transient deliveries to it are dropped and reported. */
   isCongested(): boolean {
-    return this.ws.bufferedAmount + this.queuedBytes > this.limits.maxPendingBytes;
+    return this.ws.bufferedAmount + this.writer.bytes > this.limits.maxPendingBytes;
   }
 
   send(piece: Piece): void {
     if (this.state === 'closed') return;
-    this.pieces.push(piece);
-    this.queuedBytes += piece.length;
-    if (this.pieces.length === 1) this.scheduler.mark(this);
+    this.writer.piece(piece);
+    this.schedule();
   }
 
   sendFrame(message: object): void {
@@ -77,11 +79,13 @@ export class Connection {
     if (this.isCongested()) {
       this.stats.dropped++;
       this.droppedUnreported++;
-      this.scheduler.mark(this);
+      this.schedule();
       return false;
     }
+    if (this.state === 'closed') return true;
     this.stats.messagesOut++;
-    this.send(message.piece(this.codec, sid, extras));
+    message.writeTo(this.writer, this.codec, sid, extras);
+    this.schedule();
     return true;
   }
 
@@ -114,40 +118,27 @@ export class Connection {
     this.tags.clear();
     for (const tracker of this.trackers) tracker.cancel();
     this.trackers.clear();
-    this.pieces = [];
-    this.queuedBytes = 0;
+    this.writer.take();
+  }
+
+  private schedule(): void {
+    if (this.flushPending) return;
+    this.flushPending = true;
+    this.scheduler.mark(this);
   }
 
   flush(): void {
+    this.flushPending = false;
     if (this.state === 'closed') return;
     if (this.droppedUnreported > 0) {
       const dropped = this.droppedUnreported;
       this.droppedUnreported = 0;
-      this.pieces.push(this.codec.encode({
+      this.sendFrame({
         t: 'warn', code: 'SLOW_CONSUMER', dropped,
         message: `${dropped} message(s) dropped: outbound buffer over ${this.limits.maxPendingBytes} bytes`,
-      }));
+      });
     }
-    const pieces = this.pieces;
-    if (pieces.length === 0) return;
-    this.pieces = [];
-    this.queuedBytes = 0;
-    const max = this.limits.maxFrameBytes;
-    let start = 0;
-    let bytes = 0;
-    for (let i = 0; i < pieces.length; i++) {
-      const len = pieces[i]!.length;
-      if (bytes > 0 && bytes + len > max) {
-        this.write(pieces.slice(start, i), bytes);
-        start = i;
-        bytes = 0;
-      }
-      bytes += len;
-    }
-    this.write(start === 0 ? pieces : pieces.slice(start), bytes);
-  }
-
-  private write(pieces: Piece[], bytes: number): void {
-    this.ws.send(this.codec.join(pieces, bytes), { binary: this.codec.name === 'msgpack' });
+    const binary = this.codec.name === 'msgpack';
+    for (const frame of this.writer.take()) this.ws.send(frame, { binary });
   }
 }

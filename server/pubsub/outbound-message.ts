@@ -1,4 +1,5 @@
-import { packr, type Codec, type Piece } from '../../protocol/codec.js';
+import type { Codec } from '../../protocol/codec.js';
+import { packStr, strLength, writeBinHeader, writeStr, type FrameWriter, type MsgpackFrameWriter } from '../../protocol/frame-writer.js';
 import type { Payload } from './payload.js';
 
 export interface DeliveryExtras {
@@ -12,11 +13,13 @@ const TAG_KEY = [0xa3, 0x74, 0x61, 0x67];
 const ACK_KEY = [0xa3, 0x61, 0x63, 0x6b];
 const REPLY_KEY = [0xa5, 0x72, 0x65, 0x70, 0x6c, 0x79];
 const TRUE = 0xc3;
-const ACK_VALUE = {
-  delivery: packr.pack('delivery'),
-  processing: packr.pack('processing'),
-};
+const ACK_VALUE = { delivery: packStr('delivery'), processing: packStr('processing') };
+const T_MSG = [0xa1, 0x74, 0xa3, 0x6d, 0x73, 0x67]; // "t": "msg"
+const TOPIC_KEY = [0xa5, 0x74, 0x6f, 0x70, 0x69, 0x63];
+const MID_KEY = [0xa3, 0x6d, 0x69, 0x64];
+const DATA_KEY = [0xa4, 0x64, 0x61, 0x74, 0x61];
 const TAIL_ENTRIES = 4; // t, topic, mid, data
+const MAX_HEAD = 1 + 4 + 5 + 4 + 5 + 4 + 11 + 7;
 
 /**
  * A published message, encoded once per codec however many receivers it has. A delivery is
@@ -26,30 +29,65 @@ export class OutboundMessage {
   private msgpackTail: Uint8Array | undefined;
   private jsonTail: string | undefined;
 
-  constructor(readonly topic: string, readonly mid: string, readonly payload: Payload) {}
+  /** `fanout` is how many deliveries are expected: with one, the shared tail is not worth building. */
+  constructor(readonly topic: string, readonly mid: string, readonly payload: Payload, private readonly fanout = 2) {}
 
-  piece(codec: Codec, sid: number, extras?: DeliveryExtras): Piece {
-    return codec.name === 'msgpack' ? this.msgpackPiece(sid, extras) : this.jsonPiece(sid, extras);
+  writeTo(writer: FrameWriter, codec: Codec, sid: number, extras?: DeliveryExtras): void {
+    if (codec.name === 'msgpack') this.writeMsgpack(writer as MsgpackFrameWriter, sid, extras);
+    else writer.piece(this.jsonPiece(sid, extras));
   }
 
-  private msgpackPiece(sid: number, extras?: DeliveryExtras): Uint8Array {
-    const tail = (this.msgpackTail ??= mapEntries(
-      packr.pack({ t: 'msg', topic: this.topic, mid: this.mid, data: this.payload.packedData() }),
-    ));
-    let head = 1 + 4 + uintLength(sid);
-    let entries = TAIL_ENTRIES + 1;
-    if (extras?.tag !== undefined) { head += 4 + uintLength(extras.tag); entries++; }
-    if (extras?.ack) { head += 4 + ACK_VALUE[extras.ack].length; entries++; }
-    if (extras?.reply) { head += 7; entries++; }
-    const out = new Uint8Array(head + tail.length);
-    out[0] = 0x80 | entries;
-    out.set(SID_KEY, 1);
-    let p = writeUint(out, 5, sid);
-    if (extras?.tag !== undefined) { out.set(TAG_KEY, p); p = writeUint(out, p + 4, extras.tag); }
-    if (extras?.ack) { out.set(ACK_KEY, p); out.set(ACK_VALUE[extras.ack], p + 4); p += 4 + ACK_VALUE[extras.ack].length; }
-    if (extras?.reply) { out.set(REPLY_KEY, p); out[p + 6] = TRUE; p += 7; }
-    out.set(tail, p);
-    return out;
+  private writeMsgpack(w: MsgpackFrameWriter, sid: number, extras?: DeliveryExtras): void {
+    if (!extras && this.fanout === 1 && !this.msgpackTail) {
+      const data = this.payload.packedData();
+      w.begin(MAX_HEAD + this.tailSize(data));
+      w.byte(0x80 | (TAIL_ENTRIES + 1));
+      w.raw(SID_KEY);
+      w.uint(sid);
+      w.pos = this.writeTail(w.buf, w.pos, data);
+      return;
+    }
+    const tail = (this.msgpackTail ??= this.buildMsgpackTail());
+    w.begin(MAX_HEAD + tail.length);
+    if (!extras) {
+      w.byte(0x80 | (TAIL_ENTRIES + 1));
+      w.raw(SID_KEY);
+      w.uint(sid);
+      w.raw(tail);
+      return;
+    }
+    const entries = TAIL_ENTRIES + 1 + (extras.tag !== undefined ? 1 : 0) + (extras.ack ? 1 : 0) + (extras.reply ? 1 : 0);
+    w.byte(0x80 | entries);
+    w.raw(SID_KEY);
+    w.uint(sid);
+    if (extras.tag !== undefined) { w.raw(TAG_KEY); w.uint(extras.tag); }
+    if (extras.ack) { w.raw(ACK_KEY); w.raw(ACK_VALUE[extras.ack]); }
+    if (extras.reply) { w.raw(REPLY_KEY); w.byte(TRUE); }
+    w.raw(tail);
+  }
+
+  private buildMsgpackTail(): Uint8Array {
+    const data = this.payload.packedData();
+    // allocUnsafe carves small buffers out of a shared slab: far cheaper than a Uint8Array each.
+    const out = Buffer.allocUnsafe(this.tailSize(data));
+    return out.subarray(0, this.writeTail(out, 0, data));
+  }
+
+  private tailSize(data: Uint8Array): number {
+    return T_MSG.length + TOPIC_KEY.length + strLength(this.topic) + MID_KEY.length + strLength(this.mid) + DATA_KEY.length + 5 + data.length;
+  }
+
+  /** Writes the "t", "topic", "mid" and "data" entries at `p`; returns the position after them. */
+  private writeTail(out: Uint8Array, p: number, data: Uint8Array): number {
+    out.set(T_MSG, p);
+    out.set(TOPIC_KEY, p + T_MSG.length);
+    p = writeStr(out, p + T_MSG.length + TOPIC_KEY.length, this.topic);
+    out.set(MID_KEY, p);
+    p = writeStr(out, p + MID_KEY.length, this.mid);
+    out.set(DATA_KEY, p);
+    p = writeBinHeader(out, p + DATA_KEY.length, data.length);
+    out.set(data, p);
+    return p + data.length;
   }
 
   private jsonPiece(sid: number, extras?: DeliveryExtras): string {
@@ -63,22 +101,3 @@ export class OutboundMessage {
   }
 }
 
-/** The key/value bytes of a packed map, without its header. */
-function mapEntries(map: Uint8Array): Uint8Array {
-  const first = map[0]!;
-  if ((first & 0xf0) === 0x80) return map.subarray(1);
-  if (first === 0xde) return map.subarray(3);
-  return map.subarray(5); // 0xdf
-}
-
-function uintLength(n: number): number {
-  return n < 0x80 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
-}
-
-function writeUint(out: Uint8Array, p: number, n: number): number {
-  if (n < 0x80) { out[p] = n; return p + 1; }
-  if (n < 0x100) { out[p] = 0xcc; out[p + 1] = n; return p + 2; }
-  if (n < 0x10000) { out[p] = 0xcd; out[p + 1] = n >> 8; out[p + 2] = n & 0xff; return p + 3; }
-  out[p] = 0xce; out[p + 1] = n >>> 24; out[p + 2] = (n >>> 16) & 0xff; out[p + 3] = (n >>> 8) & 0xff; out[p + 4] = n & 0xff;
-  return p + 5;
-}

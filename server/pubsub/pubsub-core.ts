@@ -45,7 +45,11 @@ export class PubSubCore {
 
   publish(conn: Connection, f: PubFrame): void {
     // The route cache only ever holds topics that passed validation.
-    if (!this.router.isCached(f.topic)) assertTopic(f.topic);
+    let entries = this.router.cached(f.topic);
+    if (!entries) {
+      assertTopic(f.topic);
+      entries = this.router.match(f.topic);
+    }
     const ack = f.ack ?? 'none';
     if (ack !== 'none' && f.id === undefined) {
       throw new LindenError('INVALID_FRAME', 'invalid "pub" message: field "id" is required when ack is not "none"', { t: 'pub', field: 'id' });
@@ -56,10 +60,9 @@ export class PubSubCore {
         bytes: payload.byteLength(), limit: this.options.maxMessageBytes,
       });
     }
-    const entries = this.router.match(f.topic);
     if (f.reply && entries.length === 0) throw new LindenError('NO_RESPONDERS', `no subscriber for request on "${f.topic}"`, { topic: f.topic });
     const mid = f.mid ?? this.idPrefix + (this.seq++).toString(36);
-    const message = new OutboundMessage(f.topic, mid, payload);
+    const message = new OutboundMessage(f.topic, mid, payload, entries.length);
     this.stats.published++;
     if (ack === 'delivery' || ack === 'processing') {
       this.track(conn, f, ack, message, entries);

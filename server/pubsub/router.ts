@@ -56,8 +56,9 @@ export class Router {
     return entries;
   }
 
-  isCached(topic: string): boolean {
-    return this.cache.has(topic);
+  /** The cached receivers of a topic seen before (and so already validated), or undefined. */
+  cached(topic: string): RouteEntry[] | undefined {
+    return this.cache.get(topic);
   }
 
   get subscriptionCount(): number {

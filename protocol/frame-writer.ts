@@ -1,0 +1,214 @@
+import type { Piece } from './codec.js';
+
+/**
+ * Builds outgoing frames in place: messages are written straight into the frame being filled,
+ * which is sealed whenever the next message would take it over `maxFrameBytes`. This keeps the
+ * hot path free of a buffer per message and of a copy when frames are joined.
+ */
+export interface FrameWriter {
+  /** Messages waiting in the writer. */
+  readonly messages: number;
+  /** Bytes (MessagePack) or characters (JSON) waiting in the writer. */
+  readonly bytes: number;
+  /** Appends one encoded message. */
+  piece(piece: Piece): void;
+  /** The frames written so far; the writer starts empty again. */
+  take(): (Uint8Array | string)[];
+}
+
+const HEADER = 5; // array32 header, written when the frame is sealed
+const MIN_CAPACITY = 4096;
+
+export class MsgpackFrameWriter implements FrameWriter {
+  buf: Uint8Array;
+  pos = HEADER;
+  private count = 0;
+  private sealedBytes = 0;
+  private sealedCount = 0;
+  private sealed: Uint8Array[] = [];
+  private capacity = MIN_CAPACITY;
+
+  constructor(private readonly maxFrameBytes: number) {
+    this.buf = new Uint8Array(0);
+  }
+
+  get messages(): number {
+    return this.sealedCount + this.count;
+  }
+
+  get bytes(): number {
+    return this.sealedBytes + this.pos - HEADER;
+  }
+
+  /**
+   * Makes room for a message of at most `size` bytes and counts it; the caller then writes it
+   * at `pos` with the primitives below.
+   */
+  begin(size: number): void {
+    if (this.count > 0 && this.pos - HEADER + size > this.maxFrameBytes) this.seal();
+    if (this.pos + size > this.buf.length) this.grow(this.pos + size);
+    this.count++;
+  }
+
+  piece(piece: Piece): void {
+    const bytes = piece as Uint8Array;
+    this.begin(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+  }
+
+  byte(b: number): void {
+    this.buf[this.pos++] = b;
+  }
+
+  raw(bytes: ArrayLike<number>): void {
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+  }
+
+  uint(n: number): void {
+    this.pos = writeUint(this.buf, this.pos, n);
+  }
+
+  take(): Uint8Array[] {
+    if (this.count > 0) this.seal();
+    const out = this.sealed;
+    this.sealed = [];
+    this.sealedBytes = 0;
+    this.sealedCount = 0;
+    return out;
+  }
+
+  private seal(): void {
+    const buf = this.buf;
+    buf[0] = 0xdd;
+    buf[1] = this.count >>> 24;
+    buf[2] = (this.count >>> 16) & 0xff;
+    buf[3] = (this.count >>> 8) & 0xff;
+    buf[4] = this.count & 0xff;
+    this.sealed.push(buf.subarray(0, this.pos));
+    this.sealedBytes += this.pos - HEADER;
+    this.sealedCount += this.count;
+    // The next frame starts at the size this one reached: steady streams allocate once per frame.
+    this.capacity = Math.max(MIN_CAPACITY, Math.min(this.pos, this.maxFrameBytes + HEADER));
+    this.buf = new Uint8Array(0);
+    this.pos = HEADER;
+    this.count = 0;
+  }
+
+  private grow(needed: number): void {
+    const next = new Uint8Array(Math.max(needed, this.capacity, this.buf.length * 2));
+    if (this.pos > HEADER) next.set(this.buf.subarray(HEADER, this.pos), HEADER);
+    this.buf = next;
+  }
+}
+
+export class JsonFrameWriter implements FrameWriter {
+  private pieces: string[] = [];
+  private length = 0;
+  private sealed: string[] = [];
+  private sealedBytes = 0;
+  private sealedCount = 0;
+
+  constructor(private readonly maxFrameBytes: number) {}
+
+  get messages(): number {
+    return this.sealedCount + this.pieces.length;
+  }
+
+  get bytes(): number {
+    return this.sealedBytes + this.length;
+  }
+
+  piece(piece: Piece): void {
+    const text = piece as string;
+    if (this.pieces.length > 0 && this.length + text.length + 1 > this.maxFrameBytes) this.seal();
+    this.pieces.push(text);
+    this.length += text.length + 1;
+  }
+
+  take(): string[] {
+    if (this.pieces.length > 0) this.seal();
+    const out = this.sealed;
+    this.sealed = [];
+    this.sealedBytes = 0;
+    this.sealedCount = 0;
+    return out;
+  }
+
+  private seal(): void {
+    this.sealed.push('[' + this.pieces.join(',') + ']');
+    this.sealedBytes += this.length;
+    this.sealedCount += this.pieces.length;
+    this.pieces = [];
+    this.length = 0;
+  }
+}
+
+/** Encoded size of an unsigned integer in MessagePack. */
+export function uintLength(n: number): number {
+  return n < 0x80 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
+}
+
+export function writeUint(out: Uint8Array, p: number, n: number): number {
+  if (n < 0x80) { out[p] = n; return p + 1; }
+  if (n < 0x100) { out[p] = 0xcc; out[p + 1] = n; return p + 2; }
+  if (n < 0x10000) { out[p] = 0xcd; out[p + 1] = n >> 8; out[p + 2] = n & 0xff; return p + 3; }
+  out[p] = 0xce; out[p + 1] = n >>> 24; out[p + 2] = (n >>> 16) & 0xff; out[p + 3] = (n >>> 8) & 0xff; out[p + 4] = n & 0xff;
+  return p + 5;
+}
+
+const utf8 = new TextEncoder();
+
+/** A MessagePack str (header and UTF-8 bytes). */
+export function packStr(s: string): Uint8Array {
+  const out = new Uint8Array(strLength(s));
+  writeStr(out, 0, s);
+  return out;
+}
+
+/** Encoded size of a MessagePack str; exact for ASCII, an upper bound otherwise. */
+export function strLength(s: string): number {
+  const n = isAscii(s) ? s.length : s.length * 3;
+  return n + (n < 32 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5);
+}
+
+/** Writes a MessagePack str at `p`; returns the position after it. ASCII, the common case, skips TextEncoder. */
+export function writeStr(out: Uint8Array, p: number, s: string): number {
+  if (isAscii(s)) {
+    const n = s.length;
+    p = writeStrHeader(out, p, n);
+    for (let i = 0; i < n; i++) out[p + i] = s.charCodeAt(i);
+    return p + n;
+  }
+  const bytes = utf8.encode(s);
+  p = writeStrHeader(out, p, bytes.length);
+  out.set(bytes, p);
+  return p + bytes.length;
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+function writeStrHeader(out: Uint8Array, p: number, n: number): number {
+  if (n < 32) { out[p] = 0xa0 | n; return p + 1; }
+  if (n < 0x100) { out[p] = 0xd9; out[p + 1] = n; return p + 2; }
+  if (n < 0x10000) { out[p] = 0xda; out[p + 1] = n >> 8; out[p + 2] = n & 0xff; return p + 3; }
+  out[p] = 0xdb; out[p + 1] = n >>> 24; out[p + 2] = (n >>> 16) & 0xff; out[p + 3] = (n >>> 8) & 0xff; out[p + 4] = n & 0xff;
+  return p + 5;
+}
+
+/** Bytes of a MessagePack bin header for a payload of `n` bytes. */
+export function binHeader(n: number): number[] {
+  return n < 0x100 ? [0xc4, n] : n < 0x10000 ? [0xc5, n >> 8, n & 0xff] : [0xc6, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
+}
+
+/** Writes a MessagePack bin header at `p`; returns the position after it. */
+export function writeBinHeader(out: Uint8Array, p: number, n: number): number {
+  if (n < 0x100) { out[p] = 0xc4; out[p + 1] = n; return p + 2; }
+  if (n < 0x10000) { out[p] = 0xc5; out[p + 1] = n >> 8; out[p + 2] = n & 0xff; return p + 3; }
+  out[p] = 0xc6; out[p + 1] = n >>> 24; out[p + 2] = (n >>> 16) & 0xff; out[p + 3] = (n >>> 8) & 0xff; out[p + 4] = n & 0xff;
+  return p + 5;
+}
