@@ -167,8 +167,8 @@ export class Client implements MessageOwner {
     }
   }
 
-  /** Sends a request and resolves with the broker's answer naming its id. */
-  private call(frame: Record<string, unknown>, timeout: number | undefined): Promise<BrokerFrame> {
+  /** Sends a request and resolves with the broker's answer naming its id; `first` jumps the queue. */
+  private call(frame: Record<string, unknown>, timeout: number | undefined, first = false): Promise<BrokerFrame> {
     const id = this.nextId++;
     frame.id = id;
     return new Promise<BrokerFrame>((resolve, reject) => {
@@ -181,7 +181,12 @@ export class Client implements MessageOwner {
       }
       this.pending.set(id, entry);
       try {
-        this.enqueue(frame, true, id);
+        if (first) {
+          this.outbox.addFirst(this.codec.encode(frame), id);
+          this.scheduleFlush();
+        } else {
+          this.enqueue(frame, true, id);
+        }
       } catch (err) {
         this.settlePending(id);
         reject(err);
@@ -227,10 +232,11 @@ export class Client implements MessageOwner {
     this.socket?.send(this.codec.name === 'msgpack' ? Uint8Array.of(0x91, ...(piece as Uint8Array)) : `[${piece as string}]`);
   }
 
-  private sendSub(sub: Subscription<any>): void {
+  /** `first` on reconnect: subscriptions are back before publishes buffered meanwhile go out. */
+  private sendSub(sub: Subscription<any>, first = false): void {
     const frame: Record<string, unknown> = { t: 'sub', sid: sub.sid, pattern: sub.pattern };
     if (sub.options.group !== undefined) frame.group = sub.options.group;
-    this.call(frame, undefined).then(() => sub.confirmed(), (err: LindenError) => {
+    this.call(frame, undefined, first).then(() => sub.confirmed(), (err: LindenError) => {
       if (err.code === 'DISCONNECTED') return; // sent again after reconnecting
       this.subs.delete(sub.sid);
       sub.fail(err);
@@ -282,7 +288,7 @@ export class Client implements MessageOwner {
     this.limits = frame.limits;
     this.outbox ??= new Outbox(this.codec, frame.limits.maxFrameBytes);
     this.startHeartbeat(frame.heartbeatMs);
-    for (const sub of this.subs.values()) this.sendSub(sub);
+    for (const sub of this.subs.values()) this.sendSub(sub, true);
     this.scheduleFlush();
     this.handshake?.resolve();
     this.handshake = undefined;
@@ -315,7 +321,7 @@ export class Client implements MessageOwner {
     if (this.state === 'closed') return;
     const lost = new LindenError('DISCONNECTED', `connection lost (${code}${reason ? ': ' + reason : ''})`, { code, reason });
     for (const [id, entry] of this.pending) if (entry.sentEpoch === epoch) this.settlePending(id)!.reject(lost);
-    this.outbox.dropConnectionBound();
+    this.outbox?.dropConnectionBound();
     this.rcvTags = [];
     if (wasLive) this.feed.emit({ type: 'disconnected', code, reason });
     const reconnect = this.options.reconnect ?? true;

@@ -13,6 +13,8 @@ export class Outbox {
   private readonly writer: FrameWriter;
   private ids: number[] = [];
   private bound: Piece[] = [];
+  /** Sent ahead of everything else: resubscriptions after a reconnect. */
+  private first: Piece[] = [];
 
   constructor(private readonly codec: Codec, maxFrameBytes: number) {
     this.writer = codec.createWriter(maxFrameBytes);
@@ -24,7 +26,13 @@ export class Outbox {
   }
 
   get isEmpty(): boolean {
-    return this.writer.messages === 0 && this.bound.length === 0;
+    return this.writer.messages === 0 && this.bound.length === 0 && this.first.length === 0;
+  }
+
+  /** Queues a message to leave before everything already queued. */
+  addFirst(piece: Piece, id: number): void {
+    this.first.push(piece);
+    this.ids.push(id);
   }
 
   add(piece: Piece, portable: boolean, id?: number): void {
@@ -50,10 +58,17 @@ export class Outbox {
 
   dropConnectionBound(): void {
     this.bound = [];
+    this.first = [];
   }
 
   /** Writes everything as frames; returns the request ids that left. */
   drain(write: (frame: Uint8Array | string) => void): number[] {
+    if (this.first.length > 0) {
+      const leading = this.codec.createWriter(Number.MAX_SAFE_INTEGER);
+      for (const piece of this.first) leading.piece(piece);
+      this.first = [];
+      for (const frame of leading.take()) write(frame);
+    }
     for (const piece of this.bound) this.writer.piece(piece);
     this.bound = [];
     for (const frame of this.writer.take()) write(frame);
