@@ -55,6 +55,8 @@ export class Client implements MessageOwner {
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private lastSeen = 0;
+  /** Why the socket failed, if it said (ECONNREFUSED, HTTP 400...): named in handshake errors. */
+  private lastSocketError: string | undefined;
   /** Topics already validated, with their MessagePack encoding. */
   private readonly topicCache = new Map<string, Uint8Array>();
 
@@ -75,7 +77,7 @@ export class Client implements MessageOwner {
       open: () => this.sendNow({ t: 'hello', id: 0, v: PROTOCOL_VERSION, ...(this.options.name ? { name: this.options.name } : {}) }),
       message: (data, isBinary) => this.onFrame(data, isBinary, epoch),
       close: (code, reason) => this.onClose(code, reason, epoch),
-      error: () => {},
+      error: (err) => { this.lastSocketError = err.message; },
     }).then((socket) => { if (epoch === this.epoch) this.socket = socket; }, (err: Error) => this.handshakeFailed(new LindenError('CONNECTION_REFUSED', err.message)));
     return done.finally(() => clearTimeout(timer));
   }
@@ -317,7 +319,9 @@ export class Client implements MessageOwner {
     this.live = 0;
     this.socket = undefined;
     clearInterval(this.heartbeat);
-    this.handshakeFailed(new LindenError('CONNECTION_REFUSED', `connection closed during handshake (${code}${reason ? ': ' + reason : ''})`, { code, reason }));
+    const why = reason || this.lastSocketError;
+    this.lastSocketError = undefined;
+    this.handshakeFailed(new LindenError('CONNECTION_REFUSED', `connection closed during handshake (${code}${why ? ': ' + why : ''})`, { code, reason: why ?? '' }));
     if (this.state === 'closed') return;
     const lost = new LindenError('DISCONNECTED', `connection lost (${code}${reason ? ': ' + reason : ''})`, { code, reason });
     for (const [id, entry] of this.pending) if (entry.sentEpoch === epoch) this.settlePending(id)!.reject(lost);

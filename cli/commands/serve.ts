@@ -1,0 +1,57 @@
+import { Option, type Command } from 'commander';
+import { LindenError, startBroker, type Broker, type BrokerOptions } from '../../server/index.js';
+import { DEFAULTS, LOG_LEVELS } from '../../server/options.js';
+import { LINDEN_VERSION } from '../../protocol/version.js';
+import { action, CliError, EXIT, finish, integer, reportError } from '../common.js';
+
+/** The flags as commander parses them; each maps to one broker option in toBrokerOptions(). */
+interface ServeFlags {
+  port: number;
+  host: string;
+  logLevel: NonNullable<BrokerOptions['logLevel']>;
+}
+
+/** The one place a flag becomes a broker option; a new flag adds a line here and an addOption below. */
+function toBrokerOptions(flags: ServeFlags): BrokerOptions {
+  return { port: flags.port, host: flags.host, logLevel: flags.logLevel };
+}
+
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description('run a broker until SIGINT or SIGTERM')
+    // Defaults come from the broker so the CLI and startBroker() cannot drift apart.
+    .addOption(new Option('--port <port>', 'TCP port; 0 picks a free one').argParser(integer(0, 65535)).default(DEFAULTS.port))
+    .addOption(new Option('--host <host>', 'interface to listen on').default(DEFAULTS.host))
+    .addOption(new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).default(DEFAULTS.logLevel))
+    .action(action(serve));
+}
+
+async function serve(flags: ServeFlags): Promise<void> {
+  let broker: Broker;
+  try {
+    broker = await startBroker(toBrokerOptions(flags));
+  } catch (err) {
+    if (err instanceof LindenError) throw err;
+    throw new CliError(`cannot start broker: ${(err as Error).message}`); // e.g. EADDRINUSE
+  }
+  // Handlers first: whoever reads the URL line may signal us at once.
+  stopOnSignals(broker);
+  process.stdout.write(`linden ${LINDEN_VERSION} listening on ${broker.url}\n`);
+}
+
+function stopOnSignals(broker: Broker): void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      // A second Ctrl-C means the user will not wait for slow peers to close.
+      process.stderr.write(`${signal} again: exiting without waiting\n`);
+      process.exit(EXIT.FAILURE);
+    }
+    stopping = true;
+    process.stderr.write(`${signal} received: closing broker\n`);
+    broker.close().then(() => finish(EXIT.OK), (err: unknown) => finish(reportError(err)));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}

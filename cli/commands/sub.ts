@@ -1,0 +1,74 @@
+import { Option, type Command } from 'commander';
+import type { Client, Message } from '../../client-sdk/index.js';
+import { action, addUrlOption, connectOrFail, EXIT, finish, integer, toJsonText } from '../common.js';
+
+interface SubFlags {
+  url: string;
+  group?: string;
+  count?: number;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  const command = program
+    .command('sub')
+    .description('print messages matching a pattern, one per line, until Ctrl-C or --count')
+    .argument('<pattern>', 'topic pattern; `*` matches one token, a trailing `>` one or more')
+    .addOption(new Option('--group <name>', 'queue group: each message goes to one member'))
+    .addOption(new Option('--count <n>', 'exit after n messages').argParser(integer(1)))
+    .addOption(new Option('--json', 'print {"topic","id","data"} objects instead of `topic data`'));
+  addUrlOption(command).action(action(sub));
+}
+
+async function sub(pattern: string, flags: SubFlags): Promise<void> {
+  // Reconnects (and resubscribes) after a lost connection: a subscriber is long-lived.
+  const client = await connectOrFail(flags.url, {});
+  let stopping = false;
+  const close = (): void => {
+    stopping = true;
+    void client.close();
+  };
+  process.once('SIGINT', close);
+  process.once('SIGTERM', close);
+  // `linden sub ... | head -1`: the reader is gone, so there is no one left to print for.
+  process.stdout.on('error', close);
+  reportStatus(client);
+
+  try {
+    const subscription = client.subscribe(pattern, flags.group === undefined ? {} : { group: flags.group });
+    // Closing before the broker confirmed rejects `ready` with CLOSED; that is a clean stop too.
+    await subscription.ready.catch((err: unknown) => {
+      if (!stopping) throw err;
+    });
+    // On stderr so stdout stays pure data; scripts and tests wait for this line before publishing.
+    if (!stopping) process.stderr.write(`subscribed to ${pattern}${flags.group === undefined ? '' : ` in group ${flags.group}`}\n`);
+    let seen = 0;
+    for await (const msg of subscription) {
+      process.stdout.write(`${format(msg, flags.json === true)}\n`);
+      // Acked once printed: printing is this consumer's processing.
+      if (msg.wantsAck) msg.ack();
+      if (flags.count !== undefined && ++seen >= flags.count) break;
+    }
+  } finally {
+    await client.close();
+  }
+  finish(EXIT.OK);
+}
+
+function format(msg: Message, json: boolean): string {
+  if (json) return toJsonText({ topic: msg.topic, id: msg.id, data: msg.data });
+  return `${msg.topic} ${toJsonText(msg.data)}`;
+}
+
+/** Tells the user on stderr why no messages arrive while the connection is down. */
+function reportStatus(client: Client): void {
+  void (async () => {
+    for await (const event of client.status()) {
+      if (event.type === 'disconnected') process.stderr.write(`connection lost (${event.code}${event.reason ? ': ' + event.reason : ''})\n`);
+      else if (event.type === 'reconnecting') process.stderr.write(`reconnecting (attempt ${event.attempt}) in ${event.delayMs} ms\n`);
+      else if (event.type === 'connected') process.stderr.write('reconnected\n');
+      else if (event.type === 'slow-consumer') process.stderr.write(`dropped ${event.dropped} message(s): slow consumer (${event.where})\n`);
+      else if (event.type === 'error') process.stderr.write(`error ${event.error.code}: ${event.error.message}\n`);
+    }
+  })();
+}

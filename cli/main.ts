@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { LINDEN_VERSION } from '../protocol/version.js';
+import { register as registerPub } from './commands/pub.js';
+import { register as registerServe } from './commands/serve.js';
+import { register as registerSub } from './commands/sub.js';
+import { EXIT, finish, reportError } from './common.js';
+
+/** Every subcommand lives in cli/commands/<name>.ts and adds itself to the program. */
+const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerServe, registerPub, registerSub];
+
+const program = new Command('linden')
+  .description('Linden message broker: run a broker, publish and subscribe from the shell')
+  .version(LINDEN_VERSION)
+  .showHelpAfterError('(run with --help for usage)')
+  // Set before the subcommands exist so they inherit it. Commander exits 1 on usage errors;
+  // we keep 1 for "the broker said no or is not there" and give the command line its own code.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.OK : EXIT.USAGE));
+
+for (const add of COMMANDS) add(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => finish(reportError(err)));
