@@ -33,7 +33,7 @@ export class Connection {
   private readonly writer: FrameWriter;
   private flushPending = false;
   private droppedUnreported = 0;
-  readonly stats = { messagesIn: 0, messagesOut: 0, dropped: 0 };
+  readonly stats = { messagesIn: 0, messagesOut: 0, dropped: 0, paused: 0 };
 
   constructor(
     readonly id: string,
@@ -140,5 +140,22 @@ export class Connection {
     }
     const binary = this.codec.name === 'msgpack';
     for (const frame of this.writer.take()) this.ws.send(frame, { binary });
+    if (this.ws.bufferedAmount > this.limits.maxPendingBytes) this.pauseUntilDrained();
+  }
+
+  /**
+   * Replies (receipts, errors) cannot be dropped like transient deliveries, so a client that
+   * sends faster than it reads is not read from until its socket has drained: TCP then pushes
+   * back on it instead of the broker buffering without end.
+   */
+  private pauseUntilDrained(): void {
+    if (this.ws.isPaused) return;
+    const socket = (this.ws as unknown as { _socket?: NodeJS.EventEmitter })._socket;
+    if (!socket) return;
+    this.ws.pause();
+    this.stats.paused++;
+    socket.once('drain', () => {
+      if (this.state !== 'closed') this.ws.resume();
+    });
   }
 }
