@@ -39,13 +39,17 @@ export function testBroker(): TestBroker {
   return t;
 }
 
-/** Resolves with the next `n` values of an async iterable. */
+/**
+ * Resolves with the next `n` values of an async iterable (fewer if it ends). Reads with next()
+ * rather than `for await ... break`, which would end a subscription by calling return().
+ */
 export async function take<T>(iterable: AsyncIterable<T>, n: number): Promise<T[]> {
+  const it = iterable[Symbol.asyncIterator]();
   const out: T[] = [];
-  if (n === 0) return out;
-  for await (const value of iterable) {
-    out.push(value);
-    if (out.length >= n) break;
+  while (out.length < n) {
+    const r = await it.next();
+    if (r.done) break;
+    out.push(r.value);
   }
   return out;
 }

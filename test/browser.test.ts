@@ -1,0 +1,260 @@
+/**
+ * The client SDK in a real browser: client-sdk/index.ts bundled by esbuild for the browser,
+ * loaded from a page served over http into headless Chromium (Debian's `chromium`, driven by
+ * playwright-core), talking to a real broker over the browser's own WebSocket.
+ *
+ * Needs /usr/bin/chromium (`apt-get install -y chromium`); without it this file fails.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Client, Message, Receipt } from '../client-sdk/index.js';
+import { testBroker } from './helpers/setup.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+const SLOW = 60_000; // Chromium start-up on a busy 2-core machine
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+const PAGE = `<!doctype html>
+<html>
+<head><meta charset="utf-8"><link rel="icon" href="data:,"><title>linden browser test</title></head>
+<body>
+<script>window.lindenReady = import('/linden.js');</script>
+</body>
+</html>
+`;
+
+/** What the page keeps between page.evaluate calls. Only types: nothing here runs in Node. */
+type Linden = typeof import('../client-sdk/index.js');
+interface Payload { text: string; n: number; bytes: Uint8Array }
+/** A payload as it crosses back to Node: bytes as a plain array, plus what they were in the page. */
+interface Described { text: string; n: number; bytes: number[]; bytesType: string }
+interface PageState {
+  client: Client;
+  codec: string;
+  greeting: Promise<{ topic: string; data: Described }>;
+  worked: Described[];
+}
+interface PageGlobals { lindenReady: Promise<Linden>; lindenTest: PageState }
+
+function payload(text: string, n: number, bytes: number[]): Payload {
+  return { text, n, bytes: new Uint8Array(bytes) };
+}
+
+function describeInNode(data: Payload): Described {
+  // jest runs tests in their own realm, so `instanceof Uint8Array` is unreliable here.
+  return { text: data.text, n: data.n, bytes: Array.from(data.bytes), bytesType: ArrayBuffer.isView(data.bytes) ? 'bytes' : typeof data.bytes };
+}
+
+let work: string | undefined;
+let server: Server | undefined;
+let baseUrl = '';
+let context: BrowserContext | undefined;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} not found: the browser test needs Debian's chromium package. Install it as root with: apt-get update && apt-get install -y chromium`);
+  }
+  work = await mkdtemp(join(tmpdir(), 'linden-browser-'));
+  const bundlePath = join(work, 'linden.js');
+  const result = await build({
+    entryPoints: [join(ROOT, 'client-sdk/index.ts')],
+    outfile: bundlePath,
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    external: ['ws'], // loaded only in Node, when there is no global WebSocket
+    metafile: true,
+    logLevel: 'silent',
+  });
+  // The bundle must be self-contained: nothing left to import but (maybe) the Node-only `ws`.
+  const leftover = Object.values(result.metafile.outputs).flatMap((o) => o.imports).filter((i) => i.path !== 'ws');
+  expect(leftover).toEqual([]);
+  const bundle = await readFile(bundlePath);
+
+  server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/' || path === '/index.html') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE);
+    } else if (path === '/linden.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(bundle);
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((ok, fail) => {
+    server!.once('error', fail);
+    server!.listen(0, '127.0.0.1', () => ok());
+  });
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  context = await chromium.launchPersistentContext(join(work, 'profile'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    chromiumSandbox: false,
+    args: CHROMIUM_ARGS,
+    timeout: SLOW,
+  });
+}, SLOW);
+
+afterAll(async () => {
+  await context?.close();
+  if (server) await new Promise<void>((ok) => server!.close(() => ok()));
+  server?.closeAllConnections();
+  if (work) await rm(work, { recursive: true, force: true });
+}, SLOW);
+
+const t = testBroker();
+afterEach(() => t.cleanup());
+
+/** Opens the page; errors thrown in it are collected to explain a failure. */
+async function openPage(errors: string[]): Promise<Page> {
+  const page = await context!.newPage();
+  page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
+  page.on('console', (msg) => { if (msg.type() === 'error') errors.push(`console: ${msg.text()}`); });
+  page.setDefaultTimeout(SLOW);
+  const response = await page.goto(`${baseUrl}/index.html`);
+  expect(response?.status()).toBe(200);
+  // The bundle loads (and is evaluated) in the browser without error.
+  const exported = await page.evaluate(async () => Object.keys(await (window as unknown as PageGlobals).lindenReady).sort());
+  expect(exported).toEqual(expect.arrayContaining(['Client', 'LindenError', 'Message', 'connect']));
+  return page;
+}
+
+describe.each(['msgpack', 'json'] as const)('the client SDK in headless Chromium (%s)', (codec) => {
+  test('publishes, subscribes, requests and gets processing receipts against a real broker', async () => {
+    const errors: string[] = [];
+    const broker = await t.start();
+    const node = await t.client({ codec, name: 'node-side' });
+    const page = await openPage(errors);
+    try {
+      // -- connect in the page, with the codec under test, and subscribe --
+      const opened = await page.evaluate(async ({ url, codec }) => {
+        const describeData = (d: Payload): Described => ({
+          text: d.text, n: d.n, bytes: Array.from(d.bytes),
+          bytesType: d.bytes instanceof Uint8Array ? 'Uint8Array' : Object.prototype.toString.call(d.bytes),
+        });
+        const w = window as unknown as PageGlobals;
+        const linden = await w.lindenReady;
+        const client = codec === 'json' ? await linden.connect(url, { codec: 'json', name: 'browser' }) : await linden.connect(url);
+        const greetings = client.subscribe<Payload>('to.browser.greet.>');
+        const greeting = (async () => {
+          for await (const m of greetings) return { topic: m.topic, data: describeData(m.data) };
+          throw new Error('subscription ended without a message');
+        })();
+        const state: PageState = { client, codec: client.codec.name, greeting, worked: [] };
+        const workSub = client.subscribe<Payload>('to.browser.work', { callback: (m) => { state.worked.push(describeData(m.data)); } });
+        const service = client.subscribe<Payload>('browser.svc.reverse', {
+          callback: (m) => m.reply({ text: m.data.text.split('').reverse().join(''), n: -m.data.n, bytes: m.data.bytes.slice().reverse() }),
+        });
+        await Promise.all([greetings.ready, workSub.ready, service.ready]);
+        w.lindenTest = state;
+        return { codec: state.codec, connectionId: client.connectionId, hasWebSocket: typeof WebSocket === 'function' };
+      }, { url: broker.url, codec });
+      expect(opened.codec).toBe(codec);
+      expect(opened.connectionId).toEqual(expect.any(String));
+      expect(opened.connectionId).not.toBe('');
+      expect(opened.hasWebSocket).toBe(true);
+
+      // -- Node publishes, the browser receives the right data, bytes included --
+      const sent = payload('héllo, browser ✓', 42, [0, 1, 2, 127, 128, 254, 255]);
+      const delivered = await node.publish('to.browser.greet.one', sent, { ack: 'delivery', timeout: 10_000 });
+      expect(delivered).toMatchObject({ stage: 'delivery', receivers: 1, delivered: 1, timedOut: false });
+      const greeting = await page.evaluate(() => (window as unknown as PageGlobals).lindenTest.greeting);
+      expect(greeting).toEqual({
+        topic: 'to.browser.greet.one',
+        data: { text: 'héllo, browser ✓', n: 42, bytes: [0, 1, 2, 127, 128, 254, 255], bytesType: 'Uint8Array' },
+      });
+
+      // -- the browser publishes, a Node subscriber receives it --
+      // A callback subscription: it stays subscribed until both messages are in (breaking out
+      // of a `for await` after the first would unsubscribe before the second one is routed).
+      let gotBoth!: () => void;
+      const bothArrived = new Promise<void>((ok) => { gotBoth = ok; });
+      const fromBrowser: { topic: string; data: Described }[] = [];
+      const nodeSub = node.subscribe<Payload>('from.browser.>', {
+        callback: (m) => { fromBrowser.push({ topic: m.topic, data: describeInNode(m.data) }); if (fromBrowser.length === 2) gotBoth(); },
+      });
+      await nodeSub.ready;
+      const published = await page.evaluate(async () => {
+        const { client } = (window as unknown as PageGlobals).lindenTest;
+        await client.publish('from.browser.fire', { text: 'fire and forget', n: 1, bytes: new Uint8Array([9, 8, 7]) });
+        const receipt = await client.publish('from.browser.sync', { text: 'with a receipt', n: 2, bytes: new Uint8Array([]) }, { ack: 'delivery', timeout: 10_000 });
+        return { stage: receipt.stage, receivers: receipt.receivers, delivered: receipt.delivered, timedOut: receipt.timedOut };
+      });
+      expect(published).toEqual({ stage: 'delivery', receivers: 1, delivered: 1, timedOut: false });
+      await bothArrived;
+      expect(fromBrowser).toEqual([
+        { topic: 'from.browser.fire', data: { text: 'fire and forget', n: 1, bytes: [9, 8, 7], bytesType: 'bytes' } },
+        { topic: 'from.browser.sync', data: { text: 'with a receipt', n: 2, bytes: [], bytesType: 'bytes' } },
+      ]);
+      nodeSub.unsubscribe();
+
+      // -- a request from the browser gets the Node responder's reply --
+      const responder = node.subscribe<Payload>('svc.double', {
+        callback: (m: Message<Payload>) => m.reply({ text: m.data.text.toUpperCase(), n: m.data.n * 2, bytes: Uint8Array.from(m.data.bytes, (b) => b * 2) }),
+      });
+      await responder.ready;
+      const reply = await page.evaluate(async () => {
+        const { client } = (window as unknown as PageGlobals).lindenTest;
+        const r = await client.request<Payload>('svc.double', { text: 'double me', n: 21, bytes: new Uint8Array([1, 2, 100]) }, { timeout: 10_000 });
+        return { text: r.text, n: r.n, bytes: Array.from(r.bytes), bytesType: r.bytes instanceof Uint8Array ? 'Uint8Array' : Object.prototype.toString.call(r.bytes) };
+      });
+      expect(reply).toEqual({ text: 'DOUBLE ME', n: 42, bytes: [2, 4, 200], bytesType: 'Uint8Array' });
+
+      // -- and a request from Node gets the browser responder's reply --
+      const reversed = await node.request<Payload>('browser.svc.reverse', payload('abc', 5, [1, 2, 3]), { timeout: 10_000 });
+      expect(describeInNode(reversed)).toEqual({ text: 'cba', n: -5, bytes: [3, 2, 1], bytesType: 'bytes' });
+
+      // -- ack: 'processing' receipts for a browser publisher: processed, rejected, timed out --
+      const processedTopics: string[] = [];
+      const worker = node.subscribe<Payload>('jobs.ok', { callback: (m) => { processedTopics.push(m.topic); } });
+      const failing = node.subscribe<Payload>('jobs.fail', { callback: () => { throw new Error('refused on purpose'); } });
+      const idle = node.subscribe<Payload>('jobs.idle'); // queued for `for await`, never acked
+      await Promise.all([worker.ready, failing.ready, idle.ready]);
+      const receipts = await page.evaluate(async () => {
+        const { client } = (window as unknown as PageGlobals).lindenTest;
+        const job = (n: number) => ({ text: 'job', n, bytes: new Uint8Array([n]) });
+        const summary = (r: Receipt) => ({
+          stage: r.stage, receivers: r.receivers, delivered: r.delivered, processed: r.processed,
+          failed: r.failed, timedOut: r.timedOut, missing: r.missing.length, rejected: r.rejected.length,
+        });
+        const [ok, fail, idle] = await Promise.all([
+          client.publish('jobs.ok', job(1), { ack: 'processing', timeout: 10_000 }),
+          client.publish('jobs.fail', job(2), { ack: 'processing', timeout: 10_000 }),
+          client.publish('jobs.idle', job(3), { ack: 'processing', timeout: 300 }),
+        ]);
+        return { ok: summary(ok), fail: summary(fail), idle: summary(idle) };
+      });
+      expect(receipts.ok).toEqual({ stage: 'processing', receivers: 1, delivered: 1, processed: 1, failed: 0, timedOut: false, missing: 0, rejected: 0 });
+      expect(receipts.fail).toMatchObject({ stage: 'processing', receivers: 1, processed: 0, failed: 1, rejected: 1 });
+      expect(receipts.idle).toMatchObject({ stage: 'processing', receivers: 1, processed: 0, timedOut: true, missing: 1 });
+      expect(processedTopics).toEqual(['jobs.ok']);
+
+      // -- ack: 'processing' with the browser as the receiver that acks --
+      const acked = await node.publish('to.browser.work', payload('work', 7, [7, 7]), { ack: 'processing', timeout: 10_000 });
+      expect(acked).toMatchObject({ stage: 'processing', receivers: 1, processed: 1, failed: 0, timedOut: false });
+      const worked = await page.evaluate(() => (window as unknown as PageGlobals).lindenTest.worked);
+      expect(worked).toEqual([{ text: 'work', n: 7, bytes: [7, 7], bytesType: 'Uint8Array' }]);
+
+      await page.evaluate(() => (window as unknown as PageGlobals).lindenTest.client.close());
+      expect(errors).toEqual([]);
+    } catch (err) {
+      if (errors.length > 0) (err as Error).message += `\n\nErrors in the page:\n${errors.join('\n')}`;
+      throw err;
+    } finally {
+      await page.close();
+    }
+  }, SLOW);
+});
