@@ -17,15 +17,34 @@ export interface FrameWriter {
 }
 
 const HEADER = 5; // array32 header, written when the frame is sealed
+
+/** Frames already full, waiting for take(); counts what they hold. */
+class SealedFrames<F> {
+  private frames: F[] = [];
+  bytes = 0;
+  messages = 0;
+
+  push(frame: F, bytes: number, messages: number): void {
+    this.frames.push(frame);
+    this.bytes += bytes;
+    this.messages += messages;
+  }
+
+  take(): F[] {
+    const out = this.frames;
+    this.frames = [];
+    this.bytes = 0;
+    this.messages = 0;
+    return out;
+  }
+}
 const MIN_CAPACITY = 4096;
 
 export class MsgpackFrameWriter implements FrameWriter {
   buf: Uint8Array;
   pos = HEADER;
   private count = 0;
-  private sealedBytes = 0;
-  private sealedCount = 0;
-  private sealed: Uint8Array[] = [];
+  private readonly sealed = new SealedFrames<Uint8Array>();
   private capacity = MIN_CAPACITY;
 
   constructor(private readonly maxFrameBytes: number) {
@@ -33,11 +52,11 @@ export class MsgpackFrameWriter implements FrameWriter {
   }
 
   get messages(): number {
-    return this.sealedCount + this.count;
+    return this.sealed.messages + this.count;
   }
 
   get bytes(): number {
-    return this.sealedBytes + this.pos - HEADER;
+    return this.sealed.bytes + this.pos - HEADER;
   }
 
   /**
@@ -72,11 +91,7 @@ export class MsgpackFrameWriter implements FrameWriter {
 
   take(): Uint8Array[] {
     if (this.count > 0) this.seal();
-    const out = this.sealed;
-    this.sealed = [];
-    this.sealedBytes = 0;
-    this.sealedCount = 0;
-    return out;
+    return this.sealed.take();
   }
 
   private seal(): void {
@@ -86,9 +101,7 @@ export class MsgpackFrameWriter implements FrameWriter {
     buf[2] = (this.count >>> 16) & 0xff;
     buf[3] = (this.count >>> 8) & 0xff;
     buf[4] = this.count & 0xff;
-    this.sealed.push(buf.subarray(0, this.pos));
-    this.sealedBytes += this.pos - HEADER;
-    this.sealedCount += this.count;
+    this.sealed.push(buf.subarray(0, this.pos), this.pos - HEADER, this.count);
     // The next frame starts at the size this one reached: steady streams allocate once per frame.
     this.capacity = Math.max(MIN_CAPACITY, Math.min(this.pos, this.maxFrameBytes + HEADER));
     this.buf = new Uint8Array(0);
@@ -106,18 +119,16 @@ export class MsgpackFrameWriter implements FrameWriter {
 export class JsonFrameWriter implements FrameWriter {
   private pieces: string[] = [];
   private length = 0;
-  private sealed: string[] = [];
-  private sealedBytes = 0;
-  private sealedCount = 0;
+  private readonly sealed = new SealedFrames<string>();
 
   constructor(private readonly maxFrameBytes: number) {}
 
   get messages(): number {
-    return this.sealedCount + this.pieces.length;
+    return this.sealed.messages + this.pieces.length;
   }
 
   get bytes(): number {
-    return this.sealedBytes + this.length;
+    return this.sealed.bytes + this.length;
   }
 
   piece(piece: Piece): void {
@@ -129,17 +140,11 @@ export class JsonFrameWriter implements FrameWriter {
 
   take(): string[] {
     if (this.pieces.length > 0) this.seal();
-    const out = this.sealed;
-    this.sealed = [];
-    this.sealedBytes = 0;
-    this.sealedCount = 0;
-    return out;
+    return this.sealed.take();
   }
 
   private seal(): void {
-    this.sealed.push('[' + this.pieces.join(',') + ']');
-    this.sealedBytes += this.length;
-    this.sealedCount += this.pieces.length;
+    this.sealed.push('[' + this.pieces.join(',') + ']', this.length, this.pieces.length);
     this.pieces = [];
     this.length = 0;
   }

@@ -1,0 +1,34 @@
+import { jsonCodec, msgpackCodec, packr } from '../protocol/codec.js';
+
+describe.each([msgpackCodec, jsonCodec])('$name frame writer', (codec) => {
+  const messages = Array.from({ length: 200 }, (_, i) => ({ t: 'pub', topic: `t.${i}`, data: 'x'.repeat(i % 50) }));
+
+  test('splits into frames under maxFrameBytes, keeping every message in order', () => {
+    const writer = codec.createWriter(1_000);
+    for (const m of messages) writer.piece(codec.encode(m));
+    expect(writer.messages).toBe(200);
+    const frames = writer.take();
+    expect(frames.length).toBeGreaterThan(1);
+    for (const f of frames) expect(f.length).toBeLessThanOrEqual(1_000 + 5);
+    const decoded = frames.flatMap((f) => codec.decode(f, codec.name === 'msgpack'));
+    expect(decoded).toEqual(messages);
+    expect(writer.messages).toBe(0);
+    expect(writer.take()).toEqual([]);
+  });
+
+  test('a message larger than the cap travels alone', () => {
+    const writer = codec.createWriter(100);
+    writer.piece(codec.encode({ small: 1 }));
+    writer.piece(codec.encode({ big: 'y'.repeat(500) }));
+    writer.piece(codec.encode({ small: 2 }));
+    const frames = writer.take();
+    expect(frames.map((f) => codec.decode(f, codec.name === 'msgpack'))).toEqual([[{ small: 1 }], [{ big: 'y'.repeat(500) }], [{ small: 2 }]]);
+  });
+});
+
+test('MessagePack frames are standard arrays any decoder reads', () => {
+  const writer = msgpackCodec.createWriter(1 << 20);
+  writer.piece(packr.pack({ a: 1 }));
+  const [frame] = writer.take();
+  expect(packr.unpack(frame as Uint8Array)).toEqual([{ a: 1 }]);
+});
