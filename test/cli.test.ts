@@ -1,76 +1,20 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { connect } from '../client-sdk/index.js';
 import { LINDEN_VERSION } from '../protocol/version.js';
+import { ChildTracker, type Exit, type NodeChild } from './helpers/child-process.js';
 import { take, testBroker } from './helpers/setup.js';
 
 // The compiled CLI, exactly as `npx linden` runs it; `npm run build` must have run first.
 const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** A CLI child process whose output is collected line by line. */
-class Cli {
-  readonly child: ChildProcess;
-  readonly exited: Promise<Exit>;
-  private readonly text = { stdout: '', stderr: '' };
-  private readonly waiters: Array<() => void> = [];
-  private done = false;
-
-  constructor(args: string[], env: Record<string, string> = {}) {
-    const base = { ...process.env };
-    delete base.LINDEN_URL; // a developer's own setting must not steer the tests
-    this.child = spawn(process.execPath, [MAIN, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    for (const name of ['stdout', 'stderr'] as const) {
-      this.child[name]!.setEncoding('utf8');
-      this.child[name]!.on('data', (chunk: string) => {
-        this.text[name] += chunk;
-        this.wake();
-      });
-    }
-    this.exited = new Promise((resolve, reject) => {
-      this.child.once('error', reject);
-      // 'close' comes after both pipes have ended, so all output is in by then.
-      this.child.once('close', (code, signal) => {
-        this.done = true;
-        this.wake();
-        resolve({ code, signal, ...this.text });
-      });
-    });
-  }
-
-  /** Resolves with the first complete line of `stream` matching `re`; rejects if the process ends first. */
-  async line(stream: 'stdout' | 'stderr', re: RegExp): Promise<RegExpMatchArray> {
-    for (;;) {
-      const lines = this.text[stream].split('\n').slice(0, -1);
-      for (const l of lines) {
-        const m = l.match(re);
-        if (m) return m;
-      }
-      if (this.done) throw new Error(`CLI exited without printing ${re} on ${stream}\nstdout: ${this.text.stdout}\nstderr: ${this.text.stderr}`);
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
-    }
-  }
-
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
-  }
-}
-
 const t = testBroker();
-const running = new Set<Cli>();
+const children = new ChildTracker();
 
-function cli(args: string[], env?: Record<string, string>): Cli {
-  const c = new Cli(args, env);
-  running.add(c);
-  return c;
+/** Starts the CLI; a developer's own LINDEN_URL must not steer the tests. */
+function cli(args: string[], env: Record<string, string> = {}): NodeChild {
+  return children.spawn(MAIN, args, env, ['LINDEN_URL']);
 }
 
 /** Runs the CLI to completion. */
@@ -92,10 +36,7 @@ beforeAll(() => {
 });
 
 afterEach(async () => {
-  const children = [...running];
-  running.clear();
-  for (const c of children) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
-  await Promise.all(children.map((c) => c.exited.catch(() => {})));
+  await children.killAll();
   await t.cleanup();
 });
 
@@ -204,7 +145,7 @@ test('an unreachable broker gives a clear message and exit code 1', async () => 
 
 test('serve --port 0 prints its URL, serves clients and exits 0 on SIGTERM', async () => {
   const serve = cli(['serve', '--port', '0', '--log-level', 'silent']);
-  const [, url] = (await serve.line('stdout', /listening on (ws:\/\/\S+)$/)) as RegExpMatchArray;
+  const [, url] = await serve.line('stdout', /listening on (ws:\/\/\S+)$/);
   expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
 
   const client = await connect(url!, { reconnect: false });
