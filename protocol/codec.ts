@@ -1,4 +1,4 @@
-import { Packr } from 'msgpackr';
+import { addExtension, C1, Packr } from 'msgpackr';
 import { LindenError } from './errors.js';
 import { JsonFrameWriter, MsgpackFrameWriter, type FrameWriter } from './frame-writer.js';
 import { fromJsonValue, toJsonValue } from './json-data.js';
@@ -22,7 +22,18 @@ export interface Codec {
   unpackData(wire: unknown): unknown;
 }
 
-export const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true });
+// int64AsType 'auto': encoders in other languages often write small integers as int64/uint64;
+// msgpackr supports it, its typings lag behind.
+export const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true, int64AsType: 'auto' as 'number' });
+
+/**
+ * Linden's MessagePack is the standard types plus the timestamp extension (-1). msgpackr also
+ * decodes its own extensions (undefined, big integers, typed arrays, Set, Error, RegExp...);
+ * Linden never writes them, and a peer that does gets DECODE_ERROR instead of odd JS values.
+ */
+for (const type of [0x00, 0x42, 0x62, 0x65, 0x69, 0x70, 0x73, 0x74, 0x78]) {
+  addExtension({ type, unpack: () => { throw new Error(`extension type ${type} is not part of the protocol`); } } as never);
+}
 
 function asArray(decoded: unknown): unknown[] {
   return Array.isArray(decoded) ? decoded : [decoded];
@@ -37,11 +48,16 @@ export const msgpackCodec: Codec = {
   subprotocol: SUBPROTOCOLS.msgpack,
   decode(raw, isBinary) {
     if (!isBinary || typeof raw === 'string') throw decodeError('MessagePack', 'text frame on the MessagePack subprotocol');
+    let decoded: unknown;
     try {
-      return asArray(packr.unpack(raw));
+      decoded = packr.unpack(raw);
     } catch (err) {
       throw decodeError('MessagePack', (err as Error).message);
     }
+    const messages = asArray(decoded);
+    // 0xc1 is "never used" in MessagePack; msgpackr hands back a marker object instead of failing.
+    if (decoded === C1 || messages.includes(C1)) throw decodeError('MessagePack', 'the never-used byte 0xc1');
+    return messages;
   },
   encode: (message) => packr.pack(message),
   createWriter: (maxFrameBytes) => new MsgpackFrameWriter(maxFrameBytes),

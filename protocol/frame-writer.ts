@@ -133,9 +133,10 @@ export class JsonFrameWriter implements FrameWriter {
 
   piece(piece: Piece): void {
     const text = piece as string;
-    if (this.pieces.length > 0 && this.length + text.length + 1 > this.maxFrameBytes) this.seal();
+    const bytes = utf8Length(text) + 1;
+    if (this.pieces.length > 0 && this.length + bytes > this.maxFrameBytes) this.seal();
     this.pieces.push(text);
-    this.length += text.length + 1;
+    this.length += bytes;
   }
 
   take(): string[] {
@@ -148,6 +149,19 @@ export class JsonFrameWriter implements FrameWriter {
     this.pieces = [];
     this.length = 0;
   }
+}
+
+/** UTF-8 byte length of a string, without encoding it (frame limits are in bytes). */
+export function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff) { n += 2; i++; } // surrogate pair: 4 bytes for 2 units
+    else n += 2;
+  }
+  return n;
 }
 
 /** Encoded size of an unsigned integer in MessagePack. */

@@ -1,4 +1,6 @@
 import { packr, type Codec } from '../../protocol/codec.js';
+import { LindenError } from '../../protocol/errors.js';
+import { utf8Length } from '../../protocol/frame-writer.js';
 import { fromJsonValue, toJsonValue } from '../../protocol/json-data.js';
 
 /**
@@ -10,16 +12,34 @@ export class Payload {
   private json: string | undefined;
 
   constructor(wire: unknown, codec: Codec) {
-    if (codec.name === 'msgpack') this.packed = wire as Uint8Array;
-    else this.json = JSON.stringify(wire);
+    if (codec.name === 'msgpack') {
+      this.packed = wire as Uint8Array;
+      return;
+    }
+    try {
+      this.json = JSON.stringify(wire);
+    } catch (err) {
+      // JSON.parse accepted it, but nesting deep enough overflows the stack here.
+      throw new LindenError('INVALID_FRAME', `field "data" cannot be handled: ${(err as Error).message}`, { field: 'data' });
+    }
   }
 
   packedData(): Uint8Array {
     return (this.packed ??= packr.pack(fromJsonValue(JSON.parse(this.json!))));
   }
 
+  /** Throws DECODE_ERROR when MessagePack bytes that were forwarded untouched so far do not decode. */
   jsonData(): string {
-    return (this.json ??= JSON.stringify(toJsonValue(packr.unpack(this.packed!))));
+    if (this.json === undefined) {
+      let value: unknown;
+      try {
+        value = packr.unpack(this.packed!);
+      } catch (err) {
+        throw new LindenError('DECODE_ERROR', `field "data" is not valid MessagePack: ${(err as Error).message}`, { field: 'data' });
+      }
+      this.json = JSON.stringify(toJsonValue(value));
+    }
+    return this.json;
   }
 
   /** The payload as it travels in `data` for a codec. */
@@ -27,8 +47,8 @@ export class Payload {
     return codec.name === 'msgpack' ? this.packedData() : JSON.parse(this.jsonData());
   }
 
-  /** Size as it arrived: MessagePack bytes, or JSON text length. */
+  /** Size as it arrived: MessagePack bytes, or the UTF-8 bytes of the JSON text. */
   byteLength(): number {
-    return this.packed ? this.packed.length : this.json!.length;
+    return this.packed ? this.packed.length : utf8Length(this.json!);
   }
 }

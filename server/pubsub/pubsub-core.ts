@@ -1,5 +1,5 @@
 import { LindenError } from '../../protocol/errors.js';
-import type { AckFrame, NackFrame, PubFrame, RcvFrame, ReceiptFrame, SubFrame, UnsubFrame } from '../../protocol/frames.js';
+import type { AckFrame, NackFrame, PubFrame, RcvFrame, ReceiptFrame, ReceiverRef, SubFrame, UnsubFrame } from '../../protocol/frames.js';
 import { assertPattern, assertTopic } from '../../protocol/topics.js';
 import type { Connection } from '../connection.js';
 import type { ResolvedOptions } from '../options.js';
@@ -45,22 +45,19 @@ export class PubSubCore {
 
   publish(conn: Connection, f: PubFrame): void {
     // The route cache only ever holds topics that passed validation.
-    let entries = this.router.cached(f.topic);
-    if (!entries) {
+    let route = this.router.cached(f.topic);
+    if (!route) {
       assertTopic(f.topic);
-      entries = this.router.match(f.topic);
+      route = this.router.match(f.topic);
     }
     const ack = f.ack ?? 'none';
-    if (ack !== 'none' && f.id === undefined) {
-      throw new LindenError('INVALID_FRAME', 'invalid "pub" message: field "id" is required when ack is not "none"', { t: 'pub', field: 'id' });
-    }
-    const payload = new Payload(f.data, conn.codec);
-    if (payload.byteLength() > this.options.maxMessageBytes) {
-      throw new LindenError('MESSAGE_TOO_LARGE', `payload of ${payload.byteLength()} bytes exceeds maxMessageBytes (${this.options.maxMessageBytes})`, {
-        bytes: payload.byteLength(), limit: this.options.maxMessageBytes,
-      });
-    }
+    if (ack !== 'none' && f.id === undefined) throw invalidPub('id', 'is required when ack is not "none"');
+    if (f.reply && ack !== 'processing') throw invalidPub('reply', 'needs ack "processing": a reply is a processing ack');
+    const payload = this.payloadOf(conn, f.data);
+    const { entries } = route;
     if (f.reply && entries.length === 0) throw new LindenError('NO_RESPONDERS', `no subscriber for request on "${f.topic}"`, { topic: f.topic });
+    // Convert before the first delivery, so a payload that cannot be converted fails whole.
+    if (route.json && conn.codec.name === 'msgpack') payload.jsonData();
     const mid = f.mid ?? this.idPrefix + (this.seq++).toString(36);
     const message = new OutboundMessage(f.topic, mid, payload, entries.length);
     this.stats.published++;
@@ -68,13 +65,25 @@ export class PubSubCore {
       this.track(conn, f, ack, message, entries);
       return;
     }
-    let dropped = 0;
+    let dropped: ReceiverRef[] | undefined;
     for (const entry of entries) {
       const sub = isGroup(entry) ? entry.pick() : entry;
-      if (!sub.conn.deliver(sub.sid, message)) dropped++;
+      if (!sub.conn.deliver(sub.sid, message)) (dropped ??= []).push(refOf(sub));
     }
-    this.count(entries.length, dropped);
-    if (ack === 'submission') conn.sendFrame(submissionReceipt(f.id!, mid, entries.length, dropped));
+    this.count(entries.length, dropped?.length ?? 0);
+    if (ack === 'submission') conn.sendFrame(submissionReceipt(f.id!, mid, entries.length, dropped ?? []));
+  }
+
+  /** A payload within maxMessageBytes, as it arrived. */
+  private payloadOf(conn: Connection, data: unknown): Payload {
+    const payload = new Payload(data, conn.codec);
+    const bytes = payload.byteLength();
+    if (bytes > this.options.maxMessageBytes) {
+      throw new LindenError('MESSAGE_TOO_LARGE', `payload of ${bytes} bytes exceeds maxMessageBytes (${this.options.maxMessageBytes})`, {
+        bytes, limit: this.options.maxMessageBytes,
+      });
+    }
+    return payload;
   }
 
   private track(conn: Connection, f: PubFrame, ack: 'delivery' | 'processing', message: OutboundMessage, entries: RouteEntry[]): void {
@@ -112,15 +121,18 @@ export class PubSubCore {
   ack(conn: Connection, f: AckFrame): void {
     const entry = conn.tagEntry(f.tag);
     if (!entry) return;
+    // Check the reply fully before the tag is spent, so a refused ack can be sent again corrected.
+    const reply = f.data === undefined ? undefined : this.payloadOf(conn, f.data);
+    if (reply && conn.codec.name === 'msgpack' && entry.tracker.publisherCodec === 'json') reply.jsonData();
     conn.releaseTag(f.tag);
-    entry.tracker.processed(entry.index, f.data === undefined ? undefined : new Payload(f.data, conn.codec));
+    entry.tracker.processed(entry.index, reply);
   }
 
   nack(conn: Connection, f: NackFrame): void {
     const entry = conn.tagEntry(f.tag);
     if (!entry) return;
     conn.releaseTag(f.tag);
-    entry.tracker.rejected(entry.index);
+    entry.tracker.rejected(entry.index, f.reason);
   }
 
   private count(receivers: number, dropped: number): void {
@@ -129,9 +141,17 @@ export class PubSubCore {
   }
 }
 
-function submissionReceipt(re: number, mid: string, receivers: number, dropped: number): ReceiptFrame {
+function submissionReceipt(re: number, mid: string, receivers: number, dropped: ReceiverRef[]): ReceiptFrame {
   return {
-    t: 'receipt', re, mid, stage: 'submission', receivers, delivered: 0, processed: 0, failed: 0, dropped,
-    timedOut: false, missing: [], rejected: [],
+    t: 'receipt', re, mid, stage: 'submission', receivers, delivered: 0, processed: 0, failed: 0, dropped: dropped.length,
+    timedOut: false, missing: dropped, rejected: [],
   };
+}
+
+function refOf(sub: Subscription): ReceiverRef {
+  return sub.group === undefined ? { connection: sub.conn.id, sid: sub.sid } : { connection: sub.conn.id, sid: sub.sid, group: sub.group };
+}
+
+function invalidPub(field: string, problem: string): LindenError {
+  return new LindenError('INVALID_FRAME', `invalid "pub" message: field "${field}" ${problem}`, { t: 'pub', field });
 }

@@ -11,6 +11,7 @@ interface Receiver {
   tag: number;
   delivered: boolean;
   outcome?: Outcome;
+  reason?: string;
   /** Reached the stage the publisher waits for, or can no longer reach it. */
   settled: boolean;
 }
@@ -34,6 +35,10 @@ export class ReceiptTracker {
     private readonly stage: 'delivery' | 'processing',
     private readonly wantsReply: boolean,
   ) {}
+
+  get publisherCodec(): 'msgpack' | 'json' {
+    return this.publisher.codec.name;
+  }
 
   /** Registers a receiver; returns the delivery tag its rcv/ack/nack will name. */
   add(conn: Connection, sid: number, group: string | undefined): number {
@@ -71,11 +76,12 @@ export class ReceiptTracker {
     else this.check(r);
   }
 
-  rejected(index: number): void {
+  rejected(index: number, reason?: string): void {
     const r = this.receivers[index];
     if (!r || r.outcome) return;
     r.delivered = true;
     r.outcome = 'rejected';
+    r.reason = reason;
     this.check(r);
   }
 
@@ -123,7 +129,7 @@ export class ReceiptTracker {
     for (const r of this.receivers) {
       if (r.delivered) delivered++;
       if (r.outcome === 'processed') processed++;
-      if (r.outcome === 'rejected') rejected.push(ref(r));
+      if (r.outcome === 'rejected') rejected.push(r.reason === undefined ? ref(r) : { ...ref(r), reason: r.reason });
       const reached = this.stage === 'delivery' ? r.delivered : r.outcome === 'processed' || r.outcome === 'rejected';
       if (!reached) missing.push(ref(r));
     }

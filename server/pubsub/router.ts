@@ -1,7 +1,14 @@
 import { TopicTrie } from './topic-trie.js';
-import { Group, type RouteEntry, type Subscription } from './subscription.js';
+import { Group, isGroup, type RouteEntry, type Subscription } from './subscription.js';
 
 const CACHE_LIMIT = 16_384;
+
+/** The receivers of one topic. */
+export interface Route {
+  readonly entries: RouteEntry[];
+  /** Some receiver speaks JSON: a MessagePack payload must be converted (and so decodable). */
+  readonly json: boolean;
+}
 
 /**
  * Maps topics to receivers. Results are cached per topic until the subscriptions change, so a
@@ -10,7 +17,7 @@ const CACHE_LIMIT = 16_384;
 export class Router {
   private readonly trie = new TopicTrie<RouteEntry>();
   private readonly groups = new Map<string, Group>();
-  private readonly cache = new Map<string, RouteEntry[]>();
+  private readonly cache = new Map<string, Route>();
 
   add(sub: Subscription): void {
     this.cache.clear();
@@ -46,18 +53,20 @@ export class Router {
   }
 
   /** Receivers of a concrete topic: plain subscriptions and groups (pick a member per message). */
-  match(topic: string): RouteEntry[] {
-    let entries = this.cache.get(topic);
-    if (entries === undefined) {
-      entries = this.trie.match(topic);
+  match(topic: string): Route {
+    let route = this.cache.get(topic);
+    if (route === undefined) {
+      const entries = this.trie.match(topic);
+      const json = entries.some((e) => (isGroup(e) ? e.members.some(speaksJson) : speaksJson(e)));
+      route = { entries, json };
       if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-      this.cache.set(topic, entries);
+      this.cache.set(topic, route);
     }
-    return entries;
+    return route;
   }
 
   /** The cached receivers of a topic seen before (and so already validated), or undefined. */
-  cached(topic: string): RouteEntry[] | undefined {
+  cached(topic: string): Route | undefined {
     return this.cache.get(topic);
   }
 
@@ -66,6 +75,10 @@ export class Router {
     for (const group of this.groups.values()) n += group.members.length - 1;
     return this.trie.size + n;
   }
+}
+
+function speaksJson(sub: Subscription): boolean {
+  return sub.conn.codec.name === 'json';
 }
 
 function groupKey(group: string, pattern: string): string {
