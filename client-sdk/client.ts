@@ -7,9 +7,11 @@ import { backoffDelay, type ReconnectOptions } from './backoff.js';
 import { Message, type MessageOwner } from './message.js';
 import type { ConnectOptions, PublishOptions } from './options.js';
 import { Outbox } from './outbox.js';
-import { packStr } from '../protocol/frame-writer.js';
+import { packStr, utf8Length } from '../protocol/frame-writer.js';
 import { toReceipt, type Receipt } from './receipt.js';
 import { StatusFeed, type StatusEvent } from './status.js';
+import type { Space } from './space.js';
+import { ClientSpaces } from './spaces.js';
 import { Subscription, type SubscribeOptions } from './subscription.js';
 import { openSocket, type Socket } from './transport.js';
 
@@ -59,10 +61,17 @@ export class Client implements MessageOwner {
   private lastSocketError: string | undefined;
   /** Topics already validated, with their MessagePack encoding. */
   private readonly topicCache = new Map<string, Uint8Array>();
+  private readonly spaces: ClientSpaces;
 
   constructor(readonly url: string, private readonly options: ConnectOptions) {
     this.codec = CODECS[options.codec ?? 'msgpack'];
     if (!this.codec) throw new LindenError('INVALID_OPTIONS', `unknown codec "${options.codec}"; use "msgpack" or "json"`);
+    this.spaces = new ClientSpaces({
+      codec: this.codec,
+      isLive: () => this.live !== 0,
+      call: (frame, timeout, first) => this.call(frame, timeout, first),
+      cast: (frame) => this.enqueue(frame, true),
+    });
   }
 
   /** @internal Opens a socket and performs the handshake. */
@@ -80,6 +89,12 @@ export class Client implements MessageOwner {
       error: (err) => { this.lastSocketError = err.message; },
     }).then((socket) => { if (epoch === this.epoch) this.socket = socket; }, (err: Error) => this.handshakeFailed(new LindenError('CONNECTION_REFUSED', err.message)));
     return done.finally(() => clearTimeout(timer));
+  }
+
+  /** A named tuple space (created on the broker on first use). */
+  space(name: string): Space {
+    this.assertUsable();
+    return this.spaces.space(name);
   }
 
   status(): AsyncIterableIterator<StatusEvent> {
@@ -145,7 +160,7 @@ export class Client implements MessageOwner {
       const ack: AckLevel = options.ack ?? 'none';
       const wire = this.codec.packData(data);
       const limit = this.limits?.maxMessageBytes;
-      const size = (wire as Uint8Array).length ?? 0;
+      const size = this.codec.name === 'msgpack' ? (wire as Uint8Array).length : utf8Length(JSON.stringify(wire));
       if (limit !== undefined && size > limit) {
         throw new LindenError('MESSAGE_TOO_LARGE', `payload of ${size} bytes exceeds maxMessageBytes (${limit})`, { bytes: size, limit });
       }
@@ -264,8 +279,8 @@ export class Client implements MessageOwner {
       if (frame.t === 'msg') this.onMessage(frame, epoch);
       else if (frame.t === 'welcome') this.onWelcome(frame, epoch);
       else if (frame.t === 'err') this.onError(frame);
+      else if (frame.t === 'event') this.spaces.event(frame);
       else if (frame.t === 'warn') this.feed.emit({ type: 'slow-consumer', dropped: frame.dropped ?? 0, where: 'broker' });
-      else if (frame.t === 'ping') this.enqueue({ t: 'pong', re: frame.id }, false);
       else if ('re' in frame) this.settlePending(frame.re)?.resolve(frame);
     }
   }
@@ -291,6 +306,7 @@ export class Client implements MessageOwner {
     this.outbox ??= new Outbox(this.codec, frame.limits.maxFrameBytes);
     this.startHeartbeat(frame.heartbeatMs);
     for (const sub of this.subs.values()) this.sendSub(sub, true);
+    this.spaces.restore();
     this.scheduleFlush();
     this.handshake?.resolve();
     this.handshake = undefined;
@@ -377,6 +393,7 @@ export class Client implements MessageOwner {
     for (const id of [...this.pending.keys()]) this.settlePending(id)!.reject(err);
     for (const sub of this.subs.values()) err.code === 'CLOSED' ? sub.stop(err) : sub.fail(err);
     this.subs.clear();
+    this.spaces.end(err);
     this.feed.emit({ type: 'closed' });
     this.feed.end();
   }

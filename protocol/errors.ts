@@ -15,9 +15,14 @@ export const ERROR_CODES = {
   INVALID_PATTERN: { origin: 'broker', message: 'the subscription pattern is not valid' },
   TOO_MANY_SUBSCRIPTIONS: { origin: 'broker', message: 'the connection reached its subscription limit' },
   MESSAGE_TOO_LARGE: { origin: 'broker', message: 'the payload exceeds maxMessageBytes' },
+  BATCH_FAILED: { origin: 'broker', message: 'a step of an atomic batch found no matching tuple; the space was left unchanged' },
+  SPACE_FULL: { origin: 'broker', message: 'the space holds maxTuplesPerSpace tuples; the tuple was not written' },
+  TOO_MANY_WAITERS: { origin: 'broker', message: 'the connection has maxWaitersPerConnection blocked in/rd requests or notify subscriptions' },
   NO_RESPONDERS: { origin: 'broker', message: 'a request matched no subscriber' },
   INTERNAL_ERROR: { origin: 'broker', message: 'the broker failed to handle the message; it stays up and the connection stays open' },
   SLOW_CONSUMER: { origin: 'broker', message: 'messages to this connection were dropped because its outbound buffer was full' },
+  INVALID_TEMPLATE: { origin: 'broker', message: 'a tuple-space template is not valid (unknown or misused operator, unsafe regex, limit exceeded)' },
+  INVALID_TUPLE: { origin: 'broker', message: 'a tuple is not valid (empty, not plain values, too many fields, too deep, or a $ key)' },
   // Raised by the client SDK (or by startBroker) without a frame from the broker.
   TIMEOUT: { origin: 'client', message: 'the operation did not complete within its timeout' },
   DISCONNECTED: { origin: 'client', message: 'the connection was lost before the operation completed' },
@@ -40,7 +45,7 @@ export const CLOSE_CODES = {
   UNSUPPORTED_SUBPROTOCOL: { code: 4002, meaning: 'the client offered no WebSocket subprotocol the broker speaks' },
   UNSUPPORTED_VERSION: { code: 4003, meaning: '`hello` asked for a protocol version the broker does not speak' },
   HANDSHAKE_TIMEOUT: { code: 4004, meaning: 'no `hello` arrived within handshakeTimeoutMs' },
-  HEARTBEAT_TIMEOUT: { code: 4005, meaning: 'the peer did not answer pings (closed by the client SDK, or terminated by the broker)' },
+  HEARTBEAT_TIMEOUT: { code: 4005, meaning: 'sent by the client SDK when the broker stopped answering pings (the broker terminates silent peers without a close frame: 1006)' },
 } as const;
 
 /** The one error class of Linden; `code` is stable and documented in protocol.md. */

@@ -22,8 +22,26 @@ export interface RcvFrame { t: 'rcv'; tags: number[] }
 export interface AckFrame { t: 'ack'; tag: number; data?: Payload }
 export interface NackFrame { t: 'nack'; tag: number; reason?: string }
 
+// ---- tuple spaces, client -> broker (tuples and templates travel inline in both codecs) ----
+export type SpaceEvent = 'out' | 'in' | 'expire';
+export interface OutFrame { t: 'out'; space: string; tuple: unknown[]; id?: number; ttl?: number; ack?: 'none' | 'submission' }
+export interface ReadFrame {
+  t: 'in' | 'rd'; id: number; space: string; template: unknown[];
+  wait?: boolean; timeout?: number; reserve?: number; limit?: number;
+}
+export interface CountFrame { t: 'count'; id: number; space: string; template: unknown[] }
+export interface AbortFrame { t: 'abort'; id: number; target: number }
+export interface NotifyFrame { t: 'notify'; id: number; nid: number; space: string; template: unknown[]; events?: SpaceEvent[] }
+export interface UnnotifyFrame { t: 'unnotify'; id: number; nid: number }
+export interface RenewFrame { t: 'renew'; id: number; space: string; tid: string; ttl: number }
+export interface CancelFrame { t: 'cancel'; id: number; space: string; tid: string }
+export type BatchStepFrame = { op: 'inp' | 'rdp'; template: unknown[] } | { op: 'out'; tuple: unknown[]; ttl?: number };
+export interface BatchFrame { t: 'batch'; id: number; space: string; steps: BatchStepFrame[] }
+export interface SettleFrame { t: 'settle'; id: number; rid: string; ok: boolean }
+
 export type ClientFrame =
-  | HelloFrame | PingFrame | PongFrame | SubFrame | UnsubFrame | PubFrame | RcvFrame | AckFrame | NackFrame;
+  | HelloFrame | PingFrame | PongFrame | SubFrame | UnsubFrame | PubFrame | RcvFrame | AckFrame | NackFrame
+  | OutFrame | ReadFrame | CountFrame | AbortFrame | NotifyFrame | UnnotifyFrame | RenewFrame | CancelFrame | BatchFrame | SettleFrame;
 
 // ---- broker -> client ----
 export interface Limits {
@@ -44,7 +62,7 @@ export interface MsgFrame {
   t: 'msg'; sid: number; topic: string; mid: string; data: Payload;
   tag?: number; ack?: 'delivery' | 'processing'; reply?: boolean;
 }
-export interface ReceiverRef { connection: string; sid: number; group?: string }
+export interface ReceiverRef { connection: string; sid: number; group?: string; reason?: string }
 export interface ReceiptFrame {
   t: 'receipt'; re: number; mid: string; stage: Exclude<AckLevel, 'none'>;
   receivers: number; delivered: number; processed: number; failed: number; dropped: number;
@@ -52,10 +70,25 @@ export interface ReceiptFrame {
 }
 export interface WarnFrame { t: 'warn'; code: string; message: string; dropped?: number }
 
-export type BrokerFrame = WelcomeFrame | PingFrame | PongFrame | OkFrame | ErrFrame | MsgFrame | ReceiptFrame | WarnFrame;
+// ---- tuple spaces, broker -> client ----
+export interface LeaseFrame { t: 'lease'; re: number; tid: string; expiresAt: number | null; ttl: number | null; shortened: boolean }
+export interface TupleEntry { tid: string; tuple: unknown[]; expiresAt: number | null }
+export interface TupleFrame { t: 'tuple'; re: number; tid?: string; tuple: unknown[] | null; expiresAt?: number | null; rid?: string; aborted?: boolean }
+export interface TuplesFrame { t: 'tuples'; re: number; items: TupleEntry[] }
+export interface CountedFrame { t: 'counted'; re: number; count: number }
+export interface EventFrame { t: 'event'; nid: number; seq: number; type: SpaceEvent; tid: string; tuple: unknown[] }
+export interface BatchedFrame { t: 'batched'; re: number; results: TupleEntry[] }
+
+export type BrokerFrame =
+  | WelcomeFrame | PongFrame | OkFrame | ErrFrame | MsgFrame | ReceiptFrame | WarnFrame
+  | LeaseFrame | TupleFrame | TuplesFrame | CountedFrame | EventFrame | BatchedFrame;
 
 // ---- schemas (client -> broker; the broker validates every inbound message) ----
 const uint = { type: 'integer', minimum: 0, maximum: 4294967295 } as const;
+const ms = { type: 'integer', minimum: 1 } as const;
+/** Space names: letters, digits and `_ . : -`, so they are safe in logs, metrics and CLI arguments. */
+const spaceName = { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$' } as const;
+const fields = { type: 'array', minItems: 1 } as const;
 const name = { type: 'string', minLength: 1, maxLength: 128 } as const;
 
 function message(t: string, properties: Record<string, object>, required: string[]): object {
@@ -87,5 +120,38 @@ export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], ob
     rcv: message('rcv', { tags: { type: 'array', items: uint, minItems: 1, maxItems: 65536 } }, ['tags']),
     ack: message('ack', { tag: uint, data: payload }, ['tag']),
     nack: message('nack', { tag: uint, reason: { type: 'string', maxLength: 1024 } }, ['tag']),
+    out: message('out', { id: uint, space: spaceName, tuple: fields, ttl: ms, ack: { enum: ['none', 'submission'] } }, ['space', 'tuple']),
+    in: readMessage('in'),
+    rd: readMessage('rd'),
+    count: message('count', { id: uint, space: spaceName, template: fields }, ['id', 'space', 'template']),
+    abort: message('abort', { id: uint, target: uint }, ['id', 'target']),
+    notify: message('notify', {
+      id: uint, nid: uint, space: spaceName, template: fields,
+      events: { type: 'array', items: { enum: ['out', 'in', 'expire'] }, minItems: 1, uniqueItems: true },
+    }, ['id', 'nid', 'space', 'template']),
+    unnotify: message('unnotify', { id: uint, nid: uint }, ['id', 'nid']),
+    renew: message('renew', { id: uint, space: spaceName, tid: { type: 'string', minLength: 1 }, ttl: ms }, ['id', 'space', 'tid', 'ttl']),
+    cancel: message('cancel', { id: uint, space: spaceName, tid: { type: 'string', minLength: 1 } }, ['id', 'space', 'tid']),
+    batch: message('batch', {
+      id: uint, space: spaceName,
+      steps: {
+        type: 'array', minItems: 1, maxItems: 1024,
+        items: {
+          oneOf: [
+            { type: 'object', properties: { op: { enum: ['inp', 'rdp'] }, template: fields }, required: ['op', 'template'], additionalProperties: false },
+            { type: 'object', properties: { op: { const: 'out' }, tuple: fields, ttl: ms }, required: ['op', 'tuple'], additionalProperties: false },
+          ],
+        },
+      },
+    }, ['id', 'space', 'steps']),
+    settle: message('settle', { id: uint, rid: { type: 'string', minLength: 1 }, ok: { type: 'boolean' } }, ['id', 'rid', 'ok']),
   };
+}
+
+function readMessage(t: 'in' | 'rd'): object {
+  const properties: Record<string, object> = {
+    id: uint, space: spaceName, template: fields, wait: { type: 'boolean' }, timeout: ms, limit: { type: 'integer', minimum: 1, maximum: 100_000 },
+  };
+  if (t === 'in') properties.reserve = ms;
+  return message(t, properties, ['id', 'space', 'template']);
 }

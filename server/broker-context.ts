@@ -4,12 +4,14 @@ import type { FrameValidator } from '../protocol/validate.js';
 import type { Connection } from './connection.js';
 import type { ResolvedOptions } from './options.js';
 import type { PubSubCore } from './pubsub/pubsub-core.js';
+import type { SpaceCore } from './space/space-core.js';
 
 /** What handlers need from the broker, and nothing more. */
 export interface BrokerContext {
   readonly options: ResolvedOptions;
   readonly log: Logger;
   readonly pubsub: PubSubCore;
+  readonly spaces: SpaceCore;
   readonly validators: Record<CodecName, FrameValidator>;
   readonly version: string;
   closeConnection(conn: Connection, code: number, reason: string): void;

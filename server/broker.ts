@@ -14,6 +14,8 @@ import { dispatch } from './dispatch.js';
 import { FlushScheduler } from './flush-scheduler.js';
 import { resolveOptions, type BrokerOptions } from './options.js';
 import { PubSubCore } from './pubsub/pubsub-core.js';
+import { SpaceCore } from './space/space-core.js';
+import { MemoryStore } from './store/store.js';
 
 export interface Broker {
   /** ws://host:port of the listening broker. */
@@ -40,6 +42,7 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
     options: opts,
     log,
     pubsub: new PubSubCore(opts, instance + '-'),
+    spaces: new SpaceCore(opts, new MemoryStore()),
     validators: { msgpack: new FrameValidator('msgpack'), json: new FrameValidator('json') },
     version: LINDEN_VERSION,
     closeConnection(conn, code, reason) {
@@ -99,6 +102,7 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
   function release(conn: Connection): void {
     if (!connections.delete(conn)) return;
     ctx.pubsub.detach(conn);
+    ctx.spaces.detach(conn);
     conn.dispose();
   }
 
@@ -136,6 +140,7 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
     close() {
       closing ??= (async () => {
         clearInterval(heartbeat);
+        ctx.spaces.stop();
         const sockets = [...connections].map((c) => c.ws);
         for (const conn of [...connections]) ctx.closeConnection(conn, CLOSE_CODES.GOING_AWAY.code, 'broker shutting down');
         await Promise.all(sockets.map((ws) => closed(ws)));

@@ -4,6 +4,7 @@ import type { BrokerContext } from './broker-context.js';
 import type { Connection } from './connection.js';
 import * as pubsub from './handlers/pubsub.js';
 import * as session from './handlers/session.js';
+import * as space from './handlers/space.js';
 
 type Handler<F> = (ctx: BrokerContext, conn: Connection, frame: F) => void;
 type Handlers = { [T in ClientFrame['t']]: Handler<Extract<ClientFrame, { t: T }>> };
@@ -18,6 +19,17 @@ const HANDLERS: Handlers = {
   rcv: pubsub.rcv,
   ack: pubsub.ack,
   nack: pubsub.nack,
+  out: space.out,
+  in: space.read,
+  rd: space.read,
+  count: space.count,
+  abort: space.abort,
+  notify: space.notify,
+  unnotify: space.unnotify,
+  renew: space.renew,
+  cancel: space.cancel,
+  batch: space.batch,
+  settle: space.settle,
 };
 
 /** socket -> decode -> validate -> handler, for every message of one frame, in order. */

@@ -11,7 +11,7 @@ export interface BrokerOptions {
   host?: string;
   /** Largest WebSocket frame accepted; a larger one closes the connection with 1009. Default 1 MiB. */
   maxFrameBytes?: number;
-  /** Largest payload of one message. Default 1 MiB. */
+  /** Largest payload of one message. Default 1 MiB less 8 KiB, so a largest payload and its message fields fit one frame. */
   maxMessageBytes?: number;
   /** Subscriptions per connection. Default 10,000. */
   maxSubscriptions?: number;
@@ -25,6 +25,14 @@ export interface BrokerOptions {
   receiptTimeoutMs?: number;
   /** Upper bound on any timeout a client asks for. Default 600,000 ms. */
   maxTimeoutMs?: number;
+  /** Tuples one space may hold. Default 1,000,000. */
+  maxTuplesPerSpace?: number;
+  /** Blocked in/rd requests plus notify subscriptions per connection. Default 10,000. */
+  maxWaitersPerConnection?: number;
+  /** Longest tuple lease; a longer ttl is shortened and the reply says so. Default 7 days. */
+  maxLeaseMs?: number;
+  /** Fields per tuple or template. Default 64. */
+  maxArity?: number;
   /** pino log level. Default 'info'. */
   logLevel?: (typeof LOG_LEVELS)[number];
 }
@@ -35,13 +43,17 @@ export const DEFAULTS: ResolvedOptions = {
   port: 7070,
   host: '127.0.0.1',
   maxFrameBytes: 1024 * 1024,
-  maxMessageBytes: 1024 * 1024,
+  maxMessageBytes: 1024 * 1024 - 8 * 1024,
   maxSubscriptions: 10_000,
   maxPendingBytes: 8 * 1024 * 1024,
   heartbeatMs: 30_000,
   handshakeTimeoutMs: 10_000,
   receiptTimeoutMs: 30_000,
   maxTimeoutMs: 600_000,
+  maxTuplesPerSpace: 1_000_000,
+  maxWaitersPerConnection: 10_000,
+  maxLeaseMs: 7 * 24 * 3600 * 1000,
+  maxArity: 64,
   logLevel: 'info',
 };
 
@@ -60,6 +72,10 @@ const validate = new Ajv({ allErrors: true }).compile({
     handshakeTimeoutMs: positive,
     receiptTimeoutMs: positive,
     maxTimeoutMs: positive,
+    maxTuplesPerSpace: positive,
+    maxWaitersPerConnection: positive,
+    maxLeaseMs: positive,
+    maxArity: { type: 'integer', minimum: 1, maximum: 1024 },
     logLevel: { enum: [...LOG_LEVELS] },
   },
 });

@@ -1,0 +1,202 @@
+import { LindenError } from '../protocol/errors.js';
+import type { BatchedFrame, BrokerFrame, CountedFrame, EventFrame, LeaseFrame, SpaceEvent, TupleEntry, TupleFrame, TuplesFrame } from '../protocol/frames.js';
+import { QueuedIterator } from './queued-iterator.js';
+
+/** What a Space needs from its client. */
+export interface SpaceHost {
+  call(frame: Record<string, unknown>, timeout?: number): Promise<BrokerFrame>;
+  /** Sends a frame nobody waits an answer for. */
+  cast(frame: Record<string, unknown>): void;
+  toWire(values: unknown): unknown;
+  fromWire(wire: unknown): unknown;
+  addNotification(n: Notification<any>): void;
+  removeNotification(nid: number): void;
+}
+
+export interface Lease {
+  /** The tuple id, for renew() and cancel(). */
+  id: string;
+  /** Lease end in ms since the epoch; null without a lease. */
+  expiresAt: number | null;
+  /** The lease granted, which may be shorter than asked (then `shortened`). */
+  ttl: number | null;
+  shortened: boolean;
+}
+
+export interface OutOptions {
+  /** Lease in ms; the tuple disappears when it ends. Default: no lease. */
+  ttl?: number;
+  /** 'submission' (default) resolves once the broker has the tuple; 'none' does not wait. */
+  ack?: 'none' | 'submission';
+}
+
+export interface ReadOptions {
+  /** Resolve null after this many ms without a match. Default: wait until one arrives. */
+  timeout?: number;
+  /** Ends the wait (the promise resolves null). */
+  signal?: AbortSignal;
+}
+
+export interface ReserveOptions extends ReadOptions {
+  /** Hold the tuple for this many ms; it returns to the space unless ack() comes first. */
+  reserve: number;
+}
+
+/** A tuple taken under reservation: ack() removes it for good, nack() puts it back where it was. */
+export interface Reserved<T extends unknown[]> {
+  id: string;
+  tuple: T;
+  ack(): Promise<void>;
+  nack(): Promise<void>;
+}
+
+export interface TupleEvent<T extends unknown[]> {
+  type: SpaceEvent;
+  /** Per-subscription sequence number, from 1. */
+  seq: number;
+  id: string;
+  tuple: T;
+}
+
+export type BatchStep = { inp: unknown[] } | { rdp: unknown[] } | { out: unknown[]; ttl?: number };
+export interface BatchResult { id: string; tuple: unknown[] }
+
+/** Events of a notify subscription, read with `for await`; `ready` once the broker has it. */
+export class Notification<T extends unknown[]> extends QueuedIterator<TupleEvent<T>> {
+  readonly ready: Promise<void>;
+  /** @internal */ settleReady!: (err?: Error) => void;
+
+  constructor(readonly nid: number, readonly spaceName: string, readonly template: unknown[], readonly events: SpaceEvent[], onReturn: () => void) {
+    super(onReturn);
+    this.ready = new Promise((resolve, reject) => {
+      this.settleReady = (err) => (err ? reject(err) : resolve());
+    });
+    this.ready.catch(() => {});
+  }
+}
+
+/** A named tuple space, created on the broker on first use. */
+export class Space {
+  private static nextNid = 1;
+
+  constructor(readonly name: string, private readonly host: SpaceHost) {}
+
+  /** Writes a tuple: a non-empty array of MessagePack values. */
+  async out(tuple: unknown[], options: OutOptions = {}): Promise<Lease | undefined> {
+    const frame: Record<string, unknown> = { t: 'out', space: this.name, tuple: this.host.toWire(tuple) };
+    if (options.ttl !== undefined) frame.ttl = options.ttl;
+    if ((options.ack ?? 'submission') === 'none') {
+      this.host.cast(frame);
+      return undefined;
+    }
+    frame.ack = 'submission';
+    return toLease((await this.host.call(frame)) as LeaseFrame);
+  }
+
+  /** Takes the oldest matching tuple, waiting for one; null on timeout or abort. */
+  in<T extends unknown[] = unknown[]>(template: unknown[], options: ReserveOptions): Promise<Reserved<T> | null>;
+  in<T extends unknown[] = unknown[]>(template: unknown[], options?: ReadOptions): Promise<T | null>;
+  async in<T extends unknown[]>(template: unknown[], options: ReadOptions & { reserve?: number } = {}): Promise<T | Reserved<T> | null> {
+    const reply = await this.read('in', template, true, options);
+    if (!reply.tuple) return null;
+    const tuple = this.host.fromWire(reply.tuple) as T;
+    if (options.reserve === undefined) return tuple;
+    const rid = reply.rid!;
+    const settle = async (ok: boolean) => { await this.host.call({ t: 'settle', rid, ok }); };
+    return { id: reply.tid!, tuple, ack: () => settle(true), nack: () => settle(false) };
+  }
+
+  /** Reads (without taking) the oldest matching tuple, waiting for one; null on timeout or abort. */
+  async rd<T extends unknown[] = unknown[]>(template: unknown[], options: ReadOptions = {}): Promise<T | null> {
+    const reply = await this.read('rd', template, true, options);
+    return reply.tuple ? (this.host.fromWire(reply.tuple) as T) : null;
+  }
+
+  /** `in` without waiting. */
+  async inp<T extends unknown[] = unknown[]>(template: unknown[]): Promise<T | null> {
+    const reply = await this.read('in', template, false, {});
+    return reply.tuple ? (this.host.fromWire(reply.tuple) as T) : null;
+  }
+
+  /** `rd` without waiting. */
+  async rdp<T extends unknown[] = unknown[]>(template: unknown[]): Promise<T | null> {
+    const reply = await this.read('rd', template, false, {});
+    return reply.tuple ? (this.host.fromWire(reply.tuple) as T) : null;
+  }
+
+  /** Takes up to `limit` matching tuples (default 1,000), oldest first, without waiting. */
+  inAll<T extends unknown[] = unknown[]>(template: unknown[], options: { limit?: number } = {}): Promise<T[]> {
+    return this.all<T>('in', template, options.limit);
+  }
+
+  rdAll<T extends unknown[] = unknown[]>(template: unknown[], options: { limit?: number } = {}): Promise<T[]> {
+    return this.all<T>('rd', template, options.limit);
+  }
+
+  async count(template: unknown[]): Promise<number> {
+    const reply = (await this.host.call({ t: 'count', space: this.name, template: this.host.toWire(template) })) as CountedFrame;
+    return reply.count;
+  }
+
+  /** Events for tuples matching `template`, by default all of out, in and expire. */
+  notify<T extends unknown[] = unknown[]>(template: unknown[], options: { events?: SpaceEvent[] } = {}): Notification<T> {
+    const nid = Space.nextNid++;
+    const events = options.events ?? ['out', 'in', 'expire'];
+    const n: Notification<T> = new Notification<T>(nid, this.name, template, events, () => this.host.removeNotification(nid));
+    this.host.addNotification(n);
+    return n;
+  }
+
+  async renew(id: string, ttl: number): Promise<Lease> {
+    return toLease((await this.host.call({ t: 'renew', space: this.name, tid: id, ttl })) as LeaseFrame);
+  }
+
+  async cancel(id: string): Promise<void> {
+    await this.host.call({ t: 'cancel', space: this.name, tid: id });
+  }
+
+  /**
+   * Runs non-blocking steps atomically: resolves with each step's tuple, or rejects with
+   * BATCH_FAILED (naming the step) leaving the space untouched when an inp/rdp finds nothing.
+   */
+  async batch(steps: BatchStep[]): Promise<BatchResult[]> {
+    const wire = steps.map((step) => {
+      if ('out' in step) return step.ttl === undefined ? { op: 'out', tuple: this.host.toWire(step.out) } : { op: 'out', tuple: this.host.toWire(step.out), ttl: step.ttl };
+      if ('inp' in step) return { op: 'inp', template: this.host.toWire(step.inp) };
+      if ('rdp' in step) return { op: 'rdp', template: this.host.toWire(step.rdp) };
+      throw new LindenError('INVALID_ARGUMENT', 'a batch step is { inp }, { rdp } or { out, ttl? }');
+    });
+    const reply = (await this.host.call({ t: 'batch', space: this.name, steps: wire })) as BatchedFrame;
+    return reply.results.map((r) => ({ id: r.tid, tuple: this.host.fromWire(r.tuple) as unknown[] }));
+  }
+
+  private async read(op: 'in' | 'rd', template: unknown[], wait: boolean, options: ReadOptions & { reserve?: number }): Promise<TupleFrame> {
+    if (options.signal?.aborted) return { t: 'tuple', re: 0, tuple: null, aborted: true };
+    const frame: Record<string, unknown> = { t: op, space: this.name, template: this.host.toWire(template) };
+    if (!wait) frame.wait = false;
+    if (options.timeout !== undefined) frame.timeout = options.timeout;
+    if (options.reserve !== undefined) frame.reserve = options.reserve;
+    const reply = this.host.call(frame, options.timeout);
+    const onAbort = () => { this.host.call({ t: 'abort', target: frame.id }).catch(() => {}); };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return (await reply) as TupleFrame;
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async all<T>(op: 'in' | 'rd', template: unknown[], limit = 1_000): Promise<T[]> {
+    const reply = (await this.host.call({ t: op, space: this.name, template: this.host.toWire(template), limit })) as TuplesFrame;
+    return reply.items.map((item: TupleEntry) => this.host.fromWire(item.tuple) as T);
+  }
+}
+
+/** @internal Turns an event frame into what a notify iterator yields. */
+export function toEvent(frame: EventFrame, fromWire: (w: unknown) => unknown): TupleEvent<unknown[]> {
+  return { type: frame.type, seq: frame.seq, id: frame.tid, tuple: fromWire(frame.tuple) as unknown[] };
+}
+
+function toLease(f: LeaseFrame): Lease {
+  return { id: f.tid, expiresAt: f.expiresAt, ttl: f.ttl, shortened: f.shortened };
+}

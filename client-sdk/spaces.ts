@@ -1,0 +1,86 @@
+import type { Codec } from '../protocol/codec.js';
+import { LindenError } from '../protocol/errors.js';
+import type { BrokerFrame, EventFrame } from '../protocol/frames.js';
+import { fromJsonValue, toJsonValue } from '../protocol/json-data.js';
+import { Notification, Space, toEvent, type SpaceHost } from './space.js';
+
+/** What the client lends its spaces. */
+export interface SpacesClient {
+  readonly codec: Codec;
+  isLive(): boolean;
+  call(frame: Record<string, unknown>, timeout?: number, first?: boolean): Promise<BrokerFrame>;
+  cast(frame: Record<string, unknown>): void;
+}
+
+const SPACE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$/;
+
+/** The client's spaces and notify subscriptions; notify subscriptions are restored after a reconnect. */
+export class ClientSpaces implements SpaceHost {
+  private readonly spaces = new Map<string, Space>();
+  private readonly notifications = new Map<number, Notification<any>>();
+
+  constructor(private readonly client: SpacesClient) {}
+
+  space(name: string): Space {
+    if (!SPACE_NAME.test(name)) {
+      throw new LindenError('INVALID_ARGUMENT', `invalid space name "${name}": letters, digits and _ . : - only, at most 128, not starting with . : -`);
+    }
+    let space = this.spaces.get(name);
+    if (!space) this.spaces.set(name, (space = new Space(name, this)));
+    return space;
+  }
+
+  call(frame: Record<string, unknown>, timeout?: number): Promise<BrokerFrame> {
+    return this.client.call(frame, timeout);
+  }
+
+  cast(frame: Record<string, unknown>): void {
+    this.client.cast(frame);
+  }
+
+  toWire(values: unknown): unknown {
+    return this.client.codec.name === 'json' ? toJsonValue(values) : values;
+  }
+
+  fromWire(wire: unknown): unknown {
+    return this.client.codec.name === 'json' ? fromJsonValue(wire) : wire;
+  }
+
+  addNotification(n: Notification<any>): void {
+    this.notifications.set(n.nid, n);
+    if (this.client.isLive()) this.register(n, false);
+  }
+
+  removeNotification(nid: number): void {
+    if (!this.notifications.delete(nid) || !this.client.isLive()) return;
+    this.client.call({ t: 'unnotify', nid }).catch(() => {}); // gone either way
+  }
+
+  /** Routes an event frame to its notify iterator. */
+  event(frame: EventFrame): void {
+    this.notifications.get(frame.nid)?.push(toEvent(frame, (w) => this.fromWire(w)));
+  }
+
+  /** After a reconnect: notify subscriptions are registered again, ahead of buffered writes. */
+  restore(): void {
+    for (const n of this.notifications.values()) this.register(n, true);
+  }
+
+  end(err?: LindenError): void {
+    for (const n of this.notifications.values()) {
+      n.settleReady(err ?? new LindenError('CLOSED'));
+      n.end(err?.code === 'CLOSED' ? undefined : err);
+    }
+    this.notifications.clear();
+  }
+
+  private register(n: Notification<any>, first: boolean): void {
+    const frame = { t: 'notify', nid: n.nid, space: n.spaceName, template: this.toWire(n.template), events: n.events };
+    this.client.call(frame, undefined, first).then(() => n.settleReady(), (err: LindenError) => {
+      if (err.code === 'DISCONNECTED') return; // registered again after reconnecting
+      this.notifications.delete(n.nid);
+      n.settleReady(err);
+      n.end(err);
+    });
+  }
+}

@@ -1,0 +1,311 @@
+import { packr } from '../../protocol/codec.js';
+import { LindenError } from '../../protocol/errors.js';
+import type {
+  AbortFrame, BatchFrame, CancelFrame, CountFrame, NotifyFrame, OutFrame, ReadFrame, RenewFrame, SettleFrame, TupleEntry, UnnotifyFrame,
+} from '../../protocol/frames.js';
+import { fromJsonValue, toJsonValue } from '../../protocol/json-data.js';
+import type { Connection } from '../connection.js';
+import type { ResolvedOptions } from '../options.js';
+import type { Store } from '../store/store.js';
+import { LeaseHeap } from './lease-heap.js';
+import { Space, type BatchStep, type Notifier, type SpaceEventType, type SpaceHost } from './space.js';
+import type { StoredTuple } from './stored-tuple.js';
+import { compileTemplate, validateTuple, type Template } from './template.js';
+import { canonicalKey, typeOf } from './values.js';
+import type { Waiter } from './waiters.js';
+
+interface Reservation {
+  readonly rid: string;
+  readonly tuple: StoredTuple;
+  readonly space: Space;
+  readonly timer: ReturnType<typeof setTimeout>;
+}
+
+/** What one connection holds in the spaces, released when it goes away. */
+interface Holdings {
+  waiters: Map<number, Waiter>;
+  notifiers: Map<number, Notifier>;
+  reservations: Map<string, Reservation>;
+}
+
+
+/** Linda tuple spaces: `out`, `in`/`rd` (blocking or not, one or all), notify, leases, batches, reservations. */
+export class SpaceCore implements SpaceHost {
+  private readonly spaces = new Map<string, Space>();
+  private readonly holdings = new WeakMap<Connection, Holdings>();
+  private readonly leases: LeaseHeap<StoredTuple>;
+  private seq = 0;
+  private waiterSeq = 0;
+  private ridSeq = 0;
+
+  constructor(private readonly options: ResolvedOptions, private readonly store?: Store) {
+    this.leases = new LeaseHeap(
+      (t) => this.spaces.get(t.space)?.expire(t),
+      (t, at) => t.live && t.expiresAt === at,
+    );
+  }
+
+  /** The space, created on first use. */
+  space(name: string): Space {
+    let space = this.spaces.get(name);
+    if (!space) this.spaces.set(name, (space = new Space(name, false, this, this.store)));
+    return space;
+  }
+
+  listSpaces(): Space[] {
+    return [...this.spaces.values()];
+  }
+
+  out(conn: Connection, f: OutFrame): void {
+    const space = this.space(f.space);
+    if (space.tupleCount >= this.options.maxTuplesPerSpace) {
+      throw new LindenError('SPACE_FULL', `space "${f.space}" holds ${space.tupleCount} tuples (maxTuplesPerSpace)`, { space: f.space });
+    }
+    const { tuple, ttl, shortened } = this.makeTuple(conn, f.space, f.tuple, f.ttl);
+    const durable = space.write(tuple);
+    if ((f.ack ?? 'none') === 'none' || f.id === undefined) return;
+    const reply = { t: 'lease', re: f.id, tid: tuple.tid, expiresAt: finite(tuple.expiresAt), ttl, shortened };
+    if (durable) durable.then(() => conn.sendFrame(reply), (err: unknown) => conn.sendError(err, f.id));
+    else conn.sendFrame(reply);
+  }
+
+  read(conn: Connection, f: ReadFrame): void {
+    const take = f.t === 'in';
+    const space = this.space(f.space);
+    const template = this.template(conn, f.template);
+    const now = Date.now();
+    if (f.limit !== undefined) {
+      const items = space.findAll(template, now, f.limit, take);
+      conn.sendFrame({ t: 'tuples', re: f.id, items: items.map((t) => this.entry(conn, t)) });
+      return;
+    }
+    if (f.reserve !== undefined && !take) throw invalid(f.t, 'reserve', 'is only for in');
+    const found = space.find(template, now, take && f.reserve === undefined);
+    if (found) {
+      if (f.reserve !== undefined) space.reserve(found);
+      this.answer(conn, f.id, found, f.reserve);
+      return;
+    }
+    if (f.wait === false) {
+      conn.sendFrame({ t: 'tuple', re: f.id, tuple: null });
+      return;
+    }
+    this.wait(conn, space, template, f);
+  }
+
+  count(conn: Connection, f: CountFrame): void {
+    const n = this.space(f.space).count(this.template(conn, f.template), Date.now());
+    conn.sendFrame({ t: 'counted', re: f.id, count: n });
+  }
+
+  abort(conn: Connection, f: AbortFrame): void {
+    const w = this.held(conn).waiters.get(f.target);
+    if (w) {
+      this.endWait(conn, w);
+      conn.sendFrame({ t: 'tuple', re: w.requestId, tuple: null, aborted: true });
+    }
+    conn.sendFrame({ t: 'ok', re: f.id });
+  }
+
+  notify(conn: Connection, f: NotifyFrame): void {
+    const held = this.held(conn);
+    if (held.notifiers.has(f.nid)) throw new LindenError('DUPLICATE_ID', `notify id ${f.nid} is already in use`, { nid: f.nid });
+    this.checkWaiterLimit(held);
+    const n: Notifier = {
+      nid: f.nid, space: f.space, conn, template: this.template(conn, f.template),
+      events: new Set<SpaceEventType>(f.events ?? ['out', 'in', 'expire']), seq: 0,
+    };
+    held.notifiers.set(f.nid, n);
+    this.space(f.space).addNotifier(n);
+    conn.sendFrame({ t: 'ok', re: f.id });
+  }
+
+  unnotify(conn: Connection, f: UnnotifyFrame): void {
+    const held = this.held(conn);
+    const n = held.notifiers.get(f.nid);
+    if (!n) throw new LindenError('UNKNOWN_ID', `no notify subscription with id ${f.nid}`, { nid: f.nid });
+    held.notifiers.delete(f.nid);
+    this.space(n.space).removeNotifier(n);
+    conn.sendFrame({ t: 'ok', re: f.id });
+  }
+
+  renew(conn: Connection, f: RenewFrame): void {
+    const space = this.space(f.space);
+    const t = this.live(space, f.tid);
+    const ttl = Math.min(f.ttl, this.options.maxLeaseMs);
+    space.renew(t, Date.now() + ttl);
+    conn.sendFrame({ t: 'lease', re: f.id, tid: t.tid, expiresAt: t.expiresAt, ttl, shortened: ttl < f.ttl });
+  }
+
+  cancel(conn: Connection, f: CancelFrame): void {
+    const space = this.space(f.space);
+    space.expire(this.live(space, f.tid));
+    conn.sendFrame({ t: 'ok', re: f.id });
+  }
+
+  batch(conn: Connection, f: BatchFrame): void {
+    const space = this.space(f.space);
+    const steps: BatchStep[] = f.steps.map((step, i) => {
+      try {
+        if (step.op !== 'out') return { op: step.op, template: this.template(conn, step.template) };
+        return { op: 'out', tuple: this.makeTuple(conn, f.space, step.tuple, step.ttl).tuple };
+      } catch (err) {
+        if (err instanceof LindenError) throw new LindenError(err.code, `batch step ${i}: ${err.message}`, { ...err.details, step: i });
+        throw err;
+      }
+    });
+    const outs = steps.filter((s) => s.op === 'out').length;
+    if (space.tupleCount + outs > this.options.maxTuplesPerSpace) {
+      throw new LindenError('SPACE_FULL', `space "${f.space}" cannot take ${outs} more tuples (maxTuplesPerSpace)`, { space: f.space });
+    }
+    const results = space.batch(steps, Date.now());
+    conn.sendFrame({ t: 'batched', re: f.id, results: results.map((t) => this.entry(conn, t!)) });
+  }
+
+  settle(conn: Connection, f: SettleFrame): void {
+    const held = this.held(conn);
+    const r = held.reservations.get(f.rid);
+    if (!r) throw new LindenError('UNKNOWN_ID', `no reservation ${f.rid} on this connection (settled, expired or never made)`, { rid: f.rid });
+    held.reservations.delete(f.rid);
+    clearTimeout(r.timer);
+    r.space.settle(r.tuple, f.ok);
+    conn.sendFrame({ t: 'ok', re: f.id });
+  }
+
+  /** A connection went away: its waits end, its notify subscriptions go, its reservations return. */
+  detach(conn: Connection): void {
+    const held = this.holdings.get(conn);
+    if (!held) return;
+    this.holdings.delete(conn);
+    for (const w of held.waiters.values()) {
+      clearTimeout(w.timer);
+      this.spaces.get(w.space)?.removeWaiter(w);
+    }
+    for (const n of held.notifiers.values()) this.spaces.get(n.space)?.removeNotifier(n);
+    for (const r of held.reservations.values()) {
+      clearTimeout(r.timer);
+      r.space.settle(r.tuple, false);
+    }
+  }
+
+  stop(): void {
+    this.leases.stop();
+  }
+
+  // ---- SpaceHost ----
+  serve(w: Waiter, t: StoredTuple): boolean {
+    if (w.conn.state !== 'open') return false;
+    this.endWait(w.conn, w);
+    this.answer(w.conn, w.requestId, t, w.reserveMs, this.spaces.get(w.space));
+    return true;
+  }
+
+  event(n: Notifier, type: SpaceEventType, t: StoredTuple): void {
+    n.conn.sendFrame({ t: 'event', nid: n.nid, seq: ++n.seq, type, tid: t.tid, tuple: this.wire(n.conn, t.values) });
+  }
+
+  leased(t: StoredTuple): void {
+    this.leases.add(t, t.expiresAt);
+  }
+
+  // ---- internals ----
+  private wait(conn: Connection, space: Space, template: Template, f: ReadFrame): void {
+    const held = this.held(conn);
+    this.checkWaiterLimit(held);
+    if (held.waiters.has(f.id)) throw new LindenError('DUPLICATE_ID', `request id ${f.id} is already waiting`, { id: f.id });
+    const w: Waiter = {
+      seq: this.waiterSeq++, space: space.name, template, take: f.t === 'in', conn, requestId: f.id,
+      reserveMs: f.reserve, timer: undefined,
+    };
+    if (f.timeout !== undefined) {
+      w.timer = setTimeout(() => {
+        this.endWait(conn, w);
+        conn.sendFrame({ t: 'tuple', re: f.id, tuple: null });
+      }, Math.min(f.timeout, this.options.maxTimeoutMs));
+    }
+    held.waiters.set(f.id, w);
+    space.addWaiter(w);
+  }
+
+  private endWait(conn: Connection, w: Waiter): void {
+    clearTimeout(w.timer);
+    this.held(conn).waiters.delete(w.requestId);
+    this.spaces.get(w.space)?.removeWaiter(w);
+  }
+
+  /** Sends a found tuple; with `reserveMs` it stays reserved for this connection until settled. */
+  private answer(conn: Connection, re: number, t: StoredTuple, reserveMs?: number, space = this.spaces.get(t.space)): void {
+    const frame: Record<string, unknown> = { t: 'tuple', re, tid: t.tid, tuple: this.wire(conn, t.values), expiresAt: finite(t.expiresAt) };
+    if (reserveMs !== undefined && space) {
+      const rid = `${t.tid}.${(this.ridSeq++).toString(36)}`;
+      const held = this.held(conn);
+      const timer = setTimeout(() => {
+        if (held.reservations.delete(rid)) space.settle(t, false);
+      }, Math.min(reserveMs, this.options.maxTimeoutMs));
+      held.reservations.set(rid, { rid, tuple: t, space, timer });
+      frame.rid = rid;
+    }
+    conn.sendFrame(frame);
+  }
+
+  private makeTuple(conn: Connection, space: string, wire: unknown[], ttlAsked?: number): { tuple: StoredTuple; ttl: number | null; shortened: boolean } {
+    const values = this.inbound(conn, wire) as unknown[];
+    validateTuple(values, { maxArity: this.options.maxArity, maxDepth: 32 });
+    const bytes = packr.pack(values).length;
+    if (bytes > this.options.maxMessageBytes) {
+      throw new LindenError('MESSAGE_TOO_LARGE', `tuple of ${bytes} bytes exceeds maxMessageBytes (${this.options.maxMessageBytes})`, { bytes });
+    }
+    const ttl = ttlAsked === undefined ? null : Math.min(ttlAsked, this.options.maxLeaseMs);
+    const seq = this.seq++;
+    const tuple: StoredTuple = {
+      seq, tid: seq.toString(36), space, values, bytes, live: true,
+      keys: values.map(canonicalKey), types: values.map(typeOf),
+      expiresAt: ttl === null ? Infinity : Date.now() + ttl,
+    };
+    return { tuple, ttl, shortened: ttl !== null && ttl < ttlAsked! };
+  }
+
+  private template(conn: Connection, wire: unknown[]): Template {
+    return compileTemplate(this.inbound(conn, wire), { maxArity: this.options.maxArity });
+  }
+
+  private live(space: Space, tid: string): StoredTuple {
+    const t = space.tuple(tid);
+    if (!t || !t.live || t.expiresAt <= Date.now()) {
+      throw new LindenError('UNKNOWN_ID', `no live tuple ${tid} in space "${space.name}"`, { tid });
+    }
+    return t;
+  }
+
+  private checkWaiterLimit(held: Holdings): void {
+    if (held.waiters.size + held.notifiers.size >= this.options.maxWaitersPerConnection) {
+      throw new LindenError('TOO_MANY_WAITERS', `at most ${this.options.maxWaitersPerConnection} waiting requests and notify subscriptions per connection`);
+    }
+  }
+
+  private held(conn: Connection): Holdings {
+    let held = this.holdings.get(conn);
+    if (!held) this.holdings.set(conn, (held = { waiters: new Map(), notifiers: new Map(), reservations: new Map() }));
+    return held;
+  }
+
+  private entry(conn: Connection, t: StoredTuple): TupleEntry {
+    return { tid: t.tid, tuple: this.wire(conn, t.values) as unknown[], expiresAt: finite(t.expiresAt) };
+  }
+
+  private inbound(conn: Connection, wire: unknown): unknown {
+    return conn.codec.name === 'json' ? fromJsonValue(wire) : wire;
+  }
+
+  private wire(conn: Connection, values: unknown[]): unknown {
+    return conn.codec.name === 'json' ? toJsonValue(values) : values;
+  }
+}
+
+function finite(ms: number): number | null {
+  return Number.isFinite(ms) ? ms : null;
+}
+
+function invalid(t: string, field: string, problem: string): LindenError {
+  return new LindenError('INVALID_FRAME', `invalid "${t}" message: field "${field}" ${problem}`, { t, field });
+}

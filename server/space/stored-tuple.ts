@@ -1,0 +1,18 @@
+/** A tuple in a space, with what the indexes need computed once when it is written. */
+export interface StoredTuple {
+  /** Position in the broker-wide write order: lower is older. Kept when a reservation puts it back. */
+  readonly seq: number;
+  readonly tid: string;
+  readonly space: string;
+  readonly values: unknown[];
+  /** canonicalKey of each field, for the equality indexes. */
+  readonly keys: string[];
+  /** typeOf of each field, for the type indexes. */
+  readonly types: string[];
+  /** Encoded size, for limits and inspection. */
+  readonly bytes: number;
+  /** Lease end (ms since epoch); Infinity without a lease. */
+  expiresAt: number;
+  /** False once taken, cancelled or expired. */
+  live: boolean;
+}

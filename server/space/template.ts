@@ -1,0 +1,400 @@
+/**
+ * Templates for `in`, `rd` and friends, compiled once into closures, so matching a tuple never
+ * parses the template again.
+ *
+ * A template is a non-empty array with one entry per tuple field. An entry is an actual value
+ * (matched with deepEqual; `null` is a value, not a wildcard), an array or object whose parts are
+ * entries in turn (an object matches objects with exactly its keys), or an operator object: one
+ * key starting with `$` and nothing else.
+ *
+ *   { $any: true }                      any value
+ *   { $type: 'string' | 'number' | 'integer' | 'boolean' | 'null' | 'binary' | 'array' | 'object' }
+ *   { $range: { gt?, gte?, lt?, lte? } } numbers (and bigints) only, or strings only
+ *   { $in: [v, …] }                     one of the listed actual values
+ *   { $regex: 'pattern' }               strings only; a safe subset, compiled with the `u` flag
+ *   { $eq: v }                          exactly v, even when v is an object with `$` keys
+ */
+import { LindenError } from '../../protocol/errors.js';
+import {
+  bigintEqualsNumber, canonicalKey, deepEqual, findValueProblem, isBinary, isPlainObject, type ValueType,
+} from './values.js';
+
+// The tuple check lives with the values it checks; exported here too, next to its template twin.
+export { DEFAULT_TUPLE_LIMITS, validateTuple, type TupleLimits } from './values.js';
+
+export interface TemplateLimits {
+  /** Entries of one `$in` list. */
+  maxInValues: number;
+  /** Length of a `$regex` pattern, in UTF-16 code units. */
+  maxRegexLength: number;
+  /** Fields of a template. */
+  maxArity: number;
+  /** Arrays and objects nested in a template, counting the template itself. */
+  maxDepth: number;
+}
+
+export const DEFAULT_TEMPLATE_LIMITS: Readonly<TemplateLimits> = {
+  maxInValues: 256,
+  maxRegexLength: 256,
+  maxArity: 64,
+  maxDepth: 32,
+};
+
+export type TemplateType = ValueType | 'integer';
+
+export interface Template {
+  readonly arity: number;
+  /** Whether the tuple (a valid one; see validateTuple) matches. */
+  matches(tuple: unknown[]): boolean;
+  /** Top-level actual values and `$eq` fields, keyed by canonicalKey, for the equality index. */
+  readonly equalities: readonly { position: number; key: string }[];
+  /** Top-level `$type` fields, for the type index ('integer' is given as 'number'). */
+  readonly types: readonly { position: number; type: ValueType }[];
+  /** Top-level `$in` fields: the canonical keys of the listed values, without repeats. */
+  readonly inKeys: readonly { position: number; keys: string[] }[];
+}
+
+type Matcher = (v: unknown) => boolean;
+
+/** One compiled entry, with what the indexes may use when it is a top-level field. */
+interface Compiled {
+  match: Matcher;
+  /** Set for an actual value (or `$eq`): the whole entry is this literal. */
+  literal?: { value: unknown };
+  type?: ValueType;
+  inKeys?: string[];
+}
+
+const TYPE_NAMES: readonly TemplateType[] = ['string', 'number', 'integer', 'boolean', 'null', 'binary', 'array', 'object'];
+const RANGE_BOUNDS = ['gt', 'gte', 'lt', 'lte'] as const;
+const OPERATORS = ['$any', '$type', '$range', '$in', '$regex', '$eq'] as const;
+type Operator = (typeof OPERATORS)[number];
+
+export function compileTemplate(template: unknown, limits: Partial<TemplateLimits> = {}): Template {
+  const lim: TemplateLimits = { ...DEFAULT_TEMPLATE_LIMITS, ...limits };
+  if (!Array.isArray(template)) throw new LindenError('INVALID_TEMPLATE', 'a template must be an array of fields');
+  if (template.length === 0) throw new LindenError('INVALID_TEMPLATE', 'a template must have at least one field');
+  if (template.length > lim.maxArity) {
+    throw new LindenError('INVALID_TEMPLATE', `a template has at most ${lim.maxArity} fields, this one has ${template.length}`);
+  }
+  const compiler = new Compiler(lim);
+  const fields: Compiled[] = [];
+  for (let i = 0; i < template.length; i++) fields.push(compiler.entry(template[i], String(i), 1));
+
+  const equalities: { position: number; key: string }[] = [];
+  const types: { position: number; type: ValueType }[] = [];
+  const inKeys: { position: number; keys: string[] }[] = [];
+  fields.forEach((f, position) => {
+    if (f.literal) equalities.push({ position, key: canonicalKey(f.literal.value) });
+    if (f.type) types.push({ position, type: f.type });
+    if (f.inKeys) inKeys.push({ position, keys: f.inKeys });
+  });
+
+  const arity = template.length;
+  // `$any` fields need no call at all, so they are left out of the loop.
+  const checks = fields.flatMap((f, i) => (f.match === matchAny ? [] : [{ i, match: f.match }]));
+  const matches = (tuple: unknown[]): boolean => {
+    if (tuple.length !== arity) return false;
+    for (const c of checks) if (!c.match(tuple[c.i])) return false;
+    return true;
+  };
+  return { arity, matches, equalities, types, inKeys };
+}
+
+const matchAny: Matcher = () => true;
+
+class Compiler {
+  constructor(private readonly lim: TemplateLimits) {}
+
+  /** Compiles the entry at `path`, which sits inside `depth` arrays and objects. */
+  entry(v: unknown, path: string, depth: number): Compiled {
+    if (Array.isArray(v)) return this.array(v, path, depth);
+    if (isPlainObject(v)) {
+      const keys = Object.keys(v);
+      if (!keys.some((k) => k.startsWith('$'))) return this.object(v, keys, path, depth);
+      if (keys.length !== 1) throw fail(path, `an operator object has exactly one key, not ${keys.map((k) => `"${k}"`).join(', ')}`);
+      const op = keys[0]!;
+      if (!(OPERATORS as readonly string[]).includes(op)) throw fail(path, `unknown operator "${op}" (known: ${OPERATORS.join(', ')})`);
+      return this.operator(op as Operator, v[op], path, depth);
+    }
+    const problem = findValueProblem(v, path, depth, this.lim.maxDepth, false);
+    if (problem) throw fail(problem.field, problem.message);
+    return literal(v);
+  }
+
+  private array(v: unknown[], path: string, depth: number): Compiled {
+    if (depth + 1 > this.lim.maxDepth) throw fail(path, `field ${path} nests deeper than ${this.lim.maxDepth} levels`);
+    const parts: Compiled[] = [];
+    for (let i = 0; i < v.length; i++) parts.push(this.entry(v[i], `${path}.${i}`, depth + 1));
+    // All parts literal: the array is an actual value, matched whole (and indexable at the top).
+    if (parts.every((p) => p.literal)) return literal(v);
+    const n = parts.length;
+    const matchers = parts.map((p) => p.match);
+    return {
+      match: (x) => {
+        if (!Array.isArray(x) || x.length !== n) return false;
+        for (let i = 0; i < n; i++) if (!matchers[i]!(x[i])) return false;
+        return true;
+      },
+    };
+  }
+
+  private object(v: Record<string, unknown>, keys: string[], path: string, depth: number): Compiled {
+    if (depth + 1 > this.lim.maxDepth) throw fail(path, `field ${path} nests deeper than ${this.lim.maxDepth} levels`);
+    const parts = keys.map((k) => ({ key: k, compiled: this.entry(v[k], `${path}.${k}`, depth + 1) }));
+    if (parts.every((p) => p.compiled.literal)) return literal(v);
+    const n = parts.length;
+    const entries = parts.map((p) => ({ key: p.key, match: p.compiled.match }));
+    return {
+      // Same key count and every template key present means the same key set.
+      match: (x) => {
+        if (!isPlainObject(x) || Object.keys(x).length !== n) return false;
+        for (const e of entries) if (!Object.prototype.hasOwnProperty.call(x, e.key) || !e.match(x[e.key])) return false;
+        return true;
+      },
+    };
+  }
+
+  private operator(op: Operator, arg: unknown, path: string, depth: number): Compiled {
+    switch (op) {
+      case '$any':
+        if (arg !== true) throw fail(path, '$any takes true: { $any: true }');
+        return { match: matchAny };
+      case '$type':
+        return typeOperator(arg, path);
+      case '$range':
+        return rangeOperator(arg, path);
+      case '$in':
+        return this.inOperator(arg, path, depth);
+      case '$regex':
+        return this.regexOperator(arg, path);
+      case '$eq': {
+        // $eq is the escape for literals with `$` keys: tuples are data and may hold them.
+        const problem = findValueProblem(arg, `${path}.$eq`, depth, this.lim.maxDepth, true);
+        if (problem) throw fail(path, problem.message);
+        return literal(arg);
+      }
+    }
+  }
+
+  private inOperator(arg: unknown, path: string, depth: number): Compiled {
+    if (!Array.isArray(arg) || arg.length === 0) throw fail(path, '$in takes a non-empty array of values');
+    if (arg.length > this.lim.maxInValues) {
+      throw fail(path, `$in takes at most ${this.lim.maxInValues} values, this one has ${arg.length}`);
+    }
+    for (let i = 0; i < arg.length; i++) {
+      // Operators do not nest in $in (its entries are plain values), and a tuple never holds a
+      // `$` key, so an entry with one is a mistake worth reporting rather than a dead entry.
+      const problem = findValueProblem(arg[i], `${path}.$in.${i}`, depth, this.lim.maxDepth, false);
+      if (problem) throw fail(path, problem.message);
+    }
+    const keys = [...new Set(arg.map(canonicalKey))];
+    if (arg.every((x) => typeof x === 'string')) {
+      const strings = new Set(arg as string[]);
+      return { match: (x) => typeof x === 'string' && strings.has(x), inKeys: keys };
+    }
+    const set = new Set(keys);
+    return { match: (x) => set.has(canonicalKey(x)), inKeys: keys };
+  }
+
+  private regexOperator(arg: unknown, path: string): Compiled {
+    if (typeof arg !== 'string') throw fail(path, '$regex takes a pattern string');
+    if (arg.length > this.lim.maxRegexLength) {
+      throw fail(path, `$regex pattern is ${arg.length} characters long, at most ${this.lim.maxRegexLength} are allowed`);
+    }
+    let re: RegExp;
+    try {
+      re = new RegExp(arg, 'u');
+    } catch (e) {
+      throw fail(path, `$regex pattern is not valid: ${(e as Error).message}`);
+    }
+    const unsafe = unsafeRegexReason(arg);
+    if (unsafe) throw fail(path, `$regex pattern rejected: ${unsafe}`);
+    // No g or y flag, so test() keeps no state between tuples.
+    return { match: (x) => typeof x === 'string' && re.test(x) };
+  }
+}
+
+function typeOperator(arg: unknown, path: string): Compiled {
+  if (typeof arg !== 'string' || !(TYPE_NAMES as readonly string[]).includes(arg)) {
+    throw fail(path, `$type takes one of ${TYPE_NAMES.join(', ')}`);
+  }
+  const t = arg as TemplateType;
+  switch (t) {
+    case 'integer':
+      return { match: (x) => typeof x === 'bigint' || Number.isInteger(x), type: 'number' };
+    case 'number':
+      return { match: (x) => typeof x === 'number' || typeof x === 'bigint', type: 'number' };
+    case 'string':
+      return { match: (x) => typeof x === 'string', type: t };
+    case 'boolean':
+      return { match: (x) => typeof x === 'boolean', type: t };
+    case 'null':
+      return { match: (x) => x === null, type: t };
+    case 'binary':
+      return { match: isBinary, type: t };
+    case 'array':
+      return { match: Array.isArray, type: t };
+    case 'object':
+      return { match: isPlainObject, type: t };
+  }
+}
+
+function rangeOperator(arg: unknown, path: string): Compiled {
+  if (!isPlainObject(arg)) throw fail(path, '$range takes an object of bounds: { gt?, gte?, lt?, lte? }');
+  const keys = Object.keys(arg);
+  const extra = keys.find((k) => !(RANGE_BOUNDS as readonly string[]).includes(k));
+  if (extra !== undefined) throw fail(path, `$range has an unknown bound "${extra}" (known: ${RANGE_BOUNDS.join(', ')})`);
+  if (keys.length === 0) throw fail(path, '$range needs at least one bound');
+  const kinds = new Set(keys.map((k) => boundKind(arg[k])));
+  if (kinds.has(undefined)) throw fail(path, '$range bounds must be numbers (not NaN) or strings');
+  if (kinds.size > 1) throw fail(path, '$range bounds must be all numbers or all strings');
+  const kind = [...kinds][0]!;
+  type Bound = number | bigint | string | undefined;
+  const { gt, gte, lt, lte } = arg as Record<(typeof RANGE_BOUNDS)[number], Bound>;
+  // Keep the tighter of gt/gte and of lt/lte, so a match makes at most two comparisons.
+  // Relational operators compare a number with a bigint by exact value.
+  const lowerExclusive = gt !== undefined && (gte === undefined || gt >= gte);
+  const lower = lowerExclusive ? gt : gte;
+  const upperExclusive = lt !== undefined && (lte === undefined || lt <= lte);
+  const upper = upperExclusive ? lt : lte;
+  const inRange = (x: number | bigint | string): boolean =>
+    (lower === undefined || (lowerExclusive ? x > lower : x >= lower)) &&
+    (upper === undefined || (upperExclusive ? x < upper : x <= upper));
+  if (kind === 'string') return { match: (x) => typeof x === 'string' && inRange(x) };
+  return { match: (x) => (typeof x === 'number' || typeof x === 'bigint') && inRange(x) };
+}
+
+function boundKind(b: unknown): 'number' | 'string' | undefined {
+  if (typeof b === 'string') return 'string';
+  if (typeof b === 'bigint' || (typeof b === 'number' && !Number.isNaN(b))) return 'number';
+  return undefined;
+}
+
+/** The matcher for an actual value, with a fast path for each scalar kind. */
+function literal(value: unknown): Compiled {
+  const lit = { value };
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return { match: (x) => x === value, literal: lit };
+    case 'number':
+      if (Number.isNaN(value)) return { match: (x) => typeof x === 'number' && Number.isNaN(x), literal: lit };
+      // -0 === 0 already.
+      return { match: (x) => x === value || (typeof x === 'bigint' && bigintEqualsNumber(x, value)), literal: lit };
+    case 'bigint':
+      return { match: (x) => x === value || (typeof x === 'number' && bigintEqualsNumber(value, x)), literal: lit };
+    default:
+      if (value === null) return { match: (x) => x === null, literal: lit };
+      return { match: (x) => deepEqual(value, x), literal: lit };
+  }
+}
+
+function fail(field: string, message: string): LindenError {
+  return new LindenError('INVALID_TEMPLATE', message, { field });
+}
+
+/**
+ * Why a pattern could backtrack catastrophically, or undefined when it looks safe. JS regexes
+ * backtrack, and one bad pattern can hold the event loop for hours, so this is deliberately
+ * conservative: it rejects backreferences, lookarounds, and any group repeated more than once
+ * (`*`, `+`, `{n,}`, `{n,m}` with m > 1, `{n}` with n > 1) that holds a variable quantifier or
+ * an alternation at any depth — `(a+)+`, `(a*)*`, `(a|a)*`, `(.*)*`, but also the harmless
+ * `(a|b)*`, which can be written `[ab]*`. Runs after the pattern compiled, so it may assume
+ * valid `u`-mode syntax.
+ */
+export function unsafeRegexReason(pattern: string): string | undefined {
+  // One frame per open group: does it hold a variable quantifier or an alternation?
+  const open: boolean[] = [false];
+  // The group that just closed and whether it was risky; a quantifier right after applies to it.
+  let closedRisky: boolean | undefined;
+  let i = 0;
+  while (i < pattern.length) {
+    const c = pattern[i]!;
+    if (c === '\\') {
+      const next = pattern[i + 1] ?? '';
+      if (next >= '1' && next <= '9') return 'backreferences are not allowed';
+      if (next === 'k') return 'backreferences are not allowed';
+      // \p{…}, \P{…} and \u{…} carry braces that are not a quantifier.
+      if ((next === 'p' || next === 'P' || next === 'u') && pattern[i + 2] === '{') {
+        const end = pattern.indexOf('}', i + 3);
+        i = end === -1 ? pattern.length : end + 1;
+      } else {
+        i += 2;
+      }
+      closedRisky = undefined;
+      continue;
+    }
+    if (c === '[') {
+      // A class is one atom; `(`, `|` and quantifier characters inside it are literal.
+      let j = i + 1;
+      while (j < pattern.length && pattern[j] !== ']') j += pattern[j] === '\\' ? 2 : 1;
+      i = j + 1;
+      closedRisky = undefined;
+      continue;
+    }
+    if (c === '(') {
+      if (pattern[i + 1] === '?') {
+        const kind = pattern[i + 2];
+        if (kind === '=' || kind === '!') return 'lookahead assertions are not allowed';
+        if (kind === '<' && (pattern[i + 3] === '=' || pattern[i + 3] === '!')) return 'lookbehind assertions are not allowed';
+        if (kind === '<') {
+          const end = pattern.indexOf('>', i + 3);
+          i = end === -1 ? pattern.length : end + 1;
+        } else {
+          i += 3; // (?:
+        }
+      } else {
+        i += 1;
+      }
+      open.push(false);
+      closedRisky = undefined;
+      continue;
+    }
+    if (c === ')') {
+      const risky = open.length > 1 ? open.pop()! : false;
+      // A risky group makes every group around it risky too: ((a+)b)* is as bad as (a+)*.
+      if (risky) open[open.length - 1] = true;
+      closedRisky = risky;
+      i += 1;
+      continue;
+    }
+    if (c === '|') {
+      open[open.length - 1] = true;
+      closedRisky = undefined;
+      i += 1;
+      continue;
+    }
+    const q = quantifierAt(pattern, i);
+    if (q) {
+      if (closedRisky && q.max > 1) {
+        return 'a repeated group holds a quantifier or an alternation (nested quantifiers can backtrack exponentially)';
+      }
+      if (q.min !== q.max) open[open.length - 1] = true;
+      closedRisky = undefined;
+      i = q.end;
+      continue;
+    }
+    closedRisky = undefined;
+    i += 1;
+  }
+  return undefined;
+}
+
+/** The quantifier starting at `i` (with its lazy `?`), or undefined. */
+function quantifierAt(pattern: string, i: number): { min: number; max: number; end: number } | undefined {
+  const c = pattern[i];
+  let q: { min: number; max: number; end: number } | undefined;
+  if (c === '*') q = { min: 0, max: Infinity, end: i + 1 };
+  else if (c === '+') q = { min: 1, max: Infinity, end: i + 1 };
+  else if (c === '?') q = { min: 0, max: 1, end: i + 1 };
+  else if (c === '{') {
+    const m = /^\{(\d+)(,(\d*))?\}/.exec(pattern.slice(i, i + 24));
+    if (!m) return undefined;
+    const min = Number(m[1]);
+    const max = m[2] === undefined ? min : m[3] === '' ? Infinity : Number(m[3]);
+    q = { min, max, end: i + m[0].length };
+  }
+  if (q && pattern[q.end] === '?') q.end += 1;
+  return q;
+}
