@@ -14,14 +14,17 @@ export interface TestBroker {
 
 export function testBroker(): TestBroker {
   let broker: Broker | undefined;
+  // Clients opened concurrently before start() must share one broker, not start one each.
+  let starting: Promise<Broker> | undefined;
   const clients: Client[] = [];
   const t: TestBroker = {
     async start(options = {}) {
-      broker = await startBroker({ port: 0, logLevel: 'silent', ...options });
+      starting = startBroker({ port: 0, logLevel: 'silent', ...options });
+      broker = await starting;
       return broker;
     },
     async client(options = {}) {
-      if (!broker) await t.start();
+      if (!broker) await (starting ?? t.start());
       const client = await connect(broker!.url, { reconnect: { initialDelayMs: 20, maxDelayMs: 200 }, ...options });
       clients.push(client);
       return client;
@@ -34,6 +37,7 @@ export function testBroker(): TestBroker {
       await Promise.all(clients.splice(0).map((c) => c.close()));
       await broker?.close();
       broker = undefined;
+      starting = undefined;
     },
   };
   return t;
