@@ -194,7 +194,8 @@ export class Client implements MessageOwner {
         entry.timer = setTimeout(() => {
           this.pending.delete(id);
           reject(new LindenError('TIMEOUT', `no answer from the broker within ${timeout} ms`));
-        }, timeout + TIMEOUT_GRACE_MS);
+          // The broker answers by its own maxTimeoutMs at the latest; beyond 2^31 ms setTimeout fires at once.
+        }, Math.min(timeout, this.limits?.maxTimeoutMs ?? 2 ** 31 - 1 - TIMEOUT_GRACE_MS) + TIMEOUT_GRACE_MS);
       }
       this.pending.set(id, entry);
       try {

@@ -1,5 +1,5 @@
 import { LindenError } from '../protocol/errors.js';
-import type { BatchedFrame, BrokerFrame, CountedFrame, EventFrame, LeaseFrame, SpaceEvent, TupleEntry, TupleFrame, TuplesFrame } from '../protocol/frames.js';
+import type { AckLevel, BatchedFrame, BrokerFrame, CountedFrame, EventFrame, LeaseFrame, SpaceEvent, TupleEntry, TupleFrame, TuplesFrame } from '../protocol/frames.js';
 import { QueuedIterator } from './queued-iterator.js';
 
 /** What a Space needs from its client. */
@@ -21,13 +21,24 @@ export interface Lease {
   /** The lease granted, which may be shorter than asked (then `shortened`). */
   ttl: number | null;
   shortened: boolean;
+  /** With ack 'delivery' or 'processing': the stage waited for. */
+  stage?: 'delivery' | 'processing';
+  /** With ack 'delivery' or 'processing': a taker reached the stage (false when the tuple expired or was cancelled first, or on timeout). */
+  reached?: boolean;
+  timedOut?: boolean;
 }
 
 export interface OutOptions {
   /** Lease in ms; the tuple disappears when it ends. Default: no lease. */
   ttl?: number;
-  /** 'submission' (default) resolves once the broker has the tuple; 'none' does not wait. */
-  ack?: 'none' | 'submission';
+  /**
+   * 'submission' (default) resolves once the broker has the tuple; 'none' does not wait;
+   * 'delivery' once an `in` has taken it (under reservation or for good); 'processing' once the
+   * taker is done with it (a plain `in`, or the ack of a reserved one).
+   */
+  ack?: AckLevel;
+  /** With 'delivery' or 'processing': resolve with `timedOut` after this many ms (default: the broker's receiptTimeoutMs). */
+  timeout?: number;
 }
 
 export interface ReadOptions {
@@ -85,12 +96,15 @@ export class Space {
   async out(tuple: unknown[], options: OutOptions = {}): Promise<Lease | undefined> {
     const frame: Record<string, unknown> = { t: 'out', space: this.name, tuple: this.host.toWire(tuple) };
     if (options.ttl !== undefined) frame.ttl = options.ttl;
-    if ((options.ack ?? 'submission') === 'none') {
+    const ack = options.ack ?? 'submission';
+    if (ack === 'none') {
       this.host.cast(frame);
       return undefined;
     }
-    frame.ack = 'submission';
-    return toLease((await this.host.call(frame)) as LeaseFrame);
+    frame.ack = ack;
+    if (options.timeout !== undefined) frame.timeout = options.timeout;
+    const waits = ack === 'delivery' || ack === 'processing';
+    return toLease((await this.host.call(frame, waits ? options.timeout : undefined)) as LeaseFrame);
   }
 
   /** Takes the oldest matching tuple, waiting for one; null on timeout or abort. */
@@ -198,5 +212,7 @@ export function toEvent(frame: EventFrame, fromWire: (w: unknown) => unknown): T
 }
 
 function toLease(f: LeaseFrame): Lease {
-  return { id: f.tid, expiresAt: f.expiresAt, ttl: f.ttl, shortened: f.shortened };
+  const lease: Lease = { id: f.tid, expiresAt: f.expiresAt, ttl: f.ttl, shortened: f.shortened };
+  if (f.stage !== undefined) Object.assign(lease, { stage: f.stage, reached: f.reached, timedOut: f.timedOut });
+  return lease;
 }

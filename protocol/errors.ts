@@ -22,7 +22,7 @@ export const ERROR_CODES = {
   INTERNAL_ERROR: { origin: 'broker', message: 'the broker failed to handle the message; it stays up and the connection stays open' },
   SLOW_CONSUMER: { origin: 'broker', message: 'messages to this connection were dropped because its outbound buffer was full' },
   INVALID_TEMPLATE: { origin: 'broker', message: 'a tuple-space template is not valid (unknown or misused operator, unsafe regex, limit exceeded)' },
-  INVALID_TUPLE: { origin: 'broker', message: 'a tuple is not valid (empty, not plain values, too many fields, too deep, or a $ key)' },
+  INVALID_TUPLE: { origin: 'broker', message: 'a tuple is not valid (empty, not plain values such as a Date, too many fields, or too deep)' },
   // Raised by the client SDK (or by startBroker) without a frame from the broker.
   TIMEOUT: { origin: 'client', message: 'the operation did not complete within its timeout' },
   DISCONNECTED: { origin: 'client', message: 'the connection was lost before the operation completed' },

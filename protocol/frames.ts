@@ -24,7 +24,7 @@ export interface NackFrame { t: 'nack'; tag: number; reason?: string }
 
 // ---- tuple spaces, client -> broker (tuples and templates travel inline in both codecs) ----
 export type SpaceEvent = 'out' | 'in' | 'expire';
-export interface OutFrame { t: 'out'; space: string; tuple: unknown[]; id?: number; ttl?: number; ack?: 'none' | 'submission' }
+export interface OutFrame { t: 'out'; space: string; tuple: unknown[]; id?: number; ttl?: number; ack?: AckLevel; timeout?: number }
 export interface ReadFrame {
   t: 'in' | 'rd'; id: number; space: string; template: unknown[];
   wait?: boolean; timeout?: number; reserve?: number; limit?: number;
@@ -71,7 +71,11 @@ export interface ReceiptFrame {
 export interface WarnFrame { t: 'warn'; code: string; message: string; dropped?: number }
 
 // ---- tuple spaces, broker -> client ----
-export interface LeaseFrame { t: 'lease'; re: number; tid: string; expiresAt: number | null; ttl: number | null; shortened: boolean }
+export interface LeaseFrame {
+  t: 'lease'; re: number; tid: string; expiresAt: number | null; ttl: number | null; shortened: boolean;
+  /** Only for an `out` with ack 'delivery' or 'processing': the stage waited for and whether a taker reached it. */
+  stage?: 'delivery' | 'processing'; reached?: boolean; timedOut?: boolean;
+}
 export interface TupleEntry { tid: string; tuple: unknown[]; expiresAt: number | null }
 export interface TupleFrame { t: 'tuple'; re: number; tid?: string; tuple: unknown[] | null; expiresAt?: number | null; rid?: string; aborted?: boolean }
 export interface TuplesFrame { t: 'tuples'; re: number; items: TupleEntry[] }
@@ -120,7 +124,7 @@ export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], ob
     rcv: message('rcv', { tags: { type: 'array', items: uint, minItems: 1, maxItems: 65536 } }, ['tags']),
     ack: message('ack', { tag: uint, data: payload }, ['tag']),
     nack: message('nack', { tag: uint, reason: { type: 'string', maxLength: 1024 } }, ['tag']),
-    out: message('out', { id: uint, space: spaceName, tuple: fields, ttl: ms, ack: { enum: ['none', 'submission'] } }, ['space', 'tuple']),
+    out: message('out', { id: uint, space: spaceName, tuple: fields, ttl: ms, ack: { enum: [...ACK_LEVELS] }, timeout: ms }, ['space', 'tuple']),
     in: readMessage('in'),
     rd: readMessage('rd'),
     count: message('count', { id: uint, space: spaceName, template: fields }, ['id', 'space', 'template']),

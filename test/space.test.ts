@@ -216,6 +216,39 @@ describe('reservations (at-least-once takes)', () => {
   });
 });
 
+describe('out with ack delivery and processing', () => {
+  test('delivery resolves when an in takes the tuple, processing when the taker is done', async () => {
+    const writer = (await t.client()).space('sync');
+    const taker = (await t.client()).space('sync');
+    const delivered = writer.out(['job', 1], { ack: 'delivery' });
+    const processed = writer.out(['job', 2], { ack: 'processing' });
+    const first = await taker.in(['job', 1], { reserve: 60_000 });
+    expect(await delivered).toMatchObject({ stage: 'delivery', reached: true, timedOut: false });
+    const second = await taker.in<[string, number]>(['job', 2], { reserve: 60_000 });
+    await second!.nack(); // back in the space: not processed yet
+    const again = await taker.in(['job', 2], { reserve: 60_000 });
+    let settled = false;
+    void processed.then(() => { settled = true; });
+    await taker.count(['job', 2]); // a round trip after the reservation: still waiting
+    expect(settled).toBe(false);
+    await again!.ack();
+    expect(await processed).toMatchObject({ stage: 'processing', reached: true, timedOut: false });
+    await first!.ack();
+  });
+
+  test('a waiting taker is served inside out; a tuple that expires or times out says so', async () => {
+    const writer = (await t.client()).space('sync2');
+    const taker = (await t.client()).space('sync2');
+    const taking = taker.in(['now']);
+    await taker.count(['now']); // the in is registered
+    expect(await writer.out(['now'], { ack: 'processing' })).toMatchObject({ reached: true });
+    expect(await taking).toEqual(['now']);
+    expect(await writer.out(['short'], { ack: 'delivery', ttl: 20 })).toMatchObject({ reached: false, timedOut: false });
+    expect(await writer.out(['nobody'], { ack: 'delivery', timeout: 20 })).toMatchObject({ reached: false, timedOut: true });
+    expect(await writer.rdp(['nobody'])).toEqual(['nobody']); // the tuple itself stays
+  });
+});
+
 describe('limits', () => {
   test('SPACE_FULL and TOO_MANY_WAITERS, and what was accepted is kept', async () => {
     await t.start({ maxTuplesPerSpace: 2, maxWaitersPerConnection: 1 });

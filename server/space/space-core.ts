@@ -1,7 +1,7 @@
 import { packr } from '../../protocol/codec.js';
 import { LindenError } from '../../protocol/errors.js';
 import type {
-  AbortFrame, BatchFrame, CancelFrame, CountFrame, NotifyFrame, OutFrame, ReadFrame, RenewFrame, SettleFrame, TupleEntry, UnnotifyFrame,
+  AbortFrame, BatchFrame, CancelFrame, CountFrame, LeaseFrame, NotifyFrame, OutFrame, ReadFrame, RenewFrame, SettleFrame, TupleEntry, UnnotifyFrame,
 } from '../../protocol/frames.js';
 import { fromJsonValue, toJsonValue } from '../../protocol/json-data.js';
 import type { Connection } from '../connection.js';
@@ -21,11 +21,20 @@ interface Reservation {
   readonly timer: ReturnType<typeof setTimeout>;
 }
 
+/** An `out` whose writer waits until a taker has the tuple ('delivery') or is done with it ('processing'). */
+interface OutWatch {
+  readonly conn: Connection;
+  readonly stage: 'delivery' | 'processing';
+  readonly reply: LeaseFrame;
+  readonly timer: ReturnType<typeof setTimeout>;
+}
+
 /** What one connection holds in the spaces, released when it goes away. */
 interface Holdings {
   waiters: Map<number, Waiter>;
   notifiers: Map<number, Notifier>;
   reservations: Map<string, Reservation>;
+  watches: Set<StoredTuple>;
 }
 
 
@@ -34,6 +43,7 @@ export class SpaceCore implements SpaceHost {
   private readonly spaces = new Map<string, Space>();
   private readonly holdings = new WeakMap<Connection, Holdings>();
   private readonly leases: LeaseHeap<StoredTuple>;
+  private readonly watches = new Map<StoredTuple, OutWatch>();
   private seq = 0;
   private waiterSeq = 0;
   private ridSeq = 0;
@@ -62,9 +72,12 @@ export class SpaceCore implements SpaceHost {
       throw new LindenError('SPACE_FULL', `space "${f.space}" holds ${space.tupleCount} tuples (maxTuplesPerSpace)`, { space: f.space });
     }
     const { tuple, ttl, shortened } = this.makeTuple(conn, f.space, f.tuple, f.ttl);
+    const ack = f.id === undefined ? 'none' : (f.ack ?? 'none');
+    const reply: LeaseFrame = { t: 'lease', re: f.id!, tid: tuple.tid, expiresAt: finite(tuple.expiresAt), ttl, shortened };
+    // Watch before writing: a waiting taker may take the tuple inside write().
+    if (ack === 'delivery' || ack === 'processing') this.watch(conn, tuple, ack, reply, f.timeout);
     const durable = space.write(tuple);
-    if ((f.ack ?? 'none') === 'none' || f.id === undefined) return;
-    const reply = { t: 'lease', re: f.id, tid: tuple.tid, expiresAt: finite(tuple.expiresAt), ttl, shortened };
+    if (ack !== 'submission') return;
     if (durable) durable.then(() => conn.sendFrame(reply), (err: unknown) => conn.sendError(err, f.id));
     else conn.sendFrame(reply);
   }
@@ -186,10 +199,12 @@ export class SpaceCore implements SpaceHost {
       clearTimeout(r.timer);
       r.space.settle(r.tuple, false);
     }
+    for (const t of held.watches) this.unwatch(t);
   }
 
   stop(): void {
     this.leases.stop();
+    for (const t of [...this.watches.keys()]) this.unwatch(t);
   }
 
   // ---- SpaceHost ----
@@ -208,7 +223,34 @@ export class SpaceCore implements SpaceHost {
     this.leases.add(t, t.expiresAt);
   }
 
+  fate(t: StoredTuple, what: 'delivered' | 'processed' | 'expired'): void {
+    const w = this.watches.get(t);
+    if (!w || (what === 'delivered' && w.stage === 'processing')) return;
+    this.unwatch(t);
+    w.conn.sendFrame({ ...w.reply, stage: w.stage, reached: what !== 'expired', timedOut: false });
+  }
+
   // ---- internals ----
+  private watch(conn: Connection, t: StoredTuple, stage: OutWatch['stage'], reply: LeaseFrame, timeout?: number): void {
+    const ms = Math.min(timeout ?? this.options.receiptTimeoutMs, this.options.maxTimeoutMs);
+    const timer = setTimeout(() => {
+      this.unwatch(t);
+      conn.sendFrame({ ...reply, stage, reached: false, timedOut: true });
+    }, ms);
+    t.watched = true;
+    this.watches.set(t, { conn, stage, reply, timer });
+    this.held(conn).watches.add(t);
+  }
+
+  private unwatch(t: StoredTuple): void {
+    const w = this.watches.get(t);
+    if (!w) return;
+    clearTimeout(w.timer);
+    this.watches.delete(t);
+    this.holdings.get(w.conn)?.watches.delete(t);
+    t.watched = false;
+  }
+
   private wait(conn: Connection, space: Space, template: Template, f: ReadFrame): void {
     const held = this.held(conn);
     this.checkWaiterLimit(held);
@@ -285,7 +327,7 @@ export class SpaceCore implements SpaceHost {
 
   private held(conn: Connection): Holdings {
     let held = this.holdings.get(conn);
-    if (!held) this.holdings.set(conn, (held = { waiters: new Map(), notifiers: new Map(), reservations: new Map() }));
+    if (!held) this.holdings.set(conn, (held = { waiters: new Map(), notifiers: new Map(), reservations: new Map(), watches: new Set() }));
     return held;
   }
 

@@ -25,6 +25,8 @@ export interface SpaceHost {
   event(n: Notifier, type: SpaceEventType, t: StoredTuple): void;
   /** A tuple with a lease entered the space (again). */
   leased(t: StoredTuple): void;
+  /** A watched tuple was taken under reservation (delivered), taken for good (processed) or ended unread. */
+  fate(t: StoredTuple, what: 'delivered' | 'processed' | 'expired'): void;
 }
 
 export type BatchStep =
@@ -103,6 +105,7 @@ export class Space {
   reserve(t: StoredTuple): void {
     this.removeFromIndex(t);
     this.reserved.add(t);
+    if (t.watched) this.host.fate(t, 'delivered');
   }
 
   /** Ends a reservation: `ok` removes the tuple for good, otherwise it returns to the space. */
@@ -206,12 +209,6 @@ export class Space {
     return results;
   }
 
-  /** Returns every reservation of a connection that went away. */
-  release(conn: Connection, reservations: Iterable<StoredTuple>): void {
-    for (const t of reservations) this.settle(t, false);
-    for (const n of this.notifiers) if (n.conn === conn) this.notifiers.delete(n);
-  }
-
   private hasWaiters(arity: number): boolean {
     return (this.waiters.get(arity)?.size ?? 0) > 0;
   }
@@ -224,8 +221,12 @@ export class Space {
       this.removeWaiter(w);
       if (!this.host.serve(w, t)) continue; // its connection is gone: the tuple stays
       if (!w.take) continue;
-      if (w.reserveMs !== undefined) this.reserved.add(t);
-      else this.gone(t, 'in');
+      if (w.reserveMs !== undefined) {
+        this.reserved.add(t);
+        if (t.watched) this.host.fate(t, 'delivered');
+      } else {
+        this.gone(t, 'in');
+      }
       return true;
     }
     return false;
@@ -242,6 +243,7 @@ export class Space {
     this.byTid.delete(t.tid);
     if (why === 'in') this.stats.ins++;
     this.emit(why, t);
+    if (t.watched) this.host.fate(t, why === 'in' ? 'processed' : 'expired');
     if (persist) void this.persist([{ op: 'delete', space: this.name, tid: t.tid }]);
   }
 

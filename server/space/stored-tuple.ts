@@ -15,4 +15,6 @@ export interface StoredTuple {
   expiresAt: number;
   /** False once taken, cancelled or expired. */
   live: boolean;
+  /** Set when its writer waits for a taker (`out` with ack 'delivery' or 'processing'). */
+  watched?: boolean;
 }
