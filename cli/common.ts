@@ -9,6 +9,10 @@ export const EXIT = {
   FAILURE: 1,
   /** The command line itself is wrong (unknown option, invalid JSON argument, ...). */
   USAGE: 2,
+  /** `in`/`rd` printed nothing because no tuple matched: --timeout elapsed, or --timeout 0 / --all found none. */
+  NO_MATCH: 3,
+  /** `in`/`rd` was stopped by SIGINT or SIGTERM before a tuple arrived (128 + SIGINT, as shells report Ctrl-C). */
+  INTERRUPTED: 130,
 } as const;
 
 export const DEFAULT_URL = 'ws://127.0.0.1:7070';
