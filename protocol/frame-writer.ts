@@ -64,7 +64,8 @@ export class MsgpackFrameWriter implements FrameWriter {
    * at `pos` with the primitives below.
    */
   begin(size: number): void {
-    if (this.count > 0 && this.pos - HEADER + size > this.maxFrameBytes) this.seal();
+    // pos counts the widest array header, so a sealed frame never exceeds maxFrameBytes.
+    if (this.count > 0 && this.pos + size > this.maxFrameBytes) this.seal();
     if (this.pos + size > this.buf.length) this.grow(this.pos + size);
     this.count++;
   }
@@ -134,7 +135,8 @@ export class JsonFrameWriter implements FrameWriter {
   piece(piece: Piece): void {
     const text = piece as string;
     const bytes = utf8Length(text) + 1;
-    if (this.pieces.length > 0 && this.length + bytes > this.maxFrameBytes) this.seal();
+    // +1 for the closing bracket.
+    if (this.pieces.length > 0 && this.length + bytes + 1 > this.maxFrameBytes) this.seal();
     this.pieces.push(text);
     this.length += bytes;
   }
