@@ -1,3 +1,4 @@
+import { C1 } from 'msgpackr';
 /**
  * JSON has no binary type, so the JSON codec writes binary values as `{"$bin": "<base64>"}`.
  * An object whose only key is `$bin` is therefore reserved in JSON payloads.
@@ -28,6 +29,8 @@ export function toJsonValue(value: unknown): unknown {
   }
   if (value instanceof Uint8Array) return { [BIN_KEY]: base64.encode(value) };
   if (Array.isArray(value)) return value.map(toJsonValue);
+  // msgpackr decodes the never-used byte 0xc1 to a marker object instead of failing.
+  if (value === C1) throw new Error('the never-used byte 0xc1');
   if (value instanceof Date) return value.toISOString();
   if (value instanceof Map) {
     const out: Record<string, unknown> = {};

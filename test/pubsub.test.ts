@@ -113,7 +113,7 @@ describe('synchronisation points', () => {
     const receipt = await receiptPromise;
     expect(acked).toBe(true);
     expect(receipt).toMatchObject({ stage: 'processing', receivers: 2, delivered: 2, processed: 1, failed: 1, timedOut: false });
-    expect(receipt.rejected).toEqual([{ connection: rejecter.connectionId, sid: 1 }]);
+    expect(receipt.rejected).toEqual([{ connection: rejecter.connectionId, sid: 1, reason: 'no thanks' }]);
   });
 
   test('a timeout bounds the wait and the receipt names who did not reach the stage', async () => {

@@ -820,6 +820,18 @@ describe('mixed codecs on one topic', () => {
     await env.stillServes();
   });
 
+  test('a payload with 0xC1 nested inside, for a JSON receiver: DECODE_ERROR, delivered to nobody', async () => {
+    const env = await startEnv();
+    const publisher = await raw.connect(env.url, 'msgpack');
+    const jsonSub = await raw.connect(env.url, 'json');
+    await jsonSub.call({ t: 'sub', id: 1, sid: 1, pattern: 'c1.>' });
+    const answer = await publisher.call({ t: 'pub', id: 5, topic: 'c1.bad', data: Uint8Array.from([0x91, 0xc1]), ack: 'submission' });
+    expect([answer.t, answer.code, answer.re]).toEqual(['err', 'DECODE_ERROR', 5]);
+    publisher.send({ t: 'pub', topic: 'c1.good', data: publisher.data(1) });
+    expect((await jsonSub.next((m) => m.t === 'msg')).topic).toBe('c1.good');
+    await env.stillServes();
+  });
+
   test('a reply whose data is not valid MessagePack, to a JSON requester: the requester still gets a receipt', async () => {
     const env = await startEnv();
     const requester = await raw.connect(env.url, 'json');

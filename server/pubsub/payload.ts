@@ -33,11 +33,11 @@ export class Payload {
     if (this.json === undefined) {
       let value: unknown;
       try {
-        value = packr.unpack(this.packed!);
+        value = toJsonValue(packr.unpack(this.packed!));
       } catch (err) {
         throw new LindenError('DECODE_ERROR', `field "data" is not valid MessagePack: ${(err as Error).message}`, { field: 'data' });
       }
-      this.json = JSON.stringify(toJsonValue(value));
+      this.json = JSON.stringify(value);
     }
     return this.json;
   }
