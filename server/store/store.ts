@@ -1,57 +1,34 @@
 /**
- * Where the cores keep what must outlive a connection. The in-memory indexes are the working
- * set; a Store is the record they are rebuilt from. MemoryStore serves transient spaces and
- * brokers without a data folder; the LMDB store (persistence issue) implements the same
- * interface and passes the same tests.
+ * Where the cores keep what must outlive the process: an ordered key-value log. The in-memory
+ * indexes of the cores are the working set; a Store is the record they are rebuilt from at
+ * start. Keys are arrays ordered element by element (numbers before strings and by value, strings by code point, i.e. UTF-8 byte order),
+ * so a core lays its records out under a prefix, e.g. ['m', queue, seq], and reads them back in
+ * order with scan(prefix).
+ *
+ * Implementations: MemoryStore (nothing survives the process; for brokers without a data
+ * folder) and LmdbStore (the embedded default). Both pass test/store.test.ts.
  */
-export interface StoredTupleRecord {
-  seq: number;
-  tid: string;
-  space: string;
-  values: unknown[];
-  expiresAt: number | null;
-}
+export type KeyPart = string | number;
+export type Key = readonly KeyPart[];
 
-export type SpaceMutation =
-  | { op: 'put'; tuple: StoredTupleRecord }
-  | { op: 'delete'; space: string; tid: string }
-  | { op: 'lease'; space: string; tid: string; expiresAt: number | null };
+/** A put, or a delete when `value` is undefined. */
+export interface StoreWrite {
+  readonly key: Key;
+  readonly value?: unknown;
+}
 
 export interface Store {
+  /** True when an acknowledged write survives a crash of the process and of the machine. */
+  readonly durable: boolean;
   /**
-   * Applies the mutations atomically. Returns undefined when they are already applied (memory),
-   * or a promise that resolves once they are durable.
+   * Applies the writes atomically and in order after every earlier write. Returns undefined
+   * when they are already applied and nothing more is promised (memory), or a promise that
+   * resolves once they are committed and flushed to disk. Concurrent calls are group-committed:
+   * many writes share one transaction and one fsync.
    */
-  writeSpace(mutations: SpaceMutation[]): Promise<void> | undefined;
-  /** Every stored tuple of a space, oldest first. */
-  loadSpace(space: string): Promise<StoredTupleRecord[]>;
+  write(writes: readonly StoreWrite[]): Promise<void> | undefined;
+  /** Every entry whose key starts with `prefix`, in key order. For recovery and inspection, not hot paths. */
+  scan(prefix: Key): Promise<Array<[Key, unknown]>>;
+  /** Resolves once every write so far is durable, then releases the store. */
   close(): Promise<void>;
-}
-
-export class MemoryStore implements Store {
-  private readonly spaces = new Map<string, Map<string, StoredTupleRecord>>();
-
-  writeSpace(mutations: SpaceMutation[]): undefined {
-    for (const m of mutations) {
-      if (m.op === 'put') {
-        let space = this.spaces.get(m.tuple.space);
-        if (!space) this.spaces.set(m.tuple.space, (space = new Map()));
-        space.set(m.tuple.tid, m.tuple);
-      } else if (m.op === 'delete') {
-        this.spaces.get(m.space)?.delete(m.tid);
-      } else {
-        const t = this.spaces.get(m.space)?.get(m.tid);
-        if (t) t.expiresAt = m.expiresAt;
-      }
-    }
-    return undefined;
-  }
-
-  async loadSpace(space: string): Promise<StoredTupleRecord[]> {
-    return [...(this.spaces.get(space)?.values() ?? [])].sort((a, b) => a.seq - b.seq);
-  }
-
-  async close(): Promise<void> {
-    this.spaces.clear();
-  }
 }
