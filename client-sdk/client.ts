@@ -5,12 +5,12 @@ import { assertPattern, assertTopic } from '../protocol/topics.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
 import { backoffDelay, type ReconnectOptions } from './backoff.js';
 import { Message, type MessageOwner } from './message.js';
-import type { ConnectOptions, PublishOptions } from './options.js';
+import { DURABLE_OPTIONS, QUEUE_SETTINGS, definedOnly, type ConnectOptions, type PublishOptions, type QueueSettings } from './options.js';
 import { Outbox } from './outbox.js';
 import { packStr, utf8Length } from '../protocol/frame-writer.js';
 import { toReceipt, type Receipt } from './receipt.js';
 import { StatusFeed, type StatusEvent } from './status.js';
-import type { Space } from './space.js';
+import type { Space, SpaceOptions } from './space.js';
 import { ClientSpaces } from './spaces.js';
 import { Subscription, type SubscribeOptions } from './subscription.js';
 import { openSocket, type Socket } from './transport.js';
@@ -91,10 +91,10 @@ export class Client implements MessageOwner {
     return done.finally(() => clearTimeout(timer));
   }
 
-  /** A named tuple space (created on the broker on first use). */
-  space(name: string): Space {
+  /** A named tuple space (created on the broker on first use; `persistent` keeps its tuples in the store). */
+  space(name: string, options?: SpaceOptions): Space {
     this.assertUsable();
-    return this.spaces.space(name);
+    return this.spaces.space(name, options);
   }
 
   status(): AsyncIterableIterator<StatusEvent> {
@@ -128,6 +128,18 @@ export class Client implements MessageOwner {
     throw new LindenError('DISCONNECTED', `every responder to "${topic}" disconnected before replying`);
   }
 
+  /** Declares a durable subscription (a queue) ahead of any consumer, or changes its settings. */
+  async createQueue(name: string, pattern: string, settings: QueueSettings = {}): Promise<void> {
+    this.assertUsable();
+    await this.call({ t: 'qcreate', name, pattern, ...definedOnly(settings, QUEUE_SETTINGS) }, undefined);
+  }
+
+  /** Deletes a durable subscription and every message it holds. */
+  async deleteQueue(name: string): Promise<void> {
+    this.assertUsable();
+    await this.call({ t: 'qdelete', name }, undefined);
+  }
+
   /** Resolves once the broker has handled everything sent before it (a ping round trip). */
   async flush(): Promise<void> {
     await this.call({ t: 'ping' }, undefined);
@@ -141,7 +153,7 @@ export class Client implements MessageOwner {
   }
 
   // ---- MessageOwner ----
-  settle(tag: number, epoch: number, frame: { t: 'ack' | 'nack'; tag: number }): void {
+  settle(tag: number, epoch: number, frame: { t: 'ack' | 'nack' | 'working'; tag: number }): void {
     if (epoch !== this.live) return; // the broker already counted that connection's deliveries as lost
     this.enqueue(frame, false);
   }
@@ -164,13 +176,17 @@ export class Client implements MessageOwner {
       if (limit !== undefined && size > limit) {
         throw new LindenError('MESSAGE_TOO_LARGE', `payload of ${size} bytes exceeds maxMessageBytes (${limit})`, { bytes: size, limit });
       }
-      if (ack === 'none' && options.mid === undefined && this.codec.name === 'msgpack' && this.live) {
+      const mid = options.msgId ?? options.mid;
+      const persistent = options.mode === 'persistent';
+      if (ack === 'none' && mid === undefined && !persistent && this.codec.name === 'msgpack' && this.live) {
         this.outbox.publishMsgpack(packedTopic, wire as Uint8Array);
         this.scheduleFlush();
         return RESOLVED;
       }
       const frame: Record<string, unknown> = { t: 'pub', topic, data: wire };
-      if (options.mid !== undefined) frame.mid = options.mid;
+      if (mid !== undefined) frame.mid = mid;
+      if (persistent) frame.mode = 'persistent';
+      if (options.ttl !== undefined) frame.ttl = options.ttl;
       if (ack === 'none') {
         this.enqueue(frame, true);
         return RESOLVED;
@@ -254,6 +270,7 @@ export class Client implements MessageOwner {
   private sendSub(sub: Subscription<any>, first = false): void {
     const frame: Record<string, unknown> = { t: 'sub', sid: sub.sid, pattern: sub.pattern };
     if (sub.options.group !== undefined) frame.group = sub.options.group;
+    if (sub.options.durable !== undefined) Object.assign(frame, definedOnly(sub.options, DURABLE_OPTIONS));
     this.call(frame, undefined, first).then(() => sub.confirmed(), (err: LindenError) => {
       if (err.code === 'DISCONNECTED') return; // sent again after reconnecting
       this.subs.delete(sub.sid);
@@ -317,9 +334,14 @@ export class Client implements MessageOwner {
   private onError(frame: ErrFrame): void {
     const err = new LindenError(isErrorCode(frame.code) ? frame.code : 'INTERNAL_ERROR', frame.message, frame.details);
     const entry = frame.re === undefined ? undefined : this.settlePending(frame.re);
+    const sid = frame.details?.sid;
     if (entry) entry.reject(err);
     else if (this.handshake && frame.re === 0) this.handshakeFailed(err);
-    else this.feed.emit({ type: 'error', error: err });
+    else if (typeof sid === 'number' && this.subs.has(sid)) {
+      // The broker ended this subscription (its queue was deleted): do not restore it on reconnect.
+      this.subs.get(sid)!.fail(err);
+      this.subs.delete(sid);
+    } else this.feed.emit({ type: 'error', error: err });
   }
 
   private settlePending(id: number): Pending | undefined {

@@ -1,11 +1,11 @@
 export { connect, Client } from './client.js';
-export type { ConnectOptions, PublishOptions } from './options.js';
+export type { ConnectOptions, PublishOptions, QueueSettings } from './options.js';
 export type { ReconnectOptions } from './backoff.js';
 export type { Receipt } from './receipt.js';
 export type { StatusEvent } from './status.js';
 export { Subscription, type SubscribeOptions } from './subscription.js';
 export { Message } from './message.js';
-export { Space, Notification, type Lease, type OutOptions, type ReadOptions, type ReserveOptions, type Reserved, type TupleEvent, type BatchStep, type BatchResult } from './space.js';
+export { Space, Notification, type SpaceOptions, type Lease, type OutOptions, type ReadOptions, type ReserveOptions, type Reserved, type TupleEvent, type BatchStep, type BatchResult } from './space.js';
 export { LindenError, ERROR_CODES, CLOSE_CODES, type ErrorCode } from '../protocol/errors.js';
 export { PROTOCOL_VERSION, SUBPROTOCOLS } from '../protocol/version.js';
 export type { ReceiverRef } from '../protocol/frames.js';

@@ -2,12 +2,14 @@ import type { Codec } from '../protocol/codec.js';
 import { LindenError } from '../protocol/errors.js';
 import type { MsgFrame } from '../protocol/frames.js';
 
+type SettleFrame = { t: 'ack'; tag: number; data?: unknown } | { t: 'nack'; tag: number; reason?: string; delay?: number };
+
 /** What a message needs to answer the broker on the connection it arrived on. */
 export interface MessageOwner {
   readonly codec: Codec;
   /** Connection generation; acks for a message from an earlier connection are meaningless. */
   readonly epoch: number;
-  settle(tag: number, epoch: number, frame: { t: 'ack'; tag: number; data?: unknown } | { t: 'nack'; tag: number; reason?: string }): void;
+  settle(tag: number, epoch: number, frame: SettleFrame | { t: 'working'; tag: number }): void;
 }
 
 /** A delivered message. `data` is decoded on first access. */
@@ -18,6 +20,9 @@ export class Message<T = unknown> {
   readonly wantsAck: boolean;
   /** True when the publisher sent it with request() and waits for reply(). */
   readonly isRequest: boolean;
+  /** Durable deliveries: how many times the broker has delivered this message, this time included (1 for others). */
+  readonly deliveryCount: number;
+  readonly redelivered: boolean;
   private settled = false;
   private decoded = false;
   private value: T | undefined;
@@ -27,6 +32,8 @@ export class Message<T = unknown> {
     this.id = frame.mid;
     this.wantsAck = frame.ack === 'processing';
     this.isRequest = frame.reply === true;
+    this.deliveryCount = frame.dc ?? 1;
+    this.redelivered = this.deliveryCount > 1;
   }
 
   get data(): T {
@@ -42,9 +49,22 @@ export class Message<T = unknown> {
     this.settle({ t: 'ack', tag: this.frame.tag! });
   }
 
-  /** Tells the publisher this receiver rejected the message. */
-  nack(reason?: string): void {
-    this.settle(reason === undefined ? { t: 'nack', tag: this.frame.tag! } : { t: 'nack', tag: this.frame.tag!, reason });
+  /**
+   * Rejects the message: a waiting publisher learns it (with the reason); a durable
+   * subscription redelivers it, after `delay` ms if given, until maxDeliveries.
+   */
+  nack(reasonOrOptions?: string | { reason?: string; delay?: number }): void {
+    const o = typeof reasonOrOptions === 'string' ? { reason: reasonOrOptions } : (reasonOrOptions ?? {});
+    const frame: SettleFrame = { t: 'nack', tag: this.frame.tag! };
+    if (o.reason !== undefined) frame.reason = o.reason;
+    if (o.delay !== undefined) frame.delay = o.delay;
+    this.settle(frame);
+  }
+
+  /** Durable deliveries: still working on it; restarts the ack deadline (ackWait). */
+  working(): void {
+    if (this.settled || !this.wantsAck) return;
+    this.owner.settle(this.frame.tag!, this.epoch, { t: 'working', tag: this.frame.tag! });
   }
 
   /** Answers a request; also acks the message. */
@@ -57,7 +77,7 @@ export class Message<T = unknown> {
     return this.settled || !this.wantsAck;
   }
 
-  private settle(frame: { t: 'ack'; tag: number; data?: unknown } | { t: 'nack'; tag: number; reason?: string }): void {
+  private settle(frame: SettleFrame): void {
     if (this.settled || !this.wantsAck) return;
     this.settled = true;
     this.owner.settle(this.frame.tag!, this.epoch, frame);

@@ -21,6 +21,40 @@ export interface PublishOptions {
   ack?: AckLevelOption;
   /** Bound on the wait for `delivery`/`processing`, in ms; the broker default applies when absent. */
   timeout?: number;
-  /** Publisher-chosen message id. */
+  /** Publisher-chosen message id (alias `msgId`); for persistent messages a repeat within the broker's dedupe window is not stored again. */
   mid?: string;
+  msgId?: string;
+  /** 'transient' (default): delivered to whoever is subscribed now. 'persistent': stored for every matching durable subscription until acked. */
+  mode?: 'transient' | 'persistent';
+  /** Persistent messages: discarded unread after this many ms. */
+  ttl?: number;
+}
+
+/** Settings of a durable subscription; see README "Persistent messages". */
+export interface QueueSettings {
+  /** ms a consumer has to ack a delivery before it is redelivered. Default 30,000. */
+  ackWait?: number;
+  /** Unacknowledged deliveries per consumer. Default 1,000. */
+  maxInFlight?: number;
+  /** Deliveries before a message moves to the dead-letter queue `<name>.dlq`. Default 5. */
+  maxDeliveries?: number;
+  /** Messages held. Default 1,000,000. */
+  maxMessages?: number;
+  /** Payload bytes held. Default 256 MiB. */
+  maxBytes?: number;
+  /** When full: 'reject' new persistent publishes with QUEUE_FULL (default), or 'drop-oldest' and count the drops. */
+  overflow?: 'reject' | 'drop-oldest';
+}
+
+export const QUEUE_SETTINGS = ['ackWait', 'maxInFlight', 'maxDeliveries', 'maxMessages', 'maxBytes', 'overflow'] as const;
+export const DURABLE_OPTIONS = ['durable', ...QUEUE_SETTINGS] as const;
+
+/** The listed options that are set, as frame fields. */
+export function definedOnly(source: object, keys: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) {
+    const v = (source as Record<string, unknown>)[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
 }

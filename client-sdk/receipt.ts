@@ -22,6 +22,10 @@ export interface Receipt {
   rejected: ReceiverRef[];
   /** The reply of a request. */
   data?: unknown;
+  /** Persistent messages: the durable subscriptions that stored it (counted in `receivers`). */
+  queues?: string[];
+  /** Persistent messages: a repeat of a `msgId` seen within the dedupe window; not stored again. */
+  duplicate?: boolean;
 }
 
 export function toReceipt(frame: ReceiptFrame, codec: Codec): Receipt {
@@ -31,5 +35,7 @@ export function toReceipt(frame: ReceiptFrame, codec: Codec): Receipt {
     missing: frame.missing, rejected: frame.rejected,
   };
   if (frame.data !== undefined) receipt.data = codec.unpackData(frame.data);
+  if (frame.queues !== undefined) receipt.queues = frame.queues;
+  if (frame.duplicate !== undefined) receipt.duplicate = frame.duplicate;
   return receipt;
 }

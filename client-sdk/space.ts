@@ -28,6 +28,17 @@ export interface Lease {
   timedOut?: boolean;
 }
 
+export interface SpaceOptions {
+  /**
+   * true: the broker keeps the space's tuples in its store (with a data folder they survive a
+   * restart) and answers an `out` once its tuple is on disk. false: explicitly transient.
+   * The broker sets the mode of an empty space from the first out or batch that states one; an
+   * out or batch stating the other mode of a space that holds tuples fails with
+   * SPACE_MODE_CONFLICT. Default: unstated, the space stays as it is (transient when new).
+   */
+  persistent?: boolean;
+}
+
 export interface OutOptions {
   /** Lease in ms; the tuple disappears when it ends. Default: no lease. */
   ttl?: number;
@@ -90,11 +101,12 @@ export class Notification<T extends unknown[]> extends QueuedIterator<TupleEvent
 export class Space {
   private static nextNid = 1;
 
-  constructor(readonly name: string, private readonly host: SpaceHost) {}
+  constructor(readonly name: string, private readonly host: SpaceHost, readonly options: Readonly<SpaceOptions> = {}) {}
 
   /** Writes a tuple: a non-empty array of MessagePack values. */
   async out(tuple: unknown[], options: OutOptions = {}): Promise<Lease | undefined> {
     const frame: Record<string, unknown> = { t: 'out', space: this.name, tuple: this.host.toWire(tuple) };
+    if (this.options.persistent !== undefined) frame.persistent = this.options.persistent;
     if (options.ttl !== undefined) frame.ttl = options.ttl;
     const ack = options.ack ?? 'submission';
     if (ack === 'none') {
@@ -180,7 +192,9 @@ export class Space {
       if ('rdp' in step) return { op: 'rdp', template: this.host.toWire(step.rdp) };
       throw new LindenError('INVALID_ARGUMENT', 'a batch step is { inp }, { rdp } or { out, ttl? }');
     });
-    const reply = (await this.host.call({ t: 'batch', space: this.name, steps: wire })) as BatchedFrame;
+    const frame: Record<string, unknown> = { t: 'batch', space: this.name, steps: wire };
+    if (this.options.persistent !== undefined) frame.persistent = this.options.persistent;
+    const reply = (await this.host.call(frame)) as BatchedFrame;
     return reply.results.map((r) => ({ id: r.tid, tuple: this.host.fromWire(r.tuple) as unknown[] }));
   }
 

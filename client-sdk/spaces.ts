@@ -2,7 +2,7 @@ import type { Codec } from '../protocol/codec.js';
 import { LindenError } from '../protocol/errors.js';
 import type { BrokerFrame, EventFrame } from '../protocol/frames.js';
 import { fromJsonValue, toJsonValue } from '../protocol/json-data.js';
-import { Notification, Space, toEvent, type SpaceHost } from './space.js';
+import { Notification, Space, toEvent, type SpaceHost, type SpaceOptions } from './space.js';
 
 /** What the client lends its spaces. */
 export interface SpacesClient {
@@ -21,12 +21,16 @@ export class ClientSpaces implements SpaceHost {
 
   constructor(private readonly client: SpacesClient) {}
 
-  space(name: string): Space {
+  space(name: string, options: SpaceOptions = {}): Space {
     if (!SPACE_NAME.test(name)) {
       throw new LindenError('INVALID_ARGUMENT', `invalid space name "${name}": letters, digits and _ . : - only, at most 128, not starting with . : -`);
     }
-    let space = this.spaces.get(name);
-    if (!space) this.spaces.set(name, (space = new Space(name, this)));
+    const { persistent } = options;
+    if (persistent !== undefined && typeof persistent !== 'boolean') throw new LindenError('INVALID_ARGUMENT', 'space option "persistent" is true or false');
+    // One handle per name and stated mode: the mode travels on each out and batch it sends.
+    const key = `${name}/${persistent ?? ''}`;
+    let space = this.spaces.get(key);
+    if (!space) this.spaces.set(key, (space = new Space(name, this, persistent === undefined ? {} : { persistent })));
     return space;
   }
 

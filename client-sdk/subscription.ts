@@ -1,10 +1,17 @@
+import type { QueueSettings } from './options.js';
 import type { LindenError } from '../protocol/errors.js';
 import type { Message } from './message.js';
 import { QueuedIterator } from './queued-iterator.js';
 
-export interface SubscribeOptions<T = unknown> {
+export interface SubscribeOptions<T = unknown> extends QueueSettings {
   /** Competing consumers: each message goes to one member of the group. */
   group?: string;
+  /**
+   * Attach to (creating if needed) the durable subscription of this name: it keeps persistent
+   * messages while no consumer is connected; consumers attached to one name compete. The
+   * queue settings apply to it (they change an existing one).
+   */
+  durable?: string;
   /**
    * Called for each message instead of queueing it for `for await`. When the publisher waits
    * for processing, the message is acked once the callback returns (or its promise resolves)

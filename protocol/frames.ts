@@ -12,19 +12,35 @@ export type Payload = unknown;
 export interface HelloFrame { t: 'hello'; id: number; v: number; name?: string }
 export interface PingFrame { t: 'ping'; id: number }
 export interface PongFrame { t: 'pong'; re: number }
-export interface SubFrame { t: 'sub'; id: number; sid: number; pattern: string; group?: string }
+export const DELIVERY_MODES = ['transient', 'persistent'] as const;
+export type DeliveryMode = (typeof DELIVERY_MODES)[number];
+export const OVERFLOW_POLICIES = ['reject', 'drop-oldest'] as const;
+/** Settings of a durable subscription (a queue); absent ones keep their current or default value. */
+export interface QueueSettings {
+  ackWait?: number; maxInFlight?: number; maxDeliveries?: number;
+  maxMessages?: number; maxBytes?: number; overflow?: (typeof OVERFLOW_POLICIES)[number];
+}
+export interface SubFrame extends QueueSettings { t: 'sub'; id: number; sid: number; pattern: string; group?: string; durable?: string }
 export interface UnsubFrame { t: 'unsub'; id: number; sid: number }
 export interface PubFrame {
   t: 'pub'; topic: string; data: Payload;
-  id?: number; ack?: AckLevel; timeout?: number; mid?: string; reply?: boolean;
+  id?: number; ack?: AckLevel; timeout?: number; mid?: string; reply?: boolean; mode?: DeliveryMode; ttl?: number;
 }
 export interface RcvFrame { t: 'rcv'; tags: number[] }
 export interface AckFrame { t: 'ack'; tag: number; data?: Payload }
-export interface NackFrame { t: 'nack'; tag: number; reason?: string }
+export interface NackFrame { t: 'nack'; tag: number; reason?: string; delay?: number }
+export interface WorkingFrame { t: 'working'; tag: number }
+export interface QueueCreateFrame extends QueueSettings { t: 'qcreate'; id: number; name: string; pattern: string }
+export interface QueueDeleteFrame { t: 'qdelete'; id: number; name: string }
 
 // ---- tuple spaces, client -> broker (tuples and templates travel inline in both codecs) ----
 export type SpaceEvent = 'out' | 'in' | 'expire';
-export interface OutFrame { t: 'out'; space: string; tuple: unknown[]; id?: number; ttl?: number; ack?: AckLevel; timeout?: number }
+/**
+ * `persistent` (out and batch, the frames that add tuples): the mode the writer wants. It sets
+ * the mode of an empty space; a space holding tuples of the other mode answers
+ * SPACE_MODE_CONFLICT. Absent: the space's current mode (transient for a new space).
+ */
+export interface OutFrame { t: 'out'; space: string; tuple: unknown[]; id?: number; ttl?: number; ack?: AckLevel; timeout?: number; persistent?: boolean }
 export interface ReadFrame {
   t: 'in' | 'rd'; id: number; space: string; template: unknown[];
   wait?: boolean; timeout?: number; reserve?: number; limit?: number;
@@ -36,11 +52,12 @@ export interface UnnotifyFrame { t: 'unnotify'; id: number; nid: number }
 export interface RenewFrame { t: 'renew'; id: number; space: string; tid: string; ttl: number }
 export interface CancelFrame { t: 'cancel'; id: number; space: string; tid: string }
 export type BatchStepFrame = { op: 'inp' | 'rdp'; template: unknown[] } | { op: 'out'; tuple: unknown[]; ttl?: number };
-export interface BatchFrame { t: 'batch'; id: number; space: string; steps: BatchStepFrame[] }
+export interface BatchFrame { t: 'batch'; id: number; space: string; steps: BatchStepFrame[]; persistent?: boolean }
 export interface SettleFrame { t: 'settle'; id: number; rid: string; ok: boolean }
 
 export type ClientFrame =
   | HelloFrame | PingFrame | PongFrame | SubFrame | UnsubFrame | PubFrame | RcvFrame | AckFrame | NackFrame
+  | WorkingFrame | QueueCreateFrame | QueueDeleteFrame
   | OutFrame | ReadFrame | CountFrame | AbortFrame | NotifyFrame | UnnotifyFrame | RenewFrame | CancelFrame | BatchFrame | SettleFrame;
 
 // ---- broker -> client ----
@@ -61,12 +78,19 @@ export interface ErrFrame { t: 'err'; re?: number; code: string; message: string
 export interface MsgFrame {
   t: 'msg'; sid: number; topic: string; mid: string; data: Payload;
   tag?: number; ack?: 'delivery' | 'processing'; reply?: boolean;
+  /** Durable deliveries: how many times this message has been delivered, this one included. */
+  dc?: number;
 }
-export interface ReceiverRef { connection: string; sid: number; group?: string; reason?: string }
+/** A receiver in a receipt: a subscription of a connection, or a durable subscription (`queue`) however many consumers it has. */
+export interface ReceiverRef { connection?: string; sid?: number; group?: string; queue?: string; reason?: string }
 export interface ReceiptFrame {
   t: 'receipt'; re: number; mid: string; stage: Exclude<AckLevel, 'none'>;
   receivers: number; delivered: number; processed: number; failed: number; dropped: number;
   timedOut: boolean; missing: ReceiverRef[]; rejected: ReceiverRef[]; data?: Payload;
+  /** Persistent messages: the durable subscriptions that stored it. */
+  queues?: string[];
+  /** Persistent messages: the publisher's `mid` was seen within the dedupe window; nothing was stored again. */
+  duplicate?: boolean;
 }
 export interface WarnFrame { t: 'warn'; code: string; message: string; dropped?: number }
 
@@ -94,6 +118,16 @@ const ms = { type: 'integer', minimum: 1 } as const;
 const spaceName = { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$' } as const;
 const fields = { type: 'array', minItems: 1 } as const;
 const name = { type: 'string', minLength: 1, maxLength: 128 } as const;
+/** Queue (durable subscription) names: as space names (the broker keeps 4 characters for `.dlq`). */
+const queueName = { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$' } as const;
+const queueSettings = {
+  ackWait: { type: 'integer', minimum: 1 },
+  maxInFlight: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+  maxDeliveries: { type: 'integer', minimum: 1 },
+  maxMessages: { type: 'integer', minimum: 1 },
+  maxBytes: { type: 'integer', minimum: 1 },
+  overflow: { enum: [...OVERFLOW_POLICIES] },
+} as const;
 
 function message(t: string, properties: Record<string, object>, required: string[]): object {
   return {
@@ -110,7 +144,7 @@ export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], ob
     hello: message('hello', { id: uint, v: { type: 'integer' }, name }, ['id', 'v']),
     ping: message('ping', { id: uint }, ['id']),
     pong: message('pong', { re: uint }, ['re']),
-    sub: message('sub', { id: uint, sid: uint, pattern: { type: 'string' }, group: name }, ['id', 'sid', 'pattern']),
+    sub: message('sub', { id: uint, sid: uint, pattern: { type: 'string' }, group: name, durable: queueName, ...queueSettings }, ['id', 'sid', 'pattern']),
     unsub: message('unsub', { id: uint, sid: uint }, ['id', 'sid']),
     pub: message('pub', {
       id: uint,
@@ -118,13 +152,19 @@ export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], ob
       data: payload,
       ack: { enum: [...ACK_LEVELS] },
       timeout: { type: 'integer', minimum: 1 },
-      mid: { type: 'string', minLength: 1, maxLength: 128 },
+      // The store cannot key on control characters U+0000-U+0004 or lone surrogates.
+      mid: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u0004\\uD800-\\uDFFF]*$' },
       reply: { type: 'boolean' },
+      mode: { enum: [...DELIVERY_MODES] },
+      ttl: ms,
     }, ['topic', 'data']),
     rcv: message('rcv', { tags: { type: 'array', items: uint, minItems: 1, maxItems: 65536 } }, ['tags']),
     ack: message('ack', { tag: uint, data: payload }, ['tag']),
-    nack: message('nack', { tag: uint, reason: { type: 'string', maxLength: 1024 } }, ['tag']),
-    out: message('out', { id: uint, space: spaceName, tuple: fields, ttl: ms, ack: { enum: [...ACK_LEVELS] }, timeout: ms }, ['space', 'tuple']),
+    nack: message('nack', { tag: uint, reason: { type: 'string', maxLength: 1024 }, delay: { type: 'integer', minimum: 0 } }, ['tag']),
+    working: message('working', { tag: uint }, ['tag']),
+    qcreate: message('qcreate', { id: uint, name: queueName, pattern: { type: 'string' }, ...queueSettings }, ['id', 'name', 'pattern']),
+    qdelete: message('qdelete', { id: uint, name: queueName }, ['id', 'name']),
+    out: message('out', { id: uint, space: spaceName, tuple: fields, ttl: ms, ack: { enum: [...ACK_LEVELS] }, timeout: ms, persistent: { type: 'boolean' } }, ['space', 'tuple']),
     in: readMessage('in'),
     rd: readMessage('rd'),
     count: message('count', { id: uint, space: spaceName, template: fields }, ['id', 'space', 'template']),
@@ -137,7 +177,7 @@ export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], ob
     renew: message('renew', { id: uint, space: spaceName, tid: { type: 'string', minLength: 1 }, ttl: ms }, ['id', 'space', 'tid', 'ttl']),
     cancel: message('cancel', { id: uint, space: spaceName, tid: { type: 'string', minLength: 1 } }, ['id', 'space', 'tid']),
     batch: message('batch', {
-      id: uint, space: spaceName,
+      id: uint, space: spaceName, persistent: { type: 'boolean' },
       steps: {
         type: 'array', minItems: 1, maxItems: 1024,
         items: {

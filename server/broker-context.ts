@@ -3,6 +3,7 @@ import type { CodecName } from '../protocol/version.js';
 import type { FrameValidator } from '../protocol/validate.js';
 import type { Connection } from './connection.js';
 import type { ResolvedOptions } from './options.js';
+import type { DurableCore } from './pubsub/durable/durable-core.js';
 import type { PubSubCore } from './pubsub/pubsub-core.js';
 import type { SpaceCore } from './space/space-core.js';
 
@@ -11,6 +12,7 @@ export interface BrokerContext {
   readonly options: ResolvedOptions;
   readonly log: Logger;
   readonly pubsub: PubSubCore;
+  readonly durable: DurableCore;
   readonly spaces: SpaceCore;
   readonly validators: Record<CodecName, FrameValidator>;
   readonly version: string;

@@ -13,9 +13,12 @@ import { Connection } from './connection.js';
 import { dispatch } from './dispatch.js';
 import { FlushScheduler } from './flush-scheduler.js';
 import { resolveOptions, type BrokerOptions } from './options.js';
+import { DurableCore } from './pubsub/durable/durable-core.js';
 import { PubSubCore } from './pubsub/pubsub-core.js';
 import { SpaceCore } from './space/space-core.js';
-import { MemoryStore } from './store/store.js';
+import { LmdbStore } from './store/lmdb-store.js';
+import { MemoryStore } from './store/memory-store.js';
+import type { Store } from './store/store.js';
 
 export interface Broker {
   /** ws://host:port of the listening broker. */
@@ -37,12 +40,18 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
   const scheduler = new FlushScheduler();
   const instance = nanoid(8);
   let nextConnection = 1;
+  const store: Store = opts.dataDir ? await LmdbStore.open(opts.dataDir) : new MemoryStore();
+  const spaces = new SpaceCore(opts, store, log);
+  const durable = new DurableCore(opts, store, log);
+  const recovered = { spaces: await spaces.recover(), queues: await durable.recover() };
+  log.info({ dataDir: opts.dataDir ?? null, durable: store.durable, ...recovered }, 'store opened');
 
   const ctx: BrokerContext = {
     options: opts,
     log,
-    pubsub: new PubSubCore(opts, instance + '-'),
-    spaces: new SpaceCore(opts, new MemoryStore()),
+    pubsub: new PubSubCore(opts, instance + '-', durable),
+    durable,
+    spaces,
     validators: { msgpack: new FrameValidator('msgpack'), json: new FrameValidator('json') },
     version: LINDEN_VERSION,
     closeConnection(conn, code, reason) {
@@ -121,9 +130,14 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
   heartbeat.unref();
 
   await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
+    http.once('error', (err) => {
+      clearInterval(heartbeat);
+      spaces.stop();
+      durable.stop();
+      void store.close().finally(() => reject(err));
+    });
     http.listen(opts.port, opts.host, () => {
-      http.off('error', reject);
+      http.removeAllListeners('error');
       resolve();
     });
   });
@@ -144,9 +158,11 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
         const sockets = [...connections].map((c) => c.ws);
         for (const conn of [...connections]) ctx.closeConnection(conn, CLOSE_CODES.GOING_AWAY.code, 'broker shutting down');
         await Promise.all(sockets.map((ws) => closed(ws)));
+        durable.stop(); // after the connections let go of their deliveries, so no new deadline starts
         const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
         http.closeAllConnections();
         await stopped;
+        await store.close();
         log.info('broker stopped');
       })();
       return closing;

@@ -14,8 +14,21 @@ export interface ConnectionLimits {
   maxPendingBytes: number;
 }
 
+/** Who waits for the rcv/ack/nack of a delivery: a publisher's receipt tracker or a durable queue. */
+export interface TagOwner {
+  delivered(index: number): void;
+  processed(index: number, reply?: Payload): void;
+  rejected(index: number, reason?: string, delay?: number): void;
+  /** The receiving connection went away before it finished. */
+  lost(index: number): void;
+  /** The receiver needs more time (durable queues restart the ack deadline). */
+  working?(index: number): void;
+  /** Codec of the publisher waiting for a reply, when there is one. */
+  readonly publisherCodec?: 'msgpack' | 'json';
+}
+
 interface TagEntry {
-  tracker: ReceiptTracker;
+  owner: TagOwner;
   index: number;
 }
 
@@ -74,9 +87,12 @@ export class Connection {
     this.sendFrame(receipt);
   }
 
-  /** Queues a message for subscription `sid`; false when dropped because the connection is congested. */
-  deliver(sid: number, message: OutboundMessage, extras?: DeliveryExtras): boolean {
-    if (this.isCongested()) {
+  /**
+   * Queues a message for subscription `sid`; false when dropped because the connection is
+   * congested. `mustSend` (durable deliveries, bounded by maxInFlight) is never dropped.
+   */
+  deliver(sid: number, message: OutboundMessage, extras?: DeliveryExtras, mustSend = false): boolean {
+    if (!mustSend && this.isCongested()) {
       this.stats.dropped++;
       this.droppedUnreported++;
       this.schedule();
@@ -89,14 +105,14 @@ export class Connection {
     return true;
   }
 
-  trackTag(tracker: ReceiptTracker, index: number): number {
+  trackTag(owner: TagOwner, index: number): number {
     const tag = this.nextTag++;
-    this.tags.set(tag, { tracker, index });
+    this.tags.set(tag, { owner, index });
     return tag;
   }
 
   /**
-   * The tracker behind a delivery tag, or undefined for a tag whose publish is already settled.
+   * The owner behind a delivery tag, or undefined for a tag whose publish is already settled.
    * A tag never handed out is the client's mistake: UNKNOWN_ID.
    */
   tagEntry(tag: number): TagEntry | undefined {
@@ -114,7 +130,7 @@ export class Connection {
   /** Fails what others wait for from this connection; the caller removes its subscriptions. */
   dispose(): void {
     this.state = 'closed';
-    for (const { tracker, index } of this.tags.values()) tracker.lost(index);
+    for (const { owner, index } of this.tags.values()) owner.lost(index);
     this.tags.clear();
     for (const tracker of this.trackers) tracker.cancel();
     this.trackers.clear();

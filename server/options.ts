@@ -33,11 +33,18 @@ export interface BrokerOptions {
   maxLeaseMs?: number;
   /** Fields per tuple or template. Default 64. */
   maxArity?: number;
+  /** How long a publisher's message id (`mid`) of a persistent message is remembered to drop repeats. Default 120,000 ms. */
+  dedupeWindowMs?: number;
   /** pino log level. Default 'info'. */
   logLevel?: (typeof LOG_LEVELS)[number];
+  /**
+   * Folder of the embedded LMDB store: persistent messages, durable subscriptions and
+   * persistent spaces survive restarts and crashes. Without it everything is kept in memory.
+   */
+  dataDir?: string;
 }
 
-export type ResolvedOptions = Required<BrokerOptions>;
+export type ResolvedOptions = Required<Omit<BrokerOptions, 'dataDir'>> & Pick<BrokerOptions, 'dataDir'>;
 
 export const DEFAULTS: ResolvedOptions = {
   port: 7070,
@@ -54,6 +61,7 @@ export const DEFAULTS: ResolvedOptions = {
   maxWaitersPerConnection: 10_000,
   maxLeaseMs: 7 * 24 * 3600 * 1000,
   maxArity: 64,
+  dedupeWindowMs: 120_000,
   logLevel: 'info',
 };
 
@@ -77,6 +85,8 @@ const validate = new Ajv({ allErrors: true }).compile({
     maxLeaseMs: positive,
     maxArity: { type: 'integer', minimum: 1, maximum: 1024 },
     logLevel: { enum: [...LOG_LEVELS] },
+    dataDir: { type: 'string', minLength: 1 },
+    dedupeWindowMs: positive,
   },
 });
 

@@ -1,10 +1,30 @@
-import type { AckFrame, NackFrame, PubFrame, RcvFrame, SubFrame, UnsubFrame } from '../../protocol/frames.js';
+import type {
+  AckFrame, NackFrame, PubFrame, QueueCreateFrame, QueueDeleteFrame, RcvFrame, SubFrame, UnsubFrame, WorkingFrame,
+} from '../../protocol/frames.js';
 import type { BrokerContext } from '../broker-context.js';
 import type { Connection } from '../connection.js';
 
 export function sub(ctx: BrokerContext, conn: Connection, f: SubFrame): void {
-  ctx.pubsub.subscribe(conn, f);
-  conn.sendFrame({ t: 'ok', re: f.id });
+  answerOk(conn, f.id, ctx.pubsub.subscribe(conn, f));
+}
+
+export function working(ctx: BrokerContext, conn: Connection, f: WorkingFrame): void {
+  ctx.pubsub.working(conn, f);
+}
+
+export function qcreate(ctx: BrokerContext, conn: Connection, f: QueueCreateFrame): void {
+  const { name, pattern, id, t: _t, ...settings } = f;
+  answerOk(conn, id, ctx.durable.declare(name, pattern, settings).durable);
+}
+
+export function qdelete(ctx: BrokerContext, conn: Connection, f: QueueDeleteFrame): void {
+  answerOk(conn, f.id, ctx.durable.remove(f.name));
+}
+
+/** `ok` once what the request wrote is on disk. */
+function answerOk(conn: Connection, re: number, durable: Promise<void> | undefined): void {
+  if (!durable) conn.sendFrame({ t: 'ok', re });
+  else durable.then(() => conn.sendFrame({ t: 'ok', re }), (err: unknown) => conn.sendError(err, re));
 }
 
 export function unsub(ctx: BrokerContext, conn: Connection, f: UnsubFrame): void {

@@ -6,12 +6,15 @@ export interface DeliveryExtras {
   tag?: number;
   ack?: 'delivery' | 'processing';
   reply?: boolean;
+  /** Delivery count of a durable delivery. */
+  dc?: number;
 }
 
 const SID_KEY = [0xa3, 0x73, 0x69, 0x64];
 const TAG_KEY = [0xa3, 0x74, 0x61, 0x67];
 const ACK_KEY = [0xa3, 0x61, 0x63, 0x6b];
 const REPLY_KEY = [0xa5, 0x72, 0x65, 0x70, 0x6c, 0x79];
+const DC_KEY = [0xa2, 0x64, 0x63];
 const TRUE = 0xc3;
 const ACK_VALUE = { delivery: packStr('delivery'), processing: packStr('processing') };
 const T_MSG = [0xa1, 0x74, 0xa3, 0x6d, 0x73, 0x67]; // "t": "msg"
@@ -19,7 +22,7 @@ const TOPIC_KEY = [0xa5, 0x74, 0x6f, 0x70, 0x69, 0x63];
 const MID_KEY = [0xa3, 0x6d, 0x69, 0x64];
 const DATA_KEY = [0xa4, 0x64, 0x61, 0x74, 0x61];
 const TAIL_ENTRIES = 4; // t, topic, mid, data
-const MAX_HEAD = 1 + 4 + 5 + 4 + 5 + 4 + 11 + 7;
+const MAX_HEAD = 1 + 4 + 5 + 4 + 5 + 4 + 11 + 7 + 3 + 5; // map, sid, tag, ack, reply, dc
 
 /**
  * A published message, encoded once per codec however many receivers it has. A delivery is
@@ -56,13 +59,14 @@ export class OutboundMessage {
       w.raw(tail);
       return;
     }
-    const entries = TAIL_ENTRIES + 1 + (extras.tag !== undefined ? 1 : 0) + (extras.ack ? 1 : 0) + (extras.reply ? 1 : 0);
+    const entries = TAIL_ENTRIES + 1 + (extras.tag !== undefined ? 1 : 0) + (extras.ack ? 1 : 0) + (extras.reply ? 1 : 0) + (extras.dc !== undefined ? 1 : 0);
     w.byte(0x80 | entries);
     w.raw(SID_KEY);
     w.uint(sid);
     if (extras.tag !== undefined) { w.raw(TAG_KEY); w.uint(extras.tag); }
     if (extras.ack) { w.raw(ACK_KEY); w.raw(ACK_VALUE[extras.ack]); }
     if (extras.reply) { w.raw(REPLY_KEY); w.byte(TRUE); }
+    if (extras.dc !== undefined) { w.raw(DC_KEY); w.uint(extras.dc); }
     w.raw(tail);
   }
 
@@ -97,6 +101,7 @@ export class OutboundMessage {
     if (extras?.tag !== undefined) head += ',"tag":' + extras.tag;
     if (extras?.ack) head += ',"ack":"' + extras.ack + '"';
     if (extras?.reply) head += ',"reply":true';
+    if (extras?.dc !== undefined) head += ',"dc":' + extras.dc;
     return head + ',' + tail;
   }
 }

@@ -1,8 +1,11 @@
 import { LindenError } from '../../protocol/errors.js';
-import type { AckFrame, NackFrame, PubFrame, RcvFrame, ReceiptFrame, ReceiverRef, SubFrame, UnsubFrame } from '../../protocol/frames.js';
+import type { AckLevel, AckFrame, NackFrame, WorkingFrame, PubFrame, RcvFrame, ReceiptFrame, ReceiverRef, SubFrame, UnsubFrame } from '../../protocol/frames.js';
 import { assertPattern, assertTopic } from '../../protocol/topics.js';
 import type { Connection } from '../connection.js';
 import type { ResolvedOptions } from '../options.js';
+import type { DurableCore } from './durable/durable-core.js';
+import type { DurableQueue } from './durable/durable-queue.js';
+import type { MessageWatch } from './durable/queue-records.js';
 import { OutboundMessage } from './outbound-message.js';
 import { Payload } from './payload.js';
 import { ReceiptTracker } from './receipt-tracker.js';
@@ -15,31 +18,43 @@ export class PubSubCore {
   private seq = 0;
   readonly stats = { published: 0, delivered: 0, dropped: 0 };
 
-  constructor(private readonly options: ResolvedOptions, private readonly idPrefix: string) {}
+  constructor(private readonly options: ResolvedOptions, private readonly idPrefix: string, private readonly durable: DurableCore) {}
 
-  subscribe(conn: Connection, f: SubFrame): void {
+  /** Returns the store's promise when the subscription declared or changed a durable queue. */
+  subscribe(conn: Connection, f: SubFrame): Promise<void> | undefined {
     assertPattern(f.pattern);
     if (conn.subs.has(f.sid)) throw new LindenError('DUPLICATE_ID', `subscription id ${f.sid} is already in use`, { sid: f.sid });
     if (conn.subs.size >= this.options.maxSubscriptions) {
       throw new LindenError('TOO_MANY_SUBSCRIPTIONS', `at most ${this.options.maxSubscriptions} subscriptions per connection`);
     }
+    if (f.durable !== undefined) {
+      if (f.group !== undefined) throw invalid('sub', 'group', 'cannot be combined with durable: consumers of a durable subscription already compete');
+      const { t: _t, id: _id, sid, pattern, durable, group: _g, ...settings } = f;
+      const written = this.durable.attach(conn, sid, durable, pattern, settings);
+      conn.subs.set(sid, { conn, sid, pattern, durable });
+      return written;
+    }
+    if (hasQueueSettings(f)) throw invalid('sub', 'ackWait', 'and the other queue settings need durable');
     const sub: Subscription = f.group === undefined
       ? { conn, sid: f.sid, pattern: f.pattern }
       : { conn, sid: f.sid, pattern: f.pattern, group: f.group };
     conn.subs.set(f.sid, sub);
     this.router.add(sub);
+    return undefined;
   }
 
   unsubscribe(conn: Connection, f: UnsubFrame): void {
     const sub = conn.subs.get(f.sid);
     if (!sub) throw new LindenError('UNKNOWN_ID', `no subscription with id ${f.sid}`, { sid: f.sid });
     conn.subs.delete(f.sid);
-    this.router.remove(sub);
+    if (sub.durable !== undefined) this.durable.detach(conn, f.sid);
+    else this.router.remove(sub);
   }
 
-  /** Removes every subscription of a closing connection. */
+  /** Removes every subscription of a closing connection; what its durable consumers held is redelivered. */
   detach(conn: Connection): void {
-    for (const sub of conn.subs.values()) this.router.remove(sub);
+    for (const sub of conn.subs.values()) if (sub.durable === undefined) this.router.remove(sub);
+    this.durable.detachAll(conn);
     conn.subs.clear();
   }
 
@@ -61,6 +76,11 @@ export class PubSubCore {
     const mid = f.mid ?? this.idPrefix + (this.seq++).toString(36);
     const message = new OutboundMessage(f.topic, mid, payload, entries.length);
     this.stats.published++;
+    if (f.mode === 'persistent') {
+      this.publishPersistent(conn, f, ack, mid, payload, message, entries);
+      return;
+    }
+    if (f.ttl !== undefined) throw invalidPub('ttl', 'is for persistent messages: a transient one is delivered now or never');
     if (ack === 'delivery' || ack === 'processing') {
       this.track(conn, f, ack, message, entries);
       return;
@@ -72,6 +92,46 @@ export class PubSubCore {
     }
     this.count(entries.length, dropped?.length ?? 0);
     if (ack === 'submission') conn.sendFrame(submissionReceipt(f.id!, mid, entries.length, dropped ?? []));
+  }
+
+  /**
+   * Stores the message in every durable queue its topic reaches, then delivers it to the live
+   * transient subscribers too. A submission receipt waits for the disk; so does any later stage.
+   */
+  private publishPersistent(
+    conn: Connection, f: PubFrame, ack: AckLevel, mid: string, payload: Payload, message: OutboundMessage, entries: RouteEntry[],
+  ): void {
+    if (f.reply) throw invalidPub('mode', 'must be transient for a request');
+    const tracker = ack === 'delivery' || ack === 'processing' ? new ReceiptTracker(conn, f.id!, mid, ack, false) : undefined;
+    const watchFor = tracker && ((q: DurableQueue) => watchOf(tracker, tracker.addQueue(q.name)));
+    // A JSON consumer may attach to a queue later: the payload must convert (DECODE_ERROR now, not at delivery).
+    if (conn.codec.name === 'msgpack' && this.durable.reaches(f.topic)) payload.jsonData();
+    const stored = this.durable.publish(f.topic, mid, f.mid !== undefined, payload, f.ttl, watchFor);
+    if (stored.duplicate) {
+      if (ack === 'none') return;
+      const receipt = { ...submissionReceipt(f.id!, mid, 0, []), duplicate: true };
+      if (!stored.durable) conn.sendFrame(receipt);
+      else stored.durable.then(() => conn.sendFrame(receipt), (err: unknown) => conn.sendError(err, f.id));
+      return;
+    }
+    if (tracker) {
+      tracker.after(stored.durable);
+      this.track(conn, f, ack as 'delivery' | 'processing', message, entries, tracker);
+      return;
+    }
+    let dropped: ReceiverRef[] | undefined;
+    for (const entry of entries) {
+      const sub = isGroup(entry) ? entry.pick() : entry;
+      if (!sub.conn.deliver(sub.sid, message)) (dropped ??= []).push(refOf(sub));
+    }
+    this.count(entries.length, dropped?.length ?? 0);
+    if (ack === 'none') {
+      stored.durable?.catch(() => {}); // logged by the store; nobody waits
+      return;
+    }
+    const receipt = { ...submissionReceipt(f.id!, mid, entries.length + stored.queues.length, dropped ?? []), queues: stored.queues.map((q) => q.name) };
+    if (!stored.durable) conn.sendFrame(receipt);
+    else stored.durable.then(() => conn.sendFrame(receipt), (err: unknown) => conn.sendError(err, f.id));
   }
 
   /** A payload within maxMessageBytes, as it arrived. */
@@ -86,8 +146,10 @@ export class PubSubCore {
     return payload;
   }
 
-  private track(conn: Connection, f: PubFrame, ack: 'delivery' | 'processing', message: OutboundMessage, entries: RouteEntry[]): void {
-    const tracker = new ReceiptTracker(conn, f.id!, message.mid, ack, f.reply === true);
+  private track(
+    conn: Connection, f: PubFrame, ack: 'delivery' | 'processing', message: OutboundMessage, entries: RouteEntry[],
+    tracker = new ReceiptTracker(conn, f.id!, message.mid, ack, f.reply === true),
+  ): void {
     let dropped = 0;
     for (const entry of entries) {
       const sub = isGroup(entry) ? entry.pick() : entry;
@@ -110,7 +172,7 @@ export class PubSubCore {
     for (const tag of f.tags) {
       try {
         const entry = conn.tagEntry(tag);
-        entry?.tracker.delivered(entry.index);
+        entry?.owner.delivered(entry.index);
       } catch (err) {
         unknown ??= err as LindenError;
       }
@@ -123,16 +185,21 @@ export class PubSubCore {
     if (!entry) return;
     // Check the reply fully before the tag is spent, so a refused ack can be sent again corrected.
     const reply = f.data === undefined ? undefined : this.payloadOf(conn, f.data);
-    if (reply && conn.codec.name === 'msgpack' && entry.tracker.publisherCodec === 'json') reply.jsonData();
+    if (reply && conn.codec.name === 'msgpack' && entry.owner.publisherCodec === 'json') reply.jsonData();
     conn.releaseTag(f.tag);
-    entry.tracker.processed(entry.index, reply);
+    entry.owner.processed(entry.index, reply);
   }
 
   nack(conn: Connection, f: NackFrame): void {
     const entry = conn.tagEntry(f.tag);
     if (!entry) return;
     conn.releaseTag(f.tag);
-    entry.tracker.rejected(entry.index, f.reason);
+    entry.owner.rejected(entry.index, f.reason, f.delay);
+  }
+
+  working(conn: Connection, f: WorkingFrame): void {
+    const entry = conn.tagEntry(f.tag);
+    entry?.owner.working?.(entry.index);
   }
 
   private count(receivers: number, dropped: number): void {
@@ -153,5 +220,23 @@ function refOf(sub: Subscription): ReceiverRef {
 }
 
 function invalidPub(field: string, problem: string): LindenError {
-  return new LindenError('INVALID_FRAME', `invalid "pub" message: field "${field}" ${problem}`, { t: 'pub', field });
+  return invalid('pub', field, problem);
+}
+
+function invalid(t: string, field: string, problem: string): LindenError {
+  return new LindenError('INVALID_FRAME', `invalid "${t}" message: field "${field}" ${problem}`, { t, field });
+}
+
+function watchOf(tracker: ReceiptTracker, index: number): MessageWatch {
+  return {
+    delivered: () => tracker.delivered(index),
+    processed: () => tracker.processed(index),
+    rejected: (reason) => tracker.rejected(index, reason),
+    lost: () => tracker.lost(index),
+  };
+}
+
+function hasQueueSettings(f: SubFrame): boolean {
+  return f.ackWait !== undefined || f.maxInFlight !== undefined || f.maxDeliveries !== undefined
+    || f.maxMessages !== undefined || f.maxBytes !== undefined || f.overflow !== undefined;
 }

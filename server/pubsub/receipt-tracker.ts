@@ -5,9 +5,11 @@ import type { Payload } from './payload.js';
 type Outcome = 'processed' | 'rejected' | 'lost';
 
 interface Receiver {
-  conn: Connection;
-  sid: number;
+  /** Absent for a durable subscription, which answers through its queue rather than a tag. */
+  conn?: Connection;
+  sid?: number;
   group?: string;
+  queue?: string;
   tag: number;
   delivered: boolean;
   outcome?: Outcome;
@@ -27,6 +29,9 @@ export class ReceiptTracker {
   private dropped = 0;
   private timer: NodeJS.Timeout | undefined;
   private done = false;
+  private gate: Promise<void> | undefined;
+  /** Receivers are still being added (a durable queue may deliver synchronously): do not answer yet. */
+  private started = false;
 
   constructor(
     private readonly publisher: Connection,
@@ -48,6 +53,18 @@ export class ReceiptTracker {
     return tag;
   }
 
+  /** A durable subscription: it reaches delivery when a consumer gets the message, processing when one acks it. */
+  addQueue(name: string): number {
+    this.outstanding++;
+    this.receivers.push({ queue: name, tag: -1, delivered: false, settled: false });
+    return this.receivers.length - 1;
+  }
+
+  /** The receipt goes out only once this resolves as well: a persistent message is acknowledged only when on disk. */
+  after(durable: Promise<void> | undefined): void {
+    this.gate = durable;
+  }
+
   /** A receiver that never got the message (its outbound buffer was full). */
   addDropped(conn: Connection, sid: number, group: string | undefined): void {
     this.dropped++;
@@ -56,6 +73,7 @@ export class ReceiptTracker {
 
   /** Starts the clock, or answers at once when nobody is left to wait for. */
   start(timeoutMs: number): void {
+    this.started = true;
     if (this.outstanding === 0) this.finish(false);
     else this.timer = setTimeout(() => this.finish(true), timeoutMs);
   }
@@ -104,7 +122,7 @@ export class ReceiptTracker {
   private check(r: Receiver): void {
     if (r.settled || !(r.outcome || (this.stage === 'delivery' && r.delivered))) return;
     r.settled = true;
-    if (--this.outstanding === 0) this.finish(false);
+    if (--this.outstanding === 0 && this.started) this.finish(false);
   }
 
   private finish(timedOut: boolean, reply?: Payload): void {
@@ -113,34 +131,41 @@ export class ReceiptTracker {
     clearTimeout(this.timer);
     this.release();
     this.publisher.trackers.delete(this);
-    this.publisher.sendReceipt(this.receipt(timedOut), reply);
+    const receipt = this.receipt(timedOut);
+    if (!this.gate) this.publisher.sendReceipt(receipt, reply);
+    else this.gate.then(() => this.publisher.sendReceipt(receipt, reply), (err: unknown) => this.publisher.sendError(err, this.requestId));
   }
 
   /** Frees the delivery tags still held by receivers, so their late acks are ignored quietly. */
   private release(): void {
-    for (const r of this.receivers) if (r.tag >= 0) r.conn.releaseTag(r.tag);
+    for (const r of this.receivers) if (r.tag >= 0) r.conn!.releaseTag(r.tag);
   }
 
   private receipt(timedOut: boolean): ReceiptFrame {
     const missing: ReceiverRef[] = [];
+    const queues: string[] = [];
     const rejected: ReceiverRef[] = [];
     let delivered = 0;
     let processed = 0;
     for (const r of this.receivers) {
+      if (r.queue !== undefined) queues.push(r.queue);
       if (r.delivered) delivered++;
       if (r.outcome === 'processed') processed++;
       if (r.outcome === 'rejected') rejected.push(r.reason === undefined ? ref(r) : { ...ref(r), reason: r.reason });
       const reached = this.stage === 'delivery' ? r.delivered : r.outcome === 'processed' || r.outcome === 'rejected';
       if (!reached) missing.push(ref(r));
     }
-    return {
+    const receipt: ReceiptFrame = {
       t: 'receipt', re: this.requestId, mid: this.mid, stage: this.stage,
       receivers: this.receivers.length, delivered, processed, failed: rejected.length, dropped: this.dropped,
       timedOut, missing, rejected,
     };
+    if (queues.length > 0) receipt.queues = queues;
+    return receipt;
   }
 }
 
 function ref(r: Receiver): ReceiverRef {
-  return r.group === undefined ? { connection: r.conn.id, sid: r.sid } : { connection: r.conn.id, sid: r.sid, group: r.group };
+  if (r.queue !== undefined) return { queue: r.queue };
+  return r.group === undefined ? { connection: r.conn!.id, sid: r.sid! } : { connection: r.conn!.id, sid: r.sid!, group: r.group };
 }

@@ -6,6 +6,8 @@ export interface Subscription {
   readonly sid: number;
   readonly pattern: string;
   readonly group?: string;
+  /** A consumer of this durable subscription (queue), not a route in the topic trie. */
+  readonly durable?: string;
 }
 
 /**

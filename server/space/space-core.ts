@@ -1,3 +1,4 @@
+import { pino, type Logger } from 'pino';
 import { packr } from '../../protocol/codec.js';
 import { LindenError } from '../../protocol/errors.js';
 import type {
@@ -6,12 +7,14 @@ import type {
 import { fromJsonValue, toJsonValue } from '../../protocol/json-data.js';
 import type { Connection } from '../connection.js';
 import type { ResolvedOptions } from '../options.js';
+import { MemoryStore } from '../store/memory-store.js';
 import type { Store } from '../store/store.js';
 import { LeaseHeap } from './lease-heap.js';
+import { recoverSpaces } from './space-recovery.js';
 import { Space, type BatchStep, type Notifier, type SpaceEventType, type SpaceHost } from './space.js';
-import type { StoredTuple } from './stored-tuple.js';
+import { storedTuple, type StoredTuple } from './stored-tuple.js';
 import { compileTemplate, validateTuple, type Template } from './template.js';
-import { canonicalKey, typeOf } from './values.js';
+import { TupleIds } from './tuple-ids.js';
 import type { Waiter } from './waiters.js';
 
 interface Reservation {
@@ -38,27 +41,44 @@ interface Holdings {
 }
 
 
-/** Linda tuple spaces: `out`, `in`/`rd` (blocking or not, one or all), notify, leases, batches, reservations. */
+/**
+ * Linda tuple spaces: `out`, `in`/`rd` (blocking or not, one or all), notify, leases, batches,
+ * reservations. Spaces are transient or persistent (their tuples kept in the store and
+ * recovered at start); an `out` or `batch` that states `persistent` sets the mode of an empty
+ * space and must agree with that of a space holding tuples.
+ */
 export class SpaceCore implements SpaceHost {
   private readonly spaces = new Map<string, Space>();
   private readonly holdings = new WeakMap<Connection, Holdings>();
   private readonly leases: LeaseHeap<StoredTuple>;
   private readonly watches = new Map<StoredTuple, OutWatch>();
-  private seq = 0;
+  private readonly ids: TupleIds;
   private waiterSeq = 0;
   private ridSeq = 0;
 
-  constructor(private readonly options: ResolvedOptions, private readonly store?: Store) {
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly store: Store = new MemoryStore(),
+    private readonly log: Logger = pino({ name: 'linden', level: options.logLevel }),
+  ) {
+    this.ids = new TupleIds(store, (err) => this.storeFailed(err));
     this.leases = new LeaseHeap(
-      (t) => this.spaces.get(t.space)?.expire(t),
+      (t) => void this.spaces.get(t.space)?.expire(t),
       (t, at) => t.live && t.expiresAt === at,
     );
   }
 
-  /** The space, created on first use. */
+  /** Loads the persistent spaces and their live tuples from the store; call once, before serving clients. */
+  async recover(): Promise<{ spaces: number; tuples: number }> {
+    const recovered = await recoverSpaces(this.store, Date.now(), (name) => this.space(name));
+    await this.ids.resume(recovered.nextSeq);
+    return { spaces: recovered.spaces, tuples: recovered.tuples };
+  }
+
+  /** The space, created (transient) on first use. */
   space(name: string): Space {
     let space = this.spaces.get(name);
-    if (!space) this.spaces.set(name, (space = new Space(name, false, this, this.store)));
+    if (!space) this.spaces.set(name, (space = new Space(name, this, this.store)));
     return space;
   }
 
@@ -68,18 +88,30 @@ export class SpaceCore implements SpaceHost {
 
   out(conn: Connection, f: OutFrame): void {
     const space = this.space(f.space);
+    const switchMode = space.mustSwitch(f.persistent);
     if (space.tupleCount >= this.options.maxTuplesPerSpace) {
       throw new LindenError('SPACE_FULL', `space "${f.space}" holds ${space.tupleCount} tuples (maxTuplesPerSpace)`, { space: f.space });
     }
     const { tuple, ttl, shortened } = this.makeTuple(conn, f.space, f.tuple, f.ttl);
+    if (switchMode) void space.setPersistent(f.persistent!, Date.now()); // stored ahead of the tuple: its promise covers both
     const ack = f.id === undefined ? 'none' : (f.ack ?? 'none');
     const reply: LeaseFrame = { t: 'lease', re: f.id!, tid: tuple.tid, expiresAt: finite(tuple.expiresAt), ttl, shortened };
     // Watch before writing: a waiting taker may take the tuple inside write().
     if (ack === 'delivery' || ack === 'processing') this.watch(conn, tuple, ack, reply, f.timeout);
     const durable = space.write(tuple);
-    if (ack !== 'submission') return;
-    if (durable) durable.then(() => conn.sendFrame(reply), (err: unknown) => conn.sendError(err, f.id));
-    else conn.sendFrame(reply);
+    if (!durable) {
+      if (ack === 'submission') conn.sendFrame(reply);
+      return;
+    }
+    durable.then(
+      () => { if (ack === 'submission') conn.sendFrame(reply); },
+      (err: unknown) => {
+        // The writer hears of the failure unless its answer already went (a taker reached the stage).
+        if (ack === 'none' || (ack !== 'submission' && !this.watches.has(tuple))) return;
+        this.unwatch(tuple);
+        conn.sendError(err, f.id);
+      },
+    );
   }
 
   read(conn: Connection, f: ReadFrame): void {
@@ -146,18 +178,19 @@ export class SpaceCore implements SpaceHost {
     const space = this.space(f.space);
     const t = this.live(space, f.tid);
     const ttl = Math.min(f.ttl, this.options.maxLeaseMs);
-    space.renew(t, Date.now() + ttl);
-    conn.sendFrame({ t: 'lease', re: f.id, tid: t.tid, expiresAt: t.expiresAt, ttl, shortened: ttl < f.ttl });
+    const durable = space.renew(t, Date.now() + ttl);
+    this.reply(conn, f.id, durable, { t: 'lease', re: f.id, tid: t.tid, expiresAt: t.expiresAt, ttl, shortened: ttl < f.ttl });
   }
 
   cancel(conn: Connection, f: CancelFrame): void {
     const space = this.space(f.space);
-    space.expire(this.live(space, f.tid));
-    conn.sendFrame({ t: 'ok', re: f.id });
+    const durable = space.expire(this.live(space, f.tid));
+    this.reply(conn, f.id, durable, { t: 'ok', re: f.id });
   }
 
   batch(conn: Connection, f: BatchFrame): void {
     const space = this.space(f.space);
+    const switchMode = space.mustSwitch(f.persistent);
     const steps: BatchStep[] = f.steps.map((step, i) => {
       try {
         if (step.op !== 'out') return { op: step.op, template: this.template(conn, step.template) };
@@ -171,8 +204,9 @@ export class SpaceCore implements SpaceHost {
     if (space.tupleCount + outs > this.options.maxTuplesPerSpace) {
       throw new LindenError('SPACE_FULL', `space "${f.space}" cannot take ${outs} more tuples (maxTuplesPerSpace)`, { space: f.space });
     }
-    const results = space.batch(steps, Date.now());
-    conn.sendFrame({ t: 'batched', re: f.id, results: results.map((t) => this.entry(conn, t!)) });
+    if (switchMode) void space.setPersistent(f.persistent!, Date.now());
+    const { results, durable } = space.batch(steps, Date.now());
+    this.reply(conn, f.id, durable, { t: 'batched', re: f.id, results: results.map((t) => this.entry(conn, t)) });
   }
 
   settle(conn: Connection, f: SettleFrame): void {
@@ -181,8 +215,7 @@ export class SpaceCore implements SpaceHost {
     if (!r) throw new LindenError('UNKNOWN_ID', `no reservation ${f.rid} on this connection (settled, expired or never made)`, { rid: f.rid });
     held.reservations.delete(f.rid);
     clearTimeout(r.timer);
-    r.space.settle(r.tuple, f.ok);
-    conn.sendFrame({ t: 'ok', re: f.id });
+    this.reply(conn, f.id, r.space.settle(r.tuple, f.ok), { t: 'ok', re: f.id });
   }
 
   /** A connection went away: its waits end, its notify subscriptions go, its reservations return. */
@@ -197,7 +230,7 @@ export class SpaceCore implements SpaceHost {
     for (const n of held.notifiers.values()) this.spaces.get(n.space)?.removeNotifier(n);
     for (const r of held.reservations.values()) {
       clearTimeout(r.timer);
-      r.space.settle(r.tuple, false);
+      void r.space.settle(r.tuple, false);
     }
     for (const t of held.watches) this.unwatch(t);
   }
@@ -230,7 +263,17 @@ export class SpaceCore implements SpaceHost {
     w.conn.sendFrame({ ...w.reply, stage: w.stage, reached: what !== 'expired', timedOut: false });
   }
 
+  storeFailed(err: unknown): void {
+    this.log.error({ err }, 'space store write failed');
+  }
+
   // ---- internals ----
+  /** Sends `frame` at once, or once `durable` resolved; a failed write is answered with its error. */
+  private reply(conn: Connection, re: number, durable: Promise<void> | undefined, frame: object): void {
+    if (!durable) conn.sendFrame(frame);
+    else durable.then(() => conn.sendFrame(frame), (err: unknown) => conn.sendError(err, re));
+  }
+
   private watch(conn: Connection, t: StoredTuple, stage: OutWatch['stage'], reply: LeaseFrame, timeout?: number): void {
     const ms = Math.min(timeout ?? this.options.receiptTimeoutMs, this.options.maxTimeoutMs);
     const timer = setTimeout(() => {
@@ -298,12 +341,8 @@ export class SpaceCore implements SpaceHost {
       throw new LindenError('MESSAGE_TOO_LARGE', `tuple of ${bytes} bytes exceeds maxMessageBytes (${this.options.maxMessageBytes})`, { bytes });
     }
     const ttl = ttlAsked === undefined ? null : Math.min(ttlAsked, this.options.maxLeaseMs);
-    const seq = this.seq++;
-    const tuple: StoredTuple = {
-      seq, tid: seq.toString(36), space, values, bytes, live: true,
-      keys: values.map(canonicalKey), types: values.map(typeOf),
-      expiresAt: ttl === null ? Infinity : Date.now() + ttl,
-    };
+    const seq = this.ids.take();
+    const tuple = storedTuple(seq, seq.toString(36), space, values, ttl === null ? Infinity : Date.now() + ttl, bytes);
     return { tuple, ttl, shortened: ttl !== null && ttl < ttlAsked! };
   }
 

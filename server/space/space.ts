@@ -1,6 +1,7 @@
 import { LindenError } from '../../protocol/errors.js';
 import type { Connection } from '../connection.js';
-import type { SpaceMutation, Store } from '../store/store.js';
+import type { Store, StoreWrite } from '../store/store.js';
+import { deleteSpace, deleteTuple, putSpace, putTuple } from './space-records.js';
 import type { StoredTuple } from './stored-tuple.js';
 import type { Template } from './template.js';
 import { ArityIndex } from './tuple-index.js';
@@ -27,6 +28,8 @@ export interface SpaceHost {
   leased(t: StoredTuple): void;
   /** A watched tuple was taken under reservation (delivered), taken for good (processed) or ended unread. */
   fate(t: StoredTuple, what: 'delivered' | 'processed' | 'expired'): void;
+  /** A store write failed. Called for every failure; whoever waits for the write also gets its rejection. */
+  storeFailed(err: unknown): void;
 }
 
 export type BatchStep =
@@ -36,6 +39,10 @@ export type BatchStep =
 /**
  * One named tuple space: tuples indexed per arity, blocked `in`/`rd` requests indexed the same
  * way, notify subscriptions and the tuples taken under reservation.
+ *
+ * A persistent space mirrors its tuples in the store (layout in space-records.ts). Methods that
+ * change stored tuples return the store's promise, for the replies that must wait for the disk;
+ * a failed write also reaches host.storeFailed, so none is lost silently.
  */
 export class Space {
   private readonly indexes = new Map<number, ArityIndex>();
@@ -48,13 +55,21 @@ export class Space {
   bytes = 0;
   waiterCount = 0;
   readonly stats = { outs: 0, ins: 0 };
+  /** Set through setPersistent() (or by recovery): tuples of a persistent space are kept in the store. */
+  persistent = false;
+  /** When the space last became persistent. */
+  createdAt = 0;
 
   constructor(
     readonly name: string,
-    readonly persistent: boolean,
     private readonly host: SpaceHost,
-    private readonly store: Store | undefined,
+    private readonly store: Store,
   ) {}
+
+  /** Live tuples, reserved ones included. */
+  get liveCount(): number {
+    return this.byTid.size;
+  }
 
   get notifierCount(): number {
     return this.notifiers.size;
@@ -65,18 +80,58 @@ export class Space {
   }
 
   /**
+   * True when a writer's stated mode differs from the space's and the space may switch (it holds
+   * no tuple); SPACE_MODE_CONFLICT when it holds some. No stated mode takes the space as it is.
+   */
+  mustSwitch(persistent: boolean | undefined): boolean {
+    if (persistent === undefined || persistent === this.persistent) return false;
+    if (this.byTid.size === 0) return true;
+    const mode = (p: boolean) => (p ? 'persistent' : 'transient');
+    throw new LindenError(
+      'SPACE_MODE_CONFLICT',
+      `space "${this.name}" is ${mode(this.persistent)} and holds ${this.byTid.size} tuples; it takes ${mode(persistent)} writes only once empty`,
+      { space: this.name, persistent: this.persistent },
+    );
+  }
+
+  /**
+   * Switches between transient and persistent; only while the space holds no tuple, so no tuple
+   * is ever kept in a mode its writer did not ask for.
+   */
+  setPersistent(persistent: boolean, now: number): Promise<void> | undefined {
+    if (this.byTid.size > 0) throw new Error(`space "${this.name}" holds tuples: its mode is fixed`);
+    this.persistent = persistent;
+    if (persistent) this.createdAt = now;
+    return this.commit([persistent ? putSpace(this.name, now) : deleteSpace(this.name)]);
+  }
+
+  /** A tuple read back from the store at start: indexed and leased again, with no event or waiter to serve. */
+  restore(t: StoredTuple): void {
+    t.stored = true;
+    this.byTid.set(t.tid, t);
+    this.insert(t);
+    this.host.leased(t);
+  }
+
+  /**
    * Writes a tuple: every matching `rd` waiter gets a copy and the oldest matching `in` waiter
-   * takes it without it ever being stored; otherwise it is stored. Returns the store's promise
-   * when the write must become durable before it is acknowledged.
+   * takes it, without it ever being stored unless it is taken under reservation; otherwise it
+   * is stored. Returns the store's promise when the write must become durable before it is
+   * acknowledged.
    */
   write(t: StoredTuple): Promise<void> | undefined {
     this.stats.outs++;
     this.emit('out', t);
     this.byTid.set(t.tid, t);
-    if (this.handOver(t)) return undefined;
-    this.insert(t);
-    this.host.leased(t);
-    return this.persist([{ op: 'put', tuple: record(t) }]);
+    const taken = this.handOver(t);
+    if (taken === 'in') return undefined;
+    if (!taken) {
+      this.insert(t);
+      this.host.leased(t);
+    }
+    if (!this.persistent) return undefined;
+    t.stored = true;
+    return this.persist([putTuple(t)]);
   }
 
   /** The oldest live match, removed when `take`. */
@@ -101,7 +156,7 @@ export class Space {
     return n;
   }
 
-  /** Takes a tuple out of sight until settle(); a nack or expiry puts it back where it was. */
+  /** Takes a tuple out of sight until settle(); a nack or expiry puts it back where it was. It stays stored until then. */
   reserve(t: StoredTuple): void {
     this.removeFromIndex(t);
     this.reserved.add(t);
@@ -109,30 +164,30 @@ export class Space {
   }
 
   /** Ends a reservation: `ok` removes the tuple for good, otherwise it returns to the space. */
-  settle(t: StoredTuple, ok: boolean): void {
-    if (!this.reserved.delete(t)) return;
-    if (ok) {
-      this.gone(t, 'in');
-      return;
+  settle(t: StoredTuple, ok: boolean): Promise<void> | undefined {
+    if (!this.reserved.delete(t)) return undefined;
+    if (ok) return this.gone(t, 'in');
+    if (t.expiresAt <= Date.now()) return this.gone(t, 'expire');
+    const taken = this.handOver(t);
+    if (taken === 'in') return undefined; // gone() deleted it
+    if (!taken) {
+      this.insert(t);
+      this.host.leased(t); // its lease may never have been armed: handed over under reservation straight from out
     }
-    if (t.expiresAt <= Date.now()) {
-      this.gone(t, 'expire');
-      return;
-    }
-    if (!this.handOver(t)) this.insert(t);
+    return undefined;
   }
 
   /** Ends a tuple's life early (lease cancel or expiry). */
-  expire(t: StoredTuple): void {
-    if (!t.live || this.reserved.has(t)) return;
+  expire(t: StoredTuple): Promise<void> | undefined {
+    if (!t.live || this.reserved.has(t)) return undefined;
     this.removeFromIndex(t);
-    this.gone(t, 'expire');
+    return this.gone(t, 'expire');
   }
 
-  renew(t: StoredTuple, expiresAt: number): void {
+  renew(t: StoredTuple, expiresAt: number): Promise<void> | undefined {
     t.expiresAt = expiresAt;
     if (!this.reserved.has(t)) this.host.leased(t);
-    void this.persist([{ op: 'lease', space: this.name, tid: t.tid, expiresAt: Number.isFinite(expiresAt) ? expiresAt : null }]);
+    return t.stored ? this.persist([putTuple(t)]) : undefined;
   }
 
   addWaiter(w: Waiter): void {
@@ -161,9 +216,10 @@ export class Space {
   /**
    * Runs the steps as one: every `inp`/`rdp` must find a tuple, or nothing changes and
    * BATCH_FAILED names the step. Waiters and notify subscribers see the outcome only after it
-   * committed.
+   * committed. In a persistent space its deletes and puts are one store write, whose promise
+   * comes back as `durable`.
    */
-  batch(steps: BatchStep[], now: number): (StoredTuple | undefined)[] {
+  batch(steps: BatchStep[], now: number): { results: StoredTuple[]; durable: Promise<void> | undefined } {
     const results: StoredTuple[] = [];
     const removed: StoredTuple[] = [];
     const added: StoredTuple[] = [];
@@ -188,35 +244,40 @@ export class Space {
       }
       results.push(t);
     }
-    const mutations: SpaceMutation[] = [];
+    const writes: StoreWrite[] = [];
     for (const t of removed) {
       this.gone(t, 'in', false);
-      mutations.push({ op: 'delete', space: this.name, tid: t.tid });
+      if (t.stored) writes.push(deleteTuple(t));
     }
     for (const t of added) {
       this.stats.outs++;
       this.emit('out', t);
       this.host.leased(t);
-      mutations.push({ op: 'put', tuple: record(t) });
+      if (!this.persistent) continue;
+      t.stored = true;
+      writes.push(putTuple(t));
     }
-    void this.persist(mutations);
+    const durable = this.persist(writes);
     // Tuples written by the batch may now satisfy waiters, oldest first.
     for (const t of added) {
       if (!t.live || !this.hasWaiters(t.values.length)) continue;
       this.removeFromIndex(t);
       if (!this.handOver(t)) this.insert(t);
     }
-    return results;
+    return { results, durable };
   }
 
   private hasWaiters(arity: number): boolean {
     return (this.waiters.get(arity)?.size ?? 0) > 0;
   }
 
-  /** Serves waiters from a tuple not in the indexes; true when an `in` took it. */
-  private handOver(t: StoredTuple): boolean {
+  /**
+   * Serves waiters from a tuple not in the indexes: 'in' when an `in` took it for good,
+   * 'reserved' when one took it under reservation, undefined when it stays.
+   */
+  private handOver(t: StoredTuple): 'in' | 'reserved' | undefined {
     const index = this.waiters.get(t.values.length);
-    if (!index || index.size === 0) return false;
+    if (!index || index.size === 0) return undefined;
     for (const w of index.matching(t)) {
       this.removeWaiter(w);
       if (!this.host.serve(w, t)) continue; // its connection is gone: the tuple stays
@@ -224,27 +285,28 @@ export class Space {
       if (w.reserveMs !== undefined) {
         this.reserved.add(t);
         if (t.watched) this.host.fate(t, 'delivered');
-      } else {
-        this.gone(t, 'in');
+        return 'reserved';
       }
-      return true;
+      void this.gone(t, 'in');
+      return 'in';
     }
-    return false;
+    return undefined;
   }
 
+  /** An `in` answered at once: its delete is not waited for (a crash before it is durable gives the tuple back: at least once). */
   private taken(t: StoredTuple): void {
     this.removeFromIndex(t);
-    this.gone(t, 'in');
+    void this.gone(t, 'in');
   }
 
-  /** A tuple leaves the space for good. */
-  private gone(t: StoredTuple, why: 'in' | 'expire', persist = true): void {
+  /** A tuple leaves the space for good, and the store when it was there. */
+  private gone(t: StoredTuple, why: 'in' | 'expire', persist = true): Promise<void> | undefined {
     t.live = false;
     this.byTid.delete(t.tid);
     if (why === 'in') this.stats.ins++;
     this.emit(why, t);
     if (t.watched) this.host.fate(t, why === 'in' ? 'processed' : 'expired');
-    if (persist) void this.persist([{ op: 'delete', space: this.name, tid: t.tid }]);
+    return persist && t.stored ? this.persist([deleteTuple(t)]) : undefined;
   }
 
   private insert(t: StoredTuple): void {
@@ -272,12 +334,18 @@ export class Space {
     }
   }
 
-  private persist(mutations: SpaceMutation[]): Promise<void> | undefined {
-    if (!this.persistent || !this.store || mutations.length === 0) return undefined;
-    return this.store.writeSpace(mutations);
+  private persist(writes: StoreWrite[]): Promise<void> | undefined {
+    return this.persistent && writes.length > 0 ? this.commit(writes) : undefined;
   }
-}
 
-function record(t: StoredTuple) {
-  return { seq: t.seq, tid: t.tid, space: t.space, values: t.values, expiresAt: Number.isFinite(t.expiresAt) ? t.expiresAt : null };
+  private commit(writes: StoreWrite[]): Promise<void> | undefined {
+    let done: Promise<void> | undefined;
+    try {
+      done = this.store.write(writes);
+    } catch (err) {
+      done = Promise.reject(err); // e.g. the store closed under a late timer: report it like a failed commit
+    }
+    done?.catch((err: unknown) => this.host.storeFailed(err));
+    return done;
+  }
 }

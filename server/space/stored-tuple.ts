@@ -1,3 +1,6 @@
+import { packr } from '../../protocol/codec.js';
+import { canonicalKey, typeOf } from './values.js';
+
 /** A tuple in a space, with what the indexes need computed once when it is written. */
 export interface StoredTuple {
   /** Position in the broker-wide write order: lower is older. Kept when a reservation puts it back. */
@@ -17,4 +20,11 @@ export interface StoredTuple {
   live: boolean;
   /** Set when its writer waits for a taker (`out` with ack 'delivery' or 'processing'). */
   watched?: boolean;
+  /** Set once a put of it went to the store (persistent spaces): its end must delete it there. */
+  stored?: boolean;
+}
+
+/** A live tuple with its index keys and encoded size worked out, as written by `out` or read back from the store. */
+export function storedTuple(seq: number, tid: string, space: string, values: unknown[], expiresAt: number, bytes = packr.pack(values).length): StoredTuple {
+  return { seq, tid, space, values, bytes, live: true, keys: values.map(canonicalKey), types: values.map(typeOf), expiresAt };
 }

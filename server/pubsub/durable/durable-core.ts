@@ -1,0 +1,236 @@
+import type { Logger } from 'pino';
+import { LindenError } from '../../../protocol/errors.js';
+import type { QueueSettings } from '../../../protocol/frames.js';
+import { assertPattern } from '../../../protocol/topics.js';
+import type { Connection } from '../../connection.js';
+import type { ResolvedOptions } from '../../options.js';
+import type { Store, StoreWrite } from '../../store/store.js';
+import type { Payload } from '../payload.js';
+import { TopicTrie } from '../topic-trie.js';
+import { DurableQueue, type Consumer, type QueueHost } from './durable-queue.js';
+import {
+  DEDUPE_PREFIX, QUEUE_DEFAULTS, QUEUES_PREFIX, deleteDedupe, deleteQueue, messageFromRecord, messagesPrefix,
+  putDedupe, putMessage, putQueue, type MessageWatch, type QueueConfig, type QueueRecord, type QueuedMessage,
+} from './queue-records.js';
+
+const MAX_QUEUE_NAME = 124;
+
+export interface PersistentPublish {
+  readonly queues: DurableQueue[];
+  /** Resolves once the message is on disk in every queue (undefined: nothing to wait for). */
+  readonly durable: Promise<void> | undefined;
+  /** The publisher's message id was seen within the dedupe window: nothing was stored. */
+  readonly duplicate: boolean;
+}
+
+/**
+ * Durable subscriptions (queues) and persistent messages: which queues a topic reaches, the
+ * dedupe window, declaring and deleting queues, attaching consumers, and rebuilding it all
+ * from the store at start.
+ */
+export class DurableCore implements QueueHost {
+  readonly queues = new Map<string, DurableQueue>();
+  private readonly trie = new TopicTrie<DurableQueue>();
+  /** Publisher message ids seen: when they expire, and the write that stored the first one. */
+  private readonly dedupe = new Map<string, { expiresAt: number; durable: Promise<void> | undefined }>();
+  private readonly attached = new WeakMap<Connection, Map<number, { queue: DurableQueue; consumer: Consumer }>>();
+  private readonly sweeper: ReturnType<typeof setInterval>;
+  private seq = 0;
+
+  constructor(private readonly options: ResolvedOptions, readonly store: Store, private readonly log: Logger) {
+    this.sweeper = setInterval(() => this.sweepDedupe(), Math.max(1_000, options.dedupeWindowMs / 4));
+    this.sweeper.unref();
+  }
+
+  async recover(): Promise<{ queues: number; messages: number }> {
+    let messages = 0;
+    for (const [, value] of await this.store.scan(QUEUES_PREFIX)) {
+      const r = value as QueueRecord;
+      const queue = this.install(r.name, r.pattern, r.config, r.createdAt);
+      for (const [key, record] of await this.store.scan(messagesPrefix(r.name))) {
+        const m = messageFromRecord(key, record);
+        this.seq = Math.max(this.seq, m.seq + 1);
+        queue.add(m);
+        queue.stats.published--; // recovered, not published
+        messages++;
+      }
+    }
+    const now = Date.now();
+    for (const [key, expiresAt] of await this.store.scan(DEDUPE_PREFIX)) {
+      if ((expiresAt as number) > now) this.dedupe.set(key[1] as string, { expiresAt: expiresAt as number, durable: undefined });
+    }
+    return { queues: this.queues.size, messages };
+  }
+
+  /** Creates a queue, or checks an existing one has this pattern and applies the settings given. */
+  declare(name: string, pattern: string, settings: QueueSettings): { queue: DurableQueue; durable: Promise<void> | undefined } {
+    assertPattern(pattern);
+    if (name.endsWith('.dlq')) return this.deadLetterQueue(name, settings);
+    if (name.length > MAX_QUEUE_NAME) {
+      throw new LindenError('INVALID_FRAME', `queue name of ${name.length} characters: at most ${MAX_QUEUE_NAME}, so "<name>.dlq" fits the 128 of a name`, { name });
+    }
+    const existing = this.queues.get(name);
+    if (existing && existing.pattern !== pattern) {
+      throw new LindenError('QUEUE_CONFLICT', `queue "${name}" exists with pattern "${existing.pattern}", not "${pattern}"`, { name, pattern: existing.pattern });
+    }
+    if (existing) return { queue: existing, durable: this.configure(existing, settings) };
+    const queue = this.install(name, pattern, { ...QUEUE_DEFAULTS, ...definedSettings(settings) });
+    return { queue, durable: this.store.write([putQueue(record(queue))]) };
+  }
+
+  /** Deletes a queue and every message it holds; its dead-letter queue stays until deleted too. */
+  remove(name: string): Promise<void> | undefined {
+    const queue = this.queues.get(name);
+    if (!queue) throw new LindenError('NOT_FOUND', `no queue "${name}"`, { name });
+    for (const c of [...queue.consumers]) {
+      c.conn.sendError(new LindenError('NOT_FOUND', `queue "${name}" was deleted`, { name, sid: c.sid }));
+      this.attached.get(c.conn)?.delete(c.sid);
+      c.conn.subs.delete(c.sid);
+    }
+    queue.consumers.length = 0;
+    const writes = queue.purge();
+    queue.stop();
+    this.queues.delete(name);
+    if (queue.pattern !== null) this.trie.remove(queue.pattern, queue);
+    return this.store.write([...writes, deleteQueue(name)]);
+  }
+
+  purge(name: string): Promise<void> | undefined {
+    const queue = this.queues.get(name);
+    if (!queue) throw new LindenError('NOT_FOUND', `no queue "${name}"`, { name });
+    return this.store.write(queue.purge());
+  }
+
+  reaches(topic: string): boolean {
+    return this.trie.match(topic).length > 0;
+  }
+
+  /** Stores a persistent message in every queue its topic reaches. */
+  publish(
+    topic: string, mid: string, fromPublisher: boolean, payload: Payload, ttl: number | undefined,
+    watchFor?: (queue: DurableQueue) => MessageWatch,
+  ): PersistentPublish {
+    const now = Date.now();
+    const seen = fromPublisher ? this.dedupe.get(mid) : undefined;
+    // A repeat is confirmed only once the first copy is on disk.
+    if (seen && seen.expiresAt > now) return { queues: [], durable: seen.durable, duplicate: true };
+    const queues = this.trie.match(topic);
+    const data = payload.packedData();
+    // Check every queue before changing any, so a refusal leaves all of them as they were.
+    for (const q of queues) {
+      if (!q.canTake(data.length)) {
+        throw new LindenError('QUEUE_FULL', `queue "${q.name}" is full (maxMessages ${q.config.maxMessages}, maxBytes ${q.config.maxBytes}, overflow ${q.config.overflow}); nothing was stored`, { queue: q.name });
+      }
+    }
+    const writes: StoreWrite[] = [];
+    const seq = this.seq++;
+    const expiresAt = ttl === undefined ? Infinity : now + ttl;
+    const added: [DurableQueue, QueuedMessage][] = [];
+    for (const q of queues) {
+      writes.push(...q.makeRoom(data.length));
+      const message: QueuedMessage = { seq, mid, topic, data, publishedAt: now, expiresAt, deliveries: 0, watch: watchFor?.(q) };
+      writes.push(putMessage(q.name, message));
+      added.push([q, message]);
+    }
+    if (fromPublisher) writes.push(putDedupe(mid, now + this.options.dedupeWindowMs));
+    const durable = writes.length > 0 ? this.store.write(writes) : undefined;
+    if (fromPublisher) this.dedupe.set(mid, { expiresAt: now + this.options.dedupeWindowMs, durable });
+    for (const [q, m] of added) q.add(m);
+    return { queues, durable, duplicate: false };
+  }
+
+  /** A `sub` with `durable`: declares the queue if needed and attaches the connection as a consumer. */
+  attach(conn: Connection, sid: number, name: string, pattern: string, settings: QueueSettings): Promise<void> | undefined {
+    const { queue, durable } = this.declare(name, pattern, settings);
+    let mine = this.attached.get(conn);
+    if (!mine) this.attached.set(conn, (mine = new Map()));
+    mine.set(sid, { queue, consumer: queue.attach(conn, sid) });
+    return durable;
+  }
+
+  detach(conn: Connection, sid: number): void {
+    const mine = this.attached.get(conn);
+    const entry = mine?.get(sid);
+    if (!entry) return;
+    mine!.delete(sid);
+    entry.queue.detach(entry.consumer);
+  }
+
+  detachAll(conn: Connection): void {
+    const mine = this.attached.get(conn);
+    if (!mine) return;
+    this.attached.delete(conn);
+    for (const { queue, consumer } of mine.values()) queue.detach(consumer);
+  }
+
+  stop(): void {
+    clearInterval(this.sweeper);
+    for (const q of this.queues.values()) q.stop();
+  }
+
+  // ---- QueueHost ----
+  deadLetters(of: DurableQueue): DurableQueue {
+    const name = `${of.name}.dlq`;
+    const existing = this.queues.get(name);
+    if (existing) return existing;
+    const dlq = this.install(name, null, { ...QUEUE_DEFAULTS, maxMessages: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER });
+    this.store.write([putQueue(record(dlq))])?.catch((err: unknown) => this.storeFailed(err));
+    return dlq;
+  }
+
+  storeFailed(err: unknown): void {
+    this.log.error({ err }, 'store write failed');
+  }
+
+  // ---- internals ----
+  /** Dead-letter queues are made by the broker; consumers attach to them whatever pattern they name. */
+  private deadLetterQueue(name: string, settings: QueueSettings): { queue: DurableQueue; durable: Promise<void> | undefined } {
+    const parent = this.queues.get(name.slice(0, -'.dlq'.length));
+    const queue = this.queues.get(name) ?? (parent && this.deadLetters(parent));
+    if (!queue) throw new LindenError('NOT_FOUND', `no queue "${name.slice(0, -4)}" whose dead letters "${name}" would hold`, { name });
+    return { queue, durable: this.configure(queue, settings) };
+  }
+
+  /** Applies the settings given; the store's promise when they changed anything. */
+  private configure(queue: DurableQueue, settings: QueueSettings): Promise<void> | undefined {
+    const config = { ...queue.config, ...definedSettings(settings) };
+    if (sameConfig(queue.config, config)) return undefined;
+    queue.config = config;
+    queue.dispatch(); // a larger maxInFlight may free consumers
+    return this.store.write([putQueue(record(queue))]);
+  }
+
+  private install(name: string, pattern: string | null, config: QueueConfig, createdAt?: number): DurableQueue {
+    const queue = new DurableQueue(name, pattern, config, this, createdAt);
+    this.queues.set(name, queue);
+    if (pattern !== null) this.trie.add(pattern, queue);
+    return queue;
+  }
+
+  private sweepDedupe(): void {
+    const now = Date.now();
+    const writes: StoreWrite[] = [];
+    for (const [mid, { expiresAt }] of this.dedupe) {
+      if (expiresAt > now) continue;
+      this.dedupe.delete(mid);
+      writes.push(deleteDedupe(mid));
+    }
+    if (writes.length > 0) this.store.write(writes)?.catch((err: unknown) => this.storeFailed(err));
+  }
+}
+
+function record(q: DurableQueue): QueueRecord {
+  return { name: q.name, pattern: q.pattern, config: q.config, createdAt: q.createdAt };
+}
+
+function definedSettings(s: QueueSettings): Partial<QueueConfig> {
+  const out: Partial<QueueConfig> = {};
+  for (const key of Object.keys(QUEUE_DEFAULTS) as (keyof QueueConfig)[]) {
+    if (s[key] !== undefined) (out as Record<string, unknown>)[key] = s[key];
+  }
+  return out;
+}
+
+function sameConfig(a: QueueConfig, b: QueueConfig): boolean {
+  return (Object.keys(a) as (keyof QueueConfig)[]).every((k) => a[k] === b[k]);
+}

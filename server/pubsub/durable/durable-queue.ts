@@ -1,0 +1,311 @@
+import { msgpackCodec } from '../../../protocol/codec.js';
+import type { Connection, TagOwner } from '../../connection.js';
+import type { Store, StoreWrite } from '../../store/store.js';
+import { OutboundMessage } from '../outbound-message.js';
+import { Payload } from '../payload.js';
+import { deleteMessage, putMessage, type QueueConfig, type QueuedMessage } from './queue-records.js';
+import { SeqHeap } from './seq-heap.js';
+
+/** A connection attached to a queue. */
+export interface Consumer {
+  readonly conn: Connection;
+  readonly sid: number;
+  inFlight: number;
+}
+
+interface InFlight {
+  readonly message: QueuedMessage;
+  readonly consumer: Consumer;
+  readonly tag: number;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export interface QueueHost {
+  readonly store: Store;
+  /** The dead-letter queue `<name>.dlq`, created on first use. */
+  deadLetters(of: DurableQueue): DurableQueue;
+  /** A store write failed: the broker can no longer keep its promises for this data. */
+  storeFailed(err: unknown): void;
+}
+
+/**
+ * A durable subscription: the messages it holds (ready, in flight, waiting out a nack delay),
+ * the consumers competing for them, acknowledgement deadlines, redelivery and dead-lettering.
+ * Messages are handed out oldest first; an unacknowledged one returns to its place in line.
+ */
+export class DurableQueue implements TagOwner {
+  private readonly ready = new SeqHeap<QueuedMessage>();
+  private readonly inFlight = new Map<number, InFlight>();
+  private readonly delayed = new Map<number, { message: QueuedMessage; timer: ReturnType<typeof setTimeout> }>();
+  readonly consumers: Consumer[] = [];
+  private next = 0;
+  count = 0;
+  bytes = 0;
+  readonly stats = { published: 0, acked: 0, redelivered: 0, deadLettered: 0, expired: 0, dropped: 0 };
+
+  constructor(
+    readonly name: string,
+    readonly pattern: string | null,
+    public config: QueueConfig,
+    private readonly host: QueueHost,
+    readonly createdAt = Date.now(),
+  ) {}
+
+  get readyCount(): number {
+    return this.ready.size;
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  get oldestPublishedAt(): number | undefined {
+    let oldest: number | undefined;
+    const consider = (m: QueuedMessage) => { if (oldest === undefined || m.publishedAt < oldest) oldest = m.publishedAt; };
+    const head = this.ready.peek();
+    if (head) consider(head);
+    for (const f of this.inFlight.values()) consider(f.message);
+    for (const d of this.delayed.values()) consider(d.message);
+    return oldest;
+  }
+
+  /** Why messages are not moving, or null. */
+  stallReason(): string | null {
+    if (this.ready.size === 0) return null;
+    if (this.consumers.length === 0) return 'no consumers';
+    if (this.consumers.every((c) => c.inFlight >= this.config.maxInFlight)) return 'all consumers at maxInFlight';
+    return null;
+  }
+
+  /** Whether a message of `bytes` fits, counting what drop-oldest may drop: ready messages, never one in flight. */
+  canTake(bytes: number): boolean {
+    const fits = (count: number, size: number) => count + 1 <= this.config.maxMessages && size + bytes <= this.config.maxBytes;
+    if (fits(this.count, this.bytes)) return true;
+    if (this.config.overflow === 'reject') return false;
+    let readyBytes = 0;
+    for (const m of this.ready.values()) readyBytes += m.data.length;
+    return fits(this.count - this.ready.size, this.bytes - readyBytes);
+  }
+
+  /** Drops the oldest ready messages until one of `bytes` fits (after canTake); returns the store writes. */
+  makeRoom(bytes: number): StoreWrite[] {
+    const writes: StoreWrite[] = [];
+    while (this.count + 1 > this.config.maxMessages || this.bytes + bytes > this.config.maxBytes) {
+      const oldest = this.ready.pop();
+      if (!oldest) break;
+      this.forget(oldest);
+      oldest.watch?.lost();
+      this.stats.dropped++;
+      writes.push(deleteMessage(this.name, oldest.seq));
+    }
+    return writes;
+  }
+
+  /** Takes a message the caller is storing (or has recovered). */
+  add(message: QueuedMessage): void {
+    this.count++;
+    this.bytes += message.data.length;
+    this.stats.published++;
+    this.ready.push(message);
+    this.dispatch();
+  }
+
+  attach(conn: Connection, sid: number): Consumer {
+    const consumer: Consumer = { conn, sid, inFlight: 0 };
+    this.consumers.push(consumer);
+    this.dispatch();
+    return consumer;
+  }
+
+  /** A consumer left (unsubscribe or disconnect): what it had not acked is redelivered. */
+  detach(consumer: Consumer): void {
+    const i = this.consumers.indexOf(consumer);
+    if (i === -1) return;
+    this.consumers.splice(i, 1);
+    for (const f of [...this.inFlight.values()]) {
+      if (f.consumer !== consumer) continue;
+      consumer.conn.releaseTag(f.tag);
+      this.settle(f.message.seq);
+      this.unacked(f, 0);
+    }
+    this.dispatch();
+  }
+
+  /** Hands ready messages to consumers with room, round-robin. */
+  dispatch(): void {
+    const now = Date.now();
+    while (this.ready.size > 0) {
+      const consumer = this.pick();
+      if (!consumer) return;
+      const message = this.ready.pop()!;
+      if (message.expiresAt <= now) {
+        this.remove(message, 'expired');
+        continue;
+      }
+      this.deliver(consumer, message);
+    }
+  }
+
+  // ---- TagOwner: the consumer's answers ----
+  delivered(): void {}
+
+  processed(seq: number): void {
+    const f = this.settle(seq);
+    if (!f) return;
+    this.stats.acked++;
+    this.remove(f.message, 'acked');
+    this.dispatch();
+  }
+
+  rejected(seq: number, _reason?: string, delay = 0): void {
+    const f = this.settle(seq);
+    if (f) this.unacked(f, delay);
+    this.dispatch();
+  }
+
+  lost(seq: number): void {
+    const f = this.settle(seq);
+    if (f) this.unacked(f, 0);
+    this.dispatch();
+  }
+
+  working(seq: number): void {
+    const f = this.inFlight.get(seq);
+    if (!f) return;
+    clearTimeout(f.timer);
+    f.timer = this.deadline(f);
+  }
+
+  /** Ends every timer; the queue's messages stay in the store. */
+  stop(): void {
+    for (const f of this.inFlight.values()) clearTimeout(f.timer);
+    for (const d of this.delayed.values()) clearTimeout(d.timer);
+  }
+
+  /** Drops every message (purge or delete); returns the store writes that forget them. */
+  purge(): StoreWrite[] {
+    const writes: StoreWrite[] = [];
+    const all = [...this.ready.clear(), ...[...this.inFlight.values()].map((f) => f.message), ...[...this.delayed.values()].map((d) => d.message)];
+    for (const f of this.inFlight.values()) {
+      clearTimeout(f.timer);
+      f.consumer.conn.releaseTag(f.tag);
+      f.consumer.inFlight--;
+    }
+    for (const d of this.delayed.values()) clearTimeout(d.timer);
+    this.inFlight.clear();
+    this.delayed.clear();
+    for (const m of all) {
+      m.watch?.lost();
+      writes.push(deleteMessage(this.name, m.seq));
+    }
+    this.count = 0;
+    this.bytes = 0;
+    return writes;
+  }
+
+  // ---- internals ----
+  private pick(): Consumer | undefined {
+    const n = this.consumers.length;
+    for (let i = 0; i < n; i++) {
+      const c = this.consumers[(this.next + i) % n]!;
+      if (c.inFlight < this.config.maxInFlight && c.conn.state === 'open') {
+        this.next = (this.next + i + 1) % n;
+        return c;
+      }
+    }
+    return undefined;
+  }
+
+  private deliver(consumer: Consumer, message: QueuedMessage): void {
+    message.deliveries++;
+    message.watch?.delivered();
+    if (message.deliveries > 1) this.stats.redelivered++;
+    const tag = consumer.conn.trackTag(this, message.seq);
+    const f: InFlight = { message, consumer, tag, timer: undefined as never };
+    f.timer = this.deadline(f);
+    this.inFlight.set(message.seq, f);
+    consumer.inFlight++;
+    // The delivery count must survive a crash; nobody waits for this write.
+    this.persist([putMessage(this.name, message)]);
+    const out = new OutboundMessage(message.topic, message.mid, new Payload(message.data, msgpackCodec), 1);
+    try {
+      consumer.conn.deliver(consumer.sid, out, { tag, ack: 'processing', dc: message.deliveries }, true);
+    } catch (err) {
+      // Checked at publish; a payload that still cannot be converted must not take the broker down.
+      consumer.conn.sendError(err);
+    }
+  }
+
+  private deadline(f: InFlight): ReturnType<typeof setTimeout> {
+    return unref(setTimeout(() => {
+      if (this.inFlight.get(f.message.seq) !== f) return;
+      f.consumer.conn.releaseTag(f.tag);
+      this.settle(f.message.seq);
+      this.unacked(f, 0);
+      this.dispatch();
+    }, this.config.ackWait));
+  }
+
+  private settle(seq: number): InFlight | undefined {
+    const f = this.inFlight.get(seq);
+    if (!f) return undefined;
+    this.inFlight.delete(seq);
+    clearTimeout(f.timer);
+    f.consumer.inFlight--;
+    return f;
+  }
+
+  /** Back in line (after `delay`), or to the dead-letter queue once maxDeliveries is reached. */
+  private unacked(f: InFlight, delay: number): void {
+    this.inFlight.delete(f.message.seq);
+    const m = f.message;
+    if (m.deliveries >= this.config.maxDeliveries && this.pattern !== null) {
+      this.deadLetter(m);
+      return;
+    }
+    if (delay <= 0) {
+      this.ready.push(m);
+      return;
+    }
+    const timer = unref(setTimeout(() => {
+      this.delayed.delete(m.seq);
+      this.ready.push(m);
+      this.dispatch();
+    }, delay));
+    this.delayed.set(m.seq, { message: m, timer });
+  }
+
+  private deadLetter(m: QueuedMessage): void {
+    const dlq = this.host.deadLetters(this);
+    this.forget(m);
+    this.stats.deadLettered++;
+    m.watch?.rejected('dead-lettered');
+    const moved: QueuedMessage = { ...m, deliveries: 0, watch: undefined };
+    // One transaction: the message is in exactly one of the two queues whatever happens.
+    this.persist([deleteMessage(this.name, m.seq), putMessage(dlq.name, moved)]);
+    dlq.add(moved);
+  }
+
+  private remove(m: QueuedMessage, why: 'acked' | 'expired'): void {
+    this.forget(m);
+    if (why === 'acked') m.watch?.processed();
+    else m.watch?.lost();
+    if (why === 'expired') this.stats.expired++;
+    this.persist([deleteMessage(this.name, m.seq)]);
+  }
+
+  private forget(m: QueuedMessage): void {
+    this.count--;
+    this.bytes -= m.data.length;
+  }
+
+  private persist(writes: StoreWrite[]): void {
+    this.host.store.write(writes)?.catch((err: unknown) => this.host.storeFailed(err));
+  }
+}
+
+/** Deadlines must not keep a stopping broker's process alive. */
+function unref(timer: ReturnType<typeof setTimeout>): ReturnType<typeof setTimeout> {
+  timer.unref();
+  return timer;
+}

@@ -1,0 +1,96 @@
+import type { Key, StoreWrite } from '../../store/store.js';
+
+/**
+ * How durable subscriptions lie in the Store:
+ *   ['q', name]       -> QueueRecord     a durable subscription and its settings
+ *   ['m', name, seq]  -> MessageRecord   a message it still holds, in broker-wide seq order
+ *   ['d', mid]        -> expiresAt        a publisher message id inside its dedupe window
+ * A message matched by several queues is stored once per queue: each copy lives and dies with
+ * its own acknowledgement.
+ */
+export interface QueueConfig {
+  ackWait: number;
+  maxInFlight: number;
+  maxDeliveries: number;
+  maxMessages: number;
+  maxBytes: number;
+  overflow: 'reject' | 'drop-oldest';
+}
+
+export const QUEUE_DEFAULTS: QueueConfig = {
+  ackWait: 30_000,
+  maxInFlight: 1_000,
+  maxDeliveries: 5,
+  maxMessages: 1_000_000,
+  maxBytes: 256 * 1024 * 1024,
+  overflow: 'reject',
+};
+
+export interface QueueRecord {
+  name: string;
+  /** null for a dead-letter queue: it takes messages only from its parent. */
+  pattern: string | null;
+  config: QueueConfig;
+  createdAt: number;
+}
+
+/** A message held by a queue, in memory and (as MessageRecord) in the store. */
+export interface QueuedMessage {
+  readonly seq: number;
+  readonly mid: string;
+  readonly topic: string;
+  /** The payload as MessagePack bytes, whatever codec it arrived in. */
+  readonly data: Uint8Array;
+  readonly publishedAt: number;
+  /** ms since the epoch; Infinity without a ttl. */
+  readonly expiresAt: number;
+  deliveries: number;
+  /** A publisher waiting for delivery or processing of this copy (in memory only: the wait ends with its connection). */
+  watch?: MessageWatch;
+}
+
+export interface MessageWatch {
+  delivered(): void;
+  processed(): void;
+  /** Dead-lettered: it will not be processed here. */
+  rejected(reason: string): void;
+  /** Expired, dropped or purged unprocessed. */
+  lost(): void;
+}
+
+interface MessageRecord {
+  mid: string;
+  topic: string;
+  data: Uint8Array;
+  publishedAt: number;
+  expiresAt: number | null;
+  deliveries: number;
+}
+
+export const QUEUES_PREFIX: Key = ['q'];
+export const DEDUPE_PREFIX: Key = ['d'];
+export const messagesPrefix = (queue: string): Key => ['m', queue];
+
+export const putQueue = (q: QueueRecord): StoreWrite => ({ key: ['q', q.name], value: q });
+export const deleteQueue = (name: string): StoreWrite => ({ key: ['q', name] });
+
+export function putMessage(queue: string, m: QueuedMessage): StoreWrite {
+  const record: MessageRecord = {
+    mid: m.mid, topic: m.topic, data: m.data, publishedAt: m.publishedAt,
+    expiresAt: Number.isFinite(m.expiresAt) ? m.expiresAt : null, deliveries: m.deliveries,
+  };
+  return { key: ['m', queue, m.seq], value: record };
+}
+
+export const deleteMessage = (queue: string, seq: number): StoreWrite => ({ key: ['m', queue, seq] });
+
+export function messageFromRecord(key: Key, value: unknown): QueuedMessage {
+  const r = value as MessageRecord;
+  return {
+    seq: key[2] as number, mid: r.mid, topic: r.topic, data: r.data, publishedAt: r.publishedAt,
+    expiresAt: r.expiresAt ?? Infinity, deliveries: r.deliveries,
+  };
+}
+
+export const putDedupe = (mid: string, expiresAt: number): StoreWrite => ({ key: ['d', mid], value: expiresAt });
+export const deleteDedupe = (mid: string): StoreWrite => ({ key: ['d', mid] });
