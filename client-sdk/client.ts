@@ -280,6 +280,8 @@ export class Client implements MessageOwner {
 
   private unsubscribe(sid: number): void {
     if (!this.subs.delete(sid) || !this.live) return;
+    // Acks and nacks already queued go first: a durable queue would redeliver what an unsub overtook.
+    this.flushNow();
     this.call({ t: 'unsub', sid }, undefined).catch(() => {}); // gone either way
   }
 

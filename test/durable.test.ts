@@ -44,6 +44,19 @@ for (const store of ['memory', 'lmdb'] as const) {
       expect([next!.data.n]).toEqual([5]); // acked ones are gone
     });
 
+    test('an ack followed at once by leaving the subscription is not overtaken by the unsubscribe', async () => {
+      await start();
+      const c = await t.client();
+      await c.createQueue('once-each', 'tick.>');
+      for (const o of orders(2)) await c.publish('tick.x', o, { mode: 'persistent', ack: 'submission' });
+      for await (const m of c.subscribe<{ n: number }>('tick.>', { durable: 'once-each', maxInFlight: 1 })) {
+        m.ack();
+        break; // unsubscribes in the same tick as the ack
+      }
+      const [next] = await take(c.subscribe<{ n: number }>('tick.>', { durable: 'once-each' }), 1);
+      expect([next!.data.n, next!.deliveryCount]).toEqual([1, 1]);
+    });
+
     test('consumers of one durable name compete; nack redelivers, with a delay when asked', async () => {
       await start();
       const a = (await t.client()).subscribe<{ n: number }>('jobs.*', { durable: 'work', maxInFlight: 1 });

@@ -104,8 +104,6 @@ export class PubSubCore {
     if (f.reply) throw invalidPub('mode', 'must be transient for a request');
     const tracker = ack === 'delivery' || ack === 'processing' ? new ReceiptTracker(conn, f.id!, mid, ack, false) : undefined;
     const watchFor = tracker && ((q: DurableQueue) => watchOf(tracker, tracker.addQueue(q.name)));
-    // A JSON consumer may attach to a queue later: the payload must convert (DECODE_ERROR now, not at delivery).
-    if (conn.codec.name === 'msgpack' && this.durable.reaches(f.topic)) payload.jsonData();
     const stored = this.durable.publish(f.topic, mid, f.mid !== undefined, payload, f.ttl, watchFor);
     if (stored.duplicate) {
       if (ack === 'none') return;

@@ -31,6 +31,8 @@ export interface PersistentPublish {
 export class DurableCore implements QueueHost {
   readonly queues = new Map<string, DurableQueue>();
   private readonly trie = new TopicTrie<DurableQueue>();
+  /** Queues per topic seen, until the queues change (as Router does for subscriptions). */
+  private readonly routes = new Map<string, DurableQueue[]>();
   /** Publisher message ids seen: when they expire, and the write that stored the first one. */
   private readonly dedupe = new Map<string, { expiresAt: number; durable: Promise<void> | undefined }>();
   private readonly attached = new WeakMap<Connection, Map<number, { queue: DurableQueue; consumer: Consumer }>>();
@@ -92,6 +94,7 @@ export class DurableCore implements QueueHost {
     queue.stop();
     this.queues.delete(name);
     if (queue.pattern !== null) this.trie.remove(queue.pattern, queue);
+    this.routes.clear();
     return this.store.write([...writes, deleteQueue(name)]);
   }
 
@@ -99,10 +102,6 @@ export class DurableCore implements QueueHost {
     const queue = this.queues.get(name);
     if (!queue) throw new LindenError('NOT_FOUND', `no queue "${name}"`, { name });
     return this.store.write(queue.purge());
-  }
-
-  reaches(topic: string): boolean {
-    return this.trie.match(topic).length > 0;
   }
 
   /** Stores a persistent message in every queue its topic reaches. */
@@ -114,7 +113,7 @@ export class DurableCore implements QueueHost {
     const seen = fromPublisher ? this.dedupe.get(mid) : undefined;
     // A repeat is confirmed only once the first copy is on disk.
     if (seen && seen.expiresAt > now) return { queues: [], durable: seen.durable, duplicate: true };
-    const queues = this.trie.match(topic);
+    const queues = this.match(topic);
     const data = payload.packedData();
     // Check every queue before changing any, so a refusal leaves all of them as they were.
     for (const q of queues) {
@@ -153,7 +152,7 @@ export class DurableCore implements QueueHost {
     const entry = mine?.get(sid);
     if (!entry) return;
     mine!.delete(sid);
-    entry.queue.detach(entry.consumer);
+    entry.queue.detach(entry.consumer, true);
   }
 
   detachAll(conn: Connection): void {
@@ -183,6 +182,15 @@ export class DurableCore implements QueueHost {
   }
 
   // ---- internals ----
+  private match(topic: string): DurableQueue[] {
+    let queues = this.routes.get(topic);
+    if (!queues) {
+      if (this.routes.size >= 16_384) this.routes.clear();
+      this.routes.set(topic, (queues = this.trie.match(topic)));
+    }
+    return queues;
+  }
+
   /** Dead-letter queues are made by the broker; consumers attach to them whatever pattern they name. */
   private deadLetterQueue(name: string, settings: QueueSettings): { queue: DurableQueue; durable: Promise<void> | undefined } {
     const parent = this.queues.get(name.slice(0, -'.dlq'.length));
@@ -204,6 +212,7 @@ export class DurableCore implements QueueHost {
     const queue = new DurableQueue(name, pattern, config, this, createdAt);
     this.queues.set(name, queue);
     if (pattern !== null) this.trie.add(pattern, queue);
+    this.routes.clear();
     return queue;
   }
 

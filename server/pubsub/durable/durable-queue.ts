@@ -117,8 +117,12 @@ export class DurableQueue implements TagOwner {
     return consumer;
   }
 
-  /** A consumer left (unsubscribe or disconnect): what it had not acked is redelivered. */
-  detach(consumer: Consumer): void {
+  /**
+   * A consumer left: what it had not acked is redelivered. After an unsubscribe (`clean`) those
+   * deliveries do not count toward maxDeliveries: a consumer taking a few and leaving must not
+   * push the rest toward the dead-letter queue. A disconnect counts: it may be a crash.
+   */
+  detach(consumer: Consumer, clean = false): void {
     const i = this.consumers.indexOf(consumer);
     if (i === -1) return;
     this.consumers.splice(i, 1);
@@ -126,6 +130,7 @@ export class DurableQueue implements TagOwner {
       if (f.consumer !== consumer) continue;
       consumer.conn.releaseTag(f.tag);
       this.settle(f.message.seq);
+      if (clean) f.message.deliveries--;
       this.unacked(f, 0);
     }
     this.dispatch();
@@ -217,6 +222,14 @@ export class DurableQueue implements TagOwner {
   }
 
   private deliver(consumer: Consumer, message: QueuedMessage): void {
+    const out = new OutboundMessage(message.topic, message.mid, new Payload(message.data, msgpackCodec), 1);
+    if (consumer.conn.codec.name === 'json' && !convertible(out.payload)) {
+      // MessagePack no JSON consumer can read: no consumer of this queue ever will. Checking
+      // every persistent publish instead would cost the common, all-MessagePack case.
+      if (this.pattern !== null) this.deadLetter(message);
+      else this.remove(message, 'expired'); // already dead-lettered: nowhere left to go
+      return;
+    }
     message.deliveries++;
     message.watch?.delivered();
     if (message.deliveries > 1) this.stats.redelivered++;
@@ -227,13 +240,7 @@ export class DurableQueue implements TagOwner {
     consumer.inFlight++;
     // The delivery count must survive a crash; nobody waits for this write.
     this.persist([putMessage(this.name, message)]);
-    const out = new OutboundMessage(message.topic, message.mid, new Payload(message.data, msgpackCodec), 1);
-    try {
-      consumer.conn.deliver(consumer.sid, out, { tag, ack: 'processing', dc: message.deliveries }, true);
-    } catch (err) {
-      // Checked at publish; a payload that still cannot be converted must not take the broker down.
-      consumer.conn.sendError(err);
-    }
+    consumer.conn.deliver(consumer.sid, out, { tag, ack: 'processing', dc: message.deliveries }, true);
   }
 
   private deadline(f: InFlight): ReturnType<typeof setTimeout> {
@@ -308,4 +315,13 @@ export class DurableQueue implements TagOwner {
 function unref(timer: ReturnType<typeof setTimeout>): ReturnType<typeof setTimeout> {
   timer.unref();
   return timer;
+}
+
+function convertible(payload: Payload): boolean {
+  try {
+    payload.jsonData();
+    return true;
+  } catch {
+    return false;
+  }
 }
