@@ -4,13 +4,14 @@ import { LINDEN_VERSION } from '../protocol/version.js';
 import { register as registerIn } from './commands/in.js';
 import { register as registerOut } from './commands/out.js';
 import { register as registerPub } from './commands/pub.js';
+import { register as registerQueue } from './commands/queue.js';
 import { register as registerRd } from './commands/rd.js';
 import { register as registerServe } from './commands/serve.js';
 import { register as registerSub } from './commands/sub.js';
 import { EXIT, finish, reportError } from './common.js';
 
 /** Every subcommand lives in cli/commands/<name>.ts and adds itself to the program. */
-const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerServe, registerPub, registerSub, registerOut, registerIn, registerRd];
+const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerServe, registerPub, registerSub, registerQueue, registerOut, registerIn, registerRd];
 
 const program = new Command('linden')
   .description('Linden message broker: run a broker, publish, subscribe and use tuple spaces from the shell')

@@ -144,7 +144,7 @@ test('an unreachable broker gives a clear message and exit code 1', async () => 
 });
 
 test('serve --port 0 prints its URL, serves clients and exits 0 on SIGTERM', async () => {
-  const serve = cli(['serve', '--port', '0', '--log-level', 'silent']);
+  const serve = cli(['serve', '--port', '0', '--log-level', 'silent', '--memory']);
   const [, url] = await serve.line('stdout', /listening on (ws:\/\/\S+)$/);
   expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
 

@@ -7,8 +7,10 @@ const ACK_LEVELS: readonly AckLevel[] = ['none', 'submission', 'delivery', 'proc
 
 interface PubFlags {
   url: string;
-  ack: AckLevel;
+  ack?: AckLevel;
   timeout?: number;
+  persistent?: boolean;
+  msgId?: string;
 }
 
 export function register(program: Command): void {
@@ -17,22 +19,30 @@ export function register(program: Command): void {
     .description('publish one message; prints the receipt as JSON unless --ack is none')
     .argument('<topic>', 'concrete topic, e.g. orders.created')
     .argument('<json>', 'payload as JSON, e.g. \'{"id": 1}\'')
-    .addOption(new Option('--ack <level>', 'synchronisation point to wait for').choices(ACK_LEVELS).default('none'))
-    .addOption(new Option('--timeout <ms>', 'bound on the wait for delivery/processing').argParser(integer(1)));
+    // The default depends on --persistent, so commander gets none and pub() picks it.
+    .addOption(new Option('--ack <level>', 'synchronisation point to wait for (default: none; submission with --persistent)').choices(ACK_LEVELS))
+    .addOption(new Option('--timeout <ms>', 'bound on the wait for delivery/processing').argParser(integer(1)))
+    .addOption(new Option('--persistent', 'store the message for every matching durable queue until a consumer acks it'))
+    .addOption(new Option('--msg-id <id>', 'publisher message id: a persistent repeat within the broker\'s dedupe window is not stored again'));
   addUrlOption(command).action(action(pub));
 }
 
 async function pub(topic: string, json: string, flags: PubFlags): Promise<void> {
   const data = parseJson(json);
+  // A persistent publish is worth waiting for by default: the receipt says it is on disk, and in which queues.
+  const ack = flags.ack ?? (flags.persistent ? 'submission' : 'none');
+  const base: PublishOptions = {};
+  if (flags.persistent) base.mode = 'persistent';
+  if (flags.msgId !== undefined) base.msgId = flags.msgId;
   const client = await connectOrFail(flags.url, { reconnect: false });
   const brokerErrors = collectErrors(client);
   try {
-    if (flags.ack === 'none') {
-      await client.publish(topic, data);
+    if (ack === 'none') {
+      await client.publish(topic, data, base);
       // Without a receipt, a ping round trip is what tells us the broker has handled the publish.
       await client.flush();
     } else {
-      const options: PublishOptions = { ack: flags.ack };
+      const options: PublishOptions = { ...base, ack };
       if (flags.timeout !== undefined) options.timeout = flags.timeout;
       const receipt = await client.publish(topic, data, options);
       process.stdout.write(`${toJsonText(receipt)}\n`);

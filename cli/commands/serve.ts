@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { LindenError, startBroker, type Broker, type BrokerOptions } from '../../server/index.js';
 import { DEFAULTS, LOG_LEVELS } from '../../server/options.js';
@@ -9,11 +10,20 @@ interface ServeFlags {
   port: number;
   host: string;
   logLevel: NonNullable<BrokerOptions['logLevel']>;
+  data: string;
+  memory?: boolean;
 }
+
+/** Where `linden serve` keeps its store unless told otherwise: next to wherever it was started. */
+const DEFAULT_DATA_DIR = './linden-data';
 
 /** The one place a flag becomes a broker option; a new flag adds a line here and an addOption below. */
 function toBrokerOptions(flags: ServeFlags): BrokerOptions {
-  return { port: flags.port, host: flags.host, logLevel: flags.logLevel };
+  const options: BrokerOptions = { port: flags.port, host: flags.host, logLevel: flags.logLevel };
+  // startBroker() itself keeps everything in memory without a dataDir; the command defaults to
+  // a store so that persistent messages are persistent unless the user opts out.
+  if (!flags.memory) options.dataDir = resolve(flags.data);
+  return options;
 }
 
 export function register(program: Command): void {
@@ -24,6 +34,8 @@ export function register(program: Command): void {
     .addOption(new Option('--port <port>', 'TCP port; 0 picks a free one').argParser(integer(0, 65535)).default(DEFAULTS.port))
     .addOption(new Option('--host <host>', 'interface to listen on').default(DEFAULTS.host))
     .addOption(new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).default(DEFAULTS.logLevel))
+    .addOption(new Option('--data <dir>', 'folder of the LMDB store: durable queues, persistent messages and spaces survive restarts').default(DEFAULT_DATA_DIR))
+    .addOption(new Option('--memory', 'keep everything in memory: nothing survives the process').conflicts('data'))
     .action(action(serve));
 }
 

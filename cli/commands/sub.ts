@@ -5,6 +5,7 @@ import { action, addUrlOption, connectOrFail, EXIT, finish, integer, toJsonText 
 interface SubFlags {
   url: string;
   group?: string;
+  durable?: string;
   count?: number;
   json?: boolean;
 }
@@ -15,8 +16,9 @@ export function register(program: Command): void {
     .description('print messages matching a pattern, one per line, until Ctrl-C or --count')
     .argument('<pattern>', 'topic pattern; `*` matches one token, a trailing `>` one or more')
     .addOption(new Option('--group <name>', 'queue group: each message goes to one member'))
+    .addOption(new Option('--durable <name>', 'attach to (creating if needed) this durable queue; each message is acked once printed').conflicts('group'))
     .addOption(new Option('--count <n>', 'exit after n messages').argParser(integer(1)))
-    .addOption(new Option('--json', 'print {"topic","id","data"} objects instead of `topic data`'));
+    .addOption(new Option('--json', 'print {"topic","id","data"} objects (plus "deliveryCount" with --durable) instead of `topic data`'));
   addUrlOption(command).action(action(sub));
 }
 
@@ -35,17 +37,17 @@ async function sub(pattern: string, flags: SubFlags): Promise<void> {
   reportStatus(client);
 
   try {
-    const subscription = client.subscribe(pattern, flags.group === undefined ? {} : { group: flags.group });
+    const subscription = client.subscribe(pattern, flags.durable !== undefined ? { durable: flags.durable } : flags.group !== undefined ? { group: flags.group } : {});
     // Closing before the broker confirmed rejects `ready` with CLOSED; that is a clean stop too.
     await subscription.ready.catch((err: unknown) => {
       if (!stopping) throw err;
     });
     // On stderr so stdout stays pure data; scripts and tests wait for this line before publishing.
-    if (!stopping) process.stderr.write(`subscribed to ${pattern}${flags.group === undefined ? '' : ` in group ${flags.group}`}\n`);
+    if (!stopping) process.stderr.write(`subscribed to ${pattern}${describeShare(flags)}\n`);
     let seen = 0;
     for await (const msg of subscription) {
-      process.stdout.write(`${format(msg, flags.json === true)}\n`);
-      // Acked once printed: printing is this consumer's processing.
+      process.stdout.write(`${format(msg, flags.json === true, flags.durable !== undefined)}\n`);
+      // Acked once printed: printing is this consumer's processing (a durable queue then forgets the message).
       if (msg.wantsAck) msg.ack();
       if (flags.count !== undefined && ++seen >= flags.count) break;
     }
@@ -55,8 +57,15 @@ async function sub(pattern: string, flags: SubFlags): Promise<void> {
   finish(EXIT.OK);
 }
 
-function format(msg: Message, json: boolean): string {
-  if (json) return toJsonText({ topic: msg.topic, id: msg.id, data: msg.data });
+function describeShare(flags: SubFlags): string {
+  if (flags.durable !== undefined) return ` in durable queue ${flags.durable}`;
+  return flags.group === undefined ? '' : ` in group ${flags.group}`;
+}
+
+function format(msg: Message, json: boolean, durable: boolean): string {
+  // A durable queue may deliver a message again (after a crash, a nack or a timeout): say how often.
+  const fields = { topic: msg.topic, id: msg.id, data: msg.data };
+  if (json) return toJsonText(durable ? { ...fields, deliveryCount: msg.deliveryCount } : fields);
   return `${msg.topic} ${toJsonText(msg.data)}`;
 }
 
