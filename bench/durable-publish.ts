@@ -1,0 +1,97 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { connect } from '../client-sdk/index.js';
+
+export interface DurablePublishResult {
+  messages: number;
+  inFlight: number;
+  payloadBytes: number;
+  seconds: number;
+  ackedPerSecond: number;
+}
+
+const TOPIC = 'bench.durable';
+const QUEUE = 'bench-durable';
+
+/**
+ * Persistent publish throughput: one publisher keeps `inFlight` publishes with ack 'submission'
+ * outstanding, starting the next as each receipt arrives. A receipt means the message is
+ * committed to the broker's LMDB store, so this measures the store's group commit as much as
+ * the broker. The broker runs as `linden serve --data` in a child process, on a fresh folder on
+ * the same disk as the temp folder, with one durable queue so every message is really stored
+ * (with none, a persistent message matches nothing and nothing is written).
+ */
+export async function durablePublish(messages: number, inFlight = 256, warmup = 20_000): Promise<DurablePublishResult> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'linden-bench-durable-'));
+  const broker = await serve(dataDir);
+  try {
+    const client = await connect(broker.url, { name: 'bench-durable-pub' });
+    // Room for every message: no consumer drains the queue during the run.
+    await client.createQueue(QUEUE, TOPIC, { maxMessages: warmup + messages + inFlight, maxBytes: 2 ** 40 });
+    const payload = new Uint8Array(128).fill(7);
+    await keepInFlight(warmup, inFlight, () => client.publish(TOPIC, payload, { mode: 'persistent', ack: 'submission' }));
+    const started = performance.now();
+    await keepInFlight(messages, inFlight, () => client.publish(TOPIC, payload, { mode: 'persistent', ack: 'submission' }));
+    const seconds = (performance.now() - started) / 1000;
+    await client.close();
+    return { messages, inFlight, payloadBytes: payload.length, seconds, ackedPerSecond: Math.round(messages / seconds) };
+  } finally {
+    await broker.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Runs `total` publishes with at most `window` outstanding. Every receipt must name the queue:
+ * a publish stored nowhere would make the figure meaningless, so it fails the run.
+ */
+async function keepInFlight(total: number, window: number, publish: () => Promise<{ queues?: string[] }>): Promise<void> {
+  let started = 0;
+  let finished = 0;
+  await new Promise<void>((resolve, reject) => {
+    const next = (): void => {
+      if (finished === total) return resolve();
+      if (started === total) return;
+      started++;
+      publish().then((receipt) => {
+        if (receipt.queues?.[0] !== QUEUE) return reject(new Error(`persistent publish was not stored in ${QUEUE}: ${JSON.stringify(receipt)}`));
+        finished++;
+        next();
+      }, reject);
+    };
+    for (let i = 0; i < Math.min(window, total); i++) next();
+    if (total === 0) resolve();
+  });
+}
+
+/** `linden serve --data dir` as users run it; resolves with its URL once it listens. */
+async function serve(dataDir: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+  const child = spawn(process.execPath, [main, 'serve', '--port', '0', '--data', dataDir, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = once(child, 'exit');
+  // Anything but the notice of the shutdown we asked for is worth seeing.
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    if (!line.startsWith('SIGTERM received')) process.stderr.write(`linden serve: ${line}\n`);
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const url = await new Promise<string>((resolve, reject) => {
+    lines.on('line', (line) => {
+      const m = /listening on (ws:\/\/\S+)$/.exec(line);
+      if (m) resolve(m[1]!);
+      else process.stderr.write(`linden serve: ${line}\n`); // a warning the run should not hide
+    });
+    void exited.then(() => reject(new Error('linden serve exited before listening')));
+  });
+  return {
+    url,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
