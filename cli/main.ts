@@ -8,6 +8,7 @@ import { register as registerQueue } from './commands/queue.js';
 import { register as registerRd } from './commands/rd.js';
 import { register as registerServe } from './commands/serve.js';
 import { register as registerSub } from './commands/sub.js';
+import { register as registerInspect } from './commands/inspect.js';
 import { EXIT, finish, reportError } from './common.js';
 
 /** Every subcommand lives in cli/commands/<name>.ts and adds itself to the program. */
@@ -22,5 +23,6 @@ const program = new Command('linden')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.OK : EXIT.USAGE));
 
 for (const add of COMMANDS) add(program);
+registerInspect(program); // queues, spaces, space, connections, subscriptions, stats: read-only views over HTTP
 
 program.parseAsync(process.argv).catch((err: unknown) => finish(reportError(err)));

@@ -8,6 +8,9 @@ import { codecForSubprotocol } from '../protocol/codec.js';
 import { CLOSE_CODES } from '../protocol/errors.js';
 import { FrameValidator } from '../protocol/validate.js';
 import { LINDEN_VERSION, SUBPROTOCOLS } from '../protocol/version.js';
+import { commitHistogram, timeCommits } from './admin/commit-timer.js';
+import { adminHandler } from './admin/http.js';
+import { createMetrics } from './admin/metrics.js';
 import type { BrokerContext } from './broker-context.js';
 import { Connection } from './connection.js';
 import { dispatch } from './dispatch.js';
@@ -40,7 +43,8 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
   const scheduler = new FlushScheduler();
   const instance = nanoid(8);
   let nextConnection = 1;
-  const store: Store = opts.dataDir ? await LmdbStore.open(opts.dataDir) : new MemoryStore();
+  const commits = commitHistogram();
+  const store: Store = timeCommits(opts.dataDir ? await LmdbStore.open(opts.dataDir) : new MemoryStore(), commits);
   const spaces = new SpaceCore(opts, store, log);
   const durable = new DurableCore(opts, store, log);
   const recovered = { spaces: await spaces.recover(), queues: await durable.recover() };
@@ -61,10 +65,15 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
     },
   };
 
-  const http: Server = createServer((_req, res) => {
-    res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
-    res.end(`Linden speaks WebSocket here: connect with subprotocol ${SUPPORTED.join(' or ')}\n`);
-  });
+  // Plain HTTP on the same port: health, metrics and read-only views for operators.
+  const http: Server = createServer(adminHandler({
+    durable,
+    spaces,
+    connections,
+    metrics: createMetrics({ pubsub: ctx.pubsub, durable, spaces, connections, commits }),
+    store: { kind: opts.dataDir ? 'lmdb' : 'memory', durable: store.durable },
+    upgradeHint: `Linden speaks WebSocket here: connect with subprotocol ${SUPPORTED.join(' or ')}\n`,
+  }));
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: opts.maxFrameBytes,

@@ -61,7 +61,12 @@ export class Connection {
 
   /** Over its pending-bytes limit: transient deliveries to it are dropped and reported. */
   isCongested(): boolean {
-    return this.ws.bufferedAmount + this.writer.bytes > this.limits.maxPendingBytes;
+    return this.pendingBytes > this.limits.maxPendingBytes;
+  }
+
+  /** Outbound bytes not yet handed to the kernel: queued here plus buffered by the socket. */
+  get pendingBytes(): number {
+    return this.ws.bufferedAmount + this.writer.bytes;
   }
 
   send(piece: Piece): void {

@@ -16,7 +16,8 @@ import { isGroup, type RouteEntry, type Subscription } from './subscription.js';
 export class PubSubCore {
   readonly router = new Router();
   private seq = 0;
-  readonly stats = { published: 0, delivered: 0, dropped: 0 };
+  /** `published` counts both modes; `persistent` the part of it that was persistent. */
+  readonly stats = { published: 0, persistent: 0, delivered: 0, dropped: 0 };
 
   constructor(private readonly options: ResolvedOptions, private readonly idPrefix: string, private readonly durable: DurableCore) {}
 
@@ -77,6 +78,7 @@ export class PubSubCore {
     const message = new OutboundMessage(f.topic, mid, payload, entries.length);
     this.stats.published++;
     if (f.mode === 'persistent') {
+      this.stats.persistent++;
       this.publishPersistent(conn, f, ack, mid, payload, message, entries);
       return;
     }

@@ -41,7 +41,7 @@ export class DurableQueue implements TagOwner {
   private next = 0;
   count = 0;
   bytes = 0;
-  readonly stats = { published: 0, acked: 0, redelivered: 0, deadLettered: 0, expired: 0, dropped: 0 };
+  readonly stats = { published: 0, delivered: 0, acked: 0, redelivered: 0, deadLettered: 0, expired: 0, dropped: 0 };
 
   constructor(
     readonly name: string,
@@ -67,6 +67,26 @@ export class DurableQueue implements TagOwner {
     for (const f of this.inFlight.values()) consider(f.message);
     for (const d of this.delayed.values()) consider(d.message);
     return oldest;
+  }
+
+  /**
+   * The `n` messages first in line (lowest seq), wherever they are, for inspection. A scan
+   * keeping the n best, not a sort: an operator's look must not cost a million-message sort.
+   */
+  oldest(n: number): { message: QueuedMessage; state: 'ready' | 'in flight' | 'delayed' }[] {
+    const best: { message: QueuedMessage; state: 'ready' | 'in flight' | 'delayed' }[] = [];
+    const consider = (message: QueuedMessage, state: 'ready' | 'in flight' | 'delayed') => {
+      if (best.length === n && message.seq > best[n - 1]!.message.seq) return;
+      let i = best.length;
+      while (i > 0 && best[i - 1]!.message.seq > message.seq) i--;
+      best.splice(i, 0, { message, state });
+      if (best.length > n) best.pop();
+    };
+    if (n <= 0) return best;
+    for (const m of this.ready.values()) consider(m, 'ready');
+    for (const f of this.inFlight.values()) consider(f.message, 'in flight');
+    for (const d of this.delayed.values()) consider(d.message, 'delayed');
+    return best;
   }
 
   /** Why messages are not moving, or null. */
@@ -231,6 +251,7 @@ export class DurableQueue implements TagOwner {
       return;
     }
     message.deliveries++;
+    this.stats.delivered++;
     message.watch?.delivered();
     if (message.deliveries > 1) this.stats.redelivered++;
     const tag = consumer.conn.trackTag(this, message.seq);

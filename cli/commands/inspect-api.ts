@@ -1,0 +1,68 @@
+import { Option, type Command } from 'commander';
+import { addUrlOption, CliError } from '../common.js';
+
+/** Flags every inspection view takes. */
+export interface InspectFlags {
+  url: string;
+  json?: boolean;
+}
+
+/**
+ * Adds `--url` (the same WebSocket URL every other subcommand takes: the admin API listens on
+ * the broker's own port, so one setting serves both) and `--json`.
+ */
+export function addInspectOptions(command: Command): Command {
+  command.addOption(new Option('--json', 'print the admin API\'s JSON (stable field names) instead of a table'));
+  return addUrlOption(command);
+}
+
+/** ws://host:port/... -> http://host:port; wss -> https. */
+export function httpBase(wsUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(wsUrl);
+  } catch {
+    throw new CliError(`invalid broker URL ${JSON.stringify(wsUrl)}: expected ws://host:port`, 2);
+  }
+  const scheme = { 'ws:': 'http:', 'wss:': 'https:', 'http:': 'http:', 'https:': 'https:' }[url.protocol];
+  if (!scheme) throw new CliError(`invalid broker URL ${JSON.stringify(wsUrl)}: expected ws:// or wss://`, 2);
+  return `${scheme}//${url.host}`;
+}
+
+// A broker that accepts the connection but never answers must not hang a script.
+const REQUEST_TIMEOUT_MS = 10_000;
+
+/**
+ * GETs `path` from the admin API. Unreachable brokers and unknown names become CliErrors
+ * (exit 1) with a sentence naming what was asked; `what` names it for the 404 case.
+ */
+export async function fetchApi<T>(wsUrl: string, path: string, what?: string): Promise<T> {
+  const base = httpBase(wsUrl);
+  let res: Response;
+  try {
+    res = await fetch(base + path, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const reason = cause?.code ?? cause?.message ?? (err as Error).message;
+    throw new CliError(`cannot reach broker at ${wsUrl}: ${reason}`);
+  }
+  const text = await res.text();
+  if (res.status === 404 && what) throw new CliError(`${what} does not exist on the broker at ${wsUrl}`);
+  if (!res.ok) {
+    let message = text.trim();
+    try {
+      message = (JSON.parse(text) as { message?: string }).message ?? message;
+    } catch { /* not JSON: an older broker or something else on that port */ }
+    throw new CliError(`broker at ${wsUrl} answered ${res.status} for ${path}: ${message}`);
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new CliError(`broker at ${wsUrl} did not answer ${path} with JSON: is it a Linden broker with the admin API?`);
+  }
+}
+
+/** Prints the API's answer as-is for scripts: one JSON document on stdout. */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}

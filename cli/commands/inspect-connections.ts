@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+import type { ConnectionView, SubscriptionView } from '../../server/admin/views.js';
+import { action, EXIT, finish } from '../common.js';
+import { addInspectOptions, fetchApi, printJson, type InspectFlags } from './inspect-api.js';
+import { bytes, table } from './inspect-format.js';
+
+/**
+ * `linden connections`: who is connected, and whose outbound buffer is filling up;
+ * `linden subscriptions`: which patterns have live subscribers, in which groups.
+ */
+export function register(program: Command): void {
+  const command = program
+    .command('connections')
+    .description('list client connections with codec, subscriptions, pending outbound bytes and message counts');
+  addInspectOptions(command).action(action(connections));
+
+  const subs = program
+    .command('subscriptions')
+    .description('list patterns with live subscribers: plain, per queue group and per durable queue');
+  addInspectOptions(subs).action(action(subscriptions));
+}
+
+async function subscriptions(flags: InspectFlags): Promise<void> {
+  const list = await fetchApi<SubscriptionView[]>(flags.url, '/api/subscriptions');
+  if (flags.json) {
+    printJson(list);
+  } else {
+    process.stdout.write(table(list, [
+      { header: 'PATTERN', value: (s) => s.pattern },
+      { header: 'GROUP', value: (s) => s.group ?? '-' },
+      { header: 'DURABLE', value: (s) => s.durable ?? '-' },
+      { header: 'SUBSCRIBERS', value: (s) => String(s.subscribers), right: true },
+      { header: 'CONNECTIONS', value: (s) => s.connections.join(',') },
+    ], 'no subscriptions'));
+  }
+  finish(EXIT.OK);
+}
+
+async function connections(flags: InspectFlags): Promise<void> {
+  const list = await fetchApi<ConnectionView[]>(flags.url, '/api/connections');
+  if (flags.json) printJson(list);
+  else process.stdout.write(connectionTable(list));
+  finish(EXIT.OK);
+}
+
+export function connectionTable(list: readonly ConnectionView[]): string {
+  return table(list, [
+    { header: 'ID', value: (c) => c.id },
+    { header: 'NAME', value: (c) => c.name ?? '-' },
+    { header: 'ADDRESS', value: (c) => c.remoteAddress },
+    { header: 'CODEC', value: (c) => c.codec },
+    { header: 'SUBS', value: (c) => String(c.subscriptions), right: true },
+    { header: 'PENDING', value: (c) => bytes(c.pendingBytes), right: true },
+    { header: 'IN', value: (c) => String(c.messagesIn), right: true },
+    { header: 'OUT', value: (c) => String(c.messagesOut), right: true },
+    { header: 'DROPPED', value: (c) => String(c.dropped), right: true },
+  ], 'no connections');
+}

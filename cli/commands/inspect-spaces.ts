@@ -1,0 +1,56 @@
+import type { Command } from 'commander';
+import type { SpaceView } from '../../server/admin/views.js';
+import { action, EXIT, finish } from '../common.js';
+import { addInspectOptions, fetchApi, printJson, type InspectFlags } from './inspect-api.js';
+import { bytes, fields, table } from './inspect-format.js';
+
+/** `linden spaces` and `linden space <name>`: tuple spaces, their sizes and who waits on them. */
+export function register(program: Command): void {
+  const list = program
+    .command('spaces')
+    .description('list tuple spaces with tuple count, size, waiting in/rd requests and notify subscriptions');
+  addInspectOptions(list).action(action(spaces));
+
+  const one = program
+    .command('space')
+    .description('show one tuple space in detail')
+    .argument('<name>', 'space name');
+  addInspectOptions(one).action(action(space));
+}
+
+async function spaces(flags: InspectFlags): Promise<void> {
+  const list = await fetchApi<SpaceView[]>(flags.url, '/api/spaces');
+  if (flags.json) printJson(list);
+  else process.stdout.write(spaceTable(list));
+  finish(EXIT.OK);
+}
+
+async function space(name: string, flags: InspectFlags): Promise<void> {
+  const s = await fetchApi<SpaceView>(flags.url, `/api/spaces/${encodeURIComponent(name)}`, `space "${name}"`);
+  if (flags.json) {
+    printJson(s);
+  } else {
+    process.stdout.write(fields([
+      ['space', s.name],
+      ['mode', s.persistent ? 'persistent (kept in the store)' : 'transient (memory only)'],
+      ['tuples', `${s.tuples}${s.reserved > 0 ? ` (+${s.reserved} reserved by open transactions)` : ''}, ${bytes(s.bytes)}`],
+      ['waiting', `${s.waiting} in/rd request(s)`],
+      ['notify', `${s.notify} subscription(s)`],
+      ['counters', `${s.outs} out, ${s.ins} in`],
+    ]));
+  }
+  finish(EXIT.OK);
+}
+
+export function spaceTable(list: readonly SpaceView[]): string {
+  return table(list, [
+    { header: 'NAME', value: (s) => s.name },
+    { header: 'MODE', value: (s) => (s.persistent ? 'persistent' : 'transient') },
+    { header: 'TUPLES', value: (s) => String(s.tuples), right: true },
+    { header: 'SIZE', value: (s) => bytes(s.bytes), right: true },
+    { header: 'WAITING', value: (s) => String(s.waiting), right: true },
+    { header: 'NOTIFY', value: (s) => String(s.notify), right: true },
+    { header: 'OUTS', value: (s) => String(s.outs), right: true },
+    { header: 'INS', value: (s) => String(s.ins), right: true },
+  ], 'no spaces');
+}

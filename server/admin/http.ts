@@ -1,0 +1,95 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Registry } from 'prom-client';
+import type { Connection } from '../connection.js';
+import type { DurableCore } from '../pubsub/durable/durable-core.js';
+import type { SpaceCore } from '../space/space-core.js';
+import { findSpace, listConnections, listQueues, listSpaces, listSubscriptions, queueDetail, spaceView } from './views.js';
+
+export interface AdminSources {
+  readonly durable: DurableCore;
+  readonly spaces: SpaceCore;
+  readonly connections: ReadonlySet<Connection>;
+  readonly metrics: Registry;
+  /** Which store keeps the data, for /healthz. */
+  readonly store: { kind: 'lmdb' | 'memory'; durable: boolean };
+  /** The text a plain GET of / answers with 426: this port speaks WebSocket. */
+  readonly upgradeHint: string;
+}
+
+type Route = (req: IncomingMessage, res: ServerResponse, name: string | undefined) => Promise<void> | void;
+
+/**
+ * The HTTP side of the broker's port: health, Prometheus metrics and read-only JSON views.
+ * Nothing here changes state; mutations belong to the WebSocket protocol, where rights can be
+ * checked per operation. Request bodies are never read.
+ */
+export function adminHandler(src: AdminSources): (req: IncomingMessage, res: ServerResponse) => void {
+  const routes: Record<string, Route> = {
+    '/healthz': (_req, res) => json(res, 200, { status: 'ok', store: src.store.kind, durable: src.store.durable }),
+    '/metrics': async (_req, res) => {
+      const text = await src.metrics.metrics();
+      res.writeHead(200, { 'content-type': src.metrics.contentType });
+      res.end(text);
+    },
+    '/api/queues': (_req, res, name) => {
+      if (name === undefined) return json(res, 200, listQueues(src.durable));
+      const q = src.durable.queues.get(name);
+      if (!q) return notFound(res, `no queue "${name}"`);
+      json(res, 200, queueDetail(src.durable, q));
+    },
+    '/api/spaces': (_req, res, name) => {
+      if (name === undefined) return json(res, 200, listSpaces(src.spaces));
+      const s = findSpace(src.spaces, name);
+      if (!s) return notFound(res, `no space "${name}"`);
+      json(res, 200, spaceView(s));
+    },
+    '/api/subscriptions': (req, res, name) => {
+      if (name !== undefined) return notFound(res, `no route ${req.url}`);
+      json(res, 200, listSubscriptions(src.connections));
+    },
+    '/api/connections': (req, res, name) => {
+      if (name !== undefined) return notFound(res, `no route ${req.url}`);
+      json(res, 200, listConnections(src.connections));
+    },
+  };
+
+  return (req, res) => {
+    const path = (req.url ?? '/').split('?', 1)[0]!;
+    if (path === '/') {
+      res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
+      res.end(src.upgradeHint);
+      return;
+    }
+    const match = /^(\/[a-z]+(?:\/[a-z]+)?)(?:\/([^/]+))?\/?$/.exec(path);
+    let route = match ? routes[match[1]!] : undefined;
+    let name = match?.[2];
+    // "/healthz/x" and the like have no second segment; only /api/<collection>/<name> does.
+    if (route && name !== undefined && !match![1]!.startsWith('/api/')) route = undefined;
+    if (!route) return notFound(res, `no route ${path}`);
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      return json(res, 405, { error: 'METHOD_NOT_ALLOWED', message: 'the admin API is read-only' });
+    }
+    if (name !== undefined) {
+      try {
+        name = decodeURIComponent(name);
+      } catch {
+        return json(res, 400, { error: 'BAD_REQUEST', message: 'malformed percent-encoding in the name' });
+      }
+    }
+    Promise.resolve(route(req, res, name)).catch((err: unknown) => {
+      if (!res.headersSent) json(res, 500, { error: 'INTERNAL_ERROR', message: err instanceof Error ? err.message : String(err) });
+      else res.destroy();
+    });
+  };
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+function notFound(res: ServerResponse, message: string): void {
+  json(res, 404, { error: 'NOT_FOUND', message });
+}

@@ -1,0 +1,125 @@
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Histogram } from 'prom-client';
+import type { Connection } from '../connection.js';
+import type { DurableCore } from '../pubsub/durable/durable-core.js';
+import type { DurableQueue } from '../pubsub/durable/durable-queue.js';
+import type { PubSubCore } from '../pubsub/pubsub-core.js';
+import type { SpaceCore } from '../space/space-core.js';
+
+export interface MetricSources {
+  readonly pubsub: PubSubCore;
+  readonly durable: DurableCore;
+  readonly spaces: SpaceCore;
+  readonly connections: ReadonlySet<Connection>;
+  /** Store commit latency, timed where the store is made (commit-timer.ts). */
+  readonly commits: Histogram;
+}
+
+/**
+ * Prometheus metrics for one broker. The cores already keep their counters for the JSON views,
+ * so every metric reads them at scrape time (prom-client's `collect`) instead of the hot paths
+ * paying for a second set of counters. One Registry per broker, not prom-client's global one:
+ * several brokers in one process (tests, embedding) would otherwise register the same names twice.
+ */
+export function createMetrics(src: MetricSources): Registry {
+  const registry = new Registry();
+  registry.registerMetric(src.commits);
+
+  /** A counter whose value is a total someone else keeps; reset first so vanished labels go away. */
+  const counter = (name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, v: number) => void) => void) =>
+    new Counter({
+      name, help, labelNames, registers: [registry],
+      collect() {
+        this.reset();
+        read((labels, v) => this.inc(labels, v));
+      },
+    });
+  const gauge = (name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, v: number) => void) => void) =>
+    new Gauge({
+      name, help, labelNames, registers: [registry],
+      collect() {
+        this.reset();
+        read((labels, v) => this.set(labels, v));
+      },
+    });
+
+  const queues = () => src.durable.queues.values();
+  const sumQueues = (key: keyof DurableQueue['stats']) => {
+    let n = 0;
+    for (const q of queues()) n += q.stats[key];
+    return n;
+  };
+
+  gauge('linden_connections', 'Open client connections', [], (set) => set({}, src.connections.size));
+  counter('linden_messages_in_total', 'Messages published, by mode', ['mode'], (set) => {
+    const { published, persistent } = src.pubsub.stats;
+    set({ mode: 'transient' }, published - persistent);
+    set({ mode: 'persistent' }, persistent);
+  });
+  counter('linden_messages_out_total', 'Messages delivered to subscribers, by mode (persistent: every delivery from a queue)', ['mode'], (set) => {
+    set({ mode: 'transient' }, src.pubsub.stats.delivered);
+    set({ mode: 'persistent' }, sumQueues('delivered'));
+  });
+  counter('linden_messages_dropped_total', 'Transient deliveries dropped because the receiver was congested', [], (set) => set({}, src.pubsub.stats.dropped));
+  counter('linden_frames_in_total', 'Protocol messages received from clients still connected', [], (set) => {
+    let n = 0;
+    for (const c of src.connections) n += c.stats.messagesIn;
+    set({}, n);
+  });
+
+  counter('linden_queue_deliveries_total', 'Deliveries from a durable queue, redeliveries included', ['queue'], (set) => {
+    for (const q of queues()) set({ queue: q.name }, q.stats.delivered);
+  });
+  counter('linden_queue_acks_total', 'Messages acknowledged by a consumer', ['queue'], (set) => {
+    for (const q of queues()) set({ queue: q.name }, q.stats.acked);
+  });
+  counter('linden_queue_redeliveries_total', 'Deliveries of a message delivered before', ['queue'], (set) => {
+    for (const q of queues()) set({ queue: q.name }, q.stats.redelivered);
+  });
+  counter('linden_queue_dead_letters_total', 'Messages moved to the dead-letter queue', ['queue'], (set) => {
+    for (const q of queues()) set({ queue: q.name }, q.stats.deadLettered);
+  });
+  gauge('linden_queue_depth', 'Ready messages waiting for a consumer', ['queue'], (set) => {
+    for (const q of queues()) set({ queue: q.name }, q.readyCount);
+  });
+  gauge('linden_queue_in_flight', 'Delivered messages not yet acknowledged', ['queue'], (set) => {
+    for (const q of queues()) set({ queue: q.name }, q.inFlightCount);
+  });
+  gauge('linden_queue_bytes', 'Payload bytes held by a queue', ['queue'], (set) => {
+    for (const q of queues()) set({ queue: q.name }, q.bytes);
+  });
+  gauge('linden_queue_consumers', 'Consumers attached to a queue', ['queue'], (set) => {
+    for (const q of queues()) set({ queue: q.name }, q.consumers.length);
+  });
+
+  gauge('linden_space_tuples', 'Tuples held by a space', ['space'], (set) => {
+    for (const s of src.spaces.listSpaces()) set({ space: s.name }, s.tupleCount);
+  });
+  gauge('linden_space_bytes', 'Bytes of the tuples held by a space', ['space'], (set) => {
+    for (const s of src.spaces.listSpaces()) set({ space: s.name }, s.bytes);
+  });
+  gauge('linden_space_waiting', 'Waiting in/rd requests on a space', ['space'], (set) => {
+    for (const s of src.spaces.listSpaces()) set({ space: s.name }, s.waiterCount);
+  });
+  counter('linden_space_ops_total', 'Tuples written (out) and taken (in) per space', ['space', 'op'], (set) => {
+    for (const s of src.spaces.listSpaces()) {
+      set({ space: s.name, op: 'out' }, s.stats.outs);
+      set({ space: s.name, op: 'in' }, s.stats.ins);
+    }
+  });
+  return Registry.merge([processMetrics(), registry]);
+}
+
+let processRegistry: Registry | undefined;
+
+/**
+ * Process metrics, the event-loop delay histogram among them (a blocked loop stalls every
+ * client). They describe the process, not a broker, and each collection starts a delay monitor
+ * and a GC observer that are never stopped, so there is one set per process, shared by brokers.
+ */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry, prefix: 'linden_' });
+  }
+  return processRegistry;
+}
