@@ -1,34 +1,89 @@
 import type { StoredTuple } from './stored-tuple.js';
 
+/** Dead entries a bucket tolerates before it compacts, whatever its size. */
+const SLACK = 32;
+
 /**
- * Tuples kept in write order, so the first match found is the oldest. Appends keep the order;
- * a reserved tuple put back with its old position marks the bucket for one re-sort.
+ * Tuples kept in write order, so the first match found is the oldest: an array sorted by seq
+ * with a head index. Removal only clears StoredTuple.indexed (the caller does, once for all the
+ * tuple's buckets) and counts; scans step over dead entries and removals at the front move the
+ * head, so draining oldest first costs O(1) a take. (A JS Set keeps deleted slots and walked past
+ * every earlier take.) The array is compacted once dead entries outnumber live ones.
+ *
+ * A tuple put back after a reservation is older than the tail: it is inserted at its seq,
+ * usually into its own dead entry, still in place, or into the free slot before the head.
  */
 export class OrderedBucket {
-  private set = new Set<StoredTuple>();
-  private lastSeq = -1;
-  private sorted = true;
+  private items: StoredTuple[] = [];
+  private head = 0;
+  /** Live tuples. */
+  size = 0;
 
-  get size(): number {
-    return this.set.size;
-  }
+  /** `key`: the index key the bucket is filed under. */
+  constructor(readonly key: string) {}
 
   add(t: StoredTuple): void {
-    if (t.seq < this.lastSeq) this.sorted = false;
-    else this.lastSeq = t.seq;
-    this.set.add(t);
-  }
-
-  delete(t: StoredTuple): void {
-    this.set.delete(t);
-  }
-
-  /** Visits tuples oldest first until `visit` returns true. */
-  scan(visit: (t: StoredTuple) => boolean | void): void {
-    if (!this.sorted) {
-      this.set = new Set([...this.set].sort((a, b) => a.seq - b.seq));
-      this.sorted = true;
+    this.size++;
+    const items = this.items;
+    const n = items.length;
+    if (n === this.head) {
+      // Empty: a fresh exact-size array, which matters for the million one-tuple buckets of unique values.
+      this.items = [t];
+      this.head = 0;
+    } else if (items[n - 1]!.seq < t.seq) {
+      items.push(t);
+    } else {
+      this.insertOrdered(t);
     }
-    for (const t of this.set) if (visit(t)) return;
+  }
+
+  /** Call after clearing t.indexed. */
+  delete(t: StoredTuple): void {
+    this.size--;
+    const items = this.items;
+    if (items[this.head] === t) {
+      let h = this.head + 1;
+      while (h < items.length && !items[h]!.indexed) h++;
+      this.head = h;
+    }
+    const dead = items.length - this.size;
+    if (dead > SLACK && dead > this.size) this.compact();
+  }
+
+  /** Visits live tuples oldest first until `visit` returns true. `visit` must not change the index. */
+  scan(visit: (t: StoredTuple) => boolean | void): void {
+    const items = this.items;
+    for (let i = this.head; i < items.length; i++) {
+      const t = items[i]!;
+      if (t.indexed && visit(t) === true) return;
+    }
+  }
+
+  private insertOrdered(t: StoredTuple): void {
+    const items = this.items;
+    let lo = this.head;
+    let hi = items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (items[mid]!.seq < t.seq) lo = mid + 1;
+      else hi = mid;
+    }
+    if (items[lo] === t) return; // its own dead entry: live again where it was
+    // Shift whichever side is shorter; the front can only move into free slots before the head.
+    if (this.head > 0 && lo - this.head <= items.length - lo) {
+      items.copyWithin(this.head - 1, this.head, lo);
+      items[lo - 1] = t;
+      this.head--;
+    } else {
+      items.splice(lo, 0, t);
+    }
+  }
+
+  private compact(): void {
+    const live: StoredTuple[] = [];
+    const items = this.items;
+    for (let i = this.head; i < items.length; i++) if (items[i]!.indexed) live.push(items[i]!);
+    this.items = live;
+    this.head = 0;
   }
 }

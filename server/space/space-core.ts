@@ -10,6 +10,7 @@ import type { ResolvedOptions } from '../options.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { Store } from '../store/store.js';
 import { LeaseHeap } from './lease-heap.js';
+import { OutWatches } from './out-watches.js';
 import { recoverSpaces } from './space-recovery.js';
 import { Space, type BatchStep, type Notifier, type SpaceEventType, type SpaceHost } from './space.js';
 import { storedTuple, type StoredTuple } from './stored-tuple.js';
@@ -24,20 +25,11 @@ interface Reservation {
   readonly timer: ReturnType<typeof setTimeout>;
 }
 
-/** An `out` whose writer waits until a taker has the tuple ('delivery') or is done with it ('processing'). */
-interface OutWatch {
-  readonly conn: Connection;
-  readonly stage: 'delivery' | 'processing';
-  readonly reply: LeaseFrame;
-  readonly timer: ReturnType<typeof setTimeout>;
-}
-
 /** What one connection holds in the spaces, released when it goes away. */
 interface Holdings {
   waiters: Map<number, Waiter>;
   notifiers: Map<number, Notifier>;
   reservations: Map<string, Reservation>;
-  watches: Set<StoredTuple>;
 }
 
 
@@ -51,7 +43,7 @@ export class SpaceCore implements SpaceHost {
   private readonly spaces = new Map<string, Space>();
   private readonly holdings = new WeakMap<Connection, Holdings>();
   private readonly leases: LeaseHeap<StoredTuple>;
-  private readonly watches = new Map<StoredTuple, OutWatch>();
+  private readonly watches = new OutWatches();
   private readonly ids: TupleIds;
   private waiterSeq = 0;
   private ridSeq = 0;
@@ -63,7 +55,10 @@ export class SpaceCore implements SpaceHost {
   ) {
     this.ids = new TupleIds(store, (err) => this.storeFailed(err));
     this.leases = new LeaseHeap(
-      (t) => void this.spaces.get(t.space)?.expire(t),
+      (t) => {
+        t.leaseAt = NaN; // its entry is spent: a reserved tuple put back needs a new one
+        void this.spaces.get(t.space)?.expire(t);
+      },
       (t, at) => t.live && t.expiresAt === at,
     );
   }
@@ -87,6 +82,8 @@ export class SpaceCore implements SpaceHost {
   }
 
   out(conn: Connection, f: OutFrame): void {
+    const ack = f.ack ?? 'none';
+    if (ack !== 'none' && f.id === undefined) throw invalid('out', 'id', 'is required when ack is not "none"');
     const space = this.space(f.space);
     const switchMode = space.mustSwitch(f.persistent);
     if (space.tupleCount >= this.options.maxTuplesPerSpace) {
@@ -94,10 +91,11 @@ export class SpaceCore implements SpaceHost {
     }
     const { tuple, ttl, shortened } = this.makeTuple(conn, f.space, f.tuple, f.ttl);
     if (switchMode) void space.setPersistent(f.persistent!, Date.now()); // stored ahead of the tuple: its promise covers both
-    const ack = f.id === undefined ? 'none' : (f.ack ?? 'none');
     const reply: LeaseFrame = { t: 'lease', re: f.id!, tid: tuple.tid, expiresAt: finite(tuple.expiresAt), ttl, shortened };
     // Watch before writing: a waiting taker may take the tuple inside write().
-    if (ack === 'delivery' || ack === 'processing') this.watch(conn, tuple, ack, reply, f.timeout);
+    if (ack === 'delivery' || ack === 'processing') {
+      this.watches.watch(conn, tuple, ack, reply, Math.min(f.timeout ?? this.options.receiptTimeoutMs, this.options.maxTimeoutMs));
+    }
     const durable = space.write(tuple);
     if (!durable) {
       if (ack === 'submission') conn.sendFrame(reply);
@@ -108,7 +106,7 @@ export class SpaceCore implements SpaceHost {
       (err: unknown) => {
         // The writer hears of the failure unless its answer already went (a taker reached the stage).
         if (ack === 'none' || (ack !== 'submission' && !this.watches.has(tuple))) return;
-        this.unwatch(tuple);
+        this.watches.unwatch(tuple);
         conn.sendError(err, f.id);
       },
     );
@@ -116,6 +114,8 @@ export class SpaceCore implements SpaceHost {
 
   read(conn: Connection, f: ReadFrame): void {
     const take = f.t === 'in';
+    if (f.reserve !== undefined && !take) throw invalid(f.t, 'reserve', 'is only for in');
+    if (f.reserve !== undefined && f.limit !== undefined) throw invalid(f.t, 'reserve', 'cannot go with limit: an in with limit takes for good');
     const space = this.space(f.space);
     const template = this.template(conn, f.template);
     const now = Date.now();
@@ -124,7 +124,6 @@ export class SpaceCore implements SpaceHost {
       conn.sendFrame({ t: 'tuples', re: f.id, items: items.map((t) => this.entry(conn, t)) });
       return;
     }
-    if (f.reserve !== undefined && !take) throw invalid(f.t, 'reserve', 'is only for in');
     const found = space.find(template, now, take && f.reserve === undefined);
     if (found) {
       if (f.reserve !== undefined) space.reserve(found);
@@ -184,7 +183,7 @@ export class SpaceCore implements SpaceHost {
 
   cancel(conn: Connection, f: CancelFrame): void {
     const space = this.space(f.space);
-    const durable = space.expire(this.live(space, f.tid));
+    const durable = space.cancel(this.live(space, f.tid), Date.now());
     this.reply(conn, f.id, durable, { t: 'ok', re: f.id });
   }
 
@@ -232,12 +231,12 @@ export class SpaceCore implements SpaceHost {
       clearTimeout(r.timer);
       void r.space.settle(r.tuple, false);
     }
-    for (const t of held.watches) this.unwatch(t);
+    this.watches.detach(conn);
   }
 
   stop(): void {
     this.leases.stop();
-    for (const t of [...this.watches.keys()]) this.unwatch(t);
+    this.watches.stop();
   }
 
   // ---- SpaceHost ----
@@ -253,14 +252,14 @@ export class SpaceCore implements SpaceHost {
   }
 
   leased(t: StoredTuple): void {
+    // One pending entry per lease end is enough; renewals and put-backs would otherwise pile up copies.
+    if (!Number.isFinite(t.expiresAt) || t.leaseAt === t.expiresAt) return;
+    t.leaseAt = t.expiresAt;
     this.leases.add(t, t.expiresAt);
   }
 
   fate(t: StoredTuple, what: 'delivered' | 'processed' | 'expired'): void {
-    const w = this.watches.get(t);
-    if (!w || (what === 'delivered' && w.stage === 'processing')) return;
-    this.unwatch(t);
-    w.conn.sendFrame({ ...w.reply, stage: w.stage, reached: what !== 'expired', timedOut: false });
+    this.watches.fate(t, what);
   }
 
   storeFailed(err: unknown): void {
@@ -274,33 +273,13 @@ export class SpaceCore implements SpaceHost {
     else durable.then(() => conn.sendFrame(frame), (err: unknown) => conn.sendError(err, re));
   }
 
-  private watch(conn: Connection, t: StoredTuple, stage: OutWatch['stage'], reply: LeaseFrame, timeout?: number): void {
-    const ms = Math.min(timeout ?? this.options.receiptTimeoutMs, this.options.maxTimeoutMs);
-    const timer = setTimeout(() => {
-      this.unwatch(t);
-      conn.sendFrame({ ...reply, stage, reached: false, timedOut: true });
-    }, ms);
-    t.watched = true;
-    this.watches.set(t, { conn, stage, reply, timer });
-    this.held(conn).watches.add(t);
-  }
-
-  private unwatch(t: StoredTuple): void {
-    const w = this.watches.get(t);
-    if (!w) return;
-    clearTimeout(w.timer);
-    this.watches.delete(t);
-    this.holdings.get(w.conn)?.watches.delete(t);
-    t.watched = false;
-  }
-
   private wait(conn: Connection, space: Space, template: Template, f: ReadFrame): void {
     const held = this.held(conn);
     this.checkWaiterLimit(held);
     if (held.waiters.has(f.id)) throw new LindenError('DUPLICATE_ID', `request id ${f.id} is already waiting`, { id: f.id });
     const w: Waiter = {
       seq: this.waiterSeq++, space: space.name, template, take: f.t === 'in', conn, requestId: f.id,
-      reserveMs: f.reserve, timer: undefined,
+      reserveMs: f.reserve, timer: undefined, queue: undefined,
     };
     if (f.timeout !== undefined) {
       w.timer = setTimeout(() => {
@@ -338,7 +317,9 @@ export class SpaceCore implements SpaceHost {
     validateTuple(values, { maxArity: this.options.maxArity, maxDepth: 32 });
     const bytes = packr.pack(values).length;
     if (bytes > this.options.maxMessageBytes) {
-      throw new LindenError('MESSAGE_TOO_LARGE', `tuple of ${bytes} bytes exceeds maxMessageBytes (${this.options.maxMessageBytes})`, { bytes });
+      throw new LindenError('MESSAGE_TOO_LARGE', `tuple of ${bytes} bytes exceeds maxMessageBytes (${this.options.maxMessageBytes})`, {
+        bytes, limit: this.options.maxMessageBytes,
+      });
     }
     const ttl = ttlAsked === undefined ? null : Math.min(ttlAsked, this.options.maxLeaseMs);
     const seq = this.ids.take();
@@ -366,7 +347,7 @@ export class SpaceCore implements SpaceHost {
 
   private held(conn: Connection): Holdings {
     let held = this.holdings.get(conn);
-    if (!held) this.holdings.set(conn, (held = { waiters: new Map(), notifiers: new Map(), reservations: new Map(), watches: new Set() }));
+    if (!held) this.holdings.set(conn, (held = { waiters: new Map(), notifiers: new Map(), reservations: new Map() }));
     return held;
   }
 

@@ -125,10 +125,9 @@ export class Space {
     this.byTid.set(t.tid, t);
     const taken = this.handOver(t);
     if (taken === 'in') return undefined;
-    if (!taken) {
-      this.insert(t);
-      this.host.leased(t);
-    }
+    if (!taken) this.insert(t);
+    // Reserved or not, the lease runs: once it ends the reservation can no longer put the tuple back.
+    this.host.leased(t);
     if (!this.persistent) return undefined;
     t.stored = true;
     return this.persist([putTuple(t)]);
@@ -163,30 +162,41 @@ export class Space {
     if (t.watched) this.host.fate(t, 'delivered');
   }
 
-  /** Ends a reservation: `ok` removes the tuple for good, otherwise it returns to the space. */
+  /** Ends a reservation: `ok` removes the tuple for good, otherwise it returns to the space unless its lease ended. */
   settle(t: StoredTuple, ok: boolean): Promise<void> | undefined {
     if (!this.reserved.delete(t)) return undefined;
     if (ok) return this.gone(t, 'in');
     if (t.expiresAt <= Date.now()) return this.gone(t, 'expire');
     const taken = this.handOver(t);
     if (taken === 'in') return undefined; // gone() deleted it
-    if (!taken) {
-      this.insert(t);
-      this.host.leased(t); // its lease may never have been armed: handed over under reservation straight from out
-    }
+    if (!taken) this.insert(t);
+    // The lease heap may have called about it while it was reserved, which dropped its entry.
+    this.host.leased(t);
     return undefined;
   }
 
-  /** Ends a tuple's life early (lease cancel or expiry). */
+  /** Ends a tuple's life when its lease ran out; a reserved tuple is left to settle(), which sees the lease ended. */
   expire(t: StoredTuple): Promise<void> | undefined {
     if (!t.live || this.reserved.has(t)) return undefined;
     this.removeFromIndex(t);
     return this.gone(t, 'expire');
   }
 
+  /**
+   * Ends a tuple's life now. A reserved tuple stays with its taker, whose ack still takes it, but
+   * its lease is over, so the end of the reservation cannot put it back; it leaves the store now.
+   */
+  cancel(t: StoredTuple, now: number): Promise<void> | undefined {
+    if (!this.reserved.has(t)) return this.expire(t);
+    t.expiresAt = now;
+    if (!t.stored) return undefined;
+    t.stored = false;
+    return this.persist([deleteTuple(t)]);
+  }
+
   renew(t: StoredTuple, expiresAt: number): Promise<void> | undefined {
     t.expiresAt = expiresAt;
-    if (!this.reserved.has(t)) this.host.leased(t);
+    this.host.leased(t);
     return t.stored ? this.persist([putTuple(t)]) : undefined;
   }
 
@@ -198,11 +208,7 @@ export class Space {
   }
 
   removeWaiter(w: Waiter): void {
-    const index = this.waiters.get(w.template.arity);
-    if (!index) return;
-    const before = index.size;
-    index.remove(w);
-    if (index.size < before) this.waiterCount--;
+    if (this.waiters.get(w.template.arity)?.remove(w)) this.waiterCount--;
   }
 
   addNotifier(n: Notifier): void {
@@ -216,12 +222,13 @@ export class Space {
   /**
    * Runs the steps as one: every `inp`/`rdp` must find a tuple, or nothing changes and
    * BATCH_FAILED names the step. Waiters and notify subscribers see the outcome only after it
-   * committed. In a persistent space its deletes and puts are one store write, whose promise
-   * comes back as `durable`.
+   * committed, events in step order (so a tuple both written and taken by the batch has its
+   * `out` event before its `in`). In a persistent space its deletes and puts are one store
+   * write, whose promise comes back as `durable`.
    */
   batch(steps: BatchStep[], now: number): { results: StoredTuple[]; durable: Promise<void> | undefined } {
     const results: StoredTuple[] = [];
-    const removed: StoredTuple[] = [];
+    const taken: StoredTuple[] = [];
     const added: StoredTuple[] = [];
     for (let i = 0; i < steps.length; i++) {
       const step = steps[i]!;
@@ -234,24 +241,28 @@ export class Space {
       }
       const t = this.find(step.template, now, false);
       if (!t) {
-        for (const a of added) { this.removeFromIndex(a); this.byTid.delete(a.tid); }
-        for (const r of removed) this.insert(r);
+        this.rollback(added, taken);
         throw new LindenError('BATCH_FAILED', `batch step ${i} (${step.op}) found no matching tuple; nothing was changed`, { step: i });
       }
       if (step.op === 'inp') {
         this.removeFromIndex(t);
-        removed.push(t);
+        taken.push(t);
       }
       results.push(t);
     }
     const writes: StoreWrite[] = [];
-    for (const t of removed) {
-      this.gone(t, 'in', false);
-      if (t.stored) writes.push(deleteTuple(t));
+    for (let i = 0; i < steps.length; i++) {
+      const t = results[i]!;
+      if (steps[i]!.op === 'out') {
+        this.stats.outs++;
+        this.emit('out', t);
+      } else if (steps[i]!.op === 'inp') {
+        this.gone(t, 'in', false);
+        if (t.stored) writes.push(deleteTuple(t));
+      }
     }
     for (const t of added) {
-      this.stats.outs++;
-      this.emit('out', t);
+      if (!t.live) continue; // taken by a later step: never stored, no lease to run
       this.host.leased(t);
       if (!this.persistent) continue;
       t.stored = true;
@@ -267,21 +278,36 @@ export class Space {
     return { results, durable };
   }
 
+  /** Undoes the steps run so far: the batch's own tuples are dropped (also those an `inp` took), the others put back in place. */
+  private rollback(added: StoredTuple[], taken: StoredTuple[]): void {
+    for (const t of added) {
+      this.removeFromIndex(t);
+      this.byTid.delete(t.tid);
+      t.live = false;
+    }
+    for (const t of taken) if (t.live) this.insert(t);
+  }
+
   private hasWaiters(arity: number): boolean {
     return (this.waiters.get(arity)?.size ?? 0) > 0;
   }
 
   /**
-   * Serves waiters from a tuple not in the indexes: 'in' when an `in` took it for good,
-   * 'reserved' when one took it under reservation, undefined when it stays.
+   * Offers a tuple that is not in the index to the waiters: every matching `rd` gets a copy,
+   * whenever it started waiting, and the oldest matching `in` whose connection is still there
+   * takes it. 'in' when that `in` took it for good, 'reserved' when under reservation,
+   * undefined when it stays.
    */
   private handOver(t: StoredTuple): 'in' | 'reserved' | undefined {
     const index = this.waiters.get(t.values.length);
     if (!index || index.size === 0) return undefined;
-    for (const w of index.matching(t)) {
+    for (const w of index.readersOf(t)) {
       this.removeWaiter(w);
-      if (!this.host.serve(w, t)) continue; // its connection is gone: the tuple stays
-      if (!w.take) continue;
+      this.host.serve(w, t);
+    }
+    for (let w = index.takerOf(t); w; w = index.takerOf(t)) {
+      this.removeWaiter(w);
+      if (!this.host.serve(w, t)) continue; // its connection is gone: the next `in` may take it
       if (w.reserveMs !== undefined) {
         this.reserved.add(t);
         if (t.watched) this.host.fate(t, 'delivered');
@@ -318,14 +344,10 @@ export class Space {
   }
 
   private removeFromIndex(t: StoredTuple): void {
-    const index = this.indexes.get(t.values.length);
-    if (!index) return;
-    const before = index.size;
-    index.remove(t);
-    if (index.size < before) {
-      this.tupleCount--;
-      this.bytes -= t.bytes;
-    }
+    if (!t.indexed) return;
+    this.indexes.get(t.values.length)!.remove(t);
+    this.tupleCount--;
+    this.bytes -= t.bytes;
   }
 
   private emit(type: SpaceEventType, t: StoredTuple): void {

@@ -1,5 +1,5 @@
 import { packr } from '../../protocol/codec.js';
-import { canonicalKey, typeOf } from './values.js';
+import { canonicalKey } from './values.js';
 
 /** A tuple in a space, with what the indexes need computed once when it is written. */
 export interface StoredTuple {
@@ -8,23 +8,34 @@ export interface StoredTuple {
   readonly tid: string;
   readonly space: string;
   readonly values: unknown[];
-  /** canonicalKey of each field, for the equality indexes. */
+  /**
+   * canonicalKey of each field, for the equality indexes. The index swaps each for its bucket's
+   * own copy, so tuples that share a value share one string.
+   */
   readonly keys: string[];
-  /** typeOf of each field, for the type indexes. */
-  readonly types: string[];
   /** Encoded size, for limits and inspection. */
   readonly bytes: number;
   /** Lease end (ms since epoch); Infinity without a lease. */
   expiresAt: number;
   /** False once taken, cancelled or expired. */
   live: boolean;
+  /**
+   * True while the tuple is in its space's index. The index buckets drop their entries lazily,
+   * so this one flag, not the bucket, says whether an entry still counts.
+   */
+  indexed: boolean;
+  /** The lease end the lease heap will next call about; NaN when it holds no call for this tuple. */
+  leaseAt: number;
   /** Set when its writer waits for a taker (`out` with ack 'delivery' or 'processing'). */
-  watched?: boolean;
+  watched: boolean;
   /** Set once a put of it went to the store (persistent spaces): its end must delete it there. */
-  stored?: boolean;
+  stored: boolean;
 }
 
 /** A live tuple with its index keys and encoded size worked out, as written by `out` or read back from the store. */
 export function storedTuple(seq: number, tid: string, space: string, values: unknown[], expiresAt: number, bytes = packr.pack(values).length): StoredTuple {
-  return { seq, tid, space, values, bytes, live: true, keys: values.map(canonicalKey), types: values.map(typeOf), expiresAt };
+  return {
+    seq, tid, space, values, bytes, live: true, keys: values.map(canonicalKey), expiresAt,
+    indexed: false, leaseAt: NaN, watched: false, stored: false,
+  };
 }

@@ -1,21 +1,26 @@
+import { BucketMap } from './bucket-map.js';
 import { OrderedBucket } from './ordered-bucket.js';
 import type { StoredTuple } from './stored-tuple.js';
 import type { Template } from './template.js';
+import { typeOf } from './values.js';
 
 /**
  * The tuples of one arity in one space. Each field position has an equality index (canonical
  * value -> tuples) and a type index; a lookup starts from the smallest bucket any indexed field
  * of the template allows and checks the rest, so an indexed actual costs a hash lookup.
+ *
+ * A position's type index is built on the first `$type` template that asks for that position:
+ * most spaces never use one, and keeping it for every tuple cost a quarter of the write time.
  */
 export class ArityIndex {
-  readonly all = new OrderedBucket();
-  private readonly byValue: Map<string, OrderedBucket>[] = [];
-  private readonly byType: Map<string, OrderedBucket>[] = [];
+  readonly all = new OrderedBucket('');
+  private readonly byValue: BucketMap<OrderedBucket>[] = [];
+  private readonly byType: (BucketMap<OrderedBucket> | undefined)[] = [];
 
   constructor(readonly arity: number) {
     for (let i = 0; i < arity; i++) {
-      this.byValue.push(new Map());
-      this.byType.push(new Map());
+      this.byValue.push(buckets());
+      this.byType.push(undefined);
     }
   }
 
@@ -24,22 +29,28 @@ export class ArityIndex {
   }
 
   add(t: StoredTuple): void {
+    t.indexed = true;
     this.all.add(t);
     for (let i = 0; i < this.arity; i++) {
-      bucket(this.byValue[i]!, t.keys[i]!).add(t);
-      bucket(this.byType[i]!, t.types[i]!).add(t);
+      const b = this.byValue[i]!.obtain(t.keys[i]!);
+      b.add(t);
+      t.keys[i] = b.key;
+      this.byType[i]?.obtain(typeOf(t.values[i])).add(t);
     }
   }
 
   remove(t: StoredTuple): void {
+    if (!t.indexed) return;
+    t.indexed = false;
     this.all.delete(t);
     for (let i = 0; i < this.arity; i++) {
       unbucket(this.byValue[i]!, t.keys[i]!, t);
-      unbucket(this.byType[i]!, t.types[i]!, t);
+      const types = this.byType[i];
+      if (types) unbucket(types, typeOf(t.values[i]), t);
     }
   }
 
-  /** Visits live, unexpired matches oldest first until `visit` returns true. */
+  /** Visits live, unexpired matches oldest first until `visit` returns true. `visit` must not change the index. */
   scan(template: Template, now: number, visit: (t: StoredTuple) => boolean | void): void {
     const check = (t: StoredTuple) => t.expiresAt > now && template.matches(t.values) && visit(t) === true;
     const union = this.smallestUnion(template);
@@ -60,12 +71,12 @@ export class ArityIndex {
     let best: OrderedBucket | undefined;
     for (const { position, key } of template.equalities) {
       const b = this.byValue[position]!.get(key);
-      if (!b) return null;
+      if (!b || b.size === 0) return null;
       if (!best || b.size < best.size) best = b;
     }
     for (const { position, type } of template.types) {
-      const b = this.byType[position]!.get(type);
-      if (!b) return null;
+      const b = this.typeIndex(position).get(type);
+      if (!b || b.size === 0) return null;
       if (!best || b.size < best.size) best = b;
     }
     return best;
@@ -75,24 +86,32 @@ export class ArityIndex {
   private smallestUnion(template: Template): { size: number; buckets: OrderedBucket[] } | undefined | null {
     let best: { size: number; buckets: OrderedBucket[] } | undefined;
     for (const { position, keys } of template.inKeys) {
-      const buckets = keys.map((k) => this.byValue[position]!.get(k)).filter((b): b is OrderedBucket => b !== undefined);
+      const buckets = keys.map((k) => this.byValue[position]!.get(k)).filter((b): b is OrderedBucket => b !== undefined && b.size > 0);
       if (buckets.length === 0) return null;
       const size = buckets.reduce((n, b) => n + b.size, 0);
       if (!best || size < best.size) best = { size, buckets };
     }
     return best;
   }
+
+  private typeIndex(position: number): BucketMap<OrderedBucket> {
+    let types = this.byType[position];
+    if (!types) {
+      const built = (types = buckets());
+      this.all.scan((t) => { built.obtain(typeOf(t.values[position])).add(t); });
+      this.byType[position] = types;
+    }
+    return types;
+  }
 }
 
-function bucket(map: Map<string, OrderedBucket>, key: string): OrderedBucket {
-  let b = map.get(key);
-  if (!b) map.set(key, (b = new OrderedBucket()));
-  return b;
+function buckets(): BucketMap<OrderedBucket> {
+  return new BucketMap((key) => new OrderedBucket(key));
 }
 
-function unbucket(map: Map<string, OrderedBucket>, key: string, t: StoredTuple): void {
+function unbucket(map: BucketMap<OrderedBucket>, key: string, t: StoredTuple): void {
   const b = map.get(key);
   if (!b) return;
   b.delete(t);
-  if (b.size === 0) map.delete(key);
+  if (b.size === 0) map.emptied();
 }

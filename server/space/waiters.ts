@@ -1,6 +1,8 @@
 import type { Connection } from '../connection.js';
 import type { StoredTuple } from './stored-tuple.js';
 import type { Template } from './template.js';
+import { BucketMap } from './bucket-map.js';
+import { WaiterQueue } from './waiter-queue.js';
 
 /** A blocked `in` or `rd`. */
 export interface Waiter {
@@ -13,57 +15,116 @@ export interface Waiter {
   readonly requestId: number;
   readonly reserveMs: number | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** Where the WaiterIndex filed it; undefined once it left. */
+  queue: WaiterQueue | undefined;
 }
 
 /**
- * Waiters of one arity in one space. Each is filed under one actual value of its template (or
- * with the wildcards when it has none), so an `out` looks only at waiters that could match.
+ * Waiters of one arity in one space. `in` and `rd` waiters are kept apart: a new tuple goes to
+ * every matching `rd` but only to the oldest matching `in`, which should not cost a look at the
+ * others.
  */
 export class WaiterIndex {
-  private readonly byValue: Map<string, Set<Waiter>>[] = [];
-  private readonly wild = new Set<Waiter>();
+  private readonly takers: WaiterTable;
+  private readonly readers: WaiterTable;
+
+  constructor(arity: number) {
+    this.takers = new WaiterTable(arity);
+    this.readers = new WaiterTable(arity);
+  }
+
+  get size(): number {
+    return this.takers.size + this.readers.size;
+  }
+
+  add(w: Waiter): void {
+    (w.take ? this.takers : this.readers).add(w);
+  }
+
+  /** False when the waiter was not here (any more). */
+  remove(w: Waiter): boolean {
+    return (w.take ? this.takers : this.readers).remove(w);
+  }
+
+  /** Every `rd` waiter whose template matches the tuple, in arrival order. */
+  readersOf(t: StoredTuple): Waiter[] {
+    return this.readers.size === 0 ? [] : this.readers.matching(t);
+  }
+
+  /** The oldest `in` waiter whose template matches the tuple. */
+  takerOf(t: StoredTuple): Waiter | undefined {
+    return this.takers.size === 0 ? undefined : this.takers.oldest(t);
+  }
+}
+
+/**
+ * Each waiter is filed under one actual value of its template, or with the wildcards when it has
+ * none, so a tuple is checked only against waiters that could match. The value chosen is the
+ * most selective one at the time: the field whose queue is shortest, the later field on a tie
+ * (in ['reply', id, any] the id, not the 'reply' every requester shares).
+ */
+class WaiterTable {
+  private readonly byValue: BucketMap<WaiterQueue>[] = [];
+  private readonly wild = new WaiterQueue();
   size = 0;
 
   constructor(private readonly arity: number) {
-    for (let i = 0; i < arity; i++) this.byValue.push(new Map());
+    for (let i = 0; i < arity; i++) {
+      const map: BucketMap<WaiterQueue> = new BucketMap(() => new WaiterQueue(map));
+      this.byValue.push(map);
+    }
   }
 
   add(w: Waiter): void {
     this.size++;
-    const eq = w.template.equalities[0];
-    if (!eq) {
-      this.wild.add(w);
+    let best: { map: BucketMap<WaiterQueue>; key: string; size: number } | undefined;
+    for (const { position, key } of w.template.equalities) {
+      const map = this.byValue[position]!;
+      const size = map.get(key)?.size ?? 0;
+      if (!best || size <= best.size) best = { map, key, size };
+    }
+    if (!best) {
+      this.wild.push(w);
       return;
     }
-    const map = this.byValue[eq.position]!;
-    let set = map.get(eq.key);
-    if (!set) map.set(eq.key, (set = new Set()));
-    set.add(w);
+    best.map.obtain(best.key).push(w);
   }
 
-  remove(w: Waiter): void {
-    const eq = w.template.equalities[0];
-    let removed: boolean;
-    if (!eq) {
-      removed = this.wild.delete(w);
-    } else {
-      const map = this.byValue[eq.position]!;
-      const set = map.get(eq.key);
-      removed = set?.delete(w) ?? false;
-      if (set && set.size === 0) map.delete(eq.key);
-    }
-    if (removed) this.size--;
+  remove(w: Waiter): boolean {
+    if (!w.queue) return false;
+    w.queue.delete(w);
+    this.size--;
+    return true;
   }
 
-  /** Waiters whose template matches the tuple, in arrival order. */
   matching(t: StoredTuple): Waiter[] {
     const out: Waiter[] = [];
+    let sources = 0;
     for (let i = 0; i < this.arity; i++) {
-      const set = this.byValue[i]!.get(t.keys[i]!);
-      if (set) for (const w of set) if (w.template.matches(t.values)) out.push(w);
+      const queue = this.byValue[i]!.get(t.keys[i]!);
+      if (queue && collectFrom(queue, t, out)) sources++;
     }
-    for (const w of this.wild) if (w.template.matches(t.values)) out.push(w);
-    if (out.length > 1) out.sort((a, b) => a.seq - b.seq);
+    if (collectFrom(this.wild, t, out)) sources++;
+    if (sources > 1) out.sort((a, b) => a.seq - b.seq);
     return out;
   }
+
+  /** Each queue is in arrival order, so the oldest match is the oldest of each queue's first match. */
+  oldest(t: StoredTuple): Waiter | undefined {
+    let best: Waiter | undefined;
+    for (let i = 0; i < this.arity; i++) {
+      const queue = this.byValue[i]!.get(t.keys[i]!);
+      if (!queue || queue.size === 0) continue;
+      best = queue.first(t.values, best?.seq ?? Infinity) ?? best;
+    }
+    if (this.wild.size > 0) best = this.wild.first(t.values, best?.seq ?? Infinity) ?? best;
+    return best;
+  }
+}
+
+function collectFrom(queue: WaiterQueue, t: StoredTuple, out: Waiter[]): boolean {
+  if (queue.size === 0) return false;
+  const before = out.length;
+  queue.collect(t.values, out);
+  return out.length > before;
 }
