@@ -7,6 +7,7 @@ import type { DurableCore } from './durable/durable-core.js';
 import type { DurableQueue } from './durable/durable-queue.js';
 import type { MessageWatch } from './durable/queue-records.js';
 import { OutboundMessage } from './outbound-message.js';
+import { encodeSubmissionReceipt, submissionReceipt } from './submission-receipt.js';
 import { Payload } from './payload.js';
 import { ReceiptTracker } from './receipt-tracker.js';
 import { Router } from './router.js';
@@ -93,7 +94,9 @@ export class PubSubCore {
       if (!sub.conn.deliver(sub.sid, message)) (dropped ??= []).push(refOf(sub));
     }
     this.count(entries.length, dropped?.length ?? 0);
-    if (ack === 'submission') conn.sendFrame(submissionReceipt(f.id!, mid, entries.length, dropped ?? []));
+    if (ack !== 'submission') return;
+    if (dropped) conn.sendFrame(submissionReceipt(f.id!, mid, entries.length, dropped));
+    else conn.send(encodeSubmissionReceipt(conn.codec, f.id!, mid, entries.length));
   }
 
   /**
@@ -129,9 +132,13 @@ export class PubSubCore {
       stored.durable?.catch(() => {}); // logged by the store; nobody waits
       return;
     }
-    const receipt = { ...submissionReceipt(f.id!, mid, entries.length + stored.queues.length, dropped ?? []), queues: stored.queues.map((q) => q.name) };
-    if (!stored.durable) conn.sendFrame(receipt);
-    else stored.durable.then(() => conn.sendFrame(receipt), (err: unknown) => conn.sendError(err, f.id));
+    const receivers = entries.length + stored.queues.length;
+    const queues = namesOf(stored.queues);
+    const send = dropped
+      ? () => conn.sendFrame(submissionReceipt(f.id!, mid, receivers, dropped, queues))
+      : () => conn.send(encodeSubmissionReceipt(conn.codec, f.id!, mid, receivers, queues));
+    if (!stored.durable) send();
+    else stored.durable.then(send, (err: unknown) => conn.sendError(err, f.id));
   }
 
   /** A payload within maxMessageBytes, as it arrived. */
@@ -208,12 +215,6 @@ export class PubSubCore {
   }
 }
 
-function submissionReceipt(re: number, mid: string, receivers: number, dropped: ReceiverRef[]): ReceiptFrame {
-  return {
-    t: 'receipt', re, mid, stage: 'submission', receivers, delivered: 0, processed: 0, failed: 0, dropped: dropped.length,
-    timedOut: false, missing: dropped, rejected: [],
-  };
-}
 
 function refOf(sub: Subscription): ReceiverRef {
   return sub.group === undefined ? { connection: sub.conn.id, sid: sub.sid } : { connection: sub.conn.id, sid: sub.sid, group: sub.group };
@@ -225,6 +226,15 @@ function invalidPub(field: string, problem: string): LindenError {
 
 function invalid(t: string, field: string, problem: string): LindenError {
   return new LindenError('INVALID_FRAME', `invalid "${t}" message: field "${field}" ${problem}`, { t, field });
+}
+
+const queueNames = new WeakMap<readonly DurableQueue[], string[]>();
+
+/** The durable core returns one array per route: its names are computed once, not per publish. */
+function namesOf(queues: readonly DurableQueue[]): string[] {
+  let names = queueNames.get(queues);
+  if (!names) queueNames.set(queues, (names = queues.map((q) => q.name)));
+  return names;
 }
 
 function watchOf(tracker: ReceiptTracker, index: number): MessageWatch {
