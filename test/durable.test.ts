@@ -150,6 +150,10 @@ for (const store of ['memory', 'lmdb'] as const) {
       await sub.ready;
       const done = await c.publish('audit.x', { n: 2 }, { mode: 'persistent', ack: 'processing', timeout: 5_000 });
       expect(done).toMatchObject({ receivers: 1, delivered: 1, processed: 1, timedOut: false, missing: [] });
+      const held = (await t.client()).subscribe('held.>', { durable: 'held' }); // receives (rcv), never acks
+      await held.ready;
+      const got = await c.publish('held.x', 1, { mode: 'persistent', ack: 'delivery', timeout: 5_000 });
+      expect(got).toMatchObject({ stage: 'delivery', receivers: 1, delivered: 1, processed: 0, timedOut: false, queues: ['held'] });
     });
 
     test('bad declarations get typed errors; deleteQueue removes a queue and its messages', async () => {

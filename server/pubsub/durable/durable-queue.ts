@@ -172,7 +172,10 @@ export class DurableQueue implements TagOwner {
   }
 
   // ---- TagOwner: the consumer's answers ----
-  delivered(): void {}
+  /** The consumer's rcv: a publisher waiting for delivery counts this queue as reached. */
+  delivered(seq: number): void {
+    this.inFlight.get(seq)?.message.watch?.delivered();
+  }
 
   processed(seq: number): void {
     const f = this.settle(seq);
@@ -252,7 +255,6 @@ export class DurableQueue implements TagOwner {
     }
     message.deliveries++;
     this.stats.delivered++;
-    message.watch?.delivered();
     if (message.deliveries > 1) this.stats.redelivered++;
     const tag = consumer.conn.trackTag(this, message.seq);
     const f: InFlight = { message, consumer, tag, timer: undefined as never };
