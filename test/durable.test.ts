@@ -129,6 +129,15 @@ for (const store of ['memory', 'lmdb'] as const) {
       await until(() => Date.now() > sent + 50);
       expect((await take(c.subscribe<{ n: number }>('ttl.>', { durable: 'ttl' }), 1)).map((m) => m.data.n)).toEqual([2]);
 
+      // An expired message leaves at once: it no longer holds the only place of a full queue.
+      await c.createQueue('one', 'one.>', { maxMessages: 1 });
+      const before = Date.now();
+      await c.publish('one.x', { n: 1 }, { mode: 'persistent', ack: 'submission', ttl: 20 });
+      await expect(c.publish('one.x', { n: 2 }, { mode: 'persistent', ack: 'submission' })).rejects.toMatchObject({ code: 'QUEUE_FULL' });
+      await until(() => Date.now() > before + 60);
+      await c.flush();
+      await c.publish('one.x', { n: 3 }, { mode: 'persistent', ack: 'submission' });
+
       await c.createQueue('once', 'once.>');
       const first = await c.publish('once.x', { n: 1 }, { mode: 'persistent', ack: 'submission', msgId: 'order-1' });
       const repeat = await c.publish('once.x', { n: 1 }, { mode: 'persistent', ack: 'submission', msgId: 'order-1' });

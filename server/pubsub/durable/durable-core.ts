@@ -6,6 +6,7 @@ import type { Connection } from '../../connection.js';
 import type { ResolvedOptions } from '../../options.js';
 import type { Store, StoreWrite } from '../../store/store.js';
 import type { Payload } from '../payload.js';
+import { LeaseHeap } from '../../space/lease-heap.js';
 import { TopicTrie } from '../topic-trie.js';
 import { DurableQueue, type Consumer, type QueueHost } from './durable-queue.js';
 import {
@@ -38,6 +39,8 @@ export class DurableCore implements QueueHost {
   private readonly attached = new WeakMap<Connection, Map<number, { queue: DurableQueue; consumer: Consumer }>>();
   private readonly sweeper: ReturnType<typeof setInterval>;
   private seq = 0;
+  /** Ends ttls on time, so an expired message neither counts toward limits nor shows in depths. */
+  private readonly expiries = new LeaseHeap<[DurableQueue, QueuedMessage]>(([q, m]) => q.expire(m), () => true);
 
   constructor(private readonly options: ResolvedOptions, readonly store: Store, private readonly log: Logger) {
     this.sweeper = setInterval(() => this.sweepDedupe(), Math.max(1_000, options.dedupeWindowMs / 4));
@@ -164,6 +167,7 @@ export class DurableCore implements QueueHost {
 
   stop(): void {
     clearInterval(this.sweeper);
+    this.expiries.stop();
     for (const q of this.queues.values()) q.stop();
   }
 
@@ -175,6 +179,10 @@ export class DurableCore implements QueueHost {
     const dlq = this.install(name, null, { ...QUEUE_DEFAULTS, maxMessages: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER });
     this.store.write([putQueue(record(dlq))])?.catch((err: unknown) => this.storeFailed(err));
     return dlq;
+  }
+
+  expireAt(queue: DurableQueue, message: QueuedMessage): void {
+    this.expiries.add([queue, message], message.expiresAt);
   }
 
   storeFailed(err: unknown): void {

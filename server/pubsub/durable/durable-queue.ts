@@ -22,6 +22,8 @@ interface InFlight {
 
 export interface QueueHost {
   readonly store: Store;
+  /** Calls expire(message) on this queue when the message's ttl ends. */
+  expireAt(queue: DurableQueue, message: QueuedMessage): void;
   /** The dead-letter queue `<name>.dlq`, created on first use. */
   deadLetters(of: DurableQueue): DurableQueue;
   /** A store write failed: the broker can no longer keep its promises for this data. */
@@ -127,7 +129,16 @@ export class DurableQueue implements TagOwner {
     this.bytes += message.data.length;
     this.stats.published++;
     this.ready.push(message);
+    if (Number.isFinite(message.expiresAt)) this.host.expireAt(this, message);
     this.dispatch();
+  }
+
+  /**
+   * A ttl ended: a waiting message leaves now, so depth and limits stop counting it. One in
+   * flight or waiting out a nack delay is checked when it comes back to the line.
+   */
+  expire(message: QueuedMessage): void {
+    if (this.ready.remove(message)) this.remove(message, 'expired');
   }
 
   attach(conn: Connection, sid: number): Consumer {
@@ -310,7 +321,7 @@ export class DurableQueue implements TagOwner {
     this.forget(m);
     this.stats.deadLettered++;
     m.watch?.rejected('dead-lettered');
-    const moved: QueuedMessage = { ...m, deliveries: 0, watch: undefined };
+    const moved: QueuedMessage = { ...m, deliveries: 0, watch: undefined, heapIndex: -1 };
     // One transaction: the message is in exactly one of the two queues whatever happens.
     this.persist([deleteMessage(this.name, m.seq), putMessage(dlq.name, moved)]);
     dlq.add(moved);

@@ -45,6 +45,8 @@ export interface QueuedMessage {
   /** ms since the epoch; Infinity without a ttl. */
   readonly expiresAt: number;
   deliveries: number;
+  /** Position in its queue's ready heap (SeqHeap bookkeeping). */
+  heapIndex?: number;
   /** A publisher waiting for delivery or processing of this copy (in memory only: the wait ends with its connection). */
   watch?: MessageWatch;
 }

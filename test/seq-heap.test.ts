@@ -1,0 +1,26 @@
+import { SeqHeap, type HeapItem } from '../server/pubsub/durable/seq-heap.js';
+
+test('pops in seq order whatever is pushed and removed from the middle (seeded random run)', () => {
+  let seed = 42;
+  const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  const heap = new SeqHeap<HeapItem>();
+  const model = new Set<HeapItem>();
+  for (let step = 0; step < 20_000; step++) {
+    const r = random();
+    if (r < 0.5 || model.size === 0) {
+      const item: HeapItem = { seq: Math.floor(random() * 1_000_000) };
+      heap.push(item);
+      model.add(item);
+    } else if (r < 0.75) {
+      const victim = [...model][Math.floor(random() * model.size)]!;
+      expect(heap.remove(victim)).toBe(true);
+      expect(heap.remove(victim)).toBe(false);
+      model.delete(victim);
+    } else {
+      const top = heap.pop()!;
+      expect(top.seq).toBe(Math.min(...[...model].map((i) => i.seq)));
+      model.delete(top);
+    }
+    expect(heap.size).toBe(model.size);
+  }
+});
