@@ -329,10 +329,14 @@ export class DurableQueue implements TagOwner {
 
   private remove(m: QueuedMessage, why: 'acked' | 'expired'): void {
     this.forget(m);
-    if (why === 'acked') m.watch?.processed();
-    else m.watch?.lost();
     if (why === 'expired') this.stats.expired++;
-    this.persist([deleteMessage(this.name, m.seq)]);
+    const durable = this.persist([deleteMessage(this.name, m.seq)]);
+    const watch = m.watch;
+    if (!watch) return;
+    if (why === 'expired') watch.lost();
+    // A publisher told 'processed' must not see the message come back after a crash.
+    else if (!durable) watch.processed();
+    else durable.then(() => watch.processed(), () => watch.lost());
   }
 
   private forget(m: QueuedMessage): void {
@@ -340,8 +344,10 @@ export class DurableQueue implements TagOwner {
     this.bytes -= m.data.length;
   }
 
-  private persist(writes: StoreWrite[]): void {
-    this.host.store.write(writes)?.catch((err: unknown) => this.host.storeFailed(err));
+  private persist(writes: StoreWrite[]): Promise<void> | undefined {
+    const durable = this.host.store.write(writes);
+    durable?.catch((err: unknown) => this.host.storeFailed(err));
+    return durable;
   }
 }
 
