@@ -88,12 +88,7 @@ export class PubSubCore {
       this.track(conn, f, ack, message, entries);
       return;
     }
-    let dropped: ReceiverRef[] | undefined;
-    for (const entry of entries) {
-      const sub = isGroup(entry) ? entry.pick() : entry;
-      if (!sub.conn.deliver(sub.sid, message)) (dropped ??= []).push(refOf(sub));
-    }
-    this.count(entries.length, dropped?.length ?? 0);
+    const dropped = this.fanOut(message, entries);
     if (ack !== 'submission') return;
     if (dropped) conn.sendFrame(submissionReceipt(f.id!, mid, entries.length, dropped));
     else conn.send(encodeSubmissionReceipt(conn.codec, f.id!, mid, entries.length));
@@ -122,12 +117,7 @@ export class PubSubCore {
       this.track(conn, f, ack as 'delivery' | 'processing', message, entries, tracker);
       return;
     }
-    let dropped: ReceiverRef[] | undefined;
-    for (const entry of entries) {
-      const sub = isGroup(entry) ? entry.pick() : entry;
-      if (!sub.conn.deliver(sub.sid, message)) (dropped ??= []).push(refOf(sub));
-    }
-    this.count(entries.length, dropped?.length ?? 0);
+    const dropped = this.fanOut(message, entries);
     if (ack === 'none') {
       stored.durable?.catch(() => {}); // logged by the store; nobody waits
       return;
@@ -139,6 +129,17 @@ export class PubSubCore {
       : () => conn.send(encodeSubmissionReceipt(conn.codec, f.id!, mid, receivers, queues));
     if (!stored.durable) send();
     else stored.durable.then(send, (err: unknown) => conn.sendError(err, f.id));
+  }
+
+  /** Delivers to every route entry connected now (one member per group); returns those dropped, if any. */
+  private fanOut(message: OutboundMessage, entries: RouteEntry[]): ReceiverRef[] | undefined {
+    let dropped: ReceiverRef[] | undefined;
+    for (const entry of entries) {
+      const sub = isGroup(entry) ? entry.pick() : entry;
+      if (!sub.conn.deliver(sub.sid, message)) (dropped ??= []).push(refOf(sub));
+    }
+    this.count(entries.length, dropped?.length ?? 0);
+    return dropped;
   }
 
   /** A payload within maxMessageBytes, as it arrived. */
