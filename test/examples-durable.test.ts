@@ -1,39 +1,17 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Message } from '../client-sdk/index.js';
-import { ChildTracker, type NodeChild } from './helpers/child-process.js';
+import { ChildTracker } from './helpers/child-process.js';
+import { exampleStarter, processedIds, range, requireCompiledExample } from './helpers/examples.js';
 import { take, testBroker } from './helpers/setup.js';
-
-// The compiled persistent-delivery examples, run as their header comments tell users to; `npm run build` first.
-const EXAMPLES = fileURLToPath(new URL('../dist/examples/', import.meta.url));
-
-// A developer's own settings must not steer the tests; NODE_OPTIONS (e.g. jest's
-// --experimental-vm-modules) would add a warning on stderr.
-const UNSET_ENV = ['ORDER_COUNT', 'NODE_OPTIONS'];
 
 const t = testBroker();
 const children = new ChildTracker();
+const start = exampleStarter(t, children, ['ORDER_COUNT']);
 let dataDir: string;
 
-function start(script: string, args: string[] = [], env: Record<string, string> = {}): NodeChild {
-  return children.spawn(EXAMPLES + script, args, { ...env, LINDEN_URL: t.broker.url }, UNSET_ENV);
-}
-
-/** Order ids in the consumer's "processed order #N" lines, in the order it printed them. */
-function processedIds(stdout: string): number[] {
-  return [...stdout.matchAll(/^processed order #(\d+): \d+ x \w+$/gm)].map((m) => Number(m[1]));
-}
-
-function range(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => i + 1);
-}
-
-beforeAll(() => {
-  if (!existsSync(EXAMPLES + 'persistent-consumer.js')) throw new Error(`no compiled examples in ${EXAMPLES}: run \`npm run build\` first`);
-});
+beforeAll(() => requireCompiledExample('persistent-consumer.js'));
 
 beforeEach(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'linden-examples-durable-'));

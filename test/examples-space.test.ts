@@ -1,14 +1,6 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { ChildTracker, type Exit, type NodeChild } from './helpers/child-process.js';
+import { exampleStarter, requireCompiledExample } from './helpers/examples.js';
 import { testBroker } from './helpers/setup.js';
-
-// The compiled tuple-space examples, run as their header comments tell users to; `npm run build` first.
-const EXAMPLES = fileURLToPath(new URL('../dist/examples/', import.meta.url));
-
-// A developer's own settings must not steer the tests; NODE_OPTIONS (e.g. jest's
-// --experimental-vm-modules) would add a warning on stderr.
-const UNSET_ENV = ['CRASH_AFTER', 'REQUEST_TIMEOUT_MS', 'NODE_OPTIONS'];
 
 // 20 tasks of 5,000 numbers each: the primes below 100,000.
 const TASKS = 20;
@@ -16,10 +8,7 @@ const PRIMES_BELOW_100_000 = 9592;
 
 const t = testBroker();
 const children = new ChildTracker();
-
-function start(script: string, args: string[] = [], env: Record<string, string> = {}): NodeChild {
-  return children.spawn(EXAMPLES + script, args, { ...env, LINDEN_URL: t.broker.url }, UNSET_ENV);
-}
+const start = exampleStarter(t, children, ['CRASH_AFTER', 'REQUEST_TIMEOUT_MS']);
 
 function worker(name: string, env: Record<string, string> = {}): NodeChild {
   return start('bag-of-tasks-worker.js', [name], env);
@@ -60,7 +49,7 @@ function sorted(ns: number[]): number[] {
 
 beforeAll(() => {
   for (const script of ['bag-of-tasks-master.js', 'bag-of-tasks-worker.js', 'space-request-reply.js']) {
-    if (!existsSync(EXAMPLES + script)) throw new Error(`no compiled ${script} in ${EXAMPLES}: run \`npm run build\` first`);
+    requireCompiledExample(script);
   }
 });
 

@@ -1,35 +1,12 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { ChildTracker, type NodeChild } from './helpers/child-process.js';
+import { ChildTracker } from './helpers/child-process.js';
+import { exampleStarter, processedIds, range, requireCompiledExample } from './helpers/examples.js';
 import { testBroker } from './helpers/setup.js';
-
-// The compiled examples, run exactly as the header comments tell users to; `npm run build` first.
-const EXAMPLES = fileURLToPath(new URL('../dist/examples/', import.meta.url));
-
-// A developer's own settings must not steer the tests; NODE_OPTIONS (e.g. jest's
-// --experimental-vm-modules) would add a warning on stderr.
-const UNSET_ENV = ['ORDER_COUNT', 'ORDER_ACK', 'NODE_OPTIONS'];
 
 const t = testBroker();
 const children = new ChildTracker();
+const start = exampleStarter(t, children, ['ORDER_COUNT', 'ORDER_ACK']);
 
-/** Starts an example against the test's broker. */
-function start(script: string, args: string[] = [], env: Record<string, string> = {}): NodeChild {
-  return children.spawn(EXAMPLES + script, args, { ...env, LINDEN_URL: t.broker.url }, UNSET_ENV);
-}
-
-/** Order ids in the consumer's "processed order #N" lines, in the order it printed them. */
-function processedIds(stdout: string): number[] {
-  return [...stdout.matchAll(/^processed order #(\d+): \d+ x \w+$/gm)].map((m) => Number(m[1]));
-}
-
-function range(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => i + 1);
-}
-
-beforeAll(() => {
-  if (!existsSync(EXAMPLES + 'consumer.js')) throw new Error(`no compiled examples in ${EXAMPLES}: run \`npm run build\` first`);
-});
+beforeAll(() => requireCompiledExample('consumer.js'));
 
 beforeEach(() => t.start());
 
