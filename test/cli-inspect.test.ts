@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ChildTracker, type Exit } from './helpers/child-process.js';
-import { take, testBroker } from './helpers/setup.js';
+import { freePort, take, testBroker } from './helpers/setup.js';
 
 // The compiled CLI, exactly as `npx linden` runs it; `npm run build` must have run first.
 const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
@@ -17,15 +16,6 @@ function run(args: string[], url = t.broker.url): Promise<Exit> {
 
 async function api(path: string): Promise<unknown> {
   return (await fetch(t.broker.url.replace(/^ws/, 'http') + path)).json();
-}
-
-/** A port nothing listens on: taken from the OS, then released. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** The table's rows as arrays of cells (columns are two or more spaces apart). */

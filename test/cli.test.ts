@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { connect } from '../client-sdk/index.js';
 import { LINDEN_VERSION } from '../protocol/version.js';
 import { ChildTracker, type Exit, type NodeChild } from './helpers/child-process.js';
-import { take, testBroker } from './helpers/setup.js';
+import { freePort, take, testBroker } from './helpers/setup.js';
 
 // The compiled CLI, exactly as `npx linden` runs it; `npm run build` must have run first.
 const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
@@ -20,15 +19,6 @@ function cli(args: string[], env: Record<string, string> = {}): NodeChild {
 /** Runs the CLI to completion. */
 function run(args: string[], env?: Record<string, string>): Promise<Exit> {
   return cli(args, env).exited;
-}
-
-/** A port nothing listens on: taken from the OS, then released. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 beforeAll(() => {

@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { connect, type Client, type ConnectOptions } from '../../client-sdk/index.js';
 import { startBroker, type Broker, type BrokerOptions } from '../../server/index.js';
 
@@ -65,4 +66,13 @@ export async function until(predicate: () => boolean, ms = 5_000): Promise<void>
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/** A port nothing listens on: taken from the OS, then released. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
