@@ -55,8 +55,7 @@ export class DurableCore implements QueueHost {
       for (const [key, record] of await this.store.scan(messagesPrefix(r.name))) {
         const m = messageFromRecord(key, record);
         this.seq = Math.max(this.seq, m.seq + 1);
-        queue.add(m);
-        queue.stats.published--; // recovered, not published
+        queue.add(m, 'recovered');
         messages++;
       }
     }

@@ -123,11 +123,11 @@ export class DurableQueue implements TagOwner {
     return writes;
   }
 
-  /** Takes a message the caller is storing (or has recovered). */
-  add(message: QueuedMessage): void {
+  /** Takes a message the caller is storing, or has recovered from the store (not counted as published). */
+  add(message: QueuedMessage, how: 'published' | 'recovered' = 'published'): void {
     this.count++;
     this.bytes += message.data.length;
-    this.stats.published++;
+    if (how === 'published') this.stats.published++;
     this.ready.push(message);
     if (Number.isFinite(message.expiresAt)) this.host.expireAt(this, message);
     this.dispatch();
