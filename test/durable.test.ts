@@ -174,6 +174,8 @@ for (const store of ['memory', 'lmdb'] as const) {
       await expect(c.createQueue('q2', 'a..b')).rejects.toMatchObject({ code: 'INVALID_PATTERN' });
       await expect(c.deleteQueue('nope')).rejects.toMatchObject({ code: 'NOT_FOUND' });
       await expect(c.publish('a.b', 1, { ack: 'submission', ttl: 5 })).rejects.toMatchObject({ code: 'INVALID_FRAME' });
+      // The store cannot key on control characters: refused before anything is stored.
+      await expect(c.publish('a.b', 0, { mode: 'persistent', ack: 'submission', msgId: 'bad\u0001id' })).rejects.toMatchObject({ code: 'INVALID_FRAME' });
       await c.publish('a.b', 1, { mode: 'persistent', ack: 'submission' });
       await c.deleteQueue('q1');
       const r = await c.publish('a.b', 2, { mode: 'persistent', ack: 'submission' });
