@@ -4,17 +4,18 @@
  * Prints a table and writes bench-results.json.
  *
  *   --quick          smaller runs
- *   --only a,b       just these: pubsub, request, space-pairs, space-index, durable
+ *   --only a,b       just these: pubsub, request, space-pairs, space-index, durable, large
  */
 import { writeFileSync } from 'node:fs';
 import { durablePublish } from './durable-publish.js';
+import { largeTransfer } from './large-transfer.js';
 import { pubsubThroughput } from './pubsub-throughput.js';
 import { requestLatency } from './request-latency.js';
 import { spaceIndex } from './space-index.js';
 import { spacePairs } from './space-pairs.js';
 import { spawnBroker } from './spawn-broker.js';
 
-const BENCHMARKS = ['pubsub', 'request', 'space-pairs', 'space-index', 'durable'] as const;
+const BENCHMARKS = ['pubsub', 'request', 'space-pairs', 'space-index', 'durable', 'large'] as const;
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const onlyAt = args.indexOf('--only');
@@ -31,6 +32,11 @@ const FLOORS = {
   space_pairs_per_second: 50_000,
   space_in_1m_mean_micros: 50,
   durable_publish_per_second: 50_000,
+  large_transfer_mib_per_second: 50,
+  /** Broker RSS above idle while forwarding one large message, in multiples of its size. */
+  large_transfer_broker_peak_ratio: 4,
+  /** Small requests between two other clients while a large message passes. */
+  large_transfer_small_p99_ms: 50,
 };
 
 const results: Record<string, unknown> = {};
@@ -43,6 +49,10 @@ const atLeast = (key: string, measured: number, floor: number, unit: string) => 
 const below = (key: string, measured: number, floor: number, unit: string) => {
   floors[key] = { floor: `< ${floor} ${unit}`, measured, met: measured < floor };
   return `< ${floor} ${unit}  ${measured < floor ? 'met' : 'MISSED'}`;
+};
+const atMost = (key: string, measured: number, floor: number, unit: string) => {
+  floors[key] = { floor: `<= ${floor} ${unit}`, measured, met: measured <= floor };
+  return `<= ${floor} ${unit}  ${measured <= floor ? 'met' : 'MISSED'}`;
 };
 
 if (wanted('pubsub') || wanted('request') || wanted('space-pairs')) {
@@ -97,6 +107,19 @@ if (wanted('durable')) {
   const durable = await durablePublish(quick ? 50_000 : 300_000);
   results.durable_publish = durable;
   rows.push(['persistent publish, 256 in flight', `${durable.ackedPerSecond.toLocaleString('en-US')} acked msgs/s`, atLeast('durable_publish', durable.ackedPerSecond, FLOORS.durable_publish_per_second, '/s')]);
+}
+
+if (wanted('large')) {
+  // A broker of its own, so its memory figures hold nothing from the other benchmarks.
+  const large = await largeTransfer(quick ? 2 : 3);
+  results.large_transfer = large;
+  const { broker: mem, smallRequests: small } = large;
+  const mib = large.messageBytes / 1024 / 1024;
+  const ms = (x: { p50Ms: number; p99Ms: number }) => `p50 ${x.p50Ms} ms, p99 ${x.p99Ms} ms`;
+  rows.push([`large message, ${mib} MiB, 1 -> 1`, `best ${large.bestMibPerSecond}, median ${large.medianMibPerSecond} MiB/s`, atLeast('large_transfer_median', large.medianMibPerSecond, FLOORS.large_transfer_mib_per_second, 'MiB/s')]);
+  rows.push(['  broker peak RSS over idle', `+${mem.peakOverIdleMiB} MiB (${mem.peakOverIdleRatio}x the message)`, atMost('large_transfer_broker_peak', mem.peakOverIdleRatio, FLOORS.large_transfer_broker_peak_ratio, 'x message')]);
+  rows.push(['  100 B requests, no transfer', ms(small.idle), '']);
+  rows.push(['  100 B requests, during it', ms(small.duringTransfer), atMost('large_transfer_small_p99', small.duringTransfer.p99Ms, FLOORS.large_transfer_small_p99_ms, 'ms p99')]);
 }
 
 results.floors = floors;

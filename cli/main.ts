@@ -9,6 +9,10 @@ import { register as registerRd } from './commands/rd.js';
 import { register as registerServe } from './commands/serve.js';
 import { register as registerSub } from './commands/sub.js';
 import { register as registerInspect } from './commands/inspect.js';
+import { register as registerDlq } from './commands/dlq.js';
+import { register as registerKick } from './commands/kick.js';
+import { register as registerPurge } from './commands/purge.js';
+import { register as registerTop } from './commands/top.js';
 import { EXIT, finish, reportError } from './common.js';
 
 /** Every subcommand lives in cli/commands/<name>.ts and adds itself to the program. */
@@ -24,5 +28,8 @@ const program = new Command('linden')
 
 for (const add of COMMANDS) add(program);
 registerInspect(program); // queues, spaces, space, connections, subscriptions, stats: read-only views over HTTP
+registerTop(program); // live view of the same, over HTTP
+// Admin operations that change state: over the WebSocket protocol (admin op), never HTTP.
+for (const add of [registerPurge, registerDlq, registerKick]) add(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => finish(reportError(err)));

@@ -1,31 +1,31 @@
-import { CODECS, type Codec } from '../protocol/codec.js';
+import { CODECS, Parts, type Codec } from '../protocol/codec.js';
 import { CLOSE_CODES, LindenError, isErrorCode } from '../protocol/errors.js';
+import { fragmentation } from '../protocol/fragmentation.js';
+import { packStr, utf8Length } from '../protocol/frame-writer.js';
 import type { AckLevel, BrokerFrame, ErrFrame, Limits, MsgFrame, ReceiptFrame, WelcomeFrame } from '../protocol/frames.js';
-import { assertPattern, assertTopic } from '../protocol/topics.js';
+import type { MessageChain } from '../protocol/message-chain.js';
+import { assertTopic } from '../protocol/topics.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
 import { backoffDelay, type ReconnectOptions } from './backoff.js';
+import { Heartbeat } from './heartbeat.js';
 import { Message, type MessageOwner } from './message.js';
-import { DURABLE_OPTIONS, QUEUE_SETTINGS, definedOnly, type ConnectOptions, type PublishOptions, type QueueSettings } from './options.js';
+import { QUEUE_SETTINGS, definedOnly, type ConnectOptions, type PublishOptions, type QueueSettings } from './options.js';
 import { Outbox } from './outbox.js';
-import { packStr, utf8Length } from '../protocol/frame-writer.js';
+import { PendingCalls } from './pending-calls.js';
+import { ClientPipeline } from './pipeline.js';
 import { toReceipt, type Receipt } from './receipt.js';
 import { StatusFeed, type StatusEvent } from './status.js';
 import type { Space, SpaceOptions } from './space.js';
 import { ClientSpaces } from './spaces.js';
-import { Subscription, type SubscribeOptions } from './subscription.js';
-import { openSocket, type Socket } from './transport.js';
-
-interface Pending {
-  resolve(frame: BrokerFrame): void;
-  reject(err: Error): void;
-  /** Epoch of the connection it was written on; 0 while still in the outbox. */
-  sentEpoch: number;
-  timer?: ReturnType<typeof setTimeout>;
-}
+import type { Subscription, SubscribeOptions } from './subscription.js';
+import { ClientSubscriptions } from './subscriptions.js';
+import { openSocket, whenDrained, type Socket } from './transport.js';
 
 const RESOLVED = Promise.resolve();
 const FATAL_CLOSE_CODES: number[] = [CLOSE_CODES.UNSUPPORTED_SUBPROTOCOL.code, CLOSE_CODES.UNSUPPORTED_VERSION.code];
-const TIMEOUT_GRACE_MS = 1_000;
+/** Bytes of a fast-path publish besides its payload and topic, at most. */
+const FAST_PATH_FIELDS = 512;
+const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 /** Connects to a broker; resolves once the hello/welcome handshake is done. */
 export async function connect(url: string, options: ConnectOptions = {}): Promise<Client> {
@@ -46,26 +46,37 @@ export class Client implements MessageOwner {
   private everConnected = false;
   private attempts = 0;
   private nextId = 1;
-  private nextSid = 1;
-  private readonly pending = new Map<number, Pending>();
-  private readonly subs = new Map<number, Subscription<any>>();
+  private readonly pending = new PendingCalls();
+  private readonly subs: ClientSubscriptions;
   private outbox!: Outbox;
   private rcvTags: number[] = [];
   private flushScheduled = false;
   private readonly feed = new StatusFeed();
   private handshake: { resolve(): void; reject(err: Error): void } | undefined;
-  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  private readonly heartbeat = new Heartbeat();
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
-  private lastSeen = 0;
   /** Why the socket failed, if it said (ECONNREFUSED, HTTP 400...): named in handshake errors. */
   private lastSocketError: string | undefined;
   /** Topics already validated, with their MessagePack encoding. */
   private readonly topicCache = new Map<string, Uint8Array>();
   private readonly spaces: ClientSpaces;
+  private readonly pipeline: ClientPipeline;
+  /** The live connection's message-level interceptors, when any. */
+  private chain: MessageChain | undefined;
 
   constructor(readonly url: string, private readonly options: ConnectOptions) {
     this.codec = CODECS[options.codec ?? 'msgpack'];
     if (!this.codec) throw new LindenError('INVALID_OPTIONS', `unknown codec "${options.codec}"; use "msgpack" or "json"`);
+    const client = this;
+    this.pipeline = new ClientPipeline(options.interceptors ?? [fragmentation()], {
+      side: 'client', codec: this.codec, get connectionId() { return client.connectionId; },
+    }, options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+    this.subs = new ClientSubscriptions({
+      isLive: () => this.live !== 0,
+      call: (frame, timeout, first) => this.call(frame, timeout, first),
+      flush: () => this.flushNow(),
+      reportDrop: (pattern) => this.feed.emit({ type: 'slow-consumer', dropped: 1, where: 'client', pattern }),
+    });
     this.spaces = new ClientSpaces({
       codec: this.codec,
       isLive: () => this.live !== 0,
@@ -82,9 +93,19 @@ export class Client implements MessageOwner {
       this.handshakeFailed(new LindenError('CONNECTION_REFUSED', `no welcome from ${this.url} within the connect timeout`));
       this.socket?.close(1000);
     }, this.options.connectTimeoutMs ?? 10_000);
+    const chain = this.pipeline.connected({
+      toSocket: (piece) => { if (this.live === epoch) this.socket?.send(piece instanceof Parts ? piece.join() : piece); },
+      toApp: (message) => this.onInbound(message, epoch),
+      fail: (error) => this.feed.emit({ type: 'error', error }),
+      pendingBytes: () => (this.socket?.bufferedAmount ?? 0) + (this.outbox?.bytes ?? 0),
+      peerMaxFrameBytes: () => this.limits?.maxFrameBytes ?? 0,
+      whenDrained: (fn) => { if (this.socket) whenDrained(this.socket, fn); },
+    });
+    this.chain = chain;
+    const ext = this.pipeline.announced;
     openSocket(this.url, [this.codec.subprotocol], {
-      open: () => this.sendNow({ t: 'hello', id: 0, v: PROTOCOL_VERSION, ...(this.options.name ? { name: this.options.name } : {}) }),
-      message: (data, isBinary) => this.onFrame(data, isBinary, epoch),
+      open: () => this.sendNow({ t: 'hello', id: 0, v: PROTOCOL_VERSION, ...(this.options.name ? { name: this.options.name } : {}), ...(ext ? { ext } : {}) }),
+      message: (data, isBinary) => this.onFrame(data, isBinary, epoch, chain),
       close: (code, reason) => this.onClose(code, reason, epoch),
       error: (err) => { this.lastSocketError = err.message; },
     }).then((socket) => { if (epoch === this.epoch) this.socket = socket; }, (err: Error) => this.handshakeFailed(new LindenError('CONNECTION_REFUSED', err.message)));
@@ -103,14 +124,7 @@ export class Client implements MessageOwner {
 
   subscribe<T = unknown>(pattern: string, options: SubscribeOptions<T> = {}): Subscription<T> {
     this.assertUsable();
-    assertPattern(pattern);
-    const sub = new Subscription<T>(this.nextSid++, pattern, options, {
-      unsubscribe: (sid) => this.unsubscribe(sid),
-      reportDrop: (sid, p) => this.feed.emit({ type: 'slow-consumer', dropped: 1, where: 'client', pattern: p }),
-    });
-    this.subs.set(sub.sid, sub);
-    if (this.live) this.sendSub(sub);
-    return sub;
+    return this.subs.subscribe(pattern, options);
   }
 
   publish(topic: string, data: unknown, options?: PublishOptions & { ack?: 'none' }): Promise<void>;
@@ -178,7 +192,12 @@ export class Client implements MessageOwner {
       }
       const mid = options.msgId ?? options.mid;
       const persistent = options.mode === 'persistent';
-      if (ack === 'none' && mid === undefined && !persistent && this.codec.name === 'msgpack' && this.live) {
+      // The fast path writes no headers and passes no request-level interceptor (trace context
+      // stamps headers): a publish with headers, or with hooks to see it, takes the general one.
+      let hdr: Record<string, string> | undefined;
+      if (options.headers !== undefined) for (const _ in options.headers) { hdr = options.headers; break; }
+      if (ack === 'none' && mid === undefined && !persistent && hdr === undefined && this.codec.name === 'msgpack' && this.live
+        && this.pipeline.outbound.isEmpty && this.outbox.largeFrom > size + FAST_PATH_FIELDS) {
         this.outbox.publishMsgpack(packedTopic, wire as Uint8Array);
         this.scheduleFlush();
         return RESOLVED;
@@ -187,9 +206,13 @@ export class Client implements MessageOwner {
       if (mid !== undefined) frame.mid = mid;
       if (persistent) frame.mode = 'persistent';
       if (options.ttl !== undefined) frame.ttl = options.ttl;
+      if (hdr !== undefined) frame.hdr = hdr;
       if (ack === 'none') {
-        this.enqueue(frame, true);
-        return RESOLVED;
+        if (this.pipeline.outbound.isEmpty) {
+          this.enqueue(frame, true);
+          return RESOLVED;
+        }
+        return new Promise<void>((resolve, reject) => this.enqueue(frame, true, undefined, resolve, reject));
       }
       frame.ack = ack;
       if (options.timeout !== undefined) frame.timeout = options.timeout;
@@ -204,33 +227,44 @@ export class Client implements MessageOwner {
   private call(frame: Record<string, unknown>, timeout: number | undefined, first = false): Promise<BrokerFrame> {
     const id = this.nextId++;
     frame.id = id;
-    return new Promise<BrokerFrame>((resolve, reject) => {
-      const entry: Pending = { resolve, reject, sentEpoch: 0 };
-      if (timeout !== undefined) {
-        entry.timer = setTimeout(() => {
-          this.pending.delete(id);
-          reject(new LindenError('TIMEOUT', `no answer from the broker within ${timeout} ms`));
-          // The broker answers by its own maxTimeoutMs at the latest; beyond 2^31 ms setTimeout fires at once.
-        }, Math.min(timeout, this.limits?.maxTimeoutMs ?? 2 ** 31 - 1 - TIMEOUT_GRACE_MS) + TIMEOUT_GRACE_MS);
-      }
-      this.pending.set(id, entry);
-      try {
-        if (first) {
-          this.outbox.addFirst(this.codec.encode(frame), id);
+    const answer = this.pending.add(id, timeout, this.limits?.maxTimeoutMs);
+    try {
+      if (first) {
+        this.pipeline.outbound.run(frame, (f) => {
+          this.outbox.addFirst(this.codec.encode(f), id);
           this.scheduleFlush();
-        } else {
-          this.enqueue(frame, true, id);
-        }
-      } catch (err) {
-        this.settlePending(id);
-        reject(err);
+        }, (err) => this.pending.settle(id)?.reject(err as Error));
+      } else {
+        this.enqueue(frame, true, id);
       }
+    } catch (err) {
+      this.pending.settle(id)?.reject(err as Error);
+    }
+    return answer;
+  }
+
+  /**
+   * Queues a frame after the outbound request-level interceptors; `sent`/`rejected` learn the
+   * outcome when a caller waits for no reply (a request's rejection fails its pending call).
+   */
+  private enqueue(frame: object, portable: boolean, id?: number, sent?: () => void, rejected?: (err: Error) => void): void {
+    if (this.state === 'closed') throw new LindenError('CLOSED');
+    if (!this.live && !portable) return;
+    if (this.pipeline.outbound.isEmpty) {
+      this.enqueueNow(frame, portable, id);
+      return;
+    }
+    this.pipeline.outbound.run(frame, (f) => {
+      this.enqueueNow(f, portable, id);
+      sent?.();
+    }, (err) => {
+      if (id !== undefined) this.pending.settle(id)?.reject(err as Error);
+      else if (rejected) rejected(err as Error);
+      else this.feed.emit({ type: 'error', error: err as LindenError });
     });
   }
 
-  private enqueue(frame: object, portable: boolean, id?: number): void {
-    if (this.state === 'closed') throw new LindenError('CLOSED');
-    if (!this.live && !portable) return;
+  private enqueueNow(frame: object, portable: boolean, id?: number): void {
     const piece = this.codec.encode(frame);
     if (!this.live && this.outbox.bytes + piece.length > (this.options.maxBufferedBytes ?? 8 * 1024 * 1024)) {
       throw new LindenError('BUFFER_FULL', `send buffer full (${this.outbox.bytes} bytes queued while disconnected)`);
@@ -254,11 +288,9 @@ export class Client implements MessageOwner {
       this.rcvTags = [];
     }
     if (this.outbox.isEmpty) return;
-    const ids = this.outbox.drain((f) => socket.send(f));
-    for (const id of ids) {
-      const entry = this.pending.get(id);
-      if (entry) entry.sentEpoch = this.live;
-    }
+    const chain = this.chain;
+    const ids = this.outbox.drain((f) => socket.send(f), (piece) => (chain ? chain.send(piece) : socket.send(piece)));
+    this.pending.sent(ids, this.live);
   }
 
   private sendNow(frame: object): void {
@@ -266,26 +298,7 @@ export class Client implements MessageOwner {
     this.socket?.send(this.codec.name === 'msgpack' ? Uint8Array.of(0x91, ...(piece as Uint8Array)) : `[${piece as string}]`);
   }
 
-  /** `first` on reconnect: subscriptions are back before publishes buffered meanwhile go out. */
-  private sendSub(sub: Subscription<any>, first = false): void {
-    const frame: Record<string, unknown> = { t: 'sub', sid: sub.sid, pattern: sub.pattern };
-    if (sub.options.group !== undefined) frame.group = sub.options.group;
-    if (sub.options.durable !== undefined) Object.assign(frame, definedOnly(sub.options, DURABLE_OPTIONS));
-    this.call(frame, undefined, first).then(() => sub.confirmed(), (err: LindenError) => {
-      if (err.code === 'DISCONNECTED') return; // sent again after reconnecting
-      this.subs.delete(sub.sid);
-      sub.fail(err);
-    });
-  }
-
-  private unsubscribe(sid: number): void {
-    if (!this.subs.delete(sid) || !this.live) return;
-    // Acks and nacks already queued go first: a durable queue would redeliver what an unsub overtook.
-    this.flushNow();
-    this.call({ t: 'unsub', sid }, undefined).catch(() => {}); // gone either way
-  }
-
-  private onFrame(data: Uint8Array | string, isBinary: boolean, epoch: number): void {
+  private onFrame(data: Uint8Array | string, isBinary: boolean, epoch: number, chain: MessageChain | undefined): void {
     let messages: unknown[];
     try {
       messages = this.codec.decode(data, isBinary);
@@ -293,16 +306,27 @@ export class Client implements MessageOwner {
       this.feed.emit({ type: 'error', error: err as LindenError });
       return;
     }
-    this.lastSeen = Date.now();
+    this.heartbeat.seen();
     for (const m of messages) {
-      const frame = m as BrokerFrame;
-      if (frame.t === 'msg') this.onMessage(frame, epoch);
-      else if (frame.t === 'welcome') this.onWelcome(frame, epoch);
-      else if (frame.t === 'err') this.onError(frame);
-      else if (frame.t === 'event') this.spaces.event(frame);
-      else if (frame.t === 'warn') this.feed.emit({ type: 'slow-consumer', dropped: frame.dropped ?? 0, where: 'broker' });
-      else if ('re' in frame) this.settlePending(frame.re)?.resolve(frame);
+      if (chain) chain.receive(m);
+      else this.onInbound(m, epoch);
     }
+  }
+
+  /** A whole message from the socket, through the inbound request-level interceptors. */
+  private onInbound(message: unknown, epoch: number): void {
+    const hooks = this.pipeline.inbound;
+    if (hooks.isEmpty || (message as { t?: unknown }).t === 'welcome') this.route(message as BrokerFrame, epoch);
+    else hooks.run(message as BrokerFrame, (f) => this.route(f, epoch), (error) => this.feed.emit({ type: 'error', error: error as LindenError }));
+  }
+
+  private route(frame: BrokerFrame, epoch: number): void {
+    if (frame.t === 'msg') this.onMessage(frame, epoch);
+    else if (frame.t === 'welcome') this.onWelcome(frame, epoch);
+    else if (frame.t === 'err') this.onError(frame);
+    else if (frame.t === 'event') this.spaces.event(frame);
+    else if (frame.t === 'warn') this.feed.emit({ type: 'slow-consumer', dropped: frame.dropped ?? 0, where: 'broker' });
+    else if ('re' in frame) this.pending.settle(frame.re)?.resolve(frame);
   }
 
   private onMessage(frame: MsgFrame, epoch: number): void {
@@ -310,10 +334,7 @@ export class Client implements MessageOwner {
       this.rcvTags.push(frame.tag);
       this.scheduleFlush();
     }
-    const sub = this.subs.get(frame.sid);
-    const msg = new Message(frame, this, epoch);
-    if (sub) sub.deliver(msg);
-    else msg.nack('unsubscribed');
+    this.subs.deliver(frame.sid, new Message(frame, this, epoch));
   }
 
   private onWelcome(frame: WelcomeFrame, epoch: number): void {
@@ -324,8 +345,13 @@ export class Client implements MessageOwner {
     this.connectionId = frame.connectionId;
     this.limits = frame.limits;
     this.outbox ??= new Outbox(this.codec, frame.limits.maxFrameBytes);
-    this.startHeartbeat(frame.heartbeatMs);
-    for (const sub of this.subs.values()) this.sendSub(sub, true);
+    this.outbox.largeFrom = this.pipeline.negotiated(frame.ext);
+    this.heartbeat.start(frame.heartbeatMs, () => this.enqueue({ t: 'ping', id: this.nextId++ }, false), () => {
+      const epoch = this.live;
+      this.socket?.close(CLOSE_CODES.HEARTBEAT_TIMEOUT.code, 'no answer to pings');
+      this.onClose(CLOSE_CODES.HEARTBEAT_TIMEOUT.code, 'no answer to pings', epoch);
+    });
+    this.subs.restore();
     this.spaces.restore();
     this.scheduleFlush();
     this.handshake?.resolve();
@@ -335,23 +361,12 @@ export class Client implements MessageOwner {
 
   private onError(frame: ErrFrame): void {
     const err = new LindenError(isErrorCode(frame.code) ? frame.code : 'INTERNAL_ERROR', frame.message, frame.details);
-    const entry = frame.re === undefined ? undefined : this.settlePending(frame.re);
+    const entry = frame.re === undefined ? undefined : this.pending.settle(frame.re);
     const sid = frame.details?.sid;
     if (entry) entry.reject(err);
     else if (this.handshake && frame.re === 0) this.handshakeFailed(err);
-    else if (typeof sid === 'number' && this.subs.has(sid)) {
-      // The broker ended this subscription (its queue was deleted): do not restore it on reconnect.
-      this.subs.get(sid)!.fail(err);
-      this.subs.delete(sid);
-    } else this.feed.emit({ type: 'error', error: err });
-  }
-
-  private settlePending(id: number): Pending | undefined {
-    const entry = this.pending.get(id);
-    if (!entry) return undefined;
-    this.pending.delete(id);
-    if (entry.timer) clearTimeout(entry.timer);
-    return entry;
+    // A subscription the broker ended (its queue was deleted) is not restored on reconnect.
+    else if (typeof sid !== 'number' || !this.subs.ended(sid, err)) this.feed.emit({ type: 'error', error: err });
   }
 
   private onClose(code: number, reason: string, epoch: number): void {
@@ -359,13 +374,15 @@ export class Client implements MessageOwner {
     const wasLive = this.live === epoch;
     this.live = 0;
     this.socket = undefined;
-    clearInterval(this.heartbeat);
+    this.pipeline.disconnected();
+    this.chain = undefined;
+    this.heartbeat.stop();
     const why = reason || this.lastSocketError;
     this.lastSocketError = undefined;
     this.handshakeFailed(new LindenError('CONNECTION_REFUSED', `connection closed during handshake (${code}${why ? ': ' + why : ''})`, { code, reason: why ?? '' }));
     if (this.state === 'closed') return;
     const lost = new LindenError('DISCONNECTED', `connection lost (${code}${reason ? ': ' + reason : ''})`, { code, reason });
-    for (const [id, entry] of this.pending) if (entry.sentEpoch === epoch) this.settlePending(id)!.reject(lost);
+    this.pending.failSent(lost, epoch);
     this.outbox?.dropConnectionBound();
     this.rcvTags = [];
     if (wasLive) this.feed.emit({ type: 'disconnected', code, reason });
@@ -394,30 +411,15 @@ export class Client implements MessageOwner {
     handshake?.reject(err);
   }
 
-  private startHeartbeat(intervalMs: number): void {
-    clearInterval(this.heartbeat);
-    this.heartbeat = setInterval(() => {
-      if (Date.now() - this.lastSeen > 2 * intervalMs) {
-        const epoch = this.live;
-        this.socket?.close(CLOSE_CODES.HEARTBEAT_TIMEOUT.code, 'no answer to pings');
-        this.onClose(CLOSE_CODES.HEARTBEAT_TIMEOUT.code, 'no answer to pings', epoch);
-        return;
-      }
-      this.enqueue({ t: 'ping', id: this.nextId++ }, false);
-    }, intervalMs);
-    (this.heartbeat as { unref?: () => void }).unref?.();
-  }
-
   private shutdown(err: LindenError): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.live = 0;
-    clearInterval(this.heartbeat);
+    this.heartbeat.stop();
     clearTimeout(this.reconnectTimer);
     this.handshakeFailed(err);
-    for (const id of [...this.pending.keys()]) this.settlePending(id)!.reject(err);
-    for (const sub of this.subs.values()) err.code === 'CLOSED' ? sub.stop(err) : sub.fail(err);
-    this.subs.clear();
+    this.pending.failSent(err);
+    this.subs.end(err);
     this.spaces.end(err);
     this.feed.emit({ type: 'closed' });
     this.feed.end();

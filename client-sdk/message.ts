@@ -1,6 +1,7 @@
 import type { Codec } from '../protocol/codec.js';
 import { LindenError } from '../protocol/errors.js';
 import type { MsgFrame } from '../protocol/frames.js';
+import { NO_HEADERS, type Headers } from '../protocol/headers.js';
 
 type SettleFrame = { t: 'ack'; tag: number; data?: unknown } | { t: 'nack'; tag: number; reason?: string; delay?: number };
 
@@ -34,6 +35,11 @@ export class Message<T = unknown> {
     this.isRequest = frame.reply === true;
     this.deliveryCount = frame.dc ?? 1;
     this.redelivered = this.deliveryCount > 1;
+  }
+
+  /** The publisher's headers (`publish(..., { headers })`); `{}` when it gave none. Read-only. */
+  get headers(): Readonly<Headers> {
+    return this.frame.hdr ?? NO_HEADERS;
   }
 
   get data(): T {

@@ -1,5 +1,6 @@
 import type { CodecName } from '../protocol/version.js';
 import type { ReconnectOptions } from './backoff.js';
+import type { Interceptor } from '../protocol/interceptor.js';
 
 export interface ConnectOptions {
   /** Shown by the broker in logs and inspection. */
@@ -12,6 +13,14 @@ export interface ConnectOptions {
   maxBufferedBytes?: number;
   /** Time allowed for the WebSocket upgrade and hello/welcome. Default 10,000 ms. */
   connectTimeoutMs?: number;
+  /**
+   * Interceptors, from the application to the socket (protocol.md §4). Default
+   * `[fragmentation()]`; a list given here replaces it, so keep `fragmentation()` in it to send
+   * and receive messages larger than one frame.
+   */
+  interceptors?: Interceptor[];
+  /** Largest message this client reassembles from fragments. Default 64 MiB. */
+  maxMessageBytes?: number;
 }
 
 export type AckLevelOption = 'none' | 'submission' | 'delivery' | 'processing';
@@ -28,6 +37,11 @@ export interface PublishOptions {
   mode?: 'transient' | 'persistent';
   /** Persistent messages: discarded unread after this many ms. */
   ttl?: number;
+  /**
+   * Headers delivered with the message as `Message.headers` (and stored with a persistent one):
+   * at most 32, names of 1-64 characters, string values of at most 1024.
+   */
+  headers?: Record<string, string>;
 }
 
 /** Settings of a durable subscription; see README "Persistent messages". */

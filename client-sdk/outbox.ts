@@ -15,6 +15,11 @@ export class Outbox {
   private bound: Piece[] = [];
   /** Sent ahead of everything else: resubscriptions after a reconnect. */
   private first: Piece[] = [];
+  /** Messages for the message-level interceptors (fragmentation), kept whole until a flush. */
+  private large: { piece: Piece; portable: boolean }[] = [];
+  private largeBytes = 0;
+  /** Messages of at least this size are `large`; set from the interceptors after each handshake. */
+  largeFrom = Infinity;
 
   constructor(private readonly codec: Codec, maxFrameBytes: number) {
     this.writer = codec.createWriter(maxFrameBytes);
@@ -22,11 +27,11 @@ export class Outbox {
 
   /** Bytes of portable messages waiting. */
   get bytes(): number {
-    return this.writer.bytes;
+    return this.writer.bytes + this.largeBytes;
   }
 
   get isEmpty(): boolean {
-    return this.writer.messages === 0 && this.bound.length === 0 && this.first.length === 0;
+    return this.writer.messages === 0 && this.bound.length === 0 && this.first.length === 0 && this.large.length === 0;
   }
 
   /** Queues a message to leave before everything already queued. */
@@ -36,6 +41,12 @@ export class Outbox {
   }
 
   add(piece: Piece, portable: boolean, id?: number): void {
+    if (piece.length >= this.largeFrom) {
+      this.large.push({ piece, portable });
+      this.largeBytes += piece.length;
+      if (id !== undefined) this.ids.push(id);
+      return;
+    }
     if (!portable) {
       this.bound.push(piece);
       return;
@@ -59,10 +70,12 @@ export class Outbox {
   dropConnectionBound(): void {
     this.bound = [];
     this.first = [];
+    this.large = this.large.filter((m) => m.portable);
+    this.largeBytes = this.large.reduce((n, m) => n + m.piece.length, 0);
   }
 
-  /** Writes everything as frames; returns the request ids that left. */
-  drain(write: (frame: Uint8Array | string) => void): number[] {
+  /** Writes everything as frames, and large messages through `sendLarge`; returns the request ids that left. */
+  drain(write: (frame: Uint8Array | string) => void, sendLarge: (piece: Piece) => void): number[] {
     if (this.first.length > 0) {
       const leading = this.codec.createWriter(Number.MAX_SAFE_INTEGER);
       for (const piece of this.first) leading.piece(piece);
@@ -72,6 +85,12 @@ export class Outbox {
     for (const piece of this.bound) this.writer.piece(piece);
     this.bound = [];
     for (const frame of this.writer.take()) write(frame);
+    if (this.large.length > 0) {
+      const large = this.large;
+      this.large = [];
+      this.largeBytes = 0;
+      for (const m of large) sendLarge(m.piece);
+    }
     const ids = this.ids;
     this.ids = [];
     return ids;

@@ -1,4 +1,5 @@
 import { LindenError } from '../protocol/errors.js';
+import { NO_HEADERS, someHeaders, type Headers } from '../protocol/headers.js';
 import type { AckLevel, BatchedFrame, BrokerFrame, CountedFrame, EventFrame, LeaseFrame, SpaceEvent, TupleEntry, TupleFrame, TuplesFrame } from '../protocol/frames.js';
 import { QueuedIterator } from './queued-iterator.js';
 
@@ -50,6 +51,11 @@ export interface OutOptions {
   ack?: AckLevel;
   /** With 'delivery' or 'processing': resolve with `timedOut` after this many ms (default: the broker's receiptTimeoutMs). */
   timeout?: number;
+  /**
+   * Headers kept with the tuple and returned with it to takers, readers and notify subscribers
+   * (ask for them with `{ entry: true }`): at most 32, names of 1-64 characters, values of at most 1024.
+   */
+  headers?: Record<string, string>;
 }
 
 export interface ReadOptions {
@@ -64,10 +70,27 @@ export interface ReserveOptions extends ReadOptions {
   reserve: number;
 }
 
+/** What `{ entry: true }` asks of in, rd, inp, rdp, inAll and rdAll: the tuple with what the broker keeps beside it. */
+export interface EntryOption {
+  entry: true;
+}
+
+export interface Entry<T extends unknown[]> {
+  /** The tuple id, for renew() and cancel(). */
+  id: string;
+  tuple: T;
+  /** Its writer's headers (`out(tuple, { headers })`); `{}` when it gave none. Read-only. */
+  headers: Readonly<Headers>;
+  /** Lease end in ms since the epoch; null without a lease. */
+  expiresAt: number | null;
+}
+
 /** A tuple taken under reservation: ack() removes it for good, nack() puts it back where it was. */
 export interface Reserved<T extends unknown[]> {
   id: string;
   tuple: T;
+  /** Its writer's headers; `{}` when it gave none. */
+  headers: Readonly<Headers>;
   ack(): Promise<void>;
   nack(): Promise<void>;
 }
@@ -78,10 +101,12 @@ export interface TupleEvent<T extends unknown[]> {
   seq: number;
   id: string;
   tuple: T;
+  /** Its writer's headers; `{}` when it gave none. */
+  headers: Readonly<Headers>;
 }
 
-export type BatchStep = { inp: unknown[] } | { rdp: unknown[] } | { out: unknown[]; ttl?: number };
-export interface BatchResult { id: string; tuple: unknown[] }
+export type BatchStep = { inp: unknown[] } | { rdp: unknown[] } | { out: unknown[]; ttl?: number; headers?: Record<string, string> };
+export interface BatchResult { id: string; tuple: unknown[]; headers: Readonly<Headers> }
 
 /** Events of a notify subscription, read with `for await`; `ready` once the broker has it. */
 export class Notification<T extends unknown[]> extends QueuedIterator<TupleEvent<T>> {
@@ -108,6 +133,8 @@ export class Space {
     const frame: Record<string, unknown> = { t: 'out', space: this.name, tuple: this.host.toWire(tuple) };
     if (this.options.persistent !== undefined) frame.persistent = this.options.persistent;
     if (options.ttl !== undefined) frame.ttl = options.ttl;
+    const hdr = someHeaders(options.headers);
+    if (hdr !== undefined) frame.hdr = hdr;
     const ack = options.ack ?? 'submission';
     if (ack === 'none') {
       this.host.cast(frame);
@@ -119,44 +146,56 @@ export class Space {
     return toLease((await this.host.call(frame, waits ? options.timeout : undefined)) as LeaseFrame);
   }
 
-  /** Takes the oldest matching tuple, waiting for one; null on timeout or abort. */
+  /**
+   * Takes the oldest matching tuple, waiting for one; null on timeout or abort. With
+   * `{ entry: true }` it resolves with the tuple's Entry (id, headers, lease) instead.
+   */
   in<T extends unknown[] = unknown[]>(template: unknown[], options: ReserveOptions): Promise<Reserved<T> | null>;
+  in<T extends unknown[] = unknown[]>(template: unknown[], options: ReadOptions & EntryOption): Promise<Entry<T> | null>;
   in<T extends unknown[] = unknown[]>(template: unknown[], options?: ReadOptions): Promise<T | null>;
-  async in<T extends unknown[]>(template: unknown[], options: ReadOptions & { reserve?: number } = {}): Promise<T | Reserved<T> | null> {
+  async in<T extends unknown[]>(
+    template: unknown[], options: ReadOptions & { reserve?: number; entry?: boolean } = {},
+  ): Promise<T | Entry<T> | Reserved<T> | null> {
     const reply = await this.read('in', template, true, options);
-    if (!reply.tuple) return null;
-    const tuple = this.host.fromWire(reply.tuple) as T;
-    if (options.reserve === undefined) return tuple;
+    if (options.reserve === undefined || !reply.tuple) return this.result<T>(reply, options.entry);
     const rid = reply.rid!;
     const settle = async (ok: boolean) => { await this.host.call({ t: 'settle', rid, ok }); };
-    return { id: reply.tid!, tuple, ack: () => settle(true), nack: () => settle(false) };
+    const { id, tuple, headers } = this.result<T>(reply, true) as Entry<T>;
+    return { id, tuple, headers, ack: () => settle(true), nack: () => settle(false) };
   }
 
   /** Reads (without taking) the oldest matching tuple, waiting for one; null on timeout or abort. */
-  async rd<T extends unknown[] = unknown[]>(template: unknown[], options: ReadOptions = {}): Promise<T | null> {
-    const reply = await this.read('rd', template, true, options);
-    return reply.tuple ? (this.host.fromWire(reply.tuple) as T) : null;
+  rd<T extends unknown[] = unknown[]>(template: unknown[], options: ReadOptions & EntryOption): Promise<Entry<T> | null>;
+  rd<T extends unknown[] = unknown[]>(template: unknown[], options?: ReadOptions): Promise<T | null>;
+  async rd<T extends unknown[]>(template: unknown[], options: ReadOptions & { entry?: boolean } = {}): Promise<T | Entry<T> | null> {
+    return this.result<T>(await this.read('rd', template, true, options), options.entry);
   }
 
   /** `in` without waiting. */
-  async inp<T extends unknown[] = unknown[]>(template: unknown[]): Promise<T | null> {
-    const reply = await this.read('in', template, false, {});
-    return reply.tuple ? (this.host.fromWire(reply.tuple) as T) : null;
+  inp<T extends unknown[] = unknown[]>(template: unknown[], options: EntryOption): Promise<Entry<T> | null>;
+  inp<T extends unknown[] = unknown[]>(template: unknown[]): Promise<T | null>;
+  async inp<T extends unknown[]>(template: unknown[], options: { entry?: boolean } = {}): Promise<T | Entry<T> | null> {
+    return this.result<T>(await this.read('in', template, false, {}), options.entry);
   }
 
   /** `rd` without waiting. */
-  async rdp<T extends unknown[] = unknown[]>(template: unknown[]): Promise<T | null> {
-    const reply = await this.read('rd', template, false, {});
-    return reply.tuple ? (this.host.fromWire(reply.tuple) as T) : null;
+  rdp<T extends unknown[] = unknown[]>(template: unknown[], options: EntryOption): Promise<Entry<T> | null>;
+  rdp<T extends unknown[] = unknown[]>(template: unknown[]): Promise<T | null>;
+  async rdp<T extends unknown[]>(template: unknown[], options: { entry?: boolean } = {}): Promise<T | Entry<T> | null> {
+    return this.result<T>(await this.read('rd', template, false, {}), options.entry);
   }
 
   /** Takes up to `limit` matching tuples (default 1,000), oldest first, without waiting. */
-  inAll<T extends unknown[] = unknown[]>(template: unknown[], options: { limit?: number } = {}): Promise<T[]> {
-    return this.all<T>('in', template, options.limit);
+  inAll<T extends unknown[] = unknown[]>(template: unknown[], options: { limit?: number } & EntryOption): Promise<Entry<T>[]>;
+  inAll<T extends unknown[] = unknown[]>(template: unknown[], options?: { limit?: number }): Promise<T[]>;
+  inAll<T extends unknown[]>(template: unknown[], options: { limit?: number; entry?: boolean } = {}): Promise<T[] | Entry<T>[]> {
+    return this.all<T>('in', template, options.limit, options.entry);
   }
 
-  rdAll<T extends unknown[] = unknown[]>(template: unknown[], options: { limit?: number } = {}): Promise<T[]> {
-    return this.all<T>('rd', template, options.limit);
+  rdAll<T extends unknown[] = unknown[]>(template: unknown[], options: { limit?: number } & EntryOption): Promise<Entry<T>[]>;
+  rdAll<T extends unknown[] = unknown[]>(template: unknown[], options?: { limit?: number }): Promise<T[]>;
+  rdAll<T extends unknown[]>(template: unknown[], options: { limit?: number; entry?: boolean } = {}): Promise<T[] | Entry<T>[]> {
+    return this.all<T>('rd', template, options.limit, options.entry);
   }
 
   async count(template: unknown[]): Promise<number> {
@@ -187,15 +226,21 @@ export class Space {
    */
   async batch(steps: BatchStep[]): Promise<BatchResult[]> {
     const wire = steps.map((step) => {
-      if ('out' in step) return step.ttl === undefined ? { op: 'out', tuple: this.host.toWire(step.out) } : { op: 'out', tuple: this.host.toWire(step.out), ttl: step.ttl };
+      if ('out' in step) {
+        const out: Record<string, unknown> = { op: 'out', tuple: this.host.toWire(step.out) };
+        if (step.ttl !== undefined) out.ttl = step.ttl;
+        const hdr = someHeaders(step.headers);
+        if (hdr !== undefined) out.hdr = hdr;
+        return out;
+      }
       if ('inp' in step) return { op: 'inp', template: this.host.toWire(step.inp) };
       if ('rdp' in step) return { op: 'rdp', template: this.host.toWire(step.rdp) };
-      throw new LindenError('INVALID_ARGUMENT', 'a batch step is { inp }, { rdp } or { out, ttl? }');
+      throw new LindenError('INVALID_ARGUMENT', 'a batch step is { inp }, { rdp } or { out, ttl?, headers? }');
     });
     const frame: Record<string, unknown> = { t: 'batch', space: this.name, steps: wire };
     if (this.options.persistent !== undefined) frame.persistent = this.options.persistent;
     const reply = (await this.host.call(frame)) as BatchedFrame;
-    return reply.results.map((r) => ({ id: r.tid, tuple: this.host.fromWire(r.tuple) as unknown[] }));
+    return reply.results.map((r) => ({ id: r.tid, tuple: this.host.fromWire(r.tuple) as unknown[], headers: r.hdr ?? NO_HEADERS }));
   }
 
   private async read(op: 'in' | 'rd', template: unknown[], wait: boolean, options: ReadOptions & { reserve?: number }): Promise<TupleFrame> {
@@ -214,15 +259,26 @@ export class Space {
     }
   }
 
-  private async all<T>(op: 'in' | 'rd', template: unknown[], limit = 1_000): Promise<T[]> {
+  private async all<T extends unknown[]>(op: 'in' | 'rd', template: unknown[], limit = 1_000, entry = false): Promise<T[] | Entry<T>[]> {
     const reply = (await this.host.call({ t: op, space: this.name, template: this.host.toWire(template), limit })) as TuplesFrame;
-    return reply.items.map((item: TupleEntry) => this.host.fromWire(item.tuple) as T);
+    if (!entry) return reply.items.map((item: TupleEntry) => this.host.fromWire(item.tuple) as T);
+    return reply.items.map((item: TupleEntry) => ({
+      id: item.tid, tuple: this.host.fromWire(item.tuple) as T, headers: item.hdr ?? NO_HEADERS, expiresAt: item.expiresAt,
+    }));
+  }
+
+  /** A `tuple` answer as the caller asked for it: the tuple alone, or its Entry. */
+  private result<T extends unknown[]>(reply: TupleFrame, entry: boolean | undefined): T | Entry<T> | null {
+    if (!reply.tuple) return null;
+    const tuple = this.host.fromWire(reply.tuple) as T;
+    if (!entry) return tuple;
+    return { id: reply.tid!, tuple, headers: reply.hdr ?? NO_HEADERS, expiresAt: reply.expiresAt ?? null };
   }
 }
 
 /** @internal Turns an event frame into what a notify iterator yields. */
 export function toEvent(frame: EventFrame, fromWire: (w: unknown) => unknown): TupleEvent<unknown[]> {
-  return { type: frame.type, seq: frame.seq, id: frame.tid, tuple: fromWire(frame.tuple) as unknown[] };
+  return { type: frame.type, seq: frame.seq, id: frame.tid, tuple: fromWire(frame.tuple) as unknown[], headers: frame.hdr ?? NO_HEADERS };
 }
 
 function toLease(f: LeaseFrame): Lease {

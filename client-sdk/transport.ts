@@ -59,3 +59,20 @@ export async function openSocket(url: string, protocols: string[], on: SocketEve
   });
   return ws;
 }
+
+/** Outbound bytes under which a paced sender (fragments) goes on without waiting. */
+const DRAINED_BYTES = 256 * 1024;
+
+/**
+ * Calls `fn` once the socket has (mostly) sent what it buffered: on the `ws` package's TCP
+ * socket its 'drain' event; browsers have none, so their bufferedAmount is polled.
+ */
+export function whenDrained(socket: Socket, fn: () => void): void {
+  if (socket.bufferedAmount < DRAINED_BYTES) {
+    setTimeout(fn, 0);
+    return;
+  }
+  const tcp = (socket as { _socket?: { once(event: 'drain', fn: () => void): void } })._socket;
+  if (tcp) tcp.once('drain', fn);
+  else setTimeout(() => whenDrained(socket, fn), 2);
+}

@@ -88,3 +88,39 @@ export const CODECS: Record<CodecName, Codec> = { msgpack: msgpackCodec, json: j
 export function codecForSubprotocol(subprotocol: string): Codec | undefined {
   return subprotocol === SUBPROTOCOLS.msgpack ? msgpackCodec : subprotocol === SUBPROTOCOLS.json ? jsonCodec : undefined;
 }
+
+/**
+ * A MessagePack message in consecutive parts, for message-level interceptors: a large payload
+ * keeps its own buffer instead of being copied behind the message's other fields.
+ */
+export class Parts {
+  readonly length: number;
+
+  constructor(readonly parts: readonly Uint8Array[]) {
+    let n = 0;
+    for (const p of parts) n += p.length;
+    this.length = n;
+  }
+
+  /** Bytes [from, to) of the whole; a copy only when they span parts. */
+  slice(from: number, to: number): Uint8Array {
+    let offset = 0;
+    for (const p of this.parts) {
+      if (from >= offset && to <= offset + p.length) return p.subarray(from - offset, to - offset);
+      offset += p.length;
+    }
+    const out = new Uint8Array(to - from);
+    offset = 0;
+    for (const p of this.parts) {
+      const start = Math.max(from, offset);
+      const end = Math.min(to, offset + p.length);
+      if (start < end) out.set(p.subarray(start - offset, end - offset), start - from);
+      offset += p.length;
+    }
+    return out;
+  }
+
+  join(): Uint8Array {
+    return this.slice(0, this.length);
+  }
+}

@@ -21,7 +21,12 @@ export const ERROR_CODES = {
   SPACE_MODE_CONFLICT: { origin: 'broker', message: 'an out or batch stated the other mode (persistent or transient) than that of a space holding tuples; an empty space takes the stated mode' },
   QUEUE_FULL: { origin: 'broker', message: 'a durable subscription with overflow "reject" is at maxMessages or maxBytes; the message was not stored anywhere' },
   QUEUE_CONFLICT: { origin: 'broker', message: 'a durable subscription of that name exists with another pattern' },
-  NOT_FOUND: { origin: 'broker', message: 'the named queue does not exist' },
+  NOT_FOUND: { origin: 'broker', message: 'the named queue, space or connection does not exist' },
+  FRAGMENT_OUT_OF_ORDER: { origin: 'broker', message: 'a fragment arrived before an earlier one of its message (one is missing or they were reordered), or without the first' },
+  FRAGMENT_DUPLICATE: { origin: 'broker', message: 'a fragment of a message arrived twice' },
+  FRAGMENT_TOTAL_MISMATCH: { origin: 'broker', message: 'fragments of one message disagree on their count, or carry more or fewer bytes than the first announced' },
+  FRAGMENT_TIMEOUT: { origin: 'broker', message: 'a fragmented message was not complete within the assembly timeout' },
+  FRAGMENT_LIMIT: { origin: 'broker', message: 'the connection already reassembles as many fragmented messages as allowed at once' },
   NO_RESPONDERS: { origin: 'broker', message: 'a request matched no subscriber' },
   INTERNAL_ERROR: { origin: 'broker', message: 'the broker failed to handle the message; it stays up and the connection stays open' },
   SLOW_CONSUMER: { origin: 'broker', message: 'messages to this connection were dropped because its outbound buffer was full' },
@@ -50,6 +55,8 @@ export const CLOSE_CODES = {
   UNSUPPORTED_VERSION: { code: 4003, meaning: '`hello` asked for a protocol version the broker does not speak' },
   HANDSHAKE_TIMEOUT: { code: 4004, meaning: 'no `hello` arrived within handshakeTimeoutMs' },
   HEARTBEAT_TIMEOUT: { code: 4005, meaning: 'sent by the client SDK when the broker stopped answering pings (the broker terminates silent peers without a close frame: 1006)' },
+  // Admin operations (protocol.md §17).
+  KICKED: { code: 4006, meaning: 'an operator closed the connection with the admin operation `kick`' },
 } as const;
 
 /** The one error class of Linden; `code` is stable and documented in protocol.md. */

@@ -39,6 +39,8 @@ class SealedFrames<F> {
   }
 }
 const MIN_CAPACITY = 4096;
+/** Messages of this many bytes or more are sent as frames of their own rather than copied into one. */
+const ALONE_BYTES = 16 * 1024;
 
 export class MsgpackFrameWriter implements FrameWriter {
   buf: Uint8Array;
@@ -72,6 +74,13 @@ export class MsgpackFrameWriter implements FrameWriter {
 
   piece(piece: Piece): void {
     const bytes = piece as Uint8Array;
+    if (bytes.length >= ALONE_BYTES) {
+      // A large message (a fragment, mostly) leaves as a frame of its own, uncopied: a frame
+      // may hold one message as well as an array of them.
+      if (this.count > 0) this.seal();
+      this.sealed.push(bytes, bytes.length, 1);
+      return;
+    }
     this.begin(bytes.length);
     this.buf.set(bytes, this.pos);
     this.pos += bytes.length;

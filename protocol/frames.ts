@@ -2,6 +2,9 @@
  * Message types of protocol v1 and their JSON schemas. A WebSocket frame carries one message
  * object or an array of them; every message names its type in `t`.
  */
+import { HEADERS_SCHEMA, type Headers } from './headers.js';
+
+export type { Headers } from './headers.js';
 export const ACK_LEVELS = ['none', 'submission', 'delivery', 'processing'] as const;
 export type AckLevel = (typeof ACK_LEVELS)[number];
 
@@ -9,7 +12,9 @@ export type AckLevel = (typeof ACK_LEVELS)[number];
 export type Payload = unknown;
 
 // ---- client -> broker ----
-export interface HelloFrame { t: 'hello'; id: number; v: number; name?: string }
+/** `ext`: settings of the interceptors a side runs, by name (protocol.md §4), e.g. `{ fragmentation: { size: 65536 } }`. */
+export type Extensions = Record<string, Record<string, unknown>>;
+export interface HelloFrame { t: 'hello'; id: number; v: number; name?: string; ext?: Extensions }
 export interface PingFrame { t: 'ping'; id: number }
 export interface PongFrame { t: 'pong'; re: number }
 export const DELIVERY_MODES = ['transient', 'persistent'] as const;
@@ -25,6 +30,8 @@ export interface UnsubFrame { t: 'unsub'; id: number; sid: number }
 export interface PubFrame {
   t: 'pub'; topic: string; data: Payload;
   id?: number; ack?: AckLevel; timeout?: number; mid?: string; reply?: boolean; mode?: DeliveryMode; ttl?: number;
+  /** Headers (protocol/headers.ts), passed on untouched in every `msg` of this message. */
+  hdr?: Headers;
 }
 export interface RcvFrame { t: 'rcv'; tags: number[] }
 export interface AckFrame { t: 'ack'; tag: number; data?: Payload }
@@ -40,7 +47,7 @@ export type SpaceEvent = 'out' | 'in' | 'expire';
  * the mode of an empty space; a space holding tuples of the other mode answers
  * SPACE_MODE_CONFLICT. Absent: the space's current mode (transient for a new space).
  */
-export interface OutFrame { t: 'out'; space: string; tuple: unknown[]; id?: number; ttl?: number; ack?: AckLevel; timeout?: number; persistent?: boolean }
+export interface OutFrame { t: 'out'; space: string; tuple: unknown[]; id?: number; ttl?: number; ack?: AckLevel; timeout?: number; persistent?: boolean; hdr?: Headers }
 export interface ReadFrame {
   t: 'in' | 'rd'; id: number; space: string; template: unknown[];
   wait?: boolean; timeout?: number; reserve?: number; limit?: number;
@@ -51,14 +58,30 @@ export interface NotifyFrame { t: 'notify'; id: number; nid: number; space: stri
 export interface UnnotifyFrame { t: 'unnotify'; id: number; nid: number }
 export interface RenewFrame { t: 'renew'; id: number; space: string; tid: string; ttl: number }
 export interface CancelFrame { t: 'cancel'; id: number; space: string; tid: string }
-export type BatchStepFrame = { op: 'inp' | 'rdp'; template: unknown[] } | { op: 'out'; tuple: unknown[]; ttl?: number };
+export type BatchStepFrame = { op: 'inp' | 'rdp'; template: unknown[] } | { op: 'out'; tuple: unknown[]; ttl?: number; hdr?: Headers };
 export interface BatchFrame { t: 'batch'; id: number; space: string; steps: BatchStepFrame[]; persistent?: boolean }
 export interface SettleFrame { t: 'settle'; id: number; rid: string; ok: boolean }
 
+// ---- admin operations, client -> broker (protocol.md §6.21, §17) ----
+/** What an `admin` message asks for; the views are those of the HTTP admin API. */
+export const ADMIN_OPS = ['queues', 'queue', 'spaces', 'space', 'connections', 'subscriptions', 'purge', 'retry', 'kick'] as const;
+export type AdminOp = (typeof ADMIN_OPS)[number];
+/** Most ready messages or tuples one `peek` shows: enough to look at, not a dump. */
+export const MAX_PEEK = 100;
+export interface AdminFrame { t: 'admin'; id: number; op: AdminOp; name?: string; connection?: string; peek?: number }
+
+/**
+ * One piece of a message larger than the negotiated fragment size, in either direction
+ * (protocol.md §2.3). The fragmentation interceptor absorbs them before validation; a broker
+ * without it answers UNKNOWN_FRAME_TYPE.
+ */
+export interface FragFrame { t: 'frag'; fid: number; seq: number; n: number; size?: number; data: Payload }
+
 export type ClientFrame =
-  | HelloFrame | PingFrame | PongFrame | SubFrame | UnsubFrame | PubFrame | RcvFrame | AckFrame | NackFrame
+  | FragFrame | HelloFrame | PingFrame | PongFrame | SubFrame | UnsubFrame | PubFrame | RcvFrame | AckFrame | NackFrame
   | WorkingFrame | QueueCreateFrame | QueueDeleteFrame
-  | OutFrame | ReadFrame | CountFrame | AbortFrame | NotifyFrame | UnnotifyFrame | RenewFrame | CancelFrame | BatchFrame | SettleFrame;
+  | OutFrame | ReadFrame | CountFrame | AbortFrame | NotifyFrame | UnnotifyFrame | RenewFrame | CancelFrame | BatchFrame | SettleFrame
+  | AdminFrame;
 
 // ---- broker -> client ----
 export interface Limits {
@@ -71,7 +94,7 @@ export interface Limits {
 }
 export interface WelcomeFrame {
   t: 'welcome'; re: number; v: number; connectionId: string;
-  server: { name: string; version: string }; limits: Limits; heartbeatMs: number;
+  server: { name: string; version: string }; limits: Limits; heartbeatMs: number; ext?: Extensions;
 }
 export interface OkFrame { t: 'ok'; re: number }
 export interface ErrFrame { t: 'err'; re?: number; code: string; message: string; details?: Record<string, unknown> }
@@ -80,6 +103,8 @@ export interface MsgFrame {
   tag?: number; ack?: 'delivery' | 'processing'; reply?: boolean;
   /** Durable deliveries: how many times this message has been delivered, this one included. */
   dc?: number;
+  /** The publisher's headers, when it gave any. */
+  hdr?: Headers;
 }
 /** A receiver in a receipt: a subscription of a connection, or a durable subscription (`queue`) however many consumers it has. */
 export interface ReceiverRef { connection?: string; sid?: number; group?: string; queue?: string; reason?: string }
@@ -100,16 +125,22 @@ export interface LeaseFrame {
   /** Only for an `out` with ack 'delivery' or 'processing': the stage waited for and whether a taker reached it. */
   stage?: 'delivery' | 'processing'; reached?: boolean; timedOut?: boolean;
 }
-export interface TupleEntry { tid: string; tuple: unknown[]; expiresAt: number | null }
-export interface TupleFrame { t: 'tuple'; re: number; tid?: string; tuple: unknown[] | null; expiresAt?: number | null; rid?: string; aborted?: boolean }
+/** `hdr` (here, in TupleFrame and in EventFrame): the writer's headers, when it gave any. */
+export interface TupleEntry { tid: string; tuple: unknown[]; expiresAt: number | null; hdr?: Headers }
+export interface TupleFrame { t: 'tuple'; re: number; tid?: string; tuple: unknown[] | null; expiresAt?: number | null; rid?: string; aborted?: boolean; hdr?: Headers }
 export interface TuplesFrame { t: 'tuples'; re: number; items: TupleEntry[] }
 export interface CountedFrame { t: 'counted'; re: number; count: number }
-export interface EventFrame { t: 'event'; nid: number; seq: number; type: SpaceEvent; tid: string; tuple: unknown[] }
+export interface EventFrame { t: 'event'; nid: number; seq: number; type: SpaceEvent; tid: string; tuple: unknown[]; hdr?: Headers }
 export interface BatchedFrame { t: 'batched'; re: number; results: TupleEntry[] }
 
+// ---- admin operations, broker -> client ----
+/** The answer to an `admin` message with a result (every op but `kick`, answered with `ok`): plain JSON values in both codecs. */
+export interface ReportFrame { t: 'report'; re: number; op: AdminOp; result: unknown }
+
 export type BrokerFrame =
-  | WelcomeFrame | PongFrame | OkFrame | ErrFrame | MsgFrame | ReceiptFrame | WarnFrame
-  | LeaseFrame | TupleFrame | TuplesFrame | CountedFrame | EventFrame | BatchedFrame;
+  | FragFrame | WelcomeFrame | PongFrame | OkFrame | ErrFrame | MsgFrame | ReceiptFrame | WarnFrame
+  | LeaseFrame | TupleFrame | TuplesFrame | CountedFrame | EventFrame | BatchedFrame
+  | ReportFrame;
 
 // ---- schemas (client -> broker; the broker validates every inbound message) ----
 const uint = { type: 'integer', minimum: 0, maximum: 4294967295 } as const;
@@ -141,7 +172,10 @@ function message(t: string, properties: Record<string, object>, required: string
 /** Schemas per type; `payload` is the schema of `data`, which differs between codecs. */
 export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], object> {
   return {
-    hello: message('hello', { id: uint, v: { type: 'integer' }, name }, ['id', 'v']),
+    hello: message('hello', {
+      id: uint, v: { type: 'integer' }, name,
+      ext: { type: 'object', maxProperties: 32, additionalProperties: { type: 'object' } },
+    }, ['id', 'v']),
     ping: message('ping', { id: uint }, ['id']),
     pong: message('pong', { re: uint }, ['re']),
     sub: message('sub', { id: uint, sid: uint, pattern: { type: 'string' }, group: name, durable: queueName, ...queueSettings }, ['id', 'sid', 'pattern']),
@@ -157,6 +191,7 @@ export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], ob
       reply: { type: 'boolean' },
       mode: { enum: [...DELIVERY_MODES] },
       ttl: ms,
+      hdr: HEADERS_SCHEMA,
     }, ['topic', 'data']),
     rcv: message('rcv', { tags: { type: 'array', items: uint, minItems: 1, maxItems: 65536 } }, ['tags']),
     ack: message('ack', { tag: uint, data: payload }, ['tag']),
@@ -164,7 +199,7 @@ export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], ob
     working: message('working', { tag: uint }, ['tag']),
     qcreate: message('qcreate', { id: uint, name: queueName, pattern: { type: 'string' }, ...queueSettings }, ['id', 'name', 'pattern']),
     qdelete: message('qdelete', { id: uint, name: queueName }, ['id', 'name']),
-    out: message('out', { id: uint, space: spaceName, tuple: fields, ttl: ms, ack: { enum: [...ACK_LEVELS] }, timeout: ms, persistent: { type: 'boolean' } }, ['space', 'tuple']),
+    out: message('out', { id: uint, space: spaceName, tuple: fields, ttl: ms, ack: { enum: [...ACK_LEVELS] }, timeout: ms, persistent: { type: 'boolean' }, hdr: HEADERS_SCHEMA }, ['space', 'tuple']),
     in: readMessage('in'),
     rd: readMessage('rd'),
     count: message('count', { id: uint, space: spaceName, template: fields }, ['id', 'space', 'template']),
@@ -183,12 +218,17 @@ export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], ob
         items: {
           oneOf: [
             { type: 'object', properties: { op: { enum: ['inp', 'rdp'] }, template: fields }, required: ['op', 'template'], additionalProperties: false },
-            { type: 'object', properties: { op: { const: 'out' }, tuple: fields, ttl: ms }, required: ['op', 'tuple'], additionalProperties: false },
+            { type: 'object', properties: { op: { const: 'out' }, tuple: fields, ttl: ms, hdr: HEADERS_SCHEMA }, required: ['op', 'tuple'], additionalProperties: false },
           ],
         },
       },
     }, ['id', 'space', 'steps']),
+    frag: message('frag', { fid: uint, seq: uint, n: { type: 'integer', minimum: 1, maximum: 4294967295 }, size: uint, data: {} }, ['fid', 'seq', 'n', 'data']),
     settle: message('settle', { id: uint, rid: { type: 'string', minLength: 1 }, ok: { type: 'boolean' } }, ['id', 'rid', 'ok']),
+    // Which of name/connection/peek an op needs or allows is checked by server/handlers/admin.ts.
+    admin: message('admin', {
+      id: uint, op: { enum: [...ADMIN_OPS] }, name: queueName, connection: name, peek: { type: 'integer', minimum: 1, maximum: MAX_PEEK },
+    }, ['id', 'op']),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { CodecName } from '../protocol/version.js';
 import type { FrameValidator } from '../protocol/validate.js';
+import type { RateSampler } from './admin/rates.js';
 import type { Connection } from './connection.js';
 import type { ResolvedOptions } from './options.js';
 import type { DurableCore } from './pubsub/durable/durable-core.js';
@@ -16,5 +17,9 @@ export interface BrokerContext {
   readonly spaces: SpaceCore;
   readonly validators: Record<CodecName, FrameValidator>;
   readonly version: string;
+  /** Open connections, for the admin views and `kick` (handlers/admin.ts). */
+  readonly connections: ReadonlySet<Connection>;
+  /** Rates for the admin views. */
+  readonly rates: RateSampler;
   closeConnection(conn: Connection, code: number, reason: string): void;
 }

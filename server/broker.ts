@@ -11,9 +11,10 @@ import { LINDEN_VERSION, SUBPROTOCOLS } from '../protocol/version.js';
 import { commitHistogram, timeCommits } from './admin/commit-timer.js';
 import { adminHandler } from './admin/http.js';
 import { createMetrics } from './admin/metrics.js';
+import { RateSampler } from './admin/rates.js';
 import type { BrokerContext } from './broker-context.js';
 import { Connection } from './connection.js';
-import { dispatch } from './dispatch.js';
+import { dispatch, handleMessage } from './dispatch.js';
 import { FlushScheduler } from './flush-scheduler.js';
 import { resolveOptions, type BrokerOptions } from './options.js';
 import { DurableCore } from './pubsub/durable/durable-core.js';
@@ -49,6 +50,7 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
   const durable = new DurableCore(opts, store, log);
   const recovered = { spaces: await spaces.recover(), queues: await durable.recover() };
   log.info({ dataDir: opts.dataDir ?? null, durable: store.durable, ...recovered }, 'store opened');
+  const rates = new RateSampler(durable, spaces); // admin views (issue #6)
 
   const ctx: BrokerContext = {
     options: opts,
@@ -58,6 +60,8 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
     spaces,
     validators: { msgpack: new FrameValidator('msgpack'), json: new FrameValidator('json') },
     version: LINDEN_VERSION,
+    connections,
+    rates,
     closeConnection(conn, code, reason) {
       conn.flush();
       conn.ws.close(code, reason);
@@ -70,6 +74,7 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
     durable,
     spaces,
     connections,
+    rates,
     metrics: createMetrics({ pubsub: ctx.pubsub, durable, spaces, connections, commits }),
     store: { kind: opts.dataDir ? 'lmdb' : 'memory', durable: store.durable },
     upgradeHint: `Linden speaks WebSocket here: connect with subprotocol ${SUPPORTED.join(' or ')}\n`,
@@ -99,7 +104,7 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
       ws.close(CLOSE_CODES.UNSUPPORTED_SUBPROTOCOL.code, `offer subprotocol ${SUPPORTED.join(' or ')}`);
       return;
     }
-    const conn = new Connection(`c${nextConnection++}-${instance}`, ws, codec, req.socket.remoteAddress ?? '', opts, scheduler);
+    const conn = new Connection(`c${nextConnection++}-${instance}`, ws, codec, req.socket.remoteAddress ?? '', opts, scheduler, (c, m) => handleMessage(ctx, c, m));
     connections.add(conn);
     const handshakeTimer = setTimeout(() => {
       if (conn.state === 'handshake') ctx.closeConnection(conn, CLOSE_CODES.HANDSHAKE_TIMEOUT.code, 'no hello in time');
@@ -141,6 +146,7 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
   await new Promise<void>((resolve, reject) => {
     http.once('error', (err) => {
       clearInterval(heartbeat);
+      rates.stop();
       spaces.stop();
       durable.stop();
       void store.close().finally(() => reject(err));
@@ -163,6 +169,7 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
     close() {
       closing ??= (async () => {
         clearInterval(heartbeat);
+        rates.stop();
         ctx.spaces.stop();
         const sockets = [...connections].map((c) => c.ws);
         for (const conn of [...connections]) ctx.closeConnection(conn, CLOSE_CODES.GOING_AWAY.code, 'broker shutting down');

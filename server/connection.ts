@@ -1,7 +1,10 @@
 import type { WebSocket } from 'ws';
-import type { Codec, Piece } from '../protocol/codec.js';
+import { Parts, type Codec, type Piece } from '../protocol/codec.js';
 import type { FrameWriter } from '../protocol/frame-writer.js';
 import { LindenError } from '../protocol/errors.js';
+import type { Frame, Interceptor } from '../protocol/interceptor.js';
+import { MessageChain } from '../protocol/message-chain.js';
+import { RequestHooks } from '../protocol/request-hooks.js';
 import type { ReceiptFrame } from '../protocol/frames.js';
 import type { FlushScheduler } from './flush-scheduler.js';
 import type { OutboundMessage, DeliveryExtras } from './pubsub/outbound-message.js';
@@ -12,7 +15,12 @@ import type { Subscription } from './pubsub/subscription.js';
 export interface ConnectionLimits {
   maxFrameBytes: number;
   maxPendingBytes: number;
+  maxMessageBytes: number;
+  interceptors: readonly Interceptor[];
 }
+
+/** Outbound bytes under which a paced sender (fragments) may go on at once rather than wait for the socket's drain. */
+const DRAINED_BYTES = 256 * 1024;
 
 /** Who waits for the rcv/ack/nack of a delivery: a publisher's receipt tracker or a durable queue. */
 export interface TagOwner {
@@ -47,6 +55,15 @@ export class Connection {
   private flushPending = false;
   private droppedUnreported = 0;
   readonly stats = { messagesIn: 0, messagesOut: 0, dropped: 0, paused: 0 };
+  /** What the client announced in `hello.ext`, per interceptor name. */
+  peerExt: Record<string, Record<string, unknown>> = {};
+  /** Message-level interceptors; undefined when there are none. */
+  readonly chain: MessageChain | undefined;
+  /** Messages of at least this size go through the chain; smaller ones straight to the writer. */
+  private chainFrom = Infinity;
+  readonly inbound: RequestHooks;
+  private readonly outbound: RequestHooks;
+  private drainWaiters: (() => void)[] = [];
 
   constructor(
     readonly id: string,
@@ -55,28 +72,77 @@ export class Connection {
     readonly remoteAddress: string,
     private readonly limits: ConnectionLimits,
     private readonly scheduler: FlushScheduler,
+    receive: (conn: Connection, message: unknown) => void,
   ) {
     this.writer = codec.createWriter(limits.maxFrameBytes);
+    const ctx = { side: 'broker' as const, connectionId: id, codec };
+    this.inbound = new RequestHooks(limits.interceptors, 'inbound', ctx);
+    this.outbound = new RequestHooks(limits.interceptors, 'outbound', ctx);
+    const chain = new MessageChain(limits.interceptors, {
+      ...ctx,
+      maxMessageBytes: limits.maxMessageBytes,
+      toSocket: (piece) => this.write(piece),
+      toApp: (message) => receive(this, message),
+      fail: (err) => this.sendError(err),
+      pendingBytes: () => this.wireBytes,
+      // The SDK accepts frames up to 256 MiB; pieces it sends stay under the broker's own limit.
+      peerMaxFrameBytes: () => limits.maxFrameBytes,
+      peerExt: (name) => this.peerExt[name],
+      whenDrained: (fn) => this.whenDrained(fn),
+    });
+    this.chain = chain.isEmpty ? undefined : chain;
   }
 
-  /** Over its pending-bytes limit: transient deliveries to it are dropped and reported. */
-  isCongested(): boolean {
-    return this.pendingBytes > this.limits.maxPendingBytes;
+  /** After the handshake: what the peer announced decides which messages the chain must see. */
+  negotiated(ext: Record<string, Record<string, unknown>> | undefined): void {
+    this.peerExt = ext ?? {};
+    this.chainFrom = this.chain ? this.chain.minBytes : Infinity;
   }
 
-  /** Outbound bytes not yet handed to the kernel: queued here plus buffered by the socket. */
+  /** Whether the client reassembles fragments, so messages over one frame can reach it. */
+  get fragments(): boolean {
+    return this.chainFrom !== Infinity;
+  }
+
+  /**
+   * Over its pending-bytes limit: transient deliveries to it are dropped and reported. A small
+   * message overtakes fragments still to be cut (no head-of-line blocking), so only a `large`
+   * one counts them.
+   */
+  isCongested(large = false): boolean {
+    return (large ? this.pendingBytes : this.wireBytes) > this.limits.maxPendingBytes;
+  }
+
+  /** Outbound bytes not yet handed to the kernel: held by interceptors (fragments to come), queued here, buffered by the socket. */
   get pendingBytes(): number {
+    return this.wireBytes + (this.chain ? this.chain.queuedBytes : 0);
+  }
+
+  /** Outbound bytes already encoded for the socket: what a paced sender waits on. */
+  private get wireBytes(): number {
     return this.ws.bufferedAmount + this.writer.bytes;
   }
 
   send(piece: Piece): void {
     if (this.state === 'closed') return;
-    this.writer.piece(piece);
+    if (piece.length >= this.chainFrom) this.chain!.send(piece);
+    else this.write(piece);
+  }
+
+  private write(piece: Piece | Parts): void {
+    if (this.state === 'closed') return;
+    this.writer.piece(piece instanceof Parts ? piece.join() : piece);
     this.schedule();
   }
 
   sendFrame(message: object): void {
-    this.send(this.codec.encode(message));
+    if (this.outbound.isEmpty) {
+      this.send(this.codec.encode(message));
+      return;
+    }
+    this.outbound.run(message as Frame, (f) => this.send(this.codec.encode(f)), (err) => {
+      if ((message as Frame).t !== 'err') this.sendError(err, (message as { re?: number }).re);
+    });
   }
 
   sendError(err: unknown, re?: number): void {
@@ -97,7 +163,8 @@ export class Connection {
    * congested. `mustSend` (durable deliveries, bounded by maxInFlight) is never dropped.
    */
   deliver(sid: number, message: OutboundMessage, extras?: DeliveryExtras, mustSend = false): boolean {
-    if (!mustSend && this.isCongested()) {
+    const large = message.payloadBytes + 1024 >= this.chainFrom;
+    if (!mustSend && this.isCongested(large)) {
       this.stats.dropped++;
       this.droppedUnreported++;
       this.schedule();
@@ -105,6 +172,10 @@ export class Connection {
     }
     if (this.state === 'closed') return true;
     this.stats.messagesOut++;
+    if (large) {
+      this.chain!.send(message.encode(this.codec, sid, extras));
+      return true;
+    }
     message.writeTo(this.writer, this.codec, sid, extras);
     this.schedule();
     return true;
@@ -140,6 +211,21 @@ export class Connection {
     for (const tracker of this.trackers) tracker.cancel();
     this.trackers.clear();
     this.writer.take();
+    this.chain?.close();
+    this.drainWaiters = [];
+  }
+
+  /** Calls `fn` once what is queued for this connection has mostly reached the kernel. */
+  whenDrained(fn: () => void): void {
+    if (this.state === 'closed') return;
+    if (this.writer.messages > 0) {
+      this.drainWaiters.push(fn);
+      return;
+    }
+    const socket = (this.ws as unknown as { _socket?: NodeJS.EventEmitter })._socket;
+    // Over DRAINED_BYTES the socket's own buffer is full, so it will emit 'drain'.
+    if (!socket || this.ws.bufferedAmount < DRAINED_BYTES) setImmediate(fn);
+    else socket.once('drain', fn);
   }
 
   private schedule(): void {
@@ -162,6 +248,11 @@ export class Connection {
     const binary = this.codec.name === 'msgpack';
     for (const frame of this.writer.take()) this.ws.send(frame, { binary });
     if (this.ws.bufferedAmount > this.limits.maxPendingBytes) this.pauseUntilDrained();
+    if (this.drainWaiters.length > 0) {
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const fn of waiters) this.whenDrained(fn);
+    }
   }
 
   /**

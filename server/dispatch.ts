@@ -1,7 +1,9 @@
 import { CLOSE_CODES, LindenError } from '../protocol/errors.js';
 import type { ClientFrame } from '../protocol/frames.js';
+import type { Frame } from '../protocol/interceptor.js';
 import type { BrokerContext } from './broker-context.js';
 import type { Connection } from './connection.js';
+import * as admin from './handlers/admin.js';
 import * as pubsub from './handlers/pubsub.js';
 import * as session from './handlers/session.js';
 import * as space from './handlers/space.js';
@@ -10,6 +12,7 @@ type Handler<F> = (ctx: BrokerContext, conn: Connection, frame: F) => void;
 type Handlers = { [T in ClientFrame['t']]: Handler<Extract<ClientFrame, { t: T }>> };
 
 const HANDLERS: Handlers = {
+  frag: session.frag,
   hello: session.hello,
   ping: session.ping,
   pong: session.pong,
@@ -33,9 +36,11 @@ const HANDLERS: Handlers = {
   cancel: space.cancel,
   batch: space.batch,
   settle: space.settle,
+  // Admin operations (protocol.md §17).
+  admin: admin.admin,
 };
 
-/** socket -> decode -> validate -> handler, for every message of one frame, in order. */
+/** socket -> decode -> message-level interceptors -> handleMessage, for every message of one frame, in order. */
 export function dispatch(ctx: BrokerContext, conn: Connection, raw: Uint8Array, isBinary: boolean): void {
   let messages: unknown[];
   try {
@@ -45,22 +50,44 @@ export function dispatch(ctx: BrokerContext, conn: Connection, raw: Uint8Array, 
     return;
   }
   conn.stats.messagesIn += messages.length;
-  const validator = ctx.validators[conn.codec.name];
+  const chain = conn.chain;
   for (const message of messages) {
     if (conn.state === 'closed') return;
-    const re = requestIdOf(message);
-    if (conn.state === 'handshake' && (message as { t?: unknown } | null)?.t !== 'hello') {
-      conn.sendError(new LindenError('HANDSHAKE_REQUIRED'), re);
-      ctx.closeConnection(conn, CLOSE_CODES.HANDSHAKE_REQUIRED.code, 'the first message must be hello');
-      return;
-    }
-    try {
-      const frame = validator.check(message);
-      (HANDLERS[frame.t] as Handler<ClientFrame>)(ctx, conn, frame);
-    } catch (err) {
-      if (!(err instanceof LindenError)) ctx.log.error({ err, conn: conn.id }, 'handler failed');
-      conn.sendError(err, re);
-    }
+    if (chain) chain.receive(message);
+    else handleMessage(ctx, conn, message);
+  }
+}
+
+/** validate -> request-level interceptors -> handler, for one whole message. */
+export function handleMessage(ctx: BrokerContext, conn: Connection, message: unknown): void {
+  if (conn.state === 'closed') return;
+  const re = requestIdOf(message);
+  if (conn.state === 'handshake' && (message as { t?: unknown } | null)?.t !== 'hello') {
+    conn.sendError(new LindenError('HANDSHAKE_REQUIRED'), re);
+    ctx.closeConnection(conn, CLOSE_CODES.HANDSHAKE_REQUIRED.code, 'the first message must be hello');
+    return;
+  }
+  let frame: ClientFrame;
+  try {
+    frame = ctx.validators[conn.codec.name].check(message);
+  } catch (err) {
+    conn.sendError(err, re);
+    return;
+  }
+  if (conn.inbound.isEmpty || frame.t === 'hello') handle(ctx, conn, frame, re);
+  else conn.inbound.run(frame as unknown as Frame, (f) => handle(ctx, conn, f as unknown as ClientFrame, re), (err) => {
+    if (!(err instanceof LindenError)) ctx.log.error({ err, conn: conn.id }, 'interceptor failed');
+    conn.sendError(err, re);
+  });
+}
+
+function handle(ctx: BrokerContext, conn: Connection, frame: ClientFrame, re: number | undefined): void {
+  if (conn.state === 'closed') return;
+  try {
+    (HANDLERS[frame.t] as Handler<ClientFrame>)(ctx, conn, frame);
+  } catch (err) {
+    if (!(err instanceof LindenError)) ctx.log.error({ err, conn: conn.id }, 'handler failed');
+    conn.sendError(err, re);
   }
 }
 

@@ -1,5 +1,7 @@
 import { Ajv } from 'ajv';
 import { LindenError } from '../protocol/errors.js';
+import { fragmentation } from '../protocol/fragmentation.js';
+import type { Interceptor } from '../protocol/interceptor.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -11,7 +13,11 @@ export interface BrokerOptions {
   host?: string;
   /** Largest WebSocket frame accepted; a larger one closes the connection with 1009. Default 1 MiB. */
   maxFrameBytes?: number;
-  /** Largest payload of one message. Default 1 MiB less 8 KiB, so a largest payload and its message fields fit one frame. */
+  /**
+   * Largest payload of one message or tuple. Default 64 MiB. Towards a client that does not
+   * announce fragmentation a message must fit one frame: such a client is told maxFrameBytes
+   * less 8 KiB in `welcome`.
+   */
   maxMessageBytes?: number;
   /** Subscriptions per connection. Default 10,000. */
   maxSubscriptions?: number;
@@ -42,15 +48,21 @@ export interface BrokerOptions {
    * persistent spaces survive restarts and crashes. Without it everything is kept in memory.
    */
   dataDir?: string;
+  /**
+   * Interceptors, from the handlers to the socket (protocol.md §4). Default
+   * `[fragmentation()]`; a list given here replaces it, so keep `fragmentation()` in it to
+   * accept and send large messages in fragments.
+   */
+  interceptors?: Interceptor[];
 }
 
-export type ResolvedOptions = Required<Omit<BrokerOptions, 'dataDir'>> & Pick<BrokerOptions, 'dataDir'>;
+export type ResolvedOptions = Required<Omit<BrokerOptions, 'dataDir' | 'interceptors'>> & Pick<BrokerOptions, 'dataDir'> & { interceptors: readonly Interceptor[] };
 
 export const DEFAULTS: ResolvedOptions = {
   port: 7070,
   host: '127.0.0.1',
   maxFrameBytes: 1024 * 1024,
-  maxMessageBytes: 1024 * 1024 - 8 * 1024,
+  maxMessageBytes: 64 * 1024 * 1024,
   maxSubscriptions: 10_000,
   maxPendingBytes: 8 * 1024 * 1024,
   heartbeatMs: 30_000,
@@ -63,6 +75,7 @@ export const DEFAULTS: ResolvedOptions = {
   maxArity: 64,
   dedupeWindowMs: 120_000,
   logLevel: 'info',
+  interceptors: [],
 };
 
 const positive = { type: 'integer', minimum: 1 };
@@ -87,6 +100,10 @@ const validate = new Ajv({ allErrors: true }).compile({
     logLevel: { enum: [...LOG_LEVELS] },
     dataDir: { type: 'string', minLength: 1 },
     dedupeWindowMs: positive,
+    interceptors: {
+      type: 'array',
+      items: { type: 'object', properties: { name: { type: 'string', minLength: 1 } }, required: ['name'] },
+    },
   },
 });
 
@@ -100,10 +117,5 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
     );
     throw new LindenError('INVALID_OPTIONS', `invalid broker options: ${problems.join('; ')}`, { problems });
   }
-  const resolved = { ...DEFAULTS, ...options };
-  if (resolved.maxMessageBytes > resolved.maxFrameBytes) {
-    // Until fragmentation exists a message must fit in one frame.
-    throw new LindenError('INVALID_OPTIONS', 'invalid broker options: maxMessageBytes must not exceed maxFrameBytes');
-  }
-  return resolved;
+  return { ...DEFAULTS, ...options, interceptors: options.interceptors ?? [fragmentation()] };
 }

@@ -65,8 +65,10 @@ test('queues: every field, and the stall reasons', async () => {
   expect(idle).toEqual({
     name: 'idle', pattern: 'idle.>', depth: 2, inFlight: 0, delayed: 0, messages: 2, bytes: expect.any(Number), consumers: 0,
     deadLetters: 0, oldestAgeMs: expect.any(Number), stalled: 'no consumers',
-    published: 2, delivered: 0, acked: 0, redelivered: 0, deadLettered: 0, expired: 0, dropped: 0, createdAt: expect.any(Number),
+    published: 2, delivered: 0, acked: 0, redelivered: 0, deadLettered: 0, expired: 0, dropped: 0, purged: 0, retried: 0, createdAt: expect.any(Number),
+    publishRate: expect.any(Number), ackRate: 0,
   });
+  expect(idle.publishRate).toBeGreaterThan(0);
   expect(idle.bytes).toBeGreaterThan(0);
   expect(idle.oldestAgeMs).toBeGreaterThanOrEqual(0);
   expect(idle.oldestAgeMs).toBeLessThanOrEqual(Date.now() - before + 5);
@@ -80,6 +82,7 @@ test('queues: every field, and the stall reasons', async () => {
   expect(detail.body).toEqual({
     ...busy,
     oldestAgeMs: expect.any(Number),
+    publishRate: expect.any(Number),
     config: { ackWait: 30_000, maxInFlight: 1, maxDeliveries: 1, maxMessages: 1_000_000, maxBytes: 256 * 1024 * 1024, overflow: 'reject' },
     consumerList: [{ connection: expect.stringMatching(/^c\d+-/), name: 'worker', sid: expect.any(Number), inFlight: 1 }],
     head: [1, 2, 3].map((n) => ({
@@ -150,11 +153,11 @@ test('spaces: every field, waiting and notify included; unknown names are 404 an
 
   const list = await get('/api/spaces');
   expect(list.body).toEqual([
-    { name: 'jobs', persistent: false, tuples: 1, reserved: 0, bytes: expect.any(Number), waiting: 1, notify: 1, outs: 2, ins: 1 },
-    { name: 'kept', persistent: true, tuples: 1, reserved: 0, bytes: expect.any(Number), waiting: 0, notify: 0, outs: 1, ins: 0 },
+    { name: 'jobs', persistent: false, tuples: 1, reserved: 0, bytes: expect.any(Number), waiting: 1, notify: 1, outs: 2, ins: 1, outRate: expect.any(Number), inRate: expect.any(Number) },
+    { name: 'kept', persistent: true, tuples: 1, reserved: 0, bytes: expect.any(Number), waiting: 0, notify: 0, outs: 1, ins: 0, outRate: expect.any(Number), inRate: 0 },
   ]);
   expect(list.body[0].bytes).toBeGreaterThan(0);
-  expect((await get('/api/spaces/kept')).body).toEqual(list.body[1]);
+  expect((await get('/api/spaces/kept')).body).toEqual({ ...list.body[1], outRate: expect.any(Number) });
   expect(await get('/api/spaces/ghost')).toMatchObject({ status: 404, body: { error: 'NOT_FOUND' } });
   expect((await get('/api/spaces')).body).toHaveLength(2);
 });

@@ -257,4 +257,33 @@ describe.each(['msgpack', 'json'] as const)('the client SDK in headless Chromium
       await page.close();
     }
   }, SLOW);
+
+  test('payloads of several MiB cross in fragments both ways', async () => {
+    const errors: string[] = [];
+    const broker = await t.start({ maxFrameBytes: 1024 * 1024 });
+    const node = await t.client({ codec });
+    const echo = node.subscribe<Uint8Array>('big.echo', { callback: (m) => m.reply(m.data) });
+    await echo.ready;
+    const page = await openPage(errors);
+    try {
+      const result = await page.evaluate(async ({ url, codec }) => {
+        const linden = await (window as unknown as PageGlobals).lindenReady;
+        const client = await linden.connect(url, { codec });
+        const sent = new Uint8Array(5 * 1024 * 1024);
+        for (let i = 0; i < sent.length; i++) sent[i] = (i * 31 + (i >> 12)) & 0xff;
+        const back = await client.request<Uint8Array>('big.echo', sent, { timeout: 30_000 });
+        let same = back.length === sent.length;
+        for (let i = 0; same && i < sent.length; i++) same = back[i] === sent[i];
+        await client.close();
+        return { length: back.length, same };
+      }, { url: broker.url, codec });
+      expect(result).toEqual({ length: 5 * 1024 * 1024, same: true });
+      expect(errors).toEqual([]);
+    } catch (err) {
+      if (errors.length > 0) (err as Error).message += `\n\nErrors in the page:\n${errors.join('\n')}`;
+      throw err;
+    } finally {
+      await page.close();
+    }
+  }, SLOW);
 });

@@ -41,3 +41,17 @@ test('MessagePack frames are standard arrays any decoder reads', () => {
   const [frame] = writer.take();
   expect(packr.unpack(frame as Uint8Array)).toEqual([{ a: 1 }]);
 });
+
+test('a MessagePack message of 16 KiB or more leaves bare in its own frame, uncopied, in order', () => {
+  const writer = msgpackCodec.createWriter(1 << 20);
+  const big = packr.pack({ t: 'frag', data: new Uint8Array(16 * 1024) });
+  writer.piece(packr.pack({ a: 1 }));
+  writer.piece(big);
+  writer.piece(packr.pack({ a: 2 }));
+  expect(writer.messages).toBe(3);
+  expect(writer.bytes).toBeGreaterThan(16 * 1024);
+  const frames = writer.take();
+  expect(frames).toHaveLength(3);
+  expect(frames[1]).toBe(big);
+  expect(frames.map((f) => msgpackCodec.decode(f, true))).toEqual([[{ a: 1 }], [packr.unpack(big)], [{ a: 2 }]]);
+});

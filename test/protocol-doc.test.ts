@@ -125,7 +125,7 @@ function brokerFrames(): Map<string, Fields> {
 
 // The broker's message types, checked against the BrokerFrame union by the compiler as well.
 const BROKER_FRAME_TYPES = [
-  'welcome', 'pong', 'ok', 'err', 'msg', 'receipt', 'warn', 'lease', 'tuple', 'tuples', 'counted', 'event', 'batched',
+  'frag', 'welcome', 'pong', 'ok', 'err', 'msg', 'receipt', 'warn', 'lease', 'tuple', 'tuples', 'counted', 'event', 'batched', 'report',
 ] as const satisfies readonly BrokerFrame['t'][];
 type Unlisted = Exclude<BrokerFrame['t'], (typeof BROKER_FRAME_TYPES)[number]>;
 const everyBrokerTypeListed: [Unlisted] extends [never] ? true : false = true;
@@ -205,8 +205,16 @@ describe('protocol.md', () => {
       if (Array.isArray(decoded)) return decoded.map((m) => asJson(m, where));
       if (typeof decoded !== 'object' || decoded === null) throw new Error(`${where}: not a message`);
       const out: Record<string, unknown> = {};
+      const isFrag = (decoded as { t?: unknown }).t === 'frag';
       for (const [key, value] of Object.entries(decoded)) {
-        if (key === 'data') {
+        if (key === 'data' && isFrag) {
+          // A one-fragment example: its bin is a whole message, its JSON twin that message's JSON text.
+          if (!(value instanceof Uint8Array)) throw new Error(`${where}: MessagePack "data" must be bin`);
+          out.data = JSON.stringify(asJson(unpackr.unpack(value), where));
+          out.size = Buffer.byteLength(out.data as string);
+        } else if (key === 'size' && isFrag) {
+          continue;
+        } else if (key === 'data') {
           if (!(value instanceof Uint8Array)) throw new Error(`${where}: MessagePack "data" must be bin`);
           out[key] = toJsonValue(unpackr.unpack(value));
         } else {

@@ -145,6 +145,7 @@ describe.each(CODECS)('%s codec', (codec) => {
           maxPendingBytes: 100_000, maxTopicLength: 512, maxTimeoutMs: 9_000,
         },
         heartbeatMs: 20_000,
+        ext: { fragmentation: { size: 65_536 } },
       });
       expect(welcome.connectionId.length).toBeGreaterThan(0);
       const other = await raw.open(broker.url, codec);
@@ -863,7 +864,7 @@ describe('startBroker options', () => {
     ['a fractional heartbeatMs', { heartbeatMs: 1.5 }, 'heartbeatMs'],
     ['an unknown log level', { logLevel: 'loud' }, 'logLevel'],
     ['an empty host', { host: '' }, 'host'],
-    ['maxMessageBytes over maxFrameBytes', { maxFrameBytes: 4096, maxMessageBytes: 8192 }, 'maxMessageBytes'],
+    ['an interceptor without a name', { interceptors: [{}] }, 'interceptors'],
   ];
 
   test.each(bad)('%s -> INVALID_OPTIONS', async (_name, options, named) => {

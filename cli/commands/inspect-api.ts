@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
-import { addUrlOption, CliError } from '../common.js';
+import { MAX_PEEK } from '../../protocol/frames.js';
+import { addUrlOption, CliError, integer } from '../common.js';
 
 /** Flags every inspection view takes. */
 export interface InspectFlags {
@@ -60,6 +61,11 @@ export async function fetchApi<T>(wsUrl: string, path: string, what?: string): P
   } catch {
     throw new CliError(`broker at ${wsUrl} did not answer ${path} with JSON: is it a Linden broker with the admin API?`);
   }
+}
+
+/** `--peek <n>` of the detail views: the broker shows at most MAX_PEEK. */
+export function addPeekOption(command: Command, what: string): Command {
+  return command.addOption(new Option('--peek <n>', `also show ${what}, without consuming anything (at most ${MAX_PEEK})`).argParser(integer(1, MAX_PEEK)));
 }
 
 /** Prints the API's answer as-is for scripts: one JSON document on stdout. */

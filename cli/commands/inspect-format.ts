@@ -59,3 +59,9 @@ export function ago(ms: number | null): string {
 export function since(epochMs: number, now = Date.now()): string {
   return ago(Math.max(0, now - epochMs));
 }
+
+/** A per-second rate: 0, one decimal below 10 (0.3, 4.5), whole above (120). */
+export function rate(perSecond: number): string {
+  if (perSecond === 0) return '0';
+  return perSecond < 10 ? perSecond.toFixed(1) : String(Math.round(perSecond));
+}

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import type { SpaceView } from '../../server/admin/views.js';
-import { action, EXIT, finish } from '../common.js';
-import { addInspectOptions, fetchApi, printJson, type InspectFlags } from './inspect-api.js';
-import { bytes, fields, table } from './inspect-format.js';
+import type { SpaceDetail, SpaceView } from '../../server/admin/views.js';
+import { action, EXIT, finish, toJsonText } from '../common.js';
+import { addInspectOptions, addPeekOption, fetchApi, printJson, type InspectFlags } from './inspect-api.js';
+import { bytes, fields, rate, table } from './inspect-format.js';
 
 /** `linden spaces` and `linden space <name>`: tuple spaces, their sizes and who waits on them. */
 export function register(program: Command): void {
@@ -15,6 +15,7 @@ export function register(program: Command): void {
     .command('space')
     .description('show one tuple space in detail')
     .argument('<name>', 'space name');
+  addPeekOption(one, 'its n oldest tuples');
   addInspectOptions(one).action(action(space));
 }
 
@@ -25,8 +26,9 @@ async function spaces(flags: InspectFlags): Promise<void> {
   finish(EXIT.OK);
 }
 
-async function space(name: string, flags: InspectFlags): Promise<void> {
-  const s = await fetchApi<SpaceView>(flags.url, `/api/spaces/${encodeURIComponent(name)}`, `space "${name}"`);
+async function space(name: string, flags: InspectFlags & { peek?: number }): Promise<void> {
+  const query = flags.peek === undefined ? '' : `?peek=${flags.peek}`;
+  const s = await fetchApi<SpaceDetail>(flags.url, `/api/spaces/${encodeURIComponent(name)}${query}`, `space "${name}"`);
   if (flags.json) {
     printJson(s);
   } else {
@@ -37,7 +39,15 @@ async function space(name: string, flags: InspectFlags): Promise<void> {
       ['waiting', `${s.waiting} in/rd request(s)`],
       ['notify', `${s.notify} subscription(s)`],
       ['counters', `${s.outs} out, ${s.ins} in`],
+      ['rates', `${rate(s.outRate)} out/s, ${rate(s.inRate)} in/s (last 10s)`],
     ]));
+    if (s.peek) {
+      process.stdout.write(`\n${table(s.peek, [
+        { header: 'TUPLE ID', value: (x) => x.tid },
+        { header: 'EXPIRES', value: (x) => (x.expiresAt === null ? '-' : new Date(x.expiresAt).toISOString()) },
+        { header: 'TUPLE', value: (x) => toJsonText(x.tuple) },
+      ], 'no tuples')}`);
+    }
   }
   finish(EXIT.OK);
 }
@@ -52,5 +62,7 @@ export function spaceTable(list: readonly SpaceView[]): string {
     { header: 'NOTIFY', value: (s) => String(s.notify), right: true },
     { header: 'OUTS', value: (s) => String(s.outs), right: true },
     { header: 'INS', value: (s) => String(s.ins), right: true },
+    { header: 'OUT/S', value: (s) => rate(s.outRate), right: true },
+    { header: 'IN/S', value: (s) => rate(s.inRate), right: true },
   ], 'no spaces');
 }

@@ -1,15 +1,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
+import { MAX_PEEK } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
 import type { DurableCore } from '../pubsub/durable/durable-core.js';
 import type { SpaceCore } from '../space/space-core.js';
-import { findSpace, listConnections, listQueues, listSpaces, listSubscriptions, queueDetail, spaceView } from './views.js';
+import type { RateSampler } from './rates.js';
+import { findSpace, listConnections, listQueues, listSpaces, listSubscriptions, queueDetail, spaceDetail } from './views.js';
 
 export interface AdminSources {
   readonly durable: DurableCore;
   readonly spaces: SpaceCore;
   readonly connections: ReadonlySet<Connection>;
   readonly metrics: Registry;
+  /** Publish/ack and out/in rates for the views. */
+  readonly rates: RateSampler;
   /** Which store keeps the data, for /healthz. */
   readonly store: { kind: 'lmdb' | 'memory'; durable: boolean };
   /** The text a plain GET of / answers with 426: this port speaks WebSocket. */
@@ -31,17 +35,21 @@ export function adminHandler(src: AdminSources): (req: IncomingMessage, res: Ser
       res.writeHead(200, { 'content-type': src.metrics.contentType });
       res.end(text);
     },
-    '/api/queues': (_req, res, name) => {
-      if (name === undefined) return json(res, 200, listQueues(src.durable));
+    '/api/queues': (req, res, name) => {
+      if (name === undefined) return json(res, 200, listQueues(src.durable, src.rates));
+      const peek = peekOf(req, res);
+      if (peek === undefined) return;
       const q = src.durable.queues.get(name);
       if (!q) return notFound(res, `no queue "${name}"`);
-      json(res, 200, queueDetail(src.durable, q));
+      json(res, 200, queueDetail(src.durable, src.rates, q, peek));
     },
-    '/api/spaces': (_req, res, name) => {
-      if (name === undefined) return json(res, 200, listSpaces(src.spaces));
+    '/api/spaces': (req, res, name) => {
+      if (name === undefined) return json(res, 200, listSpaces(src.spaces, src.rates));
+      const peek = peekOf(req, res);
+      if (peek === undefined) return;
       const s = findSpace(src.spaces, name);
       if (!s) return notFound(res, `no space "${name}"`);
-      json(res, 200, spaceView(s));
+      json(res, 200, spaceDetail(src.rates, s, peek));
     },
     '/api/subscriptions': (req, res, name) => {
       if (name !== undefined) return notFound(res, `no route ${req.url}`);
@@ -88,6 +96,19 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   res.end(text);
+}
+
+/**
+ * `?peek=N` of a detail view (N from 1 to MAX_PEEK), 0 without it; undefined after answering 400
+ * for a bad value. Reading messages without consuming them changes nothing, so it is a GET.
+ */
+function peekOf(req: IncomingMessage, res: ServerResponse): number | undefined {
+  const value = new URL(req.url ?? '/', 'http://localhost').searchParams.get('peek');
+  if (value === null) return 0;
+  const n = Number(value);
+  if (/^\d+$/.test(value) && n >= 1 && n <= MAX_PEEK) return n;
+  json(res, 400, { error: 'BAD_REQUEST', message: `peek must be an integer from 1 to ${MAX_PEEK}` });
+  return undefined;
 }
 
 function notFound(res: ServerResponse, message: string): void {

@@ -78,6 +78,12 @@ export function createMetrics(src: MetricSources): Registry {
   counter('linden_queue_dead_letters_total', 'Messages moved to the dead-letter queue', ['queue'], (set) => {
     for (const q of queues()) set({ queue: q.name }, q.stats.deadLettered);
   });
+  counter('linden_queue_purged_total', 'Ready messages dropped by the admin operation purge', ['queue'], (set) => {
+    for (const q of queues()) set({ queue: q.name }, q.stats.purged);
+  });
+  counter('linden_queue_retried_total', 'Messages moved back from the dead-letter queue by the admin operation retry', ['queue'], (set) => {
+    for (const q of queues()) set({ queue: q.name }, q.stats.retried);
+  });
   gauge('linden_queue_depth', 'Ready messages waiting for a consumer', ['queue'], (set) => {
     for (const q of queues()) set({ queue: q.name }, q.readyCount);
   });

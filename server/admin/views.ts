@@ -1,9 +1,12 @@
+import { packr } from '../../protocol/codec.js';
+import { toJsonValue } from '../../protocol/json-data.js';
 import type { Connection } from '../connection.js';
 import type { DurableCore } from '../pubsub/durable/durable-core.js';
 import type { DurableQueue } from '../pubsub/durable/durable-queue.js';
 import type { QueueConfig } from '../pubsub/durable/queue-records.js';
 import type { Space } from '../space/space.js';
 import type { SpaceCore } from '../space/space-core.js';
+import type { RateSampler } from './rates.js';
 
 /*
  * Read-only snapshots of what the broker holds, as plain JSON. The field names are a public
@@ -38,7 +41,15 @@ export interface QueueView {
   deadLettered: number;
   expired: number;
   dropped: number;
+  /** Ready messages an operator dropped (admin `purge`). */
+  purged: number;
+  /** Messages taken back from `<name>.dlq` (admin `retry`). */
+  retried: number;
   createdAt: number;
+  /** Messages stored per second over the last 10 s (rates.ts). */
+  publishRate: number;
+  /** Messages acknowledged per second over the last 10 s. */
+  ackRate: number;
 }
 
 export interface QueueDetail extends QueueView {
@@ -46,6 +57,19 @@ export interface QueueDetail extends QueueView {
   consumerList: { connection: string; name: string | null; sid: number; inFlight: number }[];
   /** The first messages in line (at most DETAIL_MESSAGES): ids and sizes, never payloads. */
   head: { mid: string; topic: string; bytes: number; ageMs: number; deliveries: number; state: 'ready' | 'in flight' | 'delayed' }[];
+  /** Only when asked for (`?peek=N`, admin `peek`): the first N ready messages with their payloads. */
+  peek?: PeekedMessage[];
+}
+
+/** A ready message shown with its payload; nothing is consumed. */
+export interface PeekedMessage {
+  mid: string;
+  topic: string;
+  bytes: number;
+  ageMs: number;
+  deliveries: number;
+  /** The payload as JSON (binary as `{"$bin": "<base64>"}`); absent when it has no JSON form. */
+  data?: unknown;
 }
 
 /** How many messages a queue's detail lists: enough to spot a poison message, not a dump. */
@@ -65,6 +89,15 @@ export interface SpaceView {
   notify: number;
   outs: number;
   ins: number;
+  /** Tuples written per second over the last 10 s (rates.ts). */
+  outRate: number;
+  /** Tuples taken per second over the last 10 s. */
+  inRate: number;
+}
+
+export interface SpaceDetail extends SpaceView {
+  /** Only when asked for (`?peek=N`, admin `peek`): the N oldest tuples a template could match now; nothing is taken. */
+  peek?: { tid: string; tuple: unknown; expiresAt: number | null }[];
 }
 
 export interface ConnectionView {
@@ -80,7 +113,7 @@ export interface ConnectionView {
   dropped: number;
 }
 
-export function queueView(durable: DurableCore, q: DurableQueue, now = Date.now()): QueueView {
+export function queueView(durable: DurableCore, rates: RateSampler, q: DurableQueue, now = Date.now()): QueueView {
   const oldest = q.oldestPublishedAt;
   return {
     name: q.name,
@@ -96,24 +129,36 @@ export function queueView(durable: DurableCore, q: DurableQueue, now = Date.now(
     stalled: stallOf(q),
     ...q.stats,
     createdAt: q.createdAt,
+    ...rates.queue(q, now),
   };
 }
 
-export function queueDetail(durable: DurableCore, q: DurableQueue): QueueDetail {
+/** `peek`: how many ready messages to show with their payloads (0: none, and no `peek` field). */
+export function queueDetail(durable: DurableCore, rates: RateSampler, q: DurableQueue, peek = 0): QueueDetail {
   const now = Date.now();
-  return {
-    ...queueView(durable, q, now),
+  const detail: QueueDetail = {
+    ...queueView(durable, rates, q, now),
     config: { ...q.config },
     consumerList: q.consumers.map((c) => ({ connection: c.conn.id, name: c.conn.name ?? null, sid: c.sid, inFlight: c.inFlight })),
     head: q.oldest(DETAIL_MESSAGES).map(({ message: m, state }) => ({
       mid: m.mid, topic: m.topic, bytes: m.data.length, ageMs: Math.max(0, now - m.publishedAt), deliveries: m.deliveries, state,
     })),
   };
+  if (peek > 0) {
+    detail.peek = q.peekReady(peek).map((m) => {
+      const shown: PeekedMessage = { mid: m.mid, topic: m.topic, bytes: m.data.length, ageMs: Math.max(0, now - m.publishedAt), deliveries: m.deliveries };
+      try {
+        shown.data = toJsonValue(packr.unpack(m.data));
+      } catch { /* MessagePack with no JSON form: shown without data */ }
+      return shown;
+    });
+  }
+  return detail;
 }
 
-export function listQueues(durable: DurableCore): QueueView[] {
+export function listQueues(durable: DurableCore, rates: RateSampler): QueueView[] {
   const now = Date.now();
-  return [...durable.queues.values()].sort(byName).map((q) => queueView(durable, q, now));
+  return [...durable.queues.values()].sort(byName).map((q) => queueView(durable, rates, q, now));
 }
 
 /**
@@ -128,7 +173,7 @@ function stallOf(q: DurableQueue): string | null {
   return q.config.overflow === 'reject' ? 'full: new publishes are refused (overflow reject)' : 'full: oldest messages are dropped (overflow drop-oldest)';
 }
 
-export function spaceView(s: Space): SpaceView {
+export function spaceView(rates: RateSampler, s: Space, now = Date.now()): SpaceView {
   return {
     name: s.name,
     persistent: s.persistent,
@@ -139,11 +184,23 @@ export function spaceView(s: Space): SpaceView {
     notify: s.notifierCount,
     outs: s.stats.outs,
     ins: s.stats.ins,
+    ...rates.space(s, now),
   };
 }
 
-export function listSpaces(spaces: SpaceCore): SpaceView[] {
-  return spaces.listSpaces().sort(byName).map(spaceView);
+/** `peek`: how many tuples to show (0: none, and no `peek` field). */
+export function spaceDetail(rates: RateSampler, s: Space, peek = 0): SpaceDetail {
+  const now = Date.now();
+  const detail: SpaceDetail = spaceView(rates, s, now);
+  if (peek > 0) {
+    detail.peek = s.peek(peek, now).map((t) => ({ tid: t.tid, tuple: toJsonValue(t.values), expiresAt: Number.isFinite(t.expiresAt) ? t.expiresAt : null }));
+  }
+  return detail;
+}
+
+export function listSpaces(spaces: SpaceCore, rates: RateSampler): SpaceView[] {
+  const now = Date.now();
+  return spaces.listSpaces().sort(byName).map((s) => spaceView(rates, s, now));
 }
 
 /** A space exists for inspection once something used it; asking must not create it. */

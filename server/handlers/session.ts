@@ -1,9 +1,13 @@
 import { CLOSE_CODES, LindenError } from '../../protocol/errors.js';
 import type { HelloFrame, PingFrame, WelcomeFrame } from '../../protocol/frames.js';
+import { announcements } from '../../protocol/interceptor.js';
 import { MAX_TOPIC_LENGTH } from '../../protocol/topics.js';
 import { PROTOCOL_VERSION } from '../../protocol/version.js';
 import type { BrokerContext } from '../broker-context.js';
 import type { Connection } from '../connection.js';
+
+/** Room left in a frame for the fields around a payload. */
+const FIELDS_ROOM = 8 * 1024;
 
 export function hello(ctx: BrokerContext, conn: Connection, f: HelloFrame): void {
   if (conn.state !== 'handshake') throw new LindenError('INVALID_FRAME', '"hello" was already received on this connection');
@@ -16,22 +20,36 @@ export function hello(ctx: BrokerContext, conn: Connection, f: HelloFrame): void
   }
   conn.state = 'open';
   conn.name = f.name;
+  conn.negotiated(f.ext);
   const { options: o } = ctx;
   const welcome: WelcomeFrame = {
     t: 'welcome', re: f.id, v: PROTOCOL_VERSION, connectionId: conn.id,
     server: { name: 'linden', version: ctx.version },
     limits: {
-      maxFrameBytes: o.maxFrameBytes, maxMessageBytes: o.maxMessageBytes, maxSubscriptions: o.maxSubscriptions,
+      maxFrameBytes: o.maxFrameBytes, maxMessageBytes: messageLimit(ctx, conn), maxSubscriptions: o.maxSubscriptions,
       maxPendingBytes: o.maxPendingBytes, maxTopicLength: MAX_TOPIC_LENGTH, maxTimeoutMs: o.maxTimeoutMs,
     },
     heartbeatMs: o.heartbeatMs,
   };
+  const ext = announcements(o.interceptors);
+  if (ext) welcome.ext = ext;
   conn.sendFrame(welcome);
   ctx.log.debug({ conn: conn.id, name: f.name, codec: conn.codec.name }, 'client connected');
 }
 
+/** A client that cannot take fragments gets messages whole, so they must fit one frame. */
+function messageLimit(ctx: BrokerContext, conn: Connection): number {
+  const { maxMessageBytes, maxFrameBytes } = ctx.options;
+  return conn.fragments ? maxMessageBytes : Math.min(maxMessageBytes, maxFrameBytes - FIELDS_ROOM);
+}
+
 export function ping(_ctx: BrokerContext, conn: Connection, f: PingFrame): void {
   conn.sendFrame({ t: 'pong', re: f.id });
+}
+
+/** Reached only without the fragmentation interceptor, which absorbs `frag` messages before validation. */
+export function frag(): void {
+  throw new LindenError('UNKNOWN_FRAME_TYPE', 'this broker does not reassemble fragments: it runs without the fragmentation interceptor', { t: 'frag' });
 }
 
 /** Answer to a broker ping; receiving anything already marks the peer alive. */

@@ -1,5 +1,7 @@
-import type { Codec } from '../../protocol/codec.js';
-import { packStr, strLength, writeBinHeader, writeStr, type FrameWriter, type MsgpackFrameWriter } from '../../protocol/frame-writer.js';
+import { packr, type Codec } from '../../protocol/codec.js';
+import { Parts, type Piece } from '../../protocol/codec.js';
+import { MsgpackFrameWriter, packStr, strLength, writeBinHeader, writeStr, type FrameWriter } from '../../protocol/frame-writer.js';
+import type { Headers } from '../../protocol/headers.js';
 import type { Payload } from './payload.js';
 
 export interface DeliveryExtras {
@@ -21,19 +23,28 @@ const T_MSG = [0xa1, 0x74, 0xa3, 0x6d, 0x73, 0x67]; // "t": "msg"
 const TOPIC_KEY = [0xa5, 0x74, 0x6f, 0x70, 0x69, 0x63];
 const MID_KEY = [0xa3, 0x6d, 0x69, 0x64];
 const DATA_KEY = [0xa4, 0x64, 0x61, 0x74, 0x61];
-const TAIL_ENTRIES = 4; // t, topic, mid, data
+const HDR_KEY = [0xa3, 0x68, 0x64, 0x72];
+const FRAME_HEADER = 5;
+const TAIL_ENTRIES = 4; // t, topic, mid, data (and hdr when the publisher gave headers)
 const MAX_HEAD = 1 + 4 + 5 + 4 + 5 + 4 + 11 + 7 + 3 + 5; // map, sid, tag, ack, reply, dc
 
 /**
  * A published message, encoded once per codec however many receivers it has. A delivery is
- * the shared tail (type, topic, id, payload) behind a few bytes naming the subscription.
+ * the shared tail (type, topic, id, payload, headers) behind a few bytes naming the subscription.
  */
 export class OutboundMessage {
   private msgpackTail: Uint8Array | undefined;
   private jsonTail: string | undefined;
+  /** The headers' MessagePack encoding, made once; undefined without headers. */
+  private packedHdr: Uint8Array | undefined;
 
-  /** `fanout` is how many deliveries are expected: with one, the shared tail is not worth building. */
-  constructor(readonly topic: string, readonly mid: string, readonly payload: Payload, private readonly fanout = 2) {}
+  /**
+   * `fanout` is how many deliveries are expected: with one, the shared tail is not worth building.
+   * `hdr` travels untouched; a message without it pays nothing for the feature.
+   */
+  constructor(
+    readonly topic: string, readonly mid: string, readonly payload: Payload, private readonly fanout = 2, readonly hdr?: Headers,
+  ) {}
 
   writeTo(writer: FrameWriter, codec: Codec, sid: number, extras?: DeliveryExtras): void {
     if (codec.name === 'msgpack') this.writeMsgpack(writer as MsgpackFrameWriter, sid, extras);
@@ -44,22 +55,25 @@ export class OutboundMessage {
     if (!extras && this.fanout === 1 && !this.msgpackTail) {
       const data = this.payload.packedData();
       w.begin(MAX_HEAD + this.tailSize(data));
-      w.byte(0x80 | (TAIL_ENTRIES + 1));
-      w.raw(SID_KEY);
-      w.uint(sid);
+      this.writeHead(w, sid);
       w.pos = this.writeTail(w.buf, w.pos, data);
       return;
     }
     const tail = (this.msgpackTail ??= this.buildMsgpackTail());
     w.begin(MAX_HEAD + tail.length);
+    this.writeHead(w, sid, extras);
+    w.raw(tail);
+  }
+
+  /** The map header and the entries naming the delivery (sid, tag, ack, reply, dc). */
+  private writeHead(w: MsgpackFrameWriter, sid: number, extras?: DeliveryExtras): void {
     if (!extras) {
-      w.byte(0x80 | (TAIL_ENTRIES + 1));
+      w.byte(0x80 | (this.tailEntries() + 1));
       w.raw(SID_KEY);
       w.uint(sid);
-      w.raw(tail);
       return;
     }
-    const entries = TAIL_ENTRIES + 1 + (extras.tag !== undefined ? 1 : 0) + (extras.ack ? 1 : 0) + (extras.reply ? 1 : 0) + (extras.dc !== undefined ? 1 : 0);
+    const entries = this.tailEntries() + 1 + (extras.tag !== undefined ? 1 : 0) + (extras.ack ? 1 : 0) + (extras.reply ? 1 : 0) + (extras.dc !== undefined ? 1 : 0);
     w.byte(0x80 | entries);
     w.raw(SID_KEY);
     w.uint(sid);
@@ -67,7 +81,6 @@ export class OutboundMessage {
     if (extras.ack) { w.raw(ACK_KEY); w.raw(ACK_VALUE[extras.ack]); }
     if (extras.reply) { w.raw(REPLY_KEY); w.byte(TRUE); }
     if (extras.dc !== undefined) { w.raw(DC_KEY); w.uint(extras.dc); }
-    w.raw(tail);
   }
 
   private buildMsgpackTail(): Uint8Array {
@@ -77,26 +90,66 @@ export class OutboundMessage {
     return out.subarray(0, this.writeTail(out, 0, data));
   }
 
-  private tailSize(data: Uint8Array): number {
-    return T_MSG.length + TOPIC_KEY.length + strLength(this.topic) + MID_KEY.length + strLength(this.mid) + DATA_KEY.length + 5 + data.length;
+  private tailEntries(): number {
+    return this.hdr === undefined ? TAIL_ENTRIES : TAIL_ENTRIES + 1;
   }
 
-  /** Writes the "t", "topic", "mid" and "data" entries at `p`; returns the position after them. */
+  private tailSize(data: Uint8Array): number {
+    const size = T_MSG.length + TOPIC_KEY.length + strLength(this.topic) + MID_KEY.length + strLength(this.mid) + DATA_KEY.length + 5 + data.length;
+    if (this.hdr === undefined) return size;
+    this.packedHdr ??= packr.pack(this.hdr);
+    return size + HDR_KEY.length + this.packedHdr.length;
+  }
+
+  /** Writes the "t", "topic", "mid", "data" (and "hdr") entries at `p`, after tailSize(); returns the position after them. */
   private writeTail(out: Uint8Array, p: number, data: Uint8Array): number {
+    p = this.writeTailUpToData(out, p, data.length);
+    out.set(data, p);
+    p += data.length;
+    if (this.packedHdr === undefined) return p;
+    out.set(HDR_KEY, p);
+    out.set(this.packedHdr, p + HDR_KEY.length);
+    return p + HDR_KEY.length + this.packedHdr.length;
+  }
+
+  /** The tail up to the payload bytes: "t", "topic", "mid", the "data" key and its bin header. */
+  private writeTailUpToData(out: Uint8Array, p: number, dataLength: number): number {
     out.set(T_MSG, p);
     out.set(TOPIC_KEY, p + T_MSG.length);
     p = writeStr(out, p + T_MSG.length + TOPIC_KEY.length, this.topic);
     out.set(MID_KEY, p);
     p = writeStr(out, p + MID_KEY.length, this.mid);
     out.set(DATA_KEY, p);
-    p = writeBinHeader(out, p + DATA_KEY.length, data.length);
-    out.set(data, p);
-    return p + data.length;
+    return writeBinHeader(out, p + DATA_KEY.length, dataLength);
+  }
+
+  /** Payload size as it arrived: decides whether a delivery is large enough to be fragmented. */
+  get payloadBytes(): number {
+    return this.payload.byteLength();
+  }
+
+  /**
+   * One delivery as a standalone encoded message, for message-level interceptors
+   * (fragmentation). In MessagePack its parts leave the payload where it is: copying tens of
+   * MiB at once would stall the event loop for every other client.
+   */
+  encode(codec: Codec, sid: number, extras?: DeliveryExtras): Piece | Parts {
+    if (codec.name === 'json') return this.jsonPiece(sid, extras);
+    const data = this.payload.packedData();
+    const w = new MsgpackFrameWriter(Number.MAX_SAFE_INTEGER);
+    w.begin(MAX_HEAD + this.tailSize(data) - data.length);
+    this.writeHead(w, sid, extras);
+    w.pos = this.writeTailUpToData(w.buf, w.pos, data.length);
+    // The writer frames it as a one-element array: the message follows the 5-byte array header.
+    const head = w.take()[0]!.subarray(FRAME_HEADER);
+    if (this.packedHdr === undefined) return new Parts([head, data]);
+    return new Parts([head, data, Buffer.concat([Buffer.from(HDR_KEY), this.packedHdr])]);
   }
 
   private jsonPiece(sid: number, extras?: DeliveryExtras): string {
     const tail = (this.jsonTail ??=
-      '"t":"msg","topic":' + JSON.stringify(this.topic) + ',"mid":' + JSON.stringify(this.mid) + ',"data":' + this.payload.jsonData() + '}');
+      '"t":"msg","topic":' + JSON.stringify(this.topic) + ',"mid":' + JSON.stringify(this.mid) + ',"data":' + this.payload.jsonData()
+      + (this.hdr === undefined ? '}' : ',"hdr":' + JSON.stringify(this.hdr) + '}'));
     let head = '{"sid":' + sid;
     if (extras?.tag !== undefined) head += ',"tag":' + extras.tag;
     if (extras?.ack) head += ',"ack":"' + extras.ack + '"';

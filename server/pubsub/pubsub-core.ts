@@ -76,7 +76,7 @@ export class PubSubCore {
     // Convert before the first delivery, so a payload that cannot be converted fails whole.
     if (route.json && conn.codec.name === 'msgpack') payload.jsonData();
     const mid = f.mid ?? this.idPrefix + (this.seq++).toString(36);
-    const message = new OutboundMessage(f.topic, mid, payload, entries.length);
+    const message = new OutboundMessage(f.topic, mid, payload, entries.length, f.hdr);
     this.stats.published++;
     if (f.mode === 'persistent') {
       this.stats.persistent++;
@@ -104,7 +104,7 @@ export class PubSubCore {
     if (f.reply) throw invalidPub('mode', 'must be transient for a request');
     const tracker = ack === 'delivery' || ack === 'processing' ? new ReceiptTracker(conn, f.id!, mid, ack, false) : undefined;
     const watchFor = tracker && ((q: DurableQueue) => watchOf(tracker, tracker.addQueue(q.name)));
-    const stored = this.durable.publish(f.topic, mid, f.mid !== undefined, payload, f.ttl, watchFor);
+    const stored = this.durable.publish(f.topic, mid, f.mid !== undefined, payload, f.ttl, f.hdr, watchFor);
     if (stored.duplicate) {
       if (ack === 'none') return;
       const receipt = { ...submissionReceipt(f.id!, mid, 0, []), duplicate: true };

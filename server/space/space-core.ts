@@ -2,7 +2,8 @@ import { pino, type Logger } from 'pino';
 import { packr } from '../../protocol/codec.js';
 import { LindenError } from '../../protocol/errors.js';
 import type {
-  AbortFrame, BatchFrame, CancelFrame, CountFrame, LeaseFrame, NotifyFrame, OutFrame, ReadFrame, RenewFrame, SettleFrame, TupleEntry, UnnotifyFrame,
+  AbortFrame, BatchFrame, CancelFrame, CountFrame, EventFrame, Headers, LeaseFrame, NotifyFrame, OutFrame, ReadFrame, RenewFrame, SettleFrame,
+  TupleEntry, UnnotifyFrame,
 } from '../../protocol/frames.js';
 import { fromJsonValue, toJsonValue } from '../../protocol/json-data.js';
 import type { Connection } from '../connection.js';
@@ -89,7 +90,7 @@ export class SpaceCore implements SpaceHost {
     if (space.tupleCount >= this.options.maxTuplesPerSpace) {
       throw new LindenError('SPACE_FULL', `space "${f.space}" holds ${space.tupleCount} tuples (maxTuplesPerSpace)`, { space: f.space });
     }
-    const { tuple, ttl, shortened } = this.makeTuple(conn, f.space, f.tuple, f.ttl);
+    const { tuple, ttl, shortened } = this.makeTuple(conn, f.space, f.tuple, f.ttl, f.hdr);
     if (switchMode) void space.setPersistent(f.persistent!, Date.now()); // stored ahead of the tuple: its promise covers both
     const reply: LeaseFrame = { t: 'lease', re: f.id!, tid: tuple.tid, expiresAt: finite(tuple.expiresAt), ttl, shortened };
     // Watch before writing: a waiting taker may take the tuple inside write().
@@ -193,7 +194,7 @@ export class SpaceCore implements SpaceHost {
     const steps: BatchStep[] = f.steps.map((step, i) => {
       try {
         if (step.op !== 'out') return { op: step.op, template: this.template(conn, step.template) };
-        return { op: 'out', tuple: this.makeTuple(conn, f.space, step.tuple, step.ttl).tuple };
+        return { op: 'out', tuple: this.makeTuple(conn, f.space, step.tuple, step.ttl, step.hdr).tuple };
       } catch (err) {
         if (err instanceof LindenError) throw new LindenError(err.code, `batch step ${i}: ${err.message}`, { ...err.details, step: i });
         throw err;
@@ -248,7 +249,9 @@ export class SpaceCore implements SpaceHost {
   }
 
   event(n: Notifier, type: SpaceEventType, t: StoredTuple): void {
-    n.conn.sendFrame({ t: 'event', nid: n.nid, seq: ++n.seq, type, tid: t.tid, tuple: this.wire(n.conn, t.values) });
+    const frame: EventFrame = { t: 'event', nid: n.nid, seq: ++n.seq, type, tid: t.tid, tuple: this.wire(n.conn, t.values) as unknown[] };
+    if (t.hdr !== undefined) frame.hdr = t.hdr;
+    n.conn.sendFrame(frame);
   }
 
   leased(t: StoredTuple): void {
@@ -300,6 +303,7 @@ export class SpaceCore implements SpaceHost {
   /** Sends a found tuple; with `reserveMs` it stays reserved for this connection until settled. */
   private answer(conn: Connection, re: number, t: StoredTuple, reserveMs?: number, space = this.spaces.get(t.space)): void {
     const frame: Record<string, unknown> = { t: 'tuple', re, tid: t.tid, tuple: this.wire(conn, t.values), expiresAt: finite(t.expiresAt) };
+    if (t.hdr !== undefined) frame.hdr = t.hdr;
     if (reserveMs !== undefined && space) {
       const rid = `${t.tid}.${(this.ridSeq++).toString(36)}`;
       const held = this.held(conn);
@@ -312,7 +316,9 @@ export class SpaceCore implements SpaceHost {
     conn.sendFrame(frame);
   }
 
-  private makeTuple(conn: Connection, space: string, wire: unknown[], ttlAsked?: number): { tuple: StoredTuple; ttl: number | null; shortened: boolean } {
+  private makeTuple(
+    conn: Connection, space: string, wire: unknown[], ttlAsked: number | undefined, hdr: Headers | undefined,
+  ): { tuple: StoredTuple; ttl: number | null; shortened: boolean } {
     const values = this.inbound(conn, wire) as unknown[];
     validateTuple(values, { maxArity: this.options.maxArity, maxDepth: 32 });
     const bytes = packr.pack(values).length;
@@ -323,7 +329,7 @@ export class SpaceCore implements SpaceHost {
     }
     const ttl = ttlAsked === undefined ? null : Math.min(ttlAsked, this.options.maxLeaseMs);
     const seq = this.ids.take();
-    const tuple = storedTuple(seq, seq.toString(36), space, values, ttl === null ? Infinity : Date.now() + ttl, bytes);
+    const tuple = storedTuple(seq, seq.toString(36), space, values, ttl === null ? Infinity : Date.now() + ttl, bytes, hdr);
     return { tuple, ttl, shortened: ttl !== null && ttl < ttlAsked! };
   }
 
@@ -352,7 +358,9 @@ export class SpaceCore implements SpaceHost {
   }
 
   private entry(conn: Connection, t: StoredTuple): TupleEntry {
-    return { tid: t.tid, tuple: this.wire(conn, t.values) as unknown[], expiresAt: finite(t.expiresAt) };
+    const entry: TupleEntry = { tid: t.tid, tuple: this.wire(conn, t.values) as unknown[], expiresAt: finite(t.expiresAt) };
+    if (t.hdr !== undefined) entry.hdr = t.hdr;
+    return entry;
   }
 
   private inbound(conn: Connection, wire: unknown): unknown {

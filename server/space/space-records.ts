@@ -1,3 +1,4 @@
+import type { Headers } from '../../protocol/headers.js';
 import type { Key, StoreWrite } from '../store/store.js';
 import type { StoredTuple } from './stored-tuple.js';
 
@@ -19,6 +20,8 @@ export interface TupleRecord {
   values: unknown[];
   /** ms since the epoch; null without a lease. */
   expiresAt: number | null;
+  /** The writer's headers; absent without (and in records written before headers existed). */
+  hdr?: Headers;
 }
 
 export const SPACES_PREFIX: Key = ['sp'];
@@ -30,6 +33,7 @@ export const deleteSpace = (space: string): StoreWrite => ({ key: ['sp', space] 
 
 export function putTuple(t: StoredTuple): StoreWrite {
   const value: TupleRecord = { tid: t.tid, values: t.values, expiresAt: Number.isFinite(t.expiresAt) ? t.expiresAt : null };
+  if (t.hdr !== undefined) value.hdr = t.hdr;
   return { key: ['st', t.space, t.seq], value };
 }
 

@@ -37,7 +37,7 @@ export async function recoverSpaces(store: Store, now: number, space: (name: str
       stale.push({ key });
       continue;
     }
-    s.restore(storedTuple(seq, r.tid, name, r.values, r.expiresAt ?? Infinity));
+    s.restore(storedTuple(seq, r.tid, name, r.values, r.expiresAt ?? Infinity, undefined, r.hdr));
     tuples++;
   }
   const [mark] = await store.scan(SEQ_KEY);

@@ -149,6 +149,24 @@ export class Space {
     return out;
   }
 
+  /**
+   * The `n` oldest tuples a template could match now (not reserved, not expired), any arity, for
+   * the admin `peek`; nothing changes. A scan keeping the n best: an operator's look, not a hot path.
+   */
+  peek(n: number, now: number): StoredTuple[] {
+    const best: StoredTuple[] = [];
+    if (n <= 0) return best;
+    for (const t of this.byTid.values()) {
+      if (!t.indexed || t.expiresAt <= now) continue;
+      if (best.length === n && t.seq > best[n - 1]!.seq) continue;
+      let i = best.length;
+      while (i > 0 && best[i - 1]!.seq > t.seq) i--;
+      best.splice(i, 0, t);
+      if (best.length > n) best.pop();
+    }
+    return best;
+  }
+
   count(template: Template, now: number): number {
     let n = 0;
     this.indexes.get(template.arity)?.scan(template, now, () => { n++; });

@@ -1,4 +1,5 @@
 import { packr } from '../../protocol/codec.js';
+import type { Headers } from '../../protocol/headers.js';
 import { canonicalKey } from './values.js';
 
 /** A tuple in a space, with what the indexes need computed once when it is written. */
@@ -8,6 +9,8 @@ export interface StoredTuple {
   readonly tid: string;
   readonly space: string;
   readonly values: unknown[];
+  /** The writer's headers, returned with the tuple wherever it is returned; undefined without. */
+  readonly hdr: Headers | undefined;
   /**
    * canonicalKey of each field, for the equality indexes. The index swaps each for its bucket's
    * own copy, so tuples that share a value share one string.
@@ -33,9 +36,11 @@ export interface StoredTuple {
 }
 
 /** A live tuple with its index keys and encoded size worked out, as written by `out` or read back from the store. */
-export function storedTuple(seq: number, tid: string, space: string, values: unknown[], expiresAt: number, bytes = packr.pack(values).length): StoredTuple {
+export function storedTuple(
+  seq: number, tid: string, space: string, values: unknown[], expiresAt: number, bytes = packr.pack(values).length, hdr?: Headers,
+): StoredTuple {
   return {
-    seq, tid, space, values, bytes, live: true, keys: values.map(canonicalKey), expiresAt,
+    seq, tid, space, values, hdr, bytes, live: true, keys: values.map(canonicalKey), expiresAt,
     indexed: false, leaseAt: NaN, watched: false, stored: false,
   };
 }

@@ -209,7 +209,8 @@ export class RawClient {
     if (this.codec !== undefined && isBinary !== expectBinary) {
       this.violations.push(`${isBinary ? 'binary' : 'text'} frame on the ${this.codec} subprotocol`);
     }
-    if (!Array.isArray(decoded)) {
+    // protocol.md §2: a MessagePack message of 16 KiB or more may come bare, in a frame of its own.
+    if (!Array.isArray(decoded) && !(isBinary && data.length >= 16 * 1024)) {
       this.violations.push(`frame is not an array: ${safeJson(decoded)}`);
       decoded = [decoded];
     }

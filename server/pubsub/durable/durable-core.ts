@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { LindenError } from '../../../protocol/errors.js';
-import type { QueueSettings } from '../../../protocol/frames.js';
+import type { Headers, QueueSettings } from '../../../protocol/frames.js';
 import { assertPattern } from '../../../protocol/topics.js';
 import type { Connection } from '../../connection.js';
 import type { ResolvedOptions } from '../../options.js';
@@ -10,7 +10,7 @@ import { LeaseHeap } from '../../space/lease-heap.js';
 import { TopicTrie } from '../topic-trie.js';
 import { DurableQueue, type Consumer, type QueueHost } from './durable-queue.js';
 import {
-  DEDUPE_PREFIX, QUEUE_DEFAULTS, QUEUES_PREFIX, deleteDedupe, deleteQueue, messageFromRecord, messagesPrefix,
+  DEDUPE_PREFIX, QUEUE_DEFAULTS, QUEUES_PREFIX, deleteDedupe, deleteMessage, deleteQueue, messageFromRecord, messagesPrefix,
   putDedupe, putMessage, putQueue, type MessageWatch, type QueueConfig, type QueueRecord, type QueuedMessage,
 } from './queue-records.js';
 
@@ -100,15 +100,59 @@ export class DurableCore implements QueueHost {
     return this.store.write([...writes, deleteQueue(name)]);
   }
 
-  purge(name: string): Promise<void> | undefined {
+  /** The queue of that name, or NOT_FOUND. */
+  get(name: string): DurableQueue {
     const queue = this.queues.get(name);
     if (!queue) throw new LindenError('NOT_FOUND', `no queue "${name}"`, { name });
-    return this.store.write(queue.purge());
+    return queue;
   }
 
-  /** Stores a persistent message in every queue its topic reaches. */
+  /**
+   * Admin `purge`: drops the queue's ready messages and keeps the queue, its settings, consumers
+   * and the deliveries they hold. `durable` resolves once the deletions are stored.
+   */
+  purge(name: string): { purged: number; durable: Promise<void> | undefined } {
+    const { purged, writes } = this.get(name).purgeReady();
+    return { purged, durable: writes.length > 0 ? this.store.write(writes) : undefined };
+  }
+
+  /**
+   * Admin `retry`: moves the ready messages of `<name>.dlq` back into `<name>`, oldest first,
+   * as long as they fit its maxMessages and maxBytes (nothing is dropped to make room). Each goes
+   * to the back of the line with a new seq and a delivery count of 0, and is deleted from the
+   * dead-letter queue and stored in the queue in one write, so a crash leaves it in exactly one.
+   */
+  retryDeadLetters(name: string): { moved: number; remaining: number; durable: Promise<void> | undefined } {
+    const queue = this.get(name);
+    if (queue.pattern === null) {
+      throw new LindenError('INVALID_FRAME', `"${name}" is a dead-letter queue: name the queue whose dead letters to move back, "${name.slice(0, -'.dlq'.length)}"`, { t: 'admin', field: 'name' });
+    }
+    const dlq = this.queues.get(`${name}.dlq`);
+    if (!dlq) return { moved: 0, remaining: 0, durable: undefined };
+    let count = 0;
+    let bytes = 0;
+    const taken = dlq.takeReady((m) => {
+      if (!queue.fits(count + 1, bytes + m.data.length)) return false;
+      count++;
+      bytes += m.data.length;
+      return true;
+    });
+    const writes: StoreWrite[] = [];
+    const moved: QueuedMessage[] = [];
+    for (const m of taken) {
+      const back: QueuedMessage = { seq: this.seq++, mid: m.mid, topic: m.topic, data: m.data, hdr: m.hdr, publishedAt: m.publishedAt, expiresAt: m.expiresAt, deliveries: 0 };
+      writes.push(deleteMessage(dlq.name, m.seq), putMessage(queue.name, back));
+      moved.push(back);
+    }
+    // Written before the queue hands them out, so a delivery's own write comes after this one.
+    const durable = writes.length > 0 ? this.store.write(writes) : undefined;
+    for (const m of moved) queue.add(m, 'retried');
+    return { moved: moved.length, remaining: dlq.readyCount, durable };
+  }
+
+  /** Stores a persistent message, with its headers, in every queue its topic reaches. */
   publish(
-    topic: string, mid: string, fromPublisher: boolean, payload: Payload, ttl: number | undefined,
+    topic: string, mid: string, fromPublisher: boolean, payload: Payload, ttl: number | undefined, hdr: Headers | undefined,
     watchFor?: (queue: DurableQueue) => MessageWatch,
   ): PersistentPublish {
     const now = Date.now();
@@ -129,7 +173,7 @@ export class DurableCore implements QueueHost {
     const added: [DurableQueue, QueuedMessage][] = [];
     for (const q of queues) {
       writes.push(...q.makeRoom(data.length));
-      const message: QueuedMessage = { seq, mid, topic, data, publishedAt: now, expiresAt, deliveries: 0, watch: watchFor?.(q) };
+      const message: QueuedMessage = { seq, mid, topic, data, hdr, publishedAt: now, expiresAt, deliveries: 0, watch: watchFor?.(q) };
       writes.push(putMessage(q.name, message));
       added.push([q, message]);
     }

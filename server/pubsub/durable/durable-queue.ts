@@ -43,7 +43,8 @@ export class DurableQueue implements TagOwner {
   private next = 0;
   count = 0;
   bytes = 0;
-  readonly stats = { published: 0, delivered: 0, acked: 0, redelivered: 0, deadLettered: 0, expired: 0, dropped: 0 };
+  /** `purged`: ready messages an operator dropped; `retried`: messages taken back from `<name>.dlq` (admin ops). */
+  readonly stats = { published: 0, delivered: 0, acked: 0, redelivered: 0, deadLettered: 0, expired: 0, dropped: 0, purged: 0, retried: 0 };
 
   constructor(
     readonly name: string,
@@ -123,11 +124,12 @@ export class DurableQueue implements TagOwner {
     return writes;
   }
 
-  /** Takes a message the caller is storing, or has recovered from the store (not counted as published). */
-  add(message: QueuedMessage, how: 'published' | 'recovered' = 'published'): void {
+  /** Takes a message the caller is storing, or has recovered from the store or taken back from the dead-letter queue (not counted as published). */
+  add(message: QueuedMessage, how: 'published' | 'recovered' | 'retried' = 'published'): void {
     this.count++;
     this.bytes += message.data.length;
     if (how === 'published') this.stats.published++;
+    else if (how === 'retried') this.stats.retried++;
     this.ready.push(message);
     if (Number.isFinite(message.expiresAt)) this.host.expireAt(this, message);
     this.dispatch();
@@ -242,6 +244,47 @@ export class DurableQueue implements TagOwner {
     return writes;
   }
 
+  // ---- admin operations (server/handlers/admin.ts) ----
+  /** Whether `count` more messages of `bytes` in all fit the limits without dropping anything. */
+  fits(count: number, bytes: number): boolean {
+    return this.count + count <= this.config.maxMessages && this.bytes + bytes <= this.config.maxBytes;
+  }
+
+  /**
+   * Drops the ready messages, leaving those in flight or waiting out a nack delay: their consumers
+   * are working on them. Returns how many went and the store writes that forget them.
+   */
+  purgeReady(): { purged: number; writes: StoreWrite[] } {
+    const writes: StoreWrite[] = [];
+    const gone = this.ready.clear();
+    for (const m of gone) {
+      this.forget(m);
+      m.watch?.lost();
+      writes.push(deleteMessage(this.name, m.seq));
+    }
+    this.stats.purged += gone.length;
+    return { purged: gone.length, writes };
+  }
+
+  /**
+   * Takes ready messages out, oldest first, while `take` accepts the next one; the caller stores
+   * them elsewhere and deletes them here in one write (dead-letter retry).
+   */
+  takeReady(take: (m: QueuedMessage) => boolean): QueuedMessage[] {
+    const out: QueuedMessage[] = [];
+    for (let m = this.ready.peek(); m && take(m); m = this.ready.peek()) {
+      this.ready.pop();
+      this.forget(m);
+      out.push(m);
+    }
+    return out;
+  }
+
+  /** The first `n` ready messages in line, for `peek`; nothing changes. */
+  peekReady(n: number): QueuedMessage[] {
+    return firstBySeq(this.ready.values(), n);
+  }
+
   // ---- internals ----
   private pick(): Consumer | undefined {
     const n = this.consumers.length;
@@ -256,7 +299,7 @@ export class DurableQueue implements TagOwner {
   }
 
   private deliver(consumer: Consumer, message: QueuedMessage): void {
-    const out = new OutboundMessage(message.topic, message.mid, new Payload(message.data, msgpackCodec), 1);
+    const out = new OutboundMessage(message.topic, message.mid, new Payload(message.data, msgpackCodec), 1, message.hdr);
     if (consumer.conn.codec.name === 'json' && !convertible(out.payload)) {
       // MessagePack no JSON consumer can read: no consumer of this queue ever will. Checking
       // every persistent publish instead would cost the common, all-MessagePack case.
@@ -349,6 +392,20 @@ export class DurableQueue implements TagOwner {
     durable?.catch((err: unknown) => this.host.storeFailed(err));
     return durable;
   }
+}
+
+/** The `n` items of lowest seq, in order: a scan keeping the n best, not a sort of everything. */
+function firstBySeq<T extends { seq: number }>(items: Iterable<T>, n: number): T[] {
+  const best: T[] = [];
+  if (n <= 0) return best;
+  for (const item of items) {
+    if (best.length === n && item.seq > best[n - 1]!.seq) continue;
+    let i = best.length;
+    while (i > 0 && best[i - 1]!.seq > item.seq) i--;
+    best.splice(i, 0, item);
+    if (best.length > n) best.pop();
+  }
+  return best;
 }
 
 /** Deadlines must not keep a stopping broker's process alive. */

@@ -1,3 +1,4 @@
+import type { Headers } from '../../../protocol/headers.js';
 import type { Key, StoreWrite } from '../../store/store.js';
 
 /**
@@ -41,6 +42,8 @@ export interface QueuedMessage {
   readonly topic: string;
   /** The payload as MessagePack bytes, whatever codec it arrived in. */
   readonly data: Uint8Array;
+  /** The publisher's headers, delivered with every (re)delivery; undefined without. */
+  readonly hdr?: Headers;
   readonly publishedAt: number;
   /** ms since the epoch; Infinity without a ttl. */
   readonly expiresAt: number;
@@ -67,6 +70,8 @@ interface MessageRecord {
   publishedAt: number;
   expiresAt: number | null;
   deliveries: number;
+  /** Absent without headers (and in records written before headers existed). */
+  hdr?: Headers;
 }
 
 export const QUEUES_PREFIX: Key = ['q'];
@@ -81,6 +86,7 @@ export function putMessage(queue: string, m: QueuedMessage): StoreWrite {
     mid: m.mid, topic: m.topic, data: m.data, publishedAt: m.publishedAt,
     expiresAt: Number.isFinite(m.expiresAt) ? m.expiresAt : null, deliveries: m.deliveries,
   };
+  if (m.hdr !== undefined) record.hdr = m.hdr;
   return { key: ['m', queue, m.seq], value: record };
 }
 
@@ -90,7 +96,7 @@ export function messageFromRecord(key: Key, value: unknown): QueuedMessage {
   const r = value as MessageRecord;
   return {
     seq: key[2] as number, mid: r.mid, topic: r.topic, data: r.data, publishedAt: r.publishedAt,
-    expiresAt: r.expiresAt ?? Infinity, deliveries: r.deliveries,
+    expiresAt: r.expiresAt ?? Infinity, deliveries: r.deliveries, ...(r.hdr === undefined ? {} : { hdr: r.hdr }),
   };
 }
 

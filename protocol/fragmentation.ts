@@ -1,0 +1,85 @@
+import type { Parts, Piece } from './codec.js';
+import { FragmentAssembler } from './fragment-assembler.js';
+import { FragmentSender } from './fragment-sender.js';
+import type { Interceptor, Link, LinkHooks } from './interceptor.js';
+
+export interface FragmentationOptions {
+  /** Largest fragment this side sends, in bytes; the smaller of both sides' sizes is used. Default 64 KiB. */
+  fragmentSize?: number;
+  /** Largest message this side reassembles. Default: the side's maxMessageBytes plus 64 KiB for the fields around the payload. */
+  maxMessageBytes?: number;
+  /** Messages reassembled at once per connection. Default 8. */
+  maxAssemblies?: number;
+  /** Time from a message's first fragment to its last. Default 60,000 ms. */
+  assemblyTimeoutMs?: number;
+  /** No new fragment is queued while the connection has this many bytes waiting to leave. Default 1 MiB. */
+  highWaterBytes?: number;
+}
+
+export const FRAGMENTATION = 'fragmentation';
+export const DEFAULT_FRAGMENT_SIZE = 64 * 1024;
+const MIN_FRAGMENT_SIZE = 1024;
+/** Room for the fields of a `frag` message around its data. */
+const FRAG_OVERHEAD = 128;
+const FIELDS_MARGIN = 64 * 1024;
+
+/**
+ * The built-in message-level interceptor that carries messages larger than the negotiated
+ * fragment size as `frag` messages (protocol.md §2.3). Both sides announce it in the handshake;
+ * towards a peer that did not, messages go whole.
+ */
+export function fragmentation(options: FragmentationOptions = {}): Interceptor {
+  const fragmentSize = Math.max(MIN_FRAGMENT_SIZE, options.fragmentSize ?? DEFAULT_FRAGMENT_SIZE);
+  return {
+    name: FRAGMENTATION,
+    announce: () => ({ size: fragmentSize }),
+    link: (link) => new FragmentLink(link, fragmentSize, options),
+  };
+}
+
+class FragmentLink implements LinkHooks {
+  private readonly sender: FragmentSender;
+  private readonly assembler: FragmentAssembler;
+
+  constructor(private readonly link: Link, private readonly ownSize: number, options: FragmentationOptions) {
+    this.sender = new FragmentSender(link, options.highWaterBytes ?? 1024 * 1024);
+    this.assembler = new FragmentAssembler(link.codec, {
+      maxBytes: options.maxMessageBytes ?? link.maxMessageBytes + FIELDS_MARGIN,
+      maxAssemblies: options.maxAssemblies ?? 8,
+      timeoutMs: options.assemblyTimeoutMs ?? 60_000,
+    }, (m) => link.receive(m), (err) => link.fail(err));
+  }
+
+  /** The fragment size both sides accept; 0 while the peer has not announced fragmentation. */
+  private get size(): number {
+    const peer = this.link.peerExt(FRAGMENTATION);
+    const peerSize = typeof peer?.size === 'number' && peer.size >= MIN_FRAGMENT_SIZE ? peer.size : 0;
+    if (peerSize === 0) return 0;
+    return Math.min(this.ownSize, peerSize, this.link.peerMaxFrameBytes - FRAG_OVERHEAD);
+  }
+
+  get queuedBytes(): number {
+    return this.sender.queuedBytes;
+  }
+
+  get minBytes(): number {
+    const size = this.size;
+    return size === 0 ? Infinity : size + 1;
+  }
+
+  send(piece: Piece | Parts): void {
+    const size = this.size;
+    if (size === 0 || piece.length <= size) this.link.send(piece);
+    else this.sender.send(piece, size);
+  }
+
+  receive(message: unknown): void {
+    if ((message as { t?: unknown } | null)?.t === 'frag') this.assembler.add(message as object);
+    else this.link.receive(message);
+  }
+
+  close(): void {
+    this.sender.close();
+    this.assembler.clear();
+  }
+}

@@ -1,0 +1,97 @@
+import type { Parts, Piece } from './codec.js';
+import type { LindenError } from './errors.js';
+import type { Interceptor, InterceptorContext, Link, LinkHooks } from './interceptor.js';
+
+/** What one side provides at the two ends of a connection's message-level chain. */
+export interface ChainEnds extends InterceptorContext {
+  toSocket(piece: Piece | Parts): void;
+  toApp(message: unknown): void;
+  fail(err: LindenError): void;
+  pendingBytes(): number;
+  readonly maxMessageBytes: number;
+  peerMaxFrameBytes(): number;
+  peerExt(name: string): Record<string, unknown> | undefined;
+  whenDrained(fn: () => void): void;
+}
+
+/** The message-level hooks of one connection, linked in order (application first, socket last). */
+export class MessageChain {
+  private readonly hooks: LinkHooks[] = [];
+
+  constructor(interceptors: readonly Interceptor[], private readonly ends: ChainEnds) {
+    for (const interceptor of interceptors) {
+      if (!interceptor.link) continue;
+      const at = this.hooks.length;
+      this.hooks.push(interceptor.link(this.linkAt(at)));
+    }
+  }
+
+  get isEmpty(): boolean {
+    return this.hooks.length === 0;
+  }
+
+  /** Messages below this size pass no send hook: callers may write them straight to the socket. */
+  get minBytes(): number {
+    let min = Infinity;
+    for (const h of this.hooks) if (h.send) min = Math.min(min, h.minBytes ?? 0);
+    return min;
+  }
+
+  /** Bytes the hooks hold to send later. */
+  get queuedBytes(): number {
+    let n = 0;
+    for (const h of this.hooks) n += h.queuedBytes ?? 0;
+    return n;
+  }
+
+  send(piece: Piece | Parts): void {
+    this.sendFrom(0, piece);
+  }
+
+  receive(message: unknown): void {
+    this.receiveFrom(this.hooks.length - 1, message);
+  }
+
+  close(): void {
+    for (const h of this.hooks) h.close?.();
+  }
+
+  private sendFrom(i: number, piece: Piece | Parts): void {
+    for (; i < this.hooks.length; i++) {
+      const h = this.hooks[i];
+      if (h.send && piece.length >= (h.minBytes ?? 0)) {
+        h.send(piece);
+        return;
+      }
+    }
+    this.ends.toSocket(piece);
+  }
+
+  private receiveFrom(i: number, message: unknown): void {
+    for (; i >= 0; i--) {
+      const h = this.hooks[i];
+      if (h.receive) {
+        h.receive(message);
+        return;
+      }
+    }
+    this.ends.toApp(message);
+  }
+
+  private linkAt(i: number): Link {
+    const { ends } = this;
+    return {
+      side: ends.side,
+      get connectionId() { return ends.connectionId; },
+      codec: ends.codec,
+      send: (piece) => this.sendFrom(i + 1, piece),
+      receive: (message) => this.receiveFrom(i - 1, message),
+      fail: (err) => ends.fail(err),
+      get pendingBytes() { return ends.pendingBytes(); },
+      maxMessageBytes: ends.maxMessageBytes,
+      get peerMaxFrameBytes() { return ends.peerMaxFrameBytes(); },
+      peerExt: (name) => ends.peerExt(name),
+      whenDrained: (fn) => ends.whenDrained(fn),
+    };
+  }
+}

@@ -1,0 +1,92 @@
+import { CLOSE_CODES, LindenError } from '../../protocol/errors.js';
+import type { AdminFrame, AdminOp, ReportFrame } from '../../protocol/frames.js';
+import { findSpace, listConnections, listQueues, listSpaces, listSubscriptions, queueDetail, spaceDetail } from '../admin/views.js';
+import type { BrokerContext } from '../broker-context.js';
+import type { Connection } from '../connection.js';
+
+/*
+ * Admin operations over the WebSocket protocol (protocol.md §17): the HTTP views, plus the
+ * operations that change state — purge, dead-letter retry, kick. There is no authentication yet,
+ * so any connection may use them; once there is, each op will require admin rights here.
+ */
+
+/** The fields each op needs (`need`) and the optional ones it takes (`may`); others are refused. */
+const FIELDS: Record<AdminOp, { need?: 'name' | 'connection'; may?: 'peek' }> = {
+  queues: {},
+  queue: { need: 'name', may: 'peek' },
+  spaces: {},
+  space: { need: 'name', may: 'peek' },
+  connections: {},
+  subscriptions: {},
+  purge: { need: 'name' },
+  retry: { need: 'name' },
+  kick: { need: 'connection' },
+};
+
+/** The close reason a kicked connection sees (with close code 4006). */
+export const KICK_REASON = 'kicked by an operator';
+
+export function admin(ctx: BrokerContext, conn: Connection, f: AdminFrame): void {
+  checkFields(f);
+  switch (f.op) {
+    case 'queues':
+      return report(conn, f, listQueues(ctx.durable, ctx.rates));
+    case 'queue':
+      return report(conn, f, queueDetail(ctx.durable, ctx.rates, ctx.durable.get(f.name!), f.peek));
+    case 'spaces':
+      return report(conn, f, listSpaces(ctx.spaces, ctx.rates));
+    case 'space': {
+      const space = findSpace(ctx.spaces, f.name!);
+      if (!space) throw new LindenError('NOT_FOUND', `no space "${f.name}"`, { name: f.name });
+      return report(conn, f, spaceDetail(ctx.rates, space, f.peek));
+    }
+    case 'connections':
+      return report(conn, f, listConnections(ctx.connections));
+    case 'subscriptions':
+      return report(conn, f, listSubscriptions(ctx.connections));
+    case 'purge': {
+      const { purged, durable } = ctx.durable.purge(f.name!);
+      return reportWhenStored(conn, f, { purged }, durable);
+    }
+    case 'retry': {
+      const { moved, remaining, durable } = ctx.durable.retryDeadLetters(f.name!);
+      return reportWhenStored(conn, f, { moved, remaining }, durable);
+    }
+    case 'kick':
+      return kick(ctx, conn, f);
+  }
+}
+
+/** Closes the connection named with 4006; `ok` to the asker, before the close when it kicks itself. */
+function kick(ctx: BrokerContext, conn: Connection, f: AdminFrame): void {
+  const target = [...ctx.connections].find((c) => c.id === f.connection);
+  if (!target) throw new LindenError('NOT_FOUND', `no connection "${f.connection}"`, { connection: f.connection });
+  ctx.log.info({ conn: target.id, by: conn.id }, 'connection kicked');
+  if (target === conn) conn.sendFrame({ t: 'ok', re: f.id });
+  ctx.closeConnection(target, CLOSE_CODES.KICKED.code, KICK_REASON);
+  if (target !== conn) conn.sendFrame({ t: 'ok', re: f.id });
+}
+
+function checkFields(f: AdminFrame): void {
+  const { need, may } = FIELDS[f.op];
+  for (const field of ['name', 'connection', 'peek'] as const) {
+    if (field === need && f[field] === undefined) throw invalid(f, field, 'is required');
+    if (field !== need && field !== may && f[field] !== undefined) throw invalid(f, field, 'is not used');
+  }
+}
+
+function invalid(f: AdminFrame, field: string, problem: string): LindenError {
+  return new LindenError('INVALID_FRAME', `invalid "admin" message: field "${field}" ${problem} by op "${f.op}"`, { t: 'admin', field });
+}
+
+/** Views are JSON documents, the same the HTTP API serves, whichever codec the connection speaks. */
+function report(conn: Connection, f: AdminFrame, result: unknown): void {
+  const frame: ReportFrame = { t: 'report', re: f.id, op: f.op, result };
+  conn.sendFrame(frame);
+}
+
+/** Operations that change the store answer once the change is on disk. */
+function reportWhenStored(conn: Connection, f: AdminFrame, result: unknown, durable: Promise<void> | undefined): void {
+  if (!durable) report(conn, f, result);
+  else durable.then(() => report(conn, f, result), (err: unknown) => conn.sendError(err, f.id));
+}
