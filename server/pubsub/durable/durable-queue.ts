@@ -4,7 +4,7 @@ import type { Store, StoreWrite } from '../../store/store.js';
 import { OutboundMessage } from '../outbound-message.js';
 import { Payload } from '../payload.js';
 import { deleteMessage, putMessage, type QueueConfig, type QueuedMessage } from './queue-records.js';
-import { SeqHeap } from './seq-heap.js';
+import { SeqHeap, firstBySeq } from './seq-heap.js';
 
 /** A connection attached to a queue. */
 export interface Consumer {
@@ -77,19 +77,13 @@ export class DurableQueue implements TagOwner {
    * keeping the n best, not a sort: an operator's look must not cost a million-message sort.
    */
   oldest(n: number): { message: QueuedMessage; state: 'ready' | 'in flight' | 'delayed' }[] {
-    const best: { message: QueuedMessage; state: 'ready' | 'in flight' | 'delayed' }[] = [];
-    const consider = (message: QueuedMessage, state: 'ready' | 'in flight' | 'delayed') => {
-      if (best.length === n && message.seq > best[n - 1]!.message.seq) return;
-      let i = best.length;
-      while (i > 0 && best[i - 1]!.message.seq > message.seq) i--;
-      best.splice(i, 0, { message, state });
-      if (best.length > n) best.pop();
-    };
-    if (n <= 0) return best;
-    for (const m of this.ready.values()) consider(m, 'ready');
-    for (const f of this.inFlight.values()) consider(f.message, 'in flight');
-    for (const d of this.delayed.values()) consider(d.message, 'delayed');
-    return best;
+    const { ready, inFlight, delayed } = this;
+    function* everywhere() {
+      for (const m of ready.values()) yield { seq: m.seq, message: m, state: 'ready' as const };
+      for (const f of inFlight.values()) yield { seq: f.message.seq, message: f.message, state: 'in flight' as const };
+      for (const d of delayed.values()) yield { seq: d.message.seq, message: d.message, state: 'delayed' as const };
+    }
+    return firstBySeq(everywhere(), n).map(({ message, state }) => ({ message, state }));
   }
 
   /** Why messages are not moving, or null. */
@@ -392,20 +386,6 @@ export class DurableQueue implements TagOwner {
     durable?.catch((err: unknown) => this.host.storeFailed(err));
     return durable;
   }
-}
-
-/** The `n` items of lowest seq, in order: a scan keeping the n best, not a sort of everything. */
-function firstBySeq<T extends { seq: number }>(items: Iterable<T>, n: number): T[] {
-  const best: T[] = [];
-  if (n <= 0) return best;
-  for (const item of items) {
-    if (best.length === n && item.seq > best[n - 1]!.seq) continue;
-    let i = best.length;
-    while (i > 0 && best[i - 1]!.seq > item.seq) i--;
-    best.splice(i, 0, item);
-    if (best.length > n) best.pop();
-  }
-  return best;
 }
 
 /** Deadlines must not keep a stopping broker's process alive. */
