@@ -132,13 +132,26 @@ async function openPage(errors: string[]): Promise<Page> {
   return page;
 }
 
+/** Runs `body` on a fresh page; errors thrown in the page fail the test and are named in its failure. */
+async function withPage(body: (page: Page) => Promise<void>): Promise<void> {
+  const errors: string[] = [];
+  const page = await openPage(errors);
+  try {
+    await body(page);
+    expect(errors).toEqual([]);
+  } catch (err) {
+    if (errors.length > 0) (err as Error).message += `\n\nErrors in the page:\n${errors.join('\n')}`;
+    throw err;
+  } finally {
+    await page.close();
+  }
+}
+
 describe.each(['msgpack', 'json'] as const)('the client SDK in headless Chromium (%s)', (codec) => {
   test('publishes, subscribes, requests and gets processing receipts against a real broker', async () => {
-    const errors: string[] = [];
     const broker = await t.start();
     const node = await t.client({ codec, name: 'node-side' });
-    const page = await openPage(errors);
-    try {
+    await withPage(async (page) => {
       // -- connect in the page, with the codec under test, and subscribe --
       const opened = await page.evaluate(async ({ url, codec }) => {
         const describeData = (d: Payload): Described => ({
@@ -249,23 +262,15 @@ describe.each(['msgpack', 'json'] as const)('the client SDK in headless Chromium
       expect(worked).toEqual([{ text: 'work', n: 7, bytes: [7, 7], bytesType: 'Uint8Array' }]);
 
       await page.evaluate(() => (window as unknown as PageGlobals).lindenTest.client.close());
-      expect(errors).toEqual([]);
-    } catch (err) {
-      if (errors.length > 0) (err as Error).message += `\n\nErrors in the page:\n${errors.join('\n')}`;
-      throw err;
-    } finally {
-      await page.close();
-    }
+    });
   }, SLOW);
 
   test('payloads of several MiB cross in fragments both ways', async () => {
-    const errors: string[] = [];
     const broker = await t.start({ maxFrameBytes: 1024 * 1024 });
     const node = await t.client({ codec });
     const echo = node.subscribe<Uint8Array>('big.echo', { callback: (m) => m.reply(m.data) });
     await echo.ready;
-    const page = await openPage(errors);
-    try {
+    await withPage(async (page) => {
       const result = await page.evaluate(async ({ url, codec }) => {
         const linden = await (window as unknown as PageGlobals).lindenReady;
         const client = await linden.connect(url, { codec });
@@ -278,12 +283,6 @@ describe.each(['msgpack', 'json'] as const)('the client SDK in headless Chromium
         return { length: back.length, same };
       }, { url: broker.url, codec });
       expect(result).toEqual({ length: 5 * 1024 * 1024, same: true });
-      expect(errors).toEqual([]);
-    } catch (err) {
-      if (errors.length > 0) (err as Error).message += `\n\nErrors in the page:\n${errors.join('\n')}`;
-      throw err;
-    } finally {
-      await page.close();
-    }
+    });
   }, SLOW);
 });

@@ -9,6 +9,7 @@ import type { ErrorCode } from '../protocol/errors.js';
 import { fragmentation } from '../protocol/fragmentation.js';
 import type { CodecName } from '../protocol/version.js';
 import type { BrokerOptions } from '../server/index.js';
+import { byteSize, fragment, without, type EncodedMessage, type Frag } from './helpers/fragments.js';
 import { rawClients, type RawClient, type Received } from './helpers/raw-client.js';
 import { testBroker } from './helpers/setup.js';
 
@@ -22,8 +23,7 @@ afterEach(async () => {
   expect(violations).toEqual([]);
 });
 
-type Piece = Buffer | string;
-interface Frag { t: 'frag'; fid?: unknown; seq?: unknown; n?: unknown; size?: unknown; data?: unknown }
+type Piece = EncodedMessage;
 
 /** Text with 1-, 2-, 3- and 4-byte UTF-8 characters, so JSON sizes count bytes, not characters. */
 const TEXT = 'aé€😀"\\';
@@ -32,33 +32,7 @@ function encode(codec: CodecName, message: unknown): Piece {
   return codec === 'msgpack' ? packr.pack(message) : JSON.stringify(message);
 }
 
-function byteSize(piece: Piece): number {
-  return typeof piece === 'string' ? Buffer.byteLength(piece, 'utf8') : piece.length;
-}
 
-/** `n` frags of one encoded message (JSON text is never cut inside a surrogate pair). */
-function fragment(piece: Piece, fid: number, n: number): Frag[] {
-  const bounds = [0];
-  for (let i = 1; i < n; i++) {
-    let at = Math.round((piece.length * i) / n);
-    const before = typeof piece === 'string' ? piece.charCodeAt(at - 1) : 0;
-    if (before >= 0xd800 && before <= 0xdbff) at--;
-    bounds.push(at);
-  }
-  bounds.push(piece.length);
-  return bounds.slice(0, -1).map((from, seq) => {
-    const f: Frag = { t: 'frag', fid, seq, n };
-    if (seq === 0) f.size = byteSize(piece);
-    f.data = piece.slice(from, bounds[seq + 1]);
-    return f;
-  });
-}
-
-function without(f: Frag, field: keyof Frag): Frag {
-  const copy = { ...f };
-  delete copy[field];
-  return copy;
-}
 
 /** A pub asking for a submission receipt: were it ever handled, a receipt would show it. */
 function pubRequest(c: RawClient, id: number, topic = 'frag.check', repeat = 300): object {

@@ -8,8 +8,8 @@ import { FragmentAssembler, type AssemblyLimits } from '../protocol/fragment-ass
 import { FragmentSender } from '../protocol/fragment-sender.js';
 import { fragmentation } from '../protocol/fragmentation.js';
 import type { Link } from '../protocol/interceptor.js';
+import { byteSize, fragment, isHighSurrogate, without, type Frag } from './helpers/fragments.js';
 
-interface Frag { t: 'frag'; fid?: unknown; seq?: unknown; n?: unknown; size?: unknown; data?: unknown }
 
 /** A link that records what is sent, with outbound bytes the test sets and drains by hand. */
 class FakeLink implements Link {
@@ -70,13 +70,6 @@ function pubPiece(codec: Codec, text: string, topic = 'unit'): Piece {
   return codec.encode({ t: 'pub', topic, data: codec.packData({ text }) });
 }
 
-function byteSize(data: unknown): number {
-  return typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : (data as Uint8Array).length;
-}
-
-function isHigh(c: number): boolean {
-  return c >= 0xd800 && c <= 0xdbff;
-}
 
 describe.each([msgpackCodec, jsonCodec])('FragmentSender ($name)', (codec) => {
   test('fragments of two messages take turns, and only seq 0 carries size', () => {
@@ -161,7 +154,7 @@ describe.each([msgpackCodec, jsonCodec])('FragmentSender ($name)', (codec) => {
         expect(byteSize(link.sent[i])).toBeLessThanOrEqual(size + 128); // the fields around data fit FRAG_OVERHEAD
         if (typeof f.data === 'string') {
           // Never inside a surrogate pair, and within size even escaped again as a JSON string.
-          expect(isHigh(f.data.charCodeAt(f.data.length - 1))).toBe(false);
+          expect(isHighSurrogate(f.data.charCodeAt(f.data.length - 1))).toBe(false);
           expect(Buffer.byteLength(JSON.stringify(f.data)) - 2).toBeLessThanOrEqual(size);
         }
       }
@@ -207,28 +200,6 @@ function assemblerFor(codec: Codec, limits: Partial<AssemblyLimits> = {}) {
   return { assembler, delivered, failures };
 }
 
-/** `n` frags of one encoded message, cut at even points (never inside a surrogate pair). */
-function fragment(piece: Piece, fid: number, n: number): Frag[] {
-  const bounds = [0];
-  for (let i = 1; i < n; i++) {
-    let at = Math.round((piece.length * i) / n);
-    if (typeof piece === 'string' && isHigh(piece.charCodeAt(at - 1))) at--;
-    bounds.push(at);
-  }
-  bounds.push(piece.length);
-  return bounds.slice(0, -1).map((from, seq) => {
-    const f: Frag = { t: 'frag', fid, seq, n };
-    if (seq === 0) f.size = byteSize(piece);
-    f.data = piece.slice(from, bounds[seq + 1]);
-    return f;
-  });
-}
-
-function without(f: Frag, field: keyof Frag): Frag {
-  const copy = { ...f };
-  delete copy[field];
-  return copy;
-}
 
 /** A fault: the frags up to it (after which the assembly must be gone) and that message's later frags. */
 interface Fault { name: string; code: ErrorCode; build(f: Frag[], codec: Codec, total: number): { faulty: Frag[]; later: Frag[] } }

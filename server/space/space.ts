@@ -6,6 +6,7 @@ import type { StoredTuple } from './stored-tuple.js';
 import type { Template } from './template.js';
 import { ArityIndex } from './tuple-index.js';
 import { WaiterIndex, type Waiter } from './waiters.js';
+import { firstBySeq } from '../first-by-seq.js';
 
 export type SpaceEventType = 'out' | 'in' | 'expire';
 
@@ -154,17 +155,11 @@ export class Space {
    * the admin `peek`; nothing changes. A scan keeping the n best: an operator's look, not a hot path.
    */
   peek(n: number, now: number): StoredTuple[] {
-    const best: StoredTuple[] = [];
-    if (n <= 0) return best;
-    for (const t of this.byTid.values()) {
-      if (!t.indexed || t.expiresAt <= now) continue;
-      if (best.length === n && t.seq > best[n - 1]!.seq) continue;
-      let i = best.length;
-      while (i > 0 && best[i - 1]!.seq > t.seq) i--;
-      best.splice(i, 0, t);
-      if (best.length > n) best.pop();
+    const byTid = this.byTid;
+    function* matchable() {
+      for (const t of byTid.values()) if (t.indexed && t.expiresAt > now) yield t;
     }
-    return best;
+    return firstBySeq(matchable(), n);
   }
 
   count(template: Template, now: number): number {

@@ -4,7 +4,8 @@ import type { Store, StoreWrite } from '../../store/store.js';
 import { OutboundMessage } from '../outbound-message.js';
 import { Payload } from '../payload.js';
 import { deleteMessage, putMessage, type QueueConfig, type QueuedMessage } from './queue-records.js';
-import { SeqHeap, firstBySeq } from './seq-heap.js';
+import { firstBySeq } from '../../first-by-seq.js';
+import { SeqHeap } from './seq-heap.js';
 
 /** A connection attached to a queue. */
 export interface Consumer {
