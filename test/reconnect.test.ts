@@ -68,6 +68,24 @@ test('publishes made while disconnected go out after reconnecting, in order, aft
   expect((await take(sub, 4)).map((m) => m.data)).toEqual([1, 2, 3, 4]);
 });
 
+test('a large publish made while disconnected goes out in fragments after reconnecting', async () => {
+  const first = await broker();
+  const c = await client(first.url, { maxBufferedBytes: 16 * 1024 * 1024 });
+  const status = c.status();
+  const sub = c.subscribe<Buffer>('buffered.big');
+  await sub.ready;
+  await first.close();
+  await next(status, 'disconnected');
+  const big = Buffer.alloc(5 * 1024 * 1024, 7);
+  const receipt = c.publish('buffered.big', big, { ack: 'delivery' });
+
+  await broker(first.port);
+  await next(status, 'connected');
+  expect(await receipt).toMatchObject({ receivers: 1, delivered: 1 });
+  const [msg] = await take(sub, 1);
+  expect(Buffer.compare(msg!.data, big)).toBe(0);
+});
+
 test('the send buffer is bounded while disconnected: BUFFER_FULL, then it works again', async () => {
   const first = await broker();
   const c = await client(first.url, { maxBufferedBytes: 1_000 });
