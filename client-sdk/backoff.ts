@@ -1,3 +1,5 @@
+import { CLOSE_CODES } from '../protocol/errors.js';
+
 export interface ReconnectOptions {
   /** First delay before reconnecting. Default 100 ms. */
   initialDelayMs?: number;
@@ -13,4 +15,37 @@ export function backoffDelay(attempt: number, options: ReconnectOptions): number
   const max = options.maxDelayMs ?? 5_000;
   const ceiling = Math.min(max, initial * 2 ** Math.min(attempt, 30));
   return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+}
+
+/** Closes after which reconnecting cannot help: the broker will never speak this client's subprotocol or version. */
+const FATAL_CLOSE_CODES: readonly number[] = [CLOSE_CODES.UNSUPPORTED_SUBPROTOCOL.code, CLOSE_CODES.UNSUPPORTED_VERSION.code];
+
+/** When to try again after a lost connection, and when to give up. */
+export class ReconnectPolicy {
+  private attempts = 0;
+  private everConnected = false;
+
+  constructor(private readonly option: boolean | ReconnectOptions = true) {}
+
+  /** A handshake succeeded: attempts start again from the first delay. */
+  connected(): void {
+    this.everConnected = true;
+    this.attempts = 0;
+  }
+
+  /**
+   * The next attempt after a close with `code`: its number and delay, or why there is none
+   * ('never': the first connection never came up, reconnecting is off, or the close is fatal).
+   */
+  next(code: number): { attempt: number; delayMs: number } | 'never' | 'gave up' {
+    if (!this.everConnected || this.option === false || FATAL_CLOSE_CODES.includes(code)) return 'never';
+    const options = this.option === true ? {} : this.option;
+    if (options.maxAttempts !== undefined && this.attempts >= options.maxAttempts) return 'gave up';
+    const delayMs = backoffDelay(this.attempts++, options);
+    return { attempt: this.attempts, delayMs };
+  }
+
+  get attempted(): number {
+    return this.attempts;
+  }
 }

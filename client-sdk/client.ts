@@ -6,7 +6,7 @@ import type { AckLevel, BrokerFrame, ErrFrame, Limits, MsgFrame, ReceiptFrame, W
 import type { MessageChain } from '../protocol/message-chain.js';
 import { assertTopic } from '../protocol/topics.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
-import { backoffDelay, type ReconnectOptions } from './backoff.js';
+import { ReconnectPolicy } from './backoff.js';
 import { Heartbeat } from './heartbeat.js';
 import { Message, type MessageOwner } from './message.js';
 import { QUEUE_SETTINGS, definedOnly, type ConnectOptions, type PublishOptions, type QueueSettings } from './options.js';
@@ -22,7 +22,6 @@ import { ClientSubscriptions } from './subscriptions.js';
 import { openSocket, whenDrained, type Socket } from './transport.js';
 
 const RESOLVED = Promise.resolve();
-const FATAL_CLOSE_CODES: number[] = [CLOSE_CODES.UNSUPPORTED_SUBPROTOCOL.code, CLOSE_CODES.UNSUPPORTED_VERSION.code];
 /** Bytes of a fast-path publish besides its payload and topic, at most. */
 const FAST_PATH_FIELDS = 512;
 const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
@@ -43,8 +42,7 @@ export class Client implements MessageOwner {
   /** Epoch of the socket that completed its handshake and is still open; 0 when none. */
   private live = 0;
   private state: 'connecting' | 'open' | 'reconnecting' | 'closed' = 'connecting';
-  private everConnected = false;
-  private attempts = 0;
+  private readonly reconnect: ReconnectPolicy;
   private nextId = 1;
   private readonly pending = new PendingCalls();
   private readonly subs: ClientSubscriptions;
@@ -65,6 +63,7 @@ export class Client implements MessageOwner {
   private chain: MessageChain | undefined;
 
   constructor(readonly url: string, private readonly options: ConnectOptions) {
+    this.reconnect = new ReconnectPolicy(options.reconnect);
     this.codec = CODECS[options.codec ?? 'msgpack'];
     if (!this.codec) throw new LindenError('INVALID_OPTIONS', `unknown codec "${options.codec}"; use "msgpack" or "json"`);
     const client = this;
@@ -340,8 +339,7 @@ export class Client implements MessageOwner {
   private onWelcome(frame: WelcomeFrame, epoch: number): void {
     this.live = epoch;
     this.state = 'open';
-    this.everConnected = true;
-    this.attempts = 0;
+    this.reconnect.connected();
     this.connectionId = frame.connectionId;
     this.limits = frame.limits;
     this.outbox ??= new Outbox(this.codec, frame.limits.maxFrameBytes);
@@ -386,23 +384,14 @@ export class Client implements MessageOwner {
     this.outbox?.dropConnectionBound();
     this.rcvTags = [];
     if (wasLive) this.feed.emit({ type: 'disconnected', code, reason });
-    const reconnect = this.options.reconnect ?? true;
-    if (!this.everConnected || reconnect === false || FATAL_CLOSE_CODES.includes(code)) {
-      this.shutdown(lost);
-      return;
+    const next = this.reconnect.next(code);
+    if (next === 'never') this.shutdown(lost);
+    else if (next === 'gave up') this.shutdown(new LindenError('DISCONNECTED', `gave up after ${this.reconnect.attempted} reconnection attempts`));
+    else {
+      this.state = 'reconnecting';
+      this.feed.emit({ type: 'reconnecting', attempt: next.attempt, delayMs: next.delayMs });
+      this.reconnectTimer = setTimeout(() => { this.open().catch(() => {}); }, next.delayMs);
     }
-    this.scheduleReconnect(reconnect === true ? {} : reconnect);
-  }
-
-  private scheduleReconnect(options: ReconnectOptions): void {
-    if (options.maxAttempts !== undefined && this.attempts >= options.maxAttempts) {
-      this.shutdown(new LindenError('DISCONNECTED', `gave up after ${this.attempts} reconnection attempts`));
-      return;
-    }
-    this.state = 'reconnecting';
-    const delayMs = backoffDelay(this.attempts++, options);
-    this.feed.emit({ type: 'reconnecting', attempt: this.attempts, delayMs });
-    this.reconnectTimer = setTimeout(() => { this.open().catch(() => {}); }, delayMs);
   }
 
   private handshakeFailed(err: LindenError): void {
