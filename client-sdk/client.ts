@@ -316,7 +316,13 @@ export class Client implements MessageOwner {
   private onInbound(message: unknown, epoch: number): void {
     const hooks = this.pipeline.inbound;
     if (hooks.isEmpty || (message as { t?: unknown }).t === 'welcome') this.route(message as BrokerFrame, epoch);
-    else hooks.run(message as BrokerFrame, (f) => this.route(f, epoch), (error) => this.feed.emit({ type: 'error', error: error as LindenError }));
+    else hooks.run(message as BrokerFrame, (f) => this.route(f, epoch), (error) => {
+      this.feed.emit({ type: 'error', error: error as LindenError });
+      // A refused delivery is nacked, so its publisher or queue learns now rather than at a timeout.
+      const tag = (message as MsgFrame).t === 'msg' ? (message as MsgFrame).tag : undefined;
+      const nack = { t: 'nack' as const, tag: tag!, reason: String((error as Error).message).slice(0, 1024) };
+      if (tag !== undefined) this.settle(tag, epoch, nack);
+    });
   }
 
   private route(frame: BrokerFrame, epoch: number): void {

@@ -111,6 +111,28 @@ describe('rejection', () => {
     await expect(c.publish('x', 1, { ack: 'submission' })).rejects.toMatchObject({ code: 'INTERNAL_ERROR' });
     await expect(c.flush()).resolves.toBeUndefined();
   });
+
+  test('a client inbound hook that refuses a delivery nacks it, so the publisher learns at once', async () => {
+    const refuse: Interceptor = {
+      name: 'refuse',
+      inbound: (f) => { if (f.t === 'msg') throw new LindenError('INVALID_ARGUMENT', 'not for me'); },
+    };
+    const consumer = await t.client({ interceptors: [refuse] });
+    const status = consumer.status();
+    const sub = consumer.subscribe('jobs');
+    await sub.ready;
+    const pub = await t.client();
+    const receipt = await pub.publish('jobs', 1, { ack: 'processing', timeout: 30_000 });
+    expect(receipt).toMatchObject({ processed: 0, failed: 1, timedOut: false });
+    expect(receipt.rejected[0]).toMatchObject({ reason: 'not for me' });
+    for (;;) {
+      const { value } = await status.next();
+      if (value?.type === 'error') {
+        expect(value.error.code).toBe('INVALID_ARGUMENT');
+        break;
+      }
+    }
+  });
 });
 
 describe('message level', () => {
