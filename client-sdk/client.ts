@@ -9,7 +9,7 @@ import { PROTOCOL_VERSION } from '../protocol/version.js';
 import { ReconnectPolicy } from './backoff.js';
 import { Heartbeat } from './heartbeat.js';
 import { Message, type MessageOwner } from './message.js';
-import { QUEUE_SETTINGS, definedOnly, type ConnectOptions, type PublishOptions, type QueueSettings } from './options.js';
+import { ADMIN_FIELDS, QUEUE_SETTINGS, definedOnly, type AdminRequest, type ConnectOptions, type PublishOptions, type QueueSettings } from './options.js';
 import { Outbox } from './outbox.js';
 import { PendingCalls } from './pending-calls.js';
 import { ClientPipeline } from './pipeline.js';
@@ -151,6 +151,13 @@ export class Client implements MessageOwner {
   async deleteQueue(name: string): Promise<void> {
     this.assertUsable();
     await this.call({ t: 'qdelete', name }, undefined);
+  }
+
+  /** An admin operation (protocol.md §17): resolves with its report's result, undefined for `kick`. */
+  async admin(request: AdminRequest, timeout?: number): Promise<unknown> {
+    this.assertUsable();
+    const answer = await this.call({ t: 'admin', ...definedOnly(request, ADMIN_FIELDS) }, timeout);
+    return answer.t === 'report' ? answer.result : undefined;
   }
 
   /** Resolves once the broker has handled everything sent before it (a ping round trip). */

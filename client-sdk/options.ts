@@ -1,5 +1,6 @@
 import type { CodecName } from '../protocol/version.js';
 import type { ReconnectOptions } from './backoff.js';
+import type { AdminOp } from '../protocol/frames.js';
 import type { Interceptor } from '../protocol/interceptor.js';
 
 export interface ConnectOptions {
@@ -72,3 +73,16 @@ export function definedOnly(source: object, keys: readonly string[]): Record<str
   }
   return out;
 }
+
+/** An admin operation and the fields it takes (protocol.md §17). */
+export interface AdminRequest {
+  op: AdminOp;
+  /** Queue or space name (queue, space, purge, retry). */
+  name?: string;
+  /** Connection id (kick). */
+  connection?: string;
+  /** Messages or tuples to show (queue, space). */
+  peek?: number;
+}
+
+export const ADMIN_FIELDS = ['op', 'name', 'connection', 'peek'] as const;

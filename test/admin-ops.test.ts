@@ -242,3 +242,23 @@ test('the views answer what the HTTP API serves, with publish/ack and out/in rat
   const names = ((await admin(op, { op: 'connections' })).result as { name: string | null }[]).map((x) => x.name).sort();
   expect(names).toEqual([null, 'worker']);
 });
+
+test('the SDK runs admin operations: client.admin() resolves with the result, rejects with the typed error', async () => {
+  const operator = await t.client();
+  const victim = await t.client();
+  await operator.createQueue('jobs', 'jobs.>');
+  await operator.publish('jobs.a', 1, { mode: 'persistent', ack: 'submission' });
+  expect(await operator.admin({ op: 'queues' })).toEqual([expect.objectContaining({ name: 'jobs', depth: 1 })]);
+  expect(await operator.admin({ op: 'purge', name: 'jobs' })).toEqual({ purged: 1 });
+  await expect(operator.admin({ op: 'purge', name: 'nope' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  await expect(operator.admin({ op: 'purge' })).rejects.toMatchObject({ code: 'INVALID_FRAME' });
+  const status = victim.status();
+  expect(await operator.admin({ op: 'kick', connection: victim.connectionId })).toBeUndefined();
+  for (;;) {
+    const { value } = await status.next();
+    if (value?.type === 'disconnected') {
+      expect(value.code).toBe(4006);
+      break;
+    }
+  }
+});

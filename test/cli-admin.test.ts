@@ -163,11 +163,15 @@ test('top --once prints depths and rates once; without it, redraws until Ctrl-C'
 test('an unreachable broker or a malformed URL gives a clear message and a non-zero exit', async () => {
   await t.start();
   const url = `ws://127.0.0.1:${await freePort()}`;
-  for (const command of [['purge', 'q'], ['dlq', 'retry', 'q'], ['kick', 'c1-x'], ['top', '--once'], ['queues', 'q', '--peek', '1']]) {
-    const r = await run(command, url);
-    expect({ command, code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({
-      command, code: 1, stdout: '', stderr: `cannot reach broker at ${url}: ECONNREFUSED\n`,
-    });
+  // The WebSocket commands say it as `linden pub` does, the HTTP views as the other views do.
+  const overWebSocket = `cannot reach broker at ${url}: connection closed during handshake (1006: connect ECONNREFUSED ${url.slice('ws://'.length)})\n`;
+  const overHttp = `cannot reach broker at ${url}: ECONNREFUSED\n`;
+  for (const [command, stderr] of [
+    [['purge', 'q'], overWebSocket], [['dlq', 'retry', 'q'], overWebSocket], [['kick', 'c1-x'], overWebSocket],
+    [['top', '--once'], overHttp], [['queues', 'q', '--peek', '1'], overHttp],
+  ] as const) {
+    const r = await run([...command], url);
+    expect({ command, code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ command, code: 1, stdout: '', stderr });
   }
   const bad = await run(['purge', 'q'], 'not a url');
   expect(bad.code).toBe(2);
