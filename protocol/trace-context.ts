@@ -32,21 +32,24 @@ export function traceContext(options: TraceContextOptions = {}): Interceptor {
   return {
     name: 'trace-context',
     outbound(frame: Frame, ctx: InterceptorContext) {
-      if (ctx.side !== 'client' || !TRACED.has(frame.t)) return undefined;
-      const hdr = frame.hdr as Headers | undefined;
-      if (hdr?.traceparent !== undefined) return undefined; // the application set its own
-      // A full set of headers has no room: the broker starts the trace instead of refusing the frame.
-      if (hdr && Object.keys(hdr).length >= HEADER_LIMITS.maxEntries) return undefined;
-      const current = options.current?.();
-      const parent = current === undefined ? undefined : parseTraceparent(current);
-      return withTraceparent(frame, hdr, parent ? childOf(parent) : newTraceparent());
+      if (ctx.side !== 'client') return undefined;
+      const stamp = (hdr: Headers | undefined): Headers | undefined => {
+        if (hdr?.traceparent !== undefined) return undefined; // the application set its own
+        // A full set of headers has no room: the broker starts the trace instead of refusing the frame.
+        if (hdr && Object.keys(hdr).length >= HEADER_LIMITS.maxEntries) return undefined;
+        const current = options.current?.();
+        const parent = current === undefined ? undefined : parseTraceparent(current);
+        return { ...hdr, traceparent: parent ? childOf(parent) : newTraceparent() };
+      };
+      return stampFrame(frame, stamp);
     },
     inbound(frame: Frame, ctx: InterceptorContext) {
-      if (ctx.side !== 'broker' || !TRACED.has(frame.t)) return undefined;
+      if (ctx.side !== 'broker') return undefined;
       // The broker's hop: same trace, its own span. A client that sent none, or garbage, gets a fresh trace.
-      const hdr = frame.hdr as Headers | undefined;
-      const parent = hdr?.traceparent === undefined ? undefined : parseTraceparent(hdr.traceparent);
-      return withTraceparent(frame, hdr, parent ? childOf(parent) : newTraceparent());
+      return stampFrame(frame, (hdr) => {
+        const parent = hdr?.traceparent === undefined ? undefined : parseTraceparent(hdr.traceparent);
+        return { ...hdr, traceparent: parent ? childOf(parent) : newTraceparent() };
+      });
     },
   };
 }
@@ -86,8 +89,24 @@ export function childOf(parent: Traceparent): string {
   return formatTraceparent({ version: '00', traceId: parent.traceId, parentId: randomId(8), flags: parent.flags });
 }
 
-function withTraceparent(frame: Frame, hdr: Headers | undefined, traceparent: string): Frame {
-  return { ...frame, hdr: { ...hdr, traceparent } };
+type BatchStep = { op: string; hdr?: Headers };
+
+/**
+ * The frame with `stamp` applied to the headers of what it carries: a `pub`, an `out`, or each
+ * `out` step of a `batch`. `stamp` returns undefined to leave headers as they are.
+ */
+function stampFrame(frame: Frame, stamp: (hdr: Headers | undefined) => Headers | undefined): Frame | undefined {
+  if (TRACED.has(frame.t)) {
+    const hdr = stamp(frame.hdr as Headers | undefined);
+    return hdr === undefined ? undefined : { ...frame, hdr };
+  }
+  if (frame.t !== 'batch' || !Array.isArray(frame.steps)) return undefined;
+  const steps = (frame.steps as BatchStep[]).map((step) => {
+    if (step.op !== 'out') return step;
+    const hdr = stamp(step.hdr);
+    return hdr === undefined ? step : { ...step, hdr };
+  });
+  return { ...frame, steps };
 }
 
 const BYTE_HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));

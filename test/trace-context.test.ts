@@ -121,6 +121,23 @@ describe('the interceptor', () => {
     expect(frame.hdr.traceparent).toBe(VALID.replace(/-01$/, '-00')); // the original frame is not changed
   });
 
+  test('the out steps of a batch are stamped like out frames, on both sides; other steps are left alone', () => {
+    const batch = {
+      t: 'batch', id: 1, space: 's',
+      steps: [{ op: 'inp', template: [1] }, { op: 'out', tuple: [2] }, { op: 'out', tuple: [3], hdr: { traceparent: VALID } }],
+    };
+    const stamped = run(i.outbound, batch, client);
+    const steps = stamped.steps as { op: string; hdr?: { traceparent?: string } }[];
+    expect(steps[0]).toBe(batch.steps[0]);
+    expect(steps[1]!.hdr!.traceparent).toMatch(SHAPE);
+    expect(steps[2]).toBe(batch.steps[2]);
+    const hopped = (run(i.inbound, stamped, broker).steps as { hdr?: { traceparent?: string } }[]).map((step) => step.hdr?.traceparent);
+    expect(hopped[0]).toBeUndefined();
+    expect(SHAPE.exec(hopped[1]!)![1]).toBe(SHAPE.exec(steps[1]!.hdr!.traceparent!)![1]);
+    expect(SHAPE.exec(hopped[2]!)![1]).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(hopped[2]).not.toBe(VALID);
+  });
+
   test('broker: a missing or invalid traceparent is replaced by a new trace', () => {
     for (const hdr of [undefined, { traceparent: 'ff' + VALID.slice(2) }, { traceparent: `00-${'0'.repeat(32)}-00f067aa0ba902b7-01` }]) {
       const out = run(i.inbound, { t: 'out', space: 's', tuple: [1], ...(hdr ? { hdr } : {}) }, broker);
