@@ -9,6 +9,15 @@ export interface AssemblyLimits {
   maxAssemblies: number;
   /** Time from a message's first fragment to its last. */
   timeoutMs: number;
+  /** Shared by every connection of one side: bounds what they reserve together. */
+  budget?: ReassemblyBudget;
+}
+
+/** Bytes reserved for reassembly by all connections of one side, against one limit. */
+export class ReassemblyBudget {
+  reserved = 0;
+
+  constructor(readonly limit: number) {}
 }
 
 /** A `frag` message as it arrived, before its fields are checked. */
@@ -95,9 +104,7 @@ export class FragmentAssembler {
 
   /** Drops every partial message (the connection is gone). */
   clear(): void {
-    for (const a of this.open.values()) clearTimeout(a.timer);
-    this.open.clear();
-    this.reserved = 0;
+    for (const [fid, a] of this.open) this.forget(fid, a);
     this.discarded.clear();
   }
 
@@ -124,7 +131,13 @@ export class FragmentAssembler {
       this.reject(fid, 'FRAGMENT_LIMIT', `messages being reassembled on this connection would take more than ${RESERVABLE_MESSAGES * this.limits.maxBytes} bytes`, { limit: this.limits.maxAssemblies, bytes: this.reserved + size });
       return undefined;
     }
+    const { budget } = this.limits;
+    if (budget && budget.reserved + size > budget.limit) {
+      this.reject(fid, 'FRAGMENT_LIMIT', `messages being reassembled on all connections would take more than ${budget.limit} bytes`, { bytes: size, reserved: budget.reserved });
+      return undefined;
+    }
     this.reserved += size;
+    if (budget) budget.reserved += size;
     const a: Assembly = {
       n, size, next: 0, got: 0,
       bytes: this.codec.name === 'msgpack' ? new Uint8Array(size) : undefined,
@@ -185,6 +198,7 @@ export class FragmentAssembler {
     clearTimeout(a.timer);
     this.open.delete(fid);
     this.reserved -= a.size;
+    if (this.limits.budget) this.limits.budget.reserved -= a.size;
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Parts, Piece } from './codec.js';
-import { FragmentAssembler } from './fragment-assembler.js';
+import { FragmentAssembler, ReassemblyBudget } from './fragment-assembler.js';
 import { FragmentSender } from './fragment-sender.js';
 import type { Interceptor, Link, LinkHooks } from './interceptor.js';
 
@@ -14,6 +14,8 @@ export interface FragmentationOptions {
   assemblyTimeoutMs?: number;
   /** No new fragment is queued while the connection has this many bytes waiting to leave. Default 1 MiB. */
   highWaterBytes?: number;
+  /** Bytes all connections of this side may reserve for messages being reassembled, together. Default 512 MiB. */
+  maxReassemblyBytes?: number;
 }
 
 export const FRAGMENTATION = 'fragmentation';
@@ -30,10 +32,12 @@ const FIELDS_MARGIN = 64 * 1024;
  */
 export function fragmentation(options: FragmentationOptions = {}): Interceptor {
   const fragmentSize = Math.max(MIN_FRAGMENT_SIZE, options.fragmentSize ?? DEFAULT_FRAGMENT_SIZE);
+  // One budget per interceptor: on a broker, all its connections share it.
+  const budget = new ReassemblyBudget(options.maxReassemblyBytes ?? 512 * 1024 * 1024);
   return {
     name: FRAGMENTATION,
     announce: () => ({ size: fragmentSize }),
-    link: (link) => new FragmentLink(link, fragmentSize, options),
+    link: (link) => new FragmentLink(link, fragmentSize, options, budget),
   };
 }
 
@@ -41,12 +45,13 @@ class FragmentLink implements LinkHooks {
   private readonly sender: FragmentSender;
   private readonly assembler: FragmentAssembler;
 
-  constructor(private readonly link: Link, private readonly ownSize: number, options: FragmentationOptions) {
+  constructor(private readonly link: Link, private readonly ownSize: number, options: FragmentationOptions, budget: ReassemblyBudget) {
     this.sender = new FragmentSender(link, options.highWaterBytes ?? 1024 * 1024);
     this.assembler = new FragmentAssembler(link.codec, {
       maxBytes: options.maxMessageBytes ?? link.maxMessageBytes + FIELDS_MARGIN,
       maxAssemblies: options.maxAssemblies ?? 8,
       timeoutMs: options.assemblyTimeoutMs ?? 60_000,
+      budget,
     }, (m) => link.receive(m), (err) => link.fail(err));
   }
 

@@ -4,7 +4,7 @@
  */
 import { jsonCodec, msgpackCodec, type Codec, type Piece } from '../protocol/codec.js';
 import type { ErrorCode, LindenError } from '../protocol/errors.js';
-import { FragmentAssembler, type AssemblyLimits } from '../protocol/fragment-assembler.js';
+import { FragmentAssembler, ReassemblyBudget, type AssemblyLimits } from '../protocol/fragment-assembler.js';
 import { FragmentSender } from '../protocol/fragment-sender.js';
 import { fragmentation } from '../protocol/fragmentation.js';
 import type { Link } from '../protocol/interceptor.js';
@@ -282,6 +282,23 @@ describe.each([msgpackCodec, jsonCodec])('FragmentAssembler ($name)', (codec) =>
     assembler.clear();
     assembler.add(first(3, 1000));
     expect(assembler.pending).toBe(1);
+  });
+
+  test('FRAGMENT_LIMIT: connections sharing a budget cannot reserve more than it together', () => {
+    const budget = new ReassemblyBudget(1500);
+    const failures: LindenError[] = [];
+    const limits = { maxBytes: 1000, maxAssemblies: 8, timeoutMs: 60_000, budget };
+    const one = new FragmentAssembler(codec, limits, () => {}, (err) => failures.push(err));
+    const two = new FragmentAssembler(codec, limits, () => {}, (err) => failures.push(err));
+    const first = (fid: number, size: number) => ({ t: 'frag', fid, seq: 0, n: 2, size, data: codec.name === 'msgpack' ? new Uint8Array(1) : 'x' });
+    one.add(first(1, 1000));
+    two.add(first(1, 600));
+    expect(failures.map((e) => [e.code, e.details?.fid])).toEqual([['FRAGMENT_LIMIT', 1]]);
+    expect(budget.reserved).toBe(1000);
+    one.clear();
+    expect(budget.reserved).toBe(0);
+    two.add(first(2, 600));
+    expect([two.pending, budget.reserved, failures.length]).toEqual([1, 600, 1]);
   });
 
   test('FRAGMENT_TIMEOUT releases the message; its later fragments are ignored', async () => {
