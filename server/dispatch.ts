@@ -49,18 +49,19 @@ export function dispatch(ctx: BrokerContext, conn: Connection, raw: Uint8Array, 
     conn.sendError(err);
     return;
   }
-  conn.stats.messagesIn += messages.length;
   const chain = conn.chain;
   for (const message of messages) {
     if (conn.state === 'closed') return;
-    if (chain) chain.receive(message);
+    // Before hello nothing but hello is taken, fragments included: no reassembly for a stranger.
+    if (chain && conn.state === 'open') chain.receive(message);
     else handleMessage(ctx, conn, message);
   }
 }
 
-/** validate -> request-level interceptors -> handler, for one whole message. */
+/** validate -> request-level interceptors -> handler, for one whole message (a fragmented one counts once). */
 export function handleMessage(ctx: BrokerContext, conn: Connection, message: unknown): void {
   if (conn.state === 'closed') return;
+  conn.stats.messagesIn++;
   const re = requestIdOf(message);
   if (conn.state === 'handshake' && (message as { t?: unknown } | null)?.t !== 'hello') {
     conn.sendError(new LindenError('HANDSHAKE_REQUIRED'), re);

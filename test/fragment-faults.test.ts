@@ -122,6 +122,15 @@ describe.each<CodecName>(['msgpack', 'json'])('fragments over %s', (codec) => {
       await expectNothingElse(sub);
     });
 
+    test('a fragment before hello is refused like any other first message: HANDSHAKE_REQUIRED, close 4001', async () => {
+      const broker = await t.start();
+      const c = await raw.open(broker.url, codec);
+      const [first] = fragment(encode(codec, { t: 'hello', id: 1, v: 1 }), 1, 2);
+      c.send(first!);
+      expect(await c.next((m) => m.t === 'err')).toMatchObject({ code: 'HANDSHAKE_REQUIRED' });
+      expect(await c.closed).toMatchObject({ code: 4001 });
+    });
+
     test('a fragmented request with an id gets its reply naming that id', async () => {
       const c = await connectTo();
       const subId = c.id();

@@ -39,6 +39,15 @@ describe('large payloads with maxFrameBytes of 1 MiB', () => {
     expect(sha(msg!.data)).toBe(sha(data));
   }, 60_000);
 
+  test('a fragmented message counts once in its connection\'s messagesIn, not once per fragment', async () => {
+    const pub = await t.client({ name: 'big-publisher' });
+    await pub.publish('nobody', payload(5 * MiB), { ack: 'submission' });
+    const response = await fetch(`http://127.0.0.1:${t.broker.port}/api/connections`);
+    const views = (await response.json()) as { name?: string; messagesIn: number }[];
+    // hello, the publish
+    expect(views.find((c) => c.name === 'big-publisher')).toMatchObject({ messagesIn: 2 });
+  });
+
   test('a 20 MiB reply to a request, and a 20 MiB request', async () => {
     const responder = await t.client();
     const requester = await t.client();
