@@ -62,8 +62,9 @@ async function top(flags: TopFlags): Promise<void> {
 }
 
 async function snapshot(url: string): Promise<TopFrame> {
-  const queues = await fetchApi<QueueView[]>(url, '/api/queues');
-  const [spaces, connections] = await Promise.all([fetchApi<SpaceView[]>(url, '/api/spaces'), fetchApi<ConnectionView[]>(url, '/api/connections')]);
+  const [queues, spaces, connections] = await Promise.all([
+    fetchApi<QueueView[]>(url, '/api/queues'), fetchApi<SpaceView[]>(url, '/api/spaces'), fetchApi<ConnectionView[]>(url, '/api/connections'),
+  ]);
   return { at: Date.now(), connections: connections.length, queues, spaces };
 }
 

@@ -302,8 +302,7 @@ export class SpaceCore implements SpaceHost {
 
   /** Sends a found tuple; with `reserveMs` it stays reserved for this connection until settled. */
   private answer(conn: Connection, re: number, t: StoredTuple, reserveMs?: number, space = this.spaces.get(t.space)): void {
-    const frame: Record<string, unknown> = { t: 'tuple', re, tid: t.tid, tuple: this.wire(conn, t.values), expiresAt: finite(t.expiresAt) };
-    if (t.hdr !== undefined) frame.hdr = t.hdr;
+    const frame: Record<string, unknown> = { t: 'tuple', re, ...this.entry(conn, t) };
     if (reserveMs !== undefined && space) {
       const rid = `${t.tid}.${(this.ridSeq++).toString(36)}`;
       const held = this.held(conn);
