@@ -1,6 +1,7 @@
 import { CODECS, Parts, type Codec } from '../protocol/codec.js';
 import { CLOSE_CODES, LindenError, isErrorCode } from '../protocol/errors.js';
 import { fragmentation } from '../protocol/fragmentation.js';
+import { someHeaders } from '../protocol/headers.js';
 import { packStr, utf8Length } from '../protocol/frame-writer.js';
 import type { AckLevel, BrokerFrame, ErrFrame, Limits, MsgFrame, ReceiptFrame, WelcomeFrame } from '../protocol/frames.js';
 import type { MessageChain } from '../protocol/message-chain.js';
@@ -200,8 +201,7 @@ export class Client implements MessageOwner {
       const persistent = options.mode === 'persistent';
       // The fast path writes no headers and passes no request-level interceptor (trace context
       // stamps headers): a publish with headers, or with hooks to see it, takes the general one.
-      let hdr: Record<string, string> | undefined;
-      if (options.headers !== undefined) for (const _ in options.headers) { hdr = options.headers; break; }
+      const hdr = someHeaders(options.headers);
       if (ack === 'none' && mid === undefined && !persistent && hdr === undefined && this.codec.name === 'msgpack' && this.live
         && this.pipeline.outbound.isEmpty && this.outbox.largeFrom > size + FAST_PATH_FIELDS) {
         this.outbox.publishMsgpack(packedTopic, wire as Uint8Array);
