@@ -10,10 +10,13 @@ import { fromJsonValue, toJsonValue } from '../../protocol/json-data.js';
 export class Payload {
   private packed: Uint8Array | undefined;
   private json: string | undefined;
+  /** Size as it arrived, measured once: every publish checks it, every delivery asks whether to fragment. */
+  private readonly bytes: number;
 
   constructor(wire: unknown, codec: Codec) {
     if (codec.name === 'msgpack') {
       this.packed = wire as Uint8Array;
+      this.bytes = this.packed.length;
       return;
     }
     try {
@@ -22,6 +25,7 @@ export class Payload {
       // JSON.parse accepted it, but nesting deep enough overflows the stack here.
       throw new LindenError('INVALID_FRAME', `field "data" cannot be handled: ${(err as Error).message}`, { field: 'data' });
     }
+    this.bytes = utf8Length(this.json);
   }
 
   packedData(): Uint8Array {
@@ -49,6 +53,6 @@ export class Payload {
 
   /** Size as it arrived: MessagePack bytes, or the UTF-8 bytes of the JSON text. */
   byteLength(): number {
-    return this.packed ? this.packed.length : utf8Length(this.json!);
+    return this.bytes;
   }
 }
