@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { connect, type Message } from '../client-sdk/index.js';
 import { spawnBroker } from './spawn-broker.js';
+import { quantile } from './quantile.js';
 
 export interface LatencySummary {
   samples: number;
@@ -223,7 +224,7 @@ async function runPinger(url: string): Promise<void> {
 
 function summarize({ samples, errors }: PingBatch): LatencySummary {
   const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => (sorted.length === 0 ? NaN : round1(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!));
+  const at = (q: number) => round1(quantile(sorted, q));
   return { samples: sorted.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: round1(sorted.at(-1) ?? NaN), errors };
 }
 

@@ -1,4 +1,5 @@
 import { connect } from '../client-sdk/index.js';
+import { quantile } from './quantile.js';
 
 export interface LatencyResult {
   requests: number;
@@ -22,6 +23,6 @@ export async function requestLatency(url: string, requests: number): Promise<Lat
   }
   await Promise.all([responder.close(), requester.close()]);
   samples.sort((a, b) => a - b);
-  const at = (q: number) => Math.round(samples[Math.min(samples.length - 1, Math.floor(q * samples.length))]! * 1000);
+  const at = (q: number) => Math.round(quantile(samples, q) * 1000);
   return { requests, p50Micros: at(0.5), p99Micros: at(0.99) };
 }

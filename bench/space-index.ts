@@ -14,6 +14,7 @@ import type { Connection } from '../server/connection.js';
 import { resolveOptions } from '../server/options.js';
 import { SpaceCore } from '../server/space/space-core.js';
 import { compileTemplate } from '../server/space/template.js';
+import { quantile } from './quantile.js';
 
 export interface TakeTiming {
   takes: number;
@@ -63,7 +64,7 @@ function sinkConnection(): Connection {
 
 function timing(samples: number[]): TakeTiming {
   const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! * 1000);
+  const at = (q: number) => round(quantile(sorted, q) * 1000);
   const mean = samples.reduce((s, x) => s + x, 0) / samples.length;
   return { takes: samples.length, meanMicros: round(mean * 1000), p50Micros: at(0.5), p99Micros: at(0.99), maxMicros: round(sorted.at(-1)! * 1000) };
 }
