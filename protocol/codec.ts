@@ -3,6 +3,7 @@ import { LindenError } from './errors.js';
 import { JsonFrameWriter, MsgpackFrameWriter, type FrameWriter } from './frame-writer.js';
 import { fromJsonValue, toJsonValue } from './json-data.js';
 import { SUBPROTOCOLS, type CodecName } from './version.js';
+import { withWideIntegers } from './wide-integers.js';
 
 /** One encoded message, ready to be joined with others into a frame. */
 export type Piece = Uint8Array | string;
@@ -59,9 +60,9 @@ export const msgpackCodec: Codec = {
     if (decoded === C1 || messages.includes(C1)) throw decodeError('MessagePack', 'the never-used byte 0xc1');
     return messages;
   },
-  encode: (message) => packr.pack(message),
+  encode: (message) => packr.pack(withWideIntegers(message)),
   createWriter: (maxFrameBytes) => new MsgpackFrameWriter(maxFrameBytes),
-  packData: (value) => packr.pack(value),
+  packData: (value) => packr.pack(withWideIntegers(value)),
   unpackData: (wire) => packr.unpack(wire as Uint8Array),
 };
 
