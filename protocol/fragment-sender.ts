@@ -85,20 +85,40 @@ function byteBounds(length: number, size: number): number[] {
 }
 
 /**
- * JSON text is cut every size/3 UTF-16 units, which keeps each fragment within `size` UTF-8
- * bytes even after JSON escaping; never inside a surrogate pair.
+ * JSON text is cut so that each slice, written as a JSON string inside its `frag` message
+ * (quotes and escapes included), takes at most `size` UTF-8 bytes (protocol.md §2.3): the
+ * frame then stays under the peer's maxFrameBytes however many characters need escaping.
+ * Never inside a surrogate pair.
  */
-function textBounds(text: string, size: number): number[] {
-  const step = Math.max(2, Math.floor(size / 3));
-  const bounds: number[] = [];
-  let at = 0;
-  while (at < text.length) {
-    bounds.push(at);
-    let next = Math.min(text.length, at + step);
-    const last = text.charCodeAt(next - 1);
-    if (next < text.length && last >= 0xd800 && last <= 0xdbff) next--;
-    at = next;
+export function textBounds(text: string, size: number): number[] {
+  const budget = size - 2; // the quotes around the string
+  const bounds: number[] = [0];
+  let used = 0;
+  for (let i = 0; i < text.length;) {
+    const c = text.charCodeAt(i);
+    const pair = c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && isLowSurrogate(text.charCodeAt(i + 1));
+    const cost = pair ? 4 : escapedBytes(c);
+    if (used + cost > budget) {
+      bounds.push(i);
+      used = 0;
+    }
+    used += cost;
+    i += pair ? 2 : 1;
   }
   bounds.push(text.length);
   return bounds;
+}
+
+function isLowSurrogate(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
+}
+
+/** UTF-8 bytes of one UTF-16 unit as JSON.stringify writes it inside a string (not a surrogate pair). */
+function escapedBytes(c: number): number {
+  if (c < 0x20) return c === 0x08 || c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d ? 2 : 6;
+  if (c === 0x22 || c === 0x5c) return 2;
+  if (c < 0x80) return 1;
+  if (c < 0x800) return 2;
+  if (c >= 0xd800 && c <= 0xdfff) return 6; // a lone surrogate is written as \uDXXX
+  return 3;
 }

@@ -36,7 +36,8 @@ export function fragmentation(options: FragmentationOptions = {}): Interceptor {
   const budget = new ReassemblyBudget(options.maxReassemblyBytes ?? 512 * 1024 * 1024);
   return {
     name: FRAGMENTATION,
-    announce: () => ({ size: fragmentSize }),
+    // A peer that cuts fragments at the announced size must never exceed this side's frame limit.
+    announce: ({ maxFrameBytes }) => ({ size: maxFrameBytes ? Math.min(fragmentSize, maxFrameBytes - FRAG_OVERHEAD) : fragmentSize }),
     link: (link) => new FragmentLink(link, fragmentSize, options, budget),
   };
 }

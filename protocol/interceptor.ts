@@ -22,8 +22,11 @@ export interface Interceptor {
   inbound?(frame: Frame, ctx: InterceptorContext): FrameResult;
   /** Message level: called once per connection; the hooks see that connection's encoded messages. */
   link?(link: Link): LinkHooks;
-  /** Settings announced to the peer in `hello`/`welcome` under `ext[name]` (protocol.md §4). */
-  announce?(): Record<string, unknown>;
+  /**
+   * Settings announced to the peer in `hello`/`welcome` under `ext[name]` (protocol.md §4).
+   * `own.maxFrameBytes` is the largest frame this side accepts, where it has a limit to state.
+   */
+  announce?(own: { maxFrameBytes?: number }): Record<string, unknown>;
 }
 
 /** A protocol message as an object; `t` names its type. */
@@ -78,10 +81,12 @@ export interface LinkHooks {
 }
 
 /** What a side's interceptors announce in `hello`/`welcome`: `ext[name]`, or undefined when none does. */
-export function announcements(interceptors: readonly Interceptor[]): Record<string, Record<string, unknown>> | undefined {
+export function announcements(
+  interceptors: readonly Interceptor[], own: { maxFrameBytes?: number } = {},
+): Record<string, Record<string, unknown>> | undefined {
   let ext: Record<string, Record<string, unknown>> | undefined;
   for (const i of interceptors) {
-    const settings = i.announce?.();
+    const settings = i.announce?.(own);
     if (settings) (ext ??= {})[i.name] = settings;
   }
   return ext;
