@@ -19,6 +19,9 @@ export interface ConnectionLimits {
   interceptors: readonly Interceptor[];
 }
 
+/** Room left in a frame for the fields around a payload, for a client that takes no fragments. */
+const FIELDS_ROOM = 8 * 1024;
+
 /** Outbound bytes under which a paced sender (fragments) may go on at once rather than wait for the socket's drain. */
 const DRAINED_BYTES = 256 * 1024;
 
@@ -61,6 +64,8 @@ export class Connection {
   readonly chain: MessageChain | undefined;
   /** Messages of at least this size go through the chain; smaller ones straight to the writer. */
   private chainFrom = Infinity;
+  /** The payload limit this connection is told in `welcome` and held to (protocol.md §3.4). */
+  maxMessageBytes: number;
   readonly inbound: RequestHooks;
   private readonly outbound: RequestHooks;
   private drainWaiters: (() => void)[] = [];
@@ -75,6 +80,7 @@ export class Connection {
     receive: (conn: Connection, message: unknown) => void,
   ) {
     this.writer = codec.createWriter(limits.maxFrameBytes);
+    this.maxMessageBytes = limits.maxMessageBytes;
     const ctx = { side: 'broker' as const, connectionId: id, codec };
     this.inbound = new RequestHooks(limits.interceptors, 'inbound', ctx);
     this.outbound = new RequestHooks(limits.interceptors, 'outbound', ctx);
@@ -97,6 +103,8 @@ export class Connection {
   negotiated(ext: Record<string, Record<string, unknown>> | undefined): void {
     this.peerExt = ext ?? {};
     this.chainFrom = this.chain ? this.chain.minBytes : Infinity;
+    // A client that cannot take fragments gets messages whole, so they must fit one frame.
+    if (!this.fragments) this.maxMessageBytes = Math.min(this.limits.maxMessageBytes, this.limits.maxFrameBytes - FIELDS_ROOM);
   }
 
   /** Whether the client reassembles fragments, so messages over one frame can reach it. */

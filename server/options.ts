@@ -85,7 +85,8 @@ const validate = new Ajv({ allErrors: true }).compile({
   properties: {
     port: { type: 'integer', minimum: 0, maximum: 65535 },
     host: { type: 'string', minLength: 1 },
-    maxFrameBytes: { type: 'integer', minimum: 1024 },
+    // A frame must hold 8 KiB of fields around a payload (protocol.md §3.4) and still carry one.
+    maxFrameBytes: { type: 'integer', minimum: 16_384 },
     maxMessageBytes: positive,
     maxSubscriptions: positive,
     maxPendingBytes: positive,

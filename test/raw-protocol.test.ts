@@ -145,7 +145,7 @@ describe.each(CODECS)('%s codec', (codec) => {
           maxPendingBytes: 100_000, maxTopicLength: 512, maxTimeoutMs: 9_000,
         },
         heartbeatMs: 20_000,
-        ext: { fragmentation: { size: 65_536 } },
+        ext: { fragmentation: { size: 65_536 - 128 } }, // within maxFrameBytes with room for the frag fields
       });
       expect(welcome.connectionId.length).toBeGreaterThan(0);
       const other = await raw.open(broker.url, codec);
@@ -547,16 +547,16 @@ describe.each(CODECS)('%s codec', (codec) => {
 
   describe('limits', () => {
     test('a frame over maxFrameBytes -> close 1009', async () => {
-      const env = await startEnv({ maxFrameBytes: 4096, maxMessageBytes: 1024 });
+      const env = await startEnv({ maxFrameBytes: 16_384, maxMessageBytes: 1024 });
       const c = await raw.connect(env.url, codec);
-      c.send({ t: 'pub', topic: 'big', data: c.data('x'.repeat(5000)) });
+      c.send({ t: 'pub', topic: 'big', data: c.data('x'.repeat(17_000)) });
       expect(await c.closed).toEqual({ code: 1009, reason: '' });
       expect(c.messages.map((m) => m.t)).toEqual(['welcome']); // no err frame
       await env.stillServes();
     });
 
     test('a payload over maxMessageBytes in a frame under maxFrameBytes -> MESSAGE_TOO_LARGE', async () => {
-      const env = await startEnv({ maxFrameBytes: 4096, maxMessageBytes: 1024 });
+      const env = await startEnv({ maxFrameBytes: 16_384, maxMessageBytes: 1024 });
       const c = await raw.connect(env.url, codec);
       await c.call({ t: 'sub', id: 1, sid: 1, pattern: 'big' });
       const data = c.data('x'.repeat(2000));
@@ -574,7 +574,7 @@ describe.each(CODECS)('%s codec', (codec) => {
 
     if (codec === 'json') {
       test('maxMessageBytes counts bytes (UTF-8), not characters', async () => {
-        const env = await startEnv({ maxFrameBytes: 4096, maxMessageBytes: 1024 });
+        const env = await startEnv({ maxFrameBytes: 16_384, maxMessageBytes: 1024 });
         const c = await raw.connect(env.url, codec);
         // 702 characters with the quotes, but 1,402 bytes of UTF-8 (and as many once packed for a
         // MessagePack receiver): over a limit named in bytes.
@@ -586,7 +586,7 @@ describe.each(CODECS)('%s codec', (codec) => {
     }
 
     test('an ack whose reply data is over maxMessageBytes -> MESSAGE_TOO_LARGE; the delivery stays open', async () => {
-      const env = await startEnv({ maxFrameBytes: 8192, maxMessageBytes: 1024 });
+      const env = await startEnv({ maxFrameBytes: 16_384, maxMessageBytes: 1024 });
       const responder = await raw.connect(env.url, codec);
       const requester = await raw.connect(env.url, codec);
       await responder.call({ t: 'sub', id: 1, sid: 1, pattern: 'svc.big' });
@@ -859,7 +859,7 @@ describe('startBroker options', () => {
     ['a negative port', { port: -1 }, 'port'],
     ['a port over 65535', { port: 70_000 }, 'port'],
     ['a string maxFrameBytes', { maxFrameBytes: 'big' }, 'maxFrameBytes'],
-    ['a maxFrameBytes under 1024', { maxFrameBytes: 100, maxMessageBytes: 100 }, 'maxFrameBytes'],
+    ['a maxFrameBytes under 16384', { maxFrameBytes: 16_383 }, 'maxFrameBytes'],
     ['maxSubscriptions 0', { maxSubscriptions: 0 }, 'maxSubscriptions'],
     ['a fractional heartbeatMs', { heartbeatMs: 1.5 }, 'heartbeatMs'],
     ['an unknown log level', { logLevel: 'loud' }, 'logLevel'],

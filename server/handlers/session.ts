@@ -6,9 +6,6 @@ import { PROTOCOL_VERSION } from '../../protocol/version.js';
 import type { BrokerContext } from '../broker-context.js';
 import type { Connection } from '../connection.js';
 
-/** Room left in a frame for the fields around a payload. */
-const FIELDS_ROOM = 8 * 1024;
-
 export function hello(ctx: BrokerContext, conn: Connection, f: HelloFrame): void {
   if (conn.state !== 'handshake') throw new LindenError('INVALID_FRAME', '"hello" was already received on this connection');
   if (f.v !== PROTOCOL_VERSION) {
@@ -26,21 +23,15 @@ export function hello(ctx: BrokerContext, conn: Connection, f: HelloFrame): void
     t: 'welcome', re: f.id, v: PROTOCOL_VERSION, connectionId: conn.id,
     server: { name: 'linden', version: ctx.version },
     limits: {
-      maxFrameBytes: o.maxFrameBytes, maxMessageBytes: messageLimit(ctx, conn), maxSubscriptions: o.maxSubscriptions,
+      maxFrameBytes: o.maxFrameBytes, maxMessageBytes: conn.maxMessageBytes, maxSubscriptions: o.maxSubscriptions,
       maxPendingBytes: o.maxPendingBytes, maxTopicLength: MAX_TOPIC_LENGTH, maxTimeoutMs: o.maxTimeoutMs,
     },
     heartbeatMs: o.heartbeatMs,
   };
-  const ext = announcements(o.interceptors);
+  const ext = announcements(o.interceptors, { maxFrameBytes: o.maxFrameBytes });
   if (ext) welcome.ext = ext;
   conn.sendFrame(welcome);
   ctx.log.debug({ conn: conn.id, name: f.name, codec: conn.codec.name }, 'client connected');
-}
-
-/** A client that cannot take fragments gets messages whole, so they must fit one frame. */
-function messageLimit(ctx: BrokerContext, conn: Connection): number {
-  const { maxMessageBytes, maxFrameBytes } = ctx.options;
-  return conn.fragments ? maxMessageBytes : Math.min(maxMessageBytes, maxFrameBytes - FIELDS_ROOM);
 }
 
 export function ping(_ctx: BrokerContext, conn: Connection, f: PingFrame): void {

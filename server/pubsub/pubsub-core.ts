@@ -25,18 +25,20 @@ export class PubSubCore {
   /** Returns the store's promise when the subscription declared or changed a durable queue. */
   subscribe(conn: Connection, f: SubFrame): Promise<void> | undefined {
     assertPattern(f.pattern);
+    if (f.durable !== undefined && f.group !== undefined) {
+      throw invalid('sub', 'group', 'cannot be combined with durable: consumers of a durable subscription already compete');
+    }
+    if (f.durable === undefined && hasQueueSettings(f)) throw invalid('sub', 'ackWait', 'and the other queue settings need durable');
     if (conn.subs.has(f.sid)) throw new LindenError('DUPLICATE_ID', `subscription id ${f.sid} is already in use`, { sid: f.sid });
     if (conn.subs.size >= this.options.maxSubscriptions) {
       throw new LindenError('TOO_MANY_SUBSCRIPTIONS', `at most ${this.options.maxSubscriptions} subscriptions per connection`);
     }
     if (f.durable !== undefined) {
-      if (f.group !== undefined) throw invalid('sub', 'group', 'cannot be combined with durable: consumers of a durable subscription already compete');
       const { t: _t, id: _id, sid, pattern, durable, group: _g, ...settings } = f;
       const written = this.durable.attach(conn, sid, durable, pattern, settings);
       conn.subs.set(sid, { conn, sid, pattern, durable });
       return written;
     }
-    if (hasQueueSettings(f)) throw invalid('sub', 'ackWait', 'and the other queue settings need durable');
     const sub: Subscription = f.group === undefined
       ? { conn, sid: f.sid, pattern: f.pattern }
       : { conn, sid: f.sid, pattern: f.pattern, group: f.group };
@@ -70,6 +72,8 @@ export class PubSubCore {
     const ack = f.ack ?? 'none';
     if (ack !== 'none' && f.id === undefined) throw invalidPub('id', 'is required when ack is not "none"');
     if (f.reply && ack !== 'processing') throw invalidPub('reply', 'needs ack "processing": a reply is a processing ack');
+    if (f.reply && f.mode === 'persistent') throw invalidPub('mode', 'must be transient for a request');
+    if (f.ttl !== undefined && f.mode !== 'persistent') throw invalidPub('ttl', 'is for persistent messages: a transient one is delivered now or never');
     const payload = this.payloadOf(conn, f.data);
     const { entries } = route;
     if (f.reply && entries.length === 0) throw new LindenError('NO_RESPONDERS', `no subscriber for request on "${f.topic}"`, { topic: f.topic });
@@ -83,7 +87,6 @@ export class PubSubCore {
       this.publishPersistent(conn, f, ack, mid, payload, message, entries);
       return;
     }
-    if (f.ttl !== undefined) throw invalidPub('ttl', 'is for persistent messages: a transient one is delivered now or never');
     if (ack === 'delivery' || ack === 'processing') {
       this.track(conn, f, ack, message, entries);
       return;
@@ -101,13 +104,12 @@ export class PubSubCore {
   private publishPersistent(
     conn: Connection, f: PubFrame, ack: AckLevel, mid: string, payload: Payload, message: OutboundMessage, entries: RouteEntry[],
   ): void {
-    if (f.reply) throw invalidPub('mode', 'must be transient for a request');
-    const tracker = ack === 'delivery' || ack === 'processing' ? new ReceiptTracker(conn, f.id!, mid, ack, false) : undefined;
+    const tracker = ack === 'delivery' || ack === 'processing' ? new ReceiptTracker(conn, f.id!, mid, ack, false, true) : undefined;
     const watchFor = tracker && ((q: DurableQueue) => watchOf(tracker, tracker.addQueue(q.name)));
     const stored = this.durable.publish(f.topic, mid, f.mid !== undefined, payload, f.ttl, f.hdr, watchFor);
     if (stored.duplicate) {
       if (ack === 'none') return;
-      const receipt = { ...submissionReceipt(f.id!, mid, 0, []), duplicate: true };
+      const receipt = { ...submissionReceipt(f.id!, mid, 0, [], []), duplicate: true };
       if (!stored.durable) conn.sendFrame(receipt);
       else stored.durable.then(() => conn.sendFrame(receipt), (err: unknown) => conn.sendError(err, f.id));
       return;
@@ -142,14 +144,13 @@ export class PubSubCore {
     return dropped;
   }
 
-  /** A payload within maxMessageBytes, as it arrived. */
+  /** A payload within the connection's maxMessageBytes, as it arrived. */
   private payloadOf(conn: Connection, data: unknown): Payload {
     const payload = new Payload(data, conn.codec);
     const bytes = payload.byteLength();
-    if (bytes > this.options.maxMessageBytes) {
-      throw new LindenError('MESSAGE_TOO_LARGE', `payload of ${bytes} bytes exceeds maxMessageBytes (${this.options.maxMessageBytes})`, {
-        bytes, limit: this.options.maxMessageBytes,
-      });
+    const limit = conn.maxMessageBytes;
+    if (bytes > limit) {
+      throw new LindenError('MESSAGE_TOO_LARGE', `payload of ${bytes} bytes exceeds maxMessageBytes (${limit})`, { bytes, limit });
     }
     return payload;
   }

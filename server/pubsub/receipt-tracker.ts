@@ -39,6 +39,8 @@ export class ReceiptTracker {
     readonly mid: string,
     private readonly stage: 'delivery' | 'processing',
     private readonly wantsReply: boolean,
+    /** A persistent message's receipt names the durable subscriptions that stored it, at every stage. */
+    private readonly persistent = false,
   ) {}
 
   get publisherCodec(): 'msgpack' | 'json' {
@@ -160,7 +162,7 @@ export class ReceiptTracker {
       receivers: this.receivers.length, delivered, processed, failed: rejected.length, dropped: this.dropped,
       timedOut, missing, rejected,
     };
-    if (queues.length > 0) receipt.queues = queues;
+    if (this.persistent) receipt.queues = queues;
     return receipt;
   }
 }

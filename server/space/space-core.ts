@@ -321,10 +321,9 @@ export class SpaceCore implements SpaceHost {
     const values = this.inbound(conn, wire) as unknown[];
     validateTuple(values, { maxArity: this.options.maxArity, maxDepth: 32 });
     const bytes = packr.pack(values).length;
-    if (bytes > this.options.maxMessageBytes) {
-      throw new LindenError('MESSAGE_TOO_LARGE', `tuple of ${bytes} bytes exceeds maxMessageBytes (${this.options.maxMessageBytes})`, {
-        bytes, limit: this.options.maxMessageBytes,
-      });
+    const limit = conn.maxMessageBytes;
+    if (bytes > limit) {
+      throw new LindenError('MESSAGE_TOO_LARGE', `tuple of ${bytes} bytes exceeds maxMessageBytes (${limit})`, { bytes, limit });
     }
     const ttl = ttlAsked === undefined ? null : Math.min(ttlAsked, this.options.maxLeaseMs);
     const seq = this.ids.take();

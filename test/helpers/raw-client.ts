@@ -210,8 +210,8 @@ export class RawClient {
       this.violations.push(`${isBinary ? 'binary' : 'text'} frame on the ${this.codec} subprotocol`);
     }
     // protocol.md §2: a MessagePack message of 16 KiB or more may come bare, in a frame of its own.
-    if (!Array.isArray(decoded) && !(isBinary && data.length >= 16 * 1024)) {
-      this.violations.push(`frame is not an array: ${safeJson(decoded)}`);
+    if (!Array.isArray(decoded)) {
+      if (!(isBinary && data.length >= 16 * 1024)) this.violations.push(`frame is not an array: ${safeJson(decoded)}`);
       decoded = [decoded];
     }
     for (const message of decoded as unknown[]) {
