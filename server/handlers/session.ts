@@ -34,7 +34,7 @@ export function hello(ctx: BrokerContext, conn: Connection, f: HelloFrame): void
   const ext = announcements(o.interceptors);
   if (ext) welcome.ext = ext;
   conn.sendFrame(welcome);
-  ctx.log.debug({ conn: conn.id, name: f.name, codec: conn.codec.name }, 'client connected');
+  ctx.log.debug({ conn: conn.id, client: f.name, codec: conn.codec.name }, 'client connected'); // `name` is the root logger's key
 }
 
 /** A client that cannot take fragments gets messages whole, so they must fit one frame. */
