@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { connect } from '../client-sdk/index.js';
+import { listeningUrl } from './spawn-broker.js';
 
 export interface DurablePublishResult {
   messages: number;
@@ -74,19 +75,8 @@ async function serve(dataDir: string): Promise<{ url: string; stop(): Promise<vo
   const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
   const child = spawn(process.execPath, [main, 'serve', '--port', '0', '--data', dataDir, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = once(child, 'exit');
-  // Anything but the notice of the shutdown we asked for is worth seeing.
-  createInterface({ input: child.stderr! }).on('line', (line) => {
-    if (!line.startsWith('SIGTERM received')) process.stderr.write(`linden serve: ${line}\n`);
-  });
-  const lines = createInterface({ input: child.stdout! });
-  const url = await new Promise<string>((resolve, reject) => {
-    lines.on('line', (line) => {
-      const m = /listening on (ws:\/\/\S+)$/.exec(line);
-      if (m) resolve(m[1]!);
-      else process.stderr.write(`linden serve: ${line}\n`); // a warning the run should not hide
-    });
-    void exited.then(() => reject(new Error('linden serve exited before listening')));
-  });
+  createInterface({ input: child.stderr! }).on('line', (line) => process.stderr.write(`linden serve: ${line}\n`));
+  const url = await listeningUrl(child, 'linden serve');
   return {
     url,
     async stop() {

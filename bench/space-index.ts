@@ -8,11 +8,13 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import { msgpackCodec } from '../protocol/codec.js';
 import type { ReadFrame } from '../protocol/frames.js';
 import type { Connection } from '../server/connection.js';
 import { resolveOptions } from '../server/options.js';
 import { SpaceCore } from '../server/space/space-core.js';
+import { MemoryStore } from '../server/store/memory-store.js';
 import { compileTemplate } from '../server/space/template.js';
 import { quantile } from './quantile.js';
 
@@ -90,7 +92,7 @@ function distinctKeys(n: number, count: number, seed: number): number[] {
 
 export async function runSpaceIndex(tuples: number, takes: number): Promise<SpaceIndexResult> {
   const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
-  const core = new SpaceCore(resolveOptions({ maxTuplesPerSpace: tuples + 1 }));
+  const core = new SpaceCore(resolveOptions({ maxTuplesPerSpace: tuples + 1 }), new MemoryStore(), pino({ level: 'silent' }));
   const conn = sinkConnection();
   const name = 'bench-index';
   let id = 1;

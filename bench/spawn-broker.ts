@@ -9,13 +9,11 @@ export interface BrokerProcess {
   stop(): Promise<void>;
 }
 
-/** Starts bench/broker-process.js and waits for the URL it prints. */
+/** Starts bench/broker-process.js and waits for the URL in its `broker listening` log line. */
 export async function spawnBroker(): Promise<BrokerProcess> {
   const script = fileURLToPath(new URL('./broker-process.js', import.meta.url));
   const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout! });
-  const [line] = (await once(lines, 'line')) as [string];
-  const { url } = JSON.parse(line) as { url: string };
+  const url = await listeningUrl(child, 'bench broker');
   return {
     url,
     child,
@@ -24,4 +22,29 @@ export async function spawnBroker(): Promise<BrokerProcess> {
       await once(child, 'exit');
     },
   };
+}
+
+/**
+ * Reads a broker's JSON log lines on `child`'s stdout and resolves with the URL of its
+ * `broker listening` line. Every other line is a warning or worse (the brokers run at level warn),
+ * which a benchmark run should not hide: it goes to stderr, labelled with `who`.
+ */
+export function listeningUrl(child: ChildProcess, who: string): Promise<string> {
+  const lines = createInterface({ input: child.stdout! });
+  return new Promise<string>((resolve, reject) => {
+    lines.on('line', (line) => {
+      const entry = parseLogLine(line);
+      if (entry?.msg === 'broker listening' && typeof entry.url === 'string') resolve(entry.url);
+      else process.stderr.write(`${who}: ${line}\n`);
+    });
+    child.once('exit', () => reject(new Error(`${who} exited before listening`)));
+  });
+}
+
+function parseLogLine(line: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
 }

@@ -2,12 +2,12 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { nanoid } from 'nanoid';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { codecForSubprotocol } from '../protocol/codec.js';
 import { CLOSE_CODES } from '../protocol/errors.js';
 import { FrameValidator } from '../protocol/validate.js';
-import { LINDEN_VERSION, SUBPROTOCOLS } from '../protocol/version.js';
+import { LINDEN_VERSION, PROTOCOL_VERSION, SUBPROTOCOLS } from '../protocol/version.js';
 import { commitHistogram, timeCommits } from './admin/commit-timer.js';
 import { adminHandler } from './admin/http.js';
 import { createMetrics } from './admin/metrics.js';
@@ -16,7 +16,7 @@ import type { BrokerContext } from './broker-context.js';
 import { Connection } from './connection.js';
 import { dispatch, handleMessage } from './dispatch.js';
 import { FlushScheduler } from './flush-scheduler.js';
-import { resolveOptions, type BrokerOptions } from './options.js';
+import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
 import { DurableCore } from './pubsub/durable/durable-core.js';
 import { PubSubCore } from './pubsub/pubsub-core.js';
 import { SpaceCore } from './space/space-core.js';
@@ -29,6 +29,11 @@ export interface Broker {
   readonly url: string;
   readonly port: number;
   readonly host: string;
+  /**
+   * The broker's pino logger (JSON lines on stdout). Code that embeds or runs the broker logs
+   * through it, or a child of it, so operators read one format.
+   */
+  readonly log: Logger;
   /** Closes every connection with 1001 and stops listening. */
   close(): Promise<void>;
 }
@@ -39,6 +44,8 @@ const CLOSE_GRACE_MS = 2_000;
 /** Starts a broker; resolves once it listens. */
 export async function startBroker(options?: BrokerOptions): Promise<Broker> {
   const opts = resolveOptions(options);
+  // The one root logger: its lines carry `name: "linden"`; children add `component`, and no log
+  // call may pass `name` again, or the line would hold the key twice.
   const log = pino({ name: 'linden', level: opts.logLevel });
   const connections = new Set<Connection>();
   const scheduler = new FlushScheduler();
@@ -46,8 +53,8 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
   let nextConnection = 1;
   const commits = commitHistogram();
   const store: Store = timeCommits(opts.dataDir ? await LmdbStore.open(opts.dataDir) : new MemoryStore(), commits);
-  const spaces = new SpaceCore(opts, store, log);
-  const durable = new DurableCore(opts, store, log);
+  const spaces = new SpaceCore(opts, store, log.child({ component: 'spaces' }));
+  const durable = new DurableCore(opts, store, log.child({ component: 'queues' }));
   const recovered = { spaces: await spaces.recover(), queues: await durable.recover() };
   log.info({ dataDir: opts.dataDir ?? null, durable: store.durable, ...recovered }, 'store opened');
   const rates = new RateSampler(durable, spaces); // admin views (issue #6)
@@ -159,13 +166,14 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
   const { port } = http.address() as AddressInfo;
   const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   const url = `ws://${hostForUrl}:${port}`;
-  log.info({ url, version: LINDEN_VERSION }, 'broker listening');
+  announce(log, opts.logLevel).info({ url, version: LINDEN_VERSION, protocol: PROTOCOL_VERSION }, 'broker listening');
 
   let closing: Promise<void> | undefined;
   return {
     url,
     port,
     host: opts.host,
+    log,
     close() {
       closing ??= (async () => {
         clearInterval(heartbeat);
@@ -184,6 +192,15 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
       return closing;
     },
   };
+}
+
+/**
+ * The logger for the `broker listening` line. It is how whoever started the broker learns its
+ * URL (with port 0, the only way), so it is written at info even when the level is warn, error
+ * or fatal; only `silent` silences it.
+ */
+function announce(log: Logger, level: ResolvedOptions['logLevel']): Logger {
+  return level === 'silent' || log.isLevelEnabled('info') ? log : log.child({}, { level: 'info' });
 }
 
 /** Resolves when the socket has closed, terminating it if the peer does not answer the close. */

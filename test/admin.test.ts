@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LINDEN_VERSION, PROTOCOL_VERSION } from '../protocol/version.js';
 import { take, testBroker } from './helpers/setup.js';
 
 const t = testBroker();
@@ -227,7 +228,6 @@ test('/metrics is Prometheus text whose values move with traffic', async () => {
   expect(before.get('linden_connections')).toBe(1);
   expect(before.get('linden_queue_depth{queue="m"}')).toBe(0);
   expect(before.get('linden_messages_in_total{mode="persistent"}')).toBe(0);
-  expect(before.has('linden_nodejs_eventloop_lag_seconds')).toBe(true);
 
   const live = c.subscribe('m.>');
   await live.ready;
@@ -260,6 +260,28 @@ test('/metrics is Prometheus text whose values move with traffic', async () => {
   expect(after.get('linden_queue_consumers{queue="m"}')).toBe(1);
 });
 
+/** The metric names of a Prometheus text exposition, from its `# TYPE` lines. */
+function metricNames(text: string): Set<string> {
+  return new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
+}
+
+test('/metrics has the standard process and Node.js metrics, unprefixed, and linden_build_info', async () => {
+  await t.start();
+  const text = (await get('/metrics')).text;
+  const names = metricNames(text);
+  // The names the usual Node.js dashboards and alerts query.
+  for (const name of [
+    'process_cpu_seconds_total', 'process_resident_memory_bytes', 'process_start_time_seconds', 'process_open_fds',
+    'nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_gc_duration_seconds',
+    'nodejs_version_info',
+  ]) {
+    expect(names).toContain(name);
+  }
+  expect([...names].filter((n) => n.startsWith('linden_nodejs_') || n.startsWith('linden_process_'))).toEqual([]);
+  const build = samples(text);
+  expect(build.get(`linden_build_info{version="${LINDEN_VERSION}",node="${process.version}",protocol="${PROTOCOL_VERSION}"}`)).toBe(1);
+});
+
 test('/metrics times store commits on an LMDB broker', async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'linden-admin-'));
   await t.start({ dataDir });
@@ -279,7 +301,13 @@ test('two brokers in one process keep separate metrics', async () => {
     await (await other.client()).space('only-here').out(['x']);
     const text = await (await fetch(b.url.replace(/^ws/, 'http') + '/metrics')).text();
     expect(samples(text).get('linden_space_tuples{space="only-here"}')).toBe(1);
-    expect(samples((await get('/metrics')).text).has('linden_space_tuples{space="only-here"}')).toBe(false);
+    const first = (await get('/metrics')).text;
+    expect(samples(first).has('linden_space_tuples{space="only-here"}')).toBe(false);
+    // Both serve the one process-wide set of default metrics, registered once.
+    for (const names of [metricNames(text), metricNames(first)]) {
+      expect(names).toContain('process_cpu_seconds_total');
+      expect(names).toContain('linden_build_info');
+    }
   } finally {
     await other.cleanup();
   }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Message } from '../client-sdk/index.js';
 import { ChildTracker, type Exit, type NodeChild } from './helpers/child-process.js';
-import { CLI_MAIN, serveProcess } from './helpers/serve-process.js';
+import { CLI_MAIN, LISTENING_LINE, serveProcess } from './helpers/serve-process.js';
 import { take, testBroker } from './helpers/setup.js';
 
 const t = testBroker();
@@ -149,7 +149,7 @@ test('serve keeps its store in ./linden-data of the folder it was started in', a
   // NodeChild cannot set a working folder, so this one is spawned by hand (and killed in finally).
   const child = spawn(process.execPath, [CLI_MAIN, 'serve', '--port', '0', '--log-level', 'warn'], { cwd: dataDir, stdio: ['ignore', 'pipe', 'ignore'] });
   try {
-    for await (const line of createInterface({ input: child.stdout })) if (/listening on ws:\/\//.test(line)) break;
+    for await (const line of createInterface({ input: child.stdout })) if (LISTENING_LINE.test(line)) break;
     expect(existsSync(join(dataDir, 'linden-data'))).toBe(true);
   } finally {
     child.kill('SIGTERM');

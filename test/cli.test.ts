@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { connect } from '../client-sdk/index.js';
 import { LINDEN_VERSION } from '../protocol/version.js';
 import { ChildTracker, type Exit, type NodeChild } from './helpers/child-process.js';
+import { LISTENING_LINE, listeningUrl } from './helpers/serve-process.js';
 import { freePort, take, testBroker } from './helpers/setup.js';
 
 // The compiled CLI, exactly as `npx linden` runs it; `npm run build` must have run first.
@@ -133,16 +134,20 @@ test('an unreachable broker gives a clear message and exit code 1', async () => 
   expect(sub.stderr).toContain(`cannot reach broker at ${url}: `);
 });
 
-test('serve --port 0 prints its URL, serves clients and exits 0 on SIGTERM', async () => {
-  const serve = cli(['serve', '--port', '0', '--log-level', 'silent', '--memory']);
-  const [, url] = await serve.line('stdout', /listening on (ws:\/\/\S+)$/);
+test('serve --port 0 logs its URL, serves clients and exits 0 on SIGTERM', async () => {
+  // At level error the broker still logs where it listens: with port 0 nothing else tells.
+  const serve = cli(['serve', '--port', '0', '--log-level', 'error', '--memory']);
+  const [line] = await serve.line('stdout', LISTENING_LINE);
+  const url = listeningUrl(line);
   expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
+  expect(JSON.parse(line)).toMatchObject({ level: 30, name: 'linden', msg: 'broker listening', version: LINDEN_VERSION, protocol: 1 });
 
-  const client = await connect(url!, { reconnect: false });
+  const client = await connect(url, { reconnect: false });
   await client.flush();
   await client.close();
 
   serve.child.kill('SIGTERM');
   const result = await serve.exited;
-  expect(result).toMatchObject({ code: 0, signal: null });
+  expect(result).toMatchObject({ code: 0, signal: null, stderr: '' });
+  expect(result.stdout).toBe(line + '\n'); // nothing else at level error
 });

@@ -2,8 +2,7 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { LindenError, startBroker, type Broker, type BrokerOptions } from '../../server/index.js';
 import { DEFAULTS, LOG_LEVELS } from '../../server/options.js';
-import { LINDEN_VERSION } from '../../protocol/version.js';
-import { action, CliError, EXIT, finish, integer, reportError } from '../common.js';
+import { action, CliError, EXIT, finish, integer } from '../common.js';
 
 /** The flags as commander parses them; each maps to one broker option in toBrokerOptions(). */
 interface ServeFlags {
@@ -47,9 +46,9 @@ async function serve(flags: ServeFlags): Promise<void> {
     if (err instanceof LindenError) throw err;
     throw new CliError(`cannot start broker: ${(err as Error).message}`); // e.g. EADDRINUSE
   }
-  // Handlers first: whoever reads the URL line may signal us at once.
+  // The broker has logged `broker listening` with its URL and whoever read it may signal us at
+  // once: install the handlers before anything else is awaited (signals arrive as macrotasks).
   stopOnSignals(broker);
-  process.stdout.write(`linden ${LINDEN_VERSION} listening on ${broker.url}\n`);
 }
 
 function stopOnSignals(broker: Broker): void {
@@ -57,12 +56,16 @@ function stopOnSignals(broker: Broker): void {
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
       // A second Ctrl-C means the user will not wait for slow peers to close.
-      process.stderr.write(`${signal} again: exiting without waiting\n`);
+      broker.log.warn({ signal }, 'signal received again: exiting without waiting');
       process.exit(EXIT.FAILURE);
     }
     stopping = true;
-    process.stderr.write(`${signal} received: closing broker\n`);
-    broker.close().then(() => finish(EXIT.OK), (err: unknown) => finish(reportError(err)));
+    // A log line like every other the broker writes, so operators read one format.
+    broker.log.info({ signal }, 'signal received: closing broker');
+    broker.close().then(() => finish(EXIT.OK), (err: unknown) => {
+      broker.log.error({ err }, 'closing the broker failed');
+      finish(EXIT.FAILURE);
+    });
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Histogram } from 'prom-client';
+import { LINDEN_VERSION, PROTOCOL_VERSION } from '../../protocol/version.js';
 import type { Connection } from '../connection.js';
 import type { DurableCore } from '../pubsub/durable/durable-core.js';
 import type { DurableQueue } from '../pubsub/durable/durable-queue.js';
@@ -49,6 +50,11 @@ export function createMetrics(src: MetricSources): Registry {
     return n;
   };
 
+  // The usual `*_build_info` idiom: a constant 1 whose labels say what runs, for joins and alerts.
+  new Gauge({
+    name: 'linden_build_info', help: 'Linden version, Node.js version and protocol version of this broker; always 1',
+    labelNames: ['version', 'node', 'protocol'], registers: [registry],
+  }).set({ version: LINDEN_VERSION, node: process.version, protocol: String(PROTOCOL_VERSION) }, 1);
   gauge('linden_connections', 'Open client connections', [], (set) => set({}, src.connections.size));
   counter('linden_messages_in_total', 'Messages published, by mode', ['mode'], (set) => {
     const { published, persistent } = src.pubsub.stats;
@@ -121,11 +127,13 @@ let processRegistry: Registry | undefined;
  * Process metrics, the event-loop delay histogram among them (a blocked loop stalls every
  * client). They describe the process, not a broker, and each collection starts a delay monitor
  * and a GC observer that are never stopped, so there is one set per process, shared by brokers.
+ * No prefix: under their standard names (`process_cpu_seconds_total`,
+ * `nodejs_heap_size_used_bytes`, ...) the usual Node.js dashboards and alerts work unchanged.
  */
 function processMetrics(): Registry {
   if (!processRegistry) {
     processRegistry = new Registry();
-    collectDefaultMetrics({ register: processRegistry, prefix: 'linden_' });
+    collectDefaultMetrics({ register: processRegistry });
   }
   return processRegistry;
 }

@@ -3,6 +3,7 @@ import type { AdminFrame, AdminOp, ReportFrame } from '../../protocol/frames.js'
 import { findSpace, listConnections, listQueues, listSpaces, listSubscriptions, queueDetail, spaceDetail } from '../admin/views.js';
 import type { BrokerContext } from '../broker-context.js';
 import type { Connection } from '../connection.js';
+import { audit } from './audit.js';
 
 /*
  * Admin operations over the WebSocket protocol (protocol.md §17): the HTTP views, plus the
@@ -46,10 +47,12 @@ export function admin(ctx: BrokerContext, conn: Connection, f: AdminFrame): void
       return report(conn, f, listSubscriptions(ctx.connections));
     case 'purge': {
       const { purged, durable } = ctx.durable.purge(f.name!);
+      audit(ctx, conn, 'purge', { queue: f.name, purged }, durable);
       return reportWhenStored(conn, f, { purged }, durable);
     }
     case 'retry': {
       const { moved, remaining, durable } = ctx.durable.retryDeadLetters(f.name!);
+      audit(ctx, conn, 'retry', { queue: f.name, moved, remaining }, durable);
       return reportWhenStored(conn, f, { moved, remaining }, durable);
     }
     case 'kick':
@@ -61,7 +64,7 @@ export function admin(ctx: BrokerContext, conn: Connection, f: AdminFrame): void
 function kick(ctx: BrokerContext, conn: Connection, f: AdminFrame): void {
   const target = [...ctx.connections].find((c) => c.id === f.connection);
   if (!target) throw new LindenError('NOT_FOUND', `no connection "${f.connection}"`, { connection: f.connection });
-  ctx.log.info({ conn: target.id, by: conn.id }, 'connection kicked');
+  audit(ctx, conn, 'kick', { target: target.id, targetClient: target.name });
   if (target === conn) conn.sendFrame({ t: 'ok', re: f.id });
   ctx.closeConnection(target, CLOSE_CODES.KICKED.code, KICK_REASON);
   if (target !== conn) conn.sendFrame({ t: 'ok', re: f.id });

@@ -3,6 +3,7 @@ import type {
 } from '../../protocol/frames.js';
 import type { BrokerContext } from '../broker-context.js';
 import type { Connection } from '../connection.js';
+import { audit } from './audit.js';
 
 export function sub(ctx: BrokerContext, conn: Connection, f: SubFrame): void {
   answerOk(conn, f.id, ctx.pubsub.subscribe(conn, f));
@@ -18,7 +19,9 @@ export function qcreate(ctx: BrokerContext, conn: Connection, f: QueueCreateFram
 }
 
 export function qdelete(ctx: BrokerContext, conn: Connection, f: QueueDeleteFrame): void {
-  answerOk(conn, f.id, ctx.durable.remove(f.name));
+  const { dropped, detached, durable } = ctx.durable.remove(f.name);
+  answerOk(conn, f.id, durable);
+  audit(ctx, conn, 'qdelete', { queue: f.name, dropped, detached }, durable);
 }
 
 /** `ok` once what the request wrote is on disk. */

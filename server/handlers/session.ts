@@ -31,7 +31,7 @@ export function hello(ctx: BrokerContext, conn: Connection, f: HelloFrame): void
   const ext = announcements(o.interceptors, { maxFrameBytes: o.maxFrameBytes });
   if (ext) welcome.ext = ext;
   conn.sendFrame(welcome);
-  ctx.log.debug({ conn: conn.id, name: f.name, codec: conn.codec.name }, 'client connected');
+  ctx.log.debug({ conn: conn.id, client: f.name, codec: conn.codec.name }, 'client connected'); // `name` is the root logger's key
 }
 
 export function ping(_ctx: BrokerContext, conn: Connection, f: PingFrame): void {

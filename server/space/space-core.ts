@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { packr } from '../../protocol/codec.js';
 import { LindenError } from '../../protocol/errors.js';
 import type {
@@ -8,7 +8,6 @@ import type {
 import { fromJsonValue, toJsonValue } from '../../protocol/json-data.js';
 import type { Connection } from '../connection.js';
 import type { ResolvedOptions } from '../options.js';
-import { MemoryStore } from '../store/memory-store.js';
 import type { Store } from '../store/store.js';
 import { LeaseHeap } from './lease-heap.js';
 import { OutWatches } from './out-watches.js';
@@ -51,8 +50,9 @@ export class SpaceCore implements SpaceHost {
 
   constructor(
     private readonly options: ResolvedOptions,
-    private readonly store: Store = new MemoryStore(),
-    private readonly log: Logger = pino({ name: 'linden', level: options.logLevel }),
+    private readonly store: Store,
+    /** A child of the broker's logger: one root logger per broker, so no line repeats a key. */
+    private readonly log: Logger,
   ) {
     this.ids = new TupleIds(store, (err) => this.storeFailed(err));
     this.leases = new LeaseHeap(

@@ -9,12 +9,21 @@ export interface ServeProcess {
   url: string;
 }
 
+/** The broker's `broker listening` log line on stdout: one JSON object (pino) holding the URL. */
+export const LISTENING_LINE = /^\{.*"msg":"broker listening".*\}$/;
+
+/** The URL in a line that LISTENING_LINE matched. */
+export function listeningUrl(line: string): string {
+  return (JSON.parse(line) as { url: string }).url;
+}
+
 /**
  * Runs `linden serve --port 0 ...args` as a child process (tracked, so afterEach kills it) and
- * resolves with the URL it prints once it listens. Logs stay on unless args set --log-level.
+ * resolves with the URL it logs once it listens. Logs stay on unless args set --log-level; the
+ * listening line is written at any level but silent.
  */
 export async function serveProcess(children: ChildTracker, args: string[]): Promise<ServeProcess> {
   const child = children.spawn(CLI_MAIN, ['serve', '--port', '0', ...args], {}, ['LINDEN_URL', 'NODE_OPTIONS']);
-  const [, url] = await child.line('stdout', /listening on (ws:\/\/\S+)$/);
-  return { child, url: url! };
+  const [line] = await child.line('stdout', LISTENING_LINE);
+  return { child, url: listeningUrl(line) };
 }

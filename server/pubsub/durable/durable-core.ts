@@ -82,10 +82,14 @@ export class DurableCore implements QueueHost {
     return { queue, durable: this.store.write([putQueue(record(queue))]) };
   }
 
-  /** Deletes a queue and every message it holds; its dead-letter queue stays until deleted too. */
-  remove(name: string): Promise<void> | undefined {
+  /**
+   * Deletes a queue and every message it holds; its dead-letter queue stays until deleted too.
+   * Says how many messages went with it and how many consumers were detached.
+   */
+  remove(name: string): { dropped: number; detached: number; durable: Promise<void> | undefined } {
     const queue = this.queues.get(name);
     if (!queue) throw new LindenError('NOT_FOUND', `no queue "${name}"`, { name });
+    const detached = queue.consumers.length;
     for (const c of [...queue.consumers]) {
       c.conn.sendError(new LindenError('NOT_FOUND', `queue "${name}" was deleted`, { name, sid: c.sid }));
       this.attached.get(c.conn)?.delete(c.sid);
@@ -97,7 +101,8 @@ export class DurableCore implements QueueHost {
     this.queues.delete(name);
     if (queue.pattern !== null) this.trie.remove(queue.pattern, queue);
     this.routes.clear();
-    return this.store.write([...writes, deleteQueue(name)]);
+    // purge() writes one delete per message it dropped.
+    return { dropped: writes.length, detached, durable: this.store.write([...writes, deleteQueue(name)]) };
   }
 
   /** The queue of that name, or NOT_FOUND. */
