@@ -1,13 +1,20 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { connect, LindenError, type Client, type ConnectOptions } from '../client-sdk/index.js';
+import { connect, LindenError, type Client, type ConnectOptions, type ErrorCode } from '../client-sdk/index.js';
 import { toJsonValue } from '../protocol/json-data.js';
+import { doesNotExist } from '../protocol/names.js';
 
-/** Exit codes of every subcommand; scripts branch on them, so they never change meaning. */
+/**
+ * Exit codes of every subcommand; scripts branch on them, so they never change meaning.
+ * README's "Command line" section lists them; keep the two in step.
+ */
 export const EXIT = {
   OK: 0,
-  /** The broker refused the operation, could not be reached, or failed. */
+  /** The broker refused the operation, could not be reached, or failed; or a name does not exist on it. */
   FAILURE: 1,
-  /** The command line itself is wrong (unknown option, invalid JSON argument, ...). */
+  /**
+   * The command line itself is wrong: unknown option, invalid JSON, a `--url` that is not ws:// or
+   * wss://, an invalid topic, pattern, name, tuple or template (found here or by the broker).
+   */
   USAGE: 2,
   /** `in`/`rd` printed nothing because no tuple matched: --timeout elapsed, or --timeout 0 / --all found none. */
   NO_MATCH: 3,
@@ -16,6 +23,16 @@ export const EXIT = {
 } as const;
 
 export const DEFAULT_URL = 'ws://127.0.0.1:7070';
+
+/**
+ * Error codes that mean an argument was wrong rather than the broker failing: the CLI checks
+ * topics, patterns, names, tuples and templates with the broker's own validators before
+ * connecting, and when the broker still refuses one (a limit it was configured with, say), the
+ * exit code is the same.
+ */
+const USAGE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'INVALID_TOPIC', 'INVALID_PATTERN', 'INVALID_TEMPLATE', 'INVALID_TUPLE', 'INVALID_ARGUMENT', 'INVALID_FRAME',
+]);
 
 /**
  * An error the CLI reports with its own wording and exit code, as opposed to a LindenError,
@@ -28,9 +45,43 @@ export class CliError extends Error {
   }
 }
 
+/**
+ * The `--url` parser: a ws:// or wss:// URL, checked before anything connects. Commander applies
+ * it to LINDEN_URL too, so a bad value from either place is a usage error (exit 2).
+ */
+export function brokerUrl(value: string): string {
+  let scheme: string | undefined;
+  try {
+    scheme = new URL(value).protocol;
+  } catch { /* not a URL at all: same answer */ }
+  // The HTTP views are reached through the same ws:// URL (same port), so http:// is a mistake too.
+  if (scheme !== 'ws:' && scheme !== 'wss:') throw new InvalidArgumentError(`expected a ws:// or wss:// URL such as ${DEFAULT_URL}`);
+  return value;
+}
+
 /** Adds `--url`; commander gives it precedence flag > LINDEN_URL > default and shows all three in --help. */
 export function addUrlOption(command: Command): Command {
-  return command.addOption(new Option('--url <ws-url>', 'broker URL').env('LINDEN_URL').default(DEFAULT_URL));
+  return command.addOption(new Option('--url <ws-url>', 'broker URL, ws:// or wss://').env('LINDEN_URL').default(DEFAULT_URL).argParser(brokerUrl));
+}
+
+/** The sentence every command prints for a queue, space or connection the broker does not have. */
+export function notFoundMessage(url: string, kind: 'queue' | 'space' | 'connection', name: string): string {
+  return `${doesNotExist(kind, name)} on the broker at ${url}`;
+}
+
+/**
+ * Runs `call`, turning the broker's NOT_FOUND into notFoundMessage() (exit 1). An explanation the
+ * broker adds after its own "... does not exist" (why `<name>.dlq` does not) is kept.
+ */
+export async function orNotFound<T>(url: string, kind: 'queue' | 'space' | 'connection', name: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (!(err instanceof LindenError) || err.code !== 'NOT_FOUND') throw err;
+    const said = doesNotExist(kind, name);
+    const more = err.message.startsWith(said) ? err.message.slice(said.length) : '';
+    throw new CliError(`${notFoundMessage(url, kind, name)}${more}`);
+  }
 }
 
 /** Connects, turning any failure into the one message users see when the broker is not there. */
@@ -42,18 +93,23 @@ export async function connectOrFail(url: string, options: ConnectOptions): Promi
   }
 }
 
-/** Prints an error the way every subcommand does and returns the exit code it deserves. */
+/** Prints an error the way every subcommand does, on one line, and returns the exit code it deserves. */
 export function reportError(err: unknown): number {
   if (err instanceof CliError) {
-    process.stderr.write(`${err.message}\n`);
+    process.stderr.write(`${oneLine(err.message)}\n`);
     return err.exitCode;
   }
   if (err instanceof LindenError) {
-    process.stderr.write(`error ${err.code}: ${err.message}\n`);
-    return EXIT.FAILURE;
+    process.stderr.write(`error ${err.code}: ${oneLine(err.message)}\n`);
+    return USAGE_CODES.has(err.code) ? EXIT.USAGE : EXIT.FAILURE;
   }
-  process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`error: ${oneLine(err instanceof Error ? err.message : String(err))}\n`);
   return EXIT.FAILURE;
+}
+
+/** A failure is one line on stderr, whatever the message holds (commander's, the broker's, a socket's). */
+export function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
 }
 
 // Long enough for a WebSocket close handshake to finish; only reached when a handle leaks.
@@ -82,6 +138,22 @@ export function action<A extends unknown[]>(run: (...args: A) => Promise<void>):
 /** Renders a decoded payload as one line of JSON; binary, bigint and undefined stay representable. */
 export function toJsonText(value: unknown): string {
   return JSON.stringify(toJsonValue(value)) ?? 'null';
+}
+
+/*
+ * `--json` output, the same for every command: JSON Lines, one compact JSON object per line,
+ * never pretty-printed. A list prints one line per element (nothing for an empty list), so
+ * `| jq`, `| wc -l` and `| while read -r line` work without unwrapping an array.
+ */
+
+/** `--json` for one result: one line. */
+export function printJson(value: object): void {
+  process.stdout.write(`${toJsonText(value)}\n`);
+}
+
+/** `--json` for a list: one line per element. */
+export function printJsonLines(list: readonly object[]): void {
+  process.stdout.write(list.map((v) => `${toJsonText(v)}\n`).join(''));
 }
 
 /** A commander argument parser for integers in [min, max]. */

@@ -13,7 +13,7 @@ import { register as registerDlq } from './commands/dlq.js';
 import { register as registerKick } from './commands/kick.js';
 import { register as registerPurge } from './commands/purge.js';
 import { register as registerTop } from './commands/top.js';
-import { EXIT, finish, reportError } from './common.js';
+import { EXIT, finish, oneLine, reportError } from './common.js';
 
 /** Every subcommand lives in cli/commands/<name>.ts and adds itself to the program. */
 const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerServe, registerPub, registerSub, registerQueue, registerOut, registerIn, registerRd];
@@ -21,9 +21,11 @@ const COMMANDS: ReadonlyArray<(program: Command) => void> = [registerServe, regi
 const program = new Command('linden')
   .description('Linden message broker: run a broker, publish, subscribe and use tuple spaces from the shell')
   .version(LINDEN_VERSION)
-  .showHelpAfterError('(run with --help for usage)')
-  // Set before the subcommands exist so they inherit it. Commander exits 1 on usage errors;
-  // we keep 1 for "the broker said no or is not there" and give the command line its own code.
+  // Set before the subcommands exist so they inherit them. A usage error is one line, like
+  // every other failure (commander puts "Did you mean ...?" on a line of its own otherwise).
+  .configureOutput({ outputError: (text, write) => write(`${oneLine(text)}${text.includes('Did you mean') ? '' : ' (run with --help for usage)'}\n`) })
+  // Commander exits 1 on usage errors; we keep 1 for "the broker said no or is not there" and
+  // give the command line its own code.
   .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.OK : EXIT.USAGE));
 
 for (const add of COMMANDS) add(program);

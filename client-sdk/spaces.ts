@@ -2,6 +2,7 @@ import type { Codec } from '../protocol/codec.js';
 import { LindenError } from '../protocol/errors.js';
 import type { BrokerFrame, EventFrame } from '../protocol/frames.js';
 import { fromJsonValue, toJsonValue } from '../protocol/json-data.js';
+import { assertName } from '../protocol/names.js';
 import { Notification, Space, toEvent, type SpaceHost, type SpaceOptions } from './space.js';
 
 /** What the client lends its spaces. */
@@ -12,8 +13,6 @@ export interface SpacesClient {
   cast(frame: Record<string, unknown>): void;
 }
 
-const SPACE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$/;
-
 /** The client's spaces and notify subscriptions; notify subscriptions are restored after a reconnect. */
 export class ClientSpaces implements SpaceHost {
   private readonly spaces = new Map<string, Space>();
@@ -22,9 +21,7 @@ export class ClientSpaces implements SpaceHost {
   constructor(private readonly client: SpacesClient) {}
 
   space(name: string, options: SpaceOptions = {}): Space {
-    if (!SPACE_NAME.test(name)) {
-      throw new LindenError('INVALID_ARGUMENT', `invalid space name "${name}": letters, digits and _ . : - only, at most 128, not starting with . : -`);
-    }
+    assertName('space', name);
     const { persistent } = options;
     if (persistent !== undefined && typeof persistent !== 'boolean') throw new LindenError('INVALID_ARGUMENT', 'space option "persistent" is true or false');
     // One handle per name and stated mode: the mode travels on each out and batch it sends.

@@ -19,6 +19,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { connect } from 'linden';
+import { brokerUrl, reportFailures } from './run.js';
 
 type Result = ['result', string, number, number];
 
@@ -26,7 +27,8 @@ const SPACE = 'jobs';
 // Numbers per task: big enough that a task is real work next to its three round trips.
 const SPAN = 5_000;
 
-const url = process.env.LINDEN_URL ?? 'ws://127.0.0.1:7070';
+reportFailures(); // an expected failure ends in one line on stderr and exit 1 or 2 (see run.ts)
+const url = brokerUrl(); // LINDEN_URL, else ws://127.0.0.1:7070
 const tasks = parsePositive(process.argv[2] ?? '20', 'tasks');
 const workers = parsePositive(process.argv[3] ?? '3', 'workers');
 

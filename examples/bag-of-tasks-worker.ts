@@ -17,6 +17,7 @@
  * it at another broker.
  */
 import { connect, type Reserved } from 'linden';
+import { brokerUrl, reportFailures } from './run.js';
 
 type Task = ['task', string, number, [number, number]];
 type Pill = ['stop', string, 0, null];
@@ -27,7 +28,8 @@ const TASK_OR_PILL = [{ $in: ['task', 'stop'] }, { $type: 'string' }, { $type: '
 // How long a task may take before the broker assumes this worker hung and hands it to another.
 const RESERVE_MS = 60_000;
 
-const url = process.env.LINDEN_URL ?? 'ws://127.0.0.1:7070';
+reportFailures(); // an expected failure ends in one line on stderr and exit 1 or 2 (see run.ts)
+const url = brokerUrl(); // LINDEN_URL, else ws://127.0.0.1:7070
 const name = process.argv[2] ?? `worker-${process.pid}`;
 const crashAfter = parseCrashAfter(process.env.CRASH_AFTER);
 

@@ -23,6 +23,7 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { connect, fragmentation, LindenError, type Frame, type Interceptor } from 'linden';
+import { brokerUrl, reportFailures } from './run.js';
 
 export interface CompressionOptions {
   /** Payloads of more bytes than this are deflated. Default 1024: below, it is not worth the CPU. */
@@ -73,7 +74,7 @@ export function compression(options: CompressionOptions = {}): Interceptor {
 
 /** Sends a compressible payload, a small one and an incompressible one, and prints what travelled. */
 async function main(): Promise<void> {
-  const url = process.env.LINDEN_URL ?? 'ws://127.0.0.1:7070';
+  const url = brokerUrl(); // LINDEN_URL, else ws://127.0.0.1:7070
   const wire = new Map<string, number>();
   const interceptors = (): Interceptor[] => [
     compression({ threshold: 1024, onCompress: ({ topic, compressedBytes }) => wire.set(topic, compressedBytes) }),
@@ -126,5 +127,9 @@ function randomBytes(n: number): Uint8Array {
   return out;
 }
 
-// Run as a program it shows itself; imported, it only provides compression().
-if (process.argv[1] === fileURLToPath(import.meta.url)) await main();
+// Run as a program it shows itself; imported, it only provides compression() (and leaves the
+// importer's error handling alone).
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  reportFailures(); // an expected failure ends in one line on stderr and exit 1 or 2 (see run.ts)
+  await main();
+}

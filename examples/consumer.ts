@@ -16,6 +16,7 @@
  * subscription in effect: orders published after that line are not missed.
  */
 import { connect } from 'linden';
+import { brokerUrl, reportFailures } from './run.js';
 
 /** What the producer publishes; the broker does not care, this is an agreement between the two. */
 interface Order {
@@ -24,7 +25,8 @@ interface Order {
   quantity: number;
 }
 
-const url = process.env.LINDEN_URL ?? 'ws://127.0.0.1:7070';
+reportFailures(); // an expected failure ends in one line on stderr and exit 1 or 2 (see run.ts)
+const url = brokerUrl(); // LINDEN_URL, else ws://127.0.0.1:7070
 const limit = parseLimit(process.argv[2]);
 
 const client = await connect(url, { name: 'example-consumer' });

@@ -15,6 +15,7 @@
  * either charged or dead-lettered. LINDEN_URL points it at another broker.
  */
 import { connect, type Message } from 'linden';
+import { brokerUrl, reportFailures } from './run.js';
 
 interface Payment {
   id: number;
@@ -31,7 +32,8 @@ const PAYMENTS: Payment[] = [
   { id: 4, amount: 30, card: '3400-ok' },
 ];
 
-const url = process.env.LINDEN_URL ?? 'ws://127.0.0.1:7070';
+reportFailures(); // an expected failure ends in one line on stderr and exit 1 or 2 (see run.ts)
+const url = brokerUrl(); // LINDEN_URL, else ws://127.0.0.1:7070
 const client = await connect(url, { name: 'example-dead-letter-worker' });
 
 // Declared before publishing so the payments are kept; maxDeliveries is what sends them to the dlq.

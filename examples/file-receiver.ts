@@ -21,12 +21,15 @@
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { connect } from 'linden';
+import { brokerUrl, reportFailures } from './run.js';
 
-const [path, topic = 'files', url = process.env.LINDEN_URL ?? 'ws://127.0.0.1:7070'] = process.argv.slice(2);
+reportFailures(); // an expected failure ends in one line on stderr and exit 1 or 2 (see run.ts)
+const [path, topic = 'files', urlArg] = process.argv.slice(2);
 if (!path) {
   console.error('usage: file-receiver.js <path> [topic] [broker-url]  (path to write the file to is missing)');
   process.exit(2);
 }
+const url = brokerUrl(urlArg); // else LINDEN_URL, else ws://127.0.0.1:7070
 
 const client = await connect(url, { name: 'example-file-receiver' });
 process.once('SIGINT', () => void client.close());

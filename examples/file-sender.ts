@@ -11,23 +11,28 @@
  *   node dist/examples/file-sender.js big.bin [topic] [url]     # terminal 3
  *
  * The topic defaults to `files`, the broker to LINDEN_URL or ws://127.0.0.1:7070. It exits 0
- * once a receiver acked the file, 1 if none was there, it rejected the file or it took too long.
+ * once a receiver acked the file, 1 if none was there, it rejected the file or it took too long
+ * (or the file is over the broker's maxMessageBytes), 2 if the file cannot be read.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { connect, type Receipt } from 'linden';
+import { brokerUrl, fail, reportFailures } from './run.js';
 
 // Generous: the receiver hashes and writes the file before it acks.
 const RECEIPT_TIMEOUT_MS = 60_000;
 
-const [path, topic = 'files', url = process.env.LINDEN_URL ?? 'ws://127.0.0.1:7070'] = process.argv.slice(2);
+reportFailures(); // an expected failure ends in one line on stderr and exit 1 or 2 (see run.ts)
+const [path, topic = 'files', urlArg] = process.argv.slice(2);
 if (!path) {
   console.error('usage: file-sender.js <path> [topic] [broker-url]  (path of the file to send is missing)');
   process.exit(2);
 }
+const url = brokerUrl(urlArg); // else LINDEN_URL, else ws://127.0.0.1:7070
 
-const bytes = await readFile(path);
+// A path that names no readable file is a mistake on the command line: exit 2, like a bad argument.
+const bytes = await readFile(path).catch((err: NodeJS.ErrnoException) => fail(`cannot read ${path}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, 2));
 const sha256 = createHash('sha256').update(bytes).digest('hex');
 const name = basename(path);
 

@@ -16,11 +16,13 @@
  * window stores each order once. It exits 1 if an order was stored in no queue.
  */
 import { connect } from 'linden';
+import { brokerUrl, reportFailures } from './run.js';
 
 const QUEUE = 'billing';
 const ITEMS = ['widget', 'gadget', 'sprocket', 'gizmo'];
 
-const url = process.env.LINDEN_URL ?? 'ws://127.0.0.1:7070';
+reportFailures(); // an expected failure ends in one line on stderr and exit 1 or 2 (see run.ts)
+const url = brokerUrl(); // LINDEN_URL, else ws://127.0.0.1:7070
 const count = parseCount(process.argv[2] ?? process.env.ORDER_COUNT ?? '10');
 
 const client = await connect(url, { name: 'example-persistent-producer' });

@@ -15,6 +15,7 @@
  * from LINDEN_URL. It exits 1 if an order reached no consumer, so scripts can tell.
  */
 import { connect, type Receipt } from 'linden';
+import { brokerUrl, reportFailures } from './run.js';
 
 type SyncPoint = 'processing' | 'delivery';
 
@@ -22,7 +23,8 @@ const ITEMS = ['widget', 'gadget', 'sprocket', 'gizmo'];
 // Bounds each wait; without a consumer the receipt would otherwise wait for the broker default.
 const RECEIPT_TIMEOUT_MS = 5_000;
 
-const url = process.env.LINDEN_URL ?? 'ws://127.0.0.1:7070';
+reportFailures(); // an expected failure ends in one line on stderr and exit 1 or 2 (see run.ts)
+const url = brokerUrl(); // LINDEN_URL, else ws://127.0.0.1:7070
 const count = parseCount(process.argv[2] ?? process.env.ORDER_COUNT ?? '10');
 const ack = parseSyncPoint(process.argv[3] ?? process.env.ORDER_ACK ?? 'processing');
 

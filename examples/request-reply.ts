@@ -13,6 +13,7 @@
  * LINDEN_URL points it at another broker.
  */
 import { connect, type Client } from 'linden';
+import { brokerUrl, reportFailures } from './run.js';
 
 interface AddRequest {
   a: number;
@@ -23,7 +24,8 @@ const TOPIC = 'math.add';
 const SUMS: ReadonlyArray<AddRequest> = [{ a: 1, b: 2 }, { a: 20, b: 22 }, { a: -7, b: 7 }, { a: 0.5, b: 0.25 }];
 const REQUEST_TIMEOUT_MS = 2_000;
 
-const url = process.env.LINDEN_URL ?? 'ws://127.0.0.1:7070';
+reportFailures(); // an expected failure ends in one line on stderr and exit 1 or 2 (see run.ts)
+const url = brokerUrl(); // LINDEN_URL, else ws://127.0.0.1:7070
 const role = process.argv[2] ?? 'both';
 
 if (role === 'responder') {

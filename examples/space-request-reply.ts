@@ -19,6 +19,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { connect, type Space } from 'linden';
+import { brokerUrl, reportFailures } from './run.js';
 
 interface Call {
   op: string;
@@ -31,7 +32,8 @@ type Response = ['response', string, Answer];
 const SPACE = 'rpc';
 const DEFAULT_CALLS = ['add:1,2', 'mul:6,7', 'add:-7,7', 'pow:2,10'];
 
-const url = process.env.LINDEN_URL ?? 'ws://127.0.0.1:7070';
+reportFailures(); // an expected failure ends in one line on stderr and exit 1 or 2 (see run.ts)
+const url = brokerUrl(); // LINDEN_URL, else ws://127.0.0.1:7070
 const timeoutMs = parseTimeout(process.env.REQUEST_TIMEOUT_MS ?? '10000');
 const role = process.argv[2] ?? 'both';
 

@@ -3,6 +3,7 @@
  * object or an array of them; every message names its type in `t`.
  */
 import { HEADERS_SCHEMA, type Headers } from './headers.js';
+import { NAME_PATTERN } from './names.js';
 
 export type { Headers } from './headers.js';
 export const ACK_LEVELS = ['none', 'submission', 'delivery', 'processing'] as const;
@@ -146,11 +147,11 @@ export type BrokerFrame =
 const uint = { type: 'integer', minimum: 0, maximum: 4294967295 } as const;
 const ms = { type: 'integer', minimum: 1 } as const;
 /** Space names: letters, digits and `_ . : -`, so they are safe in logs, metrics and CLI arguments. */
-const spaceName = { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$' } as const;
+const spaceName = { type: 'string', pattern: NAME_PATTERN } as const;
 const fields = { type: 'array', minItems: 1 } as const;
 const name = { type: 'string', minLength: 1, maxLength: 128 } as const;
 /** Queue (durable subscription) names: as space names (the broker keeps 4 characters for `.dlq`). */
-const queueName = { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$' } as const;
+const queueName = { type: 'string', pattern: NAME_PATTERN } as const;
 const queueSettings = {
   ackWait: { type: 'integer', minimum: 1 },
   maxInFlight: { type: 'integer', minimum: 1, maximum: 1_000_000 },

@@ -154,7 +154,7 @@ test('unknown names are NOT_FOUND; fields an op needs or does not use are INVALI
   for (const o of ['queue', 'purge']) {
     expect(await admin(op, { op: o, name: 'ghost' })).toMatchObject({ t: 'err', code: 'NOT_FOUND', details: { name: 'ghost' } });
   }
-  expect(await admin(op, { op: 'space', name: 'ghost' })).toMatchObject({ t: 'err', code: 'NOT_FOUND', message: 'no space "ghost"' });
+  expect(await admin(op, { op: 'space', name: 'ghost' })).toMatchObject({ t: 'err', code: 'NOT_FOUND', message: 'space "ghost" does not exist' });
   expect((await admin(op, { op: 'spaces' })).result).toEqual([]); // asking did not create it
 
   expect(await admin(op, { op: 'purge' })).toMatchObject({ t: 'err', code: 'INVALID_FRAME', details: { t: 'admin', field: 'name' } });

@@ -102,7 +102,7 @@ test('queues: every field, and the stall reasons', async () => {
   await worker.flush();
   expect((await get('/api/queues/busy')).body).toMatchObject({ depth: 2, inFlight: 0, consumers: 0, stalled: 'no consumers' });
 
-  expect(await get('/api/queues/nope')).toMatchObject({ status: 404, body: { error: 'NOT_FOUND', message: 'no queue "nope"' } });
+  expect(await get('/api/queues/nope')).toMatchObject({ status: 404, body: { error: 'NOT_FOUND', message: 'queue "nope" does not exist' } });
   expect((await get('/api/queues/busy.dlq')).body.name).toBe('busy.dlq');
 });
 

@@ -18,6 +18,16 @@ async function api(path: string): Promise<unknown> {
   return (await fetch(t.broker.url.replace(/^ws/, 'http') + path)).json();
 }
 
+/** `--json` output: JSON Lines, one object per line; anything else on a line fails the parse. */
+function jsonLines(stdout: string): unknown[] {
+  expect(stdout.endsWith('\n') || stdout === '').toBe(true);
+  return stdout.split('\n').slice(0, -1).map((line) => {
+    const value = JSON.parse(line) as unknown;
+    expect(typeof value === 'object' && value !== null && !Array.isArray(value)).toBe(true);
+    return value;
+  });
+}
+
 /** The table's rows as arrays of cells (columns are two or more spaces apart). */
 function rows(stdout: string): string[][] {
   return stdout.trimEnd().split('\n').map((l) => l.trim().split(/\s{2,}/));
@@ -46,7 +56,7 @@ async function populate(): Promise<void> {
   await shop.space('kept', { persistent: true }).out(['k', 'v']);
 }
 
-test('queues: an aligned table, and --json prints the API answer', async () => {
+test('queues: an aligned table, and --json prints the API answer, one queue per line', async () => {
   await populate();
   const table = await run(['queues']);
   expect(table.stderr).toBe('');
@@ -67,7 +77,7 @@ test('queues: an aligned table, and --json prints the API answer', async () => {
 
   const json = await run(['queues', '--json']);
   expect(json.code).toBe(0);
-  const fromCli = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
+  const fromCli = jsonLines(json.stdout) as Array<Record<string, unknown>>;
   const fromApi = (await api('/api/queues')) as Array<Record<string, unknown>>;
   // Ages and rates move with the clock between the two requests.
   const stable = (list: Array<Record<string, unknown>>) => list.map(({ oldestAgeMs: _age, publishRate: _p, ackRate: _a, ...rest }) => rest);
@@ -109,7 +119,7 @@ test('spaces and space <name>', async () => {
     ['kept', 'persistent', '1', expect.stringMatching(/^\d+ B$/), '0', '0', '1', '0', expect.stringMatching(/^\d\.\d$/), '0'],
   ]);
   const noRates = (list: Array<Record<string, unknown>>) => list.map(({ outRate: _o, inRate: _i, ...rest }) => rest);
-  expect(noRates(JSON.parse((await run(['spaces', '--json'])).stdout))).toEqual(noRates((await api('/api/spaces')) as Array<Record<string, unknown>>));
+  expect(noRates(jsonLines((await run(['spaces', '--json'])).stdout) as Array<Record<string, unknown>>)).toEqual(noRates((await api('/api/spaces')) as Array<Record<string, unknown>>));
 
   const one = await run(['space', 'kept']);
   expect(one.code).toBe(0);
@@ -132,7 +142,7 @@ test('connections lists the clients by name with codec and counts', async () => 
   expect(byName.get('worker')).toEqual([expect.stringMatching(/^c\d+-/), 'worker', '127.0.0.1', 'json', '1', '0 B', expect.any(String), '1', '0']);
   expect(byName.get('shop')?.[3]).toBe('msgpack');
   // The CLI's own request is plain HTTP, so it is not a connection.
-  const json = JSON.parse((await run(['connections', '--json'])).stdout) as Array<{ name: string }>;
+  const json = jsonLines((await run(['connections', '--json'])).stdout) as Array<{ name: string }>;
   expect(json.map((c) => c.name).sort()).toEqual(['shop', 'worker']);
 });
 
@@ -144,7 +154,7 @@ test('subscriptions lists live subscribers per pattern', async () => {
     ['PATTERN', 'GROUP', 'DURABLE', 'SUBSCRIBERS', 'CONNECTIONS'],
     ['orders.>', '-', 'billing', '1', expect.stringMatching(/^c\d+-/)],
   ]);
-  expect(JSON.parse((await run(['subscriptions', '--json'])).stdout)).toEqual(await api('/api/subscriptions'));
+  expect(jsonLines((await run(['subscriptions', '--json'])).stdout)).toEqual(await api('/api/subscriptions'));
 });
 
 test('stats summarises the broker and names stalled queues', async () => {
@@ -171,7 +181,9 @@ test('an unreachable broker or a malformed URL gives a clear message and a non-z
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(`cannot reach broker at ${url}: ECONNREFUSED\n`);
   }
-  const bad = await run(['queues'], 'not a url');
-  expect(bad.code).toBe(2);
-  expect(bad.stderr).toMatch(/^invalid broker URL "not a url"/);
+  for (const url of ['not a url', 'http://127.0.0.1:7070', 'ftp://x']) {
+    const bad = await run(['queues'], url);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^error: option '--url <ws-url>' argument '.*' is invalid\. expected a ws:\/\/ or wss:\/\/ URL/);
+  }
 });

@@ -162,9 +162,16 @@ test('bad arguments exit 2 without a stack trace', async () => {
   for (const r of [badJson, notArray, conflict]) expect(r.stderr).not.toMatch(/\n\s+at /);
 });
 
-test('a template the broker rejects prints its error code and exits 1', async () => {
-  await t.start();
-  const result = await run(['in', 'jobs', '["job", {"$bogus": 1}]']);
-  expect(result).toMatchObject({ code: 1, stdout: '' });
-  expect(result.stderr).toMatch(/^error INVALID_TEMPLATE: /);
+test('an invalid template or tuple is a usage error (2), found before connecting or by the broker', async () => {
+  // maxArity 2: the one limit a broker is configured with; the CLI leaves it to the broker.
+  await t.start({ maxArity: 2 });
+  const local = await run(['in', 'jobs', '["job", {"$bogus": 1}]']);
+  expect(local).toMatchObject({ code: 2, stdout: '' });
+  expect(local.stderr).toBe('error INVALID_TEMPLATE: unknown operator "$bogus" (known: $any, $type, $range, $in, $regex, $eq)\n');
+
+  const byBroker = await Promise.all([run(['rd', 'jobs', '[1, 2, 3]', '--timeout', '0']), run(['out', 'jobs', '[1, 2, 3]'])]);
+  expect(byBroker.map((r) => [r.code, r.stderr])).toEqual([
+    [2, 'error INVALID_TEMPLATE: a template has at most 2 fields, this one has 3\n'],
+    [2, 'error INVALID_TUPLE: a tuple has at most 2 fields, this one has 3\n'],
+  ]);
 });

@@ -116,11 +116,15 @@ test('pub with invalid JSON says so and exits 2 without connecting', async () =>
   expect(result.stdout).toBe('');
 });
 
-test('a LindenError is printed with its code and exits 1', async () => {
-  const broker = await t.start();
-  const result = await run(['pub', 'bad..topic', '{}', '--url', broker.url]);
-  expect(result.code).toBe(1);
-  expect(result.stderr).toMatch(/^error INVALID_TOPIC: /);
+test('a broker refusal is printed with its code and exits 1; an invalid topic is a usage error (2)', async () => {
+  const broker = await t.start({ maxMessageBytes: 1024 });
+  const tooLarge = await run(['pub', 'cli.big', JSON.stringify('x'.repeat(2_000)), '--url', broker.url]);
+  expect(tooLarge.code).toBe(1);
+  expect(tooLarge.stderr).toMatch(/^error MESSAGE_TOO_LARGE: payload of \d+ bytes exceeds maxMessageBytes \(1024\)\n$/);
+
+  const badTopic = await run(['pub', 'bad..topic', '{}', '--url', broker.url]);
+  expect(badTopic.code).toBe(2);
+  expect(badTopic.stderr).toBe('error INVALID_TOPIC: invalid topic "bad..topic": has an empty token at position 1\n');
 });
 
 test('an unreachable broker gives a clear message and exit code 1', async () => {

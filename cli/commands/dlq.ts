@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
-import { action, addUrlOption, EXIT, finish } from '../common.js';
-import { adminCall, orNotFound } from './admin-call.js';
-import { printJson } from './inspect-api.js';
+import { assertName } from '../../protocol/names.js';
+import { action, addUrlOption, EXIT, finish, orNotFound, printJson } from '../common.js';
+import { adminCall } from './admin-call.js';
 
 interface RetryFlags {
   url: string;
@@ -23,7 +23,8 @@ export function register(program: Command): void {
 }
 
 async function retryDeadLetters(queue: string, flags: RetryFlags): Promise<void> {
-  const result = await orNotFound(flags.url, `queue "${queue}"`, () => adminCall(flags.url, { op: 'retry', name: queue })) as { moved: number; remaining: number };
+  assertName('queue', queue);
+  const result = await orNotFound(flags.url, 'queue', queue, () => adminCall(flags.url, { op: 'retry', name: queue })) as { moved: number; remaining: number };
   if (flags.json) printJson(result);
   const { moved, remaining } = result;
   const left = remaining > 0 ? `; ${remaining} left in ${queue}.dlq: ${queue} is at its maxMessages or maxBytes` : '';

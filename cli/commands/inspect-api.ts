@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { MAX_PEEK } from '../../protocol/frames.js';
-import { addUrlOption, CliError, integer } from '../common.js';
+import { addUrlOption, CliError, integer, notFoundMessage } from '../common.js';
 
 /** Flags every inspection view takes. */
 export interface InspectFlags {
@@ -13,21 +13,14 @@ export interface InspectFlags {
  * the broker's own port, so one setting serves both) and `--json`.
  */
 export function addInspectOptions(command: Command): Command {
-  command.addOption(new Option('--json', 'print the admin API\'s JSON (stable field names) instead of a table'));
+  command.addOption(new Option('--json', 'print the admin API\'s JSON (stable field names) instead of a table: one object per line'));
   return addUrlOption(command);
 }
 
-/** ws://host:port/... -> http://host:port; wss -> https. */
+/** ws://host:port/... -> http://host:port; wss -> https. `--url` was checked to be ws:// or wss://. */
 export function httpBase(wsUrl: string): string {
-  let url: URL;
-  try {
-    url = new URL(wsUrl);
-  } catch {
-    throw new CliError(`invalid broker URL ${JSON.stringify(wsUrl)}: expected ws://host:port`, 2);
-  }
-  const scheme = { 'ws:': 'http:', 'wss:': 'https:', 'http:': 'http:', 'https:': 'https:' }[url.protocol];
-  if (!scheme) throw new CliError(`invalid broker URL ${JSON.stringify(wsUrl)}: expected ws:// or wss://`, 2);
-  return `${scheme}//${url.host}`;
+  const url = new URL(wsUrl);
+  return `${url.protocol === 'wss:' ? 'https:' : 'http:'}//${url.host}`;
 }
 
 // A broker that accepts the connection but never answers must not hang a script.
@@ -35,9 +28,9 @@ const REQUEST_TIMEOUT_MS = 10_000;
 
 /**
  * GETs `path` from the admin API. Unreachable brokers and unknown names become CliErrors
- * (exit 1) with a sentence naming what was asked; `what` names it for the 404 case.
+ * (exit 1) with a sentence naming what was asked; `missing` names it for the 404 case.
  */
-export async function fetchApi<T>(wsUrl: string, path: string, what?: string): Promise<T> {
+export async function fetchApi<T>(wsUrl: string, path: string, missing?: { kind: 'queue' | 'space'; name: string }): Promise<T> {
   const base = httpBase(wsUrl);
   let res: Response;
   try {
@@ -48,7 +41,7 @@ export async function fetchApi<T>(wsUrl: string, path: string, what?: string): P
     throw new CliError(`cannot reach broker at ${wsUrl}: ${reason}`);
   }
   const text = await res.text();
-  if (res.status === 404 && what) throw new CliError(`${what} does not exist on the broker at ${wsUrl}`);
+  if (res.status === 404 && missing) throw new CliError(notFoundMessage(wsUrl, missing.kind, missing.name));
   if (!res.ok) {
     let message = text.trim();
     try {
@@ -66,9 +59,4 @@ export async function fetchApi<T>(wsUrl: string, path: string, what?: string): P
 /** `--peek <n>` of the detail views: the broker shows at most MAX_PEEK. */
 export function addPeekOption(command: Command, what: string): Command {
   return command.addOption(new Option('--peek <n>', `also show ${what}, without consuming anything (at most ${MAX_PEEK})`).argParser(integer(1, MAX_PEEK)));
-}
-
-/** Prints the API's answer as-is for scripts: one JSON document on stdout. */
-export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { ConnectionView, SubscriptionView } from '../../server/admin/views.js';
-import { action, EXIT, finish } from '../common.js';
-import { addInspectOptions, fetchApi, printJson, type InspectFlags } from './inspect-api.js';
+import { action, EXIT, finish, printJsonLines } from '../common.js';
+import { addInspectOptions, fetchApi, type InspectFlags } from './inspect-api.js';
 import { bytes, table } from './inspect-format.js';
 
 /**
@@ -23,7 +23,7 @@ export function register(program: Command): void {
 async function subscriptions(flags: InspectFlags): Promise<void> {
   const list = await fetchApi<SubscriptionView[]>(flags.url, '/api/subscriptions');
   if (flags.json) {
-    printJson(list);
+    printJsonLines(list);
   } else {
     process.stdout.write(table(list, [
       { header: 'PATTERN', value: (s) => s.pattern },
@@ -38,7 +38,7 @@ async function subscriptions(flags: InspectFlags): Promise<void> {
 
 async function connections(flags: InspectFlags): Promise<void> {
   const list = await fetchApi<ConnectionView[]>(flags.url, '/api/connections');
-  if (flags.json) printJson(list);
+  if (flags.json) printJsonLines(list);
   else process.stdout.write(connectionTable(list));
   finish(EXIT.OK);
 }

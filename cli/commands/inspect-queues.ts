@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { QueueDetail, QueueView } from '../../server/admin/views.js';
-import { action, EXIT, finish, toJsonText } from '../common.js';
-import { addInspectOptions, addPeekOption, fetchApi, printJson, type InspectFlags } from './inspect-api.js';
+import { assertName } from '../../protocol/names.js';
+import { action, EXIT, finish, printJson, printJsonLines, toJsonText } from '../common.js';
+import { addInspectOptions, addPeekOption, fetchApi, type InspectFlags } from './inspect-api.js';
 import { ago, bytes, duration, fields, rate, since, table } from './inspect-format.js';
 
 /**
@@ -21,11 +22,12 @@ export function register(program: Command): void {
 async function queues(name: string | undefined, flags: InspectFlags & { peek?: number }): Promise<void> {
   if (name === undefined) {
     const list = await fetchApi<QueueView[]>(flags.url, '/api/queues');
-    if (flags.json) printJson(list);
+    if (flags.json) printJsonLines(list);
     else process.stdout.write(queueTable(list));
   } else {
+    assertName('queue', name);
     const query = flags.peek === undefined ? '' : `?peek=${flags.peek}`;
-    const q = await fetchApi<QueueDetail>(flags.url, `/api/queues/${encodeURIComponent(name)}${query}`, `queue "${name}"`);
+    const q = await fetchApi<QueueDetail>(flags.url, `/api/queues/${encodeURIComponent(name)}${query}`, { kind: 'queue', name });
     if (flags.json) printJson(q);
     else process.stdout.write(queueDetail(q));
   }

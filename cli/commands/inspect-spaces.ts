@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { SpaceDetail, SpaceView } from '../../server/admin/views.js';
-import { action, EXIT, finish, toJsonText } from '../common.js';
-import { addInspectOptions, addPeekOption, fetchApi, printJson, type InspectFlags } from './inspect-api.js';
+import { assertName } from '../../protocol/names.js';
+import { action, EXIT, finish, printJson, printJsonLines, toJsonText } from '../common.js';
+import { addInspectOptions, addPeekOption, fetchApi, type InspectFlags } from './inspect-api.js';
 import { bytes, fields, rate, table } from './inspect-format.js';
 
 /** `linden spaces` and `linden space <name>`: tuple spaces, their sizes and who waits on them. */
@@ -21,14 +22,15 @@ export function register(program: Command): void {
 
 async function spaces(flags: InspectFlags): Promise<void> {
   const list = await fetchApi<SpaceView[]>(flags.url, '/api/spaces');
-  if (flags.json) printJson(list);
+  if (flags.json) printJsonLines(list);
   else process.stdout.write(spaceTable(list));
   finish(EXIT.OK);
 }
 
 async function space(name: string, flags: InspectFlags & { peek?: number }): Promise<void> {
+  assertName('space', name);
   const query = flags.peek === undefined ? '' : `?peek=${flags.peek}`;
-  const s = await fetchApi<SpaceDetail>(flags.url, `/api/spaces/${encodeURIComponent(name)}${query}`, `space "${name}"`);
+  const s = await fetchApi<SpaceDetail>(flags.url, `/api/spaces/${encodeURIComponent(name)}${query}`, { kind: 'space', name });
   if (flags.json) {
     printJson(s);
   } else {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { ConnectionView, QueueView, SpaceView } from '../../server/admin/views.js';
-import { action, EXIT, finish } from '../common.js';
-import { addInspectOptions, fetchApi, printJson, type InspectFlags } from './inspect-api.js';
+import { action, EXIT, finish, printJson } from '../common.js';
+import { addInspectOptions, fetchApi, type InspectFlags } from './inspect-api.js';
 import { bytes, fields } from './inspect-format.js';
 
 interface Health {

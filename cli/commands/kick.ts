@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { CLOSE_CODES } from '../../protocol/errors.js';
-import { action, addUrlOption, EXIT, finish } from '../common.js';
-import { adminCall, orNotFound } from './admin-call.js';
+import { action, addUrlOption, EXIT, finish, orNotFound } from '../common.js';
+import { adminCall } from './admin-call.js';
 
 /** `linden kick <connectionId>`: closes a client's connection (admin op `kick` over WebSocket). */
 export function register(program: Command): void {
@@ -13,7 +13,7 @@ export function register(program: Command): void {
 }
 
 async function kick(id: string, flags: { url: string }): Promise<void> {
-  await orNotFound(flags.url, `connection "${id}"`, () => adminCall(flags.url, { op: 'kick', connection: id }));
+  await orNotFound(flags.url, 'connection', id, () => adminCall(flags.url, { op: 'kick', connection: id }));
   process.stderr.write(`connection ${id} closed (${CLOSE_CODES.KICKED.code})\n`);
   finish(EXIT.OK);
 }

@@ -21,7 +21,7 @@ export function register(program: Command): void {
 }
 
 async function out(spaceName: string, json: string, flags: OutFlags): Promise<void> {
-  const tuple = parseFields(json, '<json-tuple>');
+  const tuple = parseFields(spaceName, json, 'tuple');
   const client = await connectOrFail(flags.url, { reconnect: false });
   let lease: Lease | undefined;
   try {

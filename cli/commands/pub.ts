@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import type { Client, LindenError, PublishOptions } from '../../client-sdk/index.js';
+import { assertTopic } from '../../protocol/topics.js';
 import { action, addUrlOption, CliError, connectOrFail, EXIT, finish, integer, toJsonText } from '../common.js';
 
 type AckLevel = NonNullable<PublishOptions['ack']>;
@@ -28,6 +29,8 @@ export function register(program: Command): void {
 }
 
 async function pub(topic: string, json: string, flags: PubFlags): Promise<void> {
+  // The broker's own check, before connecting: a bad topic is a usage error even with no broker.
+  assertTopic(topic);
   const data = parseJson(json);
   // A persistent publish is worth waiting for by default: the receipt says it is on disk, and in which queues.
   const ack = flags.ack ?? (flags.persistent ? 'submission' : 'none');

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
-import { action, addUrlOption, EXIT, finish } from '../common.js';
-import { adminCall, orNotFound } from './admin-call.js';
-import { printJson } from './inspect-api.js';
+import { assertName } from '../../protocol/names.js';
+import { action, addUrlOption, EXIT, finish, orNotFound, printJson } from '../common.js';
+import { adminCall } from './admin-call.js';
 
 interface PurgeFlags {
   url: string;
@@ -19,7 +19,8 @@ export function register(program: Command): void {
 }
 
 async function purge(queue: string, flags: PurgeFlags): Promise<void> {
-  const { purged } = await orNotFound(flags.url, `queue "${queue}"`, () => adminCall(flags.url, { op: 'purge', name: queue })) as { purged: number };
+  assertName('queue', queue);
+  const { purged } = await orNotFound(flags.url, 'queue', queue, () => adminCall(flags.url, { op: 'purge', name: queue })) as { purged: number };
   if (flags.json) printJson({ purged });
   process.stderr.write(`purged ${purged} ready message${purged === 1 ? '' : 's'} from queue ${queue}\n`);
   finish(EXIT.OK);

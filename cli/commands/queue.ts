@@ -1,6 +1,8 @@
 import { Option, type Command } from 'commander';
 import type { QueueSettings } from '../../client-sdk/index.js';
-import { action, addUrlOption, connectOrFail, EXIT, finish, integer } from '../common.js';
+import { assertName } from '../../protocol/names.js';
+import { assertPattern } from '../../protocol/topics.js';
+import { action, addUrlOption, connectOrFail, EXIT, finish, integer, orNotFound } from '../common.js';
 
 interface QueueFlags {
   url: string;
@@ -40,13 +42,16 @@ export function register(program: Command): void {
 }
 
 async function createQueue(name: string, pattern: string, flags: QueueFlags): Promise<void> {
+  assertName('queue', name);
+  assertPattern(pattern);
   const settings: QueueSettings = {};
   for (const key of ['ackWait', 'maxInFlight', 'maxDeliveries', 'maxMessages', 'maxBytes', 'overflow'] as const) {
     if (flags[key] !== undefined) (settings as Record<string, unknown>)[key] = flags[key];
   }
   const client = await connectOrFail(flags.url, { reconnect: false });
   try {
-    await client.createQueue(name, pattern, settings);
+    // Only `<name>.dlq` can be missing: the broker makes dead-letter queues, never `queue create`.
+    await orNotFound(flags.url, 'queue', name, () => client.createQueue(name, pattern, settings));
   } finally {
     await client.close();
   }
@@ -56,9 +61,10 @@ async function createQueue(name: string, pattern: string, flags: QueueFlags): Pr
 }
 
 async function deleteQueue(name: string, flags: { url: string }): Promise<void> {
+  assertName('queue', name);
   const client = await connectOrFail(flags.url, { reconnect: false });
   try {
-    await client.deleteQueue(name);
+    await orNotFound(flags.url, 'queue', name, () => client.deleteQueue(name));
   } finally {
     await client.close();
   }

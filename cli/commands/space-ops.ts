@@ -1,6 +1,8 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Option, type Command } from 'commander';
 import type { Client, ReadOptions, Space } from '../../client-sdk/index.js';
+import { assertName } from '../../protocol/names.js';
+import { compileTemplate, validateTuple } from '../../server/space/template.js';
 import { action, addUrlOption, CliError, connectOrFail, EXIT, finish, integer, toJsonText } from '../common.js';
 
 /** What `in` and `rd` share: both are one command differing only in whether the tuple is taken. */
@@ -30,11 +32,18 @@ const WORDING: Record<ReadOp, { description: string; all: string }> = {
   },
 };
 
+// The field count is the one limit a broker may be configured with (maxArity, up to 1024); a
+// broker allowing fewer refuses with the same codes, which exit 2 as well.
+const ANY_ARITY = { maxArity: Number.MAX_SAFE_INTEGER };
+
 /**
- * Parses a tuple or template argument. Anything but a non-empty array is a command-line mistake,
- * so it is reported as one before connecting; what is inside is left to the broker to judge.
+ * Parses a space name and a tuple or template argument, and checks them as the broker will, with
+ * its own validators (protocol/names.ts, server/space/template.ts), before connecting: a mistake
+ * there is a usage error (exit 2) even with no broker to ask.
  */
-export function parseFields(text: string, argument: string): unknown[] {
+export function parseFields(spaceName: string, text: string, kind: 'tuple' | 'template'): unknown[] {
+  const argument = `<json-${kind}>`;
+  assertName('space', spaceName);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -44,6 +53,9 @@ export function parseFields(text: string, argument: string): unknown[] {
   if (!Array.isArray(value) || value.length === 0) {
     throw new CliError(`${argument} must be a non-empty JSON array, e.g. '["job", 1]', not ${text}`, EXIT.USAGE);
   }
+  // INVALID_TUPLE / INVALID_TEMPLATE, the broker's codes and wording.
+  if (kind === 'tuple') validateTuple(value, ANY_ARITY);
+  else compileTemplate(value, ANY_ARITY);
   return value;
 }
 
@@ -60,7 +72,7 @@ export function registerRead(program: Command, op: ReadOp): void {
 }
 
 async function read(op: ReadOp, spaceName: string, json: string, flags: ReadFlags): Promise<void> {
-  const template = parseFields(json, '<json-template>');
+  const template = parseFields(spaceName, json, 'template');
   const client = await connectOrFail(flags.url, { reconnect: false });
   let code: number;
   try {

@@ -1,6 +1,8 @@
 import { Option, type Command } from 'commander';
-import type { Client, Message } from '../../client-sdk/index.js';
-import { action, addUrlOption, connectOrFail, EXIT, finish, integer, toJsonText } from '../common.js';
+import { LindenError, type Client, type Message } from '../../client-sdk/index.js';
+import { assertName } from '../../protocol/names.js';
+import { assertPattern } from '../../protocol/topics.js';
+import { action, addUrlOption, CliError, connectOrFail, EXIT, finish, integer, notFoundMessage, orNotFound, toJsonText } from '../common.js';
 
 interface SubFlags {
   url: string;
@@ -23,6 +25,9 @@ export function register(program: Command): void {
 }
 
 async function sub(pattern: string, flags: SubFlags): Promise<void> {
+  // The broker's own checks, before connecting: these are usage errors even with no broker.
+  assertPattern(pattern);
+  if (flags.durable !== undefined) assertName('queue', flags.durable);
   // Reconnects (and resubscribes) after a lost connection: a subscriber is long-lived.
   const client = await connectOrFail(flags.url, {});
   let stopping = false;
@@ -39,17 +44,27 @@ async function sub(pattern: string, flags: SubFlags): Promise<void> {
   try {
     const subscription = client.subscribe(pattern, flags.durable !== undefined ? { durable: flags.durable } : flags.group !== undefined ? { group: flags.group } : {});
     // Closing before the broker confirmed rejects `ready` with CLOSED; that is a clean stop too.
-    await subscription.ready.catch((err: unknown) => {
+    // NOT_FOUND: `--durable <name>.dlq` of a queue that does not exist (any other name is created).
+    const ready = flags.durable === undefined ? subscription.ready : orNotFound(flags.url, 'queue', flags.durable, () => subscription.ready);
+    await ready.catch((err: unknown) => {
       if (!stopping) throw err;
     });
     // On stderr so stdout stays pure data; scripts and tests wait for this line before publishing.
     if (!stopping) process.stderr.write(`subscribed to ${pattern}${describeShare(flags)}\n`);
     let seen = 0;
-    for await (const msg of subscription) {
-      process.stdout.write(`${format(msg, flags.json === true, flags.durable !== undefined)}\n`);
-      // Acked once printed: printing is this consumer's processing (a durable queue then forgets the message).
-      if (msg.wantsAck) msg.ack();
-      if (flags.count !== undefined && ++seen >= flags.count) break;
+    try {
+      for await (const msg of subscription) {
+        process.stdout.write(`${format(msg, flags.json === true, flags.durable !== undefined)}\n`);
+        // Acked once printed: printing is this consumer's processing (a durable queue then forgets the message).
+        if (msg.wantsAck) msg.ack();
+        if (flags.count !== undefined && ++seen >= flags.count) break;
+      }
+    } catch (err) {
+      // `linden queue delete` (or another admin) removed the queue this consumer was attached to.
+      if (err instanceof LindenError && err.code === 'NOT_FOUND' && flags.durable !== undefined) {
+        throw new CliError(`${notFoundMessage(flags.url, 'queue', flags.durable)} any more: it was deleted`);
+      }
+      throw err;
     }
   } finally {
     await client.close();

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Option, type Command } from 'commander';
 import type { ConnectionView, QueueView, SpaceView } from '../../server/admin/views.js';
-import { action, CliError, EXIT, finish, integer } from '../common.js';
-import { addInspectOptions, fetchApi, printJson } from './inspect-api.js';
+import { action, CliError, EXIT, finish, integer, printJson } from '../common.js';
+import { addInspectOptions, fetchApi } from './inspect-api.js';
 import { rate, table } from './inspect-format.js';
 
 interface TopFlags {
@@ -12,7 +12,7 @@ interface TopFlags {
   once?: boolean;
 }
 
-/** One refresh of `linden top`, as `--json --once` prints it. */
+/** One refresh of `linden top`, as `--json` prints it: one line per refresh. */
 export interface TopFrame {
   at: number;
   connections: number;
@@ -43,8 +43,10 @@ async function top(flags: TopFlags): Promise<void> {
     // The first frame must work: a wrong URL or a broker that is not there exits 1 at once.
     let frame: TopFrame | string = await snapshot(flags.url);
     for (;;) {
-      if (flags.json) printJson(frame);
-      else process.stdout.write(`${clear ? CLEAR : ''}${typeof frame === 'string' ? frame : render(flags, frame)}${clear || flags.once ? '' : '\n'}`);
+      // With --json, stdout carries frames only (one per line); a broker gone away is said on stderr.
+      if (!flags.json) process.stdout.write(`${clear ? CLEAR : ''}${typeof frame === 'string' ? frame : render(flags, frame)}${clear || flags.once ? '' : '\n'}`);
+      else if (typeof frame === 'string') process.stderr.write(frame);
+      else printJson(frame);
       if (flags.once || stop.signal.aborted) break;
       try {
         await sleep(flags.interval, undefined, { signal: stop.signal });

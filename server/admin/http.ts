@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { MAX_PEEK } from '../../protocol/frames.js';
+import { doesNotExist } from '../../protocol/names.js';
 import type { Connection } from '../connection.js';
 import type { DurableCore } from '../pubsub/durable/durable-core.js';
 import type { SpaceCore } from '../space/space-core.js';
@@ -40,7 +41,7 @@ export function adminHandler(src: AdminSources): (req: IncomingMessage, res: Ser
       const peek = peekOf(req, res);
       if (peek === undefined) return;
       const q = src.durable.queues.get(name);
-      if (!q) return notFound(res, `no queue "${name}"`);
+      if (!q) return notFound(res, doesNotExist('queue', name));
       json(res, 200, queueDetail(src.durable, src.rates, q, peek));
     },
     '/api/spaces': (req, res, name) => {
@@ -48,7 +49,7 @@ export function adminHandler(src: AdminSources): (req: IncomingMessage, res: Ser
       const peek = peekOf(req, res);
       if (peek === undefined) return;
       const s = findSpace(src.spaces, name);
-      if (!s) return notFound(res, `no space "${name}"`);
+      if (!s) return notFound(res, doesNotExist('space', name));
       json(res, 200, spaceDetail(src.rates, s, peek));
     },
     '/api/subscriptions': (req, res, name) => {

@@ -1,5 +1,6 @@
 import { CLOSE_CODES, LindenError } from '../../protocol/errors.js';
 import type { AdminFrame, AdminOp, ReportFrame } from '../../protocol/frames.js';
+import { doesNotExist } from '../../protocol/names.js';
 import { findSpace, listConnections, listQueues, listSpaces, listSubscriptions, queueDetail, spaceDetail } from '../admin/views.js';
 import type { BrokerContext } from '../broker-context.js';
 import type { Connection } from '../connection.js';
@@ -38,7 +39,7 @@ export function admin(ctx: BrokerContext, conn: Connection, f: AdminFrame): void
       return report(conn, f, listSpaces(ctx.spaces, ctx.rates));
     case 'space': {
       const space = findSpace(ctx.spaces, f.name!);
-      if (!space) throw new LindenError('NOT_FOUND', `no space "${f.name}"`, { name: f.name });
+      if (!space) throw new LindenError('NOT_FOUND', doesNotExist('space', f.name!), { name: f.name });
       return report(conn, f, spaceDetail(ctx.rates, space, f.peek));
     }
     case 'connections':
@@ -63,7 +64,7 @@ export function admin(ctx: BrokerContext, conn: Connection, f: AdminFrame): void
 /** Closes the connection named with 4006; `ok` to the asker, before the close when it kicks itself. */
 function kick(ctx: BrokerContext, conn: Connection, f: AdminFrame): void {
   const target = [...ctx.connections].find((c) => c.id === f.connection);
-  if (!target) throw new LindenError('NOT_FOUND', `no connection "${f.connection}"`, { connection: f.connection });
+  if (!target) throw new LindenError('NOT_FOUND', doesNotExist('connection', f.connection!), { connection: f.connection });
   audit(ctx, conn, 'kick', { target: target.id, targetClient: target.name });
   if (target === conn) conn.sendFrame({ t: 'ok', re: f.id });
   ctx.closeConnection(target, CLOSE_CODES.KICKED.code, KICK_REASON);

@@ -104,3 +104,24 @@ export class ChildTracker {
     await Promise.all(children.map((c) => c.exited.catch(() => undefined)));
   }
 }
+
+/** What tests compare of a run that should fail: see failure(). */
+export interface Failure {
+  code: number | null;
+  stdout: string;
+  /** stderr split into lines, without the empty string after the last newline. */
+  stderr: string[];
+  /** Whether stderr holds stack frames ("    at f (file.js:1:2)"). */
+  trace: boolean;
+}
+
+/**
+ * A finished run as tests of expected failures compare it whole: its exit code, stdout, stderr's
+ * lines and whether they hold a stack trace. An expected failure is exactly one line on stderr:
+ * `expect(failure(exit)).toEqual({ code: 2, stdout: '', stderr: [expect.stringMatching(/^usage/)], trace: false })`.
+ */
+export function failure(exit: Exit): Failure {
+  const lines = exit.stderr.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  return { code: exit.code, stdout: exit.stdout, stderr: lines, trace: /^\s+at \S/m.test(exit.stderr) };
+}

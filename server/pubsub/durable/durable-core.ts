@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { LindenError } from '../../../protocol/errors.js';
 import type { Headers, QueueSettings } from '../../../protocol/frames.js';
 import { assertPattern } from '../../../protocol/topics.js';
+import { doesNotExist } from '../../../protocol/names.js';
 import type { Connection } from '../../connection.js';
 import type { ResolvedOptions } from '../../options.js';
 import type { Store, StoreWrite } from '../../store/store.js';
@@ -88,7 +89,7 @@ export class DurableCore implements QueueHost {
    */
   remove(name: string): { dropped: number; detached: number; durable: Promise<void> | undefined } {
     const queue = this.queues.get(name);
-    if (!queue) throw new LindenError('NOT_FOUND', `no queue "${name}"`, { name });
+    if (!queue) throw new LindenError('NOT_FOUND', doesNotExist('queue', name), { name });
     const detached = queue.consumers.length;
     for (const c of [...queue.consumers]) {
       c.conn.sendError(new LindenError('NOT_FOUND', `queue "${name}" was deleted`, { name, sid: c.sid }));
@@ -108,7 +109,7 @@ export class DurableCore implements QueueHost {
   /** The queue of that name, or NOT_FOUND. */
   get(name: string): DurableQueue {
     const queue = this.queues.get(name);
-    if (!queue) throw new LindenError('NOT_FOUND', `no queue "${name}"`, { name });
+    if (!queue) throw new LindenError('NOT_FOUND', doesNotExist('queue', name), { name });
     return queue;
   }
 
@@ -251,7 +252,7 @@ export class DurableCore implements QueueHost {
   private deadLetterQueue(name: string, settings: QueueSettings): { queue: DurableQueue; durable: Promise<void> | undefined } {
     const parent = this.queues.get(name.slice(0, -'.dlq'.length));
     const queue = this.queues.get(name) ?? (parent && this.deadLetters(parent));
-    if (!queue) throw new LindenError('NOT_FOUND', `no queue "${name.slice(0, -4)}" whose dead letters "${name}" would hold`, { name });
+    if (!queue) throw new LindenError('NOT_FOUND', `${doesNotExist('queue', name)}: there is no queue "${name.slice(0, -4)}" whose dead letters it would hold`, { name });
     return { queue, durable: this.configure(queue, settings) };
   }
 
