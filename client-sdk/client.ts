@@ -305,6 +305,7 @@ export class Client implements MessageOwner {
   }
 
   private onFrame(data: Uint8Array | string, isBinary: boolean, epoch: number, chain: MessageChain | undefined): void {
+    if (epoch !== this.epoch) return; // a socket given up on
     let messages: unknown[];
     try {
       messages = this.codec.decode(data, isBinary);
@@ -358,9 +359,7 @@ export class Client implements MessageOwner {
     this.outbox ??= new Outbox(this.codec, frame.limits.maxFrameBytes);
     this.outbox.largeFrom = this.pipeline.negotiated(frame.ext);
     this.heartbeat.start(frame.heartbeatMs, () => this.enqueue({ t: 'ping', id: this.nextId++ }, false), () => {
-      const epoch = this.live;
-      this.socket?.close(CLOSE_CODES.HEARTBEAT_TIMEOUT.code, 'no answer to pings');
-      this.onClose(CLOSE_CODES.HEARTBEAT_TIMEOUT.code, 'no answer to pings', epoch);
+      this.abandon(CLOSE_CODES.HEARTBEAT_TIMEOUT.code, 'no answer to pings');
     });
     this.subs.restore();
     this.spaces.restore();
@@ -378,6 +377,18 @@ export class Client implements MessageOwner {
     else if (this.handshake && frame.re === 0) this.handshakeFailed(err);
     // A subscription the broker ended (its queue was deleted) is not restored on reconnect.
     else if (typeof sid !== 'number' || !this.subs.ended(sid, err)) this.feed.emit({ type: 'error', error: err });
+  }
+
+  /**
+   * Gives up on the current socket at once rather than waiting for a close handshake a silent
+   * broker may never answer. Its close event and any late frame then belong to an old epoch and
+   * are ignored, so they cannot run the close path a second time and open a second socket.
+   */
+  private abandon(code: number, reason: string): void {
+    const socket = this.socket;
+    this.onClose(code, reason, this.epoch);
+    this.epoch++;
+    socket?.close(code, reason);
   }
 
   private onClose(code: number, reason: string, epoch: number): void {
@@ -403,6 +414,7 @@ export class Client implements MessageOwner {
     else {
       this.state = 'reconnecting';
       this.feed.emit({ type: 'reconnecting', attempt: next.attempt, delayMs: next.delayMs });
+      clearTimeout(this.reconnectTimer);
       this.reconnectTimer = setTimeout(() => { this.open().catch(() => {}); }, next.delayMs);
     }
   }

@@ -1,0 +1,57 @@
+/**
+ * The SDK's heartbeat against a protocol-level fake broker that welcomes a client and then goes
+ * silent: the client gives up on the socket, reconnects once, and never leaves a second socket
+ * open (issue 20, item 20).
+ */
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { connect, type StatusEvent } from '../client-sdk/index.js';
+import { SUBPROTOCOLS } from '../protocol/version.js';
+import { until } from './helpers/setup.js';
+
+/** Answers hello with welcome (heartbeat 40 ms) and then nothing at all: a broker that hangs. */
+async function silentBroker(): Promise<{ url: string; sockets: WebSocket[]; close(): Promise<void> }> {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => SUBPROTOCOLS.json });
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const sockets: WebSocket[] = [];
+  server.on('connection', (ws) => {
+    sockets.push(ws);
+    ws.once('message', (data: Buffer) => {
+      const [hello] = JSON.parse(data.toString()) as [{ id: number }];
+      ws.send(JSON.stringify([{
+        t: 'welcome', re: hello.id, v: 1, connectionId: `fake-${sockets.length}`, server: { name: 'fake', version: '0' },
+        limits: { maxFrameBytes: 1 << 20, maxMessageBytes: 1 << 20, maxSubscriptions: 10, maxPendingBytes: 1 << 20, maxTopicLength: 512, maxTimeoutMs: 60_000 },
+        heartbeatMs: 40,
+      }]));
+    });
+  });
+  return {
+    url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    sockets,
+    close: () => new Promise<void>((resolve) => {
+      for (const ws of server.clients) ws.terminate();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+test('a heartbeat timeout closes the silent socket once and opens exactly one new one', async () => {
+  const fake = await silentBroker();
+  const client = await connect(fake.url, { codec: 'json', reconnect: { initialDelayMs: 150, maxDelayMs: 150 } });
+  const events: StatusEvent[] = [];
+  const feed = (async () => { for await (const e of client.status()) events.push(e); })();
+  try {
+    // The first socket's close handshake completes well within the reconnect delay, so a second
+    // run of the close path would show as a second 'reconnecting' before the next 'connected'.
+    await until(() => fake.sockets[0]!.readyState === fake.sockets[0]!.CLOSED, 5_000);
+    await until(() => events.some((e) => e.type === 'connected'), 5_000);
+    expect(events.slice(0, 3).map((e) => e.type)).toEqual(['disconnected', 'reconnecting', 'connected']);
+    expect(events[0]).toMatchObject({ type: 'disconnected', code: 4005 });
+    expect(fake.sockets).toHaveLength(2);
+    expect(fake.sockets.filter((ws) => ws.readyState === ws.OPEN)).toHaveLength(1);
+  } finally {
+    await client.close();
+    await feed;
+    await fake.close();
+  }
+});
