@@ -31,3 +31,15 @@ test('the client SDK and protocol never import server code, node: modules or ws 
     }
   }
 });
+
+test('CI runs the README\'s test command, and npm test installs the Debian packages the tests use', () => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const command = /one command installs what the tests need and runs the whole suite[^`]*```sh\n([^\n]+)\n```/.exec(readme)?.[1];
+  expect(command).toBe('npm install && npm test');
+  const ci = readFileSync(join(root, '.ci', 'run'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+  expect(ci.at(-1)).toBe(command);
+  const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  expect(scripts.pretest).toBe('bash .ci/system-packages');
+  const install = readFileSync(join(root, '.ci', 'system-packages'), 'utf8');
+  for (const pkg of ['chromium', 'redis-server']) expect(install).toContain(`command -v ${pkg}`);
+});
