@@ -32,6 +32,8 @@ export const ERROR_CODES = {
   SLOW_CONSUMER: { origin: 'broker', message: 'messages to this connection were dropped because its outbound buffer was full' },
   INVALID_TEMPLATE: { origin: 'broker', message: 'a tuple-space template is not valid (unknown or misused operator, unsafe regex, limit exceeded)' },
   INVALID_TUPLE: { origin: 'broker', message: 'a tuple is not valid (empty, not plain values such as a Date, too many fields, or too deep)' },
+  AUTH_FAILED: { origin: 'broker', message: 'the credentials in `hello` were missing, unknown or wrong; the broker closes the connection' },
+  PERMISSION_DENIED: { origin: 'broker', message: 'the connection\'s user may not do this operation on this subject; the connection stays open' },
   // Raised by the client SDK (or by startBroker) without a frame from the broker.
   TIMEOUT: { origin: 'client', message: 'the operation did not complete within its timeout' },
   DISCONNECTED: { origin: 'client', message: 'the connection was lost before the operation completed' },
@@ -57,6 +59,8 @@ export const CLOSE_CODES = {
   HEARTBEAT_TIMEOUT: { code: 4005, meaning: 'sent by the client SDK when the broker stopped answering pings (the broker terminates silent peers without a close frame: 1006)' },
   // Admin operations (protocol.md §17).
   KICKED: { code: 4006, meaning: 'an operator closed the connection with the admin operation `kick`' },
+  // Security (protocol.md §4.6).
+  AUTH_FAILED: { code: 4007, meaning: '`hello` did not log in: the credentials were missing, unknown or wrong' },
 } as const;
 
 /** The one error class of Linden; `code` is stable and documented in protocol.md. */

@@ -1,0 +1,127 @@
+import { Ajv } from 'ajv';
+import { assertPattern } from '../../protocol/topics.js';
+import { LindenError } from '../../protocol/errors.js';
+import type { JwtConfig } from './jwt.js';
+import type { PermissionsConfig } from './permissions.js';
+import { secretProblem } from './secrets.js';
+
+export interface UserConfig {
+  user: string;
+  /** A hash from `linden passwd`, or `plain:<password>` for tests. */
+  password?: string;
+  /** A hash from `linden passwd --token`, or `plain:<token>` for tests. */
+  token?: string;
+  permissions?: PermissionsConfig;
+}
+
+/** The `auth` option of startBroker() and of the config file (README "Security"). */
+export interface AuthOptions {
+  /** Whether clients without credentials may connect; default false once `auth` is configured. */
+  anonymous?: boolean;
+  /** What anonymous clients may do when `anonymous` is true; default nothing. */
+  anonymousPermissions?: PermissionsConfig;
+  users?: UserConfig[];
+  jwt?: JwtConfig;
+}
+
+const patterns = { type: 'array', maxItems: 1024, items: { type: 'string', minLength: 1, maxLength: 512 } };
+const rule = (extra: string[] = []) => ({
+  type: 'object',
+  additionalProperties: false,
+  properties: Object.fromEntries(['allow', 'deny', ...extra].map((k) => [k, patterns])),
+});
+
+export const PERMISSIONS_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    publish: rule(),
+    subscribe: rule(),
+    queues: rule(['manage']),
+    spaces: rule(['read']),
+    admin: { type: 'boolean' },
+  },
+} as const;
+
+export const AUTH_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    anonymous: { type: 'boolean' },
+    anonymousPermissions: PERMISSIONS_SCHEMA,
+    users: {
+      type: 'array',
+      maxItems: 100_000,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['user'],
+        properties: {
+          user: { type: 'string', minLength: 1, maxLength: 128 },
+          password: { type: 'string', minLength: 1, maxLength: 1024 },
+          token: { type: 'string', minLength: 1, maxLength: 1024 },
+          permissions: PERMISSIONS_SCHEMA,
+        },
+      },
+    },
+    jwt: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['publicKey'],
+      properties: {
+        publicKey: { type: 'string', minLength: 1, maxLength: 16_384 },
+        issuer: { type: 'string', minLength: 1 },
+        audience: { type: 'string', minLength: 1 },
+      },
+    },
+  },
+} as const;
+
+/** Patterns that are not in the topic syntax, each named by its path. */
+function patternProblems(p: PermissionsConfig | undefined, at: string): string[] {
+  const problems: string[] = [];
+  for (const [kind, rules] of Object.entries(p ?? {})) {
+    if (typeof rules !== 'object' || rules === null) continue;
+    for (const [list, values] of Object.entries(rules as Record<string, string[]>)) {
+      values.forEach((pattern, i) => {
+        try {
+          assertPattern(pattern);
+        } catch (err) {
+          problems.push(`${at}.${kind}.${list}[${i}]: ${(err as Error).message}`);
+        }
+      });
+    }
+  }
+  return problems;
+}
+
+const permissionsShape = new Ajv().compile(PERMISSIONS_SCHEMA);
+
+/** A permissions object from outside the config (a JWT claim), checked as strictly as the config. */
+export function permissionsFrom(value: unknown): PermissionsConfig {
+  if (!permissionsShape(value)) throw new Error(`the "permissions" claim is not a permissions object: ${permissionsShape.errors?.[0]?.message ?? ''}`);
+  const problems = patternProblems(value as PermissionsConfig, 'permissions');
+  if (problems.length > 0) throw new Error(`the "permissions" claim has a bad pattern: ${problems[0]}`);
+  return value as PermissionsConfig;
+}
+
+/**
+ * What JSON Schema cannot say: patterns in the topic syntax, secrets in a known form, one user
+ * per name, and a way in for each user. Throws INVALID_OPTIONS naming the path.
+ */
+export function checkAuth(auth: AuthOptions): void {
+  const problems = patternProblems(auth.anonymousPermissions, 'auth.anonymousPermissions');
+  const seen = new Set<string>();
+  (auth.users ?? []).forEach((u, i) => {
+    const at = `auth.users[${i}]`;
+    if (seen.has(u.user)) problems.push(`${at}.user: "${u.user}" appears twice`);
+    seen.add(u.user);
+    if (u.password === undefined && u.token === undefined) problems.push(`${at}: needs a password or a token`);
+    for (const kind of ['password', 'token'] as const) {
+      const problem = u[kind] === undefined ? undefined : secretProblem(u[kind]!, kind);
+      if (problem) problems.push(`${at}.${kind}: ${problem}`);
+    }
+    problems.push(...patternProblems(u.permissions, `${at}.permissions`));
+  });
+  if (problems.length > 0) throw new LindenError('INVALID_OPTIONS', `invalid broker options: ${problems.join('; ')}`, { problems });
+}
