@@ -17,8 +17,13 @@ export function backoffDelay(attempt: number, options: ReconnectOptions): number
   return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
 }
 
-/** Closes after which reconnecting cannot help: the broker will never speak this client's subprotocol or version. */
-const FATAL_CLOSE_CODES: readonly number[] = [CLOSE_CODES.UNSUPPORTED_SUBPROTOCOL.code, CLOSE_CODES.UNSUPPORTED_VERSION.code];
+/**
+ * Closes after which reconnecting cannot help: the broker will never speak this client's
+ * subprotocol or version, or it refused the credentials, which would fail again.
+ */
+const FATAL_CLOSE_CODES: readonly number[] = [
+  CLOSE_CODES.UNSUPPORTED_SUBPROTOCOL.code, CLOSE_CODES.UNSUPPORTED_VERSION.code, CLOSE_CODES.AUTH_FAILED.code,
+];
 
 /** When to try again after a lost connection, and when to give up. */
 export class ReconnectPolicy {

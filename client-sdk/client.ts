@@ -3,14 +3,14 @@ import { CLOSE_CODES, LindenError, isErrorCode } from '../protocol/errors.js';
 import { fragmentation } from '../protocol/fragmentation.js';
 import { someHeaders } from '../protocol/headers.js';
 import { packStr, utf8Length } from '../protocol/frame-writer.js';
-import type { AckLevel, BrokerFrame, ErrFrame, Limits, MsgFrame, ReceiptFrame, WelcomeFrame } from '../protocol/frames.js';
+import type { AckLevel, BrokerFrame, ErrFrame, Extensions, Limits, MsgFrame, ReceiptFrame, WelcomeFrame } from '../protocol/frames.js';
 import type { MessageChain } from '../protocol/message-chain.js';
 import { assertTopic } from '../protocol/topics.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
 import { ReconnectPolicy } from './backoff.js';
 import { Heartbeat } from './heartbeat.js';
 import { Message, type MessageOwner } from './message.js';
-import { ADMIN_FIELDS, QUEUE_SETTINGS, definedOnly, type AdminRequest, type ConnectOptions, type PublishOptions, type QueueSettings } from './options.js';
+import { ADMIN_FIELDS, QUEUE_SETTINGS, credentialsOf, definedOnly, type AdminRequest, type ConnectOptions, type PublishOptions, type QueueSettings } from './options.js';
 import { Outbox } from './outbox.js';
 import { PendingCalls } from './pending-calls.js';
 import { ClientPipeline } from './pipeline.js';
@@ -104,12 +104,27 @@ export class Client implements MessageOwner {
     this.chain = chain;
     const ext = this.pipeline.announced;
     openSocket(this.url, [this.codec.subprotocol], {
-      open: () => this.sendNow({ t: 'hello', id: 0, v: PROTOCOL_VERSION, ...(this.options.name ? { name: this.options.name } : {}), ...(ext ? { ext } : {}) }),
+      open: () => void this.hello(epoch, ext),
       message: (data, isBinary) => this.onFrame(data, isBinary, epoch, chain),
       close: (code, reason) => this.onClose(code, reason, epoch),
       error: (err) => { this.lastSocketError = err.message; },
     }).then((socket) => { if (epoch === this.epoch) this.socket = socket; }, (err: Error) => this.handshakeFailed(new LindenError('CONNECTION_REFUSED', err.message)));
     return done.finally(() => clearTimeout(timer));
+  }
+
+  private async hello(epoch: number, ext: Extensions | undefined): Promise<void> {
+    let auth: Record<string, string> | undefined;
+    try {
+      auth = await credentialsOf(this.options);
+    } catch (err) {
+      this.handshakeFailed(new LindenError('CONNECTION_REFUSED', `no credentials: ${(err as Error).message}`));
+      this.socket?.close(1000);
+      return;
+    }
+    if (epoch !== this.epoch) return;
+    this.sendNow({
+      t: 'hello', id: 0, v: PROTOCOL_VERSION, ...(this.options.name ? { name: this.options.name } : {}), ...(ext ? { ext } : {}), ...(auth ? { auth } : {}),
+    });
   }
 
   /** A named tuple space (created on the broker on first use; `persistent` keeps its tuples in the store). */

@@ -22,6 +22,21 @@ export interface ConnectOptions {
   interceptors?: Interceptor[];
   /** Largest message this client reassembles from fragments. Default 64 MiB. */
   maxMessageBytes?: number;
+  /** Log in as this user, with `password` (README "Security"); sent in `hello`, never in the URL. */
+  user?: string;
+  password?: string;
+  /** Log in with a token from `linden passwd --token`. */
+  token?: string;
+  /** Log in with a JWT; a function is asked again before each reconnection, so it can refresh an expiring token. */
+  jwt?: string | (() => string | Promise<string>);
+}
+
+/** `hello.auth` from the options, or undefined for an anonymous client (protocol.md §4.6). */
+export async function credentialsOf(o: ConnectOptions): Promise<Record<string, string> | undefined> {
+  if (o.jwt !== undefined) return { jwt: typeof o.jwt === 'function' ? await o.jwt() : o.jwt };
+  if (o.token !== undefined) return { token: o.token };
+  if (o.user !== undefined) return { user: o.user, password: o.password ?? '' };
+  return undefined;
 }
 
 export type AckLevelOption = 'none' | 'submission' | 'delivery' | 'processing';
