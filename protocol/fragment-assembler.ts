@@ -1,5 +1,6 @@
 import type { Codec } from './codec.js';
 import { LindenError, type ErrorCode } from './errors.js';
+import { MAX_UINT } from './limits.js';
 import { utf8Length } from './frame-writer.js';
 
 export interface AssemblyLimits {
@@ -62,17 +63,19 @@ export class FragmentAssembler {
 
   add(f: FragFields): void {
     const { fid, seq, n } = f;
+    // As the schema of `frag` (frames.ts) would say: details name the field, never quote its value.
     if (!isUint(fid)) {
-      this.fail(new LindenError('INVALID_FRAME', 'a "frag" message needs an integer field fid', { fid }));
+      this.fail(new LindenError('INVALID_FRAME', `invalid "frag" message: field "fid" must be an integer from 0 to ${MAX_UINT}`, { t: 'frag', field: 'fid' }));
       return;
     }
     if (!isUint(seq) || !isUint(n) || n < 1) {
-      this.reject(fid, 'INVALID_FRAME', 'a "frag" message needs integer fields seq and n (n >= 1)');
+      const field = isUint(seq) ? 'n' : 'seq';
+      this.reject(fid, 'INVALID_FRAME', `invalid "frag" message: field "${field}" must be an integer from ${field === 'n' ? 1 : 0} to ${MAX_UINT}`, { t: 'frag', field });
       return;
     }
     const binary = this.codec.name === 'msgpack';
     if (binary ? !(f.data instanceof Uint8Array) : typeof f.data !== 'string') {
-      this.reject(fid, 'INVALID_FRAME', `field "data" of a "frag" must be ${binary ? 'bin' : 'a string'}`);
+      this.reject(fid, 'INVALID_FRAME', `invalid "frag" message: field "data" must be ${binary ? 'bin' : 'a string'}`, { t: 'frag', field: 'data' });
       return;
     }
     let a = this.open.get(fid);
@@ -115,7 +118,7 @@ export class FragmentAssembler {
       return undefined;
     }
     if (!isUint(size)) {
-      this.reject(fid, 'INVALID_FRAME', 'the first fragment of a message needs an integer "size"');
+      this.reject(fid, 'INVALID_FRAME', `invalid "frag" message: the first fragment needs field "size", an integer from 0 to ${MAX_UINT}`, { t: 'frag', field: 'size' });
       return undefined;
     }
     if (size > this.limits.maxBytes) {
@@ -203,5 +206,5 @@ export class FragmentAssembler {
 }
 
 function isUint(v: unknown): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_UINT;
 }

@@ -1,7 +1,9 @@
 import type { Parts, Piece } from './codec.js';
+import { LindenError } from './errors.js';
 import { FragmentAssembler, ReassemblyBudget } from './fragment-assembler.js';
 import { FragmentSender } from './fragment-sender.js';
 import type { Interceptor, Link, LinkHooks } from './interceptor.js';
+import { MAX_DURATION_MS } from './limits.js';
 
 export interface FragmentationOptions {
   /** Largest fragment this side sends, in bytes; the smaller of both sides' sizes is used. Default 64 KiB. */
@@ -31,6 +33,11 @@ const FIELDS_MARGIN = 64 * 1024;
  * towards a peer that did not, messages go whole.
  */
 export function fragmentation(options: FragmentationOptions = {}): Interceptor {
+  const timeout = options.assemblyTimeoutMs;
+  // It becomes a timer, and a timer of 2^31 ms or more would fire after 1 ms.
+  if (timeout !== undefined && !(Number.isInteger(timeout) && timeout >= 1 && timeout <= MAX_DURATION_MS)) {
+    throw new LindenError('INVALID_OPTIONS', `fragmentation option "assemblyTimeoutMs" must be an integer from 1 to ${MAX_DURATION_MS}`);
+  }
   const fragmentSize = Math.max(MIN_FRAGMENT_SIZE, options.fragmentSize ?? DEFAULT_FRAGMENT_SIZE);
   // One budget per interceptor: on a broker, all its connections share it.
   const budget = new ReassemblyBudget(options.maxReassemblyBytes ?? 512 * 1024 * 1024);

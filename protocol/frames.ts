@@ -3,6 +3,11 @@
  * object or an array of them; every message names its type in `t`.
  */
 import { HEADERS_SCHEMA, type Headers } from './headers.js';
+import {
+  MAX_ARITY, MAX_BATCH_STEPS, MAX_DELIVERIES, MAX_DURATION_MS, MAX_EXTENSION_NAME_LENGTH, MAX_EXTENSIONS, MAX_IN_FLIGHT,
+  MAX_MESSAGE_ID_LENGTH, MAX_NAME_LENGTH, MAX_QUEUE_BYTES, MAX_QUEUE_MESSAGES, MAX_READ_LIMIT, MAX_REASON_LENGTH,
+  MAX_TAGS_PER_RCV, MAX_TUPLE_ID_LENGTH, MAX_UINT,
+} from './limits.js';
 import { NAME_PATTERN } from './names.js';
 
 export type { Headers } from './headers.js';
@@ -144,21 +149,28 @@ export type BrokerFrame =
   | ReportFrame;
 
 // ---- schemas (client -> broker; the broker validates every inbound message) ----
-const uint = { type: 'integer', minimum: 0, maximum: 4294967295 } as const;
-const ms = { type: 'integer', minimum: 1 } as const;
+// Every number and string has its ceiling here (protocol/limits.ts, protocol.md §4.6).
+const uint = { type: 'integer', minimum: 0, maximum: MAX_UINT } as const;
+/** A duration a client asks for; below 2^31 ms, so no timer it reaches can overflow. */
+const ms = { type: 'integer', minimum: 1, maximum: MAX_DURATION_MS } as const;
 /** Space names: letters, digits and `_ . : -`, so they are safe in logs, metrics and CLI arguments. */
-const spaceName = { type: 'string', pattern: NAME_PATTERN } as const;
-const fields = { type: 'array', minItems: 1 } as const;
-const name = { type: 'string', minLength: 1, maxLength: 128 } as const;
+const spaceName = { type: 'string', maxLength: MAX_NAME_LENGTH, pattern: NAME_PATTERN } as const;
+const fields = { type: 'array', minItems: 1, maxItems: MAX_ARITY } as const;
+const name = { type: 'string', minLength: 1, maxLength: MAX_NAME_LENGTH } as const;
 /** Queue (durable subscription) names: as space names (the broker keeps 4 characters for `.dlq`). */
-const queueName = { type: 'string', pattern: NAME_PATTERN } as const;
+const queueName = spaceName;
+const tupleId = { type: 'string', minLength: 1, maxLength: MAX_TUPLE_ID_LENGTH } as const;
 const queueSettings = {
-  ackWait: { type: 'integer', minimum: 1 },
-  maxInFlight: { type: 'integer', minimum: 1, maximum: 1_000_000 },
-  maxDeliveries: { type: 'integer', minimum: 1 },
-  maxMessages: { type: 'integer', minimum: 1 },
-  maxBytes: { type: 'integer', minimum: 1 },
+  ackWait: ms,
+  maxInFlight: { type: 'integer', minimum: 1, maximum: MAX_IN_FLIGHT },
+  maxDeliveries: { type: 'integer', minimum: 1, maximum: MAX_DELIVERIES },
+  maxMessages: { type: 'integer', minimum: 1, maximum: MAX_QUEUE_MESSAGES },
+  maxBytes: { type: 'integer', minimum: 1, maximum: MAX_QUEUE_BYTES },
   overflow: { enum: [...OVERFLOW_POLICIES] },
+} as const;
+/** The settings of one extension in `hello.ext`: its own to interpret, but bounded in number and names. */
+const extensionSettings = {
+  type: 'object', maxProperties: MAX_EXTENSIONS, propertyNames: { type: 'string', maxLength: MAX_EXTENSION_NAME_LENGTH },
 } as const;
 
 function message(t: string, properties: Record<string, object>, required: string[]): object {
@@ -174,8 +186,12 @@ function message(t: string, properties: Record<string, object>, required: string
 export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], object> {
   return {
     hello: message('hello', {
-      id: uint, v: { type: 'integer' }, name,
-      ext: { type: 'object', maxProperties: 32, additionalProperties: { type: 'object' } },
+      id: uint, v: uint, name,
+      ext: {
+        type: 'object', maxProperties: MAX_EXTENSIONS, propertyNames: { type: 'string', maxLength: MAX_EXTENSION_NAME_LENGTH },
+        properties: { fragmentation: { ...extensionSettings, properties: { size: uint } } },
+        additionalProperties: extensionSettings,
+      },
     }, ['id', 'v']),
     ping: message('ping', { id: uint }, ['id']),
     pong: message('pong', { re: uint }, ['re']),
@@ -186,17 +202,17 @@ export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], ob
       topic: { type: 'string' },
       data: payload,
       ack: { enum: [...ACK_LEVELS] },
-      timeout: { type: 'integer', minimum: 1 },
+      timeout: ms,
       // The store cannot key on control characters U+0000-U+0004 or lone surrogates.
-      mid: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u0004\\uD800-\\uDFFF]*$' },
+      mid: { type: 'string', minLength: 1, maxLength: MAX_MESSAGE_ID_LENGTH, pattern: '^[^\\u0000-\\u0004\\uD800-\\uDFFF]*$' },
       reply: { type: 'boolean' },
       mode: { enum: [...DELIVERY_MODES] },
       ttl: ms,
       hdr: HEADERS_SCHEMA,
     }, ['topic', 'data']),
-    rcv: message('rcv', { tags: { type: 'array', items: uint, minItems: 1, maxItems: 65536 } }, ['tags']),
+    rcv: message('rcv', { tags: { type: 'array', items: uint, minItems: 1, maxItems: MAX_TAGS_PER_RCV } }, ['tags']),
     ack: message('ack', { tag: uint, data: payload }, ['tag']),
-    nack: message('nack', { tag: uint, reason: { type: 'string', maxLength: 1024 }, delay: { type: 'integer', minimum: 0 } }, ['tag']),
+    nack: message('nack', { tag: uint, reason: { type: 'string', maxLength: MAX_REASON_LENGTH }, delay: { type: 'integer', minimum: 0, maximum: MAX_DURATION_MS } }, ['tag']),
     working: message('working', { tag: uint }, ['tag']),
     qcreate: message('qcreate', { id: uint, name: queueName, pattern: { type: 'string' }, ...queueSettings }, ['id', 'name', 'pattern']),
     qdelete: message('qdelete', { id: uint, name: queueName }, ['id', 'name']),
@@ -210,13 +226,15 @@ export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], ob
       events: { type: 'array', items: { enum: ['out', 'in', 'expire'] }, minItems: 1, uniqueItems: true },
     }, ['id', 'nid', 'space', 'template']),
     unnotify: message('unnotify', { id: uint, nid: uint }, ['id', 'nid']),
-    renew: message('renew', { id: uint, space: spaceName, tid: { type: 'string', minLength: 1 }, ttl: ms }, ['id', 'space', 'tid', 'ttl']),
-    cancel: message('cancel', { id: uint, space: spaceName, tid: { type: 'string', minLength: 1 } }, ['id', 'space', 'tid']),
+    renew: message('renew', { id: uint, space: spaceName, tid: tupleId, ttl: ms }, ['id', 'space', 'tid', 'ttl']),
+    cancel: message('cancel', { id: uint, space: spaceName, tid: tupleId }, ['id', 'space', 'tid']),
     batch: message('batch', {
       id: uint, space: spaceName, persistent: { type: 'boolean' },
       steps: {
-        type: 'array', minItems: 1, maxItems: 1024,
+        type: 'array', minItems: 1, maxItems: MAX_BATCH_STEPS,
+        // The step's `op` picks its schema, so an error names the field of that step (`steps.3.ttl`).
         items: {
+          type: 'object', discriminator: { propertyName: 'op' },
           oneOf: [
             { type: 'object', properties: { op: { enum: ['inp', 'rdp'] }, template: fields }, required: ['op', 'template'], additionalProperties: false },
             { type: 'object', properties: { op: { const: 'out' }, tuple: fields, ttl: ms, hdr: HEADERS_SCHEMA }, required: ['op', 'tuple'], additionalProperties: false },
@@ -224,8 +242,8 @@ export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], ob
         },
       },
     }, ['id', 'space', 'steps']),
-    frag: message('frag', { fid: uint, seq: uint, n: { type: 'integer', minimum: 1, maximum: 4294967295 }, size: uint, data: {} }, ['fid', 'seq', 'n', 'data']),
-    settle: message('settle', { id: uint, rid: { type: 'string', minLength: 1 }, ok: { type: 'boolean' } }, ['id', 'rid', 'ok']),
+    frag: message('frag', { fid: uint, seq: uint, n: { type: 'integer', minimum: 1, maximum: MAX_UINT }, size: uint, data: {} }, ['fid', 'seq', 'n', 'data']),
+    settle: message('settle', { id: uint, rid: tupleId, ok: { type: 'boolean' } }, ['id', 'rid', 'ok']),
     // Which of name/connection/peek an op needs or allows is checked by server/handlers/admin.ts.
     admin: message('admin', {
       id: uint, op: { enum: [...ADMIN_OPS] }, name: queueName, connection: name, peek: { type: 'integer', minimum: 1, maximum: MAX_PEEK },
@@ -235,7 +253,7 @@ export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], ob
 
 function readMessage(t: 'in' | 'rd'): object {
   const properties: Record<string, object> = {
-    id: uint, space: spaceName, template: fields, wait: { type: 'boolean' }, timeout: ms, limit: { type: 'integer', minimum: 1, maximum: 100_000 },
+    id: uint, space: spaceName, template: fields, wait: { type: 'boolean' }, timeout: ms, limit: { type: 'integer', minimum: 1, maximum: MAX_READ_LIMIT },
   };
   if (t === 'in') properties.reserve = ms;
   return message(t, properties, ['id', 'space', 'template']);

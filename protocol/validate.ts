@@ -1,6 +1,7 @@
 import { Ajv, type ValidateFunction, type ErrorObject } from 'ajv';
 import { LindenError } from './errors.js';
 import { clientFrameSchemas, type ClientFrame } from './frames.js';
+import { echo } from './limits.js';
 import type { CodecName } from './version.js';
 
 /** Validates messages from clients; ajv compiles each schema once, so the hot path is a function call. */
@@ -8,7 +9,7 @@ export class FrameValidator {
   private readonly validators: Map<string, ValidateFunction>;
 
   constructor(codec: CodecName) {
-    const ajv = new Ajv({ allErrors: false, strict: true });
+    const ajv = new Ajv({ allErrors: false, strict: true, discriminator: true });
     ajv.addKeyword({
       keyword: 'binary',
       schemaType: 'boolean',
@@ -30,7 +31,9 @@ export class FrameValidator {
     const t = (message as { t?: unknown }).t;
     const validate = typeof t === 'string' ? this.validators.get(t) : undefined;
     if (!validate) {
-      throw new LindenError('UNKNOWN_FRAME_TYPE', `unknown message type ${JSON.stringify(t) ?? 'undefined'}`, { t: String(t) });
+      // `t` may be a string of any length: quote only its start.
+      const named = echo(String(t));
+      throw new LindenError('UNKNOWN_FRAME_TYPE', `unknown message type ${typeof t === 'string' ? JSON.stringify(named) : named}`, { t: named });
     }
     if (!validate(message)) throw invalid(t as string, validate.errors ?? []);
     return message as ClientFrame;
@@ -50,6 +53,12 @@ function invalid(t: string, errors: ErrorObject[]): LindenError {
     problem = 'is required';
   } else if (first.keyword === 'binary') {
     problem = 'must be MessagePack bin (the payload encoded on its own)';
+  } else if (first.keyword === 'discriminator') {
+    field = field === '' ? 'op' : `${field}.op`;
+    problem = 'is missing or not an op of this message';
+  } else if (first.propertyName !== undefined) {
+    // A name (key) of a map, such as a header name; the name itself is not quoted, it may be long.
+    problem = `has a name that ${problem}`;
   }
   return new LindenError('INVALID_FRAME', `invalid "${t}" message: field "${field}" ${problem}`, { t, field });
 }

@@ -2,6 +2,7 @@ import { Ajv } from 'ajv';
 import { LindenError } from '../protocol/errors.js';
 import { fragmentation } from '../protocol/fragmentation.js';
 import type { Interceptor } from '../protocol/interceptor.js';
+import { MAX_ARITY, MAX_DURATION_MS } from '../protocol/limits.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -79,6 +80,8 @@ export const DEFAULTS: ResolvedOptions = {
 };
 
 const positive = { type: 'integer', minimum: 1 };
+/** Every option in ms reaches a timer, and a timer of 2^31 ms or more fires after 1 ms. */
+const duration = { type: 'integer', minimum: 1, maximum: MAX_DURATION_MS };
 const validate = new Ajv({ allErrors: true }).compile({
   type: 'object',
   additionalProperties: false,
@@ -90,17 +93,17 @@ const validate = new Ajv({ allErrors: true }).compile({
     maxMessageBytes: positive,
     maxSubscriptions: positive,
     maxPendingBytes: positive,
-    heartbeatMs: positive,
-    handshakeTimeoutMs: positive,
-    receiptTimeoutMs: positive,
-    maxTimeoutMs: positive,
+    heartbeatMs: duration,
+    handshakeTimeoutMs: duration,
+    receiptTimeoutMs: duration,
+    maxTimeoutMs: duration,
     maxTuplesPerSpace: positive,
     maxWaitersPerConnection: positive,
-    maxLeaseMs: positive,
-    maxArity: { type: 'integer', minimum: 1, maximum: 1024 },
+    maxLeaseMs: duration,
+    maxArity: { type: 'integer', minimum: 1, maximum: MAX_ARITY },
     logLevel: { enum: [...LOG_LEVELS] },
     dataDir: { type: 'string', minLength: 1 },
-    dedupeWindowMs: positive,
+    dedupeWindowMs: duration,
     interceptors: {
       type: 'array',
       items: { type: 'object', properties: { name: { type: 'string', minLength: 1 } }, required: ['name'] },

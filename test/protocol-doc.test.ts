@@ -10,6 +10,7 @@ import { CLOSE_CODES, ERROR_CODES } from '../protocol/errors.js';
 import { clientFrameSchemas, type BrokerFrame } from '../protocol/frames.js';
 import { toJsonValue } from '../protocol/json-data.js';
 import { FrameValidator } from '../protocol/validate.js';
+import { schemaLimits, TYPED_LIMITS, UNITS, type LimitKind } from './helpers/schema-limits.js';
 
 const DOC = readFileSync(new URL('../protocol.md', import.meta.url), 'utf8');
 const FRAMES_SOURCE = readFileSync(new URL('../protocol/frames.ts', import.meta.url), 'utf8');
@@ -153,6 +154,39 @@ function expectSameFrames(documented: Map<string, Fields>, actual: Map<string, F
   }
 }
 
+/**
+ * The ceilings of the §4.6 table as `<t> <path> <kind> <ceiling> <code>` lines, one per message
+ * a row applies to, plus the rows or cells that match no field of any schema.
+ */
+function documentedLimits(rows: string[][], known: Array<{ t: string; path: string; kind: LimitKind }>): { lines: string[]; unmatched: string[] } {
+  const spans = (cell: string | undefined): string[] => [...(cell ?? '').matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
+  const lines: string[] = [];
+  const unmatched: string[] = [];
+  for (const cells of rows) {
+    const fields = spans(cells[0]);
+    const every = /^every message with the field$/.test((cells[1] ?? '').trim());
+    const types = every ? [] : spans(cells[1]);
+    const ceiling = /^(\d+)(?:\s+(characters|items|entries)\b)?/.exec((cells[2] ?? '').trim());
+    const codeName = spans(cells[3]).find((c) => /^[A-Z_]+$/.test(c));
+    if (!ceiling || !codeName) {
+      unmatched.push(`row "${cells.join(' | ')}": no ceiling or no error code`);
+      continue;
+    }
+    const kind = (Object.keys(UNITS) as LimitKind[]).find((k) => UNITS[k] === (ceiling[2] ?? ''))!;
+    const used = new Set<string>();
+    for (const field of fields) {
+      const matches = known.filter((k) => k.path === field && k.kind === kind && (every || types.includes(k.t)));
+      if (matches.length === 0) unmatched.push(`row of ${field}: no ${kind} of that field in ${every ? 'any message' : types.join(', ')}`);
+      for (const k of matches) {
+        used.add(k.t);
+        lines.push(`${k.t} ${k.path} ${kind} ${ceiling[1]} ${codeName}`);
+      }
+    }
+    for (const t of types) if (!used.has(t)) unmatched.push(`row of ${fields.join(', ')}: names ${t}, which has none of these fields`);
+  }
+  return { lines: lines.sort(), unmatched };
+}
+
 // ---- tests ----
 
 describe('protocol.md', () => {
@@ -185,6 +219,20 @@ describe('protocol.md', () => {
   test('the client -> broker frame table matches the schemas the broker validates with', () => {
     const frames = section(DOC, 2, 'Frame types');
     expectSameFrames(documentedFrames(tableRows(section(frames, 3, 'Client → broker'))), clientFrames());
+  });
+
+  test('the field-limits table (§4.6) names exactly the ceilings of the schemas, and of topics and patterns', () => {
+    const { limits } = schemaLimits();
+    const typed = TYPED_LIMITS.map((l) => ({ ...l, kind: 'maxLength' as const }));
+    const actual = [
+      ...limits.map((l) => `${l.t} ${l.path} ${l.kind} ${l.limit} INVALID_FRAME`),
+      ...typed.map((l) => `${l.t} ${l.path} ${l.kind} ${l.limit} ${l.code}`),
+    ].sort();
+    const rows = tableRows(section(section(DOC, 2, 'Handshake'), 3, 'Field limits'));
+    const documented = documentedLimits(rows, [...limits, ...typed]);
+    expect(documented.unmatched).toEqual([]);
+    expect(duplicates(documented.lines)).toEqual([]);
+    expect(diff(documented.lines, actual)).toEqual({ missingFromDoc: [], notInCode: [] });
   });
 
   test('the broker -> client frame table matches BrokerFrame in protocol/frames.ts', () => {

@@ -11,7 +11,7 @@ import { LeaseHeap } from '../../space/lease-heap.js';
 import { TopicTrie } from '../topic-trie.js';
 import { DurableQueue, type Consumer, type QueueHost } from './durable-queue.js';
 import {
-  DEDUPE_PREFIX, QUEUE_DEFAULTS, QUEUES_PREFIX, deleteDedupe, deleteMessage, deleteQueue, messageFromRecord, messagesPrefix,
+  DEDUPE_PREFIX, QUEUE_DEFAULTS, QUEUES_PREFIX, configWithinLimits, deleteDedupe, deleteMessage, deleteQueue, messageFromRecord, messagesPrefix,
   putDedupe, putMessage, putQueue, type MessageWatch, type QueueConfig, type QueueRecord, type QueuedMessage,
 } from './queue-records.js';
 
@@ -52,7 +52,7 @@ export class DurableCore implements QueueHost {
     let messages = 0;
     for (const [, value] of await this.store.scan(QUEUES_PREFIX)) {
       const r = value as QueueRecord;
-      const queue = this.install(r.name, r.pattern, r.config, r.createdAt);
+      const queue = this.install(r.name, r.pattern, configWithinLimits(r.config), r.createdAt);
       for (const [key, record] of await this.store.scan(messagesPrefix(r.name))) {
         const m = messageFromRecord(key, record);
         this.seq = Math.max(this.seq, m.seq + 1);

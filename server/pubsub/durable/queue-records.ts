@@ -1,4 +1,5 @@
 import type { Headers } from '../../../protocol/headers.js';
+import { MAX_DURATION_MS } from '../../../protocol/limits.js';
 import type { Key, StoreWrite } from '../../store/store.js';
 
 /**
@@ -26,6 +27,14 @@ export const QUEUE_DEFAULTS: QueueConfig = {
   maxBytes: 256 * 1024 * 1024,
   overflow: 'reject',
 };
+
+/**
+ * A stored config within today's ceilings (protocol/limits.ts): brokers before them stored any
+ * ackWait, and one of 2^31 ms or more would make every delivery's timer fire after 1 ms.
+ */
+export function configWithinLimits(config: QueueConfig): QueueConfig {
+  return config.ackWait <= MAX_DURATION_MS ? config : { ...config, ackWait: MAX_DURATION_MS };
+}
 
 export interface QueueRecord {
   name: string;

@@ -1,0 +1,52 @@
+/**
+ * The ceilings of what a client may send (protocol.md §4.6). The frame schemas (frames.ts) are
+ * built from these, so a value beyond one is refused with INVALID_FRAME before it reaches a
+ * timer, a map or a buffer; test/protocol-doc.test.ts checks the table of §4.6 against them.
+ */
+
+/** uint: ids, delivery tags, fragment numbers. */
+export const MAX_UINT = 4_294_967_295;
+
+/**
+ * The longest duration, in ms, a client may ask for: timeouts, ttls, ackWait, nack delay,
+ * reserve. 24 days: below 2^31 ms, the longest delay a JavaScript timer takes (a longer one fires
+ * after 1 ms), with room for the SDK's grace second on top. Broker options in ms share it.
+ */
+export const MAX_DURATION_MS = 24 * 24 * 3600 * 1000;
+
+/** Space, queue, group, client and connection names. */
+export const MAX_NAME_LENGTH = 128;
+/** A publisher's message id (`mid`). */
+export const MAX_MESSAGE_ID_LENGTH = 128;
+/** Why a delivery was refused (`nack` `reason`). */
+export const MAX_REASON_LENGTH = 1024;
+/** Delivery tags one `rcv` confirms. */
+export const MAX_TAGS_PER_RCV = 65_536;
+/** Steps of one atomic `batch`. */
+export const MAX_BATCH_STEPS = 1024;
+/** Tuples one `in`/`rd` with `limit` takes or reads. */
+export const MAX_READ_LIMIT = 100_000;
+/** Tuple and reservation ids are short strings the broker makes (`2s`, `2y.0`). */
+export const MAX_TUPLE_ID_LENGTH = 64;
+/** Fields of a tuple or template; the broker option maxArity (default 64) may allow fewer. */
+export const MAX_ARITY = 1024;
+/** Settings of a durable subscription. */
+export const MAX_IN_FLIGHT = 1_000_000;
+export const MAX_DELIVERIES = 1_000_000;
+export const MAX_QUEUE_MESSAGES = 1_000_000_000;
+/** 1 TiB. */
+export const MAX_QUEUE_BYTES = 2 ** 40;
+/** Extensions in `hello.ext`, and settings of one extension; the length of their names. */
+export const MAX_EXTENSIONS = 32;
+export const MAX_EXTENSION_NAME_LENGTH = 64;
+
+/** How much of a bad value an error message may quote. */
+export const MAX_ECHO_LENGTH = 32;
+
+/** A bad value as an error message may quote it: at most MAX_ECHO_LENGTH characters, then `…`. */
+export function echo(value: string): string {
+  if (value.length <= MAX_ECHO_LENGTH) return value;
+  // Never half a surrogate pair: the cut string must still encode.
+  const end = /[\uD800-\uDBFF]/.test(value[MAX_ECHO_LENGTH - 1]!) ? MAX_ECHO_LENGTH - 1 : MAX_ECHO_LENGTH;
+  return `${value.slice(0, end)}…`;
+}
