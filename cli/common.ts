@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { connect, LindenError, type Client, type ConnectOptions, type ErrorCode } from '../client-sdk/index.js';
 import { toJsonValue } from '../protocol/json-data.js';
 import { doesNotExist } from '../protocol/names.js';
+import { UNTRUSTED_CERTIFICATE } from '../client-sdk/transport.js';
 
 /**
  * Exit codes of every subcommand; scripts branch on them, so they never change meaning.
@@ -59,9 +61,49 @@ export function brokerUrl(value: string): string {
   return value;
 }
 
-/** Adds `--url`; commander gives it precedence flag > LINDEN_URL > default and shows all three in --help. */
+/** Where a client command finds the broker: `--url`, and `--ca` for a wss:// broker with a private CA. */
+export interface BrokerFlags {
+  url: string;
+  /** The PEM text of the `--ca` file (read when the command line is parsed). */
+  ca?: string;
+}
+
+/**
+ * The `--ca` parser: reads the file at once, so a missing or wrong file is a usage error
+ * (exit 2) before anything connects, from the flag or LINDEN_CA alike.
+ */
+export function caFile(path: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new InvalidArgumentError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new InvalidArgumentError(`${path} holds no PEM certificate`);
+  return pem;
+}
+
+/**
+ * Adds `--url` and `--ca`; commander gives each precedence flag > LINDEN_URL / LINDEN_CA >
+ * default and shows them in --help.
+ */
 export function addUrlOption(command: Command): Command {
-  return command.addOption(new Option('--url <ws-url>', 'broker URL, ws:// or wss://').env('LINDEN_URL').default(DEFAULT_URL).argParser(brokerUrl));
+  return command
+    .addOption(new Option('--url <ws-url>', 'broker URL, ws:// or wss://').env('LINDEN_URL').default(DEFAULT_URL).argParser(brokerUrl))
+    .addOption(new Option('--ca <file>', 'PEM file of the CA that signed a wss:// broker\'s certificate, when not a public one').env('LINDEN_CA').argParser(caFile));
+}
+
+/** The CA to trust for this broker: only a wss:// URL uses one. */
+export function trustedCa(broker: BrokerFlags): string | undefined {
+  return broker.ca !== undefined && broker.url.startsWith('wss:') ? broker.ca : undefined;
+}
+
+/** Advice to add to a refused certificate: the SDK's sentence speaks of its options, not of flags. */
+export function certificateAdvice(broker: BrokerFlags, message: string): string {
+  if (!message.includes(UNTRUSTED_CERTIFICATE)) return '';
+  return trustedCa(broker) === undefined
+    ? '; give the CA that signed it with --ca <file> (or LINDEN_CA)'
+    : '; the CA given with --ca (or LINDEN_CA) did not sign it';
 }
 
 /** The sentence every command prints for a queue, space or connection the broker does not have. */
@@ -85,11 +127,13 @@ export async function orNotFound<T>(url: string, kind: 'queue' | 'space' | 'conn
 }
 
 /** Connects, turning any failure into the one message users see when the broker is not there. */
-export async function connectOrFail(url: string, options: ConnectOptions): Promise<Client> {
+export async function connectOrFail(broker: BrokerFlags, options: ConnectOptions): Promise<Client> {
+  const ca = trustedCa(broker);
   try {
-    return await connect(url, { name: 'linden-cli', ...options });
+    return await connect(broker.url, { name: 'linden-cli', ...options, ...(ca === undefined ? {} : { tls: { ca } }) });
   } catch (err) {
-    throw new CliError(`cannot reach broker at ${url}: ${(err as Error).message}`);
+    const message = (err as Error).message;
+    throw new CliError(`cannot reach broker at ${broker.url}: ${message}${certificateAdvice(broker, message)}`);
   }
 }
 

@@ -10,7 +10,7 @@ import { PROTOCOL_VERSION } from '../protocol/version.js';
 import { ReconnectPolicy } from './backoff.js';
 import { Heartbeat } from './heartbeat.js';
 import { Message, type MessageOwner } from './message.js';
-import { ADMIN_FIELDS, QUEUE_SETTINGS, credentialsOf, definedOnly, type AdminRequest, type ConnectOptions, type PublishOptions, type QueueSettings } from './options.js';
+import { ADMIN_FIELDS, QUEUE_SETTINGS, checkTlsOptions, credentialsOf, definedOnly, type AdminRequest, type ConnectOptions, type PublishOptions, type QueueSettings } from './options.js';
 import { Outbox } from './outbox.js';
 import { PendingCalls } from './pending-calls.js';
 import { ClientPipeline } from './pipeline.js';
@@ -67,6 +67,7 @@ export class Client implements MessageOwner {
     this.reconnect = new ReconnectPolicy(options.reconnect);
     this.codec = CODECS[options.codec ?? 'msgpack'];
     if (!this.codec) throw new LindenError('INVALID_OPTIONS', `unknown codec "${options.codec}"; use "msgpack" or "json"`);
+    checkTlsOptions(options.tls);
     const client = this;
     this.pipeline = new ClientPipeline(options.interceptors ?? [fragmentation()], {
       side: 'client', codec: this.codec, get connectionId() { return client.connectionId; },
@@ -108,7 +109,7 @@ export class Client implements MessageOwner {
       message: (data, isBinary) => this.onFrame(data, isBinary, epoch, chain),
       close: (code, reason) => this.onClose(code, reason, epoch),
       error: (err) => { this.lastSocketError = err.message; },
-    }).then((socket) => { if (epoch === this.epoch) this.socket = socket; }, (err: Error) => this.handshakeFailed(new LindenError('CONNECTION_REFUSED', err.message)));
+    }, this.options.tls).then((socket) => { if (epoch === this.epoch) this.socket = socket; }, (err: Error) => this.handshakeFailed(new LindenError('CONNECTION_REFUSED', err.message)));
     return done.finally(() => clearTimeout(timer));
   }
 

@@ -1,3 +1,4 @@
+import { LindenError } from '../protocol/errors.js';
 import type { CodecName } from '../protocol/version.js';
 import type { ReconnectOptions } from './backoff.js';
 import type { AdminOp } from '../protocol/frames.js';
@@ -29,9 +30,23 @@ export interface ConnectOptions {
   token?: string;
   /** Log in with a JWT; a function is asked again before each reconnection, so it can refresh an expiring token. */
   jwt?: string | (() => string | Promise<string>);
+  /**
+   * TLS for `wss://` URLs, in Node. The broker's certificate is always verified (against Node's
+   * built-in CAs unless `ca` is given) and its name checked against the URL's host. Browsers do
+   * TLS themselves and ignore this option: there, trust a private CA in the system or browser.
+   */
+  tls?: TlsOptions;
 }
 
-/** `hello.auth` from the options, or undefined for an anonymous client (protocol.md §4.6). */
+export interface TlsOptions {
+  /**
+   * PEM certificate(s) of the CA(s) that signed the broker's certificate, for a private CA
+   * (string or Buffer, or a list). They replace Node's built-in CAs for this connection.
+   */
+  ca?: string | Uint8Array | ReadonlyArray<string | Uint8Array>;
+}
+
+/** `hello.auth` from the options, or undefined for an anonymous client (protocol.md §4.7). */
 export async function credentialsOf(o: ConnectOptions): Promise<Record<string, string> | undefined> {
   if (o.jwt !== undefined) return { jwt: typeof o.jwt === 'function' ? await o.jwt() : o.jwt };
   if (o.token !== undefined) return { token: o.token };
@@ -74,6 +89,15 @@ export interface QueueSettings {
   maxBytes?: number;
   /** When full: 'reject' new persistent publishes with QUEUE_FULL (default), or 'drop-oldest' and count the drops. */
   overflow?: 'reject' | 'drop-oldest';
+}
+
+/** Checks the shape of `tls` (TypeScript does not protect JavaScript callers). */
+export function checkTlsOptions(tls: unknown): void {
+  if (tls === undefined) return;
+  const pem = (v: unknown): boolean => typeof v === 'string' || v instanceof Uint8Array;
+  const ca = (tls as { ca?: unknown } | null)?.ca;
+  const good = typeof tls === 'object' && tls !== null && (ca === undefined || pem(ca) || (Array.isArray(ca) && ca.every(pem)));
+  if (!good) throw new LindenError('INVALID_OPTIONS', 'tls must be an object whose ca, if given, is a PEM string or Buffer, or a list of them');
 }
 
 export const QUEUE_SETTINGS = ['ackWait', 'maxInFlight', 'maxDeliveries', 'maxMessages', 'maxBytes', 'overflow'] as const;

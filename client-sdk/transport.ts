@@ -1,3 +1,5 @@
+import type { TlsOptions } from './options.js';
+
 /**
  * The smallest socket surface the client needs, over the browser's WebSocket or, in Node
  * without a global one, the `ws` package (loaded lazily so browser bundles never pull it in).
@@ -28,9 +30,13 @@ type BrowserWebSocket = {
   onerror: ((ev: unknown) => void) | null;
 };
 
-export async function openSocket(url: string, protocols: string[], on: SocketEvents): Promise<Socket> {
+/**
+ * Opens a WebSocket. `tls` applies in Node only: Node's own global WebSocket (Node 22+) takes
+ * no CA, so with `tls` given Node uses `ws`; browsers do TLS themselves.
+ */
+export async function openSocket(url: string, protocols: string[], on: SocketEvents, tls?: TlsOptions): Promise<Socket> {
   const Native = (globalThis as { WebSocket?: new (url: string, protocols: string[]) => BrowserWebSocket }).WebSocket;
-  if (Native) {
+  if (Native && !(tls && runsInNode())) {
     const ws = new Native(url, protocols);
     ws.binaryType = 'arraybuffer';
     ws.onopen = () => on.open();
@@ -44,11 +50,13 @@ export async function openSocket(url: string, protocols: string[], on: SocketEve
   }
   const moduleName = 'ws';
   const { WebSocket: NodeWebSocket } = (await import(moduleName)) as typeof import('ws');
-  const ws = new NodeWebSocket(url, protocols, { perMessageDeflate: false, maxPayload: 256 * 1024 * 1024 });
+  // Certificates are verified: nothing here may set rejectUnauthorized, whatever the options say.
+  const ca = tls?.ca === undefined ? {} : { ca: nodeCa(tls.ca) };
+  const ws = new NodeWebSocket(url, protocols, { perMessageDeflate: false, maxPayload: 256 * 1024 * 1024, ...ca });
   ws.on('open', () => on.open());
   ws.on('message', (data: Buffer, isBinary: boolean) => on.message(isBinary ? data : data.toString('utf8'), isBinary));
   ws.on('close', (code: number, reason: Buffer) => on.close(code, reason.toString()));
-  ws.on('error', (err: Error) => on.error(err));
+  ws.on('error', (err: Error) => on.error(explainSocketError(err)));
   ws.on('unexpected-response', (_req, res) => {
     let body = '';
     res.on('data', (chunk: Buffer) => { body += chunk.toString(); });
@@ -59,6 +67,30 @@ export async function openSocket(url: string, protocols: string[], on: SocketEve
   });
   return ws;
 }
+
+function runsInNode(): boolean {
+  return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+}
+
+/** Node's TLS takes strings and Buffers; a plain Uint8Array becomes a Buffer over the same bytes. */
+function nodeCa(ca: NonNullable<TlsOptions['ca']>): Array<string | Buffer> {
+  const list: ReadonlyArray<string | Uint8Array> = typeof ca === 'string' || ca instanceof Uint8Array ? [ca] : ca;
+  return list.map((c) => (typeof c === 'string' || Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength)));
+}
+
+/**
+ * A refused certificate as a sentence that says so (Node's own message, "self-signed certificate
+ * in certificate chain", does not say whose); other socket errors unchanged.
+ */
+export function explainSocketError(err: Error & { code?: string }): Error {
+  const code = err.code ?? '';
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return new Error(`the broker's TLS certificate is not valid for this host: ${err.message}`);
+  if (/CERT|SIGNATURE|ISSUER/.test(code)) return new Error(`${UNTRUSTED_CERTIFICATE}: ${err.message} (${code})`);
+  return err;
+}
+
+/** How every refused certificate chain is described, so a caller (the CLI) can add its own advice. */
+export const UNTRUSTED_CERTIFICATE = 'the broker\'s TLS certificate is not trusted';
 
 /** Outbound bytes under which a paced sender (fragments) goes on without waiting. */
 const DRAINED_BYTES = 256 * 1024;

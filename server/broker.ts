@@ -1,11 +1,12 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { nanoid } from 'nanoid';
 import { pino, type Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { codecForSubprotocol } from '../protocol/codec.js';
-import { CLOSE_CODES } from '../protocol/errors.js';
+import { CLOSE_CODES, LindenError } from '../protocol/errors.js';
 import { FrameValidator } from '../protocol/validate.js';
 import { LINDEN_VERSION, PROTOCOL_VERSION, SUBPROTOCOLS } from '../protocol/version.js';
 import { commitHistogram, timeCommits } from './admin/commit-timer.js';
@@ -15,17 +16,20 @@ import { RateSampler } from './admin/rates.js';
 import type { BrokerContext } from './broker-context.js';
 import { Connection } from './connection.js';
 import { dispatch, handleMessage } from './dispatch.js';
+import { warnIfExposed } from './exposure.js';
 import { FlushScheduler } from './flush-scheduler.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
+import { originCheck } from './origin.js';
 import { DurableCore } from './pubsub/durable/durable-core.js';
 import { PubSubCore } from './pubsub/pubsub-core.js';
 import { SpaceCore } from './space/space-core.js';
 import { LmdbStore } from './store/lmdb-store.js';
 import { MemoryStore } from './store/memory-store.js';
 import type { Store } from './store/store.js';
+import { loadTlsIdentity } from './tls.js';
 
 export interface Broker {
-  /** ws://host:port of the listening broker. */
+  /** ws://host:port of the listening broker; wss:// with the `tls` option. */
   readonly url: string;
   readonly port: number;
   readonly host: string;
@@ -34,6 +38,13 @@ export interface Broker {
    * through it, or a child of it, so operators read one format.
    */
   readonly log: Logger;
+  /**
+   * Reads the `tls` files again and serves the new certificate to connections made from now on;
+   * open connections keep theirs. A file that cannot be read or a key that does not match
+   * rejects with INVALID_OPTIONS and the previous certificate stays. `linden serve` calls it on
+   * SIGHUP. Rejects with INVALID_OPTIONS on a broker started without `tls`.
+   */
+  reloadTls(): Promise<void>;
   /** Closes every connection with 1001 and stops listening. */
   close(): Promise<void>;
 }
@@ -47,6 +58,8 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
   // The one root logger: its lines carry `name: "linden"`; children add `component`, and no log
   // call may pass `name` again, or the line would hold the key twice.
   const log = pino({ name: 'linden', level: opts.logLevel });
+  // Before anything is opened, so a bad certificate leaves nothing to clean up.
+  const identity = opts.tls ? await loadTlsIdentity(opts.tls) : undefined;
   const connections = new Set<Connection>();
   const scheduler = new FlushScheduler();
   const instance = nanoid(8);
@@ -76,8 +89,8 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
     },
   };
 
-  // Plain HTTP on the same port: health, metrics and read-only views for operators.
-  const http: Server = createServer(adminHandler({
+  // HTTP(S) on the same port: health, metrics and read-only views for operators.
+  const handler = adminHandler({
     durable,
     spaces,
     connections,
@@ -85,7 +98,15 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
     metrics: createMetrics({ pubsub: ctx.pubsub, durable, spaces, connections, commits }),
     store: { kind: opts.dataDir ? 'lmdb' : 'memory', durable: store.durable },
     upgradeHint: `Linden speaks WebSocket here: connect with subprotocol ${SUPPORTED.join(' or ')}\n`,
-  }));
+  });
+  const https: HttpsServer | undefined = identity ? createHttpsServer({ cert: identity.cert, key: identity.key }, handler) : undefined;
+  const http: Server = https ?? createServer(handler);
+  // A client that does not trust the certificate, or speaks plain HTTP to the TLS port: its own business.
+  https?.on('tlsClientError', (err, socket) => {
+    log.debug({ err: err.message, remote: socket.remoteAddress }, 'TLS handshake failed');
+    socket.destroy();
+  });
+  const originAllowed = originCheck(opts.allowedOrigins);
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: opts.maxFrameBytes,
@@ -95,11 +116,18 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
   });
 
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Browsers let any page open a WebSocket anywhere and say whose page it is; only the broker can refuse.
+    const origin = req.headers.origin;
+    if (origin !== undefined && !originAllowed(origin)) {
+      const shown = origin.slice(0, ECHO_CHARS);
+      log.warn({ origin: shown, remote: req.socket.remoteAddress }, 'upgrade refused: origin not allowed');
+      refuseUpgrade(socket, '403 Forbidden', `origin ${shown} is not allowed; the broker's allowedOrigins option lists the web pages that may connect\n`);
+      return;
+    }
     const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
     if (offered.length > 0 && !offered.some((p) => (SUPPORTED as string[]).includes(p))) {
       // Accepting without a subprotocol would make the client fail with no reason; say it in HTTP.
-      const body = `unsupported subprotocol(s) ${offered.join(', ')}; offer ${SUPPORTED.join(' or ')}\n`;
-      socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      refuseUpgrade(socket, '400 Bad Request', `unsupported subprotocol(s) ${offered.join(', ')}; offer ${SUPPORTED.join(' or ')}\n`);
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req));
@@ -165,8 +193,10 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
   });
   const { port } = http.address() as AddressInfo;
   const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-  const url = `ws://${hostForUrl}:${port}`;
+  const url = `${https ? 'wss' : 'ws'}://${hostForUrl}:${port}`;
   announce(log, opts.logLevel).info({ url, version: LINDEN_VERSION, protocol: PROTOCOL_VERSION }, 'broker listening');
+  if (identity) log.info(identity.summary, 'TLS certificate loaded');
+  warnIfExposed(opts, log);
 
   let closing: Promise<void> | undefined;
   return {
@@ -174,6 +204,12 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
     port,
     host: opts.host,
     log,
+    async reloadTls() {
+      if (!https || !opts.tls) throw new LindenError('INVALID_OPTIONS', 'the broker was started without the tls option: there is no certificate to reload');
+      const next = await loadTlsIdentity(opts.tls);
+      https.setSecureContext({ cert: next.cert, key: next.key });
+      log.info(next.summary, 'TLS certificate reloaded');
+    },
     close() {
       closing ??= (async () => {
         clearInterval(heartbeat);
@@ -201,6 +237,14 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
  */
 function announce(log: Logger, level: ResolvedOptions['logLevel']): Logger {
   return level === 'silent' || log.isLevelEnabled('info') ? log : log.child({}, { level: 'info' });
+}
+
+/** Longest part of a client's value repeated in a refusal or a log line. */
+const ECHO_CHARS = 200;
+
+/** Answers an upgrade in HTTP instead, so the client (and its user) learns why. */
+function refuseUpgrade(socket: Duplex, status: string, body: string): void {
+  socket.end(`HTTP/1.1 ${status}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
 
 /** Resolves when the socket has closed, terminating it if the peer does not answer the close. */

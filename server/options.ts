@@ -3,6 +3,7 @@ import { LindenError } from '../protocol/errors.js';
 import { fragmentation } from '../protocol/fragmentation.js';
 import type { Interceptor } from '../protocol/interceptor.js';
 import { MAX_ARITY, MAX_DURATION_MS } from '../protocol/limits.js';
+import { normalizeOrigin } from './origin.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -55,9 +56,33 @@ export interface BrokerOptions {
    * accept and send large messages in fragments.
    */
   interceptors?: Interceptor[];
+  /**
+   * Serve `wss://` and HTTPS instead of `ws://` and HTTP: paths of the PEM files of the server
+   * certificate (with its chain) and its private key. They are read at start and again by
+   * `broker.reloadTls()` (`linden serve`: on SIGHUP).
+   */
+  tls?: TlsFiles;
+  /**
+   * Origins (`https://app.example.com`: scheme, host and port as browsers send them) whose web
+   * pages may open a WebSocket to the broker; `'*'` allows any. A request carrying another
+   * `Origin` is refused with HTTP 403; requests without one (non-browser clients) always pass.
+   * Default: loopback origins only (http(s)://localhost, 127.0.0.0/8, [::1], any port). `[]`: no
+   * web page at all.
+   */
+  allowedOrigins?: string[];
 }
 
-export type ResolvedOptions = Required<Omit<BrokerOptions, 'dataDir' | 'interceptors'>> & Pick<BrokerOptions, 'dataDir'> & { interceptors: readonly Interceptor[] };
+/** Paths of the PEM files `tls` names. */
+export interface TlsFiles {
+  /** The server certificate, followed by any intermediate certificates. */
+  cert: string;
+  /** Its private key (unencrypted). */
+  key: string;
+}
+
+export type ResolvedOptions = Required<Omit<BrokerOptions, 'dataDir' | 'interceptors' | 'tls' | 'allowedOrigins'>>
+  & Pick<BrokerOptions, 'dataDir' | 'tls'>
+  & { interceptors: readonly Interceptor[]; allowedOrigins: readonly string[] | undefined };
 
 export const DEFAULTS: ResolvedOptions = {
   port: 7070,
@@ -77,6 +102,7 @@ export const DEFAULTS: ResolvedOptions = {
   dedupeWindowMs: 120_000,
   logLevel: 'info',
   interceptors: [],
+  allowedOrigins: undefined,
 };
 
 const positive = { type: 'integer', minimum: 1 };
@@ -108,6 +134,14 @@ const validate = new Ajv({ allErrors: true }).compile({
       type: 'array',
       items: { type: 'object', properties: { name: { type: 'string', minLength: 1 } }, required: ['name'] },
     },
+    tls: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 } },
+      required: ['cert', 'key'],
+    },
+    // Each entry is checked to be an origin below; ajv only bounds the list.
+    allowedOrigins: { type: 'array', maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 2048 } },
   },
 });
 
@@ -121,5 +155,18 @@ export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
     );
     throw new LindenError('INVALID_OPTIONS', `invalid broker options: ${problems.join('; ')}`, { problems });
   }
-  return { ...DEFAULTS, ...options, interceptors: options.interceptors ?? [fragmentation()] };
+  return { ...DEFAULTS, ...options, interceptors: options.interceptors ?? [fragmentation()], allowedOrigins: allowedOrigins(options.allowedOrigins) };
+}
+
+/** The list as the `Origin` header spells origins, so the check is an exact comparison. */
+function allowedOrigins(list: string[] | undefined): string[] | undefined {
+  if (list === undefined) return undefined;
+  const problems: string[] = [];
+  const origins = list.map((entry, i) => {
+    const origin = normalizeOrigin(entry);
+    if (origin === undefined) problems.push(`option "allowedOrigins/${i}" must be "*" or an origin such as https://app.example.com (scheme, host, optional port; no path), not "${entry.slice(0, 100)}"`);
+    return origin ?? '';
+  });
+  if (problems.length > 0) throw new LindenError('INVALID_OPTIONS', `invalid broker options: ${problems.join('; ')}`, { problems });
+  return origins;
 }

@@ -286,3 +286,29 @@ describe.each(['msgpack', 'json'] as const)('the client SDK in headless Chromium
     });
   }, SLOW);
 });
+
+test('the broker admits this page (http://127.0.0.1:<port>) by its Origin: refused unless allowed', async () => {
+  const errors: string[] = [];
+  const page = await openPage(errors);
+  const attempt = (url: string): Promise<string> => page.evaluate(async (url) => {
+    const linden = await (window as unknown as PageGlobals).lindenReady;
+    try {
+      const client = await linden.connect(url, { reconnect: false });
+      await client.close();
+      return 'connected';
+    } catch (err) {
+      return (err as { code?: string }).code ?? String(err);
+    }
+  }, url);
+  try {
+    const other = await t.start({ allowedOrigins: ['https://app.example.com'] });
+    expect(await attempt(other.url)).toBe('CONNECTION_REFUSED');
+    // The browser says why in its console; the page itself only sees the socket fail.
+    expect(errors).toEqual([expect.stringContaining('403')]);
+    await t.cleanup();
+    const listed = await t.start({ allowedOrigins: [baseUrl] });
+    expect(await attempt(listed.url)).toBe('connected');
+  } finally {
+    await page.close();
+  }
+}, SLOW);

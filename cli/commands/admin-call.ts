@@ -1,5 +1,5 @@
 import type { AdminRequest } from '../../client-sdk/index.js';
-import { connectOrFail } from '../common.js';
+import { connectOrFail, type BrokerFlags } from '../common.js';
 
 // A broker that accepts the connection but never answers must not hang a script.
 const ANSWER_TIMEOUT_MS = 10_000;
@@ -11,8 +11,8 @@ const ANSWER_TIMEOUT_MS = 10_000;
  * `kick`); rejects with a LindenError for the broker's `err` (wrap the call in orNotFound() for
  * the one wording of a missing name), or a CliError when the broker cannot be reached.
  */
-export async function adminCall(url: string, request: AdminRequest): Promise<unknown> {
-  const client = await connectOrFail(url, { reconnect: false, connectTimeoutMs: ANSWER_TIMEOUT_MS });
+export async function adminCall(broker: BrokerFlags, request: AdminRequest): Promise<unknown> {
+  const client = await connectOrFail(broker, { reconnect: false, connectTimeoutMs: ANSWER_TIMEOUT_MS });
   try {
     return await client.admin(request, ANSWER_TIMEOUT_MS);
   } finally {

@@ -1,10 +1,9 @@
 import { Option, type Command } from 'commander';
 import { assertName } from '../../protocol/names.js';
-import { action, addUrlOption, EXIT, finish, orNotFound, printJson } from '../common.js';
+import { action, addUrlOption, EXIT, finish, orNotFound, printJson, type BrokerFlags } from '../common.js';
 import { adminCall } from './admin-call.js';
 
-interface RetryFlags {
-  url: string;
+interface RetryFlags extends BrokerFlags {
   json?: boolean;
 }
 
@@ -24,7 +23,7 @@ export function register(program: Command): void {
 
 async function retryDeadLetters(queue: string, flags: RetryFlags): Promise<void> {
   assertName('queue', queue);
-  const result = await orNotFound(flags.url, 'queue', queue, () => adminCall(flags.url, { op: 'retry', name: queue })) as { moved: number; remaining: number };
+  const result = await orNotFound(flags.url, 'queue', queue, () => adminCall(flags, { op: 'retry', name: queue })) as { moved: number; remaining: number };
   if (flags.json) printJson(result);
   const { moved, remaining } = result;
   const left = remaining > 0 ? `; ${remaining} left in ${queue}.dlq: ${queue} is at its maxMessages or maxBytes` : '';

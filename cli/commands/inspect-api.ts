@@ -1,15 +1,16 @@
 import { Option, type Command } from 'commander';
 import { MAX_PEEK } from '../../protocol/frames.js';
-import { addUrlOption, CliError, integer, notFoundMessage } from '../common.js';
+import { explainSocketError } from '../../client-sdk/transport.js';
+import { addUrlOption, certificateAdvice, CliError, integer, notFoundMessage, trustedCa, type BrokerFlags } from '../common.js';
+import { httpGet, type HttpAnswer } from '../http-get.js';
 
 /** Flags every inspection view takes. */
-export interface InspectFlags {
-  url: string;
+export interface InspectFlags extends BrokerFlags {
   json?: boolean;
 }
 
 /**
- * Adds `--url` (the same WebSocket URL every other subcommand takes: the admin API listens on
+ * Adds `--url` and `--ca` (the same as every other subcommand takes: the admin API listens on
  * the broker's own port, so one setting serves both) and `--json`.
  */
 export function addInspectOptions(command: Command): Command {
@@ -30,19 +31,20 @@ const REQUEST_TIMEOUT_MS = 10_000;
  * GETs `path` from the admin API. Unreachable brokers and unknown names become CliErrors
  * (exit 1) with a sentence naming what was asked; `missing` names it for the 404 case.
  */
-export async function fetchApi<T>(wsUrl: string, path: string, missing?: { kind: 'queue' | 'space'; name: string }): Promise<T> {
-  const base = httpBase(wsUrl);
-  let res: Response;
+export async function fetchApi<T>(broker: BrokerFlags, path: string, missing?: { kind: 'queue' | 'space'; name: string }): Promise<T> {
+  const wsUrl = broker.url;
+  let res: HttpAnswer;
   try {
-    res = await fetch(base + path, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    res = await httpGet(httpBase(wsUrl) + path, { ca: trustedCa(broker), timeoutMs: REQUEST_TIMEOUT_MS });
   } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    const reason = cause?.code ?? cause?.message ?? (err as Error).message;
-    throw new CliError(`cannot reach broker at ${wsUrl}: ${reason}`);
+    // The same words as over the WebSocket for a refused certificate; otherwise the bare code (ECONNREFUSED).
+    const explained = explainSocketError(err as Error);
+    const reason = explained !== err ? explained.message : (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new CliError(`cannot reach broker at ${wsUrl}: ${reason}${certificateAdvice(broker, reason)}`);
   }
-  const text = await res.text();
+  const text = res.text;
   if (res.status === 404 && missing) throw new CliError(notFoundMessage(wsUrl, missing.kind, missing.name));
-  if (!res.ok) {
+  if (res.status < 200 || res.status > 299) {
     let message = text.trim();
     try {
       message = (JSON.parse(text) as { message?: string }).message ?? message;

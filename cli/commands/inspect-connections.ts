@@ -21,7 +21,7 @@ export function register(program: Command): void {
 }
 
 async function subscriptions(flags: InspectFlags): Promise<void> {
-  const list = await fetchApi<SubscriptionView[]>(flags.url, '/api/subscriptions');
+  const list = await fetchApi<SubscriptionView[]>(flags, '/api/subscriptions');
   if (flags.json) {
     printJsonLines(list);
   } else {
@@ -37,7 +37,7 @@ async function subscriptions(flags: InspectFlags): Promise<void> {
 }
 
 async function connections(flags: InspectFlags): Promise<void> {
-  const list = await fetchApi<ConnectionView[]>(flags.url, '/api/connections');
+  const list = await fetchApi<ConnectionView[]>(flags, '/api/connections');
   if (flags.json) printJsonLines(list);
   else process.stdout.write(connectionTable(list));
   finish(EXIT.OK);

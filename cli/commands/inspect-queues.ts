@@ -21,13 +21,13 @@ export function register(program: Command): void {
 
 async function queues(name: string | undefined, flags: InspectFlags & { peek?: number }): Promise<void> {
   if (name === undefined) {
-    const list = await fetchApi<QueueView[]>(flags.url, '/api/queues');
+    const list = await fetchApi<QueueView[]>(flags, '/api/queues');
     if (flags.json) printJsonLines(list);
     else process.stdout.write(queueTable(list));
   } else {
     assertName('queue', name);
     const query = flags.peek === undefined ? '' : `?peek=${flags.peek}`;
-    const q = await fetchApi<QueueDetail>(flags.url, `/api/queues/${encodeURIComponent(name)}${query}`, { kind: 'queue', name });
+    const q = await fetchApi<QueueDetail>(flags, `/api/queues/${encodeURIComponent(name)}${query}`, { kind: 'queue', name });
     if (flags.json) printJson(q);
     else process.stdout.write(queueDetail(q));
   }

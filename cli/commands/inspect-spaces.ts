@@ -21,7 +21,7 @@ export function register(program: Command): void {
 }
 
 async function spaces(flags: InspectFlags): Promise<void> {
-  const list = await fetchApi<SpaceView[]>(flags.url, '/api/spaces');
+  const list = await fetchApi<SpaceView[]>(flags, '/api/spaces');
   if (flags.json) printJsonLines(list);
   else process.stdout.write(spaceTable(list));
   finish(EXIT.OK);
@@ -30,7 +30,7 @@ async function spaces(flags: InspectFlags): Promise<void> {
 async function space(name: string, flags: InspectFlags & { peek?: number }): Promise<void> {
   assertName('space', name);
   const query = flags.peek === undefined ? '' : `?peek=${flags.peek}`;
-  const s = await fetchApi<SpaceDetail>(flags.url, `/api/spaces/${encodeURIComponent(name)}${query}`, { kind: 'space', name });
+  const s = await fetchApi<SpaceDetail>(flags, `/api/spaces/${encodeURIComponent(name)}${query}`, { kind: 'space', name });
   if (flags.json) {
     printJson(s);
   } else {

@@ -30,11 +30,11 @@ export function register(program: Command): void {
 
 async function stats(flags: InspectFlags): Promise<void> {
   // Health first: an unreachable broker is reported once, not by four requests.
-  const health = await fetchApi<Health>(flags.url, '/healthz');
+  const health = await fetchApi<Health>(flags, '/healthz');
   const [queues, spaces, connections] = await Promise.all([
-    fetchApi<QueueView[]>(flags.url, '/api/queues'),
-    fetchApi<SpaceView[]>(flags.url, '/api/spaces'),
-    fetchApi<ConnectionView[]>(flags.url, '/api/connections'),
+    fetchApi<QueueView[]>(flags, '/api/queues'),
+    fetchApi<SpaceView[]>(flags, '/api/spaces'),
+    fetchApi<ConnectionView[]>(flags, '/api/connections'),
   ]);
   const s = summarise(health, queues, spaces, connections);
   if (flags.json) {

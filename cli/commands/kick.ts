@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { CLOSE_CODES } from '../../protocol/errors.js';
-import { action, addUrlOption, EXIT, finish, orNotFound } from '../common.js';
+import { action, addUrlOption, EXIT, finish, orNotFound, type BrokerFlags } from '../common.js';
 import { adminCall } from './admin-call.js';
 
 /** `linden kick <connectionId>`: closes a client's connection (admin op `kick` over WebSocket). */
@@ -12,8 +12,8 @@ export function register(program: Command): void {
   addUrlOption(command).action(action(kick));
 }
 
-async function kick(id: string, flags: { url: string }): Promise<void> {
-  await orNotFound(flags.url, 'connection', id, () => adminCall(flags.url, { op: 'kick', connection: id }));
+async function kick(id: string, flags: BrokerFlags): Promise<void> {
+  await orNotFound(flags.url, 'connection', id, () => adminCall(flags, { op: 'kick', connection: id }));
   process.stderr.write(`connection ${id} closed (${CLOSE_CODES.KICKED.code})\n`);
   finish(EXIT.OK);
 }

@@ -1,10 +1,9 @@
 import { Option, type Command } from 'commander';
 import type { Lease, OutOptions } from '../../client-sdk/index.js';
-import { action, addUrlOption, connectOrFail, EXIT, finish, integer, toJsonText } from '../common.js';
+import { action, addUrlOption, connectOrFail, EXIT, finish, integer, toJsonText, type BrokerFlags } from '../common.js';
 import { parseFields } from './space-ops.js';
 
-interface OutFlags {
-  url: string;
+interface OutFlags extends BrokerFlags {
   ttl?: number;
   json?: boolean;
 }
@@ -22,7 +21,7 @@ export function register(program: Command): void {
 
 async function out(spaceName: string, json: string, flags: OutFlags): Promise<void> {
   const tuple = parseFields(spaceName, json, 'tuple');
-  const client = await connectOrFail(flags.url, { reconnect: false });
+  const client = await connectOrFail(flags, { reconnect: false });
   let lease: Lease | undefined;
   try {
     const options: OutOptions = {};

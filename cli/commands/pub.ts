@@ -1,13 +1,12 @@
 import { Option, type Command } from 'commander';
 import type { Client, LindenError, PublishOptions } from '../../client-sdk/index.js';
 import { assertTopic } from '../../protocol/topics.js';
-import { action, addUrlOption, CliError, connectOrFail, EXIT, finish, integer, toJsonText } from '../common.js';
+import { action, addUrlOption, CliError, connectOrFail, EXIT, finish, integer, toJsonText, type BrokerFlags } from '../common.js';
 
 type AckLevel = NonNullable<PublishOptions['ack']>;
 const ACK_LEVELS: readonly AckLevel[] = ['none', 'submission', 'delivery', 'processing'];
 
-interface PubFlags {
-  url: string;
+interface PubFlags extends BrokerFlags {
   ack?: AckLevel;
   timeout?: number;
   persistent?: boolean;
@@ -37,7 +36,7 @@ async function pub(topic: string, json: string, flags: PubFlags): Promise<void> 
   const base: PublishOptions = {};
   if (flags.persistent) base.mode = 'persistent';
   if (flags.msgId !== undefined) base.msgId = flags.msgId;
-  const client = await connectOrFail(flags.url, { reconnect: false });
+  const client = await connectOrFail(flags, { reconnect: false });
   const brokerErrors = collectErrors(client);
   try {
     if (ack === 'none') {

@@ -1,10 +1,9 @@
 import { Option, type Command } from 'commander';
 import { assertName } from '../../protocol/names.js';
-import { action, addUrlOption, EXIT, finish, orNotFound, printJson } from '../common.js';
+import { action, addUrlOption, EXIT, finish, orNotFound, printJson, type BrokerFlags } from '../common.js';
 import { adminCall } from './admin-call.js';
 
-interface PurgeFlags {
-  url: string;
+interface PurgeFlags extends BrokerFlags {
   json?: boolean;
 }
 
@@ -20,7 +19,7 @@ export function register(program: Command): void {
 
 async function purge(queue: string, flags: PurgeFlags): Promise<void> {
   assertName('queue', queue);
-  const { purged } = await orNotFound(flags.url, 'queue', queue, () => adminCall(flags.url, { op: 'purge', name: queue })) as { purged: number };
+  const { purged } = await orNotFound(flags.url, 'queue', queue, () => adminCall(flags, { op: 'purge', name: queue })) as { purged: number };
   if (flags.json) printJson({ purged });
   process.stderr.write(`purged ${purged} ready message${purged === 1 ? '' : 's'} from queue ${queue}\n`);
   finish(EXIT.OK);

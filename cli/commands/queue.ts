@@ -2,10 +2,9 @@ import { Option, type Command } from 'commander';
 import type { QueueSettings } from '../../client-sdk/index.js';
 import { assertName } from '../../protocol/names.js';
 import { assertPattern } from '../../protocol/topics.js';
-import { action, addUrlOption, connectOrFail, EXIT, finish, integer, orNotFound } from '../common.js';
+import { action, addUrlOption, connectOrFail, EXIT, finish, integer, orNotFound, type BrokerFlags } from '../common.js';
 
-interface QueueFlags {
-  url: string;
+interface QueueFlags extends BrokerFlags {
   ackWait?: number;
   maxInFlight?: number;
   maxDeliveries?: number;
@@ -48,7 +47,7 @@ async function createQueue(name: string, pattern: string, flags: QueueFlags): Pr
   for (const key of ['ackWait', 'maxInFlight', 'maxDeliveries', 'maxMessages', 'maxBytes', 'overflow'] as const) {
     if (flags[key] !== undefined) (settings as Record<string, unknown>)[key] = flags[key];
   }
-  const client = await connectOrFail(flags.url, { reconnect: false });
+  const client = await connectOrFail(flags, { reconnect: false });
   try {
     // Only `<name>.dlq` can be missing: the broker makes dead-letter queues, never `queue create`.
     await orNotFound(flags.url, 'queue', name, () => client.createQueue(name, pattern, settings));
@@ -60,9 +59,9 @@ async function createQueue(name: string, pattern: string, flags: QueueFlags): Pr
   finish(EXIT.OK);
 }
 
-async function deleteQueue(name: string, flags: { url: string }): Promise<void> {
+async function deleteQueue(name: string, flags: BrokerFlags): Promise<void> {
   assertName('queue', name);
-  const client = await connectOrFail(flags.url, { reconnect: false });
+  const client = await connectOrFail(flags, { reconnect: false });
   try {
     await orNotFound(flags.url, 'queue', name, () => client.deleteQueue(name));
   } finally {

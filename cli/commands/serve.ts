@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { LindenError, startBroker, type Broker, type BrokerOptions } from '../../server/index.js';
 import { DEFAULTS, LOG_LEVELS } from '../../server/options.js';
+import { normalizeOrigin } from '../../server/origin.js';
 import { action, CliError, EXIT, finish, integer } from '../common.js';
 
 /** The flags as commander parses them; each maps to one broker option in toBrokerOptions(). */
@@ -11,6 +12,9 @@ interface ServeFlags {
   logLevel: NonNullable<BrokerOptions['logLevel']>;
   data: string;
   memory?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  allowedOrigin?: string[];
 }
 
 /** Where `linden serve` keeps its store unless told otherwise: next to wherever it was started. */
@@ -22,7 +26,22 @@ function toBrokerOptions(flags: ServeFlags): BrokerOptions {
   // startBroker() itself keeps everything in memory without a dataDir; the command defaults to
   // a store so that persistent messages are persistent unless the user opts out.
   if (!flags.memory) options.dataDir = resolve(flags.data);
+  if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
+    throw new CliError(`--tls-cert and --tls-key go together: ${flags.tlsCert === undefined ? '--tls-cert' : '--tls-key'} is missing`, EXIT.USAGE);
+  }
+  // Absolute, so a reload on SIGHUP reads the same files whatever the working directory has become.
+  if (flags.tlsCert !== undefined && flags.tlsKey !== undefined) options.tls = { cert: resolve(flags.tlsCert), key: resolve(flags.tlsKey) };
+  if (flags.allowedOrigin !== undefined) options.allowedOrigins = flags.allowedOrigin;
   return options;
+}
+
+/** `--allowed-origin`, repeatable and comma-separated; each origin is checked as startBroker() would. */
+function collectOrigins(value: string, previous: string[] | undefined): string[] {
+  const origins = value.split(',').map((o) => o.trim()).filter(Boolean);
+  for (const origin of origins) {
+    if (normalizeOrigin(origin) === undefined) throw new InvalidArgumentError(`"${origin}" is not an origin: write "*" or scheme://host[:port], such as https://app.example.com`);
+  }
+  return [...(previous ?? []), ...origins];
 }
 
 export function register(program: Command): void {
@@ -35,13 +54,17 @@ export function register(program: Command): void {
     .addOption(new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).default(DEFAULTS.logLevel))
     .addOption(new Option('--data <dir>', 'folder of the LMDB store: durable queues, persistent messages and spaces survive restarts').default(DEFAULT_DATA_DIR))
     .addOption(new Option('--memory', 'keep everything in memory: nothing survives the process').conflicts('data'))
+    .addOption(new Option('--tls-cert <file>', 'serve wss:// and HTTPS with this PEM certificate (and chain); reloaded on SIGHUP'))
+    .addOption(new Option('--tls-key <file>', 'the PEM private key of --tls-cert'))
+    .addOption(new Option('--allowed-origin <origin>', 'a web origin (https://app.example.com) whose pages may connect, or "*"; repeat or separate with commas (default: loopback origins only)').argParser(collectOrigins))
     .action(action(serve));
 }
 
 async function serve(flags: ServeFlags): Promise<void> {
+  const options = toBrokerOptions(flags);
   let broker: Broker;
   try {
-    broker = await startBroker(toBrokerOptions(flags));
+    broker = await startBroker(options);
   } catch (err) {
     if (err instanceof LindenError) throw err;
     throw new CliError(`cannot start broker: ${(err as Error).message}`); // e.g. EADDRINUSE
@@ -49,6 +72,19 @@ async function serve(flags: ServeFlags): Promise<void> {
   // The broker has logged `broker listening` with its URL and whoever read it may signal us at
   // once: install the handlers before anything else is awaited (signals arrive as macrotasks).
   stopOnSignals(broker);
+  if (flags.tlsCert !== undefined) reloadOnHangup(broker);
+}
+
+/**
+ * SIGHUP reloads the certificate (what certificate renewal tools signal). A failed reload is
+ * logged and the broker goes on with the certificate it has. Installed only with TLS, so without
+ * it SIGHUP keeps its default meaning (the terminal went away: exit).
+ */
+function reloadOnHangup(broker: Broker): void {
+  process.on('SIGHUP', () => {
+    broker.log.info({ signal: 'SIGHUP' }, 'signal received: reloading the TLS certificate');
+    broker.reloadTls().catch((err: unknown) => broker.log.error({ err: (err as Error).message }, 'TLS reload failed: the previous certificate stays'));
+  });
 }
 
 function stopOnSignals(broker: Broker): void {

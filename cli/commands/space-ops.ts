@@ -3,13 +3,12 @@ import { Option, type Command } from 'commander';
 import type { Client, ReadOptions, Space } from '../../client-sdk/index.js';
 import { assertName } from '../../protocol/names.js';
 import { compileTemplate, validateTuple } from '../../server/space/template.js';
-import { action, addUrlOption, CliError, connectOrFail, EXIT, finish, integer, toJsonText } from '../common.js';
+import { action, addUrlOption, CliError, connectOrFail, EXIT, finish, integer, toJsonText, type BrokerFlags } from '../common.js';
 
 /** What `in` and `rd` share: both are one command differing only in whether the tuple is taken. */
 type ReadOp = 'in' | 'rd';
 
-interface ReadFlags {
-  url: string;
+interface ReadFlags extends BrokerFlags {
   timeout?: number;
   all?: boolean;
   limit?: number;
@@ -73,7 +72,7 @@ export function registerRead(program: Command, op: ReadOp): void {
 
 async function read(op: ReadOp, spaceName: string, json: string, flags: ReadFlags): Promise<void> {
   const template = parseFields(spaceName, json, 'template');
-  const client = await connectOrFail(flags.url, { reconnect: false });
+  const client = await connectOrFail(flags, { reconnect: false });
   let code: number;
   try {
     const space = client.space(spaceName);

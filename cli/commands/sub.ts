@@ -2,10 +2,9 @@ import { Option, type Command } from 'commander';
 import { LindenError, type Client, type Message } from '../../client-sdk/index.js';
 import { assertName } from '../../protocol/names.js';
 import { assertPattern } from '../../protocol/topics.js';
-import { action, addUrlOption, CliError, connectOrFail, EXIT, finish, integer, notFoundMessage, orNotFound, toJsonText } from '../common.js';
+import { action, addUrlOption, CliError, connectOrFail, EXIT, finish, integer, notFoundMessage, orNotFound, toJsonText, type BrokerFlags } from '../common.js';
 
-interface SubFlags {
-  url: string;
+interface SubFlags extends BrokerFlags {
   group?: string;
   durable?: string;
   count?: number;
@@ -29,7 +28,7 @@ async function sub(pattern: string, flags: SubFlags): Promise<void> {
   assertPattern(pattern);
   if (flags.durable !== undefined) assertName('queue', flags.durable);
   // Reconnects (and resubscribes) after a lost connection: a subscriber is long-lived.
-  const client = await connectOrFail(flags.url, {});
+  const client = await connectOrFail(flags, {});
   let stopping = false;
   const close = (): void => {
     stopping = true;

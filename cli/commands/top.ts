@@ -1,12 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Option, type Command } from 'commander';
 import type { ConnectionView, QueueView, SpaceView } from '../../server/admin/views.js';
-import { action, CliError, EXIT, finish, integer, printJson } from '../common.js';
+import { action, CliError, EXIT, finish, integer, printJson, type BrokerFlags } from '../common.js';
 import { addInspectOptions, fetchApi } from './inspect-api.js';
 import { rate, table } from './inspect-format.js';
 
-interface TopFlags {
-  url: string;
+interface TopFlags extends BrokerFlags {
   json?: boolean;
   interval: number;
   once?: boolean;
@@ -41,7 +40,7 @@ async function top(flags: TopFlags): Promise<void> {
   const clear = process.stdout.isTTY && !flags.once && !flags.json;
   try {
     // The first frame must work: a wrong URL or a broker that is not there exits 1 at once.
-    let frame: TopFrame | string = await snapshot(flags.url);
+    let frame: TopFrame | string = await snapshot(flags);
     for (;;) {
       // With --json, stdout carries frames only (one per line); a broker gone away is said on stderr.
       if (!flags.json) process.stdout.write(`${clear ? CLEAR : ''}${typeof frame === 'string' ? frame : render(flags, frame)}${clear || flags.once ? '' : '\n'}`);
@@ -54,7 +53,7 @@ async function top(flags: TopFlags): Promise<void> {
         break; // Ctrl-C: the normal way out of a live view
       }
       // Later, a broker that went away is shown in place of the tables until it is back.
-      frame = await snapshot(flags.url).catch((err: unknown) => `${err instanceof CliError ? err.message : String(err)} (retrying every ${flags.interval} ms)\n`);
+      frame = await snapshot(flags).catch((err: unknown) => `${err instanceof CliError ? err.message : String(err)} (retrying every ${flags.interval} ms)\n`);
     }
   } finally {
     process.off('SIGINT', onSignal);
@@ -63,9 +62,9 @@ async function top(flags: TopFlags): Promise<void> {
   finish(EXIT.OK);
 }
 
-async function snapshot(url: string): Promise<TopFrame> {
+async function snapshot(broker: BrokerFlags): Promise<TopFrame> {
   const [queues, spaces, connections] = await Promise.all([
-    fetchApi<QueueView[]>(url, '/api/queues'), fetchApi<SpaceView[]>(url, '/api/spaces'), fetchApi<ConnectionView[]>(url, '/api/connections'),
+    fetchApi<QueueView[]>(broker, '/api/queues'), fetchApi<SpaceView[]>(broker, '/api/spaces'), fetchApi<ConnectionView[]>(broker, '/api/connections'),
   ]);
   return { at: Date.now(), connections: connections.length, queues, spaces };
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { WebSocket } from 'ws';
+import { WebSocket, type ClientOptions } from 'ws';
 import { packr } from '../../protocol/codec.js';
 import { SUBPROTOCOLS, type CodecName } from '../../protocol/version.js';
 
@@ -291,10 +291,11 @@ export function rawClients(): RawClients {
 /**
  * Attempts an upgrade that the broker is expected to refuse in HTTP; resolves with the status
  * code and body of the response ('unexpected-response'), rejects if the socket opens instead.
+ * `options` go to `ws` (an `origin`, a `ca`).
  */
-export function refusedUpgrade(url: string, protocols: string[]): Promise<{ statusCode: number; body: string }> {
+export function refusedUpgrade(url: string, protocols: string[], options: ClientOptions = {}): Promise<{ statusCode: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, protocols, { perMessageDeflate: false });
+    const ws = new WebSocket(url, protocols, { perMessageDeflate: false, ...options });
     ws.on('error', () => undefined);
     ws.once('open', () => {
       ws.terminate();
