@@ -66,6 +66,24 @@ export interface BrokerFlags {
   url: string;
   /** The PEM text of the `--ca` file (read when the command line is parsed). */
   ca?: string;
+  /** Credentials for a broker with users (README "Security"). */
+  user?: string;
+  password?: string;
+  token?: string;
+}
+
+/** The credentials the flags give, as connect() options. */
+export function credentials(broker: BrokerFlags): Pick<ConnectOptions, 'user' | 'password' | 'token'> {
+  if (broker.token !== undefined) return { token: broker.token };
+  if (broker.user !== undefined) return { user: broker.user, password: broker.password ?? '' };
+  return {};
+}
+
+/** The same credentials for the HTTP views: a bearer token, or Basic for a user and password. */
+export function authorizationHeader(broker: BrokerFlags): string | undefined {
+  if (broker.token !== undefined) return `Bearer ${broker.token}`;
+  if (broker.user !== undefined) return `Basic ${Buffer.from(`${broker.user}:${broker.password ?? ''}`).toString('base64')}`;
+  return undefined;
 }
 
 /**
@@ -90,7 +108,11 @@ export function caFile(path: string): string {
 export function addUrlOption(command: Command): Command {
   return command
     .addOption(new Option('--url <ws-url>', 'broker URL, ws:// or wss://').env('LINDEN_URL').default(DEFAULT_URL).argParser(brokerUrl))
-    .addOption(new Option('--ca <file>', 'PEM file of the CA that signed a wss:// broker\'s certificate, when not a public one').env('LINDEN_CA').argParser(caFile));
+    .addOption(new Option('--ca <file>', 'PEM file of the CA that signed a wss:// broker\'s certificate, when not a public one').env('LINDEN_CA').argParser(caFile))
+    // Secrets from the environment keep them out of shell history and `ps`.
+    .addOption(new Option('--user <name>', 'log in as this user (with --password)').env('LINDEN_USER'))
+    .addOption(new Option('--password <password>', 'the user\'s password; prefer LINDEN_PASSWORD').env('LINDEN_PASSWORD'))
+    .addOption(new Option('--token <token>', 'log in with a token; prefer LINDEN_TOKEN').env('LINDEN_TOKEN').conflicts('user'));
 }
 
 /** The CA to trust for this broker: only a wss:// URL uses one. */
@@ -130,7 +152,7 @@ export async function orNotFound<T>(url: string, kind: 'queue' | 'space' | 'conn
 export async function connectOrFail(broker: BrokerFlags, options: ConnectOptions): Promise<Client> {
   const ca = trustedCa(broker);
   try {
-    return await connect(broker.url, { name: 'linden-cli', ...options, ...(ca === undefined ? {} : { tls: { ca } }) });
+    return await connect(broker.url, { name: 'linden-cli', ...options, ...credentials(broker), ...(ca === undefined ? {} : { tls: { ca } }) });
   } catch (err) {
     const message = (err as Error).message;
     throw new CliError(`cannot reach broker at ${broker.url}: ${message}${certificateAdvice(broker, message)}`);

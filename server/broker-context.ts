@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { CodecName } from '../protocol/version.js';
 import type { FrameValidator } from '../protocol/validate.js';
 import type { RateSampler } from './admin/rates.js';
+import type { Authenticator } from './auth/authenticator.js';
 import type { Connection } from './connection.js';
 import type { ResolvedOptions } from './options.js';
 import type { DurableCore } from './pubsub/durable/durable-core.js';
@@ -17,6 +18,8 @@ export interface BrokerContext {
   readonly spaces: SpaceCore;
   readonly validators: Record<CodecName, FrameValidator>;
   readonly version: string;
+  /** Logs connections in and knows whether the broker has users (protocol.md §4.7). */
+  readonly auth: Authenticator;
   /** Open connections, for the admin views and `kick` (handlers/admin.ts). */
   readonly connections: ReadonlySet<Connection>;
   /** Rates for the admin views. */

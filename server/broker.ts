@@ -10,6 +10,7 @@ import { CLOSE_CODES, LindenError } from '../protocol/errors.js';
 import { FrameValidator } from '../protocol/validate.js';
 import { LINDEN_VERSION, PROTOCOL_VERSION, SUBPROTOCOLS } from '../protocol/version.js';
 import { commitHistogram, timeCommits } from './admin/commit-timer.js';
+import { Authenticator } from './auth/authenticator.js';
 import { adminHandler } from './admin/http.js';
 import { createMetrics } from './admin/metrics.js';
 import { RateSampler } from './admin/rates.js';
@@ -60,6 +61,7 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
   const log = pino({ name: 'linden', level: opts.logLevel });
   // Before anything is opened, so a bad certificate leaves nothing to clean up.
   const identity = opts.tls ? await loadTlsIdentity(opts.tls) : undefined;
+  const auth = new Authenticator(opts.auth);
   const connections = new Set<Connection>();
   const scheduler = new FlushScheduler();
   const instance = nanoid(8);
@@ -80,6 +82,7 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
     spaces,
     validators: { msgpack: new FrameValidator('msgpack'), json: new FrameValidator('json') },
     version: LINDEN_VERSION,
+    auth,
     connections,
     rates,
     closeConnection(conn, code, reason) {
@@ -98,6 +101,8 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
     metrics: createMetrics({ pubsub: ctx.pubsub, durable, spaces, connections, commits }),
     store: { kind: opts.dataDir ? 'lmdb' : 'memory', durable: store.durable },
     upgradeHint: `Linden speaks WebSocket here: connect with subprotocol ${SUPPORTED.join(' or ')}\n`,
+    auth,
+    metricsAuth: opts.metricsAuth,
   });
   const https: HttpsServer | undefined = identity ? createHttpsServer({ cert: identity.cert, key: identity.key }, handler) : undefined;
   const http: Server = https ?? createServer(handler);

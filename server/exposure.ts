@@ -10,12 +10,10 @@ export function isLoopbackHost(host: string): boolean {
   return isIPv4(v4) && v4.startsWith('127.');
 }
 
-/**
- * What is missing for a broker that other machines can reach. Linden has no authentication
- * yet, so it is always listed; the authentication work drops it when auth is configured.
- */
+/** What is missing for a broker that other machines can reach. */
 export function exposureGaps(options: ResolvedOptions): string[] {
-  const gaps = ['no authentication'];
+  const gaps: string[] = [];
+  if (!options.auth) gaps.push('no authentication');
   if (!options.tls) gaps.push('no TLS');
   return gaps;
 }

@@ -3,6 +3,7 @@ import { LindenError } from '../protocol/errors.js';
 import { fragmentation } from '../protocol/fragmentation.js';
 import type { Interceptor } from '../protocol/interceptor.js';
 import { MAX_ARITY, MAX_DURATION_MS } from '../protocol/limits.js';
+import { AUTH_SCHEMA, checkAuth, type AuthOptions } from './auth/auth-options.js';
 import { normalizeOrigin } from './origin.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -70,6 +71,13 @@ export interface BrokerOptions {
    * web page at all.
    */
   allowedOrigins?: string[];
+  /**
+   * Users, their credentials and permissions (README "Security", protocol.md §4.7). Default:
+   * none, and every client may do everything, which is why the default host is loopback.
+   */
+  auth?: AuthOptions;
+  /** With `auth`: /metrics, like /api, needs an admin's `Authorization: Bearer` token. Default false: monitoring scrapes it openly. */
+  metricsAuth?: boolean;
 }
 
 /** Paths of the PEM files `tls` names. */
@@ -80,8 +88,8 @@ export interface TlsFiles {
   key: string;
 }
 
-export type ResolvedOptions = Required<Omit<BrokerOptions, 'dataDir' | 'interceptors' | 'tls' | 'allowedOrigins'>>
-  & Pick<BrokerOptions, 'dataDir' | 'tls'>
+export type ResolvedOptions = Required<Omit<BrokerOptions, 'dataDir' | 'interceptors' | 'tls' | 'allowedOrigins' | 'auth'>>
+  & Pick<BrokerOptions, 'dataDir' | 'tls' | 'auth'>
   & { interceptors: readonly Interceptor[]; allowedOrigins: readonly string[] | undefined };
 
 export const DEFAULTS: ResolvedOptions = {
@@ -103,6 +111,7 @@ export const DEFAULTS: ResolvedOptions = {
   logLevel: 'info',
   interceptors: [],
   allowedOrigins: undefined,
+  metricsAuth: false,
 };
 
 const positive = { type: 'integer', minimum: 1 };
@@ -142,19 +151,27 @@ const validate = new Ajv({ allErrors: true }).compile({
     },
     // Each entry is checked to be an origin below; ajv only bounds the list.
     allowedOrigins: { type: 'array', maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 2048 } },
+    auth: AUTH_SCHEMA,
+    metricsAuth: { type: 'boolean' },
   },
 });
+
+/** `/auth/users/2/permissions/publish/allow/0` as a reader of the config writes it: `auth.users[2].permissions.publish.allow[0]`. */
+function optionPath(pointer: string): string {
+  return pointer.split('/').slice(1).map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
 
 /** Fills in defaults; throws INVALID_OPTIONS naming every bad or unknown option. */
 export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
   if (!validate(options)) {
     const problems = (validate.errors ?? []).map((e) =>
       e.keyword === 'additionalProperties'
-        ? `unknown option "${(e.params as { additionalProperty: string }).additionalProperty}"`
-        : `option "${e.instancePath.slice(1)}" ${e.message}`,
+        ? `${e.instancePath ? `${optionPath(e.instancePath)}: ` : ''}unknown option "${(e.params as { additionalProperty: string }).additionalProperty}"`
+        : `${optionPath(e.instancePath)}: ${e.message}`,
     );
     throw new LindenError('INVALID_OPTIONS', `invalid broker options: ${problems.join('; ')}`, { problems });
   }
+  if (options.auth) checkAuth(options.auth);
   return { ...DEFAULTS, ...options, interceptors: options.interceptors ?? [fragmentation()], allowedOrigins: allowedOrigins(options.allowedOrigins) };
 }
 
@@ -164,7 +181,7 @@ function allowedOrigins(list: string[] | undefined): string[] | undefined {
   const problems: string[] = [];
   const origins = list.map((entry, i) => {
     const origin = normalizeOrigin(entry);
-    if (origin === undefined) problems.push(`option "allowedOrigins/${i}" must be "*" or an origin such as https://app.example.com (scheme, host, optional port; no path), not "${entry.slice(0, 100)}"`);
+    if (origin === undefined) problems.push(`allowedOrigins[${i}]: must be "*" or an origin such as https://app.example.com (scheme, host, optional port; no path), not "${entry.slice(0, 100)}"`);
     return origin ?? '';
   });
   if (problems.length > 0) throw new LindenError('INVALID_OPTIONS', `invalid broker options: ${problems.join('; ')}`, { problems });

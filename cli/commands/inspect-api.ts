@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { MAX_PEEK } from '../../protocol/frames.js';
 import { explainSocketError } from '../../client-sdk/transport.js';
-import { addUrlOption, certificateAdvice, CliError, integer, notFoundMessage, trustedCa, type BrokerFlags } from '../common.js';
+import { addUrlOption, authorizationHeader, certificateAdvice, CliError, integer, notFoundMessage, trustedCa, type BrokerFlags } from '../common.js';
 import { httpGet, type HttpAnswer } from '../http-get.js';
 
 /** Flags every inspection view takes. */
@@ -35,7 +35,7 @@ export async function fetchApi<T>(broker: BrokerFlags, path: string, missing?: {
   const wsUrl = broker.url;
   let res: HttpAnswer;
   try {
-    res = await httpGet(httpBase(wsUrl) + path, { ca: trustedCa(broker), timeoutMs: REQUEST_TIMEOUT_MS });
+    res = await httpGet(httpBase(wsUrl) + path, { ca: trustedCa(broker), timeoutMs: REQUEST_TIMEOUT_MS, authorization: authorizationHeader(broker) });
   } catch (err) {
     // The same words as over the WebSocket for a refused certificate; otherwise the bare code (ECONNREFUSED).
     const explained = explainSocketError(err as Error);

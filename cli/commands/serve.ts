@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { LindenError, startBroker, type Broker, type BrokerOptions } from '../../server/index.js';
@@ -15,17 +16,52 @@ interface ServeFlags {
   tlsCert?: string;
   tlsKey?: string;
   allowedOrigin?: string[];
+  config?: BrokerOptions;
 }
 
 /** Where `linden serve` keeps its store unless told otherwise: next to wherever it was started. */
 const DEFAULT_DATA_DIR = './linden-data';
 
-/** The one place a flag becomes a broker option; a new flag adds a line here and an addOption below. */
-function toBrokerOptions(flags: ServeFlags): BrokerOptions {
-  const options: BrokerOptions = { port: flags.port, host: flags.host, logLevel: flags.logLevel };
+/**
+ * `--config <file>`: broker options as JSON, the same names and shape as startBroker() takes
+ * (README "Security" has an example). Read when the command line is parsed, so an unreadable
+ * file or bad JSON is a usage error; the broker validates the options themselves.
+ */
+function configFile(path: string): BrokerOptions {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new InvalidArgumentError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new InvalidArgumentError(`${path} is not JSON: ${(err as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidArgumentError(`${path} must hold a JSON object of broker options`);
+  return value as BrokerOptions;
+}
+
+/**
+ * The one place flags become broker options; a new flag adds a line here and an addOption below.
+ * A flag given on the command line wins over the config file, which wins over the flags' defaults.
+ */
+function toBrokerOptions(flags: ServeFlags, given: (flag: string) => boolean): BrokerOptions {
+  const file = flags.config ?? {};
+  const options: BrokerOptions = { ...file };
+  const pick = <K extends 'port' | 'host' | 'logLevel'>(key: K, value: BrokerOptions[K]): void => {
+    if (given(key) || file[key] === undefined) options[key] = value;
+  };
+  pick('port', flags.port);
+  pick('host', flags.host);
+  pick('logLevel', flags.logLevel);
   // startBroker() itself keeps everything in memory without a dataDir; the command defaults to
   // a store so that persistent messages are persistent unless the user opts out.
-  if (!flags.memory) options.dataDir = resolve(flags.data);
+  if (flags.memory) delete options.dataDir;
+  else options.dataDir = resolve(given('data') || file.dataDir === undefined ? flags.data : file.dataDir);
+  if (file.tls) options.tls = { cert: resolve(file.tls.cert), key: resolve(file.tls.key) };
   if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
     throw new CliError(`--tls-cert and --tls-key go together: ${flags.tlsCert === undefined ? '--tls-cert' : '--tls-key'} is missing`, EXIT.USAGE);
   }
@@ -56,12 +92,13 @@ export function register(program: Command): void {
     .addOption(new Option('--memory', 'keep everything in memory: nothing survives the process').conflicts('data'))
     .addOption(new Option('--tls-cert <file>', 'serve wss:// and HTTPS with this PEM certificate (and chain); reloaded on SIGHUP'))
     .addOption(new Option('--tls-key <file>', 'the PEM private key of --tls-cert'))
+    .addOption(new Option('--config <file>', 'JSON file of broker options (auth, allowedOrigins, tls, limits, ...); flags given here win over it').argParser(configFile))
     .addOption(new Option('--allowed-origin <origin>', 'a web origin (https://app.example.com) whose pages may connect, or "*"; repeat or separate with commas (default: loopback origins only)').argParser(collectOrigins))
     .action(action(serve));
 }
 
-async function serve(flags: ServeFlags): Promise<void> {
-  const options = toBrokerOptions(flags);
+async function serve(flags: ServeFlags, command: Command): Promise<void> {
+  const options = toBrokerOptions(flags, (flag) => command.getOptionValueSource(flag) === 'cli');
   let broker: Broker;
   try {
     broker = await startBroker(options);
@@ -72,7 +109,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   // The broker has logged `broker listening` with its URL and whoever read it may signal us at
   // once: install the handlers before anything else is awaited (signals arrive as macrotasks).
   stopOnSignals(broker);
-  if (flags.tlsCert !== undefined) reloadOnHangup(broker);
+  if (options.tls !== undefined) reloadOnHangup(broker);
 }
 
 /**

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { MAX_PEEK } from '../../protocol/frames.js';
 import { doesNotExist } from '../../protocol/names.js';
+import type { Authenticator } from '../auth/authenticator.js';
 import type { Connection } from '../connection.js';
 import type { DurableCore } from '../pubsub/durable/durable-core.js';
 import type { SpaceCore } from '../space/space-core.js';
@@ -19,6 +20,10 @@ export interface AdminSources {
   readonly store: { kind: 'lmdb' | 'memory'; durable: boolean };
   /** The text a plain GET of / answers with 426: this port speaks WebSocket. */
   readonly upgradeHint: string;
+  /** Who may read /api (admins, by bearer token or JWT) once the broker has users. */
+  readonly auth: Authenticator;
+  /** /metrics needs an admin's bearer token too (option `metricsAuth`). */
+  readonly metricsAuth: boolean;
 }
 
 type Route = (req: IncomingMessage, res: ServerResponse, name: string | undefined) => Promise<void> | void;
@@ -79,18 +84,58 @@ export function adminHandler(src: AdminSources): (req: IncomingMessage, res: Ser
       res.setHeader('allow', 'GET, HEAD');
       return json(res, 405, { error: 'METHOD_NOT_ALLOWED', message: 'the admin API is read-only' });
     }
-    if (name !== undefined) {
-      try {
-        name = decodeURIComponent(name);
-      } catch {
-        return json(res, 400, { error: 'BAD_REQUEST', message: 'malformed percent-encoding in the name' });
-      }
+    const guarded = path.startsWith('/api/') || (path === '/metrics' && src.metricsAuth);
+    if (guarded && src.auth.enabled) {
+      void admitted(src.auth, req, res).then((ok) => { if (ok) answer(route!, req, res, name); });
+      return;
     }
-    Promise.resolve(route(req, res, name)).catch((err: unknown) => {
-      if (!res.headersSent) json(res, 500, { error: 'INTERNAL_ERROR', message: err instanceof Error ? err.message : String(err) });
-      else res.destroy();
-    });
+    answer(route, req, res, name);
   };
+}
+
+/**
+ * Whether the request carries an admin's credentials (`Authorization: Bearer <token or JWT>`);
+ * answers 401 or 403 when not. /healthz stays open: load balancers probe it.
+ */
+async function admitted(auth: Authenticator, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  const header = req.headers.authorization ?? '';
+  const bearer = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+  const basic = /^Basic\s+(\S+)$/i.exec(header)?.[1];
+  if (bearer === undefined && basic === undefined) {
+    res.setHeader('www-authenticate', 'Bearer realm="linden"');
+    json(res, 401, { error: 'AUTH_FAILED', message: 'this broker has users: send an admin\'s Authorization: Bearer <token or JWT>, or Basic <user:password>' });
+    return false;
+  }
+  try {
+    const principal = await auth.authenticate(bearer === undefined ? basicCredentials(basic!) : bearer.split('.').length === 3 ? { jwt: bearer } : { token: bearer });
+    if (principal.permissions.may('admin', 'http')) return true;
+    json(res, 403, { error: 'PERMISSION_DENIED', message: `user "${principal.user ?? 'anonymous'}" is not an admin` });
+  } catch {
+    res.setHeader('www-authenticate', 'Bearer realm="linden", error="invalid_token"');
+    json(res, 401, { error: 'AUTH_FAILED', message: 'authentication failed' });
+  }
+  return false;
+}
+
+/** `user:password` of a Basic header; a user name cannot hold a colon, a password can. */
+function basicCredentials(encoded: string): { user: string; password: string } {
+  const text = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = text.indexOf(':');
+  return colon < 0 ? { user: text, password: '' } : { user: text.slice(0, colon), password: text.slice(colon + 1) };
+}
+
+function answer(route: Route, req: IncomingMessage, res: ServerResponse, name: string | undefined): void {
+  if (name !== undefined) {
+    try {
+      name = decodeURIComponent(name);
+    } catch {
+      return json(res, 400, { error: 'BAD_REQUEST', message: 'malformed percent-encoding in the name' });
+    }
+  }
+  Promise.resolve(route(req, res, name)).catch((err: unknown) => {
+    if (!res.headersSent) json(res, 500, { error: 'INTERNAL_ERROR', message: err instanceof Error ? err.message : String(err) });
+    else res.destroy();
+  });
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
