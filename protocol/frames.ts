@@ -6,7 +6,7 @@ import { HEADERS_SCHEMA, type Headers } from './headers.js';
 import {
   MAX_ARITY, MAX_BATCH_STEPS, MAX_DELIVERIES, MAX_DURATION_MS, MAX_EXTENSION_NAME_LENGTH, MAX_EXTENSIONS, MAX_IN_FLIGHT,
   MAX_MESSAGE_ID_LENGTH, MAX_NAME_LENGTH, MAX_QUEUE_BYTES, MAX_QUEUE_MESSAGES, MAX_READ_LIMIT, MAX_REASON_LENGTH,
-  MAX_TAGS_PER_RCV, MAX_TUPLE_ID_LENGTH, MAX_UINT,
+  MAX_JWT_LENGTH, MAX_SECRET_LENGTH, MAX_TAGS_PER_RCV, MAX_TUPLE_ID_LENGTH, MAX_UINT,
 } from './limits.js';
 import { NAME_PATTERN } from './names.js';
 
@@ -20,7 +20,9 @@ export type Payload = unknown;
 // ---- client -> broker ----
 /** `ext`: settings of the interceptors a side runs, by name (protocol.md §4), e.g. `{ fragmentation: { size: 65536 } }`. */
 export type Extensions = Record<string, Record<string, unknown>>;
-export interface HelloFrame { t: 'hello'; id: number; v: number; name?: string; ext?: Extensions }
+/** Credentials for a broker with users (protocol.md §4.7): one of the three forms. */
+export type HelloAuth = { user: string; password: string } | { token: string } | { jwt: string };
+export interface HelloFrame { t: 'hello'; id: number; v: number; name?: string; ext?: Extensions; auth?: HelloAuth }
 export interface PingFrame { t: 'ping'; id: number }
 export interface PongFrame { t: 'pong'; re: number }
 export const DELIVERY_MODES = ['transient', 'persistent'] as const;
@@ -160,6 +162,7 @@ const name = { type: 'string', minLength: 1, maxLength: MAX_NAME_LENGTH } as con
 /** Queue (durable subscription) names: as space names (the broker keeps 4 characters for `.dlq`). */
 const queueName = spaceName;
 const tupleId = { type: 'string', minLength: 1, maxLength: MAX_TUPLE_ID_LENGTH } as const;
+const secret = { type: 'string', maxLength: MAX_SECRET_LENGTH } as const;
 const queueSettings = {
   ackWait: ms,
   maxInFlight: { type: 'integer', minimum: 1, maximum: MAX_IN_FLIGHT },
@@ -191,6 +194,13 @@ export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], ob
         type: 'object', maxProperties: MAX_EXTENSIONS, propertyNames: { type: 'string', maxLength: MAX_EXTENSION_NAME_LENGTH },
         properties: { fragmentation: { ...extensionSettings, properties: { size: uint } } },
         additionalProperties: extensionSettings,
+      },
+      // One of three forms; each field bounded on its own so an error names it.
+      auth: {
+        type: 'object', additionalProperties: false,
+        properties: { user: name, password: secret, token: secret, jwt: { type: 'string', minLength: 1, maxLength: MAX_JWT_LENGTH } },
+        minProperties: 1,
+        dependencies: { user: ['password'], password: ['user'], token: { maxProperties: 1 }, jwt: { maxProperties: 1 } },
       },
     }, ['id', 'v']),
     ping: message('ping', { id: uint }, ['id']),

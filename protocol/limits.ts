@@ -50,3 +50,8 @@ export function echo(value: string): string {
   const end = /[\uD800-\uDBFF]/.test(value[MAX_ECHO_LENGTH - 1]!) ? MAX_ECHO_LENGTH - 1 : MAX_ECHO_LENGTH;
   return `${value.slice(0, end)}…`;
 }
+
+/** Longest password or token in `hello.auth`: far beyond any real one, short enough to hash at once. */
+export const MAX_SECRET_LENGTH = 1024;
+/** Longest JWT in `hello.auth`: room for a large permissions claim. */
+export const MAX_JWT_LENGTH = 16_384;

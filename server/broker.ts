@@ -98,7 +98,7 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
     spaces,
     connections,
     rates,
-    metrics: createMetrics({ pubsub: ctx.pubsub, durable, spaces, connections, commits }),
+    metrics: createMetrics({ pubsub: ctx.pubsub, durable, spaces, connections, commits, auth }),
     store: { kind: opts.dataDir ? 'lmdb' : 'memory', durable: store.durable },
     upgradeHint: `Linden speaks WebSocket here: connect with subprotocol ${SUPPORTED.join(' or ')}\n`,
     auth,

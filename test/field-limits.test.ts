@@ -29,6 +29,9 @@ type Message = Record<string, unknown>;
 function base(c: RawClient, t: string, field: string): Message {
   switch (t) {
     case 'hello': {
+      if (field === 'auth.user' || field === 'auth.password') return { t, id: 1, v: 1, auth: { user: 'u', password: 'p' } };
+      if (field === 'auth.token') return { t, id: 1, v: 1, auth: { token: 't' } };
+      if (field === 'auth.jwt') return { t, id: 1, v: 1, auth: { jwt: 'j' } };
       if (field.startsWith('ext.fragmentation')) return { t, id: 1, v: 1, ext: { fragmentation: { size: 65_536 } } };
       if (field.startsWith('ext.*')) return { t, id: 1, v: 1, ext: { x: { a: 1 } } };
       return { t, id: 1, v: 1, ext: { x: {} } };

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Histogram } from 'prom-client';
 import { LINDEN_VERSION, PROTOCOL_VERSION } from '../../protocol/version.js';
+import type { Authenticator } from '../auth/authenticator.js';
 import type { Connection } from '../connection.js';
 import type { DurableCore } from '../pubsub/durable/durable-core.js';
 import type { DurableQueue } from '../pubsub/durable/durable-queue.js';
@@ -13,6 +14,8 @@ export interface MetricSources {
   readonly connections: ReadonlySet<Connection>;
   /** Store commit latency, timed where the store is made (commit-timer.ts). */
   readonly commits: Histogram;
+  /** Failed logins and refused requests (protocol.md §4.7). */
+  readonly auth: Authenticator;
 }
 
 /**
@@ -56,6 +59,10 @@ export function createMetrics(src: MetricSources): Registry {
     labelNames: ['version', 'node', 'protocol'], registers: [registry],
   }).set({ version: LINDEN_VERSION, node: process.version, protocol: String(PROTOCOL_VERSION) }, 1);
   gauge('linden_connections', 'Open client connections', [], (set) => set({}, src.connections.size));
+  counter('linden_auth_failures_total', 'Logins refused (hello or the HTTP API) with AUTH_FAILED', [], (set) => set({}, src.auth.stats.failures));
+  counter('linden_permission_denied_total', 'Requests refused with PERMISSION_DENIED, by action', ['action'], (set) => {
+    for (const [action, n] of src.auth.stats.denied) set({ action }, n);
+  });
   counter('linden_messages_in_total', 'Messages published, by mode', ['mode'], (set) => {
     const { published, persistent } = src.pubsub.stats;
     set({ mode: 'transient' }, published - persistent);

@@ -1,7 +1,7 @@
 import { LindenError } from '../../protocol/errors.js';
 import type { AuthOptions, UserConfig } from './auth-options.js';
 import { JwtVerifier } from './jwt.js';
-import { EVERYTHING, Permissions } from './permissions.js';
+import { EVERYTHING, Permissions, type Action } from './permissions.js';
 import { hashPassword, tokenKey, verifySecret } from './secrets.js';
 
 /** Credentials a client sends in `hello.auth` (protocol.md §4.1). */
@@ -28,6 +28,8 @@ export class Authenticator {
   private readonly tokens = new Map<string, KnownUser>();
   private readonly jwt: JwtVerifier | undefined;
   private readonly anonymous: Principal | undefined;
+  /** For the metrics: logins refused, and requests refused by action. */
+  readonly stats = { failures: 0, denied: new Map<Action, number>() };
   /** Checked against when the user is unknown, so that case costs what a wrong password costs. */
   private readonly decoy: Promise<string>;
 
@@ -71,9 +73,15 @@ export class Authenticator {
       reason = (err as Error).message;
     }
     if (principal) return principal;
+    this.stats.failures++;
     const wait = AUTH_FAILURE_DELAY_MS - (Date.now() - started);
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     throw new LindenError('AUTH_FAILED', 'authentication failed', { reason: reason.slice(0, 64) });
+  }
+
+  /** Counts a request refused with PERMISSION_DENIED. */
+  denied(action: Action): void {
+    this.stats.denied.set(action, (this.stats.denied.get(action) ?? 0) + 1);
   }
 
   private async check(credentials: Credentials | undefined): Promise<Principal | undefined> {
