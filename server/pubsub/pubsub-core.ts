@@ -36,8 +36,15 @@ export class PubSubCore {
     if (f.durable !== undefined) {
       const { t: _t, id: _id, sid, pattern, durable, group: _g, ...settings } = f;
       const written = this.durable.attach(conn, sid, durable, pattern, settings);
-      conn.subs.set(sid, { conn, sid, pattern, durable });
-      return written;
+      const sub: Subscription = { conn, sid, pattern, durable };
+      conn.subs.set(sid, sub);
+      // An `err` instead of the `ok`: the subscription must not live on unknown to its client.
+      return written?.catch((err: unknown) => {
+        if (conn.subs.get(sid) !== sub) throw err;
+        conn.subs.delete(sid);
+        this.durable.detach(conn, sid);
+        throw err;
+      });
     }
     const sub: Subscription = f.group === undefined
       ? { conn, sid: f.sid, pattern: f.pattern }

@@ -38,6 +38,11 @@ export class DurableCore implements QueueHost {
   /** Publisher message ids seen: when they expire, and the write that stored the first one. */
   private readonly dedupe = new Map<string, { expiresAt: number; durable: Promise<void> | undefined }>();
   private readonly attached = new WeakMap<Connection, Map<number, { queue: DurableQueue; consumer: Consumer }>>();
+  /**
+   * The last write of a queue's record (its creation or settings) while it is not on disk, or
+   * once it failed: an `ok` about the queue may not come before it (protocol.md §9.8).
+   */
+  private readonly unstored = new Map<DurableQueue, { written: Promise<void>; failed: boolean }>();
   private readonly sweeper: ReturnType<typeof setInterval>;
   private seq = 0;
   /** Ends ttls on time, so an expired message neither counts toward limits nor shows in depths. */
@@ -80,7 +85,7 @@ export class DurableCore implements QueueHost {
     }
     if (existing) return { queue: existing, durable: this.configure(existing, settings) };
     const queue = this.install(name, pattern, { ...QUEUE_DEFAULTS, ...definedSettings(settings) });
-    return { queue, durable: this.store.write([putQueue(record(queue))]) };
+    return { queue, durable: this.storeRecord(queue) };
   }
 
   /**
@@ -100,6 +105,7 @@ export class DurableCore implements QueueHost {
     const writes = queue.purge();
     queue.stop();
     this.queues.delete(name);
+    this.unstored.delete(queue);
     if (queue.pattern !== null) this.trie.remove(queue.pattern, queue);
     this.routes.clear();
     // purge() writes one delete per message it dropped.
@@ -226,7 +232,7 @@ export class DurableCore implements QueueHost {
     const existing = this.queues.get(name);
     if (existing) return existing;
     const dlq = this.install(name, null, { ...QUEUE_DEFAULTS, maxMessages: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER });
-    this.store.write([putQueue(record(dlq))])?.catch((err: unknown) => this.storeFailed(err));
+    this.storeRecord(dlq)?.catch((err: unknown) => this.storeFailed(err));
     return dlq;
   }
 
@@ -256,13 +262,36 @@ export class DurableCore implements QueueHost {
     return { queue, durable: this.configure(queue, settings) };
   }
 
-  /** Applies the settings given; the store's promise when they changed anything. */
+  /** Applies the settings given; resolves once the queue, as it is now, is stored. */
   private configure(queue: DurableQueue, settings: QueueSettings): Promise<void> | undefined {
     const config = { ...queue.config, ...definedSettings(settings) };
-    if (sameConfig(queue.config, config)) return undefined;
+    if (sameConfig(queue.config, config)) return this.stored(queue);
     queue.config = config;
     queue.dispatch(); // a larger maxInFlight may free consumers
-    return this.store.write([putQueue(record(queue))]);
+    return this.storeRecord(queue);
+  }
+
+  /** Writes the queue's record; its promise is kept until it is on disk (see `unstored`). */
+  private storeRecord(queue: DurableQueue): Promise<void> | undefined {
+    const written = this.store.write([putQueue(record(queue))]);
+    if (!written) {
+      this.unstored.delete(queue);
+      return undefined;
+    }
+    const entry = { written, failed: false };
+    this.unstored.set(queue, entry);
+    written.then(
+      () => { if (this.unstored.get(queue) === entry) this.unstored.delete(queue); },
+      () => { entry.failed = true; },
+    );
+    return written;
+  }
+
+  /** Resolves once the queue's record is on disk; a record whose write failed is written again. */
+  private stored(queue: DurableQueue): Promise<void> | undefined {
+    const pending = this.unstored.get(queue);
+    if (!pending) return undefined;
+    return pending.failed ? this.storeRecord(queue) : pending.written;
   }
 
   private install(name: string, pattern: string | null, config: QueueConfig, createdAt?: number): DurableQueue {
