@@ -53,6 +53,56 @@ async function unanswered(c: RawClient, id: number): Promise<boolean> {
 const CODECS: CodecName[] = ['json', 'msgpack'];
 
 describe.each(CODECS)('%s', (codec) => {
+  describe('a consumer attaches with the settings of the queue; only qcreate changes them', () => {
+    test('a sub naming other settings of an existing queue is QUEUE_CONFLICT and changes nothing', async () => {
+      await start();
+      const owner = await raw.connect(broker!.url, codec);
+      expect(await owner.call({ t: 'qcreate', id: 1, name: 'billing', pattern: 'orders.>', ackWait: 60_000, maxInFlight: 10 })).toEqual({ t: 'ok', re: 1 });
+      const before = await config('billing');
+
+      const other = await raw.connect(broker!.url, codec);
+      const refused = await other.call({ t: 'sub', id: 1, sid: 1, pattern: 'orders.>', durable: 'billing', ackWait: 1 });
+      expect(refused).toMatchObject({
+        t: 'err', code: 'QUEUE_CONFLICT', re: 1, details: { name: 'billing', setting: 'ackWait', value: 60_000 },
+      });
+      expect(refused.message).toContain('qcreate');
+      const overflow = await other.call({ t: 'sub', id: 2, sid: 1, pattern: 'orders.>', durable: 'billing', overflow: 'drop-oldest' });
+      expect(overflow).toMatchObject({ code: 'QUEUE_CONFLICT', details: { setting: 'overflow', value: 'reject' } });
+      expect(await config('billing')).toEqual(before);
+
+      // The refused sub left nothing behind: its sid is free, the queue has no consumer.
+      expect(await other.call({ t: 'sub', id: 3, sid: 1, pattern: 'orders.>', durable: 'billing' })).toEqual({ t: 'ok', re: 3 });
+      // Settings equal to the queue's, a default included, attach too.
+      expect(await other.call({ t: 'sub', id: 4, sid: 2, pattern: 'orders.>', durable: 'billing', ackWait: 60_000, maxDeliveries: 5 })).toEqual({ t: 'ok', re: 4 });
+      expect(await config('billing')).toEqual(before);
+
+      // Management changes them.
+      expect(await owner.call({ t: 'qcreate', id: 2, name: 'billing', pattern: 'orders.>', ackWait: 5_000 })).toEqual({ t: 'ok', re: 2 });
+      expect(await config('billing')).toEqual({ ...before, ackWait: 5_000 });
+    });
+
+    test('a sub that creates the queue sets its settings', async () => {
+      await start();
+      const c = await raw.connect(broker!.url, codec);
+      expect(await c.call({ t: 'sub', id: 1, sid: 1, pattern: 'jobs.>', durable: 'jobs', maxInFlight: 3, overflow: 'drop-oldest' })).toEqual({ t: 'ok', re: 1 });
+      expect(await config('jobs')).toMatchObject({ maxInFlight: 3, overflow: 'drop-oldest', ackWait: 30_000 });
+    });
+
+    test('dead-letter queues: created by a sub with its settings, refused other settings once they exist', async () => {
+      await start();
+      const c = await raw.connect(broker!.url, codec);
+      await c.call({ t: 'qcreate', id: 1, name: 'pay', pattern: 'pay.>' });
+      expect(await c.call({ t: 'sub', id: 2, sid: 1, pattern: '>', durable: 'pay.dlq', ackWait: 9_000 })).toEqual({ t: 'ok', re: 2 });
+      expect(await config('pay.dlq')).toMatchObject({ ackWait: 9_000 });
+      expect(await c.call({ t: 'sub', id: 3, sid: 2, pattern: '>', durable: 'pay.dlq', ackWait: 1 })).toMatchObject({
+        code: 'QUEUE_CONFLICT', details: { name: 'pay.dlq', setting: 'ackWait', value: 9_000 },
+      });
+      expect(await c.call({ t: 'sub', id: 4, sid: 2, pattern: '>', durable: 'pay.dlq' })).toEqual({ t: 'ok', re: 4 });
+      expect(await c.call({ t: 'qcreate', id: 5, name: 'pay.dlq', pattern: '>', ackWait: 1_000 })).toEqual({ t: 'ok', re: 5 });
+      expect(await config('pay.dlq')).toMatchObject({ ackWait: 1_000 });
+    });
+  });
+
   describe.each(['memory', 'lmdb'] as const)('no ok before the queue is stored (%s store)', (kind) => {
     test('qcreate and a durable sub on a queue whose creation is not on disk wait for it', async () => {
       await start(kind);

@@ -47,9 +47,9 @@ for (const store of ['memory', 'lmdb'] as const) {
     test('an ack followed at once by leaving the subscription is not overtaken by the unsubscribe', async () => {
       await start();
       const c = await t.client();
-      await c.createQueue('once-each', 'tick.>');
+      await c.createQueue('once-each', 'tick.>', { maxInFlight: 1 });
       for (const o of orders(2)) await c.publish('tick.x', o, { mode: 'persistent', ack: 'submission' });
-      for await (const m of c.subscribe<{ n: number }>('tick.>', { durable: 'once-each', maxInFlight: 1 })) {
+      for await (const m of c.subscribe<{ n: number }>('tick.>', { durable: 'once-each' })) {
         m.ack();
         break; // unsubscribes in the same tick as the ack
       }

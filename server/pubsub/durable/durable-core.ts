@@ -72,10 +72,15 @@ export class DurableCore implements QueueHost {
     return { queues: this.queues.size, messages };
   }
 
-  /** Creates a queue, or checks an existing one has this pattern and applies the settings given. */
-  declare(name: string, pattern: string, settings: QueueSettings): { queue: DurableQueue; durable: Promise<void> | undefined } {
+  /**
+   * Creates a queue with the settings given, or checks an existing one has this pattern. Whoever
+   * may manage the queue (`qcreate`) changes the settings of an existing one; anyone else (a
+   * consumer's `sub`) may only name the ones it has, so one application cannot retune another's
+   * queue. `durable` resolves once the queue, as it is then, is stored.
+   */
+  declare(name: string, pattern: string, settings: QueueSettings, mayConfigure: boolean): { queue: DurableQueue; durable: Promise<void> | undefined } {
     assertPattern(pattern);
-    if (name.endsWith('.dlq')) return this.deadLetterQueue(name, settings);
+    if (name.endsWith('.dlq')) return this.deadLetterQueue(name, settings, mayConfigure);
     if (name.length > MAX_QUEUE_NAME) {
       throw new LindenError('INVALID_FRAME', `queue name of ${name.length} characters: at most ${MAX_QUEUE_NAME}, so "<name>.dlq" fits the 128 of a name`, { name });
     }
@@ -83,7 +88,7 @@ export class DurableCore implements QueueHost {
     if (existing && existing.pattern !== pattern) {
       throw new LindenError('QUEUE_CONFLICT', `queue "${name}" exists with pattern "${existing.pattern}", not "${pattern}"`, { name, pattern: existing.pattern });
     }
-    if (existing) return { queue: existing, durable: this.configure(existing, settings) };
+    if (existing) return { queue: existing, durable: this.configure(existing, settings, mayConfigure) };
     const queue = this.install(name, pattern, { ...QUEUE_DEFAULTS, ...definedSettings(settings) });
     return { queue, durable: this.storeRecord(queue) };
   }
@@ -198,7 +203,7 @@ export class DurableCore implements QueueHost {
 
   /** A `sub` with `durable`: declares the queue if needed and attaches the connection as a consumer. */
   attach(conn: Connection, sid: number, name: string, pattern: string, settings: QueueSettings): Promise<void> | undefined {
-    const { queue, durable } = this.declare(name, pattern, settings);
+    const { queue, durable } = this.declare(name, pattern, settings, false);
     let mine = this.attached.get(conn);
     if (!mine) this.attached.set(conn, (mine = new Map()));
     mine.set(sid, { queue, consumer: queue.attach(conn, sid) });
@@ -255,17 +260,32 @@ export class DurableCore implements QueueHost {
   }
 
   /** Dead-letter queues are made by the broker; consumers attach to them whatever pattern they name. */
-  private deadLetterQueue(name: string, settings: QueueSettings): { queue: DurableQueue; durable: Promise<void> | undefined } {
+  private deadLetterQueue(name: string, settings: QueueSettings, mayConfigure: boolean): { queue: DurableQueue; durable: Promise<void> | undefined } {
+    const existing = this.queues.get(name);
+    if (existing) return { queue: existing, durable: this.configure(existing, settings, mayConfigure) };
     const parent = this.queues.get(name.slice(0, -'.dlq'.length));
-    const queue = this.queues.get(name) ?? (parent && this.deadLetters(parent));
-    if (!queue) throw new LindenError('NOT_FOUND', `${doesNotExist('queue', name)}: there is no queue "${name.slice(0, -4)}" whose dead letters it would hold`, { name });
-    return { queue, durable: this.configure(queue, settings) };
+    if (!parent) throw new LindenError('NOT_FOUND', `${doesNotExist('queue', name)}: there is no queue "${name.slice(0, -4)}" whose dead letters it would hold`, { name });
+    // Created by this request, like any queue: its settings are the first.
+    const queue = this.deadLetters(parent);
+    return { queue, durable: this.configure(queue, settings, true) };
   }
 
-  /** Applies the settings given; resolves once the queue, as it is now, is stored. */
-  private configure(queue: DurableQueue, settings: QueueSettings): Promise<void> | undefined {
+  /**
+   * Applies the settings given, or (`mayConfigure` false) refuses any that differ from the
+   * queue's; resolves once the queue, as it is now, is stored.
+   */
+  private configure(queue: DurableQueue, settings: QueueSettings, mayConfigure: boolean): Promise<void> | undefined {
     const config = { ...queue.config, ...definedSettings(settings) };
-    if (sameConfig(queue.config, config)) return this.stored(queue);
+    const differs = (Object.keys(config) as (keyof QueueConfig)[]).find((k) => config[k] !== queue.config[k]);
+    if (differs === undefined) return this.stored(queue);
+    if (!mayConfigure) {
+      const value = queue.config[differs];
+      throw new LindenError(
+        'QUEUE_CONFLICT',
+        `queue "${queue.name}" has ${differs} ${value}, not ${config[differs]}: a consumer attaches with the queue's settings or none; qcreate changes them`,
+        { name: queue.name, setting: differs, value },
+      );
+    }
     queue.config = config;
     queue.dispatch(); // a larger maxInFlight may free consumers
     return this.storeRecord(queue);
@@ -324,8 +344,4 @@ function definedSettings(s: QueueSettings): Partial<QueueConfig> {
     if (s[key] !== undefined) (out as Record<string, unknown>)[key] = s[key];
   }
   return out;
-}
-
-function sameConfig(a: QueueConfig, b: QueueConfig): boolean {
-  return (Object.keys(a) as (keyof QueueConfig)[]).every((k) => a[k] === b[k]);
 }
