@@ -196,8 +196,10 @@ export class DurableCore implements QueueHost {
     }
     if (fromPublisher) writes.push(putDedupe(mid, now + this.options.dedupeWindowMs));
     const durable = writes.length > 0 ? this.store.write(writes) : undefined;
-    if (fromPublisher) this.dedupe.set(mid, { expiresAt: now + this.options.dedupeWindowMs, durable });
+    const remembered = fromPublisher ? { expiresAt: now + this.options.dedupeWindowMs, durable } : undefined;
+    if (remembered) this.dedupe.set(mid, remembered);
     for (const [q, m] of added) q.add(m);
+    durable?.catch(() => this.unstore(mid, remembered, added));
     return { queues, durable, duplicate: false };
   }
 
@@ -320,6 +322,16 @@ export class DurableCore implements QueueHost {
     if (pattern !== null) this.trie.add(pattern, queue);
     this.routes.clear();
     return queue;
+  }
+
+  /**
+   * A publish whose write failed stored nothing: its mid is free for the retry (protocol.md
+   * §9.7), and its copies still in line leave, so a retry that is stored is not received twice.
+   * A copy a consumer already holds stays with it.
+   */
+  private unstore(mid: string, seen: { expiresAt: number } | undefined, added: [DurableQueue, QueuedMessage][]): void {
+    if (seen && this.dedupe.get(mid) === seen) this.dedupe.delete(mid);
+    for (const [q, m] of added) q.withdraw(m);
   }
 
   private sweepDedupe(): void {

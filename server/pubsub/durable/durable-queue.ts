@@ -130,6 +130,14 @@ export class DurableQueue implements TagOwner {
     this.dispatch();
   }
 
+  /** A message whose store write failed leaves, unless a consumer already has it; counted as dropped. */
+  withdraw(message: QueuedMessage): void {
+    if (!this.ready.remove(message)) return;
+    this.forget(message);
+    this.stats.dropped++;
+    message.watch?.lost();
+  }
+
   /**
    * A ttl ended: a waiting message leaves now, so depth and limits stop counting it. One in
    * flight or waiting out a nack delay is checked when it comes back to the line.
