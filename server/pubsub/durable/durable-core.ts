@@ -7,9 +7,9 @@ import type { Connection } from '../../connection.js';
 import type { ResolvedOptions } from '../../options.js';
 import type { Store, StoreWrite } from '../../store/store.js';
 import type { Payload } from '../payload.js';
-import { LeaseHeap } from '../../space/lease-heap.js';
 import { TopicTrie } from '../topic-trie.js';
 import { DurableQueue, type Consumer, type QueueHost } from './durable-queue.js';
+import { ExpiryHeap } from './expiry-heap.js';
 import {
   DEDUPE_PREFIX, QUEUE_DEFAULTS, QUEUES_PREFIX, deleteDedupe, deleteMessage, deleteQueue, messageFromRecord, messagesPrefix,
   putDedupe, putMessage, putQueue, type MessageWatch, type QueueConfig, type QueueRecord, type QueuedMessage,
@@ -46,7 +46,10 @@ export class DurableCore implements QueueHost {
   private readonly sweeper: ReturnType<typeof setInterval>;
   private seq = 0;
   /** Ends ttls on time, so an expired message neither counts toward limits nor shows in depths. */
-  private readonly expiries = new LeaseHeap<[DurableQueue, QueuedMessage]>(([q, m]) => q.expire(m), () => true);
+  private readonly expiries = new ExpiryHeap<[DurableQueue, QueuedMessage]>(([q, m]) => {
+    m.expiry = undefined;
+    q.expire(m);
+  });
 
   constructor(private readonly options: ResolvedOptions, readonly store: Store, private readonly log: Logger) {
     this.sweeper = setInterval(() => this.sweepDedupe(), Math.max(1_000, options.dedupeWindowMs / 4));
@@ -244,7 +247,13 @@ export class DurableCore implements QueueHost {
   }
 
   expireAt(queue: DurableQueue, message: QueuedMessage): void {
-    this.expiries.add([queue, message], message.expiresAt);
+    message.expiry = this.expiries.add([queue, message], message.expiresAt);
+  }
+
+  forgetExpiry(message: QueuedMessage): void {
+    if (!message.expiry) return;
+    this.expiries.cancel(message.expiry);
+    message.expiry = undefined;
   }
 
   storeFailed(err: unknown): void {

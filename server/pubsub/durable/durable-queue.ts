@@ -25,6 +25,8 @@ export interface QueueHost {
   readonly store: Store;
   /** Calls expire(message) on this queue when the message's ttl ends. */
   expireAt(queue: DurableQueue, message: QueuedMessage): void;
+  /** The message left the queue: its ttl no longer matters, and must not keep it reachable. */
+  forgetExpiry(message: QueuedMessage): void;
   /** The dead-letter queue `<name>.dlq`, created on first use. */
   deadLetters(of: DurableQueue): DurableQueue;
   /** A store write failed: the broker can no longer keep its promises for this data. */
@@ -239,6 +241,7 @@ export class DurableQueue implements TagOwner {
     this.inFlight.clear();
     this.delayed.clear();
     for (const m of all) {
+      this.host.forgetExpiry(m);
       m.watch?.lost();
       writes.push(deleteMessage(this.name, m.seq));
     }
@@ -367,7 +370,7 @@ export class DurableQueue implements TagOwner {
     this.forget(m);
     this.stats.deadLettered++;
     m.watch?.rejected('dead-lettered');
-    const moved: QueuedMessage = { ...m, deliveries: 0, watch: undefined, heapIndex: -1 };
+    const moved: QueuedMessage = { ...m, deliveries: 0, watch: undefined, heapIndex: -1, expiry: undefined };
     // One transaction: the message is in exactly one of the two queues whatever happens.
     this.persist([deleteMessage(this.name, m.seq), putMessage(dlq.name, moved)]);
     dlq.add(moved);
@@ -388,6 +391,7 @@ export class DurableQueue implements TagOwner {
   private forget(m: QueuedMessage): void {
     this.count--;
     this.bytes -= m.data.length;
+    this.host.forgetExpiry(m);
   }
 
   private persist(writes: StoreWrite[]): Promise<void> | undefined {

@@ -1,5 +1,6 @@
 import type { Headers } from '../../../protocol/headers.js';
 import type { Key, StoreWrite } from '../../store/store.js';
+import type { Expiry } from './expiry-heap.js';
 
 /**
  * How durable subscriptions lie in the Store:
@@ -50,6 +51,8 @@ export interface QueuedMessage {
   deliveries: number;
   /** Position in its queue's ready heap (SeqHeap bookkeeping). */
   heapIndex?: number;
+  /** Its entry in the broker's ttl index while it has one (in memory only). */
+  expiry?: Expiry<unknown>;
   /** A publisher waiting for delivery or processing of this copy (in memory only: the wait ends with its connection). */
   watch?: MessageWatch;
 }
