@@ -5,7 +5,7 @@ import { OutboundMessage } from '../outbound-message.js';
 import { Payload } from '../payload.js';
 import { deleteMessage, putMessage, type QueueConfig, type QueuedMessage } from './queue-records.js';
 import { firstBySeq } from '../../first-by-seq.js';
-import { SeqHeap } from './seq-heap.js';
+import { ReadyLine } from './ready-line.js';
 
 /** A connection attached to a queue. */
 export interface Consumer {
@@ -39,7 +39,7 @@ export interface QueueHost {
  * Messages are handed out oldest first; an unacknowledged one returns to its place in line.
  */
 export class DurableQueue implements TagOwner {
-  private readonly ready = new SeqHeap<QueuedMessage>();
+  private readonly ready = new ReadyLine();
   private readonly inFlight = new Map<number, InFlight>();
   private readonly delayed = new Map<number, { message: QueuedMessage; timer: ReturnType<typeof setTimeout> }>();
   readonly consumers: Consumer[] = [];
@@ -102,9 +102,7 @@ export class DurableQueue implements TagOwner {
     const fits = (count: number, size: number) => count + 1 <= this.config.maxMessages && size + bytes <= this.config.maxBytes;
     if (fits(this.count, this.bytes)) return true;
     if (this.config.overflow === 'reject') return false;
-    let readyBytes = 0;
-    for (const m of this.ready.values()) readyBytes += m.data.length;
-    return fits(this.count - this.ready.size, this.bytes - readyBytes);
+    return fits(this.count - this.ready.size, this.bytes - this.ready.bytes);
   }
 
   /** Drops the oldest ready messages until one of `bytes` fits (after canTake); returns the store writes. */
