@@ -88,12 +88,14 @@ export class PubSubCore {
     if (route.json && conn.codec.name === 'msgpack') payload.jsonData();
     const mid = f.mid ?? this.idPrefix + (this.seq++).toString(36);
     const message = new OutboundMessage(f.topic, mid, payload, entries.length, f.hdr);
-    this.stats.published++;
     if (f.mode === 'persistent') {
-      this.stats.persistent++;
       this.publishPersistent(conn, f, ack, mid, payload, message, entries);
+      // Counted once accepted: a publish refused on the way (QUEUE_FULL) was not published.
+      this.stats.published++;
+      this.stats.persistent++;
       return;
     }
+    this.stats.published++;
     if (ack === 'delivery' || ack === 'processing') {
       this.track(conn, f, ack, message, entries);
       return;

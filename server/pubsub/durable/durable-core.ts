@@ -8,7 +8,8 @@ import type { ResolvedOptions } from '../../options.js';
 import type { Store, StoreWrite } from '../../store/store.js';
 import type { Payload } from '../payload.js';
 import { TopicTrie } from '../topic-trie.js';
-import { DurableQueue, type Consumer, type QueueHost } from './durable-queue.js';
+import type { Consumer } from './consumer.js';
+import { DurableQueue, type QueueHost } from './durable-queue.js';
 import { ExpiryHeap } from './expiry-heap.js';
 import {
   DEDUPE_PREFIX, QUEUE_DEFAULTS, QUEUES_PREFIX, deleteDedupe, deleteMessage, deleteQueue, messageFromRecord, messagesPrefix,
@@ -227,6 +228,8 @@ export class DurableCore implements QueueHost {
     const mine = this.attached.get(conn);
     if (!mine) return;
     this.attached.delete(conn);
+    // All of them first: what one consumer gives back must not go to another of this connection.
+    for (const { consumer } of mine.values()) consumer.leaving = true;
     for (const { queue, consumer } of mine.values()) queue.detach(consumer);
   }
 

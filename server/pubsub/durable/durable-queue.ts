@@ -1,18 +1,13 @@
 import { msgpackCodec } from '../../../protocol/codec.js';
+import { nextWithRoom, type Consumer } from './consumer.js';
 import type { Connection, TagOwner } from '../../connection.js';
 import type { Store, StoreWrite } from '../../store/store.js';
 import { OutboundMessage } from '../outbound-message.js';
 import { Payload } from '../payload.js';
 import { deleteMessage, putMessage, type QueueConfig, type QueuedMessage } from './queue-records.js';
 import { firstBySeq } from '../../first-by-seq.js';
+import { oldestMessages, oldestPublishedAt, type MessageState, type QueueContents } from './queue-inspection.js';
 import { ReadyLine } from './ready-line.js';
-
-/** A connection attached to a queue. */
-export interface Consumer {
-  readonly conn: Connection;
-  readonly sid: number;
-  inFlight: number;
-}
 
 interface InFlight {
   readonly message: QueuedMessage;
@@ -65,28 +60,18 @@ export class DurableQueue implements TagOwner {
     return this.inFlight.size;
   }
 
-  get oldestPublishedAt(): number | undefined {
-    let oldest: number | undefined;
-    const consider = (m: QueuedMessage) => { if (oldest === undefined || m.publishedAt < oldest) oldest = m.publishedAt; };
-    const head = this.ready.peek();
-    if (head) consider(head);
-    for (const f of this.inFlight.values()) consider(f.message);
-    for (const d of this.delayed.values()) consider(d.message);
-    return oldest;
+  /** Where its messages are, for inspection (queue-inspection.ts). */
+  private get contents(): QueueContents {
+    return { ready: this.ready, inFlight: this.inFlight.values(), delayed: this.delayed.values() };
   }
 
-  /**
-   * The `n` messages first in line (lowest seq), wherever they are, for inspection. A scan
-   * keeping the n best, not a sort: an operator's look must not cost a million-message sort.
-   */
-  oldest(n: number): { message: QueuedMessage; state: 'ready' | 'in flight' | 'delayed' }[] {
-    const { ready, inFlight, delayed } = this;
-    function* everywhere() {
-      for (const m of ready.values()) yield { seq: m.seq, message: m, state: 'ready' as const };
-      for (const f of inFlight.values()) yield { seq: f.message.seq, message: f.message, state: 'in flight' as const };
-      for (const d of delayed.values()) yield { seq: d.message.seq, message: d.message, state: 'delayed' as const };
-    }
-    return firstBySeq(everywhere(), n).map(({ message, state }) => ({ message, state }));
+  get oldestPublishedAt(): number | undefined {
+    return oldestPublishedAt(this.contents);
+  }
+
+  /** The `n` messages first in line, wherever they are, for inspection. */
+  oldest(n: number): { message: QueuedMessage; state: MessageState }[] {
+    return oldestMessages(this.contents, n);
   }
 
   /** Why messages are not moving, or null. */
@@ -139,11 +124,18 @@ export class DurableQueue implements TagOwner {
   }
 
   /**
-   * A ttl ended: a waiting message leaves now, so depth and limits stop counting it. One in
-   * flight or waiting out a nack delay is checked when it comes back to the line.
+   * A ttl ended: a message waiting in line or out a nack delay leaves now, so depth and limits
+   * stop counting it. One in flight is not recalled: it leaves if it comes back (unacked).
    */
   expire(message: QueuedMessage): void {
-    if (this.ready.remove(message)) this.remove(message, 'expired');
+    const delayed = this.delayed.get(message.seq);
+    if (delayed?.message === message) {
+      clearTimeout(delayed.timer);
+      this.delayed.delete(message.seq);
+    } else if (!this.ready.remove(message)) {
+      return;
+    }
+    this.remove(message, 'expired');
   }
 
   attach(conn: Connection, sid: number): Consumer {
@@ -291,15 +283,10 @@ export class DurableQueue implements TagOwner {
 
   // ---- internals ----
   private pick(): Consumer | undefined {
-    const n = this.consumers.length;
-    for (let i = 0; i < n; i++) {
-      const c = this.consumers[(this.next + i) % n]!;
-      if (c.inFlight < this.config.maxInFlight && c.conn.state === 'open') {
-        this.next = (this.next + i + 1) % n;
-        return c;
-      }
-    }
-    return undefined;
+    const at = nextWithRoom(this.consumers, this.next, this.config.maxInFlight);
+    if (at === -1) return undefined;
+    this.next = (at + 1) % this.consumers.length;
+    return this.consumers[at];
   }
 
   private deliver(consumer: Consumer, message: QueuedMessage): void {
@@ -308,7 +295,7 @@ export class DurableQueue implements TagOwner {
       // MessagePack no JSON consumer can read: no consumer of this queue ever will. Checking
       // every persistent publish instead would cost the common, all-MessagePack case.
       if (this.pattern !== null) this.deadLetter(message);
-      else this.remove(message, 'expired'); // already dead-lettered: nowhere left to go
+      else this.remove(message, 'undeliverable'); // already dead-lettered: nowhere left to go
       return;
     }
     message.deliveries++;
@@ -343,21 +330,25 @@ export class DurableQueue implements TagOwner {
     return f;
   }
 
-  /** Back in line (after `delay`), or to the dead-letter queue once maxDeliveries is reached. */
+  /**
+   * Back in line (after `delay`), or to the dead-letter queue once maxDeliveries is reached. One
+   * whose ttl ended while it was in flight leaves instead: its expiry found it away.
+   */
   private unacked(f: InFlight, delay: number): void {
     this.inFlight.delete(f.message.seq);
     const m = f.message;
-    if (m.deliveries >= this.config.maxDeliveries && this.pattern !== null) {
-      this.deadLetter(m);
-      return;
-    }
-    if (delay <= 0) {
-      this.ready.push(m);
-      return;
-    }
+    if (m.expiresAt <= Date.now()) this.remove(m, 'expired');
+    else if (m.deliveries >= this.config.maxDeliveries && this.pattern !== null) this.deadLetter(m);
+    else if (delay <= 0) this.ready.push(m);
+    else this.delay(m, delay);
+  }
+
+  /** Out of line for `delay` ms; its expiry ends the wait early (expire()). */
+  private delay(m: QueuedMessage, delay: number): void {
     const timer = unref(setTimeout(() => {
       this.delayed.delete(m.seq);
-      this.ready.push(m);
+      if (m.expiresAt <= Date.now()) this.remove(m, 'expired');
+      else this.ready.push(m);
       this.dispatch();
     }, delay));
     this.delayed.set(m.seq, { message: m, timer });
@@ -374,13 +365,15 @@ export class DurableQueue implements TagOwner {
     dlq.add(moved);
   }
 
-  private remove(m: QueuedMessage, why: 'acked' | 'expired'): void {
+  /** `undeliverable`: a dead letter no consumer of this queue can read (counted as dropped). */
+  private remove(m: QueuedMessage, why: 'acked' | 'expired' | 'undeliverable'): void {
     this.forget(m);
     if (why === 'expired') this.stats.expired++;
+    else if (why === 'undeliverable') this.stats.dropped++;
     const durable = this.persist([deleteMessage(this.name, m.seq)]);
     const watch = m.watch;
     if (!watch) return;
-    if (why === 'expired') watch.lost();
+    if (why !== 'acked') watch.lost();
     // A publisher told 'processed' must not see the message come back after a crash.
     else if (!durable) watch.processed();
     else durable.then(() => watch.processed(), () => watch.lost());
