@@ -158,7 +158,10 @@ export class Client implements MessageOwner {
     throw new LindenError('DISCONNECTED', `every responder to "${topic}" disconnected before replying`);
   }
 
-  /** Declares a durable subscription (a queue) ahead of any consumer, or changes its settings. */
+  /**
+   * Declares a durable subscription (a queue) ahead of any consumer, or changes the settings
+   * given of an existing one: the only call that changes them (a consumer's `subscribe` cannot).
+   */
   async createQueue(name: string, pattern: string, settings: QueueSettings = {}): Promise<void> {
     this.assertUsable();
     await this.call({ t: 'qcreate', name, pattern, ...definedOnly(settings, QUEUE_SETTINGS) }, undefined);

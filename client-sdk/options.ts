@@ -75,7 +75,10 @@ export interface PublishOptions {
   headers?: Record<string, string>;
 }
 
-/** Settings of a durable subscription; see README "Persistent messages". */
+/**
+ * Settings of a durable subscription, set when it is created and changed by `createQueue`; a
+ * `subscribe` may only repeat them. See README "Persistent messages".
+ */
 export interface QueueSettings {
   /** ms a consumer has to ack a delivery before it is redelivered. Default 30,000. */
   ackWait?: number;

@@ -8,8 +8,10 @@ export interface SubscribeOptions<T = unknown> extends QueueSettings {
   group?: string;
   /**
    * Attach to (creating if needed) the durable subscription of this name: it keeps persistent
-   * messages while no consumer is connected; consumers attached to one name compete. The
-   * queue settings apply to it (they change an existing one).
+   * messages while no consumer is connected; consumers attached to one name compete. The queue
+   * settings given here are those of a queue this creates; an existing queue keeps its own, and
+   * a setting that differs from them fails the subscription with QUEUE_CONFLICT (change them with
+   * `createQueue`). A subscription sent again after a reconnect is checked the same way.
    */
   durable?: string;
   /**

@@ -53,8 +53,16 @@ export interface Broker {
 const SUPPORTED = [SUBPROTOCOLS.msgpack, SUBPROTOCOLS.json];
 const CLOSE_GRACE_MS = 2_000;
 
+/**
+ * Not options and not public API: seams for tests. `wrapStore` puts a wrapper around the real
+ * store, so a test can make its writes fail or wait (test/helpers/faulty-store.ts).
+ */
+export interface BrokerSeams {
+  wrapStore?: (store: Store) => Store;
+}
+
 /** Starts a broker; resolves once it listens. */
-export async function startBroker(options?: BrokerOptions): Promise<Broker> {
+export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = {}): Promise<Broker> {
   const opts = resolveOptions(options);
   // The one root logger: its lines carry `name: "linden"`; children add `component`, and no log
   // call may pass `name` again, or the line would hold the key twice.
@@ -67,7 +75,8 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
   const instance = nanoid(8);
   let nextConnection = 1;
   const commits = commitHistogram();
-  const store: Store = timeCommits(opts.dataDir ? await LmdbStore.open(opts.dataDir) : new MemoryStore(), commits);
+  const opened: Store = opts.dataDir ? await LmdbStore.open(opts.dataDir) : new MemoryStore();
+  const store: Store = timeCommits(seams.wrapStore ? seams.wrapStore(opened) : opened, commits);
   const spaces = new SpaceCore(opts, store, log.child({ component: 'spaces' }));
   const durable = new DurableCore(opts, store, log.child({ component: 'queues' }));
   const recovered = { spaces: await spaces.recover(), queues: await durable.recover() };

@@ -56,9 +56,9 @@ async function publish(c: Client, topic: string, values: unknown[]): Promise<voi
 test('purge drops the ready messages, keeps the queue and what is in flight, and is stored', async () => {
   await lmdbBroker();
   const c = await t.client();
-  await c.createQueue('jobs', 'jobs.>');
+  await c.createQueue('jobs', 'jobs.>', { maxInFlight: 2 });
   await publish(c, 'jobs.x', [0, 1, 2, 3, 4]);
-  const sub = c.subscribe<number>('jobs.>', { durable: 'jobs', maxInFlight: 2 });
+  const sub = c.subscribe<number>('jobs.>', { durable: 'jobs' });
   const held = await take(sub, 2);
   await c.flush();
 

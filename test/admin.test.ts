@@ -109,9 +109,9 @@ test('queues: every field, and the stall reasons', async () => {
 test('a full queue reports the overflow as its stall', async () => {
   await t.start();
   const c = await t.client();
-  await c.createQueue('tiny', 'tiny.>', { maxMessages: 1 });
+  await c.createQueue('tiny', 'tiny.>', { maxMessages: 1, maxInFlight: 5 });
   await c.publish('tiny.x', 1, { mode: 'persistent', ack: 'submission' });
-  const sub = c.subscribe('tiny.>', { durable: 'tiny', maxInFlight: 5 });
+  const sub = c.subscribe('tiny.>', { durable: 'tiny' });
   await take(sub, 1); // in flight, unacked: the queue is full while its consumer has room
   await c.flush();
   expect((await get('/api/queues/tiny')).body).toMatchObject({ depth: 0, inFlight: 1, stalled: 'full: new publishes are refused (overflow reject)' });
@@ -120,10 +120,10 @@ test('a full queue reports the overflow as its stall', async () => {
 test('a queue detail lists the first ten messages in line, oldest first, whatever their state', async () => {
   await t.start();
   const c = await t.client();
-  await c.createQueue('long', 'long.>');
+  await c.createQueue('long', 'long.>', { maxInFlight: 2 });
   const mids: string[] = [];
   for (let n = 0; n < 12; n++) mids.push((await c.publish('long.x', n, { mode: 'persistent', ack: 'submission' })).id);
-  const sub = c.subscribe<number>('long.>', { durable: 'long', maxInFlight: 2 });
+  const sub = c.subscribe<number>('long.>', { durable: 'long' });
   const [a, b] = await take(sub, 2);
   a!.nack({ delay: 60_000 }); // waits out its delay: "delayed", still first in line
   b!.ack();
@@ -217,7 +217,7 @@ test('HTTP routing: / still asks for an upgrade, unknown paths are 404, nothing 
 test('/metrics is Prometheus text whose values move with traffic', async () => {
   await t.start();
   const c = await t.client();
-  await c.createQueue('m', 'm.>');
+  await c.createQueue('m', 'm.>', { maxDeliveries: 1 });
   const scrape = async () => {
     const res = await get('/metrics');
     expect(res.status).toBe(200);
@@ -244,7 +244,7 @@ test('/metrics is Prometheus text whose values move with traffic', async () => {
   expect(mid.get('linden_space_tuples{space="s"}')).toBe(1);
   expect(mid.get('linden_space_ops_total{space="s",op="out"}')).toBe(1);
 
-  const durable = c.subscribe('m.>', { durable: 'm', maxDeliveries: 1 });
+  const durable = c.subscribe('m.>', { durable: 'm' });
   const got = await take(durable, 3);
   got[0]!.ack();
   got[1]!.ack();

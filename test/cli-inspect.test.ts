@@ -46,11 +46,11 @@ afterEach(async () => {
 async function populate(): Promise<void> {
   await t.start();
   const shop = await t.client({ name: 'shop' });
-  await shop.createQueue('billing', 'orders.>');
+  await shop.createQueue('billing', 'orders.>', { maxInFlight: 1 });
   await shop.createQueue('empty', 'nothing.>');
   for (let n = 0; n < 3; n++) await shop.publish('orders.eu', { n }, { mode: 'persistent', ack: 'submission' });
   const worker = await t.client({ name: 'worker', codec: 'json' });
-  await take(worker.subscribe('orders.>', { durable: 'billing', maxInFlight: 1 }), 1);
+  await take(worker.subscribe('orders.>', { durable: 'billing' }), 1);
   await worker.flush();
   await shop.space('jobs').out(['job', 1]);
   await shop.space('kept', { persistent: true }).out(['k', 'v']);

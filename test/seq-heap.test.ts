@@ -1,3 +1,5 @@
+import type { QueuedMessage } from '../server/pubsub/durable/queue-records.js';
+import { ReadyLine } from '../server/pubsub/durable/ready-line.js';
 import { SeqHeap, type HeapItem } from '../server/pubsub/durable/seq-heap.js';
 
 test('pops in seq order whatever is pushed and removed from the middle (seeded random run)', () => {
@@ -22,5 +24,32 @@ test('pops in seq order whatever is pushed and removed from the middle (seeded r
       model.delete(top);
     }
     expect(heap.size).toBe(model.size);
+  }
+});
+
+test('a ReadyLine keeps the total of its payload bytes through push, pop, remove and clear', () => {
+  let seed = 9;
+  const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  const line = new ReadyLine();
+  const model = new Set<QueuedMessage>();
+  const sum = () => [...model].reduce((n, m) => n + m.data.length, 0);
+  for (let step = 0; step < 5_000; step++) {
+    const r = random();
+    if (r < 0.5 || model.size === 0) {
+      const m: QueuedMessage = { seq: step, mid: String(step), topic: 't', data: new Uint8Array(Math.floor(random() * 100)), publishedAt: 0, expiresAt: Infinity, deliveries: 0 };
+      line.push(m);
+      model.add(m);
+    } else if (r < 0.7) {
+      const victim = [...model][Math.floor(random() * model.size)]!;
+      line.remove(victim);
+      line.remove(victim);
+      model.delete(victim);
+    } else if (r < 0.995) {
+      model.delete(line.pop()!);
+    } else {
+      line.clear();
+      model.clear();
+    }
+    expect(line.bytes).toBe(sum());
   }
 });

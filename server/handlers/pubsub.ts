@@ -15,7 +15,8 @@ export function working(ctx: BrokerContext, conn: Connection, f: WorkingFrame): 
 
 export function qcreate(ctx: BrokerContext, conn: Connection, f: QueueCreateFrame): void {
   const { name, pattern, id, t: _t, ...settings } = f;
-  answerOk(conn, id, ctx.durable.declare(name, pattern, settings).durable);
+  // Managing a queue, so it may change the settings of an existing one (there is no authorization yet).
+  answerOk(conn, id, ctx.durable.declare(name, pattern, settings, true).durable);
 }
 
 export function qdelete(ctx: BrokerContext, conn: Connection, f: QueueDeleteFrame): void {

@@ -36,8 +36,15 @@ export class PubSubCore {
     if (f.durable !== undefined) {
       const { t: _t, id: _id, sid, pattern, durable, group: _g, ...settings } = f;
       const written = this.durable.attach(conn, sid, durable, pattern, settings);
-      conn.subs.set(sid, { conn, sid, pattern, durable });
-      return written;
+      const sub: Subscription = { conn, sid, pattern, durable };
+      conn.subs.set(sid, sub);
+      // An `err` instead of the `ok`: the subscription must not live on unknown to its client.
+      return written?.catch((err: unknown) => {
+        if (conn.subs.get(sid) !== sub) throw err;
+        conn.subs.delete(sid);
+        this.durable.detach(conn, sid);
+        throw err;
+      });
     }
     const sub: Subscription = f.group === undefined
       ? { conn, sid: f.sid, pattern: f.pattern }
@@ -81,12 +88,14 @@ export class PubSubCore {
     if (route.json && conn.codec.name === 'msgpack') payload.jsonData();
     const mid = f.mid ?? this.idPrefix + (this.seq++).toString(36);
     const message = new OutboundMessage(f.topic, mid, payload, entries.length, f.hdr);
-    this.stats.published++;
     if (f.mode === 'persistent') {
-      this.stats.persistent++;
       this.publishPersistent(conn, f, ack, mid, payload, message, entries);
+      // Counted once accepted: a publish refused on the way (QUEUE_FULL) was not published.
+      this.stats.published++;
+      this.stats.persistent++;
       return;
     }
+    this.stats.published++;
     if (ack === 'delivery' || ack === 'processing') {
       this.track(conn, f, ack, message, entries);
       return;

@@ -7,9 +7,10 @@ import type { Connection } from '../../connection.js';
 import type { ResolvedOptions } from '../../options.js';
 import type { Store, StoreWrite } from '../../store/store.js';
 import type { Payload } from '../payload.js';
-import { LeaseHeap } from '../../space/lease-heap.js';
 import { TopicTrie } from '../topic-trie.js';
-import { DurableQueue, type Consumer, type QueueHost } from './durable-queue.js';
+import type { Consumer } from './consumer.js';
+import { DurableQueue, type QueueHost } from './durable-queue.js';
+import { ExpiryHeap } from './expiry-heap.js';
 import {
   DEDUPE_PREFIX, QUEUE_DEFAULTS, QUEUES_PREFIX, configWithinLimits, deleteDedupe, deleteMessage, deleteQueue, messageFromRecord, messagesPrefix,
   putDedupe, putMessage, putQueue, type MessageWatch, type QueueConfig, type QueueRecord, type QueuedMessage,
@@ -38,10 +39,18 @@ export class DurableCore implements QueueHost {
   /** Publisher message ids seen: when they expire, and the write that stored the first one. */
   private readonly dedupe = new Map<string, { expiresAt: number; durable: Promise<void> | undefined }>();
   private readonly attached = new WeakMap<Connection, Map<number, { queue: DurableQueue; consumer: Consumer }>>();
+  /**
+   * The last write of a queue's record (its creation or settings) while it is not on disk, or
+   * once it failed: an `ok` about the queue may not come before it (protocol.md §9.8).
+   */
+  private readonly unstored = new Map<DurableQueue, { written: Promise<void>; failed: boolean }>();
   private readonly sweeper: ReturnType<typeof setInterval>;
   private seq = 0;
   /** Ends ttls on time, so an expired message neither counts toward limits nor shows in depths. */
-  private readonly expiries = new LeaseHeap<[DurableQueue, QueuedMessage]>(([q, m]) => q.expire(m), () => true);
+  private readonly expiries = new ExpiryHeap<[DurableQueue, QueuedMessage]>(([q, m]) => {
+    m.expiry = undefined;
+    q.expire(m);
+  });
 
   constructor(private readonly options: ResolvedOptions, readonly store: Store, private readonly log: Logger) {
     this.sweeper = setInterval(() => this.sweepDedupe(), Math.max(1_000, options.dedupeWindowMs / 4));
@@ -67,10 +76,15 @@ export class DurableCore implements QueueHost {
     return { queues: this.queues.size, messages };
   }
 
-  /** Creates a queue, or checks an existing one has this pattern and applies the settings given. */
-  declare(name: string, pattern: string, settings: QueueSettings): { queue: DurableQueue; durable: Promise<void> | undefined } {
+  /**
+   * Creates a queue with the settings given, or checks an existing one has this pattern. Whoever
+   * may manage the queue (`qcreate`) changes the settings of an existing one; anyone else (a
+   * consumer's `sub`) may only name the ones it has, so one application cannot retune another's
+   * queue. `durable` resolves once the queue, as it is then, is stored.
+   */
+  declare(name: string, pattern: string, settings: QueueSettings, mayConfigure: boolean): { queue: DurableQueue; durable: Promise<void> | undefined } {
     assertPattern(pattern);
-    if (name.endsWith('.dlq')) return this.deadLetterQueue(name, settings);
+    if (name.endsWith('.dlq')) return this.deadLetterQueue(name, settings, mayConfigure);
     if (name.length > MAX_QUEUE_NAME) {
       throw new LindenError('INVALID_FRAME', `queue name of ${name.length} characters: at most ${MAX_QUEUE_NAME}, so "<name>.dlq" fits the 128 of a name`, { name });
     }
@@ -78,9 +92,9 @@ export class DurableCore implements QueueHost {
     if (existing && existing.pattern !== pattern) {
       throw new LindenError('QUEUE_CONFLICT', `queue "${name}" exists with pattern "${existing.pattern}", not "${pattern}"`, { name, pattern: existing.pattern });
     }
-    if (existing) return { queue: existing, durable: this.configure(existing, settings) };
+    if (existing) return { queue: existing, durable: this.configure(existing, settings, mayConfigure) };
     const queue = this.install(name, pattern, { ...QUEUE_DEFAULTS, ...definedSettings(settings) });
-    return { queue, durable: this.store.write([putQueue(record(queue))]) };
+    return { queue, durable: this.storeRecord(queue) };
   }
 
   /**
@@ -100,6 +114,7 @@ export class DurableCore implements QueueHost {
     const writes = queue.purge();
     queue.stop();
     this.queues.delete(name);
+    this.unstored.delete(queue);
     if (queue.pattern !== null) this.trie.remove(queue.pattern, queue);
     this.routes.clear();
     // purge() writes one delete per message it dropped.
@@ -185,14 +200,16 @@ export class DurableCore implements QueueHost {
     }
     if (fromPublisher) writes.push(putDedupe(mid, now + this.options.dedupeWindowMs));
     const durable = writes.length > 0 ? this.store.write(writes) : undefined;
-    if (fromPublisher) this.dedupe.set(mid, { expiresAt: now + this.options.dedupeWindowMs, durable });
+    const remembered = fromPublisher ? { expiresAt: now + this.options.dedupeWindowMs, durable } : undefined;
+    if (remembered) this.dedupe.set(mid, remembered);
     for (const [q, m] of added) q.add(m);
+    durable?.catch(() => this.unstore(mid, remembered, added));
     return { queues, durable, duplicate: false };
   }
 
   /** A `sub` with `durable`: declares the queue if needed and attaches the connection as a consumer. */
   attach(conn: Connection, sid: number, name: string, pattern: string, settings: QueueSettings): Promise<void> | undefined {
-    const { queue, durable } = this.declare(name, pattern, settings);
+    const { queue, durable } = this.declare(name, pattern, settings, false);
     let mine = this.attached.get(conn);
     if (!mine) this.attached.set(conn, (mine = new Map()));
     mine.set(sid, { queue, consumer: queue.attach(conn, sid) });
@@ -211,6 +228,8 @@ export class DurableCore implements QueueHost {
     const mine = this.attached.get(conn);
     if (!mine) return;
     this.attached.delete(conn);
+    // All of them first: what one consumer gives back must not go to another of this connection.
+    for (const { consumer } of mine.values()) consumer.leaving = true;
     for (const { queue, consumer } of mine.values()) queue.detach(consumer);
   }
 
@@ -226,12 +245,18 @@ export class DurableCore implements QueueHost {
     const existing = this.queues.get(name);
     if (existing) return existing;
     const dlq = this.install(name, null, { ...QUEUE_DEFAULTS, maxMessages: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER });
-    this.store.write([putQueue(record(dlq))])?.catch((err: unknown) => this.storeFailed(err));
+    this.storeRecord(dlq)?.catch((err: unknown) => this.storeFailed(err));
     return dlq;
   }
 
   expireAt(queue: DurableQueue, message: QueuedMessage): void {
-    this.expiries.add([queue, message], message.expiresAt);
+    message.expiry = this.expiries.add([queue, message], message.expiresAt);
+  }
+
+  forgetExpiry(message: QueuedMessage): void {
+    if (!message.expiry) return;
+    this.expiries.cancel(message.expiry);
+    message.expiry = undefined;
   }
 
   storeFailed(err: unknown): void {
@@ -249,20 +274,58 @@ export class DurableCore implements QueueHost {
   }
 
   /** Dead-letter queues are made by the broker; consumers attach to them whatever pattern they name. */
-  private deadLetterQueue(name: string, settings: QueueSettings): { queue: DurableQueue; durable: Promise<void> | undefined } {
+  private deadLetterQueue(name: string, settings: QueueSettings, mayConfigure: boolean): { queue: DurableQueue; durable: Promise<void> | undefined } {
+    const existing = this.queues.get(name);
+    if (existing) return { queue: existing, durable: this.configure(existing, settings, mayConfigure) };
     const parent = this.queues.get(name.slice(0, -'.dlq'.length));
-    const queue = this.queues.get(name) ?? (parent && this.deadLetters(parent));
-    if (!queue) throw new LindenError('NOT_FOUND', `${doesNotExist('queue', name)}: there is no queue "${name.slice(0, -4)}" whose dead letters it would hold`, { name });
-    return { queue, durable: this.configure(queue, settings) };
+    if (!parent) throw new LindenError('NOT_FOUND', `${doesNotExist('queue', name)}: there is no queue "${name.slice(0, -4)}" whose dead letters it would hold`, { name });
+    // Created by this request, like any queue: its settings are the first.
+    const queue = this.deadLetters(parent);
+    return { queue, durable: this.configure(queue, settings, true) };
   }
 
-  /** Applies the settings given; the store's promise when they changed anything. */
-  private configure(queue: DurableQueue, settings: QueueSettings): Promise<void> | undefined {
+  /**
+   * Applies the settings given, or (`mayConfigure` false) refuses any that differ from the
+   * queue's; resolves once the queue, as it is now, is stored.
+   */
+  private configure(queue: DurableQueue, settings: QueueSettings, mayConfigure: boolean): Promise<void> | undefined {
     const config = { ...queue.config, ...definedSettings(settings) };
-    if (sameConfig(queue.config, config)) return undefined;
+    const differs = (Object.keys(config) as (keyof QueueConfig)[]).find((k) => config[k] !== queue.config[k]);
+    if (differs === undefined) return this.stored(queue);
+    if (!mayConfigure) {
+      const value = queue.config[differs];
+      throw new LindenError(
+        'QUEUE_CONFLICT',
+        `queue "${queue.name}" has ${differs} ${value}, not ${config[differs]}: a consumer attaches with the queue's settings or none; qcreate changes them`,
+        { name: queue.name, setting: differs, value },
+      );
+    }
     queue.config = config;
     queue.dispatch(); // a larger maxInFlight may free consumers
-    return this.store.write([putQueue(record(queue))]);
+    return this.storeRecord(queue);
+  }
+
+  /** Writes the queue's record; its promise is kept until it is on disk (see `unstored`). */
+  private storeRecord(queue: DurableQueue): Promise<void> | undefined {
+    const written = this.store.write([putQueue(record(queue))]);
+    if (!written) {
+      this.unstored.delete(queue);
+      return undefined;
+    }
+    const entry = { written, failed: false };
+    this.unstored.set(queue, entry);
+    written.then(
+      () => { if (this.unstored.get(queue) === entry) this.unstored.delete(queue); },
+      () => { entry.failed = true; },
+    );
+    return written;
+  }
+
+  /** Resolves once the queue's record is on disk; a record whose write failed is written again. */
+  private stored(queue: DurableQueue): Promise<void> | undefined {
+    const pending = this.unstored.get(queue);
+    if (!pending) return undefined;
+    return pending.failed ? this.storeRecord(queue) : pending.written;
   }
 
   private install(name: string, pattern: string | null, config: QueueConfig, createdAt?: number): DurableQueue {
@@ -271,6 +334,16 @@ export class DurableCore implements QueueHost {
     if (pattern !== null) this.trie.add(pattern, queue);
     this.routes.clear();
     return queue;
+  }
+
+  /**
+   * A publish whose write failed stored nothing: its mid is free for the retry (protocol.md
+   * §9.7), and its copies still in line leave, so a retry that is stored is not received twice.
+   * A copy a consumer already holds stays with it.
+   */
+  private unstore(mid: string, seen: { expiresAt: number } | undefined, added: [DurableQueue, QueuedMessage][]): void {
+    if (seen && this.dedupe.get(mid) === seen) this.dedupe.delete(mid);
+    for (const [q, m] of added) q.withdraw(m);
   }
 
   private sweepDedupe(): void {
@@ -295,8 +368,4 @@ function definedSettings(s: QueueSettings): Partial<QueueConfig> {
     if (s[key] !== undefined) (out as Record<string, unknown>)[key] = s[key];
   }
   return out;
-}
-
-function sameConfig(a: QueueConfig, b: QueueConfig): boolean {
-  return (Object.keys(a) as (keyof QueueConfig)[]).every((k) => a[k] === b[k]);
 }

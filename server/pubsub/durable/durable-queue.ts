@@ -1,18 +1,13 @@
 import { msgpackCodec } from '../../../protocol/codec.js';
+import { nextWithRoom, type Consumer } from './consumer.js';
 import type { Connection, TagOwner } from '../../connection.js';
 import type { Store, StoreWrite } from '../../store/store.js';
 import { OutboundMessage } from '../outbound-message.js';
 import { Payload } from '../payload.js';
 import { deleteMessage, putMessage, type QueueConfig, type QueuedMessage } from './queue-records.js';
 import { firstBySeq } from '../../first-by-seq.js';
-import { SeqHeap } from './seq-heap.js';
-
-/** A connection attached to a queue. */
-export interface Consumer {
-  readonly conn: Connection;
-  readonly sid: number;
-  inFlight: number;
-}
+import { oldestMessages, oldestPublishedAt, type MessageState, type QueueContents } from './queue-inspection.js';
+import { ReadyLine } from './ready-line.js';
 
 interface InFlight {
   readonly message: QueuedMessage;
@@ -25,6 +20,8 @@ export interface QueueHost {
   readonly store: Store;
   /** Calls expire(message) on this queue when the message's ttl ends. */
   expireAt(queue: DurableQueue, message: QueuedMessage): void;
+  /** The message left the queue: its ttl no longer matters, and must not keep it reachable. */
+  forgetExpiry(message: QueuedMessage): void;
   /** The dead-letter queue `<name>.dlq`, created on first use. */
   deadLetters(of: DurableQueue): DurableQueue;
   /** A store write failed: the broker can no longer keep its promises for this data. */
@@ -37,7 +34,7 @@ export interface QueueHost {
  * Messages are handed out oldest first; an unacknowledged one returns to its place in line.
  */
 export class DurableQueue implements TagOwner {
-  private readonly ready = new SeqHeap<QueuedMessage>();
+  private readonly ready = new ReadyLine();
   private readonly inFlight = new Map<number, InFlight>();
   private readonly delayed = new Map<number, { message: QueuedMessage; timer: ReturnType<typeof setTimeout> }>();
   readonly consumers: Consumer[] = [];
@@ -63,28 +60,18 @@ export class DurableQueue implements TagOwner {
     return this.inFlight.size;
   }
 
-  get oldestPublishedAt(): number | undefined {
-    let oldest: number | undefined;
-    const consider = (m: QueuedMessage) => { if (oldest === undefined || m.publishedAt < oldest) oldest = m.publishedAt; };
-    const head = this.ready.peek();
-    if (head) consider(head);
-    for (const f of this.inFlight.values()) consider(f.message);
-    for (const d of this.delayed.values()) consider(d.message);
-    return oldest;
+  /** Where its messages are, for inspection (queue-inspection.ts). */
+  private get contents(): QueueContents {
+    return { ready: this.ready, inFlight: this.inFlight.values(), delayed: this.delayed.values() };
   }
 
-  /**
-   * The `n` messages first in line (lowest seq), wherever they are, for inspection. A scan
-   * keeping the n best, not a sort: an operator's look must not cost a million-message sort.
-   */
-  oldest(n: number): { message: QueuedMessage; state: 'ready' | 'in flight' | 'delayed' }[] {
-    const { ready, inFlight, delayed } = this;
-    function* everywhere() {
-      for (const m of ready.values()) yield { seq: m.seq, message: m, state: 'ready' as const };
-      for (const f of inFlight.values()) yield { seq: f.message.seq, message: f.message, state: 'in flight' as const };
-      for (const d of delayed.values()) yield { seq: d.message.seq, message: d.message, state: 'delayed' as const };
-    }
-    return firstBySeq(everywhere(), n).map(({ message, state }) => ({ message, state }));
+  get oldestPublishedAt(): number | undefined {
+    return oldestPublishedAt(this.contents);
+  }
+
+  /** The `n` messages first in line, wherever they are, for inspection. */
+  oldest(n: number): { message: QueuedMessage; state: MessageState }[] {
+    return oldestMessages(this.contents, n);
   }
 
   /** Why messages are not moving, or null. */
@@ -100,9 +87,7 @@ export class DurableQueue implements TagOwner {
     const fits = (count: number, size: number) => count + 1 <= this.config.maxMessages && size + bytes <= this.config.maxBytes;
     if (fits(this.count, this.bytes)) return true;
     if (this.config.overflow === 'reject') return false;
-    let readyBytes = 0;
-    for (const m of this.ready.values()) readyBytes += m.data.length;
-    return fits(this.count - this.ready.size, this.bytes - readyBytes);
+    return fits(this.count - this.ready.size, this.bytes - this.ready.bytes);
   }
 
   /** Drops the oldest ready messages until one of `bytes` fits (after canTake); returns the store writes. */
@@ -130,12 +115,27 @@ export class DurableQueue implements TagOwner {
     this.dispatch();
   }
 
+  /** A message whose store write failed leaves, unless a consumer already has it; counted as dropped. */
+  withdraw(message: QueuedMessage): void {
+    if (!this.ready.remove(message)) return;
+    this.forget(message);
+    this.stats.dropped++;
+    message.watch?.lost();
+  }
+
   /**
-   * A ttl ended: a waiting message leaves now, so depth and limits stop counting it. One in
-   * flight or waiting out a nack delay is checked when it comes back to the line.
+   * A ttl ended: a message waiting in line or out a nack delay leaves now, so depth and limits
+   * stop counting it. One in flight is not recalled: it leaves if it comes back (unacked).
    */
   expire(message: QueuedMessage): void {
-    if (this.ready.remove(message)) this.remove(message, 'expired');
+    const delayed = this.delayed.get(message.seq);
+    if (delayed?.message === message) {
+      clearTimeout(delayed.timer);
+      this.delayed.delete(message.seq);
+    } else if (!this.ready.remove(message)) {
+      return;
+    }
+    this.remove(message, 'expired');
   }
 
   attach(conn: Connection, sid: number): Consumer {
@@ -231,6 +231,7 @@ export class DurableQueue implements TagOwner {
     this.inFlight.clear();
     this.delayed.clear();
     for (const m of all) {
+      this.host.forgetExpiry(m);
       m.watch?.lost();
       writes.push(deleteMessage(this.name, m.seq));
     }
@@ -282,15 +283,10 @@ export class DurableQueue implements TagOwner {
 
   // ---- internals ----
   private pick(): Consumer | undefined {
-    const n = this.consumers.length;
-    for (let i = 0; i < n; i++) {
-      const c = this.consumers[(this.next + i) % n]!;
-      if (c.inFlight < this.config.maxInFlight && c.conn.state === 'open') {
-        this.next = (this.next + i + 1) % n;
-        return c;
-      }
-    }
-    return undefined;
+    const at = nextWithRoom(this.consumers, this.next, this.config.maxInFlight);
+    if (at === -1) return undefined;
+    this.next = (at + 1) % this.consumers.length;
+    return this.consumers[at];
   }
 
   private deliver(consumer: Consumer, message: QueuedMessage): void {
@@ -299,7 +295,7 @@ export class DurableQueue implements TagOwner {
       // MessagePack no JSON consumer can read: no consumer of this queue ever will. Checking
       // every persistent publish instead would cost the common, all-MessagePack case.
       if (this.pattern !== null) this.deadLetter(message);
-      else this.remove(message, 'expired'); // already dead-lettered: nowhere left to go
+      else this.remove(message, 'undeliverable'); // already dead-lettered: nowhere left to go
       return;
     }
     message.deliveries++;
@@ -334,21 +330,25 @@ export class DurableQueue implements TagOwner {
     return f;
   }
 
-  /** Back in line (after `delay`), or to the dead-letter queue once maxDeliveries is reached. */
+  /**
+   * Back in line (after `delay`), or to the dead-letter queue once maxDeliveries is reached. One
+   * whose ttl ended while it was in flight leaves instead: its expiry found it away.
+   */
   private unacked(f: InFlight, delay: number): void {
     this.inFlight.delete(f.message.seq);
     const m = f.message;
-    if (m.deliveries >= this.config.maxDeliveries && this.pattern !== null) {
-      this.deadLetter(m);
-      return;
-    }
-    if (delay <= 0) {
-      this.ready.push(m);
-      return;
-    }
+    if (m.expiresAt <= Date.now()) this.remove(m, 'expired');
+    else if (m.deliveries >= this.config.maxDeliveries && this.pattern !== null) this.deadLetter(m);
+    else if (delay <= 0) this.ready.push(m);
+    else this.delay(m, delay);
+  }
+
+  /** Out of line for `delay` ms; its expiry ends the wait early (expire()). */
+  private delay(m: QueuedMessage, delay: number): void {
     const timer = unref(setTimeout(() => {
       this.delayed.delete(m.seq);
-      this.ready.push(m);
+      if (m.expiresAt <= Date.now()) this.remove(m, 'expired');
+      else this.ready.push(m);
       this.dispatch();
     }, delay));
     this.delayed.set(m.seq, { message: m, timer });
@@ -359,19 +359,21 @@ export class DurableQueue implements TagOwner {
     this.forget(m);
     this.stats.deadLettered++;
     m.watch?.rejected('dead-lettered');
-    const moved: QueuedMessage = { ...m, deliveries: 0, watch: undefined, heapIndex: -1 };
+    const moved: QueuedMessage = { ...m, deliveries: 0, watch: undefined, heapIndex: -1, expiry: undefined };
     // One transaction: the message is in exactly one of the two queues whatever happens.
     this.persist([deleteMessage(this.name, m.seq), putMessage(dlq.name, moved)]);
     dlq.add(moved);
   }
 
-  private remove(m: QueuedMessage, why: 'acked' | 'expired'): void {
+  /** `undeliverable`: a dead letter no consumer of this queue can read (counted as dropped). */
+  private remove(m: QueuedMessage, why: 'acked' | 'expired' | 'undeliverable'): void {
     this.forget(m);
     if (why === 'expired') this.stats.expired++;
+    else if (why === 'undeliverable') this.stats.dropped++;
     const durable = this.persist([deleteMessage(this.name, m.seq)]);
     const watch = m.watch;
     if (!watch) return;
-    if (why === 'expired') watch.lost();
+    if (why !== 'acked') watch.lost();
     // A publisher told 'processed' must not see the message come back after a crash.
     else if (!durable) watch.processed();
     else durable.then(() => watch.processed(), () => watch.lost());
@@ -380,6 +382,7 @@ export class DurableQueue implements TagOwner {
   private forget(m: QueuedMessage): void {
     this.count--;
     this.bytes -= m.data.length;
+    this.host.forgetExpiry(m);
   }
 
   private persist(writes: StoreWrite[]): Promise<void> | undefined {

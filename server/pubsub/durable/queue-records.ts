@@ -1,6 +1,7 @@
 import type { Headers } from '../../../protocol/headers.js';
 import { MAX_DURATION_MS } from '../../../protocol/limits.js';
 import type { Key, StoreWrite } from '../../store/store.js';
+import type { Expiry } from './expiry-heap.js';
 
 /**
  * How durable subscriptions lie in the Store:
@@ -59,6 +60,8 @@ export interface QueuedMessage {
   deliveries: number;
   /** Position in its queue's ready heap (SeqHeap bookkeeping). */
   heapIndex?: number;
+  /** Its entry in the broker's ttl index while it has one (in memory only). */
+  expiry?: Expiry<unknown>;
   /** A publisher waiting for delivery or processing of this copy (in memory only: the wait ends with its connection). */
   watch?: MessageWatch;
 }

@@ -1,0 +1,22 @@
+// A broker in a process of its own whose memory a test can measure after garbage collection:
+// `node --expose-gc measured-broker.mjs '<options json>'` prints {"url": ...} once it listens;
+// each line "measure" on stdin is answered with {"heapUsed", "arrayBuffers"} (bytes) after full
+// collections. Runs the built broker (dist/): `npm run build` first.
+import { createInterface } from 'node:readline';
+import { startBroker } from '../../dist/server/index.js';
+
+const broker = await startBroker({ port: 0, logLevel: 'silent', ...JSON.parse(process.argv[2] ?? '{}') });
+process.stdout.write(JSON.stringify({ url: broker.url }) + '\n');
+
+createInterface({ input: process.stdin }).on('line', async (line) => {
+  if (line !== 'measure') return;
+  // Several rounds, with turns of the event loop between: buffers freed by finalizers and weak
+  // references go in a later collection than the objects that held them.
+  for (let i = 0; i < 4; i++) {
+    globalThis.gc();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const { heapUsed, arrayBuffers } = process.memoryUsage();
+  process.stdout.write(JSON.stringify({ heapUsed, arrayBuffers }) + '\n');
+});
+process.stdin.on('end', () => void broker.close().then(() => process.exit(0)));
