@@ -11,6 +11,7 @@ import type { OutboundMessage, DeliveryExtras } from './pubsub/outbound-message.
 import type { Payload } from './pubsub/payload.js';
 import type { ReceiptTracker } from './pubsub/receipt-tracker.js';
 import type { Subscription } from './pubsub/subscription.js';
+import { EVERYTHING, type Permissions } from './auth/permissions.js';
 
 export interface ConnectionLimits {
   maxFrameBytes: number;
@@ -47,6 +48,10 @@ interface TagEntry {
 export class Connection {
   state: 'handshake' | 'open' | 'closed' = 'handshake';
   name: string | undefined;
+  /** Who logged in (null: anonymous on a broker with users; undefined: a broker without users). */
+  user: string | null | undefined;
+  /** What the connection may do; everything on a broker without users (protocol.md §4.7). */
+  permissions: Permissions = EVERYTHING;
   alive = true;
   readonly subs = new Map<number, Subscription>();
   /** Deliveries whose publisher waits for this connection's rcv/ack. */

@@ -35,7 +35,7 @@ export class PubSubCore {
     }
     if (f.durable !== undefined) {
       const { t: _t, id: _id, sid, pattern, durable, group: _g, ...settings } = f;
-      const written = this.durable.attach(conn, sid, durable, pattern, settings);
+      const written = this.durable.attach(conn, sid, durable, pattern, settings, conn.user !== undefined && conn.permissions.may('queue.manage', durable));
       const sub: Subscription = { conn, sid, pattern, durable };
       conn.subs.set(sid, sub);
       // An `err` instead of the `ok`: the subscription must not live on unknown to its client.

@@ -207,9 +207,13 @@ export class DurableCore implements QueueHost {
     return { queues, durable, duplicate: false };
   }
 
-  /** A `sub` with `durable`: declares the queue if needed and attaches the connection as a consumer. */
-  attach(conn: Connection, sid: number, name: string, pattern: string, settings: QueueSettings): Promise<void> | undefined {
-    const { queue, durable } = this.declare(name, pattern, settings, false);
+  /**
+   * A `sub` with `durable`: declares the queue if needed and attaches the connection as a
+   * consumer. Only a user who may manage the queue (on a broker with users) changes its settings
+   * this way; anyone else naming other settings gets QUEUE_CONFLICT.
+   */
+  attach(conn: Connection, sid: number, name: string, pattern: string, settings: QueueSettings, mayConfigure = false): Promise<void> | undefined {
+    const { queue, durable } = this.declare(name, pattern, settings, mayConfigure);
     let mine = this.attached.get(conn);
     if (!mine) this.attached.set(conn, (mine = new Map()));
     mine.set(sid, { queue, consumer: queue.attach(conn, sid) });
