@@ -60,7 +60,7 @@ export const CLOSE_CODES = {
   // Admin operations (protocol.md §17).
   KICKED: { code: 4006, meaning: 'an operator closed the connection with the admin operation `kick`' },
   // Security (protocol.md §4.6).
-  AUTH_FAILED: { code: 4007, meaning: '`hello` did not log in: the credentials were missing, unknown or wrong' },
+  AUTH_FAILED: { code: 4008, meaning: '`hello` did not log in: the credentials were missing, unknown or wrong' },
 } as const;
 
 /** The one error class of Linden; `code` is stable and documented in protocol.md. */

@@ -41,14 +41,14 @@ const alice = () => t.client({ user: 'alice', password: 'wonderland', reconnect:
 const denied = (action: string, subject: string) => ({ code: 'PERMISSION_DENIED', details: { action, subject } });
 
 describe('logging in', () => {
-  test('a wrong password, an unknown user and no credentials get the same AUTH_FAILED, then close 4007', async () => {
+  test('a wrong password, an unknown user and no credentials get the same AUTH_FAILED, then close 4008', async () => {
     const broker = await start();
     for (const auth of [{ user: 'alice', password: 'nope' }, { user: 'mallory', password: 'nope' }, undefined]) {
       const c = await raw.open(broker.url, 'json');
       c.send({ t: 'hello', id: 7, v: 1, ...(auth ? { auth } : {}) });
       const err = await c.reply(7);
       expect(err).toMatchObject({ t: 'err', code: 'AUTH_FAILED', message: 'authentication failed' });
-      expect(await c.closed).toEqual({ code: 4007, reason: 'authentication failed' });
+      expect(await c.closed).toEqual({ code: 4008, reason: 'authentication failed' });
     }
     await expect(t.client({ user: 'alice', password: 'nope', reconnect: false })).rejects.toMatchObject({ code: 'AUTH_FAILED' });
   });
