@@ -25,4 +25,6 @@ export interface BrokerContext {
   /** Rates for the admin views. */
   readonly rates: RateSampler;
   closeConnection(conn: Connection, code: number, reason: string): void;
+  /** Handles nothing more of `conn` until `until` settles, keeping what arrives meanwhile in order. */
+  holdInbound(conn: Connection, until: Promise<unknown>): void;
 }

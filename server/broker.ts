@@ -16,7 +16,7 @@ import { createMetrics } from './admin/metrics.js';
 import { RateSampler } from './admin/rates.js';
 import type { BrokerContext } from './broker-context.js';
 import { Connection } from './connection.js';
-import { dispatch, handleMessage } from './dispatch.js';
+import { dispatch, handleMessage, receive } from './dispatch.js';
 import { warnIfExposed } from './exposure.js';
 import { FlushScheduler } from './flush-scheduler.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
@@ -94,6 +94,17 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     auth,
     connections,
     rates,
+    holdInbound(conn, until) {
+      conn.held ??= [];
+      conn.ws.pause();
+      void until.finally(() => {
+        const held = conn.held ?? [];
+        conn.held = undefined;
+        conn.ws.resume(); // a closing socket too: it must read the peer's close frame
+        if (conn.state === 'closed') return;
+        for (const message of held) receive(ctx, conn, message);
+      });
+    },
     closeConnection(conn, code, reason) {
       conn.flush();
       conn.ws.close(code, reason);

@@ -52,6 +52,8 @@ export class Connection {
   user: string | null | undefined;
   /** What the connection may do; everything on a broker without users (protocol.md §4.7). */
   permissions: Permissions = EVERYTHING;
+  /** Messages that arrived while the connection's inbound work is held (a login under way). */
+  held: unknown[] | undefined;
   alive = true;
   readonly subs = new Map<number, Subscription>();
   /** Deliveries whose publisher waits for this connection's rcv/ack. */

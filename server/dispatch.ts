@@ -2,6 +2,8 @@ import { CLOSE_CODES, LindenError } from '../protocol/errors.js';
 import type { ClientFrame } from '../protocol/frames.js';
 import type { Frame } from '../protocol/interceptor.js';
 import type { BrokerContext } from './broker-context.js';
+import { authorizeFrame } from './auth/authorize.js';
+import { EVERYTHING, type Action } from './auth/permissions.js';
 import type { Connection } from './connection.js';
 import * as admin from './handlers/admin.js';
 import * as pubsub from './handlers/pubsub.js';
@@ -49,13 +51,21 @@ export function dispatch(ctx: BrokerContext, conn: Connection, raw: Uint8Array, 
     conn.sendError(err);
     return;
   }
-  const chain = conn.chain;
   for (const message of messages) {
     if (conn.state === 'closed') return;
-    // Before hello nothing but hello is taken, fragments included: no reassembly for a stranger.
-    if (chain && conn.state === 'open') chain.receive(message);
-    else handleMessage(ctx, conn, message);
+    receive(ctx, conn, message);
   }
+}
+
+/** One decoded message, in order: kept while the connection is held, else on its way to its handler. */
+export function receive(ctx: BrokerContext, conn: Connection, message: unknown): void {
+  if (conn.held) {
+    conn.held.push(message);
+    return;
+  }
+  // Before hello nothing but hello is taken, fragments included: no reassembly for a stranger.
+  if (conn.chain && conn.state === 'open') conn.chain.receive(message);
+  else handleMessage(ctx, conn, message);
 }
 
 /** validate -> request-level interceptors -> handler, for one whole message (a fragmented one counts once). */
@@ -75,6 +85,14 @@ export function handleMessage(ctx: BrokerContext, conn: Connection, message: unk
     conn.sendError(err, re);
     return;
   }
+  if (conn.permissions !== EVERYTHING) {
+    try {
+      authorizeFrame(conn.permissions, frame);
+    } catch (err) {
+      denied(ctx, conn, err as LindenError, re);
+      return;
+    }
+  }
   if (conn.inbound.isEmpty || frame.t === 'hello') handle(ctx, conn, frame, re);
   else conn.inbound.run(frame as unknown as Frame, (f) => handle(ctx, conn, f as unknown as ClientFrame, re), (err) => {
     if (!(err instanceof LindenError)) ctx.log.error({ err, conn: conn.id }, 'interceptor failed');
@@ -90,6 +108,14 @@ function handle(ctx: BrokerContext, conn: Connection, frame: ClientFrame, re: nu
     if (!(err instanceof LindenError)) ctx.log.error({ err, conn: conn.id }, 'handler failed');
     conn.sendError(err, re);
   }
+}
+
+/** A request the user may not make: answered, counted and logged; the connection stays open. */
+function denied(ctx: BrokerContext, conn: Connection, err: LindenError, re: number | undefined): void {
+  const { action, subject } = err.details as { action: Action; subject: string };
+  ctx.auth.denied(action);
+  ctx.log.info({ conn: conn.id, user: conn.user, action, subject: subject.slice(0, 128) }, 'permission denied');
+  conn.sendError(err, re);
 }
 
 /** The id a reply should name, even when the message around it is invalid. */

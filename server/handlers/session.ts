@@ -15,6 +15,22 @@ export function hello(ctx: BrokerContext, conn: Connection, f: HelloFrame): void
     ctx.closeConnection(conn, CLOSE_CODES.UNSUPPORTED_VERSION.code, `unsupported protocol version ${f.v}`);
     return;
   }
+  if (!ctx.auth.enabled) return welcome(ctx, conn, f);
+  // Nothing more of this connection is handled until it is known who it is (protocol.md §4.7).
+  ctx.holdInbound(conn, ctx.auth.authenticate(f.auth).then((principal) => {
+    if (conn.state !== 'handshake') return;
+    conn.user = principal.user;
+    conn.permissions = principal.permissions;
+    welcome(ctx, conn, f);
+  }, (err: unknown) => {
+    if (conn.state !== 'handshake') return;
+    ctx.log.info({ conn: conn.id, address: conn.remoteAddress, user: f.auth && 'user' in f.auth ? f.auth.user.slice(0, 64) : undefined }, 'login failed');
+    conn.sendError(err, f.id);
+    ctx.closeConnection(conn, CLOSE_CODES.AUTH_FAILED.code, 'authentication failed');
+  }));
+}
+
+function welcome(ctx: BrokerContext, conn: Connection, f: HelloFrame): void {
   conn.state = 'open';
   conn.name = f.name;
   conn.negotiated(f.ext);
@@ -31,7 +47,7 @@ export function hello(ctx: BrokerContext, conn: Connection, f: HelloFrame): void
   const ext = announcements(o.interceptors, { maxFrameBytes: o.maxFrameBytes });
   if (ext) welcome.ext = ext;
   conn.sendFrame(welcome);
-  ctx.log.debug({ conn: conn.id, client: f.name, codec: conn.codec.name }, 'client connected'); // `name` is the root logger's key
+  ctx.log.debug({ conn: conn.id, client: f.name, user: conn.user, codec: conn.codec.name }, 'client connected'); // `name` is the root logger's key
 }
 
 export function ping(_ctx: BrokerContext, conn: Connection, f: PingFrame): void {
