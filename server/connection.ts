@@ -87,6 +87,7 @@ export class Connection {
     const chain = new MessageChain(limits.interceptors, {
       ...ctx,
       maxMessageBytes: limits.maxMessageBytes,
+      remoteAddress,
       toSocket: (piece) => this.write(piece),
       toApp: (message) => receive(this, message),
       fail: (err) => this.sendError(err),
