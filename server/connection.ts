@@ -122,6 +122,16 @@ export class Connection {
     return (large ? this.pendingBytes : this.wireBytes) > this.limits.maxPendingBytes;
   }
 
+  /** Whether a transient delivery of `message` would be dropped now: the one test deliver() applies. */
+  wouldDrop(message: OutboundMessage): boolean {
+    return this.isCongested(this.isLarge(message));
+  }
+
+  /** A message that goes through the chain (fragments) rather than straight into the frame. */
+  private isLarge(message: OutboundMessage): boolean {
+    return message.payloadBytes + 1024 >= this.chainFrom;
+  }
+
   /** Outbound bytes not yet handed to the kernel: held by interceptors (fragments to come), queued here, buffered by the socket. */
   get pendingBytes(): number {
     return this.wireBytes + (this.chain ? this.chain.queuedBytes : 0);
@@ -172,7 +182,7 @@ export class Connection {
    * congested. `mustSend` (durable deliveries, bounded by maxInFlight) is never dropped.
    */
   deliver(sid: number, message: OutboundMessage, extras?: DeliveryExtras, mustSend = false): boolean {
-    const large = message.payloadBytes + 1024 >= this.chainFrom;
+    const large = this.isLarge(message);
     if (!mustSend && this.isCongested(large)) {
       this.stats.dropped++;
       this.droppedUnreported++;
