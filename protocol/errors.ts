@@ -57,6 +57,8 @@ export const CLOSE_CODES = {
   HEARTBEAT_TIMEOUT: { code: 4005, meaning: 'sent by the client SDK when the broker stopped answering pings (the broker terminates silent peers without a close frame: 1006)' },
   // Admin operations (protocol.md §17).
   KICKED: { code: 4006, meaning: 'an operator closed the connection with the admin operation `kick`' },
+  // Flow control (protocol.md §11).
+  SLOW_CONSUMER: { code: 4007, meaning: 'tuple-space events to the connection passed 4 × maxPendingBytes unsent: it reads too slowly for what it subscribed to' },
 } as const;
 
 /** The one error class of Linden; `code` is stable and documented in protocol.md. */

@@ -12,6 +12,8 @@ export interface Consumer {
   readonly conn: Connection;
   readonly sid: number;
   inFlight: number;
+  /** Passed over for its outbound buffer: a dispatch is due when its socket drains. */
+  awaitingDrain?: boolean;
 }
 
 interface InFlight {
@@ -285,12 +287,26 @@ export class DurableQueue implements TagOwner {
     const n = this.consumers.length;
     for (let i = 0; i < n; i++) {
       const c = this.consumers[(this.next + i) % n]!;
-      if (c.inFlight < this.config.maxInFlight && c.conn.state === 'open') {
-        this.next = (this.next + i + 1) % n;
-        return c;
+      if (c.inFlight >= this.config.maxInFlight || c.conn.state !== 'open') continue;
+      // A consumer over its pending bytes gets nothing more until its socket drains: the messages
+      // wait here, stored, instead of in its outbound buffer, and go to consumers that read (§11).
+      if (c.conn.isCongested(true)) {
+        this.dispatchWhenWritable(c);
+        continue;
       }
+      this.next = (this.next + i + 1) % n;
+      return c;
     }
     return undefined;
+  }
+
+  private dispatchWhenWritable(c: Consumer): void {
+    if (c.awaitingDrain) return;
+    c.awaitingDrain = true;
+    c.conn.whenWritable(() => {
+      c.awaitingDrain = false;
+      this.dispatch();
+    });
   }
 
   private deliver(consumer: Consumer, message: QueuedMessage): void {
