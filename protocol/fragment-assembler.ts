@@ -36,6 +36,7 @@ export class ReassemblyBudget {
 
   /** Takes `bytes`, or returns the scope whose cap they would cross and takes nothing. */
   take(address: string | undefined, bytes: number): HoldScope | undefined {
+    if (bytes === 0) return undefined; // an empty slice must not leave an address entry behind
     const byAddress = address === undefined ? 0 : this.heldBy(address) + bytes;
     if (byAddress > this.perAddress) return 'address';
     if (this.held + bytes > this.limit) return 'all';

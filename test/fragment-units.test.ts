@@ -281,6 +281,8 @@ describe.each([msgpackCodec, jsonCodec])('FragmentAssembler ($name)', (codec) =>
     expect([assembler.pending, assembler.heldBytes, budget.held, budget.heldBy('a')]).toEqual([8, 8, 8, 8]);
     assembler.clear();
     expect([assembler.heldBytes, budget.held, budget.heldBy('a'), budget.addresses]).toEqual([0, 0, 0, 0]);
+    assembler.add(frag(9, 0, 0, 1000)); // an empty slice holds nothing, not even an entry
+    expect([assembler.pending, budget.addresses]).toEqual([1, 0]);
   });
 
   test('FRAGMENT_LIMIT per connection (default two largest messages): the fragment crossing it discards its message only', () => {
