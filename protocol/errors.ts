@@ -26,7 +26,7 @@ export const ERROR_CODES = {
   FRAGMENT_DUPLICATE: { origin: 'broker', message: 'a fragment of a message arrived twice' },
   FRAGMENT_TOTAL_MISMATCH: { origin: 'broker', message: 'fragments of one message disagree on their count, or carry more or fewer bytes than the first announced' },
   FRAGMENT_TIMEOUT: { origin: 'broker', message: 'a fragmented message was not complete within the assembly timeout' },
-  FRAGMENT_LIMIT: { origin: 'broker', message: 'the connection already reassembles as many fragmented messages as allowed at once' },
+  FRAGMENT_LIMIT: { origin: 'broker', message: 'a fragmented message would go over a reassembly limit: messages incomplete at once on the connection, or bytes held by the connection, its address or all connections' },
   NO_RESPONDERS: { origin: 'broker', message: 'a request matched no subscriber' },
   INTERNAL_ERROR: { origin: 'broker', message: 'the broker failed to handle the message; it stays up and the connection stays open' },
   SLOW_CONSUMER: { origin: 'broker', message: 'messages to this connection were dropped because its outbound buffer was full' },
@@ -59,7 +59,9 @@ export const CLOSE_CODES = {
   HEARTBEAT_TIMEOUT: { code: 4005, meaning: 'sent by the client SDK when the broker stopped answering pings (the broker terminates silent peers without a close frame: 1006)' },
   // Admin operations (protocol.md §17).
   KICKED: { code: 4006, meaning: 'an operator closed the connection with the admin operation `kick`' },
-  // Security (protocol.md §4.6).
+  // Flow control (protocol.md §11).
+  SLOW_CONSUMER: { code: 4007, meaning: 'tuple-space events to the connection passed 4 × maxPendingBytes unsent: it reads too slowly for what it subscribed to' },
+  // Security (protocol.md §4.7).
   AUTH_FAILED: { code: 4008, meaning: '`hello` did not log in: the credentials were missing, unknown or wrong' },
 } as const;
 

@@ -10,15 +10,55 @@ export interface AssemblyLimits {
   maxAssemblies: number;
   /** Time from a message's first fragment to its last. */
   timeoutMs: number;
-  /** Shared by every connection of one side: bounds what they reserve together. */
+  /** Bytes of partial messages this connection may hold at once. Default: two largest messages. */
+  maxHeldBytes?: number;
+  /** Shared by every connection of one side: bounds what they hold together, and per address. */
   budget?: ReassemblyBudget;
+  /** The peer's address, for the budget's per-address cap; undefined where there is none to tell (the client). */
+  address?: string;
 }
 
-/** Bytes reserved for reassembly by all connections of one side, against one limit. */
-export class ReassemblyBudget {
-  reserved = 0;
+/** Who a byte cap of reassembly applies to, as FRAGMENT_LIMIT's `details.scope` names it. */
+export type HoldScope = 'connection' | 'address' | 'all';
 
-  constructor(readonly limit: number) {}
+/**
+ * Bytes held for reassembly by all connections of one side: against one limit in all, and one
+ * per peer address, so that neither one client nor one host can take what the others need.
+ */
+export class ReassemblyBudget {
+  held = 0;
+  private readonly byAddress = new Map<string, number>();
+
+  constructor(readonly limit: number, readonly perAddress = limit) {}
+
+  heldBy(address: string): number {
+    return this.byAddress.get(address) ?? 0;
+  }
+
+  /** Takes `bytes`, or returns the scope whose cap they would cross and takes nothing. */
+  take(address: string | undefined, bytes: number): HoldScope | undefined {
+    if (bytes === 0) return undefined; // an empty slice must not leave an address entry behind
+    const byAddress = address === undefined ? 0 : this.heldBy(address) + bytes;
+    if (byAddress > this.perAddress) return 'address';
+    if (this.held + bytes > this.limit) return 'all';
+    this.held += bytes;
+    if (address !== undefined) this.byAddress.set(address, byAddress);
+    return undefined;
+  }
+
+  release(address: string | undefined, bytes: number): void {
+    if (bytes === 0) return;
+    this.held -= bytes;
+    if (address === undefined) return;
+    const left = this.heldBy(address) - bytes;
+    if (left > 0) this.byAddress.set(address, left);
+    else this.byAddress.delete(address);
+  }
+
+  /** Addresses holding bytes now (each has an entry only while it does). */
+  get addresses(): number {
+    return this.byAddress.size;
+  }
 }
 
 /** A `frag` message as it arrived, before its fields are checked. */
@@ -28,15 +68,17 @@ interface Assembly {
   n: number;
   size: number;
   next: number;
+  /** Bytes received so far: what the message holds of every cap. */
   got: number;
-  bytes: Uint8Array | undefined;
+  /** MessagePack: copies of the slices, joined at the end (nothing is allocated from `size` alone). */
+  bytes: Uint8Array[] | undefined;
   text: string[] | undefined;
   timer: ReturnType<typeof setTimeout>;
 }
 
 const REMEMBERED_DISCARDS = 256;
-/** Largest messages' worth of bytes one connection may have in reassembly at once. */
-const RESERVABLE_MESSAGES = 2;
+/** Default of maxHeldBytes: largest messages' worth of bytes one connection may hold in reassembly. */
+const HELD_MESSAGES = 2;
 
 /**
  * Puts fragmented messages of one connection back together (protocol.md §2.3). A fault in a
@@ -46,19 +88,27 @@ const RESERVABLE_MESSAGES = 2;
 export class FragmentAssembler {
   private readonly open = new Map<number, Assembly>();
   private readonly discarded = new Set<number>();
-  /** Bytes reserved by the messages being reassembled. */
-  private reserved = 0;
+  /** Bytes received of the messages being reassembled. */
+  private held = 0;
+  private readonly maxHeldBytes: number;
 
   constructor(
     private readonly codec: Codec,
     private readonly limits: AssemblyLimits,
     private readonly deliver: (message: unknown) => void,
     private readonly fail: (err: LindenError) => void,
-  ) {}
+  ) {
+    this.maxHeldBytes = limits.maxHeldBytes ?? HELD_MESSAGES * limits.maxBytes;
+  }
 
   /** Messages being reassembled now. */
   get pending(): number {
     return this.open.size;
+  }
+
+  /** Bytes this connection holds in partial messages now. */
+  get heldBytes(): number {
+    return this.held;
   }
 
   add(f: FragFields): void {
@@ -129,21 +179,16 @@ export class FragmentAssembler {
       this.reject(fid, 'FRAGMENT_LIMIT', `${this.open.size} fragmented messages are already being reassembled on this connection`, { limit: this.limits.maxAssemblies });
       return undefined;
     }
-    // Space is reserved at fragment 0, so tiny first fragments must not reserve without end.
-    if (this.reserved + size > RESERVABLE_MESSAGES * this.limits.maxBytes) {
-      this.reject(fid, 'FRAGMENT_LIMIT', `messages being reassembled on this connection would take more than ${RESERVABLE_MESSAGES * this.limits.maxBytes} bytes`, { limit: this.limits.maxAssemblies, bytes: this.reserved + size });
+    // Nothing is taken from `size` (a promise costs the sender nothing): bytes count as they
+    // arrive. A message that could never fit is refused now rather than at its last fragment.
+    const cap = this.capBelow(size);
+    if (cap) {
+      this.reject(fid, 'FRAGMENT_LIMIT', `a fragmented message of ${size} bytes is more than ${holderOf(cap.scope)} may hold in reassembly (${cap.limit} bytes)`, { size, ...cap });
       return undefined;
     }
-    const { budget } = this.limits;
-    if (budget && budget.reserved + size > budget.limit) {
-      this.reject(fid, 'FRAGMENT_LIMIT', `messages being reassembled on all connections would take more than ${budget.limit} bytes`, { bytes: size, reserved: budget.reserved });
-      return undefined;
-    }
-    this.reserved += size;
-    if (budget) budget.reserved += size;
     const a: Assembly = {
       n, size, next: 0, got: 0,
-      bytes: this.codec.name === 'msgpack' ? new Uint8Array(size) : undefined,
+      bytes: this.codec.name === 'msgpack' ? [] : undefined,
       text: this.codec.name === 'msgpack' ? undefined : [],
       timer: setTimeout(() => {
         this.reject(fid, 'FRAGMENT_TIMEOUT', `message ${fid} was not complete within ${this.limits.timeoutMs} ms (${a.next} of ${n} fragments)`, { received: a.next, n });
@@ -160,10 +205,37 @@ export class FragmentAssembler {
       this.reject(fid, 'FRAGMENT_TOTAL_MISMATCH', `message ${fid} has more than the ${a.size} bytes its first fragment announced`, { size: a.size });
       return false;
     }
-    if (a.bytes) a.bytes.set(data as Uint8Array, a.got);
+    const over = this.hold(length);
+    if (over) {
+      const held = over.scope === 'connection' ? this.held : over.scope === 'address' ? this.limits.budget!.heldBy(this.limits.address!) : this.limits.budget!.held;
+      this.reject(fid, 'FRAGMENT_LIMIT', `fragment ${a.next} of message ${fid} would take ${holderOf(over.scope)} over ${over.limit} bytes held in reassembly`, { seq: a.next, held, ...over });
+      return false;
+    }
+    // A decoded bin may be a view into the whole frame: keep a copy of just the slice.
+    if (a.bytes) a.bytes.push(Uint8Array.prototype.slice.call(data as Uint8Array));
     else a.text!.push(data as string);
     a.got += length;
     return true;
+  }
+
+  /** Takes `bytes` from every cap, or names the first they would cross and takes nothing. */
+  private hold(bytes: number): { scope: HoldScope; limit: number } | undefined {
+    if (this.held + bytes > this.maxHeldBytes) return { scope: 'connection', limit: this.maxHeldBytes };
+    const { budget, address } = this.limits;
+    const scope = budget?.take(address, bytes);
+    if (scope) return { scope, limit: scope === 'address' ? budget!.perAddress : budget!.limit };
+    this.held += bytes;
+    return undefined;
+  }
+
+  /** A cap that `size` alone is over, if any: such a message could never complete. */
+  private capBelow(size: number): { scope: HoldScope; limit: number } | undefined {
+    if (size > this.maxHeldBytes) return { scope: 'connection', limit: this.maxHeldBytes };
+    const { budget, address } = this.limits;
+    if (!budget) return undefined;
+    if (address !== undefined && size > budget.perAddress) return { scope: 'address', limit: budget.perAddress };
+    if (size > budget.limit) return { scope: 'all', limit: budget.limit };
+    return undefined;
   }
 
   private finish(fid: number, a: Assembly): void {
@@ -174,7 +246,7 @@ export class FragmentAssembler {
     }
     let messages: unknown[];
     try {
-      messages = a.bytes ? this.codec.decode(a.bytes, true) : this.codec.decode(a.text!.join(''), false);
+      messages = a.bytes ? this.codec.decode(joined(a.bytes, a.got), true) : this.codec.decode(a.text!.join(''), false);
     } catch (err) {
       const e = err instanceof LindenError ? err : new LindenError('DECODE_ERROR', String(err));
       this.fail(new LindenError(e.code, e.message, { ...e.details, fid }));
@@ -200,9 +272,24 @@ export class FragmentAssembler {
   private forget(fid: number, a: Assembly): void {
     clearTimeout(a.timer);
     this.open.delete(fid);
-    this.reserved -= a.size;
-    if (this.limits.budget) this.limits.budget.reserved -= a.size;
+    this.held -= a.got;
+    this.limits.budget?.release(this.limits.address, a.got);
   }
+}
+
+function holderOf(scope: HoldScope): string {
+  return scope === 'connection' ? 'this connection' : scope === 'address' ? 'the connections of this address' : 'all connections';
+}
+
+function joined(chunks: Uint8Array[], length: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 function isUint(v: unknown): v is number {

@@ -16,8 +16,15 @@ export interface FragmentationOptions {
   assemblyTimeoutMs?: number;
   /** No new fragment is queued while the connection has this many bytes waiting to leave. Default 1 MiB. */
   highWaterBytes?: number;
-  /** Bytes all connections of this side may reserve for messages being reassembled, together. Default 512 MiB. */
+  /**
+   * Bytes of messages being reassembled that all connections of this side may hold together,
+   * counted as fragments arrive (not from the `size` a first fragment announces). Default 512 MiB.
+   */
   maxReassemblyBytes?: number;
+  /** Of those, what the connections from one peer address may hold together (broker side). Default half of maxReassemblyBytes. */
+  maxReassemblyBytesPerAddress?: number;
+  /** Of those, what one connection may hold. Default two largest messages: 2 × maxMessageBytes above. */
+  maxReassemblyBytesPerConnection?: number;
 }
 
 export const FRAGMENTATION = 'fragmentation';
@@ -26,6 +33,7 @@ const MIN_FRAGMENT_SIZE = 1024;
 /** Room for the fields of a `frag` message around its data. */
 const FRAG_OVERHEAD = 128;
 const FIELDS_MARGIN = 64 * 1024;
+const DEFAULT_REASSEMBLY_BYTES = 512 * 1024 * 1024;
 
 /**
  * The built-in message-level interceptor that carries messages larger than the negotiated
@@ -40,7 +48,8 @@ export function fragmentation(options: FragmentationOptions = {}): Interceptor {
   }
   const fragmentSize = Math.max(MIN_FRAGMENT_SIZE, options.fragmentSize ?? DEFAULT_FRAGMENT_SIZE);
   // One budget per interceptor: on a broker, all its connections share it.
-  const budget = new ReassemblyBudget(options.maxReassemblyBytes ?? 512 * 1024 * 1024);
+  const total = options.maxReassemblyBytes ?? DEFAULT_REASSEMBLY_BYTES;
+  const budget = new ReassemblyBudget(total, options.maxReassemblyBytesPerAddress ?? Math.floor(total / 2));
   return {
     name: FRAGMENTATION,
     // A peer that cuts fragments at the announced size must never exceed this side's frame limit.
@@ -59,7 +68,9 @@ class FragmentLink implements LinkHooks {
       maxBytes: options.maxMessageBytes ?? link.maxMessageBytes + FIELDS_MARGIN,
       maxAssemblies: options.maxAssemblies ?? 8,
       timeoutMs: options.assemblyTimeoutMs ?? 60_000,
+      maxHeldBytes: options.maxReassemblyBytesPerConnection,
       budget,
+      address: link.remoteAddress,
     }, (m) => link.receive(m), (err) => link.fail(err));
   }
 

@@ -54,6 +54,11 @@ export interface Link extends InterceptorContext {
   readonly maxMessageBytes: number;
   /** Largest WebSocket frame the peer accepts. */
   readonly peerMaxFrameBytes: number;
+  /**
+   * The peer's network address where this side knows it (the broker: the client's IP address),
+   * so a hook can bound what the connections of one host take together; undefined on the client.
+   */
+  readonly remoteAddress?: string;
   /** What the peer announced under `ext[name]` for an interceptor of this name; undefined before the handshake or when it did not. */
   peerExt(name: string): Record<string, unknown> | undefined;
   /** Calls `fn` once the queued outbound bytes have (mostly) left, so a sender can pace itself. */

@@ -9,6 +9,7 @@ export interface ChainEnds extends InterceptorContext {
   fail(err: LindenError): void;
   pendingBytes(): number;
   readonly maxMessageBytes: number;
+  readonly remoteAddress?: string;
   peerMaxFrameBytes(): number;
   peerExt(name: string): Record<string, unknown> | undefined;
   whenDrained(fn: () => void): void;
@@ -90,6 +91,7 @@ export class MessageChain {
       get pendingBytes() { return ends.pendingBytes(); },
       maxMessageBytes: ends.maxMessageBytes,
       get peerMaxFrameBytes() { return ends.peerMaxFrameBytes(); },
+      remoteAddress: ends.remoteAddress,
       peerExt: (name) => ends.peerExt(name),
       whenDrained: (fn) => ends.whenDrained(fn),
     };

@@ -164,7 +164,11 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
       ws.close(CLOSE_CODES.UNSUPPORTED_SUBPROTOCOL.code, `offer subprotocol ${SUPPORTED.join(' or ')}`);
       return;
     }
-    const conn = new Connection(`c${nextConnection++}-${instance}`, ws, codec, req.socket.remoteAddress ?? '', opts, scheduler, (c, m) => handleMessage(ctx, c, m));
+    const conn: Connection = new Connection(`c${nextConnection++}-${instance}`, ws, codec, req.socket.remoteAddress ?? '', opts, scheduler, (c, m) => handleMessage(ctx, c, m), (code, reason) => {
+      log.warn({ conn: conn.id, client: conn.name, code }, reason);
+      ctx.closeConnection(conn, code, reason);
+      ws.resume(); // it may be paused for backpressure, and must still read the peer's close frame
+    });
     connections.add(conn);
     const handshakeTimer = setTimeout(() => {
       if (conn.state === 'handshake') ctx.closeConnection(conn, CLOSE_CODES.HANDSHAKE_TIMEOUT.code, 'no hello in time');

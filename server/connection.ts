@@ -1,7 +1,7 @@
 import type { WebSocket } from 'ws';
 import { Parts, type Codec, type Piece } from '../protocol/codec.js';
 import type { FrameWriter } from '../protocol/frame-writer.js';
-import { LindenError } from '../protocol/errors.js';
+import { CLOSE_CODES, LindenError } from '../protocol/errors.js';
 import type { Frame, Interceptor } from '../protocol/interceptor.js';
 import { MessageChain } from '../protocol/message-chain.js';
 import { RequestHooks } from '../protocol/request-hooks.js';
@@ -25,6 +25,9 @@ const FIELDS_ROOM = 8 * 1024;
 
 /** Outbound bytes under which a paced sender (fragments) may go on at once rather than wait for the socket's drain. */
 const DRAINED_BYTES = 256 * 1024;
+
+/** Tuple-space events may take a connection to this many times maxPendingBytes unsent; then it is closed (§11). */
+const SLOW_CONSUMER_FACTOR = 4;
 
 /** Who waits for the rcv/ack/nack of a delivery: a publisher's receipt tracker or a durable queue. */
 export interface TagOwner {
@@ -76,6 +79,9 @@ export class Connection {
   readonly inbound: RequestHooks;
   private readonly outbound: RequestHooks;
   private drainWaiters: (() => void)[] = [];
+  /** An event found the connection past its cap: it is being closed (sendEvent). */
+  private eventsOverflowed = false;
+  private writableWaiters: (() => void)[] = [];
 
   constructor(
     readonly id: string,
@@ -85,6 +91,8 @@ export class Connection {
     private readonly limits: ConnectionLimits,
     private readonly scheduler: FlushScheduler,
     receive: (conn: Connection, message: unknown) => void,
+    /** Closes this connection through the broker: close frame, then its subscriptions and waits released. */
+    private readonly close: (code: number, reason: string) => void,
   ) {
     this.writer = codec.createWriter(limits.maxFrameBytes);
     this.maxMessageBytes = limits.maxMessageBytes;
@@ -94,6 +102,7 @@ export class Connection {
     const chain = new MessageChain(limits.interceptors, {
       ...ctx,
       maxMessageBytes: limits.maxMessageBytes,
+      remoteAddress,
       toSocket: (piece) => this.write(piece),
       toApp: (message) => receive(this, message),
       fail: (err) => this.sendError(err),
@@ -126,6 +135,55 @@ export class Connection {
    */
   isCongested(large = false): boolean {
     return (large ? this.pendingBytes : this.wireBytes) > this.limits.maxPendingBytes;
+  }
+
+  /**
+   * Calls `fn` once the socket has taken what was queued for it, so a sender held back by
+   * isCongested() may try again; while the peer reads nothing, that is never (no polling).
+   */
+  whenWritable(fn: () => void): void {
+    if (this.state === 'closed') return;
+    this.writableWaiters.push(fn);
+    if (this.writableWaiters.length > 1) return; // one wait on the socket serves them all
+    const wake = (): void => {
+      const waiters = this.writableWaiters;
+      this.writableWaiters = [];
+      for (const w of waiters) w();
+    };
+    const socket = (this.ws as unknown as { _socket?: NodeJS.WritableStream & { writableNeedDrain?: boolean } })._socket;
+    if (this.writer.messages === 0 && socket?.writableNeedDrain) socket.once('drain', wake);
+    else this.whenDrained(wake);
+  }
+
+  /**
+   * A tuple-space event. Events are never dropped (their `seq` has no gaps) and cannot wait
+   * anywhere else, so a connection that lets them pile up past SLOW_CONSUMER_FACTOR ×
+   * maxPendingBytes unsent is closed with 4007 instead of buffered without end (§11).
+   */
+  sendEvent(frame: object): void {
+    if (this.state === 'closed' || this.eventsOverflowed) return;
+    const limit = SLOW_CONSUMER_FACTOR * this.limits.maxPendingBytes;
+    // A small event overtakes the fragments still to be cut, so it is judged by the bytes already
+    // encoded; those fragments (one large delivery admitted under the budget can leave up to
+    // maxMessageBytes of them) count only for events large enough to queue behind them.
+    if (this.wireBytes <= limit && this.pendingBytes <= limit + this.maxMessageBytes) {
+      this.sendFrame(frame);
+      return;
+    }
+    // No later event may follow, or the client would see a gap; the earlier ones still go out.
+    this.eventsOverflowed = true;
+    // Not at once: the caller may be walking the very subscriptions the close removes.
+    queueMicrotask(() => this.close(CLOSE_CODES.SLOW_CONSUMER.code, `slow consumer: over ${limit} bytes unsent`));
+  }
+
+  /** Whether a transient delivery of `message` would be dropped now: the one test deliver() applies. */
+  wouldDrop(message: OutboundMessage): boolean {
+    return this.isCongested(this.isLarge(message));
+  }
+
+  /** A message that goes through the chain (fragments) rather than straight into the frame. */
+  private isLarge(message: OutboundMessage): boolean {
+    return message.payloadBytes + 1024 >= this.chainFrom;
   }
 
   /** Outbound bytes not yet handed to the kernel: held by interceptors (fragments to come), queued here, buffered by the socket. */
@@ -178,7 +236,7 @@ export class Connection {
    * congested. `mustSend` (durable deliveries, bounded by maxInFlight) is never dropped.
    */
   deliver(sid: number, message: OutboundMessage, extras?: DeliveryExtras, mustSend = false): boolean {
-    const large = message.payloadBytes + 1024 >= this.chainFrom;
+    const large = this.isLarge(message);
     if (!mustSend && this.isCongested(large)) {
       this.stats.dropped++;
       this.droppedUnreported++;

@@ -24,7 +24,11 @@ export interface BrokerOptions {
   maxMessageBytes?: number;
   /** Subscriptions per connection. Default 10,000. */
   maxSubscriptions?: number;
-  /** Outbound bytes buffered per connection before transient deliveries to it are dropped. Default 8 MiB. */
+  /**
+   * Outbound bytes buffered per connection before transient deliveries to it are dropped and
+   * durable ones wait in their queue; tuple-space events past 4 × this close the connection
+   * with 4007 (protocol.md §11). Default 8 MiB.
+   */
   maxPendingBytes?: number;
   /** Interval of WebSocket pings; a peer that misses one is terminated. Default 30,000 ms. */
   heartbeatMs?: number;

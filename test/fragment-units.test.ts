@@ -269,36 +269,62 @@ describe.each([msgpackCodec, jsonCodec])('FragmentAssembler ($name)', (codec) =>
     expect(assembler.pending).toBe(0);
   });
 
-  test('FRAGMENT_LIMIT: first fragments cannot reserve more than two largest messages at once', () => {
-    const delivered: unknown[] = [];
-    const failures: LindenError[] = [];
-    const assembler = new FragmentAssembler(codec, { maxBytes: 1000, maxAssemblies: 8, timeoutMs: 60_000 }, (m) => delivered.push(m), (err) => failures.push(err));
-    const first = (fid: number, size: number) => ({ t: 'frag', fid, seq: 0, n: 2, size, data: codec.name === 'msgpack' ? new Uint8Array(1) : 'x' });
-    assembler.add(first(1, 1000));
-    assembler.add(first(2, 900));
-    assembler.add(first(3, 200));
-    expect(failures.map((e) => [e.code, e.details?.fid])).toEqual([['FRAGMENT_LIMIT', 3]]);
-    expect(assembler.pending).toBe(2);
+  /** A fragment of `bytes` bytes of data (its content never gets decoded in these tests). */
+  const frag = (fid: number, seq: number, bytes: number, size?: number) =>
+    ({ t: 'frag', fid, seq, n: 3, ...(size === undefined ? {} : { size }), data: codec.name === 'msgpack' ? new Uint8Array(bytes) : 'x'.repeat(bytes) });
+
+  test('bytes count as they arrive: first fragments announcing large messages hold only their data', () => {
+    const budget = new ReassemblyBudget(10_000);
+    const { assembler, failures } = assemblerFor(codec, { maxBytes: 1000, budget, address: 'a' });
+    for (let fid = 1; fid <= 8; fid++) assembler.add(frag(fid, 0, 1, 1000));
+    expect(failures).toEqual([]);
+    expect([assembler.pending, assembler.heldBytes, budget.held, budget.heldBy('a')]).toEqual([8, 8, 8, 8]);
     assembler.clear();
-    assembler.add(first(3, 1000));
-    expect(assembler.pending).toBe(1);
+    expect([assembler.heldBytes, budget.held, budget.heldBy('a'), budget.addresses]).toEqual([0, 0, 0, 0]);
+    assembler.add(frag(9, 0, 0, 1000)); // an empty slice holds nothing, not even an entry
+    expect([assembler.pending, budget.addresses]).toEqual([1, 0]);
   });
 
-  test('FRAGMENT_LIMIT: connections sharing a budget cannot reserve more than it together', () => {
-    const budget = new ReassemblyBudget(1500);
+  test('FRAGMENT_LIMIT per connection (default two largest messages): the fragment crossing it discards its message only', () => {
+    const { assembler, failures } = assemblerFor(codec, { maxBytes: 1000 });
+    assembler.add(frag(1, 0, 1000, 1000));
+    assembler.add(frag(2, 0, 900, 1000));
+    assembler.add(frag(2, 1, 100));
+    expect(assembler.heldBytes).toBe(2000);
+    assembler.add(frag(3, 0, 1, 10));
+    expect(failures.map((e) => [e.code, e.details])).toEqual([['FRAGMENT_LIMIT', { fid: 3, seq: 0, held: 2000, scope: 'connection', limit: 2000 }]]);
+    expect([assembler.pending, assembler.heldBytes]).toEqual([2, 2000]);
+    // A message that could never fit is refused at its first fragment, before it holds anything.
+    const small = assemblerFor(codec, { maxBytes: 1000, maxHeldBytes: 500 });
+    small.assembler.add(frag(1, 0, 1, 501));
+    expect(small.failures.map((e) => [e.code, e.details])).toEqual([['FRAGMENT_LIMIT', { fid: 1, size: 501, scope: 'connection', limit: 500 }]]);
+    small.assembler.add(frag(2, 0, 1, 500));
+    expect(small.assembler.pending).toBe(1);
+  });
+
+  test('FRAGMENT_LIMIT per address and for all: connections share the budget, each address its part of it', () => {
+    const budget = new ReassemblyBudget(1500, 1000);
     const failures: LindenError[] = [];
-    const limits = { maxBytes: 1000, maxAssemblies: 8, timeoutMs: 60_000, budget };
-    const one = new FragmentAssembler(codec, limits, () => {}, (err) => failures.push(err));
-    const two = new FragmentAssembler(codec, limits, () => {}, (err) => failures.push(err));
-    const first = (fid: number, size: number) => ({ t: 'frag', fid, seq: 0, n: 2, size, data: codec.name === 'msgpack' ? new Uint8Array(1) : 'x' });
-    one.add(first(1, 1000));
-    two.add(first(1, 600));
-    expect(failures.map((e) => [e.code, e.details?.fid])).toEqual([['FRAGMENT_LIMIT', 1]]);
-    expect(budget.reserved).toBe(1000);
+    const on = (address: string) => new FragmentAssembler(codec, { maxBytes: 1000, maxAssemblies: 8, timeoutMs: 60_000, budget, address }, () => {}, (err) => failures.push(err));
+    const [one, two, three] = [on('a'), on('a'), on('b')];
+    one.add(frag(1, 0, 600, 1000));
+    two.add(frag(1, 0, 400, 1000));
+    expect(budget.heldBy('a')).toBe(1000);
+    two.add(frag(1, 1, 1));
+    expect(failures.map((e) => [e.code, e.details])).toEqual([['FRAGMENT_LIMIT', { fid: 1, seq: 1, held: 1000, scope: 'address', limit: 1000 }]]);
+    expect([two.pending, budget.heldBy('a'), budget.held]).toEqual([0, 600, 600]);
+    three.add(frag(1, 0, 900, 1000));
+    expect(budget.held).toBe(1500);
+    three.add(frag(1, 1, 1));
+    expect(failures.map((e) => [e.code, e.details?.scope])).toEqual([['FRAGMENT_LIMIT', 'address'], ['FRAGMENT_LIMIT', 'all']]);
+    // What ends releases everything it held, and an address without bytes leaves no entry behind.
+    three.clear();
     one.clear();
-    expect(budget.reserved).toBe(0);
-    two.add(first(2, 600));
-    expect([two.pending, budget.reserved, failures.length]).toEqual([1, 600, 1]);
+    expect([budget.held, budget.addresses]).toEqual([0, 0]);
+    // No address (the client side): only the total applies.
+    const client = new FragmentAssembler(codec, { maxBytes: 2000, maxAssemblies: 8, timeoutMs: 60_000, budget }, () => {}, (err) => failures.push(err));
+    client.add(frag(1, 0, 1500, 1500));
+    expect([failures.length, budget.held, budget.addresses]).toEqual([2, 1500, 0]);
   });
 
   test('FRAGMENT_TIMEOUT releases the message; its later fragments are ignored', async () => {
@@ -327,4 +353,17 @@ describe.each([msgpackCodec, jsonCodec])('FragmentAssembler ($name)', (codec) =>
     assembler.clear();
     expect(assembler.pending).toBe(0);
   });
+});
+
+test('a MessagePack fragment is copied: the frame buffer it arrived in can be reused', () => {
+  const piece = pubPiece(msgpackCodec, MIXED.repeat(100)) as Uint8Array;
+  const expected = msgpackCodec.decode(Uint8Array.from(piece), true);
+  const frame = Buffer.from(piece); // the decoder hands out bins as views into the frame
+  const cut = 100;
+  const delivered: unknown[] = [];
+  const assembler = new FragmentAssembler(msgpackCodec, { maxBytes: 100_000, maxAssemblies: 8, timeoutMs: 60_000 }, (m) => delivered.push(m), () => {});
+  assembler.add({ fid: 1, seq: 0, n: 2, size: piece.length, data: frame.subarray(0, cut) });
+  frame.fill(0);
+  assembler.add({ fid: 1, seq: 1, n: 2, data: piece.subarray(cut) });
+  expect(delivered).toEqual(expected);
 });

@@ -146,7 +146,7 @@ export class PubSubCore {
   private fanOut(message: OutboundMessage, entries: RouteEntry[]): ReceiverRef[] | undefined {
     let dropped: ReceiverRef[] | undefined;
     for (const entry of entries) {
-      const sub = isGroup(entry) ? entry.pick() : entry;
+      const sub = isGroup(entry) ? entry.pick(message) : entry;
       if (!sub.conn.deliver(sub.sid, message)) (dropped ??= []).push(refOf(sub));
     }
     this.count(entries.length, dropped?.length ?? 0);
@@ -170,8 +170,9 @@ export class PubSubCore {
   ): void {
     let dropped = 0;
     for (const entry of entries) {
-      const sub = isGroup(entry) ? entry.pick() : entry;
-      if (sub.conn.isCongested()) {
+      const sub = isGroup(entry) ? entry.pick(message) : entry;
+      // Decided as deliver() decides: a large message also counts the fragments still to be cut.
+      if (sub.conn.wouldDrop(message)) {
         sub.conn.deliver(sub.sid, message); // counted and reported to the receiver as a drop
         tracker.addDropped(sub.conn, sub.sid, sub.group);
         dropped++;

@@ -1,4 +1,5 @@
 import type { Connection } from '../connection.js';
+import type { OutboundMessage } from './outbound-message.js';
 
 /** One subscription of one connection; a member of a group when `group` is set. */
 export interface Subscription {
@@ -21,14 +22,14 @@ export class Group {
   constructor(readonly name: string, readonly pattern: string) {}
 
   /**
-   * Round-robin, skipping members whose connection is over its pending-bytes limit, so a slow
-   * member does not collect drops while another could take the message.
+   * Round-robin, skipping members whose connection would drop `message` (over its pending-bytes
+   * limit), so a slow member does not collect drops while another could take the message.
    */
-  pick(): Subscription {
+  pick(message: OutboundMessage): Subscription {
     const n = this.members.length;
     for (let i = 0; i < n; i++) {
       const member = this.members[(this.next + i) % n]!;
-      if (!member.conn.isCongested()) {
+      if (!member.conn.wouldDrop(message)) {
         this.next = (this.next + i + 1) % n;
         return member;
       }

@@ -251,7 +251,7 @@ export class SpaceCore implements SpaceHost {
   event(n: Notifier, type: SpaceEventType, t: StoredTuple): void {
     const frame: EventFrame = { t: 'event', nid: n.nid, seq: ++n.seq, type, tid: t.tid, tuple: this.wire(n.conn, t.values) as unknown[] };
     if (t.hdr !== undefined) frame.hdr = t.hdr;
-    n.conn.sendFrame(frame);
+    n.conn.sendEvent(frame);
   }
 
   leased(t: StoredTuple): void {

@@ -1,5 +1,5 @@
 import { msgpackCodec } from '../../../protocol/codec.js';
-import { nextWithRoom, type Consumer } from './consumer.js';
+import type { Consumer } from './consumer.js';
 import type { Connection, TagOwner } from '../../connection.js';
 import type { Store, StoreWrite } from '../../store/store.js';
 import { OutboundMessage } from '../outbound-message.js';
@@ -283,10 +283,29 @@ export class DurableQueue implements TagOwner {
 
   // ---- internals ----
   private pick(): Consumer | undefined {
-    const at = nextWithRoom(this.consumers, this.next, this.config.maxInFlight);
-    if (at === -1) return undefined;
-    this.next = (at + 1) % this.consumers.length;
-    return this.consumers[at];
+    const n = this.consumers.length;
+    for (let i = 0; i < n; i++) {
+      const c = this.consumers[(this.next + i) % n]!;
+      if (c.inFlight >= this.config.maxInFlight || c.conn.state !== 'open' || c.leaving) continue;
+      // A consumer over its pending bytes gets nothing more until its socket drains: the messages
+      // wait here, stored, instead of in its outbound buffer, and go to consumers that read (§11).
+      if (c.conn.isCongested(true)) {
+        this.dispatchWhenWritable(c);
+        continue;
+      }
+      this.next = (this.next + i + 1) % n;
+      return c;
+    }
+    return undefined;
+  }
+
+  private dispatchWhenWritable(c: Consumer): void {
+    if (c.awaitingDrain) return;
+    c.awaitingDrain = true;
+    c.conn.whenWritable(() => {
+      c.awaitingDrain = false;
+      this.dispatch();
+    });
   }
 
   private deliver(consumer: Consumer, message: QueuedMessage): void {
