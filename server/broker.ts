@@ -108,6 +108,9 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     closeConnection(conn, code, reason) {
       conn.flush();
       conn.ws.close(code, reason);
+      // A socket paused for backpressure or a login must read the peer's close frame, or the
+      // close waits for ws's 30 s timeout.
+      conn.ws.resume();
       release(conn);
     },
   };
