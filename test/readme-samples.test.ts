@@ -51,6 +51,11 @@ const PRINTS: Record<string, Array<string | RegExp>> = {
   ],
   'Interceptors and large messages': ['INVALID_ARGUMENT this service only publishes orders'],
   'Running a broker': [/^ws:\/\/127\.0\.0\.1:\d+$/m],
+  'Users and permissions': [
+    'submission',
+    "PERMISSION_DENIED { action: 'publish', subject: 'orders.secret.plans' }",
+    'AUTH_FAILED',
+  ],
 };
 
 const t = testBroker();
@@ -95,7 +100,7 @@ test('README.md has the ts samples whose output this test checks, and no others'
 
 test('every sample starts its own broker or connects to $LINDEN_URL, else the default ws://127.0.0.1:7070', () => {
   for (const sample of SAMPLES) {
-    const connects = /\bconnect\(/.test(sample.code);
+    const connects = /\bconnect\(/.test(sample.code) && !/\bstartBroker\(/.test(sample.code);
     expect({ sample: name(sample), ok: !connects || sample.code.includes("process.env.LINDEN_URL ?? 'ws://127.0.0.1:7070'") })
       .toEqual({ sample: name(sample), ok: true });
   }
