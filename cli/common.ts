@@ -154,6 +154,9 @@ export async function connectOrFail(broker: BrokerFlags, options: ConnectOptions
   try {
     return await connect(broker.url, { name: 'linden-cli', ...options, ...credentials(broker), ...(ca === undefined ? {} : { tls: { ca } }) });
   } catch (err) {
+    if (err instanceof LindenError && err.code === 'AUTH_FAILED') {
+      throw new CliError(`the broker at ${broker.url} refused the login (AUTH_FAILED): check --user and --password, or --token`);
+    }
     const message = (err as Error).message;
     throw new CliError(`cannot reach broker at ${broker.url}: ${message}${certificateAdvice(broker, message)}`);
   }
