@@ -18,6 +18,9 @@ import { compileTemplate, validateTuple, type Template } from './template.js';
 import { TupleIds } from './tuple-ids.js';
 import type { Waiter } from './waiters.js';
 
+/** Arrays and maps nested in a tuple or template, counting it (protocol.md §10.4). */
+const NESTING_LIMIT = 32;
+
 interface Reservation {
   readonly rid: string;
   readonly tuple: StoredTuple;
@@ -319,7 +322,7 @@ export class SpaceCore implements SpaceHost {
     conn: Connection, space: string, wire: unknown[], ttlAsked: number | undefined, hdr: Headers | undefined,
   ): { tuple: StoredTuple; ttl: number | null; shortened: boolean } {
     const values = this.inbound(conn, wire) as unknown[];
-    validateTuple(values, { maxArity: this.options.maxArity, maxDepth: 32 });
+    validateTuple(values, { maxArity: this.options.maxArity, maxDepth: NESTING_LIMIT });
     const bytes = packr.pack(values).length;
     const limit = conn.maxMessageBytes;
     if (bytes > limit) {
@@ -332,7 +335,7 @@ export class SpaceCore implements SpaceHost {
   }
 
   private template(conn: Connection, wire: unknown[]): Template {
-    return compileTemplate(this.inbound(conn, wire), { maxArity: this.options.maxArity });
+    return compileTemplate(this.inbound(conn, wire), { maxArity: this.options.maxArity, maxDepth: NESTING_LIMIT });
   }
 
   private live(space: Space, tid: string): StoredTuple {
@@ -362,7 +365,9 @@ export class SpaceCore implements SpaceHost {
   }
 
   private inbound(conn: Connection, wire: unknown): unknown {
-    return conn.codec.name === 'json' ? fromJsonValue(wire) : wire;
+    // One level past the limit: a `{"$bin"}` there is binary, as on MessagePack; anything deeper
+    // sits in a container the checks refuse, so converting it would only risk the stack.
+    return conn.codec.name === 'json' ? fromJsonValue(wire, NESTING_LIMIT + 1) : wire;
   }
 
   private wire(conn: Connection, values: unknown[]): unknown {
