@@ -60,7 +60,7 @@ export class SpaceCore implements SpaceHost {
     this.ids = new TupleIds(store, (err) => this.storeFailed(err));
     this.leases = new LeaseHeap(
       (t) => {
-        t.leaseAt = NaN; // its entry is spent: a reserved tuple put back needs a new one
+        t.lease = undefined; // its entry is spent: a reserved tuple put back needs a new one
         void this.spaces.get(t.space)?.expire(t);
       },
       (t, at) => t.live && t.expiresAt === at,
@@ -258,10 +258,16 @@ export class SpaceCore implements SpaceHost {
   }
 
   leased(t: StoredTuple): void {
-    // One pending entry per lease end is enough; renewals and put-backs would otherwise pile up copies.
-    if (!Number.isFinite(t.expiresAt) || t.leaseAt === t.expiresAt) return;
-    t.leaseAt = t.expiresAt;
-    this.leases.add(t, t.expiresAt);
+    if (!Number.isFinite(t.expiresAt)) return;
+    // One entry per tuple, moved in place by a renewal: the heap never holds stale copies.
+    if (t.lease && this.leases.move(t.lease, t.expiresAt)) return;
+    t.lease = this.leases.add(t, t.expiresAt);
+  }
+
+  unleased(t: StoredTuple): void {
+    if (!t.lease) return;
+    this.leases.remove(t.lease);
+    t.lease = undefined;
   }
 
   fate(t: StoredTuple, what: 'delivered' | 'processed' | 'expired'): void {
