@@ -112,7 +112,7 @@ export class Client implements MessageOwner {
     return done.finally(() => clearTimeout(timer));
   }
 
-  /** A named tuple space (created on the broker on first use; `persistent` keeps its tuples in the store). */
+  /** A named tuple space (on the broker while it holds something, protocol.md §10.1; `persistent` keeps its tuples in the store). */
   space(name: string, options?: SpaceOptions): Space {
     this.assertUsable();
     return this.spaces.space(name, options);

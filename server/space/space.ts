@@ -78,6 +78,11 @@ export class Space {
     return this.notifiers.size;
   }
 
+  /** Transient and holding nothing: no tuple (reserved ones count), waiter or notify subscription. */
+  get idle(): boolean {
+    return !this.persistent && this.byTid.size === 0 && this.waiterCount === 0 && this.notifiers.size === 0;
+  }
+
   tuple(tid: string): StoredTuple | undefined {
     return this.byTid.get(tid);
   }
