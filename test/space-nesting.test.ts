@@ -8,12 +8,12 @@ import type { CodecName } from '../protocol/version.js';
 import { rawClients, type RawClient } from './helpers/raw-client.js';
 import { testBroker } from './helpers/setup.js';
 
+// One broker for the file: every test checks that its connection goes on, and so does the broker.
 const t = testBroker();
 const raw = rawClients();
-afterEach(async () => {
-  await raw.closeAll();
-  await t.cleanup();
-});
+beforeAll(() => t.start());
+afterEach(() => raw.closeAll());
+afterAll(() => t.cleanup());
 
 /** Stands in the message for the deep value, which the encoders could not write themselves. */
 const MARK = '@@deep@@';
@@ -52,8 +52,7 @@ const CASES: [CodecName, number][] = [['json', 3_000], ['json', 10_000], ['msgpa
 
 describe.each(CASES)('%s, nested %i deep', (codec, depth) => {
   test.each(FRAMES)('%s gets its typed error naming the field', async (_name, frame, code, details) => {
-    const broker = await t.start();
-    const c = await raw.connect(broker.url, codec);
+    const c = await raw.connect(t.broker.url, codec);
     const id = c.id();
     sendDeep(c, frame(id), depth);
     const err = await c.reply(id);
@@ -66,9 +65,8 @@ describe.each(CASES)('%s, nested %i deep', (codec, depth) => {
 });
 
 test('32 levels with binary at the bottom are fine on JSON, as on MessagePack', async () => {
-  const broker = await t.start();
-  const json = await raw.connect(broker.url, 'json');
-  const msgpack = await raw.connect(broker.url, 'msgpack');
+  const json = await raw.connect(t.broker.url, 'json');
+  const msgpack = await raw.connect(t.broker.url, 'msgpack');
   let jsonValue: unknown = { $bin: 'AAEC' };
   let msgpackValue: unknown = Buffer.from([0, 1, 2]);
   for (let level = 0; level < 31; level++) {
