@@ -128,7 +128,7 @@ export class Client implements MessageOwner {
     });
   }
 
-  /** A named tuple space (created on the broker on first use; `persistent` keeps its tuples in the store). */
+  /** A named tuple space (on the broker while it holds something, protocol.md §10.1; `persistent` keeps its tuples in the store). */
   space(name: string, options?: SpaceOptions): Space {
     this.assertUsable();
     return this.spaces.space(name, options);

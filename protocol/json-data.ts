@@ -42,16 +42,25 @@ export function toJsonValue(value: unknown): unknown {
   return out;
 }
 
-/** The reverse of toJsonValue: `{"$bin": "..."}` becomes bytes again. */
-export function fromJsonValue(value: unknown): unknown {
-  if (value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map(fromJsonValue);
+/**
+ * The reverse of toJsonValue: `{"$bin": "..."}` becomes bytes again. Arrays and objects nested
+ * deeper than `maxDepth` (the value itself is depth 1) are returned as they are: a caller that
+ * refuses values nested that deep sees them and says so, and a value nested thousands deep
+ * (JSON.parse takes any depth) cannot overflow the stack here.
+ */
+export function fromJsonValue(value: unknown, maxDepth = Infinity): unknown {
+  return convert(value, 1, maxDepth);
+}
+
+function convert(value: unknown, depth: number, maxDepth: number): unknown {
+  if (value === null || typeof value !== 'object' || depth > maxDepth) return value;
+  if (Array.isArray(value)) return value.map((v) => convert(v, depth + 1, maxDepth));
   const keys = Object.keys(value);
   const record = value as Record<string, unknown>;
   if (keys.length === 1 && keys[0] === BIN_KEY && typeof record[BIN_KEY] === 'string') {
     return base64.decode(record[BIN_KEY] as string);
   }
   const out: Record<string, unknown> = {};
-  for (const key of keys) out[key] = fromJsonValue(record[key]);
+  for (const key of keys) out[key] = convert(record[key], depth + 1, maxDepth);
   return out;
 }

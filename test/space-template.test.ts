@@ -4,7 +4,9 @@
  * template or a tuple is refused, with its code and field path.
  */
 import { LindenError } from '../protocol/errors.js';
-import { compileTemplate, unsafeRegexReason, validateTuple, type Template } from '../server/space/template.js';
+import { RE2JS } from 're2js';
+import { regexSize, translateUnicodeEscapes } from '../server/space/regex-operator.js';
+import { compileTemplate, validateTuple, type Template } from '../server/space/template.js';
 import { canonicalKey, deepEqual, typeOf } from '../server/space/values.js';
 
 const bin = (...bytes: number[]) => new Uint8Array(bytes);
@@ -274,7 +276,7 @@ describe('operators', () => {
     expect(strings.inKeys).toEqual([{ position: 1, keys: ['sa', 'sb'] }]);
   });
 
-  test('$regex matches strings only, with the u flag', () => {
+  test('$regex matches strings only, by code point', () => {
     const tpl = t([{ $regex: '^job-\\d+$' }]);
     expect(tpl.matches(['job-12'])).toBe(true);
     expect(tpl.matches(['job-x'])).toBe(false);
@@ -283,6 +285,11 @@ describe('operators', () => {
     expect(tpl.matches([['job-12']])).toBe(false);
     expect(matches([{ $regex: '^.$' }], ['😀'])).toBe(true); // one code point, two code units
     expect(matches([{ $regex: '\\p{Lu}' }], ['É'])).toBe(true);
+    // RE2's inline flags: case-insensitive, dot matches newline, multi-line.
+    expect(matches([{ $regex: '(?i)^JOB' }], ['job-1'])).toBe(true);
+    expect(matches([{ $regex: '(?s)^a.b$' }], ['a\nb'])).toBe(true);
+    expect(matches([{ $regex: '^a.b$' }], ['a\nb'])).toBe(false);
+    expect(matches([{ $regex: '(?m)^b$' }], ['a\nb'])).toBe(true);
     // No state kept between matches (no g flag).
     expect([1, 2, 3].map(() => tpl.matches(['job-1']))).toEqual([true, true, true]);
   });
@@ -374,7 +381,9 @@ describe('invalid templates', () => {
     ['$regex not a string', [{ $regex: 5 }], undefined, '0'],
     ['$regex too long', [{ $regex: 'a'.repeat(11) }], { maxRegexLength: 10 }, '0'],
     ['$regex invalid', [{ $regex: '(' }], undefined, '0'],
-    ['$regex invalid in u mode', [{ $regex: '\\q' }], undefined, '0'],
+    ['$regex with an unknown escape', [{ $regex: '\\q' }], undefined, '0'],
+    ['$regex too large', [{ $regex: 'a{5}' }], { maxRegexSize: 4 }, '0'],
+    ['one $regex too many', ['x', { $regex: 'a' }, [{ $regex: 'b' }]], { maxRegexes: 1 }, '2.0'],
     ['$eq holding undefined', [{ $eq: undefined }], undefined, '0'],
     ['a bad operator nested in an object', ['x', { kind: 'job', prio: { $range: {} } }], undefined, '1.prio'],
     ['a bad operator nested in an array', [[1, { $nope: 1 }]], undefined, '0.1'],
@@ -388,37 +397,138 @@ describe('invalid templates', () => {
   test('messages say what is wrong', () => {
     expect(messageOf(() => compileTemplate([{ $foo: 1 }]))).toMatch(/unknown operator "\$foo"/);
     expect(messageOf(() => compileTemplate([{ $in: [1, 2, 3] }], { maxInValues: 2 }))).toMatch(/at most 2/);
-    expect(messageOf(() => compileTemplate([{ $regex: '(a+)+' }]))).toMatch(/nested quantifiers/);
+    expect(messageOf(() => compileTemplate([{ $regex: '(a)\\1' }]))).toMatch(/backreferences \(\\1, \\k<name>\) are not supported/);
+    expect(messageOf(() => compileTemplate([{ $regex: 'a(?!b)' }]))).toMatch(/lookahead and lookbehind/);
+    expect(messageOf(() => compileTemplate([{ $regex: '[a' }]))).toBe('$regex pattern is not valid RE2 syntax: missing closing ]: `[a`');
+    expect(messageOf(() => compileTemplate([{ $regex: 'x{1,300}' }]))).toBe(
+      '$regex pattern is too large: its size is 599, at most 512 is allowed (a counted repetition like x{100} counts every copy)',
+    );
+    expect(messageOf(() => compileTemplate(Array.from({ length: 17 }, () => ({ $regex: 'a' })), { maxArity: 17 }))).toBe(
+      'a template holds at most 16 $regex operators',
+    );
+    // An error echoes only a short piece of the pattern.
+    expect(messageOf(() => compileTemplate([{ $regex: '(?<' + 'n'.repeat(200) }])).length).toBeLessThan(120);
   });
 
-  test('limits default to 256 $in values and 256-character patterns', () => {
+  test('limits default to 256 $in values, 256-character patterns of size 512, 16 patterns a template', () => {
     expect(() => compileTemplate([{ $in: Array.from({ length: 256 }, (_, i) => i) }])).not.toThrow();
     expect(rejection(() => compileTemplate([{ $in: Array.from({ length: 257 }, (_, i) => i) }])).code).toBe('INVALID_TEMPLATE');
     expect(() => compileTemplate([{ $regex: 'a'.repeat(256) }])).not.toThrow();
     expect(rejection(() => compileTemplate([{ $regex: 'a'.repeat(257) }])).code).toBe('INVALID_TEMPLATE');
+    expect(() => compileTemplate([{ $regex: '.{512}' }])).not.toThrow();
+    expect(rejection(() => compileTemplate([{ $regex: '.{513}' }])).code).toBe('INVALID_TEMPLATE');
+    expect(() => compileTemplate(Array.from({ length: 16 }, () => ({ $regex: 'a' })))).not.toThrow();
   });
 });
 
-describe('catastrophic regexes', () => {
-  const unsafe = [
-    '(a+)+', '(a*)*', '(a|a)*', '(.*)*', '^(a+)+$', '(a+){2,}', '(?:a*)+', '(x+x+)+y', '((a+)b)*',
-    '(a|aa)+', '(\\w+\\s?)*$', '(a*){5}', '(?<n>a+)+',
-    '(a)\\1', '(?<n>a)\\k<n>', // backreferences
-    'a(?=b)', 'a(?!b)', '(?<=a)b', '(?<!a)b', // lookarounds
-  ];
-  const safe = [
-    '^abc$', 'a+b*c?', '[a-z]+@[a-z]+\\.com', '(ab)+', '(?:abc){2,5}', '(a+)?', '(a|b)', '^\\d{3}-\\d{4}$',
-    '[(a+)+]*', '\\(a+\\)+', '(?<year>\\d{4})-(\\d{2})', '\\p{L}+', '\\u{1F600}+', 'a{2}', '(ab){3}',
+describe('regexes run on RE2', () => {
+  // Patterns a backtracking engine takes exponential or polynomial time on, with such a string.
+  const adversarial: [string, string, boolean][] = [
+    ['(a+)+$', 'a'.repeat(30_000) + '!', false],
+    ['(a*)*b', 'a'.repeat(30_000), false],
+    ['(a|a)*b', 'a'.repeat(30_000), false],
+    ['(a|aa)+$', 'a'.repeat(30_000), true],
+    ['(x+x+)+y', 'x'.repeat(30_000), false],
+    ['a*a*a*a*a*a*a*a*a*a*a*a*b', 'a'.repeat(30_000), false],
+    ['^(\\w+\\s?)*$', 'word '.repeat(6_000) + '!', false],
+    ['(.*a){12}', 'a'.repeat(30_000), true],
   ];
 
-  test.each(unsafe)('%s is rejected', (pattern) => {
-    expect(unsafeRegexReason(pattern)).toBeDefined();
-    expect(rejection(() => compileTemplate([{ $regex: pattern }]))).toEqual({ code: 'INVALID_TEMPLATE', field: '0' });
+  test.each(adversarial)('%s is allowed and answers in linear time', (pattern, subject, expected) => {
+    expect(matches([{ $regex: pattern }], [subject])).toBe(expected);
   });
 
-  test.each(safe)('%s is allowed', (pattern) => {
-    expect(unsafeRegexReason(pattern)).toBeUndefined();
-    expect(() => compileTemplate([{ $regex: pattern }])).not.toThrow();
+  const refused: [string, RegExp][] = [
+    ['(a)\\1', /backreferences/],
+    ['(?<n>a)\\k<n>', /backreferences/],
+    ['a(?=b)', /lookahead/],
+    ['a(?!b)', /lookahead/],
+    ['(?<=a)b', /lookahead/],
+    ['(?<!a)b', /lookahead/],
+    ['a**', /invalid nested repetition operator/],
+    ['x{2,1}', /invalid repeat count/],
+  ];
+
+  test.each(refused)('%s is refused', (pattern, reason) => {
+    expect(rejection(() => compileTemplate([{ $regex: pattern }]))).toEqual({ code: 'INVALID_TEMPLATE', field: '0' });
+    expect(messageOf(() => compileTemplate([{ $regex: pattern }]))).toMatch(reason);
+  });
+
+  test('ECMAScript \\u escapes still work, outside and inside classes; an escaped backslash stays one', () => {
+    expect(matches([{ $regex: '^\\u00e9$' }], ['é'])).toBe(true);
+    expect(matches([{ $regex: '^\\u{1F600}+$' }], ['😀😀'])).toBe(true);
+    expect(matches([{ $regex: '^\\uD83D\\uDE00$' }], ['😀'])).toBe(true);
+    expect(matches([{ $regex: '^[\\u0041-\\u0043]+$' }], ['ABCA'])).toBe(true);
+    expect(matches([{ $regex: '^\\\\u0041$' }], ['\\u0041'])).toBe(true);
+    expect(matches([{ $regex: '^\\Q\\u0041\\E$' }], ['\\u0041'])).toBe(true);
+    expect(translateUnicodeEscapes('a\\\\u0041\\u0042')).toBe('a\\\\u0041\\x{0042}');
+  });
+
+  test('the size is counted as RE2 counts it', () => {
+    const sizes: [string, number][] = [
+      ['abc', 3],
+      ['a*b+c?', 7],
+      ['a??', 2],
+      ['a{5}', 5],
+      ['a{2,}', 3],
+      ['a{0,}', 3],
+      ['a{0,7}', 14],
+      ['a{0}', 1],
+      ['(ab){3}', 12],
+      ['(?:ab){3}', 6],
+      ['((a{2}){3}b){4}', 60],
+      ['[a-z{}]{10}', 10],
+      ['[]a]{2}', 2],
+      ['[[:alpha:]]{3}', 3],
+      ['\\p{Greek}{4}\\x{1F600}{2}', 6],
+      ['a|b{3}|c', 7],
+      ['a||b', 5],
+      ['()*', 5],
+      ['(?i)(?:ab|cd){2}', 10],
+      ['(?P<n>a{3})', 5],
+      ['(?<n>a{3})', 5],
+      ['\\Qa{9}\\E{3}', 6],
+      ['😀{3}', 3],
+      ['x{9999999999}', 1e9],
+      ['((a)', 5],
+    ];
+    for (const [pattern, size] of sizes) expect([pattern, regexSize(pattern)]).toEqual([pattern, size]);
+  });
+
+  test('the size bounds the program RE2 compiles (random patterns)', () => {
+    const atoms = ['a', 'b', '.', '\\d', '[a-z]', '\\p{L}', '(?:x|y)', '(a)', '\\x{1F600}', '[^\\]]', '\\Q..\\E', '😀', '(?i)k', '^', '$'];
+    const quantifiers = ['', '', '*', '+', '?', '{3}', '{2,5}', '{4,}', '*?', '{1,20}', '{0,}'];
+    let seed = 20;
+    const pick = <T>(list: T[]): T => list[(seed = (seed * 1103515245 + 12345) % 2 ** 31) % list.length]!;
+    const pattern = (depth: number): string => {
+      let p = '';
+      for (let n = pick([1, 2, 3, 4]); n > 0; n--) {
+        let part = depth < 4 && pick([0, 0, 0, 1]) ? `(${pattern(depth + 1)})` : pick(atoms);
+        if (pick([0, 0, 0, 0, 0, 0, 0, 0, 0, 1])) part += '|' + pattern(depth + 1);
+        p += part + pick(quantifiers);
+      }
+      return p;
+    };
+    let compiled = 0;
+    for (let n = 0; n < 2_000; n++) {
+      const p = pattern(0);
+      let program: number;
+      try {
+        program = RE2JS.compile(p).programSize();
+      } catch {
+        continue; // e.g. a repeated repetition, which RE2 refuses
+      }
+      compiled++;
+      expect([p, program <= regexSize(p) + 2]).toEqual([p, true]);
+    }
+    expect(compiled).toBeGreaterThan(1_000);
+  });
+
+  test('the size bounds what RE2 compiles, so compiling never costs more than the limit allows', () => {
+    // Patterns whose program would be tens of thousands of instructions are refused before compiling.
+    for (const pattern of ['.{1000}'.repeat(36), '[\\p{L}\\p{N}]{1000}'.repeat(12), '((.{10}){10}){10}'.repeat(14)]) {
+      expect(messageOf(() => compileTemplate([{ $regex: pattern }]))).toMatch(/too large/);
+    }
   });
 });
 

@@ -35,7 +35,7 @@ describe('matching over the wire', () => {
   test('bad templates and tuples are answered with typed errors naming the field', async () => {
     const s = (await t.client()).space('bad');
     await expect(s.rdp(['a', { $nope: 1 }])).rejects.toMatchObject({ code: 'INVALID_TEMPLATE', details: expect.objectContaining({ field: '1' }) });
-    await expect(s.rdp([{ $regex: '(a+)+$' }])).rejects.toMatchObject({ code: 'INVALID_TEMPLATE' });
+    await expect(s.rdp([{ $regex: '(a)\\1' }])).rejects.toMatchObject({ code: 'INVALID_TEMPLATE' });
     await expect(s.rdp([{ $range: {} }])).rejects.toMatchObject({ code: 'INVALID_TEMPLATE' });
     await expect(s.out([])).rejects.toMatchObject({ code: 'INVALID_FRAME' });
     await expect(s.out(['ok', [1, new Date(0)]])).rejects.toMatchObject({ code: 'INVALID_TUPLE', details: expect.objectContaining({ field: '1.1' }) });

@@ -203,7 +203,7 @@ export function listSpaces(spaces: SpaceCore, rates: RateSampler): SpaceView[] {
   return spaces.listSpaces().sort(byName).map((s) => spaceView(rates, s, now));
 }
 
-/** A space exists for inspection once something used it; asking must not create it. */
+/** A space exists for inspection while it holds something (protocol.md §10.1); asking must not create it. */
 export function findSpace(spaces: SpaceCore, name: string): Space | undefined {
   return spaces.listSpaces().find((s) => s.name === name);
 }

@@ -1,12 +1,23 @@
-interface Entry<T> {
+/** An item's place in a LeaseHeap: keep it to move or remove the item later. */
+export interface Lease<T> {
+  readonly item: T;
+  /** When the lease ends (ms since epoch). */
+  readonly at: number;
+}
+
+interface Entry<T> extends Lease<T> {
   at: number;
-  item: T;
+  /** Index in the heap array; -1 once the entry left the heap (removed or fired). */
+  pos: number;
 }
 
 /**
  * Leases on a binary min-heap with one timer for the earliest: expiry costs O(log n) per
- * lease, never a periodic scan of every tuple. Renewals push a new entry; `isCurrent` lets the
- * owner skip entries a renewal made stale.
+ * lease, never a periodic scan of every tuple. Each entry knows its index, so an owner that
+ * keeps the Lease returned by add() can move it (a renewal) or remove it (the item ended some
+ * other way) in O(log n): the heap holds exactly the items still waiting to expire, and lets go
+ * of an item as soon as its owner does. `isCurrent` lets owners that never remove or move
+ * skip entries made stale meanwhile.
  */
 export class LeaseHeap<T> {
   private readonly heap: Entry<T>[] = [];
@@ -15,25 +26,41 @@ export class LeaseHeap<T> {
 
   constructor(
     private readonly expire: (item: T) => void,
-    private readonly isCurrent: (item: T, at: number) => boolean,
+    private readonly isCurrent: (item: T, at: number) => boolean = () => true,
   ) {}
 
   get size(): number {
     return this.heap.length;
   }
 
-  add(item: T, at: number): void {
-    if (!Number.isFinite(at)) return;
-    const heap = this.heap;
-    heap.push({ at, item });
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (heap[parent]!.at <= heap[i]!.at) break;
-      [heap[parent], heap[i]] = [heap[i]!, heap[parent]!];
-      i = parent;
-    }
+  /** Schedules `item` to expire at `at`; nothing for an infinite `at`. */
+  add(item: T, at: number): Lease<T> | undefined {
+    if (!Number.isFinite(at)) return undefined;
+    const entry: Entry<T> = { item, at, pos: this.heap.length };
+    this.heap.push(entry);
+    this.up(entry.pos);
     this.arm();
+    return entry;
+  }
+
+  /** Moves a lease to a new end in place. False when it is no longer in the heap (it fired or was removed). */
+  move(lease: Lease<T>, at: number): boolean {
+    const entry = lease as Entry<T>;
+    if (entry.pos < 0 || this.heap[entry.pos] !== entry || !Number.isFinite(at)) return false;
+    const earlier = at < entry.at;
+    entry.at = at;
+    if (earlier) this.up(entry.pos);
+    else this.down(entry.pos);
+    this.arm();
+    return true;
+  }
+
+  /** Takes a lease out of the heap, so the heap no longer holds its item. Nothing if it already left. */
+  remove(lease: Lease<T>): void {
+    const entry = lease as Entry<T>;
+    if (entry.pos < 0 || this.heap[entry.pos] !== entry) return;
+    this.take(entry.pos);
+    // A timer armed for it fires for nothing and re-arms: cheaper than re-arming at every removal.
   }
 
   stop(): void {
@@ -57,30 +84,59 @@ export class LeaseHeap<T> {
     this.timerAt = Infinity;
     const now = Date.now();
     while (this.heap.length > 0 && this.heap[0]!.at <= now) {
-      const { at, item } = this.pop();
+      const { item, at } = this.take(0);
       if (this.isCurrent(item, at)) this.expire(item);
     }
     this.arm();
   };
 
-  private pop(): Entry<T> {
+  /** Removes the entry at index `i` and returns it. */
+  private take(i: number): Entry<T> {
     const heap = this.heap;
-    const top = heap[0]!;
+    const entry = heap[i]!;
     const last = heap.pop()!;
-    if (heap.length > 0) {
-      heap[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < heap.length && heap[l]!.at < heap[m]!.at) m = l;
-        if (r < heap.length && heap[r]!.at < heap[m]!.at) m = r;
-        if (m === i) break;
-        [heap[m], heap[i]] = [heap[i]!, heap[m]!];
-        i = m;
-      }
+    entry.pos = -1;
+    if (last !== entry) {
+      heap[i] = last;
+      last.pos = i;
+      // The last entry may belong above or below the place it fills.
+      this.down(i);
+      this.up(last.pos);
     }
-    return top;
+    return entry;
+  }
+
+  private up(i: number): void {
+    const heap = this.heap;
+    const entry = heap[i]!;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const above = heap[parent]!;
+      if (above.at <= entry.at) break;
+      heap[i] = above;
+      above.pos = i;
+      i = parent;
+    }
+    heap[i] = entry;
+    entry.pos = i;
+  }
+
+  private down(i: number): void {
+    const heap = this.heap;
+    const entry = heap[i]!;
+    const n = heap.length;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const child = r < n && heap[r]!.at < heap[l]!.at ? r : l;
+      const below = heap[child]!;
+      if (below.at >= entry.at) break;
+      heap[i] = below;
+      below.pos = i;
+      i = child;
+    }
+    heap[i] = entry;
+    entry.pos = i;
   }
 }

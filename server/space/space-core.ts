@@ -1,47 +1,37 @@
 import type { Logger } from 'pino';
-import { packr } from '../../protocol/codec.js';
 import { LindenError } from '../../protocol/errors.js';
 import type {
   AbortFrame, BatchFrame, CancelFrame, CountFrame, EventFrame, Headers, LeaseFrame, NotifyFrame, OutFrame, ReadFrame, RenewFrame, SettleFrame,
-  TupleEntry, UnnotifyFrame,
+  UnnotifyFrame,
 } from '../../protocol/frames.js';
-import { fromJsonValue, toJsonValue } from '../../protocol/json-data.js';
 import type { Connection } from '../connection.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Store } from '../store/store.js';
+import { ConnectionHoldings, type Holdings } from './holdings.js';
 import { LeaseHeap } from './lease-heap.js';
 import { OutWatches } from './out-watches.js';
 import { recoverSpaces } from './space-recovery.js';
 import { Space, type BatchStep, type Notifier, type SpaceEventType, type SpaceHost } from './space.js';
 import { storedTuple, type StoredTuple } from './stored-tuple.js';
-import { compileTemplate, validateTuple, type Template } from './template.js';
+import { finite, inboundTemplate, inboundTuple, outbound, tupleEntry } from './space-wire.js';
+import type { Template } from './template.js';
 import { TupleIds } from './tuple-ids.js';
 import type { Waiter } from './waiters.js';
-
-interface Reservation {
-  readonly rid: string;
-  readonly tuple: StoredTuple;
-  readonly space: Space;
-  readonly timer: ReturnType<typeof setTimeout>;
-}
-
-/** What one connection holds in the spaces, released when it goes away. */
-interface Holdings {
-  waiters: Map<number, Waiter>;
-  notifiers: Map<number, Notifier>;
-  reservations: Map<string, Reservation>;
-}
-
 
 /**
  * Linda tuple spaces: `out`, `in`/`rd` (blocking or not, one or all), notify, leases, batches,
  * reservations. Spaces are transient or persistent (their tuples kept in the store and
  * recovered at start); an `out` or `batch` that states `persistent` sets the mode of an empty
  * space and must agree with that of a space holding tuples.
+ *
+ * A transient space exists while it holds something: tuples (reserved ones too), waiting
+ * requests, notify subscriptions. Requests that only look never make one, and every operation
+ * that may have emptied a space ends with release(), so a name used once costs nothing after.
+ * A persistent space stays, empty or not: its mode is a record in the store.
  */
 export class SpaceCore implements SpaceHost {
   private readonly spaces = new Map<string, Space>();
-  private readonly holdings = new WeakMap<Connection, Holdings>();
+  private readonly holdings: ConnectionHoldings;
   private readonly leases: LeaseHeap<StoredTuple>;
   private readonly watches = new OutWatches();
   private readonly ids: TupleIds;
@@ -55,10 +45,14 @@ export class SpaceCore implements SpaceHost {
     private readonly log: Logger,
   ) {
     this.ids = new TupleIds(store, (err) => this.storeFailed(err));
+    this.holdings = new ConnectionHoldings(options.maxWaitersPerConnection);
     this.leases = new LeaseHeap(
       (t) => {
-        t.leaseAt = NaN; // its entry is spent: a reserved tuple put back needs a new one
-        void this.spaces.get(t.space)?.expire(t);
+        t.lease = undefined; // its entry is spent: a reserved tuple put back needs a new one
+        const space = this.spaces.get(t.space);
+        if (!space) return;
+        void space.expire(t);
+        this.release(space);
       },
       (t, at) => t.live && t.expiresAt === at,
     );
@@ -71,11 +65,16 @@ export class SpaceCore implements SpaceHost {
     return { spaces: recovered.spaces, tuples: recovered.tuples };
   }
 
-  /** The space, created (transient) on first use. */
+  /** The space, created (transient) if there is none: for what will be held in it. */
   space(name: string): Space {
     let space = this.spaces.get(name);
     if (!space) this.spaces.set(name, (space = new Space(name, this, this.store)));
     return space;
+  }
+
+  /** Forgets the space if it is transient and holds nothing; with it go its counters and rate samples. */
+  private release(space: Space): void {
+    if (space.idle && this.spaces.get(space.name) === space) this.spaces.delete(space.name);
   }
 
   listSpaces(): Space[] {
@@ -86,6 +85,14 @@ export class SpaceCore implements SpaceHost {
     const ack = f.ack ?? 'none';
     if (ack !== 'none' && f.id === undefined) throw invalid('out', 'id', 'is required when ack is not "none"');
     const space = this.space(f.space);
+    try {
+      this.write(conn, f, ack, space);
+    } finally {
+      this.release(space);
+    }
+  }
+
+  private write(conn: Connection, f: OutFrame, ack: string, space: Space): void {
     const switchMode = space.mustSwitch(f.persistent);
     if (space.tupleCount >= this.options.maxTuplesPerSpace) {
       throw new LindenError('SPACE_FULL', `space "${f.space}" holds ${space.tupleCount} tuples (maxTuplesPerSpace)`, { space: f.space });
@@ -117,36 +124,39 @@ export class SpaceCore implements SpaceHost {
     const take = f.t === 'in';
     if (f.reserve !== undefined && !take) throw invalid(f.t, 'reserve', 'is only for in');
     if (f.reserve !== undefined && f.limit !== undefined) throw invalid(f.t, 'reserve', 'cannot go with limit: an in with limit takes for good');
-    const space = this.space(f.space);
     const template = this.template(conn, f.template);
+    const space = this.spaces.get(f.space);
     const now = Date.now();
     if (f.limit !== undefined) {
-      const items = space.findAll(template, now, f.limit, take);
-      conn.sendFrame({ t: 'tuples', re: f.id, items: items.map((t) => this.entry(conn, t)) });
+      const items = space?.findAll(template, now, f.limit, take) ?? [];
+      conn.sendFrame({ t: 'tuples', re: f.id, items: items.map((t) => tupleEntry(conn, t)) });
+      if (space) this.release(space);
       return;
     }
-    const found = space.find(template, now, take && f.reserve === undefined);
+    const found = space?.find(template, now, take && f.reserve === undefined);
     if (found) {
-      if (f.reserve !== undefined) space.reserve(found);
+      if (f.reserve !== undefined) space!.reserve(found);
       this.answer(conn, f.id, found, f.reserve);
+      this.release(space!);
       return;
     }
     if (f.wait === false) {
       conn.sendFrame({ t: 'tuple', re: f.id, tuple: null });
       return;
     }
-    this.wait(conn, space, template, f);
+    this.wait(conn, template, f);
   }
 
   count(conn: Connection, f: CountFrame): void {
-    const n = this.space(f.space).count(this.template(conn, f.template), Date.now());
+    const template = this.template(conn, f.template);
+    const n = this.spaces.get(f.space)?.count(template, Date.now()) ?? 0;
     conn.sendFrame({ t: 'counted', re: f.id, count: n });
   }
 
   abort(conn: Connection, f: AbortFrame): void {
     const w = this.held(conn).waiters.get(f.target);
     if (w) {
-      this.endWait(conn, w);
+      this.endWait(conn, w, true);
       conn.sendFrame({ t: 'tuple', re: w.requestId, tuple: null, aborted: true });
     }
     conn.sendFrame({ t: 'ok', re: f.id });
@@ -155,13 +165,13 @@ export class SpaceCore implements SpaceHost {
   notify(conn: Connection, f: NotifyFrame): void {
     const held = this.held(conn);
     if (held.notifiers.has(f.nid)) throw new LindenError('DUPLICATE_ID', `notify id ${f.nid} is already in use`, { nid: f.nid });
-    this.checkWaiterLimit(held);
+    this.holdings.checkRoom(held);
     const n: Notifier = {
       nid: f.nid, space: f.space, conn, template: this.template(conn, f.template),
       events: new Set<SpaceEventType>(f.events ?? ['out', 'in', 'expire']), seq: 0,
     };
     held.notifiers.set(f.nid, n);
-    this.space(f.space).addNotifier(n);
+    this.space(f.space).addNotifier(n); // the template compiled above: a refused one makes no space
     conn.sendFrame({ t: 'ok', re: f.id });
   }
 
@@ -170,26 +180,36 @@ export class SpaceCore implements SpaceHost {
     const n = held.notifiers.get(f.nid);
     if (!n) throw new LindenError('UNKNOWN_ID', `no notify subscription with id ${f.nid}`, { nid: f.nid });
     held.notifiers.delete(f.nid);
-    this.space(n.space).removeNotifier(n);
+    this.dropNotifier(n);
     conn.sendFrame({ t: 'ok', re: f.id });
   }
 
   renew(conn: Connection, f: RenewFrame): void {
-    const space = this.space(f.space);
-    const t = this.live(space, f.tid);
+    const space = this.spaces.get(f.space);
+    const t = this.live(space, f.space, f.tid);
     const ttl = Math.min(f.ttl, this.options.maxLeaseMs);
-    const durable = space.renew(t, Date.now() + ttl);
+    const durable = space!.renew(t, Date.now() + ttl);
     this.reply(conn, f.id, durable, { t: 'lease', re: f.id, tid: t.tid, expiresAt: t.expiresAt, ttl, shortened: ttl < f.ttl });
   }
 
   cancel(conn: Connection, f: CancelFrame): void {
-    const space = this.space(f.space);
-    const durable = space.cancel(this.live(space, f.tid), Date.now());
+    const space = this.spaces.get(f.space);
+    const t = this.live(space, f.space, f.tid);
+    const durable = space!.cancel(t, Date.now());
+    this.release(space!);
     this.reply(conn, f.id, durable, { t: 'ok', re: f.id });
   }
 
   batch(conn: Connection, f: BatchFrame): void {
     const space = this.space(f.space);
+    try {
+      this.runBatch(conn, f, space);
+    } finally {
+      this.release(space);
+    }
+  }
+
+  private runBatch(conn: Connection, f: BatchFrame, space: Space): void {
     const switchMode = space.mustSwitch(f.persistent);
     const steps: BatchStep[] = f.steps.map((step, i) => {
       try {
@@ -206,7 +226,7 @@ export class SpaceCore implements SpaceHost {
     }
     if (switchMode) void space.setPersistent(f.persistent!, Date.now());
     const { results, durable } = space.batch(steps, Date.now());
-    this.reply(conn, f.id, durable, { t: 'batched', re: f.id, results: results.map((t) => this.entry(conn, t)) });
+    this.reply(conn, f.id, durable, { t: 'batched', re: f.id, results: results.map((t) => tupleEntry(conn, t)) });
   }
 
   settle(conn: Connection, f: SettleFrame): void {
@@ -215,22 +235,24 @@ export class SpaceCore implements SpaceHost {
     if (!r) throw new LindenError('UNKNOWN_ID', `no reservation ${f.rid} on this connection (settled, expired or never made)`, { rid: f.rid });
     held.reservations.delete(f.rid);
     clearTimeout(r.timer);
-    this.reply(conn, f.id, r.space.settle(r.tuple, f.ok), { t: 'ok', re: f.id });
+    const durable = r.space.settle(r.tuple, f.ok);
+    this.release(r.space);
+    this.reply(conn, f.id, durable, { t: 'ok', re: f.id });
   }
 
   /** A connection went away: its waits end, its notify subscriptions go, its reservations return. */
   detach(conn: Connection): void {
-    const held = this.holdings.get(conn);
+    const held = this.holdings.take(conn);
     if (!held) return;
-    this.holdings.delete(conn);
     for (const w of held.waiters.values()) {
       clearTimeout(w.timer);
-      this.spaces.get(w.space)?.removeWaiter(w);
+      this.dropWaiter(w);
     }
-    for (const n of held.notifiers.values()) this.spaces.get(n.space)?.removeNotifier(n);
+    for (const n of held.notifiers.values()) this.dropNotifier(n);
     for (const r of held.reservations.values()) {
       clearTimeout(r.timer);
       void r.space.settle(r.tuple, false);
+      this.release(r.space);
     }
     this.watches.detach(conn);
   }
@@ -249,16 +271,22 @@ export class SpaceCore implements SpaceHost {
   }
 
   event(n: Notifier, type: SpaceEventType, t: StoredTuple): void {
-    const frame: EventFrame = { t: 'event', nid: n.nid, seq: ++n.seq, type, tid: t.tid, tuple: this.wire(n.conn, t.values) as unknown[] };
+    const frame: EventFrame = { t: 'event', nid: n.nid, seq: ++n.seq, type, tid: t.tid, tuple: outbound(n.conn, t.values) };
     if (t.hdr !== undefined) frame.hdr = t.hdr;
     n.conn.sendEvent(frame);
   }
 
   leased(t: StoredTuple): void {
-    // One pending entry per lease end is enough; renewals and put-backs would otherwise pile up copies.
-    if (!Number.isFinite(t.expiresAt) || t.leaseAt === t.expiresAt) return;
-    t.leaseAt = t.expiresAt;
-    this.leases.add(t, t.expiresAt);
+    if (!Number.isFinite(t.expiresAt)) return;
+    // One entry per tuple, moved in place by a renewal: the heap never holds stale copies.
+    if (t.lease && this.leases.move(t.lease, t.expiresAt)) return;
+    t.lease = this.leases.add(t, t.expiresAt);
+  }
+
+  unleased(t: StoredTuple): void {
+    if (!t.lease) return;
+    this.leases.remove(t.lease);
+    t.lease = undefined;
   }
 
   fate(t: StoredTuple, what: 'delivered' | 'processed' | 'expired'): void {
@@ -276,38 +304,59 @@ export class SpaceCore implements SpaceHost {
     else durable.then(() => conn.sendFrame(frame), (err: unknown) => conn.sendError(err, re));
   }
 
-  private wait(conn: Connection, space: Space, template: Template, f: ReadFrame): void {
+  private wait(conn: Connection, template: Template, f: ReadFrame): void {
     const held = this.held(conn);
-    this.checkWaiterLimit(held);
+    this.holdings.checkRoom(held);
     if (held.waiters.has(f.id)) throw new LindenError('DUPLICATE_ID', `request id ${f.id} is already waiting`, { id: f.id });
     const w: Waiter = {
-      seq: this.waiterSeq++, space: space.name, template, take: f.t === 'in', conn, requestId: f.id,
+      seq: this.waiterSeq++, space: f.space, template, take: f.t === 'in', conn, requestId: f.id,
       reserveMs: f.reserve, timer: undefined, queue: undefined,
     };
     if (f.timeout !== undefined) {
       w.timer = setTimeout(() => {
-        this.endWait(conn, w);
+        this.endWait(conn, w, true);
         conn.sendFrame({ t: 'tuple', re: f.id, tuple: null });
       }, Math.min(f.timeout, this.options.maxTimeoutMs));
     }
     held.waiters.set(f.id, w);
-    space.addWaiter(w);
+    this.space(f.space).addWaiter(w);
   }
 
-  private endWait(conn: Connection, w: Waiter): void {
+  /**
+   * Ends a wait. `release` when nothing else is under way in its space; a waiter served inside a
+   * write leaves that to the write, whose space is not to vanish under it.
+   */
+  private endWait(conn: Connection, w: Waiter, release = false): void {
     clearTimeout(w.timer);
     this.held(conn).waiters.delete(w.requestId);
-    this.spaces.get(w.space)?.removeWaiter(w);
+    if (release) this.dropWaiter(w);
+    else this.spaces.get(w.space)?.removeWaiter(w);
+  }
+
+  private dropWaiter(w: Waiter): void {
+    const space = this.spaces.get(w.space);
+    if (!space) return;
+    space.removeWaiter(w);
+    this.release(space);
+  }
+
+  private dropNotifier(n: Notifier): void {
+    const space = this.spaces.get(n.space);
+    if (!space) return;
+    space.removeNotifier(n);
+    this.release(space);
   }
 
   /** Sends a found tuple; with `reserveMs` it stays reserved for this connection until settled. */
   private answer(conn: Connection, re: number, t: StoredTuple, reserveMs?: number, space = this.spaces.get(t.space)): void {
-    const frame: Record<string, unknown> = { t: 'tuple', re, ...this.entry(conn, t) };
+    const frame: Record<string, unknown> = { t: 'tuple', re, ...tupleEntry(conn, t) };
     if (reserveMs !== undefined && space) {
       const rid = `${t.tid}.${(this.ridSeq++).toString(36)}`;
       const held = this.held(conn);
       const timer = setTimeout(() => {
-        if (held.reservations.delete(rid)) space.settle(t, false);
+        if (!held.reservations.delete(rid)) return;
+        void space.settle(t, false);
+        this.release(space);
       }, Math.min(reserveMs, this.options.maxTimeoutMs));
       held.reservations.set(rid, { rid, tuple: t, space, timer });
       frame.rid = rid;
@@ -318,13 +367,7 @@ export class SpaceCore implements SpaceHost {
   private makeTuple(
     conn: Connection, space: string, wire: unknown[], ttlAsked: number | undefined, hdr: Headers | undefined,
   ): { tuple: StoredTuple; ttl: number | null; shortened: boolean } {
-    const values = this.inbound(conn, wire) as unknown[];
-    validateTuple(values, { maxArity: this.options.maxArity, maxDepth: 32 });
-    const bytes = packr.pack(values).length;
-    const limit = conn.maxMessageBytes;
-    if (bytes > limit) {
-      throw new LindenError('MESSAGE_TOO_LARGE', `tuple of ${bytes} bytes exceeds maxMessageBytes (${limit})`, { bytes, limit });
-    }
+    const { values, bytes } = inboundTuple(conn, wire, this.options.maxArity);
     const ttl = ttlAsked === undefined ? null : Math.min(ttlAsked, this.options.maxLeaseMs);
     const seq = this.ids.take();
     const tuple = storedTuple(seq, seq.toString(36), space, values, ttl === null ? Infinity : Date.now() + ttl, bytes, hdr);
@@ -332,46 +375,20 @@ export class SpaceCore implements SpaceHost {
   }
 
   private template(conn: Connection, wire: unknown[]): Template {
-    return compileTemplate(this.inbound(conn, wire), { maxArity: this.options.maxArity });
+    return inboundTemplate(conn, wire, this.options.maxArity);
   }
 
-  private live(space: Space, tid: string): StoredTuple {
-    const t = space.tuple(tid);
+  private live(space: Space | undefined, name: string, tid: string): StoredTuple {
+    const t = space?.tuple(tid);
     if (!t || !t.live || t.expiresAt <= Date.now()) {
-      throw new LindenError('UNKNOWN_ID', `no live tuple ${tid} in space "${space.name}"`, { tid });
+      throw new LindenError('UNKNOWN_ID', `no live tuple ${tid} in space "${name}"`, { tid });
     }
     return t;
   }
 
-  private checkWaiterLimit(held: Holdings): void {
-    if (held.waiters.size + held.notifiers.size >= this.options.maxWaitersPerConnection) {
-      throw new LindenError('TOO_MANY_WAITERS', `at most ${this.options.maxWaitersPerConnection} waiting requests and notify subscriptions per connection`);
-    }
-  }
-
   private held(conn: Connection): Holdings {
-    let held = this.holdings.get(conn);
-    if (!held) this.holdings.set(conn, (held = { waiters: new Map(), notifiers: new Map(), reservations: new Map() }));
-    return held;
+    return this.holdings.of(conn);
   }
-
-  private entry(conn: Connection, t: StoredTuple): TupleEntry {
-    const entry: TupleEntry = { tid: t.tid, tuple: this.wire(conn, t.values) as unknown[], expiresAt: finite(t.expiresAt) };
-    if (t.hdr !== undefined) entry.hdr = t.hdr;
-    return entry;
-  }
-
-  private inbound(conn: Connection, wire: unknown): unknown {
-    return conn.codec.name === 'json' ? fromJsonValue(wire) : wire;
-  }
-
-  private wire(conn: Connection, values: unknown[]): unknown {
-    return conn.codec.name === 'json' ? toJsonValue(values) : values;
-  }
-}
-
-function finite(ms: number): number | null {
-  return Number.isFinite(ms) ? ms : null;
 }
 
 function invalid(t: string, field: string, problem: string): LindenError {

@@ -25,8 +25,10 @@ export interface SpaceHost {
   /** Answers a waiter with a tuple; false when its connection can no longer take it. */
   serve(w: Waiter, t: StoredTuple): boolean;
   event(n: Notifier, type: SpaceEventType, t: StoredTuple): void;
-  /** A tuple with a lease entered the space (again). */
+  /** A tuple with a lease entered the space (again), or its lease changed. */
   leased(t: StoredTuple): void;
+  /** A tuple's lease no longer needs to run: it left the space, or was cancelled while reserved. */
+  unleased(t: StoredTuple): void;
   /** A watched tuple was taken under reservation (delivered), taken for good (processed) or ended unread. */
   fate(t: StoredTuple, what: 'delivered' | 'processed' | 'expired'): void;
   /** A store write failed. Called for every failure; whoever waits for the write also gets its rejection. */
@@ -74,6 +76,11 @@ export class Space {
 
   get notifierCount(): number {
     return this.notifiers.size;
+  }
+
+  /** Transient and holding nothing: no tuple (reserved ones count), waiter or notify subscription. */
+  get idle(): boolean {
+    return !this.persistent && this.byTid.size === 0 && this.waiterCount === 0 && this.notifiers.size === 0;
   }
 
   tuple(tid: string): StoredTuple | undefined {
@@ -202,6 +209,7 @@ export class Space {
   cancel(t: StoredTuple, now: number): Promise<void> | undefined {
     if (!this.reserved.has(t)) return this.expire(t);
     t.expiresAt = now;
+    this.host.unleased(t);
     if (!t.stored) return undefined;
     t.stored = false;
     return this.persist([deleteTuple(t)]);
@@ -342,6 +350,7 @@ export class Space {
   private gone(t: StoredTuple, why: 'in' | 'expire', persist = true): Promise<void> | undefined {
     t.live = false;
     this.byTid.delete(t.tid);
+    this.host.unleased(t);
     if (why === 'in') this.stats.ins++;
     this.emit(why, t);
     if (t.watched) this.host.fate(t, why === 'in' ? 'processed' : 'expired');

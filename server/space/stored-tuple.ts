@@ -1,5 +1,6 @@
 import { packr } from '../../protocol/codec.js';
 import type { Headers } from '../../protocol/headers.js';
+import type { Lease } from './lease-heap.js';
 import { canonicalKey } from './values.js';
 
 /** A tuple in a space, with what the indexes need computed once when it is written. */
@@ -27,8 +28,8 @@ export interface StoredTuple {
    * so this one flag, not the bucket, says whether an entry still counts.
    */
   indexed: boolean;
-  /** The lease end the lease heap will next call about; NaN when it holds no call for this tuple. */
-  leaseAt: number;
+  /** Its entry in the lease heap, moved by renewals and removed when the tuple ends; undefined when the heap holds none. */
+  lease: Lease<StoredTuple> | undefined;
   /** Set when its writer waits for a taker (`out` with ack 'delivery' or 'processing'). */
   watched: boolean;
   /** Set once a put of it went to the store (persistent spaces): its end must delete it there. */
@@ -41,6 +42,6 @@ export function storedTuple(
 ): StoredTuple {
   return {
     seq, tid, space, values, hdr, bytes, live: true, keys: values.map(canonicalKey), expiresAt,
-    indexed: false, leaseAt: NaN, watched: false, stored: false,
+    indexed: false, lease: undefined, watched: false, stored: false,
   };
 }

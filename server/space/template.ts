@@ -11,10 +11,11 @@
  *   { $type: 'string' | 'number' | 'integer' | 'boolean' | 'null' | 'binary' | 'array' | 'object' }
  *   { $range: { gt?, gte?, lt?, lte? } } numbers (and bigints) only, or strings only
  *   { $in: [v, …] }                     one of the listed actual values
- *   { $regex: 'pattern' }               strings only; a safe subset, compiled with the `u` flag
+ *   { $regex: 'pattern' }               strings only; RE2 syntax, matched in linear time (regex-operator.ts)
  *   { $eq: v }                          exactly v, even when v is an object with `$` keys
  */
 import { LindenError } from '../../protocol/errors.js';
+import { compileRegex } from './regex-operator.js';
 import {
   bigintEqualsNumber, canonicalKey, deepEqual, findValueProblem, isBinary, isPlainObject, type ValueType,
 } from './values.js';
@@ -27,6 +28,10 @@ export interface TemplateLimits {
   maxInValues: number;
   /** Length of a `$regex` pattern, in UTF-16 code units. */
   maxRegexLength: number;
+  /** Size of a `$regex` pattern as RE2 counts it, about its number of instructions (regex-operator.ts). */
+  maxRegexSize: number;
+  /** `$regex` operators in one template: each compiles to a program held as long as the template. */
+  maxRegexes: number;
   /** Fields of a template. */
   maxArity: number;
   /** Arrays and objects nested in a template, counting the template itself. */
@@ -36,6 +41,8 @@ export interface TemplateLimits {
 export const DEFAULT_TEMPLATE_LIMITS: Readonly<TemplateLimits> = {
   maxInValues: 256,
   maxRegexLength: 256,
+  maxRegexSize: 512,
+  maxRegexes: 16,
   maxArity: 64,
   maxDepth: 32,
 };
@@ -104,6 +111,9 @@ export function compileTemplate(template: unknown, limits: Partial<TemplateLimit
 const matchAny: Matcher = () => true;
 
 class Compiler {
+  /** `$regex` operators compiled so far. */
+  private regexes = 0;
+
   constructor(private readonly lim: TemplateLimits) {}
 
   /** Compiles the entry at `path`, which sits inside `depth` arrays and objects. */
@@ -199,19 +209,14 @@ class Compiler {
 
   private regexOperator(arg: unknown, path: string): Compiled {
     if (typeof arg !== 'string') throw fail(path, '$regex takes a pattern string');
-    if (arg.length > this.lim.maxRegexLength) {
-      throw fail(path, `$regex pattern is ${arg.length} characters long, at most ${this.lim.maxRegexLength} are allowed`);
-    }
-    let re: RegExp;
+    if (++this.regexes > this.lim.maxRegexes) throw fail(path, `a template holds at most ${this.lim.maxRegexes} $regex operators`);
+    let test: (s: string) => boolean;
     try {
-      re = new RegExp(arg, 'u');
+      test = compileRegex(arg, this.lim);
     } catch (e) {
-      throw fail(path, `$regex pattern is not valid: ${(e as Error).message}`);
+      throw fail(path, (e as Error).message);
     }
-    const unsafe = unsafeRegexReason(arg);
-    if (unsafe) throw fail(path, `$regex pattern rejected: ${unsafe}`);
-    // No g or y flag, so test() keeps no state between tuples.
-    return { match: (x) => typeof x === 'string' && re.test(x) };
+    return { match: (x) => typeof x === 'string' && test(x) };
   }
 }
 
@@ -292,109 +297,4 @@ function literal(value: unknown): Compiled {
 
 function fail(field: string, message: string): LindenError {
   return new LindenError('INVALID_TEMPLATE', message, { field });
-}
-
-/**
- * Why a pattern could backtrack catastrophically, or undefined when it looks safe. JS regexes
- * backtrack, and one bad pattern can hold the event loop for hours, so this is deliberately
- * conservative: it rejects backreferences, lookarounds, and any group repeated more than once
- * (`*`, `+`, `{n,}`, `{n,m}` with m > 1, `{n}` with n > 1) that holds a variable quantifier or
- * an alternation at any depth — `(a+)+`, `(a*)*`, `(a|a)*`, `(.*)*`, but also the harmless
- * `(a|b)*`, which can be written `[ab]*`. Runs after the pattern compiled, so it may assume
- * valid `u`-mode syntax.
- */
-export function unsafeRegexReason(pattern: string): string | undefined {
-  // One frame per open group: does it hold a variable quantifier or an alternation?
-  const open: boolean[] = [false];
-  // The group that just closed and whether it was risky; a quantifier right after applies to it.
-  let closedRisky: boolean | undefined;
-  let i = 0;
-  while (i < pattern.length) {
-    const c = pattern[i]!;
-    if (c === '\\') {
-      const next = pattern[i + 1] ?? '';
-      if (next >= '1' && next <= '9') return 'backreferences are not allowed';
-      if (next === 'k') return 'backreferences are not allowed';
-      // \p{…}, \P{…} and \u{…} carry braces that are not a quantifier.
-      if ((next === 'p' || next === 'P' || next === 'u') && pattern[i + 2] === '{') {
-        const end = pattern.indexOf('}', i + 3);
-        i = end === -1 ? pattern.length : end + 1;
-      } else {
-        i += 2;
-      }
-      closedRisky = undefined;
-      continue;
-    }
-    if (c === '[') {
-      // A class is one atom; `(`, `|` and quantifier characters inside it are literal.
-      let j = i + 1;
-      while (j < pattern.length && pattern[j] !== ']') j += pattern[j] === '\\' ? 2 : 1;
-      i = j + 1;
-      closedRisky = undefined;
-      continue;
-    }
-    if (c === '(') {
-      if (pattern[i + 1] === '?') {
-        const kind = pattern[i + 2];
-        if (kind === '=' || kind === '!') return 'lookahead assertions are not allowed';
-        if (kind === '<' && (pattern[i + 3] === '=' || pattern[i + 3] === '!')) return 'lookbehind assertions are not allowed';
-        if (kind === '<') {
-          const end = pattern.indexOf('>', i + 3);
-          i = end === -1 ? pattern.length : end + 1;
-        } else {
-          i += 3; // (?:
-        }
-      } else {
-        i += 1;
-      }
-      open.push(false);
-      closedRisky = undefined;
-      continue;
-    }
-    if (c === ')') {
-      const risky = open.length > 1 ? open.pop()! : false;
-      // A risky group makes every group around it risky too: ((a+)b)* is as bad as (a+)*.
-      if (risky) open[open.length - 1] = true;
-      closedRisky = risky;
-      i += 1;
-      continue;
-    }
-    if (c === '|') {
-      open[open.length - 1] = true;
-      closedRisky = undefined;
-      i += 1;
-      continue;
-    }
-    const q = quantifierAt(pattern, i);
-    if (q) {
-      if (closedRisky && q.max > 1) {
-        return 'a repeated group holds a quantifier or an alternation (nested quantifiers can backtrack exponentially)';
-      }
-      if (q.min !== q.max) open[open.length - 1] = true;
-      closedRisky = undefined;
-      i = q.end;
-      continue;
-    }
-    closedRisky = undefined;
-    i += 1;
-  }
-  return undefined;
-}
-
-/** The quantifier starting at `i` (with its lazy `?`), or undefined. */
-function quantifierAt(pattern: string, i: number): { min: number; max: number; end: number } | undefined {
-  const c = pattern[i];
-  let q: { min: number; max: number; end: number } | undefined;
-  if (c === '*') q = { min: 0, max: Infinity, end: i + 1 };
-  else if (c === '+') q = { min: 1, max: Infinity, end: i + 1 };
-  else if (c === '?') q = { min: 0, max: 1, end: i + 1 };
-  else if (c === '{') {
-    const m = /^\{(\d+)(,(\d*))?\}/.exec(pattern.slice(i, i + 24));
-    if (!m) return undefined;
-    const min = Number(m[1]);
-    const max = m[2] === undefined ? min : m[3] === '' ? Infinity : Number(m[3]);
-    q = { min, max, end: i + m[0].length };
-  }
-  if (q && pattern[q.end] === '?') q.end += 1;
-  return q;
 }

@@ -1,0 +1,53 @@
+/**
+ * Tuples and templates as a connection's frames carry them, and back: a JSON connection's
+ * values are converted (`{"$bin"}` and bytes, protocol.md §3.2), a MessagePack one's are as
+ * decoded; on the way in every value is checked against the space's limits.
+ */
+import { packr } from '../../protocol/codec.js';
+import { LindenError } from '../../protocol/errors.js';
+import type { TupleEntry } from '../../protocol/frames.js';
+import { fromJsonValue, toJsonValue } from '../../protocol/json-data.js';
+import type { Connection } from '../connection.js';
+import type { StoredTuple } from './stored-tuple.js';
+import { compileTemplate, validateTuple, type Template } from './template.js';
+
+/** Arrays and maps nested in a tuple or template, counting it (protocol.md §10.4). */
+export const NESTING_LIMIT = 32;
+
+/** A tuple's values as they arrived, checked; with the length of their MessagePack encoding. */
+export function inboundTuple(conn: Connection, wire: unknown[], maxArity: number): { values: unknown[]; bytes: number } {
+  const values = inbound(conn, wire) as unknown[];
+  validateTuple(values, { maxArity, maxDepth: NESTING_LIMIT });
+  const bytes = packr.pack(values).length;
+  const limit = conn.maxMessageBytes;
+  if (bytes > limit) {
+    throw new LindenError('MESSAGE_TOO_LARGE', `tuple of ${bytes} bytes exceeds maxMessageBytes (${limit})`, { bytes, limit });
+  }
+  return { values, bytes };
+}
+
+export function inboundTemplate(conn: Connection, wire: unknown[], maxArity: number): Template {
+  return compileTemplate(inbound(conn, wire), { maxArity, maxDepth: NESTING_LIMIT });
+}
+
+/** A tuple as a tuple entry of `tuple`, `tuples` or `batched`, in the connection's codec. */
+export function tupleEntry(conn: Connection, t: StoredTuple): TupleEntry {
+  const entry: TupleEntry = { tid: t.tid, tuple: outbound(conn, t.values), expiresAt: finite(t.expiresAt) };
+  if (t.hdr !== undefined) entry.hdr = t.hdr;
+  return entry;
+}
+
+export function outbound(conn: Connection, values: unknown[]): unknown[] {
+  return conn.codec.name === 'json' ? (toJsonValue(values) as unknown[]) : values;
+}
+
+/** A lease end on the wire: null for none. */
+export function finite(ms: number): number | null {
+  return Number.isFinite(ms) ? ms : null;
+}
+
+function inbound(conn: Connection, wire: unknown): unknown {
+  // One level past the limit: a `{"$bin"}` there is binary, as on MessagePack; anything deeper
+  // sits in a container the checks refuse, so converting it would only risk the stack.
+  return conn.codec.name === 'json' ? fromJsonValue(wire, NESTING_LIMIT + 1) : wire;
+}
