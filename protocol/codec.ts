@@ -3,6 +3,7 @@ import { LindenError } from './errors.js';
 import { JsonFrameWriter, MsgpackFrameWriter, type FrameWriter } from './frame-writer.js';
 import { fromJsonValue, toJsonValue } from './json-data.js';
 import { SUBPROTOCOLS, type CodecName } from './version.js';
+import { flattenDeep } from './msgpack-depth.js';
 import { withWideIntegers } from './wide-integers.js';
 
 /** One encoded message, ready to be joined with others into a frame. */
@@ -53,7 +54,15 @@ export const msgpackCodec: Codec = {
     try {
       decoded = packr.unpack(raw);
     } catch (err) {
-      throw decodeError('MessagePack', (err as Error).message);
+      // Nested too deep for msgpackr's recursion: decode it cut short, so the message gets the
+      // typed error of a too-deep value, with its `re` (protocol/msgpack-depth.ts).
+      const flat = err instanceof RangeError ? flattenDeep(raw) : undefined;
+      try {
+        if (!flat) throw err;
+        decoded = packr.unpack(flat);
+      } catch (again) {
+        throw decodeError('MessagePack', (again as Error).message);
+      }
     }
     const messages = asArray(decoded);
     // 0xc1 is "never used" in MessagePack; msgpackr hands back a marker object instead of failing.
