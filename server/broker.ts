@@ -91,6 +91,10 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
     maxPayload: opts.maxFrameBytes,
     perMessageDeflate: false,
     clientTracking: false,
+    // Invalid UTF-8 in a JSON text frame is the codec's to refuse, with DECODE_ERROR on an open
+    // connection (protocol.md §1.2); ws would close with 1007 instead. The JSON codec decodes
+    // with a fatal TextDecoder; the MessagePack codec refuses text frames altogether.
+    skipUTF8Validation: true,
     handleProtocols: (offered) => SUPPORTED.find((p) => offered.has(p)) ?? false,
   });
 
