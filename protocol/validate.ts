@@ -15,10 +15,16 @@ export class FrameValidator {
       validate: (_schema: boolean, data: unknown) => data instanceof Uint8Array,
       errors: false,
     });
+    ajv.addKeyword({
+      keyword: 'plainObject',
+      schemaType: 'boolean',
+      validate: (_schema: boolean, data: unknown) => isPlainObject(data),
+      errors: false,
+    });
     // MessagePack carries the payload as opaque `bin`, encoded once by the publisher; JSON carries any value.
     const payload = codec === 'msgpack' ? { binary: true } : {};
     this.validators = new Map(
-      Object.entries(clientFrameSchemas(payload)).map(([t, schema]) => [t, ajv.compile(schema)]),
+      Object.entries(clientFrameSchemas(payload)).map(([t, schema]) => [t, ajv.compile(plainObjectsIn(schema, true) as object)]),
     );
   }
 
@@ -37,6 +43,27 @@ export class FrameValidator {
   }
 }
 
+/**
+ * The schema with every nested `type: 'object'` also required to be a plain map. For ajv a
+ * MessagePack timestamp (a Date) or the never-used byte 0xc1 (msgpackr's marker object) is an
+ * object too; as `hdr` or `ext` it would pass and reach readers as something else than the map
+ * of strings protocol.md §3.5 describes. (A message itself is checked by check().)
+ */
+function plainObjectsIn(schema: unknown, top = false): unknown {
+  if (Array.isArray(schema)) return schema.map((s) => plainObjectsIn(s));
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) out[key] = plainObjectsIn(value);
+  if (out.type === 'object' && !top) out.plainObject = true;
+  return out;
+}
+
+function isPlainObject(data: unknown): boolean {
+  if (typeof data !== 'object' || data === null) return false;
+  const proto = Object.getPrototypeOf(data) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
 function invalid(t: string, errors: ErrorObject[]): LindenError {
   const first = errors[0];
   if (!first) return new LindenError('INVALID_FRAME', `invalid "${t}" message`);
@@ -50,6 +77,8 @@ function invalid(t: string, errors: ErrorObject[]): LindenError {
     problem = 'is required';
   } else if (first.keyword === 'binary') {
     problem = 'must be MessagePack bin (the payload encoded on its own)';
+  } else if (first.keyword === 'plainObject') {
+    problem = 'must be a map';
   }
   return new LindenError('INVALID_FRAME', `invalid "${t}" message: field "${field}" ${problem}`, { t, field });
 }
