@@ -1,4 +1,5 @@
 import { Ajv, type ValidateFunction, type ErrorObject } from 'ajv';
+import { clip, preview } from './echo.js';
 import { LindenError } from './errors.js';
 import { clientFrameSchemas, type ClientFrame } from './frames.js';
 import type { CodecName } from './version.js';
@@ -36,7 +37,8 @@ export class FrameValidator {
     const t = (message as { t?: unknown }).t;
     const validate = typeof t === 'string' ? this.validators.get(t) : undefined;
     if (!validate) {
-      throw new LindenError('UNKNOWN_FRAME_TYPE', `unknown message type ${JSON.stringify(t) ?? 'undefined'}`, { t: String(t) });
+      // `t` may be anything a decoder makes: describing it must not throw (no INTERNAL_ERROR).
+      throw new LindenError('UNKNOWN_FRAME_TYPE', `unknown message type ${preview(t)}`, { t: typeof t === 'string' ? clip(t) : preview(t) });
     }
     if (!validate(message)) throw invalid(t as string, validate.errors ?? []);
     return message as ClientFrame;
@@ -80,5 +82,7 @@ function invalid(t: string, errors: ErrorObject[]): LindenError {
   } else if (first.keyword === 'plainObject') {
     problem = 'must be a map';
   }
+  // A field's name may be the client's own (an unknown key of any length).
+  field = clip(field);
   return new LindenError('INVALID_FRAME', `invalid "${t}" message: field "${field}" ${problem}`, { t, field });
 }

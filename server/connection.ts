@@ -1,6 +1,7 @@
 import type { WebSocket } from 'ws';
 import { Parts, type Codec, type Piece } from '../protocol/codec.js';
 import type { FrameWriter } from '../protocol/frame-writer.js';
+import { boundedDetails, clip, MAX_ERROR_MESSAGE } from '../protocol/echo.js';
 import { LindenError } from '../protocol/errors.js';
 import type { Frame, Interceptor } from '../protocol/interceptor.js';
 import { MessageChain } from '../protocol/message-chain.js';
@@ -155,9 +156,10 @@ export class Connection {
 
   sendError(err: unknown, re?: number): void {
     const e = err instanceof LindenError ? err : new LindenError('INTERNAL_ERROR');
-    const frame: Record<string, unknown> = { t: 'err', code: e.code, message: e.message };
+    // Every err is bounded, whatever its maker echoed of the client's values (protocol.md §12).
+    const frame: Record<string, unknown> = { t: 'err', code: e.code, message: clip(e.message, MAX_ERROR_MESSAGE) };
     if (re !== undefined) frame.re = re;
-    if (e.details) frame.details = e.details;
+    if (e.details) frame.details = boundedDetails(e.details);
     this.sendFrame(frame);
   }
 
