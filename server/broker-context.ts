@@ -7,6 +7,7 @@ import type { ResolvedOptions } from './options.js';
 import type { DurableCore } from './pubsub/durable/durable-core.js';
 import type { PubSubCore } from './pubsub/pubsub-core.js';
 import type { SpaceCore } from './space/space-core.js';
+import type { Turns } from './turns.js';
 
 /** What handlers need from the broker, and nothing more. */
 export interface BrokerContext {
@@ -22,4 +23,6 @@ export interface BrokerContext {
   /** Rates for the admin views. */
   readonly rates: RateSampler;
   closeConnection(conn: Connection, code: number, reason: string): void;
+  /** Connections take turns at their inbound work (DESIGN.md §5 "Fairness"). */
+  readonly turns: Turns;
 }

@@ -14,12 +14,13 @@ import { createMetrics } from './admin/metrics.js';
 import { RateSampler } from './admin/rates.js';
 import type { BrokerContext } from './broker-context.js';
 import { Connection } from './connection.js';
-import { dispatch, handleMessage } from './dispatch.js';
+import { dispatch, fromChain, handleSlice } from './dispatch.js';
 import { FlushScheduler } from './flush-scheduler.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
 import { DurableCore } from './pubsub/durable/durable-core.js';
 import { PubSubCore } from './pubsub/pubsub-core.js';
 import { SpaceCore } from './space/space-core.js';
+import { Turns } from './turns.js';
 import { LmdbStore } from './store/lmdb-store.js';
 import { MemoryStore } from './store/memory-store.js';
 import type { Store } from './store/store.js';
@@ -74,6 +75,7 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
       conn.ws.close(code, reason);
       release(conn);
     },
+    turns: new Turns((conn, budget) => handleSlice(ctx, conn, budget), () => scheduler.flushNow()),
   };
 
   // Plain HTTP on the same port: health, metrics and read-only views for operators.
@@ -115,7 +117,7 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
       ws.close(CLOSE_CODES.UNSUPPORTED_SUBPROTOCOL.code, `offer subprotocol ${SUPPORTED.join(' or ')}`);
       return;
     }
-    const conn = new Connection(`c${nextConnection++}-${instance}`, ws, codec, req.socket.remoteAddress ?? '', opts, scheduler, (c, m) => handleMessage(ctx, c, m));
+    const conn = new Connection(`c${nextConnection++}-${instance}`, ws, codec, req.socket.remoteAddress ?? '', opts, scheduler, (c, m) => fromChain(ctx, c, m));
     connections.add(conn);
     const handshakeTimer = setTimeout(() => {
       if (conn.state === 'handshake') ctx.closeConnection(conn, CLOSE_CODES.HANDSHAKE_TIMEOUT.code, 'no hello in time');
@@ -129,7 +131,8 @@ export async function startBroker(options?: BrokerOptions): Promise<Broker> {
     ws.on('close', (code) => {
       clearTimeout(handshakeTimer);
       log.debug({ conn: conn.id, code }, 'client disconnected');
-      release(conn);
+      // What it sent before it left is still handled, in its turns; then it is let go.
+      conn.inbox.whenEmpty(() => release(conn));
     });
   }
 

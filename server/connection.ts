@@ -8,6 +8,7 @@ import { MessageChain } from '../protocol/message-chain.js';
 import { RequestHooks } from '../protocol/request-hooks.js';
 import type { ReceiptFrame } from '../protocol/frames.js';
 import type { FlushScheduler } from './flush-scheduler.js';
+import { Inbox } from './inbox.js';
 import type { OutboundMessage, DeliveryExtras } from './pubsub/outbound-message.js';
 import type { Payload } from './pubsub/payload.js';
 import type { ReceiptTracker } from './pubsub/receipt-tracker.js';
@@ -59,6 +60,11 @@ export class Connection {
   private flushPending = false;
   private droppedUnreported = 0;
   readonly stats = { messagesIn: 0, messagesOut: 0, dropped: 0, paused: 0 };
+  /** Inbound frames and messages waiting for this connection's turn (server/turns.ts). */
+  readonly inbox = new Inbox();
+  /** Why the socket is not read from now; it is read again once no reason is left. */
+  private readonly readPauses = new Set<'turn' | 'output'>();
+  private writableWaiters: (() => void)[] = [];
   /** What the client announced in `hello.ext`, per interceptor name. */
   peerExt: Record<string, Record<string, unknown>> = {};
   /** Message-level interceptors; undefined when there are none. */
@@ -223,6 +229,13 @@ export class Connection {
     this.writer.take();
     this.chain?.close();
     this.drainWaiters = [];
+    this.writableWaiters = [];
+    this.inbox.clear();
+    // A paused socket would never read the peer's answer to the close frame.
+    if (this.readPauses.size > 0) {
+      this.readPauses.clear();
+      this.ws.resume();
+    }
   }
 
   /** Calls `fn` once what is queued for this connection has mostly reached the kernel. */
@@ -257,7 +270,8 @@ export class Connection {
     }
     const binary = this.codec.name === 'msgpack';
     for (const frame of this.writer.take()) this.ws.send(frame, { binary });
-    if (this.ws.bufferedAmount > this.limits.maxPendingBytes) this.pauseUntilDrained();
+    if (this.socketFull) this.pauseUntilDrained();
+    else this.wakeWritable();
     if (this.drainWaiters.length > 0) {
       const waiters = this.drainWaiters;
       this.drainWaiters = [];
@@ -266,18 +280,64 @@ export class Connection {
   }
 
   /**
-   * Replies (receipts, errors) cannot be dropped like transient deliveries, so a client that
-   * sends faster than it reads is not read from until its socket has drained: TCP then pushes
-   * back on it instead of the broker buffering without end.
+   * Over its budget of unsent output while its peer is there to read it. Replies (receipts,
+   * errors) cannot be dropped like transient deliveries, so the inbound work of a client that
+   * sends faster than it reads waits until its output has left (server/turns.ts).
+   */
+  get outputFull(): boolean {
+    return this.ws.readyState === this.ws.OPEN && this.wireBytes > this.limits.maxPendingBytes;
+  }
+
+  /** Calls `fn` once the output may be under budget again: after the next flush, or once the socket has drained. */
+  whenWritable(fn: () => void): void {
+    if (this.state === 'closed') return;
+    this.writableWaiters.push(fn);
+    if (this.socketFull) this.pauseUntilDrained();
+    else this.schedule(); // the flush hands the queued output to the socket, then wakes the waiters
+  }
+
+  /** The socket itself holds more than the budget: only its 'drain' ends that. */
+  private get socketFull(): boolean {
+    return this.ws.readyState === this.ws.OPEN && this.ws.bufferedAmount > this.limits.maxPendingBytes;
+  }
+
+  private wakeWritable(): void {
+    if (this.writableWaiters.length === 0) return;
+    const waiters = this.writableWaiters;
+    this.writableWaiters = [];
+    for (const fn of waiters) fn();
+  }
+
+  /**
+   * The socket holds more than the budget: it is not read from until it has drained, so TCP
+   * pushes back on a client that sends faster than it reads instead of the broker buffering
+   * without end.
    */
   private pauseUntilDrained(): void {
-    if (this.ws.isPaused) return;
+    if (this.readPauses.has('output')) return;
     const socket = (this.ws as unknown as { _socket?: NodeJS.EventEmitter })._socket;
     if (!socket) return;
-    this.ws.pause();
+    this.pauseReading('output');
     this.stats.paused++;
-    socket.once('drain', () => {
-      if (this.state !== 'closed') this.ws.resume();
-    });
+    const drained = (): void => {
+      socket.off('drain', drained);
+      socket.off('close', drained);
+      if (this.state === 'closed') return;
+      this.resumeReading('output');
+      this.wakeWritable();
+    };
+    socket.on('drain', drained);
+    socket.on('close', drained);
+  }
+
+  /** Stops reading from the socket for `reason`; several reasons may hold at once. */
+  pauseReading(reason: 'turn' | 'output'): void {
+    if (this.readPauses.size === 0 && this.state !== 'closed') this.ws.pause();
+    this.readPauses.add(reason);
+  }
+
+  resumeReading(reason: 'turn' | 'output'): void {
+    if (!this.readPauses.delete(reason)) return;
+    if (this.readPauses.size === 0 && this.state !== 'closed') this.ws.resume();
   }
 }

@@ -3,6 +3,7 @@ import type { ClientFrame } from '../protocol/frames.js';
 import type { Frame } from '../protocol/interceptor.js';
 import type { BrokerContext } from './broker-context.js';
 import type { Connection } from './connection.js';
+import { NONE, requestIdOf } from './inbox.js';
 import * as admin from './handlers/admin.js';
 import * as pubsub from './handlers/pubsub.js';
 import * as session from './handlers/session.js';
@@ -40,22 +41,68 @@ const HANDLERS: Handlers = {
   admin: admin.admin,
 };
 
-/** socket -> decode -> message-level interceptors -> handleMessage, for every message of one frame, in order. */
+/** A frame off the socket: into the connection's inbox, handled in the connection's turns (server/turns.ts). */
 export function dispatch(ctx: BrokerContext, conn: Connection, raw: Uint8Array, isBinary: boolean): void {
-  let messages: unknown[];
-  try {
-    messages = conn.codec.decode(raw, isBinary);
-  } catch (err) {
-    conn.sendError(err);
+  if (conn.state === 'closed') return;
+  conn.inbox.push(raw, isBinary);
+  ctx.turns.arrived(conn);
+}
+
+/**
+ * socket -> decode -> message-level interceptors -> handleMessage, in order, for at most
+ * `budget` units of the connection's inbox: one per frame decoded, one per message of it
+ * (a fragment included) and one per message a reassembled fragmented message holds.
+ * Returns the units used.
+ */
+export function handleSlice(ctx: BrokerContext, conn: Connection, budget: number): number {
+  const inbox = conn.inbox;
+  let used = 0;
+  // A client that does not read its answers gets no more until they have left (server/turns.ts).
+  while (used < budget && conn.state !== 'closed' && !conn.outputFull) {
+    const passed = inbox.takePassed();
+    if (passed !== NONE) {
+      used++;
+      handleMessage(ctx, conn, passed);
+      continue;
+    }
+    const message = inbox.takeMessage();
+    if (message !== NONE) {
+      used++;
+      const chain = conn.chain;
+      // Before hello nothing but hello is taken, fragments included: no reassembly for a stranger.
+      if (chain && conn.state === 'open') {
+        inbox.inChain = message;
+        chain.receive(message);
+        inbox.inChain = undefined;
+      } else {
+        handleMessage(ctx, conn, message);
+      }
+      continue;
+    }
+    const frame = inbox.takeFrame();
+    if (!frame) break;
+    used++;
+    try {
+      inbox.begin(conn.codec.decode(frame.raw, frame.isBinary));
+    } catch (err) {
+      conn.sendError(err);
+    }
+  }
+  return used;
+}
+
+/** Where the message-level interceptors hand on a whole message. */
+export function fromChain(ctx: BrokerContext, conn: Connection, message: unknown): void {
+  const inbox = conn.inbox;
+  // Passed straight through (the common case): handled now, as part of the message it is.
+  if (message === inbox.inChain) {
+    inbox.inChain = undefined;
+    handleMessage(ctx, conn, message);
     return;
   }
-  const chain = conn.chain;
-  for (const message of messages) {
-    if (conn.state === 'closed') return;
-    // Before hello nothing but hello is taken, fragments included: no reassembly for a stranger.
-    if (chain && conn.state === 'open') chain.receive(message);
-    else handleMessage(ctx, conn, message);
-  }
+  // A message of its own (a reassembled one): a unit of work, before the rest of the frame.
+  inbox.pass(message);
+  if (!inbox.running) ctx.turns.arrived(conn);
 }
 
 /** validate -> request-level interceptors -> handler, for one whole message (a fragmented one counts once). */
@@ -90,10 +137,4 @@ function handle(ctx: BrokerContext, conn: Connection, frame: ClientFrame, re: nu
     if (!(err instanceof LindenError)) ctx.log.error({ err, conn: conn.id }, 'handler failed');
     conn.sendError(err, re);
   }
-}
-
-/** The id a reply should name, even when the message around it is invalid. */
-function requestIdOf(message: unknown): number | undefined {
-  const id = (message as { id?: unknown } | null)?.id;
-  return typeof id === 'number' && Number.isInteger(id) && id >= 0 ? id : undefined;
 }
