@@ -60,6 +60,8 @@ export class Connection {
   private flushPending = false;
   private droppedUnreported = 0;
   readonly stats = { messagesIn: 0, messagesOut: 0, dropped: 0, paused: 0 };
+  /** `err`s sent so far: dispatch counts those of each frame (protocol.md §12). */
+  errorsSent = 0;
   /** Inbound frames and messages waiting for this connection's turn (server/turns.ts). */
   readonly inbox = new Inbox();
   /** Why the socket is not read from now; it is read again once no reason is left. */
@@ -161,6 +163,7 @@ export class Connection {
   }
 
   sendError(err: unknown, re?: number): void {
+    this.errorsSent++;
     const e = err instanceof LindenError ? err : new LindenError('INTERNAL_ERROR');
     // Every err is bounded, whatever its maker echoed of the client's values (protocol.md §12).
     const frame: Record<string, unknown> = { t: 'err', code: e.code, message: clip(e.message, MAX_ERROR_MESSAGE) };

@@ -41,6 +41,9 @@ const HANDLERS: Handlers = {
   admin: admin.admin,
 };
 
+/** Most `err`s the messages of one frame get; the rest of the frame is then skipped (protocol.md §12). */
+export const MAX_ERRORS_PER_FRAME = 100;
+
 /** A frame off the socket: into the connection's inbox, handled in the connection's turns (server/turns.ts). */
 export function dispatch(ctx: BrokerContext, conn: Connection, raw: Uint8Array, isBinary: boolean): void {
   if (conn.state === 'closed') return;
@@ -59,10 +62,12 @@ export function handleSlice(ctx: BrokerContext, conn: Connection, budget: number
   let used = 0;
   // A client that does not read its answers gets no more until they have left (server/turns.ts).
   while (used < budget && conn.state !== 'closed' && !conn.outputFull) {
+    const errors = conn.errorsSent;
     const passed = inbox.takePassed();
     if (passed !== NONE) {
       used++;
       handleMessage(ctx, conn, passed);
+      countErrors(conn, errors);
       continue;
     }
     const message = inbox.takeMessage();
@@ -77,6 +82,7 @@ export function handleSlice(ctx: BrokerContext, conn: Connection, budget: number
       } else {
         handleMessage(ctx, conn, message);
       }
+      countErrors(conn, errors);
       continue;
     }
     const frame = inbox.takeFrame();
@@ -89,6 +95,17 @@ export function handleSlice(ctx: BrokerContext, conn: Connection, budget: number
     }
   }
   return used;
+}
+
+/** After MAX_ERRORS_PER_FRAME `err`s for one frame, one more says so and the rest of it is skipped. */
+function countErrors(conn: Connection, before: number): void {
+  const inbox = conn.inbox;
+  inbox.frameErrors += conn.errorsSent - before;
+  if (inbox.frameErrors < MAX_ERRORS_PER_FRAME || conn.state === 'closed') return;
+  const skipped = inbox.skipFrame();
+  if (skipped === 0) return;
+  conn.sendError(new LindenError('TOO_MANY_ERRORS',
+    `the messages of this frame got ${inbox.frameErrors} errors; its other ${skipped} messages were not handled`, { errors: inbox.frameErrors, skipped }));
 }
 
 /** Where the message-level interceptors hand on a whole message. */

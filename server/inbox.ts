@@ -11,6 +11,8 @@ export class Inbox {
   private next = 0;
   private passed: unknown[] = [];
   private passedNext = 0;
+  /** `err`s the messages of the current frame produced; capped per frame (protocol.md §12). */
+  frameErrors = 0;
   /** The message being handed to the interceptor chain: passed straight through, it is handled at once. */
   inChain: unknown = undefined;
   /** A slice is running for this connection now. */
@@ -57,6 +59,17 @@ export class Inbox {
   begin(messages: readonly unknown[]): void {
     this.messages = messages;
     this.next = 0;
+    this.frameErrors = 0;
+  }
+
+  /** Drops what is left of the current frame; returns how many messages that was. */
+  skipFrame(): number {
+    const skipped = this.messages.length - this.next + this.passed.length - this.passedNext;
+    this.messages = [];
+    this.next = 0;
+    this.passed = [];
+    this.passedNext = 0;
+    return skipped;
   }
 
   /** Calls `fn` once no work is left (at once if none is). */
@@ -74,10 +87,7 @@ export class Inbox {
 
   clear(): void {
     this.frames = [];
-    this.messages = [];
-    this.next = 0;
-    this.passed = [];
-    this.passedNext = 0;
+    this.skipFrame();
     this.whenEmptyFn = undefined;
   }
 }

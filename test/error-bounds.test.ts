@@ -1,11 +1,12 @@
 /**
  * Errors are bounded (issue 20, protocol.md §12): an `err` echoes at most a short prefix of a bad
- * value, and describing any value a decoder can make is a typed error, never INTERNAL_ERROR.
+ * value, one frame gets at most 100 of them, and describing any value a decoder can make is a
+ * typed error, never INTERNAL_ERROR.
  */
 import { packr } from '../protocol/codec.js';
 import { MAX_ECHO, MAX_ERROR_MESSAGE } from '../protocol/echo.js';
 import type { CodecName } from '../protocol/version.js';
-import { rawClients, type Received } from './helpers/raw-client.js';
+import { rawClients, type RawClient, type Received } from './helpers/raw-client.js';
 import { testBroker } from './helpers/setup.js';
 
 const t = testBroker();
@@ -31,6 +32,14 @@ function expectBounded(err: Received): void {
   expect(JSON.stringify(err).length).toBeLessThan(1_000);
 }
 
+/** Every err that arrived before a ping's pong. */
+async function errorsUntilSynced(c: RawClient): Promise<Received[]> {
+  await c.sync();
+  const errs: Received[] = [];
+  for (let e = c.poll((m) => m.t === 'err'); e; e = c.poll((m) => m.t === 'err')) errs.push(e);
+  return errs;
+}
+
 describe.each(CODECS)('%s', (codec) => {
   test('a long bad value comes back as a short prefix, in message and details', async () => {
     const broker = await t.start();
@@ -48,6 +57,24 @@ describe.each(CODECS)('%s', (codec) => {
       expect(err.re).toBe(i + 1);
       expectBounded(err);
     }
+  });
+
+  test('one frame gets at most 100 errs; one more says the rest of it was skipped', async () => {
+    const broker = await t.start();
+    const c = await raw.connect(broker.url, codec);
+    c.send([...Array.from({ length: 150 }, () => ({})), { t: 'out', space: 'skipped', tuple: [1] }, ...Array.from({ length: 5_000 }, () => ({}))]);
+    const errs = await errorsUntilSynced(c);
+    expect(errs).toHaveLength(101);
+    expect(errs.slice(0, 100).every((e) => e.code === 'UNKNOWN_FRAME_TYPE')).toBe(true);
+    expect(errs[100]).toMatchObject({ code: 'TOO_MANY_ERRORS', details: { errors: 100, skipped: 5_051 } });
+    expect(errs[100]).not.toHaveProperty('re');
+    // Skipped means not handled: the out after the 100th error wrote nothing.
+    const counted = await c.call({ t: 'count', id: c.id(), space: 'skipped', template: [{ $any: true }] });
+    expect(counted).toMatchObject({ count: 0 });
+    // The cap is per frame: the next one is handled as usual.
+    c.send([{}, { t: 'out', space: 'skipped', tuple: [2] }, {}]);
+    expect((await errorsUntilSynced(c)).map((e) => e.code)).toEqual(['UNKNOWN_FRAME_TYPE', 'UNKNOWN_FRAME_TYPE']);
+    expect(await c.call({ t: 'count', id: c.id(), space: 'skipped', template: [{ $any: true }] })).toMatchObject({ count: 1 });
   });
 });
 
