@@ -8,7 +8,7 @@ import { MessageChain } from '../protocol/message-chain.js';
 import { RequestHooks } from '../protocol/request-hooks.js';
 import type { ReceiptFrame } from '../protocol/frames.js';
 import type { FlushScheduler } from './flush-scheduler.js';
-import { Inbox } from './inbox.js';
+import { Inbox, requestIdOf } from './inbox.js';
 import type { OutboundMessage, DeliveryExtras } from './pubsub/outbound-message.js';
 import type { Payload } from './pubsub/payload.js';
 import type { ReceiptTracker } from './pubsub/receipt-tracker.js';
@@ -98,7 +98,8 @@ export class Connection {
       maxMessageBytes: limits.maxMessageBytes,
       toSocket: (piece) => this.write(piece),
       toApp: (message) => receive(this, message),
-      fail: (err) => this.sendError(err),
+      // A fault in a message the chain was handed (a `frag`) names that message's id (protocol.md §2.1).
+      fail: (err) => this.sendError(err, requestIdOf(this.inbox.inChain)),
       pendingBytes: () => this.wireBytes,
       // The SDK accepts frames up to 256 MiB; pieces it sends stay under the broker's own limit.
       peerMaxFrameBytes: () => limits.maxFrameBytes,

@@ -49,7 +49,8 @@ describe.each(CODECS)('%s', (codec) => {
       [{ t: 'sub', id: 2, sid: 1, pattern: 'a..' + 'x'.repeat(LONG) }, 'INVALID_PATTERN'],
       [{ t: 'x'.repeat(LONG), id: 3 }, 'UNKNOWN_FRAME_TYPE'],
       [{ t: 'ping', id: 4, ['k'.repeat(LONG)]: 1 }, 'INVALID_FRAME'],
-      [{ t: 'in', id: 5, space: 's', template: [{ ['$' + 'o'.repeat(LONG)]: 1 }] }, 'INVALID_TEMPLATE'],
+      [{ t: 'frag', id: 5, fid: 'f'.repeat(LONG), seq: 0, n: 1, data: c.data(1) }, 'INVALID_FRAME'],
+      [{ t: 'in', id: 6, space: 's', template: [{ ['$' + 'o'.repeat(LONG)]: 1 }] }, 'INVALID_TEMPLATE'],
     ];
     for (const [i, [message, code]] of cases.entries()) {
       c.send(message);

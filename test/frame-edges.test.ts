@@ -1,9 +1,10 @@
 /**
  * Edges of the wire contract (issue 20): `hdr` and `ext` are maps whatever a MessagePack decoder
- * makes of their bytes (protocol.md §3.5), and invalid UTF-8 in a JSON text frame is a
- * DECODE_ERROR on an open connection (§1.2).
+ * makes of their bytes (protocol.md §3.5), invalid UTF-8 in a JSON text frame is a DECODE_ERROR on
+ * an open connection (§1.2), and a `frag` that carries an `id` gets its `err` with `re` (§2.1).
  */
 import { packr } from '../protocol/codec.js';
+import type { CodecName } from '../protocol/version.js';
 import { rawClients } from './helpers/raw-client.js';
 import { testBroker } from './helpers/setup.js';
 
@@ -59,4 +60,19 @@ test('json: invalid UTF-8 in a text frame -> DECODE_ERROR, and the connection st
   expect(err).not.toHaveProperty('re');
   await c.sync();
   expect(c.isClosed).toBe(false);
+});
+
+describe.each(['json', 'msgpack'] as CodecName[])('%s: a frag with an id', (codec) => {
+  test('gets its err with re, like any message with an id', async () => {
+    const broker = await t.start();
+    const c = await raw.connect(broker.url, codec);
+    const data = codec === 'msgpack' ? new Uint8Array(1) : 'x';
+    c.send({ t: 'frag', id: 7, fid: 1, seq: 1, n: 2, data });
+    expect(await c.error('FRAGMENT_OUT_OF_ORDER')).toMatchObject({ re: 7, details: { fid: 1 } });
+    c.send({ t: 'frag', id: 8, seq: 0, n: 1, data });
+    expect(await c.error('INVALID_FRAME')).toMatchObject({ re: 8 });
+    // Without an id, still without re (§2.3).
+    c.send({ t: 'frag', fid: 2, seq: 1, n: 2, data });
+    expect(await c.error('FRAGMENT_OUT_OF_ORDER')).not.toHaveProperty('re');
+  });
 });
