@@ -76,7 +76,7 @@ export class Connection {
   /** The payload limit this connection is told in `welcome` and held to (protocol.md §3.4). */
   maxMessageBytes: number;
   readonly inbound: RequestHooks;
-  private readonly outbound: RequestHooks;
+  readonly outbound: RequestHooks;
   private drainWaiters: (() => void)[] = [];
 
   constructor(

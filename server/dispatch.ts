@@ -61,7 +61,7 @@ export function handleSlice(ctx: BrokerContext, conn: Connection, budget: number
   const inbox = conn.inbox;
   let used = 0;
   // A client that does not read its answers gets no more until they have left (server/turns.ts).
-  while (used < budget && conn.state !== 'closed' && !conn.outputFull) {
+  while (used < budget && conn.state !== 'closed' && !inbox.held && !conn.outputFull) {
     const errors = conn.errorsSent;
     const passed = inbox.takePassed();
     if (passed !== NONE) {
@@ -139,11 +139,35 @@ export function handleMessage(ctx: BrokerContext, conn: Connection, message: unk
     conn.sendError(err, re);
     return;
   }
-  if (conn.inbound.isEmpty || frame.t === 'hello') handle(ctx, conn, frame, re);
-  else conn.inbound.run(frame as unknown as Frame, (f) => handle(ctx, conn, f as unknown as ClientFrame, re), (err) => {
-    if (!(err instanceof LindenError)) ctx.log.error({ err, conn: conn.id }, 'interceptor failed');
-    conn.sendError(err, re);
+  if (conn.inbound.isEmpty) handle(ctx, conn, frame, re);
+  else if (frame.t === 'hello') helloThroughHooks(ctx, conn, frame, re);
+  else conn.inbound.run(frame as unknown as Frame, (f) => handle(ctx, conn, f as unknown as ClientFrame, re), (err) => hookFailed(ctx, conn, err, re));
+}
+
+/**
+ * `hello` passes the inbound hooks like every request. Whatever follows it is judged by its
+ * outcome (protocol.md §4), so nothing more of the connection is handled while it is in them.
+ */
+function helloThroughHooks(ctx: BrokerContext, conn: Connection, frame: ClientFrame, re: number | undefined): void {
+  const inbox = conn.inbox;
+  inbox.held = true;
+  const done = (): void => {
+    if (!inbox.held) return;
+    inbox.held = false;
+    if (!inbox.running) ctx.turns.arrived(conn);
+  };
+  conn.inbound.run(frame as unknown as Frame, (f) => {
+    handle(ctx, conn, f as unknown as ClientFrame, re);
+    done();
+  }, (err) => {
+    hookFailed(ctx, conn, err, re);
+    done();
   });
+}
+
+function hookFailed(ctx: BrokerContext, conn: Connection, err: unknown, re: number | undefined): void {
+  if (!(err instanceof LindenError)) ctx.log.error({ err, conn: conn.id }, 'interceptor failed');
+  conn.sendError(err, re);
 }
 
 function handle(ctx: BrokerContext, conn: Connection, frame: ClientFrame, re: number | undefined): void {

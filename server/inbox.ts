@@ -19,6 +19,8 @@ export class Inbox {
   running = false;
   /** Waiting in the round of turns (its socket is paused meanwhile). */
   queued = false;
+  /** Nothing more is handled while set: a `hello` is in asynchronous inbound hooks (dispatch.ts). */
+  held = false;
   /** The turn `used` belongs to, and the units of work done in it. */
   turn = -1;
   used = 0;
@@ -74,7 +76,7 @@ export class Inbox {
 
   /** Calls `fn` once no work is left (at once if none is). */
   whenEmpty(fn: () => void): void {
-    if (!this.hasWork) fn();
+    if (!this.hasWork && !this.held) fn();
     else this.whenEmptyFn = fn;
   }
 

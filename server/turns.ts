@@ -32,7 +32,7 @@ export class Turns {
   /** Work arrived for `conn`: a frame, a message from its interceptors, or the end of a wait. */
   arrived(conn: Connection): void {
     const inbox = conn.inbox;
-    if (inbox.queued || inbox.running || conn.state === 'closed') return;
+    if (inbox.queued || inbox.running || inbox.held || conn.state === 'closed') return;
     if (inbox.turn !== this.turn) {
       inbox.turn = this.turn;
       inbox.used = 0;
@@ -46,6 +46,10 @@ export class Turns {
       }
     }
     if ((conn.state as Connection['state']) === 'closed') return; // the slice may have closed it
+    if (inbox.held) {
+      conn.pauseReading('turn'); // the end of the hold brings it back
+      return;
+    }
     if (!inbox.hasWork) {
       conn.resumeReading('turn');
       inbox.emptied();
