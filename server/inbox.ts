@@ -50,7 +50,14 @@ export class Inbox {
   }
 
   takeMessage(): unknown {
-    return this.next < this.messages.length ? this.messages[this.next++] : NONE;
+    if (this.next >= this.messages.length) return NONE;
+    const m = this.messages[this.next++];
+    // A decoded frame is let go with its last message, not kept until the next frame comes.
+    if (this.next === this.messages.length) {
+      this.messages = [];
+      this.next = 0;
+    }
+    return m;
   }
 
   takeFrame(): { raw: Uint8Array; isBinary: boolean } | undefined {
