@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   FRAGMENT_TIMEOUT: { origin: 'broker', message: 'a fragmented message was not complete within the assembly timeout' },
   FRAGMENT_LIMIT: { origin: 'broker', message: 'a fragmented message would go over a reassembly limit: messages incomplete at once on the connection, or bytes held by the connection, its address or all connections' },
   NO_RESPONDERS: { origin: 'broker', message: 'a request matched no subscriber' },
+  TOO_MANY_ERRORS: { origin: 'broker', message: 'the messages of one frame got 100 errors; the rest of the frame was skipped' },
   INTERNAL_ERROR: { origin: 'broker', message: 'the broker failed to handle the message; it stays up and the connection stays open' },
   SLOW_CONSUMER: { origin: 'broker', message: 'messages to this connection were dropped because its outbound buffer was full' },
   INVALID_TEMPLATE: { origin: 'broker', message: 'a tuple-space template is not valid (unknown or misused operator, unsafe regex, limit exceeded)' },

@@ -1,3 +1,4 @@
+import { clip, preview } from './echo.js';
 import { LindenError } from './errors.js';
 
 /** Longest topic or pattern, in UTF-16 code units. */
@@ -20,8 +21,8 @@ function checkTokens(value: string, allowWildcards: boolean): string | undefined
     }
     if (FORBIDDEN.test(token)) {
       return allowWildcards
-        ? `token "${token}" mixes a wildcard or whitespace with other characters`
-        : `token "${token}" contains a wildcard or whitespace`;
+        ? `token ${preview(token)} mixes a wildcard or whitespace with other characters`
+        : `token ${preview(token)} contains a wildcard or whitespace`;
     }
   }
   return undefined;
@@ -30,11 +31,11 @@ function checkTokens(value: string, allowWildcards: boolean): string | undefined
 /** Throws INVALID_TOPIC unless `topic` is a concrete, dot-separated topic. */
 export function assertTopic(topic: string): void {
   const problem = checkTokens(topic, false);
-  if (problem) throw new LindenError('INVALID_TOPIC', `invalid topic "${topic}": ${problem}`, { topic });
+  if (problem) throw new LindenError('INVALID_TOPIC', `invalid topic ${preview(topic)}: ${problem}`, { topic: clip(topic) });
 }
 
 /** Throws INVALID_PATTERN unless `pattern` is a valid subscription pattern (`*`, trailing `>`). */
 export function assertPattern(pattern: string): void {
   const problem = checkTokens(pattern, true);
-  if (problem) throw new LindenError('INVALID_PATTERN', `invalid pattern "${pattern}": ${problem}`, { pattern });
+  if (problem) throw new LindenError('INVALID_PATTERN', `invalid pattern ${preview(pattern)}: ${problem}`, { pattern: clip(pattern) });
 }

@@ -1,4 +1,5 @@
 import { Ajv, type ValidateFunction, type ErrorObject } from 'ajv';
+import { clip, preview } from './echo.js';
 import { LindenError } from './errors.js';
 import { clientFrameSchemas, type ClientFrame } from './frames.js';
 import { echo } from './limits.js';
@@ -16,10 +17,16 @@ export class FrameValidator {
       validate: (_schema: boolean, data: unknown) => data instanceof Uint8Array,
       errors: false,
     });
+    ajv.addKeyword({
+      keyword: 'plainObject',
+      schemaType: 'boolean',
+      validate: (_schema: boolean, data: unknown) => isPlainObject(data),
+      errors: false,
+    });
     // MessagePack carries the payload as opaque `bin`, encoded once by the publisher; JSON carries any value.
     const payload = codec === 'msgpack' ? { binary: true } : {};
     this.validators = new Map(
-      Object.entries(clientFrameSchemas(payload)).map(([t, schema]) => [t, ajv.compile(schema)]),
+      Object.entries(clientFrameSchemas(payload)).map(([t, schema]) => [t, ajv.compile(plainObjectsIn(schema, true) as object)]),
     );
   }
 
@@ -31,13 +38,33 @@ export class FrameValidator {
     const t = (message as { t?: unknown }).t;
     const validate = typeof t === 'string' ? this.validators.get(t) : undefined;
     if (!validate) {
-      // `t` may be a string of any length: quote only its start.
-      const named = echo(String(t));
-      throw new LindenError('UNKNOWN_FRAME_TYPE', `unknown message type ${typeof t === 'string' ? JSON.stringify(named) : named}`, { t: named });
+      // `t` may be anything a decoder makes: describing it must not throw (no INTERNAL_ERROR).
+      throw new LindenError('UNKNOWN_FRAME_TYPE', `unknown message type ${preview(t)}`, { t: typeof t === 'string' ? clip(t) : preview(t) });
     }
     if (!validate(message)) throw invalid(t as string, validate.errors ?? []);
     return message as ClientFrame;
   }
+}
+
+/**
+ * The schema with every nested `type: 'object'` also required to be a plain map. For ajv a
+ * MessagePack timestamp (a Date) or the never-used byte 0xc1 (msgpackr's marker object) is an
+ * object too; as `hdr` or `ext` it would pass and reach readers as something else than the map
+ * of strings protocol.md §3.5 describes. (A message itself is checked by check().)
+ */
+function plainObjectsIn(schema: unknown, top = false): unknown {
+  if (Array.isArray(schema)) return schema.map((s) => plainObjectsIn(s));
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) out[key] = plainObjectsIn(value);
+  if (out.type === 'object' && !top) out.plainObject = true;
+  return out;
+}
+
+function isPlainObject(data: unknown): boolean {
+  if (typeof data !== 'object' || data === null) return false;
+  const proto = Object.getPrototypeOf(data) as unknown;
+  return proto === Object.prototype || proto === null;
 }
 
 function invalid(t: string, errors: ErrorObject[]): LindenError {
@@ -59,6 +86,10 @@ function invalid(t: string, errors: ErrorObject[]): LindenError {
   } else if (first.propertyName !== undefined) {
     // A name (key) of a map, such as a header name; the name itself is not quoted, it may be long.
     problem = `has a name that ${problem}`;
+  } else if (first.keyword === 'plainObject') {
+    problem = 'must be a map';
   }
+  // A field's name may be the client's own (an unknown key of any length).
+  field = clip(field);
   return new LindenError('INVALID_FRAME', `invalid "${t}" message: field "${field}" ${problem}`, { t, field });
 }

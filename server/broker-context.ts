@@ -8,6 +8,7 @@ import type { ResolvedOptions } from './options.js';
 import type { DurableCore } from './pubsub/durable/durable-core.js';
 import type { PubSubCore } from './pubsub/pubsub-core.js';
 import type { SpaceCore } from './space/space-core.js';
+import type { Turns } from './turns.js';
 
 /** What handlers need from the broker, and nothing more. */
 export interface BrokerContext {
@@ -27,4 +28,6 @@ export interface BrokerContext {
   closeConnection(conn: Connection, code: number, reason: string): void;
   /** Handles nothing more of `conn` until `until` settles, keeping what arrives meanwhile in order. */
   holdInbound(conn: Connection, until: Promise<unknown>): void;
+  /** Connections take turns at their inbound work (DESIGN.md §5 "Fairness"). */
+  readonly turns: Turns;
 }

@@ -16,7 +16,7 @@ import { createMetrics } from './admin/metrics.js';
 import { RateSampler } from './admin/rates.js';
 import type { BrokerContext } from './broker-context.js';
 import { Connection } from './connection.js';
-import { dispatch, handleMessage, receive } from './dispatch.js';
+import { dispatch, fromChain, handleSlice } from './dispatch.js';
 import { warnIfExposed } from './exposure.js';
 import { FlushScheduler } from './flush-scheduler.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
@@ -24,6 +24,7 @@ import { originCheck } from './origin.js';
 import { DurableCore } from './pubsub/durable/durable-core.js';
 import { PubSubCore } from './pubsub/pubsub-core.js';
 import { SpaceCore } from './space/space-core.js';
+import { Turns } from './turns.js';
 import { LmdbStore } from './store/lmdb-store.js';
 import { MemoryStore } from './store/memory-store.js';
 import type { Store } from './store/store.js';
@@ -95,14 +96,10 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     connections,
     rates,
     holdInbound(conn, until) {
-      conn.held ??= [];
-      conn.ws.pause();
+      conn.inbox.holds++;
       void until.finally(() => {
-        const held = conn.held ?? [];
-        conn.held = undefined;
-        conn.ws.resume(); // a closing socket too: it must read the peer's close frame
-        if (conn.state === 'closed') return;
-        for (const message of held) receive(ctx, conn, message);
+        conn.inbox.holds--;
+        if (conn.state !== 'closed' && !conn.inbox.held && !conn.inbox.running) ctx.turns.arrived(conn);
       });
     },
     closeConnection(conn, code, reason) {
@@ -113,6 +110,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
       conn.ws.resume();
       release(conn);
     },
+    turns: new Turns((conn, budget) => handleSlice(ctx, conn, budget), () => scheduler.flushNow()),
   };
 
   // HTTP(S) on the same port: health, metrics and read-only views for operators.
@@ -140,6 +138,10 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     maxPayload: opts.maxFrameBytes,
     perMessageDeflate: false,
     clientTracking: false,
+    // Invalid UTF-8 in a JSON text frame is the codec's to refuse, with DECODE_ERROR on an open
+    // connection (protocol.md §1.2); ws would close with 1007 instead. The JSON codec decodes
+    // with a fatal TextDecoder; the MessagePack codec refuses text frames altogether.
+    skipUTF8Validation: true,
     handleProtocols: (offered) => SUPPORTED.find((p) => offered.has(p)) ?? false,
   });
 
@@ -167,7 +169,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
       ws.close(CLOSE_CODES.UNSUPPORTED_SUBPROTOCOL.code, `offer subprotocol ${SUPPORTED.join(' or ')}`);
       return;
     }
-    const conn: Connection = new Connection(`c${nextConnection++}-${instance}`, ws, codec, req.socket.remoteAddress ?? '', opts, scheduler, (c, m) => handleMessage(ctx, c, m), (code, reason) => {
+    const conn: Connection = new Connection(`c${nextConnection++}-${instance}`, ws, codec, req.socket.remoteAddress ?? '', opts, scheduler, (c, m) => fromChain(ctx, c, m), (code, reason) => {
       log.warn({ conn: conn.id, client: conn.name, code }, reason);
       ctx.closeConnection(conn, code, reason);
       ws.resume(); // it may be paused for backpressure, and must still read the peer's close frame
@@ -185,7 +187,8 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     ws.on('close', (code) => {
       clearTimeout(handshakeTimer);
       log.debug({ conn: conn.id, code }, 'client disconnected');
-      release(conn);
+      // What it sent before it left is still handled, in its turns; then it is let go.
+      conn.inbox.whenEmpty(() => release(conn));
     });
   }
 

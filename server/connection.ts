@@ -1,12 +1,14 @@
 import type { WebSocket } from 'ws';
 import { Parts, type Codec, type Piece } from '../protocol/codec.js';
 import type { FrameWriter } from '../protocol/frame-writer.js';
+import { boundedDetails, clip, MAX_ERROR_MESSAGE } from '../protocol/echo.js';
 import { CLOSE_CODES, LindenError } from '../protocol/errors.js';
 import type { Frame, Interceptor } from '../protocol/interceptor.js';
 import { MessageChain } from '../protocol/message-chain.js';
 import { RequestHooks } from '../protocol/request-hooks.js';
 import type { ReceiptFrame } from '../protocol/frames.js';
 import type { FlushScheduler } from './flush-scheduler.js';
+import { Inbox, requestIdOf } from './inbox.js';
 import type { OutboundMessage, DeliveryExtras } from './pubsub/outbound-message.js';
 import type { Payload } from './pubsub/payload.js';
 import type { ReceiptTracker } from './pubsub/receipt-tracker.js';
@@ -55,8 +57,6 @@ export class Connection {
   user: string | null | undefined;
   /** What the connection may do; everything on a broker without users (protocol.md §4.7). */
   permissions: Permissions = EVERYTHING;
-  /** Messages that arrived while the connection's inbound work is held (a login under way). */
-  held: unknown[] | undefined;
   alive = true;
   readonly subs = new Map<number, Subscription>();
   /** Deliveries whose publisher waits for this connection's rcv/ack. */
@@ -68,6 +68,13 @@ export class Connection {
   private flushPending = false;
   private droppedUnreported = 0;
   readonly stats = { messagesIn: 0, messagesOut: 0, dropped: 0, paused: 0 };
+  /** `err`s sent so far: dispatch counts those of each frame (protocol.md §12). */
+  errorsSent = 0;
+  /** Inbound frames and messages waiting for this connection's turn (server/turns.ts). */
+  readonly inbox = new Inbox();
+  /** Why the socket is not read from now; it is read again once no reason is left. */
+  private readonly readPauses = new Set<'turn' | 'output'>();
+  private writableWaiters: (() => void)[] = [];
   /** What the client announced in `hello.ext`, per interceptor name. */
   peerExt: Record<string, Record<string, unknown>> = {};
   /** Message-level interceptors; undefined when there are none. */
@@ -77,11 +84,12 @@ export class Connection {
   /** The payload limit this connection is told in `welcome` and held to (protocol.md §3.4). */
   maxMessageBytes: number;
   readonly inbound: RequestHooks;
-  private readonly outbound: RequestHooks;
+  readonly outbound: RequestHooks;
   private drainWaiters: (() => void)[] = [];
   /** An event found the connection past its cap: it is being closed (sendEvent). */
   private eventsOverflowed = false;
-  private writableWaiters: (() => void)[] = [];
+  /** Senders held back by isCongested() (durable queues), waiting for the socket (whenSocketTakes). */
+  private socketWaiters: (() => void)[] = [];
 
   constructor(
     readonly id: string,
@@ -105,7 +113,8 @@ export class Connection {
       remoteAddress,
       toSocket: (piece) => this.write(piece),
       toApp: (message) => receive(this, message),
-      fail: (err) => this.sendError(err),
+      // A fault in a message the chain was handed (a `frag`) names that message's id (protocol.md §2.1).
+      fail: (err) => this.sendError(err, requestIdOf(this.inbox.inChain)),
       pendingBytes: () => this.wireBytes,
       // The SDK accepts frames up to 256 MiB; pieces it sends stay under the broker's own limit.
       peerMaxFrameBytes: () => limits.maxFrameBytes,
@@ -141,13 +150,13 @@ export class Connection {
    * Calls `fn` once the socket has taken what was queued for it, so a sender held back by
    * isCongested() may try again; while the peer reads nothing, that is never (no polling).
    */
-  whenWritable(fn: () => void): void {
+  whenSocketTakes(fn: () => void): void {
     if (this.state === 'closed') return;
-    this.writableWaiters.push(fn);
-    if (this.writableWaiters.length > 1) return; // one wait on the socket serves them all
+    this.socketWaiters.push(fn);
+    if (this.socketWaiters.length > 1) return; // one wait on the socket serves them all
     const wake = (): void => {
-      const waiters = this.writableWaiters;
-      this.writableWaiters = [];
+      const waiters = this.socketWaiters;
+      this.socketWaiters = [];
       for (const w of waiters) w();
     };
     const socket = (this.ws as unknown as { _socket?: NodeJS.WritableStream & { writableNeedDrain?: boolean } })._socket;
@@ -219,10 +228,12 @@ export class Connection {
   }
 
   sendError(err: unknown, re?: number): void {
+    this.errorsSent++;
     const e = err instanceof LindenError ? err : new LindenError('INTERNAL_ERROR');
-    const frame: Record<string, unknown> = { t: 'err', code: e.code, message: e.message };
+    // Every err is bounded, whatever its maker echoed of the client's values (protocol.md §12).
+    const frame: Record<string, unknown> = { t: 'err', code: e.code, message: clip(e.message, MAX_ERROR_MESSAGE) };
     if (re !== undefined) frame.re = re;
-    if (e.details) frame.details = e.details;
+    if (e.details) frame.details = boundedDetails(e.details);
     this.sendFrame(frame);
   }
 
@@ -286,6 +297,14 @@ export class Connection {
     this.writer.take();
     this.chain?.close();
     this.drainWaiters = [];
+    this.writableWaiters = [];
+    this.socketWaiters = [];
+    this.inbox.clear();
+    // A paused socket would never read the peer's answer to the close frame.
+    if (this.readPauses.size > 0) {
+      this.readPauses.clear();
+      this.ws.resume();
+    }
   }
 
   /** Calls `fn` once what is queued for this connection has mostly reached the kernel. */
@@ -320,7 +339,8 @@ export class Connection {
     }
     const binary = this.codec.name === 'msgpack';
     for (const frame of this.writer.take()) this.ws.send(frame, { binary });
-    if (this.ws.bufferedAmount > this.limits.maxPendingBytes) this.pauseUntilDrained();
+    if (this.socketFull) this.pauseUntilDrained();
+    else this.wakeWritable();
     if (this.drainWaiters.length > 0) {
       const waiters = this.drainWaiters;
       this.drainWaiters = [];
@@ -329,18 +349,64 @@ export class Connection {
   }
 
   /**
-   * Replies (receipts, errors) cannot be dropped like transient deliveries, so a client that
-   * sends faster than it reads is not read from until its socket has drained: TCP then pushes
-   * back on it instead of the broker buffering without end.
+   * Over its budget of unsent output while its peer is there to read it. Replies (receipts,
+   * errors) cannot be dropped like transient deliveries, so the inbound work of a client that
+   * sends faster than it reads waits until its output has left (server/turns.ts).
+   */
+  get outputFull(): boolean {
+    return this.ws.readyState === this.ws.OPEN && this.wireBytes > this.limits.maxPendingBytes;
+  }
+
+  /** Calls `fn` once the output may be under budget again: after the next flush, or once the socket has drained. */
+  whenWritable(fn: () => void): void {
+    if (this.state === 'closed') return;
+    this.writableWaiters.push(fn);
+    if (this.socketFull) this.pauseUntilDrained();
+    else this.schedule(); // the flush hands the queued output to the socket, then wakes the waiters
+  }
+
+  /** The socket itself holds more than the budget: only its 'drain' ends that. */
+  private get socketFull(): boolean {
+    return this.ws.readyState === this.ws.OPEN && this.ws.bufferedAmount > this.limits.maxPendingBytes;
+  }
+
+  private wakeWritable(): void {
+    if (this.writableWaiters.length === 0) return;
+    const waiters = this.writableWaiters;
+    this.writableWaiters = [];
+    for (const fn of waiters) fn();
+  }
+
+  /**
+   * The socket holds more than the budget: it is not read from until it has drained, so TCP
+   * pushes back on a client that sends faster than it reads instead of the broker buffering
+   * without end.
    */
   private pauseUntilDrained(): void {
-    if (this.ws.isPaused) return;
+    if (this.readPauses.has('output')) return;
     const socket = (this.ws as unknown as { _socket?: NodeJS.EventEmitter })._socket;
     if (!socket) return;
-    this.ws.pause();
+    this.pauseReading('output');
     this.stats.paused++;
-    socket.once('drain', () => {
-      if (this.state !== 'closed') this.ws.resume();
-    });
+    const drained = (): void => {
+      socket.off('drain', drained);
+      socket.off('close', drained);
+      if (this.state === 'closed') return;
+      this.resumeReading('output');
+      this.wakeWritable();
+    };
+    socket.on('drain', drained);
+    socket.on('close', drained);
+  }
+
+  /** Stops reading from the socket for `reason`; several reasons may hold at once. */
+  pauseReading(reason: 'turn' | 'output'): void {
+    if (this.readPauses.size === 0 && this.state !== 'closed') this.ws.pause();
+    this.readPauses.add(reason);
+  }
+
+  resumeReading(reason: 'turn' | 'output'): void {
+    if (!this.readPauses.delete(reason)) return;
+    if (this.readPauses.size === 0 && this.state !== 'closed') this.ws.resume();
   }
 }

@@ -5,6 +5,7 @@ import type { BrokerContext } from './broker-context.js';
 import { authorizeFrame } from './auth/authorize.js';
 import { EVERYTHING, type Action } from './auth/permissions.js';
 import type { Connection } from './connection.js';
+import { NONE, requestIdOf } from './inbox.js';
 import * as admin from './handlers/admin.js';
 import * as pubsub from './handlers/pubsub.js';
 import * as session from './handlers/session.js';
@@ -42,30 +43,85 @@ const HANDLERS: Handlers = {
   admin: admin.admin,
 };
 
-/** socket -> decode -> message-level interceptors -> handleMessage, for every message of one frame, in order. */
+/** Most `err`s the messages of one frame get; the rest of the frame is then skipped (protocol.md §12). */
+export const MAX_ERRORS_PER_FRAME = 100;
+
+/** A frame off the socket: into the connection's inbox, handled in the connection's turns (server/turns.ts). */
 export function dispatch(ctx: BrokerContext, conn: Connection, raw: Uint8Array, isBinary: boolean): void {
-  let messages: unknown[];
-  try {
-    messages = conn.codec.decode(raw, isBinary);
-  } catch (err) {
-    conn.sendError(err);
-    return;
-  }
-  for (const message of messages) {
-    if (conn.state === 'closed') return;
-    receive(ctx, conn, message);
-  }
+  if (conn.state === 'closed') return;
+  conn.inbox.push(raw, isBinary);
+  ctx.turns.arrived(conn);
 }
 
-/** One decoded message, in order: kept while the connection is held, else on its way to its handler. */
-export function receive(ctx: BrokerContext, conn: Connection, message: unknown): void {
-  if (conn.held) {
-    conn.held.push(message);
+/**
+ * socket -> decode -> message-level interceptors -> handleMessage, in order, for at most
+ * `budget` units of the connection's inbox: one per frame decoded, one per message of it
+ * (a fragment included) and one per message a reassembled fragmented message holds.
+ * Returns the units used.
+ */
+export function handleSlice(ctx: BrokerContext, conn: Connection, budget: number): number {
+  const inbox = conn.inbox;
+  let used = 0;
+  // A client that does not read its answers gets no more until they have left (server/turns.ts).
+  while (used < budget && conn.state !== 'closed' && !inbox.held && !conn.outputFull) {
+    const errors = conn.errorsSent;
+    const passed = inbox.takePassed();
+    if (passed !== NONE) {
+      used++;
+      handleMessage(ctx, conn, passed);
+      countErrors(conn, errors);
+      continue;
+    }
+    const message = inbox.takeMessage();
+    if (message !== NONE) {
+      used++;
+      const chain = conn.chain;
+      // Before hello nothing but hello is taken, fragments included: no reassembly for a stranger.
+      if (chain && conn.state === 'open') {
+        inbox.inChain = message;
+        chain.receive(message);
+        inbox.inChain = undefined;
+      } else {
+        handleMessage(ctx, conn, message);
+      }
+      countErrors(conn, errors);
+      continue;
+    }
+    const frame = inbox.takeFrame();
+    if (!frame) break;
+    used++;
+    try {
+      inbox.begin(conn.codec.decode(frame.raw, frame.isBinary));
+    } catch (err) {
+      conn.sendError(err);
+    }
+  }
+  return used;
+}
+
+/** After MAX_ERRORS_PER_FRAME `err`s for one frame, one more says so and the rest of it is skipped. */
+function countErrors(conn: Connection, before: number): void {
+  const inbox = conn.inbox;
+  inbox.frameErrors += conn.errorsSent - before;
+  if (inbox.frameErrors < MAX_ERRORS_PER_FRAME || conn.state === 'closed') return;
+  const skipped = inbox.skipFrame();
+  if (skipped === 0) return;
+  conn.sendError(new LindenError('TOO_MANY_ERRORS',
+    `the messages of this frame got ${inbox.frameErrors} errors; its other ${skipped} messages were not handled`, { errors: inbox.frameErrors, skipped }));
+}
+
+/** Where the message-level interceptors hand on a whole message. */
+export function fromChain(ctx: BrokerContext, conn: Connection, message: unknown): void {
+  const inbox = conn.inbox;
+  // Passed straight through (the common case): handled now, as part of the message it is.
+  if (message === inbox.inChain) {
+    inbox.inChain = undefined;
+    handleMessage(ctx, conn, message);
     return;
   }
-  // Before hello nothing but hello is taken, fragments included: no reassembly for a stranger.
-  if (conn.chain && conn.state === 'open') conn.chain.receive(message);
-  else handleMessage(ctx, conn, message);
+  // A message of its own (a reassembled one): a unit of work, before the rest of the frame.
+  inbox.pass(message);
+  if (!inbox.running) ctx.turns.arrived(conn);
 }
 
 /** validate -> request-level interceptors -> handler, for one whole message (a fragmented one counts once). */
@@ -93,11 +149,37 @@ export function handleMessage(ctx: BrokerContext, conn: Connection, message: unk
       return;
     }
   }
-  if (conn.inbound.isEmpty || frame.t === 'hello') handle(ctx, conn, frame, re);
-  else conn.inbound.run(frame as unknown as Frame, (f) => handle(ctx, conn, f as unknown as ClientFrame, re), (err) => {
-    if (!(err instanceof LindenError)) ctx.log.error({ err, conn: conn.id }, 'interceptor failed');
-    conn.sendError(err, re);
+  if (conn.inbound.isEmpty) handle(ctx, conn, frame, re);
+  else if (frame.t === 'hello') helloThroughHooks(ctx, conn, frame, re);
+  else conn.inbound.run(frame as unknown as Frame, (f) => handle(ctx, conn, f as unknown as ClientFrame, re), (err) => hookFailed(ctx, conn, err, re));
+}
+
+/**
+ * `hello` passes the inbound hooks like every request. Whatever follows it is judged by its
+ * outcome (protocol.md §4), so nothing more of the connection is handled while it is in them.
+ */
+function helloThroughHooks(ctx: BrokerContext, conn: Connection, frame: ClientFrame, re: number | undefined): void {
+  const inbox = conn.inbox;
+  inbox.holds++;
+  let released = false;
+  const done = (): void => {
+    if (released) return;
+    released = true;
+    inbox.holds--;
+    if (!inbox.held && !inbox.running) ctx.turns.arrived(conn);
+  };
+  conn.inbound.run(frame as unknown as Frame, (f) => {
+    handle(ctx, conn, f as unknown as ClientFrame, re);
+    done();
+  }, (err) => {
+    hookFailed(ctx, conn, err, re);
+    done();
   });
+}
+
+function hookFailed(ctx: BrokerContext, conn: Connection, err: unknown, re: number | undefined): void {
+  if (!(err instanceof LindenError)) ctx.log.error({ err, conn: conn.id }, 'interceptor failed');
+  conn.sendError(err, re);
 }
 
 function handle(ctx: BrokerContext, conn: Connection, frame: ClientFrame, re: number | undefined): void {
@@ -118,8 +200,3 @@ function denied(ctx: BrokerContext, conn: Connection, err: LindenError, re: numb
   conn.sendError(err, re);
 }
 
-/** The id a reply should name, even when the message around it is invalid. */
-function requestIdOf(message: unknown): number | undefined {
-  const id = (message as { id?: unknown } | null)?.id;
-  return typeof id === 'number' && Number.isInteger(id) && id >= 0 ? id : undefined;
-}

@@ -18,6 +18,14 @@ export class FlushScheduler {
     }
   }
 
+  /** Flushes what is queued now, ahead of the scheduled flush (which then writes what came since). */
+  flushNow(): void {
+    if (this.dirty.size === 0) return;
+    const dirty = this.dirty;
+    this.dirty = new Set();
+    for (const target of dirty) target.flush();
+  }
+
   private readonly run = (): void => {
     this.scheduled = false;
     const dirty = this.dirty;

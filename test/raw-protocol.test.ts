@@ -4,6 +4,7 @@
  * clients on the same broker must keep working (each error test checks that with a witness).
  */
 import { packr } from '../protocol/codec.js';
+import { clip } from '../protocol/echo.js';
 import { LindenError, type ErrorCode } from '../protocol/errors.js';
 import { LINDEN_VERSION, SUBPROTOCOLS, type CodecName } from '../protocol/version.js';
 import type { BrokerOptions } from '../server/index.js';
@@ -634,7 +635,7 @@ describe.each(CODECS)('%s codec', (codec) => {
       for (const [i, topic] of badTopics.entries()) {
         const err = await c.call({ t: 'pub', id: 100 + i, topic, data: c.data(i), ack: 'submission' });
         expectErr(err, 'INVALID_TOPIC', 100 + i);
-        expect(err.details).toEqual({ topic });
+        expect(err.details).toEqual({ topic: clip(topic) }); // a long one echoed as its first characters
       }
       await expectNothingElse(c);
       await c.call({ t: 'unsub', id: 2, sid: 1 });
@@ -647,7 +648,7 @@ describe.each(CODECS)('%s codec', (codec) => {
       for (const [i, pattern] of badPatterns.entries()) {
         const err = await c.call({ t: 'sub', id: 200 + i, sid: 200 + i, pattern });
         expectErr(err, 'INVALID_PATTERN', 200 + i);
-        expect(err.details).toEqual({ pattern });
+        expect(err.details).toEqual({ pattern: clip(pattern) });
       }
       await env.stillServes();
       for (const [i, pattern] of ['*', '>', 'a.*.c', 'a.>', 'x'.repeat(512)].entries()) {

@@ -7,7 +7,7 @@ import type { DurableCore } from './durable/durable-core.js';
 import type { DurableQueue } from './durable/durable-queue.js';
 import type { MessageWatch } from './durable/queue-records.js';
 import { OutboundMessage } from './outbound-message.js';
-import { encodeSubmissionReceipt, submissionReceipt } from './submission-receipt.js';
+import { sendSubmissionReceipt, submissionReceipt } from './submission-receipt.js';
 import { Payload } from './payload.js';
 import { ReceiptTracker } from './receipt-tracker.js';
 import { Router } from './router.js';
@@ -102,8 +102,7 @@ export class PubSubCore {
     }
     const dropped = this.fanOut(message, entries);
     if (ack !== 'submission') return;
-    if (dropped) conn.sendFrame(submissionReceipt(f.id!, mid, entries.length, dropped));
-    else conn.send(encodeSubmissionReceipt(conn.codec, f.id!, mid, entries.length));
+    sendSubmissionReceipt(conn, f.id!, mid, entries.length, dropped);
   }
 
   /**
@@ -135,9 +134,7 @@ export class PubSubCore {
     }
     const receivers = entries.length + stored.queues.length;
     const queues = namesOf(stored.queues);
-    const send = dropped
-      ? () => conn.sendFrame(submissionReceipt(f.id!, mid, receivers, dropped, queues))
-      : () => conn.send(encodeSubmissionReceipt(conn.codec, f.id!, mid, receivers, queues));
+    const send = () => sendSubmissionReceipt(conn, f.id!, mid, receivers, dropped, queues);
     if (!stored.durable) send();
     else stored.durable.then(send, (err: unknown) => conn.sendError(err, f.id));
   }

@@ -1,6 +1,7 @@
 import { packr, type Codec, type Piece } from '../../protocol/codec.js';
 import { strLength, uintLength, writeStr, writeUint } from '../../protocol/frame-writer.js';
 import type { ReceiptFrame, ReceiverRef } from '../../protocol/frames.js';
+import type { Connection } from '../connection.js';
 
 /**
  * Submission receipts are one per acknowledged publish, so the common one (nothing dropped) is
@@ -23,6 +24,18 @@ export function submissionReceipt(re: number, mid: string, receivers: number, dr
   };
   if (queues) receipt.queues = queues;
   return receipt;
+}
+
+/**
+ * Sends the receipt of a submission. The common one (nothing dropped) goes out from the cached
+ * encoding, but only to a connection without outbound hooks: with them it is a frame like every
+ * other reply, so the hooks see it and it cannot overtake a reply an async hook still holds.
+ */
+export function sendSubmissionReceipt(
+  conn: Connection, re: number, mid: string, receivers: number, dropped?: ReceiverRef[], queues?: readonly string[],
+): void {
+  if (dropped || !conn.outbound.isEmpty) conn.sendFrame(submissionReceipt(re, mid, receivers, dropped ?? [], queues && [...queues]));
+  else conn.send(encodeSubmissionReceipt(conn.codec, re, mid, receivers, queues));
 }
 
 /** The encoded receipt of a submission that dropped nothing. */

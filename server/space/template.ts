@@ -14,6 +14,7 @@
  *   { $regex: 'pattern' }               strings only; RE2 syntax, matched in linear time (regex-operator.ts)
  *   { $eq: v }                          exactly v, even when v is an object with `$` keys
  */
+import { preview } from '../../protocol/echo.js';
 import { LindenError } from '../../protocol/errors.js';
 import { compileRegex } from './regex-operator.js';
 import {
@@ -122,9 +123,9 @@ class Compiler {
     if (isPlainObject(v)) {
       const keys = Object.keys(v);
       if (!keys.some((k) => k.startsWith('$'))) return this.object(v, keys, path, depth);
-      if (keys.length !== 1) throw fail(path, `an operator object has exactly one key, not ${keys.map((k) => `"${k}"`).join(', ')}`);
+      if (keys.length !== 1) throw fail(path, `an operator object has exactly one key, not ${preview(keys)}`);
       const op = keys[0]!;
-      if (!(OPERATORS as readonly string[]).includes(op)) throw fail(path, `unknown operator "${op}" (known: ${OPERATORS.join(', ')})`);
+      if (!(OPERATORS as readonly string[]).includes(op)) throw fail(path, `unknown operator ${preview(op)} (known: ${OPERATORS.join(', ')})`);
       return this.operator(op as Operator, v[op], path, depth);
     }
     const problem = findValueProblem(v, path, depth, this.lim.maxDepth, false);
@@ -249,7 +250,7 @@ function rangeOperator(arg: unknown, path: string): Compiled {
   if (!isPlainObject(arg)) throw fail(path, '$range takes an object of bounds: { gt?, gte?, lt?, lte? }');
   const keys = Object.keys(arg);
   const extra = keys.find((k) => !(RANGE_BOUNDS as readonly string[]).includes(k));
-  if (extra !== undefined) throw fail(path, `$range has an unknown bound "${extra}" (known: ${RANGE_BOUNDS.join(', ')})`);
+  if (extra !== undefined) throw fail(path, `$range has an unknown bound ${preview(extra)} (known: ${RANGE_BOUNDS.join(', ')})`);
   if (keys.length === 0) throw fail(path, '$range needs at least one bound');
   const kinds = new Set(keys.map((k) => boundKind(arg[k])));
   if (kinds.has(undefined)) throw fail(path, '$range bounds must be numbers (not NaN) or strings');

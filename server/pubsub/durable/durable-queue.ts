@@ -302,7 +302,7 @@ export class DurableQueue implements TagOwner {
   private dispatchWhenWritable(c: Consumer): void {
     if (c.awaitingDrain) return;
     c.awaitingDrain = true;
-    c.conn.whenWritable(() => {
+    c.conn.whenSocketTakes(() => {
       c.awaitingDrain = false;
       this.dispatch();
     });
