@@ -40,17 +40,6 @@ export const MAX_QUEUE_BYTES = 2 ** 40;
 export const MAX_EXTENSIONS = 32;
 export const MAX_EXTENSION_NAME_LENGTH = 64;
 
-/** How much of a bad value an error message may quote. */
-export const MAX_ECHO_LENGTH = 32;
-
-/** A bad value as an error message may quote it: at most MAX_ECHO_LENGTH characters, then `…`. */
-export function echo(value: string): string {
-  if (value.length <= MAX_ECHO_LENGTH) return value;
-  // Never half a surrogate pair: the cut string must still encode.
-  const end = /[\uD800-\uDBFF]/.test(value[MAX_ECHO_LENGTH - 1]!) ? MAX_ECHO_LENGTH - 1 : MAX_ECHO_LENGTH;
-  return `${value.slice(0, end)}…`;
-}
-
 /** Longest password or token in `hello.auth`: far beyond any real one, short enough to hash at once. */
 export const MAX_SECRET_LENGTH = 1024;
 /** Longest JWT in `hello.auth`: room for a large permissions claim. */

@@ -2,7 +2,6 @@ import { Ajv, type ValidateFunction, type ErrorObject } from 'ajv';
 import { clip, preview } from './echo.js';
 import { LindenError } from './errors.js';
 import { clientFrameSchemas, type ClientFrame } from './frames.js';
-import { echo } from './limits.js';
 import type { CodecName } from './version.js';
 
 /** Validates messages from clients; ajv compiles each schema once, so the hot path is a function call. */

@@ -5,7 +5,7 @@
  * field, or the typed error of a field checked outside the schemas).
  */
 import { packr } from '../protocol/codec.js';
-import { MAX_ECHO_LENGTH } from '../protocol/limits.js';
+import { MAX_ECHO } from '../protocol/echo.js';
 import type { CodecName } from '../protocol/version.js';
 import { rawClients, type RawClient, type Received } from './helpers/raw-client.js';
 import { schemaLimits, TYPED_LIMITS, type FieldLimit } from './helpers/schema-limits.js';
@@ -187,7 +187,7 @@ describe.each(CODECS)('%s codec: an error quotes at most a short prefix of a bad
     const c = await raw.connect(broker.url, codec);
     const long = `x${'y'.repeat(99_999)}`;
     const err = await c.call({ t: long, id: 5 });
-    expect(err).toMatchObject({ t: 'err', code: 'UNKNOWN_FRAME_TYPE', re: 5, details: { t: `x${'y'.repeat(MAX_ECHO_LENGTH - 1)}…` } });
+    expect(err).toMatchObject({ t: 'err', code: 'UNKNOWN_FRAME_TYPE', re: 5, details: { t: `x${'y'.repeat(MAX_ECHO - 2)}…` } });
     expect(err.message.length).toBeLessThan(100);
   });
 });
