@@ -8,7 +8,7 @@ import type { Connection } from '../connection.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Store } from '../store/store.js';
 import { ConnectionHoldings, type Holdings } from './holdings.js';
-import { LeaseHeap } from './lease-heap.js';
+import { LeaseHeap } from '../lease-heap.js';
 import { OutWatches } from './out-watches.js';
 import { recoverSpaces } from './space-recovery.js';
 import { Space, type BatchStep, type Notifier, type SpaceEventType, type SpaceHost } from './space.js';

@@ -10,7 +10,7 @@ import type { Payload } from '../payload.js';
 import { TopicTrie } from '../topic-trie.js';
 import type { Consumer } from './consumer.js';
 import { DurableQueue, type QueueHost } from './durable-queue.js';
-import { ExpiryHeap } from './expiry-heap.js';
+import { LeaseHeap } from '../../lease-heap.js';
 import {
   DEDUPE_PREFIX, QUEUE_DEFAULTS, QUEUES_PREFIX, configWithinLimits, deleteDedupe, deleteMessage, deleteQueue, messageFromRecord, messagesPrefix,
   putDedupe, putMessage, putQueue, type MessageWatch, type QueueConfig, type QueueRecord, type QueuedMessage,
@@ -47,7 +47,7 @@ export class DurableCore implements QueueHost {
   private readonly sweeper: ReturnType<typeof setInterval>;
   private seq = 0;
   /** Ends ttls on time, so an expired message neither counts toward limits nor shows in depths. */
-  private readonly expiries = new ExpiryHeap<[DurableQueue, QueuedMessage]>(([q, m]) => {
+  private readonly expiries = new LeaseHeap<[DurableQueue, QueuedMessage]>(([q, m]) => {
     m.expiry = undefined;
     q.expire(m);
   });
@@ -259,7 +259,7 @@ export class DurableCore implements QueueHost {
 
   forgetExpiry(message: QueuedMessage): void {
     if (!message.expiry) return;
-    this.expiries.cancel(message.expiry);
+    this.expiries.remove(message.expiry);
     message.expiry = undefined;
   }
 

@@ -1,7 +1,7 @@
 import type { Headers } from '../../../protocol/headers.js';
 import { MAX_DURATION_MS } from '../../../protocol/limits.js';
 import type { Key, StoreWrite } from '../../store/store.js';
-import type { Expiry } from './expiry-heap.js';
+import type { Lease } from '../../lease-heap.js';
 
 /**
  * How durable subscriptions lie in the Store:
@@ -61,7 +61,7 @@ export interface QueuedMessage {
   /** Position in its queue's ready heap (SeqHeap bookkeeping). */
   heapIndex?: number;
   /** Its entry in the broker's ttl index while it has one (in memory only). */
-  expiry?: Expiry<unknown>;
+  expiry?: Lease<unknown>;
   /** A publisher waiting for delivery or processing of this copy (in memory only: the wait ends with its connection). */
   watch?: MessageWatch;
 }

@@ -12,8 +12,9 @@ interface Entry<T> extends Lease<T> {
 }
 
 /**
- * Leases on a binary min-heap with one timer for the earliest: expiry costs O(log n) per
- * lease, never a periodic scan of every tuple. Each entry knows its index, so an owner that
+ * Leases on a binary min-heap with one timer for the earliest — tuple leases (server/space) and
+ * the ttls of persistent messages (server/pubsub/durable): expiry costs O(log n) per lease,
+ * never a periodic scan. Each entry knows its index, so an owner that
  * keeps the Lease returned by add() can move it (a renewal) or remove it (the item ended some
  * other way) in O(log n): the heap holds exactly the items still waiting to expire, and lets go
  * of an item as soon as its owner does. `isCurrent` lets owners that never remove or move
@@ -56,7 +57,7 @@ export class LeaseHeap<T> {
   }
 
   /** Takes a lease out of the heap, so the heap no longer holds its item. Nothing if it already left. */
-  remove(lease: Lease<T>): void {
+  remove(lease: Lease<unknown>): void {
     const entry = lease as Entry<T>;
     if (entry.pos < 0 || this.heap[entry.pos] !== entry) return;
     this.take(entry.pos);
