@@ -8,8 +8,8 @@ import { audit } from './audit.js';
 
 /*
  * Admin operations over the WebSocket protocol (protocol.md §17): the HTTP views, plus the
- * operations that change state — purge, dead-letter retry, kick. There is no authentication yet,
- * so any connection may use them; once there is, each op will require admin rights here.
+ * operations that change state — purge, dead-letter retry, kick. On a broker with users each op
+ * needs admin rights, checked by dispatch before this handler (server/auth/authorize.ts).
  */
 
 /** The fields each op needs (`need`) and the optional ones it takes (`may`); others are refused. */
