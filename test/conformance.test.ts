@@ -7,18 +7,10 @@
 import { readFileSync } from 'node:fs';
 import { Unpackr } from 'msgpackr';
 import type { CodecName } from '../protocol/version.js';
-import { rawClients, type RawClient, type Received } from './helpers/raw-client.js';
-import { testBroker } from './helpers/setup.js';
+import { type RawClient, type Received } from './helpers/raw-client.js';
+import { protocolSuite } from './helpers/protocol-suite.js';
 
-const t = testBroker();
-const raw = rawClients();
-
-afterEach(async () => {
-  const violations = raw.violations();
-  await raw.closeAll();
-  await t.cleanup();
-  expect(violations).toEqual([]);
-});
+const { t, raw } = protocolSuite();
 
 const CODECS: CodecName[] = ['json', 'msgpack'];
 

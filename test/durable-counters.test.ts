@@ -5,18 +5,11 @@
  * published; a connection that is closing gets no delivery. Raw frames, both codecs.
  */
 import type { CodecName } from '../protocol/version.js';
-import { rawClients, type RawClient } from './helpers/raw-client.js';
-import { testBroker, until } from './helpers/setup.js';
+import { type RawClient } from './helpers/raw-client.js';
+import { until } from './helpers/setup.js';
+import { protocolSuite } from './helpers/protocol-suite.js';
 
-const t = testBroker();
-const raw = rawClients();
-
-afterEach(async () => {
-  const violations = raw.violations();
-  await raw.closeAll();
-  await t.cleanup();
-  expect(violations).toEqual([]);
-});
+const { t, raw } = protocolSuite();
 
 async function view(name: string): Promise<Record<string, any>> {
   return (await (await fetch(`${t.broker.url.replace(/^ws/, 'http')}/api/queues/${name}`)).json()) as Record<string, any>;

@@ -6,18 +6,10 @@
 import { packr } from '../protocol/codec.js';
 import { MAX_ECHO, MAX_ERROR_MESSAGE } from '../protocol/echo.js';
 import type { CodecName } from '../protocol/version.js';
-import { rawClients, type RawClient, type Received } from './helpers/raw-client.js';
-import { testBroker } from './helpers/setup.js';
+import { type RawClient, type Received } from './helpers/raw-client.js';
+import { protocolSuite } from './helpers/protocol-suite.js';
 
-const t = testBroker();
-const raw = rawClients();
-
-afterEach(async () => {
-  const violations = raw.violations();
-  await raw.closeAll();
-  await t.cleanup();
-  expect(violations).toEqual([]);
-});
+const { t, raw } = protocolSuite();
 
 const CODECS: CodecName[] = ['json', 'msgpack'];
 const LONG = 100_000;

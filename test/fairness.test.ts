@@ -4,18 +4,9 @@
  * checks only; how long one client's burst holds up another is bench/fairness.ts's to measure.
  */
 import type { CodecName } from '../protocol/version.js';
-import { rawClients } from './helpers/raw-client.js';
-import { testBroker } from './helpers/setup.js';
+import { protocolSuite } from './helpers/protocol-suite.js';
 
-const t = testBroker();
-const raw = rawClients();
-
-afterEach(async () => {
-  const violations = raw.violations();
-  await raw.closeAll();
-  await t.cleanup();
-  expect(violations).toEqual([]);
-});
+const { t, raw } = protocolSuite();
 
 const CODECS: CodecName[] = ['json', 'msgpack'];
 /** One frame under the default 1 MiB in both codecs, far more work than one slice. */

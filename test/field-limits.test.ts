@@ -7,18 +7,11 @@
 import { packr } from '../protocol/codec.js';
 import { MAX_ECHO } from '../protocol/echo.js';
 import type { CodecName } from '../protocol/version.js';
-import { rawClients, type RawClient, type Received } from './helpers/raw-client.js';
+import { type RawClient, type Received } from './helpers/raw-client.js';
 import { schemaLimits, TYPED_LIMITS, type FieldLimit } from './helpers/schema-limits.js';
-import { testBroker } from './helpers/setup.js';
+import { protocolSuite } from './helpers/protocol-suite.js';
 
-const t = testBroker();
-const raw = rawClients();
-afterEach(async () => {
-  const violations = raw.violations();
-  await raw.closeAll();
-  await t.cleanup();
-  expect(violations).toEqual([]);
-});
+const { t, raw } = protocolSuite();
 
 const CODECS: CodecName[] = ['json', 'msgpack'];
 const SPACE = 'limits';

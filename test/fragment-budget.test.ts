@@ -9,18 +9,10 @@ import { packr } from '../protocol/codec.js';
 import { fragmentation, type FragmentationOptions } from '../protocol/fragmentation.js';
 import type { CodecName } from '../protocol/version.js';
 import { byteSize, fragment, type EncodedMessage, type Frag } from './helpers/fragments.js';
-import { rawClients, type RawClient } from './helpers/raw-client.js';
-import { testBroker } from './helpers/setup.js';
+import { type RawClient } from './helpers/raw-client.js';
+import { protocolSuite } from './helpers/protocol-suite.js';
 
-const t = testBroker();
-const raw = rawClients();
-
-afterEach(async () => {
-  const violations = raw.violations();
-  await raw.closeAll();
-  await t.cleanup();
-  expect(violations).toEqual([]);
-});
+const { t, raw } = protocolSuite();
 
 function encode(codec: CodecName, message: unknown): EncodedMessage {
   return codec === 'msgpack' ? packr.pack(message) : JSON.stringify(message);

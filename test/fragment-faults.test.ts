@@ -10,18 +10,10 @@ import { fragmentation } from '../protocol/fragmentation.js';
 import type { CodecName } from '../protocol/version.js';
 import type { BrokerOptions } from '../server/index.js';
 import { byteSize, fragment, without, type EncodedMessage, type Frag } from './helpers/fragments.js';
-import { rawClients, type RawClient, type Received } from './helpers/raw-client.js';
-import { testBroker } from './helpers/setup.js';
+import { type RawClient, type Received } from './helpers/raw-client.js';
+import { protocolSuite } from './helpers/protocol-suite.js';
 
-const t = testBroker();
-const raw = rawClients();
-
-afterEach(async () => {
-  const violations = raw.violations();
-  await raw.closeAll();
-  await t.cleanup();
-  expect(violations).toEqual([]);
-});
+const { t, raw } = protocolSuite();
 
 type Piece = EncodedMessage;
 

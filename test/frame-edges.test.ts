@@ -5,18 +5,9 @@
  */
 import { packr } from '../protocol/codec.js';
 import type { CodecName } from '../protocol/version.js';
-import { rawClients } from './helpers/raw-client.js';
-import { testBroker } from './helpers/setup.js';
+import { protocolSuite } from './helpers/protocol-suite.js';
 
-const t = testBroker();
-const raw = rawClients();
-
-afterEach(async () => {
-  const violations = raw.violations();
-  await raw.closeAll();
-  await t.cleanup();
-  expect(violations).toEqual([]);
-});
+const { t, raw } = protocolSuite();
 
 /** `message` encoded with one more field, `key`, whose value is the raw MessagePack `value`. */
 function withRawField(message: Record<string, unknown>, key: string, value: number[]): Uint8Array {

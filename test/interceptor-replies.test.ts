@@ -5,18 +5,9 @@
  */
 import { LindenError, fragmentation, type Frame, type Interceptor } from '../client-sdk/index.js';
 import type { CodecName } from '../protocol/version.js';
-import { rawClients } from './helpers/raw-client.js';
-import { testBroker } from './helpers/setup.js';
+import { protocolSuite } from './helpers/protocol-suite.js';
 
-const t = testBroker();
-const raw = rawClients();
-
-afterEach(async () => {
-  const violations = raw.violations();
-  await raw.closeAll();
-  await t.cleanup();
-  expect(violations).toEqual([]);
-});
+const { t, raw } = protocolSuite();
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 

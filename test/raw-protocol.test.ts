@@ -8,19 +8,10 @@ import { clip } from '../protocol/echo.js';
 import { LindenError, type ErrorCode } from '../protocol/errors.js';
 import { LINDEN_VERSION, SUBPROTOCOLS, type CodecName } from '../protocol/version.js';
 import type { BrokerOptions } from '../server/index.js';
-import { rawClients, refusedUpgrade, type RawClient, type Received } from './helpers/raw-client.js';
-import { testBroker } from './helpers/setup.js';
+import { refusedUpgrade, type RawClient, type Received } from './helpers/raw-client.js';
+import { protocolSuite } from './helpers/protocol-suite.js';
 
-const t = testBroker();
-const raw = rawClients();
-
-afterEach(async () => {
-  const violations = raw.violations();
-  await raw.closeAll();
-  await t.cleanup();
-  // The broker always sends arrays, binary frames on msgpack and text frames on JSON.
-  expect(violations).toEqual([]);
-});
+const { t, raw } = protocolSuite();
 
 const CODECS: CodecName[] = ['json', 'msgpack'];
 

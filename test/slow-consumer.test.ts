@@ -10,18 +10,10 @@ import { packr } from '../protocol/codec.js';
 import { CLOSE_CODES } from '../protocol/errors.js';
 import type { CodecName } from '../protocol/version.js';
 import { fragment } from './helpers/fragments.js';
-import { rawClients, type RawClient } from './helpers/raw-client.js';
-import { testBroker } from './helpers/setup.js';
+import { type RawClient } from './helpers/raw-client.js';
+import { protocolSuite } from './helpers/protocol-suite.js';
 
-const t = testBroker();
-const raw = rawClients();
-
-afterEach(async () => {
-  const violations = raw.violations();
-  await raw.closeAll();
-  await t.cleanup();
-  expect(violations).toEqual([]);
-});
+const { t, raw } = protocolSuite();
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
