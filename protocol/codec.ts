@@ -59,7 +59,7 @@ export const msgpackCodec: Codec = {
       const flat = err instanceof RangeError ? flattenDeep(raw) : undefined;
       try {
         if (!flat) throw err;
-        decoded = packr.unpack(flat);
+        decoded = packr.unpack(new Parts(flat).join());
       } catch (again) {
         throw decodeError('MessagePack', (again as Error).message);
       }

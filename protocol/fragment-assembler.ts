@@ -1,4 +1,4 @@
-import type { Codec } from './codec.js';
+import { Parts, type Codec } from './codec.js';
 import { LindenError, type ErrorCode } from './errors.js';
 import { MAX_UINT } from './limits.js';
 import { utf8Length } from './frame-writer.js';
@@ -246,7 +246,7 @@ export class FragmentAssembler {
     }
     let messages: unknown[];
     try {
-      messages = a.bytes ? this.codec.decode(joined(a.bytes, a.got), true) : this.codec.decode(a.text!.join(''), false);
+      messages = a.bytes ? this.codec.decode(new Parts(a.bytes).join(), true) : this.codec.decode(a.text!.join(''), false);
     } catch (err) {
       const e = err instanceof LindenError ? err : new LindenError('DECODE_ERROR', String(err));
       this.fail(new LindenError(e.code, e.message, { ...e.details, fid }));
@@ -279,17 +279,6 @@ export class FragmentAssembler {
 
 function holderOf(scope: HoldScope): string {
   return scope === 'connection' ? 'this connection' : scope === 'address' ? 'the connections of this address' : 'all connections';
-}
-
-function joined(chunks: Uint8Array[], length: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 function isUint(v: unknown): v is number {

@@ -11,8 +11,11 @@ export const MAX_DEPTH = 256;
 
 const NIL = 0xc0;
 
-/** `raw` with every container deeper than `maxDepth` replaced by nil; undefined when it is not MessagePack. */
-export function flattenDeep(raw: Uint8Array, maxDepth = MAX_DEPTH): Uint8Array | undefined {
+/**
+ * `raw` with every container deeper than `maxDepth` replaced by nil, as consecutive pieces to
+ * join (codec.ts `Parts`); undefined when it is not MessagePack.
+ */
+export function flattenDeep(raw: Uint8Array, maxDepth = MAX_DEPTH): Uint8Array[] | undefined {
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   // Items still to read in each open container (maps count keys and values).
   const open: number[] = [];
@@ -47,14 +50,7 @@ export function flattenDeep(raw: Uint8Array, maxDepth = MAX_DEPTH): Uint8Array |
     else take();
   }
   chunks.push(raw.subarray(copiedTo));
-  const total = chunks.reduce((n, c) => n + c.length, 0);
-  const joined = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    joined.set(c, at);
-    at += c.length;
-  }
-  return joined;
+  return chunks;
 }
 
 interface Header {
