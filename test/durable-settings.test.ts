@@ -4,41 +4,12 @@
  * and no `ok` about a queue comes before the write that created it is on disk. Raw frames, both
  * codecs, memory and LMDB stores (the store wrapped so its writes can be held back).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startBroker, type Broker } from '../server/broker.js';
 import type { CodecName } from '../protocol/version.js';
-import { FaultyStore } from './helpers/faulty-store.js';
-import { rawClients, type RawClient } from './helpers/raw-client.js';
+import { faultyBrokers } from './helpers/faulty-store.js';
+import type { RawClient } from './helpers/raw-client.js';
 
-const raw = rawClients();
-let broker: Broker | undefined;
-let store: FaultyStore | undefined;
-let dataDir: string | undefined;
-
-afterEach(async () => {
-  store?.release();
-  const violations = raw.violations();
-  await raw.closeAll();
-  await broker?.close();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
-  broker = store = dataDir = undefined;
-  expect(violations).toEqual([]);
-});
-
-async function start(kind: 'memory' | 'lmdb' = 'memory'): Promise<Broker> {
-  if (kind === 'lmdb') dataDir = await mkdtemp(join(tmpdir(), 'linden-durable-settings-'));
-  broker = await startBroker({ port: 0, logLevel: 'silent', ...(dataDir ? { dataDir } : {}) }, {
-    wrapStore: (real) => (store = new FaultyStore(real)),
-  });
-  return broker;
-}
-
-async function view(name: string): Promise<Record<string, unknown>> {
-  const res = await fetch(`${broker!.url.replace(/^ws/, 'http')}/api/queues/${name}`);
-  return (await res.json()) as Record<string, unknown>;
-}
+const suite = faultyBrokers('linden-durable-settings-');
+const { raw, start, view } = suite;
 
 async function config(name: string): Promise<Record<string, unknown>> {
   return (await view(name)).config as Record<string, unknown>;
@@ -56,11 +27,11 @@ describe.each(CODECS)('%s', (codec) => {
   describe('a consumer attaches with the settings of the queue; only qcreate changes them', () => {
     test('a sub naming other settings of an existing queue is QUEUE_CONFLICT and changes nothing', async () => {
       await start();
-      const owner = await raw.connect(broker!.url, codec);
+      const owner = await raw.connect(suite.broker.url, codec);
       expect(await owner.call({ t: 'qcreate', id: 1, name: 'billing', pattern: 'orders.>', ackWait: 60_000, maxInFlight: 10 })).toEqual({ t: 'ok', re: 1 });
       const before = await config('billing');
 
-      const other = await raw.connect(broker!.url, codec);
+      const other = await raw.connect(suite.broker.url, codec);
       const refused = await other.call({ t: 'sub', id: 1, sid: 1, pattern: 'orders.>', durable: 'billing', ackWait: 1 });
       expect(refused).toMatchObject({
         t: 'err', code: 'QUEUE_CONFLICT', re: 1, details: { name: 'billing', setting: 'ackWait', value: 60_000 },
@@ -83,14 +54,14 @@ describe.each(CODECS)('%s', (codec) => {
 
     test('a sub that creates the queue sets its settings', async () => {
       await start();
-      const c = await raw.connect(broker!.url, codec);
+      const c = await raw.connect(suite.broker.url, codec);
       expect(await c.call({ t: 'sub', id: 1, sid: 1, pattern: 'jobs.>', durable: 'jobs', maxInFlight: 3, overflow: 'drop-oldest' })).toEqual({ t: 'ok', re: 1 });
       expect(await config('jobs')).toMatchObject({ maxInFlight: 3, overflow: 'drop-oldest', ackWait: 30_000 });
     });
 
     test('dead-letter queues: created by a sub with its settings, refused other settings once they exist', async () => {
       await start();
-      const c = await raw.connect(broker!.url, codec);
+      const c = await raw.connect(suite.broker.url, codec);
       await c.call({ t: 'qcreate', id: 1, name: 'pay', pattern: 'pay.>' });
       expect(await c.call({ t: 'sub', id: 2, sid: 1, pattern: '>', durable: 'pay.dlq', ackWait: 9_000 })).toEqual({ t: 'ok', re: 2 });
       expect(await config('pay.dlq')).toMatchObject({ ackWait: 9_000 });
@@ -106,18 +77,18 @@ describe.each(CODECS)('%s', (codec) => {
   describe.each(['memory', 'lmdb'] as const)('no ok before the queue is stored (%s store)', (kind) => {
     test('qcreate and a durable sub on a queue whose creation is not on disk wait for it', async () => {
       await start(kind);
-      const a = await raw.connect(broker!.url, codec);
-      const b = await raw.connect(broker!.url, codec);
-      store!.hold();
+      const a = await raw.connect(suite.broker.url, codec);
+      const b = await raw.connect(suite.broker.url, codec);
+      suite.store.hold();
       a.send({ t: 'qcreate', id: 1, name: 'audit', pattern: 'audit.>' });
       await a.sync();
-      expect(store!.holding).toBe(1);
+      expect(suite.store.holding).toBe(1);
       b.send({ t: 'qcreate', id: 2, name: 'audit', pattern: 'audit.>' });
       b.send({ t: 'sub', id: 3, sid: 1, pattern: 'audit.>', durable: 'audit' });
       expect(await unanswered(a, 1)).toBe(true);
       expect(await unanswered(b, 2)).toBe(true);
       expect(await unanswered(b, 3)).toBe(true);
-      store!.release();
+      suite.store.release();
       expect(await a.reply(1)).toEqual({ t: 'ok', re: 1 });
       expect(await b.reply(2)).toEqual({ t: 'ok', re: 2 });
       expect(await b.reply(3)).toEqual({ t: 'ok', re: 3 });
@@ -127,44 +98,43 @@ describe.each(CODECS)('%s', (codec) => {
 
     test('a queue record that failed to store is written again by the next request; a sub answered err leaves no consumer', async () => {
       await start(kind);
-      const c = await raw.connect(broker!.url, codec);
-      store!.failWrites((key) => key[0] === 'q');
+      const c = await raw.connect(suite.broker.url, codec);
+      suite.store.failWrites((key) => key[0] === 'q');
       expect(await c.call({ t: 'qcreate', id: 1, name: 'audit', pattern: 'audit.>' })).toMatchObject({ t: 'err', code: 'INTERNAL_ERROR', re: 1 });
       expect(await c.call({ t: 'sub', id: 2, sid: 1, pattern: 'audit.>', durable: 'audit' })).toMatchObject({ t: 'err', code: 'INTERNAL_ERROR', re: 2 });
       expect(await view('audit')).toMatchObject({ consumers: 0 });
-      store!.failWrites(undefined);
+      suite.store.failWrites(undefined);
       expect(await c.call({ t: 'sub', id: 3, sid: 1, pattern: 'audit.>', durable: 'audit' })).toEqual({ t: 'ok', re: 3 });
       expect(await view('audit')).toMatchObject({ consumers: 1 });
       if (kind === 'memory') return;
       await raw.closeAll();
-      await broker!.close();
-      broker = await startBroker({ port: 0, logLevel: 'silent', dataDir });
+      await suite.restart();
       expect(await view('audit')).toMatchObject({ name: 'audit', pattern: 'audit.>' });
     });
 
     test('a sub that creates a dead-letter queue waits for it to be stored', async () => {
       await start(kind);
-      const c = await raw.connect(broker!.url, codec);
+      const c = await raw.connect(suite.broker.url, codec);
       await c.call({ t: 'qcreate', id: 1, name: 'pay', pattern: 'pay.>', maxDeliveries: 1 });
-      store!.hold();
+      suite.store.hold();
       c.send({ t: 'sub', id: 2, sid: 1, pattern: '>', durable: 'pay.dlq' });
       expect(await unanswered(c, 2)).toBe(true);
-      store!.release();
+      suite.store.release();
       expect(await c.reply(2)).toEqual({ t: 'ok', re: 2 });
     });
 
     test('the first sub of a dead-letter queue the broker just created waits for it to be stored', async () => {
       await start(kind);
-      const c = await raw.connect(broker!.url, codec);
+      const c = await raw.connect(suite.broker.url, codec);
       await c.call({ t: 'qcreate', id: 3, name: 'job', pattern: 'job.>', maxDeliveries: 1 });
       await c.call({ t: 'sub', id: 4, sid: 2, pattern: 'job.>', durable: 'job' });
       expect((await c.call({ t: 'pub', id: 5, topic: 'job.x', data: c.data(1), mode: 'persistent', ack: 'submission' })).t).toBe('receipt');
       const msg = await c.next((m) => m.t === 'msg' && m.sid === 2);
-      store!.hold();
+      suite.store.hold();
       c.send({ t: 'nack', tag: msg.tag }); // its last delivery: to job.dlq, which is created
       c.send({ t: 'sub', id: 6, sid: 3, pattern: '>', durable: 'job.dlq' });
       expect(await unanswered(c, 6)).toBe(true);
-      store!.release();
+      suite.store.release();
       expect(await c.reply(6)).toEqual({ t: 'ok', re: 6 });
     });
   });

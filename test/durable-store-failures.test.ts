@@ -3,40 +3,11 @@
  * its retry fail too. Raw frames, both codecs, the real memory and LMDB stores wrapped so their
  * writes can be made to fail.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startBroker, type Broker } from '../server/broker.js';
 import type { CodecName } from '../protocol/version.js';
-import { FaultyStore } from './helpers/faulty-store.js';
-import { rawClients } from './helpers/raw-client.js';
+import { faultyBrokers } from './helpers/faulty-store.js';
 
-const raw = rawClients();
-let broker: Broker | undefined;
-let store: FaultyStore | undefined;
-let dataDir: string | undefined;
-
-afterEach(async () => {
-  const violations = raw.violations();
-  await raw.closeAll();
-  await broker?.close();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
-  broker = store = dataDir = undefined;
-  expect(violations).toEqual([]);
-});
-
-async function start(kind: 'memory' | 'lmdb'): Promise<Broker> {
-  if (kind === 'lmdb') dataDir = await mkdtemp(join(tmpdir(), 'linden-durable-failures-'));
-  broker = await startBroker({ port: 0, logLevel: 'silent', ...(dataDir ? { dataDir } : {}) }, {
-    wrapStore: (real) => (store = new FaultyStore(real)),
-  });
-  return broker;
-}
-
-async function view(name: string): Promise<Record<string, unknown>> {
-  const res = await fetch(`${broker!.url.replace(/^ws/, 'http')}/api/queues/${name}`);
-  return (await res.json()) as Record<string, unknown>;
-}
+const suite = faultyBrokers('linden-durable-failures-');
+const { raw, start, view } = suite;
 
 const CODECS: CodecName[] = ['json', 'msgpack'];
 
@@ -44,18 +15,18 @@ describe.each(CODECS)('%s', (codec) => {
   describe.each(['memory', 'lmdb'] as const)('%s store', (kind) => {
     test('a persistent publish whose write failed leaves its mid free: the retry is stored and received once', async () => {
       await start(kind);
-      const c = await raw.connect(broker!.url, codec);
+      const c = await raw.connect(suite.broker.url, codec);
       await c.call({ t: 'qcreate', id: 1, name: 'billing', pattern: 'orders.>' });
       const pub = (id: number) => ({ t: 'pub', id, topic: 'orders.eu', data: c.data({ n: 1 }), mode: 'persistent', ack: 'submission', mid: 'order-1' });
 
       // The write carrying the mid's dedupe record fails; a repeat sent meanwhile waits for it and fails too.
-      store!.failWrites((key) => key[0] === 'd');
+      suite.store.failWrites((key) => key[0] === 'd');
       c.send([pub(2), pub(3)]);
       expect(await c.reply(2)).toMatchObject({ t: 'err', code: 'INTERNAL_ERROR', re: 2 });
       expect(await c.reply(3)).toMatchObject({ t: 'err', code: 'INTERNAL_ERROR', re: 3 });
-      expect(store!.failed).toBe(1);
+      expect(suite.store.failed).toBe(1);
 
-      store!.failWrites(undefined);
+      suite.store.failWrites(undefined);
       const retry = await c.call(pub(4));
       expect(retry).toMatchObject({ t: 'receipt', re: 4, mid: 'order-1', queues: ['billing'] });
       expect(retry).not.toHaveProperty('duplicate');
@@ -63,7 +34,7 @@ describe.each(CODECS)('%s', (codec) => {
       // The copy whose write failed left the queue: no consumer had taken it.
       expect(await view('billing')).toMatchObject({ messages: 1, depth: 1 });
 
-      const consumer = await raw.connect(broker!.url, codec);
+      const consumer = await raw.connect(suite.broker.url, codec);
       await consumer.call({ t: 'sub', id: 1, sid: 1, pattern: 'orders.>', durable: 'billing' });
       const msg = await consumer.next((m) => m.t === 'msg');
       expect(msg).toMatchObject({ mid: 'order-1', dc: 1 });

@@ -1,4 +1,9 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startBroker, type Broker } from '../../server/broker.js';
 import type { Key, Store, StoreWrite } from '../../server/store/store.js';
+import { rawClients, type RawClients } from './raw-client.js';
 
 /**
  * The broker's real store (memory or LMDB) with two faults a test can switch on, passed to
@@ -68,4 +73,58 @@ export class FaultyStore implements Store {
     this.release();
     return this.inner.close();
   }
+}
+
+/** A broker on a FaultyStore, with raw clients, that a test file starts per test (faultyBrokers()). */
+export interface FaultyBrokers {
+  readonly raw: RawClients;
+  readonly broker: Broker;
+  readonly store: FaultyStore;
+  /** A broker on the memory store, or on LMDB in a fresh folder removed after the test. */
+  start(kind?: 'memory' | 'lmdb'): Promise<Broker>;
+  /** Closes the broker and starts a plain one on the same folder: what survived on disk. */
+  restart(): Promise<Broker>;
+  /** The admin API's view of a queue. */
+  view(name: string): Promise<Record<string, unknown>>;
+}
+
+/**
+ * Registers the cleanup after each test (held writes released, clients and broker closed, the
+ * folder removed, and no malformed frame from the broker) and returns the starter.
+ */
+export function faultyBrokers(folderPrefix: string): FaultyBrokers {
+  const raw = rawClients();
+  let broker: Broker | undefined;
+  let store: FaultyStore | undefined;
+  let dataDir: string | undefined;
+  afterEach(async () => {
+    store?.release();
+    const violations = raw.violations();
+    await raw.closeAll();
+    await broker?.close();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    broker = store = dataDir = undefined;
+    expect(violations).toEqual([]);
+  });
+  return {
+    raw,
+    get broker() { return broker!; },
+    get store() { return store!; },
+    async start(kind = 'memory') {
+      if (kind === 'lmdb') dataDir = await mkdtemp(join(tmpdir(), folderPrefix));
+      broker = await startBroker({ port: 0, logLevel: 'silent', ...(dataDir ? { dataDir } : {}) }, {
+        wrapStore: (real) => (store = new FaultyStore(real)),
+      });
+      return broker;
+    },
+    async restart() {
+      await broker!.close();
+      broker = await startBroker({ port: 0, logLevel: 'silent', ...(dataDir ? { dataDir } : {}) });
+      return broker;
+    },
+    async view(name) {
+      const res = await fetch(`${broker!.url.replace(/^ws/, 'http')}/api/queues/${name}`);
+      return (await res.json()) as Record<string, unknown>;
+    },
+  };
 }
