@@ -33,6 +33,11 @@ export interface QueueSettings {
   ackWait?: number; maxInFlight?: number; maxDeliveries?: number;
   maxMessages?: number; maxBytes?: number; overflow?: (typeof OVERFLOW_POLICIES)[number];
 }
+/** Whether a message names any queue setting (a `sub` that does may change its queue). */
+export function hasQueueSettings(f: QueueSettings): boolean {
+  return f.ackWait !== undefined || f.maxInFlight !== undefined || f.maxDeliveries !== undefined
+    || f.maxMessages !== undefined || f.maxBytes !== undefined || f.overflow !== undefined;
+}
 export interface SubFrame extends QueueSettings { t: 'sub'; id: number; sid: number; pattern: string; group?: string; durable?: string }
 export interface UnsubFrame { t: 'unsub'; id: number; sid: number }
 export interface PubFrame {

@@ -1,5 +1,5 @@
 import { LindenError } from '../../protocol/errors.js';
-import type { ClientFrame, QueueSettings, SubFrame } from '../../protocol/frames.js';
+import { hasQueueSettings, type ClientFrame, type SubFrame } from '../../protocol/frames.js';
 import type { Action, Permissions } from './permissions.js';
 
 /** Throws PERMISSION_DENIED unless `permissions` allow `action` on `subject`. */
@@ -9,12 +9,10 @@ export function authorize(permissions: Permissions, action: Action, subject: str
   }
 }
 
-const SETTINGS: (keyof QueueSettings)[] = ['ackWait', 'maxInFlight', 'maxDeliveries', 'maxMessages', 'maxBytes', 'overflow'];
-
 /** A durable `sub` naming settings may change the queue: that is managing it, not just consuming. */
 function subAction(f: SubFrame): [Action, string] {
   if (f.durable === undefined) return ['subscribe', f.pattern];
-  return [SETTINGS.some((k) => f[k] !== undefined) ? 'queue.manage' : 'queue.consume', f.durable];
+  return [hasQueueSettings(f) ? 'queue.manage' : 'queue.consume', f.durable];
 }
 
 /**

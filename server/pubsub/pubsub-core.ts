@@ -1,5 +1,5 @@
 import { LindenError } from '../../protocol/errors.js';
-import type { AckLevel, AckFrame, NackFrame, WorkingFrame, PubFrame, RcvFrame, ReceiptFrame, ReceiverRef, SubFrame, UnsubFrame } from '../../protocol/frames.js';
+import { hasQueueSettings, type AckLevel, type AckFrame, type NackFrame, type WorkingFrame, type PubFrame, type RcvFrame, type ReceiptFrame, type ReceiverRef, type SubFrame, type UnsubFrame } from '../../protocol/frames.js';
 import { assertPattern, assertTopic } from '../../protocol/topics.js';
 import type { Connection } from '../connection.js';
 import type { ResolvedOptions } from '../options.js';
@@ -253,9 +253,4 @@ function watchOf(tracker: ReceiptTracker, index: number): MessageWatch {
     rejected: (reason) => tracker.rejected(index, reason),
     lost: () => tracker.lost(index),
   };
-}
-
-function hasQueueSettings(f: SubFrame): boolean {
-  return f.ackWait !== undefined || f.maxInFlight !== undefined || f.maxDeliveries !== undefined
-    || f.maxMessages !== undefined || f.maxBytes !== undefined || f.overflow !== undefined;
 }
