@@ -1,14 +1,17 @@
-import { Ajv } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
 import { LindenError } from '../protocol/errors.js';
 import { fragmentation } from '../protocol/fragmentation.js';
 import type { Interceptor } from '../protocol/interceptor.js';
-import { MAX_ARITY, MAX_DURATION_MS } from '../protocol/limits.js';
-import { AUTH_SCHEMA, checkAuth, type AuthOptions } from './auth/auth-options.js';
+import { authProblems, type AuthOptions } from './auth/auth-options.js';
+import { LOG_LEVELS, OPTION_NAMES, optionsSchema, specOf } from './option-specs.js';
 import { normalizeOrigin } from './origin.js';
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export { LOG_LEVELS };
 
-/** Options of startBroker(); every one is documented with its default in README.md. */
+/**
+ * Options of startBroker(). Each one also has its entry in OPTION_SPECS (server/option-specs.ts):
+ * schema, default and the line README's table and `linden serve --help` show.
+ */
 export interface BrokerOptions {
   /** TCP port; 0 picks a free one. Default 7070. */
   port?: number;
@@ -92,102 +95,82 @@ export interface TlsFiles {
   key: string;
 }
 
-export type ResolvedOptions = Required<Omit<BrokerOptions, 'dataDir' | 'interceptors' | 'tls' | 'allowedOrigins' | 'auth'>>
+/** The options startBroker() has no default for (its entry in OPTION_SPECS has none); every other one must have one. */
+export type WithoutDefault = 'dataDir' | 'interceptors' | 'tls' | 'allowedOrigins' | 'auth';
+
+export type ResolvedOptions = Required<Omit<BrokerOptions, WithoutDefault>>
   & Pick<BrokerOptions, 'dataDir' | 'tls' | 'auth'>
   & { interceptors: readonly Interceptor[]; allowedOrigins: readonly string[] | undefined };
 
-export const DEFAULTS: ResolvedOptions = {
-  port: 7070,
-  host: '127.0.0.1',
-  maxFrameBytes: 1024 * 1024,
-  maxMessageBytes: 64 * 1024 * 1024,
-  maxSubscriptions: 10_000,
-  maxPendingBytes: 8 * 1024 * 1024,
-  heartbeatMs: 30_000,
-  handshakeTimeoutMs: 10_000,
-  receiptTimeoutMs: 30_000,
-  maxTimeoutMs: 600_000,
-  maxTuplesPerSpace: 1_000_000,
-  maxWaitersPerConnection: 10_000,
-  maxLeaseMs: 7 * 24 * 3600 * 1000,
-  maxArity: 64,
-  dedupeWindowMs: 120_000,
-  logLevel: 'info',
+/** startBroker()'s defaults, from OPTION_SPECS. */
+export const DEFAULTS = {
+  ...Object.fromEntries(OPTION_NAMES.flatMap((name) => (specOf(name).default === undefined ? [] : [[name, specOf(name).default]]))),
   interceptors: [],
   allowedOrigins: undefined,
-  metricsAuth: false,
-};
+} as unknown as ResolvedOptions;
 
-const positive = { type: 'integer', minimum: 1 };
-/** Every option in ms reaches a timer, and a timer of 2^31 ms or more fires after 1 ms. */
-const duration = { type: 'integer', minimum: 1, maximum: MAX_DURATION_MS };
-const validate = new Ajv({ allErrors: true }).compile({
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    port: { type: 'integer', minimum: 0, maximum: 65535 },
-    host: { type: 'string', minLength: 1 },
-    // A frame must hold 8 KiB of fields around a payload (protocol.md §3.4) and still carry one.
-    maxFrameBytes: { type: 'integer', minimum: 16_384 },
-    maxMessageBytes: positive,
-    maxSubscriptions: positive,
-    maxPendingBytes: positive,
-    heartbeatMs: duration,
-    handshakeTimeoutMs: duration,
-    receiptTimeoutMs: duration,
-    maxTimeoutMs: duration,
-    maxTuplesPerSpace: positive,
-    maxWaitersPerConnection: positive,
-    maxLeaseMs: duration,
-    maxArity: { type: 'integer', minimum: 1, maximum: MAX_ARITY },
-    logLevel: { enum: [...LOG_LEVELS] },
-    dataDir: { type: 'string', minLength: 1 },
-    dedupeWindowMs: duration,
-    interceptors: {
-      type: 'array',
-      items: { type: 'object', properties: { name: { type: 'string', minLength: 1 } }, required: ['name'] },
-    },
-    tls: {
-      type: 'object',
-      additionalProperties: false,
-      properties: { cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 } },
-      required: ['cert', 'key'],
-    },
-    // Each entry is checked to be an origin below; ajv only bounds the list.
-    allowedOrigins: { type: 'array', maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 2048 } },
-    auth: AUTH_SCHEMA,
-    metricsAuth: { type: 'boolean' },
-  },
-});
+const validate = new Ajv({ allErrors: true }).compile(optionsSchema('broker'));
 
 /** `/auth/users/2/permissions/publish/allow/0` as a reader of the config writes it: `auth.users[2].permissions.publish.allow[0]`. */
 function optionPath(pointer: string): string {
   return pointer.split('/').slice(1).map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 }
 
-/** Fills in defaults; throws INVALID_OPTIONS naming every bad or unknown option. */
-export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
-  if (!validate(options)) {
-    const problems = (validate.errors ?? []).map((e) =>
-      e.keyword === 'additionalProperties'
-        ? `${e.instancePath ? `${optionPath(e.instancePath)}: ` : ''}unknown option "${(e.params as { additionalProperty: string }).additionalProperty}"`
-        : `${optionPath(e.instancePath)}: ${e.message}`,
-    );
-    throw new LindenError('INVALID_OPTIONS', `invalid broker options: ${problems.join('; ')}`, { problems });
-  }
-  if (options.auth) checkAuth(options.auth);
-  return { ...DEFAULTS, ...options, interceptors: options.interceptors ?? [fragmentation()], allowedOrigins: allowedOrigins(options.allowedOrigins) };
+/** A bad or unknown option: `path` as a reader of the config writes it, from the option's name on ('' for an unknown option). */
+export interface OptionProblem {
+  /** The top-level option the problem is in (the unknown one itself for an unknown option). */
+  option: string;
+  path: string;
+  message: string;
 }
 
-/** The list as the `Origin` header spells origins, so the check is an exact comparison. */
-function allowedOrigins(list: string[] | undefined): string[] | undefined {
-  if (list === undefined) return undefined;
-  const problems: string[] = [];
-  const origins = list.map((entry, i) => {
-    const origin = normalizeOrigin(entry);
-    if (origin === undefined) problems.push(`allowedOrigins[${i}]: must be "*" or an origin such as https://app.example.com (scheme, host, optional port; no path), not "${entry.slice(0, 100)}"`);
-    return origin ?? '';
+/** `auth.users[0]: needs a password` as it is printed. */
+export function problemText(p: OptionProblem): string {
+  return p.path ? `${p.path}: ${p.message}` : p.message;
+}
+
+/**
+ * Everything wrong with `options`, by `check` (startBroker()'s schema unless told; `linden serve`
+ * passes the config schema) and then by what a schema cannot say (auth, origins).
+ */
+export function optionProblems(options: object, check: ValidateFunction = validate): OptionProblem[] {
+  if (!check(options)) {
+    return (check.errors ?? []).map((e) => {
+      const path = optionPath(e.instancePath);
+      if (e.keyword === 'additionalProperties') {
+        const key = (e.params as { additionalProperty: string }).additionalProperty;
+        return { option: path ? topOption(path) : key, path, message: `unknown option "${key}"` };
+      }
+      const message = e.keyword === 'enum' ? `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` : e.message ?? 'is invalid';
+      return { option: topOption(path), path, message };
+    });
+  }
+  const o = options as BrokerOptions;
+  const texts = [...(o.auth ? authProblems(o.auth) : []), ...originProblems(o.allowedOrigins ?? [])];
+  return texts.map((text) => {
+    const at = text.indexOf(': ');
+    const path = text.slice(0, at);
+    return { option: topOption(path), path, message: text.slice(at + 2) };
   });
+}
+
+const topOption = (path: string): string => /^[^.[]*/.exec(path)![0];
+
+/** Fills in defaults; throws INVALID_OPTIONS naming every bad or unknown option. */
+export function resolveOptions(options: BrokerOptions = {}): ResolvedOptions {
+  const problems = optionProblems(options).map(problemText);
   if (problems.length > 0) throw new LindenError('INVALID_OPTIONS', `invalid broker options: ${problems.join('; ')}`, { problems });
-  return origins;
+  return {
+    ...DEFAULTS,
+    ...options,
+    interceptors: options.interceptors ?? [fragmentation()],
+    // As the `Origin` header spells origins, so the check is an exact comparison.
+    allowedOrigins: options.allowedOrigins?.map((entry) => normalizeOrigin(entry)!),
+  };
+}
+
+function originProblems(list: string[]): string[] {
+  return list.flatMap((entry, i) => normalizeOrigin(entry) === undefined
+    ? [`allowedOrigins[${i}]: must be "*" or an origin such as https://app.example.com (scheme, host, optional port; no path), not "${entry.slice(0, 100)}"`]
+    : []);
 }

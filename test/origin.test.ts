@@ -129,7 +129,7 @@ describe('linden serve --allowed-origin', () => {
     expect(failure(exit)).toEqual({
       code: 2,
       stdout: '',
-      stderr: [`error: option '--allowed-origin <origin>' argument 'https://a.example/app' is invalid. "https://a.example/app" is not an origin: write "*" or scheme://host[:port], such as https://app.example.com (run with --help for usage)`],
+      stderr: ['--allowed-origin[0]: must be "*" or an origin such as https://app.example.com (scheme, host, optional port; no path), not "https://a.example/app"'],
       trace: false,
     });
   });

@@ -1,104 +1,44 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { LindenError, startBroker, type Broker, type BrokerOptions } from '../../server/index.js';
-import { DEFAULTS, LOG_LEVELS } from '../../server/options.js';
-import { normalizeOrigin } from '../../server/origin.js';
-import { action, CliError, EXIT, finish, integer } from '../common.js';
+import { action, CliError, EXIT, finish } from '../common.js';
+import { addOptionFlags } from '../config/flags.js';
+import { printConfig } from '../config/print-config.js';
+import { brokerOptions, resolveConfig } from '../config/resolve-config.js';
+import { readConfigFile, readEnv, readFlags } from '../config/sources.js';
 
-/** The flags as commander parses them; each maps to one broker option in toBrokerOptions(). */
 interface ServeFlags {
-  port: number;
-  host: string;
-  logLevel: NonNullable<BrokerOptions['logLevel']>;
-  data: string;
-  memory?: boolean;
-  tlsCert?: string;
-  tlsKey?: string;
-  allowedOrigin?: string[];
-  config?: BrokerOptions;
-}
-
-/** Where `linden serve` keeps its store unless told otherwise: next to wherever it was started. */
-const DEFAULT_DATA_DIR = './linden-data';
-
-/**
- * `--config <file>`: broker options as JSON, the same names and shape as startBroker() takes
- * (README "Security" has an example). Read when the command line is parsed, so an unreadable
- * file or bad JSON is a usage error; the broker validates the options themselves.
- */
-function configFile(path: string): BrokerOptions {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new InvalidArgumentError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw new InvalidArgumentError(`${path} is not JSON: ${(err as Error).message}`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidArgumentError(`${path} must hold a JSON object of broker options`);
-  return value as BrokerOptions;
-}
-
-/**
- * The one place flags become broker options; a new flag adds a line here and an addOption below.
- * A flag given on the command line wins over the config file, which wins over the flags' defaults.
- */
-function toBrokerOptions(flags: ServeFlags, given: (flag: string) => boolean): BrokerOptions {
-  const file = flags.config ?? {};
-  const options: BrokerOptions = { ...file };
-  const pick = <K extends 'port' | 'host' | 'logLevel'>(key: K, value: BrokerOptions[K]): void => {
-    if (given(key) || file[key] === undefined) options[key] = value;
-  };
-  pick('port', flags.port);
-  pick('host', flags.host);
-  pick('logLevel', flags.logLevel);
-  // startBroker() itself keeps everything in memory without a dataDir; the command defaults to
-  // a store so that persistent messages are persistent unless the user opts out.
-  if (flags.memory) delete options.dataDir;
-  else options.dataDir = resolve(given('data') || file.dataDir === undefined ? flags.data : file.dataDir);
-  if (file.tls) options.tls = { cert: resolve(file.tls.cert), key: resolve(file.tls.key) };
-  if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
-    throw new CliError(`--tls-cert and --tls-key go together: ${flags.tlsCert === undefined ? '--tls-cert' : '--tls-key'} is missing`, EXIT.USAGE);
-  }
-  // Absolute, so a reload on SIGHUP reads the same files whatever the working directory has become.
-  if (flags.tlsCert !== undefined && flags.tlsKey !== undefined) options.tls = { cert: resolve(flags.tlsCert), key: resolve(flags.tlsKey) };
-  if (flags.allowedOrigin !== undefined) options.allowedOrigins = flags.allowedOrigin;
-  return options;
-}
-
-/** `--allowed-origin`, repeatable and comma-separated; each origin is checked as startBroker() would. */
-function collectOrigins(value: string, previous: string[] | undefined): string[] {
-  const origins = value.split(',').map((o) => o.trim()).filter(Boolean);
-  for (const origin of origins) {
-    if (normalizeOrigin(origin) === undefined) throw new InvalidArgumentError(`"${origin}" is not an origin: write "*" or scheme://host[:port], such as https://app.example.com`);
-  }
-  return [...(previous ?? []), ...origins];
+  config?: string;
+  printConfig?: boolean;
+  json?: boolean;
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('serve')
-    .description('run a broker until SIGINT or SIGTERM')
-    // Defaults come from the broker so the CLI and startBroker() cannot drift apart.
-    .addOption(new Option('--port <port>', 'TCP port; 0 picks a free one').argParser(integer(0, 65535)).default(DEFAULTS.port))
-    .addOption(new Option('--host <host>', 'interface to listen on').default(DEFAULTS.host))
-    .addOption(new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).default(DEFAULTS.logLevel))
-    .addOption(new Option('--data <dir>', 'folder of the LMDB store: durable queues, persistent messages and spaces survive restarts').default(DEFAULT_DATA_DIR))
-    .addOption(new Option('--memory', 'keep everything in memory: nothing survives the process').conflicts('data'))
-    .addOption(new Option('--tls-cert <file>', 'serve wss:// and HTTPS with this PEM certificate (and chain); reloaded on SIGHUP'))
-    .addOption(new Option('--tls-key <file>', 'the PEM private key of --tls-cert'))
-    .addOption(new Option('--config <file>', 'JSON file of broker options (auth, allowedOrigins, tls, limits, ...); flags given here win over it').argParser(configFile))
-    .addOption(new Option('--allowed-origin <origin>', 'a web origin (https://app.example.com) whose pages may connect, or "*"; repeat or separate with commas (default: loopback origins only)').argParser(collectOrigins))
-    .action(action(serve));
+    .description('run a broker until SIGINT or SIGTERM; every broker option can be given by flag, LINDEN_* variable or --config file (README "Configuration")')
+    .addOption(new Option('--config <file>', 'JSON file of broker options, the names and shape startBroker() takes; LINDEN_* variables and flags win over it').env('LINDEN_CONFIG'))
+    .addOption(new Option('--print-config', 'print every option, its value and where it comes from (default, file, env, flag), and exit without starting'))
+    .addOption(new Option('--json', 'with --print-config: JSON Lines, one {option, value, source} per option'));
+  const flagValues = addOptionFlags(command);
+  command.action(action(async (flags: ServeFlags) => {
+    if (flags.json && !flags.printConfig) throw new CliError('--json goes with --print-config', EXIT.USAGE);
+    const cwd = process.cwd();
+    // The variables the client commands read are not broker options, nor typos of them.
+    const ignored = new Set(program.commands.flatMap((c) => c.options.flatMap((o) => (o.envVar ? [o.envVar] : []))));
+    const env = readEnv(process.env, cwd, ignored);
+    for (const warning of env.warnings) process.stderr.write(`${warning}\n`);
+    const { raws, cleared } = flagValues();
+    const config = resolveConfig([...(flags.config === undefined ? [] : [readConfigFile(flags.config, cwd)]), env, readFlags(raws, cleared, cwd)], cwd);
+    const options = await brokerOptions(config);
+    if (flags.printConfig) {
+      printConfig(config, flags.json === true);
+      return;
+    }
+    await run(options);
+  }));
 }
 
-async function serve(flags: ServeFlags, command: Command): Promise<void> {
-  const options = toBrokerOptions(flags, (flag) => command.getOptionValueSource(flag) === 'cli');
+async function run(options: BrokerOptions): Promise<void> {
   let broker: Broker;
   try {
     broker = await startBroker(options);

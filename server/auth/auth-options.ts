@@ -107,9 +107,9 @@ export function permissionsFrom(value: unknown): PermissionsConfig {
 
 /**
  * What JSON Schema cannot say: patterns in the topic syntax, secrets in a known form, one user
- * per name, and a way in for each user. Throws INVALID_OPTIONS naming the path.
+ * per name, and a way in for each user. Each problem is `<path>: <what is wrong>`.
  */
-export function checkAuth(auth: AuthOptions): void {
+export function authProblems(auth: AuthOptions): string[] {
   const problems = patternProblems(auth.anonymousPermissions, 'auth.anonymousPermissions');
   const seen = new Set<string>();
   (auth.users ?? []).forEach((u, i) => {
@@ -123,5 +123,11 @@ export function checkAuth(auth: AuthOptions): void {
     }
     problems.push(...patternProblems(u.permissions, `${at}.permissions`));
   });
+  return problems;
+}
+
+/** authProblems() as INVALID_OPTIONS. */
+export function checkAuth(auth: AuthOptions): void {
+  const problems = authProblems(auth);
   if (problems.length > 0) throw new LindenError('INVALID_OPTIONS', `invalid broker options: ${problems.join('; ')}`, { problems });
 }
