@@ -163,7 +163,7 @@ export const OPTION_SPECS = {
       items: { type: 'object', properties: { name: { type: 'string', minLength: 1 } }, required: ['name'] },
     },
     defaultText: '`[fragmentation()]`',
-    describe: 'interceptors from the handlers to the socket (see "Interceptors and large messages"); a list given replaces the default. In a config file, LINDEN_* or a flag: names, `fragmentation` for the built-in, or paths of ES modules (see below)',
+    describe: 'interceptors from the handlers to the socket (see "Interceptors and large messages"); a list given replaces the default. In a config file, LINDEN_* or a flag: names, `fragmentation` for the built-in, or paths of ES modules',
     serveDefault: ['fragmentation'],
     configSchema: { type: 'array', maxItems: 100, items: { type: 'string', minLength: 1, maxLength: 4096 } },
     paths: (list: string[], base: string) => list.map((s) => (isModulePath(s) ? absolute(s, base) : s)),

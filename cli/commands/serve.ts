@@ -3,8 +3,7 @@ import { LindenError, startBroker, type Broker, type BrokerOptions } from '../..
 import { action, CliError, EXIT, finish } from '../common.js';
 import { addOptionFlags } from '../config/flags.js';
 import { printConfig } from '../config/print-config.js';
-import { brokerOptions, resolveConfig } from '../config/resolve-config.js';
-import { readConfigFile, readEnv, readFlags } from '../config/sources.js';
+import { brokerOptions, configFrom } from '../config/resolve-config.js';
 
 interface ServeFlags {
   config?: string;
@@ -22,13 +21,10 @@ export function register(program: Command): void {
   const flagValues = addOptionFlags(command);
   command.action(action(async (flags: ServeFlags) => {
     if (flags.json && !flags.printConfig) throw new CliError('--json goes with --print-config', EXIT.USAGE);
-    const cwd = process.cwd();
     // The variables the client commands read are not broker options, nor typos of them.
-    const ignored = new Set(program.commands.flatMap((c) => c.options.flatMap((o) => (o.envVar ? [o.envVar] : []))));
-    const env = readEnv(process.env, cwd, ignored);
-    for (const warning of env.warnings) process.stderr.write(`${warning}\n`);
-    const { raws, cleared } = flagValues();
-    const config = resolveConfig([...(flags.config === undefined ? [] : [readConfigFile(flags.config, cwd)]), env, readFlags(raws, cleared, cwd)], cwd);
+    const otherEnv = new Set(program.commands.flatMap((c) => c.options.flatMap((o) => (o.envVar ? [o.envVar] : []))));
+    const { config, warnings } = configFrom({ configFile: flags.config, env: process.env, flags: flagValues(), otherEnv, cwd: process.cwd() });
+    for (const warning of warnings) process.stderr.write(`${warning}\n`);
     const options = await brokerOptions(config);
     if (flags.printConfig) {
       printConfig(config, flags.json === true);

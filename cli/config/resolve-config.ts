@@ -1,11 +1,12 @@
-import { Ajv } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
 import type { BrokerOptions } from '../../server/index.js';
 import { OPTION_NAMES, optionsSchema, specOf, type OptionName } from '../../server/option-specs.js';
 import { optionProblems, problemText, type OptionProblem } from '../../server/options.js';
 import { CliError, EXIT } from '../common.js';
 import { loadInterceptor } from './interceptor-modules.js';
 import { closest } from './names.js';
-import type { Given, Layer } from './sources.js';
+import type { FlagValues } from './flags.js';
+import { readConfigFile, readEnv, readFlags, type Given, type Layer } from './sources.js';
 
 /*
  * Sources merged, option by option, in the order flags > environment > config file > defaults:
@@ -17,7 +18,27 @@ import type { Given, Layer } from './sources.js';
 /** Every option with the value that counts and where it came from; a value of undefined means none. */
 export type ResolvedConfig = ReadonlyMap<OptionName, Given>;
 
-const checkConfig = new Ajv({ allErrors: true }).compile(optionsSchema('config'));
+// Compiled on first use: every CLI command loads this module, only `serve` needs the schema.
+let checkConfig: ValidateFunction | undefined;
+
+/** What `linden serve` reads its configuration from. */
+export interface Sources {
+  /** --config (or LINDEN_CONFIG), as given. */
+  configFile?: string;
+  env: NodeJS.ProcessEnv;
+  flags: FlagValues;
+  /** LINDEN_* names other commands read (LINDEN_URL...): neither options nor typos of them. */
+  otherEnv: ReadonlySet<string>;
+  cwd: string;
+}
+
+/** The configuration from all sources, and warnings about LINDEN_* names that are no option. */
+export function configFrom(sources: Sources): { config: ResolvedConfig; warnings: string[] } {
+  const { configFile, cwd } = sources;
+  const env = readEnv(sources.env, cwd, sources.otherEnv);
+  const file = configFile === undefined ? [] : [readConfigFile(configFile, cwd)];
+  return { config: resolveConfig([...file, env, readFlags(sources.flags.raws, sources.flags.cleared, cwd)], cwd), warnings: env.warnings };
+}
 
 /** Merges `layers` (weakest first) over the defaults; throws one usage error naming every problem and its source. */
 export function resolveConfig(layers: readonly Layer[], cwd: string): ResolvedConfig {
@@ -29,7 +50,7 @@ export function resolveConfig(layers: readonly Layer[], cwd: string): ResolvedCo
   const values = Object.fromEntries([...merged].filter(([, g]) => g.value !== undefined).map(([name, g]) => [name, g.value]));
   const problems = [
     ...layers.flatMap((l) => l.problems),
-    ...optionProblems(values, checkConfig).map((p) => told(p, merged.get(p.option))),
+    ...optionProblems(values, checkConfig ??= new Ajv({ allErrors: true }).compile(optionsSchema('config'))).map((p) => told(p, merged.get(p.option))),
   ];
   if (problems.length > 0) throw new CliError(problems.join('; '), EXIT.USAGE);
   for (const [name, given] of merged) {
