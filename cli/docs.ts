@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { withOptionTable } from '../cli/config/option-table.js';
+import { withOptionTable } from './config/option-table.js';
 
 // `npm run docs`: README's generated parts, rewritten from the code they describe.
 const readme = fileURLToPath(new URL('../../README.md', import.meta.url));
