@@ -48,6 +48,12 @@ export interface BrokerOptions {
   maxArity?: number;
   /** How long a publisher's message id (`mid`) of a persistent message is remembered to drop repeats. Default 120,000 ms. */
   dedupeWindowMs?: number;
+  /**
+   * Longest wait of `broker.drain()` (`linden serve`: SIGTERM, SIGINT) for in-flight receipts and
+   * durable deliveries before it answers the rest as timed out and closes; 0 closes at once.
+   * Default 20,000 ms.
+   */
+  drainTimeoutMs?: number;
   /** pino log level. Default 'info'. */
   logLevel?: (typeof LOG_LEVELS)[number];
   /**
@@ -112,6 +118,7 @@ export const DEFAULTS: ResolvedOptions = {
   maxLeaseMs: 7 * 24 * 3600 * 1000,
   maxArity: 64,
   dedupeWindowMs: 120_000,
+  drainTimeoutMs: 20_000,
   logLevel: 'info',
   interceptors: [],
   allowedOrigins: undefined,
@@ -143,6 +150,7 @@ const validate = new Ajv({ allErrors: true }).compile({
     logLevel: { enum: [...LOG_LEVELS] },
     dataDir: { type: 'string', minLength: 1 },
     dedupeWindowMs: duration,
+    drainTimeoutMs: { ...duration, minimum: 0 },
     interceptors: {
       type: 'array',
       items: { type: 'object', properties: { name: { type: 'string', minLength: 1 } }, required: ['name'] },

@@ -83,7 +83,7 @@ function collectOrigins(value: string, previous: string[] | undefined): string[]
 export function register(program: Command): void {
   program
     .command('serve')
-    .description('run a broker until SIGINT or SIGTERM')
+    .description('run a broker until SIGINT or SIGTERM, which drain it (a second one exits at once)')
     // Defaults come from the broker so the CLI and startBroker() cannot drift apart.
     .addOption(new Option('--port <port>', 'TCP port; 0 picks a free one').argParser(integer(0, 65535)).default(DEFAULTS.port))
     .addOption(new Option('--host <host>', 'interface to listen on').default(DEFAULTS.host))
@@ -108,7 +108,7 @@ async function serve(flags: ServeFlags, command: Command): Promise<void> {
   }
   // The broker has logged `broker listening` with its URL and whoever read it may signal us at
   // once: install the handlers before anything else is awaited (signals arrive as macrotasks).
-  stopOnSignals(broker);
+  stopOnSignals(broker, options.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs);
   if (options.tls !== undefined) reloadOnHangup(broker);
 }
 
@@ -124,19 +124,23 @@ function reloadOnHangup(broker: Broker): void {
   });
 }
 
-function stopOnSignals(broker: Broker): void {
+/**
+ * SIGTERM and SIGINT drain the broker (README "Signals and drain"): it stops taking new work,
+ * lets what is in flight finish for up to drainTimeoutMs, then exits 0. A second signal means
+ * whoever sent it will not wait: exit at once, non-zero.
+ */
+function stopOnSignals(broker: Broker, drainTimeoutMs: number): void {
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
-      // A second Ctrl-C means the user will not wait for slow peers to close.
       broker.log.warn({ signal }, 'signal received again: exiting without waiting');
       process.exit(EXIT.FAILURE);
     }
     stopping = true;
     // A log line like every other the broker writes, so operators read one format.
-    broker.log.info({ signal }, 'signal received: closing broker');
-    broker.close().then(() => finish(EXIT.OK), (err: unknown) => {
-      broker.log.error({ err }, 'closing the broker failed');
+    broker.log.info({ signal, drainTimeoutMs }, 'signal received: draining');
+    broker.drain().then(() => finish(EXIT.OK), (err: unknown) => {
+      broker.log.error({ err }, 'stopping the broker failed');
       finish(EXIT.FAILURE);
     });
   };
