@@ -12,6 +12,7 @@ import { connect, type Client } from '../client-sdk/index.js';
 import { startBroker, type Broker } from '../server/index.js';
 import type { RawClient } from './helpers/raw-client.js';
 import { protocolSuite } from './helpers/protocol-suite.js';
+import { take } from './helpers/setup.js';
 
 const { t, raw } = protocolSuite();
 
@@ -73,6 +74,16 @@ test('drain: a processing receipt whose consumer never acks is answered at drain
   expect(await publisher.closed).toMatchObject({ code: 1001 });
 });
 
+test('drain: an `out` waiting for a taker is answered at drainTimeoutMs as timed out', async () => {
+  const broker = await t.start({ drainTimeoutMs: 200 });
+  const writer = await raw.connect(broker.url, 'msgpack');
+  const id = writer.id();
+  writer.send({ t: 'out', id, space: 'jobs', tuple: ['job', 1], ack: 'processing', timeout: 60_000 });
+  await writer.sync();
+  await broker.drain();
+  expect(await writer.reply(id)).toMatchObject({ t: 'lease', stage: 'processing', reached: false, timedOut: true });
+});
+
 test('close(): a receipt still waiting is answered as timed out, not as a success, before the connections close', async () => {
   const { broker, publisher, consumer } = await pair();
   const id = publisher.id();
@@ -127,6 +138,26 @@ describe('persistent messages', () => {
     clients.push(c);
     return c;
   }
+
+  test('drain: no durable delivery starts; what was not delivered is there after the restart', async () => {
+    const first = await broker();
+    const consumer = await raw.connect(first.url, 'json');
+    expect(await consumer.call({ t: 'sub', id: consumer.id(), sid: 1, pattern: 'q.>', durable: 'q', maxInFlight: 1 })).toMatchObject({ t: 'ok' });
+    for (const n of [1, 2]) {
+      expect(await consumer.call({ t: 'pub', id: consumer.id(), topic: 'q.x', data: n, mode: 'persistent', ack: 'submission' })).toMatchObject({ t: 'receipt' });
+    }
+    const one = await consumer.next((m) => m.t === 'msg');
+    expect(one.data).toBe(1);
+    const drained = first.drain();
+    await consumer.next((m) => m.t === 'drain');
+    consumer.send({ t: 'ack', tag: one.tag }); // frees the consumer: the second is not sent all the same
+    await drained;
+    expect(consumer.messages.filter((m) => m.t === 'msg')).toHaveLength(1);
+
+    await broker(first.port);
+    const rest = (await client(first.url)).subscribe<number>('q.>', { durable: 'q' });
+    expect((await take(rest, 1)).map((m) => [m.data, m.deliveryCount])).toEqual([[2, 1]]);
+  });
 
   test('drain with publishers and consumers in flight: every acknowledged message is processed, on this broker or after the restart', async () => {
     const N = 200;
