@@ -337,12 +337,13 @@ export class Client implements MessageOwner {
 
   private enqueueNow(frame: object, portable: boolean, id?: number): void {
     const piece = this.codec.encode(frame);
-    if ((!this.live || this.drainingEpoch) && this.outbox.bytes + piece.length > (this.options.maxBufferedBytes ?? 8 * 1024 * 1024)) {
+    const refusable = refusedWhileDraining(frame);
+    const held = refusable && this.drainingEpoch !== 0;
+    if ((!this.live || held) && this.outbox.bytes + piece.length > (this.options.maxBufferedBytes ?? 8 * 1024 * 1024)) {
       throw new LindenError('BUFFER_FULL', `send buffer full (${this.outbox.bytes} bytes queued while disconnected)`);
     }
-    const refusable = refusedWhileDraining(frame);
     if (refusable && id !== undefined) this.pending.keep(id, piece);
-    if (refusable && this.drainingEpoch) {
+    if (held) {
       // For the next broker, in the order made: a message without id goes before the next request's.
       this.outbox.hold(piece, id, id ?? this.nextId - 0.5);
       return;
@@ -407,6 +408,8 @@ export class Client implements MessageOwner {
   }
 
   private route(frame: BrokerFrame, epoch: number): void {
+    // The rest of a frame whose socket was given up on meanwhile (the client left a draining broker).
+    if (epoch !== this.epoch) return;
     if (frame.t === 'msg') this.onMessage(frame, epoch);
     else if (frame.t === 'welcome') this.onWelcome(frame, epoch);
     else if (frame.t === 'err') this.onError(frame);
