@@ -19,13 +19,13 @@ export interface BrokerParts {
 }
 
 /**
- * Stops a broker (protocol.md §1.6). It stops listening at once and starts no more durable
- * deliveries; with `notify` (a drain) every connection is told with a `drain` message and
- * publishes and writes are refused with DRAINING from then on, while acks and reads go on. It
- * waits up to `timeoutMs` for the receipts being waited for, the durable deliveries in flight
- * and the `out`s waiting for a taker; what is still waiting then is answered as timed out,
- * never as a success. Then the store is flushed, so every receipt waiting for the disk has left,
- * the connections are closed with 1001, and the store is closed.
+ * Stops a broker (protocol.md §1.6). It stops listening at once, starts no more durable
+ * deliveries and refuses publishes and writes with DRAINING, while acks and reads go on; with
+ * `notify` (a drain) every connection is told with a `drain` message. It waits up to
+ * `timeoutMs` for the receipts being waited for, the durable deliveries in flight, the `out`s
+ * waiting for a taker and (`notify`) each client's answer to the `drain`; what is still waiting
+ * then is answered as timed out, never as a success. Then the store is flushed, so every receipt
+ * waiting for the disk has left, the connections are closed with 1001, and the store is closed.
  */
 export async function stopBroker(b: BrokerParts, timeoutMs: number, notify: boolean): Promise<void> {
   const { ctx } = b;
