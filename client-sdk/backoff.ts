@@ -30,7 +30,8 @@ export class ReconnectPolicy {
   private attempts = 0;
   private everConnected = false;
 
-  constructor(private readonly option: boolean | ReconnectOptions = true) {}
+  /** `servers`: brokers tried in turn; the delay grows once per round over all of them. */
+  constructor(private readonly option: boolean | ReconnectOptions = true, private readonly servers = 1) {}
 
   /** A handshake succeeded: attempts start again from the first delay. */
   connected(): void {
@@ -46,7 +47,7 @@ export class ReconnectPolicy {
     if (!this.everConnected || this.option === false || FATAL_CLOSE_CODES.includes(code)) return 'never';
     const options = this.option === true ? {} : this.option;
     if (options.maxAttempts !== undefined && this.attempts >= options.maxAttempts) return 'gave up';
-    const delayMs = backoffDelay(this.attempts++, options);
+    const delayMs = backoffDelay(Math.floor(this.attempts++ / this.servers), options);
     return { attempt: this.attempts, delayMs };
   }
 

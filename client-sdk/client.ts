@@ -6,6 +6,7 @@ import { packStr, utf8Length } from '../protocol/frame-writer.js';
 import type { AckLevel, BrokerFrame, ErrFrame, Extensions, Limits, MsgFrame, ReceiptFrame, WelcomeFrame } from '../protocol/frames.js';
 import type { MessageChain } from '../protocol/message-chain.js';
 import { assertTopic } from '../protocol/topics.js';
+import { refusedWhileDraining } from '../protocol/draining.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
 import { ReconnectPolicy } from './backoff.js';
 import { Heartbeat } from './heartbeat.js';
@@ -20,6 +21,7 @@ import type { Space, SpaceOptions } from './space.js';
 import { ClientSpaces } from './spaces.js';
 import type { Subscription, SubscribeOptions } from './subscription.js';
 import { ClientSubscriptions } from './subscriptions.js';
+import { ServerList } from './servers.js';
 import { openSocket, whenDrained, type Socket } from './transport.js';
 
 const RESOLVED = Promise.resolve();
@@ -27,10 +29,14 @@ const RESOLVED = Promise.resolve();
 const FAST_PATH_FIELDS = 512;
 const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
-/** Connects to a broker; resolves once the hello/welcome handshake is done. */
-export async function connect(url: string, options: ConnectOptions = {}): Promise<Client> {
-  const client = new Client(url, options);
-  await client.open();
+/**
+ * Connects to a broker; resolves once the hello/welcome handshake is done. Given several URLs
+ * (brokers of one deployment), it tries them in turn until one answers, and after a lost
+ * connection or a broker's drain it moves on to the next.
+ */
+export async function connect(servers: string | readonly string[], options: ConnectOptions = {}): Promise<Client> {
+  const client = new Client(servers, options);
+  await client.start();
   return client;
 }
 
@@ -62,9 +68,17 @@ export class Client implements MessageOwner {
   private readonly pipeline: ClientPipeline;
   /** The live connection's message-level interceptors, when any. */
   private chain: MessageChain | undefined;
+  private readonly servers: ServerList;
+  /** The first connection is being tried, broker after broker: a failure is start()'s to handle. */
+  private starting = false;
+  /** Epoch of a live connection whose broker drains; 0 when none. */
+  private drainingEpoch = 0;
+  /** Deliveries of the live connection whose publisher or queue waits for an ack or nack not sent yet. */
+  private unsettled = 0;
 
-  constructor(readonly url: string, private readonly options: ConnectOptions) {
-    this.reconnect = new ReconnectPolicy(options.reconnect);
+  constructor(servers: string | readonly string[], private readonly options: ConnectOptions) {
+    this.servers = new ServerList(servers);
+    this.reconnect = new ReconnectPolicy(options.reconnect, this.servers.size);
     this.codec = CODECS[options.codec ?? 'msgpack'];
     if (!this.codec) throw new LindenError('INVALID_OPTIONS', `unknown codec "${options.codec}"; use "msgpack" or "json"`);
     checkTlsOptions(options.tls);
@@ -86,8 +100,33 @@ export class Client implements MessageOwner {
     });
   }
 
-  /** @internal Opens a socket and performs the handshake. */
-  open(): Promise<void> {
+  /** The broker's URL: the one connected to, or, while reconnecting, the one tried next. */
+  get url(): string {
+    return this.servers.current;
+  }
+
+  /** @internal The first connection: each broker in turn until one completes the handshake. */
+  async start(): Promise<void> {
+    this.starting = true;
+    try {
+      for (let tried = 1; ; tried++) {
+        try {
+          return await this.open();
+        } catch (err) {
+          if (tried >= this.servers.size) {
+            this.shutdown(err as LindenError);
+            throw err;
+          }
+          this.servers.advance();
+        }
+      }
+    } finally {
+      this.starting = false;
+    }
+  }
+
+  /** Opens a socket and performs the handshake. */
+  private open(): Promise<void> {
     const epoch = ++this.epoch;
     const done = new Promise<void>((resolve, reject) => { this.handshake = { resolve, reject }; });
     const timer = setTimeout(() => {
@@ -195,7 +234,12 @@ export class Client implements MessageOwner {
   // ---- MessageOwner ----
   settle(tag: number, epoch: number, frame: { t: 'ack' | 'nack' | 'working'; tag: number }): void {
     if (epoch !== this.live) return; // the broker already counted that connection's deliveries as lost
-    this.enqueue(frame, false);
+    if (frame.t === 'working') {
+      this.enqueue(frame, false);
+      return;
+    }
+    this.unsettled--;
+    this.enqueue(frame, false, undefined, () => this.leaveWhenDone());
   }
 
   // ---- internals ----
@@ -222,7 +266,7 @@ export class Client implements MessageOwner {
       // stamps headers): a publish with headers, or with hooks to see it, takes the general one.
       const hdr = someHeaders(options.headers);
       if (ack === 'none' && mid === undefined && !persistent && hdr === undefined && this.codec.name === 'msgpack' && this.live
-        && this.pipeline.outbound.isEmpty && this.outbox.largeFrom > size + FAST_PATH_FIELDS) {
+        && !this.drainingEpoch && this.pipeline.outbound.isEmpty && this.outbox.largeFrom > size + FAST_PATH_FIELDS) {
         this.outbox.publishMsgpack(packedTopic, wire as Uint8Array);
         this.scheduleFlush();
         return RESOLVED;
@@ -252,7 +296,8 @@ export class Client implements MessageOwner {
   private call(frame: Record<string, unknown>, timeout: number | undefined, first = false): Promise<BrokerFrame> {
     const id = this.nextId++;
     frame.id = id;
-    const answer = this.pending.add(id, timeout, this.limits?.maxTimeoutMs);
+    const blocking = (frame.t === 'in' || frame.t === 'rd') && frame.wait !== false && frame.limit === undefined;
+    const answer = this.pending.add(id, timeout, this.limits?.maxTimeoutMs, blocking);
     try {
       if (first) {
         this.pipeline.outbound.run(frame, (f) => {
@@ -277,6 +322,7 @@ export class Client implements MessageOwner {
     if (!this.live && !portable) return;
     if (this.pipeline.outbound.isEmpty) {
       this.enqueueNow(frame, portable, id);
+      sent?.();
       return;
     }
     this.pipeline.outbound.run(frame, (f) => {
@@ -291,8 +337,16 @@ export class Client implements MessageOwner {
 
   private enqueueNow(frame: object, portable: boolean, id?: number): void {
     const piece = this.codec.encode(frame);
-    if (!this.live && this.outbox.bytes + piece.length > (this.options.maxBufferedBytes ?? 8 * 1024 * 1024)) {
+    const refusable = refusedWhileDraining(frame);
+    const held = refusable && this.drainingEpoch !== 0;
+    if ((!this.live || held) && this.outbox.bytes + piece.length > (this.options.maxBufferedBytes ?? 8 * 1024 * 1024)) {
       throw new LindenError('BUFFER_FULL', `send buffer full (${this.outbox.bytes} bytes queued while disconnected)`);
+    }
+    if (refusable && id !== undefined) this.pending.keep(id, piece);
+    if (held) {
+      // For the next broker, in the order made: a message without id goes before the next request's.
+      this.outbox.hold(piece, id, id ?? this.nextId - 0.5);
+      return;
     }
     this.outbox.add(piece, portable, id);
     this.scheduleFlush();
@@ -348,23 +402,31 @@ export class Client implements MessageOwner {
       // A refused delivery is nacked, so its publisher or queue learns now rather than at a timeout.
       const tag = (message as MsgFrame).t === 'msg' ? (message as MsgFrame).tag : undefined;
       const nack = { t: 'nack' as const, tag: tag!, reason: String((error as Error).message).slice(0, 1024) };
-      if (tag !== undefined) this.settle(tag, epoch, nack);
+      // Never counted as awaiting an ack (it did not reach the application), so not through settle().
+      if (tag !== undefined && epoch === this.live) this.enqueue(nack, false);
     });
   }
 
   private route(frame: BrokerFrame, epoch: number): void {
+    // The rest of a frame whose socket was given up on meanwhile (the client left a draining broker).
+    if (epoch !== this.epoch) return;
     if (frame.t === 'msg') this.onMessage(frame, epoch);
     else if (frame.t === 'welcome') this.onWelcome(frame, epoch);
     else if (frame.t === 'err') this.onError(frame);
     else if (frame.t === 'event') this.spaces.event(frame);
     else if (frame.t === 'warn') this.feed.emit({ type: 'slow-consumer', dropped: frame.dropped ?? 0, where: 'broker' });
-    else if ('re' in frame) this.pending.settle(frame.re)?.resolve(frame);
+    else if (frame.t === 'drain') this.onDrain(frame.ms, epoch);
+    else if ('re' in frame) {
+      this.pending.settle(frame.re)?.resolve(frame);
+      this.leaveWhenDone();
+    }
   }
 
   private onMessage(frame: MsgFrame, epoch: number): void {
     if (frame.tag !== undefined) {
       this.rcvTags.push(frame.tag);
       this.scheduleFlush();
+      if (frame.ack === 'processing') this.unsettled++;
     }
     this.subs.deliver(frame.sid, new Message(frame, this, epoch));
   }
@@ -375,6 +437,8 @@ export class Client implements MessageOwner {
     this.reconnect.connected();
     this.connectionId = frame.connectionId;
     this.limits = frame.limits;
+    this.drainingEpoch = 0;
+    this.unsettled = 0;
     this.outbox ??= new Outbox(this.codec, frame.limits.maxFrameBytes);
     this.outbox.largeFrom = this.pipeline.negotiated(frame.ext);
     this.heartbeat.start(frame.heartbeatMs, () => this.enqueue({ t: 'ping', id: this.nextId++ }, false), () => {
@@ -385,17 +449,48 @@ export class Client implements MessageOwner {
     this.scheduleFlush();
     this.handshake?.resolve();
     this.handshake = undefined;
-    this.feed.emit({ type: 'connected', connectionId: frame.connectionId });
+    this.feed.emit({ type: 'connected', connectionId: frame.connectionId, url: this.url });
+  }
+
+  /**
+   * The broker drains (protocol.md §1.6): publishes and writes wait for the next broker from now
+   * on; once the answers awaited here have come and every delivery waiting for an ack has it,
+   * the client leaves for the next URL.
+   */
+  private onDrain(ms: number, epoch: number): void {
+    if (epoch !== this.live || this.drainingEpoch === epoch) return;
+    this.drainingEpoch = epoch;
+    this.feed.emit({ type: 'draining', url: this.url, ms });
+    this.leaveWhenDone();
+  }
+
+  /** While the broker drains: leaves once nothing is awaited on this connection. */
+  private leaveWhenDone(): void {
+    if (!this.drainingEpoch || this.drainingEpoch !== this.live) return;
+    // What was queued before the drain began goes now; a publish among it comes back as DRAINING and waits.
+    if (!this.outbox.isEmpty) this.flushNow();
+    if (this.unsettled > 0 || this.pending.busy(this.live)) return;
+    this.abandon(CLOSE_CODES.NORMAL.code, 'broker draining');
   }
 
   private onError(frame: ErrFrame): void {
     const err = new LindenError(isErrorCode(frame.code) ? frame.code : 'INTERNAL_ERROR', frame.message, frame.details);
+    // Refused by a draining broker, so it had no effect there: it goes to the next one instead.
+    const re = frame.re;
+    const again = err.code === 'DRAINING' && re !== undefined ? this.pending.unsend(re) : undefined;
+    if (again) {
+      this.outbox.hold(again, re, re!);
+      this.drainingEpoch ||= this.live;
+      this.leaveWhenDone();
+      return;
+    }
     const entry = frame.re === undefined ? undefined : this.pending.settle(frame.re);
     const sid = frame.details?.sid;
     if (entry) entry.reject(err);
     else if (this.handshake && frame.re === 0) this.handshakeFailed(err);
     // A subscription the broker ended (its queue was deleted) is not restored on reconnect.
     else if (typeof sid !== 'number' || !this.subs.ended(sid, err)) this.feed.emit({ type: 'error', error: err });
+    if (entry) this.leaveWhenDone();
   }
 
   /**
@@ -421,10 +516,13 @@ export class Client implements MessageOwner {
     const why = reason || this.lastSocketError;
     this.lastSocketError = undefined;
     this.handshakeFailed(new LindenError('CONNECTION_REFUSED', `connection closed during handshake (${code}${why ? ': ' + why : ''})`, { code, reason: why ?? '' }));
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.starting) return;
     const lost = new LindenError('DISCONNECTED', `connection lost (${code}${reason ? ': ' + reason : ''})`, { code, reason });
     this.pending.failSent(lost, epoch);
     this.outbox?.dropConnectionBound();
+    this.outbox?.release(); // what a draining broker was not given goes to the next one
+    this.drainingEpoch = 0;
+    this.unsettled = 0;
     this.rcvTags = [];
     if (wasLive) this.feed.emit({ type: 'disconnected', code, reason });
     const next = this.reconnect.next(code);
@@ -432,6 +530,7 @@ export class Client implements MessageOwner {
     else if (next === 'gave up') this.shutdown(new LindenError('DISCONNECTED', `gave up after ${this.reconnect.attempted} reconnection attempts`));
     else {
       this.state = 'reconnecting';
+      this.servers.advance();
       this.feed.emit({ type: 'reconnecting', attempt: next.attempt, delayMs: next.delayMs });
       clearTimeout(this.reconnectTimer);
       this.reconnectTimer = setTimeout(() => { this.open().catch(() => {}); }, next.delayMs);

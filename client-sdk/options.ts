@@ -11,7 +11,7 @@ export interface ConnectOptions {
   codec?: CodecName;
   /** Reconnect with back-off after a lost connection. Default true. */
   reconnect?: boolean | ReconnectOptions;
-  /** Bytes of publishes kept while disconnected; beyond it publish() fails with BUFFER_FULL. Default 8 MiB. */
+  /** Bytes of publishes kept while disconnected or held back from a draining broker; beyond it publish() fails with BUFFER_FULL. Default 8 MiB. */
   maxBufferedBytes?: number;
   /** Time allowed for the WebSocket upgrade and hello/welcome. Default 10,000 ms. */
   connectTimeoutMs?: number;

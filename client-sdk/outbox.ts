@@ -18,6 +18,9 @@ export class Outbox {
   /** Messages for the message-level interceptors (fragmentation), kept whole until a flush. */
   private large: { piece: Piece; portable: boolean }[] = [];
   private largeBytes = 0;
+  /** Publishes and writes made while the broker drains, for the next connection (protocol.md §1.6). */
+  private held: { piece: Piece; id: number | undefined; order: number }[] = [];
+  private heldBytes = 0;
   /** Messages of at least this size are `large`; set from the interceptors after each handshake. */
   largeFrom = Infinity;
 
@@ -27,7 +30,7 @@ export class Outbox {
 
   /** Bytes of portable messages waiting. */
   get bytes(): number {
-    return this.writer.bytes + this.largeBytes;
+    return this.writer.bytes + this.largeBytes + this.heldBytes;
   }
 
   get isEmpty(): boolean {
@@ -65,6 +68,26 @@ export class Outbox {
     w.raw(DATA_KEY);
     w.raw(bin);
     w.raw(data);
+  }
+
+  /**
+   * Keeps a portable message back until release(): it must not go to the connection of now.
+   * `order` is its place among the others (a publish the broker refused comes back late, but
+   * goes out before those made after it).
+   */
+  hold(piece: Piece, id: number | undefined, order: number): void {
+    let i = this.held.length;
+    while (i > 0 && this.held[i - 1]!.order > order) i--;
+    this.held.splice(i, 0, { piece, id, order });
+    this.heldBytes += piece.length;
+  }
+
+  /** Queues what was held, in order, behind what is queued already. */
+  release(): void {
+    const held = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    for (const { piece, id } of held) this.add(piece, true, id);
   }
 
   dropConnectionBound(): void {

@@ -1,4 +1,5 @@
 import { LindenError } from '../protocol/errors.js';
+import type { Piece } from '../protocol/codec.js';
 import type { BrokerFrame } from '../protocol/frames.js';
 
 interface Pending {
@@ -7,6 +8,10 @@ interface Pending {
   /** Epoch of the connection it was written on; 0 while still in the outbox. */
   sentEpoch: number;
   timer?: ReturnType<typeof setTimeout>;
+  /** A blocking in/rd: it may wait without end, so a client leaving a draining broker does not wait for it. */
+  blocking: boolean;
+  /** A publish or write as encoded, kept to send again if a draining broker refuses it (DRAINING). */
+  piece?: Piece;
 }
 
 /** The broker answers by its own maxTimeoutMs at the latest; this much later the SDK gives up. */
@@ -19,9 +24,9 @@ export class PendingCalls {
   private readonly pending = new Map<number, Pending>();
 
   /** Registers request `id`; `timeout` (capped at `maxTimeoutMs`) fails it with TIMEOUT. */
-  add(id: number, timeout: number | undefined, maxTimeoutMs: number | undefined): Promise<BrokerFrame> {
+  add(id: number, timeout: number | undefined, maxTimeoutMs: number | undefined, blocking = false): Promise<BrokerFrame> {
     return new Promise<BrokerFrame>((resolve, reject) => {
-      const entry: Pending = { resolve, reject, sentEpoch: 0 };
+      const entry: Pending = { resolve, reject, sentEpoch: 0, blocking };
       if (timeout !== undefined) {
         entry.timer = setTimeout(() => {
           this.pending.delete(id);
@@ -47,6 +52,26 @@ export class PendingCalls {
       const entry = this.pending.get(id);
       if (entry) entry.sentEpoch = epoch;
     }
+  }
+
+  /** Keeps what request `id` sends, to send it again after a DRAINING refusal. */
+  keep(id: number, piece: Piece): void {
+    const entry = this.pending.get(id);
+    if (entry) entry.piece = piece;
+  }
+
+  /** Request `id` was refused with DRAINING: back to unsent; returns what to send again, if it was kept. */
+  unsend(id: number): Piece | undefined {
+    const entry = this.pending.get(id);
+    if (!entry?.piece) return undefined;
+    entry.sentEpoch = 0;
+    return entry.piece;
+  }
+
+  /** Whether an answer is awaited on the connection of `epoch`, blocking reads aside. */
+  busy(epoch: number): boolean {
+    for (const entry of this.pending.values()) if (entry.sentEpoch === epoch && !entry.blocking) return true;
+    return false;
   }
 
   /** Fails the requests written on the connection of `epoch` (or all of them): their answers will not come. */

@@ -3,7 +3,9 @@ import { QueuedIterator } from './queued-iterator.js';
 
 /** Connection status events, read with `for await (const s of client.status())`. */
 export type StatusEvent =
-  | { type: 'connected'; connectionId: string }
+  | { type: 'connected'; connectionId: string; url: string }
+  /** The broker is stopping (protocol.md §1.6): the client finishes what it has in flight there, then moves to the next URL. */
+  | { type: 'draining'; url: string; ms: number }
   | { type: 'disconnected'; code: number; reason: string }
   | { type: 'reconnecting'; attempt: number; delayMs: number }
   | { type: 'slow-consumer'; dropped: number; where: 'broker' | 'client'; pattern?: string }

@@ -131,6 +131,8 @@ export interface ReceiptFrame {
   duplicate?: boolean;
 }
 export interface WarnFrame { t: 'warn'; code: string; message: string; dropped?: number }
+/** The broker is draining (protocol.md §1.6): it closes this connection within `ms` at the latest. */
+export interface DrainFrame { t: 'drain'; ms: number }
 
 // ---- tuple spaces, broker -> client ----
 export interface LeaseFrame {
@@ -153,7 +155,7 @@ export interface ReportFrame { t: 'report'; re: number; op: AdminOp; result: unk
 export type BrokerFrame =
   | FragFrame | WelcomeFrame | PongFrame | OkFrame | ErrFrame | MsgFrame | ReceiptFrame | WarnFrame
   | LeaseFrame | TupleFrame | TuplesFrame | CountedFrame | EventFrame | BatchedFrame
-  | ReportFrame;
+  | ReportFrame | DrainFrame;
 
 // ---- schemas (client -> broker; the broker validates every inbound message) ----
 // Every number and string has its ceiling here (protocol/limits.ts, protocol.md §4.6).

@@ -30,4 +30,6 @@ export interface BrokerContext {
   holdInbound(conn: Connection, until: Promise<unknown>): void;
   /** Connections take turns at their inbound work (DESIGN.md §5 "Fairness"). */
   readonly turns: Turns;
+  /** While the broker drains (server/drain.ts): when it closes its connections, in ms since the epoch. */
+  draining: number | undefined;
 }

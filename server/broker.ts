@@ -7,6 +7,7 @@ import { pino, type Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { codecForSubprotocol } from '../protocol/codec.js';
 import { CLOSE_CODES, LindenError } from '../protocol/errors.js';
+import { MAX_DURATION_MS } from '../protocol/limits.js';
 import { FrameValidator } from '../protocol/validate.js';
 import { LINDEN_VERSION, PROTOCOL_VERSION, SUBPROTOCOLS } from '../protocol/version.js';
 import { commitHistogram, timeCommits } from './admin/commit-timer.js';
@@ -17,6 +18,7 @@ import { RateSampler } from './admin/rates.js';
 import type { BrokerContext } from './broker-context.js';
 import { Connection } from './connection.js';
 import { dispatch, fromChain, handleSlice } from './dispatch.js';
+import { stopBroker, type BrokerParts } from './drain.js';
 import { warnIfExposed } from './exposure.js';
 import { FlushScheduler } from './flush-scheduler.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
@@ -27,6 +29,7 @@ import { SpaceCore } from './space/space-core.js';
 import { Turns } from './turns.js';
 import { LmdbStore } from './store/lmdb-store.js';
 import { MemoryStore } from './store/memory-store.js';
+import { rememberLastWrite } from './store/last-write.js';
 import type { Store } from './store/store.js';
 import { loadTlsIdentity } from './tls.js';
 
@@ -47,12 +50,23 @@ export interface Broker {
    * SIGHUP. Rejects with INVALID_OPTIONS on a broker started without `tls`.
    */
   reloadTls(): Promise<void>;
-  /** Closes every connection with 1001 and stops listening. */
+  /**
+   * Stops gracefully (protocol.md §1.6): stops listening, tells every client with a `drain`
+   * message, refuses new publishes and writes with DRAINING, and waits up to `timeoutMs`
+   * (default: the `drainTimeoutMs` option) for in-flight receipts and durable deliveries; then
+   * answers what still waits as timed out, flushes the store and closes every connection with
+   * 1001. `linden serve` calls it on SIGTERM and SIGINT. Resolves once stopped; a second call,
+   * or close(), returns the same promise.
+   */
+  drain(options?: { timeoutMs?: number }): Promise<void>;
+  /**
+   * Stops at once: drain() without the wait and without the `drain` message. Receipts still
+   * waiting are answered as timed out, and the store is flushed before the connections close.
+   */
   close(): Promise<void>;
 }
 
 const SUPPORTED = [SUBPROTOCOLS.msgpack, SUBPROTOCOLS.json];
-const CLOSE_GRACE_MS = 2_000;
 
 /**
  * Not options and not public API: seams for tests. `wrapStore` puts a wrapper around the real
@@ -77,7 +91,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   let nextConnection = 1;
   const commits = commitHistogram();
   const opened: Store = opts.dataDir ? await LmdbStore.open(opts.dataDir) : new MemoryStore();
-  const store: Store = timeCommits(seams.wrapStore ? seams.wrapStore(opened) : opened, commits);
+  const store = rememberLastWrite(timeCommits(seams.wrapStore ? seams.wrapStore(opened) : opened, commits));
   const spaces = new SpaceCore(opts, store, log.child({ component: 'spaces' }));
   const durable = new DurableCore(opts, store, log.child({ component: 'queues' }));
   const recovered = { spaces: await spaces.recover(), queues: await durable.recover() };
@@ -111,6 +125,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
       release(conn);
     },
     turns: new Turns((conn, budget) => handleSlice(ctx, conn, budget), () => scheduler.flushNow()),
+    draining: undefined,
   };
 
   // HTTP(S) on the same port: health, metrics and read-only views for operators.
@@ -146,6 +161,11 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   });
 
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Only over a connection opened before the drain began: it stopped listening then.
+    if (ctx.draining !== undefined) {
+      refuseUpgrade(socket, '503 Service Unavailable', 'the broker is draining before it stops: connect to another broker\n');
+      return;
+    }
     // Browsers let any page open a WebSocket anywhere and say whose page it is; only the broker can refuse.
     const origin = req.headers.origin;
     if (origin !== undefined && !originAllowed(origin)) {
@@ -233,7 +253,16 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   if (identity) log.info(identity.summary, 'TLS certificate loaded');
   warnIfExposed(opts, log);
 
-  let closing: Promise<void> | undefined;
+  const parts: BrokerParts = {
+    ctx,
+    http,
+    store,
+    stopTimers() {
+      clearInterval(heartbeat);
+      rates.stop();
+    },
+  };
+  let stopping: Promise<void> | undefined;
   return {
     url,
     port,
@@ -245,22 +274,17 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
       https.setSecureContext({ cert: next.cert, key: next.key });
       log.info(next.summary, 'TLS certificate reloaded');
     },
+    drain(options = {}) {
+      const ms = options.timeoutMs ?? opts.drainTimeoutMs;
+      if (!Number.isInteger(ms) || ms < 0 || ms > MAX_DURATION_MS) {
+        return Promise.reject(new LindenError('INVALID_OPTIONS', `drain timeoutMs must be an integer from 0 to ${MAX_DURATION_MS}, not ${String(ms).slice(0, 32)}`));
+      }
+      stopping ??= stopBroker(parts, ms, true);
+      return stopping;
+    },
     close() {
-      closing ??= (async () => {
-        clearInterval(heartbeat);
-        rates.stop();
-        ctx.spaces.stop();
-        const sockets = [...connections].map((c) => c.ws);
-        for (const conn of [...connections]) ctx.closeConnection(conn, CLOSE_CODES.GOING_AWAY.code, 'broker shutting down');
-        await Promise.all(sockets.map((ws) => closed(ws)));
-        durable.stop(); // after the connections let go of their deliveries, so no new deadline starts
-        const stopped = new Promise<void>((resolve) => http.close(() => resolve()));
-        http.closeAllConnections();
-        await stopped;
-        await store.close();
-        log.info('broker stopped');
-      })();
-      return closing;
+      stopping ??= stopBroker(parts, 0, false);
+      return stopping;
     },
   };
 }
@@ -280,16 +304,4 @@ const ECHO_CHARS = 200;
 /** Answers an upgrade in HTTP instead, so the client (and its user) learns why. */
 function refuseUpgrade(socket: Duplex, status: string, body: string): void {
   socket.end(`HTTP/1.1 ${status}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
-}
-
-/** Resolves when the socket has closed, terminating it if the peer does not answer the close. */
-function closed(ws: WebSocket): Promise<void> {
-  if (ws.readyState === ws.CLOSED) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);
-    ws.once('close', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 }

@@ -5,6 +5,8 @@ import type { BrokerContext } from './broker-context.js';
 import { authorizeFrame } from './auth/authorize.js';
 import { EVERYTHING, type Action } from './auth/permissions.js';
 import type { Connection } from './connection.js';
+import { drainingError } from './drain.js';
+import { refusedWhileDraining } from '../protocol/draining.js';
 import { NONE, requestIdOf } from './inbox.js';
 import * as admin from './handlers/admin.js';
 import * as pubsub from './handlers/pubsub.js';
@@ -184,6 +186,10 @@ function hookFailed(ctx: BrokerContext, conn: Connection, err: unknown, re: numb
 
 function handle(ctx: BrokerContext, conn: Connection, frame: ClientFrame, re: number | undefined): void {
   if (conn.state === 'closed') return;
+  if (ctx.draining !== undefined && refusedWhileDraining(frame)) {
+    conn.sendError(drainingError(ctx), re);
+    return;
+  }
   try {
     (HANDLERS[frame.t] as Handler<ClientFrame>)(ctx, conn, frame);
   } catch (err) {

@@ -141,6 +141,11 @@ export const OPTION_SPECS = {
     default: 120_000,
     describe: 'how long a persistent message\'s `msgId` is remembered to drop repeats',
   },
+  drainTimeoutMs: {
+    schema: { ...duration, minimum: 0 },
+    default: 20_000,
+    describe: 'longest wait of a drain (SIGTERM, SIGINT, `broker.drain()`) for in-flight receipts and durable deliveries; then what still waits is answered as timed out and the broker closes. 0: no wait. Keep it below your supervisor\'s kill timeout (Kubernetes `terminationGracePeriodSeconds`, 30 s by default)',
+  },
   logLevel: {
     schema: { enum: [...LOG_LEVELS] },
     default: 'info',

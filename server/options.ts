@@ -51,6 +51,12 @@ export interface BrokerOptions {
   maxArity?: number;
   /** How long a publisher's message id (`mid`) of a persistent message is remembered to drop repeats. Default 120,000 ms. */
   dedupeWindowMs?: number;
+  /**
+   * Longest wait of `broker.drain()` (`linden serve`: SIGTERM, SIGINT) for in-flight receipts and
+   * durable deliveries before it answers the rest as timed out and closes; 0 closes at once.
+   * Default 20,000 ms.
+   */
+  drainTimeoutMs?: number;
   /** pino log level. Default 'info'. */
   logLevel?: (typeof LOG_LEVELS)[number];
   /**

@@ -126,7 +126,7 @@ function brokerFrames(): Map<string, Fields> {
 
 // The broker's message types, checked against the BrokerFrame union by the compiler as well.
 const BROKER_FRAME_TYPES = [
-  'frag', 'welcome', 'pong', 'ok', 'err', 'msg', 'receipt', 'warn', 'lease', 'tuple', 'tuples', 'counted', 'event', 'batched', 'report',
+  'frag', 'welcome', 'pong', 'ok', 'err', 'msg', 'receipt', 'warn', 'lease', 'tuple', 'tuples', 'counted', 'event', 'batched', 'report', 'drain',
 ] as const satisfies readonly BrokerFrame['t'][];
 type Unlisted = Exclude<BrokerFrame['t'], (typeof BROKER_FRAME_TYPES)[number]>;
 const everyBrokerTypeListed: [Unlisted] extends [never] ? true : false = true;

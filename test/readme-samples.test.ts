@@ -51,6 +51,7 @@ const PRINTS: Record<string, Array<string | RegExp>> = {
   ],
   'Interceptors and large messages': ['INVALID_ARGUMENT this service only publishes orders'],
   'Running a broker': [/^ws:\/\/127\.0\.0\.1:\d+$/m],
+  'Signals and drain': ['draining: true', 'on the second broker: true', 'hello from the second broker'],
   'Users and permissions': [
     'submission',
     "PERMISSION_DENIED { action: 'publish', subject: 'orders.secret.plans' }",

@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { LindenError, startBroker, type Broker, type BrokerOptions } from '../../server/index.js';
+import { DEFAULTS } from '../../server/options.js';
 import { action, CliError, EXIT, finish } from '../common.js';
 import { addOptionFlags } from '../config/flags.js';
 import { printConfig } from '../config/print-config.js';
@@ -14,7 +15,7 @@ interface ServeFlags {
 export function register(program: Command): void {
   const command = program
     .command('serve')
-    .description('run a broker until SIGINT or SIGTERM; every broker option can be given by flag, LINDEN_* variable or --config file (README "Configuration")')
+    .description('run a broker until SIGINT or SIGTERM, which drain it (a second one exits at once); every broker option can be given by flag, LINDEN_* variable or --config file (README "Configuration")')
     .addOption(new Option('--config <file>', 'JSON file of broker options, the names and shape startBroker() takes; LINDEN_* variables and flags win over it').env('LINDEN_CONFIG'))
     .addOption(new Option('--print-config', 'print every option, its value and where it comes from (default, file, env, flag), and exit without starting'))
     .addOption(new Option('--json', 'with --print-config: JSON Lines, one {option, value, source} per option'));
@@ -44,7 +45,7 @@ async function run(options: BrokerOptions): Promise<void> {
   }
   // The broker has logged `broker listening` with its URL and whoever read it may signal us at
   // once: install the handlers before anything else is awaited (signals arrive as macrotasks).
-  stopOnSignals(broker);
+  stopOnSignals(broker, options.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs);
   if (options.tls !== undefined) reloadOnHangup(broker);
 }
 
@@ -60,19 +61,23 @@ function reloadOnHangup(broker: Broker): void {
   });
 }
 
-function stopOnSignals(broker: Broker): void {
+/**
+ * SIGTERM and SIGINT drain the broker (README "Signals and drain"): it stops taking new work,
+ * lets what is in flight finish for up to drainTimeoutMs, then exits 0. A second signal means
+ * whoever sent it will not wait: exit at once, non-zero.
+ */
+function stopOnSignals(broker: Broker, drainTimeoutMs: number): void {
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
-      // A second Ctrl-C means the user will not wait for slow peers to close.
       broker.log.warn({ signal }, 'signal received again: exiting without waiting');
       process.exit(EXIT.FAILURE);
     }
     stopping = true;
     // A log line like every other the broker writes, so operators read one format.
-    broker.log.info({ signal }, 'signal received: closing broker');
-    broker.close().then(() => finish(EXIT.OK), (err: unknown) => {
-      broker.log.error({ err }, 'closing the broker failed');
+    broker.log.info({ signal, drainTimeoutMs }, 'signal received: draining');
+    broker.drain().then(() => finish(EXIT.OK), (err: unknown) => {
+      broker.log.error({ err }, 'stopping the broker failed');
       finish(EXIT.FAILURE);
     });
   };

@@ -90,6 +90,7 @@ function reportStatus(client: Client): void {
       if (event.type === 'disconnected') process.stderr.write(`connection lost (${event.code}${event.reason ? ': ' + event.reason : ''})\n`);
       else if (event.type === 'reconnecting') process.stderr.write(`reconnecting (attempt ${event.attempt}) in ${event.delayMs} ms\n`);
       else if (event.type === 'connected') process.stderr.write('reconnected\n');
+      else if (event.type === 'draining') process.stderr.write(`the broker is draining: reconnecting once the messages in hand are acked (within ${event.ms} ms)\n`);
       else if (event.type === 'slow-consumer') process.stderr.write(`dropped ${event.dropped} message(s): slow consumer (${event.where})\n`);
       else if (event.type === 'error') process.stderr.write(`error ${event.error.code}: ${event.error.message}\n`);
     }

@@ -5,6 +5,7 @@ import { MAX_TOPIC_LENGTH } from '../../protocol/topics.js';
 import { PROTOCOL_VERSION } from '../../protocol/version.js';
 import type { BrokerContext } from '../broker-context.js';
 import type { Connection } from '../connection.js';
+import { tellDraining } from '../drain.js';
 
 export function hello(ctx: BrokerContext, conn: Connection, f: HelloFrame): void {
   if (conn.state !== 'handshake') throw new LindenError('INVALID_FRAME', '"hello" was already received on this connection');
@@ -47,6 +48,7 @@ function welcome(ctx: BrokerContext, conn: Connection, f: HelloFrame): void {
   const ext = announcements(o.interceptors, { maxFrameBytes: o.maxFrameBytes });
   if (ext) welcome.ext = ext;
   conn.sendFrame(welcome);
+  tellDraining(ctx, conn); // a connection that said hello after the drain began
   ctx.log.debug({ conn: conn.id, client: f.name, user: conn.user, codec: conn.codec.name }, 'client connected'); // `name` is the root logger's key
 }
 

@@ -32,6 +32,8 @@ export class ReceiptTracker {
   private gate: Promise<void> | undefined;
   /** Receivers are still being added (a durable queue may deliver synchronously): do not answer yet. */
   private started = false;
+  /** Called once the receipt is decided or nobody waits for it any more (a drain waits on it). */
+  onFinish: (() => void) | undefined;
 
   constructor(
     private readonly publisher: Connection,
@@ -119,6 +121,12 @@ export class ReceiptTracker {
     this.done = true;
     clearTimeout(this.timer);
     this.release();
+    this.onFinish?.();
+  }
+
+  /** Answers now, as if the timeout had passed: the broker is stopping and will not wait longer. */
+  timeOut(): void {
+    this.finish(true);
   }
 
   private check(r: Receiver): void {
@@ -136,6 +144,7 @@ export class ReceiptTracker {
     const receipt = this.receipt(timedOut);
     if (!this.gate) this.publisher.sendReceipt(receipt, reply);
     else this.gate.then(() => this.publisher.sendReceipt(receipt, reply), (err: unknown) => this.publisher.sendError(err, this.requestId));
+    this.onFinish?.();
   }
 
   /** Frees the delivery tags still held by receivers, so their late acks are ignored quietly. */

@@ -14,6 +14,7 @@ interface OutWatch {
 export class OutWatches {
   private readonly watches = new Map<StoredTuple, OutWatch>();
   private readonly byConn = new WeakMap<Connection, Set<StoredTuple>>();
+  private whenEmpty: (() => void) | undefined;
 
   has(t: StoredTuple): boolean {
     return this.watches.has(t);
@@ -39,6 +40,23 @@ export class OutWatches {
     this.watches.delete(t);
     this.byConn.get(w.conn)?.delete(t);
     t.watched = false;
+    if (this.watches.size === 0) this.whenEmpty?.();
+  }
+
+  /** Resolves once no writer waits any more (a drain waits on it). */
+  settled(): Promise<void> {
+    if (this.watches.size === 0) return Promise.resolve();
+    return new Promise((resolve) => { this.whenEmpty = resolve; });
+  }
+
+  /** Answers every writer still waiting as timed out, the broker being about to stop; returns how many. */
+  timeOutAll(): number {
+    const waiting = [...this.watches];
+    for (const [t, w] of waiting) {
+      this.unwatch(t);
+      w.conn.sendFrame({ ...w.reply, stage: w.stage, reached: false, timedOut: true });
+    }
+    return waiting.length;
   }
 
   /** Answers the writer when the tuple reached its stage or ended without reaching it. */

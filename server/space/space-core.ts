@@ -257,6 +257,16 @@ export class SpaceCore implements SpaceHost {
     this.watches.detach(conn);
   }
 
+  /** Resolves once every `out` waiting for `delivery`/`processing` has its answer (a drain waits on it). */
+  writersAnswered(): Promise<void> {
+    return this.watches.settled();
+  }
+
+  /** Answers every `out` still waiting as timed out (the broker stops); returns how many. */
+  timeOutWriters(): number {
+    return this.watches.timeOutAll();
+  }
+
   stop(): void {
     this.leases.stop();
     this.watches.stop();

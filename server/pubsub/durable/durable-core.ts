@@ -46,6 +46,9 @@ export class DurableCore implements QueueHost {
   private readonly unstored = new Map<DurableQueue, { written: Promise<void>; failed: boolean }>();
   private readonly sweeper: ReturnType<typeof setInterval>;
   private seq = 0;
+  /** Set by quiesce(): the broker is draining. */
+  paused = false;
+  private whenIdle: (() => void) | undefined;
   /** Ends ttls on time, so an expired message neither counts toward limits nor shows in depths. */
   private readonly expiries = new LeaseHeap<[DurableQueue, QueuedMessage]>(([q, m]) => {
     m.expiry = undefined;
@@ -237,6 +240,18 @@ export class DurableCore implements QueueHost {
     for (const { queue, consumer } of mine.values()) queue.detach(consumer);
   }
 
+  /**
+   * Starts no more deliveries, and resolves once no delivery is in flight: each was acked, nacked
+   * or taken back. What is not in flight stays stored for the broker that starts next.
+   */
+  quiesce(): Promise<void> {
+    this.paused = true;
+    return new Promise((resolve) => {
+      this.whenIdle = resolve;
+      this.inFlightEnded();
+    });
+  }
+
   stop(): void {
     clearInterval(this.sweeper);
     this.expiries.stop();
@@ -265,6 +280,13 @@ export class DurableCore implements QueueHost {
 
   storeFailed(err: unknown): void {
     this.log.error({ err }, 'store write failed');
+  }
+
+  inFlightEnded(): void {
+    if (!this.whenIdle) return;
+    for (const q of this.queues.values()) if (q.inFlightCount > 0) return;
+    this.whenIdle();
+    this.whenIdle = undefined;
   }
 
   // ---- internals ----

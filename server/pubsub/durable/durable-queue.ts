@@ -26,6 +26,10 @@ export interface QueueHost {
   deadLetters(of: DurableQueue): DurableQueue;
   /** A store write failed: the broker can no longer keep its promises for this data. */
   storeFailed(err: unknown): void;
+  /** The broker is draining: no delivery starts; what is not in flight stays stored for after the restart. */
+  readonly paused: boolean;
+  /** While paused: this queue has nothing in flight any more. */
+  inFlightEnded(): void;
 }
 
 /**
@@ -166,6 +170,7 @@ export class DurableQueue implements TagOwner {
 
   /** Hands ready messages to consumers with room, round-robin. */
   dispatch(): void {
+    if (this.host.paused) return;
     const now = Date.now();
     while (this.ready.size > 0) {
       const consumer = this.pick();
@@ -230,6 +235,7 @@ export class DurableQueue implements TagOwner {
     for (const d of this.delayed.values()) clearTimeout(d.timer);
     this.inFlight.clear();
     this.delayed.clear();
+    if (this.host.paused) this.host.inFlightEnded();
     for (const m of all) {
       this.host.forgetExpiry(m);
       m.watch?.lost();
@@ -346,6 +352,7 @@ export class DurableQueue implements TagOwner {
     this.inFlight.delete(seq);
     clearTimeout(f.timer);
     f.consumer.inFlight--;
+    if (this.inFlight.size === 0 && this.host.paused) this.host.inFlightEnded();
     return f;
   }
 
