@@ -44,6 +44,7 @@ export const ERROR_CODES = {
   CONNECTION_REFUSED: { origin: 'client', message: 'the broker refused or closed the connection during the handshake' },
   INVALID_ARGUMENT: { origin: 'client', message: 'an argument to an SDK call is invalid' },
   INVALID_OPTIONS: { origin: 'client', message: 'options passed to connect() or startBroker() are invalid' },
+  DATA_DIR_LOCKED: { origin: 'client', message: 'startBroker(): another running broker holds the data folder (its pid is in the message)' },
 } as const satisfies Record<string, { origin: 'broker' | 'client'; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -80,7 +80,16 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   const store: Store = timeCommits(seams.wrapStore ? seams.wrapStore(opened) : opened, commits);
   const spaces = new SpaceCore(opts, store, log.child({ component: 'spaces' }));
   const durable = new DurableCore(opts, store, log.child({ component: 'queues' }));
-  const recovered = { spaces: await spaces.recover(), queues: await durable.recover() };
+  let recovered;
+  try {
+    recovered = { spaces: await spaces.recover(), queues: await durable.recover() };
+  } catch (err) {
+    // Closing releases the data folder's lock, so this process may open the folder again.
+    spaces.stop();
+    durable.stop();
+    await store.close().catch(() => undefined);
+    throw err;
+  }
   log.info({ dataDir: opts.dataDir ?? null, durable: store.durable, ...recovered }, 'store opened');
   const rates = new RateSampler(durable, spaces); // admin views (issue #6)
 

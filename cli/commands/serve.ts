@@ -88,7 +88,7 @@ export function register(program: Command): void {
     .addOption(new Option('--port <port>', 'TCP port; 0 picks a free one').argParser(integer(0, 65535)).default(DEFAULTS.port))
     .addOption(new Option('--host <host>', 'interface to listen on').default(DEFAULTS.host))
     .addOption(new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).default(DEFAULTS.logLevel))
-    .addOption(new Option('--data <dir>', 'folder of the LMDB store: durable queues, persistent messages and spaces survive restarts').default(DEFAULT_DATA_DIR))
+    .addOption(new Option('--data <dir>', 'folder of the LMDB store, locked while this broker runs: durable queues, persistent messages and spaces survive restarts').default(DEFAULT_DATA_DIR))
     .addOption(new Option('--memory', 'keep everything in memory: nothing survives the process').conflicts('data'))
     .addOption(new Option('--tls-cert <file>', 'serve wss:// and HTTPS with this PEM certificate (and chain); reloaded on SIGHUP'))
     .addOption(new Option('--tls-key <file>', 'the PEM private key of --tls-cert'))
