@@ -16,6 +16,8 @@ import { createMetrics } from './admin/metrics.js';
 import { RateSampler } from './admin/rates.js';
 import type { BrokerContext } from './broker-context.js';
 import { Connection } from './connection.js';
+import { ConnectionCaps } from './connection-caps.js';
+import { CountedMap } from './counted-map.js';
 import { dispatch, fromChain, handleSlice } from './dispatch.js';
 import { warnIfExposed } from './exposure.js';
 import { FlushScheduler } from './flush-scheduler.js';
@@ -72,6 +74,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   const identity = opts.tls ? await loadTlsIdentity(opts.tls) : undefined;
   const auth = new Authenticator(opts.auth);
   const connections = new Set<Connection>();
+  const caps = new ConnectionCaps(opts.maxConnections, opts.maxConnectionsPerAddress);
   const scheduler = new FlushScheduler();
   const instance = nanoid(8);
   let nextConnection = 1;
@@ -178,11 +181,18 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
       ws.close(CLOSE_CODES.UNSUPPORTED_SUBPROTOCOL.code, `offer subprotocol ${SUPPORTED.join(' or ')}`);
       return;
     }
-    const conn: Connection = new Connection(`c${nextConnection++}-${instance}`, ws, codec, req.socket.remoteAddress ?? '', opts, scheduler, (c, m) => fromChain(ctx, c, m), (code, reason) => {
+    const address = req.socket.remoteAddress ?? '';
+    const full = caps.admit(address);
+    if (full !== undefined) {
+      refuseConnection(ws, full);
+      log.warn({ remote: address }, `connection refused: ${full}`);
+      return;
+    }
+    const conn: Connection = new Connection(`c${nextConnection++}-${instance}`, ws, codec, address, opts, scheduler, (c, m) => fromChain(ctx, c, m), (code, reason) => {
       log.warn({ conn: conn.id, client: conn.name, code }, reason);
       ctx.closeConnection(conn, code, reason);
       ws.resume(); // it may be paused for backpressure, and must still read the peer's close frame
-    });
+    }, new CountedMap(ctx.pubsub.subscriptions));
     connections.add(conn);
     const handshakeTimer = setTimeout(() => {
       if (conn.state === 'handshake') ctx.closeConnection(conn, CLOSE_CODES.HANDSHAKE_TIMEOUT.code, 'no hello in time');
@@ -203,6 +213,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
 
   function release(conn: Connection): void {
     if (!connections.delete(conn)) return;
+    caps.release(conn.remoteAddress);
     ctx.pubsub.detach(conn);
     ctx.spaces.detach(conn);
     conn.dispose();
@@ -289,6 +300,26 @@ const ECHO_CHARS = 200;
 /** Answers an upgrade in HTTP instead, so the client (and its user) learns why. */
 function refuseUpgrade(socket: Duplex, status: string, body: string): void {
   socket.end(`HTTP/1.1 ${status}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}
+
+/** How long a connection refused for a limit may take to answer the close before it is cut off. */
+const REFUSED_GRACE_MS = 1_000;
+
+/**
+ * Closes a new connection over maxConnections or maxConnectionsPerAddress with 4009 and the
+ * reason. Accept-and-close rather than an HTTP 503 at the upgrade: a browser's WebSocket shows a
+ * close code and reason but never an HTTP status or body, so only a close tells every client
+ * which limit it met (the SDK reports it as CONNECTION_REFUSED with the reason, and a client that
+ * was connected before tries again with back-off, as after any loss). It stays cheap: no
+ * Connection, no handshake timer, no frame read, and a peer that does not answer the close is cut
+ * off after a second instead of ws's 30.
+ */
+function refuseConnection(ws: WebSocket, reason: string): void {
+  ws.on('error', () => undefined); // a reset during the close is no concern of ours
+  ws.close(CLOSE_CODES.TOO_MANY_CONNECTIONS.code, reason);
+  const timer = setTimeout(() => ws.terminate(), REFUSED_GRACE_MS);
+  timer.unref();
+  ws.once('close', () => clearTimeout(timer));
 }
 
 /** Resolves when the socket has closed, terminating it if the peer does not answer the close. */

@@ -42,6 +42,25 @@ export interface BrokerOptions {
   maxTuplesPerSpace?: number;
   /** Blocked in/rd requests plus notify subscriptions per connection. Default 10,000. */
   maxWaitersPerConnection?: number;
+  /**
+   * Open connections in all; one more is closed at once with 4009 and a reason naming the limit
+   * (protocol.md §1.6). Default 10,000.
+   */
+  maxConnections?: number;
+  /**
+   * Open connections from one remote address (behind a proxy, all its clients: raise it to
+   * maxConnections there); one more is closed with 4009 like maxConnections. Default 1,000.
+   */
+  maxConnectionsPerAddress?: number;
+  /** Subscriptions of all connections together (TOO_MANY_SUBSCRIPTIONS). Default 1,000,000. */
+  maxSubscriptionsTotal?: number;
+  /** Blocked in/rd requests plus notify subscriptions of all connections together (TOO_MANY_WAITERS). Default 250,000. */
+  maxWaitersTotal?: number;
+  /**
+   * Bytes of the tuples all spaces hold together, reserved ones included, each counted as its
+   * MessagePack encoding (SPACE_FULL). Default 128 MiB.
+   */
+  maxSpaceBytesTotal?: number;
   /** Longest tuple lease; a longer ttl is shortened and the reply says so. Default 7 days. */
   maxLeaseMs?: number;
   /** Fields per tuple or template. Default 64. */
@@ -109,6 +128,16 @@ export const DEFAULTS: ResolvedOptions = {
   maxTimeoutMs: 600_000,
   maxTuplesPerSpace: 1_000_000,
   maxWaitersPerConnection: 10_000,
+  // Broker-wide, so no mix of clients exhausts the heap. Measured (heap per item, 100,000 items):
+  // a subscription ~0.8 KB, a waiting `in` with a timeout ~2.2 KB, a tuple about its encoded size
+  // in binary but ~12 × for a tiny one (100 bytes: ~1.2 KB). Full, each limit alone takes about
+  // 0.8 GB, 0.55 GB, and 0.15 (binary) to 1.6 (tiny tuples) GB: within the 2-4 GB heap Node gives
+  // itself on machines of 8 GB and more. One address may take a tenth of the connections.
+  maxConnections: 10_000,
+  maxConnectionsPerAddress: 1_000,
+  maxSubscriptionsTotal: 1_000_000,
+  maxWaitersTotal: 250_000,
+  maxSpaceBytesTotal: 128 * 1024 * 1024,
   maxLeaseMs: 7 * 24 * 3600 * 1000,
   maxArity: 64,
   dedupeWindowMs: 120_000,
@@ -138,6 +167,11 @@ const validate = new Ajv({ allErrors: true }).compile({
     maxTimeoutMs: duration,
     maxTuplesPerSpace: positive,
     maxWaitersPerConnection: positive,
+    maxConnections: positive,
+    maxConnectionsPerAddress: positive,
+    maxSubscriptionsTotal: positive,
+    maxWaitersTotal: positive,
+    maxSpaceBytesTotal: positive,
     maxLeaseMs: duration,
     maxArity: { type: 'integer', minimum: 1, maximum: MAX_ARITY },
     logLevel: { enum: [...LOG_LEVELS] },
