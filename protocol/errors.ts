@@ -13,11 +13,11 @@ export const ERROR_CODES = {
   DUPLICATE_ID: { origin: 'broker', message: 'a subscription id is already in use on this connection' },
   INVALID_TOPIC: { origin: 'broker', message: 'the topic is not a valid publish topic' },
   INVALID_PATTERN: { origin: 'broker', message: 'the subscription pattern is not valid' },
-  TOO_MANY_SUBSCRIPTIONS: { origin: 'broker', message: 'the connection reached its subscription limit' },
+  TOO_MANY_SUBSCRIPTIONS: { origin: 'broker', message: 'the connection reached its subscription limit (maxSubscriptions), or all connections together reached the broker\'s (maxSubscriptionsTotal)' },
   MESSAGE_TOO_LARGE: { origin: 'broker', message: 'the payload exceeds maxMessageBytes' },
   BATCH_FAILED: { origin: 'broker', message: 'a step of an atomic batch found no matching tuple; the space was left unchanged' },
-  SPACE_FULL: { origin: 'broker', message: 'the space holds maxTuplesPerSpace tuples; the tuple was not written' },
-  TOO_MANY_WAITERS: { origin: 'broker', message: 'the connection has maxWaitersPerConnection blocked in/rd requests or notify subscriptions' },
+  SPACE_FULL: { origin: 'broker', message: 'the space holds maxTuplesPerSpace tuples, or the tuples of all spaces would pass maxSpaceBytesTotal bytes; the tuple was not written' },
+  TOO_MANY_WAITERS: { origin: 'broker', message: 'the connection has maxWaitersPerConnection blocked in/rd requests or notify subscriptions, or all connections together have maxWaitersTotal' },
   SPACE_MODE_CONFLICT: { origin: 'broker', message: 'an out or batch stated the other mode (persistent or transient) than that of a space holding tuples; an empty space takes the stated mode' },
   QUEUE_FULL: { origin: 'broker', message: 'a durable subscription with overflow "reject" is at maxMessages or maxBytes; the message was not stored anywhere' },
   QUEUE_CONFLICT: { origin: 'broker', message: 'a durable subscription of that name exists with another pattern or other settings' },
@@ -45,6 +45,7 @@ export const ERROR_CODES = {
   CONNECTION_REFUSED: { origin: 'client', message: 'the broker refused or closed the connection during the handshake' },
   INVALID_ARGUMENT: { origin: 'client', message: 'an argument to an SDK call is invalid' },
   INVALID_OPTIONS: { origin: 'client', message: 'options passed to connect() or startBroker() are invalid' },
+  DATA_DIR_LOCKED: { origin: 'client', message: 'startBroker(): another running broker holds the data folder (its pid is in the message)' },
 } as const satisfies Record<string, { origin: 'broker' | 'client'; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -65,6 +66,8 @@ export const CLOSE_CODES = {
   SLOW_CONSUMER: { code: 4007, meaning: 'tuple-space events to the connection passed 4 × maxPendingBytes unsent: it reads too slowly for what it subscribed to' },
   // Security (protocol.md §4.7).
   AUTH_FAILED: { code: 4008, meaning: '`hello` did not log in: the credentials were missing, unknown or wrong' },
+  // Global limits (protocol.md §1.6).
+  TOO_MANY_CONNECTIONS: { code: 4009, meaning: 'the broker has maxConnections connections open, or maxConnectionsPerAddress from the client\'s address; the new one is closed at once' },
 } as const;
 
 /** The one error class of Linden; `code` is stable and documented in protocol.md. */

@@ -17,6 +17,8 @@ import { createMetrics } from './admin/metrics.js';
 import { RateSampler } from './admin/rates.js';
 import type { BrokerContext } from './broker-context.js';
 import { Connection } from './connection.js';
+import { ConnectionCaps } from './connection-caps.js';
+import { CountedMap } from './counted-map.js';
 import { dispatch, fromChain, handleSlice } from './dispatch.js';
 import { stopBroker, type BrokerParts } from './drain.js';
 import { warnIfExposed } from './exposure.js';
@@ -86,6 +88,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   const identity = opts.tls ? await loadTlsIdentity(opts.tls) : undefined;
   const auth = new Authenticator(opts.auth);
   const connections = new Set<Connection>();
+  const caps = new ConnectionCaps(opts.maxConnections, opts.maxConnectionsPerAddress);
   const scheduler = new FlushScheduler();
   const instance = nanoid(8);
   let nextConnection = 1;
@@ -94,7 +97,16 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   const store = rememberLastWrite(timeCommits(seams.wrapStore ? seams.wrapStore(opened) : opened, commits));
   const spaces = new SpaceCore(opts, store, log.child({ component: 'spaces' }));
   const durable = new DurableCore(opts, store, log.child({ component: 'queues' }));
-  const recovered = { spaces: await spaces.recover(), queues: await durable.recover() };
+  let recovered;
+  try {
+    recovered = { spaces: await spaces.recover(), queues: await durable.recover() };
+  } catch (err) {
+    // Closing releases the data folder's lock, so this process may open the folder again.
+    spaces.stop();
+    durable.stop();
+    await store.close().catch(() => undefined);
+    throw err;
+  }
   log.info({ dataDir: opts.dataDir ?? null, durable: store.durable, ...recovered }, 'store opened');
   const rates = new RateSampler(durable, spaces); // admin views (issue #6)
 
@@ -189,11 +201,18 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
       ws.close(CLOSE_CODES.UNSUPPORTED_SUBPROTOCOL.code, `offer subprotocol ${SUPPORTED.join(' or ')}`);
       return;
     }
-    const conn: Connection = new Connection(`c${nextConnection++}-${instance}`, ws, codec, req.socket.remoteAddress ?? '', opts, scheduler, (c, m) => fromChain(ctx, c, m), (code, reason) => {
+    const address = req.socket.remoteAddress ?? '';
+    const full = caps.admit(address);
+    if (full !== undefined) {
+      refuseConnection(ws, full);
+      log.warn({ remote: address }, `connection refused: ${full}`);
+      return;
+    }
+    const conn: Connection = new Connection(`c${nextConnection++}-${instance}`, ws, codec, address, opts, scheduler, (c, m) => fromChain(ctx, c, m), (code, reason) => {
       log.warn({ conn: conn.id, client: conn.name, code }, reason);
       ctx.closeConnection(conn, code, reason);
       ws.resume(); // it may be paused for backpressure, and must still read the peer's close frame
-    });
+    }, new CountedMap(ctx.pubsub.subscriptions));
     connections.add(conn);
     const handshakeTimer = setTimeout(() => {
       if (conn.state === 'handshake') ctx.closeConnection(conn, CLOSE_CODES.HANDSHAKE_TIMEOUT.code, 'no hello in time');
@@ -214,6 +233,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
 
   function release(conn: Connection): void {
     if (!connections.delete(conn)) return;
+    caps.release(conn.remoteAddress);
     ctx.pubsub.detach(conn);
     ctx.spaces.detach(conn);
     conn.dispose();
@@ -304,4 +324,24 @@ const ECHO_CHARS = 200;
 /** Answers an upgrade in HTTP instead, so the client (and its user) learns why. */
 function refuseUpgrade(socket: Duplex, status: string, body: string): void {
   socket.end(`HTTP/1.1 ${status}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}
+
+/** How long a connection refused for a limit may take to answer the close before it is cut off. */
+const REFUSED_GRACE_MS = 1_000;
+
+/**
+ * Closes a new connection over maxConnections or maxConnectionsPerAddress with 4009 and the
+ * reason. Accept-and-close rather than an HTTP 503 at the upgrade: a browser's WebSocket shows a
+ * close code and reason but never an HTTP status or body, so only a close tells every client
+ * which limit it met (the SDK reports it as CONNECTION_REFUSED with the reason, and a client that
+ * was connected before tries again with back-off, as after any loss). It stays cheap: no
+ * Connection, no handshake timer, no frame read, and a peer that does not answer the close is cut
+ * off after a second instead of ws's 30.
+ */
+function refuseConnection(ws: WebSocket, reason: string): void {
+  ws.on('error', () => undefined); // a reset during the close is no concern of ours
+  ws.close(CLOSE_CODES.TOO_MANY_CONNECTIONS.code, reason);
+  const timer = setTimeout(() => ws.terminate(), REFUSED_GRACE_MS);
+  timer.unref();
+  ws.once('close', () => clearTimeout(timer));
 }

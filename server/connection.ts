@@ -58,7 +58,6 @@ export class Connection {
   /** What the connection may do; everything on a broker without users (protocol.md §4.7). */
   permissions: Permissions = EVERYTHING;
   alive = true;
-  readonly subs = new Map<number, Subscription>();
   /** Deliveries whose publisher waits for this connection's rcv/ack. */
   private readonly tags = new Map<number, TagEntry>();
   private nextTag = 1;
@@ -101,6 +100,8 @@ export class Connection {
     receive: (conn: Connection, message: unknown) => void,
     /** Closes this connection through the broker: close frame, then its subscriptions and waits released. */
     private readonly close: (code: number, reason: string) => void,
+    /** Its subscriptions by sid; the broker passes a map that counts them into the broker-wide total. */
+    readonly subs: Map<number, Subscription> = new Map(),
   ) {
     this.writer = codec.createWriter(limits.maxFrameBytes);
     this.maxMessageBytes = limits.maxMessageBytes;

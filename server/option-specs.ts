@@ -125,6 +125,37 @@ export const OPTION_SPECS = {
     default: 10_000,
     describe: 'blocked `in`/`rd` requests plus notify subscriptions per connection (`TOO_MANY_WAITERS`)',
   },
+  // Broker-wide, so no mix of clients exhausts the heap. Measured (heap per item, 100,000 items):
+  // a subscription ~0.8 KB, a waiting `in` with a timeout ~2.2 KB, a tuple about its encoded size
+  // in binary but ~12 × for a tiny one (100 bytes: ~1.2 KB). Full, each limit alone takes about
+  // 0.8 GB, 0.55 GB, and 0.15 (binary) to 1.6 (tiny tuples) GB: within the 2-4 GB heap Node gives
+  // itself on machines of 8 GB and more. One address may take a tenth of the connections.
+  maxConnections: {
+    schema: positive,
+    default: 10_000,
+    describe: 'open connections in all; one more is closed at once with 4009 (see "Limits")',
+  },
+  maxConnectionsPerAddress: {
+    schema: positive,
+    default: 1_000,
+    describe: 'open connections from one remote address (behind a proxy: all its clients, so raise it to `maxConnections` there); one more is closed with 4009',
+  },
+  maxSubscriptionsTotal: {
+    schema: positive,
+    default: 1_000_000,
+    describe: 'subscriptions of all connections together (`TOO_MANY_SUBSCRIPTIONS`)',
+  },
+  maxWaitersTotal: {
+    schema: positive,
+    default: 250_000,
+    describe: 'blocked `in`/`rd` requests plus notify subscriptions of all connections together (`TOO_MANY_WAITERS`)',
+  },
+  maxSpaceBytesTotal: {
+    schema: positive,
+    default: 128 * 1024 * 1024,
+    defaultText: '128 MiB',
+    describe: 'bytes of the tuples of all spaces together, reserved ones included, each counted as its MessagePack encoding (`SPACE_FULL`)',
+  },
   maxLeaseMs: {
     schema: duration,
     default: 7 * 24 * 3600 * 1000,
@@ -155,7 +186,7 @@ export const OPTION_SPECS = {
   dataDir: {
     schema: nonEmpty,
     defaultText: 'none',
-    describe: 'folder of the embedded LMDB store; without it everything is kept in memory',
+    describe: 'folder of the embedded LMDB store, held by one broker at a time (`DATA_DIR_LOCKED`, see "One broker per data folder"); without it everything is kept in memory',
     flag: 'data',
     valueName: 'dir',
     serveDefault: './linden-data',

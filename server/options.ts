@@ -45,6 +45,25 @@ export interface BrokerOptions {
   maxTuplesPerSpace?: number;
   /** Blocked in/rd requests plus notify subscriptions per connection. Default 10,000. */
   maxWaitersPerConnection?: number;
+  /**
+   * Open connections in all; one more is closed at once with 4009 and a reason naming the limit
+   * (protocol.md §1.6). Default 10,000.
+   */
+  maxConnections?: number;
+  /**
+   * Open connections from one remote address (behind a proxy, all its clients: raise it to
+   * maxConnections there); one more is closed with 4009 like maxConnections. Default 1,000.
+   */
+  maxConnectionsPerAddress?: number;
+  /** Subscriptions of all connections together (TOO_MANY_SUBSCRIPTIONS). Default 1,000,000. */
+  maxSubscriptionsTotal?: number;
+  /** Blocked in/rd requests plus notify subscriptions of all connections together (TOO_MANY_WAITERS). Default 250,000. */
+  maxWaitersTotal?: number;
+  /**
+   * Bytes of the tuples all spaces hold together, reserved ones included, each counted as its
+   * MessagePack encoding (SPACE_FULL). Default 128 MiB.
+   */
+  maxSpaceBytesTotal?: number;
   /** Longest tuple lease; a longer ttl is shortened and the reply says so. Default 7 days. */
   maxLeaseMs?: number;
   /** Fields per tuple or template. Default 64. */

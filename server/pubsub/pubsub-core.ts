@@ -2,6 +2,7 @@ import { LindenError } from '../../protocol/errors.js';
 import { hasQueueSettings, type AckLevel, type AckFrame, type NackFrame, type WorkingFrame, type PubFrame, type RcvFrame, type ReceiptFrame, type ReceiverRef, type SubFrame, type UnsubFrame } from '../../protocol/frames.js';
 import { assertPattern, assertTopic } from '../../protocol/topics.js';
 import type { Connection } from '../connection.js';
+import { Tally } from '../counted-map.js';
 import type { ResolvedOptions } from '../options.js';
 import type { DurableCore } from './durable/durable-core.js';
 import type { DurableQueue } from './durable/durable-queue.js';
@@ -19,6 +20,8 @@ export class PubSubCore {
   private seq = 0;
   /** `published` counts both modes; `persistent` the part of it that was persistent. */
   readonly stats = { published: 0, persistent: 0, delivered: 0, dropped: 0 };
+  /** Subscriptions of all connections: each connection's `subs` counts into it (maxSubscriptionsTotal). */
+  readonly subscriptions = new Tally();
 
   constructor(private readonly options: ResolvedOptions, private readonly idPrefix: string, private readonly durable: DurableCore) {}
 
@@ -31,7 +34,10 @@ export class PubSubCore {
     if (f.durable === undefined && hasQueueSettings(f)) throw invalid('sub', 'ackWait', 'and the other queue settings need durable');
     if (conn.subs.has(f.sid)) throw new LindenError('DUPLICATE_ID', `subscription id ${f.sid} is already in use`, { sid: f.sid });
     if (conn.subs.size >= this.options.maxSubscriptions) {
-      throw new LindenError('TOO_MANY_SUBSCRIPTIONS', `at most ${this.options.maxSubscriptions} subscriptions per connection`);
+      throw new LindenError('TOO_MANY_SUBSCRIPTIONS', `at most ${this.options.maxSubscriptions} subscriptions per connection (maxSubscriptions)`, { limit: 'maxSubscriptions' });
+    }
+    if (this.subscriptions.count >= this.options.maxSubscriptionsTotal) {
+      throw new LindenError('TOO_MANY_SUBSCRIPTIONS', `the broker holds ${this.subscriptions.count} subscriptions, its limit for all connections together (maxSubscriptionsTotal)`, { limit: 'maxSubscriptionsTotal' });
     }
     if (f.durable !== undefined) {
       const { t: _t, id: _id, sid, pattern, durable, group: _g, ...settings } = f;

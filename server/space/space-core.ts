@@ -5,6 +5,7 @@ import type {
   UnnotifyFrame,
 } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
+import { Tally } from '../counted-map.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Store } from '../store/store.js';
 import { ConnectionHoldings, type Holdings } from './holdings.js';
@@ -31,6 +32,7 @@ import type { Waiter } from './waiters.js';
  */
 export class SpaceCore implements SpaceHost {
   private readonly spaces = new Map<string, Space>();
+  readonly tupleBytes = new Tally();
   private readonly holdings: ConnectionHoldings;
   private readonly leases: LeaseHeap<StoredTuple>;
   private readonly watches = new OutWatches();
@@ -45,7 +47,7 @@ export class SpaceCore implements SpaceHost {
     private readonly log: Logger,
   ) {
     this.ids = new TupleIds(store, (err) => this.storeFailed(err));
-    this.holdings = new ConnectionHoldings(options.maxWaitersPerConnection);
+    this.holdings = new ConnectionHoldings(options.maxWaitersPerConnection, options.maxWaitersTotal);
     this.leases = new LeaseHeap(
       (t) => {
         t.lease = undefined; // its entry is spent: a reserved tuple put back needs a new one
@@ -95,9 +97,10 @@ export class SpaceCore implements SpaceHost {
   private write(conn: Connection, f: OutFrame, ack: string, space: Space): void {
     const switchMode = space.mustSwitch(f.persistent);
     if (space.tupleCount >= this.options.maxTuplesPerSpace) {
-      throw new LindenError('SPACE_FULL', `space "${f.space}" holds ${space.tupleCount} tuples (maxTuplesPerSpace)`, { space: f.space });
+      throw new LindenError('SPACE_FULL', `space "${f.space}" holds ${space.tupleCount} tuples (maxTuplesPerSpace)`, { space: f.space, limit: 'maxTuplesPerSpace' });
     }
     const { tuple, ttl, shortened } = this.makeTuple(conn, f.space, f.tuple, f.ttl, f.hdr);
+    this.checkBytes(f.space, tuple.bytes);
     if (switchMode) void space.setPersistent(f.persistent!, Date.now()); // stored ahead of the tuple: its promise covers both
     const reply: LeaseFrame = { t: 'lease', re: f.id!, tid: tuple.tid, expiresAt: finite(tuple.expiresAt), ttl, shortened };
     // Watch before writing: a waiting taker may take the tuple inside write().
@@ -222,8 +225,9 @@ export class SpaceCore implements SpaceHost {
     });
     const outs = steps.filter((s) => s.op === 'out').length;
     if (space.tupleCount + outs > this.options.maxTuplesPerSpace) {
-      throw new LindenError('SPACE_FULL', `space "${f.space}" cannot take ${outs} more tuples (maxTuplesPerSpace)`, { space: f.space });
+      throw new LindenError('SPACE_FULL', `space "${f.space}" cannot take ${outs} more tuples (maxTuplesPerSpace)`, { space: f.space, limit: 'maxTuplesPerSpace' });
     }
+    this.checkBytes(f.space, steps.reduce((sum, s) => sum + (s.op === 'out' ? s.tuple.bytes : 0), 0));
     if (switchMode) void space.setPersistent(f.persistent!, Date.now());
     const { results, durable } = space.batch(steps, Date.now());
     this.reply(conn, f.id, durable, { t: 'batched', re: f.id, results: results.map((t) => tupleEntry(conn, t)) });
@@ -249,6 +253,8 @@ export class SpaceCore implements SpaceHost {
       this.dropWaiter(w);
     }
     for (const n of held.notifiers.values()) this.dropNotifier(n);
+    held.waiters.clear(); // out of the broker-wide count (maxWaitersTotal)
+    held.notifiers.clear();
     for (const r of held.reservations.values()) {
       clearTimeout(r.timer);
       void r.space.settle(r.tuple, false);
@@ -382,6 +388,18 @@ export class SpaceCore implements SpaceHost {
     const seq = this.ids.take();
     const tuple = storedTuple(seq, seq.toString(36), space, values, ttl === null ? Infinity : Date.now() + ttl, bytes, hdr);
     return { tuple, ttl, shortened: ttl !== null && ttl < ttlAsked! };
+  }
+
+  /** SPACE_FULL when `bytes` more would take the tuples of all spaces over maxSpaceBytesTotal. */
+  private checkBytes(space: string, bytes: number): void {
+    const held = this.tupleBytes.count;
+    if (bytes > 0 && held + bytes > this.options.maxSpaceBytesTotal) {
+      throw new LindenError(
+        'SPACE_FULL',
+        `the spaces hold ${held} bytes of tuples; ${bytes} more would pass the limit for all spaces together (maxSpaceBytesTotal ${this.options.maxSpaceBytesTotal})`,
+        { space, limit: 'maxSpaceBytesTotal' },
+      );
+    }
   }
 
   private template(conn: Connection, wire: unknown[]): Template {

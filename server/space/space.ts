@@ -1,5 +1,6 @@
 import { LindenError } from '../../protocol/errors.js';
 import type { Connection } from '../connection.js';
+import { CountedMap, type Tally } from '../counted-map.js';
 import type { Store, StoreWrite } from '../store/store.js';
 import { deleteSpace, deleteTuple, putSpace, putTuple } from './space-records.js';
 import type { StoredTuple } from './stored-tuple.js';
@@ -22,6 +23,8 @@ export interface Notifier {
 
 /** What a space needs from the broker to answer clients. */
 export interface SpaceHost {
+  /** Bytes of the live tuples of all spaces, reserved ones included (maxSpaceBytesTotal). */
+  readonly tupleBytes: Tally;
   /** Answers a waiter with a tuple; false when its connection can no longer take it. */
   serve(w: Waiter, t: StoredTuple): boolean;
   event(n: Notifier, type: SpaceEventType, t: StoredTuple): void;
@@ -51,8 +54,8 @@ export class Space {
   private readonly indexes = new Map<number, ArityIndex>();
   private readonly waiters = new Map<number, WaiterIndex>();
   private readonly notifiers = new Set<Notifier>();
-  /** Live tuples by id: those in the indexes and those out under reservation. */
-  private readonly byTid = new Map<string, StoredTuple>();
+  /** Live tuples by id: those in the indexes and those out under reservation. Their bytes count into host.tupleBytes. */
+  private readonly byTid: Map<string, StoredTuple>;
   private readonly reserved = new Set<StoredTuple>();
   tupleCount = 0;
   bytes = 0;
@@ -67,7 +70,9 @@ export class Space {
     readonly name: string,
     private readonly host: SpaceHost,
     private readonly store: Store,
-  ) {}
+  ) {
+    this.byTid = new CountedMap(host.tupleBytes, (t) => t.bytes);
+  }
 
   /** Live tuples, reserved ones included. */
   get liveCount(): number {

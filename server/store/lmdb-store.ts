@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type Key as LmdbKey, type RootDatabase } from 'lmdb';
 import { Packr } from 'msgpackr';
+import { FolderLock } from './folder-lock.js';
 import { assertKey, startsWith } from './keys.js';
 import type { Key, KeyPart, Store, StoreWrite } from './store.js';
 
@@ -48,13 +49,23 @@ export class LmdbStore implements Store {
   readonly durable = true;
   private closing: Promise<void> | undefined;
 
-  private constructor(private readonly db: RootDatabase<Buffer, LmdbKey>) {}
+  private constructor(private readonly db: RootDatabase<Buffer, LmdbKey>, private readonly lock: FolderLock) {}
 
-  /** Opens (creating if needed) the store in folder `dir`. */
+  /**
+   * Opens (creating if needed) the store in folder `dir`, which it holds until close(): while it
+   * is open, another open of the folder, in this process or another, fails with DATA_DIR_LOCKED
+   * (server/store/folder-lock.ts).
+   */
   static async open(dir: string): Promise<LmdbStore> {
     await mkdir(dir, { recursive: true });
-    const db = open<Buffer, LmdbKey>({ path: join(dir, FILE), encoding: 'binary', overlappingSync: false, eventTurnBatching: false });
-    return new LmdbStore(db);
+    const lock = await FolderLock.acquire(dir);
+    try {
+      const db = open<Buffer, LmdbKey>({ path: join(dir, FILE), encoding: 'binary', overlappingSync: false, eventTurnBatching: false });
+      return new LmdbStore(db, lock);
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
   }
 
   write(writes: readonly StoreWrite[]): Promise<void> | undefined {
@@ -92,7 +103,11 @@ export class LmdbStore implements Store {
       } catch {
         // A failed commit was reported to the write() that issued it; closing still releases the files.
       }
-      await this.db.close();
+      try {
+        await this.db.close();
+      } finally {
+        await this.lock.release();
+      }
     })();
     return this.closing;
   }

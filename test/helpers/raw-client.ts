@@ -252,8 +252,9 @@ export interface RawClients {
   /**
    * Opens a socket offering `protocols`: a codec name offers its subprotocol, an array offers
    * those strings as they are, undefined offers none. Resolves once the WebSocket is open.
+   * `options` go to `ws` (a `localAddress` to connect from, say).
    */
-  open(url: string, protocols?: CodecName | string[]): Promise<RawClient>;
+  open(url: string, protocols?: CodecName | string[], options?: ClientOptions): Promise<RawClient>;
   /** open() then hello -> welcome. */
   connect(url: string, codec: CodecName): Promise<RawClient>;
   /** Every protocol violation any client of this pool saw. */
@@ -264,9 +265,9 @@ export interface RawClients {
 export function rawClients(): RawClients {
   const clients: RawClient[] = [];
   const pool: RawClients = {
-    async open(url, protocols) {
+    async open(url, protocols, options = {}) {
       const offered = protocols === undefined ? [] : Array.isArray(protocols) ? protocols : [subprotocolOf(protocols)];
-      const ws = new WebSocket(url, offered, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+      const ws = new WebSocket(url, offered, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024, ...options });
       const codec: CodecName | undefined = typeof protocols === 'string' ? protocols : undefined;
       const client = new RawClient(ws, codec);
       clients.push(client);

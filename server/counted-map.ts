@@ -1,0 +1,34 @@
+/** A running total shared by several CountedMaps: what they hold together. */
+export class Tally {
+  count = 0;
+}
+
+/**
+ * A Map that adds what it holds to a shared Tally: entries (weight 1) or, with `weight`, a size
+ * such as bytes. Every way in or out of a Map goes through set, delete or clear, so a total kept
+ * this way cannot drift from the maps, whichever code adds or removes entries. Values are never
+ * undefined (a missing key and an undefined value would look alike).
+ */
+export class CountedMap<K, V> extends Map<K, V> {
+  constructor(private readonly tally: Tally, private readonly weight: (value: V) => number = () => 1) {
+    super();
+  }
+
+  override set(key: K, value: V): this {
+    const old = super.get(key);
+    this.tally.count += this.weight(value) - (old === undefined ? 0 : this.weight(old));
+    return super.set(key, value);
+  }
+
+  override delete(key: K): boolean {
+    const old = super.get(key);
+    if (old === undefined) return false;
+    this.tally.count -= this.weight(old);
+    return super.delete(key);
+  }
+
+  override clear(): void {
+    for (const value of super.values()) this.tally.count -= this.weight(value);
+    super.clear();
+  }
+}
