@@ -15,6 +15,7 @@ import { adminHandler } from './admin/http.js';
 import { createMetrics } from './admin/metrics.js';
 import { RateSampler } from './admin/rates.js';
 import type { BrokerContext } from './broker-context.js';
+import type { Census } from './census.js';
 import { Connection } from './connection.js';
 import { dispatch, fromChain, handleSlice } from './dispatch.js';
 import { warnIfExposed } from './exposure.js';
@@ -60,6 +61,8 @@ const CLOSE_GRACE_MS = 2_000;
  */
 export interface BrokerSeams {
   wrapStore?: (store: Store) => Store;
+  /** Counts what the broker holds, for the memory tests (server/census.ts). */
+  census?: Census;
 }
 
 /** Starts a broker; resolves once it listens. */
@@ -112,6 +115,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     },
     turns: new Turns((conn, budget) => handleSlice(ctx, conn, budget), () => scheduler.flushNow()),
   };
+  seams.census?.attach(ctx);
 
   // HTTP(S) on the same port: health, metrics and read-only views for operators.
   const handler = adminHandler({
@@ -175,6 +179,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
       ws.resume(); // it may be paused for backpressure, and must still read the peer's close frame
     });
     connections.add(conn);
+    seams.census?.connectionMade(conn);
     const handshakeTimer = setTimeout(() => {
       if (conn.state === 'handshake') ctx.closeConnection(conn, CLOSE_CODES.HANDSHAKE_TIMEOUT.code, 'no hello in time');
     }, opts.handshakeTimeoutMs);

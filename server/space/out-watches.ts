@@ -15,6 +15,10 @@ export class OutWatches {
   private readonly watches = new Map<StoredTuple, OutWatch>();
   private readonly byConn = new WeakMap<Connection, Set<StoredTuple>>();
 
+  get size(): number {
+    return this.watches.size;
+  }
+
   has(t: StoredTuple): boolean {
     return this.watches.has(t);
   }
