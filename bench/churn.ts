@@ -61,9 +61,12 @@ export class Churn {
   async round(seed: number, lives: number, concurrency = 24): Promise<RoundTally> {
     const tally: RoundTally = { sdk: 0, terminated: 0, kicked: 0, strangers: 0 };
     let next = 0;
+    let scraped: Promise<void> | undefined;
     const worker = async (): Promise<void> => {
       while (next < lives) {
         const i = next++;
+        // Halfway, as a monitoring system would: metrics labelled with the names of the moment.
+        if (i === lives >> 1) scraped = this.scrape();
         const id = seed * 100_000 + i;
         const rng = seeded(id);
         const pick = rng();
@@ -83,8 +86,20 @@ export class Churn {
       }
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
+    await scraped;
     await this.quiet();
+    await this.scrape();
     return tally;
+  }
+
+  /** Reads /metrics and the HTTP views, as operators' tools do. */
+  private async scrape(): Promise<void> {
+    const http = this.url.replace(/^ws/, 'http');
+    for (const path of ['/metrics', '/api/spaces', '/api/connections', '/api/subscriptions', '/api/queues']) {
+      const res = await fetch(http + path);
+      if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status}`);
+      await res.text();
+    }
   }
 
   /**
