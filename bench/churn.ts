@@ -18,11 +18,26 @@ import { dataMib, MeasuredBroker, mib } from './measured-broker.js';
 export const SHARED_SPACE = 'churn-shared';
 export const QUEUES = ['churn-q0', 'churn-q1', 'churn-q2'];
 
+const EVERYTHING = {
+  publish: { allow: ['>'] }, subscribe: { allow: ['>'] }, queues: { allow: ['>'], manage: ['>'] }, spaces: { allow: ['>'] }, admin: true,
+};
+const USER = { user: 'churn', password: 'secret' };
+
+/**
+ * The broker's options for the churn: with users, so logins (refused ones too, and connections
+ * that go while theirs is checked) are part of it; anonymous clients may do everything.
+ */
+export const CHURN_BROKER_OPTIONS = {
+  auth: { anonymous: true, anonymousPermissions: EVERYTHING, users: [{ user: USER.user, password: `plain:${USER.password}`, permissions: EVERYTHING }] },
+};
+
 export interface RoundTally {
   sdk: number;
   /** Raw connections terminated without a close frame. */
   terminated: number;
   kicked: number;
+  /** Raw connections whose login was refused, or that went while it was being checked. */
+  refused: number;
   /** Raw connections that never sent hello. */
   strangers: number;
 }
@@ -59,7 +74,7 @@ export class Churn {
 
   /** `lives` connections, `concurrency` of them at a time; each life's choices come from `seed`. */
   async round(seed: number, lives: number, concurrency = 24): Promise<RoundTally> {
-    const tally: RoundTally = { sdk: 0, terminated: 0, kicked: 0, strangers: 0 };
+    const tally: RoundTally = { sdk: 0, terminated: 0, kicked: 0, refused: 0, strangers: 0 };
     let next = 0;
     let scraped: Promise<void> | undefined;
     const worker = async (): Promise<void> => {
@@ -73,12 +88,15 @@ export class Churn {
         if (pick < 0.45) {
           await sdkLife(this.url, id, rng);
           tally.sdk++;
-        } else if (pick < 0.8) {
+        } else if (pick < 0.75) {
           await rawLife(this.url, id, rng, 'terminate');
           tally.terminated++;
-        } else if (pick < 0.9) {
+        } else if (pick < 0.85) {
           await rawLife(this.url, id, rng, 'kick', this.observer);
           tally.kicked++;
+        } else if (pick < 0.92) {
+          await refusedLife(this.url, id, rng);
+          tally.refused++;
         } else {
           await strangerLife(this.url, rng);
           tally.strangers++;
@@ -95,8 +113,9 @@ export class Churn {
   /** Reads /metrics and the HTTP views, as operators' tools do. */
   private async scrape(): Promise<void> {
     const http = this.url.replace(/^ws/, 'http');
+    const authorization = `Basic ${Buffer.from(`${USER.user}:${USER.password}`).toString('base64')}`;
     for (const path of ['/metrics', '/api/spaces', '/api/connections', '/api/subscriptions', '/api/queues']) {
-      const res = await fetch(http + path);
+      const res = await fetch(http + path, { headers: { authorization } });
       if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status}`);
       await res.text();
     }
@@ -137,7 +156,8 @@ const swallow = (p: Promise<unknown>): void => {
 
 /** An SDK client that takes a bit of everything, settles some of it, and closes cleanly. */
 async function sdkLife(url: string, id: number, rng: () => number): Promise<void> {
-  const c = await connect(url, { name: `churn-${id}`, reconnect: false, codec: rng() < 0.5 ? 'msgpack' : 'json' });
+  const login = rng() < 0.5 ? USER : {};
+  const c = await connect(url, { name: `churn-${id}`, reconnect: false, codec: rng() < 0.5 ? 'msgpack' : 'json', ...login });
   const k = id % QUEUES.length;
   const subs = [
     c.subscribe(`churn.${id}.x`),
@@ -215,6 +235,21 @@ async function rawLife(url: string, id: number, rng: () => number, end: 'termina
   const welcome = await c.reply(1);
   await c.reply(14);
   await Promise.all([observer!.admin({ op: 'kick', connection: welcome.connectionId as string }), c.closed]);
+}
+
+/**
+ * A raw client with a wrong password and requests behind its hello, held until the login is
+ * decided (a refusal takes 300 ms): it waits for the refusal, or goes while the login is checked.
+ */
+async function refusedLife(url: string, id: number, rng: () => number): Promise<void> {
+  const c = await RawSocket.open(url, rng() < 0.5 ? 'msgpack' : 'json');
+  c.send([
+    { t: 'hello', id: 1, v: PROTOCOL_VERSION, name: `churn-refused-${id}`, auth: { user: USER.user, password: 'wrong' } },
+    { t: 'sub', id: 2, sid: 1, pattern: `churn.${id}.x` },
+    { t: 'in', id: 3, space: `churn-w-${id}`, template: ['w'] },
+  ]);
+  if (rng() < 0.5) await c.closed;
+  else await c.terminate();
 }
 
 /** A raw socket that never says hello: nothing, a fragment or half a frame, then terminated. */
@@ -297,7 +332,7 @@ export interface ChurnResult {
  * collections). `script`: test/helpers/measured-broker.mjs as seen from the caller.
  */
 export async function churnBench(script: string, rounds: number, lives: number): Promise<ChurnResult> {
-  const broker = await MeasuredBroker.start(script);
+  const broker = await MeasuredBroker.start(script, CHURN_BROKER_OPTIONS);
   try {
     const churn = await Churn.open(broker.url);
     await churn.round(1, Math.ceil(lives / 2));
@@ -310,7 +345,7 @@ export async function churnBench(script: string, rounds: number, lives: number):
       const started = Date.now();
       const tally = await churn.round(r + 1, lives);
       after = await broker.measure();
-      const connections = tally.sdk + tally.terminated + tally.kicked + tally.strangers;
+      const connections = Object.values(tally).reduce((n, x) => n + x, 0);
       result.connections += connections;
       result.rounds.push({
         round: r, connections, seconds: (Date.now() - started) / 1_000, heapMiB: round2(mib(after)),

@@ -7,7 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Churn } from '../bench/churn.js';
+import { Churn, CHURN_BROKER_OPTIONS, type RoundTally } from '../bench/churn.js';
 import { dataMib, formatMemory, MeasuredBroker, mib, type Memory } from '../bench/measured-broker.js';
 
 const SCRIPT = fileURLToPath(new URL('./helpers/measured-broker.mjs', import.meta.url));
@@ -38,26 +38,26 @@ afterEach(async () => {
 });
 
 test('after 2,000 connections come and go, the broker holds what it held before', async () => {
-  broker = await MeasuredBroker.start(SCRIPT);
+  broker = await MeasuredBroker.start(SCRIPT, CHURN_BROKER_OPTIONS);
   churn = await Churn.open(broker.url);
   // The same work first, so compiled code, caches and pools are in the baseline.
   await churn.round(1, 600);
   const baseline = await broker.measure();
   const rounds: Memory[] = [];
-  const tally = { sdk: 0, terminated: 0, kicked: 0, strangers: 0 };
+  const tally: RoundTally = { sdk: 0, terminated: 0, kicked: 0, refused: 0, strangers: 0 };
   for (const seed of [2, 3]) {
     const t = await churn.round(seed, 700);
-    for (const k of Object.keys(tally) as (keyof typeof tally)[]) tally[k] += t[k];
+    for (const k of Object.keys(tally) as (keyof RoundTally)[]) tally[k] += t[k];
     rounds.push(await broker.measure());
   }
-  const lives = tally.sdk + tally.terminated + tally.kicked + tally.strangers;
+  const lives = Object.values(tally).reduce((n, x) => n + x, 0);
   const after = rounds[rounds.length - 1]!;
   const grown = mib(after) - mib(baseline);
   const grownData = dataMib(after) - dataMib(baseline);
   console.log([
     `broker after GC: baseline ${formatMemory(baseline)}`,
     ...rounds.map((m, i) => `after round ${i + 1}: ${formatMemory(m)}`),
-    `${lives} connections (${tally.sdk} SDK closed, ${tally.terminated} terminated, ${tally.kicked} kicked, ${tally.strangers} without hello): grown ${grown.toFixed(2)} MiB, ${grownData.toFixed(2)} MiB without code; timers ${baseline.timers} -> ${after.timers}`,
+    `${lives} connections (${tally.sdk} SDK closed, ${tally.terminated} terminated, ${tally.kicked} kicked, ${tally.refused} refused logins, ${tally.strangers} without hello): grown ${grown.toFixed(2)} MiB, ${grownData.toFixed(2)} MiB without code; timers ${baseline.timers} -> ${after.timers}`,
   ].join('\n'));
   // The router's topic cache fills and empties with the traffic (until the next subscription change).
   expect(after.census).toEqual({ ...baseline.census, cachedRoutes: after.census.cachedRoutes });
