@@ -175,6 +175,12 @@ async function sdkLife(url: string, id: number, rng: () => number): Promise<void
   if (rng() < 0.5) subs[3]!.unsubscribe();
   await Promise.all([0, 1].map((n) => c.publish(`churn.q${k}.${id}.${n}`, { n }, { mode: 'persistent', ack: 'submission' })));
   if (rng() < 0.3) subs[5]!.unsubscribe();
+  if (rng() < 0.2) {
+    // A queue of its own, used and deleted: its trie branch and routes must go with it.
+    await c.createQueue(`churn-own-${id}`, `churn.own.${id}.>`);
+    await c.publish(`churn.own.${id}.x`, { id }, { mode: 'persistent', ack: 'submission' });
+    await c.deleteQueue(`churn-own-${id}`);
+  }
   c.publish('churn.work', { id }).catch(() => undefined);
   swallow(c.publish(`churn.${id}.svc`, 'request', { ack: 'processing', timeout: 60_000 }));
   swallow(c.request(`churn.${id - 1}.svc`, 'request', { timeout: 60_000 }));
