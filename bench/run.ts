@@ -4,9 +4,11 @@
  * Prints a table and writes bench-results.json.
  *
  *   --quick          smaller runs
- *   --only a,b       just these: pubsub, request, space-pairs, space-index, durable, large, fairness
+ *   --only a,b       just these: pubsub, request, space-pairs, space-index, durable, large, fairness, churn
  */
 import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { churnBench } from './churn.js';
 import { durablePublish } from './durable-publish.js';
 import { fairness } from './fairness.js';
 import { largeTransfer } from './large-transfer.js';
@@ -16,7 +18,7 @@ import { spaceIndex } from './space-index.js';
 import { spacePairs } from './space-pairs.js';
 import { spawnBroker } from './spawn-broker.js';
 
-const BENCHMARKS = ['pubsub', 'request', 'space-pairs', 'space-index', 'durable', 'large', 'fairness'] as const;
+const BENCHMARKS = ['pubsub', 'request', 'space-pairs', 'space-index', 'durable', 'large', 'fairness', 'churn'] as const;
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const onlyAt = args.indexOf('--only');
@@ -135,9 +137,23 @@ if (wanted('fairness')) {
   rows.push(['  request/reply, during them', ms(fair.duringBursts), below('fairness_request_max', fair.duringBursts.maxMs, FLOORS.fairness_request_max_ms, 'ms max')]);
 }
 
+if (wanted('churn')) {
+  // A broker of its own, weighed after full collections: test/helpers/measured-broker.mjs runs the built broker.
+  const script = fileURLToPath(new URL('../../test/helpers/measured-broker.mjs', import.meta.url));
+  const churn = await churnBench(script, quick ? 4 : 12, 1_000);
+  results.churn = churn;
+  rows.push([`churn, ${churn.rounds.length} x ${churn.livesPerRound.toLocaleString('en-US')} connections`, `baseline ${churn.baselineMiB} MiB, then ${churn.connections.toLocaleString('en-US')} connections`, '']);
+  for (const r of churn.rounds) rows.push([`  after round ${r.round}`, `${r.heapMiB} MiB: ${signed(r.grownMiB)}, ${signed(r.dataGrownMiB)} without code; ${r.seconds.toFixed(1)} s`, '']);
+  rows.push(['  census as before the churn', churn.censusAsBefore ? 'yes' : 'NO', '']);
+}
+
 results.floors = floors;
 const width = Math.max(...rows.map((r) => r[0].length), 'benchmark'.length) + 2;
 const resultWidth = Math.max(...rows.map((r) => r[1].length), 'result'.length) + 2;
 console.log(`${'benchmark'.padEnd(width)}${'result'.padEnd(resultWidth)}floor`);
 for (const [name, result, floor] of rows) console.log(`${name.padEnd(width)}${result.padEnd(resultWidth)}${floor}`.trimEnd());
 writeFileSync('bench-results.json', JSON.stringify(results, null, 2) + '\n');
+
+function signed(mib: number): string {
+  return `${mib >= 0 ? '+' : ''}${mib} MiB`;
+}

@@ -16,6 +16,7 @@ import { adminHandler } from './admin/http.js';
 import { createMetrics } from './admin/metrics.js';
 import { RateSampler } from './admin/rates.js';
 import type { BrokerContext } from './broker-context.js';
+import type { Census } from './census.js';
 import { Connection } from './connection.js';
 import { ConnectionCaps } from './connection-caps.js';
 import { CountedMap } from './counted-map.js';
@@ -76,6 +77,8 @@ const SUPPORTED = [SUBPROTOCOLS.msgpack, SUBPROTOCOLS.json];
  */
 export interface BrokerSeams {
   wrapStore?: (store: Store) => Store;
+  /** Counts what the broker holds, for the memory tests (server/census.ts). */
+  census?: Census;
 }
 
 /** Starts a broker; resolves once it listens. */
@@ -139,6 +142,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     turns: new Turns((conn, budget) => handleSlice(ctx, conn, budget), () => scheduler.flushNow()),
     draining: undefined,
   };
+  seams.census?.attach(ctx);
 
   // HTTP(S) on the same port: health, metrics and read-only views for operators.
   const handler = adminHandler({
@@ -214,6 +218,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
       ws.resume(); // it may be paused for backpressure, and must still read the peer's close frame
     }, new CountedMap(ctx.pubsub.subscriptions));
     connections.add(conn);
+    seams.census?.connectionMade(conn);
     const handshakeTimer = setTimeout(() => {
       if (conn.state === 'handshake') ctx.closeConnection(conn, CLOSE_CODES.HANDSHAKE_TIMEOUT.code, 'no hello in time');
     }, opts.handshakeTimeoutMs);

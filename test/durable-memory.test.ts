@@ -3,56 +3,13 @@
  * reason is released when the reason ends). The broker runs in a child process with --expose-gc
  * and is measured after full collections.
  */
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createInterface, type Interface } from 'node:readline';
-import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { connect, type Client, type Message } from '../client-sdk/index.js';
+import { formatMemory, MeasuredBroker, mib } from '../bench/measured-broker.js';
 
 const SCRIPT = fileURLToPath(new URL('./helpers/measured-broker.mjs', import.meta.url));
 const BUILT = fileURLToPath(new URL('../dist/server/index.js', import.meta.url));
-
-interface Memory {
-  heapUsed: number;
-  arrayBuffers: number;
-}
-
-class MeasuredBroker {
-  private readonly lines: Interface;
-  private readonly waiting: ((line: string) => void)[] = [];
-
-  constructor(private readonly child: ChildProcessByStdio<Writable, Readable, null>) {
-    this.lines = createInterface({ input: child.stdout });
-    this.lines.on('line', (line) => this.waiting.shift()?.(line));
-  }
-
-  static async start(): Promise<{ broker: MeasuredBroker; url: string }> {
-    const child = spawn(process.execPath, ['--expose-gc', SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const broker = new MeasuredBroker(child);
-    const { url } = JSON.parse(await broker.next()) as { url: string };
-    return { broker, url };
-  }
-
-  async measure(): Promise<Memory> {
-    const answer = this.next();
-    this.child.stdin.write('measure\n');
-    return JSON.parse(await answer) as Memory;
-  }
-
-  async stop(): Promise<void> {
-    const exited = new Promise((resolve) => this.child.once('exit', resolve));
-    this.child.stdin.end();
-    await exited;
-  }
-
-  private next(): Promise<string> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push(resolve);
-      this.child.once('exit', () => reject(new Error('measured broker exited')));
-    });
-  }
-}
 
 let broker: MeasuredBroker | undefined;
 let client: Client | undefined;
@@ -67,12 +24,10 @@ afterEach(async () => {
   client = broker = undefined;
 });
 
-const MiB = 1024 * 1024;
-
 test('acked messages with a long ttl are not kept by the expiry index until their ttl ends', async () => {
-  const started = await MeasuredBroker.start();
-  broker = started.broker;
-  const c = (client = await connect(started.url));
+  broker = await MeasuredBroker.start(SCRIPT);
+  const url = broker.url;
+  const c = (client = await connect(url));
   await c.createQueue('big', 'big.>', { maxInFlight: 500 });
   const sub = c.subscribe<Uint8Array>('big.>', { durable: 'big' });
   await sub.ready;
@@ -94,15 +49,15 @@ test('acked messages with a long ttl are not kept by the expiry index until thei
     }
     await consumed;
     await c.flush();
-    await untilEmpty(started.url, 'big');
+    await untilEmpty(url, 'big');
   }
 
   await round(200); // warm-up: the same paths, at a small scale, before the baseline
   const baseline = await broker.measure();
   await round(3_000);
   const after = await broker.measure();
-  const grown = (after.heapUsed + after.arrayBuffers - baseline.heapUsed - baseline.arrayBuffers) / MiB;
-  console.log(`broker memory after GC: baseline ${fmt(baseline)}, after 3,000 x 20 KB acked ${fmt(after)}, grown ${grown.toFixed(1)} MiB`);
+  const grown = mib(after) - mib(baseline);
+  console.log(`broker memory after GC: baseline ${formatMemory(baseline)}, after 3,000 x 20 KB acked ${formatMemory(after)}, grown ${grown.toFixed(1)} MiB`);
   // The payloads alone are 58.6 MiB.
   expect(grown).toBeLessThan(8);
 }, 60_000);
@@ -121,8 +76,4 @@ async function until(done: () => boolean, ms: number, look: () => Promise<void>)
   for (await look(); !done(); await look()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
   }
-}
-
-function fmt(m: Memory): string {
-  return `heap ${(m.heapUsed / MiB).toFixed(1)} MiB + buffers ${(m.arrayBuffers / MiB).toFixed(1)} MiB`;
 }

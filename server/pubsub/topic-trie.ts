@@ -22,6 +22,11 @@ export class TopicTrie<T> {
     return this.count;
   }
 
+  /** Nodes below the root: a walk, for the memory tests (server/census.ts), not for hot paths. */
+  get nodeCount(): number {
+    return countNodes(this.root) - 1;
+  }
+
   add(pattern: string, value: T): void {
     const tokens = pattern.split('.');
     let node = this.root;
@@ -67,6 +72,12 @@ export class TopicTrie<T> {
     collect(this.root, topic.split('.'), 0, out);
     return out;
   }
+}
+
+function countNodes<T>(node: TrieNode<T>): number {
+  let n = 1;
+  for (const c of node.children.values()) n += countNodes(c);
+  return n;
 }
 
 function child<T>(node: TrieNode<T>, token: string): TrieNode<T> {

@@ -3,6 +3,9 @@ import type { StoredTuple } from './stored-tuple.js';
 /** Dead entries a bucket tolerates before it compacts, whatever its size. */
 const SLACK = 32;
 
+/** What fills a slot before the head: no tuple, holding nothing. */
+const FREE = { indexed: false, seq: -1 } as StoredTuple;
+
 /**
  * Tuples kept in write order, so the first match found is the oldest: an array sorted by seq
  * with a head index. Removal only clears StoredTuple.indexed (the caller does, once for all the
@@ -40,10 +43,17 @@ export class OrderedBucket {
   /** Call after clearing t.indexed. */
   delete(t: StoredTuple): void {
     this.size--;
+    // Tuples left in the array keep their values: an emptied bucket, which its map may keep for a
+    // while (bucket-map.ts), lets go of them all, and the head of every slot it passes.
+    if (this.size === 0) {
+      this.items = [];
+      this.head = 0;
+      return;
+    }
     const items = this.items;
     if (items[this.head] === t) {
-      let h = this.head + 1;
-      while (h < items.length && !items[h]!.indexed) h++;
+      let h = this.head;
+      do items[h++] = FREE; while (h < items.length && !items[h]!.indexed);
       this.head = h;
     }
     const dead = items.length - this.size;

@@ -16,6 +16,10 @@ export class OutWatches {
   private readonly byConn = new WeakMap<Connection, Set<StoredTuple>>();
   private whenEmpty: (() => void) | undefined;
 
+  get size(): number {
+    return this.watches.size;
+  }
+
   has(t: StoredTuple): boolean {
     return this.watches.has(t);
   }

@@ -4,6 +4,9 @@ import type { Waiter } from './waiters.js';
 /** Dead entries a queue tolerates before it compacts, whatever its size. */
 const SLACK = 32;
 
+/** What fills a slot before the head: a waiter of no queue, holding nothing. */
+const FREE = { queue: undefined } as unknown as Waiter;
+
 /**
  * Waiters filed under one value (or the wildcards), in arrival order: an array with a head
  * index. A waiter belongs to the queue while its `queue` field names it; leaving only clears
@@ -32,10 +35,18 @@ export class WaiterQueue {
   delete(w: Waiter): void {
     w.queue = undefined;
     this.size--;
+    // A waiter left in the array holds its connection, gone or not: an emptied queue, which its
+    // map may keep for a while (bucket-map.ts), lets go of them all, and the head of every slot it passes.
+    if (this.size === 0) {
+      this.items = [];
+      this.head = 0;
+      this.owner?.emptied();
+      return;
+    }
     const items = this.items;
     if (items[this.head] === w) {
-      let h = this.head + 1;
-      while (h < items.length && items[h]!.queue !== this) h++;
+      let h = this.head;
+      do items[h++] = FREE; while (h < items.length && items[h]!.queue !== this);
       this.head = h;
     }
     const dead = items.length - this.size;
@@ -43,7 +54,6 @@ export class WaiterQueue {
       this.items = items.slice(this.head).filter((x) => x.queue === this);
       this.head = 0;
     }
-    if (this.size === 0) this.owner?.emptied();
   }
 
   /** The oldest waiter that matches and arrived before `before` (a waiter seq). */

@@ -1,11 +1,16 @@
 // A broker in a process of its own whose memory a test can measure after garbage collection:
 // `node --expose-gc measured-broker.mjs '<options json>'` prints {"url": ...} once it listens;
 // each line "measure" on stdin is answered with {"heapUsed", "arrayBuffers"} (bytes) after full
-// collections. Runs the built broker (dist/): `npm run build` first.
+// collections, with `code` (of heapUsed, the bytes of compiled code), `census` (what the broker
+// holds, server/census.ts) and `timers` (timers keeping the process alive). Runs the built
+// broker (dist/): `npm run build` first.
 import { createInterface } from 'node:readline';
+import { getHeapSpaceStatistics } from 'node:v8';
+import { Census } from '../../dist/server/census.js';
 import { startBroker } from '../../dist/server/index.js';
 
-const broker = await startBroker({ port: 0, logLevel: 'silent', ...JSON.parse(process.argv[2] ?? '{}') });
+const census = new Census();
+const broker = await startBroker({ port: 0, logLevel: 'silent', ...JSON.parse(process.argv[2] ?? '{}') }, { census });
 process.stdout.write(JSON.stringify({ url: broker.url }) + '\n');
 
 createInterface({ input: process.stdin }).on('line', async (line) => {
@@ -17,6 +22,8 @@ createInterface({ input: process.stdin }).on('line', async (line) => {
     await new Promise((resolve) => setImmediate(resolve));
   }
   const { heapUsed, arrayBuffers } = process.memoryUsage();
-  process.stdout.write(JSON.stringify({ heapUsed, arrayBuffers }) + '\n');
+  const code = getHeapSpaceStatistics().filter((s) => s.space_name.startsWith('code_')).reduce((n, s) => n + s.space_used_size, 0);
+  const timers = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  process.stdout.write(JSON.stringify({ heapUsed, arrayBuffers, code, census: census.count(), timers }) + '\n');
 });
 process.stdin.on('end', () => void broker.close().then(() => process.exit(0)));
