@@ -12,11 +12,18 @@ import type { Consumer } from './consumer.js';
 import { DurableQueue, type QueueHost } from './durable-queue.js';
 import { LeaseHeap } from '../../lease-heap.js';
 import {
-  DEDUPE_PREFIX, QUEUE_DEFAULTS, QUEUES_PREFIX, configWithinLimits, deleteDedupe, deleteMessage, deleteQueue, messageFromRecord, messagesPrefix,
-  putDedupe, putMessage, putQueue, type MessageWatch, type QueueConfig, type QueueRecord, type QueuedMessage,
+  DEDUPE_PREFIX, QUEUE_DEFAULTS, QUEUES_PREFIX, configWithinLimits, countersKey, deleteCounters, deleteDedupe, deleteMessage, deleteQueue,
+  putDedupe, putMessage, putQueue, type MessageWatch, type QueueConfig, type QueueCounters, type QueueRecord, type QueuedMessage,
 } from './queue-records.js';
 
 const MAX_QUEUE_NAME = 124;
+
+/**
+ * Ready messages a queue on disk keeps in memory (its window); the rest stay in the store until
+ * the window, half empty, is topped up. A queue on the memory store keeps everything in memory:
+ * its store is memory too.
+ */
+export const QUEUE_WINDOW = 1_024;
 
 export interface PersistentPublish {
   readonly queues: DurableQueue[];
@@ -46,6 +53,7 @@ export class DurableCore implements QueueHost {
   private readonly unstored = new Map<DurableQueue, { written: Promise<void>; failed: boolean }>();
   private readonly sweeper: ReturnType<typeof setInterval>;
   private seq = 0;
+  readonly window: number;
   /** Ends ttls on time, so an expired message neither counts toward limits nor shows in depths. */
   private readonly expiries = new LeaseHeap<[DurableQueue, QueuedMessage]>(([q, m]) => {
     m.expiry = undefined;
@@ -55,19 +63,21 @@ export class DurableCore implements QueueHost {
   constructor(private readonly options: ResolvedOptions, readonly store: Store, private readonly log: Logger) {
     this.sweeper = setInterval(() => this.sweepDedupe(), Math.max(1_000, options.dedupeWindowMs / 4));
     this.sweeper.unref();
+    this.window = store.durable ? QUEUE_WINDOW : Infinity;
+  }
+
+  get nextSeq(): number {
+    return this.seq;
   }
 
   async recover(): Promise<{ queues: number; messages: number }> {
     let messages = 0;
     for (const [, value] of await this.store.scan(QUEUES_PREFIX)) {
       const r = value as QueueRecord;
-      const queue = this.install(r.name, r.pattern, configWithinLimits(r.config), r.createdAt);
-      for (const [key, record] of await this.store.scan(messagesPrefix(r.name))) {
-        const m = messageFromRecord(key, record);
-        this.seq = Math.max(this.seq, m.seq + 1);
-        queue.add(m, 'recovered');
-        messages++;
-      }
+      const queue = this.install(r.name, r.pattern, configWithinLimits(r.config), r.createdAt, r.firstSeq ?? 0);
+      const last = queue.restore(this.store.get(countersKey(r.name)) as QueueCounters | undefined);
+      this.seq = Math.max(this.seq, last + 1, queue.firstSeq);
+      messages += queue.count;
     }
     const now = Date.now();
     for (const [key, expiresAt] of await this.store.scan(DEDUPE_PREFIX)) {
@@ -111,14 +121,17 @@ export class DurableCore implements QueueHost {
       c.conn.subs.delete(c.sid);
     }
     queue.consumers.length = 0;
-    const writes = queue.purge();
+    const { dropped, writes, deleteBacklog } = queue.purge();
     queue.stop();
     this.queues.delete(name);
     this.unstored.delete(queue);
     if (queue.pattern !== null) this.trie.remove(queue.pattern, queue);
     this.routes.clear();
-    // purge() writes one delete per message it dropped.
-    return { dropped: writes.length, detached, durable: this.store.write([...writes, deleteQueue(name)]) };
+    const durable = this.store.write([...writes, deleteQueue(name), deleteCounters(name)]);
+    // The backlog on disk goes after, in pieces; a crash half way leaves records below the seq a
+    // namesake starts from (QueueRecord.firstSeq), which it never reads.
+    const backlog = deleteBacklog();
+    return { dropped, detached, durable: backlog ? Promise.all([durable, backlog]).then(() => undefined) : durable };
   }
 
   /** The queue of that name, or NOT_FOUND. */
@@ -133,8 +146,7 @@ export class DurableCore implements QueueHost {
    * and the deliveries they hold. `durable` resolves once the deletions are stored.
    */
   purge(name: string): { purged: number; durable: Promise<void> | undefined } {
-    const { purged, writes } = this.get(name).purgeReady();
-    return { purged, durable: writes.length > 0 ? this.store.write(writes) : undefined };
+    return this.get(name).purgeReady();
   }
 
   /**
@@ -163,11 +175,13 @@ export class DurableCore implements QueueHost {
     for (const m of taken) {
       const back: QueuedMessage = { seq: this.seq++, mid: m.mid, topic: m.topic, data: m.data, hdr: m.hdr, publishedAt: m.publishedAt, expiresAt: m.expiresAt, deliveries: 0 };
       writes.push(deleteMessage(dlq.name, m.seq), putMessage(queue.name, back));
+      queue.admit(back, 'retried');
       moved.push(back);
     }
+    if (writes.length > 0) writes.push(queue.counters(), dlq.counters());
     // Written before the queue hands them out, so a delivery's own write comes after this one.
     const durable = writes.length > 0 ? this.store.write(writes) : undefined;
-    for (const m of moved) queue.add(m, 'retried');
+    for (const m of moved) queue.enqueue(m, durable);
     return { moved: moved.length, remaining: dlq.readyCount, durable };
   }
 
@@ -195,14 +209,15 @@ export class DurableCore implements QueueHost {
     for (const q of queues) {
       writes.push(...q.makeRoom(data.length));
       const message: QueuedMessage = { seq, mid, topic, data, hdr, publishedAt: now, expiresAt, deliveries: 0, watch: watchFor?.(q) };
-      writes.push(putMessage(q.name, message));
+      q.admit(message);
+      writes.push(putMessage(q.name, message), q.counters());
       added.push([q, message]);
     }
     if (fromPublisher) writes.push(putDedupe(mid, now + this.options.dedupeWindowMs));
     const durable = writes.length > 0 ? this.store.write(writes) : undefined;
     const remembered = fromPublisher ? { expiresAt: now + this.options.dedupeWindowMs, durable } : undefined;
     if (remembered) this.dedupe.set(mid, remembered);
-    for (const [q, m] of added) q.add(m);
+    for (const [q, m] of added) q.enqueue(m, durable);
     durable?.catch(() => this.unstore(mid, remembered, added));
     return { queues, durable, duplicate: false };
   }
@@ -332,8 +347,12 @@ export class DurableCore implements QueueHost {
     return pending.failed ? this.storeRecord(queue) : pending.written;
   }
 
-  private install(name: string, pattern: string | null, config: QueueConfig, createdAt?: number): DurableQueue {
-    const queue = new DurableQueue(name, pattern, config, this, createdAt);
+  /**
+   * A new queue starts at the broker's next seq; a dead-letter queue at 0, as dead letters keep
+   * the seq they had in its parent.
+   */
+  private install(name: string, pattern: string | null, config: QueueConfig, createdAt?: number, firstSeq = pattern === null ? 0 : this.seq): DurableQueue {
+    const queue = new DurableQueue(name, pattern, config, this, createdAt, firstSeq);
     this.queues.set(name, queue);
     if (pattern !== null) this.trie.add(pattern, queue);
     this.routes.clear();
@@ -363,7 +382,7 @@ export class DurableCore implements QueueHost {
 }
 
 function record(q: DurableQueue): QueueRecord {
-  return { name: q.name, pattern: q.pattern, config: q.config, createdAt: q.createdAt };
+  return { name: q.name, pattern: q.pattern, config: q.config, createdAt: q.createdAt, firstSeq: q.firstSeq };
 }
 
 function definedSettings(s: QueueSettings): Partial<QueueConfig> {

@@ -6,6 +6,7 @@ import type { Lease } from '../../lease-heap.js';
 /**
  * How durable subscriptions lie in the Store:
  *   ['q', name]       -> QueueRecord     a durable subscription and its settings
+ *   ['c', name]       -> QueueCounters   how many messages it holds and their bytes, written with every change
  *   ['m', name, seq]  -> MessageRecord   a message it still holds, in broker-wide seq order
  *   ['d', mid]        -> expiresAt        a publisher message id inside its dedupe window
  * A message matched by several queues is stored once per queue: each copy lives and dies with
@@ -43,6 +44,17 @@ export interface QueueRecord {
   pattern: string | null;
   config: QueueConfig;
   createdAt: number;
+  /**
+   * The broker's next seq when the queue was made: message records under its name below it are
+   * a deleted namesake's, whose deletion a crash interrupted. Absent (0) in older stores.
+   */
+  firstSeq?: number;
+}
+
+/** What a queue holds, stored with every write that changes it: a restart reads this, not every message. */
+export interface QueueCounters {
+  count: number;
+  bytes: number;
 }
 
 /** A message held by a queue, in memory and (as MessageRecord) in the store. */
@@ -92,6 +104,9 @@ export const messagesPrefix = (queue: string): Key => ['m', queue];
 
 export const putQueue = (q: QueueRecord): StoreWrite => ({ key: ['q', q.name], value: q });
 export const deleteQueue = (name: string): StoreWrite => ({ key: ['q', name] });
+export const putCounters = (name: string, c: QueueCounters): StoreWrite => ({ key: ['c', name], value: c });
+export const countersKey = (name: string): Key => ['c', name];
+export const deleteCounters = (name: string): StoreWrite => ({ key: ['c', name] });
 
 export function putMessage(queue: string, m: QueuedMessage): StoreWrite {
   const record: MessageRecord = {

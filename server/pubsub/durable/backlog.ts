@@ -1,0 +1,107 @@
+import type { Store } from '../../store/store.js';
+import { messageFromRecord, messagesPrefix, type MessageWatch, type QueuedMessage } from './queue-records.js';
+
+/** A message of the backlog whose write is not known to be on disk yet, with that write. */
+interface Pending {
+  readonly message: QueuedMessage;
+}
+
+/**
+ * The ready messages of a queue beyond its window (DESIGN.md §5 "Backlog"): every ready message
+ * with a seq from `from` on. They live in the store; memory holds only their number and bytes,
+ * the publisher watches some of them carry, and those whose write has not resolved yet (the
+ * store does not show a write before that, and a crash would lose it, so they are kept until
+ * then: at most the publishes in flight).
+ *
+ * Messages come out oldest first. A message can join below the newest ones (a dead letter keeps
+ * its seq), so what is on disk and what is pending are merged by seq when read.
+ */
+export class Backlog {
+  /** Ready messages with a seq from here on are in the backlog; those below are in memory. */
+  from: number;
+  count = 0;
+  bytes = 0;
+  /** By seq, lowest first. */
+  private readonly pending: Pending[] = [];
+  private readonly watches = new Map<number, MessageWatch>();
+
+  constructor(private readonly store: Store, private readonly queue: string, from: number) {
+    this.from = from;
+  }
+
+  /** A message whose write was issued (`written` resolves once it is on disk; undefined: it is). */
+  append(message: QueuedMessage, written: Promise<void> | undefined): void {
+    this.count++;
+    this.bytes += message.data.length;
+    if (message.watch) this.watches.set(message.seq, message.watch);
+    if (!written) return;
+    const entry: Pending = { message };
+    let i = this.pending.length;
+    while (i > 0 && this.pending[i - 1]!.message.seq > message.seq) i--;
+    this.pending.splice(i, 0, entry);
+    // On disk now, and read from there; a failed write is withdrawn by the publisher (withdraw()).
+    written.then(() => this.settle(entry), () => {});
+  }
+
+  /** Takes a message whose write failed back out; false when it is not here (already read). */
+  withdraw(message: QueuedMessage): boolean {
+    const i = this.pending.findIndex((p) => p.message === message);
+    if (i === -1) return false;
+    this.pending.splice(i, 1);
+    this.count--;
+    this.bytes -= message.data.length;
+    this.watches.delete(message.seq);
+    return true;
+  }
+
+  /** The first `n` messages, oldest first, out of the backlog: `from` moves past them. */
+  take(n: number): QueuedMessage[] {
+    const out = this.peek(n);
+    if (out.length === 0) return out;
+    for (const m of out) {
+      const i = this.pending.findIndex((p) => p.message === m);
+      if (i !== -1) this.pending.splice(i, 1);
+      this.count--;
+      this.bytes -= m.data.length;
+      const watch = this.watches.get(m.seq);
+      if (watch) {
+        m.watch = watch;
+        this.watches.delete(m.seq);
+      }
+    }
+    this.from = out[out.length - 1]!.seq + 1;
+    return out;
+  }
+
+  /** The first `n` messages, oldest first, left where they are. */
+  peek(n: number): QueuedMessage[] {
+    if (n <= 0 || this.count === 0) return [];
+    // A pending message may be on disk already: read enough to have n that are not also pending.
+    const pendingSeqs = new Set(this.pending.map((p) => p.message.seq));
+    const onDisk = this.store
+      .range(messagesPrefix(this.queue), { from: [this.from], limit: n + this.pending.length })
+      .filter(([key]) => !pendingSeqs.has(key[2] as number))
+      .map(([key, value]) => messageFromRecord(key, value));
+    const all = this.pending.length === 0 ? onDisk : [...onDisk, ...this.pending.map((p) => p.message)].sort((a, b) => a.seq - b.seq);
+    return all.slice(0, n);
+  }
+
+  /**
+   * Empties the backlog (purge): what it held is for the caller to delete, from `from` up to
+   * `below` on disk plus the pending ones returned. Watches are returned to be told.
+   */
+  clear(below: number): { from: number; count: number; bytes: number; pending: QueuedMessage[]; watches: MessageWatch[] } {
+    const cleared = { from: this.from, count: this.count, bytes: this.bytes, pending: this.pending.map((p) => p.message), watches: [...this.watches.values()] };
+    this.pending.length = 0;
+    this.watches.clear();
+    this.count = 0;
+    this.bytes = 0;
+    this.from = Math.max(this.from, below);
+    return cleared;
+  }
+
+  private settle(entry: Pending): void {
+    const i = this.pending.indexOf(entry);
+    if (i !== -1) this.pending.splice(i, 1);
+  }
+}
