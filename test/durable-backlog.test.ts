@@ -43,6 +43,12 @@ async function view(c: Client, name: string, peek?: number): Promise<{ depth: nu
   return (await c.admin({ op: 'queue', name, ...(peek ? { peek } : {}) })) as never;
 }
 
+/** Resolves once `check` holds, asking again after each answer; rejects after 10 s. */
+async function eventually(check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) if (Date.now() > deadline) throw new Error('condition not met in time');
+}
+
 /** Takes `count` deliveries as they come, acking each (or nacking those `nack` picks). */
 async function consume(messages: AsyncIterable<Message<{ n: number }>>, count: number, nack?: (n: number, dc: number) => boolean): Promise<Array<[number, number]>> {
   const seen: Array<[number, number]> = [];
@@ -138,4 +144,30 @@ test('a queue deleted with a backlog leaves nothing to a namesake, before or aft
   c = await restart();
   expect(await view(c, 'gone')).toMatchObject({ depth: 2, messages: 2 });
   expect((await consume(c.subscribe<{ n: number }>('gone.>', { durable: 'gone' }), 2)).map(([n]) => n)).toEqual([N, N + 1]);
+});
+
+test('ttls end in the backlog without reading it, before and after a restart', async () => {
+  await t.start({ dataDir });
+  let c = await t.client();
+  await c.createQueue('brief', 'brief.>');
+  // Interleaved: every third message has no ttl and stays.
+  const publishMixed = async (from: number, to: number, ttl: number) => {
+    const all = [];
+    for (let n = from; n < to; n++) all.push(c.publish('brief.a', { n }, { mode: 'persistent', ack: 'submission', ...(n % 3 === 0 ? {} : { ttl }) }));
+    await Promise.all(all);
+  };
+  const M = 2 * QUEUE_WINDOW;
+  await publishMixed(0, M, 300);
+  const stays = Math.ceil(M / 3);
+  await eventually(async () => (await view(c, 'brief')).depth === stays);
+  expect(await view(c, 'brief')).toMatchObject({ messages: stays });
+
+  // Stored with a ttl that ends after a restart: the index on disk arms the sweep at start.
+  await publishMixed(M, 2 * M, 400);
+  await t.cleanup();
+  await t.start({ dataDir });
+  c = await t.client();
+  await eventually(async () => (await view(c, 'brief')).depth === Math.ceil((2 * M) / 3));
+  const seen = await consume(c.subscribe<{ n: number }>('brief.>', { durable: 'brief' }), Math.ceil((2 * M) / 3));
+  expect(seen.map(([n]) => n)).toEqual(Array.from({ length: Math.ceil((2 * M) / 3) }, (_, i) => 3 * i));
 });

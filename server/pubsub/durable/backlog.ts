@@ -25,7 +25,8 @@ export class Backlog {
   private readonly pending: Pending[] = [];
   private readonly watches = new Map<number, MessageWatch>();
 
-  constructor(private readonly store: Store, private readonly queue: string, from: number) {
+  /** `lateTtl`: a message's write resolved after its ttl ended, so a sweep of the ttl index that came in time missed it. */
+  constructor(private readonly store: Store, private readonly queue: string, from: number, private readonly lateTtl: (at: number) => void) {
     this.from = from;
   }
 
@@ -52,6 +53,29 @@ export class Backlog {
     this.bytes -= message.data.length;
     this.watches.delete(message.seq);
     return true;
+  }
+
+  /**
+   * The ttl of message `seq` ended while it waited here: it leaves unread. Returns its bytes and
+   * watch, or undefined when it is not here (any more).
+   */
+  expire(seq: number): { bytes: number; watch: MessageWatch | undefined } | undefined {
+    if (seq < this.from) return undefined;
+    const i = this.pending.findIndex((p) => p.message.seq === seq);
+    let bytes: number;
+    if (i !== -1) {
+      bytes = this.pending[i]!.message.data.length;
+      this.pending.splice(i, 1);
+    } else {
+      const record = this.store.get([...messagesPrefix(this.queue), seq]) as { data: Uint8Array } | undefined;
+      if (!record) return undefined;
+      bytes = record.data.length;
+    }
+    this.count--;
+    this.bytes -= bytes;
+    const watch = this.watches.get(seq);
+    this.watches.delete(seq);
+    return { bytes, watch };
   }
 
   /** The first `n` messages, oldest first, out of the backlog: `from` moves past them. */
@@ -102,6 +126,8 @@ export class Backlog {
 
   private settle(entry: Pending): void {
     const i = this.pending.indexOf(entry);
-    if (i !== -1) this.pending.splice(i, 1);
+    if (i === -1) return;
+    this.pending.splice(i, 1);
+    if (entry.message.expiresAt <= Date.now()) this.lateTtl(entry.message.expiresAt);
   }
 }

@@ -11,9 +11,10 @@ import { TopicTrie } from '../topic-trie.js';
 import type { Consumer } from './consumer.js';
 import { DurableQueue, type QueueHost } from './durable-queue.js';
 import { LeaseHeap } from '../../lease-heap.js';
+import { ExpiryIndex } from './expiry-index.js';
 import {
-  DEDUPE_PREFIX, QUEUE_DEFAULTS, QUEUES_PREFIX, configWithinLimits, countersKey, deleteCounters, deleteDedupe, deleteMessage, deleteQueue,
-  putDedupe, putMessage, putQueue, type MessageWatch, type QueueConfig, type QueueCounters, type QueueRecord, type QueuedMessage,
+  DEDUPE_PREFIX, QUEUE_DEFAULTS, QUEUES_PREFIX, configWithinLimits, countersKey, deleteCounters, deleteExpiry, deleteDedupe, deleteMessage, deleteQueue,
+  putDedupe, putQueue, storeMessage, type MessageWatch, type QueueConfig, type QueueCounters, type QueueRecord, type QueuedMessage,
 } from './queue-records.js';
 
 const MAX_QUEUE_NAME = 124;
@@ -60,7 +61,15 @@ export class DurableCore implements QueueHost {
     q.expire(m);
   });
 
+  /** Ends the ttls of messages waiting in a backlog, from the index on disk. */
+  private readonly expiryIndex: ExpiryIndex;
+
   constructor(private readonly options: ResolvedOptions, readonly store: Store, private readonly log: Logger) {
+    this.expiryIndex = new ExpiryIndex(
+      store,
+      (queue, seq, at) => this.queues.get(queue)?.expireStored(seq, at) ?? [deleteExpiry(at, queue, seq)],
+      (err) => this.storeFailed(err),
+    );
     this.sweeper = setInterval(() => this.sweepDedupe(), Math.max(1_000, options.dedupeWindowMs / 4));
     this.sweeper.unref();
     this.window = store.durable ? QUEUE_WINDOW : Infinity;
@@ -83,6 +92,7 @@ export class DurableCore implements QueueHost {
     for (const [key, expiresAt] of await this.store.scan(DEDUPE_PREFIX)) {
       if ((expiresAt as number) > now) this.dedupe.set(key[1] as string, { expiresAt: expiresAt as number, durable: undefined });
     }
+    this.expiryIndex.start();
     return { queues: this.queues.size, messages };
   }
 
@@ -174,7 +184,7 @@ export class DurableCore implements QueueHost {
     const moved: QueuedMessage[] = [];
     for (const m of taken) {
       const back: QueuedMessage = { seq: this.seq++, mid: m.mid, topic: m.topic, data: m.data, hdr: m.hdr, publishedAt: m.publishedAt, expiresAt: m.expiresAt, deliveries: 0 };
-      writes.push(deleteMessage(dlq.name, m.seq), putMessage(queue.name, back));
+      writes.push(...deleteMessage(dlq.name, m), ...storeMessage(queue.name, back));
       queue.admit(back, 'retried');
       moved.push(back);
     }
@@ -210,7 +220,7 @@ export class DurableCore implements QueueHost {
       writes.push(...q.makeRoom(data.length));
       const message: QueuedMessage = { seq, mid, topic, data, hdr, publishedAt: now, expiresAt, deliveries: 0, watch: watchFor?.(q) };
       q.admit(message);
-      writes.push(putMessage(q.name, message), q.counters());
+      writes.push(...storeMessage(q.name, message), q.counters());
       added.push([q, message]);
     }
     if (fromPublisher) writes.push(putDedupe(mid, now + this.options.dedupeWindowMs));
@@ -255,6 +265,7 @@ export class DurableCore implements QueueHost {
   stop(): void {
     clearInterval(this.sweeper);
     this.expiries.stop();
+    this.expiryIndex.stop();
     for (const q of this.queues.values()) q.stop();
   }
 
@@ -270,6 +281,10 @@ export class DurableCore implements QueueHost {
 
   expireAt(queue: DurableQueue, message: QueuedMessage): void {
     message.expiry = this.expiries.add([queue, message], message.expiresAt);
+  }
+
+  expiresInBacklog(at: number): void {
+    this.expiryIndex.due(at);
   }
 
   forgetExpiry(message: QueuedMessage): void {

@@ -4,7 +4,7 @@ import type { Connection, TagOwner } from '../../connection.js';
 import type { Store, StoreWrite } from '../../store/store.js';
 import { OutboundMessage } from '../outbound-message.js';
 import { Payload } from '../payload.js';
-import { deleteMessage, messagesPrefix, putCounters, putMessage, type QueueConfig, type QueueCounters, type QueuedMessage } from './queue-records.js';
+import { deleteExpiry, deleteMessage, expiryOfRecord, messagesPrefix, putCounters, putMessage, storeMessage, type QueueConfig, type QueueCounters, type QueuedMessage } from './queue-records.js';
 import { Backlog } from './backlog.js';
 import { deleteRange } from './range-delete.js';
 import { firstBySeq } from '../../first-by-seq.js';
@@ -26,6 +26,8 @@ export interface QueueHost {
   readonly nextSeq: number;
   /** Calls expire(message) on this queue when the message's ttl ends. */
   expireAt(queue: DurableQueue, message: QueuedMessage): void;
+  /** A message with a ttl ending at `at` went to the backlog: the ttl index is to be swept by then. */
+  expiresInBacklog(at: number): void;
   /** The message left the queue: its ttl no longer matters, and must not keep it reachable. */
   forgetExpiry(message: QueuedMessage): void;
   /** The dead-letter queue `<name>.dlq`, created on first use. */
@@ -67,7 +69,7 @@ export class DurableQueue implements TagOwner {
     /** The seq of the queue's first message: older records under its name are a deleted namesake's. */
     readonly firstSeq = host.nextSeq,
   ) {
-    this.backlog = new Backlog(host.store, name, firstSeq);
+    this.backlog = new Backlog(host.store, name, firstSeq, (at) => host.expiresInBacklog(at));
   }
 
   get readyCount(): number {
@@ -152,7 +154,7 @@ export class DurableQueue implements TagOwner {
       this.forget(oldest);
       oldest.watch?.lost();
       this.stats.dropped++;
-      writes.push(deleteMessage(this.name, oldest.seq));
+      writes.push(...deleteMessage(this.name, oldest));
     }
     return writes;
   }
@@ -176,6 +178,7 @@ export class DurableQueue implements TagOwner {
       this.toWindow(message);
     } else {
       this.backlog.append(message, written);
+      if (Number.isFinite(message.expiresAt)) this.host.expiresInBacklog(message.expiresAt);
     }
     this.dispatch();
   }
@@ -201,6 +204,28 @@ export class DurableQueue implements TagOwner {
       return;
     }
     this.remove(message, 'expired');
+  }
+
+  /**
+   * The ttl index (expiry-index.ts) says message `seq` expired at `at`. One in the backlog leaves
+   * unread; one waiting in memory leaves as its ttl lease would make it (expire()); one in flight
+   * leaves when it comes back. Returns the sweep's writes for it.
+   */
+  expireStored(seq: number, at: number): StoreWrite[] {
+    const entry = deleteExpiry(at, this.name, seq);
+    if (seq < this.backlog.from) {
+      const waiting = this.delayed.get(seq)?.message ?? this.ready.values().find((m) => m.seq === seq);
+      if (!waiting) return [entry];
+      this.expire(waiting); // writes the deletions itself
+      return [];
+    }
+    const gone = this.backlog.expire(seq);
+    if (!gone) return [entry];
+    this.count--;
+    this.bytes -= gone.bytes;
+    this.stats.expired++;
+    gone.watch?.lost();
+    return [{ key: [...messagesPrefix(this.name), seq] }, entry, this.counters()];
   }
 
   attach(conn: Connection, sid: number): Consumer {
@@ -293,9 +318,11 @@ export class DurableQueue implements TagOwner {
     const dropped = this.count;
     const backlog = this.backlog.clear(this.host.nextSeq);
     for (const w of backlog.watches) w.lost();
-    for (const m of backlog.pending) writes.push(deleteMessage(this.name, m.seq));
+    for (const m of backlog.pending) writes.push(...deleteMessage(this.name, m));
     const below = this.backlog.from;
-    const deleteBacklog = () => (backlog.count > backlog.pending.length ? deleteRange(this.host.store, messagesPrefix(this.name), backlog.from, below, () => ({ writes: [] })) : undefined);
+    const deleteBacklog = () => (backlog.count > backlog.pending.length
+      ? deleteRange(this.host.store, messagesPrefix(this.name), backlog.from, below, (entries) => ({ writes: entries.flatMap(([k, v]) => expiryOfRecord(this.name, k, v)) }))
+      : undefined);
     const all = [...this.ready.clear(), ...[...this.inFlight.values()].map((f) => f.message), ...[...this.delayed.values()].map((d) => d.message)];
     for (const f of this.inFlight.values()) {
       clearTimeout(f.timer);
@@ -308,7 +335,7 @@ export class DurableQueue implements TagOwner {
     for (const m of all) {
       this.host.forgetExpiry(m);
       m.watch?.lost();
-      writes.push(deleteMessage(this.name, m.seq));
+      writes.push(...deleteMessage(this.name, m));
     }
     this.count = 0;
     this.bytes = 0;
@@ -333,11 +360,11 @@ export class DurableQueue implements TagOwner {
     for (const m of gone) {
       this.forget(m);
       m.watch?.lost();
-      writes.push(deleteMessage(this.name, m.seq));
+      writes.push(...deleteMessage(this.name, m));
     }
     const backlog = this.backlog.clear(this.host.nextSeq);
     for (const w of backlog.watches) w.lost();
-    for (const m of backlog.pending) writes.push(deleteMessage(this.name, m.seq));
+    for (const m of backlog.pending) writes.push(...deleteMessage(this.name, m));
     const pendingBytes = backlog.pending.reduce((n, m) => n + m.data.length, 0);
     this.count -= backlog.pending.length;
     this.bytes -= pendingBytes;
@@ -359,7 +386,7 @@ export class DurableQueue implements TagOwner {
         this.purging.count--;
         this.purging.bytes -= bytes;
       }
-      return { keep: inMemory, writes: [this.counters()] };
+      return { keep: inMemory, writes: [...mine.flatMap(([k, v]) => expiryOfRecord(this.name, k, v)), this.counters()] };
     });
     return { purged, durable: Promise.all([first, rest]).then(() => undefined) };
   }
@@ -501,7 +528,7 @@ export class DurableQueue implements TagOwner {
     const moved: QueuedMessage = { ...m, deliveries: 0, watch: undefined, heapIndex: -1, expiry: undefined };
     dlq.admit(moved);
     // One transaction: the message is in exactly one of the two queues whatever happens.
-    const written = this.persist([deleteMessage(this.name, m.seq), putMessage(dlq.name, moved), this.counters(), dlq.counters()]);
+    const written = this.persist([...deleteMessage(this.name, m), ...storeMessage(dlq.name, moved), this.counters(), dlq.counters()]);
     dlq.enqueue(moved, written);
   }
 
@@ -510,7 +537,7 @@ export class DurableQueue implements TagOwner {
     this.forget(m);
     if (why === 'expired') this.stats.expired++;
     else if (why === 'undeliverable') this.stats.dropped++;
-    const durable = this.persist([deleteMessage(this.name, m.seq), this.counters()]);
+    const durable = this.persist([...deleteMessage(this.name, m), this.counters()]);
     const watch = m.watch;
     if (!watch) return;
     if (why !== 'acked') watch.lost();

@@ -8,6 +8,7 @@ import type { Lease } from '../../lease-heap.js';
  *   ['q', name]       -> QueueRecord     a durable subscription and its settings
  *   ['c', name]       -> QueueCounters   how many messages it holds and their bytes, written with every change
  *   ['m', name, seq]  -> MessageRecord   a message it still holds, in broker-wide seq order
+ *   ['x', expiresAt, name, seq] -> 0     the ttl index: messages with a ttl, by when it ends
  *   ['d', mid]        -> expiresAt        a publisher message id inside its dedupe window
  * A message matched by several queues is stored once per queue: each copy lives and dies with
  * its own acknowledgement.
@@ -117,7 +118,26 @@ export function putMessage(queue: string, m: QueuedMessage): StoreWrite {
   return { key: ['m', queue, m.seq], value: record };
 }
 
-export const deleteMessage = (queue: string, seq: number): StoreWrite => ({ key: ['m', queue, seq] });
+/** A new message: its record and, with a ttl, its entry in the ttl index. */
+export function storeMessage(queue: string, m: QueuedMessage): StoreWrite[] {
+  const put = putMessage(queue, m);
+  return Number.isFinite(m.expiresAt) ? [put, { key: ['x', m.expiresAt, queue, m.seq], value: 0 }] : [put];
+}
+
+/** A message leaving: its record and its ttl index entry. */
+export function deleteMessage(queue: string, m: { readonly seq: number; readonly expiresAt: number }): StoreWrite[] {
+  const del = { key: ['m', queue, m.seq] };
+  return Number.isFinite(m.expiresAt) ? [del, deleteExpiry(m.expiresAt, queue, m.seq)] : [del];
+}
+
+export const EXPIRY_PREFIX: Key = ['x'];
+export const deleteExpiry = (expiresAt: number, queue: string, seq: number): StoreWrite => ({ key: ['x', expiresAt, queue, seq] });
+
+/** What the deletion of stored records needs besides their keys: their ttl index entries. */
+export function expiryOfRecord(queue: string, key: Key, value: unknown): StoreWrite[] {
+  const at = (value as MessageRecord).expiresAt;
+  return at === null ? [] : [deleteExpiry(at, queue, key[2] as number)];
+}
 
 export function messageFromRecord(key: Key, value: unknown): QueuedMessage {
   const r = value as MessageRecord;
