@@ -180,7 +180,9 @@ export class DurableCore implements QueueHost {
       bytes += m.data.length;
       return true;
     });
-    const writes: StoreWrite[] = [];
+    // Their deferred writes go first in the same transaction, before the counters that count them.
+    const deferred = [queue.deferred.take(), dlq.deferred.take()];
+    const writes: StoreWrite[] = deferred.flatMap((d) => d?.writes ?? []);
     const moved: QueuedMessage[] = [];
     for (const m of taken) {
       const back: QueuedMessage = { seq: this.seq++, mid: m.mid, topic: m.topic, data: m.data, hdr: m.hdr, publishedAt: m.publishedAt, expiresAt: m.expiresAt, deliveries: 0 };
@@ -191,6 +193,7 @@ export class DurableCore implements QueueHost {
     if (writes.length > 0) writes.push(queue.counters(), dlq.counters());
     // Written before the queue hands them out, so a delivery's own write comes after this one.
     const durable = writes.length > 0 ? this.store.write(writes) : undefined;
+    for (const d of deferred) d?.issued(durable);
     for (const m of moved) queue.enqueue(m, durable);
     return { moved: moved.length, remaining: dlq.readyCount, durable };
   }
@@ -213,6 +216,14 @@ export class DurableCore implements QueueHost {
       }
     }
     const writes: StoreWrite[] = [];
+    // The queues' deferred writes go first in this transaction, before the counters that count them.
+    const deferred = [];
+    for (const q of queues) {
+      const d = q.deferred.take();
+      if (!d) continue;
+      deferred.push(d);
+      for (const w of d.writes) writes.push(w);
+    }
     const seq = this.seq++;
     const expiresAt = ttl === undefined ? Infinity : now + ttl;
     const added: [DurableQueue, QueuedMessage][] = [];
@@ -225,6 +236,7 @@ export class DurableCore implements QueueHost {
     }
     if (fromPublisher) writes.push(putDedupe(mid, now + this.options.dedupeWindowMs));
     const durable = writes.length > 0 ? this.store.write(writes) : undefined;
+    for (const d of deferred) d.issued(durable);
     const remembered = fromPublisher ? { expiresAt: now + this.options.dedupeWindowMs, durable } : undefined;
     if (remembered) this.dedupe.set(mid, remembered);
     for (const [q, m] of added) q.enqueue(m, durable);

@@ -7,6 +7,7 @@ import { Payload } from '../payload.js';
 import { deleteExpiry, deleteMessage, expiryOfRecord, messagesPrefix, putCounters, putMessage, storeMessage, type QueueConfig, type QueueCounters, type QueuedMessage } from './queue-records.js';
 import { Backlog } from './backlog.js';
 import { deleteRange } from './range-delete.js';
+import { DeferredWrites } from './deferred-writes.js';
 import { firstBySeq } from '../../first-by-seq.js';
 import { oldestMessages, oldestPublishedAt, type MessageState, type QueueContents } from './queue-inspection.js';
 import { ReadyLine } from './ready-line.js';
@@ -51,6 +52,8 @@ export class DurableQueue implements TagOwner {
   private readonly backlog: Backlog;
   /** Ready messages being deleted from the store by a purge, still counted in count and bytes until their deletes are issued. */
   private purging = { count: 0, bytes: 0 };
+  /** Delivery counts and deletions, stored together once per tick (on a store on disk). */
+  readonly deferred = new DeferredWrites(() => this.flushDeferred());
   private readonly inFlight = new Map<number, InFlight>();
   private readonly delayed = new Map<number, { message: QueuedMessage; timer: ReturnType<typeof setTimeout> }>();
   readonly consumers: Consumer[] = [];
@@ -79,6 +82,14 @@ export class DurableQueue implements TagOwner {
   /** Messages held in memory: the window, in flight, delayed, and backlog writes not yet on disk. */
   get heldCount(): number {
     return this.ready.size + this.inFlight.size + this.delayed.size;
+  }
+
+  /**
+   * Issues the deferred writes now, with the counters: before a change whose write does not take
+   * them (deferred.take()) but whose counters would count them.
+   */
+  flushDeferred(): void {
+    if (this.deferred.pending) this.persist([this.counters()]);
   }
 
   /** The queue's counters as the store keeps them, to go in every write that changes them. */
@@ -212,6 +223,7 @@ export class DurableQueue implements TagOwner {
    * leaves when it comes back. Returns the sweep's writes for it.
    */
   expireStored(seq: number, at: number): StoreWrite[] {
+    this.flushDeferred();
     const entry = deleteExpiry(at, this.name, seq);
     if (seq < this.backlog.from) {
       const waiting = this.delayed.get(seq)?.message ?? this.ready.values().find((m) => m.seq === seq);
@@ -314,6 +326,7 @@ export class DurableQueue implements TagOwner {
    * those in memory, and the deletion of the backlog on disk (issued in pieces after the writes).
    */
   purge(): { dropped: number; writes: StoreWrite[]; deleteBacklog: () => Promise<void> | undefined } {
+    this.flushDeferred();
     const writes: StoreWrite[] = [];
     const dropped = this.count;
     const backlog = this.backlog.clear(this.host.nextSeq);
@@ -377,6 +390,7 @@ export class DurableQueue implements TagOwner {
     // Messages that joined in memory since (a dead letter keeps its old seq) are not the purge's.
     const kept = (): Set<number> => new Set([...this.ready.values(), ...[...this.inFlight.values()].map((f) => f.message), ...[...this.delayed.values()].map((d) => d.message)].map((m) => m.seq));
     const rest = deleteRange(this.host.store, messagesPrefix(this.name), backlog.from, this.backlog.from, (deleted) => {
+      this.flushDeferred();
       const inMemory = kept();
       const mine = deleted.filter(([key]) => !inMemory.has(key[2] as number));
       for (const [, value] of mine) {
@@ -473,7 +487,7 @@ export class DurableQueue implements TagOwner {
     this.inFlight.set(message.seq, f);
     consumer.inFlight++;
     // The delivery count must survive a crash; nobody waits for this write.
-    this.persist([putMessage(this.name, message)]);
+    this.persist([putMessage(this.name, message)], true);
     consumer.conn.deliver(consumer.sid, out, { tag, ack: 'processing', dc: message.deliveries }, true);
   }
 
@@ -528,7 +542,7 @@ export class DurableQueue implements TagOwner {
     const moved: QueuedMessage = { ...m, deliveries: 0, watch: undefined, heapIndex: -1, expiry: undefined };
     dlq.admit(moved);
     // One transaction: the message is in exactly one of the two queues whatever happens.
-    const written = this.persist([...deleteMessage(this.name, m), ...storeMessage(dlq.name, moved), this.counters(), dlq.counters()]);
+    const written = this.persist([...deleteMessage(this.name, m), ...storeMessage(dlq.name, moved), this.counters(), dlq.counters()], false, dlq);
     dlq.enqueue(moved, written);
   }
 
@@ -537,7 +551,7 @@ export class DurableQueue implements TagOwner {
     this.forget(m);
     if (why === 'expired') this.stats.expired++;
     else if (why === 'undeliverable') this.stats.dropped++;
-    const durable = this.persist([...deleteMessage(this.name, m), this.counters()]);
+    const durable = this.persist([...deleteMessage(this.name, m)], true);
     const watch = m.watch;
     if (!watch) return;
     if (why !== 'acked') watch.lost();
@@ -552,9 +566,19 @@ export class DurableQueue implements TagOwner {
     this.host.forgetExpiry(m);
   }
 
-  private persist(writes: StoreWrite[]): Promise<void> | undefined {
-    const durable = this.host.store.write(writes);
+  /**
+   * Issues `writes` after this queue's deferred ones (and those of `others` the writes touch), in
+   * one transaction; `later` defers them instead, on a store on disk, to the end of the tick.
+   * Counters in `writes` must be taken after every change the deferred writes stand for.
+   */
+  private persist(writes: StoreWrite[], later = false, ...others: DurableQueue[]): Promise<void> | undefined {
+    if (later && this.host.store.durable) return this.deferred.add(writes);
+    const taken = [this, ...others].map((q) => q.deferred.take());
+    const all = taken.some((t) => t) ? [...taken.flatMap((t) => t?.writes ?? []), ...writes] : writes;
+    if (later) all.push(this.counters());
+    const durable = this.host.store.write(all);
     durable?.catch((err: unknown) => this.host.storeFailed(err));
+    for (const t of taken) t?.issued(durable);
     return durable;
   }
 }
