@@ -56,6 +56,13 @@ export interface BrokerOptions {
    */
   dataDir?: string;
   /**
+   * Most bytes the store may hold (LMDB pages in use). At it, or with the disk full, persistent
+   * publishes to durable subscriptions, new durable subscriptions and outs to persistent spaces
+   * get STORE_FULL; transient traffic goes on. Default: what the store holds at start plus 90%
+   * of the disk then free in `dataDir` (unlimited without a data folder).
+   */
+  maxStoreBytes?: number;
+  /**
    * Interceptors, from the handlers to the socket (protocol.md §4). Default
    * `[fragmentation()]`; a list given here replaces it, so keep `fragmentation()` in it to
    * accept and send large messages in fragments.
@@ -92,9 +99,9 @@ export interface TlsFiles {
   key: string;
 }
 
-export type ResolvedOptions = Required<Omit<BrokerOptions, 'dataDir' | 'interceptors' | 'tls' | 'allowedOrigins' | 'auth'>>
+export type ResolvedOptions = Required<Omit<BrokerOptions, 'dataDir' | 'interceptors' | 'tls' | 'allowedOrigins' | 'auth' | 'maxStoreBytes'>>
   & Pick<BrokerOptions, 'dataDir' | 'tls' | 'auth'>
-  & { interceptors: readonly Interceptor[]; allowedOrigins: readonly string[] | undefined };
+  & { interceptors: readonly Interceptor[]; allowedOrigins: readonly string[] | undefined; maxStoreBytes: number | undefined };
 
 export const DEFAULTS: ResolvedOptions = {
   port: 7070,
@@ -115,6 +122,8 @@ export const DEFAULTS: ResolvedOptions = {
   logLevel: 'info',
   interceptors: [],
   allowedOrigins: undefined,
+  /** Decided when the store opens: see BrokerOptions.maxStoreBytes. */
+  maxStoreBytes: undefined,
   metricsAuth: false,
 };
 
@@ -142,6 +151,7 @@ const validate = new Ajv({ allErrors: true }).compile({
     maxArity: { type: 'integer', minimum: 1, maximum: MAX_ARITY },
     logLevel: { enum: [...LOG_LEVELS] },
     dataDir: { type: 'string', minLength: 1 },
+    maxStoreBytes: { type: 'integer', minimum: 1 },
     dedupeWindowMs: duration,
     interceptors: {
       type: 'array',

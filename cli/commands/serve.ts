@@ -16,6 +16,7 @@ interface ServeFlags {
   tlsCert?: string;
   tlsKey?: string;
   allowedOrigin?: string[];
+  maxStoreBytes?: number;
   config?: BrokerOptions;
 }
 
@@ -68,6 +69,7 @@ function toBrokerOptions(flags: ServeFlags, given: (flag: string) => boolean): B
   // Absolute, so a reload on SIGHUP reads the same files whatever the working directory has become.
   if (flags.tlsCert !== undefined && flags.tlsKey !== undefined) options.tls = { cert: resolve(flags.tlsCert), key: resolve(flags.tlsKey) };
   if (flags.allowedOrigin !== undefined) options.allowedOrigins = flags.allowedOrigin;
+  if (flags.maxStoreBytes !== undefined) options.maxStoreBytes = flags.maxStoreBytes;
   return options;
 }
 
@@ -94,6 +96,7 @@ export function register(program: Command): void {
     .addOption(new Option('--tls-key <file>', 'the PEM private key of --tls-cert'))
     .addOption(new Option('--config <file>', 'JSON file of broker options (auth, allowedOrigins, tls, limits, ...); flags given here win over it').argParser(configFile))
     .addOption(new Option('--allowed-origin <origin>', 'a web origin (https://app.example.com) whose pages may connect, or "*"; repeat or separate with commas (default: loopback origins only)').argParser(collectOrigins))
+    .addOption(new Option('--max-store-bytes <bytes>', 'most bytes the store may hold; then persistent writes get STORE_FULL (default: what it holds + 90% of the free disk)').env('LINDEN_MAX_STORE_BYTES').argParser(integer(1)))
     .action(action(serve));
 }
 

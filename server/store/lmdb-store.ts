@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { open, type Key as LmdbKey, type RootDatabase } from 'lmdb';
 import { Packr } from 'msgpackr';
 import { assertKey, startsWith } from './keys.js';
+import { asStoreFull } from './store-room.js';
 import type { Key, KeyPart, RangeOptions, Store, StoreWrite } from './store.js';
 
 /** The LMDB environment inside the data folder (one file plus its lock file), leaving room for other files. */
@@ -22,6 +23,10 @@ const FILE = 'linden.mdb';
 const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true, int64AsType: 'auto' as 'number', copyBuffers: true });
 
 const noop = (): void => {};
+/** A full disk or map comes out as STORE_FULL, which a publisher is told as is. */
+const rethrow = (err: unknown): never => {
+  throw asStoreFull(err);
+};
 
 /** Above every string a valid key holds (the highest code point, twice), so above every key part. */
 const ABOVE_ALL = '\u{10FFFF}\u{10FFFF}';
@@ -68,10 +73,10 @@ export class LmdbStore implements Store {
       return w.value === undefined ? undefined : packr.pack(w.value);
     });
     const db = this.db;
-    if (writes.length === 1) return apply(db, writes[0]!.key, values[0]).then(noop);
+    if (writes.length === 1) return apply(db, writes[0]!.key, values[0]).then(noop, rethrow);
     return db.batch(() => {
       for (let i = 0; i < writes.length; i++) void apply(db, writes[i]!.key, values[i]);
-    }).then(noop);
+    }).then(noop, rethrow);
   }
 
   async scan(prefix: Key): Promise<Array<[Key, unknown]>> {

@@ -12,6 +12,7 @@ import type { Consumer } from './consumer.js';
 import { DurableQueue, type QueueHost } from './durable-queue.js';
 import { LeaseHeap } from '../../lease-heap.js';
 import { ExpiryIndex } from './expiry-index.js';
+import { StoreRoom } from '../../store/store-room.js';
 import {
   DEDUPE_PREFIX, QUEUE_DEFAULTS, QUEUES_PREFIX, configWithinLimits, countersKey, deleteCounters, deleteExpiry, deleteDedupe, deleteMessage, deleteQueue,
   putDedupe, putQueue, storeMessage, type MessageWatch, type QueueConfig, type QueueCounters, type QueueRecord, type QueuedMessage,
@@ -63,8 +64,11 @@ export class DurableCore implements QueueHost {
 
   /** Ends the ttls of messages waiting in a backlog, from the index on disk. */
   private readonly expiryIndex: ExpiryIndex;
+  /** maxStoreBytes and a full disk: STORE_FULL for what would grow the store. */
+  private readonly room: StoreRoom;
 
   constructor(private readonly options: ResolvedOptions, readonly store: Store, private readonly log: Logger) {
+    this.room = StoreRoom.of(store, options.maxStoreBytes);
     this.expiryIndex = new ExpiryIndex(
       store,
       (queue, seq, at) => this.queues.get(queue)?.expireStored(seq, at) ?? [deleteExpiry(at, queue, seq)],
@@ -113,6 +117,7 @@ export class DurableCore implements QueueHost {
       throw new LindenError('QUEUE_CONFLICT', `queue "${name}" exists with pattern "${existing.pattern}", not "${pattern}"`, { name, pattern: existing.pattern });
     }
     if (existing) return { queue: existing, durable: this.configure(existing, settings, mayConfigure) };
+    this.room.check();
     const queue = this.install(name, pattern, { ...QUEUE_DEFAULTS, ...definedSettings(settings) });
     return { queue, durable: this.storeRecord(queue) };
   }
@@ -208,6 +213,7 @@ export class DurableCore implements QueueHost {
     // A repeat is confirmed only once the first copy is on disk.
     if (seen && seen.expiresAt > now) return { queues: [], durable: seen.durable, duplicate: true };
     const queues = this.match(topic);
+    if (queues.length > 0) this.room.check();
     const data = payload.packedData();
     // Check every queue before changing any, so a refusal leaves all of them as they were.
     for (const q of queues) {
@@ -240,7 +246,10 @@ export class DurableCore implements QueueHost {
     const remembered = fromPublisher ? { expiresAt: now + this.options.dedupeWindowMs, durable } : undefined;
     if (remembered) this.dedupe.set(mid, remembered);
     for (const [q, m] of added) q.enqueue(m, durable);
-    durable?.catch(() => this.unstore(mid, remembered, added));
+    durable?.catch((err: unknown) => {
+      this.room.failed(err);
+      this.unstore(mid, remembered, added);
+    });
     return { queues, durable, duplicate: false };
   }
 
@@ -306,6 +315,7 @@ export class DurableCore implements QueueHost {
   }
 
   storeFailed(err: unknown): void {
+    this.room.failed(err);
     this.log.error({ err }, 'store write failed');
   }
 
