@@ -171,3 +171,17 @@ test('ttls end in the backlog without reading it, before and after a restart', a
   const seen = await consume(c.subscribe<{ n: number }>('brief.>', { durable: 'brief' }), Math.ceil((2 * M) / 3));
   expect(seen.map(([n]) => n)).toEqual(Array.from({ length: Math.ceil((2 * M) / 3) }, (_, i) => 3 * i));
 });
+
+test('the dedupe window is in the store: a repeat is recognised after a restart, and once the window ends it is new', async () => {
+  await t.start({ dataDir, dedupeWindowMs: 1_500 });
+  let c = await t.client();
+  await c.createQueue('once', 'once.>');
+  const send = (mid: string) => c.publish('once.a', { n: 0 }, { mode: 'persistent', ack: 'submission', mid });
+  expect(await send('order-1')).not.toMatchObject({ duplicate: true });
+  expect(await send('order-1')).toMatchObject({ duplicate: true });
+  c = await restart();
+  expect(await send('order-1')).toMatchObject({ duplicate: true });
+  expect(await view(c, 'once')).toMatchObject({ messages: 1 });
+  await eventually(async () => !(await send('order-1')).duplicate);
+  expect(await view(c, 'once')).toMatchObject({ messages: 2 });
+});

@@ -13,9 +13,10 @@ import { DurableQueue, type QueueHost } from './durable-queue.js';
 import { LeaseHeap } from '../../lease-heap.js';
 import { ExpiryIndex } from './expiry-index.js';
 import { StoreRoom } from '../../store/store-room.js';
+import { DedupeWindow } from './dedupe-window.js';
 import {
-  DEDUPE_PREFIX, QUEUE_DEFAULTS, QUEUES_PREFIX, configWithinLimits, countersKey, deleteCounters, deleteExpiry, deleteDedupe, deleteMessage, deleteQueue,
-  putDedupe, putQueue, storeMessage, type MessageWatch, type QueueConfig, type QueueCounters, type QueueRecord, type QueuedMessage,
+  QUEUE_DEFAULTS, QUEUES_PREFIX, configWithinLimits, countersKey, deleteCounters, deleteExpiry, deleteMessage, deleteQueue,
+  putQueue, storeMessage, type MessageWatch, type QueueConfig, type QueueCounters, type QueueRecord, type QueuedMessage,
 } from './queue-records.js';
 
 const MAX_QUEUE_NAME = 124;
@@ -45,15 +46,14 @@ export class DurableCore implements QueueHost {
   private readonly trie = new TopicTrie<DurableQueue>();
   /** Queues per topic seen, until the queues change (as Router does for subscriptions). */
   private readonly routes = new Map<string, DurableQueue[]>();
-  /** Publisher message ids seen: when they expire, and the write that stored the first one. */
-  private readonly dedupe = new Map<string, { expiresAt: number; durable: Promise<void> | undefined }>();
+  /** Publisher message ids seen within the dedupe window. */
+  private readonly dedupe: DedupeWindow;
   private readonly attached = new WeakMap<Connection, Map<number, { queue: DurableQueue; consumer: Consumer }>>();
   /**
    * The last write of a queue's record (its creation or settings) while it is not on disk, or
    * once it failed: an `ok` about the queue may not come before it (protocol.md §9.8).
    */
   private readonly unstored = new Map<DurableQueue, { written: Promise<void>; failed: boolean }>();
-  private readonly sweeper: ReturnType<typeof setInterval>;
   private seq = 0;
   readonly window: number;
   /** Ends ttls on time, so an expired message neither counts toward limits nor shows in depths. */
@@ -74,8 +74,7 @@ export class DurableCore implements QueueHost {
       (queue, seq, at) => this.queues.get(queue)?.expireStored(seq, at) ?? [deleteExpiry(at, queue, seq)],
       (err) => this.storeFailed(err),
     );
-    this.sweeper = setInterval(() => this.sweepDedupe(), Math.max(1_000, options.dedupeWindowMs / 4));
-    this.sweeper.unref();
+    this.dedupe = new DedupeWindow(store, options.dedupeWindowMs, (err) => this.storeFailed(err));
     this.window = store.durable ? QUEUE_WINDOW : Infinity;
   }
 
@@ -91,10 +90,6 @@ export class DurableCore implements QueueHost {
       const last = queue.restore(this.store.get(countersKey(r.name)) as QueueCounters | undefined);
       this.seq = Math.max(this.seq, last + 1, queue.firstSeq);
       messages += queue.count;
-    }
-    const now = Date.now();
-    for (const [key, expiresAt] of await this.store.scan(DEDUPE_PREFIX)) {
-      if ((expiresAt as number) > now) this.dedupe.set(key[1] as string, { expiresAt: expiresAt as number, durable: undefined });
     }
     this.expiryIndex.start();
     return { queues: this.queues.size, messages };
@@ -209,9 +204,9 @@ export class DurableCore implements QueueHost {
     watchFor?: (queue: DurableQueue) => MessageWatch,
   ): PersistentPublish {
     const now = Date.now();
-    const seen = fromPublisher ? this.dedupe.get(mid) : undefined;
+    const seen = fromPublisher ? this.dedupe.seen(mid, now) : undefined;
     // A repeat is confirmed only once the first copy is on disk.
-    if (seen && seen.expiresAt > now) return { queues: [], durable: seen.durable, duplicate: true };
+    if (seen) return { queues: [], durable: seen.durable, duplicate: true };
     const queues = this.match(topic);
     if (queues.length > 0) this.room.check();
     const data = payload.packedData();
@@ -240,15 +235,14 @@ export class DurableCore implements QueueHost {
       writes.push(...storeMessage(q.name, message), q.counters());
       added.push([q, message]);
     }
-    if (fromPublisher) writes.push(putDedupe(mid, now + this.options.dedupeWindowMs));
+    if (fromPublisher) writes.push(...this.dedupe.writes(mid, now));
     const durable = writes.length > 0 ? this.store.write(writes) : undefined;
     for (const d of deferred) d.issued(durable);
-    const remembered = fromPublisher ? { expiresAt: now + this.options.dedupeWindowMs, durable } : undefined;
-    if (remembered) this.dedupe.set(mid, remembered);
+    const forget = fromPublisher ? this.dedupe.stored(mid, now, durable) : undefined;
     for (const [q, m] of added) q.enqueue(m, durable);
     durable?.catch((err: unknown) => {
       this.room.failed(err);
-      this.unstore(mid, remembered, added);
+      this.unstore(forget, added);
     });
     return { queues, durable, duplicate: false };
   }
@@ -284,7 +278,7 @@ export class DurableCore implements QueueHost {
   }
 
   stop(): void {
-    clearInterval(this.sweeper);
+    this.dedupe.stop();
     this.expiries.stop();
     this.expiryIndex.stop();
     for (const q of this.queues.values()) q.stop();
@@ -401,20 +395,9 @@ export class DurableCore implements QueueHost {
    * §9.7), and its copies still in line leave, so a retry that is stored is not received twice.
    * A copy a consumer already holds stays with it.
    */
-  private unstore(mid: string, seen: { expiresAt: number } | undefined, added: [DurableQueue, QueuedMessage][]): void {
-    if (seen && this.dedupe.get(mid) === seen) this.dedupe.delete(mid);
+  private unstore(forget: (() => void) | undefined, added: [DurableQueue, QueuedMessage][]): void {
+    forget?.();
     for (const [q, m] of added) q.withdraw(m);
-  }
-
-  private sweepDedupe(): void {
-    const now = Date.now();
-    const writes: StoreWrite[] = [];
-    for (const [mid, { expiresAt }] of this.dedupe) {
-      if (expiresAt > now) continue;
-      this.dedupe.delete(mid);
-      writes.push(deleteDedupe(mid));
-    }
-    if (writes.length > 0) this.store.write(writes)?.catch((err: unknown) => this.storeFailed(err));
   }
 }
 

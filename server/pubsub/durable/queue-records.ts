@@ -10,6 +10,7 @@ import type { Lease } from '../../lease-heap.js';
  *   ['m', name, seq]  -> MessageRecord   a message it still holds, in broker-wide seq order
  *   ['x', expiresAt, name, seq] -> 0     the ttl index: messages with a ttl, by when it ends
  *   ['d', mid]        -> expiresAt        a publisher message id inside its dedupe window
+ *   ['e', expiresAt, mid] -> 0           the same, by when it leaves the window (dedupe-window.ts)
  * A message matched by several queues is stored once per queue: each copy lives and dies with
  * its own acknowledgement.
  */
@@ -100,7 +101,6 @@ interface MessageRecord {
 }
 
 export const QUEUES_PREFIX: Key = ['q'];
-export const DEDUPE_PREFIX: Key = ['d'];
 export const messagesPrefix = (queue: string): Key => ['m', queue];
 
 export const putQueue = (q: QueueRecord): StoreWrite => ({ key: ['q', q.name], value: q });
@@ -147,5 +147,4 @@ export function messageFromRecord(key: Key, value: unknown): QueuedMessage {
   };
 }
 
-export const putDedupe = (mid: string, expiresAt: number): StoreWrite => ({ key: ['d', mid], value: expiresAt });
-export const deleteDedupe = (mid: string): StoreWrite => ({ key: ['d', mid] });
+
