@@ -1,6 +1,9 @@
 import type { Store } from '../../store/store.js';
 import { messageFromRecord, messagesPrefix, type MessageWatch, type QueuedMessage } from './queue-records.js';
 
+const NO_PENDING: never[] = [];
+const NO_WATCHES = new Map<number, never>();
+
 /** A message of the backlog whose write is not known to be on disk yet, with that write. */
 interface Pending {
   readonly message: QueuedMessage;
@@ -22,8 +25,9 @@ export class Backlog {
   count = 0;
   bytes = 0;
   /** By seq, lowest first. */
-  private readonly pending: Pending[] = [];
-  private readonly watches = new Map<number, MessageWatch>();
+  // Shared empty ones until first needed: a queue that never has a backlog costs little (issue 21: many small queues).
+  private pending: Pending[] = NO_PENDING;
+  private watches: Map<number, MessageWatch> = NO_WATCHES;
 
   /** `lateTtl`: a message's write resolved after its ttl ended, so a sweep of the ttl index that came in time missed it. */
   constructor(private readonly store: Store, private readonly queue: string, from: number, private readonly lateTtl: (at: number) => void) {
@@ -34,8 +38,12 @@ export class Backlog {
   append(message: QueuedMessage, written: Promise<void> | undefined): void {
     this.count++;
     this.bytes += message.data.length;
-    if (message.watch) this.watches.set(message.seq, message.watch);
+    if (message.watch) {
+      if (this.watches === NO_WATCHES) this.watches = new Map();
+      this.watches.set(message.seq, message.watch);
+    }
     if (!written) return;
+    if (this.pending === NO_PENDING) this.pending = [];
     const entry: Pending = { message };
     let i = this.pending.length;
     while (i > 0 && this.pending[i - 1]!.message.seq > message.seq) i--;

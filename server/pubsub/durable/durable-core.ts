@@ -181,7 +181,7 @@ export class DurableCore implements QueueHost {
       return true;
     });
     // Their deferred writes go first in the same transaction, before the counters that count them.
-    const deferred = [queue.deferred.take(), dlq.deferred.take()];
+    const deferred = [queue.takeDeferred(), dlq.takeDeferred()];
     const writes: StoreWrite[] = deferred.flatMap((d) => d?.writes ?? []);
     const moved: QueuedMessage[] = [];
     for (const m of taken) {
@@ -220,7 +220,7 @@ export class DurableCore implements QueueHost {
     // The queues' deferred writes go first in this transaction, before the counters that count them.
     const deferred = [];
     for (const q of queues) {
-      const d = q.deferred.take();
+      const d = q.takeDeferred();
       if (!d) continue;
       deferred.push(d);
       for (const w of d.writes) writes.push(w);

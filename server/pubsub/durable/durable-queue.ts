@@ -51,9 +51,8 @@ export class DurableQueue implements TagOwner {
   private readonly ready = new ReadyLine();
   private readonly backlog: Backlog;
   /** Ready messages being deleted from the store by a purge, still counted in count and bytes until their deletes are issued. */
-  private purging = { count: 0, bytes: 0 };
-  /** Delivery counts and deletions, stored together once per tick (on a store on disk). */
-  readonly deferred = new DeferredWrites(() => this.flushDeferred());
+  private purging = NOT_PURGING;
+  private deferredWrites: DeferredWrites | undefined;
   private readonly inFlight = new Map<number, InFlight>();
   private readonly delayed = new Map<number, { message: QueuedMessage; timer: ReturnType<typeof setTimeout> }>();
   readonly consumers: Consumer[] = [];
@@ -84,12 +83,22 @@ export class DurableQueue implements TagOwner {
     return this.ready.size + this.inFlight.size + this.delayed.size;
   }
 
+  /** Delivery counts and deletions, stored together once per tick (on a store on disk). */
+  get deferred(): DeferredWrites {
+    return (this.deferredWrites ??= new DeferredWrites(() => this.flushDeferred()));
+  }
+
+  /** The deferred writes, to go first in a write about to be issued (DeferredWrites.take). */
+  takeDeferred(): ReturnType<DeferredWrites['take']> {
+    return this.deferredWrites?.take();
+  }
+
   /**
    * Issues the deferred writes now, with the counters: before a change whose write does not take
-   * them (deferred.take()) but whose counters would count them.
+   * them (takeDeferred()) but whose counters would count them.
    */
   flushDeferred(): void {
-    if (this.deferred.pending) this.persist([this.counters()]);
+    if (this.deferredWrites?.pending) this.persist([this.counters()]);
   }
 
   /** The queue's counters as the store keeps them, to go in every write that changes them. */
@@ -573,7 +582,7 @@ export class DurableQueue implements TagOwner {
    */
   private persist(writes: StoreWrite[], later = false, ...others: DurableQueue[]): Promise<void> | undefined {
     if (later && this.host.store.durable) return this.deferred.add(writes);
-    const taken = [this, ...others].map((q) => q.deferred.take());
+    const taken = [this, ...others].map((q) => q.takeDeferred());
     const all = taken.some((t) => t) ? [...taken.flatMap((t) => t?.writes ?? []), ...writes] : writes;
     if (later) all.push(this.counters());
     const durable = this.host.store.write(all);
@@ -582,6 +591,9 @@ export class DurableQueue implements TagOwner {
     return durable;
   }
 }
+
+/** A queue not purging shares this one; a purge gets its own. */
+const NOT_PURGING: { count: number; bytes: number } = Object.freeze({ count: 0, bytes: 0 });
 
 /** Deadlines must not keep a stopping broker's process alive. */
 function unref(timer: ReturnType<typeof setTimeout>): ReturnType<typeof setTimeout> {
