@@ -20,7 +20,7 @@ import { spacePairs } from './space-pairs.js';
 import { spawnBroker } from './spawn-broker.js';
 
 const BENCHMARKS = ['pubsub', 'request', 'space-pairs', 'space-index', 'durable', 'large', 'fairness', 'backlog'] as const;
-/** Not in a default run: ten million messages take a while and about 12 GB of disk. */
+/** Not in a default run: ten million messages take a while and about 14 GB of disk. */
 const ON_REQUEST = ['backlog'];
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
