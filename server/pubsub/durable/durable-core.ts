@@ -281,7 +281,10 @@ export class DurableCore implements QueueHost {
     this.dedupe.stop();
     this.expiries.stop();
     this.expiryIndex.stop();
-    for (const q of this.queues.values()) q.stop();
+    for (const q of this.queues.values()) {
+      q.flushDeferred(); // acks and delivery counts of the last tick, before the store closes
+      q.stop();
+    }
   }
 
   // ---- QueueHost ----

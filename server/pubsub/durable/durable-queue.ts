@@ -108,8 +108,8 @@ export class DurableQueue implements TagOwner {
 
   /**
    * At start: the counters and the head of the line from the store, the rest left there. Returns
-   * the highest seq the queue holds (-1 for none). Stores written before counters existed are
-   * counted once, and the counters stored.
+   * the highest seq the queue holds (-1 for none). A store written before counters existed is
+   * counted, once per start until the queue's next write stores them.
    */
   restore(stored: QueueCounters | undefined): number {
     const store = this.host.store;
@@ -585,7 +585,13 @@ export class DurableQueue implements TagOwner {
     const taken = [this, ...others].map((q) => q.takeDeferred());
     const all = taken.some((t) => t) ? [...taken.flatMap((t) => t?.writes ?? []), ...writes] : writes;
     if (later) all.push(this.counters());
-    const durable = this.host.store.write(all);
+    let durable: Promise<void> | undefined;
+    try {
+      durable = this.host.store.write(all);
+    } catch (err) {
+      // A closed store (deferred writes flushed after a stop): reported like a failed commit.
+      durable = Promise.reject(err);
+    }
     durable?.catch((err: unknown) => this.host.storeFailed(err));
     for (const t of taken) t?.issued(durable);
     return durable;
