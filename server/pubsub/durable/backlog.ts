@@ -28,6 +28,8 @@ export class Backlog {
   // Shared empty ones until first needed: a queue that never has a backlog costs little (issue 21: many small queues).
   private pending: Pending[] = NO_PENDING;
   private watches: Map<number, MessageWatch> = NO_WATCHES;
+  /** Expired here, their deletion not yet stored: a read of the disk must not bring them back. */
+  private expiring: Set<number> | undefined;
 
   /** `lateTtl`: a message's write resolved after its ttl ended, so a sweep of the ttl index that came in time missed it. */
   constructor(private readonly store: Store, private readonly queue: string, from: number, private readonly lateTtl: (at: number) => void) {
@@ -68,7 +70,7 @@ export class Backlog {
    * watch, or undefined when it is not here (any more).
    */
   expire(seq: number): { bytes: number; watch: MessageWatch | undefined } | undefined {
-    if (seq < this.from) return undefined;
+    if (seq < this.from || this.expiring?.has(seq)) return undefined;
     const i = this.pending.findIndex((p) => p.message.seq === seq);
     let bytes: number;
     if (i !== -1) {
@@ -78,12 +80,19 @@ export class Backlog {
       const record = this.store.get([...messagesPrefix(this.queue), seq]) as { data: Uint8Array } | undefined;
       if (!record) return undefined;
       bytes = record.data.length;
+      (this.expiring ??= new Set()).add(seq);
     }
     this.count--;
     this.bytes -= bytes;
     const watch = this.watches.get(seq);
     this.watches.delete(seq);
     return { bytes, watch };
+  }
+
+  /** The deletion of an expired message (expire()) is stored. */
+  expired(seq: number): void {
+    this.expiring?.delete(seq);
+    if (this.expiring?.size === 0) this.expiring = undefined;
   }
 
   /** The first `n` messages, oldest first, out of the backlog: `from` moves past them. */
@@ -110,9 +119,10 @@ export class Backlog {
     if (n <= 0 || this.count === 0) return [];
     // A pending message may be on disk already: read enough to have n that are not also pending.
     const pendingSeqs = new Set(this.pending.map((p) => p.message.seq));
+    const expiring = this.expiring;
     const onDisk = this.store
-      .range(messagesPrefix(this.queue), { from: [this.from], limit: n + this.pending.length })
-      .filter(([key]) => !pendingSeqs.has(key[2] as number))
+      .range(messagesPrefix(this.queue), { from: [this.from], limit: n + this.pending.length + (expiring?.size ?? 0) })
+      .filter(([key]) => !pendingSeqs.has(key[2] as number) && !expiring?.has(key[2] as number))
       .map(([key, value]) => messageFromRecord(key, value));
     const all = this.pending.length === 0 ? onDisk : [...onDisk, ...this.pending.map((p) => p.message)].sort((a, b) => a.seq - b.seq);
     return all.slice(0, n);

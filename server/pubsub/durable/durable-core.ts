@@ -71,7 +71,7 @@ export class DurableCore implements QueueHost {
     this.room = StoreRoom.of(store, options.maxStoreBytes);
     this.expiryIndex = new ExpiryIndex(
       store,
-      (queue, seq, at) => this.queues.get(queue)?.expireStored(seq, at) ?? [deleteExpiry(at, queue, seq)],
+      (queue, seq, at) => this.queues.get(queue)?.expireStored(seq, at) ?? { writes: [deleteExpiry(at, queue, seq)] },
       (err) => this.storeFailed(err),
     );
     this.dedupe = new DedupeWindow(store, options.dedupeWindowMs, (err) => this.storeFailed(err));

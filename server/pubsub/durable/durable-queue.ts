@@ -231,22 +231,23 @@ export class DurableQueue implements TagOwner {
    * unread; one waiting in memory leaves as its ttl lease would make it (expire()); one in flight
    * leaves when it comes back. Returns the sweep's writes for it.
    */
-  expireStored(seq: number, at: number): StoreWrite[] {
+  expireStored(seq: number, at: number): { writes: StoreWrite[]; stored?: () => void } {
     this.flushDeferred();
     const entry = deleteExpiry(at, this.name, seq);
     if (seq < this.backlog.from) {
       const waiting = this.delayed.get(seq)?.message ?? this.ready.values().find((m) => m.seq === seq);
-      if (!waiting) return [entry];
+      if (!waiting) return { writes: [entry] };
       this.expire(waiting); // writes the deletions itself
-      return [];
+      return { writes: [] };
     }
     const gone = this.backlog.expire(seq);
-    if (!gone) return [entry];
+    if (!gone) return { writes: [entry] };
     this.count--;
     this.bytes -= gone.bytes;
     this.stats.expired++;
     gone.watch?.lost();
-    return [{ key: [...messagesPrefix(this.name), seq] }, entry, this.counters()];
+    // Until its deletion is stored, the backlog's reads skip it (Backlog.expiring).
+    return { writes: [{ key: [...messagesPrefix(this.name), seq] }, entry, this.counters()], stored: () => this.backlog.expired(seq) };
   }
 
   attach(conn: Connection, sid: number): Consumer {

@@ -26,7 +26,8 @@ export class ExpiryIndex {
 
   constructor(
     private readonly store: Store,
-    private readonly expire: (queue: string, seq: number, at: number) => StoreWrite[],
+    /** The writes that end one entry, and what to do once they are stored. */
+    private readonly expire: (queue: string, seq: number, at: number) => { writes: StoreWrite[]; stored?: () => void },
     private readonly failed: (err: unknown) => void,
   ) {}
 
@@ -63,12 +64,16 @@ export class ExpiryIndex {
   private sweep(): void {
     const now = Date.now();
     const writes: StoreWrite[] = [];
+    const stored: (() => void)[] = [];
     for (const [key] of this.store.range(EXPIRY_PREFIX, { limit: SWEEP })) {
       const at = key[1] as number;
       if (at > now) break;
-      writes.push(...this.expire(key[2] as string, key[3] as number, at));
+      const ended = this.expire(key[2] as string, key[3] as number, at);
+      writes.push(...ended.writes);
+      if (ended.stored) stored.push(ended.stored);
     }
     const done = (): void => {
+      for (const s of stored) s();
       this.sweeping = false;
       const next = this.dueDuringSweep;
       this.dueDuringSweep = Infinity;
@@ -80,6 +85,7 @@ export class ExpiryIndex {
     const written = this.store.write(writes);
     if (!written) return done();
     written.then(done, (err: unknown) => {
+      for (const s of stored) s(); // not deleted after all: readable again
       this.failed(err);
       this.sweeping = false;
       this.arm(Date.now() + 1_000); // not at once: the store just failed
