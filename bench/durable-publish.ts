@@ -71,7 +71,7 @@ async function keepInFlight(total: number, window: number, publish: () => Promis
 }
 
 /** `linden serve --data dir` as users run it; resolves with its URL once it listens. */
-async function serve(dataDir: string): Promise<{ url: string; stop(): Promise<void> }> {
+export async function serve(dataDir: string): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
   const child = spawn(process.execPath, [main, 'serve', '--port', '0', '--data', dataDir, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = once(child, 'exit');
@@ -79,6 +79,7 @@ async function serve(dataDir: string): Promise<{ url: string; stop(): Promise<vo
   const url = await listeningUrl(child, 'linden serve');
   return {
     url,
+    pid: child.pid!,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;

@@ -4,12 +4,15 @@
  * Prints a table and writes bench-results.json.
  *
  *   --quick          smaller runs
- *   --only a,b       just these: pubsub, request, space-pairs, space-index, durable, large, fairness, churn
+ *   --only a,b       just these: pubsub, request, space-pairs, space-index, durable, large, fairness, churn, backlog
+ *   --backlog        only the backlog run (issue 21; not in a default run): 10 million 1 KiB
+ *                    messages queued, 200,000 with --quick, or --messages N
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { churnBench } from './churn.js';
 import { durablePublish } from './durable-publish.js';
+import { backlog } from './backlog.js';
 import { fairness } from './fairness.js';
 import { largeTransfer } from './large-transfer.js';
 import { pubsubThroughput } from './pubsub-throughput.js';
@@ -18,11 +21,13 @@ import { spaceIndex } from './space-index.js';
 import { spacePairs } from './space-pairs.js';
 import { spawnBroker } from './spawn-broker.js';
 
-const BENCHMARKS = ['pubsub', 'request', 'space-pairs', 'space-index', 'durable', 'large', 'fairness', 'churn'] as const;
+const BENCHMARKS = ['pubsub', 'request', 'space-pairs', 'space-index', 'durable', 'large', 'fairness', 'churn', 'backlog'] as const;
+/** Not in a default run: ten million messages take a while and about 14 GB of disk. */
+const ON_REQUEST = ['backlog'];
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const onlyAt = args.indexOf('--only');
-const only = onlyAt === -1 ? [...BENCHMARKS] : (args[onlyAt + 1] ?? '').split(',');
+const only = args.includes('--backlog') ? ['backlog'] : onlyAt === -1 ? BENCHMARKS.filter((b) => !ON_REQUEST.includes(b)) : (args[onlyAt + 1] ?? '').split(',');
 const unknown = only.filter((name) => !(BENCHMARKS as readonly string[]).includes(name));
 if (unknown.length > 0) {
   console.error(`unknown benchmark ${unknown.join(', ')}; known: ${BENCHMARKS.join(', ')}`);
@@ -35,6 +40,10 @@ const FLOORS = {
   space_pairs_per_second: 50_000,
   space_in_1m_mean_micros: 50,
   durable_publish_per_second: 50_000,
+  /** Issue 21: 10 million 1 KiB messages queued, no consumer. */
+  backlog_rss_anon_mib: 256,
+  backlog_restart_seconds: 2,
+  backlog_drain_per_second: 100_000,
   large_transfer_mib_per_second: 50,
   /** Broker RSS above idle while forwarding one large message, in multiples of its size. */
   large_transfer_broker_peak_ratio: 4,
@@ -112,6 +121,19 @@ if (wanted('durable')) {
   const durable = await durablePublish(quick ? 50_000 : 300_000);
   results.durable_publish = durable;
   rows.push(['persistent publish, 256 in flight', `${durable.ackedPerSecond.toLocaleString('en-US')} acked msgs/s`, atLeast('durable_publish', durable.ackedPerSecond, FLOORS.durable_publish_per_second, '/s')]);
+}
+
+if (wanted('backlog')) {
+  // A broker of its own on a fresh folder; the floors are stated for 10 million messages.
+  const given = args.indexOf('--messages');
+  const b = await backlog(given === -1 ? (quick ? 200_000 : 10_000_000) : Number(args[given + 1]));
+  results.backlog = b;
+  const n = b.messages.toLocaleString('en-US');
+  rows.push([`backlog: ${n} x 1 KiB queued`, `${b.publishPerSecond.toLocaleString('en-US')} acked msgs/s`, '']);
+  rows.push(['  broker anonymous RSS, queued', `${b.rssAnonMiB} MiB`, atMost('backlog_rss_anon', b.rssAnonMiB, FLOORS.backlog_rss_anon_mib, 'MiB')]);
+  rows.push(['  restart to a publish acked', `${b.restartSeconds} s, RSS ${b.rssAnonAfterRestartMiB} MiB`, atMost('backlog_restart', b.restartSeconds, FLOORS.backlog_restart_seconds, 's')]);
+  rows.push(['  sub to first delivery', `${b.firstDeliveryMs} ms`, '']);
+  rows.push(['  drain, one acking consumer', `${b.drainPerSecond.toLocaleString('en-US')} msgs/s`, atLeast('backlog_drain', b.drainPerSecond, FLOORS.backlog_drain_per_second, '/s')]);
 }
 
 if (wanted('large')) {

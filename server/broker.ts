@@ -30,6 +30,7 @@ import { DurableCore } from './pubsub/durable/durable-core.js';
 import { PubSubCore } from './pubsub/pubsub-core.js';
 import { SpaceCore } from './space/space-core.js';
 import { Turns } from './turns.js';
+import { defaultMaxStoreBytes } from './store/store-room.js';
 import { LmdbStore } from './store/lmdb-store.js';
 import { MemoryStore } from './store/memory-store.js';
 import { rememberLastWrite } from './store/last-write.js';
@@ -98,6 +99,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   const commits = commitHistogram();
   const opened: Store = opts.dataDir ? await LmdbStore.open(opts.dataDir) : new MemoryStore();
   const store = rememberLastWrite(timeCommits(seams.wrapStore ? seams.wrapStore(opened) : opened, commits));
+  if (opts.maxStoreBytes === undefined && opts.dataDir) opts.maxStoreBytes = await defaultMaxStoreBytes(store, opts.dataDir);
   const spaces = new SpaceCore(opts, store, log.child({ component: 'spaces' }));
   const durable = new DurableCore(opts, store, log.child({ component: 'queues' }));
   let recovered;

@@ -193,6 +193,11 @@ export const OPTION_SPECS = {
     clearFlag: { name: 'memory', describe: 'keep everything in memory: nothing survives the process' },
     paths: (dir: string, base: string) => absolute(dir, base),
   },
+  maxStoreBytes: {
+    schema: positive,
+    defaultText: 'what the store holds at start + 90% of the free disk',
+    describe: 'most bytes the store may hold (LMDB pages in use); at it, or with the disk full, persistent publishes, new durable subscriptions and outs to persistent spaces get `STORE_FULL` while transient traffic goes on (see "Storage and backlogs"); unlimited without a data folder',
+  },
   interceptors: {
     schema: {
       type: 'array',

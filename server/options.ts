@@ -84,6 +84,13 @@ export interface BrokerOptions {
    */
   dataDir?: string;
   /**
+   * Most bytes the store may hold (LMDB pages in use). At it, or with the disk full, persistent
+   * publishes to durable subscriptions, new durable subscriptions and outs to persistent spaces
+   * get STORE_FULL; transient traffic goes on. Default: what the store holds at start plus 90%
+   * of the disk then free in `dataDir` (unlimited without a data folder).
+   */
+  maxStoreBytes?: number;
+  /**
    * Interceptors, from the handlers to the socket (protocol.md §4). Default
    * `[fragmentation()]`; a list given here replaces it, so keep `fragmentation()` in it to
    * accept and send large messages in fragments.
@@ -121,11 +128,11 @@ export interface TlsFiles {
 }
 
 /** The options startBroker() has no default for (its entry in OPTION_SPECS has none); every other one must have one. */
-export type WithoutDefault = 'dataDir' | 'interceptors' | 'tls' | 'allowedOrigins' | 'auth';
+export type WithoutDefault = 'dataDir' | 'interceptors' | 'tls' | 'allowedOrigins' | 'auth' | 'maxStoreBytes';
 
 export type ResolvedOptions = Required<Omit<BrokerOptions, WithoutDefault>>
   & Pick<BrokerOptions, 'dataDir' | 'tls' | 'auth'>
-  & { interceptors: readonly Interceptor[]; allowedOrigins: readonly string[] | undefined };
+  & { interceptors: readonly Interceptor[]; allowedOrigins: readonly string[] | undefined; maxStoreBytes: number | undefined };
 
 /** startBroker()'s defaults, from OPTION_SPECS. */
 export const DEFAULTS = {

@@ -6,6 +6,9 @@
  * (helpers/crash-ledger.ts) checks that every message a publisher was told is stored arrives,
  * in per-publisher order, and that the only duplicates are messages whose consumer ack was not
  * known to be on disk. A failure names its seed: CRASH_SEED=<seed> replays the same kill points.
+ * A second run keeps the consumer to a few messages in flight while the publishers outpace it:
+ * the queue's backlog grows past its window on disk and the window advances as the consumer
+ * acks, when the kill comes (issue 21).
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -54,7 +57,25 @@ interface PublishOutcomes {
   rejected: Record<string, number>;
 }
 
-test(`every acknowledged persistent message survives ${CYCLES} SIGKILLs of the broker (seed ${seed})`, async () => {
+/** How the consumer takes live deliveries between kills. */
+interface Scenario {
+  cycles: number;
+  killAfter: [number, number];
+  ackRatio: number;
+  /** The queue's maxInFlight during the load (a drain takes everything at once). */
+  maxInFlight?: number;
+}
+
+const KEEPING_UP: Scenario = { cycles: CYCLES, killAfter: KILL_AFTER, ackRatio: ACK_RATIO };
+/** Past the window (1,024 ready messages in memory) most cycles, the consumer acking as fast as 8 in flight allow. */
+const OUTPACED: Scenario = { cycles: 2, killAfter: [1_500, 5_000], ackRatio: 1, maxInFlight: 8 };
+
+test(`every acknowledged persistent message survives ${CYCLES} SIGKILLs of the broker (seed ${seed})`, () => crashes(KEEPING_UP));
+
+test(`...and ${OUTPACED.cycles} more with a backlog on disk whose window advances as the consumer acks (seed ${seed})`, () => crashes(OUTPACED));
+
+async function crashes(scenario: Scenario): Promise<void> {
+  const CYCLES = scenario.cycles;
   const ledger = new CrashLedger();
   const violations: string[] = [];
   const summary: string[] = [];
@@ -65,6 +86,8 @@ test(`every acknowledged persistent message survives ${CYCLES} SIGKILLs of the b
     if (cycle === 0) {
       // Unacked deliveries must wait out the crash, not time out or hit maxInFlight meanwhile.
       await consumer.createQueue(QUEUE, PATTERN, { ackWait: 600_000, maxInFlight: 1_000_000, maxDeliveries: 100 });
+    } else if (scenario.maxInFlight !== undefined) {
+      await consumer.createQueue(QUEUE, PATTERN, { maxInFlight: 1_000_000 });
     }
     const { report: drain, deliveries } = await drainQueue(consumer, ledger, cycle);
     violations.push(...drain.violations.map((v) => `cycle ${cycle}: ${v}`));
@@ -75,13 +98,14 @@ test(`every acknowledged persistent message survives ${CYCLES} SIGKILLs of the b
       await consumer.close();
       break;
     }
-    const load = await loadUntilKilled(broker.child, consumer, deliveries, ledger, cycle);
+    if (scenario.maxInFlight !== undefined) await consumer.createQueue(QUEUE, PATTERN, { maxInFlight: scenario.maxInFlight });
+    const load = await loadUntilKilled(broker.child, consumer, deliveries, ledger, cycle, scenario);
     violations.push(...load.violations.map((v) => `cycle ${cycle}: ${v}`));
     summary.push(`${line}; then ${load.receipts} receipts before SIGKILL at ${load.killAfter}, ${load.delivered} delivered live, ${load.acked} acked; rejected ${JSON.stringify(load.rejected)}`);
   }
   console.log(`durable crash test, seed ${seed}:\n${summary.join('\n')}`);
   expect(violations).toEqual([]);
-});
+}
 
 /**
  * Attaches to the queue and takes everything it holds: a marker published now is stored after
@@ -119,8 +143,10 @@ async function drainQueue(consumer: Client, ledger: CrashLedger, cycle: number):
  * random count. Then every publish must settle: a receipt, or a rejection that says no receipt
  * is coming. None may hang, and no receipt may arrive for a message that is then lost.
  */
-async function loadUntilKilled(broker: NodeChild, consumer: Client, deliveries: AsyncIterator<Message<Body>>, ledger: CrashLedger, cycle: number) {
-  const killAfter = KILL_AFTER[0] + Math.floor(killRandom() * (KILL_AFTER[1] - KILL_AFTER[0]));
+async function loadUntilKilled(
+  broker: NodeChild, consumer: Client, deliveries: AsyncIterator<Message<Body>>, ledger: CrashLedger, cycle: number, { killAfter: range, ackRatio }: Scenario,
+) {
+  const killAfter = range[0] + Math.floor(killRandom() * (range[1] - range[0]));
   const violations: string[] = [];
   const outcomes: PublishOutcomes = { receipts: 0, rejected: {} };
   let killed = false;
@@ -139,7 +165,7 @@ async function loadUntilKilled(broker: NodeChild, consumer: Client, deliveries: 
       ledger.deliveredLive(m.data);
       live.push(m.data);
       if (m.redelivered) violations.push(`${keyOf(m.data)} arrived live with deliveryCount ${m.deliveryCount}: nothing should be redelivered before the crash`);
-      if (ackRandom() < ACK_RATIO) {
+      if (ackRandom() < ackRatio) {
         m.ack();
         ledger.ackSent(m.data);
         acked++;

@@ -90,6 +90,40 @@ describe.each(KINDS)('$name', (kind) => {
     expect(keys(await store.scan([7]))).toEqual([[7]]);
   });
 
+  test('range() reads a piece of a prefix, from a point, up to a count, either way', async () => {
+    const store = await open();
+    await store.write([
+      put(['m', 'q1'], 'q1'), ...[1, 2, 3, 5, 8].map((seq) => put(['m', 'q1', seq], seq)), put(['m', 'q10', 0], 'q10/0'), put(['m', 'q2', 0], 'q2/0'),
+      put(['m', 'q1', 'x'], 'string above the numbers'),
+    ]);
+    const seqs = (entries: Array<[Key, unknown]>) => entries.map(([k]) => k[2]);
+    expect(seqs(store.range(['m', 'q1']))).toEqual([undefined, 1, 2, 3, 5, 8, 'x']);
+    expect(seqs(store.range(['m', 'q1'], { from: [3] }))).toEqual([3, 5, 8, 'x']);
+    expect(seqs(store.range(['m', 'q1'], { from: [4], limit: 2 }))).toEqual([5, 8]);
+    expect(store.range(['m', 'q1'], { from: [2], limit: 1 })).toEqual([[['m', 'q1', 2], 2]]);
+    expect(seqs(store.range(['m', 'q1'], { reverse: true, limit: 2 }))).toEqual(['x', 8]);
+    expect(seqs(store.range(['m', 'q1'], { reverse: true, from: [6] }))).toEqual([5, 3, 2, 1, undefined]);
+    expect(seqs(store.range(['m', 'q1'], { reverse: true, from: [5], limit: 2 }))).toEqual([5, 3]);
+    expect(store.range(['m', 'q1'], { from: [9], limit: 1 })).toEqual([[['m', 'q1', 'x'], 'string above the numbers']]);
+    expect(store.range(['m', 'q1'], { limit: 0 })).toEqual([]);
+    expect(store.range(['m', 'q3'], { reverse: true })).toEqual([]);
+    expect(store.range(['m', 'q2'], { reverse: true })).toEqual([[['m', 'q2', 0], 'q2/0']]);
+    expect(store.range(['m', 'q10'])).toEqual([[['m', 'q10', 0], 'q10/0']]);
+  });
+
+  test('get() reads one key; usedBytes() grows with what is stored and falls when it is deleted', async () => {
+    const store = await open();
+    const empty = store.usedBytes();
+    const big = new Uint8Array(1024).fill(1);
+    await store.write(Array.from({ length: 200 }, (_, i) => put(['g', i], { data: big })));
+    expect(store.get(['g', 7])).toEqual({ data: expect.any(Uint8Array) });
+    expect(store.get(['g', 700])).toBeUndefined();
+    const full = store.usedBytes();
+    expect(full - empty).toBeGreaterThanOrEqual(200 * 1024);
+    await store.write(Array.from({ length: 200 }, (_, i) => del(['g', i])));
+    expect(store.usedBytes()).toBeLessThan(full / 4);
+  });
+
   test('the writes of one call apply together and in order; a bad key in a call applies none of it', async () => {
     const store = await open();
     await store.write([put(['a', 1], 1), del(['a', 1]), put(['a', 2], 2), put(['a', 2], 'last'), del(['a', 3]), put(['a', 3], 3)]);

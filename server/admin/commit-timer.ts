@@ -32,6 +32,9 @@ export function timeCommits(store: Store, histogram: Histogram): Store {
       return committed;
     },
     scan: (prefix) => store.scan(prefix),
+    range: (prefix, options) => store.range(prefix, options),
+    get: (key) => store.get(key),
+    usedBytes: () => store.usedBytes(),
     close: () => store.close(),
   };
 }

@@ -9,6 +9,7 @@ import { Tally } from '../counted-map.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Store } from '../store/store.js';
 import { ConnectionHoldings, type Holdings } from './holdings.js';
+import { StoreRoom } from '../store/store-room.js';
 import { LeaseHeap } from '../lease-heap.js';
 import { OutWatches } from './out-watches.js';
 import { recoverSpaces } from './space-recovery.js';
@@ -40,12 +41,16 @@ export class SpaceCore implements SpaceHost {
   private waiterSeq = 0;
   private ridSeq = 0;
 
+  /** maxStoreBytes and a full disk: STORE_FULL for an out to a persistent space. */
+  private readonly room: StoreRoom;
+
   constructor(
     private readonly options: ResolvedOptions,
     private readonly store: Store,
     /** A child of the broker's logger: one root logger per broker, so no line repeats a key. */
     private readonly log: Logger,
   ) {
+    this.room = StoreRoom.of(store, options.maxStoreBytes);
     this.ids = new TupleIds(store, (err) => this.storeFailed(err));
     this.holdings = new ConnectionHoldings(options.maxWaitersPerConnection, options.maxWaitersTotal);
     this.leases = new LeaseHeap(
@@ -96,6 +101,7 @@ export class SpaceCore implements SpaceHost {
 
   private write(conn: Connection, f: OutFrame, ack: string, space: Space): void {
     const switchMode = space.mustSwitch(f.persistent);
+    if (f.persistent ?? space.persistent) this.room.check();
     if (space.tupleCount >= this.options.maxTuplesPerSpace) {
       throw new LindenError('SPACE_FULL', `space "${f.space}" holds ${space.tupleCount} tuples (maxTuplesPerSpace)`, { space: f.space, limit: 'maxTuplesPerSpace' });
     }
@@ -224,6 +230,7 @@ export class SpaceCore implements SpaceHost {
       }
     });
     const outs = steps.filter((s) => s.op === 'out').length;
+    if (outs > 0 && (f.persistent ?? space.persistent)) this.room.check();
     if (space.tupleCount + outs > this.options.maxTuplesPerSpace) {
       throw new LindenError('SPACE_FULL', `space "${f.space}" cannot take ${outs} more tuples (maxTuplesPerSpace)`, { space: f.space, limit: 'maxTuplesPerSpace' });
     }
@@ -315,6 +322,7 @@ export class SpaceCore implements SpaceHost {
   }
 
   storeFailed(err: unknown): void {
+    this.room.failed(err);
     this.log.error({ err }, 'space store write failed');
   }
 

@@ -23,6 +23,9 @@ export function rememberLastWrite(store: Store): FlushableStore {
       return committed;
     },
     scan: (prefix) => store.scan(prefix),
+    range: (prefix, options) => store.range(prefix, options),
+    get: (key) => store.get(key),
+    usedBytes: () => store.usedBytes(),
     close: () => store.close(),
     async flushed() {
       // Settled, not fulfilled: a failed write was answered to whoever issued it.

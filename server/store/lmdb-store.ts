@@ -4,7 +4,8 @@ import { open, type Key as LmdbKey, type RootDatabase } from 'lmdb';
 import { Packr } from 'msgpackr';
 import { FolderLock } from './folder-lock.js';
 import { assertKey, startsWith } from './keys.js';
-import type { Key, KeyPart, Store, StoreWrite } from './store.js';
+import { asStoreFull } from './store-room.js';
+import type { Key, KeyPart, RangeOptions, Store, StoreWrite } from './store.js';
 
 /** The LMDB environment inside the data folder (one file plus its lock file), leaving room for other files. */
 const FILE = 'linden.mdb';
@@ -23,6 +24,13 @@ const FILE = 'linden.mdb';
 const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true, int64AsType: 'auto' as 'number', copyBuffers: true });
 
 const noop = (): void => {};
+/** A full disk or map comes out as STORE_FULL, which a publisher is told as is. */
+const rethrow = (err: unknown): never => {
+  throw asStoreFull(err);
+};
+
+/** Above every string a valid key holds (the highest code point, twice), so above every key part. */
+const ABOVE_ALL = '\u{10FFFF}\u{10FFFF}';
 
 /**
  * The embedded store: one LMDB environment written through lmdb-js's asynchronous writes.
@@ -76,24 +84,43 @@ export class LmdbStore implements Store {
       return w.value === undefined ? undefined : packr.pack(w.value);
     });
     const db = this.db;
-    if (writes.length === 1) return apply(db, writes[0]!.key, values[0]).then(noop);
+    if (writes.length === 1) return apply(db, writes[0]!.key, values[0]).then(noop, rethrow);
     return db.batch(() => {
       for (let i = 0; i < writes.length; i++) void apply(db, writes[i]!.key, values[i]);
-    }).then(noop);
+    }).then(noop, rethrow);
   }
 
   async scan(prefix: Key): Promise<Array<[Key, unknown]>> {
+    return this.range(prefix);
+  }
+
+  range(prefix: Key, { from, limit, reverse = false }: RangeOptions = {}): Array<[Key, unknown]> {
     const found: Array<[Key, unknown]> = [];
-    const range = prefix.length === 0 ? {} : { start: prefix as LmdbKey };
+    if (limit !== undefined && limit <= 0) return found;
     // The keys under a prefix are one run starting at the prefix itself (the element separator
     // is byte 0, below any byte a longer last element could add), so the first miss ends it.
-    for (const { key, value } of this.db.getRange(range)) {
+    // Going down, the run ends below [...prefix, ABOVE_ALL].
+    const start = from ? [...prefix, ...from] : reverse ? [...prefix, ABOVE_ALL] : prefix;
+    const options = start.length === 0 ? { reverse } : { start: start as LmdbKey, reverse };
+    for (const { key, value } of this.db.getRange(options)) {
       // ordered-binary reads a one-element array back as the element itself.
       const k = (Array.isArray(key) ? key : [key]) as KeyPart[];
       if (!startsWith(k, prefix)) break;
       found.push([k, packr.unpack(value)]);
+      if (found.length === limit) break;
     }
     return found;
+  }
+
+  get(key: Key): unknown {
+    assertKey(key);
+    const value = this.db.get(key as LmdbKey);
+    return value === undefined ? undefined : packr.unpack(value);
+  }
+
+  usedBytes(): number {
+    const s = this.db.getStats() as { pageSize: number; treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number };
+    return (s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages) * s.pageSize;
   }
 
   close(): Promise<void> {

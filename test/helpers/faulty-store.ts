@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBroker, type Broker } from '../../server/broker.js';
-import type { Key, Store, StoreWrite } from '../../server/store/store.js';
+import type { Key, RangeOptions, Store, StoreWrite } from '../../server/store/store.js';
 import { rawClients, type RawClients } from './raw-client.js';
 
 /**
@@ -67,6 +67,18 @@ export class FaultyStore implements Store {
 
   scan(prefix: Key): Promise<Array<[Key, unknown]>> {
     return this.inner.scan(prefix);
+  }
+
+  range(prefix: Key, options?: RangeOptions): Array<[Key, unknown]> {
+    return this.inner.range(prefix, options);
+  }
+
+  get(key: Key): unknown {
+    return this.inner.get(key);
+  }
+
+  usedBytes(): number {
+    return this.inner.usedBytes();
   }
 
   close(): Promise<void> {

@@ -11,12 +11,22 @@ import { TopicTrie } from '../topic-trie.js';
 import type { Consumer } from './consumer.js';
 import { DurableQueue, type QueueHost } from './durable-queue.js';
 import { LeaseHeap } from '../../lease-heap.js';
+import { ExpiryIndex } from './expiry-index.js';
+import { StoreRoom } from '../../store/store-room.js';
+import { DedupeWindow } from './dedupe-window.js';
 import {
-  DEDUPE_PREFIX, QUEUE_DEFAULTS, QUEUES_PREFIX, configWithinLimits, deleteDedupe, deleteMessage, deleteQueue, messageFromRecord, messagesPrefix,
-  putDedupe, putMessage, putQueue, type MessageWatch, type QueueConfig, type QueueRecord, type QueuedMessage,
+  QUEUE_DEFAULTS, QUEUES_PREFIX, configWithinLimits, countersKey, deleteCounters, deleteExpiry, deleteMessage, deleteQueue,
+  putQueue, storeMessage, type MessageWatch, type QueueConfig, type QueueCounters, type QueueRecord, type QueuedMessage,
 } from './queue-records.js';
 
 const MAX_QUEUE_NAME = 124;
+
+/**
+ * Ready messages a queue on disk keeps in memory (its window); the rest stay in the store until
+ * the window, half empty, is topped up. A queue on the memory store keeps everything in memory:
+ * its store is memory too.
+ */
+export const QUEUE_WINDOW = 1_024;
 
 export interface PersistentPublish {
   readonly queues: DurableQueue[];
@@ -42,46 +52,55 @@ export class DurableCore implements QueueHost {
    * frame's decoded strings, where a trie walk costs less than a store write by far.
    */
   private readonly routes = new Map<string, DurableQueue[]>();
-  /** Publisher message ids seen: when they expire, and the write that stored the first one. */
-  private readonly dedupe = new Map<string, { expiresAt: number; durable: Promise<void> | undefined }>();
+  /** Publisher message ids seen within the dedupe window. */
+  private readonly dedupe: DedupeWindow;
   private readonly attached = new WeakMap<Connection, Map<number, { queue: DurableQueue; consumer: Consumer }>>();
   /**
    * The last write of a queue's record (its creation or settings) while it is not on disk, or
    * once it failed: an `ok` about the queue may not come before it (protocol.md §9.8).
    */
   private readonly unstored = new Map<DurableQueue, { written: Promise<void>; failed: boolean }>();
-  private readonly sweeper: ReturnType<typeof setInterval>;
   private seq = 0;
   /** Set by quiesce(): the broker is draining. */
   paused = false;
   private whenIdle: (() => void) | undefined;
+  readonly window: number;
   /** Ends ttls on time, so an expired message neither counts toward limits nor shows in depths. */
   private readonly expiries = new LeaseHeap<[DurableQueue, QueuedMessage]>(([q, m]) => {
     m.expiry = undefined;
     q.expire(m);
   });
 
+  /** Ends the ttls of messages waiting in a backlog, from the index on disk. */
+  private readonly expiryIndex: ExpiryIndex;
+  /** maxStoreBytes and a full disk: STORE_FULL for what would grow the store. */
+  private readonly room: StoreRoom;
+
   constructor(private readonly options: ResolvedOptions, readonly store: Store, private readonly log: Logger) {
-    this.sweeper = setInterval(() => this.sweepDedupe(), Math.max(1_000, options.dedupeWindowMs / 4));
-    this.sweeper.unref();
+    this.room = StoreRoom.of(store, options.maxStoreBytes);
+    this.expiryIndex = new ExpiryIndex(
+      store,
+      (queue, seq, at) => this.queues.get(queue)?.expireStored(seq, at) ?? { writes: [deleteExpiry(at, queue, seq)] },
+      (err) => this.storeFailed(err),
+    );
+    this.dedupe = new DedupeWindow(store, options.dedupeWindowMs, (err) => this.storeFailed(err));
+    this.window = store.durable ? QUEUE_WINDOW : Infinity;
+  }
+
+  get nextSeq(): number {
+    return this.seq;
   }
 
   async recover(): Promise<{ queues: number; messages: number }> {
     let messages = 0;
     for (const [, value] of await this.store.scan(QUEUES_PREFIX)) {
       const r = value as QueueRecord;
-      const queue = this.install(r.name, r.pattern, configWithinLimits(r.config), r.createdAt);
-      for (const [key, record] of await this.store.scan(messagesPrefix(r.name))) {
-        const m = messageFromRecord(key, record);
-        this.seq = Math.max(this.seq, m.seq + 1);
-        queue.add(m, 'recovered');
-        messages++;
-      }
+      const queue = this.install(r.name, r.pattern, configWithinLimits(r.config), r.createdAt, r.firstSeq ?? 0);
+      const last = queue.restore(this.store.get(countersKey(r.name)) as QueueCounters | undefined);
+      this.seq = Math.max(this.seq, last + 1, queue.firstSeq);
+      messages += queue.count;
     }
-    const now = Date.now();
-    for (const [key, expiresAt] of await this.store.scan(DEDUPE_PREFIX)) {
-      if ((expiresAt as number) > now) this.dedupe.set(key[1] as string, { expiresAt: expiresAt as number, durable: undefined });
-    }
+    this.expiryIndex.start();
     return { queues: this.queues.size, messages };
   }
 
@@ -102,6 +121,7 @@ export class DurableCore implements QueueHost {
       throw new LindenError('QUEUE_CONFLICT', `queue "${name}" exists with pattern "${existing.pattern}", not "${pattern}"`, { name, pattern: existing.pattern });
     }
     if (existing) return { queue: existing, durable: this.configure(existing, settings, mayConfigure) };
+    this.room.check();
     const queue = this.install(name, pattern, { ...QUEUE_DEFAULTS, ...definedSettings(settings) });
     return { queue, durable: this.storeRecord(queue) };
   }
@@ -120,14 +140,17 @@ export class DurableCore implements QueueHost {
       c.conn.subs.delete(c.sid);
     }
     queue.consumers.length = 0;
-    const writes = queue.purge();
+    const { dropped, writes, deleteBacklog } = queue.purge();
     queue.stop();
     this.queues.delete(name);
     this.unstored.delete(queue);
     if (queue.pattern !== null) this.trie.remove(queue.pattern, queue);
     this.routes.clear();
-    // purge() writes one delete per message it dropped.
-    return { dropped: writes.length, detached, durable: this.store.write([...writes, deleteQueue(name)]) };
+    const durable = this.store.write([...writes, deleteQueue(name), deleteCounters(name)]);
+    // The backlog on disk goes after, in pieces; a crash half way leaves records below the seq a
+    // namesake starts from (QueueRecord.firstSeq), which it never reads.
+    const backlog = deleteBacklog();
+    return { dropped, detached, durable: backlog ? Promise.all([durable, backlog]).then(() => undefined) : durable };
   }
 
   /** The queue of that name, or NOT_FOUND. */
@@ -142,8 +165,7 @@ export class DurableCore implements QueueHost {
    * and the deliveries they hold. `durable` resolves once the deletions are stored.
    */
   purge(name: string): { purged: number; durable: Promise<void> | undefined } {
-    const { purged, writes } = this.get(name).purgeReady();
-    return { purged, durable: writes.length > 0 ? this.store.write(writes) : undefined };
+    return this.get(name).purgeReady();
   }
 
   /**
@@ -167,16 +189,21 @@ export class DurableCore implements QueueHost {
       bytes += m.data.length;
       return true;
     });
-    const writes: StoreWrite[] = [];
+    // Their deferred writes go first in the same transaction, before the counters that count them.
+    const deferred = [queue.takeDeferred(), dlq.takeDeferred()];
+    const writes: StoreWrite[] = deferred.flatMap((d) => d?.writes ?? []);
     const moved: QueuedMessage[] = [];
     for (const m of taken) {
       const back: QueuedMessage = { seq: this.seq++, mid: m.mid, topic: m.topic, data: m.data, hdr: m.hdr, publishedAt: m.publishedAt, expiresAt: m.expiresAt, deliveries: 0 };
-      writes.push(deleteMessage(dlq.name, m.seq), putMessage(queue.name, back));
+      writes.push(...deleteMessage(dlq.name, m), ...storeMessage(queue.name, back));
+      queue.admit(back, 'retried');
       moved.push(back);
     }
+    if (writes.length > 0) writes.push(queue.counters(), dlq.counters());
     // Written before the queue hands them out, so a delivery's own write comes after this one.
     const durable = writes.length > 0 ? this.store.write(writes) : undefined;
-    for (const m of moved) queue.add(m, 'retried');
+    for (const d of deferred) d?.issued(durable);
+    for (const m of moved) queue.enqueue(m, durable);
     return { moved: moved.length, remaining: dlq.readyCount, durable };
   }
 
@@ -186,10 +213,11 @@ export class DurableCore implements QueueHost {
     watchFor?: (queue: DurableQueue) => MessageWatch,
   ): PersistentPublish {
     const now = Date.now();
-    const seen = fromPublisher ? this.dedupe.get(mid) : undefined;
+    const seen = fromPublisher ? this.dedupe.seen(mid, now) : undefined;
     // A repeat is confirmed only once the first copy is on disk.
-    if (seen && seen.expiresAt > now) return { queues: [], durable: seen.durable, duplicate: true };
+    if (seen) return { queues: [], durable: seen.durable, duplicate: true };
     const queues = this.match(topic);
+    if (queues.length > 0) this.room.check();
     const data = payload.packedData();
     // Check every queue before changing any, so a refusal leaves all of them as they were.
     for (const q of queues) {
@@ -198,21 +226,33 @@ export class DurableCore implements QueueHost {
       }
     }
     const writes: StoreWrite[] = [];
+    // The queues' deferred writes go first in this transaction, before the counters that count them.
+    const deferred = [];
+    for (const q of queues) {
+      const d = q.takeDeferred();
+      if (!d) continue;
+      deferred.push(d);
+      for (const w of d.writes) writes.push(w);
+    }
     const seq = this.seq++;
     const expiresAt = ttl === undefined ? Infinity : now + ttl;
     const added: [DurableQueue, QueuedMessage][] = [];
     for (const q of queues) {
       writes.push(...q.makeRoom(data.length));
       const message: QueuedMessage = { seq, mid, topic, data, hdr, publishedAt: now, expiresAt, deliveries: 0, watch: watchFor?.(q) };
-      writes.push(putMessage(q.name, message));
+      q.admit(message);
+      writes.push(...storeMessage(q.name, message), q.counters());
       added.push([q, message]);
     }
-    if (fromPublisher) writes.push(putDedupe(mid, now + this.options.dedupeWindowMs));
+    if (fromPublisher) writes.push(...this.dedupe.writes(mid, now));
     const durable = writes.length > 0 ? this.store.write(writes) : undefined;
-    const remembered = fromPublisher ? { expiresAt: now + this.options.dedupeWindowMs, durable } : undefined;
-    if (remembered) this.dedupe.set(mid, remembered);
-    for (const [q, m] of added) q.add(m);
-    durable?.catch(() => this.unstore(mid, remembered, added));
+    for (const d of deferred) d.issued(durable);
+    const forget = fromPublisher ? this.dedupe.stored(mid, now, durable) : undefined;
+    for (const [q, m] of added) q.enqueue(m, durable);
+    durable?.catch((err: unknown) => {
+      this.room.failed(err);
+      this.unstore(forget, added);
+    });
     return { queues, durable, duplicate: false };
   }
 
@@ -264,9 +304,13 @@ export class DurableCore implements QueueHost {
   }
 
   stop(): void {
-    clearInterval(this.sweeper);
+    this.dedupe.stop();
     this.expiries.stop();
-    for (const q of this.queues.values()) q.stop();
+    this.expiryIndex.stop();
+    for (const q of this.queues.values()) {
+      q.flushDeferred(); // acks and delivery counts of the last tick, before the store closes
+      q.stop();
+    }
   }
 
   // ---- QueueHost ----
@@ -283,6 +327,10 @@ export class DurableCore implements QueueHost {
     message.expiry = this.expiries.add([queue, message], message.expiresAt);
   }
 
+  expiresInBacklog(at: number): void {
+    this.expiryIndex.due(at);
+  }
+
   forgetExpiry(message: QueuedMessage): void {
     if (!message.expiry) return;
     this.expiries.remove(message.expiry);
@@ -290,6 +338,7 @@ export class DurableCore implements QueueHost {
   }
 
   storeFailed(err: unknown): void {
+    this.room.failed(err);
     this.log.error({ err }, 'store write failed');
   }
 
@@ -364,8 +413,12 @@ export class DurableCore implements QueueHost {
     return pending.failed ? this.storeRecord(queue) : pending.written;
   }
 
-  private install(name: string, pattern: string | null, config: QueueConfig, createdAt?: number): DurableQueue {
-    const queue = new DurableQueue(name, pattern, config, this, createdAt);
+  /**
+   * A new queue starts at the broker's next seq; a dead-letter queue at 0, as dead letters keep
+   * the seq they had in its parent.
+   */
+  private install(name: string, pattern: string | null, config: QueueConfig, createdAt?: number, firstSeq = pattern === null ? 0 : this.seq): DurableQueue {
+    const queue = new DurableQueue(name, pattern, config, this, createdAt, firstSeq);
     this.queues.set(name, queue);
     if (pattern !== null) this.trie.add(pattern, queue);
     this.routes.clear();
@@ -377,25 +430,14 @@ export class DurableCore implements QueueHost {
    * §9.7), and its copies still in line leave, so a retry that is stored is not received twice.
    * A copy a consumer already holds stays with it.
    */
-  private unstore(mid: string, seen: { expiresAt: number } | undefined, added: [DurableQueue, QueuedMessage][]): void {
-    if (seen && this.dedupe.get(mid) === seen) this.dedupe.delete(mid);
+  private unstore(forget: (() => void) | undefined, added: [DurableQueue, QueuedMessage][]): void {
+    forget?.();
     for (const [q, m] of added) q.withdraw(m);
-  }
-
-  private sweepDedupe(): void {
-    const now = Date.now();
-    const writes: StoreWrite[] = [];
-    for (const [mid, { expiresAt }] of this.dedupe) {
-      if (expiresAt > now) continue;
-      this.dedupe.delete(mid);
-      writes.push(deleteDedupe(mid));
-    }
-    if (writes.length > 0) this.store.write(writes)?.catch((err: unknown) => this.storeFailed(err));
   }
 }
 
 function record(q: DurableQueue): QueueRecord {
-  return { name: q.name, pattern: q.pattern, config: q.config, createdAt: q.createdAt };
+  return { name: q.name, pattern: q.pattern, config: q.config, createdAt: q.createdAt, firstSeq: q.firstSeq };
 }
 
 function definedSettings(s: QueueSettings): Partial<QueueConfig> {

@@ -4,7 +4,10 @@ import type { Connection, TagOwner } from '../../connection.js';
 import type { Store, StoreWrite } from '../../store/store.js';
 import { OutboundMessage } from '../outbound-message.js';
 import { Payload } from '../payload.js';
-import { deleteMessage, putMessage, type QueueConfig, type QueuedMessage } from './queue-records.js';
+import { deleteExpiry, deleteMessage, expiryOfRecord, messagesPrefix, putCounters, putMessage, storeMessage, type QueueConfig, type QueueCounters, type QueuedMessage } from './queue-records.js';
+import { Backlog } from './backlog.js';
+import { deleteRange } from './range-delete.js';
+import { DeferredWrites } from './deferred-writes.js';
 import { firstBySeq } from '../../first-by-seq.js';
 import { oldestMessages, oldestPublishedAt, type MessageState, type QueueContents } from './queue-inspection.js';
 import { ReadyLine } from './ready-line.js';
@@ -18,8 +21,14 @@ interface InFlight {
 
 export interface QueueHost {
   readonly store: Store;
+  /** How many ready messages a queue keeps in memory; the rest wait in the store (Infinity: all in memory). */
+  readonly window: number;
+  /** The seq the next new message will get: everything the queue holds now is below it. */
+  readonly nextSeq: number;
   /** Calls expire(message) on this queue when the message's ttl ends. */
   expireAt(queue: DurableQueue, message: QueuedMessage): void;
+  /** A message with a ttl ending at `at` went to the backlog: the ttl index is to be swept by then. */
+  expiresInBacklog(at: number): void;
   /** The message left the queue: its ttl no longer matters, and must not keep it reachable. */
   forgetExpiry(message: QueuedMessage): void;
   /** The dead-letter queue `<name>.dlq`, created on first use. */
@@ -36,9 +45,18 @@ export interface QueueHost {
  * A durable subscription: the messages it holds (ready, in flight, waiting out a nack delay),
  * the consumers competing for them, acknowledgement deadlines, redelivery and dead-lettering.
  * Messages are handed out oldest first; an unacknowledged one returns to its place in line.
+ *
+ * Ready messages are in memory up to the host's window (`ready`, topped up from the store as it
+ * empties) and in the store beyond it (`backlog`). `count` and `bytes` cover everything the queue
+ * holds and are stored (putCounters) in every write that changes them, so a restart reads them
+ * and the head of the line instead of every message.
  */
 export class DurableQueue implements TagOwner {
   private readonly ready = new ReadyLine();
+  private readonly backlog: Backlog;
+  /** Ready messages being deleted from the store by a purge, still counted in count and bytes until their deletes are issued. */
+  private purging = NOT_PURGING;
+  private deferredWrites: DeferredWrites | undefined;
   private readonly inFlight = new Map<number, InFlight>();
   private readonly delayed = new Map<number, { message: QueuedMessage; timer: ReturnType<typeof setTimeout> }>();
   readonly consumers: Consumer[] = [];
@@ -54,33 +72,90 @@ export class DurableQueue implements TagOwner {
     public config: QueueConfig,
     private readonly host: QueueHost,
     readonly createdAt = Date.now(),
-  ) {}
+    /** The seq of the queue's first message: older records under its name are a deleted namesake's. */
+    readonly firstSeq = host.nextSeq,
+  ) {
+    this.backlog = new Backlog(host.store, name, firstSeq, (at) => host.expiresInBacklog(at));
+  }
 
   get readyCount(): number {
-    return this.ready.size;
+    return this.ready.size + this.backlog.count;
+  }
+
+  /** Messages held in memory: the window, in flight, delayed, and backlog writes not yet on disk. */
+  get heldCount(): number {
+    return this.ready.size + this.inFlight.size + this.delayed.size;
+  }
+
+  /** Delivery counts and deletions, stored together once per tick (on a store on disk). */
+  get deferred(): DeferredWrites {
+    return (this.deferredWrites ??= new DeferredWrites(() => this.flushDeferred()));
+  }
+
+  /** The deferred writes, to go first in a write about to be issued (DeferredWrites.take). */
+  takeDeferred(): ReturnType<DeferredWrites['take']> {
+    return this.deferredWrites?.take();
+  }
+
+  /**
+   * Issues the deferred writes now, with the counters: before a change whose write does not take
+   * them (takeDeferred()) but whose counters would count them.
+   */
+  flushDeferred(): void {
+    if (this.deferredWrites?.pending) this.persist([this.counters()]);
+  }
+
+  /** The queue's counters as the store keeps them, to go in every write that changes them. */
+  counters(): StoreWrite {
+    return putCounters(this.name, { count: this.count, bytes: this.bytes });
+  }
+
+  /**
+   * At start: the counters and the head of the line from the store, the rest left there. Returns
+   * the highest seq the queue holds (-1 for none). A store written before counters existed is
+   * counted, once per start until the queue's next write stores them.
+   */
+  restore(stored: QueueCounters | undefined): number {
+    const store = this.host.store;
+    const prefix = messagesPrefix(this.name);
+    if (!stored) {
+      stored = { count: 0, bytes: 0 };
+      for (const [, value] of store.range(prefix, { from: [this.firstSeq] })) {
+        stored.count++;
+        stored.bytes += (value as { data: Uint8Array }).data.length;
+      }
+    }
+    this.count = stored.count;
+    this.bytes = stored.bytes;
+    this.backlog.count = stored.count;
+    this.backlog.bytes = stored.bytes;
+    this.refill();
+    const last = store.range(prefix, { reverse: true, limit: 1 })[0];
+    return last && typeof last[0][2] === 'number' ? last[0][2] : -1;
   }
 
   get inFlightCount(): number {
     return this.inFlight.size;
   }
 
-  /** Where its messages are, for inspection (queue-inspection.ts). */
-  private get contents(): QueueContents {
-    return { ready: this.ready, inFlight: this.inFlight.values(), delayed: this.delayed.values() };
+  /** Where its messages are, for inspection (queue-inspection.ts): the window, then the head of the backlog. */
+  private contents(n: number): QueueContents {
+    const ready = this.ready.size >= n ? this.ready.values() : [...this.ready.values(), ...this.backlog.peek(n - this.ready.size)];
+    return { ready, inFlight: this.inFlight.values(), delayed: this.delayed.values() };
   }
 
   get oldestPublishedAt(): number | undefined {
-    return oldestPublishedAt(this.contents);
+    return oldestPublishedAt(this.contents(1));
   }
 
   /** The `n` messages first in line, wherever they are, for inspection. */
   oldest(n: number): { message: QueuedMessage; state: MessageState }[] {
-    return oldestMessages(this.contents, n);
+    return oldestMessages(this.contents(n), n);
   }
 
   /** Why messages are not moving, or null. */
   stallReason(): string | null {
-    if (this.ready.size === 0) return null;
+    if (this.readyCount === 0) return null;
     if (this.consumers.length === 0) return 'no consumers';
     if (this.consumers.every((c) => c.inFlight >= this.config.maxInFlight)) return 'all consumers at maxInFlight';
     return null;
@@ -91,37 +166,50 @@ export class DurableQueue implements TagOwner {
     const fits = (count: number, size: number) => count + 1 <= this.config.maxMessages && size + bytes <= this.config.maxBytes;
     if (fits(this.count, this.bytes)) return true;
     if (this.config.overflow === 'reject') return false;
-    return fits(this.count - this.ready.size, this.bytes - this.ready.bytes);
+    return fits(this.count - this.readyCount - this.purging.count, this.bytes - this.ready.bytes - this.backlog.bytes - this.purging.bytes);
   }
 
   /** Drops the oldest ready messages until one of `bytes` fits (after canTake); returns the store writes. */
   makeRoom(bytes: number): StoreWrite[] {
     const writes: StoreWrite[] = [];
     while (this.count + 1 > this.config.maxMessages || this.bytes + bytes > this.config.maxBytes) {
-      const oldest = this.ready.pop();
+      const oldest = this.nextReady();
       if (!oldest) break;
       this.forget(oldest);
       oldest.watch?.lost();
       this.stats.dropped++;
-      writes.push(deleteMessage(this.name, oldest.seq));
+      writes.push(...deleteMessage(this.name, oldest));
     }
     return writes;
   }
 
-  /** Takes a message the caller is storing, or has recovered from the store or taken back from the dead-letter queue (not counted as published). */
-  add(message: QueuedMessage, how: 'published' | 'recovered' | 'retried' = 'published'): void {
+  /**
+   * Counts a message the caller is about to store here, before it takes counters() for that
+   * write; enqueue() puts it in line once the write is issued. Taken back from the dead-letter
+   * queue, it is not counted as published.
+   */
+  admit(message: QueuedMessage, how: 'published' | 'retried' = 'published'): void {
     this.count++;
     this.bytes += message.data.length;
     if (how === 'published') this.stats.published++;
     else if (how === 'retried') this.stats.retried++;
-    this.ready.push(message);
-    if (Number.isFinite(message.expiresAt)) this.host.expireAt(this, message);
+  }
+
+  /** Puts an admitted message in line: in memory, or in the backlog when the window is full; `written` is its store write. */
+  enqueue(message: QueuedMessage, written: Promise<void> | undefined): void {
+    if (message.seq < this.backlog.from || (this.backlog.count === 0 && this.ready.size < this.host.window)) {
+      this.backlog.from = Math.max(this.backlog.from, message.seq + 1);
+      this.toWindow(message);
+    } else {
+      this.backlog.append(message, written);
+      if (Number.isFinite(message.expiresAt)) this.host.expiresInBacklog(message.expiresAt);
+    }
     this.dispatch();
   }
 
   /** A message whose store write failed leaves, unless a consumer already has it; counted as dropped. */
   withdraw(message: QueuedMessage): void {
-    if (!this.ready.remove(message)) return;
+    if (!this.ready.remove(message) && !this.backlog.withdraw(message)) return;
     this.forget(message);
     this.stats.dropped++;
     message.watch?.lost();
@@ -140,6 +228,30 @@ export class DurableQueue implements TagOwner {
       return;
     }
     this.remove(message, 'expired');
+  }
+
+  /**
+   * The ttl index (expiry-index.ts) says message `seq` expired at `at`. One in the backlog leaves
+   * unread; one waiting in memory leaves as its ttl lease would make it (expire()); one in flight
+   * leaves when it comes back. Returns the sweep's writes for it.
+   */
+  expireStored(seq: number, at: number): { writes: StoreWrite[]; stored?: () => void } {
+    this.flushDeferred();
+    const entry = deleteExpiry(at, this.name, seq);
+    if (seq < this.backlog.from) {
+      const waiting = this.delayed.get(seq)?.message ?? this.ready.values().find((m) => m.seq === seq);
+      if (!waiting) return { writes: [entry] };
+      this.expire(waiting); // writes the deletions itself
+      return { writes: [] };
+    }
+    const gone = this.backlog.expire(seq);
+    if (!gone) return { writes: [entry] };
+    this.count--;
+    this.bytes -= gone.bytes;
+    this.stats.expired++;
+    gone.watch?.lost();
+    // Until its deletion is stored, the backlog's reads skip it (Backlog.expiring).
+    return { writes: [{ key: [...messagesPrefix(this.name), seq] }, entry, this.counters()], stored: () => this.backlog.expired(seq) };
   }
 
   attach(conn: Connection, sid: number): Consumer {
@@ -172,10 +284,11 @@ export class DurableQueue implements TagOwner {
   dispatch(): void {
     if (this.host.paused) return;
     const now = Date.now();
-    while (this.ready.size > 0) {
+    while (this.readyCount > 0) {
       const consumer = this.pick();
       if (!consumer) return;
-      const message = this.ready.pop()!;
+      const message = this.nextReady();
+      if (!message) return;
       if (message.expiresAt <= now) {
         this.remove(message, 'expired');
         continue;
@@ -223,9 +336,21 @@ export class DurableQueue implements TagOwner {
     for (const d of this.delayed.values()) clearTimeout(d.timer);
   }
 
-  /** Drops every message (purge or delete); returns the store writes that forget them. */
-  purge(): StoreWrite[] {
+  /**
+   * Drops every message (the queue is deleted): returns how many, the store writes that forget
+   * those in memory, and the deletion of the backlog on disk (issued in pieces after the writes).
+   */
+  purge(): { dropped: number; writes: StoreWrite[]; deleteBacklog: () => Promise<void> | undefined } {
+    this.flushDeferred();
     const writes: StoreWrite[] = [];
+    const dropped = this.count;
+    const backlog = this.backlog.clear(this.host.nextSeq);
+    for (const w of backlog.watches) w.lost();
+    for (const m of backlog.pending) writes.push(...deleteMessage(this.name, m));
+    const below = this.backlog.from;
+    const deleteBacklog = () => (backlog.count > backlog.pending.length
+      ? deleteRange(this.host.store, messagesPrefix(this.name), backlog.from, below, (entries) => ({ writes: entries.flatMap(([k, v]) => expiryOfRecord(this.name, k, v)) }))
+      : undefined);
     const all = [...this.ready.clear(), ...[...this.inFlight.values()].map((f) => f.message), ...[...this.delayed.values()].map((d) => d.message)];
     for (const f of this.inFlight.values()) {
       clearTimeout(f.timer);
@@ -239,11 +364,11 @@ export class DurableQueue implements TagOwner {
     for (const m of all) {
       this.host.forgetExpiry(m);
       m.watch?.lost();
-      writes.push(deleteMessage(this.name, m.seq));
+      writes.push(...deleteMessage(this.name, m));
     }
     this.count = 0;
     this.bytes = 0;
-    return writes;
+    return { dropped, writes, deleteBacklog };
   }
 
   // ---- admin operations (server/handlers/admin.ts) ----
@@ -254,18 +379,46 @@ export class DurableQueue implements TagOwner {
 
   /**
    * Drops the ready messages, leaving those in flight or waiting out a nack delay: their consumers
-   * are working on them. Returns how many went and the store writes that forget them.
+   * are working on them. Returns how many went and `durable`, which resolves once their deletion
+   * is stored: the window's at once, the backlog's on disk in pieces, each with the counters as
+   * they then are, so a crash half way leaves the rest counted and in line.
    */
-  purgeReady(): { purged: number; writes: StoreWrite[] } {
+  purgeReady(): { purged: number; durable: Promise<void> | undefined } {
     const writes: StoreWrite[] = [];
     const gone = this.ready.clear();
     for (const m of gone) {
       this.forget(m);
       m.watch?.lost();
-      writes.push(deleteMessage(this.name, m.seq));
+      writes.push(...deleteMessage(this.name, m));
     }
-    this.stats.purged += gone.length;
-    return { purged: gone.length, writes };
+    const backlog = this.backlog.clear(this.host.nextSeq);
+    for (const w of backlog.watches) w.lost();
+    for (const m of backlog.pending) writes.push(...deleteMessage(this.name, m));
+    const pendingBytes = backlog.pending.reduce((n, m) => n + m.data.length, 0);
+    this.count -= backlog.pending.length;
+    this.bytes -= pendingBytes;
+    this.purging = { count: backlog.count - backlog.pending.length, bytes: backlog.bytes - pendingBytes };
+    const purged = gone.length + backlog.count;
+    this.stats.purged += purged;
+    if (writes.length > 0) writes.push(this.counters());
+    const first = writes.length > 0 ? this.persist(writes) : undefined;
+    if (this.purging.count === 0) return { purged, durable: first };
+    // Messages that joined in memory since (a dead letter keeps its old seq) are not the purge's.
+    const kept = (): Set<number> => new Set([...this.ready.values(), ...[...this.inFlight.values()].map((f) => f.message), ...[...this.delayed.values()].map((d) => d.message)].map((m) => m.seq));
+    const rest = deleteRange(this.host.store, messagesPrefix(this.name), backlog.from, this.backlog.from, (deleted) => {
+      this.flushDeferred();
+      const inMemory = kept();
+      const mine = deleted.filter(([key]) => !inMemory.has(key[2] as number));
+      for (const [, value] of mine) {
+        const bytes = (value as { data: Uint8Array }).data.length;
+        this.count--;
+        this.bytes -= bytes;
+        this.purging.count--;
+        this.purging.bytes -= bytes;
+      }
+      return { keep: inMemory, writes: [...mine.flatMap(([k, v]) => expiryOfRecord(this.name, k, v)), this.counters()] };
+    });
+    return { purged, durable: Promise.all([first, rest]).then(() => undefined) };
   }
 
   /**
@@ -274,8 +427,8 @@ export class DurableQueue implements TagOwner {
    */
   takeReady(take: (m: QueuedMessage) => boolean): QueuedMessage[] {
     const out: QueuedMessage[] = [];
-    for (let m = this.ready.peek(); m && take(m); m = this.ready.peek()) {
-      this.ready.pop();
+    for (let m = this.peekReady(1)[0]; m && take(m); m = this.peekReady(1)[0]) {
+      this.nextReady();
       this.forget(m);
       out.push(m);
     }
@@ -284,10 +437,28 @@ export class DurableQueue implements TagOwner {
 
   /** The first `n` ready messages in line, for `peek`; nothing changes. */
   peekReady(n: number): QueuedMessage[] {
-    return firstBySeq(this.ready.values(), n);
+    const inMemory = firstBySeq(this.ready.values(), n);
+    return inMemory.length >= n ? inMemory : [...inMemory, ...this.backlog.peek(n - inMemory.length)];
   }
 
   // ---- internals ----
+  /** The first ready message, out of line; the window is topped up from the backlog once half empty. */
+  private nextReady(): QueuedMessage | undefined {
+    if (this.ready.size <= this.host.window / 2 && this.backlog.count > 0) this.refill();
+    return this.ready.pop();
+  }
+
+  /** Moves the head of the backlog into the window, up to the window's size. */
+  private refill(): void {
+    const room = Math.min(this.host.window, 65_536) - this.ready.size;
+    for (const m of this.backlog.take(room)) this.toWindow(m);
+  }
+
+  private toWindow(message: QueuedMessage): void {
+    this.ready.push(message);
+    if (Number.isFinite(message.expiresAt)) this.host.expireAt(this, message);
+  }
+
   private pick(): Consumer | undefined {
     const n = this.consumers.length;
     for (let i = 0; i < n; i++) {
@@ -332,7 +503,7 @@ export class DurableQueue implements TagOwner {
     this.inFlight.set(message.seq, f);
     consumer.inFlight++;
     // The delivery count must survive a crash; nobody waits for this write.
-    this.persist([putMessage(this.name, message)]);
+    this.persist([putMessage(this.name, message)], true);
     consumer.conn.deliver(consumer.sid, out, { tag, ack: 'processing', dc: message.deliveries }, true);
   }
 
@@ -386,9 +557,10 @@ export class DurableQueue implements TagOwner {
     this.stats.deadLettered++;
     m.watch?.rejected('dead-lettered');
     const moved: QueuedMessage = { ...m, deliveries: 0, watch: undefined, heapIndex: -1, expiry: undefined };
+    dlq.admit(moved);
     // One transaction: the message is in exactly one of the two queues whatever happens.
-    this.persist([deleteMessage(this.name, m.seq), putMessage(dlq.name, moved)]);
-    dlq.add(moved);
+    const written = this.persist([...deleteMessage(this.name, m), ...storeMessage(dlq.name, moved), this.counters(), dlq.counters()], false, dlq);
+    dlq.enqueue(moved, written);
   }
 
   /** `undeliverable`: a dead letter no consumer of this queue can read (counted as dropped). */
@@ -396,7 +568,7 @@ export class DurableQueue implements TagOwner {
     this.forget(m);
     if (why === 'expired') this.stats.expired++;
     else if (why === 'undeliverable') this.stats.dropped++;
-    const durable = this.persist([deleteMessage(this.name, m.seq)]);
+    const durable = this.persist([...deleteMessage(this.name, m)], true);
     const watch = m.watch;
     if (!watch) return;
     if (why !== 'acked') watch.lost();
@@ -411,12 +583,31 @@ export class DurableQueue implements TagOwner {
     this.host.forgetExpiry(m);
   }
 
-  private persist(writes: StoreWrite[]): Promise<void> | undefined {
-    const durable = this.host.store.write(writes);
+  /**
+   * Issues `writes` after this queue's deferred ones (and those of `others` the writes touch), in
+   * one transaction; `later` defers them instead, on a store on disk, to the end of the tick.
+   * Counters in `writes` must be taken after every change the deferred writes stand for.
+   */
+  private persist(writes: StoreWrite[], later = false, ...others: DurableQueue[]): Promise<void> | undefined {
+    if (later && this.host.store.durable) return this.deferred.add(writes);
+    const taken = [this, ...others].map((q) => q.takeDeferred());
+    const all = taken.some((t) => t) ? [...taken.flatMap((t) => t?.writes ?? []), ...writes] : writes;
+    if (later) all.push(this.counters());
+    let durable: Promise<void> | undefined;
+    try {
+      durable = this.host.store.write(all);
+    } catch (err) {
+      // A closed store (deferred writes flushed after a stop): reported like a failed commit.
+      durable = Promise.reject(err);
+    }
     durable?.catch((err: unknown) => this.host.storeFailed(err));
+    for (const t of taken) t?.issued(durable);
     return durable;
   }
 }
+
+/** A queue not purging shares this one; a purge gets its own. */
+const NOT_PURGING: { count: number; bytes: number } = Object.freeze({ count: 0, bytes: 0 });
 
 /** Deadlines must not keep a stopping broker's process alive. */
 function unref(timer: ReturnType<typeof setTimeout>): ReturnType<typeof setTimeout> {

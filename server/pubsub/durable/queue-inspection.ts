@@ -5,14 +5,15 @@ export type MessageState = 'ready' | 'in flight' | 'delayed';
 
 /** What a queue holds, by where each message is: read here for inspection, never changed. */
 export interface QueueContents {
-  readonly ready: { peek(): QueuedMessage | undefined; values(): readonly QueuedMessage[] };
+  /** The window and, past it, the head of the backlog as far as asked for. */
+  readonly ready: readonly QueuedMessage[];
   readonly inFlight: Iterable<{ readonly message: QueuedMessage }>;
   readonly delayed: Iterable<{ readonly message: QueuedMessage }>;
 }
 
 /** When the oldest message held was published: the head of the line, or one away from it. */
 export function oldestPublishedAt({ ready, inFlight, delayed }: QueueContents): number | undefined {
-  let oldest = ready.peek()?.publishedAt;
+  let oldest = firstBySeq(ready, 1)[0]?.publishedAt;
   for (const { message } of [...inFlight, ...delayed]) {
     if (oldest === undefined || message.publishedAt < oldest) oldest = message.publishedAt;
   }
@@ -25,7 +26,7 @@ export function oldestPublishedAt({ ready, inFlight, delayed }: QueueContents): 
  */
 export function oldestMessages({ ready, inFlight, delayed }: QueueContents, n: number): { message: QueuedMessage; state: MessageState }[] {
   function* everywhere() {
-    for (const m of ready.values()) yield { seq: m.seq, message: m, state: 'ready' as const };
+    for (const m of ready) yield { seq: m.seq, message: m, state: 'ready' as const };
     for (const f of inFlight) yield { seq: f.message.seq, message: f.message, state: 'in flight' as const };
     for (const d of delayed) yield { seq: d.message.seq, message: d.message, state: 'delayed' as const };
   }

@@ -6,8 +6,11 @@ import type { Lease } from '../../lease-heap.js';
 /**
  * How durable subscriptions lie in the Store:
  *   ['q', name]       -> QueueRecord     a durable subscription and its settings
+ *   ['c', name]       -> QueueCounters   how many messages it holds and their bytes, written with every change
  *   ['m', name, seq]  -> MessageRecord   a message it still holds, in broker-wide seq order
+ *   ['x', expiresAt, name, seq] -> 0     the ttl index: messages with a ttl, by when it ends
  *   ['d', mid]        -> expiresAt        a publisher message id inside its dedupe window
+ *   ['e', expiresAt, mid] -> 0           the same, by when it leaves the window (dedupe-window.ts)
  * A message matched by several queues is stored once per queue: each copy lives and dies with
  * its own acknowledgement.
  */
@@ -43,6 +46,17 @@ export interface QueueRecord {
   pattern: string | null;
   config: QueueConfig;
   createdAt: number;
+  /**
+   * The broker's next seq when the queue was made: message records under its name below it are
+   * a deleted namesake's, whose deletion a crash interrupted. Absent (0) in older stores.
+   */
+  firstSeq?: number;
+}
+
+/** What a queue holds, stored with every write that changes it: a restart reads this, not every message. */
+export interface QueueCounters {
+  count: number;
+  bytes: number;
 }
 
 /** A message held by a queue, in memory and (as MessageRecord) in the store. */
@@ -87,11 +101,13 @@ interface MessageRecord {
 }
 
 export const QUEUES_PREFIX: Key = ['q'];
-export const DEDUPE_PREFIX: Key = ['d'];
 export const messagesPrefix = (queue: string): Key => ['m', queue];
 
 export const putQueue = (q: QueueRecord): StoreWrite => ({ key: ['q', q.name], value: q });
 export const deleteQueue = (name: string): StoreWrite => ({ key: ['q', name] });
+export const putCounters = (name: string, c: QueueCounters): StoreWrite => ({ key: ['c', name], value: c });
+export const countersKey = (name: string): Key => ['c', name];
+export const deleteCounters = (name: string): StoreWrite => ({ key: ['c', name] });
 
 export function putMessage(queue: string, m: QueuedMessage): StoreWrite {
   const record: MessageRecord = {
@@ -102,7 +118,26 @@ export function putMessage(queue: string, m: QueuedMessage): StoreWrite {
   return { key: ['m', queue, m.seq], value: record };
 }
 
-export const deleteMessage = (queue: string, seq: number): StoreWrite => ({ key: ['m', queue, seq] });
+/** A new message: its record and, with a ttl, its entry in the ttl index. */
+export function storeMessage(queue: string, m: QueuedMessage): StoreWrite[] {
+  const put = putMessage(queue, m);
+  return Number.isFinite(m.expiresAt) ? [put, { key: ['x', m.expiresAt, queue, m.seq], value: 0 }] : [put];
+}
+
+/** A message leaving: its record and its ttl index entry. */
+export function deleteMessage(queue: string, m: { readonly seq: number; readonly expiresAt: number }): StoreWrite[] {
+  const del = { key: ['m', queue, m.seq] };
+  return Number.isFinite(m.expiresAt) ? [del, deleteExpiry(m.expiresAt, queue, m.seq)] : [del];
+}
+
+export const EXPIRY_PREFIX: Key = ['x'];
+export const deleteExpiry = (expiresAt: number, queue: string, seq: number): StoreWrite => ({ key: ['x', expiresAt, queue, seq] });
+
+/** What the deletion of stored records needs besides their keys: their ttl index entries. */
+export function expiryOfRecord(queue: string, key: Key, value: unknown): StoreWrite[] {
+  const at = (value as MessageRecord).expiresAt;
+  return at === null ? [] : [deleteExpiry(at, queue, key[2] as number)];
+}
 
 export function messageFromRecord(key: Key, value: unknown): QueuedMessage {
   const r = value as MessageRecord;
@@ -112,5 +147,4 @@ export function messageFromRecord(key: Key, value: unknown): QueuedMessage {
   };
 }
 
-export const putDedupe = (mid: string, expiresAt: number): StoreWrite => ({ key: ['d', mid], value: expiresAt });
-export const deleteDedupe = (mid: string): StoreWrite => ({ key: ['d', mid] });
+

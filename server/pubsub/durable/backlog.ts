@@ -1,0 +1,151 @@
+import type { Store } from '../../store/store.js';
+import { messageFromRecord, messagesPrefix, type MessageWatch, type QueuedMessage } from './queue-records.js';
+
+const NO_PENDING: never[] = [];
+const NO_WATCHES = new Map<number, never>();
+
+/** A message of the backlog whose write is not known to be on disk yet, with that write. */
+interface Pending {
+  readonly message: QueuedMessage;
+}
+
+/**
+ * The ready messages of a queue beyond its window (DESIGN.md §5 "Backlog"): every ready message
+ * with a seq from `from` on. They live in the store; memory holds only their number and bytes,
+ * the publisher watches some of them carry, and those whose write has not resolved yet (the
+ * store does not show a write before that, and a crash would lose it, so they are kept until
+ * then: at most the publishes in flight).
+ *
+ * Messages come out oldest first. A message can join below the newest ones (a dead letter keeps
+ * its seq), so what is on disk and what is pending are merged by seq when read.
+ */
+export class Backlog {
+  /** Ready messages with a seq from here on are in the backlog; those below are in memory. */
+  from: number;
+  count = 0;
+  bytes = 0;
+  /** By seq, lowest first. */
+  // Shared empty ones until first needed: a queue that never has a backlog costs little (issue 21: many small queues).
+  private pending: Pending[] = NO_PENDING;
+  private watches: Map<number, MessageWatch> = NO_WATCHES;
+  /** Expired here, their deletion not yet stored: a read of the disk must not bring them back. */
+  private expiring: Set<number> | undefined;
+
+  /** `lateTtl`: a message's write resolved after its ttl ended, so a sweep of the ttl index that came in time missed it. */
+  constructor(private readonly store: Store, private readonly queue: string, from: number, private readonly lateTtl: (at: number) => void) {
+    this.from = from;
+  }
+
+  /** A message whose write was issued (`written` resolves once it is on disk; undefined: it is). */
+  append(message: QueuedMessage, written: Promise<void> | undefined): void {
+    this.count++;
+    this.bytes += message.data.length;
+    if (message.watch) {
+      if (this.watches === NO_WATCHES) this.watches = new Map();
+      this.watches.set(message.seq, message.watch);
+    }
+    if (!written) return;
+    if (this.pending === NO_PENDING) this.pending = [];
+    const entry: Pending = { message };
+    let i = this.pending.length;
+    while (i > 0 && this.pending[i - 1]!.message.seq > message.seq) i--;
+    this.pending.splice(i, 0, entry);
+    // On disk now, and read from there; a failed write is withdrawn by the publisher (withdraw()).
+    written.then(() => this.settle(entry), () => {});
+  }
+
+  /** Takes a message whose write failed back out; false when it is not here (already read). */
+  withdraw(message: QueuedMessage): boolean {
+    const i = this.pending.findIndex((p) => p.message === message);
+    if (i === -1) return false;
+    this.pending.splice(i, 1);
+    this.count--;
+    this.bytes -= message.data.length;
+    this.watches.delete(message.seq);
+    return true;
+  }
+
+  /**
+   * The ttl of message `seq` ended while it waited here: it leaves unread. Returns its bytes and
+   * watch, or undefined when it is not here (any more).
+   */
+  expire(seq: number): { bytes: number; watch: MessageWatch | undefined } | undefined {
+    if (seq < this.from || this.expiring?.has(seq)) return undefined;
+    const i = this.pending.findIndex((p) => p.message.seq === seq);
+    let bytes: number;
+    if (i !== -1) {
+      bytes = this.pending[i]!.message.data.length;
+      this.pending.splice(i, 1);
+    } else {
+      const record = this.store.get([...messagesPrefix(this.queue), seq]) as { data: Uint8Array } | undefined;
+      if (!record) return undefined;
+      bytes = record.data.length;
+      (this.expiring ??= new Set()).add(seq);
+    }
+    this.count--;
+    this.bytes -= bytes;
+    const watch = this.watches.get(seq);
+    this.watches.delete(seq);
+    return { bytes, watch };
+  }
+
+  /** The deletion of an expired message (expire()) is stored. */
+  expired(seq: number): void {
+    this.expiring?.delete(seq);
+    if (this.expiring?.size === 0) this.expiring = undefined;
+  }
+
+  /** The first `n` messages, oldest first, out of the backlog: `from` moves past them. */
+  take(n: number): QueuedMessage[] {
+    const out = this.peek(n);
+    if (out.length === 0) return out;
+    for (const m of out) {
+      const i = this.pending.findIndex((p) => p.message === m);
+      if (i !== -1) this.pending.splice(i, 1);
+      this.count--;
+      this.bytes -= m.data.length;
+      const watch = this.watches.get(m.seq);
+      if (watch) {
+        m.watch = watch;
+        this.watches.delete(m.seq);
+      }
+    }
+    this.from = out[out.length - 1]!.seq + 1;
+    return out;
+  }
+
+  /** The first `n` messages, oldest first, left where they are. */
+  peek(n: number): QueuedMessage[] {
+    if (n <= 0 || this.count === 0) return [];
+    // A pending message may be on disk already: read enough to have n that are not also pending.
+    const pendingSeqs = new Set(this.pending.map((p) => p.message.seq));
+    const expiring = this.expiring;
+    const onDisk = this.store
+      .range(messagesPrefix(this.queue), { from: [this.from], limit: n + this.pending.length + (expiring?.size ?? 0) })
+      .filter(([key]) => !pendingSeqs.has(key[2] as number) && !expiring?.has(key[2] as number))
+      .map(([key, value]) => messageFromRecord(key, value));
+    const all = this.pending.length === 0 ? onDisk : [...onDisk, ...this.pending.map((p) => p.message)].sort((a, b) => a.seq - b.seq);
+    return all.slice(0, n);
+  }
+
+  /**
+   * Empties the backlog (purge): what it held is for the caller to delete, from `from` up to
+   * `below` on disk plus the pending ones returned. Watches are returned to be told.
+   */
+  clear(below: number): { from: number; count: number; bytes: number; pending: QueuedMessage[]; watches: MessageWatch[] } {
+    const cleared = { from: this.from, count: this.count, bytes: this.bytes, pending: this.pending.map((p) => p.message), watches: [...this.watches.values()] };
+    this.pending.length = 0;
+    this.watches.clear();
+    this.count = 0;
+    this.bytes = 0;
+    this.from = Math.max(this.from, below);
+    return cleared;
+  }
+
+  private settle(entry: Pending): void {
+    const i = this.pending.indexOf(entry);
+    if (i === -1) return;
+    this.pending.splice(i, 1);
+    if (entry.message.expiresAt <= Date.now()) this.lateTtl(entry.message.expiresAt);
+  }
+}
