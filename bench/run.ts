@@ -4,11 +4,12 @@
  * Prints a table and writes bench-results.json.
  *
  *   --quick          smaller runs
- *   --only a,b       just these: pubsub, request, space-pairs, space-index, durable, large, fairness
+ *   --only a,b       just these: pubsub, request, space-pairs, space-index, durable, large, fairness, frozen
  */
 import { writeFileSync } from 'node:fs';
 import { durablePublish } from './durable-publish.js';
 import { fairness } from './fairness.js';
+import { frozenSubscriber } from './frozen-subscriber.js';
 import { largeTransfer } from './large-transfer.js';
 import { pubsubThroughput } from './pubsub-throughput.js';
 import { requestLatency } from './request-latency.js';
@@ -16,7 +17,7 @@ import { spaceIndex } from './space-index.js';
 import { spacePairs } from './space-pairs.js';
 import { spawnBroker } from './spawn-broker.js';
 
-const BENCHMARKS = ['pubsub', 'request', 'space-pairs', 'space-index', 'durable', 'large', 'fairness'] as const;
+const BENCHMARKS = ['pubsub', 'request', 'space-pairs', 'space-index', 'durable', 'large', 'fairness', 'frozen'] as const;
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const onlyAt = args.indexOf('--only');
@@ -40,6 +41,10 @@ const FLOORS = {
   large_transfer_small_p99_ms: 50,
   /** Worst request/reply of one client while 8 others each send 20 frames of 5,000 outs (issue 20). */
   fairness_request_max_ms: 250,
+  /** The others' delivery rate with one frozen subscriber among them, as a share of it without (issue 13: lowered by at most 20%). */
+  frozen_subscriber_rate_ratio: 0.8,
+  /** Their p99 latency with it, as a multiple of it without (issue 13: raised by at most 20%). */
+  frozen_subscriber_p99_ratio: 1.2,
 };
 
 const results: Record<string, unknown> = {};
@@ -133,6 +138,19 @@ if (wanted('fairness')) {
   rows.push([`bursts, ${fair.connections} x ${fair.framesPerConnection} frames of ${fair.messagesPerFrame.toLocaleString('en-US')} outs`, `${fair.burstSeconds} s`, '']);
   rows.push(['  request/reply, no burst', ms(fair.idle), '']);
   rows.push(['  request/reply, during them', ms(fair.duringBursts), below('fairness_request_max', fair.duringBursts.maxMs, FLOORS.fairness_request_max_ms, 'ms max')]);
+}
+
+if (wanted('frozen')) {
+  // A broker of its own, with one subscriber that never reads among four that do.
+  const frozen = await frozenSubscriber(quick ? { messages: 100_000, seconds: 2 } : {});
+  results.frozen_subscriber = frozen;
+  const f = (x: { deliveriesPerSecond: number; p50Ms: number; p99Ms: number }) => `${x.deliveriesPerSecond.toLocaleString('en-US')}/s, p50 ${x.p50Ms}, p99 ${x.p99Ms} ms`;
+  const { throughput: flat, steady } = frozen;
+  rows.push([`${frozen.subscribers} subscribers, as fast as they read`, f(flat.without), '']);
+  rows.push(['  one more, frozen', f(flat.with), atLeast('frozen_subscriber_rate', flat.rateRatio, FLOORS.frozen_subscriber_rate_ratio, 'x rate')]);
+  rows.push([`  steady ${steady.messagesPerSecond.toLocaleString('en-US')} msgs/s`, f(steady.without), '']);
+  rows.push(['  steady, one more frozen', f(steady.with), atMost('frozen_subscriber_p99', steady.p99Ratio, FLOORS.frozen_subscriber_p99_ratio, 'x p99')]);
+  rows.push(['  broker for the frozen one', `${(frozen.frozen.pendingBytes / 1024 / 1024).toFixed(1)} MiB pending, ${frozen.frozen.dropped.toLocaleString('en-US')} dropped`, '']);
 }
 
 results.floors = floors;

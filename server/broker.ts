@@ -20,6 +20,7 @@ import { dispatch, fromChain, handleSlice } from './dispatch.js';
 import { warnIfExposed } from './exposure.js';
 import { FlushScheduler } from './flush-scheduler.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
+import { SlowConsumers } from './slow-consumers.js';
 import { originCheck } from './origin.js';
 import { DurableCore } from './pubsub/durable/durable-core.js';
 import { PubSubCore } from './pubsub/pubsub-core.js';
@@ -113,13 +114,15 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     turns: new Turns((conn, budget) => handleSlice(ctx, conn, budget), () => scheduler.flushNow()),
   };
 
+  const slow = new SlowConsumers(connections, opts.writeDeadlineMs, log, ctx.closeConnection);
+
   // HTTP(S) on the same port: health, metrics and read-only views for operators.
   const handler = adminHandler({
     durable,
     spaces,
     connections,
     rates,
-    metrics: createMetrics({ pubsub: ctx.pubsub, durable, spaces, connections, commits, auth }),
+    metrics: createMetrics({ pubsub: ctx.pubsub, durable, spaces, connections, commits, auth, slow }),
     store: { kind: opts.dataDir ? 'lmdb' : 'memory', durable: store.durable },
     upgradeHint: `Linden speaks WebSocket here: connect with subprotocol ${SUPPORTED.join(' or ')}\n`,
     auth,
@@ -169,11 +172,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
       ws.close(CLOSE_CODES.UNSUPPORTED_SUBPROTOCOL.code, `offer subprotocol ${SUPPORTED.join(' or ')}`);
       return;
     }
-    const conn: Connection = new Connection(`c${nextConnection++}-${instance}`, ws, codec, req.socket.remoteAddress ?? '', opts, scheduler, (c, m) => fromChain(ctx, c, m), (code, reason) => {
-      log.warn({ conn: conn.id, client: conn.name, code }, reason);
-      ctx.closeConnection(conn, code, reason);
-      ws.resume(); // it may be paused for backpressure, and must still read the peer's close frame
-    });
+    const conn: Connection = new Connection(`c${nextConnection++}-${instance}`, ws, codec, req.socket.remoteAddress ?? '', opts, scheduler, (c, m) => fromChain(ctx, c, m), (reason) => slow.close(conn, 'events', reason));
     connections.add(conn);
     const handshakeTimer = setTimeout(() => {
       if (conn.state === 'handshake') ctx.closeConnection(conn, CLOSE_CODES.HANDSHAKE_TIMEOUT.code, 'no hello in time');
@@ -216,6 +215,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   await new Promise<void>((resolve, reject) => {
     http.once('error', (err) => {
       clearInterval(heartbeat);
+      slow.stop();
       rates.stop();
       spaces.stop();
       durable.stop();
@@ -248,6 +248,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     close() {
       closing ??= (async () => {
         clearInterval(heartbeat);
+        slow.stop();
         rates.stop();
         ctx.spaces.stop();
         const sockets = [...connections].map((c) => c.ws);

@@ -30,6 +30,12 @@ export interface BrokerOptions {
    * with 4007 (protocol.md §11). Default 8 MiB.
    */
   maxPendingBytes?: number;
+  /**
+   * How long a connection's outbound bytes may stay over maxPendingBytes while its socket takes
+   * none of them; then it is closed with 4007 SLOW_CONSUMER (protocol.md §11). Checked every
+   * quarter of it. Default 10,000 ms.
+   */
+  writeDeadlineMs?: number;
   /** Interval of WebSocket pings; a peer that misses one is terminated. Default 30,000 ms. */
   heartbeatMs?: number;
   /** Time allowed between the WebSocket upgrade and `hello`. Default 10,000 ms. */
@@ -103,6 +109,7 @@ export const DEFAULTS: ResolvedOptions = {
   maxMessageBytes: 64 * 1024 * 1024,
   maxSubscriptions: 10_000,
   maxPendingBytes: 8 * 1024 * 1024,
+  writeDeadlineMs: 10_000,
   heartbeatMs: 30_000,
   handshakeTimeoutMs: 10_000,
   receiptTimeoutMs: 30_000,
@@ -132,6 +139,7 @@ const validate = new Ajv({ allErrors: true }).compile({
     maxMessageBytes: positive,
     maxSubscriptions: positive,
     maxPendingBytes: positive,
+    writeDeadlineMs: duration,
     heartbeatMs: duration,
     handshakeTimeoutMs: duration,
     receiptTimeoutMs: duration,
