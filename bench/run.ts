@@ -4,20 +4,21 @@
  * Prints a table and writes bench-results.json.
  *
  *   --quick          smaller runs
- *   --only a,b       just these: pubsub, request, space-pairs, space-index, durable, large, fairness, frozen
+ *   --only a,b       just these: pubsub, request, space-pairs, space-index, durable, large, fairness, frozen, flood
  */
 import { writeFileSync } from 'node:fs';
 import { durablePublish } from './durable-publish.js';
 import { fairness } from './fairness.js';
 import { frozenSubscriber } from './frozen-subscriber.js';
 import { largeTransfer } from './large-transfer.js';
+import { publisherFlood } from './publisher-flood.js';
 import { pubsubThroughput } from './pubsub-throughput.js';
 import { requestLatency } from './request-latency.js';
 import { spaceIndex } from './space-index.js';
 import { spacePairs } from './space-pairs.js';
 import { spawnBroker } from './spawn-broker.js';
 
-const BENCHMARKS = ['pubsub', 'request', 'space-pairs', 'space-index', 'durable', 'large', 'fairness', 'frozen'] as const;
+const BENCHMARKS = ['pubsub', 'request', 'space-pairs', 'space-index', 'durable', 'large', 'fairness', 'frozen', 'flood'] as const;
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const onlyAt = args.indexOf('--only');
@@ -151,6 +152,17 @@ if (wanted('frozen')) {
   rows.push([`  steady ${steady.messagesPerSecond.toLocaleString('en-US')} msgs/s`, f(steady.without), '']);
   rows.push(['  steady, one more frozen', f(steady.with), atMost('frozen_subscriber_p99', steady.p99Ratio, FLOORS.frozen_subscriber_p99_ratio, 'x p99')]);
   rows.push(['  broker for the frozen one', `${(frozen.frozen.pendingBytes / 1024 / 1024).toFixed(1)} MiB pending, ${frozen.frozen.dropped.toLocaleString('en-US')} dropped`, '']);
+}
+
+if (wanted('flood')) {
+  // A broker of its own: a publisher as fast as its socket goes, a reader and a sipper.
+  const flood = await publisherFlood(quick ? 3 : 8);
+  results.publisher_flood = flood;
+  const mem = flood.broker;
+  const n = (x: number) => x.toLocaleString('en-US');
+  rows.push([`publisher flood, ack none, ${flood.payloadBytes} B`, `sent ${n(flood.publisherPerSecond)}/s, broker handled ${n(flood.handledPerSecond)}/s, publisher blocked ${Math.round(flood.publisherBlockedShare * 100)}% of ${flood.seconds} s`, '']);
+  rows.push(['  reader / sipper', `${n(flood.reader.perSecond)}/s (${n(flood.reader.dropped)} dropped) / ${n(flood.sipper.perSecond)}/s (${n(flood.sipper.dropped)} dropped)`, '']);
+  rows.push(['  broker RSS / heap', `${mem.before.rssMiB} / ${mem.before.heapMiB} MiB before, peak ${mem.peakRssMiB} / ${mem.peakHeapMiB} MiB`, '']);
 }
 
 results.floors = floors;
