@@ -28,23 +28,27 @@ const PACE = { frameMessages: 200, window: 2_000 };
  * to it is dropped); the broker's writeDeadlineMs is long, so the frozen one stays for the whole
  * run, the worst case. Two measures: the most the publisher can push through (a window of
  * messages ahead of the slowest subscriber) and a steady rate well under it (latency). The best
- * of `rounds` rounds of each, so another process's burst on this machine counts less.
+ * of `rounds` rounds of each, so another process's burst on this machine counts less; every
+ * other round measures with the frozen subscriber first.
  */
 export async function frozenSubscriber(options: { subscribers?: number; messages?: number; messagesPerSecond?: number; seconds?: number; rounds?: number } = {}): Promise<FrozenSubscriberResult> {
-  const { subscribers = 4, messages = 200_000, messagesPerSecond = 10_000, seconds = 3, rounds = 2 } = options;
+  const { subscribers = 4, messages = 200_000, messagesPerSecond = 10_000, seconds = 3, rounds = 4 } = options;
   const payloadBytes = 256;
   const broker = await spawnBroker({ maxPendingBytes: MAX_PENDING, writeDeadlineMs: 3_600_000 });
   try {
     const publisher = await StreamPublisher.open(broker.url, 'bench-frozen-pub', TOPIC, payloadBytes);
     const subs = await Promise.all(Array.from({ length: subscribers }, (_, i) => StreamSubscriber.open(broker.url, `bench-frozen-sub-${i}`, TOPIC)));
-    await flood(publisher, subs, 50_000, PACE); // warm-up: JIT on both sides
+    await flood(publisher, subs, 100_000, PACE); // warm-up: JIT on both sides
 
     const runs: { without: StreamFigures[]; with: StreamFigures[]; steadyWithout: StreamFigures[]; steadyWith: StreamFigures[] } = { without: [], with: [], steadyWithout: [], steadyWith: [] };
     let frozen = { pendingBytes: 0, stalledMs: 0, dropped: 0 };
-    for (let round = 0; round < rounds; round++) {
+    const withoutFrozen = async (): Promise<void> => {
       runs.without.push(await flood(publisher, subs, messages, PACE));
       runs.steadyWithout.push(await steady(publisher, subs, messagesPerSecond, seconds, PACE.frameMessages));
-
+    };
+    for (let round = 0; round < rounds; round++) {
+      // Odd rounds measure without the frozen one first, even rounds after it: drift on this machine cancels out.
+      if (round % 2 === 0) await withoutFrozen();
       const frozenSub = await StreamSubscriber.open(broker.url, `bench-frozen-${round}`, TOPIC);
       frozenSub.ws.pause();
       await fillUntilCongested(broker.url, publisher, subs, `bench-frozen-${round}`);
@@ -54,6 +58,7 @@ export async function frozenSubscriber(options: { subscribers?: number; messages
       if (!view || view.pendingBytes <= MAX_PENDING) throw new Error('the frozen subscriber was not congested to the end of its runs');
       frozen = { pendingBytes: view.pendingBytes, stalledMs: view.stalledMs, dropped: view.dropped };
       frozenSub.close();
+      if (round % 2 === 1) await withoutFrozen();
     }
     const memory = await brokerMemory(broker.url);
     publisher.close();

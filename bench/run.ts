@@ -143,7 +143,7 @@ if (wanted('fairness')) {
 
 if (wanted('frozen')) {
   // A broker of its own, with one subscriber that never reads among four that do.
-  const frozen = await frozenSubscriber(quick ? { messages: 100_000, seconds: 2 } : {});
+  const frozen = await frozenSubscriber(quick ? { messages: 100_000, seconds: 2, rounds: 2 } : {});
   results.frozen_subscriber = frozen;
   const f = (x: { deliveriesPerSecond: number; p50Ms: number; p99Ms: number }) => `${x.deliveriesPerSecond.toLocaleString('en-US')}/s, p50 ${x.p50Ms}, p99 ${x.p99Ms} ms`;
   const { throughput: flat, steady } = frozen;
