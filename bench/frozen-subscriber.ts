@@ -1,14 +1,37 @@
+import { readFileSync } from 'node:fs';
+import { quantile } from './quantile.js';
 import { spawnBroker } from './spawn-broker.js';
-import { brokerMemory, connectionsOf, flood, round, steady, StreamPublisher, StreamSubscriber, type StreamFigures } from './streams.js';
+import { brokerMemory, connectionsOf, floodFrame, pushFor, round, steady, StreamPublisher, StreamSubscriber, type StreamFigures } from './streams.js';
+
+/** A run's figures and the broker's CPU time (user + system) per delivery to the subscribers that read. */
+export interface RunFigures extends StreamFigures {
+  brokerCpuMicrosPerDelivery: number;
+}
+
+interface Comparison {
+  /** The median round's figures without and with the frozen subscriber (by rate, or by p99 for steady). */
+  without: RunFigures;
+  with: RunFigures;
+  /**
+   * With over without, paired by round (the two runs of a round are back to back, so drift on
+   * this machine cancels out), then the median of the rounds. `capacityRatio` is the broker's
+   * CPU per delivery without over with: the share of its delivery rate the broker keeps, which
+   * other work on the machine blurs less than the wall-clock rate.
+   */
+  rateRatio: number;
+  capacityRatio: number;
+  p99Ratio: number;
+  rounds: { rateRatio: number; capacityRatio: number; p99Ratio: number }[];
+}
 
 export interface FrozenSubscriberResult {
   subscribers: number;
   payloadBytes: number;
   maxPendingBytes: number;
-  /** The publisher as fast as the slowest normal subscriber allows (a window of messages ahead). */
-  throughput: { messages: number; without: StreamFigures; with: StreamFigures; rateRatio: number; p99Ratio: number };
-  /** The publisher at a steady rate, well under the broker's capacity. */
-  steady: { messagesPerSecond: number; seconds: number; without: StreamFigures; with: StreamFigures; rateRatio: number; p99Ratio: number };
+  /** A publisher as fast as the broker reads it (the broker is the bottleneck), `seconds` a run; no latency. */
+  saturated: { seconds: number } & Comparison;
+  /** A publisher at a steady rate, well under the broker's capacity: latency. */
+  steady: { messagesPerSecond: number; seconds: number } & Comparison;
   /** What the broker held for the frozen subscriber at the end of the runs with it. */
   frozen: { pendingBytes: number; stalledMs: number; dropped: number };
   broker: { rssMiB: number; heapMiB: number };
@@ -16,69 +39,98 @@ export interface FrozenSubscriberResult {
 
 const TOPIC = 'bench.frozen';
 const MAX_PENDING = 8 * 1024 * 1024;
-/** 256 B payloads: frames of 200 stay near 60 KiB; 2,000 ahead is 0.5 MiB, far under the budget. */
-const PACE = { frameMessages: 200, window: 2_000 };
+const PAYLOAD_BYTES = 256;
+/** Messages per frame the publishers send: near 60 KiB a frame with 256 B payloads. */
+const FRAME_MESSAGES = 200;
 
 /**
  * Issue 13: "one frozen subscriber among many must not lower the others' delivery rate or raise
- * their p99 by more than 20%". A broker in a child process with the default maxPendingBytes,
- * `subscribers` raw subscribers that read, and a raw publisher, all in this process. Each round
- * measures them without and then with one more subscriber whose socket is paused from the start
- * (frozen: TCP fills, then the broker's buffer for it passes maxPendingBytes and every delivery
- * to it is dropped); the broker's writeDeadlineMs is long, so the frozen one stays for the whole
- * run, the worst case. Two measures: the most the publisher can push through (a window of
- * messages ahead of the slowest subscriber) and a steady rate well under it (latency). The best
- * of `rounds` rounds of each, so another process's burst on this machine counts less; every
- * other round measures with the frozen subscriber first.
+ * their p99 by more than 20%". A broker in a child process with the default maxPendingBytes and,
+ * in this process, `subscribers` raw subscribers on each of two topics and a publisher for each.
+ * Each round measures without and with one more subscriber (on both topics) whose socket is
+ * paused from the start (frozen: TCP fills, then the broker's buffer for it passes
+ * maxPendingBytes and every delivery to it is dropped), in turn first and second; the broker's
+ * writeDeadlineMs is long, so the frozen one stays for the whole run, the worst case.
+ *
+ * - saturated: the publisher sends pre-encoded frames as fast as the broker reads them to
+ *   subscribers that read without decoding, so the broker is the bottleneck; the delivery rate
+ *   and the broker's CPU time per delivery (from /proc) come from the broker's own counts.
+ * - steady: `messagesPerSecond` to subscribers that decode each message and time it.
  */
-export async function frozenSubscriber(options: { subscribers?: number; messages?: number; messagesPerSecond?: number; seconds?: number; rounds?: number } = {}): Promise<FrozenSubscriberResult> {
-  const { subscribers = 4, messages = 200_000, messagesPerSecond = 10_000, seconds = 3, rounds = 4 } = options;
-  const payloadBytes = 256;
+export async function frozenSubscriber(options: { subscribers?: number; seconds?: number; messagesPerSecond?: number; steadySeconds?: number; rounds?: number } = {}): Promise<FrozenSubscriberResult> {
+  const { subscribers = 4, seconds = 2, messagesPerSecond = 10_000, steadySeconds = 3, rounds = 5 } = options;
   const broker = await spawnBroker({ maxPendingBytes: MAX_PENDING, writeDeadlineMs: 3_600_000 });
   try {
-    const publisher = await StreamPublisher.open(broker.url, 'bench-frozen-pub', TOPIC, payloadBytes);
-    const subs = await Promise.all(Array.from({ length: subscribers }, (_, i) => StreamSubscriber.open(broker.url, `bench-frozen-sub-${i}`, TOPIC)));
-    await flood(publisher, subs, 100_000, PACE); // warm-up: JIT on both sides
+    const flooding = await StreamPublisher.open(broker.url, 'bench-frozen-flood', `${TOPIC}.flood`, PAYLOAD_BYTES);
+    const counters = await Promise.all(Array.from({ length: subscribers }, (_, i) => StreamSubscriber.open(broker.url, `bench-frozen-count-${i}`, `${TOPIC}.flood`, { decode: false })));
+    const publisher = await StreamPublisher.open(broker.url, 'bench-frozen-pub', `${TOPIC}.steady`, PAYLOAD_BYTES);
+    const subs = await Promise.all(Array.from({ length: subscribers }, (_, i) => StreamSubscriber.open(broker.url, `bench-frozen-sub-${i}`, `${TOPIC}.steady`)));
+    const frame = floodFrame(`${TOPIC}.flood`, FRAME_MESSAGES, PAYLOAD_BYTES);
+    const cpu = brokerCpu(broker.child.pid!);
 
-    const runs: { without: StreamFigures[]; with: StreamFigures[]; steadyWithout: StreamFigures[]; steadyWith: StreamFigures[] } = { without: [], with: [], steadyWithout: [], steadyWith: [] };
-    let frozen = { pendingBytes: 0, stalledMs: 0, dropped: 0 };
-    const withoutFrozen = async (): Promise<void> => {
-      runs.without.push(await flood(publisher, subs, messages, PACE));
-      runs.steadyWithout.push(await steady(publisher, subs, messagesPerSecond, seconds, PACE.frameMessages));
+    /** The broker's counts of deliveries and drops to the counting subscribers. */
+    const counted = async (): Promise<{ out: number; dropped: number }> => {
+      const list = (await connectionsOf(broker.url)).filter((c) => c.name?.startsWith('bench-frozen-count-'));
+      return { out: list.reduce((n, c) => n + c.messagesOut, 0), dropped: list.reduce((n, c) => n + c.dropped, 0) };
     };
-    for (let round = 0; round < rounds; round++) {
-      // Odd rounds measure without the frozen one first, even rounds after it: drift on this machine cancels out.
-      if (round % 2 === 0) await withoutFrozen();
-      const frozenSub = await StreamSubscriber.open(broker.url, `bench-frozen-${round}`, TOPIC);
+    const saturated = async (): Promise<RunFigures> => {
+      const [before, cpuBefore, started] = [await counted(), cpu(), performance.now()];
+      await pushFor(flooding, frame, FRAME_MESSAGES, seconds);
+      const [after, cpuAfter, elapsed] = [await counted(), cpu(), (performance.now() - started) / 1000];
+      const deliveries = after.out - before.out;
+      return {
+        deliveries, deliveriesPerSecond: Math.round(deliveries / elapsed), p50Ms: NaN, p99Ms: NaN, dropped: after.dropped - before.dropped,
+        brokerCpuMicrosPerDelivery: round(((cpuAfter - cpuBefore) * 1e6) / deliveries, 3),
+      };
+    };
+    const steadily = async (): Promise<RunFigures> => {
+      const cpuBefore = cpu();
+      const figures = await steady(publisher, subs, messagesPerSecond, steadySeconds, FRAME_MESSAGES);
+      return { ...figures, brokerCpuMicrosPerDelivery: round(((cpu() - cpuBefore) * 1e6) / figures.deliveries, 3) };
+    };
+    const both = async (): Promise<[RunFigures, RunFigures]> => [await saturated(), await steadily()];
+
+    // Warm-up, a frozen subscriber included: the JIT has compiled the drop path before any run.
+    const warming = await StreamSubscriber.open(broker.url, 'bench-frozen-warm-up', `${TOPIC}.>`);
+    warming.ws.pause();
+    await fillUntilCongested(broker.url, flooding, frame, 'bench-frozen-warm-up');
+    await pushFor(flooding, frame, FRAME_MESSAGES, 1);
+    await steady(publisher, subs, messagesPerSecond, 1, FRAME_MESSAGES);
+    warming.close();
+    await pushFor(flooding, frame, FRAME_MESSAGES, 1);
+    const pairs: { without: [RunFigures, RunFigures]; with: [RunFigures, RunFigures] }[] = [];
+    let frozen = { pendingBytes: 0, stalledMs: 0, dropped: 0 };
+    for (let r = 0; r < rounds; r++) {
+      const without = r % 2 === 0 ? await both() : undefined;
+      const name = `bench-frozen-${r}`;
+      const frozenSub = await StreamSubscriber.open(broker.url, name, `${TOPIC}.>`);
       frozenSub.ws.pause();
-      await fillUntilCongested(broker.url, publisher, subs, `bench-frozen-${round}`);
-      runs.with.push(await flood(publisher, subs, messages, PACE));
-      runs.steadyWith.push(await steady(publisher, subs, messagesPerSecond, seconds, PACE.frameMessages));
-      const view = (await connectionsOf(broker.url)).find((c) => c.name === `bench-frozen-${round}`);
+      await fillUntilCongested(broker.url, flooding, frame, name);
+      const withFrozen = await both();
+      const view = (await connectionsOf(broker.url)).find((c) => c.name === name);
       if (!view || view.pendingBytes <= MAX_PENDING) throw new Error('the frozen subscriber was not congested to the end of its runs');
       frozen = { pendingBytes: view.pendingBytes, stalledMs: view.stalledMs, dropped: view.dropped };
       frozenSub.close();
-      if (round % 2 === 1) await withoutFrozen();
+      pairs.push({ without: without ?? await both(), with: withFrozen });
     }
     const memory = await brokerMemory(broker.url);
-    publisher.close();
-    for (const s of subs) s.close();
+    for (const c of [flooding, publisher, ...counters, ...subs]) c.close();
 
-    const best = (list: StreamFigures[]): StreamFigures => ({
-      deliveriesPerSecond: Math.max(...list.map((f) => f.deliveriesPerSecond)),
-      p50Ms: Math.min(...list.map((f) => f.p50Ms)),
-      p99Ms: Math.min(...list.map((f) => f.p99Ms)),
-      dropped: Math.max(...list.map((f) => f.dropped)),
-    });
-    const compare = (without: StreamFigures, withFrozen: StreamFigures) => ({
-      without, with: withFrozen,
-      rateRatio: round(withFrozen.deliveriesPerSecond / without.deliveriesPerSecond, 3),
-      p99Ratio: round(withFrozen.p99Ms / without.p99Ms, 3),
-    });
+    const compare = (k: 0 | 1): Comparison => {
+      const ratios = pairs.map(({ without: a, with: b }) => ({
+        rateRatio: round(b[k].deliveriesPerSecond / a[k].deliveriesPerSecond, 3),
+        capacityRatio: round(a[k].brokerCpuMicrosPerDelivery / b[k].brokerCpuMicrosPerDelivery, 3),
+        p99Ratio: round(b[k].p99Ms / a[k].p99Ms, 3),
+      }));
+      const median = (key: 'rateRatio' | 'capacityRatio' | 'p99Ratio'): number => quantile(ratios.map((x) => x[key]).sort((a, b) => a - b), 0.5);
+      const middle = (side: 'without' | 'with'): RunFigures =>
+        pairs.map((p) => p[side][k]).sort((a, b) => (k === 0 ? a.deliveriesPerSecond - b.deliveriesPerSecond : a.p99Ms - b.p99Ms))[Math.floor(pairs.length / 2)]!;
+      return { without: middle('without'), with: middle('with'), rateRatio: median('rateRatio'), capacityRatio: median('capacityRatio'), p99Ratio: median('p99Ratio'), rounds: ratios };
+    };
     return {
-      subscribers, payloadBytes, maxPendingBytes: MAX_PENDING,
-      throughput: { messages, ...compare(best(runs.without), best(runs.with)) },
-      steady: { messagesPerSecond, seconds, ...compare(best(runs.steadyWithout), best(runs.steadyWith)) },
+      subscribers, payloadBytes: PAYLOAD_BYTES, maxPendingBytes: MAX_PENDING,
+      saturated: { seconds, ...compare(0) },
+      steady: { messagesPerSecond, seconds: steadySeconds, ...compare(1) },
       frozen,
       broker: memory,
     };
@@ -87,12 +139,28 @@ export async function frozenSubscriber(options: { subscribers?: number; messages
   }
 }
 
-/** Publishes until the broker holds more than maxPendingBytes for the frozen subscriber `name`. */
-async function fillUntilCongested(url: string, publisher: StreamPublisher, subs: StreamSubscriber[], name: string): Promise<void> {
-  for (let i = 0; i < 1_000; i++) {
-    await flood(publisher, subs, 20_000, PACE);
+/** Floods until the broker holds more than maxPendingBytes for the frozen subscriber `name`. */
+async function fillUntilCongested(url: string, flooding: StreamPublisher, frame: Uint8Array, name: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    await pushFor(flooding, frame, FRAME_MESSAGES, 0.2);
     const view = (await connectionsOf(url)).find((c) => c.name === name);
     if (view && view.pendingBytes > MAX_PENDING) return;
   }
   throw new Error(`the frozen subscriber ${name} never went over maxPendingBytes`);
 }
+
+/** The CPU seconds (user + system) process `pid` has used, from /proc (Linux); NaN elsewhere. */
+function brokerCpu(pid: number): () => number {
+  return () => {
+    try {
+      // Fields after the command's closing parenthesis: state is the first, utime the 12th, stime the 13th.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    } catch {
+      return NaN;
+    }
+  };
+}
+
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat times, on every architecture Node runs on. */
+const CLOCK_TICKS = 100;

@@ -1,8 +1,6 @@
 import type { Socket } from 'node:net';
-import { once } from 'node:events';
-import { packr } from '../protocol/codec.js';
 import { spawnBroker } from './spawn-broker.js';
-import { brokerMemory, connectionsOf, round, StreamPublisher, StreamSubscriber, stamped } from './streams.js';
+import { brokerMemory, connectionsOf, floodFrame, pushFor, round, StreamPublisher, StreamSubscriber } from './streams.js';
 
 export interface FloodSample {
   atSeconds: number;
@@ -55,8 +53,7 @@ export async function publisherFlood(seconds = 5, payloadBytes = 256): Promise<P
       sipSocket.once('data', () => sipper.ws.pause());
     }, 100);
 
-    const frame = packr.pack(Array.from({ length: 500 }, () => ({ t: 'pub', topic: TOPIC, data: stamped(payloadBytes, 0) })));
-    const socket = (publisher.ws as unknown as { _socket: Socket })._socket;
+    const frame = floodFrame(TOPIC, 500, payloadBytes);
     const before = await brokerMemory(broker.url);
     const samples: FloodSample[] = [];
     const started = performance.now();
@@ -66,17 +63,7 @@ export async function publisherFlood(seconds = 5, payloadBytes = 256): Promise<P
         samples.push({ atSeconds: round((performance.now() - started) / 1000, 2), sent: publisher.sent, handled, ...memory });
       });
     }, 250);
-    let blockedMs = 0;
-    while (performance.now() - started < seconds * 1000) {
-      if (publisher.ws.bufferedAmount < PUBLISHER_BUFFER) {
-        publisher.ws.send(frame, { binary: true });
-        publisher.sent += 500;
-        continue;
-      }
-      const t0 = performance.now();
-      await once(socket, 'drain');
-      blockedMs += performance.now() - t0;
-    }
+    const { blockedMs } = await pushFor(publisher, frame, 500, seconds, PUBLISHER_BUFFER);
     const elapsed = (performance.now() - started) / 1000;
     clearInterval(sampler);
     clearInterval(sips);

@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { packr } from '../protocol/codec.js';
 import { SUBPROTOCOLS } from '../protocol/version.js';
@@ -50,11 +52,12 @@ export class StreamSubscriber {
     ws.on('close', (code) => { this.closeCode = code; });
   }
 
-  static async open(url: string, name: string, topic: string): Promise<StreamSubscriber> {
+  /** `decode: false`: reads without looking, as cheaply as a client can; the broker's view counts what it got. */
+  static async open(url: string, name: string, topic: string, { decode = true } = {}): Promise<StreamSubscriber> {
     const ws = await open(url, name);
     await call(ws, { t: 'sub', id: 2, sid: 1, pattern: topic });
     const sub = new StreamSubscriber(ws);
-    ws.on('message', (data: Buffer) => sub.receive(data));
+    if (decode) ws.on('message', (data: Buffer) => sub.receive(data));
     return sub;
   }
 
@@ -99,6 +102,35 @@ export class StreamPublisher {
   }
 }
 
+/**
+ * Sends `frame` (`perFrame` messages, encoded once) for `seconds` as fast as the socket takes it,
+ * letting at most `cap` bytes wait on this side. Returns the messages sent and the time spent
+ * waiting for the socket to drain: time in which the broker was not reading.
+ */
+export async function pushFor(publisher: StreamPublisher, frame: Uint8Array, perFrame: number, seconds: number, cap = 4 * 1024 * 1024): Promise<{ sent: number; blockedMs: number }> {
+  const socket = (publisher.ws as unknown as { _socket: Socket })._socket;
+  const started = performance.now();
+  let sent = 0;
+  let blockedMs = 0;
+  while (performance.now() - started < seconds * 1000) {
+    if (publisher.ws.bufferedAmount < cap) {
+      publisher.ws.send(frame, { binary: true });
+      sent += perFrame;
+      publisher.sent += perFrame;
+      continue;
+    }
+    const t0 = performance.now();
+    await once(socket, 'drain');
+    blockedMs += performance.now() - t0;
+  }
+  return { sent, blockedMs };
+}
+
+/** One frame of `n` `ack: none` messages of `bytes` bytes to `topic`, for pushFor(). */
+export function floodFrame(topic: string, n: number, bytes: number): Uint8Array {
+  return packr.pack(Array.from({ length: n }, () => ({ t: 'pub', topic, data: stamped(bytes, 0) })));
+}
+
 /** A payload of `bytes` bytes whose first 8 hold `at`. */
 export function stamped(bytes: number, at: number): Buffer {
   const data = Buffer.alloc(bytes);
@@ -116,7 +148,7 @@ export function turn(): Promise<void> {
 }
 
 /** `linden connections --json` of the broker at `url` (its HTTP API on the same port). */
-export async function connectionsOf(url: string): Promise<{ id: string; name: string | null; pendingBytes: number; stalledMs: number; messagesIn: number; dropped: number }[]> {
+export async function connectionsOf(url: string): Promise<{ id: string; name: string | null; pendingBytes: number; stalledMs: number; messagesIn: number; messagesOut: number; dropped: number }[]> {
   const res = await fetch(url.replace(/^ws/, 'http') + '/api/connections');
   return (await res.json()) as never;
 }
@@ -135,7 +167,8 @@ export function round(x: number, digits: number): number {
 }
 
 export interface StreamFigures {
-  /** Deliveries per second to the normal subscribers, all of them together. */
+  /** Deliveries to the subscribers measured, all of them together, and per second. */
+  deliveries: number;
   deliveriesPerSecond: number;
   /** Publish-to-delivery latency over every delivery to the normal subscribers. */
   p50Ms: number;
@@ -205,8 +238,10 @@ function begin(subs: StreamSubscriber[]): () => StreamFigures {
     const seconds = (performance.now() - started) / 1000;
     const samples = subs.flatMap((s) => s.latencies).sort((a, b) => a - b);
     for (const s of subs) s.recording = false;
+    const deliveries = subs.reduce((n, s) => n + s.received, 0) - received;
     return {
-      deliveriesPerSecond: Math.round((subs.reduce((n, s) => n + s.received, 0) - received) / seconds),
+      deliveries,
+      deliveriesPerSecond: Math.round(deliveries / seconds),
       p50Ms: round(quantile(samples, 0.5), 2),
       p99Ms: round(quantile(samples, 0.99), 2),
       dropped: subs.reduce((n, s) => n + s.dropped, 0) - dropped,
