@@ -1,6 +1,6 @@
-/** A broker in its own process, so the benchmark's clients and the broker each get a core. */
+/** A broker in its own process, so the benchmark's clients and the broker each get a core; argv[2]: more options, as JSON. */
 import { startBroker } from '../server/index.js';
 
 // At level warn the broker still logs `broker listening` with its URL, which spawnBroker() reads.
-const broker = await startBroker({ port: 0, logLevel: 'warn' });
+const broker = await startBroker({ port: 0, logLevel: 'warn', ...JSON.parse(process.argv[2] ?? '{}') });
 process.on('SIGTERM', () => { void broker.close().then(() => process.exit(0)); });

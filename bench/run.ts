@@ -4,7 +4,7 @@
  * Prints a table and writes bench-results.json.
  *
  *   --quick          smaller runs
- *   --only a,b       just these: pubsub, request, space-pairs, space-index, durable, large, fairness, churn, backlog
+ *   --only a,b       just these: pubsub, request, space-pairs, space-index, durable, large, fairness, frozen, flood, churn, backlog
  *   --backlog        only the backlog run (issue 21; not in a default run): 10 million 1 KiB
  *                    messages queued, 200,000 with --quick, or --messages N
  */
@@ -14,14 +14,16 @@ import { churnBench } from './churn.js';
 import { durablePublish } from './durable-publish.js';
 import { backlog } from './backlog.js';
 import { fairness } from './fairness.js';
+import { frozenSubscriber } from './frozen-subscriber.js';
 import { largeTransfer } from './large-transfer.js';
+import { publisherFlood } from './publisher-flood.js';
 import { pubsubThroughput } from './pubsub-throughput.js';
 import { requestLatency } from './request-latency.js';
 import { spaceIndex } from './space-index.js';
 import { spacePairs } from './space-pairs.js';
 import { spawnBroker } from './spawn-broker.js';
 
-const BENCHMARKS = ['pubsub', 'request', 'space-pairs', 'space-index', 'durable', 'large', 'fairness', 'churn', 'backlog'] as const;
+const BENCHMARKS = ['pubsub', 'request', 'space-pairs', 'space-index', 'durable', 'large', 'fairness', 'frozen', 'flood', 'churn', 'backlog'] as const;
 /** Not in a default run: ten million messages take a while and about 14 GB of disk. */
 const ON_REQUEST = ['backlog'];
 const args = process.argv.slice(2);
@@ -51,6 +53,14 @@ const FLOORS = {
   large_transfer_small_p99_ms: 50,
   /** Worst request/reply of one client while 8 others each send 20 frames of 5,000 outs (issue 20). */
   fairness_request_max_ms: 250,
+  /**
+   * The others' delivery rate with one frozen subscriber among them, as a share of it without
+   * (issue 13: lowered by at most 20%): measured as the broker's CPU per delivery without / with,
+   * which the machine's other load does not blur (the wall-clock rates are shown too).
+   */
+  frozen_subscriber_capacity_ratio: 0.8,
+  /** Their p99 latency with it, as a multiple of it without (issue 13: raised by at most 20%). */
+  frozen_subscriber_p99_ratio: 1.2,
 };
 
 const results: Record<string, unknown> = {};
@@ -157,6 +167,34 @@ if (wanted('fairness')) {
   rows.push([`bursts, ${fair.connections} x ${fair.framesPerConnection} frames of ${fair.messagesPerFrame.toLocaleString('en-US')} outs`, `${fair.burstSeconds} s`, '']);
   rows.push(['  request/reply, no burst', ms(fair.idle), '']);
   rows.push(['  request/reply, during them', ms(fair.duringBursts), below('fairness_request_max', fair.duringBursts.maxMs, FLOORS.fairness_request_max_ms, 'ms max')]);
+}
+
+if (wanted('frozen')) {
+  // A broker of its own, with one subscriber that never reads among four that do.
+  const frozen = await frozenSubscriber(quick ? { seconds: 1, steadySeconds: 2, rounds: 3 } : {});
+  results.frozen_subscriber = frozen;
+  const n = (x: number) => x.toLocaleString('en-US');
+  const { saturated: flat, steady } = frozen;
+  const rate = (x: { deliveriesPerSecond: number; brokerCpuMicrosPerDelivery: number }) => `${n(x.deliveriesPerSecond)}/s, broker ${x.brokerCpuMicrosPerDelivery} µs CPU/delivery`;
+  const ms = (x: { p50Ms: number; p99Ms: number }) => `p50 ${x.p50Ms}, p99 ${x.p99Ms} ms`;
+  rows.push([`${frozen.subscribers} subscribers, broker saturated`, rate(flat.without), '']);
+  rows.push(['  one more, frozen', rate(flat.with), '']);
+  rows.push([`  median of ${flat.rounds.length} paired rounds`, `rate x${flat.rateRatio}, broker capacity x${flat.capacityRatio}`, atLeast('frozen_subscriber_capacity', flat.capacityRatio, FLOORS.frozen_subscriber_capacity_ratio, 'x capacity')]);
+  rows.push([`  steady ${n(steady.messagesPerSecond)} msgs/s`, ms(steady.without), '']);
+  rows.push(['  steady, one more frozen', ms(steady.with), '']);
+  rows.push([`  median of ${steady.rounds.length} paired rounds`, `p99 x${steady.p99Ratio}`, atMost('frozen_subscriber_p99', steady.p99Ratio, FLOORS.frozen_subscriber_p99_ratio, 'x p99')]);
+  rows.push(['  broker for the frozen one', `${(frozen.frozen.pendingBytes / 1024 / 1024).toFixed(1)} MiB pending, ${n(frozen.frozen.dropped)} dropped`, '']);
+}
+
+if (wanted('flood')) {
+  // A broker of its own: a publisher as fast as its socket goes, a reader and a sipper.
+  const flood = await publisherFlood(quick ? 3 : 8);
+  results.publisher_flood = flood;
+  const mem = flood.broker;
+  const n = (x: number) => x.toLocaleString('en-US');
+  rows.push([`publisher flood, ack none, ${flood.payloadBytes} B`, `sent ${n(flood.publisherPerSecond)}/s, broker handled ${n(flood.handledPerSecond)}/s, publisher blocked ${Math.round(flood.publisherBlockedShare * 100)}% of ${flood.seconds} s`, '']);
+  rows.push(['  reader / sipper', `${n(flood.reader.perSecond)}/s (${n(flood.reader.dropped)} dropped) / ${n(flood.sipper.perSecond)}/s (${n(flood.sipper.dropped)} dropped)`, '']);
+  rows.push(['  broker RSS / heap', `${mem.before.rssMiB} / ${mem.before.heapMiB} MiB before, peak ${mem.peakRssMiB} / ${mem.peakHeapMiB} MiB`, '']);
 }
 
 if (wanted('churn')) {

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { BrokerOptions } from '../server/index.js';
 
 export interface BrokerProcess {
   url: string;
@@ -9,10 +10,10 @@ export interface BrokerProcess {
   stop(): Promise<void>;
 }
 
-/** Starts bench/broker-process.js and waits for the URL in its `broker listening` log line. */
-export async function spawnBroker(): Promise<BrokerProcess> {
+/** Starts bench/broker-process.js with `options` on top of its own and waits for the URL in its `broker listening` log line. */
+export async function spawnBroker(options: BrokerOptions = {}): Promise<BrokerProcess> {
   const script = fileURLToPath(new URL('./broker-process.js', import.meta.url));
-  const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [script, JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await listeningUrl(child, 'bench broker');
   return {
     url,

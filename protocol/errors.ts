@@ -64,7 +64,7 @@ export const CLOSE_CODES = {
   // Admin operations (protocol.md §17).
   KICKED: { code: 4006, meaning: 'an operator closed the connection with the admin operation `kick`' },
   // Flow control (protocol.md §11).
-  SLOW_CONSUMER: { code: 4007, meaning: 'tuple-space events to the connection passed 4 × maxPendingBytes unsent: it reads too slowly for what it subscribed to' },
+  SLOW_CONSUMER: { code: 4007, meaning: 'the connection reads too slowly for what it subscribed to: its outbound bytes stayed over maxPendingBytes with none taken for writeDeadlineMs, or tuple-space events to it passed 4 × maxPendingBytes unsent' },
   // Security (protocol.md §4.7).
   AUTH_FAILED: { code: 4008, meaning: '`hello` did not log in: the credentials were missing, unknown or wrong' },
   // Global limits (protocol.md §1.6).

@@ -25,6 +25,7 @@ import { stopBroker, type BrokerParts } from './drain.js';
 import { warnIfExposed } from './exposure.js';
 import { FlushScheduler } from './flush-scheduler.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
+import { SlowConsumers } from './slow-consumers.js';
 import { originCheck } from './origin.js';
 import { DurableCore } from './pubsub/durable/durable-core.js';
 import { PubSubCore } from './pubsub/pubsub-core.js';
@@ -146,13 +147,15 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   };
   seams.census?.attach(ctx);
 
+  const slow = new SlowConsumers(connections, opts.writeDeadlineMs, log, ctx.closeConnection);
+
   // HTTP(S) on the same port: health, metrics and read-only views for operators.
   const handler = adminHandler({
     durable,
     spaces,
     connections,
     rates,
-    metrics: createMetrics({ pubsub: ctx.pubsub, durable, spaces, connections, commits, auth }),
+    metrics: createMetrics({ pubsub: ctx.pubsub, durable, spaces, connections, commits, auth, slow }),
     store: { kind: opts.dataDir ? 'lmdb' : 'memory', durable: store.durable },
     upgradeHint: `Linden speaks WebSocket here: connect with subprotocol ${SUPPORTED.join(' or ')}\n`,
     auth,
@@ -214,11 +217,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
       log.warn({ remote: address }, `connection refused: ${full}`);
       return;
     }
-    const conn: Connection = new Connection(`c${nextConnection++}-${instance}`, ws, codec, address, opts, scheduler, (c, m) => fromChain(ctx, c, m), (code, reason) => {
-      log.warn({ conn: conn.id, client: conn.name, code }, reason);
-      ctx.closeConnection(conn, code, reason);
-      ws.resume(); // it may be paused for backpressure, and must still read the peer's close frame
-    }, new CountedMap(ctx.pubsub.subscriptions));
+    const conn: Connection = new Connection(`c${nextConnection++}-${instance}`, ws, codec, address, opts, scheduler, (c, m) => fromChain(ctx, c, m), (reason) => slow.close(conn, 'events', reason), new CountedMap(ctx.pubsub.subscriptions));
     connections.add(conn);
     seams.census?.connectionMade(conn);
     const handshakeTimer = setTimeout(() => {
@@ -263,6 +262,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   await new Promise<void>((resolve, reject) => {
     http.once('error', (err) => {
       clearInterval(heartbeat);
+      slow.stop();
       rates.stop();
       spaces.stop();
       durable.stop();
@@ -286,6 +286,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     store,
     stopTimers() {
       clearInterval(heartbeat);
+      slow.stop();
       rates.stop();
     },
   };

@@ -1,14 +1,16 @@
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { Parts, type Codec, type Piece } from '../protocol/codec.js';
 import type { FrameWriter } from '../protocol/frame-writer.js';
 import { boundedDetails, clip, MAX_ERROR_MESSAGE } from '../protocol/echo.js';
-import { CLOSE_CODES, LindenError } from '../protocol/errors.js';
+import { LindenError } from '../protocol/errors.js';
 import type { Frame, Interceptor } from '../protocol/interceptor.js';
 import { MessageChain } from '../protocol/message-chain.js';
 import { RequestHooks } from '../protocol/request-hooks.js';
 import type { ReceiptFrame } from '../protocol/frames.js';
 import type { FlushScheduler } from './flush-scheduler.js';
 import { Inbox, requestIdOf } from './inbox.js';
+import { OutputStall } from './output-stall.js';
 import type { OutboundMessage, DeliveryExtras } from './pubsub/outbound-message.js';
 import type { Payload } from './pubsub/payload.js';
 import type { ReceiptTracker } from './pubsub/receipt-tracker.js';
@@ -89,6 +91,10 @@ export class Connection {
   private eventsOverflowed = false;
   /** Senders held back by isCongested() (durable queues), waiting for the socket (whenSocketTakes). */
   private socketWaiters: (() => void)[] = [];
+  /** Whether the output is over budget and not moving (server/slow-consumers.ts sweeps it). */
+  private readonly stall = new OutputStall();
+  /** Drops not yet reported wait for the socket to take the output again (reportDrops). */
+  private dropsWaiting = false;
 
   constructor(
     readonly id: string,
@@ -98,8 +104,8 @@ export class Connection {
     private readonly limits: ConnectionLimits,
     private readonly scheduler: FlushScheduler,
     receive: (conn: Connection, message: unknown) => void,
-    /** Closes this connection through the broker: close frame, then its subscriptions and waits released. */
-    private readonly close: (code: number, reason: string) => void,
+    /** Closes this connection as a slow consumer through the broker (4007, counted and logged), then releases it. */
+    private readonly closeSlow: (reason: string) => void,
     /** Its subscriptions by sid; the broker passes a map that counts them into the broker-wide total. */
     readonly subs: Map<number, Subscription> = new Map(),
   ) {
@@ -160,7 +166,7 @@ export class Connection {
       this.socketWaiters = [];
       for (const w of waiters) w();
     };
-    const socket = (this.ws as unknown as { _socket?: NodeJS.WritableStream & { writableNeedDrain?: boolean } })._socket;
+    const socket = this.socket;
     if (this.writer.messages === 0 && socket?.writableNeedDrain) socket.once('drain', wake);
     else this.whenDrained(wake);
   }
@@ -183,7 +189,7 @@ export class Connection {
     // No later event may follow, or the client would see a gap; the earlier ones still go out.
     this.eventsOverflowed = true;
     // Not at once: the caller may be walking the very subscriptions the close removes.
-    queueMicrotask(() => this.close(CLOSE_CODES.SLOW_CONSUMER.code, `slow consumer: over ${limit} bytes unsent`));
+    queueMicrotask(() => this.closeSlow(`slow consumer: over ${limit} bytes unsent`));
   }
 
   /** Whether a transient delivery of `message` would be dropped now: the one test deliver() applies. */
@@ -199,6 +205,20 @@ export class Connection {
   /** Outbound bytes not yet handed to the kernel: held by interceptors (fragments to come), queued here, buffered by the socket. */
   get pendingBytes(): number {
     return this.wireBytes + (this.chain ? this.chain.queuedBytes : 0);
+  }
+
+  /** One sweep's look at the output (server/slow-consumers.ts): how long it has been over budget with none of it taken. */
+  outputStalledFor(now: number): number {
+    return this.stall.observe(this.socket, this.state !== 'closed' && this.pendingBytes > this.limits.maxPendingBytes, now);
+  }
+
+  /** How long the output has been over budget with none of it taken, as of the last sweep; 0 when it is not. */
+  get stalledMs(): number {
+    return this.stall.stalledMs();
+  }
+
+  private get socket(): Socket | undefined {
+    return (this.ws as unknown as { _socket?: Socket })._socket;
   }
 
   /** Outbound bytes already encoded for the socket: what a paced sender waits on. */
@@ -315,7 +335,7 @@ export class Connection {
       this.drainWaiters.push(fn);
       return;
     }
-    const socket = (this.ws as unknown as { _socket?: NodeJS.EventEmitter })._socket;
+    const socket = this.socket;
     // Over DRAINED_BYTES the socket's own buffer is full, so it will emit 'drain'.
     if (!socket || this.ws.bufferedAmount < DRAINED_BYTES) setImmediate(fn);
     else socket.once('drain', fn);
@@ -330,14 +350,7 @@ export class Connection {
   flush(): void {
     this.flushPending = false;
     if (this.state === 'closed') return;
-    if (this.droppedUnreported > 0) {
-      const dropped = this.droppedUnreported;
-      this.droppedUnreported = 0;
-      this.sendFrame({
-        t: 'warn', code: 'SLOW_CONSUMER', dropped,
-        message: `${dropped} message(s) dropped: outbound buffer over ${this.limits.maxPendingBytes} bytes`,
-      });
-    }
+    if (this.droppedUnreported > 0) this.reportDrops();
     const binary = this.codec.name === 'msgpack';
     for (const frame of this.writer.take()) this.ws.send(frame, { binary });
     if (this.socketFull) this.pauseUntilDrained();
@@ -347,6 +360,29 @@ export class Connection {
       this.drainWaiters = [];
       for (const fn of waiters) this.whenDrained(fn);
     }
+  }
+
+  /**
+   * One `warn` for the drops since the last one. A receiver that does not read would otherwise
+   * get one per flush, each past the budget; the count waits until the socket takes the output
+   * again, and a receiver that reads meets it where it would have met the first of them.
+   */
+  private reportDrops(): void {
+    if (this.isCongested()) {
+      if (this.dropsWaiting) return;
+      this.dropsWaiting = true;
+      this.whenSocketTakes(() => {
+        this.dropsWaiting = false;
+        this.schedule();
+      });
+      return;
+    }
+    const dropped = this.droppedUnreported;
+    this.droppedUnreported = 0;
+    this.sendFrame({
+      t: 'warn', code: 'SLOW_CONSUMER', dropped,
+      message: `${dropped} message(s) dropped: outbound buffer over ${this.limits.maxPendingBytes} bytes`,
+    });
   }
 
   /**
@@ -385,7 +421,7 @@ export class Connection {
    */
   private pauseUntilDrained(): void {
     if (this.readPauses.has('output')) return;
-    const socket = (this.ws as unknown as { _socket?: NodeJS.EventEmitter })._socket;
+    const socket = this.socket;
     if (!socket) return;
     this.pauseReading('output');
     this.stats.paused++;

@@ -14,7 +14,7 @@ export interface BrokerParts {
   readonly ctx: BrokerContext;
   readonly http: Server;
   readonly store: FlushableStore;
-  /** Ends the broker's own timers (heartbeat, rate sampling). */
+  /** Ends the broker's own timers (heartbeat, slow-consumer sweep, rate sampling). */
   stopTimers(): void;
 }
 

@@ -93,7 +93,12 @@ export const OPTION_SPECS = {
     schema: positive,
     default: 8 * 1024 * 1024,
     defaultText: '8 MiB',
-    describe: 'outbound bytes buffered per connection before transient deliveries to it are dropped and reported; durable deliveries then wait in their queue, and tuple-space events past 4 × this close the connection (4007 `SLOW_CONSUMER`)',
+    describe: 'outbound bytes buffered per connection before transient deliveries to it are dropped and reported; durable deliveries then wait in their queue, and tuple-space events past 4 × this close the connection (4007 `SLOW_CONSUMER`); see "Slow consumers and backpressure"',
+  },
+  writeDeadlineMs: {
+    schema: duration,
+    default: 10_000,
+    describe: 'how long a connection\'s outbound bytes may stay over `maxPendingBytes` while its socket takes none of them; then it is closed with 4007 `SLOW_CONSUMER` (see "Slow consumers and backpressure")',
   },
   heartbeatMs: {
     schema: duration,

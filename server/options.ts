@@ -33,6 +33,12 @@ export interface BrokerOptions {
    * with 4007 (protocol.md §11). Default 8 MiB.
    */
   maxPendingBytes?: number;
+  /**
+   * How long a connection's outbound bytes may stay over maxPendingBytes while its socket takes
+   * none of them; then it is closed with 4007 SLOW_CONSUMER (protocol.md §11). Checked every
+   * quarter of it. Default 10,000 ms.
+   */
+  writeDeadlineMs?: number;
   /** Interval of WebSocket pings; a peer that misses one is terminated. Default 30,000 ms. */
   heartbeatMs?: number;
   /** Time allowed between the WebSocket upgrade and `hello`. Default 10,000 ms. */

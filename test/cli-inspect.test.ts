@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { connectionTable } from '../cli/commands/inspect-connections.js';
 import { ChildTracker, type Exit } from './helpers/child-process.js';
 import { freePort, take, testBroker } from './helpers/setup.js';
 
@@ -137,13 +138,21 @@ test('connections lists the clients by name with codec and counts', async () => 
   const list = await run(['connections']);
   expect(list.code).toBe(0);
   const [header, ...lines] = rows(list.stdout);
-  expect(header).toEqual(['ID', 'NAME', 'ADDRESS', 'CODEC', 'SUBS', 'PENDING', 'IN', 'OUT', 'DROPPED']);
+  expect(header).toEqual(['ID', 'NAME', 'ADDRESS', 'CODEC', 'SUBS', 'PENDING', 'STALLED', 'IN', 'OUT', 'DROPPED']);
   const byName = new Map(lines.map((r) => [r[1], r]));
-  expect(byName.get('worker')).toEqual([expect.stringMatching(/^c\d+-/), 'worker', '127.0.0.1', 'json', '1', '0 B', expect.any(String), '1', '0']);
+  expect(byName.get('worker')).toEqual([expect.stringMatching(/^c\d+-/), 'worker', '127.0.0.1', 'json', '1', '0 B', '-', expect.any(String), '1', '0']);
   expect(byName.get('shop')?.[3]).toBe('msgpack');
   // The CLI's own request is plain HTTP, so it is not a connection.
   const json = jsonLines((await run(['connections', '--json'])).stdout) as Array<{ name: string }>;
   expect(json.map((c) => c.name).sort()).toEqual(['shop', 'worker']);
+});
+
+test('connections shows how long the output of a stalled connection has been over its budget with nothing taken', () => {
+  const stalled = {
+    id: 'c7-x', name: null, remoteAddress: '127.0.0.1', codec: 'msgpack', subscriptions: 1,
+    pendingBytes: 9_000_000, stalledMs: 4_200, messagesIn: 2, messagesOut: 5, dropped: 30,
+  };
+  expect(rows(connectionTable([stalled]))[1]).toEqual(['c7-x', '-', '127.0.0.1', 'msgpack', '1', '8.6 MiB', '4s', '2', '5', '30']);
 });
 
 test('subscriptions lists live subscribers per pattern', async () => {

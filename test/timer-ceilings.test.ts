@@ -83,7 +83,7 @@ describe.each(CODECS)('%s codec', (codec) => {
   test('every duration at its ceiling reaches its timer whole, below 2^31 ms', async () => {
     const options: BrokerOptions = {
       maxTimeoutMs: MAX_DURATION_MS, receiptTimeoutMs: MAX_DURATION_MS, maxLeaseMs: MAX_DURATION_MS,
-      heartbeatMs: MAX_DURATION_MS, handshakeTimeoutMs: MAX_DURATION_MS, dedupeWindowMs: MAX_DURATION_MS,
+      heartbeatMs: MAX_DURATION_MS, handshakeTimeoutMs: MAX_DURATION_MS, dedupeWindowMs: MAX_DURATION_MS, writeDeadlineMs: MAX_DURATION_MS,
     };
     const start = delays.length;
     const broker = await t.start(options);
@@ -117,7 +117,7 @@ describe.each(CODECS)('%s codec', (codec) => {
 });
 
 test('broker options in ms are INVALID_OPTIONS beyond the ceiling, accepted at it', () => {
-  const names = ['heartbeatMs', 'handshakeTimeoutMs', 'receiptTimeoutMs', 'maxTimeoutMs', 'maxLeaseMs', 'dedupeWindowMs'] as const;
+  const names = ['heartbeatMs', 'handshakeTimeoutMs', 'receiptTimeoutMs', 'maxTimeoutMs', 'maxLeaseMs', 'dedupeWindowMs', 'writeDeadlineMs'] as const;
   for (const name of names) {
     expect(resolveOptions({ [name]: MAX_DURATION_MS })[name]).toBe(MAX_DURATION_MS);
     for (const ms of [MAX_DURATION_MS + 1, OVERFLOW, 2 ** 53 + 2]) {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { ConnectionView, SubscriptionView } from '../../server/admin/views.js';
 import { action, EXIT, finish, printJsonLines } from '../common.js';
 import { addInspectOptions, fetchApi, type InspectFlags } from './inspect-api.js';
-import { bytes, table } from './inspect-format.js';
+import { bytes, duration, table } from './inspect-format.js';
 
 /**
  * `linden connections`: who is connected, and whose outbound buffer is filling up;
@@ -11,7 +11,7 @@ import { bytes, table } from './inspect-format.js';
 export function register(program: Command): void {
   const command = program
     .command('connections')
-    .description('list client connections with codec, subscriptions, pending outbound bytes and message counts');
+    .description('list client connections with codec, subscriptions, pending outbound bytes, how long that output has been stalled, and message counts');
   addInspectOptions(command).action(action(connections));
 
   const subs = program
@@ -51,6 +51,8 @@ export function connectionTable(list: readonly ConnectionView[]): string {
     { header: 'CODEC', value: (c) => c.codec },
     { header: 'SUBS', value: (c) => String(c.subscriptions), right: true },
     { header: 'PENDING', value: (c) => bytes(c.pendingBytes), right: true },
+    // Over maxPendingBytes with nothing taken: closed with 4007 once this reaches writeDeadlineMs.
+    { header: 'STALLED', value: (c) => (c.stalledMs > 0 ? duration(c.stalledMs) : '-'), right: true },
     { header: 'IN', value: (c) => String(c.messagesIn), right: true },
     { header: 'OUT', value: (c) => String(c.messagesOut), right: true },
     { header: 'DROPPED', value: (c) => String(c.dropped), right: true },

@@ -15,7 +15,8 @@ export interface BrokerStats {
   status: string;
   store: string;
   durable: boolean;
-  connections: { count: number; pendingBytes: number; messagesIn: number; messagesOut: number };
+  /** `stalled`: connections whose output is over maxPendingBytes with none of it taken (closed at writeDeadlineMs). */
+  connections: { count: number; pendingBytes: number; stalled: number; messagesIn: number; messagesOut: number };
   queues: { count: number; depth: number; inFlight: number; bytes: number; deadLetters: number; stalled: { name: string; reason: string }[] };
   spaces: { count: number; tuples: number; bytes: number; waiting: number };
 }
@@ -43,7 +44,7 @@ async function stats(flags: InspectFlags): Promise<void> {
     const stalled = s.queues.stalled.map((q) => `${q.name} (${q.reason})`).join(', ') || 'none';
     process.stdout.write(fields([
       ['status', `${s.status}, store ${s.store}${s.durable ? ' (durable)' : ' (memory only: lost on restart)'}`],
-      ['connections', `${s.connections.count}, ${bytes(s.connections.pendingBytes)} pending, ${s.connections.messagesIn} in, ${s.connections.messagesOut} out`],
+      ['connections', `${s.connections.count}, ${bytes(s.connections.pendingBytes)} pending, ${s.connections.stalled} stalled, ${s.connections.messagesIn} in, ${s.connections.messagesOut} out`],
       ['queues', `${s.queues.count}: ${s.queues.depth} ready, ${s.queues.inFlight} in flight, ${s.queues.deadLetters} dead letter${s.queues.deadLetters === 1 ? '' : 's'}, ${bytes(s.queues.bytes)}`],
       ['stalled', stalled],
       ['spaces', `${s.spaces.count}: ${s.spaces.tuples} tuples, ${bytes(s.spaces.bytes)}, ${s.spaces.waiting} waiting`],
@@ -63,6 +64,7 @@ function summarise(health: Health, queues: QueueView[], spaces: SpaceView[], con
     connections: {
       count: connections.length,
       pendingBytes: sum(connections, (c) => c.pendingBytes),
+      stalled: connections.filter((c) => c.stalledMs > 0).length,
       messagesIn: sum(connections, (c) => c.messagesIn),
       messagesOut: sum(connections, (c) => c.messagesOut),
     },

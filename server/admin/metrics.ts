@@ -5,6 +5,7 @@ import type { Connection } from '../connection.js';
 import type { DurableCore } from '../pubsub/durable/durable-core.js';
 import type { DurableQueue } from '../pubsub/durable/durable-queue.js';
 import type { PubSubCore } from '../pubsub/pubsub-core.js';
+import type { SlowConsumers } from '../slow-consumers.js';
 import type { SpaceCore } from '../space/space-core.js';
 
 export interface MetricSources {
@@ -16,6 +17,8 @@ export interface MetricSources {
   readonly commits: Histogram;
   /** Failed logins and refused requests (protocol.md §4.7). */
   readonly auth: Authenticator;
+  /** Connections closed for reading too slowly (protocol.md §11). */
+  readonly slow: Pick<SlowConsumers, 'closed'>;
 }
 
 /**
@@ -73,6 +76,14 @@ export function createMetrics(src: MetricSources): Registry {
     set({ mode: 'persistent' }, sumQueues('delivered'));
   });
   counter('linden_messages_dropped_total', 'Transient deliveries dropped because the receiver was congested', [], (set) => set({}, src.pubsub.stats.dropped));
+  counter('linden_slow_consumers_closed_total', 'Connections closed with 4007 SLOW_CONSUMER, by cause: stalled (output over maxPendingBytes, none taken for writeDeadlineMs) or events (tuple-space events past 4 x maxPendingBytes)', ['cause'], (set) => {
+    for (const [cause, n] of Object.entries(src.slow.closed)) set({ cause }, n);
+  });
+  gauge('linden_connections_stalled', 'Connections whose output is over maxPendingBytes with none of it taken since the last check', [], (set) => {
+    let n = 0;
+    for (const c of src.connections) if (c.stalledMs > 0) n++;
+    set({}, n);
+  });
   counter('linden_frames_in_total', 'Protocol messages received from clients still connected', [], (set) => {
     let n = 0;
     for (const c of src.connections) n += c.stats.messagesIn;

@@ -108,6 +108,12 @@ export interface ConnectionView {
   subscriptions: number;
   /** Outbound bytes queued and not yet written to the socket. */
   pendingBytes: number;
+  /**
+   * How long its output has been over maxPendingBytes with none of it taken by the socket, as of
+   * the broker's last check (every quarter of writeDeadlineMs); 0 when it is moving or under
+   * budget. At writeDeadlineMs the connection is closed with 4007 (protocol.md §11).
+   */
+  stalledMs: number;
   messagesIn: number;
   messagesOut: number;
   dropped: number;
@@ -216,6 +222,7 @@ export function connectionView(c: Connection): ConnectionView {
     codec: c.codec.name,
     subscriptions: c.subs.size,
     pendingBytes: c.pendingBytes,
+    stalledMs: c.stalledMs,
     messagesIn: c.stats.messagesIn,
     messagesOut: c.stats.messagesOut,
     dropped: c.stats.dropped,

@@ -106,7 +106,7 @@ export class PubSubCore {
       this.track(conn, f, ack, message, entries);
       return;
     }
-    const dropped = this.fanOut(message, entries);
+    const dropped = this.fanOut(message, entries, ack === 'submission');
     if (ack !== 'submission') return;
     sendSubmissionReceipt(conn, f.id!, mid, entries.length, dropped);
   }
@@ -133,7 +133,7 @@ export class PubSubCore {
       this.track(conn, f, ack as 'delivery' | 'processing', message, entries, tracker);
       return;
     }
-    const dropped = this.fanOut(message, entries);
+    const dropped = this.fanOut(message, entries, ack !== 'none');
     if (ack === 'none') {
       stored.durable?.catch(() => {}); // logged by the store; nobody waits
       return;
@@ -145,14 +145,21 @@ export class PubSubCore {
     else stored.durable.then(send, (err: unknown) => conn.sendError(err, f.id));
   }
 
-  /** Delivers to every route entry connected now (one member per group); returns those dropped, if any. */
-  private fanOut(message: OutboundMessage, entries: RouteEntry[]): ReceiverRef[] | undefined {
+  /**
+   * Delivers to every route entry connected now (one member per group); returns those dropped,
+   * if any, when a receipt will name them (`report`). Without one a drop allocates nothing: a
+   * frozen subscriber costs the others as little as possible (protocol.md §11).
+   */
+  private fanOut(message: OutboundMessage, entries: RouteEntry[], report: boolean): ReceiverRef[] | undefined {
     let dropped: ReceiverRef[] | undefined;
+    let drops = 0;
     for (const entry of entries) {
       const sub = isGroup(entry) ? entry.pick(message) : entry;
-      if (!sub.conn.deliver(sub.sid, message)) (dropped ??= []).push(refOf(sub));
+      if (sub.conn.deliver(sub.sid, message)) continue;
+      drops++;
+      if (report) (dropped ??= []).push(refOf(sub));
     }
-    this.count(entries.length, dropped?.length ?? 0);
+    this.count(entries.length, drops);
     return dropped;
   }
 
