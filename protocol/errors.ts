@@ -67,7 +67,7 @@ export const CLOSE_CODES = {
   SLOW_CONSUMER: { code: 4007, meaning: 'the connection reads too slowly for what it subscribed to: its outbound bytes stayed over maxPendingBytes with none taken for writeDeadlineMs, or tuple-space events to it passed 4 × maxPendingBytes unsent' },
   // Security (protocol.md §4.7).
   AUTH_FAILED: { code: 4008, meaning: '`hello` did not log in: the credentials were missing, unknown or wrong' },
-  // Global limits (protocol.md §1.6).
+  // Global limits (protocol.md §1.7).
   TOO_MANY_CONNECTIONS: { code: 4009, meaning: 'the broker has maxConnections connections open, or maxConnectionsPerAddress from the client\'s address; the new one is closed at once' },
 } as const;
 

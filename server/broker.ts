@@ -155,7 +155,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     spaces,
     connections,
     rates,
-    metrics: createMetrics({ pubsub: ctx.pubsub, durable, spaces, connections, commits, auth, slow }),
+    metrics: createMetrics({ pubsub: ctx.pubsub, durable, spaces, connections, commits, auth, slow, caps }),
     store: { kind: opts.dataDir ? 'lmdb' : 'memory', durable: store.durable },
     upgradeHint: `Linden speaks WebSocket here: connect with subprotocol ${SUPPORTED.join(' or ')}\n`,
     auth,

@@ -53,7 +53,7 @@ export interface BrokerOptions {
   maxWaitersPerConnection?: number;
   /**
    * Open connections in all; one more is closed at once with 4009 and a reason naming the limit
-   * (protocol.md §1.6). Default 10,000.
+   * (protocol.md §1.7). Default 10,000.
    */
   maxConnections?: number;
   /**

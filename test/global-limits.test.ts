@@ -64,6 +64,9 @@ describe('connections', () => {
     await clients[0]!.close();
     await eventually(async () => (await openConnections(broker)) === 2);
     await (await t.client()).flush();
+    // Counted for monitoring (README "What to monitor").
+    const metrics = await (await fetch(broker.url.replace(/^ws/, 'http') + '/metrics')).text();
+    expect(metrics).toContain('linden_connections_refused_total{limit="maxConnections"} 2');
   });
 
   test('maxConnectionsPerAddress: one address gets the limit, the next from it is closed with 4009; another address still connects', async () => {
@@ -81,6 +84,8 @@ describe('connections', () => {
     await leave(broker, first);
     await (await raw.connect(broker.url, 'msgpack')).sync();
     expect(await openConnections(broker)).toBe(3);
+    const metrics = await (await fetch(broker.url.replace(/^ws/, 'http') + '/metrics')).text();
+    expect(metrics).toContain('linden_connections_refused_total{limit="maxConnectionsPerAddress"} 1');
   });
 });
 

@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry, type Histogram } from 
 import { LINDEN_VERSION, PROTOCOL_VERSION } from '../../protocol/version.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Connection } from '../connection.js';
+import type { ConnectionCaps } from '../connection-caps.js';
 import type { DurableCore } from '../pubsub/durable/durable-core.js';
 import type { DurableQueue } from '../pubsub/durable/durable-queue.js';
 import type { PubSubCore } from '../pubsub/pubsub-core.js';
@@ -19,6 +20,8 @@ export interface MetricSources {
   readonly auth: Authenticator;
   /** Connections closed for reading too slowly (protocol.md §11). */
   readonly slow: Pick<SlowConsumers, 'closed'>;
+  /** New connections refused over maxConnections or maxConnectionsPerAddress (protocol.md §1.7). */
+  readonly caps: Pick<ConnectionCaps, 'refused'>;
 }
 
 /**
@@ -78,6 +81,9 @@ export function createMetrics(src: MetricSources): Registry {
   counter('linden_messages_dropped_total', 'Transient deliveries dropped because the receiver was congested', [], (set) => set({}, src.pubsub.stats.dropped));
   counter('linden_slow_consumers_closed_total', 'Connections closed with 4007 SLOW_CONSUMER, by cause: stalled (output over maxPendingBytes, none taken for writeDeadlineMs) or events (tuple-space events past 4 x maxPendingBytes)', ['cause'], (set) => {
     for (const [cause, n] of Object.entries(src.slow.closed)) set({ cause }, n);
+  });
+  counter('linden_connections_refused_total', 'New connections closed at once with 4009, by the limit they met: maxConnections or maxConnectionsPerAddress', ['limit'], (set) => {
+    for (const [limit, n] of Object.entries(src.caps.refused)) set({ limit }, n);
   });
   gauge('linden_connections_stalled', 'Connections whose output is over maxPendingBytes with none of it taken since the last check', [], (set) => {
     let n = 0;
