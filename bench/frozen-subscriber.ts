@@ -9,7 +9,7 @@ export interface RunFigures extends StreamFigures {
 }
 
 interface Comparison {
-  /** The median round's figures without and with the frozen subscriber (by rate, or by p99 for steady). */
+  /** The figures of the median round (by capacity ratio when saturated, by p99 ratio when steady). */
   without: RunFigures;
   with: RunFigures;
   /**
@@ -123,9 +123,10 @@ export async function frozenSubscriber(options: { subscribers?: number; seconds?
         p99Ratio: round(b[k].p99Ms / a[k].p99Ms, 3),
       }));
       const median = (key: 'rateRatio' | 'capacityRatio' | 'p99Ratio'): number => quantile(ratios.map((x) => x[key]).sort((a, b) => a - b), 0.5);
-      const middle = (side: 'without' | 'with'): RunFigures =>
-        pairs.map((p) => p[side][k]).sort((a, b) => (k === 0 ? a.deliveriesPerSecond - b.deliveriesPerSecond : a.p99Ms - b.p99Ms))[Math.floor(pairs.length / 2)]!;
-      return { without: middle('without'), with: middle('with'), rateRatio: median('rateRatio'), capacityRatio: median('capacityRatio'), p99Ratio: median('p99Ratio'), rounds: ratios };
+      // The figures shown are the round whose ratio is the median: capacity when saturated, p99 when steady.
+      const key = k === 0 ? 'capacityRatio' : 'p99Ratio';
+      const middle = pairs[ratios.findIndex((x) => x[key] === median(key))]!;
+      return { without: middle.without[k], with: middle.with[k], rateRatio: median('rateRatio'), capacityRatio: median('capacityRatio'), p99Ratio: median('p99Ratio'), rounds: ratios };
     };
     return {
       subscribers, payloadBytes: PAYLOAD_BYTES, maxPendingBytes: MAX_PENDING,

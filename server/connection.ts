@@ -365,7 +365,7 @@ export class Connection {
   /**
    * One `warn` for the drops since the last one. A receiver that does not read would otherwise
    * get one per flush, each past the budget; the count waits until the socket takes the output
-   * again, and a receiver that reads meets it where it would have met the first of them.
+   * again, so a receiver that reads again gets one warning for all of them.
    */
   private reportDrops(): void {
     if (this.isCongested()) {
