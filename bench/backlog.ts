@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { connect } from '../client-sdk/index.js';
 import { MAX_QUEUE_BYTES } from '../protocol/limits.js';
 import { serve } from './durable-publish.js';
+import { keepInFlight } from './in-flight.js';
 
 export interface BacklogResult {
   messages: number;
@@ -37,7 +38,7 @@ export async function backlog(messages: number, payloadBytes = 1024): Promise<Ba
     await client.createQueue(QUEUE, TOPIC, { maxMessages: messages + 10, maxBytes: MAX_QUEUE_BYTES, maxInFlight: 1_000 });
     const payload = new Uint8Array(payloadBytes).fill(7);
     const started = performance.now();
-    await inFlight(messages, 1_024, () => client.publish(TOPIC, payload, { mode: 'persistent', ack: 'submission' }));
+    await keepInFlight(messages, 1_024, () => client.publish(TOPIC, payload, { mode: 'persistent', ack: 'submission' }));
     const publishPerSecond = Math.round(messages / ((performance.now() - started) / 1000));
     const rssAnonMiB = await rssAnon(broker.pid);
     await client.close();
@@ -79,27 +80,7 @@ async function rssAnon(pid: number): Promise<number> {
   return round(kib / 1024, 1);
 }
 
-/** Runs `total` publishes with at most `window` outstanding. */
-async function inFlight(total: number, window: number, publish: () => Promise<unknown>): Promise<void> {
-  let started = 0;
-  let finished = 0;
-  await new Promise<void>((resolve, reject) => {
-    const next = (): void => {
-      if (finished === total) return resolve();
-      if (started === total) return;
-      started++;
-      publish().then(() => {
-        finished++;
-        next();
-      }, reject);
-    };
-    for (let i = 0; i < Math.min(window, total); i++) next();
-    if (total === 0) resolve();
-  });
-}
-
 function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
 }
-

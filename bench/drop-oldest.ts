@@ -9,6 +9,7 @@
  */
 import { connect } from '../client-sdk/index.js';
 import { spawnBroker } from './spawn-broker.js';
+import { keepInFlight } from './in-flight.js';
 
 const TOPIC = 'bench.ring';
 const QUEUE = 'bench-ring';
@@ -36,21 +37,4 @@ try {
   console.log(JSON.stringify({ queueSize, messages, seconds: Number(seconds.toFixed(3)), publishesPerSecond: Math.round(messages / seconds) }));
 } finally {
   await broker.stop();
-}
-
-async function keepInFlight(total: number, window: number, publish: () => Promise<unknown>): Promise<void> {
-  let started = 0;
-  let finished = 0;
-  await new Promise<void>((resolve, reject) => {
-    const next = (): void => {
-      if (finished === total) return resolve();
-      if (started === total) return;
-      started++;
-      publish().then(() => {
-        finished++;
-        next();
-      }, reject);
-    };
-    for (let i = 0; i < Math.min(window, total); i++) next();
-  });
 }

@@ -1,5 +1,6 @@
 import { Histogram } from 'prom-client';
 import type { Store } from '../store/store.js';
+import { withWrites } from '../store/store-wrapper.js';
 
 /**
  * Store commit latency: from write() to the promise that says the writes are on disk, which is
@@ -18,23 +19,13 @@ export function commitHistogram(): Histogram {
 
 /** The store, with every commit timed into `histogram`; everything else passes straight through. */
 export function timeCommits(store: Store, histogram: Histogram): Store {
-  return {
-    get durable() {
-      return store.durable;
-    },
-    write(writes) {
-      const committed = store.write(writes);
-      if (committed) {
-        const end = histogram.startTimer();
-        // Observed whichever way it ends; the caller still gets the original promise and its rejection.
-        committed.then(() => end(), () => end());
-      }
-      return committed;
-    },
-    scan: (prefix) => store.scan(prefix),
-    range: (prefix, options) => store.range(prefix, options),
-    get: (key) => store.get(key),
-    usedBytes: () => store.usedBytes(),
-    close: () => store.close(),
-  };
+  return withWrites(store, (writes) => {
+    const committed = store.write(writes);
+    if (committed) {
+      const end = histogram.startTimer();
+      // Observed whichever way it ends; the caller still gets the original promise and its rejection.
+      committed.then(() => end(), () => end());
+    }
+    return committed;
+  });
 }

@@ -1,4 +1,5 @@
 import type { Store } from './store.js';
+import { withWrites } from './store-wrapper.js';
 
 export interface FlushableStore extends Store {
   /** Resolves once every write issued so far has settled (committed or failed). */
@@ -13,23 +14,15 @@ export interface FlushableStore extends Store {
  */
 export function rememberLastWrite(store: Store): FlushableStore {
   let last: Promise<void> | undefined;
-  return {
-    get durable() {
-      return store.durable;
-    },
-    write(writes) {
-      const committed = store.write(writes);
-      if (committed) last = committed;
-      return committed;
-    },
-    scan: (prefix) => store.scan(prefix),
-    range: (prefix, options) => store.range(prefix, options),
-    get: (key) => store.get(key),
-    usedBytes: () => store.usedBytes(),
-    close: () => store.close(),
+  const wrapped = withWrites(store, (writes) => {
+    const committed = store.write(writes);
+    if (committed) last = committed;
+    return committed;
+  });
+  return Object.assign(wrapped, {
     async flushed() {
       // Settled, not fulfilled: a failed write was answered to whoever issued it.
       await last?.then(() => undefined, () => undefined);
     },
-  };
+  });
 }
