@@ -5,10 +5,10 @@
  * collections; its census (server/census.ts) must then be what it was before the churn, and
  * every Connection object but the observer's must have been collected.
  */
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Churn, CHURN_BROKER_OPTIONS, type RoundTally } from '../bench/churn.js';
 import { dataMib, formatMemory, MeasuredBroker, mib, type Memory } from '../bench/measured-broker.js';
+import { requireBuilt } from './helpers/built.js';
 
 const SCRIPT = fileURLToPath(new URL('./helpers/measured-broker.mjs', import.meta.url));
 const BUILT = fileURLToPath(new URL('../dist/server/census.js', import.meta.url));
@@ -28,7 +28,7 @@ let broker: MeasuredBroker | undefined;
 let churn: Churn | undefined;
 
 beforeAll(() => {
-  if (!existsSync(BUILT)) throw new Error(`${BUILT} is missing: run \`npm run build\` before this test`);
+  requireBuilt(BUILT);
 });
 
 afterEach(async () => {

@@ -3,11 +3,11 @@
  * `--peek` on `queues <name>` and `space <name>`, and `top`. Runs the built CLI against a real
  * broker, as cli-inspect.test.ts does.
  */
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ChildTracker, type Exit } from './helpers/child-process.js';
 import { rawClients } from './helpers/raw-client.js';
 import { freePort, take, testBroker } from './helpers/setup.js';
+import { requireBuilt } from './helpers/built.js';
 
 // The compiled CLI, exactly as `npx linden` runs it; `npm run build` must have run first.
 const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
@@ -31,7 +31,7 @@ function rows(text: string): string[][] {
 }
 
 beforeAll(() => {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` before this test`);
+  requireBuilt(MAIN);
 });
 
 afterEach(async () => {

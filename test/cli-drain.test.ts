@@ -3,7 +3,6 @@
  * once what was in flight is done; a second signal during a drain exits at once, non-zero. Runs
  * the built CLI (`npm run build`).
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,13 +10,14 @@ import { connect, type Client, type Message } from '../client-sdk/index.js';
 import { ChildTracker } from './helpers/child-process.js';
 import { CLI_MAIN, serveProcess, type ServeProcess } from './helpers/serve-process.js';
 import { take } from './helpers/setup.js';
+import { requireBuilt } from './helpers/built.js';
 
 const children = new ChildTracker();
 const clients: Client[] = [];
 let dataDir: string;
 
 beforeAll(() => {
-  if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: run \`npm run build\` before this test`);
+  requireBuilt(CLI_MAIN);
 });
 
 beforeEach(async () => {

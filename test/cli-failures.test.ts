@@ -4,11 +4,12 @@
  * or lacks a name; 2 for a usage error, including a bad --url and an invalid topic, pattern, name,
  * tuple or template. Also: `--json` output is JSON Lines everywhere.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { EXIT } from '../cli/common.js';
 import { ChildTracker, failure, type Exit } from './helpers/child-process.js';
 import { CLI_MAIN } from './helpers/serve-process.js';
 import { freePort, testBroker } from './helpers/setup.js';
+import { requireBuilt } from './helpers/built.js';
 
 const t = testBroker();
 const children = new ChildTracker();
@@ -53,7 +54,7 @@ const EVERY_CLIENT_COMMAND: readonly string[][] = [
 let deadUrl: string;
 
 beforeAll(async () => {
-  if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: run \`npm run build\` before this test`);
+  requireBuilt(CLI_MAIN);
   deadUrl = `ws://127.0.0.1:${await freePort()}`;
 });
 

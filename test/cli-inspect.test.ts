@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { connectionTable } from '../cli/commands/inspect-connections.js';
 import { ChildTracker, type Exit } from './helpers/child-process.js';
 import { freePort, take, testBroker } from './helpers/setup.js';
+import { requireBuilt } from './helpers/built.js';
 
 // The compiled CLI, exactly as `npx linden` runs it; `npm run build` must have run first.
 const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
@@ -35,7 +35,7 @@ function rows(stdout: string): string[][] {
 }
 
 beforeAll(() => {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` before this test`);
+  requireBuilt(MAIN);
 });
 
 afterEach(async () => {

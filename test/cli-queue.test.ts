@@ -8,6 +8,7 @@ import type { Message } from '../client-sdk/index.js';
 import { ChildTracker, type Exit, type NodeChild } from './helpers/child-process.js';
 import { CLI_MAIN, LISTENING_LINE, serveProcess } from './helpers/serve-process.js';
 import { take, testBroker } from './helpers/setup.js';
+import { requireBuilt } from './helpers/built.js';
 
 const t = testBroker();
 const children = new ChildTracker();
@@ -23,7 +24,7 @@ function run(args: string[]): Promise<Exit> {
 }
 
 beforeAll(() => {
-  if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: run \`npm run build\` before this test`);
+  requireBuilt(CLI_MAIN);
 });
 
 beforeEach(async () => {

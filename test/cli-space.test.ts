@@ -1,7 +1,7 @@
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ChildTracker, type Exit, type NodeChild } from './helpers/child-process.js';
 import { testBroker } from './helpers/setup.js';
+import { requireBuilt } from './helpers/built.js';
 
 // The compiled CLI, exactly as `npx linden` runs it; `npm run build` must have run first.
 const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
@@ -20,7 +20,7 @@ function run(args: string[]): Promise<Exit> {
 }
 
 beforeAll(() => {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` before this test`);
+  requireBuilt(MAIN);
 });
 
 afterEach(async () => {

@@ -1,10 +1,10 @@
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { connect } from '../client-sdk/index.js';
 import { LINDEN_VERSION } from '../protocol/version.js';
 import { ChildTracker, type Exit, type NodeChild } from './helpers/child-process.js';
 import { LISTENING_LINE, listeningUrl } from './helpers/serve-process.js';
 import { freePort, take, testBroker } from './helpers/setup.js';
+import { requireBuilt } from './helpers/built.js';
 
 // The compiled CLI, exactly as `npx linden` runs it; `npm run build` must have run first.
 const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
@@ -23,7 +23,7 @@ function run(args: string[], env?: Record<string, string>): Promise<Exit> {
 }
 
 beforeAll(() => {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` before this test`);
+  requireBuilt(MAIN);
 });
 
 afterEach(async () => {

@@ -4,7 +4,7 @@
  * The sources are tested in-process through the functions serve uses; the compiled CLI runs only
  * for --print-config, one failure and an interceptor module loaded from a config file.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -19,6 +19,7 @@ import { OPTION_NAMES, REDACTED, specOf, type OptionName } from '../server/optio
 import { resolveOptions } from '../server/options.js';
 import { ChildTracker, failure, type Exit } from './helpers/child-process.js';
 import { CLI_MAIN, serveProcess } from './helpers/serve-process.js';
+import { requireBuilt } from './helpers/built.js';
 
 const children = new ChildTracker();
 let dir: string;
@@ -286,7 +287,7 @@ test('README\'s sample config file and interceptor module load as they are', asy
 
 describe('the compiled CLI', () => {
   beforeAll(() => {
-    if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: run \`npm run build\` before this test`);
+    requireBuilt(CLI_MAIN);
   });
 
   function run(args: string[], env: Record<string, string> = {}): Promise<Exit> {

@@ -17,6 +17,7 @@ import { startBroker, type Broker } from '../server/index.js';
 import { FolderLock, LOCK_FILE, type LockHolder } from '../server/store/folder-lock.js';
 import { ChildTracker, failure, type NodeChild } from './helpers/child-process.js';
 import { CLI_MAIN, serveProcess } from './helpers/serve-process.js';
+import { requireBuilt } from './helpers/built.js';
 
 const children = new ChildTracker();
 const brokers: Broker[] = [];
@@ -160,7 +161,7 @@ describe('in one process', () => {
 
 describe('linden serve', () => {
   beforeAll(() => {
-    if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: run \`npm run build\` before this test`);
+    requireBuilt(CLI_MAIN);
   });
 
   test('killed with SIGKILL, it restarts on the same folder (the stale lock is taken over) and its persistent data is there', async () => {

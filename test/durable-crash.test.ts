@@ -10,7 +10,6 @@
  * the queue's backlog grows past its window on disk and the window advances as the consumer
  * acks, when the kill comes (issue 21).
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +17,7 @@ import { connect, type Client, type LindenError, type Message } from '../client-
 import { ChildTracker, type NodeChild } from './helpers/child-process.js';
 import { CrashLedger, keyOf, orderViolations, type Body, type DrainReport } from './helpers/crash-ledger.js';
 import { CLI_MAIN, serveProcess } from './helpers/serve-process.js';
+import { requireBuilt } from './helpers/built.js';
 
 const CYCLES = 4;
 const PUBLISHERS = 2;
@@ -41,7 +41,7 @@ const children = new ChildTracker();
 let dataDir: string;
 
 beforeAll(() => {
-  if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: run \`npm run build\` before this test`);
+  requireBuilt(CLI_MAIN);
 });
 beforeEach(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'linden-crash-'));

@@ -3,10 +3,10 @@
  * reason is released when the reason ends). The broker runs in a child process with --expose-gc
  * and is measured after full collections.
  */
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { connect, type Client, type Message } from '../client-sdk/index.js';
 import { formatMemory, MeasuredBroker, mib } from '../bench/measured-broker.js';
+import { requireBuilt } from './helpers/built.js';
 
 const SCRIPT = fileURLToPath(new URL('./helpers/measured-broker.mjs', import.meta.url));
 const BUILT = fileURLToPath(new URL('../dist/server/index.js', import.meta.url));
@@ -15,7 +15,7 @@ let broker: MeasuredBroker | undefined;
 let client: Client | undefined;
 
 beforeAll(() => {
-  if (!existsSync(BUILT)) throw new Error(`${BUILT} is missing: run \`npm run build\` before this test`);
+  requireBuilt(BUILT);
 });
 
 afterEach(async () => {

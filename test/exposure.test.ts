@@ -2,12 +2,12 @@
  * The start-up warning of a broker reachable from other machines (issue 12): listening beyond
  * loopback while authentication (not in Linden yet) or TLS is missing is said at warn, once.
  */
-import { existsSync } from 'node:fs';
 import { pino } from 'pino';
 import { isLoopbackHost, warnIfExposed } from '../server/exposure.js';
 import { resolveOptions } from '../server/options.js';
 import { ChildTracker } from './helpers/child-process.js';
 import { CLI_MAIN, serveProcess } from './helpers/serve-process.js';
+import { requireBuilt } from './helpers/built.js';
 
 const children = new ChildTracker();
 afterEach(() => children.killAll());
@@ -48,7 +48,7 @@ test('beyond loopback: one warn line naming the host and what is missing', () =>
 });
 
 test('linden serve --host 0.0.0.0 says it at start', async () => {
-  if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: run \`npm run build\` before this test`);
+  requireBuilt(CLI_MAIN);
   const serve = await serveProcess(children, ['--memory', '--host', '0.0.0.0']);
   await serve.child.line('stdout', /^\{"level":40,.*"host":"0.0.0.0","gaps":\["no authentication","no TLS"\],"msg":"listening on 0\.0\.0\.0, reachable from other machines, with no authentication and no TLS"\}$/);
 });

@@ -2,7 +2,6 @@
  * What `linden serve` writes: JSON lines on stdout and nothing else, no key twice in a line, and
  * an info line for every admin action naming who asked. Runs the built CLI (`npm run build`).
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { ChildTracker } from './helpers/child-process.js';
 import { duplicateKeys } from './helpers/json-keys.js';
 import { CLI_MAIN, serveProcess } from './helpers/serve-process.js';
 import { take } from './helpers/setup.js';
+import { requireBuilt } from './helpers/built.js';
 
 type LogLine = Record<string, unknown>;
 
@@ -23,7 +23,7 @@ const clients: Client[] = [];
 let dataDir: string;
 
 beforeAll(() => {
-  if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: run \`npm run build\` before this test`);
+  requireBuilt(CLI_MAIN);
 });
 
 beforeEach(async () => {

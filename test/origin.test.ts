@@ -4,7 +4,6 @@
  * loopback pages unless `allowedOrigins` says otherwise — and refuses others with HTTP 403
  * before the upgrade. Clients that send no Origin (everything but browsers) are not concerned.
  */
-import { existsSync } from 'node:fs';
 import { WebSocket } from 'ws';
 import type { CodecName } from '../protocol/version.js';
 import { startBroker, type BrokerOptions } from '../server/index.js';
@@ -12,6 +11,7 @@ import { ChildTracker, failure } from './helpers/child-process.js';
 import { RawClient, refusedUpgrade, subprotocolOf } from './helpers/raw-client.js';
 import { CLI_MAIN, serveProcess } from './helpers/serve-process.js';
 import { testBroker } from './helpers/setup.js';
+import { requireBuilt } from './helpers/built.js';
 
 const t = testBroker();
 const children = new ChildTracker();
@@ -115,7 +115,7 @@ describe('allowedOrigins', () => {
 
 describe('linden serve --allowed-origin', () => {
   beforeAll(() => {
-    if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: run \`npm run build\` before this test`);
+    requireBuilt(CLI_MAIN);
   });
 
   test('repeatable and comma-separated; the list replaces the loopback default', async () => {

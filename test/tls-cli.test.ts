@@ -4,7 +4,6 @@
  * LINDEN_CA, over the WebSocket and over HTTPS alike. Runs the compiled CLI: `npm run build` first.
  */
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type Client } from '../client-sdk/index.js';
@@ -12,6 +11,7 @@ import { ChildTracker, failure, type Exit } from './helpers/child-process.js';
 import { makeCa, makeServerCert, type CertificateAuthority, type ServerCertificate } from './helpers/certificates.js';
 import { CLI_MAIN, serveProcess } from './helpers/serve-process.js';
 import { testBroker } from './helpers/setup.js';
+import { requireBuilt } from './helpers/built.js';
 
 let dir: string;
 let ca1: CertificateAuthority;
@@ -21,7 +21,7 @@ let server2: ServerCertificate;
 let live: { cert: string; key: string };
 
 beforeAll(async () => {
-  if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: run \`npm run build\` before this test`);
+  requireBuilt(CLI_MAIN);
   dir = await mkdtemp(join(tmpdir(), 'linden-tls-cli-'));
   [ca1, ca2] = await Promise.all([makeCa(dir, 'ca1'), makeCa(dir, 'ca2')]);
   [server1, server2] = await Promise.all([makeServerCert(dir, ca1, 'server1'), makeServerCert(dir, ca2, 'server2')]);
