@@ -3,36 +3,17 @@
  * once what was in flight is done; a second signal during a drain exits at once, non-zero. Runs
  * the built CLI (`npm run build`).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect, type Client, type Message } from '../client-sdk/index.js';
-import { ChildTracker } from './helpers/child-process.js';
-import { CLI_MAIN, serveProcess, type ServeProcess } from './helpers/serve-process.js';
+import { serveProcess, type ServeProcess } from './helpers/serve-process.js';
 import { take } from './helpers/setup.js';
-import { requireBuilt } from './helpers/built.js';
+import { serveSuite } from './helpers/serve-suite.js';
 
-const children = new ChildTracker();
-const clients: Client[] = [];
-let dataDir: string;
-
-beforeAll(() => {
-  requireBuilt(CLI_MAIN);
-});
-
-beforeEach(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'linden-cli-drain-'));
-});
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await children.killAll();
-  await rm(dataDir, { recursive: true, force: true });
-});
+const suite = serveSuite('linden-cli-drain-');
+const { children, clients } = suite;
 
 /** A serve process with a persistent publish waiting for `processing` and its durable delivery held, unacked. */
 async function busyBroker(): Promise<{ serve: ServeProcess; receipt: Promise<unknown>; held: Message }> {
-  const serve = await serveProcess(children, ['--data', dataDir]);
+  const serve = await serveProcess(children, ['--data', suite.dataDir]);
   const [publisher, consumer] = await Promise.all([serve.url, serve.url].map((url) => connect(url, { reconnect: false })));
   clients.push(publisher!, consumer!);
   const sub = consumer!.subscribe('jobs.>', { durable: 'jobs' });

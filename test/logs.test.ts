@@ -2,39 +2,20 @@
  * What `linden serve` writes: JSON lines on stdout and nothing else, no key twice in a line, and
  * an info line for every admin action naming who asked. Runs the built CLI (`npm run build`).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect, type Client } from '../client-sdk/index.js';
 import { LINDEN_VERSION } from '../protocol/version.js';
-import { ChildTracker } from './helpers/child-process.js';
 import { duplicateKeys } from './helpers/json-keys.js';
-import { CLI_MAIN, serveProcess } from './helpers/serve-process.js';
+import { serveProcess } from './helpers/serve-process.js';
 import { take } from './helpers/setup.js';
-import { requireBuilt } from './helpers/built.js';
+import { serveSuite } from './helpers/serve-suite.js';
 
 type LogLine = Record<string, unknown>;
 
 /** The fields pino adds to every line. */
 const stamp = { time: expect.any(Number), pid: expect.any(Number), hostname: expect.any(String), name: 'linden', msg: expect.any(String) };
 
-const children = new ChildTracker();
-const clients: Client[] = [];
-let dataDir: string;
-
-beforeAll(() => {
-  requireBuilt(CLI_MAIN);
-});
-
-beforeEach(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'linden-logs-'));
-});
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await children.killAll();
-  await rm(dataDir, { recursive: true, force: true });
-});
+const suite = serveSuite('linden-logs-');
+const { children, clients } = suite;
 
 async function client(url: string, name: string): Promise<Client> {
   const c = await connect(url, { name, reconnect: false });
@@ -65,7 +46,7 @@ test('the duplicate-key scan finds what JSON.parse hides', () => {
 });
 
 test('serve writes only JSON lines, none with a key twice, from start to shutdown', async () => {
-  const serve = await serveProcess(children, ['--data', dataDir, '--log-level', 'debug']);
+  const serve = await serveProcess(children, ['--data', suite.dataDir, '--log-level', 'debug']);
   // Debug lines too: "client connected" carries the client's name, which the root logger's
   // `name` once collided with.
   const c = await client(serve.url, 'app');
@@ -91,7 +72,7 @@ test('serve writes only JSON lines, none with a key twice, from start to shutdow
 });
 
 test('purge, retry, kick and queue delete are logged at info with who asked and what came of it', async () => {
-  const serve = await serveProcess(children, ['--data', dataDir]);
+  const serve = await serveProcess(children, ['--data', suite.dataDir]);
   const operator = await client(serve.url, 'operator');
   const asker = { level: 30, conn: operator.connectionId, client: 'operator' };
 
