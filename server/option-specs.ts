@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { MAX_ARITY, MAX_DURATION_MS } from '../protocol/limits.js';
-import { AUTH_SCHEMA, type AuthOptions } from './auth/auth-options.js';
+import { AUTH_SCHEMA, type AuthOptions } from './auth/auth-schema.js';
 import type { BrokerOptions, WithoutDefault } from './options.js';
 
 /*

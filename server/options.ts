@@ -2,7 +2,8 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { LindenError } from '../protocol/errors.js';
 import { fragmentation } from '../protocol/fragmentation.js';
 import type { Interceptor } from '../protocol/interceptor.js';
-import { authProblems, type AuthOptions } from './auth/auth-options.js';
+import { authProblems } from './auth/auth-options.js';
+import type { AuthOptions } from './auth/auth-schema.js';
 import { LOG_LEVELS, OPTION_NAMES, optionsSchema, specOf } from './option-specs.js';
 import { normalizeOrigin } from './origin.js';
 

@@ -1,10 +1,8 @@
 import { Option, type Command } from 'commander';
-import { LindenError, startBroker, type Broker, type BrokerOptions } from '../../server/index.js';
-import { DEFAULTS } from '../../server/options.js';
+import type { Broker, BrokerOptions } from '../../server/index.js';
+import { OPTION_SPECS } from '../../server/option-specs.js';
 import { action, CliError, EXIT, finish } from '../common.js';
 import { addOptionFlags } from '../config/flags.js';
-import { printConfig } from '../config/print-config.js';
-import { brokerOptions, configFrom } from '../config/resolve-config.js';
 
 interface ServeFlags {
   config?: string;
@@ -22,6 +20,9 @@ export function register(program: Command): void {
   const flagValues = addOptionFlags(command);
   command.action(action(async (flags: ServeFlags) => {
     if (flags.json && !flags.printConfig) throw new CliError('--json goes with --print-config', EXIT.USAGE);
+    // Loaded here, not with the command line: every `linden` command registers `serve`, and the
+    // broker and its schema compilers take most of a second to load.
+    const [{ brokerOptions, configFrom }, { printConfig }] = await Promise.all([import('../config/resolve-config.js'), import('../config/print-config.js')]);
     // The variables the client commands read are not broker options, nor typos of them.
     const otherEnv = new Set(program.commands.flatMap((c) => c.options.flatMap((o) => (o.envVar ? [o.envVar] : []))));
     const { config, warnings } = configFrom({ configFile: flags.config, env: process.env, flags: flagValues(), otherEnv, cwd: process.cwd() });
@@ -36,6 +37,7 @@ export function register(program: Command): void {
 }
 
 async function run(options: BrokerOptions): Promise<void> {
+  const { LindenError, startBroker } = await import('../../server/index.js');
   let broker: Broker;
   try {
     broker = await startBroker(options);
@@ -45,7 +47,7 @@ async function run(options: BrokerOptions): Promise<void> {
   }
   // The broker has logged `broker listening` with its URL and whoever read it may signal us at
   // once: install the handlers before anything else is awaited (signals arrive as macrotasks).
-  stopOnSignals(broker, options.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs);
+  stopOnSignals(broker, options.drainTimeoutMs ?? OPTION_SPECS.drainTimeoutMs.default);
   if (options.tls !== undefined) reloadOnHangup(broker);
 }
 

@@ -1,5 +1,5 @@
 import { LindenError } from '../../protocol/errors.js';
-import type { AuthOptions, UserConfig } from './auth-options.js';
+import type { AuthOptions, UserConfig } from './auth-schema.js';
 import { JwtVerifier } from './jwt.js';
 import { EVERYTHING, Permissions, type Action } from './permissions.js';
 import { hashPassword, tokenKey, verifySecret } from './secrets.js';
