@@ -16,7 +16,7 @@ import { StoreRoom } from '../../store/store-room.js';
 import { DedupeWindow } from './dedupe-window.js';
 import {
   QUEUE_DEFAULTS, QUEUES_PREFIX, configWithinLimits, countersKey, deleteCounters, deleteExpiry, deleteMessage, deleteQueue,
-  putQueue, storeMessage, type MessageWatch, type QueueConfig, type QueueCounters, type QueueRecord, type QueuedMessage,
+  putQueue, queuedMessage, storeMessage, type MessageWatch, type QueueConfig, type QueueCounters, type QueueRecord, type QueuedMessage,
 } from './queue-records.js';
 
 const MAX_QUEUE_NAME = 124;
@@ -194,7 +194,7 @@ export class DurableCore implements QueueHost {
     const writes: StoreWrite[] = deferred.flatMap((d) => d?.writes ?? []);
     const moved: QueuedMessage[] = [];
     for (const m of taken) {
-      const back: QueuedMessage = { seq: this.seq++, mid: m.mid, topic: m.topic, data: m.data, hdr: m.hdr, publishedAt: m.publishedAt, expiresAt: m.expiresAt, deliveries: 0 };
+      const back = queuedMessage(this.seq++, m.mid, m.topic, m.data, m.hdr, m.publishedAt, m.expiresAt, 0, undefined);
       writes.push(...deleteMessage(dlq.name, m), ...storeMessage(queue.name, back));
       queue.admit(back, 'retried');
       moved.push(back);
@@ -239,7 +239,7 @@ export class DurableCore implements QueueHost {
     const added: [DurableQueue, QueuedMessage][] = [];
     for (const q of queues) {
       writes.push(...q.makeRoom(data.length));
-      const message: QueuedMessage = { seq, mid, topic, data, hdr, publishedAt: now, expiresAt, deliveries: 0, watch: watchFor?.(q) };
+      const message = queuedMessage(seq, mid, topic, data, hdr, now, expiresAt, 0, watchFor?.(q));
       q.admit(message);
       writes.push(...storeMessage(q.name, message), q.counters());
       added.push([q, message]);
@@ -354,7 +354,7 @@ export class DurableCore implements QueueHost {
     const matched = this.trie.match(topic);
     const key = matched.length === 1 ? matched[0]!.name : matched.map((q) => q.name).join('\u0000');
     let queues = this.routes.get(key);
-    if (!queues) this.routes.set(key, (queues = matched));
+    if (!queues) this.routes.set(key, (queues = matched.slice())); // exactly as long: one per route, kept
     return queues;
   }
 
