@@ -6,13 +6,34 @@
 // subscription's share of the trie must stay small (issue 21: many small queues).
 class TrieNode<T> {
   children: Map<string, TrieNode<T>> | undefined = undefined;
-  /** Values whose pattern ends at this node. */
+  /** The value whose pattern ends at this node, while there is one: a set costs some 150 bytes. */
+  value: T | undefined = undefined;
+  /** Values whose pattern ends at this node, once there are two or more (`value` is then unset). */
   values: Set<T> | undefined = undefined;
   /** Values whose pattern ends with `>` right below this node. */
   tail: Set<T> | undefined = undefined;
 
   isEmpty(): boolean {
-    return !this.children?.size && !this.values?.size && !this.tail?.size;
+    return this.value === undefined && !this.children?.size && !this.values?.size && !this.tail?.size;
+  }
+
+  has(value: T): boolean {
+    return this.value === value || (this.values?.has(value) ?? false);
+  }
+
+  add(value: T): void {
+    if (this.values) this.values.add(value);
+    else if (this.value === undefined) this.value = value;
+    else {
+      this.values = new Set([this.value, value]);
+      this.value = undefined;
+    }
+  }
+
+  delete(value: T): boolean {
+    if (this.value !== value) return this.values?.delete(value) ?? false;
+    this.value = undefined;
+    return true;
   }
 }
 
@@ -35,12 +56,7 @@ export class TopicTrie<T> {
     const last = tokens.length - 1;
     for (let i = 0; i < last; i++) node = child(node, tokens[i]!);
     const token = tokens[last]!;
-    let set: Set<T>;
-    if (token === '>') set = node.tail ??= new Set();
-    else {
-      const leaf = child(node, token);
-      set = leaf.values ??= new Set();
-    }
+    const set = token === '>' ? (node.tail ??= new Set()) : child(node, token);
     if (!set.has(value)) {
       set.add(value);
       this.count++;
@@ -63,7 +79,7 @@ export class TopicTrie<T> {
       removed = node.tail?.delete(value) ?? false;
     } else {
       const leaf = node.children?.get(token);
-      removed = leaf?.values?.delete(value) ?? false;
+      removed = leaf?.delete(value) ?? false;
       if (leaf) path.push(leaf);
     }
     if (removed) {
@@ -98,7 +114,8 @@ function child<T>(node: TrieNode<T>, token: string): TrieNode<T> {
 
 function collect<T>(node: TrieNode<T>, tokens: string[], index: number, out: T[]): void {
   if (index === tokens.length) {
-    if (node.values) for (const v of node.values) out.push(v);
+    if (node.value !== undefined) out.push(node.value);
+    else if (node.values) for (const v of node.values) out.push(v);
     return;
   }
   // `>` needs at least one more token, and here there is one.

@@ -23,14 +23,20 @@ export interface QueueConfig {
   overflow: 'reject' | 'drop-oldest';
 }
 
-export const QUEUE_DEFAULTS: QueueConfig = {
+export const QUEUE_DEFAULTS: QueueConfig = Object.freeze({
   ackWait: 30_000,
   maxInFlight: 1_000,
   maxDeliveries: 5,
   maxMessages: 1_000_000,
   maxBytes: 256 * 1024 * 1024,
   overflow: 'reject',
-};
+});
+
+/** QUEUE_DEFAULTS itself for a config equal to it: most queues then share one (issue 21: many small queues). */
+export function sharedConfig(config: QueueConfig): QueueConfig {
+  const keys = Object.keys(QUEUE_DEFAULTS) as (keyof QueueConfig)[];
+  return Object.keys(config).length === keys.length && keys.every((k) => config[k] === QUEUE_DEFAULTS[k]) ? QUEUE_DEFAULTS : config;
+}
 
 /**
  * A stored config within today's ceilings (protocol/limits.ts): brokers before them stored any
