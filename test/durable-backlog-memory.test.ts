@@ -20,7 +20,8 @@ const PAYLOAD = new Uint8Array(1024).fill(3);
 interface Child {
   url: string;
   startedMs: number;
-  measure(): Promise<number>;
+  /** heapUsed + arrayBuffers after full collections; `code`: of heapUsed, the bytes of compiled code. */
+  measure(): Promise<{ bytes: number; code: number }>;
   stop(): Promise<void>;
 }
 
@@ -37,8 +38,8 @@ async function start(dataDir: string): Promise<Child> {
     startedMs,
     async measure() {
       child.stdin.write('measure\n');
-      const { heapUsed, arrayBuffers } = await next();
-      return heapUsed + arrayBuffers;
+      const { heapUsed, arrayBuffers, code } = await next();
+      return { bytes: heapUsed + arrayBuffers, code };
     },
     async stop() {
       const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -72,16 +73,16 @@ test(`${MESSAGES.toLocaleString('en-US')} queued 1 KiB messages stay on disk, be
   const emptyStartMs = broker.startedMs;
   client = await connect(broker.url);
   await client.createQueue('away', 'away.>', { maxMessages: 10 * MESSAGES });
-  const idle = await broker.measure();
+  const idle = (await broker.measure()).bytes;
   await publish(client, 'away.a', MESSAGES);
-  const queued = (await broker.measure()) - idle;
+  const queued = (await broker.measure()).bytes - idle;
   await client.close();
   await broker.stop();
 
   broker = await start(dataDir);
   client = await connect(broker.url);
   const info = (await client.admin({ op: 'queue', name: 'away' })) as { messages: number; bytes: number };
-  const restarted = (await broker.measure()) - idle;
+  const restarted = (await broker.measure()).bytes - idle;
   const perMessage = (bytes: number) => Math.round(bytes / MESSAGES);
   console.log(
     `backlog of ${MESSAGES}: +${perMessage(queued)} B/message queued, +${perMessage(restarted)} B/message after a restart; ` +
@@ -94,28 +95,46 @@ test(`${MESSAGES.toLocaleString('en-US')} queued 1 KiB messages stay on disk, be
   // Recovery reads counters and a window: the start does not grow with the backlog (generous: a busy machine).
   expect(broker.startedMs).toBeLessThan(3 * emptyStartMs + 1_000);
 
-  // And the first delivery comes from the head of the line.
+  // And the first delivery comes from the head of the line, ahead of the rest of the consumer's
+  // maxInFlight (1,000): those are written in slices, so the first does not wait for the last
+  // (before, all came in one frame: the first arrived with the thousandth).
+  const subscribed = performance.now();
   const sub = client.subscribe<Uint8Array>('away.>', { durable: 'away' });
-  const first = await sub[Symbol.asyncIterator]().next();
+  const deliveries = sub[Symbol.asyncIterator]();
+  const first = await deliveries.next();
+  const firstMs = performance.now() - subscribed;
   expect(first.value!.data).toEqual(PAYLOAD);
+  for (let i = 1; i < 1_000; i++) await deliveries.next();
+  const thousandthMs = performance.now() - subscribed;
+  console.log(`after the restart: first delivery ${firstMs.toFixed(1)} ms after the sub, the thousandth ${thousandthMs.toFixed(1)} ms`);
+  expect(firstMs).toBeLessThan(thousandthMs / 2);
 });
 
-// Issue 21 asks for at most 2 KiB a queue; today an empty queue costs about 2.4 KiB and a small
-// message about 1 KiB (see the report of issue 21): this keeps the figure printed and guards it
-// from growing with the window (a queue of a few messages must not cost a window's worth).
-test('many small queues: 2,000 queues of 3 messages each cost a few KiB a queue, not a window', async () => {
+// Issue 21 asks for at most 2 KiB a queue holding a few messages. Counted: the broker's V8 heap
+// and array buffers after full collections, from after a warm-up (100 queues used the same way,
+// so the code paths are compiled and the broker's caches made) to after 2,000 queues of three
+// 16-byte persistent messages each, less compiled code: the queue, its share of the topic trie,
+// route caches and rate samples, its messages with their payload bytes and dedupe-window ids.
+// About 1.9 KiB a queue here (5.2 KiB before the many-small-queues work), varying by a few
+// hundred bytes with when hash tables grow and the rate sampler ticks: the guard allows for that
+// and keeps a queue of a few messages from costing a window's worth.
+test('many small queues: 2,000 queues of 3 messages each cost about 2 KiB a queue', async () => {
   broker = await start(dataDir);
   client = await connect(broker.url);
+  const small = new Uint8Array(16);
+  const fill = async (prefix: string, from: number, to: number) => {
+    for (let i = from; i < to; i += 100) {
+      const batch = Array.from({ length: Math.min(100, to - i) }, (_, k) => i + k);
+      await Promise.all(batch.map((n) => client!.createQueue(`${prefix}-${n}`, `${prefix}.${n}`)));
+      await Promise.all(batch.map((n) => publish(client!, `${prefix}.${n}`, 3, small)));
+    }
+  };
+  await fill('warm', 0, 100);
   const idle = await broker.measure();
   const QUEUES = 2_000;
-  for (let i = 0; i < QUEUES; i += 100) {
-    await Promise.all(Array.from({ length: 100 }, (_, k) => client!.createQueue(`small-${i + k}`, `small.${i + k}`)));
-  }
-  const small = new Uint8Array(16);
-  for (let i = 0; i < QUEUES; i += 100) {
-    await Promise.all(Array.from({ length: 100 }, (_, k) => publish(client!, `small.${i + k}`, 3, small)));
-  }
-  const perQueue = Math.round(((await broker.measure()) - idle) / QUEUES);
-  console.log(`${QUEUES} queues of 3 messages: ${perQueue} B a queue`);
-  expect(perQueue).toBeLessThanOrEqual(8 * 1024);
+  await fill('small', 0, QUEUES);
+  const full = await broker.measure();
+  const perQueue = Math.round((full.bytes - full.code - (idle.bytes - idle.code)) / QUEUES);
+  console.log(`${QUEUES} queues of 3 messages: ${perQueue} B a queue (compiled code not counted: ${Math.round((full.code - idle.code) / QUEUES)} B a queue)`);
+  expect(perQueue).toBeLessThanOrEqual(2.5 * 1024);
 });

@@ -10,6 +10,9 @@ export interface Route {
   readonly json: boolean;
 }
 
+/** The route of every topic nobody subscribes to (durable queues' topics, often): one, not one per topic. */
+const NO_RECEIVERS: Route = Object.freeze({ entries: Object.freeze([]) as unknown as RouteEntry[], json: false });
+
 /**
  * Maps topics to receivers. Results are cached per topic until the subscriptions change, so a
  * steady stream on a few topics costs one Map lookup each.
@@ -58,7 +61,7 @@ export class Router {
     if (route === undefined) {
       const entries = this.trie.match(topic);
       const json = entries.some((e) => (isGroup(e) ? e.members.some(speaksJson) : speaksJson(e)));
-      route = { entries, json };
+      route = entries.length === 0 ? NO_RECEIVERS : { entries, json };
       if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
       this.cache.set(ownCopy(topic), route);
     }

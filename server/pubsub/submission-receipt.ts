@@ -6,16 +6,34 @@ import type { Connection } from '../connection.js';
 /**
  * Submission receipts are one per acknowledged publish, so the common one (nothing dropped) is
  * encoded from a cached tail: packing the whole object with msgpackr was ~40% of the broker's
- * work per persistent publish. Only `re` and `mid` differ between receipts of one route.
+ * work per persistent publish. Only `re`, `mid` and the queues reached differ between them.
  */
 const T_RE = mapBody(packr.pack({ t: 'receipt', re: 0 })).body.slice(0, -1); // "t":"receipt","re": without the value
 const MID_KEY = Uint8Array.from(packr.pack('mid'));
 const MAX_TAILS = 4_096;
 
 interface Tail { entries: number; msgpack: Uint8Array; json: string }
-/** Tails by receivers, without queues and per queue list (the durable core hands out one array per route). */
-const plainTails = new Map<number, Tail>();
-const queueTails = new WeakMap<readonly string[], Map<number, Tail>>();
+/**
+ * Tails by receivers, without the queues: those are written per receipt. A tail per route (the
+ * queues a topic reaches) cost some 350 bytes per durable queue (issue 21: many small queues).
+ */
+const tails = new Map<number, Tail>();
+const QUEUES_KEY = Uint8Array.from(packr.pack('queues'));
+
+/** The fields after `t`, `re` and `mid` of a receipt that dropped nothing, but for `queues`. */
+function tailFor(receivers: number): Tail {
+  let tail = tails.get(receivers);
+  if (!tail) {
+    const rest = submissionReceipt(0, '', receivers, []) as unknown as Record<string, unknown>;
+    delete rest.t;
+    delete rest.re;
+    delete rest.mid;
+    if (tails.size >= MAX_TAILS) tails.clear();
+    const { entries, body } = mapBody(packr.pack(rest));
+    tails.set(receivers, (tail = { entries, msgpack: body, json: JSON.stringify(rest).slice(1, -1) }));
+  }
+  return tail;
+}
 
 export function submissionReceipt(re: number, mid: string, receivers: number, dropped: ReceiverRef[], queues?: string[]): ReceiptFrame {
   const receipt: ReceiptFrame = {
@@ -40,30 +58,37 @@ export function sendSubmissionReceipt(
 
 /** The encoded receipt of a submission that dropped nothing. */
 export function encodeSubmissionReceipt(codec: Codec, re: number, mid: string, receivers: number, queues?: readonly string[]): Piece {
-  let byReceivers = plainTails;
+  const tail = tailFor(receivers);
+  if (codec.name === 'json') {
+    const named = queues ? `,"queues":${JSON.stringify(queues)}` : '';
+    return `{"t":"receipt","re":${re},"mid":${JSON.stringify(mid)},${tail.json}${named}}`;
+  }
+  let size = 1 + T_RE.length + uintLength(re) + MID_KEY.length + strLength(mid) + tail.msgpack.length;
   if (queues) {
-    byReceivers = queueTails.get(queues) ?? new Map();
-    queueTails.set(queues, byReceivers);
+    size += QUEUES_KEY.length + 5;
+    for (const q of queues) size += strLength(q);
   }
-  let tail = byReceivers.get(receivers);
-  if (!tail) {
-    const rest = submissionReceipt(0, '', receivers, [], queues ? [...queues] : undefined) as unknown as Record<string, unknown>;
-    delete rest.t;
-    delete rest.re;
-    delete rest.mid;
-    if (byReceivers.size >= MAX_TAILS) byReceivers.clear();
-    const { entries, body } = mapBody(packr.pack(rest));
-    byReceivers.set(receivers, (tail = { entries, msgpack: body, json: JSON.stringify(rest).slice(1) }));
-  }
-  if (codec.name === 'json') return `{"t":"receipt","re":${re},"mid":${JSON.stringify(mid)},${tail.json}`;
-  const out = new Uint8Array(1 + T_RE.length + uintLength(re) + MID_KEY.length + strLength(mid) + tail.msgpack.length);
-  out[0] = 0x80 | (3 + tail.entries); // t, re, mid and the tail's
+  const out = new Uint8Array(size);
+  out[0] = 0x80 | (3 + tail.entries + (queues ? 1 : 0)); // t, re, mid, the tail's and queues
   out.set(T_RE, 1);
   let p = writeUint(out, 1 + T_RE.length, re);
   out.set(MID_KEY, p);
   p = writeStr(out, p + MID_KEY.length, mid);
   out.set(tail.msgpack, p);
-  return out.subarray(0, p + tail.msgpack.length);
+  p += tail.msgpack.length;
+  if (queues) {
+    out.set(QUEUES_KEY, p);
+    p = writeArrayHeader(out, p + QUEUES_KEY.length, queues.length);
+    for (const q of queues) p = writeStr(out, p, q);
+  }
+  return out.subarray(0, p);
+}
+
+function writeArrayHeader(out: Uint8Array, p: number, n: number): number {
+  if (n < 16) { out[p] = 0x90 | n; return p + 1; }
+  if (n < 0x10000) { out[p] = 0xdc; out[p + 1] = n >> 8; out[p + 2] = n & 0xff; return p + 3; }
+  out[p] = 0xdd; out[p + 1] = n >>> 24; out[p + 2] = (n >>> 16) & 0xff; out[p + 3] = (n >>> 8) & 0xff; out[p + 4] = n & 0xff;
+  return p + 5;
 }
 
 /** The entries of an encoded map without its header (msgpackr writes map16 even for small maps), copied. */

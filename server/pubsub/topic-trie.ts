@@ -2,15 +2,38 @@
  * A trie over dot-separated tokens: routing costs the depth of the topic, not the number of
  * subscriptions. `*` matches one token, a trailing `>` one or more.
  */
+// Each made on first use: most nodes are leaves holding one value, and a queue's or a
+// subscription's share of the trie must stay small (issue 21: many small queues).
 class TrieNode<T> {
-  readonly children = new Map<string, TrieNode<T>>();
-  /** Values whose pattern ends at this node. */
-  readonly values = new Set<T>();
+  children: Map<string, TrieNode<T>> | undefined = undefined;
+  /** The value whose pattern ends at this node, while there is one: a set costs some 150 bytes. */
+  value: T | undefined = undefined;
+  /** Values whose pattern ends at this node, once there are two or more (`value` is then unset). */
+  values: Set<T> | undefined = undefined;
   /** Values whose pattern ends with `>` right below this node. */
-  readonly tail = new Set<T>();
+  tail: Set<T> | undefined = undefined;
 
   isEmpty(): boolean {
-    return this.children.size === 0 && this.values.size === 0 && this.tail.size === 0;
+    return this.value === undefined && !this.children?.size && !this.values?.size && !this.tail?.size;
+  }
+
+  has(value: T): boolean {
+    return this.value === value || (this.values?.has(value) ?? false);
+  }
+
+  add(value: T): void {
+    if (this.values) this.values.add(value);
+    else if (this.value === undefined) this.value = value;
+    else {
+      this.values = new Set([this.value, value]);
+      this.value = undefined;
+    }
+  }
+
+  delete(value: T): boolean {
+    if (this.value !== value) return this.values?.delete(value) ?? false;
+    this.value = undefined;
+    return true;
   }
 }
 
@@ -33,7 +56,7 @@ export class TopicTrie<T> {
     const last = tokens.length - 1;
     for (let i = 0; i < last; i++) node = child(node, tokens[i]!);
     const token = tokens[last]!;
-    const set = token === '>' ? node.tail : child(node, token).values;
+    const set = token === '>' ? (node.tail ??= new Set()) : child(node, token);
     if (!set.has(value)) {
       set.add(value);
       this.count++;
@@ -46,17 +69,17 @@ export class TopicTrie<T> {
     let node: TrieNode<T> | undefined = this.root;
     const last = tokens.length - 1;
     for (let i = 0; i < last && node; i++) {
-      node = node.children.get(tokens[i]!);
+      node = node.children?.get(tokens[i]!);
       if (node) path.push(node);
     }
     if (!node) return false;
     const token = tokens[last]!;
     let removed: boolean;
     if (token === '>') {
-      removed = node.tail.delete(value);
+      removed = node.tail?.delete(value) ?? false;
     } else {
-      const leaf = node.children.get(token);
-      removed = leaf ? leaf.values.delete(value) : false;
+      const leaf = node.children?.get(token);
+      removed = leaf?.delete(value) ?? false;
       if (leaf) path.push(leaf);
     }
     if (removed) {
@@ -76,29 +99,32 @@ export class TopicTrie<T> {
 
 function countNodes<T>(node: TrieNode<T>): number {
   let n = 1;
-  for (const c of node.children.values()) n += countNodes(c);
+  if (node.children) for (const c of node.children.values()) n += countNodes(c);
   return n;
 }
 
 function child<T>(node: TrieNode<T>, token: string): TrieNode<T> {
-  let next = node.children.get(token);
+  let next = node.children?.get(token);
   if (!next) {
     next = new TrieNode<T>();
-    node.children.set(token, next);
+    (node.children ??= new Map()).set(token, next);
   }
   return next;
 }
 
 function collect<T>(node: TrieNode<T>, tokens: string[], index: number, out: T[]): void {
   if (index === tokens.length) {
-    for (const v of node.values) out.push(v);
+    if (node.value !== undefined) out.push(node.value);
+    else if (node.values) for (const v of node.values) out.push(v);
     return;
   }
   // `>` needs at least one more token, and here there is one.
-  for (const v of node.tail) out.push(v);
-  const exact = node.children.get(tokens[index]!);
+  if (node.tail) for (const v of node.tail) out.push(v);
+  const children = node.children;
+  if (!children) return;
+  const exact = children.get(tokens[index]!);
   if (exact) collect(exact, tokens, index + 1, out);
-  const star = node.children.get('*');
+  const star = children.get('*');
   if (star) collect(star, tokens, index + 1, out);
 }
 
@@ -106,6 +132,6 @@ function collect<T>(node: TrieNode<T>, tokens: string[], index: number, out: T[]
 function prune<T>(path: TrieNode<T>[], tokens: string[]): void {
   for (let i = path.length - 1; i > 0; i--) {
     if (!path[i]!.isEmpty()) return;
-    path[i - 1]!.children.delete(tokens[i - 1]!);
+    path[i - 1]!.children!.delete(tokens[i - 1]!);
   }
 }

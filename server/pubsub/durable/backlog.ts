@@ -31,8 +31,8 @@ export class Backlog {
   /** Expired here, their deletion not yet stored: a read of the disk must not bring them back. */
   private expiring: Set<number> | undefined;
 
-  /** `lateTtl`: a message's write resolved after its ttl ended, so a sweep of the ttl index that came in time missed it. */
-  constructor(private readonly store: Store, private readonly queue: string, from: number, private readonly lateTtl: (at: number) => void) {
+  /** `ttl.expiresInBacklog`: a message's write resolved after its ttl ended, so a sweep of the ttl index that came in time missed it. */
+  constructor(private readonly store: Store, private readonly queue: string, from: number, private readonly ttl: { expiresInBacklog(at: number): void }) {
     this.from = from;
   }
 
@@ -146,6 +146,6 @@ export class Backlog {
     const i = this.pending.indexOf(entry);
     if (i === -1) return;
     this.pending.splice(i, 1);
-    if (entry.message.expiresAt <= Date.now()) this.lateTtl(entry.message.expiresAt);
+    if (entry.message.expiresAt <= Date.now()) this.ttl.expiresInBacklog(entry.message.expiresAt);
   }
 }

@@ -13,7 +13,9 @@ const SWEEP = 10_000;
  * show them before) and a bounded cache of recent ones; any other id is one store read away.
  */
 export class DedupeWindow {
+  /** Id -> expiresAt - `since`: a small integer, held in the entry, where ms since 1970 would take a number box each. */
   private readonly cache = new Map<string, number>();
+  private readonly since = Date.now();
   private readonly pending = new Map<string, { expiresAt: number; durable: Promise<void> }>();
   private readonly sweeper: ReturnType<typeof setInterval>;
   private sweeping = false;
@@ -27,7 +29,8 @@ export class DedupeWindow {
   seen(mid: string, now: number): { durable: Promise<void> | undefined } | undefined {
     const pending = this.pending.get(mid);
     if (pending) return pending.expiresAt > now ? { durable: pending.durable } : undefined;
-    let expiresAt = this.cache.get(mid);
+    const cached = this.cache.get(mid);
+    let expiresAt = cached === undefined ? undefined : cached + this.since;
     if (expiresAt === undefined) {
       expiresAt = this.store.get(['d', mid]) as number | undefined;
       if (expiresAt !== undefined) this.remember(mid, expiresAt);
@@ -46,7 +49,7 @@ export class DedupeWindow {
     const expiresAt = now + this.windowMs;
     if (!durable) {
       this.remember(mid, expiresAt);
-      return () => this.cache.delete(mid);
+      return () => { this.cache.delete(mid); };
     }
     const entry = { expiresAt, durable };
     this.pending.set(mid, entry);
@@ -71,7 +74,7 @@ export class DedupeWindow {
 
   private remember(mid: string, expiresAt: number): void {
     this.cache.delete(mid);
-    this.cache.set(mid, expiresAt);
+    this.cache.set(mid, expiresAt - this.since);
     if (this.cache.size > CACHE) this.cache.delete(this.cache.keys().next().value!);
   }
 
@@ -86,7 +89,7 @@ export class DedupeWindow {
       writes.push({ key });
       // A later copy of the id, published after this one expired, has a record of its own time.
       if (this.store.get(['d', mid]) === expiresAt) writes.push({ key: ['d', mid] });
-      if (this.cache.get(mid) === expiresAt) this.cache.delete(mid);
+      if (this.cache.get(mid) === expiresAt - this.since) this.cache.delete(mid);
     }
     if (writes.length === 0) return;
     const written = this.store.write(writes);

@@ -16,7 +16,7 @@ import { StoreRoom } from '../../store/store-room.js';
 import { DedupeWindow } from './dedupe-window.js';
 import {
   QUEUE_DEFAULTS, QUEUES_PREFIX, configWithinLimits, countersKey, deleteCounters, deleteExpiry, deleteMessage, deleteQueue,
-  putQueue, storeMessage, type MessageWatch, type QueueConfig, type QueueCounters, type QueueRecord, type QueuedMessage,
+  putQueue, queuedMessage, sharedConfig, storeMessage, type MessageWatch, type QueueConfig, type QueueCounters, type QueueRecord, type QueuedMessage,
 } from './queue-records.js';
 
 const MAX_QUEUE_NAME = 124;
@@ -194,7 +194,7 @@ export class DurableCore implements QueueHost {
     const writes: StoreWrite[] = deferred.flatMap((d) => d?.writes ?? []);
     const moved: QueuedMessage[] = [];
     for (const m of taken) {
-      const back: QueuedMessage = { seq: this.seq++, mid: m.mid, topic: m.topic, data: m.data, hdr: m.hdr, publishedAt: m.publishedAt, expiresAt: m.expiresAt, deliveries: 0 };
+      const back = queuedMessage(this.seq++, m.mid, m.topic, m.data, m.hdr, m.publishedAt, m.expiresAt, 0, undefined);
       writes.push(...deleteMessage(dlq.name, m), ...storeMessage(queue.name, back));
       queue.admit(back, 'retried');
       moved.push(back);
@@ -218,7 +218,7 @@ export class DurableCore implements QueueHost {
     if (seen) return { queues: [], durable: seen.durable, duplicate: true };
     const queues = this.match(topic);
     if (queues.length > 0) this.room.check();
-    const data = payload.packedData();
+    const data = ownBytes(payload.packedData());
     // Check every queue before changing any, so a refusal leaves all of them as they were.
     for (const q of queues) {
       if (!q.canTake(data.length)) {
@@ -239,7 +239,8 @@ export class DurableCore implements QueueHost {
     const added: [DurableQueue, QueuedMessage][] = [];
     for (const q of queues) {
       writes.push(...q.makeRoom(data.length));
-      const message: QueuedMessage = { seq, mid, topic, data, hdr, publishedAt: now, expiresAt, deliveries: 0, watch: watchFor?.(q) };
+      // A queue bound to this very topic lends its pattern: one string for all its messages.
+      const message = queuedMessage(seq, mid, q.pattern === topic ? q.pattern : topic, data, hdr, now, expiresAt, 0, watchFor?.(q));
       q.admit(message);
       writes.push(...storeMessage(q.name, message), q.counters());
       added.push([q, message]);
@@ -354,7 +355,7 @@ export class DurableCore implements QueueHost {
     const matched = this.trie.match(topic);
     const key = matched.length === 1 ? matched[0]!.name : matched.map((q) => q.name).join('\u0000');
     let queues = this.routes.get(key);
-    if (!queues) this.routes.set(key, (queues = matched));
+    if (!queues) this.routes.set(key, (queues = matched.slice())); // exactly as long: one per route, kept
     return queues;
   }
 
@@ -385,7 +386,7 @@ export class DurableCore implements QueueHost {
         { name: queue.name, setting: differs, value },
       );
     }
-    queue.config = config;
+    queue.config = sharedConfig(config);
     queue.dispatch(); // a larger maxInFlight may free consumers
     return this.storeRecord(queue);
   }
@@ -418,7 +419,7 @@ export class DurableCore implements QueueHost {
    * the seq they had in its parent.
    */
   private install(name: string, pattern: string | null, config: QueueConfig, createdAt?: number, firstSeq = pattern === null ? 0 : this.seq): DurableQueue {
-    const queue = new DurableQueue(name, pattern, config, this, createdAt, firstSeq);
+    const queue = new DurableQueue(name, pattern, sharedConfig(config), this, createdAt, firstSeq);
     this.queues.set(name, queue);
     if (pattern !== null) this.trie.add(pattern, queue);
     this.routes.clear();
@@ -434,6 +435,15 @@ export class DurableCore implements QueueHost {
     forget?.();
     for (const [q, m] of added) q.withdraw(m);
   }
+}
+
+/**
+ * A small payload copied out of the buffer it arrived in (an inbound frame, msgpackr's output):
+ * a message held in memory would keep all of that buffer alive. Node's pool lays the copies
+ * side by side, without a buffer each.
+ */
+function ownBytes(data: Uint8Array): Uint8Array {
+  return data.byteLength <= 1024 && data.byteLength < data.buffer.byteLength ? Buffer.from(data) : data;
 }
 
 function record(q: DurableQueue): QueueRecord {

@@ -4,13 +4,18 @@ import type { Connection, TagOwner } from '../../connection.js';
 import type { Store, StoreWrite } from '../../store/store.js';
 import { OutboundMessage } from '../outbound-message.js';
 import { Payload } from '../payload.js';
-import { deleteExpiry, deleteMessage, expiryOfRecord, messagesPrefix, putCounters, putMessage, storeMessage, type QueueConfig, type QueueCounters, type QueuedMessage } from './queue-records.js';
+import { deleteExpiry, deleteMessage, expiryOfRecord, messagesPrefix, putCounters, putMessage, queuedMessage, storeMessage, type QueueConfig, type QueueCounters, type QueuedMessage } from './queue-records.js';
 import { Backlog } from './backlog.js';
 import { deleteRange } from './range-delete.js';
 import { DeferredWrites } from './deferred-writes.js';
 import { firstBySeq } from '../../first-by-seq.js';
 import { oldestMessages, oldestPublishedAt, type MessageState, type QueueContents } from './queue-inspection.js';
 import { ReadyLine } from './ready-line.js';
+
+interface Delayed {
+  readonly message: QueuedMessage;
+  readonly timer: ReturnType<typeof setTimeout>;
+}
 
 interface InFlight {
   readonly message: QueuedMessage;
@@ -57,10 +62,14 @@ export class DurableQueue implements TagOwner {
   /** Ready messages being deleted from the store by a purge, still counted in count and bytes until their deletes are issued. */
   private purging = NOT_PURGING;
   private deferredWrites: DeferredWrites | undefined;
-  private readonly inFlight = new Map<number, InFlight>();
-  private readonly delayed = new Map<number, { message: QueuedMessage; timer: ReturnType<typeof setTimeout> }>();
+  // Shared empty maps until a queue first delivers or delays: an idle queue costs little (issue
+  // 21: many small queues). Only deliver() and delay() add, and they make the queue its own.
+  private inFlight: Map<number, InFlight> = NO_IN_FLIGHT;
+  private delayed: Map<number, Delayed> = NO_DELAYED;
   readonly consumers: Consumer[] = [];
   private next = 0;
+  /** A dispatch() ended its slice: the next comes after the connections' flush. */
+  private dispatchDue = false;
   count = 0;
   bytes = 0;
   /** `purged`: ready messages an operator dropped; `retried`: messages taken back from `<name>.dlq` (admin ops). */
@@ -75,7 +84,7 @@ export class DurableQueue implements TagOwner {
     /** The seq of the queue's first message: older records under its name are a deleted namesake's. */
     readonly firstSeq = host.nextSeq,
   ) {
-    this.backlog = new Backlog(host.store, name, firstSeq, (at) => host.expiresInBacklog(at));
+    this.backlog = new Backlog(host.store, name, firstSeq, host);
   }
 
   get readyCount(): number {
@@ -280,13 +289,27 @@ export class DurableQueue implements TagOwner {
     this.dispatch();
   }
 
-  /** Hands ready messages to consumers with room, round-robin. */
+  /**
+   * Hands ready messages to consumers with room, round-robin, DISPATCH_SLICE at a time: a
+   * consumer attaching to a backlog has room for maxInFlight, and writing them all in one turn
+   * held its first message back until the last was written (issue 21: first delivery within
+   * 100 ms of the `sub`). The rest follow once the connections have flushed the slice.
+   */
   dispatch(): void {
-    if (this.host.paused) return;
+    if (this.host.paused || this.dispatchDue) return;
     const now = Date.now();
+    let slice = DISPATCH_SLICE;
     while (this.readyCount > 0) {
       const consumer = this.pick();
       if (!consumer) return;
+      if (slice-- === 0) {
+        this.dispatchDue = true;
+        setImmediate(() => {
+          this.dispatchDue = false;
+          this.dispatch();
+        });
+        return;
+      }
       const message = this.nextReady();
       if (!message) return;
       if (message.expiresAt <= now) {
@@ -500,6 +523,7 @@ export class DurableQueue implements TagOwner {
     const tag = consumer.conn.trackTag(this, message.seq);
     const f: InFlight = { message, consumer, tag, timer: undefined as never };
     f.timer = this.deadline(f);
+    if (this.inFlight === NO_IN_FLIGHT) this.inFlight = new Map();
     this.inFlight.set(message.seq, f);
     consumer.inFlight++;
     // The delivery count must survive a crash; nobody waits for this write.
@@ -548,6 +572,7 @@ export class DurableQueue implements TagOwner {
       else this.ready.push(m);
       this.dispatch();
     }, delay));
+    if (this.delayed === NO_DELAYED) this.delayed = new Map();
     this.delayed.set(m.seq, { message: m, timer });
   }
 
@@ -556,7 +581,7 @@ export class DurableQueue implements TagOwner {
     this.forget(m);
     this.stats.deadLettered++;
     m.watch?.rejected('dead-lettered');
-    const moved: QueuedMessage = { ...m, deliveries: 0, watch: undefined, heapIndex: -1, expiry: undefined };
+    const moved = queuedMessage(m.seq, m.mid, m.topic, m.data, m.hdr, m.publishedAt, m.expiresAt, 0, undefined);
     dlq.admit(moved);
     // One transaction: the message is in exactly one of the two queues whatever happens.
     const written = this.persist([...deleteMessage(this.name, m), ...storeMessage(dlq.name, moved), this.counters(), dlq.counters()], false, dlq);
@@ -605,6 +630,12 @@ export class DurableQueue implements TagOwner {
     return durable;
   }
 }
+
+/** Deliveries one dispatch() makes before it lets the connections write them (setImmediate runs after their flush). */
+const DISPATCH_SLICE = 64;
+
+const NO_IN_FLIGHT = new Map<number, InFlight>();
+const NO_DELAYED = new Map<number, Delayed>();
 
 /** A queue not purging shares this one; a purge gets its own. */
 const NOT_PURGING: { count: number; bytes: number } = Object.freeze({ count: 0, bytes: 0 });

@@ -23,14 +23,20 @@ export interface QueueConfig {
   overflow: 'reject' | 'drop-oldest';
 }
 
-export const QUEUE_DEFAULTS: QueueConfig = {
+export const QUEUE_DEFAULTS: QueueConfig = Object.freeze({
   ackWait: 30_000,
   maxInFlight: 1_000,
   maxDeliveries: 5,
   maxMessages: 1_000_000,
   maxBytes: 256 * 1024 * 1024,
   overflow: 'reject',
-};
+});
+
+/** QUEUE_DEFAULTS itself for a config equal to it: most queues then share one (issue 21: many small queues). */
+export function sharedConfig(config: QueueConfig): QueueConfig {
+  const keys = Object.keys(QUEUE_DEFAULTS) as (keyof QueueConfig)[];
+  return Object.keys(config).length === keys.length && keys.every((k) => config[k] === QUEUE_DEFAULTS[k]) ? QUEUE_DEFAULTS : config;
+}
 
 /**
  * A stored config within today's ceilings (protocol/limits.ts): brokers before them stored any
@@ -141,10 +147,19 @@ export function expiryOfRecord(queue: string, key: Key, value: unknown): StoreWr
 
 export function messageFromRecord(key: Key, value: unknown): QueuedMessage {
   const r = value as MessageRecord;
-  return {
-    seq: key[2] as number, mid: r.mid, topic: r.topic, data: r.data, publishedAt: r.publishedAt,
-    expiresAt: r.expiresAt ?? Infinity, deliveries: r.deliveries, ...(r.hdr === undefined ? {} : { hdr: r.hdr }),
-  };
+  return queuedMessage(key[2] as number, r.mid, r.topic, r.data, r.hdr, r.publishedAt, r.expiresAt ?? Infinity, r.deliveries, undefined);
+}
+
+/**
+ * A message in memory, every field set here, in one order: V8 then keeps them all inside the
+ * object, of one shape, instead of adding a property array when the heap or the ttl index sets
+ * theirs later (about 40 bytes a message; issue 21: many small queues).
+ */
+export function queuedMessage(
+  seq: number, mid: string, topic: string, data: Uint8Array, hdr: Headers | undefined, publishedAt: number, expiresAt: number,
+  deliveries: number, watch: MessageWatch | undefined,
+): QueuedMessage {
+  return { seq, mid, topic, data, hdr, publishedAt, expiresAt, deliveries, heapIndex: -1, expiry: undefined, watch };
 }
 
 

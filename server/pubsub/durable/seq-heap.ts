@@ -4,13 +4,16 @@ export interface HeapItem {
   heapIndex?: number;
 }
 
+/** Heaps this small grow by copying (push()). */
+const SMALL = 8;
+
 /**
  * A binary min-heap of items ordered by `seq`: ready messages, oldest first, whatever order they
  * come back in. Items know their position, so one can leave from the middle (a ttl that ends)
  * in O(log n).
  */
 export class SeqHeap<T extends HeapItem> {
-  private readonly heap: T[] = [];
+  private heap: T[] = [];
 
   get size(): number {
     return this.heap.length;
@@ -26,7 +29,10 @@ export class SeqHeap<T extends HeapItem> {
   }
 
   push(item: T): void {
-    this.heap.push(item);
+    // A push grows an array by 17 slots at least: a queue holding a few messages would carry
+    // ~150 bytes of room (issue 21: many small queues). A small heap is copied to its size instead.
+    if (this.heap.length < SMALL) this.heap = this.heap.concat(item);
+    else this.heap.push(item);
     this.up(this.heap.length - 1, item);
   }
 
