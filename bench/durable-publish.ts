@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { connect } from '../client-sdk/index.js';
 import { listeningUrl } from './spawn-broker.js';
+import { keepInFlight } from './in-flight.js';
 
 export interface DurablePublishResult {
   messages: number;
@@ -35,9 +36,9 @@ export async function durablePublish(messages: number, inFlight = 256, warmup = 
     // Room for every message: no consumer drains the queue during the run.
     await client.createQueue(QUEUE, TOPIC, { maxMessages: warmup + messages + inFlight, maxBytes: 2 ** 40 });
     const payload = new Uint8Array(128).fill(7);
-    await keepInFlight(warmup, inFlight, () => client.publish(TOPIC, payload, { mode: 'persistent', ack: 'submission' }));
+    await keepInFlight(warmup, inFlight, () => storedPublish(() => client.publish(TOPIC, payload, { mode: 'persistent', ack: 'submission' })));
     const started = performance.now();
-    await keepInFlight(messages, inFlight, () => client.publish(TOPIC, payload, { mode: 'persistent', ack: 'submission' }));
+    await keepInFlight(messages, inFlight, () => storedPublish(() => client.publish(TOPIC, payload, { mode: 'persistent', ack: 'submission' })));
     const seconds = (performance.now() - started) / 1000;
     await client.close();
     return { messages, inFlight, payloadBytes: payload.length, seconds, ackedPerSecond: Math.round(messages / seconds) };
@@ -48,26 +49,12 @@ export async function durablePublish(messages: number, inFlight = 256, warmup = 
 }
 
 /**
- * Runs `total` publishes with at most `window` outstanding. Every receipt must name the queue:
- * a publish stored nowhere would make the figure meaningless, so it fails the run.
+ * One persistent publish whose receipt must name the queue: a publish stored nowhere would make
+ * the figure meaningless, so it fails the run.
  */
-async function keepInFlight(total: number, window: number, publish: () => Promise<{ queues?: string[] }>): Promise<void> {
-  let started = 0;
-  let finished = 0;
-  await new Promise<void>((resolve, reject) => {
-    const next = (): void => {
-      if (finished === total) return resolve();
-      if (started === total) return;
-      started++;
-      publish().then((receipt) => {
-        if (receipt.queues?.[0] !== QUEUE) return reject(new Error(`persistent publish was not stored in ${QUEUE}: ${JSON.stringify(receipt)}`));
-        finished++;
-        next();
-      }, reject);
-    };
-    for (let i = 0; i < Math.min(window, total); i++) next();
-    if (total === 0) resolve();
-  });
+async function storedPublish(publish: () => Promise<{ queues?: string[] }>): Promise<void> {
+  const receipt = await publish();
+  if (receipt.queues?.[0] !== QUEUE) throw new Error(`persistent publish was not stored in ${QUEUE}: ${JSON.stringify(receipt)}`);
 }
 
 /** `linden serve --data dir` as users run it; resolves with its URL once it listens. */
