@@ -3,37 +3,19 @@
  * broker's certificate and trusts a private CA only when given it in `tls.ca`; reloadTls()
  * serves a new certificate to new connections. Certificates come from openssl, made per run.
  */
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { get } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, LindenError, type Client } from '../client-sdk/index.js';
 import { startBroker } from '../server/index.js';
-import { makeCa, makeServerCert, type CertificateAuthority, type ServerCertificate } from './helpers/certificates.js';
+import { twoAuthorities, type ServerCertificate } from './helpers/certificates.js';
 import { testBroker } from './helpers/setup.js';
 
-let dir: string;
-let ca1: CertificateAuthority;
-let ca2: CertificateAuthority;
-let server1: ServerCertificate;
-let server2: ServerCertificate;
-/** The files the broker under test reads; tests overwrite them to rotate the certificate. */
-let live: { cert: string; key: string };
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'linden-tls-'));
-  [ca1, ca2] = await Promise.all([makeCa(dir, 'ca1'), makeCa(dir, 'ca2')]);
-  [server1, server2] = await Promise.all([makeServerCert(dir, ca1, 'server1'), makeServerCert(dir, ca2, 'server2')]);
-  live = { cert: join(dir, 'live.pem'), key: join(dir, 'live.key') };
-});
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const pki = twoAuthorities('linden-tls-');
 
 async function install(cert: ServerCertificate): Promise<void> {
-  await copyFile(cert.certPath, live.cert);
-  await copyFile(cert.keyPath, live.key);
+  await copyFile(cert.certPath, pki.live.cert);
+  await copyFile(cert.keyPath, pki.live.key);
 }
 
 const t = testBroker();
@@ -44,8 +26,8 @@ afterEach(async () => {
 });
 
 async function startTls(): Promise<string> {
-  await install(server1);
-  return (await t.start({ tls: live })).url;
+  await install(pki.server1);
+  return (await t.start({ tls: pki.live })).url;
 }
 
 /** connect() without reconnecting, closed after the test. */
@@ -90,16 +72,16 @@ describe('wss://', () => {
   test('the broker serves wss:// with the certificate; the SDK connects trusting the CA in tls.ca', async () => {
     const url = await startTls();
     expect(url).toMatch(/^wss:\/\/127\.0\.0\.1:\d+$/);
-    const client = await open(url, ca1.pem);
+    const client = await open(url, pki.ca1.pem);
     expect(await echo(client, 'over TLS')).toBe('over TLS');
   });
 
   test('tls.ca takes a Buffer, a plain Uint8Array or a list holding the right CA', async () => {
     const url = await startTls();
-    const buffer = await readFile(ca1.certPath);
+    const buffer = await readFile(pki.ca1.certPath);
     await open(url, buffer);
     await open(url, new Uint8Array(buffer));
-    await open(url, [ca2.pem, ca1.pem]);
+    await open(url, [pki.ca2.pem, pki.ca1.pem]);
   });
 
   test('without tls.ca the certificate of a private CA is refused: CONNECTION_REFUSED saying so', async () => {
@@ -111,15 +93,15 @@ describe('wss://', () => {
 
   test('a CA that did not sign the certificate is refused the same way', async () => {
     const url = await startTls();
-    const err = await refusal(url, ca2.pem);
+    const err = await refusal(url, pki.ca2.pem);
     expect(err.code).toBe('CONNECTION_REFUSED');
     expect(err.message).toContain("the broker's TLS certificate is not trusted");
   });
 
   test('a URL naming a host the certificate does not cover is refused', async () => {
-    await install(server1);
-    const broker = await t.start({ tls: live, host: '127.0.0.2' }); // all of 127/8 is loopback on Linux
-    const err = await refusal(broker.url, ca1.pem);
+    await install(pki.server1);
+    const broker = await t.start({ tls: pki.live, host: '127.0.0.2' }); // all of 127/8 is loopback on Linux
+    const err = await refusal(broker.url, pki.ca1.pem);
     expect(err.code).toBe('CONNECTION_REFUSED');
     expect(err.message).toContain("the broker's TLS certificate is not valid for this host");
   });
@@ -133,33 +115,33 @@ describe('wss://', () => {
   test('the HTTP API is HTTPS on the same port: /healthz and /api answer a client trusting the CA', async () => {
     const url = await startTls();
     const base = url.replace(/^wss:/, 'https:');
-    const health = await httpsGet(`${base}/healthz`, ca1.pem);
+    const health = await httpsGet(`${base}/healthz`, pki.ca1.pem);
     expect(health.status).toBe(200);
     expect(JSON.parse(health.body)).toMatchObject({ status: 'ok' });
-    expect((await httpsGet(`${base}/api/queues`, ca1.pem)).status).toBe(200);
-    await expect(httpsGet(`${base}/healthz`, ca2.pem)).rejects.toMatchObject({ code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+    expect((await httpsGet(`${base}/api/queues`, pki.ca1.pem)).status).toBe(200);
+    await expect(httpsGet(`${base}/healthz`, pki.ca2.pem)).rejects.toMatchObject({ code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
   });
 });
 
 describe('reloadTls()', () => {
   test('new connections get the new certificate; open ones keep theirs and keep working', async () => {
     const url = await startTls();
-    const before = await open(url, ca1.pem);
-    await install(server2);
+    const before = await open(url, pki.ca1.pem);
+    await install(pki.server2);
     await t.broker.reloadTls();
-    expect((await refusal(url, ca1.pem)).message).toContain("the broker's TLS certificate is not trusted");
-    const after = await open(url, ca2.pem);
+    expect((await refusal(url, pki.ca1.pem)).message).toContain("the broker's TLS certificate is not trusted");
+    const after = await open(url, pki.ca2.pem);
     expect(await echo(after, 'new certificate')).toBe('new certificate');
     expect(await echo(before, 'old connection')).toBe('old connection');
   });
 
   test('a reload that fails rejects with INVALID_OPTIONS and the previous certificate stays', async () => {
     const url = await startTls();
-    await writeFile(live.key, 'not a key\n');
-    await expect(t.broker.reloadTls()).rejects.toMatchObject({ code: 'INVALID_OPTIONS', message: expect.stringContaining(live.key) });
-    await copyFile(server2.keyPath, live.key); // a key of another certificate
+    await writeFile(pki.live.key, 'not a key\n');
+    await expect(t.broker.reloadTls()).rejects.toMatchObject({ code: 'INVALID_OPTIONS', message: expect.stringContaining(pki.live.key) });
+    await copyFile(pki.server2.keyPath, pki.live.key); // a key of another certificate
     await expect(t.broker.reloadTls()).rejects.toMatchObject({ code: 'INVALID_OPTIONS', message: expect.stringContaining('does not go with') });
-    await open(url, ca1.pem);
+    await open(url, pki.ca1.pem);
   });
 
   test('a broker without tls has nothing to reload: INVALID_OPTIONS', async () => {
@@ -171,16 +153,16 @@ describe('reloadTls()', () => {
 
 describe('startBroker({ tls })', () => {
   test('unreadable files, a key that does not match and a malformed option are INVALID_OPTIONS, naming the file', async () => {
-    const missing = join(dir, 'missing.pem');
-    await expect(startBroker({ port: 0, logLevel: 'silent', tls: { cert: missing, key: server1.keyPath } }))
+    const missing = join(pki.dir, 'missing.pem');
+    await expect(startBroker({ port: 0, logLevel: 'silent', tls: { cert: missing, key: pki.server1.keyPath } }))
       .rejects.toMatchObject({ code: 'INVALID_OPTIONS', message: `cannot read tls.cert "${missing}": ENOENT` });
-    await expect(startBroker({ port: 0, logLevel: 'silent', tls: { cert: server1.keyPath, key: server1.keyPath } }))
-      .rejects.toMatchObject({ code: 'INVALID_OPTIONS', message: expect.stringContaining(`tls.cert "${server1.keyPath}" holds no PEM certificate`) });
-    await expect(startBroker({ port: 0, logLevel: 'silent', tls: { cert: server1.certPath, key: server2.keyPath } }))
+    await expect(startBroker({ port: 0, logLevel: 'silent', tls: { cert: pki.server1.keyPath, key: pki.server1.keyPath } }))
+      .rejects.toMatchObject({ code: 'INVALID_OPTIONS', message: expect.stringContaining(`tls.cert "${pki.server1.keyPath}" holds no PEM certificate`) });
+    await expect(startBroker({ port: 0, logLevel: 'silent', tls: { cert: pki.server1.certPath, key: pki.server2.keyPath } }))
       .rejects.toMatchObject({ code: 'INVALID_OPTIONS', message: expect.stringContaining('does not go with') });
-    await expect(startBroker({ port: 0, logLevel: 'silent', tls: { cert: server1.certPath } } as never))
+    await expect(startBroker({ port: 0, logLevel: 'silent', tls: { cert: pki.server1.certPath } } as never))
       .rejects.toMatchObject({ code: 'INVALID_OPTIONS', message: expect.stringContaining('tls: must have required property \'key\'') });
-    await expect(startBroker({ port: 0, logLevel: 'silent', tls: { ...live, ca: 'x' } } as never))
+    await expect(startBroker({ port: 0, logLevel: 'silent', tls: { ...pki.live, ca: 'x' } } as never))
       .rejects.toMatchObject({ code: 'INVALID_OPTIONS', message: expect.stringContaining('unknown option "ca"') });
   });
 });

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -64,4 +65,33 @@ export async function makeServerCert(dir: string, ca: CertificateAuthority, name
   const serial = `0x${Date.now().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`;
   await openssl(['x509', '-req', '-in', csrPath, '-CA', ca.certPath, '-CAkey', ca.keyPath, '-set_serial', serial, '-days', '2', '-out', certPath, '-extfile', extPath]);
   return { certPath, keyPath };
+}
+
+/** Two CAs with a server certificate each, and the paths a broker under test reads (`live`). */
+export interface TwoAuthorities {
+  dir: string;
+  ca1: CertificateAuthority;
+  ca2: CertificateAuthority;
+  server1: ServerCertificate;
+  server2: ServerCertificate;
+  /** The files the broker under test reads; tests overwrite them to rotate the certificate. */
+  live: { cert: string; key: string };
+}
+
+/**
+ * The certificates of a TLS test file, made once before its tests in a folder of their own that
+ * is removed after them. Call at the top of the file; the fields are set once the tests run.
+ */
+export function twoAuthorities(prefix: string): TwoAuthorities {
+  const pki = {} as TwoAuthorities;
+  beforeAll(async () => {
+    const dir = await mkdtemp(join(tmpdir(), prefix));
+    const [ca1, ca2] = await Promise.all([makeCa(dir, 'ca1'), makeCa(dir, 'ca2')]);
+    const [server1, server2] = await Promise.all([makeServerCert(dir, ca1, 'server1'), makeServerCert(dir, ca2, 'server2')]);
+    Object.assign(pki, { dir, ca1, ca2, server1, server2, live: { cert: join(dir, 'live.pem'), key: join(dir, 'live.key') } });
+  });
+  afterAll(async () => {
+    if (pki.dir) await rm(pki.dir, { recursive: true, force: true });
+  });
+  return pki;
 }
