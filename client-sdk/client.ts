@@ -23,6 +23,7 @@ import type { Subscription, SubscribeOptions } from './subscription.js';
 import { ClientSubscriptions } from './subscriptions.js';
 import { ServerList } from './servers.js';
 import { openSocket, whenDrained, type Socket } from './transport.js';
+import { afterTurn } from './after-turn.js';
 
 const RESOLVED = Promise.resolve();
 /** Bytes of a fast-path publish besides its payload and topic, at most. */
@@ -56,6 +57,7 @@ export class Client implements MessageOwner {
   private outbox!: Outbox;
   private rcvTags: number[] = [];
   private flushScheduled = false;
+  private lateFlushScheduled = false;
   private readonly feed = new StatusFeed();
   private handshake: { resolve(): void; reject(err: Error): void } | undefined;
   private readonly heartbeat = new Heartbeat();
@@ -349,13 +351,28 @@ export class Client implements MessageOwner {
       return;
     }
     this.outbox.add(piece, portable, id);
-    this.scheduleFlush();
+    if (portable) this.scheduleFlush();
+    else this.scheduleLateFlush();
   }
 
   private scheduleFlush(): void {
     if (this.flushScheduled || !this.live) return;
     this.flushScheduled = true;
     queueMicrotask(() => this.flushNow());
+  }
+
+  /**
+   * Acks, nacks and pings leave at the end of the turn, not of the microtask: a consumer
+   * acknowledging each message of a frame as it iterates sends them all in one frame, where a
+   * flush per microtask wrote one frame, and one syscall, per ack (issue 21: drain rate).
+   */
+  private scheduleLateFlush(): void {
+    if (this.flushScheduled || this.lateFlushScheduled || !this.live) return;
+    this.lateFlushScheduled = true;
+    afterTurn(() => {
+      this.lateFlushScheduled = false;
+      if (!this.flushScheduled) this.flushNow();
+    });
   }
 
   private flushNow(): void {
