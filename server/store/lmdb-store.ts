@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { open, type Key as LmdbKey, type RootDatabase } from 'lmdb';
 import { Packr } from 'msgpackr';
 import { FolderLock } from './folder-lock.js';
+import { ownBinaries } from './own-binaries.js';
 import { assertKey, startsWith } from './keys.js';
 import { asStoreFull } from './store-room.js';
 import type { Key, KeyPart, RangeOptions, Store, StoreWrite } from './store.js';
@@ -18,10 +19,19 @@ const FILE = 'linden.mdb';
  *   its own);
  * - an unencodable value throws before anything of its write() is queued, so a failed write()
  *   leaves nothing half applied;
- * - copyBuffers: binary inside a value comes back as a Buffer of its own, never a view into
+ * - binary inside a value comes back as a Buffer of its own (ownBinaries), never a view into
  *   memory LMDB reuses.
+ * Values are decoded straight from the memory lmdb-js reads them into (VALUES, its decoder):
+ * with `encoding: 'binary'` it copied each value into a Buffer of its own first, then msgpackr
+ * copied the payload out of that again (issue 21: a draining queue reads every message).
  */
-const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true, int64AsType: 'auto' as 'number', copyBuffers: true });
+const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true, int64AsType: 'auto' as 'number', copyBuffers: false });
+
+/** Values go in as the Buffers write() packed; they come out decoded, `end` being where the value ends in lmdb-js's buffer. */
+const VALUES = {
+  encode: (packed: Buffer): Buffer => packed,
+  decode: (bytes: Uint8Array, end?: number): unknown => ownBinaries(packr.unpack(bytes, typeof end === 'number' ? end : undefined)),
+};
 
 const noop = (): void => {};
 /** A full disk or map comes out as STORE_FULL, which a publisher is told as is. */
@@ -57,7 +67,7 @@ export class LmdbStore implements Store {
   readonly durable = true;
   private closing: Promise<void> | undefined;
 
-  private constructor(private readonly db: RootDatabase<Buffer, LmdbKey>, private readonly lock: FolderLock) {}
+  private constructor(private readonly db: RootDatabase<unknown, LmdbKey>, private readonly lock: FolderLock) {}
 
   /**
    * Opens (creating if needed) the store in folder `dir`, which it holds until close(): while it
@@ -68,7 +78,7 @@ export class LmdbStore implements Store {
     await mkdir(dir, { recursive: true });
     const lock = await FolderLock.acquire(dir);
     try {
-      const db = open<Buffer, LmdbKey>({ path: join(dir, FILE), encoding: 'binary', overlappingSync: false, eventTurnBatching: false });
+      const db = open<unknown, LmdbKey>({ path: join(dir, FILE), encoder: VALUES, overlappingSync: false, eventTurnBatching: false });
       return new LmdbStore(db, lock);
     } catch (err) {
       await lock.release();
@@ -106,7 +116,7 @@ export class LmdbStore implements Store {
       // ordered-binary reads a one-element array back as the element itself.
       const k = (Array.isArray(key) ? key : [key]) as KeyPart[];
       if (!startsWith(k, prefix)) break;
-      found.push([k, packr.unpack(value)]);
+      found.push([k, value]);
       if (found.length === limit) break;
     }
     return found;
@@ -114,8 +124,7 @@ export class LmdbStore implements Store {
 
   get(key: Key): unknown {
     assertKey(key);
-    const value = this.db.get(key as LmdbKey);
-    return value === undefined ? undefined : packr.unpack(value);
+    return this.db.get(key as LmdbKey);
   }
 
   usedBytes(): number {
@@ -140,6 +149,6 @@ export class LmdbStore implements Store {
   }
 }
 
-function apply(db: RootDatabase<Buffer, LmdbKey>, key: Key, value: Buffer | undefined): Promise<boolean> {
+function apply(db: RootDatabase<unknown, LmdbKey>, key: Key, value: Buffer | undefined): Promise<boolean> {
   return value === undefined ? db.remove(key as LmdbKey) : db.put(key as LmdbKey, value);
 }
