@@ -52,10 +52,11 @@ export class OutboundMessage {
   }
 
   private writeMsgpack(w: MsgpackFrameWriter, sid: number, extras?: DeliveryExtras): void {
-    if (!extras && this.fanout === 1 && !this.msgpackTail) {
+    // One receiver (a durable delivery, with its tag): straight into the frame, no tail copy.
+    if (this.fanout === 1 && !this.msgpackTail) {
       const data = this.payload.packedData();
       w.begin(MAX_HEAD + this.tailSize(data));
-      this.writeHead(w, sid);
+      this.writeHead(w, sid, extras);
       w.pos = this.writeTail(w.buf, w.pos, data);
       return;
     }
