@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client, Message } from '../client-sdk/index.js';
 import { QUEUE_WINDOW } from '../server/pubsub/durable/durable-core.js';
+import { LmdbStore } from '../server/store/lmdb-store.js';
 import { take, testBroker } from './helpers/setup.js';
 
 const t = testBroker();
@@ -94,6 +95,60 @@ test('a backlog past the window keeps its order, counters and delivery counts ac
   expect(seen.filter(([n]) => n % 500 === 0).map(([n, dc]) => `${n}:${dc}`).sort()).toEqual(nacked.flatMap((n) => [`${n}:1`, `${n}:2`]).sort());
   await c.flush();
   expect(await view(c, 'work')).toMatchObject({ depth: 0, messages: 0, bytes: 0 });
+});
+
+/** Entries under `prefix` in the stopped broker's store. */
+async function stored(prefix: string[]): Promise<number> {
+  await t.cleanup();
+  const store = await LmdbStore.open(dataDir);
+  try {
+    return store.range(prefix).length;
+  } finally {
+    await store.close();
+  }
+}
+
+test('a first delivery writes no count record, a redelivery does, and every record leaves with its message', async () => {
+  await t.start({ dataDir });
+  let c = await t.client();
+  await c.createQueue('counted', 'counted.>', { maxInFlight: 20 });
+  await c.createQueue('brief', 'brief.>', { maxInFlight: 20 });
+  await publish(c, 'counted.a', 0, N);
+  const briefly = [];
+  for (let n = 0; n < 40; n++) briefly.push(c.publish('brief.a', { n }, { mode: 'persistent', ack: 'submission', ttl: 1_000 }));
+  await Promise.all(briefly);
+  // Ten delivered twice (nacked once), ten once, all left unacked; twenty of the ttl queue once.
+  const counted = c.subscribe<{ n: number }>('counted.>', { durable: 'counted' });
+  const once = await take(counted, 20);
+  once.slice(0, 10).forEach((m) => m.nack());
+  expect((await take(counted, 10)).map((m) => [m.data.n, m.deliveryCount])).toEqual(Array.from({ length: 10 }, (_, n) => [n, 2]));
+  await take(c.subscribe('brief.>', { durable: 'brief' }), 20);
+  await c.flush();
+  expect(await stored(['n'])).toBe(10);
+
+  // The counts come back after a restart; the ttl queue's records go when the ttl ends, the
+  // others with a purge, and none is left behind.
+  c = await restart();
+  const head = (await view(c, 'counted', 21)).peek!;
+  expect(head.map((m) => (m as unknown as { deliveries: number }).deliveries)).toEqual([...Array(10).fill(2), ...Array(10).fill(1), 0]);
+  await eventually(async () => (await view(c, 'brief')).depth === 0);
+  expect(await c.admin({ op: 'purge', name: 'counted' })).toEqual({ purged: N });
+  expect(await stored(['n'])).toBe(0);
+  expect(await stored(['m'])).toBe(0);
+});
+
+test('deliveries an unsubscribe gave back stay uncounted across a restart', async () => {
+  await t.start({ dataDir });
+  let c = await t.client();
+  await c.createQueue('back', 'back.>', { maxInFlight: 3 });
+  await publish(c, 'back.a', 0, 5);
+  const sub = c.subscribe<{ n: number }>('back.>', { durable: 'back' });
+  await take(sub, 3);
+  await sub.unsubscribe();
+  await c.flush();
+  c = await restart();
+  const seen = await consume(c.subscribe<{ n: number }>('back.>', { durable: 'back' }), 5);
+  expect(seen).toEqual([[0, 1], [1, 1], [2, 1], [3, 1], [4, 1]]);
 });
 
 test('publishes while the window drains land behind the backlog, in order', async () => {

@@ -30,9 +30,21 @@ export class Backlog {
   private watches: Map<number, MessageWatch> = NO_WATCHES;
   /** Expired here, their deletion not yet stored: a read of the disk must not bring them back. */
   private expiring: Set<number> | undefined;
+  /**
+   * Count records of messages here (['n', queue, seq], read at restore): only messages delivered
+   * before a restart have one, and of those only the ones redelivered (DeliveryCounts).
+   */
+  deliveries: Map<number, number> | undefined;
 
-  /** `ttl.expiresInBacklog`: a message's write resolved after its ttl ended, so a sweep of the ttl index that came in time missed it. */
-  constructor(private readonly store: Store, private readonly queue: string, from: number, private readonly ttl: { expiresInBacklog(at: number): void }) {
+  /**
+   * `owner.expiresInBacklog`: a message's write resolved after its ttl ended, so a sweep of the
+   * ttl index that came in time missed it; `owner.impliedDeliveries`: the delivery count of a
+   * message without a count record.
+   */
+  constructor(
+    private readonly store: Store, private readonly queue: string, from: number,
+    private readonly owner: { expiresInBacklog(at: number): void; impliedDeliveries(seq: number): number },
+  ) {
     this.from = from;
   }
 
@@ -69,7 +81,7 @@ export class Backlog {
    * The ttl of message `seq` ended while it waited here: it leaves unread. Returns its bytes and
    * watch, or undefined when it is not here (any more).
    */
-  expire(seq: number): { bytes: number; watch: MessageWatch | undefined } | undefined {
+  expire(seq: number): { bytes: number; watch: MessageWatch | undefined; counted: boolean } | undefined {
     if (seq < this.from || this.expiring?.has(seq)) return undefined;
     const i = this.pending.findIndex((p) => p.message.seq === seq);
     let bytes: number;
@@ -86,7 +98,8 @@ export class Backlog {
     this.bytes -= bytes;
     const watch = this.watches.get(seq);
     this.watches.delete(seq);
-    return { bytes, watch };
+    const counted = this.deliveries?.delete(seq) ?? false;
+    return { bytes, watch, counted };
   }
 
   /** The deletion of an expired message (expire()) is stored. */
@@ -109,7 +122,9 @@ export class Backlog {
         m.watch = watch;
         this.watches.delete(m.seq);
       }
+      this.deliveries?.delete(m.seq);
     }
+    if (this.deliveries?.size === 0) this.deliveries = undefined;
     this.from = out[out.length - 1]!.seq + 1;
     return out;
   }
@@ -123,17 +138,22 @@ export class Backlog {
     const onDisk = this.store
       .range(messagesPrefix(this.queue), { from: [this.from], limit: n + this.pending.length + (expiring?.size ?? 0) })
       .filter(([key]) => !pendingSeqs.has(key[2] as number) && !expiring?.has(key[2] as number))
-      .map(([key, value]) => messageFromRecord(key, value));
+      .map(([key, value]) => messageFromRecord(key, value, this.deliveries?.get(key[2] as number) ?? this.owner.impliedDeliveries(key[2] as number)));
     const all = this.pending.length === 0 ? onDisk : [...onDisk, ...this.pending.map((p) => p.message)].sort((a, b) => a.seq - b.seq);
     return all.slice(0, n);
   }
 
   /**
    * Empties the backlog (purge): what it held is for the caller to delete, from `from` up to
-   * `below` on disk plus the pending ones returned. Watches are returned to be told.
+   * `below` on disk plus the pending ones returned, and the delivery counts of `counted`.
+   * Watches are returned to be told.
    */
-  clear(below: number): { from: number; count: number; bytes: number; pending: QueuedMessage[]; watches: MessageWatch[] } {
-    const cleared = { from: this.from, count: this.count, bytes: this.bytes, pending: this.pending.map((p) => p.message), watches: [...this.watches.values()] };
+  clear(below: number): { from: number; count: number; bytes: number; pending: QueuedMessage[]; watches: MessageWatch[]; counted: number[] } {
+    const cleared = {
+      from: this.from, count: this.count, bytes: this.bytes, pending: this.pending.map((p) => p.message), watches: [...this.watches.values()],
+      counted: [...(this.deliveries?.keys() ?? [])],
+    };
+    this.deliveries = undefined;
     this.pending.length = 0;
     this.watches.clear();
     this.count = 0;
@@ -146,6 +166,6 @@ export class Backlog {
     const i = this.pending.indexOf(entry);
     if (i === -1) return;
     this.pending.splice(i, 1);
-    if (entry.message.expiresAt <= Date.now()) this.ttl.expiresInBacklog(entry.message.expiresAt);
+    if (entry.message.expiresAt <= Date.now()) this.owner.expiresInBacklog(entry.message.expiresAt);
   }
 }

@@ -195,7 +195,7 @@ export class DurableCore implements QueueHost {
     const moved: QueuedMessage[] = [];
     for (const m of taken) {
       const back = queuedMessage(this.seq++, m.mid, m.topic, m.data, m.hdr, m.publishedAt, m.expiresAt, 0, undefined);
-      writes.push(...deleteMessage(dlq.name, m), ...storeMessage(queue.name, back));
+      writes.push(...deleteMessage(dlq.name, m, dlq.impliedDeliveries(m.seq)), ...storeMessage(queue.name, back));
       queue.admit(back, 'retried');
       moved.push(back);
     }

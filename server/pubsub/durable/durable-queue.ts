@@ -4,7 +4,10 @@ import type { Connection, TagOwner } from '../../connection.js';
 import type { Store, StoreWrite } from '../../store/store.js';
 import { OutboundMessage } from '../outbound-message.js';
 import { Payload } from '../payload.js';
-import { deleteExpiry, deleteMessage, expiryOfRecord, messagesPrefix, putCounters, putMessage, queuedMessage, storeMessage, type QueueConfig, type QueueCounters, type QueuedMessage } from './queue-records.js';
+import {
+  deleteDeliveries, deleteExpiry, deleteMessage, deliveriesPrefix, expiryOfRecord, messagesPrefix, putCounters, putDeliveries, queuedMessage, storeMessage,
+  type QueueConfig, type QueueCounters, type QueuedMessage,
+} from './queue-records.js';
 import { Backlog } from './backlog.js';
 import { deleteRange } from './range-delete.js';
 import { DeferredWrites } from './deferred-writes.js';
@@ -72,6 +75,14 @@ export class DurableQueue implements TagOwner {
   private dispatchDue = false;
   count = 0;
   bytes = 0;
+  /**
+   * Every message below this seq was delivered once, unless its count record (['n', name, seq])
+   * says otherwise; stored with the counters. A queue hands out its first deliveries in seq
+   * order, so one number stands for them all and a delivery costs no write of its own: only a
+   * redelivery, or a count taken back, writes a record (issue 21: drain rate). A dead-letter
+   * queue takes old seqs in any order, so it keeps 0 and a record for every delivered message.
+   */
+  private deliveredBelow = 0;
   /** `purged`: ready messages an operator dropped; `retried`: messages taken back from `<name>.dlq` (admin ops). */
   readonly stats = { published: 0, delivered: 0, acked: 0, redelivered: 0, deadLettered: 0, expired: 0, dropped: 0, purged: 0, retried: 0 };
 
@@ -84,7 +95,7 @@ export class DurableQueue implements TagOwner {
     /** The seq of the queue's first message: older records under its name are a deleted namesake's. */
     readonly firstSeq = host.nextSeq,
   ) {
-    this.backlog = new Backlog(host.store, name, firstSeq, host);
+    this.backlog = new Backlog(host.store, name, firstSeq, this);
   }
 
   get readyCount(): number {
@@ -116,7 +127,19 @@ export class DurableQueue implements TagOwner {
 
   /** The queue's counters as the store keeps them, to go in every write that changes them. */
   counters(): StoreWrite {
-    return putCounters(this.name, { count: this.count, bytes: this.bytes });
+    const c: QueueCounters = { count: this.count, bytes: this.bytes };
+    if (this.deliveredBelow > 0) c.delivered = this.deliveredBelow;
+    return putCounters(this.name, c);
+  }
+
+  /** The delivery count of message `seq` when it has no count record (deliveredBelow). */
+  impliedDeliveries(seq: number): number {
+    return seq < this.deliveredBelow ? 1 : 0;
+  }
+
+  /** For the backlog: a message whose write resolved after its ttl ended. */
+  expiresInBacklog(at: number): void {
+    this.host.expiresInBacklog(at);
   }
 
   /**
@@ -136,8 +159,11 @@ export class DurableQueue implements TagOwner {
     }
     this.count = stored.count;
     this.bytes = stored.bytes;
+    this.deliveredBelow = stored.delivered ?? 0;
     this.backlog.count = stored.count;
     this.backlog.bytes = stored.bytes;
+    const counts = store.range(deliveriesPrefix(this.name), { from: [this.firstSeq] });
+    if (counts.length > 0) this.backlog.deliveries = new Map(counts.map(([key, n]) => [key[2] as number, n as number]));
     this.refill();
     const last = store.range(prefix, { reverse: true, limit: 1 })[0];
     return last && typeof last[0][2] === 'number' ? last[0][2] : -1;
@@ -187,7 +213,7 @@ export class DurableQueue implements TagOwner {
       this.forget(oldest);
       oldest.watch?.lost();
       this.stats.dropped++;
-      writes.push(...deleteMessage(this.name, oldest));
+      writes.push(...deleteMessage(this.name, oldest, this.impliedDeliveries(oldest.seq)));
     }
     return writes;
   }
@@ -259,8 +285,10 @@ export class DurableQueue implements TagOwner {
     this.bytes -= gone.bytes;
     this.stats.expired++;
     gone.watch?.lost();
+    const writes = [{ key: [...messagesPrefix(this.name), seq] }, entry, this.counters()];
+    if (gone.counted) writes.push(deleteDeliveries(this.name, seq));
     // Until its deletion is stored, the backlog's reads skip it (Backlog.expiring).
-    return { writes: [{ key: [...messagesPrefix(this.name), seq] }, entry, this.counters()], stored: () => this.backlog.expired(seq) };
+    return { writes, stored: () => this.backlog.expired(seq) };
   }
 
   attach(conn: Connection, sid: number): Consumer {
@@ -283,7 +311,10 @@ export class DurableQueue implements TagOwner {
       if (f.consumer !== consumer) continue;
       consumer.conn.releaseTag(f.tag);
       this.settle(f.message.seq);
-      if (clean) f.message.deliveries--;
+      if (clean) {
+        f.message.deliveries--;
+        this.persist([putDeliveries(this.name, f.message, this.impliedDeliveries(f.message.seq))], true);
+      }
       this.unacked(f, 0);
     }
     this.dispatch();
@@ -369,7 +400,8 @@ export class DurableQueue implements TagOwner {
     const dropped = this.count;
     const backlog = this.backlog.clear(this.host.nextSeq);
     for (const w of backlog.watches) w.lost();
-    for (const m of backlog.pending) writes.push(...deleteMessage(this.name, m));
+    for (const m of backlog.pending) writes.push(...deleteMessage(this.name, m, this.impliedDeliveries(m.seq)));
+    for (const seq of backlog.counted) writes.push(deleteDeliveries(this.name, seq));
     const below = this.backlog.from;
     const deleteBacklog = () => (backlog.count > backlog.pending.length
       ? deleteRange(this.host.store, messagesPrefix(this.name), backlog.from, below, (entries) => ({ writes: entries.flatMap(([k, v]) => expiryOfRecord(this.name, k, v)) }))
@@ -387,7 +419,7 @@ export class DurableQueue implements TagOwner {
     for (const m of all) {
       this.host.forgetExpiry(m);
       m.watch?.lost();
-      writes.push(...deleteMessage(this.name, m));
+      writes.push(...deleteMessage(this.name, m, this.impliedDeliveries(m.seq)));
     }
     this.count = 0;
     this.bytes = 0;
@@ -412,11 +444,12 @@ export class DurableQueue implements TagOwner {
     for (const m of gone) {
       this.forget(m);
       m.watch?.lost();
-      writes.push(...deleteMessage(this.name, m));
+      writes.push(...deleteMessage(this.name, m, this.impliedDeliveries(m.seq)));
     }
     const backlog = this.backlog.clear(this.host.nextSeq);
     for (const w of backlog.watches) w.lost();
-    for (const m of backlog.pending) writes.push(...deleteMessage(this.name, m));
+    for (const m of backlog.pending) writes.push(...deleteMessage(this.name, m, this.impliedDeliveries(m.seq)));
+    for (const seq of backlog.counted) writes.push(deleteDeliveries(this.name, seq));
     const pendingBytes = backlog.pending.reduce((n, m) => n + m.data.length, 0);
     this.count -= backlog.pending.length;
     this.bytes -= pendingBytes;
@@ -526,8 +559,13 @@ export class DurableQueue implements TagOwner {
     if (this.inFlight === NO_IN_FLIGHT) this.inFlight = new Map();
     this.inFlight.set(message.seq, f);
     consumer.inFlight++;
-    // The delivery count must survive a crash; nobody waits for this write.
-    this.persist([putMessage(this.name, message)], true);
+    // The delivery count must survive a crash (maxDeliveries holds over restarts); nobody waits for this write.
+    if (message.deliveries === 1 && message.seq >= this.deliveredBelow && this.pattern !== null) {
+      this.deliveredBelow = message.seq + 1;
+      this.persist([], true); // the counters carry it
+    } else {
+      this.persist([putDeliveries(this.name, message, this.impliedDeliveries(message.seq))], true);
+    }
     consumer.conn.deliver(consumer.sid, out, { tag, ack: 'processing', dc: message.deliveries }, true);
   }
 
@@ -584,7 +622,7 @@ export class DurableQueue implements TagOwner {
     const moved = queuedMessage(m.seq, m.mid, m.topic, m.data, m.hdr, m.publishedAt, m.expiresAt, 0, undefined);
     dlq.admit(moved);
     // One transaction: the message is in exactly one of the two queues whatever happens.
-    const written = this.persist([...deleteMessage(this.name, m), ...storeMessage(dlq.name, moved), this.counters(), dlq.counters()], false, dlq);
+    const written = this.persist([...deleteMessage(this.name, m, this.impliedDeliveries(m.seq)), ...storeMessage(dlq.name, moved), this.counters(), dlq.counters()], false, dlq);
     dlq.enqueue(moved, written);
   }
 
@@ -593,7 +631,7 @@ export class DurableQueue implements TagOwner {
     this.forget(m);
     if (why === 'expired') this.stats.expired++;
     else if (why === 'undeliverable') this.stats.dropped++;
-    const durable = this.persist([...deleteMessage(this.name, m)], true);
+    const durable = this.persist([...deleteMessage(this.name, m, this.impliedDeliveries(m.seq))], true);
     const watch = m.watch;
     if (!watch) return;
     if (why !== 'acked') watch.lost();

@@ -6,8 +6,11 @@ import type { Lease } from '../../lease-heap.js';
 /**
  * How durable subscriptions lie in the Store:
  *   ['q', name]       -> QueueRecord     a durable subscription and its settings
- *   ['c', name]       -> QueueCounters   how many messages it holds and their bytes, written with every change
+ *   ['c', name]       -> QueueCounters   how many messages it holds and their bytes, written with every change,
+ *                                        and below which seq every message was delivered
  *   ['m', name, seq]  -> MessageRecord   a message it still holds, in broker-wide seq order
+ *   ['n', name, seq]  -> deliveries      how often that message was delivered, where the counters'
+ *                                        `delivered` does not say it (DeliveryCounts)
  *   ['x', expiresAt, name, seq] -> 0     the ttl index: messages with a ttl, by when it ends
  *   ['d', mid]        -> expiresAt        a publisher message id inside its dedupe window
  *   ['e', expiresAt, mid] -> 0           the same, by when it leaves the window (dedupe-window.ts)
@@ -63,6 +66,8 @@ export interface QueueRecord {
 export interface QueueCounters {
   count: number;
   bytes: number;
+  /** Every message below this seq was delivered once, unless its ['n'] record says otherwise. Absent: 0. */
+  delivered?: number;
 }
 
 /** A message held by a queue, in memory and (as MessageRecord) in the store. */
@@ -115,6 +120,13 @@ export const putCounters = (name: string, c: QueueCounters): StoreWrite => ({ ke
 export const countersKey = (name: string): Key => ['c', name];
 export const deleteCounters = (name: string): StoreWrite => ({ key: ['c', name] });
 
+export const deliveriesPrefix = (queue: string): Key => ['n', queue];
+
+/** The count record of `m`: put when its count is not `implied`, deleted when it is. */
+export function putDeliveries(queue: string, m: QueuedMessage, implied: number): StoreWrite {
+  return m.deliveries !== implied ? { key: ['n', queue, m.seq], value: m.deliveries } : { key: ['n', queue, m.seq] };
+}
+
 export function putMessage(queue: string, m: QueuedMessage): StoreWrite {
   const record: MessageRecord = {
     mid: m.mid, topic: m.topic, data: m.data, publishedAt: m.publishedAt,
@@ -130,11 +142,15 @@ export function storeMessage(queue: string, m: QueuedMessage): StoreWrite[] {
   return Number.isFinite(m.expiresAt) ? [put, { key: ['x', m.expiresAt, queue, m.seq], value: 0 }] : [put];
 }
 
-/** A message leaving: its record and its ttl index entry. */
-export function deleteMessage(queue: string, m: { readonly seq: number; readonly expiresAt: number }): StoreWrite[] {
-  const del = { key: ['m', queue, m.seq] };
-  return Number.isFinite(m.expiresAt) ? [del, deleteExpiry(m.expiresAt, queue, m.seq)] : [del];
+/** A message leaving: its record, its ttl index entry and its count record, which it has when its count is not `implied`. */
+export function deleteMessage(queue: string, m: { readonly seq: number; readonly expiresAt: number; readonly deliveries: number }, implied: number): StoreWrite[] {
+  const out: StoreWrite[] = [{ key: ['m', queue, m.seq] }];
+  if (Number.isFinite(m.expiresAt)) out.push(deleteExpiry(m.expiresAt, queue, m.seq));
+  if (m.deliveries !== implied) out.push(deleteDeliveries(queue, m.seq));
+  return out;
 }
+
+export const deleteDeliveries = (queue: string, seq: number): StoreWrite => ({ key: ['n', queue, seq] });
 
 export const EXPIRY_PREFIX: Key = ['x'];
 export const deleteExpiry = (expiresAt: number, queue: string, seq: number): StoreWrite => ({ key: ['x', expiresAt, queue, seq] });
@@ -145,9 +161,10 @@ export function expiryOfRecord(queue: string, key: Key, value: unknown): StoreWr
   return at === null ? [] : [deleteExpiry(at, queue, key[2] as number)];
 }
 
-export function messageFromRecord(key: Key, value: unknown): QueuedMessage {
+/** `deliveries`: from its count record or the queue's `delivered` (records written before those kept the count inside). */
+export function messageFromRecord(key: Key, value: unknown, deliveries: number): QueuedMessage {
   const r = value as MessageRecord;
-  return queuedMessage(key[2] as number, r.mid, r.topic, r.data, r.hdr, r.publishedAt, r.expiresAt ?? Infinity, r.deliveries, undefined);
+  return queuedMessage(key[2] as number, r.mid, r.topic, r.data, r.hdr, r.publishedAt, r.expiresAt ?? Infinity, Math.max(r.deliveries, deliveries), undefined);
 }
 
 /**
