@@ -9,7 +9,8 @@ import type { Store, StoreWrite } from '../../store/store.js';
 import type { Payload } from '../payload.js';
 import { TopicTrie } from '../topic-trie.js';
 import type { Consumer } from './consumer.js';
-import { DurableQueue, type QueueHost } from './durable-queue.js';
+import { DurableQueue } from './durable-queue.js';
+import type { QueueHost, QueueLine } from './queue-line.js';
 import { LeaseHeap } from '../../lease-heap.js';
 import { ExpiryIndex } from './expiry-index.js';
 import { StoreRoom } from '../../store/store-room.js';
@@ -66,7 +67,7 @@ export class DurableCore implements QueueHost {
   private whenIdle: (() => void) | undefined;
   readonly window: number;
   /** Ends ttls on time, so an expired message neither counts toward limits nor shows in depths. */
-  private readonly expiries = new LeaseHeap<[DurableQueue, QueuedMessage]>(([q, m]) => {
+  private readonly expiries = new LeaseHeap<[QueueLine, QueuedMessage]>(([q, m]) => {
     m.expiry = undefined;
     q.expire(m);
   });
@@ -324,7 +325,7 @@ export class DurableCore implements QueueHost {
     return dlq;
   }
 
-  expireAt(queue: DurableQueue, message: QueuedMessage): void {
+  expireAt(queue: QueueLine, message: QueuedMessage): void {
     message.expiry = this.expiries.add([queue, message], message.expiresAt);
   }
 
