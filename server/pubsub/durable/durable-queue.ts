@@ -8,17 +8,17 @@ import { deleteDeliveries, deleteExpiry, deleteMessage, expiryOfRecord, messages
 import { deleteRange } from './range-delete.js';
 import { oldestMessages, oldestPublishedAt, type MessageState, type QueueContents } from './queue-inspection.js';
 import { QueueLine } from './queue-line.js';
+import { DeadlineList, type Due } from './deadline-list.js';
 
 interface Delayed {
   readonly message: QueuedMessage;
   readonly timer: ReturnType<typeof setTimeout>;
 }
 
-interface InFlight {
+interface InFlight extends Due {
   readonly message: QueuedMessage;
   readonly consumer: Consumer;
   readonly tag: number;
-  timer: ReturnType<typeof setTimeout>;
 }
 
 /**
@@ -32,6 +32,8 @@ export class DurableQueue extends QueueLine implements TagOwner {
   // 21: many small queues). Only deliver() and delay() add, and they make the queue its own.
   private inFlight: Map<number, InFlight> = NO_IN_FLIGHT;
   private delayed: Map<number, Delayed> = NO_DELAYED;
+  /** Ack deadlines of the deliveries in flight; made with the first delivery. */
+  private deadlines: DeadlineList<InFlight> | undefined;
   readonly consumers: Consumer[] = [];
   private next = 0;
   /** A dispatch() ended its slice: the next comes after the connections' flush. */
@@ -211,13 +213,13 @@ export class DurableQueue extends QueueLine implements TagOwner {
   working(seq: number): void {
     const f = this.inFlight.get(seq);
     if (!f) return;
-    clearTimeout(f.timer);
-    f.timer = this.deadline(f);
+    this.deadlines!.remove(f);
+    this.deadlines!.add(f, Date.now() + this.config.ackWait);
   }
 
   /** Ends every timer; the queue's messages stay in the store. */
   stop(): void {
-    for (const f of this.inFlight.values()) clearTimeout(f.timer);
+    this.deadlines?.stop();
     for (const d of this.delayed.values()) clearTimeout(d.timer);
   }
 
@@ -239,7 +241,7 @@ export class DurableQueue extends QueueLine implements TagOwner {
       : undefined);
     const all = [...this.ready.clear(), ...[...this.inFlight.values()].map((f) => f.message), ...[...this.delayed.values()].map((d) => d.message)];
     for (const f of this.inFlight.values()) {
-      clearTimeout(f.timer);
+      this.deadlines!.remove(f);
       f.consumer.conn.releaseTag(f.tag);
       f.consumer.inFlight--;
     }
@@ -296,8 +298,8 @@ export class DurableQueue extends QueueLine implements TagOwner {
     this.stats.delivered++;
     if (message.deliveries > 1) this.stats.redelivered++;
     const tag = consumer.conn.trackTag(this, message.seq);
-    const f: InFlight = { message, consumer, tag, timer: undefined as never };
-    f.timer = this.deadline(f);
+    const f: InFlight = { message, consumer, tag, at: 0, prev: undefined, next: undefined, listed: false };
+    (this.deadlines ??= new DeadlineList((due) => this.deadlinePassed(due))).add(f, Date.now() + this.config.ackWait);
     if (this.inFlight === NO_IN_FLIGHT) this.inFlight = new Map();
     this.inFlight.set(message.seq, f);
     consumer.inFlight++;
@@ -311,21 +313,20 @@ export class DurableQueue extends QueueLine implements TagOwner {
     consumer.conn.deliver(consumer.sid, out, { tag, ack: 'processing', dc: message.deliveries }, true);
   }
 
-  private deadline(f: InFlight): ReturnType<typeof setTimeout> {
-    return unref(setTimeout(() => {
-      if (this.inFlight.get(f.message.seq) !== f) return;
-      f.consumer.conn.releaseTag(f.tag);
-      this.settle(f.message.seq);
-      this.unacked(f, 0);
-      this.dispatch();
-    }, this.config.ackWait));
+  /** No ack within ackWait: the message goes back in line (or to the dead letters). */
+  private deadlinePassed(f: InFlight): void {
+    if (this.inFlight.get(f.message.seq) !== f) return;
+    f.consumer.conn.releaseTag(f.tag);
+    this.settle(f.message.seq);
+    this.unacked(f, 0);
+    this.dispatch();
   }
 
   private settle(seq: number): InFlight | undefined {
     const f = this.inFlight.get(seq);
     if (!f) return undefined;
     this.inFlight.delete(seq);
-    clearTimeout(f.timer);
+    this.deadlines!.remove(f);
     f.consumer.inFlight--;
     if (this.inFlight.size === 0 && this.host.paused) this.host.inFlightEnded();
     return f;
