@@ -198,6 +198,12 @@ export const OPTION_SPECS = {
     clearFlag: { name: 'memory', describe: 'keep everything in memory: nothing survives the process' },
     paths: (dir: string, base: string) => absolute(dir, base),
   },
+  redis: {
+    schema: { type: 'string', pattern: '^rediss?://' },
+    defaultText: 'none',
+    describe: 'cluster mode: `redis://host:port` (or `rediss://`) of the Redis 7 that the brokers of one cluster share; publishes reach subscribers on every node (see "Running a cluster")',
+    valueName: 'url',
+  },
   maxStoreBytes: {
     schema: positive,
     defaultText: 'what the store holds at start + 90% of the free disk',

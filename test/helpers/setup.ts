@@ -59,10 +59,13 @@ export async function take<T>(iterable: AsyncIterable<T>, n: number): Promise<T[
   return out;
 }
 
-/** Resolves when `predicate` holds, polling on each macrotask turn; rejects after `ms`. */
-export async function until(predicate: () => boolean, ms = 5_000): Promise<void> {
+/**
+ * Resolves when `predicate` holds, polling on each macrotask turn (after `step`, when given: what
+ * makes the condition observable, such as a probe publish); rejects after `ms`.
+ */
+export async function until(predicate: () => boolean, ms = 5_000, step?: () => Promise<void>): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!predicate()) {
+  while ((await step?.(), !predicate())) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 5));
   }

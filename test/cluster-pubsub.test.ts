@@ -1,0 +1,103 @@
+import type { Client } from '../client-sdk/index.js';
+import { interestSeen, testCluster } from './helpers/cluster.js';
+import { RedisServer } from './helpers/redis-server.js';
+import { take, until } from './helpers/setup.js';
+
+// Three brokers on one Redis, in this process: what crosses nodes is the Redis bus either way.
+let redis: RedisServer;
+const t = testCluster();
+
+beforeAll(async () => {
+  redis = await RedisServer.start();
+});
+afterAll(async () => {
+  await redis.destroy();
+});
+beforeEach(async () => {
+  await t.start(redis.url, 3);
+});
+afterEach(() => t.cleanup());
+
+describe('cluster pub/sub', () => {
+  test('a publish reaches the matching subscribers of every node, wildcards included, and its receipt counts them', async () => {
+    const [a, b, c] = await Promise.all([t.client(0), t.client(1), t.client(2)]);
+    const patterns: [Client, string][] = [[a, 'orders.>'], [b, 'orders.*.created'], [b, 'orders.eu.created'], [c, 'orders.*'], [c, '>']];
+    const subs = patterns.map(([client, p]) => client.subscribe<string>(p));
+    await Promise.all(subs.map((s) => s.ready));
+    await interestSeen(a, [a, b, c], 1); // and `>`
+
+    const receivers = async (topic: string) => (await a.publish(topic, topic, { ack: 'submission' })).receivers;
+    expect(await receivers('orders.eu.created')).toBe(4); // orders.>, *.created, exact, >
+    expect(await receivers('orders.us')).toBe(3); // orders.>, orders.*, >
+    expect(await receivers('billing')).toBe(1); // >
+    expect((await take(subs[1]!, 1)).map((m) => m.data)).toEqual(['orders.eu.created']);
+    expect((await take(subs[3]!, 1)).map((m) => m.data)).toEqual(['orders.us']);
+    const everything: unknown[] = [];
+    for await (const m of subs[4]!) if (!m.topic.startsWith('probe.') && everything.push(m.data) === 3) break;
+    expect(everything).toEqual(['orders.eu.created', 'orders.us', 'billing']);
+  });
+
+  test('a stream from one node arrives in order at a subscriber on another', async () => {
+    const [a, b] = await Promise.all([t.client(0), t.client(1)]);
+    const sub = b.subscribe<number>('seq.>');
+    await sub.ready;
+    await interestSeen(a, [b]);
+    for (let i = 0; i < 300; i++) void a.publish(`seq.${i % 5}`, i);
+    expect((await take(sub, 300)).map((m) => m.data)).toEqual([...Array(300).keys()]);
+  });
+
+  test('a queue group spread over three nodes gets each message once, shared by every node', async () => {
+    const clients = await Promise.all([t.client(0), t.client(1), t.client(1), t.client(2)]);
+    const seen = clients.map(() => [] as number[]);
+    const subs = clients.map((client, i) => client.subscribe<number>('jobs.*', { group: 'workers', callback: (m) => { seen[i]!.push(m.data); } }));
+    await Promise.all(subs.map((s) => s.ready));
+    const pub = await t.client(0);
+    await interestSeen(pub, clients);
+    const total = 400;
+    for (let i = 0; i < total; i++) void pub.publish('jobs.run', i);
+    await until(() => seen.flat().length >= total);
+    await pub.flush();
+    const all = seen.flat().sort((x, y) => x - y);
+    expect(all).toEqual([...Array(total).keys()]); // none lost, none twice
+    // Weighted by members: each of the four members gets about a quarter.
+    for (const got of seen) expect(got.length).toBeGreaterThan(total / 8);
+  });
+
+  test('delivery and processing receipts count receivers on other nodes and name those who did not answer', async () => {
+    const [a, b, c] = await Promise.all([t.client(0), t.client(1), t.client(2)]);
+    b.subscribe('work.x', { callback: () => undefined }); // acks
+    c.subscribe('work.x', { callback: (m) => { if (m.data === 'no') throw new Error('refused'); } });
+    const silent = c.subscribe('work.x'); // an iterator nobody reads: never acks
+    await silent.ready;
+    await interestSeen(a, [b, c]);
+
+    const delivery = await a.publish('work.x', 'yes', { ack: 'delivery' });
+    expect(delivery).toMatchObject({ stage: 'delivery', receivers: 3, delivered: 3, timedOut: false, missing: [] });
+
+    const processing = await a.publish('work.x', 'no', { ack: 'processing', timeout: 300 });
+    expect(processing).toMatchObject({ stage: 'processing', receivers: 3, delivered: 3, processed: 1, failed: 1, timedOut: true });
+    expect(processing.missing).toEqual([{ connection: expect.stringMatching(/^c\d+-/), sid: silent.sid }]);
+    expect(processing.rejected).toEqual([expect.objectContaining({ sid: expect.any(Number), reason: expect.stringContaining('refused') })]);
+  });
+
+  test('request/reply works with the responder on another node', async () => {
+    const [a, b] = await Promise.all([t.client(0), t.client(1)]);
+    const responder = b.subscribe<{ x: number }>('math.double', { callback: (m) => m.reply(m.data.x * 2) });
+    await responder.ready;
+    await interestSeen(a, [b]);
+    expect(await a.request('math.double', { x: 21 })).toBe(42);
+    await expect(a.request('nobody.home', 1)).rejects.toMatchObject({ code: 'NO_RESPONDERS' });
+  });
+
+  test('an unsubscribe on one node stops deliveries published on another', async () => {
+    const [a, b] = await Promise.all([t.client(0), t.client(1)]);
+    const sub = b.subscribe('gone.x');
+    await sub.ready;
+    await interestSeen(a, [b]);
+    expect((await a.publish('gone.x', 1, { ack: 'submission' })).receivers).toBe(1);
+    sub.unsubscribe();
+    await b.flush();
+    let receivers = -1;
+    await until(() => receivers === 0, 5_000, async () => { receivers = (await a.publish('gone.x', 2, { ack: 'submission' })).receivers; });
+  });
+});
