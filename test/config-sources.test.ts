@@ -202,6 +202,7 @@ function sample(option: OptionName): unknown {
     tls: { cert: join(dir, 'c.pem'), key: join(dir, 'k.pem') },
     allowedOrigins: ['https://a.example', 'https://b.example'],
     auth: { users: [{ user: 'a', password: 'plain:x' }] },
+    redis: 'redis://127.0.0.1:6379',
   };
   if (option in samples) return samples[option];
   const spec = specOf(option);
