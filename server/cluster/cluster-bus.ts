@@ -50,8 +50,8 @@ export class ClusterBus implements ClusterLink, ReportSink {
     private readonly log: Logger,
   ) {}
 
-  subscribed(sub: Subscription): void {
-    this.interest.added(sub);
+  subscribed(sub: Subscription): Promise<void> | undefined {
+    return this.interest.added(sub);
   }
 
   unsubscribed(sub: Subscription): void {

@@ -21,7 +21,8 @@ export class InterestSync {
   /** Local subscriptions per interest key: what Redis must hold for this node. */
   private readonly counts = new Map<string, number>();
   private readonly changed = new Set<string>();
-  private flushQueued = false;
+  /** The write of the changes made since the last one, queued. */
+  private written: Promise<void> | undefined;
   /** A write failed (Redis away): the whole interest is written again once it is back. */
   private stale = true;
   private readonly redis: Scripted;
@@ -42,8 +43,14 @@ export class InterestSync {
     this.timer.unref();
   }
 
-  added(sub: Subscription): void {
+  /**
+   * Resolves once Redis holds the interest and the other nodes have been notified (never
+   * rejects): the subscription's `ok` waits for it, so a publish on another node sent after
+   * the `ok` finds it. Undefined while Redis is away: the subscription works locally meanwhile.
+   */
+  added(sub: Subscription): Promise<void> | undefined {
     this.bump(keyOf(sub), 1);
+    return this.stale ? undefined : this.written;
   }
 
   removed(sub: Subscription): void {
@@ -55,14 +62,13 @@ export class InterestSync {
     if (n > 0) this.counts.set(key, n);
     else this.counts.delete(key);
     this.changed.add(key);
-    if (this.flushQueued) return;
-    this.flushQueued = true;
+    if (this.written) return;
     // A client subscribing to many patterns at once makes one write, not one each.
-    setImmediate(() => void this.flush());
+    this.written = new Promise((resolve) => setImmediate(() => void this.flush().finally(resolve)));
   }
 
   private async flush(): Promise<void> {
-    this.flushQueued = false;
+    this.written = undefined;
     if (this.stale) return; // the next successful heartbeat writes everything
     const changes: Record<string, number> = {};
     const pairs: (string | number)[] = [];

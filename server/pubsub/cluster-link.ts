@@ -9,7 +9,8 @@ import type { RouteEntry, Subscription } from './subscription.js';
  * own has no link, and its publish path pays one null check.
  */
 export interface ClusterLink {
-  subscribed(sub: Subscription): void;
+  /** Resolves once the other nodes know of the subscription (the `ok` waits for it); undefined when it need not wait. */
+  subscribed(sub: Subscription): Promise<void> | undefined;
   unsubscribed(sub: Subscription): void;
   /** Whether a subscriber on another node matches `topic`. */
   hasInterest(topic: string): boolean;

@@ -60,8 +60,7 @@ export class PubSubCore {
       : { conn, sid: f.sid, pattern: f.pattern, group: f.group };
     conn.subs.set(f.sid, sub);
     this.router.add(sub);
-    this.cluster?.subscribed(sub);
-    return undefined;
+    return this.cluster?.subscribed(sub);
   }
 
   unsubscribe(conn: Connection, f: UnsubFrame): void {
