@@ -46,6 +46,20 @@ describe('cluster pub/sub', () => {
     expect((await take(sub, 300)).map((m) => m.data)).toEqual([...Array(300).keys()]);
   });
 
+  test('a message crosses nodes whole: JSON and MessagePack clients, headers, ids', async () => {
+    const [a, b] = await Promise.all([t.client(0), t.client(1, { codec: 'json' })]);
+    const sub = b.subscribe<{ n: number[] }>('mixed.x');
+    await sub.ready;
+    await interestSeen(a, [b]);
+    const receipt = await a.publish('mixed.x', { n: [1, 2] }, { ack: 'delivery', headers: { trace: 't-1' } });
+    const [m] = await take(sub, 1);
+    expect(m).toMatchObject({ topic: 'mixed.x', id: receipt.id, data: { n: [1, 2] }, headers: { trace: 't-1' } });
+    // And back: a JSON responder answers a MessagePack requester on another node.
+    b.subscribe<number>('mixed.inc', { callback: (msg) => msg.reply(msg.data + 1) });
+    await interestSeen(a, [b]);
+    expect(await a.request('mixed.inc', 1)).toBe(2);
+  });
+
   test('a queue group spread over three nodes gets each message once, shared by every node', async () => {
     const clients = await Promise.all([t.client(0), t.client(1), t.client(1), t.client(2)]);
     const seen = clients.map(() => [] as number[]);

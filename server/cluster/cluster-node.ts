@@ -23,8 +23,11 @@ export interface ClusterNode {
  */
 export function joinCluster(url: string, id: string, core: PubSubCore, options: ResolvedOptions, log: Logger): ClusterNode {
   const retryStrategy = (attempt: number) => Math.min(attempt * 100, MAX_RETRY_MS);
-  // No offline queue: a cross-node delivery while Redis is away is dropped, not sent late.
-  const commands = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy, connectionName: `linden:${id}` });
+  // No offline queue: a cross-node delivery while Redis is away is dropped, not sent late. The
+  // SPUBLISHes of one turn of the event loop go out in one write (auto-pipelining).
+  const commands = new Redis(url, {
+    enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy, connectionName: `linden:${id}`, enableAutoPipelining: true,
+  });
   const subscriber = new Redis(url, { autoResubscribe: false, maxRetriesPerRequest: 0, retryStrategy, connectionName: `linden:${id}:sub` });
   const remote = new RemoteInterest();
   const interest = new InterestSync(commands, id, remote, log);

@@ -1,4 +1,4 @@
-import { connect, type Client } from '../../client-sdk/index.js';
+import { connect, type Client, type ConnectOptions } from '../../client-sdk/index.js';
 import { startBroker, type Broker, type BrokerOptions } from '../../server/index.js';
 import { until } from './setup.js';
 
@@ -9,7 +9,7 @@ import { until } from './setup.js';
 export interface TestCluster {
   start(redisUrl: string, nodes: number, options?: BrokerOptions): Promise<Broker[]>;
   /** A client of node `i`. */
-  client(i: number): Promise<Client>;
+  client(i: number, options?: ConnectOptions): Promise<Client>;
   readonly brokers: Broker[];
   cleanup(): Promise<void>;
 }
@@ -23,8 +23,8 @@ export function testCluster(): TestCluster {
       for (let i = 0; i < nodes; i++) brokers.push(await startBroker({ port: 0, logLevel: 'silent', redis, ...options }));
       return brokers;
     },
-    async client(i) {
-      return openClient(brokers[i]!.url, clients);
+    async client(i, options) {
+      return openClient(brokers[i]!.url, clients, options);
     },
     async cleanup() {
       await Promise.all(clients.splice(0).map((c) => c.close()));
@@ -33,8 +33,8 @@ export function testCluster(): TestCluster {
   };
 }
 
-export async function openClient(url: string, clients: Client[]): Promise<Client> {
-  const client = await connect(url, { reconnect: { initialDelayMs: 20, maxDelayMs: 200 } });
+export async function openClient(url: string, clients: Client[], options: ConnectOptions = {}): Promise<Client> {
+  const client = await connect(url, { reconnect: { initialDelayMs: 20, maxDelayMs: 200 }, ...options });
   clients.push(client);
   return client;
 }
