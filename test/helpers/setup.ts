@@ -20,7 +20,7 @@ export function testBroker(): TestBroker {
   const clients: Client[] = [];
   const t: TestBroker = {
     async start(options = {}) {
-      starting = startBroker({ port: 0, logLevel: 'silent', ...options });
+      starting = startBroker({ port: 0, logLevel: 'silent', ...clusterMode(), ...options });
       broker = await starting;
       return broker;
     },
@@ -42,6 +42,16 @@ export function testBroker(): TestBroker {
     },
   };
   return t;
+}
+
+/**
+ * LINDEN_TEST_REDIS=redis://... runs every testBroker() as a node of a cluster on that Redis
+ * (a redis-server of the run's own, never a shared one): one node with `redis` must behave
+ * exactly as a broker without (DESIGN.md §5 "Cluster").
+ */
+function clusterMode(): { redis?: string } {
+  const redis = process.env.LINDEN_TEST_REDIS;
+  return redis ? { redis } : {};
 }
 
 /**
