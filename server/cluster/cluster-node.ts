@@ -41,7 +41,11 @@ export function joinCluster(url: string, id: string, core: PubSubCore, options: 
     log.warn({ redis: redactedUrl(url), err: err?.message }, 'cluster: Redis unreachable; local delivery goes on, cross-node delivery resumes when it answers');
   };
   commands.on('error', lost);
-  subscriber.on('error', () => undefined); // reported through the commands connection
+  subscriber.on('error', () => undefined); // Redis away: reported through the commands connection
+  // Alone, it is Redis closing a subscriber that fell behind (client-output-buffer-limit pubsub).
+  subscriber.on('close', () => {
+    if (reachable) log.warn('cluster: the subscription connection to Redis closed; cross-node messages in between are lost');
+  });
   commands.on('close', () => lost());
   commands.on('ready', () => {
     if (reachable === false) log.info({ redis: redactedUrl(url) }, 'cluster: Redis reachable again');
