@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import type { Client } from '../client-sdk/index.js';
 import { interestSeen, testCluster } from './helpers/cluster.js';
 import { RedisServer } from './helpers/redis-server.js';
@@ -113,5 +114,28 @@ describe('cluster pub/sub', () => {
     await b.flush();
     let receivers = -1;
     await until(() => receivers === 0, 5_000, async () => { receivers = (await a.publish('gone.x', 2, { ack: 'submission' })).receivers; });
+  });
+});
+
+describe('cluster membership', () => {
+  test('a node whose subscriber connection Redis closed catches up on what it missed and receives again', async () => {
+    const [a, b] = await Promise.all([t.client(0), t.client(1)]);
+    const before = b.subscribe<string>('before.x');
+    await before.ready;
+    await interestSeen(a, [b]);
+    const admin = new Redis(redis.url);
+    try {
+      // Every node's subscription connection (sharded channels) at once, as Redis does to one fallen behind.
+      await admin.client('KILL', 'TYPE', 'pubsub');
+    } finally {
+      admin.disconnect();
+    }
+    const after = b.subscribe<string>('after.x'); // announced while the others may not listen
+    await after.ready;
+    await interestSeen(a, [b]);
+    await a.publish('after.x', 'later');
+    await a.publish('before.x', 'still');
+    expect((await take(after, 1)).map((m) => m.data)).toEqual(['later']);
+    expect((await take(before, 1)).map((m) => m.data)).toEqual(['still']);
   });
 });
