@@ -89,7 +89,7 @@ describe('cluster pub/sub', () => {
     const delivery = await a.publish('work.x', 'yes', { ack: 'delivery' });
     expect(delivery).toMatchObject({ stage: 'delivery', receivers: 3, delivered: 3, timedOut: false, missing: [] });
 
-    const processing = await a.publish('work.x', 'no', { ack: 'processing', timeout: 300 });
+    const processing = await a.publish('work.x', 'no', { ack: 'processing', timeout: 1_000 });
     expect(processing).toMatchObject({ stage: 'processing', receivers: 3, delivered: 3, processed: 1, failed: 1, timedOut: true });
     expect(processing.missing).toEqual([{ connection: expect.stringMatching(/^c\d+-/), sid: silent.sid }]);
     expect(processing.rejected).toEqual([expect.objectContaining({ sid: expect.any(Number), reason: expect.stringContaining('refused') })]);

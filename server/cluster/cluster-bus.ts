@@ -39,6 +39,12 @@ export class ClusterBus implements ClusterLink, ReportSink {
   private nextId = 1;
   /** Per queue group (router key): the publishes dealt so far, for a round-robin weighted by members. */
   private readonly turns = new Map<string, number>();
+  /**
+   * Subscribed to this node's channel: the other nodes' reports can reach it. Until then (and
+   * while Redis is away) a publish stays local, as on a broker of its own, rather than wait for
+   * answers that cannot come.
+   */
+  listening = false;
 
   constructor(
     private readonly node: string,
@@ -59,11 +65,13 @@ export class ClusterBus implements ClusterLink, ReportSink {
   }
 
   hasInterest(topic: string): boolean {
+    if (!this.listening) return false;
     const plan = this.remote.plan(topic);
     return plan.plain.size > 0 || plan.groups.length > 0;
   }
 
   publish(conn: Connection, f: PubFrame, ack: AckLevel, message: OutboundMessage, entries: RouteEntry[]): boolean {
+    if (!this.listening) return false;
     const plan = this.remote.plan(message.topic);
     if (plan.plain.size === 0 && plan.groups.length === 0) return false;
     const targets = new Map<string, string[]>();

@@ -44,6 +44,7 @@ export function joinCluster(url: string, id: string, core: PubSubCore, options: 
   subscriber.on('error', () => undefined); // Redis away: reported through the commands connection
   // Alone, it is Redis closing a subscriber that fell behind (client-output-buffer-limit pubsub).
   subscriber.on('close', () => {
+    bus.listening = false;
     if (reachable) log.warn('cluster: the subscription connection to Redis closed; cross-node messages in between are lost');
   });
   commands.on('close', () => lost());
@@ -55,7 +56,10 @@ export function joinCluster(url: string, id: string, core: PubSubCore, options: 
   subscriber.on('ready', () => {
     // Subscribed again after every reconnection; what the notifications missed meanwhile the heartbeat's reload covers.
     void subscriber.ssubscribe(nodeChannel(id)).then(() => subscriber.ssubscribe(INTEREST_CHANNEL)).then(
-      () => interest.resync(),
+      () => {
+        bus.listening = true;
+        return interest.resync();
+      },
       () => undefined,
     );
   });
