@@ -118,6 +118,24 @@ describe('cluster pub/sub', () => {
 });
 
 describe('cluster membership', () => {
+  test('metrics show whether a node is connected, how many others it knows and the messages between them', async () => {
+    const [a, b] = await Promise.all([t.client(0), t.client(1)]);
+    const sub = b.subscribe('m.x');
+    await sub.ready;
+    await interestSeen(a, [b]);
+    for (let i = 0; i < 10; i++) await a.publish('m.x', i);
+    await take(sub, 10);
+    const metric = async (node: number, line: RegExp) => {
+      const text = await (await fetch(t.brokers[node]!.url.replace(/^ws/, 'http') + '/metrics')).text();
+      return Number(line.exec(text)?.[1]);
+    };
+    expect(await metric(0, /^linden_cluster_connected (\d+)$/m)).toBe(1);
+    let nodes = 0;
+    await until(() => nodes === 2, 5_000, async () => { nodes = await metric(0, /^linden_cluster_nodes (\d+)$/m); });
+    expect(await metric(0, /^linden_cluster_messages_total\{direction="out"\} (\d+)$/m)).toBeGreaterThanOrEqual(10);
+    expect(await metric(1, /^linden_cluster_messages_total\{direction="in"\} (\d+)$/m)).toBeGreaterThanOrEqual(10);
+  });
+
   test('a node whose subscriber connection Redis closed catches up on what it missed and receives again', async () => {
     const [a, b] = await Promise.all([t.client(0), t.client(1)]);
     const before = b.subscribe<string>('before.x');

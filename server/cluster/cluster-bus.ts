@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { AckLevel, PubFrame, ReceiverRef } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
 import type { ResolvedOptions } from '../options.js';
-import type { ClusterLink } from '../pubsub/cluster-link.js';
+import type { ClusterLink, ClusterStats } from '../pubsub/cluster-link.js';
 import type { OutboundMessage } from '../pubsub/outbound-message.js';
 import { Payload } from '../pubsub/payload.js';
 import type { PubSubCore } from '../pubsub/pubsub-core.js';
@@ -45,6 +45,8 @@ export class ClusterBus implements ClusterLink, ReportSink {
    * answers that cannot come.
    */
   listening = false;
+  private sent = 0;
+  private arrived = 0;
 
   constructor(
     private readonly node: string,
@@ -55,6 +57,10 @@ export class ClusterBus implements ClusterLink, ReportSink {
     private readonly options: ResolvedOptions,
     private readonly log: Logger,
   ) {}
+
+  get stats(): ClusterStats {
+    return { connected: this.listening, nodes: this.remote.nodeCount, sent: this.sent, received: this.arrived };
+  }
 
   subscribed(sub: Subscription): Promise<void> | undefined {
     return this.interest.added(sub);
@@ -152,6 +158,7 @@ export class ClusterBus implements ClusterLink, ReportSink {
   private send(targets: Map<string, string[]>, message: OutboundMessage, track: Track | undefined, unreached?: (node: string) => void): void {
     const body = encodeBody(message.topic, message.mid, message.payload.packedData(), message.hdr, track);
     for (const [node, groups] of targets) {
+      this.sent++;
       this.redis.spublish(nodeChannel(node), encodeMessage(groups, body)).then(
         (listeners) => { if (listeners === 0) unreached?.(node); },
         () => unreached?.(node),
@@ -168,7 +175,10 @@ export class ClusterBus implements ClusterLink, ReportSink {
       this.log.warn({ err }, 'cluster: undecodable bus frame ignored');
       return;
     }
-    if (frame.kind === 'message') return deliverFromBus(this.core, frame, this);
+    if (frame.kind === 'message') {
+      this.arrived++;
+      return deliverFromBus(this.core, frame, this);
+    }
     const pending = this.pending.get(frame.id);
     if (!pending) return; // answered already (timed out)
     if (frame.kind === 'report') {

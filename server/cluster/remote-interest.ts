@@ -44,6 +44,10 @@ export class RemoteInterest {
     return [...this.nodes.keys()];
   }
 
+  get nodeCount(): number {
+    return this.nodes.size;
+  }
+
   seqOf(node: string): number | undefined {
     return this.nodes.get(node)?.seq;
   }

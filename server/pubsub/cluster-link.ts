@@ -8,7 +8,19 @@ import type { RouteEntry, Subscription } from './subscription.js';
  * interest and carries publishes to other nodes. The core knows nothing of Redis; a broker on its
  * own has no link, and its publish path pays one null check.
  */
+/** What the metrics show of a node's place in its cluster. */
+export interface ClusterStats {
+  /** Subscribed to its own channel on Redis: messages and reports from other nodes reach it. */
+  readonly connected: boolean;
+  /** Other live nodes whose interest it holds. */
+  readonly nodes: number;
+  /** Messages sent to other nodes' channels (one per node a publish reached) and received from them. */
+  readonly sent: number;
+  readonly received: number;
+}
+
 export interface ClusterLink {
+  readonly stats: ClusterStats;
   /** Resolves once the other nodes know of the subscription (the `ok` waits for it); undefined when it need not wait. */
   subscribed(sub: Subscription): Promise<void> | undefined;
   unsubscribed(sub: Subscription): void;
