@@ -117,12 +117,12 @@ export class ClusterBus implements ClusterLink, ReportSink {
     const local: RouteEntry[] = [];
     for (const e of entries) {
       const remote = isGroup(e) ? elsewhere.get(groupKey(e.name, e.pattern)) : undefined;
-      if (!remote) {
+      if (!remote || !isGroup(e)) {
         local.push(e);
         continue;
       }
       elsewhere.delete(remote.key);
-      const node = this.deal(remote, (e as { members: unknown[] }).members.length);
+      const node = this.deal(remote, e.members.length);
       if (node === undefined) local.push(e);
       else addTarget(targets, node, remote.key);
     }
