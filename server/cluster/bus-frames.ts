@@ -28,13 +28,17 @@ export interface BusMessage {
   readonly track: Track | undefined;
 }
 
-/** A receiving node's answer to a tracked message: whom it delivered to and whom it dropped. */
+/**
+ * A receiving node's answer to a tracked message: whom it delivered to and whom it dropped; for
+ * a submission, only how many got it (`unnamed`), since nothing more is asked of them.
+ */
 export interface BusReport {
   readonly kind: 'report';
   readonly id: number;
   readonly node: string;
   readonly receivers: ReceiverRef[];
   readonly dropped: ReceiverRef[];
+  readonly unnamed: number;
 }
 
 /** One receiver (by its index in the report) reached a stage: delivered, processed, rejected, lost. */
@@ -63,8 +67,8 @@ export function encodeMessage(groups: readonly string[], body: Uint8Array): Buff
   return Buffer.concat([packr.pack([MESSAGE, groups]), body]);
 }
 
-export function encodeReport(id: number, node: string, receivers: ReceiverRef[], dropped: ReceiverRef[]): Buffer {
-  return packr.pack([REPORT, id, node, receivers, dropped]);
+export function encodeReport(id: number, node: string, receivers: ReceiverRef[], dropped: ReceiverRef[], unnamed: number): Buffer {
+  return packr.pack([REPORT, id, node, receivers, dropped, unnamed]);
 }
 
 export function encodeEvent(id: number, node: string, index: number, what: BusEvent['what'], reason?: string, data?: Uint8Array): Buffer {
@@ -80,8 +84,8 @@ export function decodeBusFrame(buf: Buffer): BusFrame {
     return { kind: 'message', groups: head[1] as string[], topic, mid, data, hdr: hdr ?? undefined, track };
   }
   if (head[0] === REPORT) {
-    const [, id, node, receivers, dropped] = head as [number, number, string, ReceiverRef[], ReceiverRef[]];
-    return { kind: 'report', id, node, receivers, dropped };
+    const [, id, node, receivers, dropped, unnamed] = head as [number, number, string, ReceiverRef[], ReceiverRef[], number];
+    return { kind: 'report', id, node, receivers, dropped, unnamed };
   }
   const [, id, node, index, what, reason, data] = head as [number, number, string, number, BusEvent['what'], string | null, Uint8Array | null];
   return { kind: 'event', id, node, index, what, reason: reason ?? undefined, data: data ?? undefined };

@@ -19,7 +19,10 @@ import { deliverFromBus, type ReportSink } from './remote-delivery.js';
 import type { RemoteGroup, RemoteInterest } from './remote-interest.js';
 
 /** What waits for other nodes' reports: a receipt tracker, or a submission receipt. */
-type Waiter = Pick<ReceiptTracker, 'expectNode' | 'addRemote'> & Partial<Pick<ReceiptTracker, 'delivered' | 'processed' | 'rejected' | 'lost'>>;
+interface Waiter extends Partial<Pick<ReceiptTracker, 'delivered' | 'processed' | 'rejected' | 'lost'>> {
+  expectNode(): void;
+  addRemote(receivers: readonly ReceiverRef[], dropped: readonly ReceiverRef[], unnamed?: number): number;
+}
 
 interface Pending {
   readonly waiter: Waiter;
@@ -182,7 +185,7 @@ export class ClusterBus implements ClusterLink, ReportSink {
     const pending = this.pending.get(frame.id);
     if (!pending) return; // answered already (timed out)
     if (frame.kind === 'report') {
-      if (!pending.bases.has(frame.node)) pending.bases.set(frame.node, pending.waiter.addRemote(frame.receivers, frame.dropped));
+      if (!pending.bases.has(frame.node)) pending.bases.set(frame.node, pending.waiter.addRemote(frame.receivers, frame.dropped, frame.unnamed));
       return;
     }
     const base = pending.bases.get(frame.node);
@@ -195,8 +198,8 @@ export class ClusterBus implements ClusterLink, ReportSink {
     else w.lost?.(i);
   }
 
-  report(track: Track, receivers: ReceiverRef[], dropped: ReceiverRef[]): void {
-    this.reply(track, encodeReport(track.id, this.node, receivers, dropped));
+  report(track: Track, receivers: ReceiverRef[], dropped: ReceiverRef[], unnamed = 0): void {
+    this.reply(track, encodeReport(track.id, this.node, receivers, dropped, unnamed));
   }
 
   event(track: Track, index: number, what: BusEvent['what'], reason?: string, data?: Uint8Array): void {

@@ -26,8 +26,9 @@ export class ClusterSubmission {
     this.outstanding++;
   }
 
-  addRemote(receivers: readonly ReceiverRef[], dropped: readonly ReceiverRef[]): number {
-    this.receivers += receivers.length + dropped.length;
+  /** A node's report: those it delivered to (named, or only counted) and those it dropped. */
+  addRemote(receivers: readonly ReceiverRef[], dropped: readonly ReceiverRef[], unnamed = 0): number {
+    this.receivers += receivers.length + unnamed + dropped.length;
     this.dropped.push(...dropped);
     if (--this.outstanding === 0 && this.timer) this.finish();
     return 0;

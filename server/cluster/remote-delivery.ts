@@ -10,7 +10,7 @@ import type { BusEvent, BusMessage, Track } from './bus-frames.js';
 
 /** How a receiving node answers the publisher's node. */
 export interface ReportSink {
-  report(track: Track, receivers: ReceiverRef[], dropped: ReceiverRef[]): void;
+  report(track: Track, receivers: ReceiverRef[], dropped: ReceiverRef[], unnamed?: number): void;
   event(track: Track, index: number, what: BusEvent['what'], reason?: string, data?: Uint8Array): void;
 }
 
@@ -39,9 +39,7 @@ export function deliverFromBus(core: PubSubCore, m: BusMessage, sink: ReportSink
   }
   if (track.stage === 'submission') {
     const dropped = core.fanOut(message, entries, true) ?? [];
-    const receivers = entries.length - dropped.length;
-    // Only the count of those who got it matters to a submission receipt.
-    sink.report(track, new Array<ReceiverRef>(receivers).fill({}), dropped);
+    sink.report(track, [], dropped, entries.length - dropped.length);
     return;
   }
   deliverTracked(core, entries, message, track, sink);
