@@ -1,6 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { MAX_ARITY, MAX_DURATION_MS } from '../protocol/limits.js';
 import { AUTH_SCHEMA, type AuthOptions } from './auth/auth-schema.js';
+import { redactedRedisUrl } from './cluster/redis-url.js';
 import type { BrokerOptions, WithoutDefault } from './options.js';
 
 /*
@@ -203,6 +204,7 @@ export const OPTION_SPECS = {
     defaultText: 'none',
     describe: 'cluster mode: `redis://host:port` (or `rediss://`) of the Redis 7 that the brokers of one cluster share; publishes reach subscribers on every node (see "Running a cluster")',
     valueName: 'url',
+    redact: redactedRedisUrl,
   },
   maxStoreBytes: {
     schema: positive,

@@ -5,6 +5,7 @@ import type { PubSubCore } from '../pubsub/pubsub-core.js';
 import { ClusterBus } from './cluster-bus.js';
 import { InterestSync } from './interest-sync.js';
 import { INTEREST_CHANNEL, nodeChannel } from './keys.js';
+import { redactedRedisUrl } from './redis-url.js';
 import { RemoteInterest } from './remote-interest.js';
 
 /** Longest wait between attempts to reach Redis again. */
@@ -38,7 +39,7 @@ export function joinCluster(url: string, id: string, core: PubSubCore, options: 
   const lost = (err?: Error) => {
     if (reachable === false) return;
     reachable = false;
-    log.warn({ redis: redactedUrl(url), err: err?.message }, 'cluster: Redis unreachable; local delivery goes on, cross-node delivery resumes when it answers');
+    log.warn({ redis: redactedRedisUrl(url), err: err?.message }, 'cluster: Redis unreachable; local delivery goes on, cross-node delivery resumes when it answers');
   };
   commands.on('error', lost);
   subscriber.on('error', () => undefined); // Redis away: reported through the commands connection
@@ -49,7 +50,7 @@ export function joinCluster(url: string, id: string, core: PubSubCore, options: 
   });
   commands.on('close', () => lost());
   commands.on('ready', () => {
-    if (reachable === false) log.info({ redis: redactedUrl(url) }, 'cluster: Redis reachable again');
+    if (reachable === false) log.info({ redis: redactedRedisUrl(url) }, 'cluster: Redis reachable again');
     reachable = true;
     void interest.heartbeat();
   });
@@ -68,7 +69,7 @@ export function joinCluster(url: string, id: string, core: PubSubCore, options: 
     else bus.received(message);
   });
   interest.start();
-  log.info({ node: id, redis: redactedUrl(url) }, 'cluster: joining');
+  log.info({ node: id, redis: redactedRedisUrl(url) }, 'cluster: joining');
 
   return {
     id,
@@ -79,9 +80,4 @@ export function joinCluster(url: string, id: string, core: PubSubCore, options: 
       commands.disconnect();
     },
   };
-}
-
-/** The URL without its password, for the logs. */
-function redactedUrl(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, '//***@');
 }
