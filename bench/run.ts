@@ -4,13 +4,17 @@
  * Prints a table and writes bench-results.json.
  *
  *   --quick          smaller runs
- *   --only a,b       just these: pubsub, request, space-pairs, space-index, durable, large, fairness, frozen, flood, churn, backlog
+ *   --only a,b       just these: pubsub, request, space-pairs, space-index, durable, large, fairness, frozen, flood, churn, backlog, cluster
  *   --backlog        only the backlog run (issue 21; not in a default run): 10 million 1 KiB
  *                    messages queued, 200,000 with --quick, or --messages N
+ *   --cluster        only the cluster run (issue 15; not in a default run): pub/sub throughput on
+ *                    one broker, then one, two and three brokers on a redis-server of its own;
+ *                    1,000,000 messages a run, 100,000 with --quick, or --messages N
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { churnBench } from './churn.js';
+import { clusterThroughput } from './cluster-throughput.js';
 import { durablePublish } from './durable-publish.js';
 import { backlog } from './backlog.js';
 import { fairness } from './fairness.js';
@@ -23,13 +27,13 @@ import { spaceIndex } from './space-index.js';
 import { spacePairs } from './space-pairs.js';
 import { spawnBroker } from './spawn-broker.js';
 
-const BENCHMARKS = ['pubsub', 'request', 'space-pairs', 'space-index', 'durable', 'large', 'fairness', 'frozen', 'flood', 'churn', 'backlog'] as const;
-/** Not in a default run: ten million messages take a while and about 14 GB of disk. */
-const ON_REQUEST = ['backlog'];
+const BENCHMARKS = ['pubsub', 'request', 'space-pairs', 'space-index', 'durable', 'large', 'fairness', 'frozen', 'flood', 'churn', 'backlog', 'cluster'] as const;
+/** Not in a default run: ten million messages take a while and about 14 GB of disk; the cluster needs redis-server. */
+const ON_REQUEST = ['backlog', 'cluster'];
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const onlyAt = args.indexOf('--only');
-const only = args.includes('--backlog') ? ['backlog'] : onlyAt === -1 ? BENCHMARKS.filter((b) => !ON_REQUEST.includes(b)) : (args[onlyAt + 1] ?? '').split(',');
+const only = args.includes('--backlog') ? ['backlog'] : args.includes('--cluster') ? ['cluster'] : onlyAt === -1 ? BENCHMARKS.filter((b) => !ON_REQUEST.includes(b)) : (args[onlyAt + 1] ?? '').split(',');
 const unknown = only.filter((name) => !(BENCHMARKS as readonly string[]).includes(name));
 if (unknown.length > 0) {
   console.error(`unknown benchmark ${unknown.join(', ')}; known: ${BENCHMARKS.join(', ')}`);
@@ -205,6 +209,18 @@ if (wanted('churn')) {
   rows.push([`churn, ${churn.rounds.length} x ${churn.livesPerRound.toLocaleString('en-US')} connections`, `baseline ${churn.baselineMiB} MiB, then ${churn.connections.toLocaleString('en-US')} connections`, '']);
   for (const r of churn.rounds) rows.push([`  after round ${r.round}`, `${r.heapMiB} MiB: ${signed(r.grownMiB)}, ${signed(r.dataGrownMiB)} without code; ${r.seconds.toFixed(1)} s`, '']);
   rows.push(['  census as before the churn', churn.censusAsBefore ? 'yes' : 'NO', '']);
+}
+
+if (wanted('cluster')) {
+  const given = args.indexOf('--messages');
+  const c = await clusterThroughput(given === -1 ? (quick ? 100_000 : 1_000_000) : Number(args[given + 1]));
+  results.cluster = c;
+  const rate = (r: { deliveriesPerSecond: number }) => `${r.deliveriesPerSecond.toLocaleString('en-US')} deliveries/s`;
+  rows.push(['pub/sub 1 -> 1, one broker, no Redis', rate(c.alone), '']);
+  rows.push(['  one node with --redis', rate(c.oneNode), '']);
+  rows.push(['  two nodes, subscriber local', rate(c.twoNodesLocal), '']);
+  rows.push(['  two nodes, subscriber remote', rate(c.twoNodesCross), '']);
+  rows.push(['  three nodes, 1 -> 2 remote', rate(c.threeNodesCross), '']);
 }
 
 results.floors = floors;

@@ -27,6 +27,7 @@ import { FlushScheduler } from './flush-scheduler.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
 import { SlowConsumers } from './slow-consumers.js';
 import { originCheck } from './origin.js';
+import { joinCluster, type ClusterNode } from './cluster/cluster-node.js';
 import { DurableCore } from './pubsub/durable/durable-core.js';
 import { PubSubCore } from './pubsub/pubsub-core.js';
 import { SpaceCore } from './space/space-core.js';
@@ -146,6 +147,8 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     draining: undefined,
   };
   seams.census?.attach(ctx);
+  // Cluster mode (DESIGN.md §5): the pub/sub core gets a bus to the other nodes; the node id is this start's.
+  const cluster: ClusterNode | undefined = opts.redis ? joinCluster(opts.redis, instance, ctx.pubsub, opts, log.child({ component: 'cluster' })) : undefined;
 
   const slow = new SlowConsumers(connections, opts.writeDeadlineMs, log, ctx.closeConnection);
 
@@ -262,6 +265,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   await new Promise<void>((resolve, reject) => {
     http.once('error', (err) => {
       clearInterval(heartbeat);
+      void cluster?.stop();
       slow.stop();
       rates.stop();
       spaces.stop();
@@ -284,6 +288,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     ctx,
     http,
     store,
+    cluster,
     stopTimers() {
       clearInterval(heartbeat);
       slow.stop();

@@ -14,6 +14,8 @@ export interface BrokerParts {
   readonly ctx: BrokerContext;
   readonly http: Server;
   readonly store: FlushableStore;
+  /** This broker's membership of a cluster, left once its connections are closed. */
+  readonly cluster?: { stop(): Promise<void> };
   /** Ends the broker's own timers (heartbeat, slow-consumer sweep, rate sampling). */
   stopTimers(): void;
 }
@@ -46,6 +48,7 @@ export async function stopBroker(b: BrokerParts, timeoutMs: number, notify: bool
   const sockets = [...ctx.connections].map((c) => c.ws);
   for (const conn of [...ctx.connections]) ctx.closeConnection(conn, CLOSE_CODES.GOING_AWAY.code, 'broker shutting down');
   await Promise.all(sockets.map((ws) => closed(ws)));
+  await b.cluster?.stop();
   ctx.durable.stop(); // after the connections let go of their deliveries, so no new deadline starts
   b.http.closeAllConnections();
   await unlistened;

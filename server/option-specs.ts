@@ -1,6 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { MAX_ARITY, MAX_DURATION_MS } from '../protocol/limits.js';
 import { AUTH_SCHEMA, type AuthOptions } from './auth/auth-schema.js';
+import { redactedRedisUrl } from './cluster/redis-url.js';
 import type { BrokerOptions, WithoutDefault } from './options.js';
 
 /*
@@ -197,6 +198,13 @@ export const OPTION_SPECS = {
     serveDefault: './linden-data',
     clearFlag: { name: 'memory', describe: 'keep everything in memory: nothing survives the process' },
     paths: (dir: string, base: string) => absolute(dir, base),
+  },
+  redis: {
+    schema: { type: 'string', pattern: '^rediss?://' },
+    defaultText: 'none',
+    describe: 'cluster mode: `redis://host:port` (or `rediss://`) of the Redis 7 that the brokers of one cluster share; publishes reach subscribers on every node (see "Running a cluster")',
+    valueName: 'url',
+    redact: redactedRedisUrl,
   },
   maxStoreBytes: {
     schema: positive,

@@ -98,6 +98,12 @@ export interface BrokerOptions {
    */
   maxStoreBytes?: number;
   /**
+   * Cluster mode: `redis://host:port` (or `rediss://` for TLS) of the Redis 7 that several
+   * brokers share (README "Running a cluster"). Publishes reach subscribers on every node; the
+   * local hot path stays in process. Default: none, a broker on its own.
+   */
+  redis?: string;
+  /**
    * Interceptors, from the handlers to the socket (protocol.md §4). Default
    * `[fragmentation()]`; a list given here replaces it, so keep `fragmentation()` in it to
    * accept and send large messages in fragments.
@@ -135,10 +141,10 @@ export interface TlsFiles {
 }
 
 /** The options startBroker() has no default for (its entry in OPTION_SPECS has none); every other one must have one. */
-export type WithoutDefault = 'dataDir' | 'interceptors' | 'tls' | 'allowedOrigins' | 'auth' | 'maxStoreBytes';
+export type WithoutDefault = 'dataDir' | 'interceptors' | 'tls' | 'allowedOrigins' | 'auth' | 'maxStoreBytes' | 'redis';
 
 export type ResolvedOptions = Required<Omit<BrokerOptions, WithoutDefault>>
-  & Pick<BrokerOptions, 'dataDir' | 'tls' | 'auth'>
+  & Pick<BrokerOptions, 'dataDir' | 'tls' | 'auth' | 'redis'>
   & { interceptors: readonly Interceptor[]; allowedOrigins: readonly string[] | undefined; maxStoreBytes: number | undefined };
 
 /** startBroker()'s defaults, from OPTION_SPECS. */

@@ -202,6 +202,7 @@ function sample(option: OptionName): unknown {
     tls: { cert: join(dir, 'c.pem'), key: join(dir, 'k.pem') },
     allowedOrigins: ['https://a.example', 'https://b.example'],
     auth: { users: [{ user: 'a', password: 'plain:x' }] },
+    redis: 'redis://127.0.0.1:6379',
   };
   if (option in samples) return samples[option];
   const spec = specOf(option);
@@ -263,6 +264,11 @@ test('--print-config rows: the source of every option, secrets redacted', () => 
     option: 'auth', source: 'file',
     value: { anonymous: true, users: [{ user: 'a', password: REDACTED }, { user: 'b', token: REDACTED }], jwt: { publicKey: REDACTED, issuer: 'idp' } },
   });
+  // A Redis URL keeps its user and host, not its password.
+  const redis = (url: string) => configRows(configOf({ env: { LINDEN_REDIS: url } })).find((r) => r.option === 'redis')!.value;
+  expect(redis('redis://linden:s3cret@redis.internal:6379/0')).toBe(`redis://linden:${REDACTED}@redis.internal:6379/0`);
+  expect(redis('rediss://s3cret@redis.internal:6380')).toBe(`rediss://${REDACTED}@redis.internal:6380`);
+  expect(redis('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
 });
 
 test('README\'s option table is the one made from server/option-specs.ts (`npm run docs` rewrites it)', () => {

@@ -65,6 +65,16 @@ export function createMetrics(src: MetricSources): Registry {
     labelNames: ['version', 'node', 'protocol'], registers: [registry],
   }).set({ version: LINDEN_VERSION, node: process.version, protocol: String(PROTOCOL_VERSION) }, 1);
   gauge('linden_connections', 'Open client connections', [], (set) => set({}, src.connections.size));
+  if (src.pubsub.cluster) {
+    const cluster = () => src.pubsub.cluster?.stats;
+    gauge('linden_cluster_connected', 'Cluster mode: 1 while this node is subscribed to its channel on Redis, 0 while Redis is away', [], (set) => set({}, cluster()?.connected ? 1 : 0));
+    gauge('linden_cluster_nodes', 'Cluster mode: the other live nodes this node knows', [], (set) => set({}, cluster()?.nodes ?? 0));
+    counter('linden_cluster_messages_total', 'Cluster mode: messages sent to other nodes (one per node a publish reached) and received from them', ['direction'], (set) => {
+      const stats = cluster();
+      set({ direction: 'out' }, stats?.sent ?? 0);
+      set({ direction: 'in' }, stats?.received ?? 0);
+    });
+  }
   counter('linden_auth_failures_total', 'Logins refused (hello or the HTTP API) with AUTH_FAILED', [], (set) => set({}, src.auth.stats.failures));
   counter('linden_permission_denied_total', 'Requests refused with PERMISSION_DENIED, by action', ['action'], (set) => {
     for (const [action, n] of src.auth.stats.denied) set({ action }, n);

@@ -7,6 +7,7 @@ import type { ResolvedOptions } from '../options.js';
 import type { DurableCore } from './durable/durable-core.js';
 import type { DurableQueue } from './durable/durable-queue.js';
 import type { MessageWatch } from './durable/queue-records.js';
+import type { ClusterLink } from './cluster-link.js';
 import { OutboundMessage } from './outbound-message.js';
 import { sendSubmissionReceipt, submissionReceipt } from './submission-receipt.js';
 import { Payload } from './payload.js';
@@ -22,6 +23,8 @@ export class PubSubCore {
   readonly stats = { published: 0, persistent: 0, delivered: 0, dropped: 0 };
   /** Subscriptions of all connections: each connection's `subs` counts into it (maxSubscriptionsTotal). */
   readonly subscriptions = new Tally();
+  /** The bus to the other nodes of a cluster (server/cluster/); undefined on a broker on its own. */
+  cluster: ClusterLink | undefined;
 
   constructor(private readonly options: ResolvedOptions, private readonly idPrefix: string, private readonly durable: DurableCore) {}
 
@@ -57,7 +60,7 @@ export class PubSubCore {
       : { conn, sid: f.sid, pattern: f.pattern, group: f.group };
     conn.subs.set(f.sid, sub);
     this.router.add(sub);
-    return undefined;
+    return this.cluster?.subscribed(sub);
   }
 
   unsubscribe(conn: Connection, f: UnsubFrame): void {
@@ -65,12 +68,17 @@ export class PubSubCore {
     if (!sub) throw new LindenError('UNKNOWN_ID', `no subscription with id ${f.sid}`, { sid: f.sid });
     conn.subs.delete(f.sid);
     if (sub.durable !== undefined) this.durable.detach(conn, f.sid);
-    else this.router.remove(sub);
+    else this.removeRoute(sub);
+  }
+
+  private removeRoute(sub: Subscription): void {
+    this.router.remove(sub);
+    this.cluster?.unsubscribed(sub);
   }
 
   /** Removes every subscription of a closing connection; what its durable consumers held is redelivered. */
   detach(conn: Connection): void {
-    for (const sub of conn.subs.values()) if (sub.durable === undefined) this.router.remove(sub);
+    for (const sub of conn.subs.values()) if (sub.durable === undefined) this.removeRoute(sub);
     this.durable.detachAll(conn);
     conn.subs.clear();
   }
@@ -89,7 +97,7 @@ export class PubSubCore {
     if (f.ttl !== undefined && f.mode !== 'persistent') throw invalidPub('ttl', 'is for persistent messages: a transient one is delivered now or never');
     const payload = this.payloadOf(conn, f.data);
     const { entries } = route;
-    if (f.reply && entries.length === 0) throw new LindenError('NO_RESPONDERS', `no subscriber for request on "${f.topic}"`, { topic: f.topic });
+    if (f.reply && entries.length === 0 && !this.cluster?.hasInterest(f.topic)) throw new LindenError('NO_RESPONDERS', `no subscriber for request on "${f.topic}"`, { topic: f.topic });
     // Convert before the first delivery, so a payload that cannot be converted fails whole.
     if (route.json && conn.codec.name === 'msgpack') payload.jsonData();
     const mid = f.mid ?? this.idPrefix + (this.seq++).toString(36);
@@ -102,6 +110,7 @@ export class PubSubCore {
       return;
     }
     this.stats.published++;
+    if (this.cluster !== undefined && this.cluster.publish(conn, f, ack, message, entries)) return;
     if (ack === 'delivery' || ack === 'processing') {
       this.track(conn, f, ack, message, entries);
       return;
@@ -150,7 +159,7 @@ export class PubSubCore {
    * if any, when a receipt will name them (`report`). Without one a drop allocates nothing: a
    * frozen subscriber costs the others as little as possible (protocol.md §11).
    */
-  private fanOut(message: OutboundMessage, entries: RouteEntry[], report: boolean): ReceiverRef[] | undefined {
+  fanOut(message: OutboundMessage, entries: RouteEntry[], report: boolean): ReceiverRef[] | undefined {
     let dropped: ReceiverRef[] | undefined;
     let drops = 0;
     for (const entry of entries) {
@@ -174,7 +183,8 @@ export class PubSubCore {
     return payload;
   }
 
-  private track(
+  /** Delivers to `entries` and waits for their receipts (a cluster's tracker also waits for other nodes). */
+  track(
     conn: Connection, f: PubFrame, ack: 'delivery' | 'processing', message: OutboundMessage, entries: RouteEntry[],
     tracker = new ReceiptTracker(conn, f.id!, message.mid, ack, f.reply === true),
   ): void {
@@ -231,14 +241,14 @@ export class PubSubCore {
     entry?.owner.working?.(entry.index);
   }
 
-  private count(receivers: number, dropped: number): void {
+  count(receivers: number, dropped: number): void {
     this.stats.delivered += receivers - dropped;
     this.stats.dropped += dropped;
   }
 }
 
 
-function refOf(sub: Subscription): ReceiverRef {
+export function refOf(sub: Subscription): ReceiverRef {
   return sub.group === undefined ? { connection: sub.conn.id, sid: sub.sid } : { connection: sub.conn.id, sid: sub.sid, group: sub.group };
 }
 

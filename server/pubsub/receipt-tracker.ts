@@ -10,6 +10,8 @@ interface Receiver {
   sid?: number;
   group?: string;
   queue?: string;
+  /** A receiver on another node of a cluster, as that node named it. */
+  remote?: ReceiverRef;
   tag: number;
   delivered: boolean;
   outcome?: Outcome;
@@ -34,6 +36,8 @@ export class ReceiptTracker {
   private started = false;
   /** Called once the receipt is decided or nobody waits for it any more (a drain waits on it). */
   onFinish: (() => void) | undefined;
+  /** Called once the tracker is done, whatever the reason: a cluster stops routing events to it. */
+  onDone: (() => void) | undefined;
 
   constructor(
     private readonly publisher: Connection,
@@ -73,6 +77,29 @@ export class ReceiptTracker {
   addDropped(conn: Connection, sid: number, group: string | undefined): void {
     this.dropped++;
     this.receivers.push({ conn, sid, group, tag: -1, delivered: false, outcome: 'lost', settled: true });
+  }
+
+  /** Another node of a cluster got the message: the receipt waits for its report (addRemote) too. */
+  expectNode(): void {
+    this.outstanding++;
+  }
+
+  /**
+   * What a node expected with expectNode() delivered to: its receivers, then those it dropped.
+   * Returns the index of its first receiver; the node's events name its receivers from there.
+   */
+  addRemote(receivers: readonly ReceiverRef[], dropped: readonly ReceiverRef[]): number {
+    const base = this.receivers.length;
+    for (const remote of receivers) {
+      this.outstanding++;
+      this.receivers.push({ remote, tag: -1, delivered: false, settled: false });
+    }
+    for (const remote of dropped) {
+      this.dropped++;
+      this.receivers.push({ remote, tag: -1, delivered: false, outcome: 'lost', settled: true });
+    }
+    if (--this.outstanding === 0 && this.started) this.finish(false);
+    return base;
   }
 
   /** Starts the clock, or answers at once when nobody is left to wait for. */
@@ -122,6 +149,7 @@ export class ReceiptTracker {
     clearTimeout(this.timer);
     this.release();
     this.onFinish?.();
+    this.onDone?.();
   }
 
   /** Answers now, as if the timeout had passed: the broker is stopping and will not wait longer. */
@@ -145,6 +173,7 @@ export class ReceiptTracker {
     if (!this.gate) this.publisher.sendReceipt(receipt, reply);
     else this.gate.then(() => this.publisher.sendReceipt(receipt, reply), (err: unknown) => this.publisher.sendError(err, this.requestId));
     this.onFinish?.();
+    this.onDone?.();
   }
 
   /** Frees the delivery tags still held by receivers, so their late acks are ignored quietly. */
@@ -177,6 +206,7 @@ export class ReceiptTracker {
 }
 
 function ref(r: Receiver): ReceiverRef {
+  if (r.remote !== undefined) return r.remote;
   if (r.queue !== undefined) return { queue: r.queue };
   return r.group === undefined ? { connection: r.conn!.id, sid: r.sid! } : { connection: r.conn!.id, sid: r.sid!, group: r.group };
 }

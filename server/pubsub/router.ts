@@ -98,6 +98,6 @@ function speaksJson(sub: Subscription): boolean {
   return sub.conn.codec.name === 'json';
 }
 
-function groupKey(group: string, pattern: string): string {
+export function groupKey(group: string, pattern: string): string {
   return group + '\u0000' + pattern;
 }

@@ -20,7 +20,7 @@ export function testBroker(): TestBroker {
   const clients: Client[] = [];
   const t: TestBroker = {
     async start(options = {}) {
-      starting = startBroker({ port: 0, logLevel: 'silent', ...options });
+      starting = startBroker({ port: 0, logLevel: 'silent', ...clusterMode(), ...options });
       broker = await starting;
       return broker;
     },
@@ -45,6 +45,16 @@ export function testBroker(): TestBroker {
 }
 
 /**
+ * LINDEN_TEST_REDIS=redis://... runs every testBroker() as a node of a cluster on that Redis
+ * (a redis-server of the run's own, never a shared one): one node with `redis` must behave
+ * exactly as a broker without (DESIGN.md §5 "Cluster").
+ */
+function clusterMode(): { redis?: string } {
+  const redis = process.env.LINDEN_TEST_REDIS;
+  return redis ? { redis } : {};
+}
+
+/**
  * Resolves with the next `n` values of an async iterable (fewer if it ends). Reads with next()
  * rather than `for await ... break`, which would end a subscription by calling return().
  */
@@ -59,10 +69,13 @@ export async function take<T>(iterable: AsyncIterable<T>, n: number): Promise<T[
   return out;
 }
 
-/** Resolves when `predicate` holds, polling on each macrotask turn; rejects after `ms`. */
-export async function until(predicate: () => boolean, ms = 5_000): Promise<void> {
+/**
+ * Resolves when `predicate` holds, polling on each macrotask turn (after `step`, when given: what
+ * makes the condition observable, such as a probe publish); rejects after `ms`.
+ */
+export async function until(predicate: () => boolean, ms = 5_000, step?: () => Promise<void>): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!predicate()) {
+  while ((await step?.(), !predicate())) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 5));
   }

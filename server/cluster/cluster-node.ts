@@ -1,0 +1,83 @@
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { ResolvedOptions } from '../options.js';
+import type { PubSubCore } from '../pubsub/pubsub-core.js';
+import { ClusterBus } from './cluster-bus.js';
+import { InterestSync } from './interest-sync.js';
+import { INTEREST_CHANNEL, nodeChannel } from './keys.js';
+import { redactedRedisUrl } from './redis-url.js';
+import { RemoteInterest } from './remote-interest.js';
+
+/** Longest wait between attempts to reach Redis again. */
+const MAX_RETRY_MS = 1_000;
+
+export interface ClusterNode {
+  readonly id: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Joins this broker to the cluster of the brokers sharing one Redis: two connections (commands,
+ * and the sharded subscriptions to this node's channel and the interest notifications), the
+ * interest sync and the bus, which it hands to the pub/sub core. It does not wait for Redis: a
+ * broker whose Redis is away serves its own clients and joins the others once Redis answers.
+ */
+export function joinCluster(url: string, id: string, core: PubSubCore, options: ResolvedOptions, log: Logger): ClusterNode {
+  const retryStrategy = (attempt: number) => Math.min(attempt * 100, MAX_RETRY_MS);
+  // No offline queue: a cross-node delivery while Redis is away is dropped, not sent late. The
+  // SPUBLISHes of one turn of the event loop go out in one write (auto-pipelining).
+  const commands = new Redis(url, {
+    enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy, connectionName: `linden:${id}`, enableAutoPipelining: true,
+  });
+  const subscriber = new Redis(url, { autoResubscribe: false, maxRetriesPerRequest: 0, retryStrategy, connectionName: `linden:${id}:sub` });
+  const remote = new RemoteInterest();
+  const interest = new InterestSync(commands, id, remote, log);
+  const bus = new ClusterBus(id, commands, core, remote, interest, options, log);
+  core.cluster = bus;
+
+  let reachable: boolean | undefined;
+  const lost = (err?: Error) => {
+    if (reachable === false) return;
+    reachable = false;
+    log.warn({ redis: redactedRedisUrl(url), err: err?.message }, 'cluster: Redis unreachable; local delivery goes on, cross-node delivery resumes when it answers');
+  };
+  commands.on('error', lost);
+  subscriber.on('error', () => undefined); // Redis away: reported through the commands connection
+  // Alone, it is Redis closing a subscriber that fell behind (client-output-buffer-limit pubsub).
+  subscriber.on('close', () => {
+    bus.listening = false;
+    if (reachable) log.warn('cluster: the subscription connection to Redis closed; cross-node messages in between are lost');
+  });
+  commands.on('close', () => lost());
+  commands.on('ready', () => {
+    if (reachable === false) log.info({ redis: redactedRedisUrl(url) }, 'cluster: Redis reachable again');
+    reachable = true;
+    void interest.heartbeat();
+  });
+  subscriber.on('ready', () => {
+    // Subscribed again after every reconnection; what the notifications missed meanwhile the heartbeat's reload covers.
+    void subscriber.ssubscribe(nodeChannel(id)).then(() => subscriber.ssubscribe(INTEREST_CHANNEL)).then(
+      () => {
+        bus.listening = true;
+        return interest.resync();
+      },
+      () => undefined,
+    );
+  });
+  subscriber.on('smessageBuffer', (channel: Buffer, message: Buffer) => {
+    if (channel.length === INTEREST_CHANNEL.length && channel.toString() === INTEREST_CHANNEL) interest.notified(message.toString());
+    else bus.received(message);
+  });
+  interest.start();
+  log.info({ node: id, redis: redactedRedisUrl(url) }, 'cluster: joining');
+
+  return {
+    id,
+    async stop() {
+      core.cluster = undefined;
+      await interest.leave();
+      subscriber.disconnect();
+      commands.disconnect();
+    },
+  };
+}

@@ -1,0 +1,35 @@
+/*
+ * Names in Redis. The control plane (the node registry, each node's interest, the notification
+ * channel) shares the hash tag `{linden}`, so its Lua scripts touch one slot even on a Redis
+ * Cluster; each node's data channel is tagged with the node's id, so the data spreads over shards.
+ */
+
+/** Sorted set: node id -> when its interest expires (Redis clock, ms). */
+export const NODES_KEY = '{linden}:nodes';
+
+/** Hash of one node: interest key -> local subscriptions holding it; `#seq` counts its changes. */
+export function interestKey(node: string): string {
+  return `{linden}:interest:${node}`;
+}
+
+/** Sharded channel announcing interest changes: `<seq> <node> <changes JSON>`, `<seq> <node> *` (reload) or `0 <node> -` (gone). */
+export const INTEREST_CHANNEL = '{linden}:interest';
+
+/** Sharded channel of one node: messages for its subscribers, reports and events for its publishers. */
+export function nodeChannel(node: string): string {
+  return `linden:node:{${node}}`;
+}
+
+/** How often a node renews its registration; a node silent for NODE_TTL_MS is dead and its interest forgotten. */
+export const HEARTBEAT_MS = 500;
+export const NODE_TTL_MS = 2_000;
+
+/** Interest key of plain subscriptions with a pattern. */
+export function plainInterest(pattern: string): string {
+  return 'p' + pattern;
+}
+
+/** Interest key of a queue group's members with a pattern (router's group key behind a `g`). */
+export function groupInterest(key: string): string {
+  return 'g' + key;
+}

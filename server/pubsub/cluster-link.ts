@@ -1,0 +1,34 @@
+import type { AckLevel, PubFrame } from '../../protocol/frames.js';
+import type { Connection } from '../connection.js';
+import type { OutboundMessage } from './outbound-message.js';
+import type { RouteEntry, Subscription } from './subscription.js';
+
+/**
+ * What the pub/sub core sees of a cluster (DESIGN.md §5 "Cluster"): a bus that learns the local
+ * interest and carries publishes to other nodes. The core knows nothing of Redis; a broker on its
+ * own has no link, and its publish path pays one null check.
+ */
+/** What the metrics show of a node's place in its cluster. */
+export interface ClusterStats {
+  /** Subscribed to its own channel on Redis: messages and reports from other nodes reach it. */
+  readonly connected: boolean;
+  /** Other live nodes whose interest it holds. */
+  readonly nodes: number;
+  /** Messages sent to other nodes' channels (one per node a publish reached) and received from them. */
+  readonly sent: number;
+  readonly received: number;
+}
+
+export interface ClusterLink {
+  readonly stats: ClusterStats;
+  /** Resolves once the other nodes know of the subscription (the `ok` waits for it); undefined when it need not wait. */
+  subscribed(sub: Subscription): Promise<void> | undefined;
+  unsubscribed(sub: Subscription): void;
+  /** Whether a subscriber on another node matches `topic`. */
+  hasInterest(topic: string): boolean;
+  /**
+   * Delivers a transient publish across the cluster, the local `entries` included, and answers
+   * the publisher as the core would; false when no other node is interested (the core goes on).
+   */
+  publish(conn: Connection, f: PubFrame, ack: AckLevel, message: OutboundMessage, entries: RouteEntry[]): boolean;
+}
