@@ -91,6 +91,11 @@ export interface BrokerOptions {
    */
   dataDir?: string;
   /**
+   * Cluster mode: brokers given the same Redis URL are one system. Durable queues and persistent
+   * messages live in Redis Streams (server/cluster/), acknowledged once Redis has them.
+   */
+  redis?: string;
+  /**
    * Most bytes the store may hold (LMDB pages in use). At it, or with the disk full, persistent
    * publishes to durable subscriptions, new durable subscriptions and outs to persistent spaces
    * get STORE_FULL; transient traffic goes on. Default: what the store holds at start plus 90%
@@ -135,10 +140,10 @@ export interface TlsFiles {
 }
 
 /** The options startBroker() has no default for (its entry in OPTION_SPECS has none); every other one must have one. */
-export type WithoutDefault = 'dataDir' | 'interceptors' | 'tls' | 'allowedOrigins' | 'auth' | 'maxStoreBytes';
+export type WithoutDefault = 'dataDir' | 'redis' | 'interceptors' | 'tls' | 'allowedOrigins' | 'auth' | 'maxStoreBytes';
 
 export type ResolvedOptions = Required<Omit<BrokerOptions, WithoutDefault>>
-  & Pick<BrokerOptions, 'dataDir' | 'tls' | 'auth'>
+  & Pick<BrokerOptions, 'dataDir' | 'redis' | 'tls' | 'auth'>
   & { interceptors: readonly Interceptor[]; allowedOrigins: readonly string[] | undefined; maxStoreBytes: number | undefined };
 
 /** startBroker()'s defaults, from OPTION_SPECS. */
