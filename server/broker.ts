@@ -29,6 +29,7 @@ import { SlowConsumers } from './slow-consumers.js';
 import { originCheck } from './origin.js';
 import { DurableCore } from './pubsub/durable/durable-core.js';
 import { PubSubCore } from './pubsub/pubsub-core.js';
+import { ClusterQueues } from './cluster/durable/cluster-queues.js';
 import { SpaceCore } from './space/space-core.js';
 import { Turns } from './turns.js';
 import { defaultMaxStoreBytes } from './store/store-room.js';
@@ -114,13 +115,16 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     throw err;
   }
   log.info({ dataDir: opts.dataDir ?? null, durable: store.durable, ...recovered }, 'store opened');
+  const cluster = opts.redis ? new ClusterQueues({ ...opts, redis: opts.redis }, log.child({ component: 'cluster-queues' })) : undefined;
+  await cluster?.start();
   const rates = new RateSampler(durable, spaces); // admin views (issue #6)
 
   const ctx: BrokerContext = {
     options: opts,
     log,
-    pubsub: new PubSubCore(opts, instance + '-', durable),
+    pubsub: new PubSubCore(opts, instance + '-', durable, cluster),
     durable,
+    cluster,
     spaces,
     validators: { msgpack: new FrameValidator('msgpack'), json: new FrameValidator('json') },
     version: LINDEN_VERSION,
@@ -266,6 +270,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
       rates.stop();
       spaces.stop();
       durable.stop();
+      void cluster?.stop();
       void store.close().finally(() => reject(err));
     });
     http.listen(opts.port, opts.host, () => {

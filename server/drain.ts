@@ -47,6 +47,7 @@ export async function stopBroker(b: BrokerParts, timeoutMs: number, notify: bool
   for (const conn of [...ctx.connections]) ctx.closeConnection(conn, CLOSE_CODES.GOING_AWAY.code, 'broker shutting down');
   await Promise.all(sockets.map((ws) => closed(ws)));
   ctx.durable.stop(); // after the connections let go of their deliveries, so no new deadline starts
+  await ctx.cluster?.stop(); // after the deliveries the closed connections held went back to Redis
   b.http.closeAllConnections();
   await unlistened;
   await b.store.close();

@@ -1,0 +1,294 @@
+import type { Redis } from 'ioredis';
+import { msgpackCodec } from '../../../protocol/codec.js';
+import type { Connection, TagOwner } from '../../connection.js';
+import { OutboundMessage } from '../../pubsub/outbound-message.js';
+import { Payload } from '../../pubsub/payload.js';
+import type { Consumer } from '../../pubsub/durable/consumer.js';
+import type { QueueDefinition } from './queue-directory.js';
+import { decodeEntry, type StreamMessage } from './stream-entry.js';
+import { GROUP, streamKey } from './redis-keys.js';
+import { ACK } from './stream-scripts.js';
+
+interface InFlight {
+  readonly id: string;
+  readonly message: StreamMessage;
+  readonly consumer: Consumer;
+  readonly tag: number;
+  /** Deliveries so far, as the consumer group's pending list counts them. */
+  readonly dc: number;
+  since: number;
+}
+
+export interface StreamQueueHost {
+  /** This node's consumer name in every group. */
+  readonly node: string;
+  readonly redis: Redis;
+  /** The queue's definition now (settings may change on any node). */
+  definition(name: string): QueueDefinition | undefined;
+  /** Moves the entry to `<name>.dlq` (dead-letters.ts). */
+  deadLetter(queue: string, id: string, message: StreamMessage): void;
+  /** A publisher on this node may wait for the message (receipt-watches.ts). */
+  event(queue: string, mid: string, e: { kind: 'delivered' } | { kind: 'processed' } | { kind: 'lost' }): void;
+  failed(err: unknown, doing: string): void;
+}
+
+/**
+ * A queue's side on one node, while the node has consumers of it: reads new entries of the
+ * stream as this node's consumer in the group (XREADGROUP, as many as its consumers have room
+ * for under maxInFlight), hands them to its consumers round-robin, and acks (XACK, XDEL) what
+ * they ack. Redelivery is the group's pending list: an entry not acked within ackWait (a nack,
+ * a consumer gone, a node killed) is claimed by whichever node sweeps first (stream-sweep.ts).
+ */
+export class StreamQueue implements TagOwner {
+  readonly key: string;
+  readonly consumers: Consumer[] = [];
+  readonly inFlight = new Map<number, InFlight>();
+  private nextIndex = 1;
+  private next = 0;
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  readonly stats = { delivered: 0, acked: 0, redelivered: 0, expired: 0 };
+
+  constructor(readonly name: string, private readonly host: StreamQueueHost, private readonly reader: Redis) {
+    this.key = streamKey(name);
+    void this.readLoop();
+  }
+
+  get config(): QueueDefinition['config'] {
+    return this.host.definition(this.name)!.config;
+  }
+
+  /** How many more deliveries this node's consumers take now. */
+  room(): number {
+    let room = 0;
+    for (const c of this.consumers) if (this.open(c)) room += Math.max(0, this.config.maxInFlight - c.inFlight);
+    return room;
+  }
+
+  attach(conn: Connection, sid: number): Consumer {
+    const consumer: Consumer = { conn, sid, inFlight: 0 };
+    this.consumers.push(consumer);
+    this.roomChanged();
+    return consumer;
+  }
+
+  /** What the consumer held goes back to the group for redelivery; an unsubscribe (`clean`) does not count it as a delivery. */
+  detach(consumer: Consumer, clean: boolean): void {
+    const i = this.consumers.indexOf(consumer);
+    if (i === -1) return;
+    this.consumers.splice(i, 1);
+    for (const [index, f] of this.inFlight) {
+      if (f.consumer !== consumer) continue;
+      consumer.conn.releaseTag(f.tag);
+      this.settle(index);
+      this.release(f.id, 0, clean ? f.dc - 1 : f.dc);
+    }
+    this.roomChanged();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.wake?.();
+    this.reader.disconnect();
+  }
+
+  /**
+   * An entry this node's consumer in the group now holds (read, or claimed by the sweep with
+   * its delivery count): to a consumer with room, to the dead letters past maxDeliveries, or
+   * back to the group when no consumer here takes it any more.
+   */
+  hand(id: string, message: StreamMessage, dc: number): void {
+    if (message.expiresAt <= Date.now()) {
+      this.stats.expired++;
+      this.host.event(this.name, message.mid, { kind: 'lost' });
+      this.removeEntry(id);
+      return;
+    }
+    if (dc > this.config.maxDeliveries && this.host.definition(this.name)?.pattern !== null) {
+      this.host.deadLetter(this.name, id, message);
+      return;
+    }
+    const consumer = this.pick();
+    if (!consumer) {
+      this.release(id, 0, dc - 1);
+      return;
+    }
+    const out = new OutboundMessage(message.topic, message.mid, new Payload(message.data, msgpackCodec), 1, message.hdr);
+    if (consumer.conn.codec.name === 'json' && !convertible(out.payload)) {
+      // MessagePack no JSON consumer can read (as DurableQueue.deliver).
+      this.host.deadLetter(this.name, id, message);
+      return;
+    }
+    const index = this.nextIndex++;
+    const tag = consumer.conn.trackTag(this, index);
+    this.inFlight.set(index, { id, message, consumer, tag, dc, since: Date.now() });
+    consumer.inFlight++;
+    this.stats.delivered++;
+    if (dc > 1) this.stats.redelivered++;
+    consumer.conn.deliver(consumer.sid, out, { tag, ack: 'processing', dc }, true);
+  }
+
+  /**
+   * Deliveries held here past ackWait end here: their entries are claimable in the group by
+   * now, and the sweep that claims them (this node's or another's) delivers them again.
+   */
+  expireDeadlines(now: number): void {
+    const ackWait = this.config.ackWait;
+    for (const [index, f] of this.inFlight) {
+      if (now - f.since < ackWait) continue;
+      f.consumer.conn.releaseTag(f.tag);
+      this.settle(index);
+    }
+  }
+
+  // ---- TagOwner: the consumer's answers ----
+  delivered(index: number): void {
+    const f = this.inFlight.get(index);
+    if (f) this.host.event(this.name, f.message.mid, { kind: 'delivered' });
+  }
+
+  processed(index: number): void {
+    const f = this.settle(index);
+    if (!f) return;
+    this.stats.acked++;
+    ACK.run(this.host.redis, [this.key], [f.id]).then(
+      () => this.host.event(this.name, f.message.mid, { kind: 'processed' }),
+      // Still pending in the group: redelivered after ackWait, so at least once holds.
+      (err: unknown) => this.host.failed(err, 'ack'),
+    );
+  }
+
+  rejected(index: number, _reason?: string, delay = 0): void {
+    const f = this.settle(index);
+    if (!f) return;
+    if (f.dc >= this.config.maxDeliveries && this.host.definition(this.name)?.pattern !== null) this.host.deadLetter(this.name, f.id, f.message);
+    else this.release(f.id, delay, f.dc);
+  }
+
+  lost(index: number): void {
+    this.rejected(index);
+  }
+
+  working(index: number): void {
+    const f = this.inFlight.get(index);
+    if (!f) return;
+    f.since = Date.now();
+    // Claiming it again for ourselves resets its idle time, so no sweep takes it meanwhile.
+    this.host.redis.xclaim(this.key, GROUP, this.host.node, 0, f.id, 'JUSTID').catch((err: unknown) => this.host.failed(err, 'working'));
+  }
+
+  // ---- internals ----
+  /**
+   * Hands the entry back to the group: it stays pending, with its idle time set so that it is
+   * claimable (idle past ackWait) after `delay`, and its delivery count set to `dc`. A delay
+   * longer than ackWait is cut to it: Redis keeps no idle time below zero.
+   */
+  private release(id: string, delay: number, dc: number): void {
+    const idle = Math.max(0, this.config.ackWait - delay);
+    this.host.redis.xclaim(this.key, GROUP, this.host.node, 0, id, 'IDLE', idle, 'RETRYCOUNT', Math.max(0, dc), 'JUSTID')
+      .catch((err: unknown) => this.host.failed(err, 'release'));
+    this.roomChanged(delay);
+  }
+
+  private removeEntry(id: string): void {
+    ACK.run(this.host.redis, [this.key], [id]).catch((err: unknown) => this.host.failed(err, 'remove'));
+  }
+
+  private settle(index: number): InFlight | undefined {
+    const f = this.inFlight.get(index);
+    if (!f) return undefined;
+    this.inFlight.delete(index);
+    f.consumer.inFlight--;
+    this.roomChanged();
+    return f;
+  }
+
+  /** Room freed, or an entry given back for redelivery after `delay`: read and sweep again. */
+  roomChanged(delay = 0): void {
+    this.wake?.();
+    this.onRoom?.(delay);
+  }
+
+  /** Set by the sweep (stream-sweep.ts): when to look for claimable entries again. */
+  onRoom: ((delay: number) => void) | undefined;
+
+  private open(c: Consumer): boolean {
+    return c.conn.state === 'open' && !c.leaving;
+  }
+
+  private pick(): Consumer | undefined {
+    const n = this.consumers.length;
+    for (let i = 0; i < n; i++) {
+      const c = this.consumers[(this.next + i) % n]!;
+      if (c.inFlight >= this.config.maxInFlight || !this.open(c)) continue;
+      this.next = (this.next + i + 1) % n;
+      return c;
+    }
+    return undefined;
+  }
+
+  /** New entries, as many as there is room for, on a connection of its own (BLOCK holds it). */
+  private async readLoop(): Promise<void> {
+    while (!this.stopped) {
+      const room = this.room();
+      if (room === 0) {
+        await new Promise<void>((resolve) => { this.wake = resolve; });
+        this.wake = undefined;
+        continue;
+      }
+      if (this.reader.status !== 'ready') {
+        await readyWithin(this.reader, 1_000);
+        continue;
+      }
+      let reply: [Buffer, [Buffer, Buffer[]][]][] | null;
+      try {
+        reply = (await this.reader.callBuffer('XREADGROUP', 'GROUP', GROUP, this.host.node, 'COUNT', Math.min(room, 256), 'BLOCK', 1_000, 'STREAMS', this.key, '>')) as typeof reply;
+      } catch (err) {
+        if (this.stopped) return;
+        // The group is gone with Redis's data (a Redis without AOF restarted) while the queue is
+        // still defined: made again, from the start of whatever the stream holds.
+        if (String(err).includes('NOGROUP') && this.host.definition(this.name)) {
+          await this.host.redis.xgroup('CREATE', this.key, GROUP, '0', 'MKSTREAM').catch(() => undefined);
+        } else {
+          this.host.failed(err, 'read');
+          await pause(250);
+        }
+        continue;
+      }
+      for (const [, entries] of reply ?? []) {
+        for (const [id, fields] of entries) this.hand(id.toString(), decodeEntry(fields), 1);
+      }
+    }
+  }
+}
+
+/** Resolves when the connection is ready, or after `ms` (the caller checks whether it stopped meanwhile). */
+function readyWithin(redis: Redis, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    timer.unref();
+    redis.once('ready', done);
+  });
+}
+
+/** Between attempts while Redis is unreachable. */
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+}
+
+function convertible(payload: Payload): boolean {
+  try {
+    payload.jsonData();
+    return true;
+  } catch {
+    return false;
+  }
+}

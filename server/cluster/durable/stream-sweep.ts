@@ -1,0 +1,104 @@
+import type { Redis } from 'ioredis';
+import type { StreamQueue, StreamQueueHost } from './stream-queue.js';
+import { decodeEntry } from './stream-entry.js';
+import { GROUP } from './redis-keys.js';
+
+/** How often a queue with consumers here looks for claimable entries, at most. */
+const MAX_PERIOD_MS = 1_000;
+
+/**
+ * Redelivery for one queue on one node: claims (XAUTOCLAIM) entries of the group idle past
+ * ackWait, whichever consumer held them: one of this node's that missed ackWait or was nacked,
+ * or another node's that died. So a killed node's deliveries come back through its peers, with
+ * the delivery counts the pending list kept (XPENDING), and past maxDeliveries go to `.dlq`.
+ * Entries deleted from the stream while pending (trimmed by drop-oldest, the queue purged)
+ * come back as deleted ids, which XAUTOCLAIM itself takes off the pending list.
+ *
+ * One timer, armed for the earliest due sweep: every ackWait/4 (at most a second) and sooner
+ * after a nack with a short delay.
+ */
+export class StreamSweep {
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private due = Infinity;
+  private running = false;
+  private again = false;
+  private cursor = '0-0';
+  private stopped = false;
+  /** Entries found deleted while pending. */
+  trimmed = 0;
+
+  constructor(private readonly queue: StreamQueue, private readonly host: StreamQueueHost, private readonly redis: Redis) {
+    queue.onRoom = (delay) => this.schedule(delay);
+    this.schedule(this.period());
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  schedule(inMs: number): void {
+    if (this.stopped) return;
+    const at = Date.now() + inMs;
+    if (at >= this.due) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.due = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.due = Infinity;
+      void this.sweep();
+    }, inMs);
+    this.timer.unref();
+  }
+
+  private period(): number {
+    return Math.max(10, Math.min(MAX_PERIOD_MS, Math.floor(this.queue.config.ackWait / 4)));
+  }
+
+  private async sweep(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    let more = false;
+    try {
+      more = await this.claim();
+    } catch (err) {
+      this.host.failed(err, 'claim');
+    } finally {
+      this.running = false;
+    }
+    if (this.stopped) return;
+    const rerun = this.again || more;
+    this.again = false;
+    this.schedule(rerun ? 0 : this.period());
+  }
+
+  /** One XAUTOCLAIM step; true when there may be more to claim now. */
+  private async claim(): Promise<boolean> {
+    const q = this.queue;
+    q.expireDeadlines(Date.now());
+    const room = q.room();
+    if (room === 0) return false;
+    const [next, entries, deleted] = (await this.redis.callBuffer(
+      'XAUTOCLAIM', q.key, GROUP, this.host.node, q.config.ackWait, this.cursor, 'COUNT', Math.min(room, 256),
+    )) as [Buffer, ([Buffer, Buffer[]] | null)[], Buffer[] | undefined];
+    this.cursor = next.toString();
+    this.trimmed += deleted?.length ?? 0;
+    const claimed = entries.filter((e): e is [Buffer, Buffer[]] => e !== null);
+    if (claimed.length > 0) {
+      // The counts XAUTOCLAIM just raised, from the pending list.
+      const pipeline = this.redis.pipeline();
+      for (const [id] of claimed) pipeline.xpending(q.key, GROUP, id.toString(), id.toString(), 1);
+      const counts = (await pipeline.exec()) ?? [];
+      claimed.forEach(([id, fields], i) => {
+        const row = (counts[i]?.[1] as [string, string, number, number][] | undefined)?.[0];
+        // Gone from the pending list since (acked by its former holder): nothing to deliver.
+        if (!row || row[1] !== this.host.node) return;
+        q.hand(id.toString(), decodeEntry(fields), Number(row[3]));
+      });
+    }
+    return this.cursor !== '0-0';
+  }
+}
