@@ -32,4 +32,98 @@ describe('durable queues in a cluster (brokers sharing one Redis)', () => {
     const [next] = await take(sub as AsyncIterable<Message<{ n: number }>>, 1);
     expect(next!.data.n).toBe(5);
   });
+
+  test('competing consumers on two nodes: every message once, none lost, whichever node published', async () => {
+    const [a, b] = [await t.node(), await t.node()];
+    const [pa, pb] = [await t.client(a), await t.client(b)];
+    await pa.createQueue('work', 'jobs.>', { maxInFlight: 8 });
+    const seen: number[] = [];
+    const consume = async (broker: typeof a) => {
+      const c = await t.client(broker);
+      const sub = c.subscribe<{ n: number }>('jobs.>', { durable: 'work' });
+      await sub.ready;
+      return (async () => {
+        for await (const m of sub) {
+          seen.push(m.data.n);
+          m.ack();
+        }
+      })();
+    };
+    void consume(a);
+    void consume(b);
+    const total = 200;
+    await Promise.all(numbers(total).map((n) => (n % 2 ? pa : pb).publish(`jobs.${n}`, { n }, { mode: 'persistent', ack: 'submission' })));
+    await until(() => seen.length >= total, 15_000);
+    expect([...seen].sort((x, y) => x - y)).toEqual(numbers(total));
+  }, 30_000);
+
+  test('a nack on one node is redelivered on either; past maxDeliveries it is a dead letter, read from another node', async () => {
+    const [a, b] = [await t.node(), await t.node()];
+    const c = await t.client(a);
+    const sub = c.subscribe<{ n: number }>('pay.>', { durable: 'pay', maxDeliveries: 2 });
+    await sub.ready;
+    await (await t.client(b)).publish('pay.eu', { n: 7 }, { mode: 'persistent', ack: 'submission' });
+    const [first] = await take(sub, 1);
+    expect(first!.deliveryCount).toBe(1);
+    first!.nack('bad card');
+    const [second] = await take(sub, 1);
+    expect([second!.data.n, second!.deliveryCount, second!.redelivered]).toEqual([7, 2, true]);
+    second!.nack('bad card again');
+    const dead = (await t.client(b)).subscribe<{ n: number }>('>', { durable: 'pay.dlq' });
+    const [m] = await take(dead, 1);
+    expect(m).toMatchObject({ topic: 'pay.eu', data: { n: 7 }, deliveryCount: 1 });
+    m!.ack();
+  });
+
+  test('a nack with a delay waits it out before the redelivery', async () => {
+    const a = await t.node();
+    const c = await t.client(a);
+    const sub = c.subscribe<{ n: number }>('slow.>', { durable: 'slow', ackWait: 5_000 });
+    await sub.ready;
+    await c.publish('slow.x', { n: 1 }, { mode: 'persistent', ack: 'submission' });
+    const [m] = await take(sub, 1);
+    const nacked = Date.now();
+    m!.nack({ delay: 300 });
+    const [again] = await take(sub, 1);
+    expect(Date.now() - nacked).toBeGreaterThanOrEqual(290);
+    expect(again!.deliveryCount).toBe(2);
+    again!.ack();
+  });
+
+  test('a publisher message id is deduplicated across nodes', async () => {
+    const [a, b] = [await t.node(), await t.node()];
+    const [pa, pb] = [await t.client(a), await t.client(b)];
+    await pa.createQueue('once', 'pay.>');
+    const first = await pa.publish('pay.x', { n: 1 }, { mode: 'persistent', ack: 'submission', mid: 'order-42' });
+    expect(first).toMatchObject({ queues: ['once'] });
+    expect(first).not.toHaveProperty('duplicate');
+    const again = await pb.publish('pay.x', { n: 1 }, { mode: 'persistent', ack: 'submission', mid: 'order-42' });
+    expect(again).toMatchObject({ duplicate: true, receivers: 0 });
+    await pb.publish('pay.x', { n: 2 }, { mode: 'persistent', ack: 'submission', mid: 'order-43' });
+    const got = await take((await t.client(b)).subscribe<{ n: number }>('pay.>', { durable: 'once' }), 2);
+    expect(got.map((m) => m.data.n)).toEqual([1, 2]);
+  });
+
+  test('processing receipts for a publisher on the consumer\'s node; a queue deleted on one node ends its consumers on the others', async () => {
+    const [a, b] = [await t.node(), await t.node()];
+    const c = await t.client(a);
+    const sub = c.subscribe<{ n: number }>('audit.>', { durable: 'audit' });
+    await sub.ready;
+    const receipt = c.publish('audit.x', { n: 1 }, { mode: 'persistent', ack: 'processing' });
+    const [m] = await take(sub, 1);
+    m!.ack();
+    expect(await receipt).toMatchObject({ stage: 'processing', receivers: 1, processed: 1, queues: ['audit'], timedOut: false });
+    await (await t.client(b)).deleteQueue('audit');
+    await expect(take(sub, 1)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(c.publish('audit.x', { n: 2 }, { mode: 'persistent', ack: 'submission' })).resolves.toMatchObject({ receivers: 0 });
+  });
+
+  test('QUEUE_FULL with overflow reject, counted over the whole cluster', async () => {
+    const [a, b] = [await t.node(), await t.node()];
+    await (await t.client(a)).createQueue('small', 'small.>', { maxMessages: 2 });
+    const pb = await t.client(b);
+    for (const n of numbers(2)) await pb.publish('small.x', { n }, { mode: 'persistent', ack: 'submission' });
+    await expect((await t.client(a)).publish('small.x', { n: 2 }, { mode: 'persistent', ack: 'submission' })).rejects.toMatchObject({ code: 'QUEUE_FULL' });
+  });
 });
+

@@ -187,7 +187,8 @@ export class StreamQueue implements TagOwner {
     const idle = Math.max(0, this.config.ackWait - delay);
     this.host.redis.xclaim(this.key, GROUP, this.host.node, 0, id, 'IDLE', idle, 'RETRYCOUNT', Math.max(0, dc), 'JUSTID')
       .catch((err: unknown) => this.host.failed(err, 'release'));
-    this.roomChanged(delay);
+    // A little after it is due: Redis's clock and this timer need not agree to the millisecond.
+    this.roomChanged(delay > 0 ? delay + 10 : 0);
   }
 
   private removeEntry(id: string): void {
