@@ -125,5 +125,29 @@ describe('durable queues in a cluster (brokers sharing one Redis)', () => {
     for (const n of numbers(2)) await pb.publish('small.x', { n }, { mode: 'persistent', ack: 'submission' });
     await expect((await t.client(a)).publish('small.x', { n: 2 }, { mode: 'persistent', ack: 'submission' })).rejects.toMatchObject({ code: 'QUEUE_FULL' });
   });
+
+  test('drop-oldest trims entries a consumer holds: they are not delivered again once their ackWait ends', async () => {
+    const a = await t.node();
+    const c = await t.client(a);
+    const sub = c.subscribe<{ n: number }>('ring.>', { durable: 'ring', maxMessages: 2, overflow: 'drop-oldest', maxInFlight: 1, ackWait: 300 });
+    await sub.ready;
+    await c.publish('ring.x', { n: 0 }, { mode: 'persistent', ack: 'submission' });
+    const [held] = await take(sub, 1); // held, never acked
+    for (const n of numbers(3, 1)) await c.publish('ring.x', { n }, { mode: 'persistent', ack: 'submission' });
+    // 0 (pending) and 1 were trimmed; after 0's ackWait the consumer has room for 2, then 3.
+    const after: number[] = [];
+    for (const m of await take(sub, 1)) after.push(m.data.n), m.ack();
+    for (const m of await take(sub, 1)) after.push(m.data.n), m.ack();
+    expect([held!.data.n, ...after]).toEqual([0, 2, 3]);
+  });
+
+  test('?wait=N in the URL: a persistent publish no replica confirmed gets STORE_UNAVAILABLE, not a receipt', async () => {
+    const a = await t.node({}, '?wait=1&waitTimeout=100');
+    const c = await t.client(a);
+    await c.createQueue('replicated', 'r.>');
+    await expect(c.publish('r.x', { n: 1 }, { mode: 'persistent', ack: 'submission', mid: 'r-1' })).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    // Stored all the same (Redis has it; its replicas did not confirm): the retry is a duplicate.
+    expect(await c.publish('r.x', { n: 1 }, { mode: 'persistent', ack: 'submission', mid: 'r-1' })).toMatchObject({ duplicate: true });
+  });
 });
 

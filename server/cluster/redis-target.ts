@@ -51,9 +51,3 @@ export function unavailable(err: unknown): LindenError {
   const reason = (err instanceof Error ? err.message : String(err)).slice(0, 200);
   return new LindenError('STORE_UNAVAILABLE', `Redis did not take the request: ${reason}; nothing was stored (the broker reconnects by itself)`, { redis: reason });
 }
-
-/** Resolves once the connection is ready (at once when it is). */
-export function whenReady(redis: Redis): Promise<void> {
-  if (redis.status === 'ready') return Promise.resolve();
-  return new Promise((resolve) => redis.once('ready', () => resolve()));
-}

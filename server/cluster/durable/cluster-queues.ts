@@ -243,15 +243,12 @@ export class ClusterQueues implements StreamQueueHost {
   private detachQueue(name: string): number {
     const entry = this.active.get(name);
     if (!entry) return 0;
-    const consumers = [...entry.queue.consumers];
+    const consumers = entry.queue.end();
     for (const c of consumers) {
       c.conn.sendError(new LindenError('NOT_FOUND', `queue "${name}" was deleted`, { name, sid: c.sid }));
       this.attached.get(c.conn)?.delete(c.sid);
       c.conn.subs.delete(c.sid);
-      for (const [, f] of entry.queue.inFlight) if (f.consumer === c) c.conn.releaseTag(f.tag);
     }
-    entry.queue.inFlight.clear();
-    entry.queue.consumers.length = 0;
     this.idle(entry.queue);
     return consumers.length;
   }

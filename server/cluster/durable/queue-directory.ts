@@ -28,6 +28,8 @@ export class QueueDirectory {
   /** The version of linden:queues that `queues` reflects. */
   version = '0';
   private loading: Promise<void> | undefined;
+  /** A reload asked for while one runs: it may have read before the change, so another follows. */
+  private next: Promise<void> | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -38,7 +40,14 @@ export class QueueDirectory {
 
   /** Reads every queue and the version, in one transaction, so they agree. */
   reload(): Promise<void> {
-    this.loading ??= (async () => {
+    if (this.loading) {
+      this.next ??= this.loading.catch(() => undefined).then(() => {
+        this.next = undefined;
+        return this.reload();
+      });
+      return this.next;
+    }
+    this.loading = (async () => {
       try {
         const replies = await this.redis.multi().get(QUEUES_VERSION).hgetall(QUEUES_HASH).exec();
         const version = (replies?.[0]?.[1] as string | null) ?? '0';

@@ -43,6 +43,8 @@ export class StreamQueue implements TagOwner {
   readonly key: string;
   readonly consumers: Consumer[] = [];
   readonly inFlight = new Map<number, InFlight>();
+  /** The index in `inFlight` of each entry id held here. */
+  private readonly held = new Map<string, number>();
   private nextIndex = 1;
   private next = 0;
   private stopped = false;
@@ -86,6 +88,15 @@ export class StreamQueue implements TagOwner {
     this.roomChanged();
   }
 
+  /** The queue was deleted: every delivery here ends, its consumers are the caller's to tell. */
+  end(): Consumer[] {
+    const consumers = this.consumers.splice(0);
+    for (const f of this.inFlight.values()) f.consumer.conn.releaseTag(f.tag);
+    this.inFlight.clear();
+    this.held.clear();
+    return consumers;
+  }
+
   stop(): void {
     this.stopped = true;
     this.wake?.();
@@ -98,6 +109,14 @@ export class StreamQueue implements TagOwner {
    * back to the group when no consumer here takes it any more.
    */
   hand(id: string, message: StreamMessage, dc: number): void {
+    // Claimed while a consumer here still holds it (Redis counted ackWait from before the hand-over
+    // here): that delivery is over, as it would be a moment later by expireDeadlines().
+    const before = this.held.get(id);
+    if (before !== undefined) {
+      const old = this.inFlight.get(before)!;
+      old.consumer.conn.releaseTag(old.tag);
+      this.settle(before);
+    }
     if (message.expiresAt <= Date.now()) {
       this.stats.expired++;
       this.host.event(this.name, message.mid, { kind: 'lost' });
@@ -122,6 +141,7 @@ export class StreamQueue implements TagOwner {
     const index = this.nextIndex++;
     const tag = consumer.conn.trackTag(this, index);
     this.inFlight.set(index, { id, message, consumer, tag, dc, since: Date.now() });
+    this.held.set(id, index);
     consumer.inFlight++;
     this.stats.delivered++;
     if (dc > 1) this.stats.redelivered++;
@@ -188,7 +208,7 @@ export class StreamQueue implements TagOwner {
     this.host.redis.xclaim(this.key, GROUP, this.host.node, 0, id, 'IDLE', idle, 'RETRYCOUNT', Math.max(0, dc), 'JUSTID')
       .catch((err: unknown) => this.host.failed(err, 'release'));
     // A little after it is due: Redis's clock and this timer need not agree to the millisecond.
-    this.roomChanged(delay > 0 ? delay + 10 : 0);
+    this.onRelease?.(delay > 0 ? delay + 10 : 0);
   }
 
   private removeEntry(id: string): void {
@@ -199,19 +219,19 @@ export class StreamQueue implements TagOwner {
     const f = this.inFlight.get(index);
     if (!f) return undefined;
     this.inFlight.delete(index);
+    if (this.held.get(f.id) === index) this.held.delete(f.id);
     f.consumer.inFlight--;
     this.roomChanged();
     return f;
   }
 
-  /** Room freed, or an entry given back for redelivery after `delay`: read and sweep again. */
-  roomChanged(delay = 0): void {
+  /** Room freed: the reader may read again. */
+  private roomChanged(): void {
     this.wake?.();
-    this.onRoom?.(delay);
   }
 
-  /** Set by the sweep (stream-sweep.ts): when to look for claimable entries again. */
-  onRoom: ((delay: number) => void) | undefined;
+  /** Set by the sweep (stream-sweep.ts): an entry given back is claimable in `delay` ms. */
+  onRelease: ((delay: number) => void) | undefined;
 
   private open(c: Consumer): boolean {
     return c.conn.state === 'open' && !c.leaving;

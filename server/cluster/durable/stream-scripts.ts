@@ -80,3 +80,23 @@ export const ACK = new LuaScript(`
 redis.call('XACK', KEYS[1], 'linden', ARGV[1])
 return redis.call('XDEL', KEYS[1], ARGV[1])
 `);
+
+/**
+ * Forgets the group's consumers (nodes) that hold nothing and have not read for ARGV[1] ms:
+ * every broker start is a new consumer, and dead ones would pile up. Checked and deleted in one
+ * step, so a consumer that reads meanwhile cannot lose pending entries. KEYS: stream.
+ */
+export const REAP = new LuaScript(`
+local consumers = redis.pcall('XINFO', 'CONSUMERS', KEYS[1], 'linden')
+if consumers.err then return 0 end
+local reaped = 0
+for _, c in ipairs(consumers) do
+  local f = {}
+  for i = 1, #c, 2 do f[c[i]] = c[i + 1] end
+  if f['pending'] == 0 and f['idle'] >= tonumber(ARGV[1]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], 'linden', f['name'])
+    reaped = reaped + 1
+  end
+end
+return reaped
+`);

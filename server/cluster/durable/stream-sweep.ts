@@ -2,9 +2,17 @@ import type { Redis } from 'ioredis';
 import type { StreamQueue, StreamQueueHost } from './stream-queue.js';
 import { decodeEntry } from './stream-entry.js';
 import { GROUP } from './redis-keys.js';
+import { REAP } from './stream-scripts.js';
 
 /** How often a queue with consumers here looks for claimable entries, at most. */
 const MAX_PERIOD_MS = 1_000;
+
+/**
+ * Consumers of the group (nodes) idle this long with nothing pending are forgotten. Far above the
+ * second a reading node waits in XREADGROUP, so only nodes that stopped reading qualify.
+ */
+const REAP_IDLE_MS = 10 * 60_000;
+const REAP_EVERY_MS = 60_000;
 
 /**
  * Redelivery for one queue on one node: claims (XAUTOCLAIM) entries of the group idle past
@@ -20,16 +28,19 @@ const MAX_PERIOD_MS = 1_000;
 export class StreamSweep {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private due = Infinity;
+  /** When entries given back (nacked, released) become claimable: sweeps due besides the periodic one. */
+  private readonly wakeups: number[] = [];
   private running = false;
   private again = false;
   private cursor = '0-0';
   private stopped = false;
+  private reapedAt = Date.now();
   /** Entries found deleted while pending. */
   trimmed = 0;
 
   constructor(private readonly queue: StreamQueue, private readonly host: StreamQueueHost, private readonly redis: Redis) {
-    queue.onRoom = (delay) => this.schedule(delay);
-    this.schedule(this.period());
+    queue.onRelease = (delay) => this.schedule(delay);
+    this.arm(Date.now() + this.period());
   }
 
   stop(): void {
@@ -37,17 +48,24 @@ export class StreamSweep {
     if (this.timer) clearTimeout(this.timer);
   }
 
+  /** A sweep in `inMs`, besides the periodic ones. */
   schedule(inMs: number): void {
-    if (this.stopped) return;
     const at = Date.now() + inMs;
-    if (at >= this.due) return;
+    this.wakeups.push(at);
+    this.arm(at);
+  }
+
+  private arm(at: number): void {
+    if (this.stopped || (this.timer && at >= this.due)) return;
     if (this.timer) clearTimeout(this.timer);
     this.due = at;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.due = Infinity;
+      const now = Date.now();
+      for (let i = this.wakeups.length - 1; i >= 0; i--) if (this.wakeups[i]! <= now) this.wakeups.splice(i, 1);
       void this.sweep();
-    }, inMs);
+    }, Math.max(0, at - Date.now()));
     this.timer.unref();
   }
 
@@ -69,16 +87,21 @@ export class StreamSweep {
     } finally {
       this.running = false;
     }
-    if (this.stopped) return;
+    const now = Date.now();
     const rerun = this.again || more;
     this.again = false;
-    this.schedule(rerun ? 0 : this.period());
+    this.arm(Math.min(rerun ? now : now + this.period(), ...this.wakeups));
   }
 
   /** One XAUTOCLAIM step; true when there may be more to claim now. */
   private async claim(): Promise<boolean> {
     const q = this.queue;
-    q.expireDeadlines(Date.now());
+    const now = Date.now();
+    q.expireDeadlines(now);
+    if (now - this.reapedAt >= REAP_EVERY_MS) {
+      this.reapedAt = now;
+      await REAP.run(this.redis, [q.key], [REAP_IDLE_MS]);
+    }
     const room = q.room();
     if (room === 0) return false;
     const [next, entries, deleted] = (await this.redis.callBuffer(
