@@ -30,6 +30,7 @@ import { originCheck } from './origin.js';
 import { DurableCore } from './pubsub/durable/durable-core.js';
 import { PubSubCore } from './pubsub/pubsub-core.js';
 import { ClusterQueues } from './cluster/durable/cluster-queues.js';
+import { parseRedisTarget } from './cluster/redis-target.js';
 import { SpaceCore } from './space/space-core.js';
 import { Turns } from './turns.js';
 import { defaultMaxStoreBytes } from './store/store-room.js';
@@ -92,6 +93,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   const log = pino({ name: 'linden', level: opts.logLevel });
   // Before anything is opened, so a bad certificate leaves nothing to clean up.
   const identity = opts.tls ? await loadTlsIdentity(opts.tls) : undefined;
+  if (opts.redis) parseRedisTarget(opts.redis); // a bad ?wait= refused before anything is opened
   const auth = new Authenticator(opts.auth);
   const connections = new Set<Connection>();
   const caps = new ConnectionCaps(opts.maxConnections, opts.maxConnectionsPerAddress);

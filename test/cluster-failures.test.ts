@@ -107,6 +107,16 @@ test('Redis killed and restarted: STORE_UNAVAILABLE while it is down, transient 
   expect(got.map((m) => m.data.n)).toEqual(acknowledged);
 }, 30_000);
 
+test('a broker starts while its Redis is down, refuses persistent work with STORE_UNAVAILABLE, and serves it once Redis is up', async () => {
+  await t.redis.stop();
+  const a = await t.node();
+  const c = await client(a.url);
+  await expect(c.createQueue('later', 'later.>')).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+  await t.redis.restart();
+  await untilResolved(() => c.createQueue('later', 'later.>'));
+  expect(await c.publish('later.x', { n: 1 }, { mode: 'persistent', ack: 'submission' })).toMatchObject({ queues: ['later'] });
+}, 20_000);
+
 /** Calls `attempt` until it resolves, on each macrotask turn; STORE_UNAVAILABLE means not yet. */
 async function untilResolved(attempt: () => Promise<unknown>, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;

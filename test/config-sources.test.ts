@@ -198,6 +198,7 @@ test('LINDEN_* names that are no option get a warning, with the option they look
 function sample(option: OptionName): unknown {
   const samples: Partial<Record<OptionName, unknown>> = {
     dataDir: join(dir, 'store'),
+    redis: 'redis://127.0.0.1:6399',
     interceptors: ['fragmentation'],
     tls: { cert: join(dir, 'c.pem'), key: join(dir, 'k.pem') },
     allowedOrigins: ['https://a.example', 'https://b.example'],

@@ -51,3 +51,18 @@ export function unavailable(err: unknown): LindenError {
   const reason = (err instanceof Error ? err.message : String(err)).slice(0, 200);
   return new LindenError('STORE_UNAVAILABLE', `Redis did not take the request: ${reason}; nothing was stored (the broker reconnects by itself)`, { redis: reason });
 }
+
+/** Resolves when the connection is ready, or after `ms` (the caller checks whether it stopped meanwhile). */
+export function readyWithin(redis: Redis, ms: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    timer.unref();
+    redis.once('ready', done);
+  });
+}

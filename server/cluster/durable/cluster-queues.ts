@@ -10,7 +10,7 @@ import type { ResolvedOptions } from '../../options.js';
 import type { Consumer } from '../../pubsub/durable/consumer.js';
 import type { MessageWatch } from '../../pubsub/durable/queue-records.js';
 import type { Payload } from '../../pubsub/payload.js';
-import { openRedis, parseRedisTarget, unavailable, type RedisTarget } from '../redis-target.js';
+import { openRedis, parseRedisTarget, readyWithin, unavailable, type RedisTarget } from '../redis-target.js';
 import { QueueDirectory, type QueueDefinition } from './queue-directory.js';
 import { ReceiptWatches } from './receipt-watches.js';
 import { QUEUES_CHANNEL, QUEUES_HASH, QUEUES_VERSION, midKey, streamKey } from './redis-keys.js';
@@ -19,6 +19,9 @@ import { DEAD_LETTER, PUBLISH } from './stream-scripts.js';
 import { StreamQueue, type StreamQueueHost } from './stream-queue.js';
 import { StreamSweep } from './stream-sweep.js';
 import { MAX_QUEUE_NAME, publishArgs } from './publish-args.js';
+
+/** How long a starting broker waits for Redis before it listens anyway. */
+const START_WAIT_MS = 2_000;
 
 /** What a persistent publish stored: the queues it reached, or nothing for a repeated mid. */
 export interface ClusterPublish {
@@ -60,10 +63,16 @@ export class ClusterQueues implements StreamQueueHost {
     });
   }
 
-  /** Subscribes to queue changes; a Redis not reachable yet is waited for in the background. */
+  /**
+   * Loads the queues, waiting a little for Redis; a Redis not reachable yet is waited for in the
+   * background (STORE_UNAVAILABLE meanwhile), so a broker starts whether or not it is up.
+   */
   async start(): Promise<void> {
-    await this.subscriber.subscribe(QUEUES_CHANNEL).catch((err: unknown) => this.failed(err, 'subscribe'));
+    // Changes announced before the subscription took are caught up by a reload once it has.
+    this.subscriber.subscribe(QUEUES_CHANNEL).then(() => this.directory.announced(''), (err: unknown) => this.failed(err, 'subscribe'));
+    await readyWithin(this.redis, START_WAIT_MS);
     if (this.redis.status === 'ready') await this.directory.reload().catch((err: unknown) => this.failed(err, 'load queues'));
+    else this.failed(new Error(`not reachable within ${START_WAIT_MS} ms`), 'start');
     this.log.info({ node: this.node, replicas: this.target.replicas }, 'cluster queues on Redis');
   }
 

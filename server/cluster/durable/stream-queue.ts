@@ -8,6 +8,7 @@ import type { QueueDefinition } from './queue-directory.js';
 import { decodeEntry, type StreamMessage } from './stream-entry.js';
 import { GROUP, streamKey } from './redis-keys.js';
 import { ACK } from './stream-scripts.js';
+import { readyWithin } from '../redis-target.js';
 
 interface InFlight {
   readonly id: string;
@@ -281,20 +282,6 @@ export class StreamQueue implements TagOwner {
       }
     }
   }
-}
-
-/** Resolves when the connection is ready, or after `ms` (the caller checks whether it stopped meanwhile). */
-function readyWithin(redis: Redis, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      redis.off('ready', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    timer.unref();
-    redis.once('ready', done);
-  });
 }
 
 /** Between attempts while Redis is unreachable. */
