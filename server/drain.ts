@@ -73,6 +73,7 @@ export function drainingError(ctx: BrokerContext): LindenError {
  */
 function inFlight(ctx: BrokerContext): Promise<unknown>[] {
   const waits: Promise<unknown>[] = [ctx.durable.quiesce(), ctx.spaces.writersAnswered()];
+  if (ctx.cluster) waits.push(ctx.cluster.quiesce());
   for (const conn of ctx.connections) {
     for (const tracker of conn.trackers) waits.push(new Promise<void>((resolve) => { tracker.onFinish = resolve; }));
   }

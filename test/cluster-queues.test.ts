@@ -149,5 +149,26 @@ describe('durable queues in a cluster (brokers sharing one Redis)', () => {
     // Stored all the same (Redis has it; its replicas did not confirm): the retry is a duplicate.
     expect(await c.publish('r.x', { n: 1 }, { mode: 'persistent', ack: 'submission', mid: 'r-1' })).toMatchObject({ duplicate: true });
   });
+
+  test('a draining node starts no delivery and waits for those in flight; the other nodes take the rest', async () => {
+    const [a, b] = [await t.node(), await t.node()];
+    const ca = await t.client(a, { reconnect: false });
+    const onA = ca.subscribe<{ n: number }>('drain.>', { durable: 'drainq' });
+    await onA.ready;
+    const pb = await t.client(b);
+    await pb.publish('drain.x', { n: 0 }, { mode: 'persistent', ack: 'submission' });
+    const [held] = await take(onA, 1);
+    let drained = false;
+    const draining = a.drain({ timeoutMs: 10_000 }).then(() => { drained = true; });
+    await pb.publish('drain.x', { n: 1 }, { mode: 'persistent', ack: 'submission' });
+    const onB = (await t.client(b)).subscribe<{ n: number }>('drain.>', { durable: 'drainq' });
+    const [next] = await take(onB, 1);
+    expect(next!.data.n).toBe(1);
+    expect(drained).toBe(false); // still waiting for the delivery a holds
+    held!.ack();
+    await draining;
+    t.brokers.splice(t.brokers.indexOf(a), 1);
+    next!.ack();
+  });
 });
 

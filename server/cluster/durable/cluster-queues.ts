@@ -15,10 +15,10 @@ import { QueueDirectory, type QueueDefinition } from './queue-directory.js';
 import { ReceiptWatches } from './receipt-watches.js';
 import { QUEUES_CHANNEL, QUEUES_HASH, QUEUES_VERSION, midKey, streamKey } from './redis-keys.js';
 import { entryArgs, type StreamMessage } from './stream-entry.js';
-import { DEAD_LETTER, PUBLISH } from './stream-scripts.js';
+import { DEAD_LETTER, PUBLISH, publishArgs } from './stream-scripts.js';
 import { StreamQueue, type StreamQueueHost } from './stream-queue.js';
 import { StreamSweep } from './stream-sweep.js';
-import { MAX_QUEUE_NAME, publishArgs } from './publish-args.js';
+import { MAX_QUEUE_NAME } from '../../pubsub/durable/durable-core.js';
 
 /** How long a starting broker waits for Redis before it listens anyway. */
 const START_WAIT_MS = 2_000;
@@ -46,6 +46,9 @@ export class ClusterQueues implements StreamQueueHost {
   private readonly attached = new WeakMap<Connection, Map<number, { queue: StreamQueue; consumer: Consumer }>>();
   /** Redis was unreachable at the last failure: logged once per outage. */
   private down = false;
+  /** Set by quiesce(): the broker is draining, no delivery starts here. */
+  paused = false;
+  private whenIdle: (() => void) | undefined;
   readonly stats = { published: 0, deadLettered: 0, duplicates: 0 };
 
   constructor(private readonly options: ResolvedOptions & { redis: string }, private readonly log: Logger) {
@@ -169,7 +172,11 @@ export class ClusterQueues implements StreamQueueHost {
     try {
       for (let attempt = 0; ; attempt++) {
         const queues = this.directory.match(topic);
-        if (watched) for (const q of queues) if (!opened.includes(q.name)) this.watches.open(q.name, mid), opened.push(q.name);
+        for (const q of watched ? queues : []) {
+          if (opened.includes(q.name)) continue;
+          this.watches.open(q.name, mid);
+          opened.push(q.name);
+        }
         const reply = (await PUBLISH.run(this.redis, [QUEUES_VERSION, midKey(mid), ...queues.map((q) => streamKey(q.name))], [
           this.directory.version, fromPublisher ? '1' : '0', this.options.dedupeWindowMs, ...entryArgs(message), ...publishArgs(queues),
         ])) as string[];
@@ -203,11 +210,31 @@ export class ClusterQueues implements StreamQueueHost {
     this.watches.bind(queue, mid, watch);
   }
 
+  /**
+   * Starts no more deliveries here and resolves once none is in flight here. What is not in
+   * flight stays in Redis, for the other brokers and for the next start of this one.
+   */
+  quiesce(): Promise<void> {
+    this.paused = true;
+    return new Promise((resolve) => {
+      this.whenIdle = resolve;
+      this.inFlightEnded();
+    });
+  }
+
   // ---- StreamQueueHost ----
+  inFlightEnded(): void {
+    if (!this.whenIdle) return;
+    for (const { queue } of this.active.values()) if (queue.inFlight.size > 0) return;
+    this.whenIdle();
+    this.whenIdle = undefined;
+  }
+
   deadLetter(queue: string, id: string, message: StreamMessage): void {
     const def = this.directory.queues.get(queue);
+    if (!def) return; // deleted meanwhile, with its stream
     const dlq = `${queue}.dlq`;
-    const record: QueueDefinition = { name: dlq, pattern: null, config: { ...(def?.config ?? this.directory.get(queue).config), maxMessages: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER }, createdAt: Date.now() };
+    const record: QueueDefinition = { name: dlq, pattern: null, config: { ...def.config, maxMessages: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER }, createdAt: Date.now() };
     DEAD_LETTER.run(this.redis, [streamKey(queue), streamKey(dlq), QUEUES_HASH, QUEUES_VERSION], [id, dlq, JSON.stringify(record), QUEUES_CHANNEL]).then(
       (moved) => {
         if (moved !== 1) return;
@@ -226,11 +253,6 @@ export class ClusterQueues implements StreamQueueHost {
     if (this.down) return;
     this.down = this.redis.status !== 'ready';
     this.log.warn({ err: String(err).slice(0, 200), doing, node: this.node }, this.down ? 'Redis unreachable: persistent publishes and durable subscribes get STORE_UNAVAILABLE until it is back' : 'Redis refused a queue operation');
-  }
-
-  /** What it holds besides Redis, for tests. */
-  census(): { active: number; watches: number } {
-    return { active: this.active.size, watches: this.watches.size };
   }
 
   // ---- internals ----

@@ -31,6 +31,10 @@ export interface StreamQueueHost {
   /** A publisher on this node may wait for the message (receipt-watches.ts). */
   event(queue: string, mid: string, e: { kind: 'delivered' } | { kind: 'processed' } | { kind: 'lost' }): void;
   failed(err: unknown, doing: string): void;
+  /** The broker is draining: no delivery starts here. */
+  readonly paused: boolean;
+  /** While paused: this queue has nothing in flight here any more. */
+  inFlightEnded(): void;
 }
 
 /**
@@ -63,6 +67,7 @@ export class StreamQueue implements TagOwner {
 
   /** How many more deliveries this node's consumers take now. */
   room(): number {
+    if (this.host.paused) return 0;
     let room = 0;
     for (const c of this.consumers) if (this.open(c)) room += Math.max(0, this.config.maxInFlight - c.inFlight);
     return room;
@@ -135,8 +140,9 @@ export class StreamQueue implements TagOwner {
     }
     const out = new OutboundMessage(message.topic, message.mid, new Payload(message.data, msgpackCodec), 1, message.hdr);
     if (consumer.conn.codec.name === 'json' && !convertible(out.payload)) {
-      // MessagePack no JSON consumer can read (as DurableQueue.deliver).
-      this.host.deadLetter(this.name, id, message);
+      // MessagePack no JSON consumer can read (as DurableQueue.deliver); a dead letter already has nowhere to go.
+      if (this.host.definition(this.name)?.pattern === null) this.removeEntry(id);
+      else this.host.deadLetter(this.name, id, message);
       return;
     }
     const index = this.nextIndex++;
@@ -222,6 +228,7 @@ export class StreamQueue implements TagOwner {
     this.inFlight.delete(index);
     if (this.held.get(f.id) === index) this.held.delete(f.id);
     f.consumer.inFlight--;
+    if (this.inFlight.size === 0 && this.host.paused) this.host.inFlightEnded();
     this.roomChanged();
     return f;
   }
@@ -239,6 +246,7 @@ export class StreamQueue implements TagOwner {
   }
 
   private pick(): Consumer | undefined {
+    if (this.host.paused) return undefined;
     const n = this.consumers.length;
     for (let i = 0; i < n; i++) {
       const c = this.consumers[(this.next + i) % n]!;

@@ -1,4 +1,5 @@
 import { LuaScript } from './lua-script.js';
+import type { QueueDefinition } from './queue-directory.js';
 
 /**
  * The atomic steps of cluster-mode durable queues, one Lua script each (redis-keys.ts names the
@@ -100,3 +101,8 @@ for _, c in ipairs(consumers) do
 end
 return reaped
 `);
+
+/** Per matching queue, what PUBLISH needs to decide whether it takes the message. */
+export function publishArgs(queues: readonly QueueDefinition[]): string[] {
+  return queues.flatMap((q) => [String(q.config.maxMessages), q.config.overflow === 'reject' ? 'r' : 'd']);
+}
