@@ -29,7 +29,7 @@ test('SIGKILL of a broker under persistent load: its unacked deliveries come bac
   const args = ['--redis', t.redis.url, '--memory', '--log-level', 'warn'];
   const [doomed, survivor] = [await serveProcess(children, args), await serveProcess(children, args)];
   const admin = await client(survivor.url);
-  await admin.createQueue('work', 'jobs.>', { ackWait: 1_000, maxInFlight: 20 });
+  await admin.createQueue('work', 'jobs.>', { ackWait: 2_000, maxInFlight: 20 });
 
   // A consumer on the doomed node takes its share and never acks.
   const hoarder = await client(doomed.url);
