@@ -57,12 +57,12 @@ export class ClusterQueues implements StreamQueueHost {
     this.subscriber = openRedis(this.target, `linden-${this.node}-sub`, 'subscriber');
     this.watches = new ReceiptWatches(options.maxTimeoutMs);
     this.directory = new QueueDirectory(this.redis, log, (name, def) => this.definitionChanged(name, def));
-    this.subscriber.on('message', (_channel: string, name: string) => this.directory.announced(name));
+    this.subscriber.on('message', () => this.directory.reloadInBackground());
     // Back after an outage: what was announced meanwhile is caught up by a reload.
     this.redis.on('ready', () => {
       if (this.down) log.info({ node: this.node }, 'Redis reachable again');
       this.down = false;
-      this.directory.announced('');
+      this.directory.reloadInBackground();
     });
   }
 
@@ -72,7 +72,7 @@ export class ClusterQueues implements StreamQueueHost {
    */
   async start(): Promise<void> {
     // Changes announced before the subscription took are caught up by a reload once it has.
-    this.subscriber.subscribe(QUEUES_CHANNEL).then(() => this.directory.announced(''), (err: unknown) => this.failed(err, 'subscribe'));
+    this.subscriber.subscribe(QUEUES_CHANNEL).then(() => this.directory.reloadInBackground(), (err: unknown) => this.failed(err, 'subscribe'));
     await readyWithin(this.redis, START_WAIT_MS);
     if (this.redis.status === 'ready') await this.directory.reload().catch((err: unknown) => this.failed(err, 'load queues'));
     else this.failed(new Error(`not reachable within ${START_WAIT_MS} ms`), 'start');

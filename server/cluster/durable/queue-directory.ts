@@ -66,8 +66,11 @@ export class QueueDirectory {
     return this.loading;
   }
 
-  /** A node announced a change of `name`: cheaper to read all than to order partial reads against the version. */
-  announced(_name: string): void {
+  /**
+   * A node announced a change (or one may have been missed): everything is read again, which is
+   * simpler than ordering the read of one queue against the version.
+   */
+  reloadInBackground(): void {
     this.reload().catch((err: unknown) => this.log.warn({ err }, 'reloading cluster queues failed; retried on the next change or publish'));
   }
 

@@ -8,6 +8,7 @@ import type { QueueDefinition } from './queue-directory.js';
 import { decodeEntry, type StreamMessage } from './stream-entry.js';
 import { GROUP, streamKey } from './redis-keys.js';
 import { ACK } from './stream-scripts.js';
+import { QUEUE_DEFAULTS } from '../../pubsub/durable/queue-records.js';
 import { readyWithin } from '../redis-target.js';
 
 interface InFlight {
@@ -55,14 +56,18 @@ export class StreamQueue implements TagOwner {
   private stopped = false;
   private wake: (() => void) | undefined;
   readonly stats = { delivered: 0, acked: 0, redelivered: 0, expired: 0 };
+  private lastConfig: QueueDefinition['config'] = QUEUE_DEFAULTS;
 
   constructor(readonly name: string, private readonly host: StreamQueueHost, private readonly reader: Redis) {
     this.key = streamKey(name);
     void this.readLoop();
   }
 
+  /** The queue's settings now; those it last had once it is deleted (until this node notices and stops it). */
   get config(): QueueDefinition['config'] {
-    return this.host.definition(this.name)!.config;
+    const def = this.host.definition(this.name);
+    if (def) this.lastConfig = def.config;
+    return this.lastConfig;
   }
 
   /** How many more deliveries this node's consumers take now. */
@@ -286,7 +291,15 @@ export class StreamQueue implements TagOwner {
         continue;
       }
       for (const [, entries] of reply ?? []) {
-        for (const [id, fields] of entries) this.hand(id.toString(), decodeEntry(fields), 1);
+        for (const [id, fields] of entries) {
+          // An entry deleted between the read and its reply has no fields: nothing to deliver.
+          if (!fields) continue;
+          try {
+            this.hand(id.toString(), decodeEntry(fields), 1);
+          } catch (err) {
+            this.host.failed(err, 'deliver'); // still pending: claimed again after ackWait
+          }
+        }
       }
     }
   }
