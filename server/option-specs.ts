@@ -191,7 +191,7 @@ export const OPTION_SPECS = {
   redis: {
     schema: { type: 'string', pattern: '^rediss?://' },
     defaultText: 'none',
-    describe: 'cluster mode: the Redis (7 or later) that brokers sharing it use as one system; durable queues and persistent messages live in Redis Streams there (see "Running a cluster"). `?wait=N&waitTimeout=MS` in the URL also waits for N replicas before a persistent publish is acknowledged',
+    describe: 'cluster mode: the Redis (7 or later) that brokers sharing it use as one system; durable queues and persistent messages live in Redis Streams there (see "Durable queues in a cluster"). `?wait=N&waitTimeout=MS` in the URL also waits for N replicas before a persistent publish is acknowledged',
   },
   dataDir: {
     schema: nonEmpty,
