@@ -12,7 +12,7 @@ import type { MessageWatch } from '../../pubsub/durable/queue-records.js';
 import type { Payload } from '../../pubsub/payload.js';
 import { openRedis, parseRedisTarget, readyWithin, unavailable, type RedisTarget } from '../redis-target.js';
 import { QueueDirectory, type QueueDefinition } from './queue-directory.js';
-import { ReceiptWatches } from './receipt-watches.js';
+import { ReceiptWatches, type ReceiptEvent } from './receipt-watches.js';
 import { QUEUES_CHANNEL, QUEUES_HASH, QUEUES_VERSION, midKey, streamKey } from './redis-keys.js';
 import { entryArgs, type StreamMessage } from './stream-entry.js';
 import { DEAD_LETTER, PUBLISH, publishArgs } from './stream-scripts.js';
@@ -167,7 +167,9 @@ export class ClusterQueues implements StreamQueueHost {
    */
   async publish(topic: string, mid: string, fromPublisher: boolean, payload: Payload, ttl: number | undefined, hdr: Headers | undefined, watched: boolean): Promise<ClusterPublish> {
     const now = Date.now();
-    const message: StreamMessage = { topic, mid, data: Buffer.from(payload.packedData()), hdr, publishedAt: now, expiresAt: ttl === undefined ? Infinity : now + ttl };
+    const message: StreamMessage = {
+      topic, mid, data: Buffer.from(payload.packedData()), hdr, publishedAt: now, expiresAt: ttl === undefined ? Infinity : now + ttl, origin: watched ? this.node : '',
+    };
     const opened: string[] = [];
     try {
       for (let attempt = 0; ; attempt++) {
@@ -205,6 +207,19 @@ export class ClusterQueues implements StreamQueueHost {
     }
   }
 
+  /**
+   * Seam for cross-node receipts: set by the cluster bus (server/cluster/, transient pub/sub) to
+   * carry an event from the node of the consumer to `node`, the publisher's, which passes it to
+   * its receiptEvent(). Unset, a delivery or processing receipt counts durable subscriptions only
+   * when the consumer is on the publisher's node; the others time out, named in `missing`.
+   */
+  forwardReceipt: ((node: string, queue: string, mid: string, e: ReceiptEvent) => void) | undefined;
+
+  /** An event forwarded from another node (forwardReceipt) for a publisher of this one. */
+  receiptEvent(queue: string, mid: string, e: ReceiptEvent): void {
+    this.watches.event(queue, mid, e);
+  }
+
   /** The publisher's watch for one queue of a publish that resolved (publish()'s `watched`). */
   bind(queue: string, mid: string, watch: MessageWatch): void {
     this.watches.bind(queue, mid, watch);
@@ -239,14 +254,16 @@ export class ClusterQueues implements StreamQueueHost {
       (moved) => {
         if (moved !== 1) return;
         this.stats.deadLettered++;
-        this.watches.event(queue, message.mid, { kind: 'rejected', reason: 'dead-lettered' });
+        this.event(queue, message, { kind: 'rejected', reason: 'dead-lettered' });
       },
       (err: unknown) => this.failed(err, 'dead-letter'), // still pending: the next claim tries again
     );
   }
 
-  event(queue: string, mid: string, e: { kind: 'delivered' } | { kind: 'processed' } | { kind: 'lost' }): void {
-    this.watches.event(queue, mid, e);
+  event(queue: string, message: StreamMessage, e: ReceiptEvent): void {
+    if (!message.origin) return;
+    if (message.origin === this.node) this.watches.event(queue, message.mid, e);
+    else this.forwardReceipt?.(message.origin, queue, message.mid, e);
   }
 
   failed(err: unknown, doing: string): void {

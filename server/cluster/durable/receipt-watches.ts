@@ -1,11 +1,12 @@
 import type { MessageWatch } from '../../pubsub/durable/queue-records.js';
 
-type Event = { kind: 'delivered' } | { kind: 'processed' } | { kind: 'rejected'; reason: string } | { kind: 'lost' };
+/** A stage a durable subscription reached with a message, for the receipt of its publisher. */
+export type ReceiptEvent = { kind: 'delivered' } | { kind: 'processed' } | { kind: 'rejected'; reason: string } | { kind: 'lost' };
 
 interface Slot {
   watch: MessageWatch | undefined;
   /** What happened before the publish's reply bound the watch (a consumer here may be quicker). */
-  early: Event[];
+  early: ReceiptEvent[];
   openedAt: number;
 }
 
@@ -14,9 +15,8 @@ interface Slot {
  * queue and mid. A slot is opened before the message is stored, so a consumer of this node that
  * gets it before the store's reply is counted too.
  *
- * Seam for cross-node receipts: a consumer on another node reaches a publisher here only once the
- * cluster bus (the transient pub/sub helper's server/cluster/ bus) carries `event(queue, mid, …)`
- * from the consuming node to the publisher's; until then such a receipt times out naming the queue.
+ * Across nodes: a stored message names its publisher's node (`origin`), and the consuming node
+ * hands events for another node to ClusterQueues.forwardReceipt, the seam for the cluster bus.
  */
 export class ReceiptWatches {
   private readonly slots = new Map<string, Slot>();
@@ -50,7 +50,7 @@ export class ReceiptWatches {
     this.slots.delete(keyOf(queue, mid));
   }
 
-  event(queue: string, mid: string, e: Event): void {
+  event(queue: string, mid: string, e: ReceiptEvent): void {
     if (this.slots.size === 0) return;
     const key = keyOf(queue, mid);
     const slot = this.slots.get(key);
@@ -59,7 +59,7 @@ export class ReceiptWatches {
     else this.apply(key, slot, e);
   }
 
-  private apply(key: string, slot: Slot, e: Event): void {
+  private apply(key: string, slot: Slot, e: ReceiptEvent): void {
     const watch = slot.watch!;
     if (e.kind === 'delivered') return watch.delivered();
     this.slots.delete(key);

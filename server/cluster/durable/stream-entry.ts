@@ -1,6 +1,6 @@
 import type { Headers } from '../../../protocol/frames.js';
 
-/** A persistent message as a stream entry's fields (t topic, m mid, d data, h headers, p published, x expires). */
+/** A persistent message as a stream entry's fields (t topic, m mid, d data, h headers, p published, x expires, o origin). */
 export interface StreamMessage {
   topic: string;
   mid: string;
@@ -9,11 +9,13 @@ export interface StreamMessage {
   hdr: Headers | undefined;
   publishedAt: number;
   expiresAt: number;
+  /** The node of a publisher waiting for `delivery` or `processing` ('' when none waits): where receipt events go. */
+  origin: string;
 }
 
 /** The fields after the entry id, in the publish script's order (stream-scripts.ts). */
 export function entryArgs(m: StreamMessage): (string | Buffer)[] {
-  return [m.topic, m.mid, m.data, m.hdr ? JSON.stringify(m.hdr) : '', String(m.publishedAt), Number.isFinite(m.expiresAt) ? String(m.expiresAt) : ''];
+  return [m.topic, m.mid, m.data, m.hdr ? JSON.stringify(m.hdr) : '', String(m.publishedAt), Number.isFinite(m.expiresAt) ? String(m.expiresAt) : '', m.origin];
 }
 
 /** Fields as XREADGROUP/XAUTOCLAIM return them with Buffer replies: [name, value, name, value...]. */
@@ -30,5 +32,6 @@ export function decodeEntry(fields: Buffer[]): StreamMessage {
     hdr: hdr ? (JSON.parse(hdr) as Headers) : undefined,
     publishedAt: Number(text('p')),
     expiresAt: expires ? Number(expires) : Infinity,
+    origin: text('o'),
   };
 }

@@ -27,10 +27,10 @@ export interface StreamQueueHost {
   readonly redis: Redis;
   /** The queue's definition now (settings may change on any node). */
   definition(name: string): QueueDefinition | undefined;
-  /** Moves the entry to `<name>.dlq` (dead-letters.ts). */
+  /** Moves the entry to `<name>.dlq` (stream-scripts.ts DEAD_LETTER). */
   deadLetter(queue: string, id: string, message: StreamMessage): void;
-  /** A publisher on this node may wait for the message (receipt-watches.ts). */
-  event(queue: string, mid: string, e: { kind: 'delivered' } | { kind: 'processed' } | { kind: 'lost' }): void;
+  /** A publisher waiting for the message (its `origin`) may count this stage (receipt-watches.ts). */
+  event(queue: string, message: StreamMessage, e: { kind: 'delivered' } | { kind: 'processed' } | { kind: 'lost' }): void;
   failed(err: unknown, doing: string): void;
   /** The broker is draining: no delivery starts here. */
   readonly paused: boolean;
@@ -130,7 +130,7 @@ export class StreamQueue implements TagOwner {
     }
     if (message.expiresAt <= Date.now()) {
       this.stats.expired++;
-      this.host.event(this.name, message.mid, { kind: 'lost' });
+      this.host.event(this.name, message, { kind: 'lost' });
       this.removeEntry(id);
       return;
     }
@@ -176,7 +176,7 @@ export class StreamQueue implements TagOwner {
   // ---- TagOwner: the consumer's answers ----
   delivered(index: number): void {
     const f = this.inFlight.get(index);
-    if (f) this.host.event(this.name, f.message.mid, { kind: 'delivered' });
+    if (f) this.host.event(this.name, f.message, { kind: 'delivered' });
   }
 
   processed(index: number): void {
@@ -184,7 +184,7 @@ export class StreamQueue implements TagOwner {
     if (!f) return;
     this.stats.acked++;
     ACK.run(this.host.redis, [this.key], [f.id]).then(
-      () => this.host.event(this.name, f.message.mid, { kind: 'processed' }),
+      () => this.host.event(this.name, f.message, { kind: 'processed' }),
       // Still pending in the group: redelivered after ackWait, so at least once holds.
       (err: unknown) => this.host.failed(err, 'ack'),
     );

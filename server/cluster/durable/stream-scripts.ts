@@ -35,7 +35,7 @@ return dropped
 
 /**
  * A persistent publish. KEYS: version, mid key, then one stream per matching queue. ARGV:
- * version routed by, '1' to dedupe by mid, dedupe window ms, the six entry fields
+ * version routed by, '1' to dedupe by mid, dedupe window ms, the seven entry fields
  * (stream-entry.ts), then per queue its maxMessages and overflow ('r' reject, 'd' drop oldest).
  * Replies {'stale', version} when the queues changed since the caller routed (it reloads and
  * routes again), {'full', i} when queue i refuses (nothing stored), {'dup'} for a mid inside the
@@ -46,13 +46,13 @@ local version = redis.call('GET', KEYS[1]) or '0'
 if version ~= ARGV[1] then return {'stale', version} end
 local n = #KEYS - 2
 for i = 1, n do
-  if ARGV[9 + 2 * i] == 'r' and redis.call('XLEN', KEYS[2 + i]) >= tonumber(ARGV[8 + 2 * i]) then return {'full', tostring(i)} end
+  if ARGV[10 + 2 * i] == 'r' and redis.call('XLEN', KEYS[2 + i]) >= tonumber(ARGV[9 + 2 * i]) then return {'full', tostring(i)} end
 end
 if ARGV[2] == '1' and not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[3]) then return {'dup'} end
 local ids = {'ok'}
 for i = 1, n do
-  ids[i + 1] = redis.call('XADD', KEYS[2 + i], 'MAXLEN', ARGV[8 + 2 * i], '*',
-    't', ARGV[4], 'm', ARGV[5], 'd', ARGV[6], 'h', ARGV[7], 'p', ARGV[8], 'x', ARGV[9])
+  ids[i + 1] = redis.call('XADD', KEYS[2 + i], 'MAXLEN', ARGV[9 + 2 * i], '*',
+    't', ARGV[4], 'm', ARGV[5], 'd', ARGV[6], 'h', ARGV[7], 'p', ARGV[8], 'x', ARGV[9], 'o', ARGV[10])
 end
 return ids
 `);
