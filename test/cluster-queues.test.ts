@@ -87,8 +87,22 @@ describe('durable queues in a cluster (brokers sharing one Redis)', () => {
     const [again] = await take(sub, 1);
     expect(Date.now() - nacked).toBeGreaterThanOrEqual(290);
     expect(again!.deliveryCount).toBe(2);
-    again!.ack();
-  });
+    // Longer than ackWait: parked on this node, and not claimed by any node's sweep before it ends.
+    const arrivals: { dc: number; at: number }[] = [];
+    const other = (await t.client(await t.node())).subscribe('slow.>', { durable: 'slow', callback: (m) => { arrivals.push({ dc: m.deliveryCount, at: Date.now() }); } });
+    await other.ready;
+    void (async () => {
+      for await (const m of sub) {
+        arrivals.push({ dc: m.deliveryCount, at: Date.now() });
+        m.ack();
+      }
+    })();
+    const renacked = Date.now();
+    again!.nack({ delay: 5_600 });
+    await until(() => arrivals.length > 0, 10_000);
+    expect(arrivals[0]!.at - renacked).toBeGreaterThanOrEqual(5_590);
+    expect(arrivals[0]!.dc).toBe(3);
+  }, 20_000);
 
   test('a publisher message id is deduplicated across nodes', async () => {
     const [a, b] = [await t.node(), await t.node()];

@@ -57,6 +57,8 @@ export class StreamQueue implements TagOwner {
   private wake: (() => void) | undefined;
   readonly stats = { delivered: 0, acked: 0, redelivered: 0, expired: 0 };
   private lastConfig: QueueDefinition['config'] = QUEUE_DEFAULTS;
+  /** Entries nacked with a delay longer than ackWait, held pending by this node until it is nearly over. */
+  private readonly parked = new Map<string, { due: number; dc: number; touched: number }>();
 
   constructor(readonly name: string, private readonly host: StreamQueueHost, private readonly reader: Redis) {
     this.key = streamKey(name);
@@ -211,11 +213,36 @@ export class StreamQueue implements TagOwner {
 
   // ---- internals ----
   /**
+   * Run by each sweep: an entry parked here for a nack delay longer than ackWait is claimed again
+   * by this node (idle 0) every half ackWait, so no sweep takes it, and handed back to the group
+   * once what is left of its delay is within ackWait. If this node stops meanwhile, the entry is
+   * claimable after ackWait: the delay is cut short, the message is not lost.
+   */
+  keepParked(now: number): void {
+    const ackWait = this.config.ackWait;
+    for (const [id, p] of this.parked) {
+      const left = p.due - now;
+      if (left <= ackWait) {
+        this.parked.delete(id);
+        this.release(id, Math.max(0, left), p.dc);
+      } else if (now - p.touched >= ackWait / 2) {
+        p.touched = now;
+        this.host.redis.xclaim(this.key, GROUP, this.host.node, 0, id, 'IDLE', 0, 'RETRYCOUNT', p.dc, 'JUSTID').catch((err: unknown) => this.host.failed(err, 'park'));
+      }
+    }
+  }
+
+  /**
    * Hands the entry back to the group: it stays pending, with its idle time set so that it is
-   * claimable (idle past ackWait) after `delay`, and its delivery count set to `dc`. A delay
-   * longer than ackWait is cut to it: Redis keeps no idle time below zero.
+   * claimable (idle past ackWait) after `delay`, and its delivery count set to `dc`. Redis keeps
+   * no idle time below zero, so a delay longer than ackWait is parked here first (keepParked()).
    */
   private release(id: string, delay: number, dc: number): void {
+    if (delay > this.config.ackWait) {
+      this.parked.set(id, { due: Date.now() + delay, dc, touched: 0 });
+      this.keepParked(Date.now());
+      return;
+    }
     const idle = Math.max(0, this.config.ackWait - delay);
     this.host.redis.xclaim(this.key, GROUP, this.host.node, 0, id, 'IDLE', idle, 'RETRYCOUNT', Math.max(0, dc), 'JUSTID')
       .catch((err: unknown) => this.host.failed(err, 'release'));

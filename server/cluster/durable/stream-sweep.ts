@@ -98,6 +98,7 @@ export class StreamSweep {
     const q = this.queue;
     const now = Date.now();
     q.expireDeadlines(now);
+    q.keepParked(now);
     if (now - this.reapedAt >= REAP_EVERY_MS) {
       this.reapedAt = now;
       await REAP.run(this.redis, [q.key], [REAP_IDLE_MS]);
