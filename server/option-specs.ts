@@ -192,6 +192,7 @@ export const OPTION_SPECS = {
     schema: { type: 'string', pattern: '^rediss?://' },
     defaultText: 'none',
     describe: 'cluster mode: the Redis (7 or later) that brokers sharing it use as one system; durable queues and persistent messages live in Redis Streams there (see "Durable queues in a cluster"). `?wait=N&waitTimeout=MS` in the URL also waits for N replicas before a persistent publish is acknowledged',
+    redact: redactUrlPassword,
   },
   dataDir: {
     schema: nonEmpty,
@@ -268,6 +269,12 @@ export function optionsSchema(kind: 'broker' | 'config'): JsonSchema {
     return [name, kind === 'config' ? spec.configSchema ?? spec.schema : spec.schema];
   }));
   return { type: 'object', additionalProperties: false, properties };
+}
+
+/** A password in a URL (`redis://:secret@host`), replaced so a printed config holds no secret. */
+function redactUrlPassword(url: string): string {
+  const password = URL.canParse(url) ? new URL(url).password : '';
+  return password ? url.replace(`:${password}@`, `:${REDACTED}@`) : url;
 }
 
 /** Password and token hashes and the JWT key, replaced so a printed config holds no secret. */

@@ -248,7 +248,7 @@ test('every startBroker() option is reachable from each source, and startBroker(
 test('--print-config rows: the source of every option, secrets redacted', () => {
   const config = configOf({
     file: file({ auth: { anonymous: true, users: [{ user: 'a', password: 'plain:x' }, { user: 'b', token: 'plain:t' }], jwt: { publicKey: 'PEM', issuer: 'idp' } } }),
-    env: { LINDEN_MAX_ARITY: '9' },
+    env: { LINDEN_MAX_ARITY: '9', LINDEN_REDIS: 'redis://linden:s3cret@redis.internal:6379?wait=1' },
     argv: ['--port', '0'],
   });
   const rows = configRows(config);
@@ -264,6 +264,7 @@ test('--print-config rows: the source of every option, secrets redacted', () => 
     option: 'auth', source: 'file',
     value: { anonymous: true, users: [{ user: 'a', password: REDACTED }, { user: 'b', token: REDACTED }], jwt: { publicKey: REDACTED, issuer: 'idp' } },
   });
+  expect(by('redis')).toEqual({ option: 'redis', source: 'env', value: `redis://linden:${REDACTED}@redis.internal:6379?wait=1` });
 });
 
 test('README\'s option table is the one made from server/option-specs.ts (`npm run docs` rewrites it)', () => {
