@@ -108,7 +108,9 @@ export class ClusterQueues implements StreamQueueHost {
       if (!this.directory.queues.has(name) && !this.directory.queues.has(parent)) {
         throw new LindenError('NOT_FOUND', `${doesNotExist('queue', name)}: there is no queue "${parent}" whose dead letters it would hold`, { name });
       }
-      return await this.directory.declare(name, null, settings, true);
+      // Created by this request, like any queue: its settings are the first; unbounded unless given (as DurableCore's).
+      const first = this.directory.queues.has(name) ? settings : { ...settings, maxMessages: settings.maxMessages ?? Number.MAX_SAFE_INTEGER, maxBytes: settings.maxBytes ?? Number.MAX_SAFE_INTEGER };
+      return await this.directory.declare(name, null, first, true);
     } catch (err) {
       throw unavailable(err);
     }
