@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   SPACE_MODE_CONFLICT: { origin: 'broker', message: 'an out or batch stated the other mode (persistent or transient) than that of a space holding tuples; an empty space takes the stated mode' },
   QUEUE_FULL: { origin: 'broker', message: 'a durable subscription with overflow "reject" is at maxMessages or maxBytes; the message was not stored anywhere' },
   STORE_FULL: { origin: 'broker', message: 'the broker\'s store is at maxStoreBytes or its disk is full; nothing was stored, and transient traffic goes on' },
+  STORE_UNAVAILABLE: { origin: 'broker', message: 'cluster mode: the broker cannot reach its Redis (or the replicas asked for did not confirm); nothing was stored, and transient traffic goes on' },
   QUEUE_CONFLICT: { origin: 'broker', message: 'a durable subscription of that name exists with another pattern or other settings' },
   NOT_FOUND: { origin: 'broker', message: 'the named queue, space or connection does not exist' },
   FRAGMENT_OUT_OF_ORDER: { origin: 'broker', message: 'a fragment arrived before an earlier one of its message (one is missing or they were reordered), or without the first' },

@@ -6,6 +6,7 @@ import type { Authenticator } from './auth/authenticator.js';
 import type { Connection } from './connection.js';
 import type { ResolvedOptions } from './options.js';
 import type { DurableCore } from './pubsub/durable/durable-core.js';
+import type { ClusterQueues } from './cluster/durable/cluster-queues.js';
 import type { PubSubCore } from './pubsub/pubsub-core.js';
 import type { SpaceCore } from './space/space-core.js';
 import type { Turns } from './turns.js';
@@ -16,6 +17,8 @@ export interface BrokerContext {
   readonly log: Logger;
   readonly pubsub: PubSubCore;
   readonly durable: DurableCore;
+  /** Cluster mode (the `redis` option): durable queues and persistent messages in Redis instead of `durable`. */
+  readonly clusterQueues: ClusterQueues | undefined;
   readonly spaces: SpaceCore;
   readonly validators: Record<CodecName, FrameValidator>;
   readonly version: string;

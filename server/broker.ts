@@ -30,6 +30,8 @@ import { originCheck } from './origin.js';
 import { joinCluster, type ClusterNode } from './cluster/cluster-node.js';
 import { DurableCore } from './pubsub/durable/durable-core.js';
 import { PubSubCore } from './pubsub/pubsub-core.js';
+import { ClusterQueues } from './cluster/durable/cluster-queues.js';
+import { parseRedisTarget } from './cluster/redis-target.js';
 import { SpaceCore } from './space/space-core.js';
 import { Turns } from './turns.js';
 import { defaultMaxStoreBytes } from './store/store-room.js';
@@ -92,6 +94,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   const log = pino({ name: 'linden', level: opts.logLevel });
   // Before anything is opened, so a bad certificate leaves nothing to clean up.
   const identity = opts.tls ? await loadTlsIdentity(opts.tls) : undefined;
+  if (opts.redis) parseRedisTarget(opts.redis); // a bad ?wait= refused before anything is opened
   const auth = new Authenticator(opts.auth);
   const connections = new Set<Connection>();
   const caps = new ConnectionCaps(opts.maxConnections, opts.maxConnectionsPerAddress);
@@ -115,13 +118,16 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     throw err;
   }
   log.info({ dataDir: opts.dataDir ?? null, durable: store.durable, ...recovered }, 'store opened');
+  const clusterQueues = opts.redis ? new ClusterQueues({ ...opts, redis: opts.redis }, log.child({ component: 'cluster-queues' })) : undefined;
+  await clusterQueues?.start();
   const rates = new RateSampler(durable, spaces); // admin views (issue #6)
 
   const ctx: BrokerContext = {
     options: opts,
     log,
-    pubsub: new PubSubCore(opts, instance + '-', durable),
+    pubsub: new PubSubCore(opts, instance + '-', durable, clusterQueues),
     durable,
+    clusterQueues,
     spaces,
     validators: { msgpack: new FrameValidator('msgpack'), json: new FrameValidator('json') },
     version: LINDEN_VERSION,
@@ -270,6 +276,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
       rates.stop();
       spaces.stop();
       durable.stop();
+      void cluster?.stop();
       void store.close().finally(() => reject(err));
     });
     http.listen(opts.port, opts.host, () => {

@@ -50,6 +50,7 @@ export async function stopBroker(b: BrokerParts, timeoutMs: number, notify: bool
   await Promise.all(sockets.map((ws) => closed(ws)));
   await b.cluster?.stop();
   ctx.durable.stop(); // after the connections let go of their deliveries, so no new deadline starts
+  await ctx.clusterQueues?.stop(); // after the deliveries the closed connections held went back to Redis
   b.http.closeAllConnections();
   await unlistened;
   await b.store.close();
@@ -75,6 +76,7 @@ export function drainingError(ctx: BrokerContext): LindenError {
  */
 function inFlight(ctx: BrokerContext): Promise<unknown>[] {
   const waits: Promise<unknown>[] = [ctx.durable.quiesce(), ctx.spaces.writersAnswered()];
+  if (ctx.clusterQueues) waits.push(ctx.clusterQueues.quiesce());
   for (const conn of ctx.connections) {
     for (const tracker of conn.trackers) waits.push(new Promise<void>((resolve) => { tracker.onFinish = resolve; }));
   }

@@ -202,7 +202,7 @@ export const OPTION_SPECS = {
   redis: {
     schema: { type: 'string', pattern: '^rediss?://' },
     defaultText: 'none',
-    describe: 'cluster mode: `redis://host:port` (or `rediss://`) of the Redis 7 that the brokers of one cluster share; publishes reach subscribers on every node (see "Running a cluster")',
+    describe: 'cluster mode: `redis://host:port` (or `rediss://`) of the Redis 7 that the brokers of one cluster share; publishes reach subscribers on every node, durable queues and persistent messages live in Redis Streams (see "Running a cluster"); `?wait=N&waitTimeout=MS` also waits for N replicas before a persistent publish is acknowledged',
     valueName: 'url',
     redact: redactedRedisUrl,
   },

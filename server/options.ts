@@ -100,7 +100,8 @@ export interface BrokerOptions {
   /**
    * Cluster mode: `redis://host:port` (or `rediss://` for TLS) of the Redis 7 that several
    * brokers share (README "Running a cluster"). Publishes reach subscribers on every node; the
-   * local hot path stays in process. Default: none, a broker on its own.
+   * local hot path stays in process. Durable queues and persistent messages live in Redis
+   * Streams, acknowledged once Redis has them. Default: none, a broker on its own.
    */
   redis?: string;
   /**

@@ -198,11 +198,11 @@ test('LINDEN_* names that are no option get a warning, with the option they look
 function sample(option: OptionName): unknown {
   const samples: Partial<Record<OptionName, unknown>> = {
     dataDir: join(dir, 'store'),
+    redis: 'redis://127.0.0.1:6399',
     interceptors: ['fragmentation'],
     tls: { cert: join(dir, 'c.pem'), key: join(dir, 'k.pem') },
     allowedOrigins: ['https://a.example', 'https://b.example'],
     auth: { users: [{ user: 'a', password: 'plain:x' }] },
-    redis: 'redis://127.0.0.1:6379',
   };
   if (option in samples) return samples[option];
   const spec = specOf(option);
@@ -248,7 +248,7 @@ test('every startBroker() option is reachable from each source, and startBroker(
 test('--print-config rows: the source of every option, secrets redacted', () => {
   const config = configOf({
     file: file({ auth: { anonymous: true, users: [{ user: 'a', password: 'plain:x' }, { user: 'b', token: 'plain:t' }], jwt: { publicKey: 'PEM', issuer: 'idp' } } }),
-    env: { LINDEN_MAX_ARITY: '9' },
+    env: { LINDEN_MAX_ARITY: '9', LINDEN_REDIS: 'redis://linden:s3cret@redis.internal:6379?wait=1' },
     argv: ['--port', '0'],
   });
   const rows = configRows(config);
@@ -269,6 +269,7 @@ test('--print-config rows: the source of every option, secrets redacted', () => 
   expect(redis('redis://linden:s3cret@redis.internal:6379/0')).toBe(`redis://linden:${REDACTED}@redis.internal:6379/0`);
   expect(redis('rediss://s3cret@redis.internal:6380')).toBe(`rediss://${REDACTED}@redis.internal:6380`);
   expect(redis('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
+  expect(by('redis')).toEqual({ option: 'redis', source: 'env', value: `redis://linden:${REDACTED}@redis.internal:6379?wait=1` });
 });
 
 test('README\'s option table is the one made from server/option-specs.ts (`npm run docs` rewrites it)', () => {

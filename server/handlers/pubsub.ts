@@ -16,10 +16,18 @@ export function working(ctx: BrokerContext, conn: Connection, f: WorkingFrame): 
 export function qcreate(ctx: BrokerContext, conn: Connection, f: QueueCreateFrame): void {
   const { name, pattern, id, t: _t, ...settings } = f;
   // Managing a queue, so it may change the settings of an existing one (there is no authorization yet).
-  answerOk(conn, id, ctx.durable.declare(name, pattern, settings, true).durable);
+  if (ctx.clusterQueues) answerOk(conn, id, ctx.clusterQueues.declare(name, pattern, settings, true).then(() => undefined));
+  else answerOk(conn, id, ctx.durable.declare(name, pattern, settings, true).durable);
 }
 
 export function qdelete(ctx: BrokerContext, conn: Connection, f: QueueDeleteFrame): void {
+  if (ctx.clusterQueues) {
+    const removed = ctx.clusterQueues.remove(f.name);
+    const durable = removed.then(() => undefined);
+    answerOk(conn, f.id, durable);
+    removed.then(({ dropped, detached }) => audit(ctx, conn, 'qdelete', { queue: f.name, dropped, detached }, undefined), () => undefined);
+    return;
+  }
   const { dropped, detached, durable } = ctx.durable.remove(f.name);
   answerOk(conn, f.id, durable);
   audit(ctx, conn, 'qdelete', { queue: f.name, dropped, detached }, durable);

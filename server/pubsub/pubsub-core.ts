@@ -4,6 +4,7 @@ import { assertPattern, assertTopic } from '../../protocol/topics.js';
 import type { Connection } from '../connection.js';
 import { Tally } from '../counted-map.js';
 import type { ResolvedOptions } from '../options.js';
+import type { ClusterQueues } from '../cluster/durable/cluster-queues.js';
 import type { DurableCore } from './durable/durable-core.js';
 import type { DurableQueue } from './durable/durable-queue.js';
 import type { MessageWatch } from './durable/queue-records.js';
@@ -26,7 +27,11 @@ export class PubSubCore {
   /** The bus to the other nodes of a cluster (server/cluster/); undefined on a broker on its own. */
   cluster: ClusterLink | undefined;
 
-  constructor(private readonly options: ResolvedOptions, private readonly idPrefix: string, private readonly durable: DurableCore) {}
+  constructor(
+    private readonly options: ResolvedOptions, private readonly idPrefix: string, private readonly durable: DurableCore,
+    /** Cluster mode: durable subscriptions and persistent messages live in Redis instead (server/cluster/durable/). */
+    private readonly clusterQueues?: ClusterQueues,
+  ) {}
 
   /** Returns the store's promise when the subscription declared or changed a durable queue. */
   subscribe(conn: Connection, f: SubFrame): Promise<void> | undefined {
@@ -44,8 +49,16 @@ export class PubSubCore {
     }
     if (f.durable !== undefined) {
       const { t: _t, id: _id, sid, pattern, durable, group: _g, ...settings } = f;
-      const written = this.durable.attach(conn, sid, durable, pattern, settings, conn.user !== undefined && conn.permissions.may('queue.manage', durable));
+      const mayConfigure = conn.user !== undefined && conn.permissions.may('queue.manage', durable);
       const sub: Subscription = { conn, sid, pattern, durable };
+      if (this.clusterQueues) {
+        conn.subs.set(sid, sub);
+        return this.clusterQueues.attach(conn, sid, durable, pattern, settings, mayConfigure, () => conn.subs.get(sid) === sub).catch((err: unknown) => {
+          if (conn.subs.get(sid) === sub) conn.subs.delete(sid);
+          throw err;
+        });
+      }
+      const written = this.durable.attach(conn, sid, durable, pattern, settings, mayConfigure);
       conn.subs.set(sid, sub);
       // An `err` instead of the `ok`: the subscription must not live on unknown to its client.
       return written?.catch((err: unknown) => {
@@ -67,7 +80,7 @@ export class PubSubCore {
     const sub = conn.subs.get(f.sid);
     if (!sub) throw new LindenError('UNKNOWN_ID', `no subscription with id ${f.sid}`, { sid: f.sid });
     conn.subs.delete(f.sid);
-    if (sub.durable !== undefined) this.durable.detach(conn, f.sid);
+    if (sub.durable !== undefined) (this.clusterQueues ?? this.durable).detach(conn, f.sid);
     else this.removeRoute(sub);
   }
 
@@ -80,6 +93,7 @@ export class PubSubCore {
   detach(conn: Connection): void {
     for (const sub of conn.subs.values()) if (sub.durable === undefined) this.removeRoute(sub);
     this.durable.detachAll(conn);
+    this.clusterQueues?.detachAll(conn);
     conn.subs.clear();
   }
 
@@ -103,7 +117,8 @@ export class PubSubCore {
     const mid = f.mid ?? this.idPrefix + (this.seq++).toString(36);
     const message = new OutboundMessage(f.topic, mid, payload, entries.length, f.hdr);
     if (f.mode === 'persistent') {
-      this.publishPersistent(conn, f, ack, mid, payload, message, entries);
+      if (this.clusterQueues) this.publishClustered(this.clusterQueues, conn, f, ack, mid, payload, message, entries);
+      else this.publishPersistent(conn, f, ack, mid, payload, message, entries);
       // Counted once accepted: a publish refused on the way (QUEUE_FULL) was not published.
       this.stats.published++;
       this.stats.persistent++;
@@ -152,6 +167,40 @@ export class PubSubCore {
     const send = () => sendSubmissionReceipt(conn, f.id!, mid, receivers, dropped, queues);
     if (!stored.durable) send();
     else stored.durable.then(send, (err: unknown) => conn.sendError(err, f.id));
+  }
+
+  /**
+   * Cluster mode: the message goes to Redis (ClusterQueues.publish). Live subscribers get it at
+   * once unless the stored outcome decides what they get: a publisher's mid may be a repeat
+   * (then nobody gets it again), and a delivery or processing receipt names the queues reached.
+   */
+  private publishClustered(
+    cluster: ClusterQueues, conn: Connection, f: PubFrame, ack: AckLevel, mid: string, payload: Payload, message: OutboundMessage, entries: RouteEntry[],
+  ): void {
+    const watched = ack === 'delivery' || ack === 'processing';
+    const stored = cluster.publish(f.topic, mid, f.mid !== undefined, payload, f.ttl, f.hdr, watched);
+    if (!watched && f.mid === undefined) {
+      const dropped = this.fanOut(message, entries, ack !== 'none');
+      if (ack === 'none') stored.catch(() => {}); // logged by the cluster; nobody waits
+      else stored.then(({ queues }) => sendSubmissionReceipt(conn, f.id!, mid, entries.length + queues.length, dropped, queues), (err: unknown) => conn.sendError(err, f.id));
+      return;
+    }
+    stored.then(({ queues, duplicate }) => {
+      if (duplicate) {
+        if (ack !== 'none') conn.sendFrame({ ...submissionReceipt(f.id!, mid, 0, [], []), duplicate: true });
+        return;
+      }
+      if (!watched) {
+        const dropped = this.fanOut(message, entries, ack !== 'none');
+        if (ack !== 'none') sendSubmissionReceipt(conn, f.id!, mid, entries.length + queues.length, dropped, queues);
+        return;
+      }
+      const tracker = new ReceiptTracker(conn, f.id!, mid, ack, false, true);
+      for (const name of queues) cluster.bind(name, mid, watchOf(tracker, tracker.addQueue(name)));
+      this.track(conn, f, ack, message, entries, tracker);
+    }, (err: unknown) => {
+      if (ack !== 'none') conn.sendError(err, f.id);
+    });
   }
 
   /**

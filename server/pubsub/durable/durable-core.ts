@@ -20,7 +20,7 @@ import {
   putQueue, queuedMessage, sharedConfig, storeMessage, type MessageWatch, type QueueConfig, type QueueCounters, type QueueRecord, type QueuedMessage,
 } from './queue-records.js';
 
-const MAX_QUEUE_NAME = 124;
+export const MAX_QUEUE_NAME = 124;
 
 /**
  * Ready messages a queue on disk keeps in memory (its window); the rest stay in the store until

@@ -1,0 +1,315 @@
+import type { Redis } from 'ioredis';
+import { nanoid } from 'nanoid';
+import type { Logger } from 'pino';
+import { LindenError } from '../../../protocol/errors.js';
+import type { Headers, QueueSettings } from '../../../protocol/frames.js';
+import { assertPattern } from '../../../protocol/topics.js';
+import { doesNotExist } from '../../../protocol/names.js';
+import type { Connection } from '../../connection.js';
+import type { ResolvedOptions } from '../../options.js';
+import type { Consumer } from '../../pubsub/durable/consumer.js';
+import type { MessageWatch } from '../../pubsub/durable/queue-records.js';
+import type { Payload } from '../../pubsub/payload.js';
+import { openRedis, parseRedisTarget, readyWithin, unavailable, type RedisTarget } from '../redis-target.js';
+import { QueueDirectory, type QueueDefinition } from './queue-directory.js';
+import { ReceiptWatches, type ReceiptEvent } from './receipt-watches.js';
+import { QUEUES_CHANNEL, QUEUES_HASH, QUEUES_VERSION, midKey, streamKey } from './redis-keys.js';
+import { entryArgs, type StreamMessage } from './stream-entry.js';
+import { DEAD_LETTER, PUBLISH, publishArgs } from './stream-scripts.js';
+import { StreamQueue, type StreamQueueHost } from './stream-queue.js';
+import { StreamSweep } from './stream-sweep.js';
+import { MAX_QUEUE_NAME } from '../../pubsub/durable/durable-core.js';
+
+/** How long a starting broker waits for Redis before it listens anyway. */
+const START_WAIT_MS = 2_000;
+
+/** What a persistent publish stored: the queues it reached, or nothing for a repeated mid. */
+export interface ClusterPublish {
+  readonly queues: string[];
+  readonly duplicate: boolean;
+}
+
+/**
+ * Durable queues and persistent messages of a cluster (the `redis` option): the same frames as
+ * DurableCore, with the state in Redis Streams (redis-keys.ts) so that every broker sharing the
+ * Redis serves every queue, and what Redis acknowledged survives the death of any broker.
+ */
+export class ClusterQueues implements StreamQueueHost {
+  readonly node = nanoid(10);
+  readonly redis: Redis;
+  private readonly subscriber: Redis;
+  private readonly target: RedisTarget;
+  private readonly directory: QueueDirectory;
+  private readonly watches: ReceiptWatches;
+  /** Queues with consumers on this node. */
+  private readonly active = new Map<string, { queue: StreamQueue; sweep: StreamSweep }>();
+  private readonly attached = new WeakMap<Connection, Map<number, { queue: StreamQueue; consumer: Consumer }>>();
+  /** Redis was unreachable at the last failure: logged once per outage. */
+  private down = false;
+  /** Set by quiesce(): the broker is draining, no delivery starts here. */
+  paused = false;
+  private whenIdle: (() => void) | undefined;
+  readonly stats = { published: 0, deadLettered: 0, duplicates: 0 };
+
+  constructor(private readonly options: ResolvedOptions & { redis: string }, private readonly log: Logger) {
+    this.target = parseRedisTarget(options.redis);
+    this.redis = openRedis(this.target, `linden-${this.node}`);
+    this.subscriber = openRedis(this.target, `linden-${this.node}-sub`, 'subscriber');
+    this.watches = new ReceiptWatches(options.maxTimeoutMs);
+    this.directory = new QueueDirectory(this.redis, log, (name, def) => this.definitionChanged(name, def));
+    this.subscriber.on('message', () => this.directory.reloadInBackground());
+    // Back after an outage: what was announced meanwhile is caught up by a reload.
+    this.redis.on('ready', () => {
+      if (this.down) log.info({ node: this.node }, 'Redis reachable again');
+      this.down = false;
+      this.directory.reloadInBackground();
+    });
+  }
+
+  /**
+   * Loads the queues, waiting a little for Redis; a Redis not reachable yet is waited for in the
+   * background (STORE_UNAVAILABLE meanwhile), so a broker starts whether or not it is up.
+   */
+  async start(): Promise<void> {
+    // Changes announced before the subscription took are caught up by a reload once it has.
+    this.subscriber.subscribe(QUEUES_CHANNEL).then(() => this.directory.reloadInBackground(), (err: unknown) => this.failed(err, 'subscribe'));
+    await readyWithin(this.redis, START_WAIT_MS);
+    if (this.redis.status === 'ready') await this.directory.reload().catch((err: unknown) => this.failed(err, 'load queues'));
+    else this.failed(new Error(`not reachable within ${START_WAIT_MS} ms`), 'start');
+    this.log.info({ node: this.node, replicas: this.target.replicas }, 'cluster queues on Redis');
+  }
+
+  /** Stops reading; what was sent to Redis (deliveries given back by closed connections) is answered first. */
+  async stop(): Promise<void> {
+    for (const { queue, sweep } of this.active.values()) {
+      sweep.stop();
+      queue.stop();
+    }
+    this.active.clear();
+    this.subscriber.disconnect();
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  definition(name: string): QueueDefinition | undefined {
+    return this.directory.queues.get(name);
+  }
+
+  // ---- the frames ----
+  /** `qcreate`, and the declaring part of a durable `sub`. */
+  async declare(name: string, pattern: string, settings: QueueSettings, mayConfigure: boolean): Promise<QueueDefinition> {
+    assertPattern(pattern);
+    if (name.length > MAX_QUEUE_NAME) {
+      throw new LindenError('INVALID_FRAME', `queue name of ${name.length} characters: at most ${MAX_QUEUE_NAME}, so "<name>.dlq" fits the 128 of a name`, { name });
+    }
+    try {
+      if (!name.endsWith('.dlq')) return await this.directory.declare(name, pattern, settings, mayConfigure);
+      const parent = name.slice(0, -'.dlq'.length);
+      if (!this.directory.queues.has(name) && !this.directory.queues.has(parent)) await this.directory.reload();
+      if (!this.directory.queues.has(name) && !this.directory.queues.has(parent)) {
+        throw new LindenError('NOT_FOUND', `${doesNotExist('queue', name)}: there is no queue "${parent}" whose dead letters it would hold`, { name });
+      }
+      // Created by this request, like any queue: its settings are the first; unbounded unless given (as DurableCore's).
+      const first = this.directory.queues.has(name) ? settings : { ...settings, maxMessages: settings.maxMessages ?? Number.MAX_SAFE_INTEGER, maxBytes: settings.maxBytes ?? Number.MAX_SAFE_INTEGER };
+      return await this.directory.declare(name, null, first, true);
+    } catch (err) {
+      throw unavailable(err);
+    }
+  }
+
+  async remove(name: string): Promise<{ dropped: number; detached: number }> {
+    let dropped: number;
+    try {
+      dropped = await this.directory.remove(name);
+    } catch (err) {
+      throw unavailable(err);
+    }
+    return { dropped, detached: this.detachQueue(name) };
+  }
+
+  /** A durable `sub`: declares the queue if needed, then attaches the connection as a consumer on this node. */
+  async attach(conn: Connection, sid: number, name: string, pattern: string, settings: QueueSettings, mayConfigure: boolean, stillWanted: () => boolean): Promise<void> {
+    await this.declare(name, pattern, settings, mayConfigure);
+    if (!stillWanted()) return;
+    let entry = this.active.get(name);
+    if (!entry) {
+      const queue = new StreamQueue(name, this, openRedis(this.target, `linden-${this.node}-read`, 'blocking'));
+      entry = { queue, sweep: new StreamSweep(queue, this, this.redis) };
+      this.active.set(name, entry);
+    }
+    let mine = this.attached.get(conn);
+    if (!mine) this.attached.set(conn, (mine = new Map()));
+    mine.set(sid, { queue: entry.queue, consumer: entry.queue.attach(conn, sid) });
+  }
+
+  detach(conn: Connection, sid: number): void {
+    const mine = this.attached.get(conn);
+    const entry = mine?.get(sid);
+    if (!entry) return;
+    mine!.delete(sid);
+    entry.queue.detach(entry.consumer, true);
+    this.idle(entry.queue);
+  }
+
+  detachAll(conn: Connection): void {
+    const mine = this.attached.get(conn);
+    if (!mine) return;
+    this.attached.delete(conn);
+    for (const { consumer } of mine.values()) consumer.leaving = true;
+    for (const { queue, consumer } of mine.values()) {
+      queue.detach(consumer, false);
+      this.idle(queue);
+    }
+  }
+
+  /**
+   * A persistent publish: routed here by the directory, stored by one script in every matching
+   * queue's stream with the mid's dedupe key (stream-scripts.ts PUBLISH), and, with `wait` in
+   * the URL, confirmed by that many replicas. `watched`: a publisher here waits for delivery or
+   * processing; bind() its watch once this resolves.
+   */
+  async publish(topic: string, mid: string, fromPublisher: boolean, payload: Payload, ttl: number | undefined, hdr: Headers | undefined, watched: boolean): Promise<ClusterPublish> {
+    const now = Date.now();
+    const message: StreamMessage = {
+      topic, mid, data: Buffer.from(payload.packedData()), hdr, publishedAt: now, expiresAt: ttl === undefined ? Infinity : now + ttl, origin: watched ? this.node : '',
+    };
+    const opened: string[] = [];
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const queues = this.directory.match(topic);
+        for (const q of watched ? queues : []) {
+          if (opened.includes(q.name)) continue;
+          this.watches.open(q.name, mid);
+          opened.push(q.name);
+        }
+        const reply = (await PUBLISH.run(this.redis, [QUEUES_VERSION, midKey(mid), ...queues.map((q) => streamKey(q.name))], [
+          this.directory.version, fromPublisher ? '1' : '0', this.options.dedupeWindowMs, ...entryArgs(message), ...publishArgs(queues),
+        ])) as string[];
+        if (reply[0] === 'stale' && attempt < 5) {
+          await this.directory.reload();
+          continue;
+        }
+        if (reply[0] === 'full') {
+          const q = queues[Number(reply[1]) - 1]!;
+          throw new LindenError('QUEUE_FULL', `queue "${q.name}" is full (maxMessages ${q.config.maxMessages}, overflow reject); nothing was stored`, { queue: q.name });
+        }
+        if (reply[0] === 'dup') {
+          this.stats.duplicates++;
+          for (const name of opened) this.watches.close(name, mid);
+          return { queues: [], duplicate: true };
+        }
+        if (reply[0] !== 'ok') throw new Error(`the queues kept changing while publishing (${reply[0]})`);
+        for (const name of opened) if (!queues.some((q) => q.name === name)) this.watches.close(name, mid);
+        await this.replicated();
+        this.stats.published++;
+        return { queues: queues.map((q) => q.name), duplicate: false };
+      }
+    } catch (err) {
+      for (const name of opened) this.watches.close(name, mid);
+      throw unavailable(err);
+    }
+  }
+
+  /**
+   * Seam for cross-node receipts: set by the cluster bus (server/cluster/, transient pub/sub) to
+   * carry an event from the node of the consumer to `node`, the publisher's, which passes it to
+   * its receiptEvent(). Unset, a delivery or processing receipt counts durable subscriptions only
+   * when the consumer is on the publisher's node; the others time out, named in `missing`.
+   */
+  forwardReceipt: ((node: string, queue: string, mid: string, e: ReceiptEvent) => void) | undefined;
+
+  /** An event forwarded from another node (forwardReceipt) for a publisher of this one. */
+  receiptEvent(queue: string, mid: string, e: ReceiptEvent): void {
+    this.watches.event(queue, mid, e);
+  }
+
+  /** The publisher's watch for one queue of a publish that resolved (publish()'s `watched`). */
+  bind(queue: string, mid: string, watch: MessageWatch): void {
+    this.watches.bind(queue, mid, watch);
+  }
+
+  /**
+   * Starts no more deliveries here and resolves once none is in flight here. What is not in
+   * flight stays in Redis, for the other brokers and for the next start of this one.
+   */
+  quiesce(): Promise<void> {
+    this.paused = true;
+    return new Promise((resolve) => {
+      this.whenIdle = resolve;
+      this.inFlightEnded();
+    });
+  }
+
+  // ---- StreamQueueHost ----
+  inFlightEnded(): void {
+    if (!this.whenIdle) return;
+    for (const { queue } of this.active.values()) if (queue.inFlight.size > 0) return;
+    this.whenIdle();
+    this.whenIdle = undefined;
+  }
+
+  deadLetter(queue: string, id: string, message: StreamMessage): void {
+    const def = this.directory.queues.get(queue);
+    if (!def) return; // deleted meanwhile, with its stream
+    const dlq = `${queue}.dlq`;
+    const record: QueueDefinition = { name: dlq, pattern: null, config: { ...def.config, maxMessages: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER }, createdAt: Date.now() };
+    DEAD_LETTER.run(this.redis, [streamKey(queue), streamKey(dlq), QUEUES_HASH, QUEUES_VERSION], [id, dlq, JSON.stringify(record), QUEUES_CHANNEL]).then(
+      (moved) => {
+        if (moved !== 1) return;
+        this.stats.deadLettered++;
+        this.event(queue, message, { kind: 'rejected', reason: 'dead-lettered' });
+      },
+      (err: unknown) => this.failed(err, 'dead-letter'), // still pending: the next claim tries again
+    );
+  }
+
+  event(queue: string, message: StreamMessage, e: ReceiptEvent): void {
+    if (!message.origin) return;
+    if (message.origin === this.node) this.watches.event(queue, message.mid, e);
+    else this.forwardReceipt?.(message.origin, queue, message.mid, e);
+  }
+
+  failed(err: unknown, doing: string): void {
+    if (this.down) return;
+    this.down = this.redis.status !== 'ready';
+    this.log.warn({ err: String(err).slice(0, 200), doing, node: this.node }, this.down ? 'Redis unreachable: persistent publishes and durable subscribes get STORE_UNAVAILABLE until it is back' : 'Redis refused a queue operation');
+  }
+
+  // ---- internals ----
+  private async replicated(): Promise<void> {
+    const { replicas, waitTimeoutMs } = this.target;
+    if (replicas === 0) return;
+    const confirmed = await this.redis.wait(replicas, waitTimeoutMs);
+    if (confirmed < replicas) {
+      throw new LindenError('STORE_UNAVAILABLE', `stored, but ${confirmed} of the ${replicas} replicas asked for confirmed it within ${waitTimeoutMs} ms; a retry with the same mid is deduplicated`, { redis: `WAIT ${confirmed}/${replicas}` });
+    }
+  }
+
+  private definitionChanged(name: string, def: QueueDefinition | undefined): void {
+    if (def) return; // settings are read from the directory at each use
+    this.detachQueue(name);
+  }
+
+  /** The queue was deleted (here or on another node): its consumers here are told and detached. */
+  private detachQueue(name: string): number {
+    const entry = this.active.get(name);
+    if (!entry) return 0;
+    const consumers = entry.queue.end();
+    for (const c of consumers) {
+      c.conn.sendError(new LindenError('NOT_FOUND', `queue "${name}" was deleted`, { name, sid: c.sid }));
+      this.attached.get(c.conn)?.delete(c.sid);
+      c.conn.subs.delete(c.sid);
+    }
+    this.idle(entry.queue);
+    return consumers.length;
+  }
+
+  /** A queue without consumers here stops reading and sweeping on this node. */
+  private idle(queue: StreamQueue): void {
+    if (queue.consumers.length > 0) return;
+    const entry = this.active.get(queue.name);
+    if (entry?.queue !== queue) return;
+    this.active.delete(queue.name);
+    entry.sweep.stop();
+    queue.stop();
+  }
+}

@@ -1,0 +1,108 @@
+import { LuaScript } from './lua-script.js';
+import type { QueueDefinition } from './queue-directory.js';
+
+/**
+ * The atomic steps of cluster-mode durable queues, one Lua script each (redis-keys.ts names the
+ * keys). A script runs whole or not at all as far as other clients see, and its reply comes
+ * after Redis's fsync of it with `appendfsync always`.
+ */
+
+/**
+ * Declares a queue. KEYS: hash, version, stream. ARGV: name, record JSON, mode, channel.
+ * `create` returns the existing record if there is one (the caller compares it) and changes
+ * nothing; `put` writes the record whatever is there (new settings). A new queue gets its stream
+ * and consumer group from the start (id 0: the group reads everything ever added).
+ */
+export const DECLARE = new LuaScript(`
+local existing = redis.call('HGET', KEYS[1], ARGV[1])
+if existing and ARGV[3] ~= 'put' then return existing end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('INCR', KEYS[2])
+redis.pcall('XGROUP', 'CREATE', KEYS[3], 'linden', '0', 'MKSTREAM')
+redis.call('PUBLISH', ARGV[4], ARGV[1])
+return false
+`);
+
+/** Deletes a queue and its stream. KEYS: hash, version, stream. ARGV: name, channel. Returns the entries dropped, or -1 if there was no queue. */
+export const REMOVE = new LuaScript(`
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return -1 end
+local dropped = redis.call('XLEN', KEYS[3])
+redis.call('DEL', KEYS[3])
+redis.call('INCR', KEYS[2])
+redis.call('PUBLISH', ARGV[2], ARGV[1])
+return dropped
+`);
+
+/**
+ * A persistent publish. KEYS: version, mid key, then one stream per matching queue. ARGV:
+ * version routed by, '1' to dedupe by mid, dedupe window ms, the seven entry fields
+ * (stream-entry.ts), then per queue its maxMessages and overflow ('r' reject, 'd' drop oldest).
+ * Replies {'stale', version} when the queues changed since the caller routed (it reloads and
+ * routes again), {'full', i} when queue i refuses (nothing stored), {'dup'} for a mid inside the
+ * window (nothing stored), else {'ok', id...}: stored in every queue, or in none.
+ */
+export const PUBLISH = new LuaScript(`
+local version = redis.call('GET', KEYS[1]) or '0'
+if version ~= ARGV[1] then return {'stale', version} end
+local n = #KEYS - 2
+for i = 1, n do
+  if ARGV[10 + 2 * i] == 'r' and redis.call('XLEN', KEYS[2 + i]) >= tonumber(ARGV[9 + 2 * i]) then return {'full', tostring(i)} end
+end
+if ARGV[2] == '1' and not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[3]) then return {'dup'} end
+local ids = {'ok'}
+for i = 1, n do
+  ids[i + 1] = redis.call('XADD', KEYS[2 + i], 'MAXLEN', ARGV[9 + 2 * i], '*',
+    't', ARGV[4], 'm', ARGV[5], 'd', ARGV[6], 'h', ARGV[7], 'p', ARGV[8], 'x', ARGV[9], 'o', ARGV[10])
+end
+return ids
+`);
+
+/**
+ * Moves an entry to the dead-letter queue, creating that queue on first use. KEYS: stream, dlq
+ * stream, hash, version. ARGV: entry id, dlq name, dlq record JSON, channel. Returns 0 when the
+ * entry is no longer there (trimmed, or acked meanwhile): it is only taken off the pending list.
+ */
+export const DEAD_LETTER = new LuaScript(`
+local entry = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
+redis.call('XACK', KEYS[1], 'linden', ARGV[1])
+if #entry == 0 then return 0 end
+redis.call('XDEL', KEYS[1], ARGV[1])
+if redis.call('HSETNX', KEYS[3], ARGV[2], ARGV[3]) == 1 then
+  redis.call('INCR', KEYS[4])
+  redis.call('PUBLISH', ARGV[4], ARGV[2])
+end
+redis.call('XADD', KEYS[2], '*', unpack(entry[1][2]))
+redis.pcall('XGROUP', 'CREATE', KEYS[2], 'linden', '0')
+return 1
+`);
+
+/** Acknowledges an entry: off the pending list and out of the stream. KEYS: stream. ARGV: id. */
+export const ACK = new LuaScript(`
+redis.call('XACK', KEYS[1], 'linden', ARGV[1])
+return redis.call('XDEL', KEYS[1], ARGV[1])
+`);
+
+/**
+ * Forgets the group's consumers (nodes) that hold nothing and have not read for ARGV[1] ms:
+ * every broker start is a new consumer, and dead ones would pile up. Checked and deleted in one
+ * step, so a consumer that reads meanwhile cannot lose pending entries. KEYS: stream.
+ */
+export const REAP = new LuaScript(`
+local consumers = redis.pcall('XINFO', 'CONSUMERS', KEYS[1], 'linden')
+if consumers.err then return 0 end
+local reaped = 0
+for _, c in ipairs(consumers) do
+  local f = {}
+  for i = 1, #c, 2 do f[c[i]] = c[i + 1] end
+  if f['pending'] == 0 and f['idle'] >= tonumber(ARGV[1]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], 'linden', f['name'])
+    reaped = reaped + 1
+  end
+end
+return reaped
+`);
+
+/** Per matching queue, what PUBLISH needs to decide whether it takes the message. */
+export function publishArgs(queues: readonly QueueDefinition[]): string[] {
+  return queues.flatMap((q) => [String(q.config.maxMessages), q.config.overflow === 'reject' ? 'r' : 'd']);
+}
