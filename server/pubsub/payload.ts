@@ -46,6 +46,16 @@ export class Payload {
     return this.json;
   }
 
+  /** Whether a JSON receiver can be given it (jsonData() does not throw). */
+  convertible(): boolean {
+    try {
+      this.jsonData();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** The payload as it travels in `data` for a codec. */
   wireData(codec: Codec): unknown {
     return codec.name === 'msgpack' ? this.packedData() : JSON.parse(this.jsonData());

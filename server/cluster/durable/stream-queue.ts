@@ -146,7 +146,7 @@ export class StreamQueue implements TagOwner {
       return;
     }
     const out = new OutboundMessage(message.topic, message.mid, new Payload(message.data, msgpackCodec), 1, message.hdr);
-    if (consumer.conn.codec.name === 'json' && !convertible(out.payload)) {
+    if (consumer.conn.codec.name === 'json' && !out.payload.convertible()) {
       // MessagePack no JSON consumer can read (as DurableQueue.deliver); a dead letter already has nowhere to go.
       if (this.host.definition(this.name)?.pattern === null) this.removeEntry(id);
       else this.host.deadLetter(this.name, id, message);
@@ -338,13 +338,4 @@ function pause(ms: number): Promise<void> {
     const timer = setTimeout(resolve, ms);
     timer.unref();
   });
-}
-
-function convertible(payload: Payload): boolean {
-  try {
-    payload.jsonData();
-    return true;
-  } catch {
-    return false;
-  }
 }

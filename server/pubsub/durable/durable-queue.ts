@@ -287,7 +287,7 @@ export class DurableQueue extends QueueLine implements TagOwner {
 
   private deliver(consumer: Consumer, message: QueuedMessage): void {
     const out = new OutboundMessage(message.topic, message.mid, new Payload(message.data, msgpackCodec), 1, message.hdr);
-    if (consumer.conn.codec.name === 'json' && !convertible(out.payload)) {
+    if (consumer.conn.codec.name === 'json' && !out.payload.convertible()) {
       // MessagePack no JSON consumer can read: no consumer of this queue ever will. Checking
       // every persistent publish instead would cost the common, all-MessagePack case.
       if (this.pattern !== null) this.deadLetter(message);
@@ -398,13 +398,4 @@ const NO_DELAYED = new Map<number, Delayed>();
 function unref(timer: ReturnType<typeof setTimeout>): ReturnType<typeof setTimeout> {
   timer.unref();
   return timer;
-}
-
-function convertible(payload: Payload): boolean {
-  try {
-    payload.jsonData();
-    return true;
-  } catch {
-    return false;
-  }
 }
