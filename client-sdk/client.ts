@@ -1,14 +1,11 @@
-import { CODECS, Parts, type Codec } from '../protocol/codec.js';
-import { CLOSE_CODES, LindenError } from '../protocol/errors.js';
+import { CODECS, type Codec } from '../protocol/codec.js';
+import { LindenError } from '../protocol/errors.js';
 import { fragmentation } from '../protocol/fragmentation.js';
-import type { Extensions, Limits, WelcomeFrame } from '../protocol/frames.js';
-import { PROTOCOL_VERSION } from '../protocol/version.js';
-import { ReconnectPolicy } from './backoff.js';
+import type { Limits } from '../protocol/frames.js';
+import { Connection } from './connection.js';
 import { ConnectionState } from './connection-state.js';
-import { Heartbeat } from './heartbeat.js';
-import { InboundRouter } from './inbound.js';
 import type { MessageOwner } from './message.js';
-import { ADMIN_FIELDS, QUEUE_SETTINGS, checkTlsOptions, credentialsOf, definedOnly, type AdminRequest, type ConnectOptions, type PublishOptions, type QueueSettings } from './options.js';
+import { ADMIN_FIELDS, QUEUE_SETTINGS, checkTlsOptions, definedOnly, type AdminRequest, type ConnectOptions, type PublishOptions, type QueueSettings } from './options.js';
 import { Outbound } from './outbound.js';
 import { PendingCalls } from './pending-calls.js';
 import { ClientPipeline } from './pipeline.js';
@@ -19,7 +16,6 @@ import { ClientSpaces } from './spaces.js';
 import type { Subscription, SubscribeOptions } from './subscription.js';
 import { ClientSubscriptions } from './subscriptions.js';
 import { ServerList } from './servers.js';
-import { openSocket, whenDrained } from './transport.js';
 
 const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
@@ -35,41 +31,31 @@ export async function connect(servers: string | readonly string[], options: Conn
 }
 
 /**
- * The application's handle on a broker, and the owner of its connection's lifecycle: the
- * handshake, reconnection with back-off, leaving a draining broker, closing. What it writes goes
- * through `Outbound`; what the broker sends is routed by `InboundRouter`.
+ * The application's handle on a broker. Its parts: `Connection` opens, keeps and reopens the
+ * socket and routes what arrives (through `InboundRouter`); `Outbound` writes; subscriptions
+ * and spaces keep what is restored after a reconnect; `ConnectionState` is what they all know
+ * of the current connection.
  */
 export class Client implements MessageOwner {
   readonly codec: Codec;
   private readonly conn = new ConnectionState();
-  private readonly reconnect: ReconnectPolicy;
   private readonly pending = new PendingCalls();
-  private readonly subs: ClientSubscriptions;
   private readonly feed = new StatusFeed();
-  private handshake: { resolve(): void; reject(err: Error): void } | undefined;
-  private readonly heartbeat = new Heartbeat();
-  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Why the socket failed, if it said (ECONNREFUSED, HTTP 400...): named in handshake errors. */
-  private lastSocketError: string | undefined;
+  private readonly subs: ClientSubscriptions;
   private readonly spaces: ClientSpaces;
-  private readonly pipeline: ClientPipeline;
   private readonly outbound: Outbound;
-  private readonly inbound: InboundRouter;
-  private readonly servers: ServerList;
-  /** The first connection is being tried, broker after broker: a failure is start()'s to handle. */
-  private starting = false;
+  private readonly connection: Connection;
 
-  constructor(servers: string | readonly string[], private readonly options: ConnectOptions) {
-    this.servers = new ServerList(servers);
-    this.reconnect = new ReconnectPolicy(options.reconnect, this.servers.size);
-    this.codec = CODECS[options.codec ?? 'msgpack'];
-    if (!this.codec) throw new LindenError('INVALID_OPTIONS', `unknown codec "${options.codec}"; use "msgpack" or "json"`);
+  constructor(servers: string | readonly string[], options: ConnectOptions) {
+    const serverList = new ServerList(servers);
+    const codec = this.codec = CODECS[options.codec ?? 'msgpack'];
+    if (!codec) throw new LindenError('INVALID_OPTIONS', `unknown codec "${options.codec}"; use "msgpack" or "json"`);
     checkTlsOptions(options.tls);
     const conn = this.conn;
-    this.pipeline = new ClientPipeline(options.interceptors ?? [fragmentation()], {
-      side: 'client', codec: this.codec, get connectionId() { return conn.connectionId; },
+    const pipeline = new ClientPipeline(options.interceptors ?? [fragmentation()], {
+      side: 'client', codec, get connectionId() { return conn.connectionId; },
     }, options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
-    const outbound = this.outbound = new Outbound(conn, this.codec, this.pipeline, this.pending, this.feed, options.maxBufferedBytes);
+    const outbound = this.outbound = new Outbound(conn, codec, pipeline, this.pending, this.feed, options.maxBufferedBytes);
     this.subs = new ClientSubscriptions({
       isLive: () => conn.live !== 0,
       call: (frame, timeout, first) => outbound.call(frame, timeout, first),
@@ -77,24 +63,13 @@ export class Client implements MessageOwner {
       reportDrop: (pattern) => this.feed.emit({ type: 'slow-consumer', dropped: 1, where: 'client', pattern }),
     });
     this.spaces = new ClientSpaces({
-      codec: this.codec,
+      codec,
       isLive: () => conn.live !== 0,
       call: (frame, timeout, first) => outbound.call(frame, timeout, first),
       cast: (frame) => outbound.enqueue(frame, true),
     });
-    const client = this;
-    this.inbound = new InboundRouter(conn, this.codec, this.pipeline, {
-      owner: this, subs: this.subs, spaces: this.spaces, pending: this.pending, outbound, heartbeat: this.heartbeat, feed: this.feed,
-      control: {
-        get url() { return client.url; },
-        welcomed: (frame, epoch) => this.onWelcome(frame, epoch),
-        refuseHandshake: (err) => {
-          if (!this.handshake) return false;
-          this.handshakeFailed(err);
-          return true;
-        },
-        abandon: (code, reason) => this.abandon(code, reason),
-      },
+    this.connection = new Connection(serverList, options, conn, {
+      owner: this, codec, pipeline, outbound, pending: this.pending, subs: this.subs, spaces: this.spaces, feed: this.feed,
     });
   }
 
@@ -115,70 +90,12 @@ export class Client implements MessageOwner {
 
   /** The broker's URL: the one connected to, or, while reconnecting, the one tried next. */
   get url(): string {
-    return this.servers.current;
+    return this.connection.url;
   }
 
   /** @internal The first connection: each broker in turn until one completes the handshake. */
-  async start(): Promise<void> {
-    this.starting = true;
-    try {
-      for (let tried = 1; ; tried++) {
-        try {
-          return await this.open();
-        } catch (err) {
-          if (tried >= this.servers.size) {
-            this.shutdown(err as LindenError);
-            throw err;
-          }
-          this.servers.advance();
-        }
-      }
-    } finally {
-      this.starting = false;
-    }
-  }
-
-  /** Opens a socket and performs the handshake. */
-  private open(): Promise<void> {
-    const conn = this.conn;
-    const epoch = ++conn.epoch;
-    const done = new Promise<void>((resolve, reject) => { this.handshake = { resolve, reject }; });
-    const timer = setTimeout(() => {
-      this.handshakeFailed(new LindenError('CONNECTION_REFUSED', `no welcome from ${this.url} within the connect timeout`));
-      conn.socket?.close(1000);
-    }, this.options.connectTimeoutMs ?? 10_000);
-    const chain = this.pipeline.connected({
-      toSocket: (piece) => { if (conn.live === epoch) conn.socket?.send(piece instanceof Parts ? piece.join() : piece); },
-      toApp: (message) => this.inbound.onInbound(message, epoch),
-      fail: (error) => this.feed.emit({ type: 'error', error }),
-      pendingBytes: () => (conn.socket?.bufferedAmount ?? 0) + this.outbound.queuedBytes,
-      peerMaxFrameBytes: () => conn.limits?.maxFrameBytes ?? 0,
-      whenDrained: (fn) => { if (conn.socket) whenDrained(conn.socket, fn); },
-    });
-    conn.chain = chain;
-    const ext = this.pipeline.announced;
-    openSocket(this.url, [this.codec.subprotocol], {
-      open: () => void this.hello(epoch, ext),
-      message: (data, isBinary) => this.inbound.onFrame(data, isBinary, epoch, chain),
-      close: (code, reason) => this.onClose(code, reason, epoch),
-      error: (err) => { this.lastSocketError = err.message; },
-    }, this.options.tls).then((socket) => { if (epoch === conn.epoch) conn.socket = socket; }, (err: Error) => this.handshakeFailed(new LindenError('CONNECTION_REFUSED', err.message)));
-    return done.finally(() => clearTimeout(timer));
-  }
-
-  private async hello(epoch: number, ext: Extensions | undefined): Promise<void> {
-    let auth: Record<string, string> | undefined;
-    try {
-      auth = await credentialsOf(this.options);
-    } catch (err) {
-      this.handshakeFailed(new LindenError('CONNECTION_REFUSED', `no credentials: ${(err as Error).message}`));
-      this.conn.socket?.close(1000);
-      return;
-    }
-    if (epoch !== this.conn.epoch) return;
-    this.outbound.sendNow({
-      t: 'hello', id: 0, v: PROTOCOL_VERSION, ...(this.options.name ? { name: this.options.name } : {}), ...(ext ? { ext } : {}), ...(auth ? { auth } : {}),
-    });
+  start(): Promise<void> {
+    return this.connection.start();
   }
 
   /** A named tuple space (on the broker while it holds something, protocol.md §10.1; `persistent` keeps its tuples in the store). */
@@ -239,100 +156,12 @@ export class Client implements MessageOwner {
   }
 
   async close(): Promise<void> {
-    if (this.conn.phase === 'closed') return;
-    this.outbound.flushNow();
-    this.shutdown(new LindenError('CLOSED'));
-    this.conn.socket?.close(1000, 'client closed');
+    this.connection.close();
   }
 
   // ---- MessageOwner ----
   settle(_tag: number, epoch: number, frame: { t: 'ack' | 'nack' | 'working'; tag: number }): void {
-    this.inbound.settle(epoch, frame);
-  }
-
-  // ---- connection lifecycle ----
-  private onWelcome(frame: WelcomeFrame, epoch: number): void {
-    const conn = this.conn;
-    conn.live = epoch;
-    conn.phase = 'open';
-    this.reconnect.connected();
-    conn.connectionId = frame.connectionId;
-    conn.limits = frame.limits;
-    conn.drainingEpoch = 0;
-    conn.unsettled = 0;
-    this.outbound.connected(frame.limits.maxFrameBytes, this.pipeline.negotiated(frame.ext));
-    this.heartbeat.start(frame.heartbeatMs, () => this.outbound.ping(), () => {
-      this.abandon(CLOSE_CODES.HEARTBEAT_TIMEOUT.code, 'no answer to pings');
-    });
-    this.subs.restore();
-    this.spaces.restore();
-    this.outbound.scheduleFlush();
-    this.handshake?.resolve();
-    this.handshake = undefined;
-    this.feed.emit({ type: 'connected', connectionId: frame.connectionId, url: this.url });
-  }
-
-  /**
-   * Gives up on the current socket at once rather than waiting for a close handshake a silent
-   * broker may never answer. Its close event and any late frame then belong to an old epoch and
-   * are ignored, so they cannot run the close path a second time and open a second socket.
-   */
-  private abandon(code: number, reason: string): void {
-    const socket = this.conn.socket;
-    this.onClose(code, reason, this.conn.epoch);
-    this.conn.epoch++;
-    socket?.close(code, reason);
-  }
-
-  private onClose(code: number, reason: string, epoch: number): void {
-    const conn = this.conn;
-    if (epoch !== conn.epoch) return;
-    const wasLive = conn.live === epoch;
-    conn.live = 0;
-    conn.socket = undefined;
-    this.pipeline.disconnected();
-    conn.chain = undefined;
-    this.heartbeat.stop();
-    const why = reason || this.lastSocketError;
-    this.lastSocketError = undefined;
-    this.handshakeFailed(new LindenError('CONNECTION_REFUSED', `connection closed during handshake (${code}${why ? ': ' + why : ''})`, { code, reason: why ?? '' }));
-    if (conn.phase === 'closed' || this.starting) return;
-    const lost = new LindenError('DISCONNECTED', `connection lost (${code}${reason ? ': ' + reason : ''})`, { code, reason });
-    this.pending.failSent(lost, epoch);
-    this.outbound.connectionLost();
-    conn.drainingEpoch = 0;
-    conn.unsettled = 0;
-    if (wasLive) this.feed.emit({ type: 'disconnected', code, reason });
-    const next = this.reconnect.next(code);
-    if (next === 'never') this.shutdown(lost);
-    else if (next === 'gave up') this.shutdown(new LindenError('DISCONNECTED', `gave up after ${this.reconnect.attempted} reconnection attempts`));
-    else {
-      conn.phase = 'reconnecting';
-      this.servers.advance();
-      this.feed.emit({ type: 'reconnecting', attempt: next.attempt, delayMs: next.delayMs });
-      clearTimeout(this.reconnectTimer);
-      this.reconnectTimer = setTimeout(() => { this.open().catch(() => {}); }, next.delayMs);
-    }
-  }
-
-  private handshakeFailed(err: LindenError): void {
-    const handshake = this.handshake;
-    this.handshake = undefined;
-    handshake?.reject(err);
-  }
-
-  private shutdown(err: LindenError): void {
-    if (this.conn.phase === 'closed') return;
-    this.conn.phase = 'closed';
-    this.conn.live = 0;
-    this.heartbeat.stop();
-    clearTimeout(this.reconnectTimer);
-    this.handshakeFailed(err);
-    this.pending.failSent(err);
-    this.subs.end(err);
-    this.spaces.end(err);
-    this.feed.emit({ type: 'closed' });
-    this.feed.end();
+    this.connection.inbound.settle(epoch, frame);
   }
 
   private assertUsable(): void {
