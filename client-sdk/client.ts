@@ -160,7 +160,7 @@ export class Client implements MessageOwner {
   }
 
   // ---- MessageOwner ----
-  settle(_tag: number, epoch: number, frame: { t: 'ack' | 'nack' | 'working'; tag: number }): void {
+  settle(tag: number, epoch: number, frame: { t: 'ack' | 'nack' | 'working'; tag: number }): void {
     this.connection.inbound.settle(epoch, frame);
   }
 
