@@ -52,6 +52,18 @@ describe.each(KINDS)('$name', (kind) => {
     expect(await store.scan(['k'])).toEqual([[['k', 1], 'again']]);
   });
 
+  test('prefetch is a hint: keys present or not, reads after it see what is stored, binaries their own copies', async () => {
+    const store = await open();
+    await store.write([put(['m', 'q', 1], { data: Uint8Array.of(1, 2, 3) }), put(['m', 'q', 3], { data: Uint8Array.of(4) })]);
+    store.prefetch([['m', 'q', 1], ['m', 'q', 2], ['m', 'q', 3], ['z', 9]]);
+    store.prefetch([]);
+    const read = store.range(['m', 'q']);
+    expect(read.map(([k, v]) => [k, Array.from((v as { data: Uint8Array }).data)])).toEqual([[['m', 'q', 1], [1, 2, 3]], [['m', 'q', 3], [4]]]);
+    // Read again after more reads: the first copy is not a view into memory the store reuses.
+    store.range(['m', 'q']);
+    expect(Array.from((read[0]![1] as { data: Uint8Array }).data)).toEqual([1, 2, 3]);
+  });
+
   test('a delete removes the entry; deleting a missing key is no error', async () => {
     const store = await open();
     await store.write([put(['k', 1], 1), put(['k', 2], 2)]);

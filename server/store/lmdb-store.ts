@@ -127,6 +127,11 @@ export class LmdbStore implements Store {
     return this.db.get(key as LmdbKey);
   }
 
+  prefetch(keys: Key[]): void {
+    if (this.closing || keys.length === 0) return;
+    this.db.prefetch(keys as LmdbKey[], noop);
+  }
+
   usedBytes(): number {
     const s = this.db.getStats() as { pageSize: number; treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number };
     return (s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages) * s.pageSize;

@@ -57,6 +57,8 @@ export class MemoryStore implements Store {
     return this.bytes;
   }
 
+  prefetch(): void {}
+
   async close(): Promise<void> {
     this.closed = true;
   }

@@ -14,6 +14,7 @@ export function withWrites(store: Store, write: (writes: readonly StoreWrite[]) 
     range: (prefix, options) => store.range(prefix, options),
     get: (key) => store.get(key),
     usedBytes: () => store.usedBytes(),
+    prefetch: (keys) => store.prefetch(keys),
     close: () => store.close(),
   };
 }

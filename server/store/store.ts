@@ -49,6 +49,12 @@ export interface Store {
   get(key: Key): unknown;
   /** Bytes the entries take in the store (pages in use for LmdbStore, an estimate for MemoryStore). */
   usedBytes(): number;
+  /**
+   * A hint: these keys (present or not) will be read soon. LmdbStore touches their pages in a
+   * thread of its own, so the read that follows does not wait for the memory map to fault them
+   * in; MemoryStore has nothing to do.
+   */
+  prefetch(keys: Key[]): void;
   /** Resolves once every write so far is durable, then releases the store. */
   close(): Promise<void>;
 }

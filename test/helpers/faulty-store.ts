@@ -81,6 +81,10 @@ export class FaultyStore implements Store {
     return this.inner.usedBytes();
   }
 
+  prefetch(keys: Key[]): void {
+    this.inner.prefetch(keys);
+  }
+
   close(): Promise<void> {
     this.release();
     return this.inner.close();

@@ -1,7 +1,9 @@
-import type { Store } from '../../store/store.js';
+import type { Key, Store } from '../../store/store.js';
 import { messageFromRecord, messagesPrefix, type MessageWatch, type QueuedMessage } from './queue-records.js';
 
 const NO_PENDING: never[] = [];
+/** Reads smaller than this prefetch nothing: a short backlog is read once, and soon. */
+const PREFETCH_FROM = 64;
 const NO_WATCHES = new Map<number, never>();
 
 /** A message of the backlog whose write is not known to be on disk yet, with that write. */
@@ -35,6 +37,8 @@ export class Backlog {
    * before a restart have one, and of those only the ones redelivered (DeliveryCounts).
    */
   deliveries: Map<number, number> | undefined;
+  /** Seqs below this were handed to store.prefetch() (see prefetchAfter). */
+  private prefetchedTo = 0;
 
   /**
    * `owner.expiresInBacklog`: a message's write resolved after its ttl ended, so a sweep of the
@@ -126,7 +130,31 @@ export class Backlog {
     }
     if (this.deliveries?.size === 0) this.deliveries = undefined;
     this.from = out[out.length - 1]!.seq + 1;
+    if (out.length >= PREFETCH_FROM) this.prefetchAfter(out);
     return out;
+  }
+
+  /**
+   * Asks the store to load the next two reads' worth of the backlog in the background: the
+   * first touch of memory-mapped pages cost a draining queue's read 1.2 us a message on the
+   * event loop, 0.7 us once a thread had touched them (issue 21: drain rate). One key every 8
+   * pages (a page holds about 4 KiB of messages) is enough: the kernel maps a faulted page's
+   * neighbours with it, and a key costs its encoding on the event loop (one a page: 0.56 us a
+   * message read but 0.33 us more to ask for; one every 8 pages 0.69 and 0.04).
+   */
+  private prefetchAfter(read: QueuedMessage[]): void {
+    const first = read[0]!.seq;
+    const last = read[read.length - 1]!.seq;
+    const end = last + 1 + 2 * (last - first + 1);
+    const start = Math.max(this.prefetchedTo, last + 1);
+    if (start >= end || this.count === 0) return;
+    const seqsPerMessage = (last - first + 1) / read.length;
+    const messagesPerPage = Math.min(64, Math.max(1, Math.floor(4096 / (this.bytes / this.count + 128))));
+    const step = Math.max(1, Math.floor(8 * messagesPerPage * seqsPerMessage));
+    const keys: Key[] = [];
+    for (let seq = start; seq < end; seq += step) keys.push(['m', this.queue, seq]);
+    this.store.prefetch(keys);
+    this.prefetchedTo = end;
   }
 
   /** The first `n` messages, oldest first, left where they are. */
