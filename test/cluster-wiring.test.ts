@@ -1,0 +1,59 @@
+import { interestSeen } from './helpers/cluster.js';
+import { testQueueCluster } from './helpers/cluster-queues.js';
+import { take } from './helpers/setup.js';
+
+const t = testQueueCluster();
+beforeEach(() => t.start());
+afterEach(() => t.cleanup());
+
+describe('the cluster bus and the cluster queues as one system', () => {
+  test('a persistent publish waiting for processing completes when a consumer on another node acks', async () => {
+    const [a, b] = [await t.node(), await t.node()];
+    const publisher = await t.client(a);
+    const consumer = await t.client(b);
+    const sub = consumer.subscribe<{ n: number }>('audit.>', { durable: 'audit' });
+    await sub.ready;
+    const delivered = await publisher.publish('audit.x', { n: 0 }, { mode: 'persistent', ack: 'delivery' });
+    expect(delivered).toMatchObject({ stage: 'delivery', delivered: 1, queues: ['audit'], timedOut: false });
+    const receipt = publisher.publish('audit.x', { n: 1 }, { mode: 'persistent', ack: 'processing' });
+    const [first, second] = await take(sub, 2);
+    first!.ack();
+    expect(second!.data.n).toBe(1);
+    second!.ack();
+    expect(await receipt).toMatchObject({ stage: 'processing', receivers: 1, processed: 1, queues: ['audit'], timedOut: false });
+  });
+
+  test('a consumer on another node rejecting the message ends the receipt as rejected', async () => {
+    const [a, b] = [await t.node(), await t.node()];
+    const publisher = await t.client(a);
+    const consumer = await t.client(b);
+    await publisher.createQueue('jobs', 'jobs.>', { maxDeliveries: 1 });
+    const sub = consumer.subscribe('jobs.>', { durable: 'jobs' });
+    await sub.ready;
+    const receipt = publisher.publish('jobs.x', 1, { mode: 'persistent', ack: 'processing', timeout: 10_000 });
+    const [m] = await take(sub, 1);
+    m!.nack();
+    expect(await receipt).toMatchObject({ stage: 'processing', processed: 0, timedOut: false, rejected: [{ queue: 'jobs' }] });
+  });
+
+  test('a persistent publish reaches plain subscribers on other nodes, and its receipts count them', async () => {
+    const [a, b] = [await t.node(), await t.node()];
+    const publisher = await t.client(a);
+    const listener = await t.client(b);
+    await publisher.createQueue('orders', 'orders.>');
+    const plain = listener.subscribe<{ n: number }>('orders.*');
+    await plain.ready;
+    await interestSeen(publisher, [listener]);
+    const submitted = await publisher.publish('orders.eu', { n: 1 }, { mode: 'persistent', ack: 'submission' });
+    expect(submitted).toMatchObject({ stage: 'submission', receivers: 2, queues: ['orders'] });
+    const processing = publisher.publish('orders.eu', { n: 2 }, { mode: 'persistent', ack: 'processing', timeout: 1_000 });
+    const got = await take(plain, 2);
+    expect(got.map((m) => m.data.n)).toEqual([1, 2]);
+    got[1]!.ack();
+    // The queue has no consumer: the plain subscriber on b is counted, the queue is named as missing.
+    expect(await processing).toMatchObject({ stage: 'processing', processed: 1, queues: ['orders'], timedOut: true, missing: [{ queue: 'orders' }] });
+    await publisher.publish('orders.eu', { n: 3 }, { mode: 'persistent' });
+    const [third] = await take(plain, 1);
+    expect(third!.data.n).toBe(3);
+  });
+});
