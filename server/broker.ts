@@ -129,6 +129,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     pubsub: new PubSubCore(opts, instance + '-', durable, clusterQueues),
     durable,
     clusterQueues,
+    clusterNodes: undefined,
     spaces,
     validators: { msgpack: new FrameValidator('msgpack'), json: new FrameValidator('json') },
     version: LINDEN_VERSION,
@@ -158,6 +159,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   const cluster: ClusterNode | undefined = redisTarget && clusterQueues
     ? joinCluster(redisTarget, clusterQueues.redis, instance, ctx.pubsub, opts, log.child({ component: 'cluster' }), clusterQueues)
     : undefined;
+  ctx.clusterNodes = cluster?.summaries;
 
   const slow = new SlowConsumers(connections, opts.writeDeadlineMs, log, ctx.closeConnection);
 
@@ -288,6 +290,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   const { port } = http.address() as AddressInfo;
   const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   const url = `${https ? 'wss' : 'ws'}://${hostForUrl}:${port}`;
+  cluster?.summaries.start(() => ({ url, connections: connections.size }));
   announce(log, opts.logLevel).info({ url, version: LINDEN_VERSION, protocol: PROTOCOL_VERSION }, 'broker listening');
   if (identity) log.info(identity.summary, 'TLS certificate loaded');
   warnIfExposed(opts, log);

@@ -1,6 +1,6 @@
 import { interestSeen } from './helpers/cluster.js';
 import { testQueueCluster } from './helpers/cluster-queues.js';
-import { take } from './helpers/setup.js';
+import { take, until } from './helpers/setup.js';
 
 const t = testQueueCluster();
 beforeEach(() => t.start());
@@ -56,4 +56,32 @@ describe('the cluster bus and the cluster queues as one system', () => {
     const [third] = await take(plain, 1);
     expect(third!.data.n).toBe(3);
   });
+
+  test('admin cluster: every live node with its URL and connections, and the queues\' depth from Redis', async () => {
+    const [a, b] = [await t.node(), await t.node()];
+    const operator = await t.client(a);
+    await t.client(b);
+    const consumer = await t.client(b);
+    await operator.createQueue('orders', 'orders.>', { maxInFlight: 1 });
+    for (const n of [1, 2, 3]) await operator.publish('orders.eu', { n }, { mode: 'persistent', ack: 'submission' });
+    const sub = consumer.subscribe('orders.>', { durable: 'orders' });
+    await take(sub, 1); // held, not acked
+    type View = { node: string; nodes: { node: string; url: string; connections: number; self: boolean }[]; queues: unknown[] };
+    let view: View | undefined;
+    await until(() => view?.nodes.length === 2 && view.nodes[1]!.connections === 2 && view.queues.length > 0 && (view.queues[0] as { inFlight: number }).inFlight === 1, 10_000, async () => {
+      view = (await operator.admin({ op: 'cluster' })) as View;
+    });
+    expect(view!.nodes).toEqual([
+      { node: view!.node, url: a.url, connections: 1, startedAt: expect.any(Number), self: true },
+      { node: expect.any(String), url: b.url, connections: 2, startedAt: expect.any(Number), self: false },
+    ]);
+    expect(view!.queues).toEqual([{ name: 'orders', pattern: 'orders.>', messages: 3, inFlight: 1, depth: 2 }]);
+    // Connection ids end with the id of the node holding them.
+    const conns = (await (await t.client(b)).admin({ op: 'connections' })) as { id: string }[];
+    expect(conns.every((c) => c.id.endsWith(`-${view!.nodes[1]!.node}`))).toBe(true);
+    await b.close();
+    await until(() => view!.nodes.length === 1, 10_000, async () => {
+      view = (await operator.admin({ op: 'cluster' })) as View;
+    });
+  }, 30_000);
 });

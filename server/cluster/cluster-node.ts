@@ -5,6 +5,7 @@ import type { ResolvedOptions } from '../options.js';
 import type { PubSubCore } from '../pubsub/pubsub-core.js';
 import { ClusterBus } from './cluster-bus.js';
 import { InterestSync } from './interest-sync.js';
+import { NodeSummaries } from './node-summary.js';
 import { INTEREST_CHANNEL, nodeChannel } from './keys.js';
 import { redactedRedisUrl, type RedisTarget } from './redis-target.js';
 import { RemoteInterest } from './remote-interest.js';
@@ -14,6 +15,8 @@ const MAX_RETRY_MS = 1_000;
 
 export interface ClusterNode {
   readonly id: string;
+  /** Every node's summary in Redis (admin `cluster`); started once the broker listens. */
+  readonly summaries: NodeSummaries;
   stop(): Promise<void>;
 }
 
@@ -77,9 +80,12 @@ export function joinCluster(
   interest.start();
   log.info({ node: id, redis: redactedRedisUrl(url) }, 'cluster: joining');
 
+  const summaries = new NodeSummaries(commands, id);
   return {
     id,
+    summaries,
     async stop() {
+      await summaries.stop();
       core.cluster = undefined;
       if (queues) queues.forwardReceipt = undefined;
       await interest.leave();

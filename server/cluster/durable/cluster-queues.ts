@@ -11,6 +11,7 @@ import type { MessageWatch } from '../../pubsub/durable/queue-records.js';
 import type { Payload } from '../../pubsub/payload.js';
 import { openRedis, readyWithin, unavailable, type RedisTarget } from '../redis-target.js';
 import { QueueDirectory, type QueueDefinition } from './queue-directory.js';
+import { queueDepths, type ClusterQueueDepth } from './queue-depths.js';
 import { ReceiptWatches, type ReceiptEvent } from './receipt-watches.js';
 import { QUEUES_CHANNEL, QUEUES_HASH, QUEUES_VERSION, midKey, streamKey } from './redis-keys.js';
 import { entryArgs, type StreamMessage } from './stream-entry.js';
@@ -88,6 +89,15 @@ export class ClusterQueues implements StreamQueueHost {
     this.active.clear();
     this.subscriber.disconnect();
     await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  /** Every queue's depth across the cluster, from Redis (admin `cluster`); STORE_UNAVAILABLE while Redis is away. */
+  async depths(): Promise<ClusterQueueDepth[]> {
+    try {
+      return await queueDepths(this.redis, this.directory.queues.values());
+    } catch (err) {
+      throw unavailable(err);
+    }
   }
 
   definition(name: string): QueueDefinition | undefined {
