@@ -1,10 +1,20 @@
+import { fileURLToPath } from 'node:url';
+import { requireBuilt } from './helpers/built.js';
+import { ChildTracker } from './helpers/child-process.js';
 import { interestSeen } from './helpers/cluster.js';
 import { testQueueCluster } from './helpers/cluster-queues.js';
 import { take, until } from './helpers/setup.js';
 
+// The compiled CLI, as `npx linden` runs it; `npm run build` must have run first.
+const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const children = new ChildTracker();
+
 const t = testQueueCluster();
 beforeEach(() => t.start());
-afterEach(() => t.cleanup());
+afterEach(async () => {
+  await children.killAll();
+  await t.cleanup();
+});
 
 describe('the cluster bus and the cluster queues as one system', () => {
   test('a persistent publish waiting for processing completes when a consumer on another node acks', async () => {
@@ -79,6 +89,10 @@ describe('the cluster bus and the cluster queues as one system', () => {
     // Connection ids end with the id of the node holding them.
     const conns = (await (await t.client(b)).admin({ op: 'connections' })) as { id: string }[];
     expect(conns.every((c) => c.id.endsWith(`-${view!.nodes[1]!.node}`))).toBe(true);
+    const cli = await children.spawn(MAIN, ['cluster', '--url', b.url], {}, ['LINDEN_URL']).exited;
+    expect(cli).toMatchObject({ code: 0 });
+    expect(cli.stdout).toMatch(new RegExp(`^${view!.nodes[1]!.node} \\*\\s+${b.url}\\s+\\d+$`, 'm'));
+    expect(cli.stdout).toMatch(/^orders\s+orders\.>\s+2\s+1\s+3$/m);
     await b.close();
     await until(() => view!.nodes.length === 1, 10_000, async () => {
       view = (await operator.admin({ op: 'cluster' })) as View;
