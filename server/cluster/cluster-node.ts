@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis';
-import type { ClusterQueues } from './durable/cluster-queues.js';
 import type { Logger } from 'pino';
 import type { ResolvedOptions } from '../options.js';
 import type { PubSubCore } from '../pubsub/pubsub-core.js';
 import { ClusterBus } from './cluster-bus.js';
+import type { ClusterQueues } from './durable/cluster-queues.js';
 import { InterestSync } from './interest-sync.js';
 import { NodeSummaries } from './node-summary.js';
 import { INTEREST_CHANNEL, nodeChannel } from './keys.js';
@@ -29,7 +29,7 @@ export interface ClusterNode {
  * Redis answers. `queues`: the node's cluster queues, whose receipt events travel on the bus.
  */
 export function joinCluster(
-  target: RedisTarget, commands: Redis, id: string, core: PubSubCore, options: ResolvedOptions, log: Logger, queues?: ClusterQueues,
+  target: RedisTarget, commands: Redis, id: string, core: PubSubCore, options: ResolvedOptions, log: Logger, queues: ClusterQueues,
 ): ClusterNode {
   const url = target.url;
   const retryStrategy = (attempt: number) => Math.min(attempt * 100, MAX_RETRY_MS);
@@ -39,10 +39,8 @@ export function joinCluster(
   const interest = new InterestSync(commands, id, remote, log);
   const bus = new ClusterBus(id, commands, core, remote, interest, options, log);
   core.cluster = bus;
-  if (queues) {
-    bus.queueEvent = (queue, mid, e) => queues.receiptEvent(queue, mid, e);
-    queues.forwardReceipt = (node, queue, mid, e) => bus.forwardQueueEvent(node, queue, mid, e);
-  }
+  bus.queueEvent = (queue, mid, e) => queues.receiptEvent(queue, mid, e);
+  queues.forwardReceipt = (node, queue, mid, e) => bus.forwardQueueEvent(node, queue, mid, e);
 
   let reachable: boolean | undefined;
   const lost = (err?: Error) => {
@@ -87,7 +85,7 @@ export function joinCluster(
     async stop() {
       await summaries.stop();
       core.cluster = undefined;
-      if (queues) queues.forwardReceipt = undefined;
+      queues.forwardReceipt = undefined;
       await interest.leave();
       subscriber.disconnect();
     },
