@@ -14,6 +14,7 @@ import { register as registerKick } from './commands/kick.js';
 import { register as registerPurge } from './commands/purge.js';
 import { register as registerTop } from './commands/top.js';
 import { register as registerPasswd } from './commands/passwd.js';
+import { register as registerCluster } from './commands/cluster.js';
 import { EXIT, finish, oneLine, reportError } from './common.js';
 
 /** Every subcommand lives in cli/commands/<name>.ts and adds itself to the program. */
@@ -34,6 +35,7 @@ registerInspect(program); // queues, spaces, space, connections, subscriptions, 
 registerTop(program); // live view of the same, over HTTP
 // Admin operations that change state: over the WebSocket protocol (admin op), never HTTP.
 for (const add of [registerPurge, registerDlq, registerKick]) add(program);
+registerCluster(program); // the cluster's nodes and queues, an admin op over WebSocket
 registerPasswd(program); // hashes for the auth config
 
 program.parseAsync(process.argv).catch((err: unknown) => finish(reportError(err)));

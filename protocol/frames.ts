@@ -77,7 +77,7 @@ export interface SettleFrame { t: 'settle'; id: number; rid: string; ok: boolean
 
 // ---- admin operations, client -> broker (protocol.md §6.21, §17) ----
 /** What an `admin` message asks for; the views are those of the HTTP admin API. */
-export const ADMIN_OPS = ['queues', 'queue', 'spaces', 'space', 'connections', 'subscriptions', 'purge', 'retry', 'kick'] as const;
+export const ADMIN_OPS = ['queues', 'queue', 'spaces', 'space', 'connections', 'subscriptions', 'cluster', 'purge', 'retry', 'kick'] as const;
 export type AdminOp = (typeof ADMIN_OPS)[number];
 /** Most ready messages or tuples one `peek` shows: enough to look at, not a dump. */
 export const MAX_PEEK = 100;

@@ -7,6 +7,7 @@ import type { Connection } from './connection.js';
 import type { ResolvedOptions } from './options.js';
 import type { DurableCore } from './pubsub/durable/durable-core.js';
 import type { ClusterQueues } from './cluster/durable/cluster-queues.js';
+import type { NodeSummaries } from './cluster/node-summary.js';
 import type { PubSubCore } from './pubsub/pubsub-core.js';
 import type { SpaceCore } from './space/space-core.js';
 import type { Turns } from './turns.js';
@@ -19,6 +20,8 @@ export interface BrokerContext {
   readonly durable: DurableCore;
   /** Cluster mode (the `redis` option): durable queues and persistent messages in Redis instead of `durable`. */
   readonly clusterQueues: ClusterQueues | undefined;
+  /** Cluster mode: what every node of the cluster says of itself (admin `cluster`); set once the node joined. */
+  clusterNodes: NodeSummaries | undefined;
   readonly spaces: SpaceCore;
   readonly validators: Record<CodecName, FrameValidator>;
   readonly version: string;

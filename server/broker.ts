@@ -31,7 +31,7 @@ import { joinCluster, type ClusterNode } from './cluster/cluster-node.js';
 import { DurableCore } from './pubsub/durable/durable-core.js';
 import { PubSubCore } from './pubsub/pubsub-core.js';
 import { ClusterQueues } from './cluster/durable/cluster-queues.js';
-import { parseRedisTarget } from './cluster/redis-target.js';
+import { openRedis, parseRedisTarget } from './cluster/redis-target.js';
 import { SpaceCore } from './space/space-core.js';
 import { Turns } from './turns.js';
 import { defaultMaxStoreBytes } from './store/store-room.js';
@@ -94,7 +94,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   const log = pino({ name: 'linden', level: opts.logLevel });
   // Before anything is opened, so a bad certificate leaves nothing to clean up.
   const identity = opts.tls ? await loadTlsIdentity(opts.tls) : undefined;
-  if (opts.redis) parseRedisTarget(opts.redis); // a bad ?wait= refused before anything is opened
+  const redisTarget = opts.redis ? parseRedisTarget(opts.redis) : undefined; // a bad ?wait= refused before anything is opened
   const auth = new Authenticator(opts.auth);
   const connections = new Set<Connection>();
   const caps = new ConnectionCaps(opts.maxConnections, opts.maxConnectionsPerAddress);
@@ -118,7 +118,8 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     throw err;
   }
   log.info({ dataDir: opts.dataDir ?? null, durable: store.durable, ...recovered }, 'store opened');
-  const clusterQueues = opts.redis ? new ClusterQueues({ ...opts, redis: opts.redis }, log.child({ component: 'cluster-queues' })) : undefined;
+  // Cluster mode: one node id, the bus's and the queues', and one command connection they share.
+  const clusterQueues = redisTarget && new ClusterQueues(instance, redisTarget, openRedis(redisTarget, `linden:${instance}`), opts, log.child({ component: 'cluster-queues' }));
   await clusterQueues?.start();
   const rates = new RateSampler(durable, spaces); // admin views (issue #6)
 
@@ -128,6 +129,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     pubsub: new PubSubCore(opts, instance + '-', durable, clusterQueues),
     durable,
     clusterQueues,
+    clusterNodes: undefined,
     spaces,
     validators: { msgpack: new FrameValidator('msgpack'), json: new FrameValidator('json') },
     version: LINDEN_VERSION,
@@ -154,7 +156,10 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   };
   seams.census?.attach(ctx);
   // Cluster mode (DESIGN.md §5): the pub/sub core gets a bus to the other nodes; the node id is this start's.
-  const cluster: ClusterNode | undefined = opts.redis ? joinCluster(opts.redis, instance, ctx.pubsub, opts, log.child({ component: 'cluster' })) : undefined;
+  const cluster: ClusterNode | undefined = redisTarget && clusterQueues
+    ? joinCluster(redisTarget, clusterQueues.redis, instance, ctx.pubsub, opts, log.child({ component: 'cluster' }), clusterQueues)
+    : undefined;
+  ctx.clusterNodes = cluster?.summaries;
 
   const slow = new SlowConsumers(connections, opts.writeDeadlineMs, log, ctx.closeConnection);
 
@@ -271,13 +276,11 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   await new Promise<void>((resolve, reject) => {
     http.once('error', (err) => {
       clearInterval(heartbeat);
-      void cluster?.stop();
       slow.stop();
       rates.stop();
       spaces.stop();
       durable.stop();
-      void cluster?.stop();
-      void store.close().finally(() => reject(err));
+      void (cluster?.stop() ?? Promise.resolve()).then(() => clusterQueues?.stop()).finally(() => store.close().finally(() => reject(err)));
     });
     http.listen(opts.port, opts.host, () => {
       http.removeAllListeners('error');
@@ -287,6 +290,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   const { port } = http.address() as AddressInfo;
   const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   const url = `${https ? 'wss' : 'ws'}://${hostForUrl}:${port}`;
+  cluster?.summaries.start(() => ({ url, connections: connections.size }));
   announce(log, opts.logLevel).info({ url, version: LINDEN_VERSION, protocol: PROTOCOL_VERSION }, 'broker listening');
   if (identity) log.info(identity.summary, 'TLS certificate loaded');
   warnIfExposed(opts, log);

@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { MAX_ARITY, MAX_DURATION_MS } from '../protocol/limits.js';
 import { AUTH_SCHEMA, type AuthOptions } from './auth/auth-schema.js';
-import { redactedRedisUrl } from './cluster/redis-url.js';
+import { redactedRedisUrl } from './cluster/redis-target.js';
 import type { BrokerOptions, WithoutDefault } from './options.js';
 
 /*

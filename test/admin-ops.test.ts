@@ -166,6 +166,13 @@ test('unknown names are NOT_FOUND; fields an op needs or does not use are INVALI
   await op.sync(); // the connection stayed open
 });
 
+test('cluster on a broker without the redis option: no node, no nodes, no queues from Redis', async () => {
+  await t.start();
+  const op = await operator('msgpack');
+  expect(await admin(op, { op: 'cluster' })).toMatchObject({ t: 'report', op: 'cluster', result: { node: null, nodes: [], queues: [] } });
+  expect(await admin(op, { op: 'cluster', name: 'x' })).toMatchObject({ t: 'err', code: 'INVALID_FRAME', details: { field: 'name' } });
+});
+
 test('peek shows the first ready messages and the oldest tuples without consuming them', async () => {
   await t.start();
   const c = await t.client();

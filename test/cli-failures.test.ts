@@ -48,7 +48,7 @@ const EVERY_CLIENT_COMMAND: readonly string[][] = [
   ['queue', 'create', 'q', 'a.>'], ['queue', 'delete', 'q'],
   ['out', 'jobs', '["job"]'], ['in', 'jobs', '["job"]'], ['rd', 'jobs', '["job"]', '--all'],
   ['queues'], ['queues', 'q'], ['spaces'], ['space', 'jobs'], ['connections'], ['subscriptions'], ['stats'], ['top', '--once'],
-  ['purge', 'q'], ['dlq', 'retry', 'q'], ['kick', 'c1-x'],
+  ['purge', 'q'], ['dlq', 'retry', 'q'], ['kick', 'c1-x'], ['cluster'],
 ];
 
 let deadUrl: string;

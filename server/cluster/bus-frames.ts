@@ -1,6 +1,7 @@
 import { packr } from '../../protocol/codec.js';
 import type { ReceiverRef } from '../../protocol/frames.js';
 import type { Headers } from '../../protocol/headers.js';
+import type { ReceiptEvent } from './durable/receipt-watches.js';
 
 /*
  * What travels on the node channels, in MessagePack. A message is two values back to back: the
@@ -52,11 +53,23 @@ export interface BusEvent {
   readonly data: Uint8Array | undefined;
 }
 
-export type BusFrame = BusMessage | BusReport | BusEvent;
+/**
+ * A durable subscription on the sending node reached a stage with a persistent message whose
+ * publisher, on the receiving node, waits for delivery or processing (ClusterQueues.forwardReceipt).
+ */
+export interface BusQueueEvent {
+  readonly kind: 'queue-event';
+  readonly queue: string;
+  readonly mid: string;
+  readonly event: ReceiptEvent;
+}
+
+export type BusFrame = BusMessage | BusReport | BusEvent | BusQueueEvent;
 
 const MESSAGE = 0;
 const REPORT = 1;
 const EVENT = 2;
+const QUEUE_EVENT = 3;
 
 export function encodeBody(topic: string, mid: string, data: Uint8Array, hdr: Headers | undefined, track: Track | undefined): Uint8Array {
   const t = track && [track.origin, track.id, track.stage, track.reply, track.codec, track.timeoutMs];
@@ -75,6 +88,10 @@ export function encodeEvent(id: number, node: string, index: number, what: BusEv
   return packr.pack([EVENT, id, node, index, what, reason ?? null, data ?? null]);
 }
 
+export function encodeQueueEvent(queue: string, mid: string, e: ReceiptEvent): Buffer {
+  return packr.pack([QUEUE_EVENT, queue, mid, e.kind, e.kind === 'rejected' ? e.reason : null]);
+}
+
 export function decodeBusFrame(buf: Buffer): BusFrame {
   const values = packr.unpackMultiple(buf) as unknown[];
   const head = values[0] as unknown[];
@@ -86,6 +103,11 @@ export function decodeBusFrame(buf: Buffer): BusFrame {
   if (head[0] === REPORT) {
     const [, id, node, receivers, dropped, unnamed] = head as [number, number, string, ReceiverRef[], ReceiverRef[], number];
     return { kind: 'report', id, node, receivers, dropped, unnamed };
+  }
+  if (head[0] === QUEUE_EVENT) {
+    const [, queue, mid, kind, reason] = head as [number, string, string, ReceiptEvent['kind'], string | null];
+    const event = (kind === 'rejected' ? { kind, reason: reason ?? '' } : { kind }) as ReceiptEvent;
+    return { kind: 'queue-event', queue, mid, event };
   }
   const [, id, node, index, what, reason, data] = head as [number, number, string, number, BusEvent['what'], string | null, Uint8Array | null];
   return { kind: 'event', id, node, index, what, reason: reason ?? undefined, data: data ?? undefined };

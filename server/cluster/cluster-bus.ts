@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { AckLevel, PubFrame, ReceiverRef } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
 import type { ResolvedOptions } from '../options.js';
-import type { ClusterLink, ClusterStats } from '../pubsub/cluster-link.js';
+import type { ClusterLink, ClusterStats, Stored } from '../pubsub/cluster-link.js';
 import type { OutboundMessage } from '../pubsub/outbound-message.js';
 import { Payload } from '../pubsub/payload.js';
 import type { PubSubCore } from '../pubsub/pubsub-core.js';
@@ -11,7 +11,8 @@ import { ReceiptTracker } from '../pubsub/receipt-tracker.js';
 import { groupKey } from '../pubsub/router.js';
 import { isGroup, type RouteEntry, type Subscription } from '../pubsub/subscription.js';
 import { msgpackCodec } from '../../protocol/codec.js';
-import { decodeBusFrame, encodeBody, encodeEvent, encodeMessage, encodeReport, type BusEvent, type BusFrame, type Track } from './bus-frames.js';
+import { decodeBusFrame, encodeBody, encodeEvent, encodeMessage, encodeQueueEvent, encodeReport, type BusEvent, type BusFrame, type Track } from './bus-frames.js';
+import type { ReceiptEvent } from './durable/receipt-watches.js';
 import { ClusterSubmission } from './cluster-submission.js';
 import type { InterestSync } from './interest-sync.js';
 import { nodeChannel } from './keys.js';
@@ -50,6 +51,8 @@ export class ClusterBus implements ClusterLink, ReportSink {
   listening = false;
   private sent = 0;
   private arrived = 0;
+  /** Where a durable queue's receipt event for a publisher of this node goes (ClusterQueues.receiptEvent). */
+  queueEvent: ((queue: string, mid: string, e: ReceiptEvent) => void) | undefined;
 
   constructor(
     private readonly node: string,
@@ -79,7 +82,7 @@ export class ClusterBus implements ClusterLink, ReportSink {
     return plan.plain.size > 0 || plan.groups.length > 0;
   }
 
-  publish(conn: Connection, f: PubFrame, ack: AckLevel, message: OutboundMessage, entries: RouteEntry[]): boolean {
+  publish(conn: Connection, f: PubFrame, ack: AckLevel, message: OutboundMessage, entries: RouteEntry[], persistent?: Stored): boolean {
     if (!this.listening) return false;
     const plan = this.remote.plan(message.topic);
     if (plan.plain.size === 0 && plan.groups.length === 0) return false;
@@ -96,14 +99,14 @@ export class ClusterBus implements ClusterLink, ReportSink {
     const id = this.nextId++;
     const track: Track = { origin: this.node, id, stage: ack, reply: f.reply === true, codec: conn.codec.name, timeoutMs };
     if (ack === 'submission') {
-      const submission = new ClusterSubmission(conn, f.id!, message.mid);
+      const submission = new ClusterSubmission(conn, f.id!, message.mid, persistent?.queues);
       this.wait(id, submission, targets, message, track);
       submission.onDone = () => this.pending.delete(id);
       submission.local(local.length, core.fanOut(message, local, true));
       submission.start(timeoutMs);
       return true;
     }
-    const tracker = new ReceiptTracker(conn, f.id!, message.mid, ack, f.reply === true);
+    const tracker = persistent?.tracker ?? new ReceiptTracker(conn, f.id!, message.mid, ack, f.reply === true);
     tracker.onDone = () => this.pending.delete(id);
     this.wait(id, tracker, targets, message, track);
     core.track(conn, f, ack, message, local, tracker);
@@ -182,6 +185,7 @@ export class ClusterBus implements ClusterLink, ReportSink {
       this.arrived++;
       return deliverFromBus(this.core, frame, this);
     }
+    if (frame.kind === 'queue-event') return this.queueEvent?.(frame.queue, frame.mid, frame.event);
     const pending = this.pending.get(frame.id);
     if (!pending) return; // answered already (timed out)
     if (frame.kind === 'report') {
@@ -204,6 +208,11 @@ export class ClusterBus implements ClusterLink, ReportSink {
 
   event(track: Track, index: number, what: BusEvent['what'], reason?: string, data?: Uint8Array): void {
     this.reply(track, encodeEvent(track.id, this.node, index, what, reason, data));
+  }
+
+  /** A durable queue's event for a publisher on `node` (the entry's origin): the seam ClusterQueues.forwardReceipt. */
+  forwardQueueEvent(node: string, queue: string, mid: string, e: ReceiptEvent): void {
+    this.redis.spublish(nodeChannel(node), encodeQueueEvent(queue, mid, e)).catch(() => undefined); // the publisher's receipt times out
   }
 
   private reply(track: Track, frame: Buffer): void {

@@ -3,9 +3,11 @@ import type { Logger } from 'pino';
 import type { ResolvedOptions } from '../options.js';
 import type { PubSubCore } from '../pubsub/pubsub-core.js';
 import { ClusterBus } from './cluster-bus.js';
+import type { ClusterQueues } from './durable/cluster-queues.js';
 import { InterestSync } from './interest-sync.js';
+import { NodeSummaries } from './node-summary.js';
 import { INTEREST_CHANNEL, nodeChannel } from './keys.js';
-import { redactedRedisUrl } from './redis-url.js';
+import { redactedRedisUrl, type RedisTarget } from './redis-target.js';
 import { RemoteInterest } from './remote-interest.js';
 
 /** Longest wait between attempts to reach Redis again. */
@@ -13,27 +15,32 @@ const MAX_RETRY_MS = 1_000;
 
 export interface ClusterNode {
   readonly id: string;
+  /** Every node's summary in Redis (admin `cluster`); started once the broker listens. */
+  readonly summaries: NodeSummaries;
   stop(): Promise<void>;
 }
 
 /**
- * Joins this broker to the cluster of the brokers sharing one Redis: two connections (commands,
- * and the sharded subscriptions to this node's channel and the interest notifications), the
- * interest sync and the bus, which it hands to the pub/sub core. It does not wait for Redis: a
- * broker whose Redis is away serves its own clients and joins the others once Redis answers.
+ * Joins this broker to the cluster of the brokers sharing one Redis: the interest sync and the
+ * bus, which it hands to the pub/sub core, on the node's command connection (`commands`, opened
+ * with openRedis and shared with the cluster queues, which close it) and a connection of its own
+ * for the sharded subscriptions to this node's channel and the interest notifications. It does not
+ * wait for Redis: a broker whose Redis is away serves its own clients and joins the others once
+ * Redis answers. `queues`: the node's cluster queues, whose receipt events travel on the bus.
  */
-export function joinCluster(url: string, id: string, core: PubSubCore, options: ResolvedOptions, log: Logger): ClusterNode {
+export function joinCluster(
+  target: RedisTarget, commands: Redis, id: string, core: PubSubCore, options: ResolvedOptions, log: Logger, queues: ClusterQueues,
+): ClusterNode {
+  const url = target.url;
   const retryStrategy = (attempt: number) => Math.min(attempt * 100, MAX_RETRY_MS);
-  // No offline queue: a cross-node delivery while Redis is away is dropped, not sent late. The
-  // SPUBLISHes of one turn of the event loop go out in one write (auto-pipelining).
-  const commands = new Redis(url, {
-    enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy, connectionName: `linden:${id}`, enableAutoPipelining: true,
-  });
+  // No offline queue on `commands`: a cross-node delivery while Redis is away is dropped, not sent late.
   const subscriber = new Redis(url, { autoResubscribe: false, maxRetriesPerRequest: 0, retryStrategy, connectionName: `linden:${id}:sub` });
   const remote = new RemoteInterest();
   const interest = new InterestSync(commands, id, remote, log);
   const bus = new ClusterBus(id, commands, core, remote, interest, options, log);
   core.cluster = bus;
+  bus.queueEvent = (queue, mid, e) => queues.receiptEvent(queue, mid, e);
+  queues.forwardReceipt = (node, queue, mid, e) => bus.forwardQueueEvent(node, queue, mid, e);
 
   let reachable: boolean | undefined;
   const lost = (err?: Error) => {
@@ -71,13 +78,16 @@ export function joinCluster(url: string, id: string, core: PubSubCore, options: 
   interest.start();
   log.info({ node: id, redis: redactedRedisUrl(url) }, 'cluster: joining');
 
+  const summaries = new NodeSummaries(commands, id);
   return {
     id,
+    summaries,
     async stop() {
+      await summaries.stop();
       core.cluster = undefined;
+      queues.forwardReceipt = undefined;
       await interest.leave();
       subscriber.disconnect();
-      commands.disconnect();
     },
   };
 }

@@ -14,7 +14,10 @@ export class ClusterSubmission {
   private done = false;
   onDone: (() => void) | undefined;
 
-  constructor(private readonly publisher: Connection, private readonly requestId: number, private readonly mid: string) {}
+  /** `queues`: the durable queues that stored a persistent message, counted and named too. */
+  constructor(private readonly publisher: Connection, private readonly requestId: number, private readonly mid: string, private readonly queues?: readonly string[]) {
+    this.receivers = queues?.length ?? 0;
+  }
 
   /** What this node delivered to. */
   local(receivers: number, dropped: ReceiverRef[] | undefined): void {
@@ -43,7 +46,7 @@ export class ClusterSubmission {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.timer);
-    sendSubmissionReceipt(this.publisher, this.requestId, this.mid, this.receivers, this.dropped.length > 0 ? this.dropped : undefined);
+    sendSubmissionReceipt(this.publisher, this.requestId, this.mid, this.receivers, this.dropped.length > 0 ? this.dropped : undefined, this.queues);
     this.onDone?.();
   }
 }

@@ -12,6 +12,11 @@ export function interestKey(node: string): string {
   return `{linden}:interest:${node}`;
 }
 
+/** String of one node: its NodeSummary in JSON (node-summary.ts), expiring as its registration does. */
+export function summaryKey(node: string): string {
+  return `{linden}:summary:${node}`;
+}
+
 /** Sharded channel announcing interest changes: `<seq> <node> <changes JSON>`, `<seq> <node> *` (reload) or `0 <node> -` (gone). */
 export const INTEREST_CHANNEL = '{linden}:interest';
 

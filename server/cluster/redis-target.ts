@@ -25,9 +25,19 @@ export function parseRedisTarget(option: string): RedisTarget {
   return { url: url.toString(), replicas, waitTimeoutMs };
 }
 
+/** The Redis URL with its password replaced, for logs and --print-config: `redis://user:[redacted]@host:6379`. */
+export function redactedRedisUrl(url: string): string {
+  return url.replace(/^(rediss?:\/\/)([^@/]*)@/, (_, scheme: string, userinfo: string) => {
+    const colon = userinfo.indexOf(':');
+    return `${scheme}${colon === -1 ? '[redacted]' : userinfo.slice(0, colon + 1) + '[redacted]'}@`;
+  });
+}
+
 /**
  * A connection that fails at once while Redis is unreachable (no offline queue, no retries of a
  * command) and reconnects by itself: a request then gets STORE_UNAVAILABLE instead of waiting.
+ * `command`: the node's one connection for commands, shared by the bus and the queues; the
+ * commands of one turn of the event loop go out in one write (auto-pipelining).
  * `blocking`: for XREADGROUP BLOCK, which holds its connection and needs no command timeout;
  * `subscriber`: for SUBSCRIBE, which ioredis repeats itself after a reconnect.
  */
@@ -38,7 +48,12 @@ export function openRedis(target: RedisTarget, name: string, kind: 'command' | '
     maxRetriesPerRequest: kind === 'subscriber' ? null : 0,
     retryStrategy: (attempt) => Math.min(50 * attempt, 1_000),
   };
-  if (kind === 'command') options.commandTimeout = 5_000;
+  if (kind === 'command') {
+    options.commandTimeout = 5_000;
+    options.enableAutoPipelining = true;
+    // Auto-pipelined, callBuffer's reply comes back as strings: the sweep's entries must stay Buffers.
+    options.autoPipeliningIgnoredCommands = ['XAUTOCLAIM'];
+  }
   const redis = new Redis(target.url, options);
   // Reconnection is ioredis's business; failures reach the callers of each command.
   redis.on('error', () => {});

@@ -5,6 +5,7 @@ import { findSpace, listConnections, listQueues, listSpaces, listSubscriptions, 
 import type { BrokerContext } from '../broker-context.js';
 import type { Connection } from '../connection.js';
 import { audit } from './audit.js';
+import { clusterView } from '../admin/cluster-view.js';
 
 /*
  * Admin operations over the WebSocket protocol (protocol.md §17): the HTTP views, plus the
@@ -20,6 +21,7 @@ const FIELDS: Record<AdminOp, { need?: 'name' | 'connection'; may?: 'peek' }> = 
   space: { need: 'name', may: 'peek' },
   connections: {},
   subscriptions: {},
+  cluster: {},
   purge: { need: 'name' },
   retry: { need: 'name' },
   kick: { need: 'connection' },
@@ -46,6 +48,8 @@ export function admin(ctx: BrokerContext, conn: Connection, f: AdminFrame): void
       return report(conn, f, listConnections(ctx.connections));
     case 'subscriptions':
       return report(conn, f, listSubscriptions(ctx.connections));
+    case 'cluster':
+      return void clusterView(ctx).then((view) => report(conn, f, view), (err: unknown) => conn.sendError(err, f.id));
     case 'purge': {
       const { purged, durable } = ctx.durable.purge(f.name!);
       audit(ctx, conn, 'purge', { queue: f.name, purged }, durable);

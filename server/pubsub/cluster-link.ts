@@ -1,6 +1,7 @@
 import type { AckLevel, PubFrame } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
 import type { OutboundMessage } from './outbound-message.js';
+import type { ReceiptTracker } from './receipt-tracker.js';
 import type { RouteEntry, Subscription } from './subscription.js';
 
 /**
@@ -19,6 +20,12 @@ export interface ClusterStats {
   readonly received: number;
 }
 
+/** What Redis stored of a persistent publish (ClusterQueues.publish), for ClusterLink.publish. */
+export interface Stored {
+  readonly queues: readonly string[];
+  readonly tracker: ReceiptTracker | undefined;
+}
+
 export interface ClusterLink {
   readonly stats: ClusterStats;
   /** Resolves once the other nodes know of the subscription (the `ok` waits for it); undefined when it need not wait. */
@@ -27,8 +34,10 @@ export interface ClusterLink {
   /** Whether a subscriber on another node matches `topic`. */
   hasInterest(topic: string): boolean;
   /**
-   * Delivers a transient publish across the cluster, the local `entries` included, and answers
-   * the publisher as the core would; false when no other node is interested (the core goes on).
+   * Delivers a publish across the cluster, the local `entries` included, and answers the
+   * publisher as the core would; false when no other node is interested (the core goes on).
+   * `persistent`: a persistent message Redis has stored, in `queues`; the receipt counts and names
+   * them, and `tracker` (delivery, processing) already waits for them.
    */
-  publish(conn: Connection, f: PubFrame, ack: AckLevel, message: OutboundMessage, entries: RouteEntry[]): boolean;
+  publish(conn: Connection, f: PubFrame, ack: AckLevel, message: OutboundMessage, entries: RouteEntry[], persistent?: Stored): boolean;
 }

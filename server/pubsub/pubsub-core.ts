@@ -172,14 +172,15 @@ export class PubSubCore {
   /**
    * Cluster mode: the message goes to Redis (ClusterQueues.publish). Live subscribers get it at
    * once unless the stored outcome decides what they get: a publisher's mid may be a repeat
-   * (then nobody gets it again), and a delivery or processing receipt names the queues reached.
+   * (then nobody gets it again), a delivery or processing receipt names the queues reached, and
+   * subscribers on other nodes get it through the bus once Redis has it, as a transient publish.
    */
   private publishClustered(
     cluster: ClusterQueues, conn: Connection, f: PubFrame, ack: AckLevel, mid: string, payload: Payload, message: OutboundMessage, entries: RouteEntry[],
   ): void {
     const watched = ack === 'delivery' || ack === 'processing';
     const stored = cluster.publish(f.topic, mid, f.mid !== undefined, payload, f.ttl, f.hdr, watched);
-    if (!watched && f.mid === undefined) {
+    if (!watched && f.mid === undefined && !this.cluster?.hasInterest(f.topic)) {
       const dropped = this.fanOut(message, entries, ack !== 'none');
       if (ack === 'none') stored.catch(() => {}); // logged by the cluster; nobody waits
       else stored.then(({ queues }) => sendSubmissionReceipt(conn, f.id!, mid, entries.length + queues.length, dropped, queues), (err: unknown) => conn.sendError(err, f.id));
@@ -190,14 +191,12 @@ export class PubSubCore {
         if (ack !== 'none') conn.sendFrame({ ...submissionReceipt(f.id!, mid, 0, [], []), duplicate: true });
         return;
       }
-      if (!watched) {
-        const dropped = this.fanOut(message, entries, ack !== 'none');
-        if (ack !== 'none') sendSubmissionReceipt(conn, f.id!, mid, entries.length + queues.length, dropped, queues);
-        return;
-      }
-      const tracker = new ReceiptTracker(conn, f.id!, mid, ack, false, true);
-      for (const name of queues) cluster.bind(name, mid, watchOf(tracker, tracker.addQueue(name)));
-      this.track(conn, f, ack, message, entries, tracker);
+      const tracker = watched ? new ReceiptTracker(conn, f.id!, mid, ack, false, true) : undefined;
+      for (const name of tracker ? queues : []) cluster.bind(name, mid, watchOf(tracker!, tracker!.addQueue(name)));
+      if (this.cluster?.publish(conn, f, ack, message, entries, { queues, tracker })) return;
+      if (tracker) return this.track(conn, f, ack as 'delivery' | 'processing', message, entries, tracker);
+      const dropped = this.fanOut(message, entries, ack !== 'none');
+      if (ack !== 'none') sendSubmissionReceipt(conn, f.id!, mid, entries.length + queues.length, dropped, queues);
     }, (err: unknown) => {
       if (ack !== 'none') conn.sendError(err, f.id);
     });

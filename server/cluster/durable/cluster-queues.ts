@@ -1,5 +1,4 @@
 import type { Redis } from 'ioredis';
-import { nanoid } from 'nanoid';
 import type { Logger } from 'pino';
 import { LindenError } from '../../../protocol/errors.js';
 import type { Headers, QueueSettings } from '../../../protocol/frames.js';
@@ -10,8 +9,9 @@ import type { ResolvedOptions } from '../../options.js';
 import type { Consumer } from '../../pubsub/durable/consumer.js';
 import type { MessageWatch } from '../../pubsub/durable/queue-records.js';
 import type { Payload } from '../../pubsub/payload.js';
-import { openRedis, parseRedisTarget, readyWithin, unavailable, type RedisTarget } from '../redis-target.js';
+import { openRedis, readyWithin, unavailable, type RedisTarget } from '../redis-target.js';
 import { QueueDirectory, type QueueDefinition } from './queue-directory.js';
+import { queueDepths, type ClusterQueueDepth } from './queue-depths.js';
 import { ReceiptWatches, type ReceiptEvent } from './receipt-watches.js';
 import { QUEUES_CHANNEL, QUEUES_HASH, QUEUES_VERSION, midKey, streamKey } from './redis-keys.js';
 import { entryArgs, type StreamMessage } from './stream-entry.js';
@@ -35,10 +35,7 @@ export interface ClusterPublish {
  * Redis serves every queue, and what Redis acknowledged survives the death of any broker.
  */
 export class ClusterQueues implements StreamQueueHost {
-  readonly node = nanoid(10);
-  readonly redis: Redis;
   private readonly subscriber: Redis;
-  private readonly target: RedisTarget;
   private readonly directory: QueueDirectory;
   private readonly watches: ReceiptWatches;
   /** Queues with consumers on this node. */
@@ -51,10 +48,14 @@ export class ClusterQueues implements StreamQueueHost {
   private whenIdle: (() => void) | undefined;
   readonly stats = { published: 0, deadLettered: 0, duplicates: 0 };
 
-  constructor(private readonly options: ResolvedOptions & { redis: string }, private readonly log: Logger) {
-    this.target = parseRedisTarget(options.redis);
-    this.redis = openRedis(this.target, `linden-${this.node}`);
-    this.subscriber = openRedis(this.target, `linden-${this.node}-sub`, 'subscriber');
+  /**
+   * `node`: the broker's id in the cluster, the bus's too. `redis`: the node's command connection
+   * (openRedis 'command'), shared with the bus; this closes it in stop(), after the bus stopped.
+   */
+  constructor(
+    readonly node: string, private readonly target: RedisTarget, readonly redis: Redis, private readonly options: ResolvedOptions, private readonly log: Logger,
+  ) {
+    this.subscriber = openRedis(this.target, `linden:${this.node}:queues`, 'subscriber');
     this.watches = new ReceiptWatches(options.maxTimeoutMs);
     this.directory = new QueueDirectory(this.redis, log, (name, def) => this.definitionChanged(name, def));
     this.subscriber.on('message', () => this.directory.reloadInBackground());
@@ -88,6 +89,15 @@ export class ClusterQueues implements StreamQueueHost {
     this.active.clear();
     this.subscriber.disconnect();
     await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  /** Every queue's depth across the cluster, from Redis (admin `cluster`); STORE_UNAVAILABLE while Redis is away. */
+  async depths(): Promise<ClusterQueueDepth[]> {
+    try {
+      return await queueDepths(this.redis, this.directory.queues.values());
+    } catch (err) {
+      throw unavailable(err);
+    }
   }
 
   definition(name: string): QueueDefinition | undefined {
@@ -132,7 +142,7 @@ export class ClusterQueues implements StreamQueueHost {
     if (!stillWanted()) return;
     let entry = this.active.get(name);
     if (!entry) {
-      const queue = new StreamQueue(name, this, openRedis(this.target, `linden-${this.node}-read`, 'blocking'));
+      const queue = new StreamQueue(name, this, openRedis(this.target, `linden:${this.node}:read`, 'blocking'));
       entry = { queue, sweep: new StreamSweep(queue, this, this.redis) };
       this.active.set(name, entry);
     }
@@ -210,10 +220,9 @@ export class ClusterQueues implements StreamQueueHost {
   }
 
   /**
-   * Seam for cross-node receipts: set by the cluster bus (server/cluster/, transient pub/sub) to
-   * carry an event from the node of the consumer to `node`, the publisher's, which passes it to
-   * its receiptEvent(). Unset, a delivery or processing receipt counts durable subscriptions only
-   * when the consumer is on the publisher's node; the others time out, named in `missing`.
+   * Carries an event from the node of the consumer to `node`, the publisher's, which passes it to
+   * its receiptEvent(): set by joinCluster to the bus (a frame on that node's channel). Unset
+   * (the bus stopped), a publisher on another node times out and names the queue in `missing`.
    */
   forwardReceipt: ((node: string, queue: string, mid: string, e: ReceiptEvent) => void) | undefined;
 

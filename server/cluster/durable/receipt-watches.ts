@@ -16,7 +16,7 @@ interface Slot {
  * gets it before the store's reply is counted too.
  *
  * Across nodes: a stored message names its publisher's node (`origin`), and the consuming node
- * hands events for another node to ClusterQueues.forwardReceipt, the seam for the cluster bus.
+ * hands events for another node to ClusterQueues.forwardReceipt, which the cluster bus carries.
  */
 export class ReceiptWatches {
   private readonly slots = new Map<string, Slot>();
