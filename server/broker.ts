@@ -148,7 +148,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   };
   seams.census?.attach(ctx);
   // Cluster mode (DESIGN.md §5): the pub/sub core gets a bus to the other nodes; the node id is this start's.
-  const cluster: ClusterNode | undefined = opts.redis ? joinCluster(opts.redis, instance, ctx.pubsub, opts, log.child({ component: 'cluster' })) : undefined;
+  const cluster: ClusterNode | undefined = opts.redis ? joinCluster(opts.redis, instance, ctx.pubsub, spaces, opts, log.child({ component: 'cluster' })) : undefined;
 
   const slow = new SlowConsumers(connections, opts.writeDeadlineMs, log, ctx.closeConnection);
 

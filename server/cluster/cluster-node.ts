@@ -2,11 +2,14 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ResolvedOptions } from '../options.js';
 import type { PubSubCore } from '../pubsub/pubsub-core.js';
+import type { SpaceCore } from '../space/space-core.js';
 import { ClusterBus } from './cluster-bus.js';
+import { ClusterSpaces } from './cluster-spaces.js';
 import { InterestSync } from './interest-sync.js';
 import { INTEREST_CHANNEL, nodeChannel } from './keys.js';
 import { redactedRedisUrl } from './redis-url.js';
 import { RemoteInterest } from './remote-interest.js';
+import { spaceChannel } from './space-scripts.js';
 
 /** Longest wait between attempts to reach Redis again. */
 const MAX_RETRY_MS = 1_000;
@@ -19,10 +22,11 @@ export interface ClusterNode {
 /**
  * Joins this broker to the cluster of the brokers sharing one Redis: two connections (commands,
  * and the sharded subscriptions to this node's channel and the interest notifications), the
- * interest sync and the bus, which it hands to the pub/sub core. It does not wait for Redis: a
+ * interest sync and the bus, which it hands to the pub/sub core, and the shared tuple spaces,
+ * which it hands to the space core. It does not wait for Redis: a
  * broker whose Redis is away serves its own clients and joins the others once Redis answers.
  */
-export function joinCluster(url: string, id: string, core: PubSubCore, options: ResolvedOptions, log: Logger): ClusterNode {
+export function joinCluster(url: string, id: string, core: PubSubCore, spaces: SpaceCore, options: ResolvedOptions, log: Logger): ClusterNode {
   const retryStrategy = (attempt: number) => Math.min(attempt * 100, MAX_RETRY_MS);
   // No offline queue: a cross-node delivery while Redis is away is dropped, not sent late. The
   // SPUBLISHes of one turn of the event loop go out in one write (auto-pipelining).
@@ -34,6 +38,13 @@ export function joinCluster(url: string, id: string, core: PubSubCore, options: 
   const interest = new InterestSync(commands, id, remote, log);
   const bus = new ClusterBus(id, commands, core, remote, interest, options, log);
   core.cluster = bus;
+  // Tuple traffic has a connection of its own, queueing while Redis is away (a take run late is still
+  // atomic); a request caught by a lost connection fails after two attempts to reach Redis again.
+  const spaceCommands = new Redis(url, { maxRetriesPerRequest: 2, retryStrategy, connectionName: `linden:${id}:spaces`, enableAutoPipelining: true });
+  spaceCommands.on('error', () => undefined); // reported through the commands connection
+  const shared = new ClusterSpaces(spaceCommands, id, spaces, options, log);
+  spaces.cluster = shared;
+  const tuplesChannel = spaceChannel(id);
 
   let reachable: boolean | undefined;
   const lost = (err?: Error) => {
@@ -56,7 +67,7 @@ export function joinCluster(url: string, id: string, core: PubSubCore, options: 
   });
   subscriber.on('ready', () => {
     // Subscribed again after every reconnection; what the notifications missed meanwhile the heartbeat's reload covers.
-    void subscriber.ssubscribe(nodeChannel(id)).then(() => subscriber.ssubscribe(INTEREST_CHANNEL)).then(
+    void subscriber.ssubscribe(nodeChannel(id), tuplesChannel).then(() => subscriber.ssubscribe(INTEREST_CHANNEL)).then(
       () => {
         bus.listening = true;
         return interest.resync();
@@ -66,6 +77,7 @@ export function joinCluster(url: string, id: string, core: PubSubCore, options: 
   });
   subscriber.on('smessageBuffer', (channel: Buffer, message: Buffer) => {
     if (channel.length === INTEREST_CHANNEL.length && channel.toString() === INTEREST_CHANNEL) interest.notified(message.toString());
+    else if (channel.length === tuplesChannel.length && channel.toString() === tuplesChannel) shared.received(message);
     else bus.received(message);
   });
   interest.start();
@@ -75,8 +87,10 @@ export function joinCluster(url: string, id: string, core: PubSubCore, options: 
     id,
     async stop() {
       core.cluster = undefined;
+      spaces.cluster = undefined;
       await interest.leave();
       subscriber.disconnect();
+      spaceCommands.disconnect();
       commands.disconnect();
     },
   };

@@ -1,0 +1,113 @@
+/*
+ * Tuple spaces in Redis. Every key of one space shares the hash tag `{ls:<space>}`, so its
+ * scripts touch one slot. Per space:
+ *   t          hash    tid -> packed TupleRecord ([values, expiresAt | null, hdr?])
+ *   a:<arity>  zset    tid -> seq: the tuples `in`/`rd` may see, oldest first
+ *   seq        string  the space's tuple sequence (the tid is the seq in decimal)
+ *   w:<arity>  zset    waiter -> arrival seq: blocked `in`/`rd` of every node
+ *   wt         hash    waiter -> packed [template, take]
+ *   wseq       string  the arrival sequence of the space's waiters
+ * A waiter is `<node>|<local id>`. A tuple written while waiters of its arity exist is in `t`
+ * but not yet in `a:<arity>` (hidden): the writing node offers it to the waiters first, and
+ * only then shows it, so a newer waiter cannot take it ahead of an older one.
+ */
+
+export function spaceKey(space: string, part: string): string {
+  return `{ls:${space}}:${part}`;
+}
+
+/** Sharded channel of one node for tuples handed to its waiters. */
+export function spaceChannel(node: string): string {
+  return `linden:spaces:{${node}}`;
+}
+
+/**
+ * KEYS: t, a:<arity>, seq, w:<arity>, wseq. ARGV: packed record, maxTuplesPerSpace.
+ * Returns {seq, hidden, wseq} or {-1} when the space is full.
+ */
+export const SPACE_OUT = `
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[2]) then return {-1} end
+local seq = redis.call('INCR', KEYS[3])
+local tid = tostring(seq)
+redis.call('HSET', KEYS[1], tid, ARGV[1])
+if redis.call('ZCARD', KEYS[4]) > 0 then
+  return {seq, 1, tonumber(redis.call('GET', KEYS[5]) or '0')}
+end
+redis.call('ZADD', KEYS[2], seq, tid)
+return {seq, 0, 0}
+`;
+
+/** KEYS: a:<arity>, t. ARGV: after seq (exclusive), limit. Returns tid, seq, record triples, oldest first. */
+export const SPACE_PAGE = `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for i = 1, #ids, 2 do
+  local rec = redis.call('HGET', KEYS[2], ids[i])
+  if rec then table.insert(out, ids[i]); table.insert(out, ids[i + 1]); table.insert(out, rec) end
+end
+return out
+`;
+
+/** KEYS: a:<arity>, t. ARGV: tid. Removes a visible tuple; its record, or nil when another took it first. */
+export const SPACE_TAKE = `
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return false end
+local rec = redis.call('HGET', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return rec
+`;
+
+/** KEYS: w:<arity>, wt, wseq. ARGV: waiter, packed template. Files a waiter; returns its arrival seq. */
+export const SPACE_WAIT = `
+local seq = redis.call('INCR', KEYS[3])
+redis.call('ZADD', KEYS[1], seq, ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return seq
+`;
+
+/** KEYS: w:<arity>, wt, wseq. Returns {wseq, waiter, template, ...} in arrival order. */
+export const SPACE_WAITERS = `
+local out = {tonumber(redis.call('GET', KEYS[3]) or '0')}
+local ws = redis.call('ZRANGE', KEYS[1], 0, -1)
+for _, w in ipairs(ws) do
+  table.insert(out, w)
+  table.insert(out, redis.call('HGET', KEYS[2], w) or '')
+end
+return out
+`;
+
+/** KEYS: w:<arity>, wt. ARGV: waiter. Removes a waiter: 1 when it was still filed (whoever removes it serves it). */
+export const SPACE_UNWAIT = `
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+`;
+
+/**
+ * KEYS: w:<arity>, wt, t, a:<arity>. ARGV: waiter, tid. An `in` waiter claims a tuple, hidden or
+ * visible: 1 when both were there (now both gone), 0 when the waiter was no longer filed, -1 when
+ * the tuple was gone.
+ */
+export const SPACE_CLAIM = `
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+if redis.call('HEXISTS', KEYS[3], ARGV[2]) == 0 then return -1 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[2])
+redis.call('ZREM', KEYS[4], ARGV[2])
+return 1
+`;
+
+/**
+ * KEYS: t, a:<arity>, wseq. ARGV: tid, seq, record, wseq seen. Shows a hidden tuple (writing its
+ * record back first if it was handed out and returned): 1 done, 0 when waiters came meanwhile
+ * (offer it to them first).
+ */
+export const SPACE_SHOW = `
+if tonumber(redis.call('GET', KEYS[3]) or '0') ~= tonumber(ARGV[4]) then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+  return 0
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return 1
+`;
