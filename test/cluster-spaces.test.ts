@@ -112,16 +112,22 @@ describe('cluster tuple spaces', () => {
     expect(await a.space('gone').inp(['x'])).toEqual(['x']);
   });
 
-  test('a tuple with a lease disappears on every node once it ends', async () => {
+  test('a tuple with a lease disappears on every node once it ends; renew and cancel work from any node', async () => {
     const [a, b, c] = await Promise.all([t.client(0), t.client(1), t.client(2)]);
     const lease = await a.space('leases').out(['temp'], { ttl: 150 });
     await a.space('leases').out(['kept']);
+    const renewed = await a.space('leases').out(['renewed'], { ttl: 150 });
+    const cancelled = await a.space('leases').out(['cancelled'], { ttl: 60_000 });
     expect(lease!.expiresAt).toBeGreaterThan(Date.now());
     expect(await b.space('leases').rdp(['temp'])).toEqual(['temp']);
+    expect((await c.space('leases').renew(renewed!.id, 60_000)).expiresAt).toBeGreaterThan(renewed!.expiresAt!);
+    await b.space('leases').cancel(cancelled!.id);
+    await expect(c.space('leases').cancel(cancelled!.id)).rejects.toMatchObject({ code: 'UNKNOWN_ID' });
     await until(() => Date.now() > lease!.expiresAt!);
     expect(await b.space('leases').rdp(['temp'])).toBeNull();
     expect(await c.space('leases').inp(['temp'])).toBeNull();
-    expect(await a.space('leases').count([{ $any: true }])).toBe(1);
+    await expect(b.space('leases').renew(lease!.id, 1_000)).rejects.toMatchObject({ code: 'UNKNOWN_ID' });
+    expect(await a.space('leases').rdAll([{ $any: true }])).toEqual([['kept'], ['renewed']]);
   });
 
   test('operations that do not cross nodes yet are refused with CLUSTER_UNSUPPORTED', async () => {

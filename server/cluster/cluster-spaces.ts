@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { packr } from '../../protocol/codec.js';
 import { LindenError } from '../../protocol/errors.js';
-import type { CountFrame, Headers, OutFrame, ReadFrame } from '../../protocol/frames.js';
+import type { CancelFrame, CountFrame, Headers, OutFrame, ReadFrame, RenewFrame } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
 import type { ResolvedOptions } from '../options.js';
 import { clusterUnsupported, type SpaceCluster } from '../space/space-cluster.js';
@@ -11,7 +11,7 @@ import { storedTuple, type StoredTuple } from '../space/stored-tuple.js';
 import { compileTemplate, type Template } from '../space/template.js';
 import type { Waiter } from '../space/waiters.js';
 import {
-  SPACE_CLAIM, SPACE_OUT, SPACE_PAGE, SPACE_SHOW, SPACE_TAKE, SPACE_UNWAIT, SPACE_WAIT, SPACE_WAITERS, spaceChannel, spaceKey,
+  SPACE_CANCEL, SPACE_CLAIM, SPACE_OUT, SPACE_PAGE, SPACE_REPLACE, SPACE_SHOW, SPACE_TAKE, SPACE_UNWAIT, SPACE_WAIT, SPACE_WAITERS, spaceChannel, spaceKey,
 } from './space-scripts.js';
 
 type Arg = string | number | Buffer;
@@ -24,6 +24,8 @@ type Scripted = Redis & {
   lindenSpaceUnwait(...args: Arg[]): Promise<number>;
   lindenSpaceClaim(...args: Arg[]): Promise<number>;
   lindenSpaceShow(...args: Arg[]): Promise<number>;
+  lindenSpaceReplace(...args: Arg[]): Promise<number>;
+  lindenSpaceCancel(...args: Arg[]): Promise<number>;
 };
 
 /** What the space core does for the waiters of this node. */
@@ -76,6 +78,8 @@ export class ClusterSpaces implements SpaceCluster {
     this.redis.defineCommand('lindenSpaceUnwait', { numberOfKeys: 2, lua: SPACE_UNWAIT });
     this.redis.defineCommand('lindenSpaceClaim', { numberOfKeys: 4, lua: SPACE_CLAIM });
     this.redis.defineCommand('lindenSpaceShow', { numberOfKeys: 3, lua: SPACE_SHOW });
+    this.redis.defineCommand('lindenSpaceReplace', { numberOfKeys: 1, lua: SPACE_REPLACE });
+    this.redis.defineCommand('lindenSpaceCancel', { numberOfKeys: 2, lua: SPACE_CANCEL });
   }
 
   out(conn: Connection, f: OutFrame): void {
@@ -143,6 +147,36 @@ export class ClusterSpaces implements SpaceCluster {
       if (template.matches(t.values)) n++;
       return false;
     }).then(() => conn.sendFrame({ t: 'counted', re: f.id, count: n }), (err: unknown) => this.failed(conn, f.id, err));
+  }
+
+  renew(conn: Connection, f: RenewFrame): void {
+    const ttl = Math.min(f.ttl, this.options.maxLeaseMs);
+    const tuples = spaceKey(f.space, 't');
+    const attempt = async (): Promise<void> => {
+      const t = await this.liveTuple(f.space, f.tid);
+      const expiresAt = Date.now() + ttl;
+      // Replaced only if nobody changed it since it was read (another renew, a take and a new out cannot share its id).
+      if (!(await this.redis.lindenSpaceReplace(tuples, f.tid, t.rec, packRecord(t.values, expiresAt, t.hdr)))) return attempt();
+      conn.sendFrame({ t: 'lease', re: f.id, tid: f.tid, expiresAt, ttl, shortened: ttl < f.ttl });
+    };
+    attempt().catch((err: unknown) => this.failed(conn, f.id, err));
+  }
+
+  cancel(conn: Connection, f: CancelFrame): void {
+    this.liveTuple(f.space, f.tid)
+      .then(async (t) => {
+        if (!(await this.redis.lindenSpaceCancel(spaceKey(f.space, 't'), spaceKey(f.space, `a:${t.values.length}`), f.tid))) throw unknownTuple(f.space, f.tid);
+        conn.sendFrame({ t: 'ok', re: f.id });
+      })
+      .catch((err: unknown) => this.failed(conn, f.id, err));
+  }
+
+  /** The tuple with its record as read; UNKNOWN_ID when it is gone or its lease ended. */
+  private async liveTuple(space: string, tid: string): Promise<StoredTuple & { rec: Buffer }> {
+    const rec = await this.redis.hgetBuffer(spaceKey(space, 't'), tid);
+    const t = rec && tupleOf(space, tid, 0, rec);
+    if (!t || t.expiresAt <= Date.now()) throw unknownTuple(space, tid);
+    return { ...t, rec: rec! };
   }
 
   dropWaiter(w: Waiter): void {
@@ -228,11 +262,11 @@ export class ClusterSpaces implements SpaceCluster {
         if (claimed === 0) continue;
         if (await this.deliver(member, space, tid, seq, rec, true)) return;
         // Its node is gone: the tuple goes back, hidden, and is offered again from the first waiter.
-        await this.redis.lindenSpaceShow(k('t'), k(`a:${arity}`), k('wseq'), tid, seq, rec, -1);
+        await this.redis.lindenSpaceShow(k('t'), k(`a:${arity}`), k('wseq'), tid, seq, rec, -1, 1);
         returned = true;
       }
       if (returned) continue;
-      if (await this.redis.lindenSpaceShow(k('t'), k(`a:${arity}`), k('wseq'), tid, seq, rec, seen)) return;
+      if (await this.redis.lindenSpaceShow(k('t'), k(`a:${arity}`), k('wseq'), tid, seq, rec, seen, 0)) return;
     }
   }
 
@@ -242,7 +276,7 @@ export class ClusterSpaces implements SpaceCluster {
     const k = (part: string) => spaceKey(t.space, part);
     const arity = t.values.length;
     try {
-      await this.redis.lindenSpaceShow(k('t'), k(`a:${arity}`), k('wseq'), t.tid, t.seq, rec, -1);
+      await this.redis.lindenSpaceShow(k('t'), k(`a:${arity}`), k('wseq'), t.tid, t.seq, rec, -1, 1);
       await this.inTurn(t.space, () => this.offer(t.space, arity, t.tid, t.seq, rec, t.values, -1));
     } catch (err) {
       this.log.error({ err, space: t.space, tid: t.tid }, 'cluster spaces: a tuple could not be put back');
@@ -286,6 +320,10 @@ export class ClusterSpaces implements SpaceCluster {
     if (!(err instanceof LindenError)) this.log.warn({ err }, 'cluster spaces: Redis failed');
     conn.sendError(err, id);
   }
+}
+
+function unknownTuple(space: string, tid: string): LindenError {
+  return new LindenError('UNKNOWN_ID', `no live tuple ${tid} in space "${space}"`, { tid });
 }
 
 function packRecord(values: unknown[], expiresAt: number, hdr: Headers | undefined): Buffer {

@@ -98,16 +98,28 @@ return 1
 `;
 
 /**
- * KEYS: t, a:<arity>, wseq. ARGV: tid, seq, record, wseq seen. Shows a hidden tuple (writing its
- * record back first if it was handed out and returned): 1 done, 0 when waiters came meanwhile
- * (offer it to them first).
+ * KEYS: t, a:<arity>, wseq. ARGV: tid, seq, record, wseq seen, restore. Shows a hidden tuple: 1
+ * done, 0 when waiters came meanwhile (offer it to them first). With restore '1' its record is
+ * written back (it was handed out and returned); without, a tuple cancelled meanwhile stays gone.
  */
 export const SPACE_SHOW = `
-if tonumber(redis.call('GET', KEYS[3]) or '0') ~= tonumber(ARGV[4]) then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-  return 0
-end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+if ARGV[5] == '1' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+elseif redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 1 end
+if tonumber(redis.call('GET', KEYS[3]) or '0') ~= tonumber(ARGV[4]) then return 0 end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return 1
+`;
+
+/** KEYS: t. ARGV: tid, record read, new record. Replaces a record unless it changed since it was read: 1, or 0. */
+export const SPACE_REPLACE = `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+`;
+
+/** KEYS: t, a:<arity>. ARGV: tid. Ends a tuple, visible or hidden: 1, or 0 when it was gone. */
+export const SPACE_CANCEL = `
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 `;

@@ -1,5 +1,5 @@
 import { LindenError } from '../../protocol/errors.js';
-import type { CountFrame, OutFrame, ReadFrame } from '../../protocol/frames.js';
+import type { CancelFrame, CountFrame, OutFrame, ReadFrame, RenewFrame } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
 import type { Waiter } from './waiters.js';
 
@@ -12,6 +12,8 @@ export interface SpaceCluster {
   out(conn: Connection, f: OutFrame): void;
   read(conn: Connection, f: ReadFrame): void;
   count(conn: Connection, f: CountFrame): void;
+  renew(conn: Connection, f: RenewFrame): void;
+  cancel(conn: Connection, f: CancelFrame): void;
   /** A waiter of this node ended here (timeout, abort, its connection gone): off the cluster's list. */
   dropWaiter(w: Waiter): void;
 }

@@ -201,7 +201,7 @@ export class SpaceCore implements SpaceHost {
   }
 
   renew(conn: Connection, f: RenewFrame): void {
-    if (this.cluster) throw clusterUnsupported('renew');
+    if (this.cluster) return this.cluster.renew(conn, f);
     const space = this.spaces.get(f.space);
     const t = this.live(space, f.space, f.tid);
     const ttl = Math.min(f.ttl, this.options.maxLeaseMs);
@@ -210,7 +210,7 @@ export class SpaceCore implements SpaceHost {
   }
 
   cancel(conn: Connection, f: CancelFrame): void {
-    if (this.cluster) throw clusterUnsupported('cancel');
+    if (this.cluster) return this.cluster.cancel(conn, f);
     const space = this.spaces.get(f.space);
     const t = this.live(space, f.space, f.tid);
     const durable = space!.cancel(t, Date.now());
