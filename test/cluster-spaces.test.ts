@@ -47,6 +47,21 @@ describe('cluster tuple spaces', () => {
     expect(await c.space('shared').count([{ $any: true }, { $any: true }])).toBe(0);
   });
 
+  test('reads look up actual values in an equality index, page past the first 256 and drop the entries of tuples gone', async () => {
+    const [a, b, c] = await Promise.all([t.client(0), t.client(1), t.client(2)]);
+    const n = 300;
+    for (let i = 0; i < n; i++) void a.space('eqidx').out(['item', i, 'x'], { ack: 'none' });
+    await a.space('eqidx').out(['other', 0, 'y']);
+    const indexed = async () => (await inspect.keys('{ls:eqidx}:e:3:1:*')).length;
+    expect(await indexed()).toBe(n); // position 1: one value each ('other' shares 0)
+    expect(await b.space('eqidx').inp(['item', n - 1, { $any: true }])).toEqual(['item', n - 1, 'x']);
+    expect(await c.space('eqidx').rdp(['item', n - 1, 'x'])).toBeNull(); // meets the stale entry and drops it
+    expect(await indexed()).toBe(n - 1);
+    expect(await c.space('eqidx').count(['item', { $any: true }, 'x'])).toBe(n - 1);
+    expect(await c.space('eqidx').count([{ $any: true }, 0, { $any: true }])).toBe(2);
+    expect(await b.space('eqidx').rdAll(['item', { $range: { gte: 290 } }, { $type: 'string' }])).toHaveLength(9);
+  });
+
   test('two nodes racing inp for one tuple: exactly one gets it', async () => {
     const [a, b] = await Promise.all([t.client(0), t.client(1)]);
     for (let round = 0; round < 20; round++) {

@@ -57,6 +57,7 @@ export function joinCluster(url: string, id: string, core: PubSubCore, spaces: S
   // Alone, it is Redis closing a subscriber that fell behind (client-output-buffer-limit pubsub).
   subscriber.on('close', () => {
     bus.listening = false;
+    shared.deaf();
     if (reachable) log.warn('cluster: the subscription connection to Redis closed; cross-node messages in between are lost');
   });
   commands.on('close', () => lost());
@@ -70,6 +71,7 @@ export function joinCluster(url: string, id: string, core: PubSubCore, spaces: S
     void subscriber.ssubscribe(nodeChannel(id), tuplesChannel).then(() => subscriber.ssubscribe(INTEREST_CHANNEL)).then(
       () => {
         bus.listening = true;
+        shared.listened();
         return interest.resync();
       },
       () => undefined,

@@ -9,6 +9,7 @@ import { clusterUnsupported, type SpaceCluster } from '../space/space-cluster.js
 import { finite, inbound, inboundTemplate, inboundTuple, NESTING_LIMIT, tupleEntry } from '../space/space-wire.js';
 import { storedTuple, type StoredTuple } from '../space/stored-tuple.js';
 import { compileTemplate, type Template } from '../space/template.js';
+import { canonicalKey } from '../space/values.js';
 import type { Waiter } from '../space/waiters.js';
 import {
   SPACE_CANCEL, SPACE_CLAIM, SPACE_OUT, SPACE_PAGE, SPACE_REPLACE, SPACE_SHOW, SPACE_TAKE, SPACE_UNWAIT, SPACE_WAIT, SPACE_WAITERS, spaceChannel, spaceKey,
@@ -17,7 +18,7 @@ import {
 type Arg = string | number | Buffer;
 type Scripted = Redis & {
   lindenSpaceOut(...args: Arg[]): Promise<number[]>;
-  lindenSpacePageBuffer(...args: Arg[]): Promise<Buffer[]>;
+  lindenSpacePageBuffer(...args: Arg[]): Promise<(Buffer | number)[]>;
   lindenSpaceTakeBuffer(...args: Arg[]): Promise<Buffer | null>;
   lindenSpaceWait(...args: Arg[]): Promise<number>;
   lindenSpaceWaitersBuffer(...args: Arg[]): Promise<(number | Buffer)[]>;
@@ -40,6 +41,8 @@ export interface WaiterHost {
 
 /** Candidates read per round trip while looking for a match. */
 const PAGE = 256;
+/** Longest value (canonicalKey) kept in an equality index: longer ones are matched by scanning. */
+const MAX_INDEXED_KEY = 120;
 /** Compiled templates of waiters (of every node) kept; past it the cache starts over. */
 const TEMPLATE_CACHE = 10_000;
 
@@ -59,6 +62,9 @@ export class ClusterSpaces implements SpaceCluster {
   /** This node's filed waiters by their local id (Waiter.seq). */
   private readonly waiting = new Map<number, Waiter>();
   private readonly templates = new Map<string, { template: Template; take: boolean }>();
+  /** Resolves while this node listens on its space channel: waiters are filed only then, or tuples for them would find no one. */
+  private listening!: Promise<void>;
+  private listen: (() => void) | undefined;
   /** The offers under way per space: this node's tuples of a space reach the waiters in write order. */
   private readonly offering = new Map<string, Promise<void>>();
 
@@ -70,16 +76,32 @@ export class ClusterSpaces implements SpaceCluster {
     private readonly log: Logger,
   ) {
     this.redis = redis as Scripted;
-    this.redis.defineCommand('lindenSpaceOut', { numberOfKeys: 5, lua: SPACE_OUT });
-    this.redis.defineCommand('lindenSpacePage', { numberOfKeys: 2, lua: SPACE_PAGE });
+    this.deaf();
+    // Out, page and show take the equality index keys after their fixed ones: the key count comes first.
+    this.redis.defineCommand('lindenSpaceOut', { lua: SPACE_OUT });
+    this.redis.defineCommand('lindenSpacePage', { lua: SPACE_PAGE });
     this.redis.defineCommand('lindenSpaceTake', { numberOfKeys: 2, lua: SPACE_TAKE });
     this.redis.defineCommand('lindenSpaceWait', { numberOfKeys: 3, lua: SPACE_WAIT });
     this.redis.defineCommand('lindenSpaceWaiters', { numberOfKeys: 3, lua: SPACE_WAITERS });
     this.redis.defineCommand('lindenSpaceUnwait', { numberOfKeys: 2, lua: SPACE_UNWAIT });
     this.redis.defineCommand('lindenSpaceClaim', { numberOfKeys: 4, lua: SPACE_CLAIM });
-    this.redis.defineCommand('lindenSpaceShow', { numberOfKeys: 3, lua: SPACE_SHOW });
+    this.redis.defineCommand('lindenSpaceShow', { lua: SPACE_SHOW });
     this.redis.defineCommand('lindenSpaceReplace', { numberOfKeys: 1, lua: SPACE_REPLACE });
     this.redis.defineCommand('lindenSpaceCancel', { numberOfKeys: 2, lua: SPACE_CANCEL });
+  }
+
+  /** This node now receives on its space channel (subscribed, again after a reconnection). */
+  listened(): void {
+    this.listen?.();
+    this.listen = undefined;
+  }
+
+  /** This node no longer receives on its space channel: new waiters wait until it does again. */
+  deaf(): void {
+    if (this.listen) return; // deaf already: the waiters wait on the promise they have
+    this.listening = new Promise((resolve) => {
+      this.listen = resolve;
+    });
   }
 
   out(conn: Connection, f: OutFrame): void {
@@ -91,7 +113,8 @@ export class ClusterSpaces implements SpaceCluster {
     const rec = packRecord(values, expiresAt, f.hdr);
     const k = (part: string) => spaceKey(f.space, part);
     const arity = values.length;
-    this.redis.lindenSpaceOut(k('t'), k(`a:${arity}`), k('seq'), k(`w:${arity}`), k('wseq'), rec, this.options.maxTuplesPerSpace).then(
+    const eq = equalityKeys(f.space, values);
+    this.redis.lindenSpaceOut(5 + eq.length, k('t'), k(`a:${arity}`), k('seq'), k(`w:${arity}`), k('wseq'), ...eq, rec, this.options.maxTuplesPerSpace).then(
       async ([seq, hidden, wseq]) => {
         if (seq === -1) {
           throw new LindenError('SPACE_FULL', `space "${f.space}" holds ${this.options.maxTuplesPerSpace} tuples (maxTuplesPerSpace)`, { space: f.space, limit: 'maxTuplesPerSpace' });
@@ -125,8 +148,12 @@ export class ClusterSpaces implements SpaceCluster {
     this.waiting.set(w.seq, w);
     const source = packr.pack([inbound(conn, f.template), take]);
     const k = (part: string) => spaceKey(f.space, part);
-    this.redis.lindenSpaceWait(k(`w:${template.arity}`), k('wt'), k('wseq'), member, source)
-      .then(() => this.find(f.space, template, take, 1, member))
+    this.listening
+      .then(async () => {
+        if (this.waiting.get(w.seq) !== w) return []; // ended before it was filed
+        await this.redis.lindenSpaceWait(k(`w:${template.arity}`), k('wt'), k('wseq'), member, source);
+        return this.find(f.space, template, take, 1, member);
+      })
       .then(([t]) => {
         if (!t) return;
         // A waiter that ended here meanwhile (timeout, abort) was answered already: a taken tuple goes back.
@@ -143,7 +170,7 @@ export class ClusterSpaces implements SpaceCluster {
   count(conn: Connection, f: CountFrame): void {
     const template = inboundTemplate(conn, f.template, this.options.maxArity);
     let n = 0;
-    this.scan(f.space, template.arity, async (t) => {
+    this.scan(f.space, template, async (t) => {
       if (template.matches(t.values)) n++;
       return false;
     }).then(() => conn.sendFrame({ t: 'counted', re: f.id, count: n }), (err: unknown) => this.failed(conn, f.id, err));
@@ -200,7 +227,7 @@ export class ClusterSpaces implements SpaceCluster {
     if (limit <= 0) return out;
     const k = (part: string) => spaceKey(space, part);
     const arity = template.arity;
-    await this.scan(space, arity, async (t) => {
+    await this.scan(space, template, async (t) => {
       if (!template.matches(t.values)) return false;
       if (member !== undefined) {
         // 0: the waiter is gone (served meanwhile, or ended); -1: the tuple is gone, look further.
@@ -217,25 +244,33 @@ export class ClusterSpaces implements SpaceCluster {
     return out;
   }
 
-  /** Visits the live visible tuples of an arity, oldest first, until `visit` says stop; drops the expired ones it meets. */
-  private async scan(space: string, arity: number, visit: (t: StoredTuple) => Promise<boolean>): Promise<void> {
-    const index = spaceKey(space, `a:${arity}`);
+  /**
+   * Visits the live visible tuples the template could match, oldest first, until `visit` says
+   * stop; drops the expired ones it meets. Candidates come from the smallest equality index of
+   * the template's actual values, or from all of its arity when it has none.
+   */
+  private async scan(space: string, template: Template, visit: (t: StoredTuple) => Promise<boolean>): Promise<void> {
+    const index = spaceKey(space, `a:${template.arity}`);
     const tuples = spaceKey(space, 't');
-    let after = 0;
+    const eq: string[] = [];
+    for (const { position, key } of template.equalities) {
+      if (key.length <= MAX_INDEXED_KEY) eq.push(equalityKey(space, template.arity, position, key));
+    }
+    let after = '0';
     for (;;) {
-      const page = await this.redis.lindenSpacePageBuffer(index, tuples, after, PAGE);
+      const page = await this.redis.lindenSpacePageBuffer(2 + eq.length, index, tuples, ...eq, after, PAGE);
+      after = page[0]!.toString();
       const now = Date.now();
-      for (let i = 0; i < page.length; i += 3) {
+      for (let i = 2; i < page.length; i += 3) {
         const tid = page[i]!.toString();
-        after = Number(page[i + 1]!.toString());
-        const t = tupleOf(space, tid, after, page[i + 2]!);
+        const t = tupleOf(space, tid, Number(page[i + 1]!.toString()), page[i + 2] as Buffer);
         if (t.expiresAt <= now) {
           this.redis.lindenSpaceTakeBuffer(index, tuples, tid).catch(() => undefined);
           continue;
         }
         if (await visit(t)) return;
       }
-      if (page.length < PAGE * 3) return;
+      if (page[1] !== 1) return;
     }
   }
 
@@ -245,6 +280,7 @@ export class ClusterSpaces implements SpaceCluster {
    */
   private async offer(space: string, arity: number, tid: string, seq: number, rec: Buffer, values: unknown[], seen: number): Promise<void> {
     const k = (part: string) => spaceKey(space, part);
+    const eq = equalityKeys(space, values);
     for (;;) {
       const list = await this.redis.lindenSpaceWaitersBuffer(k(`w:${arity}`), k('wt'), k('wseq'));
       seen = list[0] as number;
@@ -262,11 +298,11 @@ export class ClusterSpaces implements SpaceCluster {
         if (claimed === 0) continue;
         if (await this.deliver(member, space, tid, seq, rec, true)) return;
         // Its node is gone: the tuple goes back, hidden, and is offered again from the first waiter.
-        await this.redis.lindenSpaceShow(k('t'), k(`a:${arity}`), k('wseq'), tid, seq, rec, -1, 1);
+        await this.redis.lindenSpaceShow(3 + eq.length, k('t'), k(`a:${arity}`), k('wseq'), ...eq, tid, seq, rec, -1, 1);
         returned = true;
       }
       if (returned) continue;
-      if (await this.redis.lindenSpaceShow(k('t'), k(`a:${arity}`), k('wseq'), tid, seq, rec, seen, 0)) return;
+      if (await this.redis.lindenSpaceShow(3 + eq.length, k('t'), k(`a:${arity}`), k('wseq'), ...eq, tid, seq, rec, seen, 0)) return;
     }
   }
 
@@ -276,7 +312,8 @@ export class ClusterSpaces implements SpaceCluster {
     const k = (part: string) => spaceKey(t.space, part);
     const arity = t.values.length;
     try {
-      await this.redis.lindenSpaceShow(k('t'), k(`a:${arity}`), k('wseq'), t.tid, t.seq, rec, -1, 1);
+      const eq = equalityKeys(t.space, t.values);
+      await this.redis.lindenSpaceShow(3 + eq.length, k('t'), k(`a:${arity}`), k('wseq'), ...eq, t.tid, t.seq, rec, -1, 1);
       await this.inTurn(t.space, () => this.offer(t.space, arity, t.tid, t.seq, rec, t.values, -1));
     } catch (err) {
       this.log.error({ err, space: t.space, tid: t.tid }, 'cluster spaces: a tuple could not be put back');
@@ -320,6 +357,20 @@ export class ClusterSpaces implements SpaceCluster {
     if (!(err instanceof LindenError)) this.log.warn({ err }, 'cluster spaces: Redis failed');
     conn.sendError(err, id);
   }
+}
+
+function equalityKey(space: string, arity: number, position: number, key: string): string {
+  return spaceKey(space, `e:${arity}:${position}:${key}`);
+}
+
+/** The equality index keys a tuple is filed under: one per field whose value is short enough. */
+function equalityKeys(space: string, values: unknown[]): string[] {
+  const keys: string[] = [];
+  for (let i = 0; i < values.length; i++) {
+    const key = canonicalKey(values[i]);
+    if (key.length <= MAX_INDEXED_KEY) keys.push(equalityKey(space, values.length, i, key));
+  }
+  return keys;
 }
 
 function unknownTuple(space: string, tid: string): LindenError {

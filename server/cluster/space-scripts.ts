@@ -7,6 +7,9 @@
  *   w:<arity>  zset    waiter -> arrival seq: blocked `in`/`rd` of every node
  *   wt         hash    waiter -> packed [template, take]
  *   wseq       string  the arrival sequence of the space's waiters
+ *   e:<arity>:<position>:<value>  zset  tid -> seq: the visible tuples with that value there
+ *              (canonicalKey; short values only), the equality index. Entries of tuples gone
+ *              are dropped lazily, by the reads that meet them.
  * A waiter is `<node>|<local id>`. A tuple written while waiters of its arity exist is in `t`
  * but not yet in `a:<arity>` (hidden): the writing node offers it to the waiters first, and
  * only then shows it, so a newer waiter cannot take it ahead of an older one.
@@ -22,7 +25,7 @@ export function spaceChannel(node: string): string {
 }
 
 /**
- * KEYS: t, a:<arity>, seq, w:<arity>, wseq. ARGV: packed record, maxTuplesPerSpace.
+ * KEYS: t, a:<arity>, seq, w:<arity>, wseq, then its equality index keys. ARGV: packed record, maxTuplesPerSpace.
  * Returns {seq, hidden, wseq} or {-1} when the space is full.
  */
 export const SPACE_OUT = `
@@ -34,16 +37,32 @@ if redis.call('ZCARD', KEYS[4]) > 0 then
   return {seq, 1, tonumber(redis.call('GET', KEYS[5]) or '0')}
 end
 redis.call('ZADD', KEYS[2], seq, tid)
+for i = 6, #KEYS do redis.call('ZADD', KEYS[i], seq, tid) end
 return {seq, 0, 0}
 `;
 
-/** KEYS: a:<arity>, t. ARGV: after seq (exclusive), limit. Returns tid, seq, record triples, oldest first. */
+/**
+ * KEYS: a:<arity>, t, then equality index keys a match must be in. ARGV: after seq (exclusive),
+ * limit. Reads the smallest of the indexes (all are by seq, so pages may switch between them).
+ * Returns {last seq looked at, 1 when there may be more, then tid, seq, record triples}, oldest first.
+ */
 export const SPACE_PAGE = `
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
-local out = {}
+local index = KEYS[1]
+local best = -1
+for i = 3, #KEYS do
+  local n = redis.call('ZCARD', KEYS[i])
+  if best < 0 or n < best then best = n; index = KEYS[i] end
+end
+local ids = redis.call('ZRANGEBYSCORE', index, '(' .. ARGV[1], '+inf', 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {ids[#ids] or ARGV[1], (#ids == tonumber(ARGV[2]) * 2) and 1 or 0}
 for i = 1, #ids, 2 do
-  local rec = redis.call('HGET', KEYS[2], ids[i])
-  if rec then table.insert(out, ids[i]); table.insert(out, ids[i + 1]); table.insert(out, rec) end
+  local tid = ids[i]
+  if index == KEYS[1] or redis.call('ZSCORE', KEYS[1], tid) then
+    local rec = redis.call('HGET', KEYS[2], tid)
+    if rec then table.insert(out, tid); table.insert(out, ids[i + 1]); table.insert(out, rec) end
+  elseif redis.call('HEXISTS', KEYS[2], tid) == 0 then
+    redis.call('ZREM', index, tid)
+  end
 end
 return out
 `;
@@ -98,7 +117,7 @@ return 1
 `;
 
 /**
- * KEYS: t, a:<arity>, wseq. ARGV: tid, seq, record, wseq seen, restore. Shows a hidden tuple: 1
+ * KEYS: t, a:<arity>, wseq, then its equality index keys. ARGV: tid, seq, record, wseq seen, restore. Shows a hidden tuple: 1
  * done, 0 when waiters came meanwhile (offer it to them first). With restore '1' its record is
  * written back (it was handed out and returned); without, a tuple cancelled meanwhile stays gone.
  */
@@ -107,6 +126,7 @@ if ARGV[5] == '1' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 elseif redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 1 end
 if tonumber(redis.call('GET', KEYS[3]) or '0') ~= tonumber(ARGV[4]) then return 0 end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+for i = 4, #KEYS do redis.call('ZADD', KEYS[i], ARGV[2], ARGV[1]) end
 return 1
 `;
 
