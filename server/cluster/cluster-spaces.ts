@@ -284,15 +284,17 @@ export class ClusterSpaces implements SpaceCluster {
     for (;;) {
       const list = await this.redis.lindenSpaceWaitersBuffer(k(`w:${arity}`), k('wt'), k('wseq'));
       seen = list[0] as number;
-      let returned = false;
-      for (let i = 1; i < list.length && !returned; i += 2) {
+      const takers: string[] = [];
+      // Every matching `rd` gets a copy, whenever it started waiting; then the oldest matching `in` takes it.
+      for (let i = 1; i < list.length; i += 2) {
         const member = list[i]!.toString();
         const waiter = this.compiled(member, list[i + 1] as Buffer);
         if (!waiter || !waiter.template.matches(values)) continue;
-        if (!waiter.take) {
-          if (await this.redis.lindenSpaceUnwait(k(`w:${arity}`), k('wt'), member)) await this.deliver(member, space, tid, seq, rec, false);
-          continue;
-        }
+        if (waiter.take) takers.push(member);
+        else if (await this.redis.lindenSpaceUnwait(k(`w:${arity}`), k('wt'), member)) await this.deliver(member, space, tid, seq, rec, false);
+      }
+      let returned = false;
+      for (const member of takers) {
         const claimed = await this.redis.lindenSpaceClaim(k(`w:${arity}`), k('wt'), k('t'), k(`a:${arity}`), member, tid);
         if (claimed === -1) return; // gone (a tuple offered is hidden: only a cleanup of the space does this)
         if (claimed === 0) continue;
@@ -300,6 +302,7 @@ export class ClusterSpaces implements SpaceCluster {
         // Its node is gone: the tuple goes back, hidden, and is offered again from the first waiter.
         await this.redis.lindenSpaceShow(3 + eq.length, k('t'), k(`a:${arity}`), k('wseq'), ...eq, tid, seq, rec, -1, 1);
         returned = true;
+        break;
       }
       if (returned) continue;
       if (await this.redis.lindenSpaceShow(3 + eq.length, k('t'), k(`a:${arity}`), k('wseq'), ...eq, tid, seq, rec, seen, 0)) return;
