@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { testCluster } from './helpers/cluster.js';
 import { RedisServer } from './helpers/redis-server.js';
-import { until } from './helpers/setup.js';
+import { take, until } from './helpers/setup.js';
 
 // Three brokers on one Redis, in this process: a tuple crosses nodes only through Redis.
 let redis: RedisServer;
@@ -169,7 +169,29 @@ describe('cluster tuple spaces', () => {
     await expect(s.batch([{ out: ['x'] }])).rejects.toMatchObject({ code: 'CLUSTER_UNSUPPORTED' });
     await expect(s.in(['x'], { reserve: 1000 })).rejects.toMatchObject({ code: 'CLUSTER_UNSUPPORTED' });
     await expect(s.out(['x'], { ack: 'delivery' })).rejects.toMatchObject({ code: 'CLUSTER_UNSUPPORTED' });
-    const n = s.notify(['x']);
-    await expect(n.ready).rejects.toMatchObject({ code: 'CLUSTER_UNSUPPORTED' });
+  });
+
+  test('notify subscriptions on two nodes see the outs, takes and ends of every node, in the order Redis ran them', async () => {
+    const [a, b, c] = await Promise.all([t.client(0), t.client(1), t.client(2)]);
+    const everything = a.space('watched').notify<[string, number]>(['job', { $any: true }]);
+    const ends = b.space('watched').notify<[string, number]>(['job', { $any: true }], { events: ['expire'] });
+    await Promise.all([everything.ready, ends.ready]);
+    const first = await c.space('watched').out(['job', 1]);
+    await c.space('watched').out(['other', 1]); // no match
+    expect(await b.space('watched').inp(['job', 1])).toEqual(['job', 1]);
+    const second = await b.space('watched').out(['job', 2], { ttl: 60_000 });
+    await a.space('watched').cancel(second!.id);
+    const taking = b.space('watched').in(['job', 3]);
+    await waitersFiled('watched', 2, 1);
+    await c.space('watched').out(['job', 3]); // handed to the waiting in
+    expect(await taking).toEqual(['job', 3]);
+    const seen = (await take(everything, 6)).map((e) => [e.seq, e.type, e.tuple[1], e.id]);
+    expect(seen).toEqual([
+      [1, 'out', 1, first!.id], [2, 'in', 1, first!.id], [3, 'out', 2, second!.id], [4, 'expire', 2, second!.id],
+      [5, 'out', 3, expect.any(String)], [6, 'in', 3, expect.any(String)],
+    ]);
+    expect((await take(ends, 1)).map((e) => [e.seq, e.type, e.tuple])).toEqual([[1, 'expire', ['job', 2]]]);
+    everything.return?.();
+    ends.return?.();
   });
 });

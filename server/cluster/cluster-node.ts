@@ -42,7 +42,8 @@ export function joinCluster(url: string, id: string, core: PubSubCore, spaces: S
   // atomic); a request caught by a lost connection fails after two attempts to reach Redis again.
   const spaceCommands = new Redis(url, { maxRetriesPerRequest: 2, retryStrategy, connectionName: `linden:${id}:spaces`, enableAutoPipelining: true });
   spaceCommands.on('error', () => undefined); // reported through the commands connection
-  const shared = new ClusterSpaces(spaceCommands, id, spaces, options, log);
+  const events = { subscribe: (ch: string) => subscriber.ssubscribe(ch), unsubscribe: (ch: string) => subscriber.sunsubscribe(ch) };
+  const shared = new ClusterSpaces(spaceCommands, id, spaces, events, options, log);
   spaces.cluster = shared;
   const tuplesChannel = spaceChannel(id);
 
@@ -72,6 +73,7 @@ export function joinCluster(url: string, id: string, core: PubSubCore, spaces: S
       () => {
         bus.listening = true;
         shared.listened();
+        for (const channel of shared.notifiers.listened()) void subscriber.ssubscribe(channel).catch(() => undefined);
         return interest.resync();
       },
       () => undefined,
@@ -80,6 +82,7 @@ export function joinCluster(url: string, id: string, core: PubSubCore, spaces: S
   subscriber.on('smessageBuffer', (channel: Buffer, message: Buffer) => {
     if (channel.length === INTEREST_CHANNEL.length && channel.toString() === INTEREST_CHANNEL) interest.notified(message.toString());
     else if (channel.length === tuplesChannel.length && channel.toString() === tuplesChannel) shared.received(message);
+    else if (channel[0] === 0x7b /* { */) shared.notifiers.received(channel.toString(), message); // {ls:<space>}:events
     else bus.received(message);
   });
   interest.start();

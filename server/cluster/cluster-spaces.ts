@@ -10,7 +10,9 @@ import { finite, inbound, inboundTemplate, inboundTuple, NESTING_LIMIT, tupleEnt
 import { storedTuple, type StoredTuple } from '../space/stored-tuple.js';
 import { compileTemplate, type Template } from '../space/template.js';
 import { canonicalKey } from '../space/values.js';
+import type { Notifier, SpaceEventType } from '../space/space.js';
 import type { Waiter } from '../space/waiters.js';
+import { ClusterNotifiers, type EventSubscriber } from './cluster-notifiers.js';
 import {
   SPACE_CANCEL, SPACE_CLAIM, SPACE_OUT, SPACE_PAGE, SPACE_REPLACE, SPACE_SHOW, SPACE_TAKE, SPACE_UNWAIT, SPACE_WAIT, SPACE_WAITERS, spaceChannel, spaceKey,
 } from './space-scripts.js';
@@ -37,6 +39,8 @@ export interface WaiterHost {
   serve(w: Waiter, t: StoredTuple): boolean;
   /** Ends the wait with an error (Redis failed). */
   fail(w: Waiter, err: unknown): void;
+  /** Sends a notify subscription its event. */
+  event(n: Notifier, type: SpaceEventType, t: StoredTuple): void;
 }
 
 /** Candidates read per round trip while looking for a match. */
@@ -59,6 +63,7 @@ const TEMPLATE_CACHE = 10_000;
  */
 export class ClusterSpaces implements SpaceCluster {
   private readonly redis: Scripted;
+  readonly notifiers: ClusterNotifiers;
   /** This node's filed waiters by their local id (Waiter.seq). */
   private readonly waiting = new Map<number, Waiter>();
   private readonly templates = new Map<string, { template: Template; take: boolean }>();
@@ -72,22 +77,24 @@ export class ClusterSpaces implements SpaceCluster {
     redis: Redis,
     private readonly node: string,
     private readonly host: WaiterHost,
+    subscriber: EventSubscriber,
     private readonly options: ResolvedOptions,
     private readonly log: Logger,
   ) {
     this.redis = redis as Scripted;
+    this.notifiers = new ClusterNotifiers(redis, node, subscriber, (n, type, t) => host.event(n, type, t));
     this.deaf();
     // Out, page and show take the equality index keys after their fixed ones: the key count comes first.
     this.redis.defineCommand('lindenSpaceOut', { lua: SPACE_OUT });
     this.redis.defineCommand('lindenSpacePage', { lua: SPACE_PAGE });
-    this.redis.defineCommand('lindenSpaceTake', { numberOfKeys: 2, lua: SPACE_TAKE });
+    this.redis.defineCommand('lindenSpaceTake', { numberOfKeys: 3, lua: SPACE_TAKE });
     this.redis.defineCommand('lindenSpaceWait', { numberOfKeys: 3, lua: SPACE_WAIT });
     this.redis.defineCommand('lindenSpaceWaiters', { numberOfKeys: 3, lua: SPACE_WAITERS });
     this.redis.defineCommand('lindenSpaceUnwait', { numberOfKeys: 2, lua: SPACE_UNWAIT });
-    this.redis.defineCommand('lindenSpaceClaim', { numberOfKeys: 4, lua: SPACE_CLAIM });
+    this.redis.defineCommand('lindenSpaceClaim', { numberOfKeys: 5, lua: SPACE_CLAIM });
     this.redis.defineCommand('lindenSpaceShow', { lua: SPACE_SHOW });
     this.redis.defineCommand('lindenSpaceReplace', { numberOfKeys: 1, lua: SPACE_REPLACE });
-    this.redis.defineCommand('lindenSpaceCancel', { numberOfKeys: 2, lua: SPACE_CANCEL });
+    this.redis.defineCommand('lindenSpaceCancel', { numberOfKeys: 3, lua: SPACE_CANCEL });
   }
 
   /** This node now receives on its space channel (subscribed, again after a reconnection). */
@@ -114,7 +121,7 @@ export class ClusterSpaces implements SpaceCluster {
     const k = (part: string) => spaceKey(f.space, part);
     const arity = values.length;
     const eq = equalityKeys(f.space, values);
-    this.redis.lindenSpaceOut(5 + eq.length, k('t'), k(`a:${arity}`), k('seq'), k(`w:${arity}`), k('wseq'), ...eq, rec, this.options.maxTuplesPerSpace).then(
+    this.redis.lindenSpaceOut(6 + eq.length, k('t'), k(`a:${arity}`), k('seq'), k(`w:${arity}`), k('wseq'), k('n'), ...eq, rec, this.options.maxTuplesPerSpace, k('events')).then(
       async ([seq, hidden, wseq]) => {
         if (seq === -1) {
           throw new LindenError('SPACE_FULL', `space "${f.space}" holds ${this.options.maxTuplesPerSpace} tuples (maxTuplesPerSpace)`, { space: f.space, limit: 'maxTuplesPerSpace' });
@@ -192,7 +199,8 @@ export class ClusterSpaces implements SpaceCluster {
   cancel(conn: Connection, f: CancelFrame): void {
     this.liveTuple(f.space, f.tid)
       .then(async (t) => {
-        if (!(await this.redis.lindenSpaceCancel(spaceKey(f.space, 't'), spaceKey(f.space, `a:${t.values.length}`), f.tid))) throw unknownTuple(f.space, f.tid);
+        const k = (part: string) => spaceKey(f.space, part);
+        if (!(await this.redis.lindenSpaceCancel(k('t'), k(`a:${t.values.length}`), k('n'), f.tid, k('events')))) throw unknownTuple(f.space, f.tid);
         conn.sendFrame({ t: 'ok', re: f.id });
       })
       .catch((err: unknown) => this.failed(conn, f.id, err));
@@ -204,6 +212,14 @@ export class ClusterSpaces implements SpaceCluster {
     const t = rec && tupleOf(space, tid, 0, rec);
     if (!t || t.expiresAt <= Date.now()) throw unknownTuple(space, tid);
     return { ...t, rec: rec! };
+  }
+
+  addNotifier(n: Notifier): Promise<void> {
+    return this.notifiers.add(n);
+  }
+
+  removeNotifier(n: Notifier): void {
+    this.notifiers.remove(n);
   }
 
   dropWaiter(w: Waiter): void {
@@ -232,12 +248,12 @@ export class ClusterSpaces implements SpaceCluster {
       if (member !== undefined) {
         // 0: the waiter is gone (served meanwhile, or ended); -1: the tuple is gone, look further.
         const got = take
-          ? await this.redis.lindenSpaceClaim(k(`w:${arity}`), k('wt'), k('t'), k(`a:${arity}`), member, t.tid)
+          ? await this.redis.lindenSpaceClaim(k(`w:${arity}`), k('wt'), k('t'), k(`a:${arity}`), k('n'), member, t.tid, k('events'))
           : await this.redis.lindenSpaceUnwait(k(`w:${arity}`), k('wt'), member);
         if (got === 1) out.push(t);
         return got !== -1;
       }
-      if (take && !(await this.redis.lindenSpaceTakeBuffer(k(`a:${arity}`), k('t'), t.tid))) return false;
+      if (take && !(await this.redis.lindenSpaceTakeBuffer(k(`a:${arity}`), k('t'), k('n'), t.tid, k('events'), 'i'))) return false;
       out.push(t);
       return out.length >= limit;
     });
@@ -265,7 +281,7 @@ export class ClusterSpaces implements SpaceCluster {
         const tid = page[i]!.toString();
         const t = tupleOf(space, tid, Number(page[i + 1]!.toString()), page[i + 2] as Buffer);
         if (t.expiresAt <= now) {
-          this.redis.lindenSpaceTakeBuffer(index, tuples, tid).catch(() => undefined);
+          this.redis.lindenSpaceTakeBuffer(index, tuples, spaceKey(space, 'n'), tid, spaceKey(space, 'events'), 'e').catch(() => undefined);
           continue;
         }
         if (await visit(t)) return;
@@ -295,7 +311,7 @@ export class ClusterSpaces implements SpaceCluster {
       }
       let returned = false;
       for (const member of takers) {
-        const claimed = await this.redis.lindenSpaceClaim(k(`w:${arity}`), k('wt'), k('t'), k(`a:${arity}`), member, tid);
+        const claimed = await this.redis.lindenSpaceClaim(k(`w:${arity}`), k('wt'), k('t'), k(`a:${arity}`), k('n'), member, tid, k('events'));
         if (claimed === -1) return; // gone (a tuple offered is hidden: only a cleanup of the space does this)
         if (claimed === 0) continue;
         if (await this.deliver(member, space, tid, seq, rec, true)) return;

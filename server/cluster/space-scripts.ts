@@ -7,6 +7,9 @@
  *   w:<arity>  zset    waiter -> arrival seq: blocked `in`/`rd` of every node
  *   wt         hash    waiter -> packed [template, take]
  *   wseq       string  the arrival sequence of the space's waiters
+ *   n          hash    node -> its notify subscriptions on the space: while it exists, the
+ *              scripts announce out/in/expire on the sharded channel `events` (in the order
+ *              Redis ran them) as `<o|i|e><tid> <record>`
  *   e:<arity>:<position>:<value>  zset  tid -> seq: the visible tuples with that value there
  *              (canonicalKey; short values only), the equality index. Entries of tuples gone
  *              are dropped lazily, by the reads that meet them.
@@ -24,20 +27,29 @@ export function spaceChannel(node: string): string {
   return `linden:spaces:{${node}}`;
 }
 
+/** Lua shared by the scripts that change tuples: announces an event when the space has notify subscriptions. */
+const ANNOUNCE = `
+local function announce(nkey, channel, kind, tid, rec)
+  if redis.call('EXISTS', nkey) == 1 then redis.call('SPUBLISH', channel, kind .. tid .. ' ' .. rec) end
+end
+`;
+
 /**
- * KEYS: t, a:<arity>, seq, w:<arity>, wseq, then its equality index keys. ARGV: packed record, maxTuplesPerSpace.
+ * KEYS: t, a:<arity>, seq, w:<arity>, wseq, n, then its equality index keys. ARGV: packed record,
+ * maxTuplesPerSpace, events channel.
  * Returns {seq, hidden, wseq} or {-1} when the space is full.
  */
-export const SPACE_OUT = `
+export const SPACE_OUT = ANNOUNCE + `
 if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[2]) then return {-1} end
 local seq = redis.call('INCR', KEYS[3])
 local tid = tostring(seq)
 redis.call('HSET', KEYS[1], tid, ARGV[1])
+announce(KEYS[6], ARGV[3], 'o', tid, ARGV[1])
 if redis.call('ZCARD', KEYS[4]) > 0 then
   return {seq, 1, tonumber(redis.call('GET', KEYS[5]) or '0')}
 end
 redis.call('ZADD', KEYS[2], seq, tid)
-for i = 6, #KEYS do redis.call('ZADD', KEYS[i], seq, tid) end
+for i = 7, #KEYS do redis.call('ZADD', KEYS[i], seq, tid) end
 return {seq, 0, 0}
 `;
 
@@ -67,11 +79,15 @@ end
 return out
 `;
 
-/** KEYS: a:<arity>, t. ARGV: tid. Removes a visible tuple; its record, or nil when another took it first. */
-export const SPACE_TAKE = `
+/**
+ * KEYS: a:<arity>, t, n. ARGV: tid, events channel, 'i' (taken) or 'e' (expired). Removes a
+ * visible tuple; its record, or nil when another took it first.
+ */
+export const SPACE_TAKE = ANNOUNCE + `
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return false end
 local rec = redis.call('HGET', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
+if rec then announce(KEYS[3], ARGV[2], ARGV[3], ARGV[1], rec) end
 return rec
 `;
 
@@ -102,16 +118,18 @@ return 1
 `;
 
 /**
- * KEYS: w:<arity>, wt, t, a:<arity>. ARGV: waiter, tid. An `in` waiter claims a tuple, hidden or
- * visible: 1 when both were there (now both gone), 0 when the waiter was no longer filed, -1 when
- * the tuple was gone.
+ * KEYS: w:<arity>, wt, t, a:<arity>, n. ARGV: waiter, tid, events channel. An `in` waiter claims a
+ * tuple, hidden or visible: 1 when both were there (now both gone), 0 when the waiter was no
+ * longer filed, -1 when the tuple was gone.
  */
-export const SPACE_CLAIM = `
+export const SPACE_CLAIM = ANNOUNCE + `
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
-if redis.call('HEXISTS', KEYS[3], ARGV[2]) == 0 then return -1 end
+local rec = redis.call('HGET', KEYS[3], ARGV[2])
+if not rec then return -1 end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[2])
+announce(KEYS[5], ARGV[3], 'i', ARGV[2], rec)
 redis.call('ZREM', KEYS[4], ARGV[2])
 return 1
 `;
@@ -137,9 +155,12 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1
 `;
 
-/** KEYS: t, a:<arity>. ARGV: tid. Ends a tuple, visible or hidden: 1, or 0 when it was gone. */
-export const SPACE_CANCEL = `
-if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+/** KEYS: t, a:<arity>, n. ARGV: tid, events channel. Ends a tuple, visible or hidden: 1, or 0 when it was gone. */
+export const SPACE_CANCEL = ANNOUNCE + `
+local rec = redis.call('HGET', KEYS[1], ARGV[1])
+if not rec then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+announce(KEYS[3], ARGV[2], 'e', ARGV[1], rec)
 return 1
 `;

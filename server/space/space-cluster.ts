@@ -1,6 +1,7 @@
 import { LindenError } from '../../protocol/errors.js';
 import type { CancelFrame, CountFrame, OutFrame, ReadFrame, RenewFrame } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
+import type { Notifier } from './space.js';
 import type { Waiter } from './waiters.js';
 
 /**
@@ -14,6 +15,9 @@ export interface SpaceCluster {
   count(conn: Connection, f: CountFrame): void;
   renew(conn: Connection, f: RenewFrame): void;
   cancel(conn: Connection, f: CancelFrame): void;
+  /** Resolves once the subscription gets the events of every node. */
+  addNotifier(n: Notifier): Promise<void>;
+  removeNotifier(n: Notifier): void;
   /** A waiter of this node ended here (timeout, abort, its connection gone): off the cluster's list. */
   dropWaiter(w: Waiter): void;
 }

@@ -178,7 +178,6 @@ export class SpaceCore implements SpaceHost {
   }
 
   notify(conn: Connection, f: NotifyFrame): void {
-    if (this.cluster) throw clusterUnsupported('notify');
     const held = this.held(conn);
     if (held.notifiers.has(f.nid)) throw new LindenError('DUPLICATE_ID', `notify id ${f.nid} is already in use`, { nid: f.nid });
     this.holdings.checkRoom(held);
@@ -187,6 +186,14 @@ export class SpaceCore implements SpaceHost {
       events: new Set<SpaceEventType>(f.events ?? ['out', 'in', 'expire']), seq: 0,
     };
     held.notifiers.set(f.nid, n);
+    if (this.cluster) {
+      this.cluster.addNotifier(n).then(() => conn.sendFrame({ t: 'ok', re: f.id }), (err: unknown) => {
+        if (held.notifiers.get(f.nid) === n) held.notifiers.delete(f.nid);
+        this.dropNotifier(n);
+        conn.sendError(err, f.id);
+      });
+      return;
+    }
     this.space(f.space).addNotifier(n); // the template compiled above: a refused one makes no space
     conn.sendFrame({ t: 'ok', re: f.id });
   }
@@ -388,6 +395,7 @@ export class SpaceCore implements SpaceHost {
   }
 
   private dropNotifier(n: Notifier): void {
+    if (this.cluster) return this.cluster.removeNotifier(n);
     const space = this.spaces.get(n.space);
     if (!space) return;
     space.removeNotifier(n);

@@ -1,0 +1,82 @@
+import type { Redis } from 'ioredis';
+import { packr } from '../../protocol/codec.js';
+import type { Headers } from '../../protocol/frames.js';
+import type { Notifier, SpaceEventType } from '../space/space.js';
+import { storedTuple, type StoredTuple } from '../space/stored-tuple.js';
+import { spaceKey } from './space-scripts.js';
+
+const EVENT_TYPES: Record<string, SpaceEventType> = { o: 'out', i: 'in', e: 'expire' };
+
+/** How the node's subscription connection is reached: the channels are sharded, one space each. */
+export interface EventSubscriber {
+  subscribe(channel: string): Promise<unknown>;
+  unsubscribe(channel: string): Promise<unknown>;
+}
+
+/**
+ * Notify subscriptions of this node on the cluster's spaces. A space with some, on any node,
+ * has the hash `n` in Redis (node -> count), which makes the scripts announce each out, take
+ * and end on the space's `events` channel in the order Redis ran them; this node listens on
+ * the channels of the spaces its clients watch and hands each event to the matching ones.
+ */
+export class ClusterNotifiers {
+  private readonly bySpace = new Map<string, Set<Notifier>>();
+  /** Events channel -> space, for the spaces this node listens to. */
+  private readonly channels = new Map<string, string>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly node: string,
+    private readonly subscriber: EventSubscriber,
+    private readonly deliver: (n: Notifier, type: SpaceEventType, t: StoredTuple) => void,
+  ) {}
+
+  /** Resolves once events of the space reach this node (announced by every node from then on). */
+  async add(n: Notifier): Promise<void> {
+    let set = this.bySpace.get(n.space);
+    if (!set) {
+      this.bySpace.set(n.space, (set = new Set()));
+      const channel = spaceKey(n.space, 'events');
+      this.channels.set(channel, n.space);
+      await this.subscriber.subscribe(channel);
+    }
+    set.add(n);
+    await this.redis.hincrby(spaceKey(n.space, 'n'), this.node, 1);
+  }
+
+  remove(n: Notifier): void {
+    const set = this.bySpace.get(n.space);
+    if (!set?.delete(n)) return;
+    const key = spaceKey(n.space, 'n');
+    this.redis.hincrby(key, this.node, -1).then((left) => (left <= 0 ? this.redis.hdel(key, this.node) : 0)).catch(() => undefined);
+    if (set.size > 0) return;
+    this.bySpace.delete(n.space);
+    const channel = spaceKey(n.space, 'events');
+    this.channels.delete(channel);
+    this.subscriber.unsubscribe(channel).catch(() => undefined);
+  }
+
+  /** True when the channel is a space's events channel this node listens to. */
+  has(channel: string): boolean {
+    return this.channels.has(channel);
+  }
+
+  /** The channels to subscribe to again after the subscription connection came back. */
+  listened(): string[] {
+    return [...this.channels.keys()];
+  }
+
+  received(channel: string, message: Buffer): void {
+    const space = this.channels.get(channel);
+    const type = EVENT_TYPES[String.fromCharCode(message[0]!)];
+    const set = space === undefined ? undefined : this.bySpace.get(space);
+    if (!set || !type) return;
+    const gap = message.indexOf(0x20);
+    const tid = message.subarray(1, gap).toString();
+    const [values, expiresAt, hdr] = packr.unpack(message.subarray(gap + 1)) as [unknown[], number | null, Headers | undefined];
+    const t = storedTuple(Number(tid), tid, space!, values, expiresAt ?? Infinity, message.length - gap - 1, hdr);
+    for (const n of set) {
+      if (n.events.has(type) && n.template.arity === values.length && n.template.matches(values)) this.deliver(n, type, t);
+    }
+  }
+}
