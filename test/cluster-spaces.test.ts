@@ -185,12 +185,13 @@ describe('cluster tuple spaces', () => {
     await waitersFiled('watched', 2, 1);
     await c.space('watched').out(['job', 3]); // handed to the waiting in
     expect(await taking).toEqual(['job', 3]);
-    const seen = (await take(everything, 6)).map((e) => [e.seq, e.type, e.tuple[1], e.id]);
+    await c.space('watched').out(['job', 4], { ttl: 100 }); // nobody reads it: the lease's end is announced all the same
+    const seen = (await take(everything, 8)).map((e) => [e.seq, e.type, e.tuple[1], e.id]);
     expect(seen).toEqual([
       [1, 'out', 1, first!.id], [2, 'in', 1, first!.id], [3, 'out', 2, second!.id], [4, 'expire', 2, second!.id],
-      [5, 'out', 3, expect.any(String)], [6, 'in', 3, expect.any(String)],
+      [5, 'out', 3, expect.any(String)], [6, 'in', 3, expect.any(String)], [7, 'out', 4, expect.any(String)], [8, 'expire', 4, expect.any(String)],
     ]);
-    expect((await take(ends, 1)).map((e) => [e.seq, e.type, e.tuple])).toEqual([[1, 'expire', ['job', 2]]]);
+    expect((await take(ends, 2)).map((e) => [e.seq, e.type, e.tuple])).toEqual([[1, 'expire', ['job', 2]], [2, 'expire', ['job', 4]]]);
     everything.return?.();
     ends.return?.();
   });

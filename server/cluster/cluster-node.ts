@@ -93,6 +93,7 @@ export function joinCluster(url: string, id: string, core: PubSubCore, spaces: S
     async stop() {
       core.cluster = undefined;
       spaces.cluster = undefined;
+      shared.notifiers.stop();
       await interest.leave();
       subscriber.disconnect();
       spaceCommands.disconnect();

@@ -93,7 +93,7 @@ export class ClusterSpaces implements SpaceCluster {
     this.redis.defineCommand('lindenSpaceUnwait', { numberOfKeys: 2, lua: SPACE_UNWAIT });
     this.redis.defineCommand('lindenSpaceClaim', { numberOfKeys: 5, lua: SPACE_CLAIM });
     this.redis.defineCommand('lindenSpaceShow', { lua: SPACE_SHOW });
-    this.redis.defineCommand('lindenSpaceReplace', { numberOfKeys: 1, lua: SPACE_REPLACE });
+    this.redis.defineCommand('lindenSpaceReplace', { numberOfKeys: 2, lua: SPACE_REPLACE });
     this.redis.defineCommand('lindenSpaceCancel', { numberOfKeys: 3, lua: SPACE_CANCEL });
   }
 
@@ -121,7 +121,11 @@ export class ClusterSpaces implements SpaceCluster {
     const k = (part: string) => spaceKey(f.space, part);
     const arity = values.length;
     const eq = equalityKeys(f.space, values);
-    this.redis.lindenSpaceOut(6 + eq.length, k('t'), k(`a:${arity}`), k('seq'), k(`w:${arity}`), k('wseq'), k('n'), ...eq, rec, this.options.maxTuplesPerSpace, k('events')).then(
+    const lease = Number.isFinite(expiresAt) ? expiresAt : '';
+    this.redis.lindenSpaceOut(
+      7 + eq.length, k('t'), k(`a:${arity}`), k('seq'), k(`w:${arity}`), k('wseq'), k('n'), k('x'), ...eq,
+      rec, this.options.maxTuplesPerSpace, k('events'), lease, arity,
+    ).then(
       async ([seq, hidden, wseq]) => {
         if (seq === -1) {
           throw new LindenError('SPACE_FULL', `space "${f.space}" holds ${this.options.maxTuplesPerSpace} tuples (maxTuplesPerSpace)`, { space: f.space, limit: 'maxTuplesPerSpace' });
@@ -186,11 +190,13 @@ export class ClusterSpaces implements SpaceCluster {
   renew(conn: Connection, f: RenewFrame): void {
     const ttl = Math.min(f.ttl, this.options.maxLeaseMs);
     const tuples = spaceKey(f.space, 't');
+    const leases = spaceKey(f.space, 'x');
     const attempt = async (): Promise<void> => {
       const t = await this.liveTuple(f.space, f.tid);
       const expiresAt = Date.now() + ttl;
       // Replaced only if nobody changed it since it was read (another renew, a take and a new out cannot share its id).
-      if (!(await this.redis.lindenSpaceReplace(tuples, f.tid, t.rec, packRecord(t.values, expiresAt, t.hdr)))) return attempt();
+      const renewed = packRecord(t.values, expiresAt, t.hdr);
+      if (!(await this.redis.lindenSpaceReplace(tuples, leases, f.tid, t.rec, renewed, expiresAt, t.values.length))) return attempt();
       conn.sendFrame({ t: 'lease', re: f.id, tid: f.tid, expiresAt, ttl, shortened: ttl < f.ttl });
     };
     attempt().catch((err: unknown) => this.failed(conn, f.id, err));

@@ -10,6 +10,8 @@
  *   n          hash    node -> its notify subscriptions on the space: while it exists, the
  *              scripts announce out/in/expire on the sharded channel `events` (in the order
  *              Redis ran them) as `<o|i|e><tid> <record>`
+ *   x          zset    `<arity>:<tid>` -> lease end (ms), for the sweep of the spaces watched by
+ *              notify subscriptions (reads drop expired tuples anyway, lazily)
  *   e:<arity>:<position>:<value>  zset  tid -> seq: the visible tuples with that value there
  *              (canonicalKey; short values only), the equality index. Entries of tuples gone
  *              are dropped lazily, by the reads that meet them.
@@ -35,8 +37,8 @@ end
 `;
 
 /**
- * KEYS: t, a:<arity>, seq, w:<arity>, wseq, n, then its equality index keys. ARGV: packed record,
- * maxTuplesPerSpace, events channel.
+ * KEYS: t, a:<arity>, seq, w:<arity>, wseq, n, x, then its equality index keys. ARGV: packed
+ * record, maxTuplesPerSpace, events channel, lease end ('' for none), arity.
  * Returns {seq, hidden, wseq} or {-1} when the space is full.
  */
 export const SPACE_OUT = ANNOUNCE + `
@@ -45,11 +47,12 @@ local seq = redis.call('INCR', KEYS[3])
 local tid = tostring(seq)
 redis.call('HSET', KEYS[1], tid, ARGV[1])
 announce(KEYS[6], ARGV[3], 'o', tid, ARGV[1])
+if ARGV[4] ~= '' then redis.call('ZADD', KEYS[7], ARGV[4], ARGV[5] .. ':' .. tid) end
 if redis.call('ZCARD', KEYS[4]) > 0 then
   return {seq, 1, tonumber(redis.call('GET', KEYS[5]) or '0')}
 end
 redis.call('ZADD', KEYS[2], seq, tid)
-for i = 7, #KEYS do redis.call('ZADD', KEYS[i], seq, tid) end
+for i = 8, #KEYS do redis.call('ZADD', KEYS[i], seq, tid) end
 return {seq, 0, 0}
 `;
 
@@ -148,11 +151,37 @@ for i = 4, #KEYS do redis.call('ZADD', KEYS[i], ARGV[2], ARGV[1]) end
 return 1
 `;
 
-/** KEYS: t. ARGV: tid, record read, new record. Replaces a record unless it changed since it was read: 1, or 0. */
+/**
+ * KEYS: t, x. ARGV: tid, record read, new record, its lease end, arity. Replaces a record (a
+ * renewal) unless it changed since it was read: 1, or 0.
+ */
 export const SPACE_REPLACE = `
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5] .. ':' .. ARGV[1])
 return 1
+`;
+
+/**
+ * KEYS: t, x, n. ARGV: now (ms), prefix of the a:<arity> keys, events channel. Ends the tuples
+ * whose lease is over, announcing each; returns the next lease end, or -1.
+ */
+export const SPACE_SWEEP = ANNOUNCE + `
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+for _, m in ipairs(due) do
+  redis.call('ZREM', KEYS[2], m)
+  local colon = string.find(m, ':', 1, true)
+  local tid = string.sub(m, colon + 1)
+  local rec = redis.call('HGET', KEYS[1], tid)
+  if rec then
+    redis.call('HDEL', KEYS[1], tid)
+    redis.call('ZREM', ARGV[2] .. string.sub(m, 1, colon - 1), tid)
+    announce(KEYS[3], ARGV[3], 'e', tid, rec)
+  end
+end
+local nxt = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+if #nxt == 0 then return -1 end
+return tonumber(nxt[2])
 `;
 
 /** KEYS: t, a:<arity>, n. ARGV: tid, events channel. Ends a tuple, visible or hidden: 1, or 0 when it was gone. */
