@@ -1,8 +1,7 @@
 import type { Redis } from 'ioredis';
-import { packr } from '../../protocol/codec.js';
-import type { Headers } from '../../protocol/frames.js';
 import type { Notifier, SpaceEventType } from '../space/space.js';
-import { storedTuple, type StoredTuple } from '../space/stored-tuple.js';
+import type { StoredTuple } from '../space/stored-tuple.js';
+import { tupleOf } from './space-entries.js';
 import { SPACE_SWEEP, spaceKey } from './space-scripts.js';
 
 const EVENT_TYPES: Record<string, SpaceEventType> = { o: 'out', i: 'in', e: 'expire' };
@@ -87,11 +86,10 @@ export class ClusterNotifiers {
     if (!set || !type) return;
     const gap = message.indexOf(0x20);
     const tid = message.subarray(1, gap).toString();
-    const [values, expiresAt, hdr] = packr.unpack(message.subarray(gap + 1)) as [unknown[], number | null, Headers | undefined];
-    const t = storedTuple(Number(tid), tid, space!, values, expiresAt ?? Infinity, message.length - gap - 1, hdr);
-    if (type === 'out' && expiresAt !== null) this.arm(space!, expiresAt);
+    const t = tupleOf(space!, tid, Number(tid), message.subarray(gap + 1));
+    if (type === 'out' && Number.isFinite(t.expiresAt)) this.arm(space!, t.expiresAt);
     for (const n of set) {
-      if (n.events.has(type) && n.template.arity === values.length && n.template.matches(values)) this.deliver(n, type, t);
+      if (n.events.has(type) && n.template.arity === t.values.length && n.template.matches(t.values)) this.deliver(n, type, t);
     }
   }
 

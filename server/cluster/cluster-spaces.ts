@@ -2,17 +2,17 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { packr } from '../../protocol/codec.js';
 import { LindenError } from '../../protocol/errors.js';
-import type { CancelFrame, CountFrame, Headers, OutFrame, ReadFrame, RenewFrame } from '../../protocol/frames.js';
+import type { CancelFrame, CountFrame, OutFrame, ReadFrame, RenewFrame } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
 import type { ResolvedOptions } from '../options.js';
 import { clusterUnsupported, type SpaceCluster } from '../space/space-cluster.js';
 import { finite, inbound, inboundTemplate, inboundTuple, NESTING_LIMIT, tupleEntry } from '../space/space-wire.js';
-import { storedTuple, type StoredTuple } from '../space/stored-tuple.js';
+import type { StoredTuple } from '../space/stored-tuple.js';
 import { compileTemplate, type Template } from '../space/template.js';
-import { canonicalKey } from '../space/values.js';
 import type { Notifier, SpaceEventType } from '../space/space.js';
 import type { Waiter } from '../space/waiters.js';
 import { ClusterNotifiers, type EventSubscriber } from './cluster-notifiers.js';
+import { equalityKey, equalityKeys, packRecord, tupleOf } from './space-entries.js';
 import {
   SPACE_CANCEL, SPACE_CLAIM, SPACE_OUT, SPACE_PAGE, SPACE_REPLACE, SPACE_SHOW, SPACE_TAKE, SPACE_UNWAIT, SPACE_WAIT, SPACE_WAITERS, spaceChannel, spaceKey,
 } from './space-scripts.js';
@@ -45,8 +45,6 @@ export interface WaiterHost {
 
 /** Candidates read per round trip while looking for a match. */
 const PAGE = 256;
-/** Longest value (canonicalKey) kept in an equality index: longer ones are matched by scanning. */
-const MAX_INDEXED_KEY = 120;
 /** Compiled templates of waiters (of every node) kept; past it the cache starts over. */
 const TEMPLATE_CACHE = 10_000;
 
@@ -276,7 +274,8 @@ export class ClusterSpaces implements SpaceCluster {
     const tuples = spaceKey(space, 't');
     const eq: string[] = [];
     for (const { position, key } of template.equalities) {
-      if (key.length <= MAX_INDEXED_KEY) eq.push(equalityKey(space, template.arity, position, key));
+      const index = equalityKey(space, template.arity, position, key);
+      if (index) eq.push(index);
     }
     let after = '0';
     for (;;) {
@@ -384,29 +383,6 @@ export class ClusterSpaces implements SpaceCluster {
   }
 }
 
-function equalityKey(space: string, arity: number, position: number, key: string): string {
-  return spaceKey(space, `e:${arity}:${position}:${key}`);
-}
-
-/** The equality index keys a tuple is filed under: one per field whose value is short enough. */
-function equalityKeys(space: string, values: unknown[]): string[] {
-  const keys: string[] = [];
-  for (let i = 0; i < values.length; i++) {
-    const key = canonicalKey(values[i]);
-    if (key.length <= MAX_INDEXED_KEY) keys.push(equalityKey(space, values.length, i, key));
-  }
-  return keys;
-}
-
 function unknownTuple(space: string, tid: string): LindenError {
   return new LindenError('UNKNOWN_ID', `no live tuple ${tid} in space "${space}"`, { tid });
-}
-
-function packRecord(values: unknown[], expiresAt: number, hdr: Headers | undefined): Buffer {
-  return packr.pack(hdr === undefined ? [values, finite(expiresAt)] : [values, finite(expiresAt), hdr]);
-}
-
-function tupleOf(space: string, tid: string, seq: number, rec: Buffer): StoredTuple {
-  const [values, expiresAt, hdr] = packr.unpack(rec) as [unknown[], number | null, Headers | undefined];
-  return storedTuple(seq, tid, space, values, expiresAt ?? Infinity, rec.length, hdr);
 }
