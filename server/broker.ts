@@ -157,7 +157,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   seams.census?.attach(ctx);
   // Cluster mode (DESIGN.md §5): the pub/sub core gets a bus to the other nodes; the node id is this start's.
   const cluster: ClusterNode | undefined = redisTarget && clusterQueues
-    ? joinCluster(redisTarget, clusterQueues.redis, instance, ctx.pubsub, opts, log.child({ component: 'cluster' }), clusterQueues)
+    ? joinCluster(redisTarget, clusterQueues.redis, instance, ctx.pubsub, spaces, opts, log.child({ component: 'cluster' }), clusterQueues)
     : undefined;
   ctx.clusterNodes = cluster?.summaries;
 

@@ -3,7 +3,8 @@ import { RedisServer } from './helpers/redis-server.js';
 import { CLI_MAIN, serveProcess } from './helpers/serve-process.js';
 
 // README "Running a cluster", as its shell lines run it: three `linden serve --redis`, a
-// subscriber on each of two nodes (one in a group), a publish on the third.
+// subscriber on each of two nodes (one in a group), a publish on the third; a tuple taken on
+// one node, written on another.
 let redis: RedisServer;
 const children = new ChildTracker();
 
@@ -15,7 +16,7 @@ afterAll(async () => {
   await redis.destroy();
 });
 
-test("README's three-node example: a publish on one node reaches a subscriber and a group member on the two others", async () => {
+test("README's three-node example: a publish on one node reaches a subscriber and a group member on the two others; an in on one node takes an out from another", async () => {
   const [a, b, c] = await Promise.all([1, 2, 3].map(() => serveProcess(children, ['--memory', '--redis', redis.url, '--log-level', 'warn'])));
   const cli = (args: string[]) => children.spawn(CLI_MAIN, args, {}, ['LINDEN_URL', 'NODE_OPTIONS']);
   const plain = cli(['sub', 'orders.>', '--url', b!.url, '--count', '1']);
@@ -24,4 +25,9 @@ test("README's three-node example: a publish on one node reaches a subscriber an
   const pub = await cli(['pub', 'orders.eu', '{"id": 1}', '--ack', 'delivery', '--url', a!.url]).exited;
   expect(JSON.parse(pub.stdout)).toMatchObject({ stage: 'delivery', receivers: 2, delivered: 2 });
   for (const sub of [plain, member]) expect((await sub.exited).stdout).toBe('orders.eu {"id":1}\n');
+  // A blocked in on one node, an out on another.
+  const taker = cli(['in', 'jobs', '["resize", {"$type": "string"}]', '--url', b!.url]);
+  await taker.line('stderr', 'waiting on jobs for ["resize",{"$type":"string"}]');
+  expect((await cli(['out', 'jobs', '["resize", "cat.png"]', '--url', c!.url]).exited).code).toBe(0);
+  expect((await taker.exited).stdout).toBe('["resize","cat.png"]\n');
 });

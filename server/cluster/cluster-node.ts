@@ -2,13 +2,16 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ResolvedOptions } from '../options.js';
 import type { PubSubCore } from '../pubsub/pubsub-core.js';
+import type { SpaceCore } from '../space/space-core.js';
 import { ClusterBus } from './cluster-bus.js';
 import type { ClusterQueues } from './durable/cluster-queues.js';
+import { ClusterSpaces } from './cluster-spaces.js';
 import { InterestSync } from './interest-sync.js';
 import { NodeSummaries } from './node-summary.js';
 import { INTEREST_CHANNEL, nodeChannel } from './keys.js';
 import { redactedRedisUrl, type RedisTarget } from './redis-target.js';
 import { RemoteInterest } from './remote-interest.js';
+import { spaceChannel } from './space-scripts.js';
 
 /** Longest wait between attempts to reach Redis again. */
 const MAX_RETRY_MS = 1_000;
@@ -22,14 +25,16 @@ export interface ClusterNode {
 
 /**
  * Joins this broker to the cluster of the brokers sharing one Redis: the interest sync and the
- * bus, which it hands to the pub/sub core, on the node's command connection (`commands`, opened
- * with openRedis and shared with the cluster queues, which close it) and a connection of its own
- * for the sharded subscriptions to this node's channel and the interest notifications. It does not
- * wait for Redis: a broker whose Redis is away serves its own clients and joins the others once
- * Redis answers. `queues`: the node's cluster queues, whose receipt events travel on the bus.
+ * bus, which it hands to the pub/sub core, and the shared tuple spaces, which it hands to the
+ * space core; on the node's command connection (`commands`, opened with openRedis and shared
+ * with the cluster queues, which close it), a connection of its own for the sharded
+ * subscriptions to this node's channels and the interest notifications, and one for tuple
+ * traffic. It does not wait for Redis: a broker whose Redis is away serves its own clients and
+ * joins the others once Redis answers. `queues`: the node's cluster queues, whose receipt events
+ * travel on the bus.
  */
 export function joinCluster(
-  target: RedisTarget, commands: Redis, id: string, core: PubSubCore, options: ResolvedOptions, log: Logger, queues: ClusterQueues,
+  target: RedisTarget, commands: Redis, id: string, core: PubSubCore, spaces: SpaceCore, options: ResolvedOptions, log: Logger, queues: ClusterQueues,
 ): ClusterNode {
   const url = target.url;
   const retryStrategy = (attempt: number) => Math.min(attempt * 100, MAX_RETRY_MS);
@@ -41,6 +46,14 @@ export function joinCluster(
   core.cluster = bus;
   bus.queueEvent = (queue, mid, e) => queues.receiptEvent(queue, mid, e);
   queues.forwardReceipt = (node, queue, mid, e) => bus.forwardQueueEvent(node, queue, mid, e);
+  // Tuple traffic has a connection of its own, queueing while Redis is away (a take run late is still
+  // atomic); a request caught by a lost connection fails after two attempts to reach Redis again.
+  const spaceCommands = new Redis(url, { maxRetriesPerRequest: 2, retryStrategy, connectionName: `linden:${id}:spaces`, enableAutoPipelining: true });
+  spaceCommands.on('error', () => undefined); // reported through the commands connection
+  const events = { subscribe: (ch: string) => subscriber.ssubscribe(ch), unsubscribe: (ch: string) => subscriber.sunsubscribe(ch) };
+  const shared = new ClusterSpaces(spaceCommands, id, spaces, events, options, log);
+  spaces.cluster = shared;
+  const tuplesChannel = spaceChannel(id);
 
   let reachable: boolean | undefined;
   const lost = (err?: Error) => {
@@ -53,6 +66,7 @@ export function joinCluster(
   // Alone, it is Redis closing a subscriber that fell behind (client-output-buffer-limit pubsub).
   subscriber.on('close', () => {
     bus.listening = false;
+    shared.deaf();
     if (reachable) log.warn('cluster: the subscription connection to Redis closed; cross-node messages in between are lost');
   });
   commands.on('close', () => lost());
@@ -63,9 +77,11 @@ export function joinCluster(
   });
   subscriber.on('ready', () => {
     // Subscribed again after every reconnection; what the notifications missed meanwhile the heartbeat's reload covers.
-    void subscriber.ssubscribe(nodeChannel(id)).then(() => subscriber.ssubscribe(INTEREST_CHANNEL)).then(
+    void subscriber.ssubscribe(nodeChannel(id), tuplesChannel).then(() => subscriber.ssubscribe(INTEREST_CHANNEL)).then(
       () => {
         bus.listening = true;
+        shared.listened();
+        for (const channel of shared.notifiers.listened()) void subscriber.ssubscribe(channel).catch(() => undefined);
         return interest.resync();
       },
       () => undefined,
@@ -73,6 +89,8 @@ export function joinCluster(
   });
   subscriber.on('smessageBuffer', (channel: Buffer, message: Buffer) => {
     if (channel.length === INTEREST_CHANNEL.length && channel.toString() === INTEREST_CHANNEL) interest.notified(message.toString());
+    else if (channel.length === tuplesChannel.length && channel.toString() === tuplesChannel) shared.received(message);
+    else if (channel[0] === 0x7b /* { */) shared.notifiers.received(channel.toString(), message); // {ls:<space>}:events
     else bus.received(message);
   });
   interest.start();
@@ -86,8 +104,11 @@ export function joinCluster(
       await summaries.stop();
       core.cluster = undefined;
       queues.forwardReceipt = undefined;
+      spaces.cluster = undefined;
+      shared.notifiers.stop();
       await interest.leave();
       subscriber.disconnect();
+      spaceCommands.disconnect();
     },
   };
 }

@@ -13,6 +13,7 @@ import { StoreRoom } from '../store/store-room.js';
 import { LeaseHeap } from '../lease-heap.js';
 import { OutWatches } from './out-watches.js';
 import { recoverSpaces } from './space-recovery.js';
+import { clusterUnsupported, type SpaceCluster } from './space-cluster.js';
 import { Space, type BatchStep, type Notifier, type SpaceEventType, type SpaceHost } from './space.js';
 import { storedTuple, type StoredTuple } from './stored-tuple.js';
 import { finite, inboundTemplate, inboundTuple, outbound, tupleEntry } from './space-wire.js';
@@ -40,6 +41,8 @@ export class SpaceCore implements SpaceHost {
   private readonly ids: TupleIds;
   private waiterSeq = 0;
   private ridSeq = 0;
+  /** Cluster mode: out, in/rd and count go to the spaces shared by every node; set by the cluster node. */
+  cluster: SpaceCluster | undefined;
 
   /** maxStoreBytes and a full disk: STORE_FULL for an out to a persistent space. */
   private readonly room: StoreRoom;
@@ -91,6 +94,7 @@ export class SpaceCore implements SpaceHost {
   out(conn: Connection, f: OutFrame): void {
     const ack = f.ack ?? 'none';
     if (ack !== 'none' && f.id === undefined) throw invalid('out', 'id', 'is required when ack is not "none"');
+    if (this.cluster) return this.cluster.out(conn, f);
     const space = this.space(f.space);
     try {
       this.write(conn, f, ack, space);
@@ -133,6 +137,7 @@ export class SpaceCore implements SpaceHost {
     const take = f.t === 'in';
     if (f.reserve !== undefined && !take) throw invalid(f.t, 'reserve', 'is only for in');
     if (f.reserve !== undefined && f.limit !== undefined) throw invalid(f.t, 'reserve', 'cannot go with limit: an in with limit takes for good');
+    if (this.cluster) return this.cluster.read(conn, f);
     const template = this.template(conn, f.template);
     const space = this.spaces.get(f.space);
     const now = Date.now();
@@ -153,10 +158,11 @@ export class SpaceCore implements SpaceHost {
       conn.sendFrame({ t: 'tuple', re: f.id, tuple: null });
       return;
     }
-    this.wait(conn, template, f);
+    this.space(f.space).addWaiter(this.startWait(conn, template, f));
   }
 
   count(conn: Connection, f: CountFrame): void {
+    if (this.cluster) return this.cluster.count(conn, f);
     const template = this.template(conn, f.template);
     const n = this.spaces.get(f.space)?.count(template, Date.now()) ?? 0;
     conn.sendFrame({ t: 'counted', re: f.id, count: n });
@@ -180,6 +186,14 @@ export class SpaceCore implements SpaceHost {
       events: new Set<SpaceEventType>(f.events ?? ['out', 'in', 'expire']), seq: 0,
     };
     held.notifiers.set(f.nid, n);
+    if (this.cluster) {
+      this.cluster.addNotifier(n).then(() => conn.sendFrame({ t: 'ok', re: f.id }), (err: unknown) => {
+        if (held.notifiers.get(f.nid) === n) held.notifiers.delete(f.nid);
+        this.dropNotifier(n);
+        conn.sendError(err, f.id);
+      });
+      return;
+    }
     this.space(f.space).addNotifier(n); // the template compiled above: a refused one makes no space
     conn.sendFrame({ t: 'ok', re: f.id });
   }
@@ -194,6 +208,7 @@ export class SpaceCore implements SpaceHost {
   }
 
   renew(conn: Connection, f: RenewFrame): void {
+    if (this.cluster) return this.cluster.renew(conn, f);
     const space = this.spaces.get(f.space);
     const t = this.live(space, f.space, f.tid);
     const ttl = Math.min(f.ttl, this.options.maxLeaseMs);
@@ -202,6 +217,7 @@ export class SpaceCore implements SpaceHost {
   }
 
   cancel(conn: Connection, f: CancelFrame): void {
+    if (this.cluster) return this.cluster.cancel(conn, f);
     const space = this.spaces.get(f.space);
     const t = this.live(space, f.space, f.tid);
     const durable = space!.cancel(t, Date.now());
@@ -210,6 +226,7 @@ export class SpaceCore implements SpaceHost {
   }
 
   batch(conn: Connection, f: BatchFrame): void {
+    if (this.cluster) throw clusterUnsupported('batch');
     const space = this.space(f.space);
     try {
       this.runBatch(conn, f, space);
@@ -333,7 +350,8 @@ export class SpaceCore implements SpaceHost {
     else durable.then(() => conn.sendFrame(frame), (err: unknown) => conn.sendError(err, re));
   }
 
-  private wait(conn: Connection, template: Template, f: ReadFrame): void {
+  /** Files a blocked request of the connection (limits, its timeout); the caller puts it where tuples will find it. */
+  startWait(conn: Connection, template: Template, f: ReadFrame): Waiter {
     const held = this.held(conn);
     this.holdings.checkRoom(held);
     if (held.waiters.has(f.id)) throw new LindenError('DUPLICATE_ID', `request id ${f.id} is already waiting`, { id: f.id });
@@ -348,7 +366,13 @@ export class SpaceCore implements SpaceHost {
       }, Math.min(f.timeout, this.options.maxTimeoutMs));
     }
     held.waiters.set(f.id, w);
-    this.space(f.space).addWaiter(w);
+    return w;
+  }
+
+  /** Ends a wait with an error: the cluster's store failed under it. */
+  fail(w: Waiter, err: unknown): void {
+    this.endWait(w.conn, w, true);
+    w.conn.sendError(err, w.requestId);
   }
 
   /**
@@ -363,6 +387,7 @@ export class SpaceCore implements SpaceHost {
   }
 
   private dropWaiter(w: Waiter): void {
+    this.cluster?.dropWaiter(w);
     const space = this.spaces.get(w.space);
     if (!space) return;
     space.removeWaiter(w);
@@ -370,6 +395,7 @@ export class SpaceCore implements SpaceHost {
   }
 
   private dropNotifier(n: Notifier): void {
+    if (this.cluster) return this.cluster.removeNotifier(n);
     const space = this.spaces.get(n.space);
     if (!space) return;
     space.removeNotifier(n);

@@ -46,7 +46,8 @@ export function finite(ms: number): number | null {
   return Number.isFinite(ms) ? ms : null;
 }
 
-function inbound(conn: Connection, wire: unknown): unknown {
+/** A tuple or template as the connection sent it, in MessagePack-native values. */
+export function inbound(conn: Connection, wire: unknown): unknown {
   // One level past the limit: a `{"$bin"}` there is binary, as on MessagePack; anything deeper
   // sits in a container the checks refuse, so converting it would only risk the stack.
   return conn.codec.name === 'json' ? fromJsonValue(wire, NESTING_LIMIT + 1) : wire;

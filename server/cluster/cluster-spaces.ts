@@ -1,0 +1,393 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { packr } from '../../protocol/codec.js';
+import { LindenError } from '../../protocol/errors.js';
+import type { CancelFrame, CountFrame, OutFrame, ReadFrame, RenewFrame } from '../../protocol/frames.js';
+import type { Connection } from '../connection.js';
+import type { ResolvedOptions } from '../options.js';
+import { clusterUnsupported, type SpaceCluster } from '../space/space-cluster.js';
+import { finite, inbound, inboundTemplate, inboundTuple, NESTING_LIMIT, tupleEntry } from '../space/space-wire.js';
+import type { StoredTuple } from '../space/stored-tuple.js';
+import { compileTemplate, type Template } from '../space/template.js';
+import type { Notifier, SpaceEventType } from '../space/space.js';
+import type { Waiter } from '../space/waiters.js';
+import { ClusterNotifiers, type EventSubscriber } from './cluster-notifiers.js';
+import { equalityKey, equalityKeys, packRecord, tupleOf } from './space-entries.js';
+import {
+  SPACE_CANCEL, SPACE_CLAIM, SPACE_OUT, SPACE_PAGE, SPACE_REPLACE, SPACE_SHOW, SPACE_TAKE, SPACE_UNWAIT, SPACE_WAIT, SPACE_WAITERS, spaceChannel, spaceKey,
+} from './space-scripts.js';
+
+type Arg = string | number | Buffer;
+type Scripted = Redis & {
+  lindenSpaceOut(...args: Arg[]): Promise<number[]>;
+  lindenSpacePageBuffer(...args: Arg[]): Promise<(Buffer | number)[]>;
+  lindenSpaceTakeBuffer(...args: Arg[]): Promise<Buffer | null>;
+  lindenSpaceWait(...args: Arg[]): Promise<number>;
+  lindenSpaceWaitersBuffer(...args: Arg[]): Promise<(number | Buffer)[]>;
+  lindenSpaceUnwait(...args: Arg[]): Promise<number>;
+  lindenSpaceClaim(...args: Arg[]): Promise<number>;
+  lindenSpaceShow(...args: Arg[]): Promise<number>;
+  lindenSpaceReplace(...args: Arg[]): Promise<number>;
+  lindenSpaceCancel(...args: Arg[]): Promise<number>;
+};
+
+/** What the space core does for the waiters of this node. */
+export interface WaiterHost {
+  /** Files a blocked request of `conn` (limits, duplicate ids, its timeout); throws like a local wait. */
+  startWait(conn: Connection, template: Template, f: ReadFrame): Waiter;
+  /** Answers the waiter; false when its connection can no longer take it. */
+  serve(w: Waiter, t: StoredTuple): boolean;
+  /** Ends the wait with an error (Redis failed). */
+  fail(w: Waiter, err: unknown): void;
+  /** Sends a notify subscription its event. */
+  event(n: Notifier, type: SpaceEventType, t: StoredTuple): void;
+}
+
+/** Candidates read per round trip while looking for a match. */
+const PAGE = 256;
+/** Compiled templates of waiters (of every node) kept; past it the cache starts over. */
+const TEMPLATE_CACHE = 10_000;
+
+/**
+ * The cluster's tuple spaces in Redis (layout and scripts in space-scripts.ts). Matching runs here,
+ * over candidates read oldest first from the arity's index; a take is a script that removes one
+ * tuple id, so of two nodes racing for a tuple exactly one gets it.
+ *
+ * Blocked requests are filed in Redis in arrival order across the nodes. A node writing a tuple
+ * while waiters of its arity exist keeps it hidden, offers it to them in arrival order (every
+ * matching `rd` gets a copy, the first matching `in` claims it with a script) and shows it only
+ * when no `in` took it and no waiter arrived meanwhile. A tuple goes to a waiter's node on that
+ * node's space channel; a node that no longer has the waiter offers the tuple again.
+ */
+export class ClusterSpaces implements SpaceCluster {
+  private readonly redis: Scripted;
+  readonly notifiers: ClusterNotifiers;
+  /** This node's filed waiters by their local id (Waiter.seq). */
+  private readonly waiting = new Map<number, Waiter>();
+  private readonly templates = new Map<string, { template: Template; take: boolean }>();
+  /** Resolves while this node listens on its space channel: waiters are filed only then, or tuples for them would find no one. */
+  private listening!: Promise<void>;
+  private listen: (() => void) | undefined;
+  /** The offers under way per space: this node's tuples of a space reach the waiters in write order. */
+  private readonly offering = new Map<string, Promise<void>>();
+
+  constructor(
+    redis: Redis,
+    private readonly node: string,
+    private readonly host: WaiterHost,
+    subscriber: EventSubscriber,
+    private readonly options: ResolvedOptions,
+    private readonly log: Logger,
+  ) {
+    this.redis = redis as Scripted;
+    this.notifiers = new ClusterNotifiers(redis, node, subscriber, (n, type, t) => host.event(n, type, t));
+    this.deaf();
+    // Out, page and show take the equality index keys after their fixed ones: the key count comes first.
+    this.redis.defineCommand('lindenSpaceOut', { lua: SPACE_OUT });
+    this.redis.defineCommand('lindenSpacePage', { lua: SPACE_PAGE });
+    this.redis.defineCommand('lindenSpaceTake', { numberOfKeys: 3, lua: SPACE_TAKE });
+    this.redis.defineCommand('lindenSpaceWait', { numberOfKeys: 3, lua: SPACE_WAIT });
+    this.redis.defineCommand('lindenSpaceWaiters', { numberOfKeys: 3, lua: SPACE_WAITERS });
+    this.redis.defineCommand('lindenSpaceUnwait', { numberOfKeys: 2, lua: SPACE_UNWAIT });
+    this.redis.defineCommand('lindenSpaceClaim', { numberOfKeys: 5, lua: SPACE_CLAIM });
+    this.redis.defineCommand('lindenSpaceShow', { lua: SPACE_SHOW });
+    this.redis.defineCommand('lindenSpaceReplace', { numberOfKeys: 2, lua: SPACE_REPLACE });
+    this.redis.defineCommand('lindenSpaceCancel', { numberOfKeys: 3, lua: SPACE_CANCEL });
+  }
+
+  /** This node now receives on its space channel (subscribed, again after a reconnection). */
+  listened(): void {
+    this.listen?.();
+    this.listen = undefined;
+  }
+
+  /** This node no longer receives on its space channel: new waiters wait until it does again. */
+  deaf(): void {
+    if (this.listen) return; // deaf already: the waiters wait on the promise they have
+    this.listening = new Promise((resolve) => {
+      this.listen = resolve;
+    });
+  }
+
+  out(conn: Connection, f: OutFrame): void {
+    const ack = f.ack ?? 'none';
+    if (ack === 'delivery' || ack === 'processing') throw clusterUnsupported(`out with ack "${ack}"`);
+    const { values } = inboundTuple(conn, f.tuple, this.options.maxArity);
+    const ttl = f.ttl === undefined ? null : Math.min(f.ttl, this.options.maxLeaseMs);
+    const expiresAt = ttl === null ? Infinity : Date.now() + ttl;
+    const rec = packRecord(values, expiresAt, f.hdr);
+    const k = (part: string) => spaceKey(f.space, part);
+    const arity = values.length;
+    const eq = equalityKeys(f.space, values);
+    const lease = Number.isFinite(expiresAt) ? expiresAt : '';
+    this.redis.lindenSpaceOut(
+      7 + eq.length, k('t'), k(`a:${arity}`), k('seq'), k(`w:${arity}`), k('wseq'), k('n'), k('x'), ...eq,
+      rec, this.options.maxTuplesPerSpace, k('events'), lease, arity,
+    ).then(
+      async ([seq, hidden, wseq]) => {
+        if (seq === -1) {
+          throw new LindenError('SPACE_FULL', `space "${f.space}" holds ${this.options.maxTuplesPerSpace} tuples (maxTuplesPerSpace)`, { space: f.space, limit: 'maxTuplesPerSpace' });
+        }
+        const tid = String(seq);
+        // Answered once handed over or visible, as a local out: a read sent after the answer finds it.
+        if (hidden === 1) await this.inTurn(f.space, () => this.offer(f.space, arity, tid, seq!, rec, values, wseq!));
+        if (ack === 'submission') {
+          conn.sendFrame({ t: 'lease', re: f.id!, tid, expiresAt: finite(expiresAt), ttl, shortened: ttl !== null && ttl < f.ttl! });
+        }
+      },
+    ).catch((err: unknown) => this.failed(conn, f.id, err));
+  }
+
+  read(conn: Connection, f: ReadFrame): void {
+    const take = f.t === 'in';
+    if (f.reserve !== undefined) throw clusterUnsupported('in with reserve');
+    const template = inboundTemplate(conn, f.template, this.options.maxArity);
+    if (f.limit !== undefined || f.wait === false) {
+      const limit = f.limit ?? 1;
+      this.find(f.space, template, take, limit).then((found) => {
+        if (f.limit !== undefined) conn.sendFrame({ t: 'tuples', re: f.id, items: found.map((t) => tupleEntry(conn, t)) });
+        else if (found[0]) conn.sendFrame({ t: 'tuple', re: f.id, ...tupleEntry(conn, found[0]) });
+        else conn.sendFrame({ t: 'tuple', re: f.id, tuple: null });
+      }).catch((err: unknown) => this.failed(conn, f.id, err));
+      return;
+    }
+    // Filed first, then looked for: a tuple written meanwhile is either seen by the look or offered to the waiter.
+    const w = this.host.startWait(conn, template, f);
+    const member = `${this.node}|${w.seq}`;
+    this.waiting.set(w.seq, w);
+    const source = packr.pack([inbound(conn, f.template), take]);
+    const k = (part: string) => spaceKey(f.space, part);
+    this.listening
+      .then(async () => {
+        if (this.waiting.get(w.seq) !== w) return []; // ended before it was filed
+        await this.redis.lindenSpaceWait(k(`w:${template.arity}`), k('wt'), k('wseq'), member, source);
+        return this.find(f.space, template, take, 1, member);
+      })
+      .then(([t]) => {
+        if (!t) return;
+        // A waiter that ended here meanwhile (timeout, abort) was answered already: a taken tuple goes back.
+        const mine = this.waiting.get(w.seq) === w;
+        if (mine) this.waiting.delete(w.seq);
+        if ((!mine || !this.host.serve(w, t)) && take) void this.giveBack(t);
+      })
+      .catch((err: unknown) => {
+        this.log.warn({ err, space: f.space }, 'cluster spaces: filing a waiter failed');
+        if (this.waiting.get(w.seq) === w) this.host.fail(w, err);
+      });
+  }
+
+  count(conn: Connection, f: CountFrame): void {
+    const template = inboundTemplate(conn, f.template, this.options.maxArity);
+    let n = 0;
+    this.scan(f.space, template, async (t) => {
+      if (template.matches(t.values)) n++;
+      return false;
+    }).then(() => conn.sendFrame({ t: 'counted', re: f.id, count: n }), (err: unknown) => this.failed(conn, f.id, err));
+  }
+
+  renew(conn: Connection, f: RenewFrame): void {
+    const ttl = Math.min(f.ttl, this.options.maxLeaseMs);
+    const tuples = spaceKey(f.space, 't');
+    const leases = spaceKey(f.space, 'x');
+    const attempt = async (): Promise<void> => {
+      const t = await this.liveTuple(f.space, f.tid);
+      const expiresAt = Date.now() + ttl;
+      // Replaced only if nobody changed it since it was read (another renew, a take and a new out cannot share its id).
+      const renewed = packRecord(t.values, expiresAt, t.hdr);
+      if (!(await this.redis.lindenSpaceReplace(tuples, leases, f.tid, t.rec, renewed, expiresAt, t.values.length))) return attempt();
+      conn.sendFrame({ t: 'lease', re: f.id, tid: f.tid, expiresAt, ttl, shortened: ttl < f.ttl });
+    };
+    attempt().catch((err: unknown) => this.failed(conn, f.id, err));
+  }
+
+  cancel(conn: Connection, f: CancelFrame): void {
+    this.liveTuple(f.space, f.tid)
+      .then(async (t) => {
+        const k = (part: string) => spaceKey(f.space, part);
+        if (!(await this.redis.lindenSpaceCancel(k('t'), k(`a:${t.values.length}`), k('n'), f.tid, k('events')))) throw unknownTuple(f.space, f.tid);
+        conn.sendFrame({ t: 'ok', re: f.id });
+      })
+      .catch((err: unknown) => this.failed(conn, f.id, err));
+  }
+
+  /** The tuple with its record as read; UNKNOWN_ID when it is gone or its lease ended. */
+  private async liveTuple(space: string, tid: string): Promise<StoredTuple & { rec: Buffer }> {
+    const rec = await this.redis.hgetBuffer(spaceKey(space, 't'), tid);
+    const t = rec && tupleOf(space, tid, 0, rec);
+    if (!t || t.expiresAt <= Date.now()) throw unknownTuple(space, tid);
+    return { ...t, rec: rec! };
+  }
+
+  addNotifier(n: Notifier): Promise<void> {
+    return this.notifiers.add(n);
+  }
+
+  removeNotifier(n: Notifier): void {
+    this.notifiers.remove(n);
+  }
+
+  dropWaiter(w: Waiter): void {
+    if (!this.waiting.delete(w.seq)) return;
+    const k = (part: string) => spaceKey(w.space, part);
+    this.redis.lindenSpaceUnwait(k(`w:${w.template.arity}`), k('wt'), `${this.node}|${w.seq}`).catch(() => undefined);
+  }
+
+  /** A tuple handed to one of this node's waiters by another node (or by this one). */
+  received(buf: Buffer): void {
+    const [id, space, tid, seq, rec, take] = packr.unpack(buf) as [number, string, string, number, Buffer, boolean];
+    const t = tupleOf(space, tid, seq, rec);
+    const w = this.waiting.get(id);
+    if (w) this.waiting.delete(id);
+    if ((!w || !this.host.serve(w, t)) && take) void this.giveBack(t);
+  }
+
+  /** The oldest matches (up to `limit`), taken when `take`; with `member`, for that waiter, who is served at most once. */
+  private async find(space: string, template: Template, take: boolean, limit: number, member?: string): Promise<StoredTuple[]> {
+    const out: StoredTuple[] = [];
+    if (limit <= 0) return out;
+    const k = (part: string) => spaceKey(space, part);
+    const arity = template.arity;
+    await this.scan(space, template, async (t) => {
+      if (!template.matches(t.values)) return false;
+      if (member !== undefined) {
+        // 0: the waiter is gone (served meanwhile, or ended); -1: the tuple is gone, look further.
+        const got = take
+          ? await this.redis.lindenSpaceClaim(k(`w:${arity}`), k('wt'), k('t'), k(`a:${arity}`), k('n'), member, t.tid, k('events'))
+          : await this.redis.lindenSpaceUnwait(k(`w:${arity}`), k('wt'), member);
+        if (got === 1) out.push(t);
+        return got !== -1;
+      }
+      if (take && !(await this.redis.lindenSpaceTakeBuffer(k(`a:${arity}`), k('t'), k('n'), t.tid, k('events'), 'i'))) return false;
+      out.push(t);
+      return out.length >= limit;
+    });
+    return out;
+  }
+
+  /**
+   * Visits the live visible tuples the template could match, oldest first, until `visit` says
+   * stop; drops the expired ones it meets. Candidates come from the smallest equality index of
+   * the template's actual values, or from all of its arity when it has none.
+   */
+  private async scan(space: string, template: Template, visit: (t: StoredTuple) => Promise<boolean>): Promise<void> {
+    const index = spaceKey(space, `a:${template.arity}`);
+    const tuples = spaceKey(space, 't');
+    const eq: string[] = [];
+    for (const { position, key } of template.equalities) {
+      const index = equalityKey(space, template.arity, position, key);
+      if (index) eq.push(index);
+    }
+    let after = '0';
+    for (;;) {
+      const page = await this.redis.lindenSpacePageBuffer(2 + eq.length, index, tuples, ...eq, after, PAGE);
+      after = page[0]!.toString();
+      const now = Date.now();
+      for (let i = 2; i < page.length; i += 3) {
+        const tid = page[i]!.toString();
+        const t = tupleOf(space, tid, Number(page[i + 1]!.toString()), page[i + 2] as Buffer);
+        if (t.expiresAt <= now) {
+          this.redis.lindenSpaceTakeBuffer(index, tuples, spaceKey(space, 'n'), tid, spaceKey(space, 'events'), 'e').catch(() => undefined);
+          continue;
+        }
+        if (await visit(t)) return;
+      }
+      if (page[1] !== 1) return;
+    }
+  }
+
+  /**
+   * Offers a hidden tuple to the space's waiters in arrival order, then shows it unless an `in`
+   * took it. Repeats when waiters arrived meanwhile, or when a claimed waiter's node was gone.
+   */
+  private async offer(space: string, arity: number, tid: string, seq: number, rec: Buffer, values: unknown[], seen: number): Promise<void> {
+    const k = (part: string) => spaceKey(space, part);
+    const eq = equalityKeys(space, values);
+    for (;;) {
+      const list = await this.redis.lindenSpaceWaitersBuffer(k(`w:${arity}`), k('wt'), k('wseq'));
+      seen = list[0] as number;
+      const takers: string[] = [];
+      // Every matching `rd` gets a copy, whenever it started waiting; then the oldest matching `in` takes it.
+      for (let i = 1; i < list.length; i += 2) {
+        const member = list[i]!.toString();
+        const waiter = this.compiled(member, list[i + 1] as Buffer);
+        if (!waiter || !waiter.template.matches(values)) continue;
+        if (waiter.take) takers.push(member);
+        else if (await this.redis.lindenSpaceUnwait(k(`w:${arity}`), k('wt'), member)) await this.deliver(member, space, tid, seq, rec, false);
+      }
+      let returned = false;
+      for (const member of takers) {
+        const claimed = await this.redis.lindenSpaceClaim(k(`w:${arity}`), k('wt'), k('t'), k(`a:${arity}`), k('n'), member, tid, k('events'));
+        if (claimed === -1) return; // gone (a tuple offered is hidden: only a cleanup of the space does this)
+        if (claimed === 0) continue;
+        if (await this.deliver(member, space, tid, seq, rec, true)) return;
+        // Its node is gone: the tuple goes back, hidden, and is offered again from the first waiter.
+        await this.redis.lindenSpaceShow(3 + eq.length, k('t'), k(`a:${arity}`), k('wseq'), ...eq, tid, seq, rec, -1, 1);
+        returned = true;
+        break;
+      }
+      if (returned) continue;
+      if (await this.redis.lindenSpaceShow(3 + eq.length, k('t'), k(`a:${arity}`), k('wseq'), ...eq, tid, seq, rec, seen, 0)) return;
+    }
+  }
+
+  /** A tuple taken for a waiter that can no longer have it goes back to the space, offered to the others first. */
+  private async giveBack(t: StoredTuple): Promise<void> {
+    const rec = packRecord(t.values, t.expiresAt, t.hdr);
+    const k = (part: string) => spaceKey(t.space, part);
+    const arity = t.values.length;
+    try {
+      const eq = equalityKeys(t.space, t.values);
+      await this.redis.lindenSpaceShow(3 + eq.length, k('t'), k(`a:${arity}`), k('wseq'), ...eq, t.tid, t.seq, rec, -1, 1);
+      await this.inTurn(t.space, () => this.offer(t.space, arity, t.tid, t.seq, rec, t.values, -1));
+    } catch (err) {
+      this.log.error({ err, space: t.space, tid: t.tid }, 'cluster spaces: a tuple could not be put back');
+    }
+  }
+
+  private inTurn(space: string, run: () => Promise<void>): Promise<void> {
+    const next = (this.offering.get(space) ?? Promise.resolve()).then(run);
+    const settled = next.catch(() => undefined);
+    this.offering.set(space, settled);
+    void settled.then(() => {
+      if (this.offering.get(space) === settled) this.offering.delete(space);
+    });
+    return next;
+  }
+
+  /** True when the waiter's node is there to take it (this node answers at once). */
+  private async deliver(member: string, space: string, tid: string, seq: number, rec: Buffer, take: boolean): Promise<boolean> {
+    const bar = member.lastIndexOf('|');
+    const node = member.slice(0, bar);
+    const frame = packr.pack([Number(member.slice(bar + 1)), space, tid, seq, rec, take]);
+    if (node === this.node) {
+      this.received(frame);
+      return true;
+    }
+    return ((await this.redis.spublish(spaceChannel(node), frame)) as number) > 0;
+  }
+
+  private compiled(member: string, source: Buffer): { template: Template; take: boolean } | undefined {
+    let c = this.templates.get(member);
+    if (c) return c;
+    if (source.length === 0) return undefined; // the waiter left between the two reads
+    const [wire, take] = packr.unpack(source) as [unknown, boolean];
+    c = { template: compileTemplate(wire, { maxArity: this.options.maxArity, maxDepth: NESTING_LIMIT }), take };
+    if (this.templates.size >= TEMPLATE_CACHE) this.templates.clear();
+    this.templates.set(member, c);
+    return c;
+  }
+
+  /** A request Redis did not answer is STORE_UNAVAILABLE to its client, as for durable queues. */
+  private failed(conn: Connection, id: number | undefined, err: unknown): void {
+    if (err instanceof LindenError) {
+      conn.sendError(err, id);
+      return;
+    }
+    this.log.warn({ err }, 'cluster spaces: Redis failed');
+    conn.sendError(new LindenError('STORE_UNAVAILABLE', `Redis did not answer for the tuple space: ${String((err as Error)?.message ?? err).slice(0, 200)}`), id);
+  }
+}
+
+function unknownTuple(space: string, tid: string): LindenError {
+  return new LindenError('UNKNOWN_ID', `no live tuple ${tid} in space "${space}"`, { tid });
+}
