@@ -72,8 +72,11 @@ export class ClusterQueues implements StreamQueueHost {
    * background (STORE_UNAVAILABLE meanwhile), so a broker starts whether or not it is up.
    */
   async start(): Promise<void> {
-    // Changes announced before the subscription took are caught up by a reload once it has.
-    this.subscriber.subscribe(QUEUES_CHANNEL).then(() => this.directory.reloadInBackground(), (err: unknown) => this.failed(err, 'subscribe'));
+    // Changes announced before the subscription took are caught up by a reload once it has; a
+    // command connection not ready yet reloads when it is (the 'ready' handler), not with a warning now.
+    this.subscriber.subscribe(QUEUES_CHANNEL).then(() => {
+      if (this.redis.status === 'ready') this.directory.reloadInBackground();
+    }, (err: unknown) => this.failed(err, 'subscribe'));
     await readyWithin(this.redis, START_WAIT_MS);
     if (this.redis.status === 'ready') await this.directory.reload().catch((err: unknown) => this.failed(err, 'load queues'));
     else this.failed(new Error(`not reachable within ${START_WAIT_MS} ms`), 'start');
