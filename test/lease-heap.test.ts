@@ -86,8 +86,8 @@ test('a lease moved later than the armed timer expires at its new end, not at th
   const lease = heap.add(soon, Date.now() - 1)!;
   heap.add(later, Date.now() + 30);
   heap.move(lease, Date.now() + 60);
-  await expired(1);
-  expect(order).toEqual([later]); // the timer armed for `soon` found nothing due and waited for `later`
+  // The timer armed for `soon` found nothing due and waited for `later`. Only the order is
+  // checked: on a loaded machine both ends may have passed by the time the timer runs.
   await expired(2);
   expect(order).toEqual([later, soon]);
   heap.stop();
