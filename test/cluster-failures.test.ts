@@ -5,6 +5,9 @@ import { RedisServer } from './helpers/redis-server.js';
 import { serveProcess, type ServeProcess } from './helpers/serve-process.js';
 import { take, until } from './helpers/setup.js';
 
+/** Broker processes and a Redis started, killed and restarted: seconds on a quiet machine, more beside other work. */
+const PROCESS_TEST_MS = 90_000;
+
 // Broker processes, as operators run them: a node dies by SIGKILL, and Redis itself goes away.
 let redis: RedisServer;
 const children = new ChildTracker();
@@ -48,7 +51,7 @@ test('a node killed with SIGKILL stops receiving; the others answer at once and 
   await receiversBecome(pub, 'alerts.flood', 1); // its interest expired: only B is counted
   expect((await take(subB, 2)).map((m) => m.data)).toEqual(['one', 'two']);
   await a!.child.line('stdout', /"msg":"cluster node left"/);
-});
+}, PROCESS_TEST_MS);
 
 test('with Redis stopped, local delivery goes on; once it is back, cross-node delivery resumes', async () => {
   const [a, b] = await nodes(2);
@@ -74,4 +77,4 @@ test('with Redis stopped, local delivery goes on; once it is back, cross-node de
   await until(() => atB.includes('after'));
   expect(atA).toEqual(['before', 'during', 'after']);
   expect(atB).toEqual(['before', 'after']); // what was published while Redis was away stayed local
-});
+}, PROCESS_TEST_MS);

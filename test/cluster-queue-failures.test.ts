@@ -74,7 +74,7 @@ test('SIGKILL of one of three brokers under persistent load: its unacked deliver
   // What the hoarder held came back once, counted as a second delivery; nothing a worker acked came twice.
   expect(redelivered).toBeGreaterThan(0);
   expect([...seen.values()].filter((count) => count > 1)).toEqual([]);
-}, 60_000);
+}, 90_000);
 
 test('Redis killed and restarted: STORE_UNAVAILABLE while it is down, transient traffic goes on, nothing acknowledged lost', async () => {
   const [a, b] = [await t.node(), await t.node()];
@@ -106,7 +106,7 @@ test('Redis killed and restarted: STORE_UNAVAILABLE while it is down, transient 
   const consumer = (await client(b.url)).subscribe<{ n: number }>('ledger.>', { durable: 'ledger' });
   const got = await take(consumer, acknowledged.length);
   expect(got.map((m) => m.data.n)).toEqual(acknowledged);
-}, 30_000);
+}, 90_000);
 
 test('a broker starts while its Redis is down, refuses persistent work with STORE_UNAVAILABLE, and serves it once Redis is up', async () => {
   await t.redis.stop();
@@ -116,7 +116,7 @@ test('a broker starts while its Redis is down, refuses persistent work with STOR
   await t.redis.restart();
   await untilResolved(() => c.createQueue('later', 'later.>'));
   expect(await c.publish('later.x', { n: 1 }, { mode: 'persistent', ack: 'submission' })).toMatchObject({ queues: ['later'] });
-}, 20_000);
+}, 90_000);
 
 /** Calls `attempt` until it resolves, on each macrotask turn; STORE_UNAVAILABLE means not yet. */
 async function untilResolved(attempt: () => Promise<unknown>, ms = 10_000): Promise<void> {
