@@ -174,6 +174,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     upgradeHint: `Linden speaks WebSocket here: connect with subprotocol ${SUPPORTED.join(' or ')}\n`,
     auth,
     metricsAuth: opts.metricsAuth,
+    cluster: clusterQueues && cluster ? { queues: clusterQueues, nodes: cluster.summaries } : undefined,
   });
   const https: HttpsServer | undefined = identity ? createHttpsServer({ cert: identity.cert, key: identity.key }, handler) : undefined;
   const http: Server = https ?? createServer(handler);
@@ -290,7 +291,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   const { port } = http.address() as AddressInfo;
   const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   const url = `${https ? 'wss' : 'ws'}://${hostForUrl}:${port}`;
-  cluster?.summaries.start(() => ({ url, connections: connections.size }));
+  cluster?.summaries.start(() => ({ url, connections: connections.size, queueConsumers: clusterQueues!.consumerCounts() }));
   announce(log, opts.logLevel).info({ url, version: LINDEN_VERSION, protocol: PROTOCOL_VERSION }, 'broker listening');
   if (identity) log.info(identity.summary, 'TLS certificate loaded');
   warnIfExposed(opts, log);

@@ -8,6 +8,8 @@ export interface NodeSummary {
   readonly url: string;
   /** Its open connections now. */
   readonly connections: number;
+  /** Consumers on this node per durable queue that has any (admin `queues`/`queue` add them up). */
+  readonly queueConsumers?: Readonly<Record<string, number>>;
   readonly startedAt: number;
 }
 

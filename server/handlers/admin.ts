@@ -6,6 +6,9 @@ import type { BrokerContext } from '../broker-context.js';
 import type { Connection } from '../connection.js';
 import { audit } from './audit.js';
 import { clusterView } from '../admin/cluster-view.js';
+import { clusterQueueView, clusterQueuesView } from '../admin/cluster-queue-admin.js';
+import type { ClusterQueues } from '../cluster/durable/cluster-queues.js';
+import type { NodeSummaries } from '../cluster/node-summary.js';
 
 /*
  * Admin operations over the WebSocket protocol (protocol.md §17): the HTTP views, plus the
@@ -32,6 +35,7 @@ export const KICK_REASON = 'kicked by an operator';
 
 export function admin(ctx: BrokerContext, conn: Connection, f: AdminFrame): void {
   checkFields(f);
+  if (ctx.clusterQueues && ctx.clusterNodes && clusterQueueOp(ctx.clusterQueues, ctx.clusterNodes, ctx, conn, f)) return;
   switch (f.op) {
     case 'queues':
       return report(conn, f, listQueues(ctx.durable, ctx.rates));
@@ -62,6 +66,36 @@ export function admin(ctx: BrokerContext, conn: Connection, f: AdminFrame): void
     }
     case 'kick':
       return kick(ctx, conn, f);
+  }
+}
+
+/**
+ * Cluster mode: the queue views and operations act on the queues in Redis, for the whole cluster
+ * (the local store is empty there). False for the ops that do not concern durable queues.
+ */
+function clusterQueueOp(queues: ClusterQueues, nodes: NodeSummaries, ctx: BrokerContext, conn: Connection, f: AdminFrame): boolean {
+  const answer = (work: Promise<unknown>) => void work.then((result) => report(conn, f, result), (err: unknown) => conn.sendError(err, f.id));
+  switch (f.op) {
+    case 'queues':
+      answer(clusterQueuesView(queues, nodes));
+      return true;
+    case 'queue':
+      answer(clusterQueueView(queues, nodes, f.name!, f.peek));
+      return true;
+    case 'purge':
+      answer(queues.purge(f.name!).then((purged) => {
+        audit(ctx, conn, 'purge', { queue: f.name, purged });
+        return { purged };
+      }));
+      return true;
+    case 'retry':
+      answer(queues.retry(f.name!).then(({ moved, remaining }) => {
+        audit(ctx, conn, 'retry', { queue: f.name, moved, remaining });
+        return { moved, remaining };
+      }));
+      return true;
+    default:
+      return false;
   }
 }
 
