@@ -1,21 +1,24 @@
 /**
  * Admin operations in cluster mode (protocol.md §17.7): `queues`, `queue` (with `peek`), `purge`
  * and `retry` act on the durable queues in Redis, whichever node is asked, in the shapes of a
- * broker on its own.
+ * broker on its own; `connections` lists every node's and `kick` reaches any node.
  */
 import { fileURLToPath } from 'node:url';
 import type { Client } from '../client-sdk/index.js';
 import { requireBuilt } from './helpers/built.js';
 import { ChildTracker } from './helpers/child-process.js';
+import { rawClients } from './helpers/raw-client.js';
 import { testQueueCluster } from './helpers/cluster-queues.js';
 import { take, until } from './helpers/setup.js';
 
 const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const children = new ChildTracker();
 const t = testQueueCluster();
+const raw = rawClients();
 beforeAll(() => requireBuilt(MAIN));
 beforeEach(() => t.start());
 afterEach(async () => {
+  await raw.closeAll();
   await children.killAll();
   await t.cleanup();
 });
@@ -107,3 +110,23 @@ test('retry moves the dead letters back into their queue, as far as it has room'
   await expect(onA.admin({ op: 'retry', name: 'pay.dlq' })).rejects.toMatchObject({ code: 'INVALID_FRAME' });
   await expect(onA.admin({ op: 'retry', name: 'nope' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
 });
+
+test('connections lists every node\'s, each with its node; kick closes a connection on another node over the bus', async () => {
+  const [a, b] = [await t.node(), await t.node()];
+  const operator = await t.client(a, { name: 'operator' });
+  const victim = await raw.open(b.url, 'msgpack');
+  const { connectionId } = await victim.hello({ name: 'victim' });
+  const nodeOfB = connectionId.slice(connectionId.indexOf('-') + 1);
+
+  const list = (await askUntil(operator, { op: 'connections' }, (r) => r.some((c: any) => c.id === connectionId))) as any[];
+  expect(list[0]).toMatchObject({ name: 'operator', node: expect.any(String) });
+  expect(list.find((c) => c.id === connectionId)).toMatchObject({ name: 'victim', node: nodeOfB, codec: 'msgpack' });
+  const http = await (await fetch(`${a.url.replace(/^ws/, 'http')}/api/connections`)).json();
+  expect(http.map((c: any) => [c.name, c.node])).toContainEqual(['victim', nodeOfB]);
+
+  expect(await operator.admin({ op: 'kick', connection: connectionId })).toBeUndefined();
+  expect(await victim.closed).toEqual({ code: 4006, reason: 'kicked by an operator' });
+  await expect(operator.admin({ op: 'kick', connection: connectionId })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  await expect(operator.admin({ op: 'kick', connection: 'c9-nosuchnode' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  expect(raw.violations()).toEqual([]);
+}, 15_000);

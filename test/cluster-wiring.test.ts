@@ -82,13 +82,14 @@ describe('the cluster bus and the cluster queues as one system', () => {
       view = (await operator.admin({ op: 'cluster' })) as View;
     });
     expect(view!.nodes).toEqual([
-      { node: view!.node, url: a.url, connections: 1, queueConsumers: {}, startedAt: expect.any(Number), self: true },
-      { node: expect.any(String), url: b.url, connections: 2, queueConsumers: { orders: 1 }, startedAt: expect.any(Number), self: false },
+      { node: view!.node, url: a.url, connections: 1, queueConsumers: {}, connectionList: [expect.objectContaining({ id: expect.any(String) })], startedAt: expect.any(Number), self: true },
+      { node: expect.any(String), url: b.url, connections: 2, queueConsumers: { orders: 1 }, connectionList: expect.any(Array), startedAt: expect.any(Number), self: false },
     ]);
     expect(view!.queues).toEqual([{ name: 'orders', pattern: 'orders.>', messages: 3, inFlight: 1, depth: 2 }]);
-    // Connection ids end with the id of the node holding them.
-    const conns = (await (await t.client(b)).admin({ op: 'connections' })) as { id: string }[];
-    expect(conns.every((c) => c.id.endsWith(`-${view!.nodes[1]!.node}`))).toBe(true);
+    // Connection ids end with the id of the node holding them, which `connections` names, every node's.
+    const conns = (await (await t.client(b)).admin({ op: 'connections' })) as { id: string; node: string }[];
+    expect(conns.every((c) => c.id.endsWith(`-${c.node}`))).toBe(true);
+    expect(new Set(conns.map((c) => c.node))).toEqual(new Set(view!.nodes.map((n) => n.node)));
     const cli = await children.spawn(MAIN, ['cluster', '--url', b.url], {}, ['LINDEN_URL']).exited;
     expect(cli).toMatchObject({ code: 0 });
     expect(cli.stdout).toMatch(new RegExp(`^${view!.nodes[1]!.node} \\*\\s+${b.url}\\s+\\d+$`, 'm'));
