@@ -130,3 +130,22 @@ test('connections lists every node\'s, each with its node; kick closes a connect
   await expect(operator.admin({ op: 'kick', connection: 'c9-nosuchnode' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
   expect(raw.violations()).toEqual([]);
 }, 15_000);
+
+test('while Redis is away the cluster views and ops answer STORE_UNAVAILABLE (HTTP 503), and work again once it is back', async () => {
+  const a = await t.node();
+  const c = await t.client(a);
+  await c.createQueue('jobs', 'jobs.>');
+  await t.redis.kill();
+  await expect(c.admin({ op: 'queues' })).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+  await expect(c.admin({ op: 'purge', name: 'jobs' })).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+  await expect(c.admin({ op: 'connections' })).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+  expect((await fetch(`${a.url.replace(/^ws/, 'http')}/api/queues`)).status).toBe(503);
+  await t.redis.restart();
+  // Back by itself: asked again until the command connection has reconnected.
+  let back: unknown;
+  await until(() => back !== undefined, 10_000, async () => {
+    back = await c.admin({ op: 'queues' }).catch(() => undefined);
+  });
+  expect(back).toEqual([expect.objectContaining({ name: 'jobs', messages: 0 })]);
+}, 20_000);
+
