@@ -22,6 +22,8 @@ export interface BrokerContext {
   readonly clusterQueues: ClusterQueues | undefined;
   /** Cluster mode: what every node of the cluster says of itself (admin `cluster`); set once the node joined. */
   clusterNodes: NodeSummaries | undefined;
+  /** Cluster mode: admin `kick` of a connection on another node, over the bus; resolves with whether it was there. */
+  clusterKick: ((node: string, connection: string) => Promise<boolean>) | undefined;
   readonly spaces: SpaceCore;
   readonly validators: Record<CodecName, FrameValidator>;
   readonly version: string;

@@ -15,6 +15,9 @@ import { Authenticator } from './auth/authenticator.js';
 import { adminHandler } from './admin/http.js';
 import { createMetrics } from './admin/metrics.js';
 import { RateSampler } from './admin/rates.js';
+import { listConnections } from './admin/views.js';
+import { KICK_REASON } from './handlers/admin.js';
+import { LISTED_CONNECTIONS } from './cluster/node-summary.js';
 import type { BrokerContext } from './broker-context.js';
 import type { Census } from './census.js';
 import { Connection } from './connection.js';
@@ -130,6 +133,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     durable,
     clusterQueues,
     clusterNodes: undefined,
+    clusterKick: undefined,
     spaces,
     validators: { msgpack: new FrameValidator('msgpack'), json: new FrameValidator('json') },
     version: LINDEN_VERSION,
@@ -160,6 +164,14 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     ? joinCluster(redisTarget, clusterQueues.redis, instance, ctx.pubsub, spaces, opts, log.child({ component: 'cluster' }), clusterQueues)
     : undefined;
   ctx.clusterNodes = cluster?.summaries;
+  if (cluster) {
+    ctx.clusterKick = (node, id) => cluster.kick(node, id);
+    cluster.kickHere = (id) => {
+      const target = [...connections].find((c) => c.id === id);
+      if (target) ctx.closeConnection(target, CLOSE_CODES.KICKED.code, KICK_REASON);
+      return target !== undefined;
+    };
+  }
 
   const slow = new SlowConsumers(connections, opts.writeDeadlineMs, log, ctx.closeConnection);
 
@@ -174,6 +186,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     upgradeHint: `Linden speaks WebSocket here: connect with subprotocol ${SUPPORTED.join(' or ')}\n`,
     auth,
     metricsAuth: opts.metricsAuth,
+    cluster: clusterQueues && cluster ? { queues: clusterQueues, nodes: cluster.summaries } : undefined,
   });
   const https: HttpsServer | undefined = identity ? createHttpsServer({ cert: identity.cert, key: identity.key }, handler) : undefined;
   const http: Server = https ?? createServer(handler);
@@ -290,7 +303,9 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   const { port } = http.address() as AddressInfo;
   const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   const url = `${https ? 'wss' : 'ws'}://${hostForUrl}:${port}`;
-  cluster?.summaries.start(() => ({ url, connections: connections.size }));
+  cluster?.summaries.start(() => ({ url, connections: connections.size, queueConsumers: clusterQueues!.consumerCounts(),
+    connectionList: listConnections([...connections].slice(0, LISTED_CONNECTIONS)),
+  }));
   announce(log, opts.logLevel).info({ url, version: LINDEN_VERSION, protocol: PROTOCOL_VERSION }, 'broker listening');
   if (identity) log.info(identity.summary, 'TLS certificate loaded');
   warnIfExposed(opts, log);

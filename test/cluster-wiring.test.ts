@@ -76,19 +76,20 @@ describe('the cluster bus and the cluster queues as one system', () => {
     for (const n of [1, 2, 3]) await operator.publish('orders.eu', { n }, { mode: 'persistent', ack: 'submission' });
     const sub = consumer.subscribe('orders.>', { durable: 'orders' });
     await take(sub, 1); // held, not acked
-    type View = { node: string; nodes: { node: string; url: string; connections: number; self: boolean }[]; queues: unknown[] };
+    type View = { node: string; nodes: { node: string; url: string; connections: number; queueConsumers?: Record<string, number>; self: boolean }[]; queues: unknown[] };
     let view: View | undefined;
-    await until(() => view?.nodes.length === 2 && view.nodes[1]!.connections === 2 && view.queues.length > 0 && (view.queues[0] as { inFlight: number }).inFlight === 1, 10_000, async () => {
+    await until(() => view?.nodes.length === 2 && view.nodes[1]!.connections === 2 && view.nodes[1]!.queueConsumers?.orders === 1 && view.queues.length > 0 && (view.queues[0] as { inFlight: number }).inFlight === 1, 10_000, async () => {
       view = (await operator.admin({ op: 'cluster' })) as View;
     });
     expect(view!.nodes).toEqual([
-      { node: view!.node, url: a.url, connections: 1, startedAt: expect.any(Number), self: true },
-      { node: expect.any(String), url: b.url, connections: 2, startedAt: expect.any(Number), self: false },
+      { node: view!.node, url: a.url, connections: 1, queueConsumers: {}, connectionList: [expect.objectContaining({ id: expect.any(String) })], startedAt: expect.any(Number), self: true },
+      { node: expect.any(String), url: b.url, connections: 2, queueConsumers: { orders: 1 }, connectionList: expect.any(Array), startedAt: expect.any(Number), self: false },
     ]);
     expect(view!.queues).toEqual([{ name: 'orders', pattern: 'orders.>', messages: 3, inFlight: 1, depth: 2 }]);
-    // Connection ids end with the id of the node holding them.
-    const conns = (await (await t.client(b)).admin({ op: 'connections' })) as { id: string }[];
-    expect(conns.every((c) => c.id.endsWith(`-${view!.nodes[1]!.node}`))).toBe(true);
+    // Connection ids end with the id of the node holding them, which `connections` names, every node's.
+    const conns = (await (await t.client(b)).admin({ op: 'connections' })) as { id: string; node: string }[];
+    expect(conns.every((c) => c.id.endsWith(`-${c.node}`))).toBe(true);
+    expect(new Set(conns.map((c) => c.node))).toEqual(new Set(view!.nodes.map((n) => n.node)));
     const cli = await children.spawn(MAIN, ['cluster', '--url', b.url], {}, ['LINDEN_URL']).exited;
     expect(cli).toMatchObject({ code: 0 });
     expect(cli.stdout).toMatch(new RegExp(`^${view!.nodes[1]!.node} \\*\\s+${b.url}\\s+\\d+$`, 'm'));

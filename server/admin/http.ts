@@ -7,6 +7,11 @@ import type { Connection } from '../connection.js';
 import type { DurableCore } from '../pubsub/durable/durable-core.js';
 import type { SpaceCore } from '../space/space-core.js';
 import type { RateSampler } from './rates.js';
+import { LindenError } from '../../protocol/errors.js';
+import type { ClusterQueues } from '../cluster/durable/cluster-queues.js';
+import type { NodeSummaries } from '../cluster/node-summary.js';
+import { clusterQueueView, clusterQueuesView } from './cluster-queue-admin.js';
+import { clusterConnections } from './cluster-connections.js';
 import { findSpace, listConnections, listQueues, listSpaces, listSubscriptions, queueDetail, spaceDetail } from './views.js';
 
 export interface AdminSources {
@@ -24,6 +29,8 @@ export interface AdminSources {
   readonly auth: Authenticator;
   /** /metrics needs an admin's bearer token too (option `metricsAuth`). */
   readonly metricsAuth: boolean;
+  /** Cluster mode: /api/queues answers from Redis, and /api/connections lists every node's (protocol.md §17.7). */
+  readonly cluster?: { readonly queues: ClusterQueues; readonly nodes: NodeSummaries };
 }
 
 type Route = (req: IncomingMessage, res: ServerResponse, name: string | undefined) => Promise<void> | void;
@@ -42,6 +49,7 @@ export function adminHandler(src: AdminSources): (req: IncomingMessage, res: Ser
       res.end(text);
     },
     '/api/queues': (req, res, name) => {
+      if (src.cluster) return clusterQueues(src.cluster, req, res, name);
       if (name === undefined) return json(res, 200, listQueues(src.durable, src.rates));
       const peek = peekOf(req, res);
       if (peek === undefined) return;
@@ -61,9 +69,10 @@ export function adminHandler(src: AdminSources): (req: IncomingMessage, res: Ser
       if (name !== undefined) return notFound(res, `no route ${req.url}`);
       json(res, 200, listSubscriptions(src.connections));
     },
-    '/api/connections': (req, res, name) => {
+    '/api/connections': async (req, res, name) => {
       if (name !== undefined) return notFound(res, `no route ${req.url}`);
-      json(res, 200, listConnections(src.connections));
+      if (!src.cluster) return json(res, 200, listConnections(src.connections));
+      await orUnavailable(res, async () => clusterConnections(src.cluster!.nodes, src.cluster!.queues.node, src.connections));
     },
   };
 
@@ -136,6 +145,23 @@ function answer(route: Route, req: IncomingMessage, res: ServerResponse, name: s
     if (!res.headersSent) json(res, 500, { error: 'INTERNAL_ERROR', message: err instanceof Error ? err.message : String(err) });
     else res.destroy();
   });
+}
+
+async function clusterQueues(cluster: NonNullable<AdminSources['cluster']>, req: IncomingMessage, res: ServerResponse, name: string | undefined): Promise<void> {
+  const peek = name === undefined ? 0 : peekOf(req, res);
+  if (peek === undefined) return;
+  await orUnavailable(res, () => (name === undefined ? clusterQueuesView(cluster.queues, cluster.nodes) : clusterQueueView(cluster.queues, cluster.nodes, name, peek)));
+}
+
+/** A cluster-mode view read from Redis: 404 for NOT_FOUND, 503 while Redis is away (STORE_UNAVAILABLE). */
+async function orUnavailable(res: ServerResponse, view: () => Promise<unknown>): Promise<void> {
+  try {
+    json(res, 200, await view());
+  } catch (err) {
+    if (!(err instanceof LindenError)) throw err;
+    if (err.code === 'NOT_FOUND') return notFound(res, err.message);
+    json(res, 503, { error: err.code, message: err.message });
+  }
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

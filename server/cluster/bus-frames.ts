@@ -64,12 +64,29 @@ export interface BusQueueEvent {
   readonly event: ReceiptEvent;
 }
 
-export type BusFrame = BusMessage | BusReport | BusEvent | BusQueueEvent;
+/** Admin `kick` of a connection of the receiving node, asked on node `origin`, which waits for the answer (`kicked`) under `id`. */
+export interface BusKick {
+  readonly kind: 'kick';
+  readonly id: number;
+  readonly origin: string;
+  readonly connection: string;
+}
+
+/** The answer to a `kick`: whether the connection was there (and is closed now). */
+export interface BusKicked {
+  readonly kind: 'kicked';
+  readonly id: number;
+  readonly found: boolean;
+}
+
+export type BusFrame = BusMessage | BusReport | BusEvent | BusQueueEvent | BusKick | BusKicked;
 
 const MESSAGE = 0;
 const REPORT = 1;
 const EVENT = 2;
 const QUEUE_EVENT = 3;
+const KICK = 4;
+const KICKED = 5;
 
 export function encodeBody(topic: string, mid: string, data: Uint8Array, hdr: Headers | undefined, track: Track | undefined): Uint8Array {
   const t = track && [track.origin, track.id, track.stage, track.reply, track.codec, track.timeoutMs];
@@ -92,6 +109,14 @@ export function encodeQueueEvent(queue: string, mid: string, e: ReceiptEvent): B
   return packr.pack([QUEUE_EVENT, queue, mid, e.kind, e.kind === 'rejected' ? e.reason : null]);
 }
 
+export function encodeKick(id: number, origin: string, connection: string): Buffer {
+  return packr.pack([KICK, id, origin, connection]);
+}
+
+export function encodeKicked(id: number, found: boolean): Buffer {
+  return packr.pack([KICKED, id, found]);
+}
+
 export function decodeBusFrame(buf: Buffer): BusFrame {
   const values = packr.unpackMultiple(buf) as unknown[];
   const head = values[0] as unknown[];
@@ -108,6 +133,14 @@ export function decodeBusFrame(buf: Buffer): BusFrame {
     const [, queue, mid, kind, reason] = head as [number, string, string, ReceiptEvent['kind'], string | null];
     const event = (kind === 'rejected' ? { kind, reason: reason ?? '' } : { kind }) as ReceiptEvent;
     return { kind: 'queue-event', queue, mid, event };
+  }
+  if (head[0] === KICK) {
+    const [, id, origin, connection] = head as [number, number, string, string];
+    return { kind: 'kick', id, origin, connection };
+  }
+  if (head[0] === KICKED) {
+    const [, id, found] = head as [number, number, boolean];
+    return { kind: 'kicked', id, found };
   }
   const [, id, node, index, what, reason, data] = head as [number, number, string, number, BusEvent['what'], string | null, Uint8Array | null];
   return { kind: 'event', id, node, index, what, reason: reason ?? undefined, data: data ?? undefined };

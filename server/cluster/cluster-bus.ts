@@ -11,7 +11,7 @@ import { ReceiptTracker } from '../pubsub/receipt-tracker.js';
 import { groupKey } from '../pubsub/router.js';
 import { isGroup, type RouteEntry, type Subscription } from '../pubsub/subscription.js';
 import { msgpackCodec } from '../../protocol/codec.js';
-import { decodeBusFrame, encodeBody, encodeEvent, encodeMessage, encodeQueueEvent, encodeReport, type BusEvent, type BusFrame, type Track } from './bus-frames.js';
+import { decodeBusFrame, encodeBody, encodeEvent, encodeKick, encodeKicked, encodeMessage, encodeQueueEvent, encodeReport, type BusEvent, type BusFrame, type Track } from './bus-frames.js';
 import type { ReceiptEvent } from './durable/receipt-watches.js';
 import { ClusterSubmission } from './cluster-submission.js';
 import type { InterestSync } from './interest-sync.js';
@@ -53,6 +53,10 @@ export class ClusterBus implements ClusterLink, ReportSink {
   private arrived = 0;
   /** Where a durable queue's receipt event for a publisher of this node goes (ClusterQueues.receiptEvent). */
   queueEvent: ((queue: string, mid: string, e: ReceiptEvent) => void) | undefined;
+  /** Closes a connection of this node for an operator on another (admin `kick`); false when there is none of that id. */
+  kickHere: ((connection: string) => boolean) | undefined;
+  /** Kicks asked of other nodes, waiting for their answer. */
+  private readonly kicks = new Map<number, (found: boolean) => void>();
 
   constructor(
     private readonly node: string,
@@ -186,6 +190,11 @@ export class ClusterBus implements ClusterLink, ReportSink {
       return deliverFromBus(this.core, frame, this);
     }
     if (frame.kind === 'queue-event') return this.queueEvent?.(frame.queue, frame.mid, frame.event);
+    if (frame.kind === 'kick') {
+      const found = this.kickHere?.(frame.connection) ?? false;
+      return void this.redis.spublish(nodeChannel(frame.origin), encodeKicked(frame.id, found)).catch(() => undefined); // the asker gives up after its wait
+    }
+    if (frame.kind === 'kicked') return this.kicks.get(frame.id)?.(frame.found);
     const pending = this.pending.get(frame.id);
     if (!pending) return; // answered already (timed out)
     if (frame.kind === 'report') {
@@ -208,6 +217,24 @@ export class ClusterBus implements ClusterLink, ReportSink {
 
   event(track: Track, index: number, what: BusEvent['what'], reason?: string, data?: Uint8Array): void {
     this.reply(track, encodeEvent(track.id, this.node, index, what, reason, data));
+  }
+
+  /**
+   * Admin `kick` of a connection on another node, over its channel: resolves with whether that
+   * node had it (and closed it), or false when it does not answer within `waitMs` (gone, or Redis away).
+   */
+  kick(node: string, connection: string, waitMs: number): Promise<boolean> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      const done = (found: boolean) => {
+        clearTimeout(timer);
+        this.kicks.delete(id);
+        resolve(found);
+      };
+      const timer = setTimeout(() => done(false), waitMs);
+      this.kicks.set(id, done);
+      this.redis.spublish(nodeChannel(node), encodeKick(id, this.node, connection)).catch(() => done(false));
+    });
   }
 
   /** A durable queue's event for a publisher on `node` (the entry's origin): the seam ClusterQueues.forwardReceipt. */

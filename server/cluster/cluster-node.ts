@@ -15,11 +15,17 @@ import { spaceChannel } from './space-scripts.js';
 
 /** Longest wait between attempts to reach Redis again. */
 const MAX_RETRY_MS = 1_000;
+/** How long an admin `kick` forwarded to another node waits for its answer. */
+const KICK_WAIT_MS = 2_000;
 
 export interface ClusterNode {
   readonly id: string;
   /** Every node's summary in Redis (admin `cluster`); started once the broker listens. */
   readonly summaries: NodeSummaries;
+  /** Admin `kick` of a connection on another node (ClusterBus.kick). */
+  kick(node: string, connection: string): Promise<boolean>;
+  /** Set by the broker: closes a connection of this node for an operator on another. */
+  kickHere: ((connection: string) => boolean) | undefined;
   stop(): Promise<void>;
 }
 
@@ -100,6 +106,13 @@ export function joinCluster(
   return {
     id,
     summaries,
+    kick: (node, connection) => bus.kick(node, connection, KICK_WAIT_MS),
+    set kickHere(fn: ((connection: string) => boolean) | undefined) {
+      bus.kickHere = fn;
+    },
+    get kickHere() {
+      return bus.kickHere;
+    },
     async stop() {
       await summaries.stop();
       core.cluster = undefined;

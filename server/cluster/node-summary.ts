@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { ConnectionView } from '../admin/views.js';
 import { NODES_KEY, NODE_TTL_MS, summaryKey } from './keys.js';
 
 /** What a node tells the others about itself, for the admin `cluster` view (protocol.md §17). */
@@ -8,8 +9,15 @@ export interface NodeSummary {
   readonly url: string;
   /** Its open connections now. */
   readonly connections: number;
+  /** Consumers on this node per durable queue that has any (admin `queues`/`queue` add them up). */
+  readonly queueConsumers?: Readonly<Record<string, number>>;
+  /** Its connections as the `connections` view shows them, at most LISTED_CONNECTIONS (admin `connections` lists every node's). */
+  readonly connectionList?: readonly ConnectionView[];
   readonly startedAt: number;
 }
+
+/** A bound on the connections a summary lists, so that it stays small enough to write every second. */
+export const LISTED_CONNECTIONS = 500;
 
 /** How often a node writes its summary; it expires after NODE_TTL_MS, so a dead node's goes with it. */
 const SUMMARY_EVERY_MS = 1_000;

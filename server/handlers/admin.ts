@@ -6,6 +6,10 @@ import type { BrokerContext } from '../broker-context.js';
 import type { Connection } from '../connection.js';
 import { audit } from './audit.js';
 import { clusterView } from '../admin/cluster-view.js';
+import { clusterConnections, nodeOfConnection } from '../admin/cluster-connections.js';
+import { clusterQueueView, clusterQueuesView } from '../admin/cluster-queue-admin.js';
+import type { ClusterQueues } from '../cluster/durable/cluster-queues.js';
+import type { NodeSummaries } from '../cluster/node-summary.js';
 
 /*
  * Admin operations over the WebSocket protocol (protocol.md §17): the HTTP views, plus the
@@ -32,6 +36,7 @@ export const KICK_REASON = 'kicked by an operator';
 
 export function admin(ctx: BrokerContext, conn: Connection, f: AdminFrame): void {
   checkFields(f);
+  if (ctx.clusterQueues && ctx.clusterNodes && clusterOp(ctx.clusterQueues, ctx.clusterNodes, ctx, conn, f)) return;
   switch (f.op) {
     case 'queues':
       return report(conn, f, listQueues(ctx.durable, ctx.rates));
@@ -65,14 +70,59 @@ export function admin(ctx: BrokerContext, conn: Connection, f: AdminFrame): void
   }
 }
 
+/**
+ * Cluster mode: the queue views and operations act on the queues in Redis, for the whole cluster
+ * (the local store is empty there), and `connections` lists every node's. False for the ops
+ * answered as on a broker of its own.
+ */
+function clusterOp(queues: ClusterQueues, nodes: NodeSummaries, ctx: BrokerContext, conn: Connection, f: AdminFrame): boolean {
+  const answer = (work: Promise<unknown>) => void work.then((result) => report(conn, f, result), (err: unknown) => conn.sendError(err, f.id));
+  switch (f.op) {
+    case 'queues':
+      answer(clusterQueuesView(queues, nodes));
+      return true;
+    case 'queue':
+      answer(clusterQueueView(queues, nodes, f.name!, f.peek));
+      return true;
+    case 'purge':
+      answer(queues.purge(f.name!).then((purged) => {
+        audit(ctx, conn, 'purge', { queue: f.name, purged });
+        return { purged };
+      }));
+      return true;
+    case 'retry':
+      answer(queues.retry(f.name!).then(({ moved, remaining }) => {
+        audit(ctx, conn, 'retry', { queue: f.name, moved, remaining });
+        return { moved, remaining };
+      }));
+      return true;
+    case 'connections':
+      answer(clusterConnections(nodes, queues.node, ctx.connections));
+      return true;
+    default:
+      return false;
+  }
+}
+
 /** Closes the connection named with 4006; `ok` to the asker, before the close when it kicks itself. */
 function kick(ctx: BrokerContext, conn: Connection, f: AdminFrame): void {
   const target = [...ctx.connections].find((c) => c.id === f.connection);
+  const node = nodeOfConnection(f.connection!);
+  if (!target && ctx.clusterKick && node !== undefined && node !== ctx.clusterQueues?.node) return kickElsewhere(ctx, ctx.clusterKick, conn, f, node);
   if (!target) throw new LindenError('NOT_FOUND', doesNotExist('connection', f.connection!), { connection: f.connection });
   audit(ctx, conn, 'kick', { target: target.id, targetClient: target.name });
   if (target === conn) conn.sendFrame({ t: 'ok', re: f.id });
   ctx.closeConnection(target, CLOSE_CODES.KICKED.code, KICK_REASON);
   if (target !== conn) conn.sendFrame({ t: 'ok', re: f.id });
+}
+
+/** Cluster mode: the connection's node closes it (over the bus) and says whether it had it. */
+function kickElsewhere(ctx: BrokerContext, clusterKick: NonNullable<BrokerContext['clusterKick']>, conn: Connection, f: AdminFrame, node: string): void {
+  void clusterKick(node, f.connection!).then((found) => {
+    if (!found) return conn.sendError(new LindenError('NOT_FOUND', `${doesNotExist('connection', f.connection!)} (node ${node} does not have it, or did not answer)`, { connection: f.connection }), f.id);
+    audit(ctx, conn, 'kick', { target: f.connection, node });
+    conn.sendFrame({ t: 'ok', re: f.id });
+  });
 }
 
 function checkFields(f: AdminFrame): void {

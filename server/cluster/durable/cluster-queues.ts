@@ -15,7 +15,7 @@ import { queueDepths, type ClusterQueueDepth } from './queue-depths.js';
 import { ReceiptWatches, type ReceiptEvent } from './receipt-watches.js';
 import { QUEUES_CHANNEL, QUEUES_HASH, QUEUES_VERSION, midKey, streamKey } from './redis-keys.js';
 import { entryArgs, type StreamMessage } from './stream-entry.js';
-import { DEAD_LETTER, PUBLISH, publishArgs } from './stream-scripts.js';
+import { DEAD_LETTER, PUBLISH, PURGE, RETRY, publishArgs } from './stream-scripts.js';
 import { StreamQueue, type StreamQueueHost } from './stream-queue.js';
 import { StreamSweep } from './stream-sweep.js';
 import { MAX_QUEUE_NAME } from '../../pubsub/durable/durable-core.js';
@@ -105,6 +105,54 @@ export class ClusterQueues implements StreamQueueHost {
 
   definition(name: string): QueueDefinition | undefined {
     return this.directory.queues.get(name);
+  }
+
+  /** Every queue's definition as this node last loaded it (admin views). */
+  definitions(): QueueDefinition[] {
+    return [...this.directory.queues.values()];
+  }
+
+  /** The queue of that name, or NOT_FOUND, reading the definitions again before refusing (another node may have just created it). */
+  async find(name: string): Promise<QueueDefinition> {
+    if (!this.directory.queues.has(name)) await this.directory.reload().catch((err: unknown) => { throw unavailable(err); });
+    return this.directory.get(name);
+  }
+
+  /** Consumers on this node per queue with any: what this node's summary tells the others. */
+  consumerCounts(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const [name, { queue }] of this.active) if (queue.consumers.length > 0) counts[name] = queue.consumers.length;
+    return counts;
+  }
+
+  /** This node's consumers of the queue, as the local `queue` view lists them. */
+  localConsumers(name: string): { connection: string; name: string | null; sid: number; inFlight: number }[] {
+    const queue = this.active.get(name)?.queue;
+    return (queue?.consumers ?? []).map((c) => ({ connection: c.conn.id, name: c.conn.name ?? null, sid: c.sid, inFlight: c.inFlight }));
+  }
+
+  /** Admin `purge` for the whole cluster: the entries no node holds pending, in one script (PURGE). */
+  async purge(name: string): Promise<number> {
+    await this.find(name);
+    try {
+      return Number(await PURGE.run(this.redis, [streamKey(name)], []));
+    } catch (err) {
+      throw unavailable(err);
+    }
+  }
+
+  /** Admin `retry` for the whole cluster: `<name>.dlq`'s ready entries back into `<name>` while it has room (RETRY). */
+  async retry(name: string): Promise<{ moved: number; remaining: number }> {
+    const def = await this.find(name);
+    if (def.pattern === null) {
+      throw new LindenError('INVALID_FRAME', `"${name}" is a dead-letter queue: name the queue whose dead letters to move back, "${name.slice(0, -'.dlq'.length)}"`, { t: 'admin', field: 'name' });
+    }
+    try {
+      const [moved, remaining] = (await RETRY.run(this.redis, [streamKey(name), streamKey(`${name}.dlq`)], [def.config.maxMessages])) as [number, number];
+      return { moved: Number(moved), remaining: Number(remaining) };
+    } catch (err) {
+      throw unavailable(err);
+    }
   }
 
   // ---- the frames ----

@@ -102,6 +102,71 @@ end
 return reaped
 `);
 
+/**
+ * The ids a stream's group holds pending, as a Lua set `pending` (shared by PURGE and RETRY):
+ * an entry in the stream and not pending is ready (acked entries are deleted). No group or no
+ * stream: nothing pending.
+ */
+const PENDING_SET = `
+local function pendingSet(key)
+  local set = {}
+  local summary = redis.pcall('XPENDING', key, 'linden')
+  if type(summary) ~= 'table' or summary.err or summary[1] == 0 then return set end
+  for _, e in ipairs(redis.call('XPENDING', key, 'linden', '-', '+', summary[1])) do set[e[1]] = true end
+  return set
+end
+`;
+
+/**
+ * Admin `purge`: deletes the entries of a stream that are not pending (ready), page by page in
+ * one script, so no delivery starts in between. KEYS: stream. Returns how many went.
+ */
+export const PURGE = new LuaScript(`${PENDING_SET}
+local pending = pendingSet(KEYS[1])
+local purged = 0
+local from = '-'
+while true do
+  local page = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', 500)
+  local ids = {}
+  for _, e in ipairs(page) do if not pending[e[1]] then ids[#ids + 1] = e[1] end end
+  if #ids > 0 then purged = purged + redis.call('XDEL', KEYS[1], unpack(ids)) end
+  if #page < 500 then return purged end
+  from = '(' .. page[#page][1]
+end
+`);
+
+/**
+ * Admin `retry`: moves the ready entries of the dead-letter stream back to the queue's, oldest
+ * first, while the queue has room under its maxMessages (nothing is dropped to make room). Each
+ * is a new entry at the back (delivery count 0) with no publisher waiting (origin ''), and is
+ * deleted from the dead letters in the same script, so it is in exactly one of them. KEYS: queue
+ * stream, dlq stream. ARGV: the queue's maxMessages. Returns {moved, remaining ready}.
+ */
+export const RETRY = new LuaScript(`${PENDING_SET}
+local pending = pendingSet(KEYS[2])
+local room = tonumber(ARGV[1]) - redis.call('XLEN', KEYS[1])
+local moved, remaining = 0, 0
+local from = '-'
+while true do
+  local page = redis.call('XRANGE', KEYS[2], from, '+', 'COUNT', 500)
+  for _, e in ipairs(page) do
+    if not pending[e[1]] then
+      if moved < room then
+        local fields = e[2]
+        for i = 1, #fields, 2 do if fields[i] == 'o' then fields[i + 1] = '' end end
+        redis.call('XADD', KEYS[1], '*', unpack(fields))
+        redis.call('XDEL', KEYS[2], e[1])
+        moved = moved + 1
+      else
+        remaining = remaining + 1
+      end
+    end
+  end
+  if #page < 500 then return {moved, remaining} end
+  from = '(' .. page[#page][1]
+end
+`);
+
 /** Per matching queue, what PUBLISH needs to decide whether it takes the message. */
 export function publishArgs(queues: readonly QueueDefinition[]): string[] {
   return queues.flatMap((q) => [String(q.config.maxMessages), q.config.overflow === 'reject' ? 'r' : 'd']);

@@ -1,0 +1,151 @@
+/**
+ * Admin operations in cluster mode (protocol.md §17.7): `queues`, `queue` (with `peek`), `purge`
+ * and `retry` act on the durable queues in Redis, whichever node is asked, in the shapes of a
+ * broker on its own; `connections` lists every node's and `kick` reaches any node.
+ */
+import { fileURLToPath } from 'node:url';
+import type { Client } from '../client-sdk/index.js';
+import { requireBuilt } from './helpers/built.js';
+import { ChildTracker } from './helpers/child-process.js';
+import { rawClients } from './helpers/raw-client.js';
+import { testQueueCluster } from './helpers/cluster-queues.js';
+import { take, until } from './helpers/setup.js';
+
+const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const children = new ChildTracker();
+const t = testQueueCluster();
+const raw = rawClients();
+beforeAll(() => requireBuilt(MAIN));
+beforeEach(() => t.start());
+afterEach(async () => {
+  await raw.closeAll();
+  await children.killAll();
+  await t.cleanup();
+});
+
+async function cli(...args: string[]) {
+  return children.spawn(MAIN, args, {}, ['LINDEN_URL']).exited;
+}
+
+async function publish(c: Client, topic: string, values: number[]): Promise<void> {
+  for (const n of values) await c.publish(topic, { n }, { mode: 'persistent', ack: 'submission' });
+}
+
+/** Asks until the answer passes `check` (another node's consumers reach its summary within a second). */
+async function askUntil(c: Client, request: Parameters<Client['admin']>[0], check: (r: any) => boolean): Promise<any> {
+  let last: any;
+  await until(() => last !== undefined && check(last), 5_000, async () => {
+    last = await c.admin(request);
+  });
+  return last;
+}
+
+test('queues and queue (with peek) show the whole cluster from any node: depth, in flight, consumers elsewhere', async () => {
+  const [a, b] = [await t.node(), await t.node()];
+  const [onA, onB] = [await t.client(a), await t.client(b)];
+  await onA.createQueue('jobs', 'jobs.>', { maxInFlight: 2 });
+  await publish(onB, 'jobs.x', [0, 1, 2, 3, 4]);
+  const held = await take(onB.subscribe<{ n: number }>('jobs.>', { durable: 'jobs' }), 2);
+  expect(held.map((m) => m.data.n)).toEqual([0, 1]);
+
+  const queues = await askUntil(onA, { op: 'queues' }, (r) => r[0]?.consumers === 1 && r[0]?.inFlight === 2);
+  expect(queues).toEqual([expect.objectContaining({ name: 'jobs', pattern: 'jobs.>', messages: 5, inFlight: 2, depth: 3, delayed: 0, consumers: 1, deadLetters: 0, stalled: null })]);
+  expect(queues[0].oldestAgeMs).toBeGreaterThanOrEqual(0);
+
+  const detail = (await onA.admin({ op: 'queue', name: 'jobs', peek: 2 })) as any;
+  expect(detail).toMatchObject({ name: 'jobs', config: { maxInFlight: 2 }, consumerList: [] });
+  expect(detail.head.map((h: any) => [h.state, h.deliveries])).toEqual([['in flight', 1], ['in flight', 1], ['ready', 0], ['ready', 0], ['ready', 0]]);
+  expect(detail.peek.map((p: any) => [p.topic, p.data, p.deliveries])).toEqual([['jobs.x', { n: 2 }, 0], ['jobs.x', { n: 3 }, 0]]);
+  // On the consumer's node, its consumers are listed with their connection.
+  const here = (await onB.admin({ op: 'queue', name: 'jobs' })) as any;
+  expect(here.consumerList).toEqual([expect.objectContaining({ connection: expect.stringMatching(/-/), inFlight: 2 })]);
+  await expect(onA.admin({ op: 'queue', name: 'nope' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+});
+
+test('purge drops the ready messages across the cluster and keeps those in flight on any node', async () => {
+  const [a, b] = [await t.node(), await t.node()];
+  const [onA, onB] = [await t.client(a), await t.client(b)];
+  await onA.createQueue('jobs', 'jobs.>', { maxInFlight: 2 });
+  await publish(onA, 'jobs.x', [0, 1, 2, 3, 4]);
+  const sub = onB.subscribe<{ n: number }>('jobs.>', { durable: 'jobs' });
+  const held = await take(sub, 2);
+
+  // The CLI, unchanged, against the node that has no consumer: the HTTP view and the admin op.
+  expect((await cli('queues', '--url', a.url)).stdout).toMatch(/^jobs\s+jobs\.>\s+3\s+2\s/m);
+  expect(await cli('purge', 'jobs', '--url', a.url)).toMatchObject({ code: 0 });
+  expect(await onA.admin({ op: 'queues' })).toEqual([expect.objectContaining({ name: 'jobs', messages: 2, inFlight: 2, depth: 0 })]);
+  const http = await (await fetch(`${a.url.replace(/^ws/, 'http')}/api/queues/jobs?peek=5`)).json();
+  expect(http).toMatchObject({ name: 'jobs', messages: 2, peek: [] });
+  expect((await fetch(`${a.url.replace(/^ws/, 'http')}/api/queues/nope`)).status).toBe(404);
+  expect(await onA.admin({ op: 'purge', name: 'jobs' })).toEqual({ purged: 0 });
+  for (const m of held) m.ack();
+  await askUntil(onB, { op: 'queues' }, (r) => r[0]?.messages === 0);
+  // The queue stays: what is published next is delivered.
+  await publish(onA, 'jobs.x', [5]);
+  const [next] = await take(sub, 1);
+  expect(next!.data.n).toBe(5);
+  await expect(onB.admin({ op: 'purge', name: 'nope' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+});
+
+test('retry moves the dead letters back into their queue, as far as it has room', async () => {
+  const [a, b] = [await t.node(), await t.node()];
+  const [onA, onB] = [await t.client(a), await t.client(b)];
+  await onA.createQueue('pay', 'pay.>', { maxDeliveries: 1, maxMessages: 2, overflow: 'reject' });
+  const sub = onA.subscribe<{ n: number }>('pay.>', { durable: 'pay' });
+  await sub.ready;
+  await publish(onB, 'pay.eu', [0, 1]);
+  for (const m of await take(sub, 2)) m.nack('bad card');
+  await askUntil(onB, { op: 'queues' }, (r) => r.find((q: any) => q.name === 'pay')?.deadLetters === 2 && r.find((q: any) => q.name === 'pay')?.messages === 0);
+  sub.unsubscribe();
+  await onA.flush();
+  await publish(onB, 'pay.eu', [2]);
+
+  expect(await onB.admin({ op: 'retry', name: 'pay' })).toEqual({ moved: 1, remaining: 1 });
+  const after = (await onB.admin({ op: 'queues' })) as any[];
+  expect(after.map((q) => [q.name, q.messages, q.deadLetters])).toEqual([['pay', 2, 1], ['pay.dlq', 1, 0]]);
+  const detail = (await onA.admin({ op: 'queue', name: 'pay', peek: 5 })) as any;
+  expect(detail.peek.map((p: any) => [p.data.n, p.deliveries])).toEqual([[2, 0], [0, 0]]);
+  expect(await onA.admin({ op: 'retry', name: 'pay' })).toEqual({ moved: 0, remaining: 1 });
+
+  await expect(onA.admin({ op: 'retry', name: 'pay.dlq' })).rejects.toMatchObject({ code: 'INVALID_FRAME' });
+  await expect(onA.admin({ op: 'retry', name: 'nope' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+});
+
+test('connections lists every node\'s, each with its node; kick closes a connection on another node over the bus', async () => {
+  const [a, b] = [await t.node(), await t.node()];
+  const operator = await t.client(a, { name: 'operator' });
+  const victim = await raw.open(b.url, 'msgpack');
+  const { connectionId } = await victim.hello({ name: 'victim' });
+  const nodeOfB = connectionId.slice(connectionId.indexOf('-') + 1);
+
+  const list = (await askUntil(operator, { op: 'connections' }, (r) => r.some((c: any) => c.id === connectionId))) as any[];
+  expect(list[0]).toMatchObject({ name: 'operator', node: expect.any(String) });
+  expect(list.find((c) => c.id === connectionId)).toMatchObject({ name: 'victim', node: nodeOfB, codec: 'msgpack' });
+  const http = await (await fetch(`${a.url.replace(/^ws/, 'http')}/api/connections`)).json();
+  expect(http.map((c: any) => [c.name, c.node])).toContainEqual(['victim', nodeOfB]);
+
+  expect(await operator.admin({ op: 'kick', connection: connectionId })).toBeUndefined();
+  expect(await victim.closed).toEqual({ code: 4006, reason: 'kicked by an operator' });
+  await expect(operator.admin({ op: 'kick', connection: connectionId })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  await expect(operator.admin({ op: 'kick', connection: 'c9-nosuchnode' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  expect(raw.violations()).toEqual([]);
+}, 15_000);
+
+test('while Redis is away the cluster views and ops answer STORE_UNAVAILABLE (HTTP 503), and work again once it is back', async () => {
+  const a = await t.node();
+  const c = await t.client(a);
+  await c.createQueue('jobs', 'jobs.>');
+  await t.redis.kill();
+  await expect(c.admin({ op: 'queues' })).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+  await expect(c.admin({ op: 'purge', name: 'jobs' })).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+  await expect(c.admin({ op: 'connections' })).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+  expect((await fetch(`${a.url.replace(/^ws/, 'http')}/api/queues`)).status).toBe(503);
+  await t.redis.restart();
+  // Back by itself: asked again until the command connection has reconnected.
+  let back: unknown;
+  await until(() => back !== undefined, 10_000, async () => {
+    back = await c.admin({ op: 'queues' }).catch(() => undefined);
+  });
+  expect(back).toEqual([expect.objectContaining({ name: 'jobs', messages: 0 })]);
+}, 20_000);
+
