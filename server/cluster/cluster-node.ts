@@ -106,6 +106,7 @@ export function joinCluster(
       queues.forwardReceipt = undefined;
       spaces.cluster = undefined;
       shared.notifiers.stop();
+      shared.reservations.stop();
       await interest.leave();
       subscriber.disconnect();
       spaceCommands.disconnect();
