@@ -6,13 +6,14 @@ import type { CancelFrame, CountFrame, OutFrame, ReadFrame, RenewFrame } from '.
 import type { Connection } from '../connection.js';
 import type { ResolvedOptions } from '../options.js';
 import { clusterUnsupported, type SpaceCluster } from '../space/space-cluster.js';
-import { finite, inbound, inboundTemplate, inboundTuple, NESTING_LIMIT, tupleEntry } from '../space/space-wire.js';
+import { finite, inbound, inboundTemplate, inboundTuple, tupleEntry } from '../space/space-wire.js';
 import type { StoredTuple } from '../space/stored-tuple.js';
-import { compileTemplate, type Template } from '../space/template.js';
+import type { Template } from '../space/template.js';
 import type { Notifier, SpaceEventType } from '../space/space.js';
 import type { Waiter } from '../space/waiters.js';
 import { ClusterNotifiers, type EventSubscriber } from './cluster-notifiers.js';
 import { ClusterReservations } from './cluster-reservations.js';
+import { FiledWaiters, packWaiter, type Reservation } from './filed-waiters.js';
 import { equalityKey, equalityKeys, packRecord, tupleOf } from './space-entries.js';
 import {
   SPACE_CANCEL, SPACE_CLAIM, SPACE_OUT, SPACE_PAGE, SPACE_REPLACE, SPACE_SHOW, SPACE_TAKE, SPACE_UNWAIT, SPACE_WAIT, SPACE_WAITERS, spaceChannel, spaceKey,
@@ -46,23 +47,8 @@ export interface WaiterHost {
   event(n: Notifier, type: SpaceEventType, t: StoredTuple): void;
 }
 
-/** A take under reservation: its length and id. */
-interface Reservation {
-  ms: number;
-  rid: string;
-}
-
-/** A waiter's template as filed: an `in` (`take`), maybe under reservation, or a `rd`. */
-interface Compiled {
-  template: Template;
-  take: boolean;
-  reserve: Reservation | undefined;
-}
-
 /** Candidates read per round trip while looking for a match. */
 const PAGE = 256;
-/** Compiled templates of waiters (of every node) kept; past it the cache starts over. */
-const TEMPLATE_CACHE = 10_000;
 
 /**
  * The cluster's tuple spaces in Redis (layout and scripts in space-scripts.ts). Matching runs here,
@@ -80,7 +66,7 @@ export class ClusterSpaces implements SpaceCluster {
   readonly notifiers: ClusterNotifiers;
   /** This node's filed waiters by their local id (Waiter.seq). */
   private readonly waiting = new Map<number, Waiter>();
-  private readonly templates = new Map<string, Compiled>();
+  private readonly filed: FiledWaiters;
   readonly reservations: ClusterReservations;
   /** Resolves while this node listens on its space channel: waiters are filed only then, or tuples for them would find no one. */
   private listening!: Promise<void>;
@@ -97,6 +83,7 @@ export class ClusterSpaces implements SpaceCluster {
     private readonly log: Logger,
   ) {
     this.redis = redis as Scripted;
+    this.filed = new FiledWaiters(options.maxArity);
     this.notifiers = new ClusterNotifiers(redis, node, subscriber, (n, type, t) => host.event(n, type, t));
     this.deaf();
     this.reservations = new ClusterReservations(redis, node, (t, rec, rid) => this.inTurn(t.space, () => this.offer(t.space, t.values.length, t.tid, t.seq, rec, t.values, -1, rid)), log);
@@ -175,7 +162,7 @@ export class ClusterSpaces implements SpaceCluster {
     w.rid = reserve?.rid;
     const member = `${this.node}|${w.seq}`;
     this.waiting.set(w.seq, w);
-    const source = packr.pack(reserve ? [inbound(conn, f.template), take, reserve.ms, reserve.rid] : [inbound(conn, f.template), take]);
+    const source = packWaiter(inbound(conn, f.template), take, reserve);
     const k = (part: string) => spaceKey(f.space, part);
     this.listening
       .then(async () => {
@@ -341,7 +328,7 @@ export class ClusterSpaces implements SpaceCluster {
       // Every matching `rd` gets a copy, whenever it started waiting; then the oldest matching `in` takes it.
       for (let i = 1; i < list.length; i += 2) {
         const member = list[i]!.toString();
-        const waiter = this.compiled(member, list[i + 1] as Buffer);
+        const waiter = this.filed.of(member, list[i + 1] as Buffer);
         if (!waiter || !waiter.template.matches(values)) continue;
         if (waiter.take) takers.push([member, waiter.reserve]);
         else if (await this.redis.lindenSpaceUnwait(k(`w:${arity}`), k('wt'), member)) await this.deliver(member, space, tid, seq, rec, false);
@@ -407,18 +394,6 @@ export class ClusterSpaces implements SpaceCluster {
       return true;
     }
     return ((await this.redis.spublish(spaceChannel(node), frame)) as number) > 0;
-  }
-
-  private compiled(member: string, source: Buffer): Compiled | undefined {
-    let c = this.templates.get(member);
-    if (c) return c;
-    if (source.length === 0) return undefined; // the waiter left between the two reads
-    const [wire, take, ms, rid] = packr.unpack(source) as [unknown, boolean, number | undefined, string | undefined];
-    const template = compileTemplate(wire, { maxArity: this.options.maxArity, maxDepth: NESTING_LIMIT });
-    c = { template, take, reserve: rid === undefined ? undefined : { ms: ms!, rid } };
-    if (this.templates.size >= TEMPLATE_CACHE) this.templates.clear();
-    this.templates.set(member, c);
-    return c;
   }
 
   /** A request Redis did not answer is STORE_UNAVAILABLE to its client, as for durable queues. */
