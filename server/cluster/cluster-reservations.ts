@@ -29,6 +29,8 @@ export class ClusterReservations {
   private seq = 0;
   private readonly sweeper: ReturnType<typeof setInterval>;
   private sweeping = false;
+  /** Settles under way (a closing connection's reservations among them), for idle(). */
+  private readonly settling = new Set<Promise<boolean>>();
 
   constructor(
     redis: Redis,
@@ -68,7 +70,19 @@ export class ClusterReservations {
   }
 
   /** Ends a reservation: `ok` takes the tuple for good, otherwise it goes back. False when it was over already. */
-  async settle(space: string, rid: string, ok: boolean): Promise<boolean> {
+  settle(space: string, rid: string, ok: boolean): Promise<boolean> {
+    const settling = this.settleNow(space, rid, ok);
+    this.settling.add(settling);
+    void settling.finally(() => this.settling.delete(settling)).catch(() => undefined);
+    return settling;
+  }
+
+  /** Resolves once the settles under way have ended: a stopping node finishes putting tuples back. */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.settling]);
+  }
+
+  private async settleNow(space: string, rid: string, ok: boolean): Promise<boolean> {
     const k = (part: string) => spaceKey(space, part);
     let settled = true;
     if (ok) {

@@ -374,6 +374,15 @@ export class ClusterSpaces implements SpaceCluster {
     }
   }
 
+  /**
+   * Resolves once the reservations this node is ending and the tuples it is offering are done: a
+   * stopping node finishes them, rather than leave a tuple hidden or claimed and not handed over.
+   */
+  async idle(): Promise<void> {
+    await this.reservations.idle();
+    await Promise.allSettled([...this.offering.values()]);
+  }
+
   private inTurn(space: string, run: () => Promise<void>): Promise<void> {
     const next = (this.offering.get(space) ?? Promise.resolve()).then(run);
     const settled = next.catch(() => undefined);
