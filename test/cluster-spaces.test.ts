@@ -167,7 +167,6 @@ describe('cluster tuple spaces', () => {
     const a = await t.client(0);
     const s = a.space('limits');
     await expect(s.batch([{ out: ['x'] }])).rejects.toMatchObject({ code: 'CLUSTER_UNSUPPORTED' });
-    await expect(s.in(['x'], { reserve: 1000 })).rejects.toMatchObject({ code: 'CLUSTER_UNSUPPORTED' });
     await expect(s.out(['x'], { ack: 'delivery' })).rejects.toMatchObject({ code: 'CLUSTER_UNSUPPORTED' });
   });
 

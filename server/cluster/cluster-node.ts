@@ -117,8 +117,11 @@ export function joinCluster(
       await summaries.stop();
       core.cluster = undefined;
       queues.forwardReceipt = undefined;
+      // At most 2 s: a Redis that does not answer must not hold the stop.
+      await Promise.race([shared.idle(), new Promise<void>((resolve) => setTimeout(resolve, 2_000).unref())]);
       spaces.cluster = undefined;
       shared.notifiers.stop();
+      shared.reservations.stop();
       await interest.leave();
       subscriber.disconnect();
       spaceCommands.disconnect();

@@ -6,12 +6,14 @@ import type { CancelFrame, CountFrame, OutFrame, ReadFrame, RenewFrame } from '.
 import type { Connection } from '../connection.js';
 import type { ResolvedOptions } from '../options.js';
 import { clusterUnsupported, type SpaceCluster } from '../space/space-cluster.js';
-import { finite, inbound, inboundTemplate, inboundTuple, NESTING_LIMIT, tupleEntry } from '../space/space-wire.js';
+import { finite, inbound, inboundTemplate, inboundTuple, tupleEntry } from '../space/space-wire.js';
 import type { StoredTuple } from '../space/stored-tuple.js';
-import { compileTemplate, type Template } from '../space/template.js';
+import type { Template } from '../space/template.js';
 import type { Notifier, SpaceEventType } from '../space/space.js';
 import type { Waiter } from '../space/waiters.js';
 import { ClusterNotifiers, type EventSubscriber } from './cluster-notifiers.js';
+import { ClusterReservations } from './cluster-reservations.js';
+import { FiledWaiters, packWaiter, type Reservation } from './filed-waiters.js';
 import { equalityKey, equalityKeys, packRecord, tupleOf } from './space-entries.js';
 import {
   SPACE_CANCEL, SPACE_CLAIM, SPACE_OUT, SPACE_PAGE, SPACE_REPLACE, SPACE_SHOW, SPACE_TAKE, SPACE_UNWAIT, SPACE_WAIT, SPACE_WAITERS, spaceChannel, spaceKey,
@@ -35,8 +37,10 @@ type Scripted = Redis & {
 export interface WaiterHost {
   /** Files a blocked request of `conn` (limits, duplicate ids, its timeout); throws like a local wait. */
   startWait(conn: Connection, template: Template, f: ReadFrame): Waiter;
-  /** Answers the waiter; false when its connection can no longer take it. */
+  /** Answers the waiter (under its reservation `w.rid`, if any); false when its connection can no longer take it. */
   serve(w: Waiter, t: StoredTuple): boolean;
+  /** Answers an `inp` that took `t` under reservation `rid`, which the core ends at its time. */
+  reserved(conn: Connection, re: number, t: StoredTuple, reserveMs: number, rid: string): void;
   /** Ends the wait with an error (Redis failed). */
   fail(w: Waiter, err: unknown): void;
   /** Sends a notify subscription its event. */
@@ -45,8 +49,6 @@ export interface WaiterHost {
 
 /** Candidates read per round trip while looking for a match. */
 const PAGE = 256;
-/** Compiled templates of waiters (of every node) kept; past it the cache starts over. */
-const TEMPLATE_CACHE = 10_000;
 
 /**
  * The cluster's tuple spaces in Redis (layout and scripts in space-scripts.ts). Matching runs here,
@@ -64,7 +66,8 @@ export class ClusterSpaces implements SpaceCluster {
   readonly notifiers: ClusterNotifiers;
   /** This node's filed waiters by their local id (Waiter.seq). */
   private readonly waiting = new Map<number, Waiter>();
-  private readonly templates = new Map<string, { template: Template; take: boolean }>();
+  private readonly filed: FiledWaiters;
+  readonly reservations: ClusterReservations;
   /** Resolves while this node listens on its space channel: waiters are filed only then, or tuples for them would find no one. */
   private listening!: Promise<void>;
   private listen: (() => void) | undefined;
@@ -80,8 +83,10 @@ export class ClusterSpaces implements SpaceCluster {
     private readonly log: Logger,
   ) {
     this.redis = redis as Scripted;
+    this.filed = new FiledWaiters(options.maxArity);
     this.notifiers = new ClusterNotifiers(redis, node, subscriber, (n, type, t) => host.event(n, type, t));
     this.deaf();
+    this.reservations = new ClusterReservations(redis, node, (t, rec, rid) => this.inTurn(t.space, () => this.offer(t.space, t.values.length, t.tid, t.seq, rec, t.values, -1, rid)), log);
     // Out, page and show take the equality index keys after their fixed ones: the key count comes first.
     this.redis.defineCommand('lindenSpaceOut', { lua: SPACE_OUT });
     this.redis.defineCommand('lindenSpacePage', { lua: SPACE_PAGE });
@@ -89,7 +94,7 @@ export class ClusterSpaces implements SpaceCluster {
     this.redis.defineCommand('lindenSpaceWait', { numberOfKeys: 3, lua: SPACE_WAIT });
     this.redis.defineCommand('lindenSpaceWaiters', { numberOfKeys: 3, lua: SPACE_WAITERS });
     this.redis.defineCommand('lindenSpaceUnwait', { numberOfKeys: 2, lua: SPACE_UNWAIT });
-    this.redis.defineCommand('lindenSpaceClaim', { numberOfKeys: 5, lua: SPACE_CLAIM });
+    this.redis.defineCommand('lindenSpaceClaim', { numberOfKeys: 6, lua: SPACE_CLAIM });
     this.redis.defineCommand('lindenSpaceShow', { lua: SPACE_SHOW });
     this.redis.defineCommand('lindenSpaceReplace', { numberOfKeys: 2, lua: SPACE_REPLACE });
     this.redis.defineCommand('lindenSpaceCancel', { numberOfKeys: 3, lua: SPACE_CANCEL });
@@ -140,12 +145,13 @@ export class ClusterSpaces implements SpaceCluster {
 
   read(conn: Connection, f: ReadFrame): void {
     const take = f.t === 'in';
-    if (f.reserve !== undefined) throw clusterUnsupported('in with reserve');
+    const reserve = f.reserve === undefined ? undefined : { ms: Math.min(f.reserve, this.options.maxTimeoutMs), rid: this.reservations.newId() };
     const template = inboundTemplate(conn, f.template, this.options.maxArity);
     if (f.limit !== undefined || f.wait === false) {
       const limit = f.limit ?? 1;
-      this.find(f.space, template, take, limit).then((found) => {
+      this.find(f.space, template, take, limit, undefined, reserve).then((found) => {
         if (f.limit !== undefined) conn.sendFrame({ t: 'tuples', re: f.id, items: found.map((t) => tupleEntry(conn, t)) });
+        else if (found[0] && reserve) this.host.reserved(conn, f.id, found[0], reserve.ms, reserve.rid);
         else if (found[0]) conn.sendFrame({ t: 'tuple', re: f.id, ...tupleEntry(conn, found[0]) });
         else conn.sendFrame({ t: 'tuple', re: f.id, tuple: null });
       }).catch((err: unknown) => this.failed(conn, f.id, err));
@@ -153,22 +159,23 @@ export class ClusterSpaces implements SpaceCluster {
     }
     // Filed first, then looked for: a tuple written meanwhile is either seen by the look or offered to the waiter.
     const w = this.host.startWait(conn, template, f);
+    w.rid = reserve?.rid;
     const member = `${this.node}|${w.seq}`;
     this.waiting.set(w.seq, w);
-    const source = packr.pack([inbound(conn, f.template), take]);
+    const source = packWaiter(inbound(conn, f.template), take, reserve);
     const k = (part: string) => spaceKey(f.space, part);
     this.listening
       .then(async () => {
         if (this.waiting.get(w.seq) !== w) return []; // ended before it was filed
         await this.redis.lindenSpaceWait(k(`w:${template.arity}`), k('wt'), k('wseq'), member, source);
-        return this.find(f.space, template, take, 1, member);
+        return this.find(f.space, template, take, 1, member, reserve);
       })
       .then(([t]) => {
         if (!t) return;
         // A waiter that ended here meanwhile (timeout, abort) was answered already: a taken tuple goes back.
         const mine = this.waiting.get(w.seq) === w;
         if (mine) this.waiting.delete(w.seq);
-        if ((!mine || !this.host.serve(w, t)) && take) void this.giveBack(t);
+        if ((!mine || !this.host.serve(w, t)) && take) void this.giveBack(t, reserve?.rid);
       })
       .catch((err: unknown) => {
         this.log.warn({ err, space: f.space }, 'cluster spaces: filing a waiter failed');
@@ -232,35 +239,47 @@ export class ClusterSpaces implements SpaceCluster {
     this.redis.lindenSpaceUnwait(k(`w:${w.template.arity}`), k('wt'), `${this.node}|${w.seq}`).catch(() => undefined);
   }
 
+  settle(space: string, rid: string, ok: boolean): Promise<boolean> {
+    return this.reservations.settle(space, rid, ok);
+  }
+
   /** A tuple handed to one of this node's waiters by another node (or by this one). */
   received(buf: Buffer): void {
-    const [id, space, tid, seq, rec, take] = packr.unpack(buf) as [number, string, string, number, Buffer, boolean];
+    const [id, space, tid, seq, rec, take, rid] = packr.unpack(buf) as [number, string, string, number, Buffer, boolean, string | undefined];
     const t = tupleOf(space, tid, seq, rec);
     const w = this.waiting.get(id);
     if (w) this.waiting.delete(id);
-    if ((!w || !this.host.serve(w, t)) && take) void this.giveBack(t);
+    if ((!w || !this.host.serve(w, t)) && take) void this.giveBack(t, rid);
   }
 
-  /** The oldest matches (up to `limit`), taken when `take`; with `member`, for that waiter, who is served at most once. */
-  private async find(space: string, template: Template, take: boolean, limit: number, member?: string): Promise<StoredTuple[]> {
+  /**
+   * The oldest matches (up to `limit`), taken when `take`, under `reserve` when given; with
+   * `member`, for that waiter, who is served at most once.
+   */
+  private async find(space: string, template: Template, take: boolean, limit: number, member?: string, reserve?: Reservation): Promise<StoredTuple[]> {
     const out: StoredTuple[] = [];
     if (limit <= 0) return out;
     const k = (part: string) => spaceKey(space, part);
     const arity = template.arity;
+    if (reserve && member === undefined) await this.reservations.file(space, reserve.rid, reserve.ms);
     await this.scan(space, template, async (t) => {
       if (!template.matches(t.values)) return false;
       if (member !== undefined) {
+        // A waiter's reservation end is filed by every node about to claim for it (see offer()).
+        if (take && reserve) await this.reservations.file(space, reserve.rid, reserve.ms);
         // 0: the waiter is gone (served meanwhile, or ended); -1: the tuple is gone, look further.
         const got = take
-          ? await this.redis.lindenSpaceClaim(k(`w:${arity}`), k('wt'), k('t'), k(`a:${arity}`), k('n'), member, t.tid, k('events'))
+          ? await this.redis.lindenSpaceClaim(k(`w:${arity}`), k('wt'), k('t'), k(`a:${arity}`), k('n'), k('r'), member, t.tid, k('events'), reserve?.rid ?? '', '')
           : await this.redis.lindenSpaceUnwait(k(`w:${arity}`), k('wt'), member);
         if (got === 1) out.push(t);
         return got !== -1;
       }
-      if (take && !(await this.redis.lindenSpaceTakeBuffer(k(`a:${arity}`), k('t'), k('n'), t.tid, k('events'), 'i'))) return false;
+      if (reserve && !(await this.reservations.take(space, arity, t.tid, reserve.rid))) return false;
+      if (take && !reserve && !(await this.redis.lindenSpaceTakeBuffer(k(`a:${arity}`), k('t'), k('n'), t.tid, k('events'), 'i'))) return false;
       out.push(t);
       return out.length >= limit;
     });
+    if (reserve && member === undefined && out.length === 0) this.reservations.forget(space, reserve.rid);
     return out;
   }
 
@@ -299,49 +318,69 @@ export class ClusterSpaces implements SpaceCluster {
    * Offers a hidden tuple to the space's waiters in arrival order, then shows it unless an `in`
    * took it. Repeats when waiters arrived meanwhile, or when a claimed waiter's node was gone.
    */
-  private async offer(space: string, arity: number, tid: string, seq: number, rec: Buffer, values: unknown[], seen: number): Promise<void> {
+  private async offer(space: string, arity: number, tid: string, seq: number, rec: Buffer, values: unknown[], seen: number, released = ''): Promise<void> {
     const k = (part: string) => spaceKey(space, part);
     const eq = equalityKeys(space, values);
     for (;;) {
       const list = await this.redis.lindenSpaceWaitersBuffer(k(`w:${arity}`), k('wt'), k('wseq'));
       seen = list[0] as number;
-      const takers: string[] = [];
+      const takers: [string, Reservation | undefined][] = [];
       // Every matching `rd` gets a copy, whenever it started waiting; then the oldest matching `in` takes it.
       for (let i = 1; i < list.length; i += 2) {
         const member = list[i]!.toString();
-        const waiter = this.compiled(member, list[i + 1] as Buffer);
+        const waiter = this.filed.of(member, list[i + 1] as Buffer);
         if (!waiter || !waiter.template.matches(values)) continue;
-        if (waiter.take) takers.push(member);
+        if (waiter.take) takers.push([member, waiter.reserve]);
         else if (await this.redis.lindenSpaceUnwait(k(`w:${arity}`), k('wt'), member)) await this.deliver(member, space, tid, seq, rec, false);
       }
       let returned = false;
-      for (const member of takers) {
-        const claimed = await this.redis.lindenSpaceClaim(k(`w:${arity}`), k('wt'), k('t'), k(`a:${arity}`), k('n'), member, tid, k('events'));
-        if (claimed === -1) return; // gone (a tuple offered is hidden: only a cleanup of the space does this)
+      for (const [member, reserve] of takers) {
+        // Filed before the claim and left to the sweep when the claim fails: another node may claim for this waiter.
+        if (reserve) await this.reservations.file(space, reserve.rid, reserve.ms);
+        const claimed = await this.redis.lindenSpaceClaim(
+          k(`w:${arity}`), k('wt'), k('t'), k(`a:${arity}`), k('n'), k('r'), member, tid, k('events'), reserve?.rid ?? '', released,
+        );
+        // Gone: a tuple offered is hidden, so only a cleanup of the space does this, or another node put the released one back.
+        if (claimed === -1) return;
         if (claimed === 0) continue;
-        if (await this.deliver(member, space, tid, seq, rec, true)) return;
+        released = '';
+        if (await this.deliver(member, space, tid, seq, rec, true, reserve?.rid)) return;
         // Its node is gone: the tuple goes back, hidden, and is offered again from the first waiter.
-        await this.redis.lindenSpaceShow(3 + eq.length, k('t'), k(`a:${arity}`), k('wseq'), ...eq, tid, seq, rec, -1, 1);
+        if (reserve) await this.reservations.drop(space, reserve.rid); // its node is gone: so is the reservation
+        await this.redis.lindenSpaceShow(4 + eq.length, k('t'), k(`a:${arity}`), k('wseq'), k('r'), ...eq, tid, seq, rec, -1, 1, '');
         returned = true;
         break;
       }
       if (returned) continue;
-      if (await this.redis.lindenSpaceShow(3 + eq.length, k('t'), k(`a:${arity}`), k('wseq'), ...eq, tid, seq, rec, seen, 0)) return;
+      if (await this.redis.lindenSpaceShow(4 + eq.length, k('t'), k(`a:${arity}`), k('wseq'), k('r'), ...eq, tid, seq, rec, seen, 0, released)) return;
     }
   }
 
   /** A tuple taken for a waiter that can no longer have it goes back to the space, offered to the others first. */
-  private async giveBack(t: StoredTuple): Promise<void> {
+  private async giveBack(t: StoredTuple, rid?: string): Promise<void> {
+    if (rid !== undefined) {
+      await this.reservations.settle(t.space, rid, false).catch((err: unknown) => this.log.error({ err, space: t.space, tid: t.tid }, 'cluster spaces: a reserved tuple could not be put back'));
+      return;
+    }
     const rec = packRecord(t.values, t.expiresAt, t.hdr);
     const k = (part: string) => spaceKey(t.space, part);
     const arity = t.values.length;
     try {
       const eq = equalityKeys(t.space, t.values);
-      await this.redis.lindenSpaceShow(3 + eq.length, k('t'), k(`a:${arity}`), k('wseq'), ...eq, t.tid, t.seq, rec, -1, 1);
+      await this.redis.lindenSpaceShow(4 + eq.length, k('t'), k(`a:${arity}`), k('wseq'), k('r'), ...eq, t.tid, t.seq, rec, -1, 1, '');
       await this.inTurn(t.space, () => this.offer(t.space, arity, t.tid, t.seq, rec, t.values, -1));
     } catch (err) {
       this.log.error({ err, space: t.space, tid: t.tid }, 'cluster spaces: a tuple could not be put back');
     }
+  }
+
+  /**
+   * Resolves once the reservations this node is ending and the tuples it is offering are done: a
+   * stopping node finishes them, rather than leave a tuple hidden or claimed and not handed over.
+   */
+  async idle(): Promise<void> {
+    await this.reservations.idle();
+    await Promise.allSettled([...this.offering.values()]);
   }
 
   private inTurn(space: string, run: () => Promise<void>): Promise<void> {
@@ -355,26 +394,15 @@ export class ClusterSpaces implements SpaceCluster {
   }
 
   /** True when the waiter's node is there to take it (this node answers at once). */
-  private async deliver(member: string, space: string, tid: string, seq: number, rec: Buffer, take: boolean): Promise<boolean> {
+  private async deliver(member: string, space: string, tid: string, seq: number, rec: Buffer, take: boolean, rid?: string): Promise<boolean> {
     const bar = member.lastIndexOf('|');
     const node = member.slice(0, bar);
-    const frame = packr.pack([Number(member.slice(bar + 1)), space, tid, seq, rec, take]);
+    const frame = packr.pack([Number(member.slice(bar + 1)), space, tid, seq, rec, take, rid]);
     if (node === this.node) {
       this.received(frame);
       return true;
     }
     return ((await this.redis.spublish(spaceChannel(node), frame)) as number) > 0;
-  }
-
-  private compiled(member: string, source: Buffer): { template: Template; take: boolean } | undefined {
-    let c = this.templates.get(member);
-    if (c) return c;
-    if (source.length === 0) return undefined; // the waiter left between the two reads
-    const [wire, take] = packr.unpack(source) as [unknown, boolean];
-    c = { template: compileTemplate(wire, { maxArity: this.options.maxArity, maxDepth: NESTING_LIMIT }), take };
-    if (this.templates.size >= TEMPLATE_CACHE) this.templates.clear();
-    this.templates.set(member, c);
-    return c;
   }
 
   /** A request Redis did not answer is STORE_UNAVAILABLE to its client, as for durable queues. */

@@ -17,6 +17,13 @@ export function summaryKey(node: string): string {
   return `{linden}:summary:${node}`;
 }
 
+/**
+ * Sorted set: `<reservation id> <space>` -> when the reservation ends (ms), for every space. Added
+ * before the reservation is taken and removed after it is over, so a reservation whose node
+ * died is always found here: whichever node sweeps it when its time is up puts the tuple back.
+ */
+export const RESERVATIONS_KEY = '{linden}:reservations';
+
 /** Sharded channel announcing interest changes: `<seq> <node> <changes JSON>`, `<seq> <node> *` (reload) or `0 <node> -` (gone). */
 export const INTEREST_CHANNEL = '{linden}:interest';
 

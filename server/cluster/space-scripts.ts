@@ -15,6 +15,8 @@
  *   e:<arity>:<position>:<value>  zset  tid -> seq: the visible tuples with that value there
  *              (canonicalKey; short values only), the equality index. Entries of tuples gone
  *              are dropped lazily, by the reads that meet them.
+ *   r          hash    reservation id -> tid: tuples taken under reservation, kept in `t` but
+ *              out of `a:<arity>` until settled; their ends are in RESERVATIONS_KEY (keys.ts)
  * A waiter is `<node>|<local id>`. A tuple written while waiters of its arity exist is in `t`
  * but not yet in `a:<arity>` (hidden): the writing node offers it to the waiters first, and
  * only then shows it, so a newer waiter cannot take it ahead of an older one.
@@ -94,6 +96,47 @@ if rec then announce(KEYS[3], ARGV[2], ARGV[3], ARGV[1], rec) end
 return rec
 `;
 
+/**
+ * KEYS: a:<arity>, t, r. ARGV: tid, reservation id. Takes a visible tuple under reservation: it
+ * leaves the index but stays in `t`, so a nack can show it where it was. Its record, or nil.
+ */
+export const SPACE_RESERVE = `
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return false end
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[1])
+return redis.call('HGET', KEYS[2], ARGV[1])
+`;
+
+/**
+ * KEYS: r, t, n. ARGV: reservation id, events channel. The ack of a reservation: the tuple goes for
+ * good (an `in` event). 1, or 0 when the reservation was over already.
+ */
+export const SPACE_SETTLE = ANNOUNCE + `
+local tid = redis.call('HGET', KEYS[1], ARGV[1])
+if not tid then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+local rec = redis.call('HGET', KEYS[2], tid)
+if rec then
+  redis.call('HDEL', KEYS[2], tid)
+  announce(KEYS[3], ARGV[2], 'i', tid, rec)
+end
+return 1
+`;
+
+/**
+ * KEYS: r, t. ARGV: reservation id. The tuple of a reservation ending without ack: {tid, record}
+ * (still hidden), {tid} when it ended meanwhile (cancel, lease), nil when the reservation is over.
+ * The reservation stays until the claim or show that puts the tuple back removes it (their
+ * `released` argument), so a node dying halfway leaves it to the sweep, and of two nodes putting
+ * it back only one does.
+ */
+export const SPACE_RELEASE = `
+local tid = redis.call('HGET', KEYS[1], ARGV[1])
+if not tid then return false end
+local rec = redis.call('HGET', KEYS[2], tid)
+if rec then return {tid, rec} end
+return {tid}
+`;
+
 /** KEYS: w:<arity>, wt, wseq. ARGV: waiter, packed template. Files a waiter; returns its arrival seq. */
 export const SPACE_WAIT = `
 local seq = redis.call('INCR', KEYS[3])
@@ -121,33 +164,44 @@ return 1
 `;
 
 /**
- * KEYS: w:<arity>, wt, t, a:<arity>, n. ARGV: waiter, tid, events channel. An `in` waiter claims a
- * tuple, hidden or visible: 1 when both were there (now both gone), 0 when the waiter was no
- * longer filed, -1 when the tuple was gone.
+ * KEYS: w:<arity>, wt, t, a:<arity>, n, r. ARGV: waiter, tid, events channel, reservation id ('' for
+ * none), released ('' or the reservation being put back, see SPACE_RELEASE). An `in` waiter
+ * claims a tuple, hidden or visible: 1 when both were there (now both gone, or the tuple kept in
+ * `t` under the waiter's reservation), 0 when the waiter was no longer filed, -1 when the tuple
+ * (or the released reservation) was gone.
  */
 export const SPACE_CLAIM = ANNOUNCE + `
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 local rec = redis.call('HGET', KEYS[3], ARGV[2])
 if not rec then return -1 end
+if ARGV[5] ~= '' and redis.call('HDEL', KEYS[6], ARGV[5]) == 0 then return -1 end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[2])
+if ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[6], ARGV[4], ARGV[2])
+  return 1
+end
 redis.call('HDEL', KEYS[3], ARGV[2])
 announce(KEYS[5], ARGV[3], 'i', ARGV[2], rec)
-redis.call('ZREM', KEYS[4], ARGV[2])
 return 1
 `;
 
 /**
- * KEYS: t, a:<arity>, wseq, then its equality index keys. ARGV: tid, seq, record, wseq seen, restore. Shows a hidden tuple: 1
- * done, 0 when waiters came meanwhile (offer it to them first). With restore '1' its record is
- * written back (it was handed out and returned); without, a tuple cancelled meanwhile stays gone.
+ * KEYS: t, a:<arity>, wseq, r, then its equality index keys. ARGV: tid, seq, record, wseq seen,
+ * restore, released ('' or the reservation being put back). Shows a hidden tuple: 1 done (or
+ * the released reservation was put back by another), 0 when waiters came meanwhile (offer it to
+ * them first). With restore '1' its record is written back (it was handed out and returned);
+ * without, a tuple cancelled meanwhile stays gone.
  */
 export const SPACE_SHOW = `
 if ARGV[5] == '1' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 elseif redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 1 end
+if ARGV[6] ~= '' and redis.call('HEXISTS', KEYS[4], ARGV[6]) == 0 then return 1 end
 if tonumber(redis.call('GET', KEYS[3]) or '0') ~= tonumber(ARGV[4]) then return 0 end
+if ARGV[6] ~= '' then redis.call('HDEL', KEYS[4], ARGV[6]) end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-for i = 4, #KEYS do redis.call('ZADD', KEYS[i], ARGV[2], ARGV[1]) end
+for i = 5, #KEYS do redis.call('ZADD', KEYS[i], ARGV[2], ARGV[1]) end
 return 1
 `;
 

@@ -9,7 +9,8 @@ import type { Waiter } from './waiters.js';
 export interface Reservation {
   readonly rid: string;
   readonly tuple: StoredTuple;
-  readonly space: Space;
+  /** Undefined in cluster mode: the reservation is in the cluster's spaces. */
+  readonly space: Space | undefined;
   readonly timer: ReturnType<typeof setTimeout>;
 }
 

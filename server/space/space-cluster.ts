@@ -15,6 +15,8 @@ export interface SpaceCluster {
   count(conn: Connection, f: CountFrame): void;
   renew(conn: Connection, f: RenewFrame): void;
   cancel(conn: Connection, f: CancelFrame): void;
+  /** Ends a reservation: `ok` takes the tuple for good, otherwise it goes back. False when it was over already. */
+  settle(space: string, rid: string, ok: boolean): Promise<boolean>;
   /** Resolves once the subscription gets the events of every node. */
   addNotifier(n: Notifier): Promise<void>;
   removeNotifier(n: Notifier): void;

@@ -260,9 +260,17 @@ export class SpaceCore implements SpaceHost {
   settle(conn: Connection, f: SettleFrame): void {
     const held = this.held(conn);
     const r = held.reservations.get(f.rid);
-    if (!r) throw new LindenError('UNKNOWN_ID', `no reservation ${f.rid} on this connection (settled, expired or never made)`, { rid: f.rid });
+    if (!r) throw unknownReservation(f.rid);
     held.reservations.delete(f.rid);
     clearTimeout(r.timer);
+    if (!r.space) {
+      // Cluster mode: over already when another node's sweep put it back at its end.
+      this.cluster!.settle(r.tuple.space, r.rid, f.ok).then(
+        (settled) => (settled ? conn.sendFrame({ t: 'ok', re: f.id }) : conn.sendError(unknownReservation(f.rid), f.id)),
+        (err: unknown) => conn.sendError(err, f.id),
+      );
+      return;
+    }
     const durable = r.space.settle(r.tuple, f.ok);
     this.release(r.space);
     this.reply(conn, f.id, durable, { t: 'ok', re: f.id });
@@ -281,8 +289,7 @@ export class SpaceCore implements SpaceHost {
     held.notifiers.clear();
     for (const r of held.reservations.values()) {
       clearTimeout(r.timer);
-      void r.space.settle(r.tuple, false);
-      this.release(r.space);
+      this.endReservation(r.tuple, r.space, r.rid);
     }
     this.watches.detach(conn);
   }
@@ -311,8 +318,12 @@ export class SpaceCore implements SpaceHost {
   serve(w: Waiter, t: StoredTuple): boolean {
     if (w.conn.state !== 'open') return false;
     this.endWait(w.conn, w);
-    this.answer(w.conn, w.requestId, t, w.reserveMs, this.spaces.get(w.space));
+    this.answer(w.conn, w.requestId, t, w.reserveMs, this.spaces.get(w.space), w.rid);
     return true;
+  }
+
+  reserved(conn: Connection, re: number, t: StoredTuple, reserveMs: number, rid: string): void {
+    this.answer(conn, re, t, reserveMs, undefined, rid);
   }
 
   event(n: Notifier, type: SpaceEventType, t: StoredTuple): void {
@@ -402,21 +413,32 @@ export class SpaceCore implements SpaceHost {
     this.release(space);
   }
 
-  /** Sends a found tuple; with `reserveMs` it stays reserved for this connection until settled. */
-  private answer(conn: Connection, re: number, t: StoredTuple, reserveMs?: number, space = this.spaces.get(t.space)): void {
+  /**
+   * Sends a found tuple; with `reserveMs` it stays reserved for this connection until settled
+   * (in cluster mode under `clusterRid`, the cluster's id for the reservation).
+   */
+  private answer(conn: Connection, re: number, t: StoredTuple, reserveMs?: number, space = this.spaces.get(t.space), clusterRid?: string): void {
     const frame: Record<string, unknown> = { t: 'tuple', re, ...tupleEntry(conn, t) };
-    if (reserveMs !== undefined && space) {
-      const rid = `${t.tid}.${(this.ridSeq++).toString(36)}`;
+    if (reserveMs !== undefined && (space || clusterRid !== undefined)) {
+      const rid = clusterRid ?? `${t.tid}.${(this.ridSeq++).toString(36)}`;
       const held = this.held(conn);
       const timer = setTimeout(() => {
-        if (!held.reservations.delete(rid)) return;
-        void space.settle(t, false);
-        this.release(space);
+        if (held.reservations.delete(rid)) this.endReservation(t, space, rid);
       }, Math.min(reserveMs, this.options.maxTimeoutMs));
       held.reservations.set(rid, { rid, tuple: t, space, timer });
       frame.rid = rid;
     }
     conn.sendFrame(frame);
+  }
+
+  /** A reservation ends without ack (its time, its connection gone): the tuple goes back. */
+  private endReservation(t: StoredTuple, space: Space | undefined, rid: string): void {
+    if (space) {
+      void space.settle(t, false);
+      this.release(space);
+      return;
+    }
+    this.cluster?.settle(t.space, rid, false).catch((err: unknown) => this.log.warn({ err, rid }, 'cluster spaces: a reservation could not end; the sweep puts it back'));
   }
 
   private makeTuple(
@@ -456,6 +478,10 @@ export class SpaceCore implements SpaceHost {
   private held(conn: Connection): Holdings {
     return this.holdings.of(conn);
   }
+}
+
+function unknownReservation(rid: string): LindenError {
+  return new LindenError('UNKNOWN_ID', `no reservation ${rid} on this connection (settled, expired or never made)`, { rid });
 }
 
 function invalid(t: string, field: string, problem: string): LindenError {

@@ -14,6 +14,8 @@ export interface Waiter {
   readonly conn: Connection;
   readonly requestId: number;
   readonly reserveMs: number | undefined;
+  /** Cluster mode: the id of the reservation it takes under, made when it is filed. */
+  rid?: string | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
   /** Where the WaiterIndex filed it; undefined once it left. */
   queue: WaiterQueue | undefined;
