@@ -47,7 +47,7 @@ let probes = 0;
  * they: the publisher publishes to the probe until its receipt counts every subscriber (plus
  * `catchAll`, the subscriptions to `>` and the like that take the probe too).
  */
-export async function interestSeen(publisher: Client, subscribers: Client[], catchAll = 0, ms = 5_000): Promise<void> {
+export async function interestSeen(publisher: Client, subscribers: Client[], catchAll = 0, ms = 15_000): Promise<void> {
   const topic = `probe.${++probes}`;
   const subs = subscribers.map((c) => c.subscribe(topic));
   await Promise.all(subs.map((s) => s.ready));
