@@ -6,7 +6,7 @@ import { assertPattern } from '../../../protocol/topics.js';
 import { doesNotExist } from '../../../protocol/names.js';
 import type { Connection } from '../../connection.js';
 import type { ResolvedOptions } from '../../options.js';
-import type { Consumer } from '../../pubsub/durable/consumer.js';
+import { ConsumerAttachments } from '../../pubsub/durable/consumer-attachments.js';
 import type { MessageWatch } from '../../pubsub/durable/queue-records.js';
 import type { Payload } from '../../pubsub/payload.js';
 import { openRedis, readyWithin, unavailable, type RedisTarget } from '../redis-target.js';
@@ -40,7 +40,7 @@ export class ClusterQueues implements StreamQueueHost {
   private readonly watches: ReceiptWatches;
   /** Queues with consumers on this node. */
   private readonly active = new Map<string, { queue: StreamQueue; sweep: StreamSweep }>();
-  private readonly attached = new WeakMap<Connection, Map<number, { queue: StreamQueue; consumer: Consumer }>>();
+  private readonly attached = new ConsumerAttachments<StreamQueue>();
   /** Redis was unreachable at the last failure: logged once per outage. */
   private down = false;
   /** Set by quiesce(): the broker is draining, no delivery starts here. */
@@ -197,29 +197,16 @@ export class ClusterQueues implements StreamQueueHost {
       entry = { queue, sweep: new StreamSweep(queue, this, this.redis) };
       this.active.set(name, entry);
     }
-    let mine = this.attached.get(conn);
-    if (!mine) this.attached.set(conn, (mine = new Map()));
-    mine.set(sid, { queue: entry.queue, consumer: entry.queue.attach(conn, sid) });
+    this.attached.add(conn, sid, entry.queue, entry.queue.attach(conn, sid));
   }
 
   detach(conn: Connection, sid: number): void {
-    const mine = this.attached.get(conn);
-    const entry = mine?.get(sid);
-    if (!entry) return;
-    mine!.delete(sid);
-    entry.queue.detach(entry.consumer, true);
-    this.idle(entry.queue);
+    const queue = this.attached.detach(conn, sid);
+    if (queue) this.idle(queue);
   }
 
   detachAll(conn: Connection): void {
-    const mine = this.attached.get(conn);
-    if (!mine) return;
-    this.attached.delete(conn);
-    for (const { consumer } of mine.values()) consumer.leaving = true;
-    for (const { queue, consumer } of mine.values()) {
-      queue.detach(consumer, false);
-      this.idle(queue);
-    }
+    for (const queue of this.attached.detachAll(conn)) this.idle(queue);
   }
 
   /**
@@ -356,7 +343,7 @@ export class ClusterQueues implements StreamQueueHost {
     const consumers = entry.queue.end();
     for (const c of consumers) {
       c.conn.sendError(new LindenError('NOT_FOUND', `queue "${name}" was deleted`, { name, sid: c.sid }));
-      this.attached.get(c.conn)?.delete(c.sid);
+      this.attached.forget(c.conn, c.sid);
       c.conn.subs.delete(c.sid);
     }
     this.idle(entry.queue);

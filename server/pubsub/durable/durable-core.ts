@@ -8,7 +8,7 @@ import type { ResolvedOptions } from '../../options.js';
 import type { Store, StoreWrite } from '../../store/store.js';
 import type { Payload } from '../payload.js';
 import { TopicTrie } from '../topic-trie.js';
-import type { Consumer } from './consumer.js';
+import { ConsumerAttachments } from './consumer-attachments.js';
 import { DurableQueue } from './durable-queue.js';
 import type { QueueHost, QueueLine } from './queue-line.js';
 import { LeaseHeap } from '../../lease-heap.js';
@@ -55,7 +55,7 @@ export class DurableCore implements QueueHost {
   private readonly routes = new Map<string, DurableQueue[]>();
   /** Publisher message ids seen within the dedupe window. */
   private readonly dedupe: DedupeWindow;
-  private readonly attached = new WeakMap<Connection, Map<number, { queue: DurableQueue; consumer: Consumer }>>();
+  private readonly attached = new ConsumerAttachments<DurableQueue>();
   /**
    * The last write of a queue's record (its creation or settings) while it is not on disk, or
    * once it failed: an `ok` about the queue may not come before it (protocol.md §9.8).
@@ -137,7 +137,7 @@ export class DurableCore implements QueueHost {
     const detached = queue.consumers.length;
     for (const c of [...queue.consumers]) {
       c.conn.sendError(new LindenError('NOT_FOUND', `queue "${name}" was deleted`, { name, sid: c.sid }));
-      this.attached.get(c.conn)?.delete(c.sid);
+      this.attached.forget(c.conn, c.sid);
       c.conn.subs.delete(c.sid);
     }
     queue.consumers.length = 0;
@@ -265,27 +265,16 @@ export class DurableCore implements QueueHost {
    */
   attach(conn: Connection, sid: number, name: string, pattern: string, settings: QueueSettings, mayConfigure = false): Promise<void> | undefined {
     const { queue, durable } = this.declare(name, pattern, settings, mayConfigure);
-    let mine = this.attached.get(conn);
-    if (!mine) this.attached.set(conn, (mine = new Map()));
-    mine.set(sid, { queue, consumer: queue.attach(conn, sid) });
+    this.attached.add(conn, sid, queue, queue.attach(conn, sid));
     return durable;
   }
 
   detach(conn: Connection, sid: number): void {
-    const mine = this.attached.get(conn);
-    const entry = mine?.get(sid);
-    if (!entry) return;
-    mine!.delete(sid);
-    entry.queue.detach(entry.consumer, true);
+    this.attached.detach(conn, sid);
   }
 
   detachAll(conn: Connection): void {
-    const mine = this.attached.get(conn);
-    if (!mine) return;
-    this.attached.delete(conn);
-    // All of them first: what one consumer gives back must not go to another of this connection.
-    for (const { consumer } of mine.values()) consumer.leaving = true;
-    for (const { queue, consumer } of mine.values()) queue.detach(consumer);
+    this.attached.detachAll(conn);
   }
 
   /**
