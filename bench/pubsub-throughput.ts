@@ -1,4 +1,5 @@
 import { connect, type Client } from '../client-sdk/index.js';
+import { driveFanout, PAYLOAD } from './peers/peer.js';
 
 export interface ThroughputResult {
   subscribers: number;
@@ -27,23 +28,7 @@ export async function pubsubThroughput(
     await sub.ready;
   }
   await seenByPublisher(publisher, clients);
-  const payload = new Uint8Array(128).fill(7);
-  const slowest = () => Math.min(...counts);
-  const started = performance.now();
-  let sent = 0;
-  while (sent < messages) {
-    const ahead = sent - slowest();
-    if (ahead >= window) {
-      await new Promise((resolve) => setImmediate(resolve));
-      continue;
-    }
-    const batch = Math.min(window - ahead, messages - sent, 2_000);
-    for (let i = 0; i < batch; i++) void publisher.publish('bench.throughput', payload);
-    sent += batch;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  while (slowest() < messages) await new Promise((resolve) => setImmediate(resolve));
-  const seconds = (performance.now() - started) / 1000;
+  const seconds = await driveFanout(() => void publisher.publish('bench.throughput', PAYLOAD), counts, messages, window);
   await Promise.all([publisher.close(), ...clients.map((c) => c.close())]);
   const deliveries = messages * subscribers;
   return { subscribers, published: messages, deliveries, seconds, deliveriesPerSecond: Math.round(deliveries / seconds) };

@@ -4,9 +4,12 @@
  * Prints a table and writes bench-results.json.
  *
  *   --quick          smaller runs
- *   --only a,b       just these: pubsub, request, space-pairs, space-index, durable, large, fairness, frozen, flood, churn, backlog, cluster
+ *   --only a,b       just these: pubsub, request, space-pairs, space-index, durable, large, fairness, frozen, flood, churn, backlog, cluster, peers
  *   --backlog        only the backlog run (issue 21; not in a default run): 10 million 1 KiB
  *                    messages queued, 200,000 with --quick, or --messages N
+ *   --peers          only the side-by-side run (issue 14; not in a default run): Linden, NATS,
+ *                    Redis and Mosquitto through their own Node clients, interleaved rounds, plus
+ *                    Linden's idle memory per connection; --rounds N (default 5, 1 with --quick)
  *   --cluster        only the cluster run (issue 15; not in a default run): pub/sub throughput on
  *                    one broker, then one, two and three brokers on a redis-server of its own;
  *                    1,000,000 messages a run, 100,000 with --quick, or --messages N
@@ -20,6 +23,7 @@ import { backlog } from './backlog.js';
 import { fairness } from './fairness.js';
 import { frozenSubscriber } from './frozen-subscriber.js';
 import { largeTransfer } from './large-transfer.js';
+import { peerRows, peersBench } from './peers.js';
 import { publisherFlood } from './publisher-flood.js';
 import { pubsubThroughput } from './pubsub-throughput.js';
 import { requestLatency } from './request-latency.js';
@@ -27,13 +31,13 @@ import { spaceIndex } from './space-index.js';
 import { spacePairs } from './space-pairs.js';
 import { spawnBroker } from './spawn-broker.js';
 
-const BENCHMARKS = ['pubsub', 'request', 'space-pairs', 'space-index', 'durable', 'large', 'fairness', 'frozen', 'flood', 'churn', 'backlog', 'cluster'] as const;
+const BENCHMARKS = ['pubsub', 'request', 'space-pairs', 'space-index', 'durable', 'large', 'fairness', 'frozen', 'flood', 'churn', 'backlog', 'cluster', 'peers'] as const;
 /** Not in a default run: ten million messages take a while and about 14 GB of disk; the cluster needs redis-server. */
-const ON_REQUEST = ['backlog', 'cluster'];
+const ON_REQUEST = ['backlog', 'cluster', 'peers'];
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const onlyAt = args.indexOf('--only');
-const only = args.includes('--backlog') ? ['backlog'] : args.includes('--cluster') ? ['cluster'] : onlyAt === -1 ? BENCHMARKS.filter((b) => !ON_REQUEST.includes(b)) : (args[onlyAt + 1] ?? '').split(',');
+const only = args.includes('--backlog') ? ['backlog'] : args.includes('--cluster') ? ['cluster'] : args.includes('--peers') ? ['peers'] : onlyAt === -1 ? BENCHMARKS.filter((b) => !ON_REQUEST.includes(b)) : (args[onlyAt + 1] ?? '').split(',');
 const unknown = only.filter((name) => !(BENCHMARKS as readonly string[]).includes(name));
 if (unknown.length > 0) {
   console.error(`unknown benchmark ${unknown.join(', ')}; known: ${BENCHMARKS.join(', ')}`);
@@ -221,6 +225,13 @@ if (wanted('cluster')) {
   rows.push(['  two nodes, subscriber local', rate(c.twoNodesLocal), '']);
   rows.push(['  two nodes, subscriber remote', rate(c.twoNodesCross), '']);
   rows.push(['  three nodes, 1 -> 2 remote', rate(c.threeNodesCross), '']);
+}
+
+if (wanted('peers')) {
+  const given = args.indexOf('--rounds');
+  const p = await peersBench(quick, given === -1 ? undefined : Number(args[given + 1]), (line) => console.error(line));
+  results.peers = p;
+  rows.push(...peerRows(p));
 }
 
 results.floors = floors;
