@@ -1,8 +1,8 @@
 import type { Codec, Piece } from '../protocol/codec.js';
-import { binHeader, type FrameWriter, type MsgpackFrameWriter } from '../protocol/frame-writer.js';
+import { binHeaderLength, bytes, type FrameWriter, type MsgpackFrameWriter } from '../protocol/frame-writer.js';
 
-const PUB_HEAD = [0x83, 0xa1, 0x74, 0xa3, 0x70, 0x75, 0x62, 0xa5, 0x74, 0x6f, 0x70, 0x69, 0x63]; // {t:"pub", topic:
-const DATA_KEY = [0xa4, 0x64, 0x61, 0x74, 0x61];
+const PUB_HEAD = bytes(0x83, 0xa1, 0x74, 0xa3, 0x70, 0x75, 0x62, 0xa5, 0x74, 0x6f, 0x70, 0x69, 0x63); // {t:"pub", topic:
+const DATA_KEY = bytes(0xa4, 0x64, 0x61, 0x74, 0x61);
 
 /**
  * Messages waiting to be written, coalesced into frames per flush. Portable ones (publishes,
@@ -61,12 +61,11 @@ export class Outbox {
   /** The hot path: a fire-and-forget MessagePack publish written without an intermediate object. */
   publishMsgpack(topic: Uint8Array, data: Uint8Array): void {
     const w = this.writer as MsgpackFrameWriter;
-    const bin = binHeader(data.length);
-    w.begin(PUB_HEAD.length + topic.length + DATA_KEY.length + bin.length + data.length);
+    w.begin(PUB_HEAD.length + topic.length + DATA_KEY.length + binHeaderLength(data.length) + data.length);
     w.raw(PUB_HEAD);
     w.raw(topic);
     w.raw(DATA_KEY);
-    w.raw(bin);
+    w.binHeader(data.length);
     w.raw(data);
   }
 

@@ -1,6 +1,6 @@
 import { packr, type Codec } from '../../protocol/codec.js';
 import { Parts, type Piece } from '../../protocol/codec.js';
-import { MsgpackFrameWriter, packStr, strLength, writeBinHeader, writeStr, type FrameWriter } from '../../protocol/frame-writer.js';
+import { bytes, MsgpackFrameWriter, packStr, strLength, writeBinHeader, writeBytes, writeStr, type FrameWriter } from '../../protocol/frame-writer.js';
 import type { Headers } from '../../protocol/headers.js';
 import type { Payload } from './payload.js';
 
@@ -12,18 +12,18 @@ export interface DeliveryExtras {
   dc?: number;
 }
 
-const SID_KEY = [0xa3, 0x73, 0x69, 0x64];
-const TAG_KEY = [0xa3, 0x74, 0x61, 0x67];
-const ACK_KEY = [0xa3, 0x61, 0x63, 0x6b];
-const REPLY_KEY = [0xa5, 0x72, 0x65, 0x70, 0x6c, 0x79];
-const DC_KEY = [0xa2, 0x64, 0x63];
+const SID_KEY = bytes(0xa3, 0x73, 0x69, 0x64);
+const TAG_KEY = bytes(0xa3, 0x74, 0x61, 0x67);
+const ACK_KEY = bytes(0xa3, 0x61, 0x63, 0x6b);
+const REPLY_KEY = bytes(0xa5, 0x72, 0x65, 0x70, 0x6c, 0x79);
+const DC_KEY = bytes(0xa2, 0x64, 0x63);
 const TRUE = 0xc3;
 const ACK_VALUE = { delivery: packStr('delivery'), processing: packStr('processing') };
-const T_MSG = [0xa1, 0x74, 0xa3, 0x6d, 0x73, 0x67]; // "t": "msg"
-const TOPIC_KEY = [0xa5, 0x74, 0x6f, 0x70, 0x69, 0x63];
-const MID_KEY = [0xa3, 0x6d, 0x69, 0x64];
-const DATA_KEY = [0xa4, 0x64, 0x61, 0x74, 0x61];
-const HDR_KEY = [0xa3, 0x68, 0x64, 0x72];
+const T_MSG = bytes(0xa1, 0x74, 0xa3, 0x6d, 0x73, 0x67); // "t": "msg"
+const TOPIC_KEY = bytes(0xa5, 0x74, 0x6f, 0x70, 0x69, 0x63);
+const MID_KEY = bytes(0xa3, 0x6d, 0x69, 0x64);
+const DATA_KEY = bytes(0xa4, 0x64, 0x61, 0x74, 0x61);
+const HDR_KEY = bytes(0xa3, 0x68, 0x64, 0x72);
 const FRAME_HEADER = 5;
 const TAIL_ENTRIES = 4; // t, topic, mid, data (and hdr when the publisher gave headers)
 const MAX_HEAD = 1 + 4 + 5 + 4 + 5 + 4 + 11 + 7 + 3 + 5; // map, sid, tag, ack, reply, dc
@@ -108,20 +108,20 @@ export class OutboundMessage {
     out.set(data, p);
     p += data.length;
     if (this.packedHdr === undefined) return p;
-    out.set(HDR_KEY, p);
-    out.set(this.packedHdr, p + HDR_KEY.length);
-    return p + HDR_KEY.length + this.packedHdr.length;
+    p = writeBytes(out, p, HDR_KEY);
+    out.set(this.packedHdr, p);
+    return p + this.packedHdr.length;
   }
 
   /** The tail up to the payload bytes: "t", "topic", "mid", the "data" key and its bin header. */
   private writeTailUpToData(out: Uint8Array, p: number, dataLength: number): number {
-    out.set(T_MSG, p);
-    out.set(TOPIC_KEY, p + T_MSG.length);
-    p = writeStr(out, p + T_MSG.length + TOPIC_KEY.length, this.topic);
-    out.set(MID_KEY, p);
-    p = writeStr(out, p + MID_KEY.length, this.mid);
-    out.set(DATA_KEY, p);
-    return writeBinHeader(out, p + DATA_KEY.length, dataLength);
+    p = writeBytes(out, p, T_MSG);
+    p = writeBytes(out, p, TOPIC_KEY);
+    p = writeStr(out, p, this.topic);
+    p = writeBytes(out, p, MID_KEY);
+    p = writeStr(out, p, this.mid);
+    p = writeBytes(out, p, DATA_KEY);
+    return writeBinHeader(out, p, dataLength);
   }
 
   /** Payload size as it arrived: decides whether a delivery is large enough to be fragmented. */
