@@ -1,7 +1,7 @@
 import { TopicTrie } from './topic-trie.js';
 import { Group, isGroup, type RouteEntry, type Subscription } from './subscription.js';
 
-const CACHE_LIMIT = 16_384;
+export const CACHE_LIMIT = 16_384;
 
 /** The receivers of one topic. */
 export interface Route {
@@ -62,7 +62,9 @@ export class Router {
       const entries = this.trie.match(topic);
       const json = entries.some((e) => (isGroup(e) ? e.members.some(speaksJson) : speaksJson(e)));
       route = entries.length === 0 ? NO_RECEIVERS : { entries, json };
-      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+      // The oldest entry makes room (a Map iterates in insertion order): dropping the whole cache
+      // at the limit made every topic of a wide stream miss at once, ~1.8 µs each, and a GC spike.
+      if (this.cache.size >= CACHE_LIMIT) this.cache.delete(this.cache.keys().next().value!);
       this.cache.set(ownCopy(topic), route);
     }
     return route;
