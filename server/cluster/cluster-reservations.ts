@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { HEARTBEAT_MS, NODE_TTL_MS, RESERVATIONS_KEY } from './keys.js';
+import { HEARTBEAT_MS, NODE_TTL_MS, RESERVATIONS_KEY, SPACE_BYTES_KEY } from './keys.js';
 import { tupleOf } from './space-entries.js';
 import { SPACE_RELEASE, SPACE_RESERVE, SPACE_SETTLE, spaceKey } from './space-scripts.js';
 import type { StoredTuple } from '../space/stored-tuple.js';
@@ -41,7 +41,7 @@ export class ClusterReservations {
   ) {
     this.redis = redis as Scripted;
     this.redis.defineCommand('lindenSpaceReserve', { numberOfKeys: 3, lua: SPACE_RESERVE });
-    this.redis.defineCommand('lindenSpaceSettle', { numberOfKeys: 3, lua: SPACE_SETTLE });
+    this.redis.defineCommand('lindenSpaceSettle', { numberOfKeys: 4, lua: SPACE_SETTLE });
     this.redis.defineCommand('lindenSpaceRelease', { numberOfKeys: 2, lua: SPACE_RELEASE });
     this.sweeper = setInterval(() => void this.sweep(), HEARTBEAT_MS);
     this.sweeper.unref();
@@ -86,7 +86,7 @@ export class ClusterReservations {
     const k = (part: string) => spaceKey(space, part);
     let settled = true;
     if (ok) {
-      settled = (await this.redis.lindenSpaceSettle(k('r'), k('t'), k('n'), rid, k('events'))) === 1;
+      settled = (await this.redis.lindenSpaceSettle(k('r'), k('t'), k('n'), SPACE_BYTES_KEY, rid, k('events'))) === 1;
     } else {
       const got = await this.redis.lindenSpaceReleaseBuffer(k('r'), k('t'), rid);
       if (!got) settled = false;
