@@ -4,19 +4,25 @@
  * and maxSpaceBytesTotal holds for the whole cluster. A dead node is played in Redis: the
  * state it leaves behind is written there (a tuple hidden while offered, a waiter filed by a
  * node that no longer listens, a hand-over received and never finished), then the live nodes
- * must recover it; each is what a SIGKILL at that step leaves, without racing the kill.
+ * must recover it; each is what a SIGKILL at that step leaves, without racing the kill. One test
+ * freezes a real broker process (SIGSTOP) so that a hand-over reaches its socket unread, then
+ * SIGKILLs it (it runs the built CLI: `npm run build`).
  */
 import { Redis } from 'ioredis';
+import { connect } from '../client-sdk/index.js';
 import { packWaiter } from '../server/cluster/filed-waiters.js';
 import { packRecord } from '../server/cluster/space-entries.js';
 import { spaceChannel } from '../server/cluster/space-scripts.js';
+import { ChildTracker } from './helpers/child-process.js';
 import { testCluster } from './helpers/cluster.js';
 import { RedisServer } from './helpers/redis-server.js';
+import { serveProcess } from './helpers/serve-process.js';
 import { until } from './helpers/setup.js';
 
 let redis: RedisServer;
 let inspect: Redis;
 const t = testCluster();
+const children = new ChildTracker();
 
 beforeAll(async () => {
   redis = await RedisServer.start();
@@ -29,7 +35,10 @@ afterAll(async () => {
 beforeEach(async () => {
   await inspect.flushall(); // the byte count is cluster-wide: each test starts from none
 });
-afterEach(() => t.cleanup());
+afterEach(async () => {
+  await children.killAll();
+  await t.cleanup();
+});
 
 async function waitersFiled(space: string, arity: number, n: number): Promise<void> {
   let filed = 0;
@@ -101,6 +110,24 @@ describe('cluster spaces when nodes die', () => {
       left = (await inspect.hlen('{ls:handed}:r')) + (await inspect.zcard('{linden}:reservations')) + (await bytesHeld());
     });
   });
+
+  test('a waiter\'s broker process SIGKILLed with a tuple handed to it unread: the tuple goes to the next waiter', async () => {
+    await t.start(redis.url, 1);
+    const doomed = await serveProcess(children, ['--redis', redis.url, '--memory', '--log-level', 'warn']);
+    const first = await connect(doomed.url, { reconnect: false });
+    const a = await t.client(0);
+    void first.space('killed').in(['job', { $any: true }]).catch(() => undefined);
+    await waitersFiled('killed', 2, 1);
+    const next = a.space('killed').in(['job', { $any: true }], { timeout: 15_000 });
+    await waitersFiled('killed', 2, 2);
+    doomed.child.child.kill('SIGSTOP'); // its subscription stays open: the claim finds a listener
+    await a.space('killed').out(['job', 1]);
+    expect(await inspect.hlen('{ls:killed}:r')).toBe(1); // claimed for the frozen node's waiter
+    doomed.child.child.kill('SIGKILL');
+    await doomed.child.exited;
+    expect(await next).toEqual(['job', 1]);
+    await first.close().catch(() => undefined);
+  }, 30_000);
 
   test('a waiter whose node no longer listens is dropped in the claim, and the next waiter takes the tuple', async () => {
     await t.start(redis.url, 2);

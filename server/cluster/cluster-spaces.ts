@@ -215,9 +215,11 @@ export class ClusterSpaces implements SpaceCluster {
         return this.find(w.space, w.template, w.take, 1, member, filing.reserve);
       })
       .then(([t]) => {
+        // A waiter filed again (after a resubscription) just as it was served or ended: no entry left behind.
+        const mine = this.waiting.get(w.seq) === w;
+        if (!mine && filing.filed) this.redis.lindenSpaceUnwait(k(`w:${w.template.arity}`), k('wt'), member).catch(() => undefined);
         if (!t) return;
         // A waiter that ended here meanwhile (timeout, abort) was answered already: a taken tuple goes back.
-        const mine = this.waiting.get(w.seq) === w;
         if (mine) this.waiting.delete(w.seq);
         if ((!mine || !this.host.serve(w, t)) && w.take) void this.giveBack(t, filing.reserve?.rid);
       })
