@@ -163,7 +163,7 @@ describe('cluster space housekeeping', () => {
   test('an expired tuple leaves Redis in a space nobody reads or watches', async () => {
     await t.start(redis.url, 2);
     const a = await t.client(0);
-    await a.space('quiet').out(['tmp', 1], { ttl: 100 });
+    await a.space('quiet').out(['tmp', 1], { ttl: 1_000 });
     await a.space('quiet').out(['keep', 1]);
     expect(await inspect.zscore('{linden}:leases', 'quiet')).not.toBeNull();
     let left = -1;
