@@ -323,7 +323,7 @@ export class ClusterSpaces implements SpaceCluster {
     await this.scan(space, template, async (t) => {
       if (!template.matches(t.values)) return false;
       if (member !== undefined) {
-        // A waiter's reservation end is filed by every node about to claim for it (see offer()).
+        // Filed before the claim, which files it again (GT: the later end stays), as every node claiming for a waiter does.
         if (take && reserve) await this.reservations.file(space, reserve.rid, reserve.ms);
         // 0: the waiter is gone (served meanwhile, or ended); -1: the tuple is gone, look further.
         const got = take
