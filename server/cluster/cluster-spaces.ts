@@ -299,7 +299,7 @@ export class ClusterSpaces implements SpaceCluster {
     const served = !!w && this.host.serve(w, t);
     if (handoff) {
       // Claimed for this node until now: taken for good once served, otherwise put back (the sweep does it if this node dies first).
-      this.reservations.settle(space, rid!, served).then(
+      this.reservations.settle(space, rid!, served, true).then(
         (ended) => {
           if (served && !ended) this.log.warn({ space, tid }, 'cluster spaces: a tuple handed over was served after its claim ran out; it was put back too');
         },
@@ -422,7 +422,7 @@ export class ClusterSpaces implements SpaceCluster {
     }
     const claimed = await this.redis.lindenSpaceClaim(
       k(`w:${arity}`), k('wt'), k('t'), k(`a:${arity}`), k('n'), k('r'), OFFERS_KEY, RESERVATIONS_KEY, spaceChannel(node), SPACE_BYTES_KEY,
-      member, tid, k('events'), rid, released, space, end, node === this.node ? '' : frame,
+      member, tid, k('events'), rid, released, space, end, node === this.node ? '' : frame, handover !== '' && handover[7] ? '1' : '',
     );
     if (claimed === 1 && frame !== '' && node === this.node) this.received(frame);
     return claimed;

@@ -127,7 +127,8 @@ return redis.call('HGET', KEYS[2], ARGV[1])
 `;
 
 /**
- * KEYS: r, t, n, bytes. ARGV: reservation id, events channel. The ack of a reservation (or of a
+ * KEYS: r, t, n, bytes. ARGV: reservation id, events channel, '1' when its `in` event was
+ * announced already (a hand-off's, by its claim). The ack of a reservation (or the end of a
  * hand-off): the tuple goes for good (an `in` event). 1, or 0 when the reservation was over already.
  */
 export const SPACE_SETTLE = ANNOUNCE + `
@@ -138,7 +139,7 @@ local rec = redis.call('HGET', KEYS[2], tid)
 if rec then
   redis.call('HDEL', KEYS[2], tid)
   held(KEYS[4], -#rec)
-  announce(KEYS[3], ARGV[2], 'i', tid, rec)
+  if ARGV[3] ~= '1' then announce(KEYS[3], ARGV[2], 'i', tid, rec) end
 end
 return 1
 `;
@@ -203,7 +204,9 @@ return redis.call('SPUBLISH', KEYS[3], ARGV[2]) > 0 and 1 or 0
  * KEYS: w:<arity>, wt, t, a:<arity>, n, r, offers, reservations, channel of the waiter's node,
  * bytes. ARGV: waiter, tid, events channel, claim id ('' to take the tuple for good at once),
  * released ('' or the reservation being put back, see SPACE_RELEASE), space, the claim's end,
- * packed hand-over ('' when the waiter is this node's: it serves it itself).
+ * packed hand-over ('' when the waiter is this node's: it serves it itself), '1' when the claim
+ * is a hand-off's (its `in` event is announced now, in the order the take happened, not when the
+ * waiter's node ends it).
  * An `in` waiter claims a tuple that is visible, offered (OFFERS_KEY) or being put back, and
  * the tuple goes to the waiter's node in the same step. Under a claim id the tuple stays in `t`,
  * out of the index, its claim in `r` and its end in `reservations` (as a reservation), until
@@ -235,6 +238,7 @@ redis.call('ZREM', KEYS[7], offered)
 if ARGV[4] ~= '' then
   redis.call('HSET', KEYS[6], ARGV[4], ARGV[2])
   redis.call('ZADD', KEYS[8], 'GT', ARGV[7], ARGV[4] .. ' ' .. ARGV[6])
+  if ARGV[9] == '1' then announce(KEYS[5], ARGV[3], 'i', ARGV[2], rec) end
   return 1
 end
 redis.call('HDEL', KEYS[3], ARGV[2])
