@@ -122,6 +122,7 @@ export function joinCluster(
       spaces.cluster = undefined;
       shared.notifiers.stop();
       shared.reservations.stop();
+      shared.sweeps.stop();
       await interest.leave();
       subscriber.disconnect();
       spaceCommands.disconnect();

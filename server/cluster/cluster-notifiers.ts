@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Notifier, SpaceEventType } from '../space/space.js';
 import type { StoredTuple } from '../space/stored-tuple.js';
 import { tupleOf } from './space-entries.js';
+import { LEASES_KEY, SPACE_BYTES_KEY } from './keys.js';
 import { SPACE_SWEEP, spaceKey } from './space-scripts.js';
 
 const EVENT_TYPES: Record<string, SpaceEventType> = { o: 'out', i: 'in', e: 'expire' };
@@ -38,7 +39,7 @@ export class ClusterNotifiers {
     private readonly subscriber: EventSubscriber,
     private readonly deliver: (n: Notifier, type: SpaceEventType, t: StoredTuple) => void,
   ) {
-    redis.defineCommand('lindenSpaceSweep', { numberOfKeys: 3, lua: SPACE_SWEEP });
+    redis.defineCommand('lindenSpaceSweep', { numberOfKeys: 5, lua: SPACE_SWEEP });
   }
 
   /** Resolves once events of the space reach this node (announced by every node from then on). */
@@ -98,9 +99,7 @@ export class ClusterNotifiers {
     if (!this.bySpace.has(space)) return;
     clearTimeout(this.sweeps.get(space)?.timer);
     this.sweeps.delete(space);
-    const next = await (this.redis as Sweeping)
-      .lindenSpaceSweep(spaceKey(space, 't'), spaceKey(space, 'x'), spaceKey(space, 'n'), Date.now(), spaceKey(space, 'a:'), spaceKey(space, 'events'))
-      .catch(() => Date.now() + 1_000); // Redis away: try again later
+    const next = await sweepLeases(this.redis, space, false).catch(() => Date.now() + 1_000); // Redis away: try again later
     if (next >= 0) this.arm(space, next);
   }
 
@@ -119,4 +118,15 @@ export class ClusterNotifiers {
     this.sweeps.clear();
     this.bySpace.clear();
   }
+}
+
+/**
+ * Ends the space's tuples whose lease is over; with `dueOnly`, only when the space is due in
+ * LEASES_KEY (-2 otherwise). The space's next lease end, or -1.
+ */
+export function sweepLeases(redis: Redis, space: string, dueOnly: boolean): Promise<number> {
+  return (redis as Sweeping).lindenSpaceSweep(
+    spaceKey(space, 't'), spaceKey(space, 'x'), spaceKey(space, 'n'), SPACE_BYTES_KEY, LEASES_KEY,
+    Date.now(), spaceKey(space, 'a:'), spaceKey(space, 'events'), space, dueOnly ? '1' : '',
+  );
 }

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { HEARTBEAT_MS, NODE_TTL_MS, RESERVATIONS_KEY } from './keys.js';
+import { HEARTBEAT_MS, NODE_TTL_MS, RESERVATIONS_KEY, SPACE_BYTES_KEY } from './keys.js';
 import { tupleOf } from './space-entries.js';
 import { SPACE_RELEASE, SPACE_RESERVE, SPACE_SETTLE, spaceKey } from './space-scripts.js';
 import type { StoredTuple } from '../space/stored-tuple.js';
@@ -41,7 +41,7 @@ export class ClusterReservations {
   ) {
     this.redis = redis as Scripted;
     this.redis.defineCommand('lindenSpaceReserve', { numberOfKeys: 3, lua: SPACE_RESERVE });
-    this.redis.defineCommand('lindenSpaceSettle', { numberOfKeys: 3, lua: SPACE_SETTLE });
+    this.redis.defineCommand('lindenSpaceSettle', { numberOfKeys: 4, lua: SPACE_SETTLE });
     this.redis.defineCommand('lindenSpaceRelease', { numberOfKeys: 2, lua: SPACE_RELEASE });
     this.sweeper = setInterval(() => void this.sweep(), HEARTBEAT_MS);
     this.sweeper.unref();
@@ -69,9 +69,12 @@ export class ClusterReservations {
     return this.redis.lindenSpaceReserveBuffer(spaceKey(space, `a:${arity}`), spaceKey(space, 't'), spaceKey(space, 'r'), tid, rid);
   }
 
-  /** Ends a reservation: `ok` takes the tuple for good, otherwise it goes back. False when it was over already. */
-  settle(space: string, rid: string, ok: boolean): Promise<boolean> {
-    const settling = this.settleNow(space, rid, ok);
+  /**
+   * Ends a reservation: `ok` takes the tuple for good, otherwise it goes back. False when it was
+   * over already. `announced`: its `in` event went out already (a hand-off's claim announces it).
+   */
+  settle(space: string, rid: string, ok: boolean, announced = false): Promise<boolean> {
+    const settling = this.settleNow(space, rid, ok, announced);
     this.settling.add(settling);
     void settling.finally(() => this.settling.delete(settling)).catch(() => undefined);
     return settling;
@@ -82,11 +85,11 @@ export class ClusterReservations {
     await Promise.allSettled([...this.settling]);
   }
 
-  private async settleNow(space: string, rid: string, ok: boolean): Promise<boolean> {
+  private async settleNow(space: string, rid: string, ok: boolean, announced: boolean): Promise<boolean> {
     const k = (part: string) => spaceKey(space, part);
     let settled = true;
     if (ok) {
-      settled = (await this.redis.lindenSpaceSettle(k('r'), k('t'), k('n'), rid, k('events'))) === 1;
+      settled = (await this.redis.lindenSpaceSettle(k('r'), k('t'), k('n'), SPACE_BYTES_KEY, rid, k('events'), announced ? '1' : '')) === 1;
     } else {
       const got = await this.redis.lindenSpaceReleaseBuffer(k('r'), k('t'), rid);
       if (!got) settled = false;

@@ -14,10 +14,12 @@ import type { Waiter } from '../space/waiters.js';
 import { ClusterNotifiers, type EventSubscriber } from './cluster-notifiers.js';
 import { ClusterReservations } from './cluster-reservations.js';
 import { FiledWaiters, packWaiter, type Reservation } from './filed-waiters.js';
+import { HANDOFF_MS, LEASES_KEY, OFFERS_KEY, RESERVATIONS_KEY, SPACE_BYTES_KEY } from './keys.js';
 import { equalityKey, equalityKeys, packRecord, tupleOf } from './space-entries.js';
 import {
-  SPACE_CANCEL, SPACE_CLAIM, SPACE_OUT, SPACE_PAGE, SPACE_REPLACE, SPACE_SHOW, SPACE_TAKE, SPACE_UNWAIT, SPACE_WAIT, SPACE_WAITERS, spaceChannel, spaceKey,
+  SPACE_CANCEL, SPACE_CLAIM, SPACE_COPY, SPACE_OUT, SPACE_PAGE, SPACE_REPLACE, SPACE_SHOW, SPACE_TAKE, SPACE_UNWAIT, SPACE_WAIT, SPACE_WAITERS, spaceChannel, spaceKey,
 } from './space-scripts.js';
+import { OFFER_MS, SpaceSweeps } from './space-sweeps.js';
 
 type Arg = string | number | Buffer;
 type Scripted = Redis & {
@@ -28,6 +30,7 @@ type Scripted = Redis & {
   lindenSpaceWaitersBuffer(...args: Arg[]): Promise<(number | Buffer)[]>;
   lindenSpaceUnwait(...args: Arg[]): Promise<number>;
   lindenSpaceClaim(...args: Arg[]): Promise<number>;
+  lindenSpaceCopy(...args: Arg[]): Promise<number>;
   lindenSpaceShow(...args: Arg[]): Promise<number>;
   lindenSpaceReplace(...args: Arg[]): Promise<number>;
   lindenSpaceCancel(...args: Arg[]): Promise<number>;
@@ -50,6 +53,17 @@ export interface WaiterHost {
 /** Candidates read per round trip while looking for a match. */
 const PAGE = 256;
 
+/** How one of this node's waiters is filed in Redis, to file it again after the node resubscribed. */
+interface Filing {
+  source: Buffer;
+  reserve: Reservation | undefined;
+  /** Filed in Redis (not only waiting for the node to listen). */
+  filed: boolean;
+}
+
+/** What goes to a waiter's node on its space channel: [local id, space, tid, seq, record, take, claim id, hand-off]. */
+type Handover = [number, string, string, number, Buffer, boolean, string | undefined, boolean];
+
 /**
  * The cluster's tuple spaces in Redis (layout and scripts in space-scripts.ts). Matching runs here,
  * over candidates read oldest first from the arity's index; a take is a script that removes one
@@ -59,15 +73,19 @@ const PAGE = 256;
  * while waiters of its arity exist keeps it hidden, offers it to them in arrival order (every
  * matching `rd` gets a copy, the first matching `in` claims it with a script) and shows it only
  * when no `in` took it and no waiter arrived meanwhile. A tuple goes to a waiter's node on that
- * node's space channel; a node that no longer has the waiter offers the tuple again.
+ * node's space channel, published by the script that claims it (or ends a `rd`'s wait); an
+ * `in`'s tuple stays claimed in Redis until that node has served it (or put it back, when it
+ * no longer has the waiter), so no node's death loses or hides it (see the sweeps).
  */
 export class ClusterSpaces implements SpaceCluster {
   private readonly redis: Scripted;
   readonly notifiers: ClusterNotifiers;
   /** This node's filed waiters by their local id (Waiter.seq). */
   private readonly waiting = new Map<number, Waiter>();
+  private readonly filings = new WeakMap<Waiter, Filing>();
   private readonly filed: FiledWaiters;
   readonly reservations: ClusterReservations;
+  readonly sweeps: SpaceSweeps;
   /** Resolves while this node listens on its space channel: waiters are filed only then, or tuples for them would find no one. */
   private listening!: Promise<void>;
   private listen: (() => void) | undefined;
@@ -87,23 +105,35 @@ export class ClusterSpaces implements SpaceCluster {
     this.notifiers = new ClusterNotifiers(redis, node, subscriber, (n, type, t) => host.event(n, type, t));
     this.deaf();
     this.reservations = new ClusterReservations(redis, node, (t, rec, rid) => this.inTurn(t.space, () => this.offer(t.space, t.values.length, t.tid, t.seq, rec, t.values, -1, rid)), log);
+    this.sweeps = new SpaceSweeps(redis, (space, tid, rec) => {
+      const t = tupleOf(space, tid, Number(tid), rec);
+      return this.inTurn(space, () => this.offer(space, t.values.length, tid, t.seq, rec, t.values, -1));
+    }, log);
     // Out, page and show take the equality index keys after their fixed ones: the key count comes first.
     this.redis.defineCommand('lindenSpaceOut', { lua: SPACE_OUT });
     this.redis.defineCommand('lindenSpacePage', { lua: SPACE_PAGE });
-    this.redis.defineCommand('lindenSpaceTake', { numberOfKeys: 3, lua: SPACE_TAKE });
+    this.redis.defineCommand('lindenSpaceTake', { numberOfKeys: 4, lua: SPACE_TAKE });
     this.redis.defineCommand('lindenSpaceWait', { numberOfKeys: 3, lua: SPACE_WAIT });
     this.redis.defineCommand('lindenSpaceWaiters', { numberOfKeys: 3, lua: SPACE_WAITERS });
     this.redis.defineCommand('lindenSpaceUnwait', { numberOfKeys: 2, lua: SPACE_UNWAIT });
-    this.redis.defineCommand('lindenSpaceClaim', { numberOfKeys: 6, lua: SPACE_CLAIM });
+    this.redis.defineCommand('lindenSpaceClaim', { numberOfKeys: 10, lua: SPACE_CLAIM });
+    this.redis.defineCommand('lindenSpaceCopy', { numberOfKeys: 3, lua: SPACE_COPY });
     this.redis.defineCommand('lindenSpaceShow', { lua: SPACE_SHOW });
-    this.redis.defineCommand('lindenSpaceReplace', { numberOfKeys: 2, lua: SPACE_REPLACE });
-    this.redis.defineCommand('lindenSpaceCancel', { numberOfKeys: 3, lua: SPACE_CANCEL });
+    this.redis.defineCommand('lindenSpaceReplace', { numberOfKeys: 4, lua: SPACE_REPLACE });
+    this.redis.defineCommand('lindenSpaceCancel', { numberOfKeys: 4, lua: SPACE_CANCEL });
   }
 
-  /** This node now receives on its space channel (subscribed, again after a reconnection). */
+  /**
+   * This node now receives on its space channel (subscribed, again after a reconnection). Its
+   * filed waiters look again, as new ones do: a tuple sent to one while the node did not listen
+   * is either still visible (found now) or was put back (a claim finds no listener, so it does
+   * not happen; a `rd` dropped meanwhile is filed again).
+   */
   listened(): void {
+    const again = this.listen ? [...this.waiting.values()].filter((w) => this.filings.get(w)?.filed) : [];
     this.listen?.();
     this.listen = undefined;
+    for (const w of again) this.fileAndLook(w);
   }
 
   /** This node no longer receives on its space channel: new waiters wait until it does again. */
@@ -126,12 +156,20 @@ export class ClusterSpaces implements SpaceCluster {
     const eq = equalityKeys(f.space, values);
     const lease = Number.isFinite(expiresAt) ? expiresAt : '';
     this.redis.lindenSpaceOut(
-      7 + eq.length, k('t'), k(`a:${arity}`), k('seq'), k(`w:${arity}`), k('wseq'), k('n'), k('x'), ...eq,
-      rec, this.options.maxTuplesPerSpace, k('events'), lease, arity,
+      10 + eq.length, k('t'), k(`a:${arity}`), k('seq'), k(`w:${arity}`), k('wseq'), k('n'), k('x'), SPACE_BYTES_KEY, LEASES_KEY, OFFERS_KEY, ...eq,
+      rec, this.options.maxTuplesPerSpace, k('events'), lease, arity, this.options.maxSpaceBytesTotal, f.space, Date.now() + OFFER_MS,
     ).then(
       async ([seq, hidden, wseq]) => {
         if (seq === -1) {
           throw new LindenError('SPACE_FULL', `space "${f.space}" holds ${this.options.maxTuplesPerSpace} tuples (maxTuplesPerSpace)`, { space: f.space, limit: 'maxTuplesPerSpace' });
+        }
+        if (seq === -2) {
+          const limit = this.options.maxSpaceBytesTotal;
+          throw new LindenError(
+            'SPACE_FULL',
+            `the spaces hold ${hidden} bytes of tuples; ${rec.length} more would pass the limit for all spaces together (maxSpaceBytesTotal ${limit})`,
+            { space: f.space, limit: 'maxSpaceBytesTotal' },
+          );
         }
         const tid = String(seq);
         // Answered once handed over or visible, as a local out: a read sent after the answer finds it.
@@ -157,28 +195,36 @@ export class ClusterSpaces implements SpaceCluster {
       }).catch((err: unknown) => this.failed(conn, f.id, err));
       return;
     }
-    // Filed first, then looked for: a tuple written meanwhile is either seen by the look or offered to the waiter.
     const w = this.host.startWait(conn, template, f);
     w.rid = reserve?.rid;
-    const member = `${this.node}|${w.seq}`;
     this.waiting.set(w.seq, w);
-    const source = packWaiter(inbound(conn, f.template), take, reserve);
-    const k = (part: string) => spaceKey(f.space, part);
+    this.filings.set(w, { source: packWaiter(inbound(conn, f.template), take, reserve), reserve, filed: false });
+    this.fileAndLook(w);
+  }
+
+  /** Filed first, then looked for: a tuple written meanwhile is either seen by the look or offered to the waiter. */
+  private fileAndLook(w: Waiter): void {
+    const filing = this.filings.get(w)!;
+    const member = `${this.node}|${w.seq}`;
+    const k = (part: string) => spaceKey(w.space, part);
     this.listening
       .then(async () => {
         if (this.waiting.get(w.seq) !== w) return []; // ended before it was filed
-        await this.redis.lindenSpaceWait(k(`w:${template.arity}`), k('wt'), k('wseq'), member, source);
-        return this.find(f.space, template, take, 1, member, reserve);
+        await this.redis.lindenSpaceWait(k(`w:${w.template.arity}`), k('wt'), k('wseq'), member, filing.source);
+        filing.filed = true;
+        return this.find(w.space, w.template, w.take, 1, member, filing.reserve);
       })
       .then(([t]) => {
+        // A waiter filed again (after a resubscription) just as it was served or ended: no entry left behind.
+        const mine = this.waiting.get(w.seq) === w;
+        if (!mine && filing.filed) this.redis.lindenSpaceUnwait(k(`w:${w.template.arity}`), k('wt'), member).catch(() => undefined);
         if (!t) return;
         // A waiter that ended here meanwhile (timeout, abort) was answered already: a taken tuple goes back.
-        const mine = this.waiting.get(w.seq) === w;
         if (mine) this.waiting.delete(w.seq);
-        if ((!mine || !this.host.serve(w, t)) && take) void this.giveBack(t, reserve?.rid);
+        if ((!mine || !this.host.serve(w, t)) && w.take) void this.giveBack(t, filing.reserve?.rid);
       })
       .catch((err: unknown) => {
-        this.log.warn({ err, space: f.space }, 'cluster spaces: filing a waiter failed');
+        this.log.warn({ err, space: w.space }, 'cluster spaces: filing a waiter failed');
         if (this.waiting.get(w.seq) === w) this.host.fail(w, err);
       });
   }
@@ -196,12 +242,13 @@ export class ClusterSpaces implements SpaceCluster {
     const ttl = Math.min(f.ttl, this.options.maxLeaseMs);
     const tuples = spaceKey(f.space, 't');
     const leases = spaceKey(f.space, 'x');
+    // The record's size changes with its lease (null -> a number): the cluster's byte count follows.
     const attempt = async (): Promise<void> => {
       const t = await this.liveTuple(f.space, f.tid);
       const expiresAt = Date.now() + ttl;
       // Replaced only if nobody changed it since it was read (another renew, a take and a new out cannot share its id).
       const renewed = packRecord(t.values, expiresAt, t.hdr);
-      if (!(await this.redis.lindenSpaceReplace(tuples, leases, f.tid, t.rec, renewed, expiresAt, t.values.length))) return attempt();
+      if (!(await this.redis.lindenSpaceReplace(tuples, leases, SPACE_BYTES_KEY, LEASES_KEY, f.tid, t.rec, renewed, expiresAt, t.values.length, f.space))) return attempt();
       conn.sendFrame({ t: 'lease', re: f.id, tid: f.tid, expiresAt, ttl, shortened: ttl < f.ttl });
     };
     attempt().catch((err: unknown) => this.failed(conn, f.id, err));
@@ -211,7 +258,7 @@ export class ClusterSpaces implements SpaceCluster {
     this.liveTuple(f.space, f.tid)
       .then(async (t) => {
         const k = (part: string) => spaceKey(f.space, part);
-        if (!(await this.redis.lindenSpaceCancel(k('t'), k(`a:${t.values.length}`), k('n'), f.tid, k('events')))) throw unknownTuple(f.space, f.tid);
+        if (!(await this.redis.lindenSpaceCancel(k('t'), k(`a:${t.values.length}`), k('n'), SPACE_BYTES_KEY, f.tid, k('events')))) throw unknownTuple(f.space, f.tid);
         conn.sendFrame({ t: 'ok', re: f.id });
       })
       .catch((err: unknown) => this.failed(conn, f.id, err));
@@ -245,11 +292,22 @@ export class ClusterSpaces implements SpaceCluster {
 
   /** A tuple handed to one of this node's waiters by another node (or by this one). */
   received(buf: Buffer): void {
-    const [id, space, tid, seq, rec, take, rid] = packr.unpack(buf) as [number, string, string, number, Buffer, boolean, string | undefined];
+    const [id, space, tid, seq, rec, take, rid, handoff] = packr.unpack(buf) as Handover;
     const t = tupleOf(space, tid, seq, rec);
     const w = this.waiting.get(id);
     if (w) this.waiting.delete(id);
-    if ((!w || !this.host.serve(w, t)) && take) void this.giveBack(t, rid);
+    const served = !!w && this.host.serve(w, t);
+    if (handoff) {
+      // Claimed for this node until now: taken for good once served, otherwise put back (the sweep does it if this node dies first).
+      this.reservations.settle(space, rid!, served, true).then(
+        (ended) => {
+          if (served && !ended) this.log.warn({ space, tid }, 'cluster spaces: a tuple handed over was served after its claim ran out; it was put back too');
+        },
+        (err: unknown) => this.log.warn({ err, space, tid }, 'cluster spaces: a hand-over could not end; the sweep puts the tuple back'),
+      );
+      return;
+    }
+    if (!served && take) void this.giveBack(t, rid);
   }
 
   /**
@@ -265,17 +323,17 @@ export class ClusterSpaces implements SpaceCluster {
     await this.scan(space, template, async (t) => {
       if (!template.matches(t.values)) return false;
       if (member !== undefined) {
-        // A waiter's reservation end is filed by every node about to claim for it (see offer()).
+        // Filed before the claim, which files it again (GT: the later end stays), as every node claiming for a waiter does.
         if (take && reserve) await this.reservations.file(space, reserve.rid, reserve.ms);
         // 0: the waiter is gone (served meanwhile, or ended); -1: the tuple is gone, look further.
         const got = take
-          ? await this.redis.lindenSpaceClaim(k(`w:${arity}`), k('wt'), k('t'), k(`a:${arity}`), k('n'), k('r'), member, t.tid, k('events'), reserve?.rid ?? '', '')
+          ? await this.claim(space, arity, member, t.tid, reserve?.rid ?? '', '', Date.now() + (reserve?.ms ?? 0), '')
           : await this.redis.lindenSpaceUnwait(k(`w:${arity}`), k('wt'), member);
         if (got === 1) out.push(t);
         return got !== -1;
       }
       if (reserve && !(await this.reservations.take(space, arity, t.tid, reserve.rid))) return false;
-      if (take && !reserve && !(await this.redis.lindenSpaceTakeBuffer(k(`a:${arity}`), k('t'), k('n'), t.tid, k('events'), 'i'))) return false;
+      if (take && !reserve && !(await this.redis.lindenSpaceTakeBuffer(k(`a:${arity}`), k('t'), k('n'), SPACE_BYTES_KEY, t.tid, k('events'), 'i'))) return false;
       out.push(t);
       return out.length >= limit;
     });
@@ -305,7 +363,7 @@ export class ClusterSpaces implements SpaceCluster {
         const tid = page[i]!.toString();
         const t = tupleOf(space, tid, Number(page[i + 1]!.toString()), page[i + 2] as Buffer);
         if (t.expiresAt <= now) {
-          this.redis.lindenSpaceTakeBuffer(index, tuples, spaceKey(space, 'n'), tid, spaceKey(space, 'events'), 'e').catch(() => undefined);
+          this.redis.lindenSpaceTakeBuffer(index, tuples, spaceKey(space, 'n'), SPACE_BYTES_KEY, tid, spaceKey(space, 'events'), 'e').catch(() => undefined);
           continue;
         }
         if (await visit(t)) return;
@@ -316,7 +374,9 @@ export class ClusterSpaces implements SpaceCluster {
 
   /**
    * Offers a hidden tuple to the space's waiters in arrival order, then shows it unless an `in`
-   * took it. Repeats when waiters arrived meanwhile, or when a claimed waiter's node was gone.
+   * took it. Repeats when waiters arrived meanwhile. Each `rd` copy and each claim reaches the
+   * waiter's node in the script that ends its wait; a waiter whose node does not listen is
+   * dropped and the next one offered.
    */
   private async offer(space: string, arity: number, tid: string, seq: number, rec: Buffer, values: unknown[], seen: number, released = ''): Promise<void> {
     const k = (part: string) => spaceKey(space, part);
@@ -331,29 +391,52 @@ export class ClusterSpaces implements SpaceCluster {
         const waiter = this.filed.of(member, list[i + 1] as Buffer);
         if (!waiter || !waiter.template.matches(values)) continue;
         if (waiter.take) takers.push([member, waiter.reserve]);
-        else if (await this.redis.lindenSpaceUnwait(k(`w:${arity}`), k('wt'), member)) await this.deliver(member, space, tid, seq, rec, false);
+        else await this.copy(member, arity, [0, space, tid, seq, rec, false, undefined, false]);
       }
-      let returned = false;
       for (const [member, reserve] of takers) {
-        // Filed before the claim and left to the sweep when the claim fails: another node may claim for this waiter.
-        if (reserve) await this.reservations.file(space, reserve.rid, reserve.ms);
-        const claimed = await this.redis.lindenSpaceClaim(
-          k(`w:${arity}`), k('wt'), k('t'), k(`a:${arity}`), k('n'), k('r'), member, tid, k('events'), reserve?.rid ?? '', released,
-        );
-        // Gone: a tuple offered is hidden, so only a cleanup of the space does this, or another node put the released one back.
-        if (claimed === -1) return;
-        if (claimed === 0) continue;
-        released = '';
-        if (await this.deliver(member, space, tid, seq, rec, true, reserve?.rid)) return;
-        // Its node is gone: the tuple goes back, hidden, and is offered again from the first waiter.
-        if (reserve) await this.reservations.drop(space, reserve.rid); // its node is gone: so is the reservation
-        await this.redis.lindenSpaceShow(4 + eq.length, k('t'), k(`a:${arity}`), k('wseq'), k('r'), ...eq, tid, seq, rec, -1, 1, '');
-        returned = true;
-        break;
+        // A plain `in` takes it under a claim of its own, ended by its node once served (see received()).
+        const rid = reserve?.rid ?? this.reservations.newId();
+        const handover: Handover = [0, space, tid, seq, rec, true, rid, !reserve];
+        const claimed = await this.claim(space, arity, member, tid, rid, released, Date.now() + (reserve?.ms ?? HANDOFF_MS), handover);
+        // Claimed: handed over. Gone: cancelled, or another node offered it (its node was late) or put it back.
+        if (claimed === 1 || claimed === -1) return;
       }
-      if (returned) continue;
-      if (await this.redis.lindenSpaceShow(4 + eq.length, k('t'), k(`a:${arity}`), k('wseq'), k('r'), ...eq, tid, seq, rec, seen, 0, released)) return;
+      if (await this.redis.lindenSpaceShow(
+        6 + eq.length, k('t'), k(`a:${arity}`), k('wseq'), k('r'), OFFERS_KEY, SPACE_BYTES_KEY, ...eq, tid, seq, rec, seen, 0, released, space, Date.now() + OFFER_MS,
+      )) return;
     }
+  }
+
+  /**
+   * SPACE_CLAIM for `member`: with a hand-over, the script publishes it to the waiter's node, or
+   * this node serves it once claimed when the waiter is its own.
+   */
+  private async claim(space: string, arity: number, member: string, tid: string, rid: string, released: string, end: number, handover: Handover | ''): Promise<number> {
+    const k = (part: string) => spaceKey(space, part);
+    const bar = member.lastIndexOf('|');
+    const node = member.slice(0, bar);
+    let frame: Buffer | '' = '';
+    if (handover !== '') {
+      handover[0] = Number(member.slice(bar + 1));
+      frame = packr.pack(handover);
+    }
+    const claimed = await this.redis.lindenSpaceClaim(
+      k(`w:${arity}`), k('wt'), k('t'), k(`a:${arity}`), k('n'), k('r'), OFFERS_KEY, RESERVATIONS_KEY, spaceChannel(node), SPACE_BYTES_KEY,
+      member, tid, k('events'), rid, released, space, end, node === this.node ? '' : frame, handover !== '' && handover[7] ? '1' : '',
+    );
+    if (claimed === 1 && frame !== '' && node === this.node) this.received(frame);
+    return claimed;
+  }
+
+  /** A `rd` waiter's copy: its wait ends and the tuple goes to its node in one script (or here, for this node's own). */
+  private async copy(member: string, arity: number, handover: Handover): Promise<void> {
+    const k = (part: string) => spaceKey(handover[1], part);
+    const bar = member.lastIndexOf('|');
+    const node = member.slice(0, bar);
+    handover[0] = Number(member.slice(bar + 1));
+    const frame = packr.pack(handover);
+    if (node !== this.node) await this.redis.lindenSpaceCopy(k(`w:${arity}`), k('wt'), spaceChannel(node), member, frame);
+    else if (await this.redis.lindenSpaceUnwait(k(`w:${arity}`), k('wt'), member)) this.received(frame);
   }
 
   /** A tuple taken for a waiter that can no longer have it goes back to the space, offered to the others first. */
@@ -367,7 +450,9 @@ export class ClusterSpaces implements SpaceCluster {
     const arity = t.values.length;
     try {
       const eq = equalityKeys(t.space, t.values);
-      await this.redis.lindenSpaceShow(4 + eq.length, k('t'), k(`a:${arity}`), k('wseq'), k('r'), ...eq, t.tid, t.seq, rec, -1, 1, '');
+      await this.redis.lindenSpaceShow(
+        6 + eq.length, k('t'), k(`a:${arity}`), k('wseq'), k('r'), OFFERS_KEY, SPACE_BYTES_KEY, ...eq, t.tid, t.seq, rec, -1, 1, '', t.space, Date.now() + OFFER_MS,
+      );
       await this.inTurn(t.space, () => this.offer(t.space, arity, t.tid, t.seq, rec, t.values, -1));
     } catch (err) {
       this.log.error({ err, space: t.space, tid: t.tid }, 'cluster spaces: a tuple could not be put back');
@@ -391,18 +476,6 @@ export class ClusterSpaces implements SpaceCluster {
       if (this.offering.get(space) === settled) this.offering.delete(space);
     });
     return next;
-  }
-
-  /** True when the waiter's node is there to take it (this node answers at once). */
-  private async deliver(member: string, space: string, tid: string, seq: number, rec: Buffer, take: boolean, rid?: string): Promise<boolean> {
-    const bar = member.lastIndexOf('|');
-    const node = member.slice(0, bar);
-    const frame = packr.pack([Number(member.slice(bar + 1)), space, tid, seq, rec, take, rid]);
-    if (node === this.node) {
-      this.received(frame);
-      return true;
-    }
-    return ((await this.redis.spublish(spaceChannel(node), frame)) as number) > 0;
   }
 
   /** A request Redis did not answer is STORE_UNAVAILABLE to its client, as for durable queues. */

@@ -45,3 +45,22 @@ export function plainInterest(pattern: string): string {
 export function groupInterest(key: string): string {
   return 'g' + key;
 }
+
+/**
+ * Sorted set: `<tid> <space>` -> when the offer of a hidden tuple to the waiters is due to have
+ * ended (ms). Added by the script that hides the tuple, removed by the one that shows it or
+ * claims it for an `in`; whichever node sweeps a due one offers the tuple again (its writer died).
+ */
+export const OFFERS_KEY = '{linden}:offers';
+
+/** Sorted set: space -> its next lease end (ms), so that some node sweeps expired tuples of every space. */
+export const LEASES_KEY = '{linden}:leases';
+
+/** String: bytes of the tuple records of all spaces (maxSpaceBytesTotal across the cluster). */
+export const SPACE_BYTES_KEY = '{linden}:space-bytes';
+
+/**
+ * How long a tuple handed to a waiter's node stays claimed before the sweep puts it back: the
+ * node ends the claim once its client has the tuple, so only a node that died leaves it to run out.
+ */
+export const HANDOFF_MS = NODE_TTL_MS;
