@@ -82,9 +82,11 @@ test('a durable queue published on one process is consumed on another, in order;
   expect(got.map((m) => m.data.n)).toEqual([...Array(20).keys()]);
   for (const m of got) m.ack();
   // A publish that waits for processing completes when the consumer on the other node acks.
-  void (async () => { for await (const m of consumer) m.ack(); })();
+  const acking = (async () => { for await (const m of consumer) m.ack(); })();
   const processed = await a.publish('shop.order', { n: 20 }, { mode: 'persistent', ack: 'processing', timeout: 10_000 });
   expect(processed).toMatchObject({ stage: 'processing', processed: 1, timedOut: false });
+  consumer.unsubscribe(); // before the queue goes, or its end would fail the acking loop
+  await acking;
   await a.deleteQueue('orders-q');
 }, SLOW);
 
