@@ -131,6 +131,34 @@ test('connections lists every node\'s, each with its node; kick closes a connect
   expect(raw.violations()).toEqual([]);
 }, 15_000);
 
+test('subscriptions lists every node\'s, one entry per node and pattern with its node; the CLI shows the node', async () => {
+  const [a, b] = [await t.node(), await t.node()];
+  const [onA, onB] = [await t.client(a), await t.client(b, { name: 'worker' })];
+  await onA.createQueue('jobs', 'jobs.>');
+  const plain = onA.subscribe('orders.>');
+  const grouped = onB.subscribe('orders.*', { group: 'billing' });
+  const durable = onB.subscribe('jobs.>', { durable: 'jobs' });
+  await Promise.all([plain.ready, grouped.ready, durable.ready]);
+  const nodeOf = (id: string) => id.slice(id.indexOf('-') + 1);
+
+  const list = (await askUntil(onA, { op: 'subscriptions' }, (r) => r.length === 3)) as any[];
+  const nodeA = list[0].node;
+  expect(list.map((s) => [s.node === nodeA ? 'a' : 'b', s.pattern, s.group, s.durable, s.subscribers])).toEqual([
+    ['a', 'orders.>', null, null, 1],
+    ['b', 'jobs.>', null, 'jobs', 1],
+    ['b', 'orders.*', 'billing', null, 1],
+  ]);
+  for (const s of list) expect(s.connections.map(nodeOf)).toEqual([s.node]);
+  expect(list[1].connections).toEqual([onB.connectionId]);
+  const http = await (await fetch(`${b.url.replace(/^ws/, 'http')}/api/subscriptions`)).json();
+  expect(http.map((s: any) => s.pattern).sort()).toEqual(['jobs.>', 'orders.*', 'orders.>']);
+  expect((await cli('subscriptions', '--url', a.url)).stdout).toMatch(new RegExp(`^NODE\\s+PATTERN[^\\n]*\\n${nodeA}\\s+orders\\.>\\s+-\\s+-\\s+1\\s`, 'm'));
+
+  // Gone from the other nodes' view within a second or so of the unsubscribe.
+  grouped.unsubscribe();
+  await askUntil(onA, { op: 'subscriptions' }, (r) => r.length === 2);
+}, 15_000);
+
 test('while Redis is away the cluster views and ops answer STORE_UNAVAILABLE (HTTP 503), and work again once it is back', async () => {
   const a = await t.node();
   const c = await t.client(a);
@@ -139,6 +167,7 @@ test('while Redis is away the cluster views and ops answer STORE_UNAVAILABLE (HT
   await expect(c.admin({ op: 'queues' })).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
   await expect(c.admin({ op: 'purge', name: 'jobs' })).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
   await expect(c.admin({ op: 'connections' })).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+  await expect(c.admin({ op: 'subscriptions' })).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
   expect((await fetch(`${a.url.replace(/^ws/, 'http')}/api/queues`)).status).toBe(503);
   await t.redis.restart();
   // Back by itself: asked again until the command connection has reconnected.

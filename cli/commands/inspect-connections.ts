@@ -21,11 +21,14 @@ export function register(program: Command): void {
 }
 
 async function subscriptions(flags: InspectFlags): Promise<void> {
-  const list = await fetchApi<SubscriptionView[]>(flags, '/api/subscriptions');
+  const list = await fetchApi<(SubscriptionView & { node?: string })[]>(flags, '/api/subscriptions');
   if (flags.json) {
     printJsonLines(list);
   } else {
+    // Cluster mode: one row per node and pattern, and which node holds them.
+    const cluster = list.some((s) => s.node !== undefined);
     process.stdout.write(table(list, [
+      ...(cluster ? [{ header: 'NODE', value: (s: SubscriptionView & { node?: string }) => s.node ?? '-' }] : []),
       { header: 'PATTERN', value: (s) => s.pattern },
       { header: 'GROUP', value: (s) => s.group ?? '-' },
       { header: 'DURABLE', value: (s) => s.durable ?? '-' },

@@ -12,6 +12,7 @@ import type { ClusterQueues } from '../cluster/durable/cluster-queues.js';
 import type { NodeSummaries } from '../cluster/node-summary.js';
 import { clusterQueueView, clusterQueuesView } from './cluster-queue-admin.js';
 import { clusterConnections } from './cluster-connections.js';
+import { clusterSubscriptions } from './cluster-subscriptions.js';
 import { findSpace, listConnections, listQueues, listSpaces, listSubscriptions, queueDetail, spaceDetail } from './views.js';
 
 export interface AdminSources {
@@ -29,7 +30,7 @@ export interface AdminSources {
   readonly auth: Authenticator;
   /** /metrics needs an admin's bearer token too (option `metricsAuth`). */
   readonly metricsAuth: boolean;
-  /** Cluster mode: /api/queues answers from Redis, and /api/connections lists every node's (protocol.md §17.7). */
+  /** Cluster mode: /api/queues answers from Redis, and /api/connections and /api/subscriptions list every node's (protocol.md §17.7). */
   readonly cluster?: { readonly queues: ClusterQueues; readonly nodes: NodeSummaries };
 }
 
@@ -65,9 +66,10 @@ export function adminHandler(src: AdminSources): (req: IncomingMessage, res: Ser
       if (!s) return notFound(res, doesNotExist('space', name));
       json(res, 200, spaceDetail(src.rates, s, peek));
     },
-    '/api/subscriptions': (req, res, name) => {
+    '/api/subscriptions': async (req, res, name) => {
       if (name !== undefined) return notFound(res, `no route ${req.url}`);
-      json(res, 200, listSubscriptions(src.connections));
+      if (!src.cluster) return json(res, 200, listSubscriptions(src.connections));
+      await orUnavailable(res, async () => clusterSubscriptions(src.cluster!.nodes, src.cluster!.queues.node, src.connections));
     },
     '/api/connections': async (req, res, name) => {
       if (name !== undefined) return notFound(res, `no route ${req.url}`);

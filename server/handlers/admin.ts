@@ -7,6 +7,7 @@ import type { Connection } from '../connection.js';
 import { audit } from './audit.js';
 import { clusterView } from '../admin/cluster-view.js';
 import { clusterConnections, nodeOfConnection } from '../admin/cluster-connections.js';
+import { clusterSubscriptions } from '../admin/cluster-subscriptions.js';
 import { clusterQueueView, clusterQueuesView } from '../admin/cluster-queue-admin.js';
 import type { ClusterQueues } from '../cluster/durable/cluster-queues.js';
 import type { NodeSummaries } from '../cluster/node-summary.js';
@@ -72,7 +73,7 @@ export function admin(ctx: BrokerContext, conn: Connection, f: AdminFrame): void
 
 /**
  * Cluster mode: the queue views and operations act on the queues in Redis, for the whole cluster
- * (the local store is empty there), and `connections` lists every node's. False for the ops
+ * (the local store is empty there), and `connections` and `subscriptions` list every node's. False for the ops
  * answered as on a broker of its own.
  */
 function clusterOp(queues: ClusterQueues, nodes: NodeSummaries, ctx: BrokerContext, conn: Connection, f: AdminFrame): boolean {
@@ -98,6 +99,9 @@ function clusterOp(queues: ClusterQueues, nodes: NodeSummaries, ctx: BrokerConte
       return true;
     case 'connections':
       answer(clusterConnections(nodes, queues.node, ctx.connections));
+      return true;
+    case 'subscriptions':
+      answer(clusterSubscriptions(nodes, queues.node, ctx.connections));
       return true;
     default:
       return false;
