@@ -187,6 +187,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     upgradeHint: `Linden speaks WebSocket here: connect with subprotocol ${SUPPORTED.join(' or ')}\n`,
     auth,
     metricsAuth: opts.metricsAuth,
+    maxArity: opts.maxArity,
     cluster: clusterQueues && cluster ? { queues: clusterQueues, nodes: cluster.summaries } : undefined,
   });
   const https: HttpsServer | undefined = identity ? createHttpsServer({ cert: identity.cert, key: identity.key }, handler) : undefined;

@@ -159,6 +159,47 @@ test('subscriptions lists every node\'s, one entry per node and pattern with its
   await askUntil(onA, { op: 'subscriptions' }, (r) => r.length === 2);
 }, 15_000);
 
+test('spaces and space (with peek) show the tuple spaces of the whole cluster from any node; empty ones leave the list', async () => {
+  const [a, b] = [await t.node(), await t.node()];
+  const [onA, onB] = [await t.client(a), await t.client(b)];
+  await onA.space('jobs').out(['resize', 'cat.png']);
+  await onB.space('jobs').out(['resize', 'dog.png', 2], { ttl: 60_000 });
+  await onA.space('jobs').out(['crop', 'owl.png']);
+  const reserved = (await onB.space('jobs').in(['crop', { $any: true }], { reserve: 60_000 }))!;
+  const waiting = new AbortController();
+  const taking = onB.space('later').in(['x'], { signal: waiting.signal });
+  const watch = onA.space('watched').notify(['x']);
+  await watch.ready;
+
+  const list = (await askUntil(onA, { op: 'spaces' }, (r) => r.length === 3)) as any[];
+  expect(list.map((s) => [s.name, s.tuples, s.reserved, s.waiting, s.notify, s.outs, s.persistent])).toEqual([
+    ['jobs', 2, 1, 0, 0, 3, true],
+    ['later', 0, 0, 1, 0, 0, true],
+    ['watched', 0, 0, 0, 1, 0, true],
+  ]);
+  expect(list[0].bytes).toBeGreaterThan(0);
+
+  const detail = (await onB.admin({ op: 'space', name: 'jobs', peek: 5 })) as any;
+  expect(detail).toMatchObject({ name: 'jobs', tuples: 2, reserved: 1 });
+  expect(detail.peek.map((p: any) => [p.tuple, p.expiresAt === null])).toEqual([[['resize', 'cat.png'], true], [['resize', 'dog.png', 2], false]]);
+  const http = await (await fetch(`${a.url.replace(/^ws/, 'http')}/api/spaces/jobs?peek=1`)).json();
+  expect(http.peek.map((p: any) => p.tuple)).toEqual([['resize', 'cat.png']]);
+  expect((await fetch(`${a.url.replace(/^ws/, 'http')}/api/spaces/nope`)).status).toBe(404);
+  await expect(onA.admin({ op: 'space', name: 'nope' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  expect((await cli('spaces', '--url', b.url)).stdout).toMatch(/^jobs\s+persistent\s+2\s/m);
+  expect((await cli('space', 'jobs', '--peek', '1', '--url', b.url)).stdout).toMatch(/tuples:\s+2 \(\+1 reserved[^]*\["resize","cat.png"\]/);
+
+  // Emptied on every node: gone from the list, as on a broker of its own.
+  await reserved.ack();
+  expect(await onA.space('jobs').inp(['resize', { $any: true }])).toEqual(['resize', 'cat.png']);
+  expect(await onB.space('jobs').inp(['resize', { $any: true }, 2])).toEqual(['resize', 'dog.png', 2]);
+  waiting.abort();
+  expect(await taking).toBeNull();
+  const left = (await askUntil(onB, { op: 'spaces' }, (r) => r.length === 1)) as any[];
+  expect(left.map((s) => s.name)).toEqual(['watched']);
+  await expect(onB.admin({ op: 'space', name: 'jobs' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+}, 20_000);
+
 test('while Redis is away the cluster views and ops answer STORE_UNAVAILABLE (HTTP 503), and work again once it is back', async () => {
   const a = await t.node();
   const c = await t.client(a);
@@ -168,6 +209,8 @@ test('while Redis is away the cluster views and ops answer STORE_UNAVAILABLE (HT
   await expect(c.admin({ op: 'purge', name: 'jobs' })).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
   await expect(c.admin({ op: 'connections' })).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
   await expect(c.admin({ op: 'subscriptions' })).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+  await expect(c.admin({ op: 'spaces' })).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+  expect((await fetch(`${a.url.replace(/^ws/, 'http')}/api/spaces`)).status).toBe(503);
   expect((await fetch(`${a.url.replace(/^ws/, 'http')}/api/queues`)).status).toBe(503);
   await t.redis.restart();
   // Back by itself: asked again until the command connection has reconnected.

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { MAX_PEEK } from '../../protocol/frames.js';
 import { doesNotExist } from '../../protocol/names.js';
@@ -13,6 +14,7 @@ import type { NodeSummaries } from '../cluster/node-summary.js';
 import { clusterQueueView, clusterQueuesView } from './cluster-queue-admin.js';
 import { clusterConnections } from './cluster-connections.js';
 import { clusterSubscriptions } from './cluster-subscriptions.js';
+import { clusterSpaceView, clusterSpacesView } from './cluster-space-admin.js';
 import { findSpace, listConnections, listQueues, listSpaces, listSubscriptions, queueDetail, spaceDetail } from './views.js';
 
 export interface AdminSources {
@@ -30,7 +32,9 @@ export interface AdminSources {
   readonly auth: Authenticator;
   /** /metrics needs an admin's bearer token too (option `metricsAuth`). */
   readonly metricsAuth: boolean;
-  /** Cluster mode: /api/queues answers from Redis, and /api/connections and /api/subscriptions list every node's (protocol.md §17.7). */
+  /** Fields per tuple at most (option `maxArity`): a cluster-mode space peek reads every arity's index up to it. */
+  readonly maxArity: number;
+  /** Cluster mode: /api/queues and /api/spaces answer from Redis, and /api/connections and /api/subscriptions list every node's (protocol.md §17.7). */
   readonly cluster?: { readonly queues: ClusterQueues; readonly nodes: NodeSummaries };
 }
 
@@ -59,6 +63,7 @@ export function adminHandler(src: AdminSources): (req: IncomingMessage, res: Ser
       json(res, 200, queueDetail(src.durable, src.rates, q, peek));
     },
     '/api/spaces': (req, res, name) => {
+      if (src.cluster) return clusterSpaces(src.cluster.queues.redis, src.maxArity, req, res, name);
       if (name === undefined) return json(res, 200, listSpaces(src.spaces, src.rates));
       const peek = peekOf(req, res);
       if (peek === undefined) return;
@@ -153,6 +158,12 @@ async function clusterQueues(cluster: NonNullable<AdminSources['cluster']>, req:
   const peek = name === undefined ? 0 : peekOf(req, res);
   if (peek === undefined) return;
   await orUnavailable(res, () => (name === undefined ? clusterQueuesView(cluster.queues, cluster.nodes) : clusterQueueView(cluster.queues, cluster.nodes, name, peek)));
+}
+
+async function clusterSpaces(redis: Redis, maxArity: number, req: IncomingMessage, res: ServerResponse, name: string | undefined): Promise<void> {
+  const peek = name === undefined ? 0 : peekOf(req, res);
+  if (peek === undefined) return;
+  await orUnavailable(res, () => (name === undefined ? clusterSpacesView(redis) : clusterSpaceView(redis, name, maxArity, peek)));
 }
 
 /** A cluster-mode view read from Redis: 404 for NOT_FOUND, 503 while Redis is away (STORE_UNAVAILABLE). */

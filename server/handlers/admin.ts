@@ -8,6 +8,7 @@ import { audit } from './audit.js';
 import { clusterView } from '../admin/cluster-view.js';
 import { clusterConnections, nodeOfConnection } from '../admin/cluster-connections.js';
 import { clusterSubscriptions } from '../admin/cluster-subscriptions.js';
+import { clusterSpaceView, clusterSpacesView } from '../admin/cluster-space-admin.js';
 import { clusterQueueView, clusterQueuesView } from '../admin/cluster-queue-admin.js';
 import type { ClusterQueues } from '../cluster/durable/cluster-queues.js';
 import type { NodeSummaries } from '../cluster/node-summary.js';
@@ -72,8 +73,9 @@ export function admin(ctx: BrokerContext, conn: Connection, f: AdminFrame): void
 }
 
 /**
- * Cluster mode: the queue views and operations act on the queues in Redis, for the whole cluster
- * (the local store is empty there), and `connections` and `subscriptions` list every node's. False for the ops
+ * Cluster mode: the queue and space views and the queue operations act on what Redis holds, for
+ * the whole cluster (the local store is empty there), and `connections` and `subscriptions` list
+ * every node's. False for the ops
  * answered as on a broker of its own.
  */
 function clusterOp(queues: ClusterQueues, nodes: NodeSummaries, ctx: BrokerContext, conn: Connection, f: AdminFrame): boolean {
@@ -102,6 +104,12 @@ function clusterOp(queues: ClusterQueues, nodes: NodeSummaries, ctx: BrokerConte
       return true;
     case 'subscriptions':
       answer(clusterSubscriptions(nodes, queues.node, ctx.connections));
+      return true;
+    case 'spaces':
+      answer(clusterSpacesView(queues.redis));
+      return true;
+    case 'space':
+      answer(clusterSpaceView(queues.redis, f.name!, ctx.options.maxArity, f.peek));
       return true;
     default:
       return false;
