@@ -182,7 +182,10 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     spaces,
     connections,
     rates,
-    metrics: createMetrics({ pubsub: ctx.pubsub, durable, spaces, connections, commits, auth, slow, caps }),
+    metrics: createMetrics({
+      pubsub: ctx.pubsub, durable, spaces, connections, commits, auth, slow, caps,
+      cluster: clusterQueues && cluster ? { queues: clusterQueues, nodes: cluster.summaries } : undefined,
+    }),
     store: { kind: opts.dataDir ? 'lmdb' : 'memory', durable: store.durable },
     upgradeHint: `Linden speaks WebSocket here: connect with subprotocol ${SUPPORTED.join(' or ')}\n`,
     auth,

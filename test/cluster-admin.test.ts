@@ -200,6 +200,30 @@ test('spaces and space (with peek) show the tuple spaces of the whole cluster fr
   await expect(onB.admin({ op: 'space', name: 'jobs' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
 }, 20_000);
 
+test('metrics: the queue gauges report the durable queues in Redis and a gauge counts each node\'s connections; node-local series stay', async () => {
+  const [a, b] = [await t.node(), await t.node()];
+  const [onA, onB] = [await t.client(a), await t.client(b)];
+  await t.client(b);
+  await onA.createQueue('jobs', 'jobs.>', { maxInFlight: 1 });
+  await publish(onA, 'jobs.x', [0, 1, 2]);
+  await take(onB.subscribe('jobs.>', { durable: 'jobs' }), 1);
+  const nodeOf = (id: string) => id.slice(id.indexOf('-') + 1);
+  const series = async () => {
+    const text = await (await fetch(`${a.url.replace(/^ws/, 'http')}/metrics`)).text();
+    return new Map(text.split('\n').filter((l) => l.startsWith('linden_')).map((l) => [l.slice(0, l.lastIndexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1))]));
+  };
+  let seen = new Map<string, number>();
+  // Read at most every 2 s from Redis, and the other node's consumers from its summary (written every second).
+  await until(() => seen.get('linden_queue_consumers{queue="jobs"}') === 1 && seen.get('linden_queue_in_flight{queue="jobs"}') === 1
+    && seen.get(`linden_cluster_node_connections{node="${nodeOf(onB.connectionId)}"}`) === 2, 10_000, async () => {
+    seen = await series();
+  });
+  expect(seen.get('linden_queue_depth{queue="jobs"}')).toBe(2);
+  expect(seen.get(`linden_cluster_node_connections{node="${nodeOf(onA.connectionId)}"}`)).toBe(1);
+  expect(seen.get('linden_connections')).toBe(1); // this node's own, as ever
+  expect([...seen.keys()].some((k) => k.startsWith('linden_queue_bytes'))).toBe(false); // Redis does not know it
+}, 20_000);
+
 test('while Redis is away the cluster views and ops answer STORE_UNAVAILABLE (HTTP 503), and work again once it is back', async () => {
   const a = await t.node();
   const c = await t.client(a);
