@@ -4,6 +4,7 @@
  * broker on its own; `connections` lists every node's and `kick` reaches any node.
  */
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import type { Client } from '../client-sdk/index.js';
 import { requireBuilt } from './helpers/built.js';
 import { ChildTracker } from './helpers/child-process.js';
@@ -200,13 +201,36 @@ test('spaces and space (with peek) show the tuple spaces of the whole cluster fr
   await expect(onB.admin({ op: 'space', name: 'jobs' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
 }, 20_000);
 
-test('metrics: the queue gauges report the durable queues in Redis and a gauge counts each node\'s connections; node-local series stay', async () => {
+test('the registry of spaces forgets a space found empty that no node noted for a minute, and keeps a stale one that holds tuples', async () => {
+  const a = await t.node();
+  const c = await t.client(a);
+  await c.space('kept').out(['x']);
+  const redis = new Redis(t.redis.url);
+  try {
+    // As if noted two minutes ago (Redis's clock, ms), then never again.
+    const [secs] = await redis.time();
+    const old = Number(secs) * 1000 - 120_000;
+    await redis.zadd('{linden}:spaces', old, 'ghost', old, 'kept');
+    expect((await c.admin({ op: 'spaces' }) as any[]).map((s) => s.name)).toEqual(['kept']);
+    let ghost: string | null = '';
+    await until(() => ghost === null, 5_000, async () => {
+      ghost = await redis.zscore('{linden}:spaces', 'ghost');
+    });
+    expect(await redis.zscore('{linden}:spaces', 'kept')).toBe(String(old));
+  } finally {
+    redis.disconnect();
+  }
+});
+
+test('metrics: the queue and space gauges report the durable queues and spaces in Redis and a gauge counts each node\'s connections; node-local series stay', async () => {
   const [a, b] = [await t.node(), await t.node()];
   const [onA, onB] = [await t.client(a), await t.client(b)];
   await t.client(b);
   await onA.createQueue('jobs', 'jobs.>', { maxInFlight: 1 });
   await publish(onA, 'jobs.x', [0, 1, 2]);
   await take(onB.subscribe('jobs.>', { durable: 'jobs' }), 1);
+  await onB.space('tasks').out(['resize', 1]);
+  await onB.space('tasks').out(['resize', 2]);
   const nodeOf = (id: string) => id.slice(id.indexOf('-') + 1);
   const series = async () => {
     const text = await (await fetch(`${a.url.replace(/^ws/, 'http')}/metrics`)).text();
@@ -219,6 +243,9 @@ test('metrics: the queue gauges report the durable queues in Redis and a gauge c
     seen = await series();
   });
   expect(seen.get('linden_queue_depth{queue="jobs"}')).toBe(2);
+  expect(seen.get('linden_space_tuples{space="tasks"}')).toBe(2);
+  expect(seen.get('linden_space_waiting{space="tasks"}')).toBe(0);
+  expect(seen.get('linden_space_bytes{space="tasks"}')).toBeGreaterThan(0);
   expect(seen.get(`linden_cluster_node_connections{node="${nodeOf(onA.connectionId)}"}`)).toBe(1);
   expect(seen.get('linden_connections')).toBe(1); // this node's own, as ever
   expect([...seen.keys()].some((k) => k.startsWith('linden_queue_bytes'))).toBe(false); // Redis does not know it

@@ -11,7 +11,8 @@ import type { SpaceCore } from '../space/space-core.js';
 import type { ClusterQueues } from '../cluster/durable/cluster-queues.js';
 import type { NodeSummaries } from '../cluster/node-summary.js';
 import { clusterReader } from './cluster-metrics.js';
-import type { QueueView } from './views.js';
+import type { Space } from '../space/space.js';
+import type { QueueView, SpaceView } from './views.js';
 
 export interface MetricSources {
   readonly pubsub: PubSubCore;
@@ -60,8 +61,14 @@ export function createMetrics(src: MetricSources): Registry {
         for (const [labels, v] of values) this.set(labels, v);
       },
     });
-  // Cluster mode: the durable queues are in Redis (the local store has none), read at scrape time.
+  // Cluster mode: the durable queues and the tuples are in Redis (the local store has none), read at scrape time.
   const redisReading = src.cluster && clusterReader(src.cluster.queues, src.cluster.nodes);
+  /** A space gauge: the local spaces, or in cluster mode the spaces Redis holds. */
+  const spaceGauge = (name: string, help: string, local: (s: Space) => number, fromRedis: (s: SpaceView) => number) =>
+    gauge(name, help, ['space'], async (set) => {
+      if (!redisReading) for (const s of src.spaces.listSpaces()) set({ space: s.name }, local(s));
+      else for (const s of (await redisReading()).spaces) set({ space: s.name }, fromRedis(s));
+    });
   /** A queue gauge: the local store's queues, or in cluster mode the queues Redis holds (`fromRedis`; none when it has no such figure). */
   const queueGauge = (name: string, help: string, local: (q: DurableQueue) => number, fromRedis?: (q: QueueView) => number) =>
     gauge(name, help, ['queue'], async (set) => {
@@ -153,15 +160,9 @@ export function createMetrics(src: MetricSources): Registry {
   queueGauge('linden_queue_bytes', 'Payload bytes held by a queue (not in cluster mode)', (q) => q.bytes);
   queueGauge('linden_queue_consumers', 'Consumers attached to a queue (cluster mode: on every node)', (q) => q.consumers.length, (q) => q.consumers);
 
-  gauge('linden_space_tuples', 'Tuples held by a space', ['space'], (set) => {
-    for (const s of src.spaces.listSpaces()) set({ space: s.name }, s.tupleCount);
-  });
-  gauge('linden_space_bytes', 'Bytes of the tuples held by a space', ['space'], (set) => {
-    for (const s of src.spaces.listSpaces()) set({ space: s.name }, s.bytes);
-  });
-  gauge('linden_space_waiting', 'Waiting in/rd requests on a space', ['space'], (set) => {
-    for (const s of src.spaces.listSpaces()) set({ space: s.name }, s.waiterCount);
-  });
+  spaceGauge('linden_space_tuples', 'Tuples held by a space (cluster mode: in Redis, reserved ones apart)', (s) => s.tupleCount, (s) => s.tuples);
+  spaceGauge('linden_space_bytes', 'Bytes of the tuples held by a space (cluster mode: Redis\'s estimate of their memory)', (s) => s.bytes, (s) => s.bytes);
+  spaceGauge('linden_space_waiting', 'Waiting in/rd requests on a space (cluster mode: of every node)', (s) => s.waiterCount, (s) => s.waiting);
   counter('linden_space_ops_total', 'Tuples written (out) and taken (in) per space', ['space', 'op'], (set) => {
     for (const s of src.spaces.listSpaces()) {
       set({ space: s.name, op: 'out' }, s.stats.outs);
