@@ -155,6 +155,15 @@ test('subscriptions lists every node\'s, one entry per node and pattern with its
   expect(http.map((s: any) => s.pattern).sort()).toEqual(['jobs.>', 'orders.*', 'orders.>']);
   expect((await cli('subscriptions', '--url', a.url)).stdout).toMatch(new RegExp(`^NODE\\s+PATTERN[^\\n]*\\n${nodeA}\\s+orders\\.>\\s+-\\s+-\\s+1\\s`, 'm'));
 
+  // The asked node's own only: as a broker on its own answers.
+  expect(await onA.admin({ op: 'subscriptions', scope: 'node' })).toEqual([{ pattern: 'orders.>', group: null, durable: null, subscribers: 1, connections: [onA.connectionId] }]);
+  expect((await onB.admin({ op: 'connections', scope: 'node' }) as any[]).map((c) => [c.id, c.node])).toEqual([[onB.connectionId, undefined]]);
+  const own = await (await fetch(`${b.url.replace(/^ws/, 'http')}/api/subscriptions?scope=node`)).json();
+  expect(own.map((s: any) => s.pattern)).toEqual(['jobs.>', 'orders.*']);
+  expect((await fetch(`${b.url.replace(/^ws/, 'http')}/api/connections?scope=everywhere`)).status).toBe(400);
+  expect((await cli('subscriptions', '--node', '--url', a.url)).stdout).toMatch(/^PATTERN\s+GROUP\s+DURABLE\s+SUBSCRIBERS\s+CONNECTIONS\norders\.>\s+-\s+-\s+1\s+\S+\n$/);
+  await expect(onA.admin({ op: 'queues', scope: 'node' } as any)).rejects.toMatchObject({ code: 'INVALID_FRAME' });
+
   // Gone from the other nodes' view within a second or so of the unsubscribe.
   grouped.unsubscribe();
   await askUntil(onA, { op: 'subscriptions' }, (r) => r.length === 2);

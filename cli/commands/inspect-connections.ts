@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { ConnectionView, SubscriptionView } from '../../server/admin/views.js';
 import { action, EXIT, finish, printJsonLines } from '../common.js';
-import { addInspectOptions, fetchApi, type InspectFlags } from './inspect-api.js';
+import { addInspectOptions, addNodeOption, fetchApi, scopeQuery, type InspectFlags } from './inspect-api.js';
 import { bytes, duration, table } from './inspect-format.js';
 
 /**
@@ -12,16 +12,18 @@ export function register(program: Command): void {
   const command = program
     .command('connections')
     .description('list client connections with codec, subscriptions, pending outbound bytes, how long that output has been stalled, and message counts');
+  addNodeOption(command, 'connections');
   addInspectOptions(command).action(action(connections));
 
   const subs = program
     .command('subscriptions')
     .description('list patterns with live subscribers: plain, per queue group and per durable queue');
+  addNodeOption(subs, 'subscriptions');
   addInspectOptions(subs).action(action(subscriptions));
 }
 
-async function subscriptions(flags: InspectFlags): Promise<void> {
-  const list = await fetchApi<(SubscriptionView & { node?: string })[]>(flags, '/api/subscriptions');
+async function subscriptions(flags: InspectFlags & { node?: boolean }): Promise<void> {
+  const list = await fetchApi<(SubscriptionView & { node?: string })[]>(flags, `/api/subscriptions${scopeQuery(flags)}`);
   if (flags.json) {
     printJsonLines(list);
   } else {
@@ -39,8 +41,8 @@ async function subscriptions(flags: InspectFlags): Promise<void> {
   finish(EXIT.OK);
 }
 
-async function connections(flags: InspectFlags): Promise<void> {
-  const list = await fetchApi<ConnectionView[]>(flags, '/api/connections');
+async function connections(flags: InspectFlags & { node?: boolean }): Promise<void> {
+  const list = await fetchApi<ConnectionView[]>(flags, `/api/connections${scopeQuery(flags)}`);
   if (flags.json) printJsonLines(list);
   else process.stdout.write(connectionTable(list));
   finish(EXIT.OK);

@@ -73,12 +73,16 @@ export function adminHandler(src: AdminSources): (req: IncomingMessage, res: Ser
     },
     '/api/subscriptions': async (req, res, name) => {
       if (name !== undefined) return notFound(res, `no route ${req.url}`);
-      if (!src.cluster) return json(res, 200, listSubscriptions(src.connections));
+      const scope = scopeOf(req, res);
+      if (scope === undefined) return;
+      if (!src.cluster || scope === 'node') return json(res, 200, listSubscriptions(src.connections));
       await orUnavailable(res, async () => clusterSubscriptions(src.cluster!.nodes, src.cluster!.queues.node, src.connections));
     },
     '/api/connections': async (req, res, name) => {
       if (name !== undefined) return notFound(res, `no route ${req.url}`);
-      if (!src.cluster) return json(res, 200, listConnections(src.connections));
+      const scope = scopeOf(req, res);
+      if (scope === undefined) return;
+      if (!src.cluster || scope === 'node') return json(res, 200, listConnections(src.connections));
       await orUnavailable(res, async () => clusterConnections(src.cluster!.nodes, src.cluster!.queues.node, src.connections));
     },
   };
@@ -193,6 +197,14 @@ function peekOf(req: IncomingMessage, res: ServerResponse): number | undefined {
   const n = Number(value);
   if (/^\d+$/.test(value) && n >= 1 && n <= MAX_PEEK) return n;
   json(res, 400, { error: 'BAD_REQUEST', message: `peek must be an integer from 1 to ${MAX_PEEK}` });
+  return undefined;
+}
+
+/** `?scope=node` (the asked node's own) or `cluster` (the default); undefined after answering 400 for another value. */
+function scopeOf(req: IncomingMessage, res: ServerResponse): 'cluster' | 'node' | undefined {
+  const value = new URL(req.url ?? '/', 'http://localhost').searchParams.get('scope') ?? 'cluster';
+  if (value === 'cluster' || value === 'node') return value;
+  json(res, 400, { error: 'BAD_REQUEST', message: 'scope must be "cluster" or "node"' });
   return undefined;
 }
 

@@ -20,13 +20,13 @@ import type { NodeSummaries } from '../cluster/node-summary.js';
  */
 
 /** The fields each op needs (`need`) and the optional ones it takes (`may`); others are refused. */
-const FIELDS: Record<AdminOp, { need?: 'name' | 'connection'; may?: 'peek' }> = {
+const FIELDS: Record<AdminOp, { need?: 'name' | 'connection'; may?: 'peek' | 'scope' }> = {
   queues: {},
   queue: { need: 'name', may: 'peek' },
   spaces: {},
   space: { need: 'name', may: 'peek' },
-  connections: {},
-  subscriptions: {},
+  connections: { may: 'scope' },
+  subscriptions: { may: 'scope' },
   cluster: {},
   purge: { need: 'name' },
   retry: { need: 'name' },
@@ -99,10 +99,13 @@ function clusterOp(queues: ClusterQueues, nodes: NodeSummaries, ctx: BrokerConte
         return { moved, remaining };
       }));
       return true;
+    // `scope: "node"`: the asked node's own, as a broker on its own answers.
     case 'connections':
+      if (f.scope === 'node') return false;
       answer(clusterConnections(nodes, queues.node, ctx.connections));
       return true;
     case 'subscriptions':
+      if (f.scope === 'node') return false;
       answer(clusterSubscriptions(nodes, queues.node, ctx.connections));
       return true;
     case 'spaces':
@@ -139,7 +142,7 @@ function kickElsewhere(ctx: BrokerContext, clusterKick: NonNullable<BrokerContex
 
 function checkFields(f: AdminFrame): void {
   const { need, may } = FIELDS[f.op];
-  for (const field of ['name', 'connection', 'peek'] as const) {
+  for (const field of ['name', 'connection', 'peek', 'scope'] as const) {
     if (field === need && f[field] === undefined) throw invalid(f, field, 'is required');
     if (field !== need && field !== may && f[field] !== undefined) throw invalid(f, field, 'is not used');
   }
