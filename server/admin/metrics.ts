@@ -27,7 +27,7 @@ export interface MetricSources {
   readonly slow: Pick<SlowConsumers, 'closed'>;
   /** New connections refused over maxConnections or maxConnectionsPerAddress (protocol.md §1.7). */
   readonly caps: Pick<ConnectionCaps, 'refused'>;
-  /** Cluster mode: the queue gauges read the queues in Redis, and each node's connections are a gauge. */
+  /** Cluster mode: the queue and space gauges read what Redis holds, and each node's connections are a gauge. */
   readonly cluster?: { readonly queues: ClusterQueues; readonly nodes: NodeSummaries };
 }
 
