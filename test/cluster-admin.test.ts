@@ -169,6 +169,19 @@ test('subscriptions lists every node\'s, one entry per node and pattern with its
   await askUntil(onA, { op: 'subscriptions' }, (r) => r.length === 2);
 }, 15_000);
 
+test('another node\'s subscriptions name at most 10 of their connections and count them all', async () => {
+  const [a, b] = [await t.node(), await t.node()];
+  const onA = await t.client(a);
+  const holders = await Promise.all(Array.from({ length: 11 }, () => t.client(b)));
+  await Promise.all(holders.map((c) => c.subscribe('crowd.>').ready));
+  const [crowd] = (await askUntil(onA, { op: 'subscriptions' }, (r) => r[0]?.subscribers === 11)) as any[];
+  expect(crowd).toMatchObject({ pattern: 'crowd.>', subscribers: 11 });
+  expect(crowd.connections).toHaveLength(10);
+  // Asked there, its own node names them all.
+  const [own] = (await holders[0]!.admin({ op: 'subscriptions' })) as any[];
+  expect(own.connections).toHaveLength(11);
+}, 15_000);
+
 test('spaces and space (with peek) show the tuple spaces of the whole cluster from any node; empty ones leave the list', async () => {
   const [a, b] = [await t.node(), await t.node()];
   const [onA, onB] = [await t.client(a), await t.client(b)];

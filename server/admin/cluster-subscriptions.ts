@@ -8,7 +8,7 @@ export type ClusterSubscriptionView = SubscriptionView & { node: string };
 
 /** Bounds on what a node's summary lists, so that it stays small enough to write every second. */
 export const LISTED_SUBSCRIPTIONS = 500;
-export const LISTED_SUBSCRIBER_IDS = 50;
+export const LISTED_SUBSCRIBER_IDS = 10;
 
 /**
  * A node's subscriptions for its summary: at most LISTED_SUBSCRIPTIONS entries, each naming at
