@@ -125,6 +125,8 @@ export interface AdminRequest {
   connection?: string;
   /** Messages or tuples to show (queue, space). */
   peek?: number;
+  /** Cluster mode: `node` lists the asked node's connections or subscriptions only (connections, subscriptions). */
+  scope?: 'cluster' | 'node';
 }
 
-export const ADMIN_FIELDS = ['op', 'name', 'connection', 'peek'] as const;
+export const ADMIN_FIELDS = ['op', 'name', 'connection', 'peek', 'scope'] as const;

@@ -81,7 +81,8 @@ export const ADMIN_OPS = ['queues', 'queue', 'spaces', 'space', 'connections', '
 export type AdminOp = (typeof ADMIN_OPS)[number];
 /** Most ready messages or tuples one `peek` shows: enough to look at, not a dump. */
 export const MAX_PEEK = 100;
-export interface AdminFrame { t: 'admin'; id: number; op: AdminOp; name?: string; connection?: string; peek?: number }
+/** `scope`: cluster mode, `connections` and `subscriptions` of every node (`cluster`, the default) or of the node asked only (`node`). */
+export interface AdminFrame { t: 'admin'; id: number; op: AdminOp; name?: string; connection?: string; peek?: number; scope?: 'cluster' | 'node' }
 
 /**
  * One piece of a message larger than the negotiated fragment size, in either direction
@@ -261,9 +262,10 @@ export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], ob
     }, ['id', 'space', 'steps']),
     frag: message('frag', { fid: uint, seq: uint, n: { type: 'integer', minimum: 1, maximum: MAX_UINT }, size: uint, data: {} }, ['fid', 'seq', 'n', 'data']),
     settle: message('settle', { id: uint, rid: tupleId, ok: { type: 'boolean' } }, ['id', 'rid', 'ok']),
-    // Which of name/connection/peek an op needs or allows is checked by server/handlers/admin.ts.
+    // Which of name/connection/peek/scope an op needs or allows is checked by server/handlers/admin.ts.
     admin: message('admin', {
       id: uint, op: { enum: [...ADMIN_OPS] }, name: queueName, connection: name, peek: { type: 'integer', minimum: 1, maximum: MAX_PEEK },
+      scope: { enum: ['cluster', 'node'] },
     }, ['id', 'op']),
   };
 }

@@ -16,6 +16,7 @@ import { adminHandler } from './admin/http.js';
 import { createMetrics } from './admin/metrics.js';
 import { RateSampler } from './admin/rates.js';
 import { listConnections } from './admin/views.js';
+import { summarizedSubscriptions } from './admin/cluster-subscriptions.js';
 import { KICK_REASON } from './handlers/admin.js';
 import { LISTED_CONNECTIONS } from './cluster/node-summary.js';
 import type { BrokerContext } from './broker-context.js';
@@ -181,11 +182,15 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     spaces,
     connections,
     rates,
-    metrics: createMetrics({ pubsub: ctx.pubsub, durable, spaces, connections, commits, auth, slow, caps }),
+    metrics: createMetrics({
+      pubsub: ctx.pubsub, durable, spaces, connections, commits, auth, slow, caps,
+      cluster: clusterQueues && cluster ? { queues: clusterQueues, nodes: cluster.summaries } : undefined,
+    }),
     store: { kind: opts.dataDir ? 'lmdb' : 'memory', durable: store.durable },
     upgradeHint: `Linden speaks WebSocket here: connect with subprotocol ${SUPPORTED.join(' or ')}\n`,
     auth,
     metricsAuth: opts.metricsAuth,
+    maxArity: opts.maxArity,
     cluster: clusterQueues && cluster ? { queues: clusterQueues, nodes: cluster.summaries } : undefined,
   });
   const https: HttpsServer | undefined = identity ? createHttpsServer({ cert: identity.cert, key: identity.key }, handler) : undefined;
@@ -305,6 +310,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   const url = `${https ? 'wss' : 'ws'}://${hostForUrl}:${port}`;
   cluster?.summaries.start(() => ({ url, connections: connections.size, queueConsumers: clusterQueues!.consumerCounts(),
     connectionList: listConnections([...connections].slice(0, LISTED_CONNECTIONS)),
+    subscriptionList: summarizedSubscriptions(connections),
   }));
   announce(log, opts.logLevel).info({ url, version: LINDEN_VERSION, protocol: PROTOCOL_VERSION }, 'broker listening');
   if (identity) log.info(identity.summary, 'TLS certificate loaded');

@@ -163,6 +163,11 @@ test('unknown names are NOT_FOUND; fields an op needs or does not use are INVALI
   expect(await admin(op, { op: 'queues', name: 'x' })).toMatchObject({ t: 'err', code: 'INVALID_FRAME', details: { field: 'name' } });
   expect(await admin(op, { op: 'drop' })).toMatchObject({ t: 'err', code: 'INVALID_FRAME', details: { field: 'op' } });
   expect(await admin(op, { op: 'queue', name: 'x', peek: 101 })).toMatchObject({ t: 'err', code: 'INVALID_FRAME', details: { field: 'peek' } });
+  // `scope` matters in cluster mode only; on a broker on its own `node` and `cluster` answer alike.
+  expect(await admin(op, { op: 'spaces', scope: 'node' })).toMatchObject({ t: 'err', code: 'INVALID_FRAME', details: { field: 'scope' } });
+  expect(await admin(op, { op: 'subscriptions', scope: 'all' })).toMatchObject({ t: 'err', code: 'INVALID_FRAME', details: { field: 'scope' } });
+  expect((await admin(op, { op: 'subscriptions', scope: 'node' })).result).toEqual([]);
+  expect((await admin(op, { op: 'connections', scope: 'cluster' })).result).toHaveLength(1);
   await op.sync(); // the connection stayed open
 });
 

@@ -58,6 +58,16 @@ export async function fetchApi<T>(broker: BrokerFlags, path: string, missing?: {
   }
 }
 
+/** `--node` of the views that list every node's in cluster mode: the asked node's own only. */
+export function addNodeOption(command: Command, what: string): Command {
+  return command.addOption(new Option('--node', `cluster mode: only the ${what} of the node at --url (default: every node's)`));
+}
+
+/** The query string of `--node`. */
+export function scopeQuery(flags: { node?: boolean }): string {
+  return flags.node ? '?scope=node' : '';
+}
+
 /** `--peek <n>` of the detail views: the broker shows at most MAX_PEEK. */
 export function addPeekOption(command: Command, what: string): Command {
   return command.addOption(new Option('--peek <n>', `also show ${what}, without consuming anything (at most ${MAX_PEEK})`).argParser(integer(1, MAX_PEEK)));

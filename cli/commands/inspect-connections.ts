@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { ConnectionView, SubscriptionView } from '../../server/admin/views.js';
 import { action, EXIT, finish, printJsonLines } from '../common.js';
-import { addInspectOptions, fetchApi, type InspectFlags } from './inspect-api.js';
+import { addInspectOptions, addNodeOption, fetchApi, scopeQuery, type InspectFlags } from './inspect-api.js';
 import { bytes, duration, table } from './inspect-format.js';
 
 /**
@@ -12,20 +12,25 @@ export function register(program: Command): void {
   const command = program
     .command('connections')
     .description('list client connections with codec, subscriptions, pending outbound bytes, how long that output has been stalled, and message counts');
+  addNodeOption(command, 'connections');
   addInspectOptions(command).action(action(connections));
 
   const subs = program
     .command('subscriptions')
     .description('list patterns with live subscribers: plain, per queue group and per durable queue');
+  addNodeOption(subs, 'subscriptions');
   addInspectOptions(subs).action(action(subscriptions));
 }
 
-async function subscriptions(flags: InspectFlags): Promise<void> {
-  const list = await fetchApi<SubscriptionView[]>(flags, '/api/subscriptions');
+async function subscriptions(flags: InspectFlags & { node?: boolean }): Promise<void> {
+  const list = await fetchApi<(SubscriptionView & { node?: string })[]>(flags, `/api/subscriptions${scopeQuery(flags)}`);
   if (flags.json) {
     printJsonLines(list);
   } else {
+    // Cluster mode: one row per node and pattern, and which node holds them.
+    const cluster = list.some((s) => s.node !== undefined);
     process.stdout.write(table(list, [
+      ...(cluster ? [{ header: 'NODE', value: (s: SubscriptionView & { node?: string }) => s.node ?? '-' }] : []),
       { header: 'PATTERN', value: (s) => s.pattern },
       { header: 'GROUP', value: (s) => s.group ?? '-' },
       { header: 'DURABLE', value: (s) => s.durable ?? '-' },
@@ -36,8 +41,8 @@ async function subscriptions(flags: InspectFlags): Promise<void> {
   finish(EXIT.OK);
 }
 
-async function connections(flags: InspectFlags): Promise<void> {
-  const list = await fetchApi<ConnectionView[]>(flags, '/api/connections');
+async function connections(flags: InspectFlags & { node?: boolean }): Promise<void> {
+  const list = await fetchApi<ConnectionView[]>(flags, `/api/connections${scopeQuery(flags)}`);
   if (flags.json) printJsonLines(list);
   else process.stdout.write(connectionTable(list));
   finish(EXIT.OK);

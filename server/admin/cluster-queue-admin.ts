@@ -9,9 +9,12 @@ import type { QueueDetail, QueueView } from './views.js';
  * as Redis holds them for every node, in the shapes a broker on its own answers with.
  */
 
-export async function clusterQueuesView(queues: ClusterQueues, nodes: NodeSummaries): Promise<QueueView[]> {
+/** `limit`: the first queues by name only (metrics read at most so many). */
+export async function clusterQueuesView(queues: ClusterQueues, nodes: NodeSummaries, limit = Infinity): Promise<QueueView[]> {
+  const defs = queues.definitions();
+  const some = defs.length <= limit ? defs : [...defs].sort((a, b) => (a.name < b.name ? -1 : 1)).slice(0, limit);
   try {
-    return await clusterQueueViews(queues.redis, queues.definitions(), await consumers(queues, nodes));
+    return await clusterQueueViews(queues.redis, some, await consumers(queues, nodes));
   } catch (err) {
     throw unavailable(err);
   }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { MAX_PEEK } from '../../protocol/frames.js';
 import { doesNotExist } from '../../protocol/names.js';
@@ -12,6 +13,8 @@ import type { ClusterQueues } from '../cluster/durable/cluster-queues.js';
 import type { NodeSummaries } from '../cluster/node-summary.js';
 import { clusterQueueView, clusterQueuesView } from './cluster-queue-admin.js';
 import { clusterConnections } from './cluster-connections.js';
+import { clusterSubscriptions } from './cluster-subscriptions.js';
+import { clusterSpaceView, clusterSpacesView } from './cluster-space-admin.js';
 import { findSpace, listConnections, listQueues, listSpaces, listSubscriptions, queueDetail, spaceDetail } from './views.js';
 
 export interface AdminSources {
@@ -29,7 +32,9 @@ export interface AdminSources {
   readonly auth: Authenticator;
   /** /metrics needs an admin's bearer token too (option `metricsAuth`). */
   readonly metricsAuth: boolean;
-  /** Cluster mode: /api/queues answers from Redis, and /api/connections lists every node's (protocol.md §17.7). */
+  /** Fields per tuple at most (option `maxArity`): a cluster-mode space peek reads every arity's index up to it. */
+  readonly maxArity: number;
+  /** Cluster mode: /api/queues and /api/spaces answer from Redis, and /api/connections and /api/subscriptions list every node's (protocol.md §17.7). */
   readonly cluster?: { readonly queues: ClusterQueues; readonly nodes: NodeSummaries };
 }
 
@@ -58,6 +63,7 @@ export function adminHandler(src: AdminSources): (req: IncomingMessage, res: Ser
       json(res, 200, queueDetail(src.durable, src.rates, q, peek));
     },
     '/api/spaces': (req, res, name) => {
+      if (src.cluster) return clusterSpaces(src.cluster.queues.redis, src.maxArity, req, res, name);
       if (name === undefined) return json(res, 200, listSpaces(src.spaces, src.rates));
       const peek = peekOf(req, res);
       if (peek === undefined) return;
@@ -65,13 +71,18 @@ export function adminHandler(src: AdminSources): (req: IncomingMessage, res: Ser
       if (!s) return notFound(res, doesNotExist('space', name));
       json(res, 200, spaceDetail(src.rates, s, peek));
     },
-    '/api/subscriptions': (req, res, name) => {
+    '/api/subscriptions': async (req, res, name) => {
       if (name !== undefined) return notFound(res, `no route ${req.url}`);
-      json(res, 200, listSubscriptions(src.connections));
+      const scope = scopeOf(req, res);
+      if (scope === undefined) return;
+      if (!src.cluster || scope === 'node') return json(res, 200, listSubscriptions(src.connections));
+      await orUnavailable(res, async () => clusterSubscriptions(src.cluster!.nodes, src.cluster!.queues.node, src.connections));
     },
     '/api/connections': async (req, res, name) => {
       if (name !== undefined) return notFound(res, `no route ${req.url}`);
-      if (!src.cluster) return json(res, 200, listConnections(src.connections));
+      const scope = scopeOf(req, res);
+      if (scope === undefined) return;
+      if (!src.cluster || scope === 'node') return json(res, 200, listConnections(src.connections));
       await orUnavailable(res, async () => clusterConnections(src.cluster!.nodes, src.cluster!.queues.node, src.connections));
     },
   };
@@ -153,6 +164,12 @@ async function clusterQueues(cluster: NonNullable<AdminSources['cluster']>, req:
   await orUnavailable(res, () => (name === undefined ? clusterQueuesView(cluster.queues, cluster.nodes) : clusterQueueView(cluster.queues, cluster.nodes, name, peek)));
 }
 
+async function clusterSpaces(redis: Redis, maxArity: number, req: IncomingMessage, res: ServerResponse, name: string | undefined): Promise<void> {
+  const peek = name === undefined ? 0 : peekOf(req, res);
+  if (peek === undefined) return;
+  await orUnavailable(res, () => (name === undefined ? clusterSpacesView(redis) : clusterSpaceView(redis, name, maxArity, peek)));
+}
+
 /** A cluster-mode view read from Redis: 404 for NOT_FOUND, 503 while Redis is away (STORE_UNAVAILABLE). */
 async function orUnavailable(res: ServerResponse, view: () => Promise<unknown>): Promise<void> {
   try {
@@ -180,6 +197,14 @@ function peekOf(req: IncomingMessage, res: ServerResponse): number | undefined {
   const n = Number(value);
   if (/^\d+$/.test(value) && n >= 1 && n <= MAX_PEEK) return n;
   json(res, 400, { error: 'BAD_REQUEST', message: `peek must be an integer from 1 to ${MAX_PEEK}` });
+  return undefined;
+}
+
+/** `?scope=node` (the asked node's own) or `cluster` (the default); undefined after answering 400 for another value. */
+function scopeOf(req: IncomingMessage, res: ServerResponse): 'cluster' | 'node' | undefined {
+  const value = new URL(req.url ?? '/', 'http://localhost').searchParams.get('scope') ?? 'cluster';
+  if (value === 'cluster' || value === 'node') return value;
+  json(res, 400, { error: 'BAD_REQUEST', message: 'scope must be "cluster" or "node"' });
   return undefined;
 }
 

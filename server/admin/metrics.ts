@@ -8,6 +8,11 @@ import type { DurableQueue } from '../pubsub/durable/durable-queue.js';
 import type { PubSubCore } from '../pubsub/pubsub-core.js';
 import type { SlowConsumers } from '../slow-consumers.js';
 import type { SpaceCore } from '../space/space-core.js';
+import type { ClusterQueues } from '../cluster/durable/cluster-queues.js';
+import type { NodeSummaries } from '../cluster/node-summary.js';
+import { clusterReader } from './cluster-metrics.js';
+import type { Space } from '../space/space.js';
+import type { QueueView, SpaceView } from './views.js';
 
 export interface MetricSources {
   readonly pubsub: PubSubCore;
@@ -22,6 +27,8 @@ export interface MetricSources {
   readonly slow: Pick<SlowConsumers, 'closed'>;
   /** New connections refused over maxConnections or maxConnectionsPerAddress (protocol.md §1.7). */
   readonly caps: Pick<ConnectionCaps, 'refused'>;
+  /** Cluster mode: the queue and space gauges read what Redis holds, and each node's connections are a gauge. */
+  readonly cluster?: { readonly queues: ClusterQueues; readonly nodes: NodeSummaries };
 }
 
 /**
@@ -43,13 +50,33 @@ export function createMetrics(src: MetricSources): Registry {
         read((labels, v) => this.inc(labels, v));
       },
     });
-  const gauge = (name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, v: number) => void) => void) =>
+  const gauge = (name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, v: number) => void) => void | Promise<void>) =>
     new Gauge({
       name, help, labelNames, registers: [registry],
-      collect() {
+      async collect() {
+        // Read first, then reset and set at once: two scrapes awaiting Redis do not mix their values.
+        const values: [Record<string, string>, number][] = [];
+        await read((labels, v) => values.push([labels, v]));
         this.reset();
-        read((labels, v) => this.set(labels, v));
+        for (const [labels, v] of values) this.set(labels, v);
       },
+    });
+  // Cluster mode: the durable queues and the tuples are in Redis (the local store has none), read at scrape time.
+  const redisReading = src.cluster && clusterReader(src.cluster.queues, src.cluster.nodes);
+  /** A space gauge: the local spaces, or in cluster mode the spaces Redis holds. */
+  const spaceGauge = (name: string, help: string, local: (s: Space) => number, fromRedis: (s: SpaceView) => number) =>
+    gauge(name, help, ['space'], async (set) => {
+      if (!redisReading) for (const s of src.spaces.listSpaces()) set({ space: s.name }, local(s));
+      else for (const s of (await redisReading()).spaces) set({ space: s.name }, fromRedis(s));
+    });
+  /** A queue gauge: the local store's queues, or in cluster mode the queues Redis holds (`fromRedis`; none when it has no such figure). */
+  const queueGauge = (name: string, help: string, local: (q: DurableQueue) => number, fromRedis?: (q: QueueView) => number) =>
+    gauge(name, help, ['queue'], async (set) => {
+      if (!redisReading) {
+        for (const q of queues()) set({ queue: q.name }, local(q));
+      } else if (fromRedis) {
+        for (const q of (await redisReading()).queues) set({ queue: q.name }, fromRedis(q));
+      }
     });
 
   const queues = () => src.durable.queues.values();
@@ -66,13 +93,17 @@ export function createMetrics(src: MetricSources): Registry {
   }).set({ version: LINDEN_VERSION, node: process.version, protocol: String(PROTOCOL_VERSION) }, 1);
   gauge('linden_connections', 'Open client connections', [], (set) => set({}, src.connections.size));
   if (src.pubsub.cluster) {
-    const cluster = () => src.pubsub.cluster?.stats;
-    gauge('linden_cluster_connected', 'Cluster mode: 1 while this node is subscribed to its channel on Redis, 0 while Redis is away', [], (set) => set({}, cluster()?.connected ? 1 : 0));
-    gauge('linden_cluster_nodes', 'Cluster mode: the other live nodes this node knows', [], (set) => set({}, cluster()?.nodes ?? 0));
+    const stats = () => src.pubsub.cluster?.stats;
+    gauge('linden_cluster_connected', 'Cluster mode: 1 while this node is subscribed to its channel on Redis, 0 while Redis is away', [], (set) => set({}, stats()?.connected ? 1 : 0));
+    gauge('linden_cluster_nodes', 'Cluster mode: the other live nodes this node knows', [], (set) => set({}, stats()?.nodes ?? 0));
+    gauge('linden_cluster_node_connections', 'Cluster mode: open connections of each live node, as its summary in Redis said (up to a second old)', ['node'], async (set) => {
+      if (!redisReading) return;
+      for (const n of (await redisReading()).nodes) set({ node: n.node }, n.connections);
+    });
     counter('linden_cluster_messages_total', 'Cluster mode: messages sent to other nodes (one per node a publish reached) and received from them', ['direction'], (set) => {
-      const stats = cluster();
-      set({ direction: 'out' }, stats?.sent ?? 0);
-      set({ direction: 'in' }, stats?.received ?? 0);
+      const now = stats();
+      set({ direction: 'out' }, now?.sent ?? 0);
+      set({ direction: 'in' }, now?.received ?? 0);
     });
   }
   counter('linden_auth_failures_total', 'Logins refused (hello or the HTTP API) with AUTH_FAILED', [], (set) => set({}, src.auth.stats.failures));
@@ -124,28 +155,14 @@ export function createMetrics(src: MetricSources): Registry {
   counter('linden_queue_retried_total', 'Messages moved back from the dead-letter queue by the admin operation retry', ['queue'], (set) => {
     for (const q of queues()) set({ queue: q.name }, q.stats.retried);
   });
-  gauge('linden_queue_depth', 'Ready messages waiting for a consumer', ['queue'], (set) => {
-    for (const q of queues()) set({ queue: q.name }, q.readyCount);
-  });
-  gauge('linden_queue_in_flight', 'Delivered messages not yet acknowledged', ['queue'], (set) => {
-    for (const q of queues()) set({ queue: q.name }, q.inFlightCount);
-  });
-  gauge('linden_queue_bytes', 'Payload bytes held by a queue', ['queue'], (set) => {
-    for (const q of queues()) set({ queue: q.name }, q.bytes);
-  });
-  gauge('linden_queue_consumers', 'Consumers attached to a queue', ['queue'], (set) => {
-    for (const q of queues()) set({ queue: q.name }, q.consumers.length);
-  });
+  queueGauge('linden_queue_depth', 'Ready messages waiting for a consumer (cluster mode: in Redis, for every node)', (q) => q.readyCount, (q) => q.depth);
+  queueGauge('linden_queue_in_flight', 'Delivered messages not yet acknowledged (cluster mode: on any node)', (q) => q.inFlightCount, (q) => q.inFlight);
+  queueGauge('linden_queue_bytes', 'Payload bytes held by a queue (not in cluster mode)', (q) => q.bytes);
+  queueGauge('linden_queue_consumers', 'Consumers attached to a queue (cluster mode: on every node)', (q) => q.consumers.length, (q) => q.consumers);
 
-  gauge('linden_space_tuples', 'Tuples held by a space', ['space'], (set) => {
-    for (const s of src.spaces.listSpaces()) set({ space: s.name }, s.tupleCount);
-  });
-  gauge('linden_space_bytes', 'Bytes of the tuples held by a space', ['space'], (set) => {
-    for (const s of src.spaces.listSpaces()) set({ space: s.name }, s.bytes);
-  });
-  gauge('linden_space_waiting', 'Waiting in/rd requests on a space', ['space'], (set) => {
-    for (const s of src.spaces.listSpaces()) set({ space: s.name }, s.waiterCount);
-  });
+  spaceGauge('linden_space_tuples', 'Tuples held by a space (cluster mode: in Redis, reserved ones apart)', (s) => s.tupleCount, (s) => s.tuples);
+  spaceGauge('linden_space_bytes', 'Bytes of the tuples held by a space (cluster mode: Redis\'s estimate of their memory)', (s) => s.bytes, (s) => s.bytes);
+  spaceGauge('linden_space_waiting', 'Waiting in/rd requests on a space (cluster mode: of every node)', (s) => s.waiterCount, (s) => s.waiting);
   counter('linden_space_ops_total', 'Tuples written (out) and taken (in) per space', ['space', 'op'], (set) => {
     for (const s of src.spaces.listSpaces()) {
       set({ space: s.name, op: 'out' }, s.stats.outs);

@@ -16,6 +16,7 @@ import { ClusterReservations } from './cluster-reservations.js';
 import { FiledWaiters, packWaiter, type Reservation } from './filed-waiters.js';
 import { HANDOFF_MS, LEASES_KEY, OFFERS_KEY, RESERVATIONS_KEY, SPACE_BYTES_KEY } from './keys.js';
 import { equalityKey, equalityKeys, packRecord, tupleOf } from './space-entries.js';
+import { SpaceRegistry } from './space-registry.js';
 import {
   SPACE_CANCEL, SPACE_CLAIM, SPACE_COPY, SPACE_OUT, SPACE_PAGE, SPACE_REPLACE, SPACE_SHOW, SPACE_TAKE, SPACE_UNWAIT, SPACE_WAIT, SPACE_WAITERS, spaceChannel, spaceKey,
 } from './space-scripts.js';
@@ -91,6 +92,8 @@ export class ClusterSpaces implements SpaceCluster {
   private listen: (() => void) | undefined;
   /** The offers under way per space: this node's tuples of a space reach the waiters in write order. */
   private readonly offering = new Map<string, Promise<void>>();
+  /** The spaces this node uses, noted in Redis for the admin views. */
+  private readonly registry: SpaceRegistry;
 
   constructor(
     redis: Redis,
@@ -101,6 +104,7 @@ export class ClusterSpaces implements SpaceCluster {
     private readonly log: Logger,
   ) {
     this.redis = redis as Scripted;
+    this.registry = new SpaceRegistry(redis);
     this.filed = new FiledWaiters(options.maxArity);
     this.notifiers = new ClusterNotifiers(redis, node, subscriber, (n, type, t) => host.event(n, type, t));
     this.deaf();
@@ -148,6 +152,7 @@ export class ClusterSpaces implements SpaceCluster {
     const ack = f.ack ?? 'none';
     if (ack === 'delivery' || ack === 'processing') throw clusterUnsupported(`out with ack "${ack}"`);
     const { values } = inboundTuple(conn, f.tuple, this.options.maxArity);
+    this.registry.note(f.space);
     const ttl = f.ttl === undefined ? null : Math.min(f.ttl, this.options.maxLeaseMs);
     const expiresAt = ttl === null ? Infinity : Date.now() + ttl;
     const rec = packRecord(values, expiresAt, f.hdr);
@@ -196,6 +201,7 @@ export class ClusterSpaces implements SpaceCluster {
       return;
     }
     const w = this.host.startWait(conn, template, f);
+    this.registry.note(f.space);
     w.rid = reserve?.rid;
     this.waiting.set(w.seq, w);
     this.filings.set(w, { source: packWaiter(inbound(conn, f.template), take, reserve), reserve, filed: false });
@@ -273,6 +279,7 @@ export class ClusterSpaces implements SpaceCluster {
   }
 
   addNotifier(n: Notifier): Promise<void> {
+    this.registry.note(n.space);
     return this.notifiers.add(n);
   }
 

@@ -24,6 +24,9 @@ export function summaryKey(node: string): string {
  */
 export const RESERVATIONS_KEY = '{linden}:reservations';
 
+/** Sorted set: tuple space name -> when a node last used it (Redis clock, ms), for the admin views (space-registry.ts). */
+export const SPACES_KEY = '{linden}:spaces';
+
 /** Sharded channel announcing interest changes: `<seq> <node> <changes JSON>`, `<seq> <node> *` (reload) or `0 <node> -` (gone). */
 export const INTEREST_CHANNEL = '{linden}:interest';
 

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { ConnectionView } from '../admin/views.js';
+import type { ConnectionView, SubscriptionView } from '../admin/views.js';
 import { NODES_KEY, NODE_TTL_MS, summaryKey } from './keys.js';
 
 /** What a node tells the others about itself, for the admin `cluster` view (protocol.md §17). */
@@ -13,6 +13,8 @@ export interface NodeSummary {
   readonly queueConsumers?: Readonly<Record<string, number>>;
   /** Its connections as the `connections` view shows them, at most LISTED_CONNECTIONS (admin `connections` lists every node's). */
   readonly connectionList?: readonly ConnectionView[];
+  /** Its subscriptions as the `subscriptions` view shows them, bounded (admin/cluster-subscriptions.ts); admin `subscriptions` lists every node's. */
+  readonly subscriptionList?: readonly SubscriptionView[];
   readonly startedAt: number;
 }
 

@@ -7,6 +7,8 @@ import type { Connection } from '../connection.js';
 import { audit } from './audit.js';
 import { clusterView } from '../admin/cluster-view.js';
 import { clusterConnections, nodeOfConnection } from '../admin/cluster-connections.js';
+import { clusterSubscriptions } from '../admin/cluster-subscriptions.js';
+import { clusterSpaceView, clusterSpacesView } from '../admin/cluster-space-admin.js';
 import { clusterQueueView, clusterQueuesView } from '../admin/cluster-queue-admin.js';
 import type { ClusterQueues } from '../cluster/durable/cluster-queues.js';
 import type { NodeSummaries } from '../cluster/node-summary.js';
@@ -18,13 +20,13 @@ import type { NodeSummaries } from '../cluster/node-summary.js';
  */
 
 /** The fields each op needs (`need`) and the optional ones it takes (`may`); others are refused. */
-const FIELDS: Record<AdminOp, { need?: 'name' | 'connection'; may?: 'peek' }> = {
+const FIELDS: Record<AdminOp, { need?: 'name' | 'connection'; may?: 'peek' | 'scope' }> = {
   queues: {},
   queue: { need: 'name', may: 'peek' },
   spaces: {},
   space: { need: 'name', may: 'peek' },
-  connections: {},
-  subscriptions: {},
+  connections: { may: 'scope' },
+  subscriptions: { may: 'scope' },
   cluster: {},
   purge: { need: 'name' },
   retry: { need: 'name' },
@@ -71,8 +73,9 @@ export function admin(ctx: BrokerContext, conn: Connection, f: AdminFrame): void
 }
 
 /**
- * Cluster mode: the queue views and operations act on the queues in Redis, for the whole cluster
- * (the local store is empty there), and `connections` lists every node's. False for the ops
+ * Cluster mode: the queue and space views and the queue operations act on what Redis holds, for
+ * the whole cluster (the local store is empty there), and `connections` and `subscriptions` list
+ * every node's. False for the ops
  * answered as on a broker of its own.
  */
 function clusterOp(queues: ClusterQueues, nodes: NodeSummaries, ctx: BrokerContext, conn: Connection, f: AdminFrame): boolean {
@@ -96,8 +99,20 @@ function clusterOp(queues: ClusterQueues, nodes: NodeSummaries, ctx: BrokerConte
         return { moved, remaining };
       }));
       return true;
+    // `scope: "node"`: the asked node's own, as a broker on its own answers.
     case 'connections':
+      if (f.scope === 'node') return false;
       answer(clusterConnections(nodes, queues.node, ctx.connections));
+      return true;
+    case 'subscriptions':
+      if (f.scope === 'node') return false;
+      answer(clusterSubscriptions(nodes, queues.node, ctx.connections));
+      return true;
+    case 'spaces':
+      answer(clusterSpacesView(queues.redis));
+      return true;
+    case 'space':
+      answer(clusterSpaceView(queues.redis, f.name!, ctx.options.maxArity, f.peek));
       return true;
     default:
       return false;
@@ -127,7 +142,7 @@ function kickElsewhere(ctx: BrokerContext, clusterKick: NonNullable<BrokerContex
 
 function checkFields(f: AdminFrame): void {
   const { need, may } = FIELDS[f.op];
-  for (const field of ['name', 'connection', 'peek'] as const) {
+  for (const field of ['name', 'connection', 'peek', 'scope'] as const) {
     if (field === need && f[field] === undefined) throw invalid(f, field, 'is required');
     if (field !== need && field !== may && f[field] !== undefined) throw invalid(f, field, 'is not used');
   }
