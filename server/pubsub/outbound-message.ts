@@ -42,8 +42,10 @@ export class OutboundMessage {
    * `fanout` is how many deliveries are expected: with one, the shared tail is not worth building.
    * `hdr` travels untouched; a message without it pays nothing for the feature.
    */
+  /** `topicBytes`: the topic already encoded as a MessagePack str (the route caches it), or undefined to encode it here. */
   constructor(
     readonly topic: string, readonly mid: string, readonly payload: Payload, private readonly fanout = 2, readonly hdr?: Headers,
+    private readonly topicBytes?: Uint8Array,
   ) {}
 
   writeTo(writer: FrameWriter, codec: Codec, sid: number, extras?: DeliveryExtras): void {
@@ -96,7 +98,7 @@ export class OutboundMessage {
   }
 
   private tailSize(data: Uint8Array): number {
-    const size = T_MSG.length + TOPIC_KEY.length + strLength(this.topic) + MID_KEY.length + strLength(this.mid) + DATA_KEY.length + 5 + data.length;
+    const size = T_MSG.length + TOPIC_KEY.length + (this.topicBytes?.length ?? strLength(this.topic)) + MID_KEY.length + strLength(this.mid) + DATA_KEY.length + 5 + data.length;
     if (this.hdr === undefined) return size;
     this.packedHdr ??= packr.pack(this.hdr);
     return size + HDR_KEY.length + this.packedHdr.length;
@@ -117,7 +119,7 @@ export class OutboundMessage {
   private writeTailUpToData(out: Uint8Array, p: number, dataLength: number): number {
     p = writeBytes(out, p, T_MSG);
     p = writeBytes(out, p, TOPIC_KEY);
-    p = writeStr(out, p, this.topic);
+    p = this.topicBytes ? writeBytes(out, p, this.topicBytes) : writeStr(out, p, this.topic);
     p = writeBytes(out, p, MID_KEY);
     p = writeStr(out, p, this.mid);
     p = writeBytes(out, p, DATA_KEY);

@@ -115,7 +115,7 @@ export class PubSubCore {
     // Convert before the first delivery, so a payload that cannot be converted fails whole.
     if (route.json && conn.codec.name === 'msgpack') payload.jsonData();
     const mid = f.mid ?? this.idPrefix + (this.seq++).toString(36);
-    const message = new OutboundMessage(f.topic, mid, payload, entries.length, f.hdr);
+    const message = new OutboundMessage(f.topic, mid, payload, entries.length, f.hdr, route.topicBytes);
     if (f.mode === 'persistent') {
       if (this.clusterQueues) this.publishClustered(this.clusterQueues, conn, f, ack, mid, payload, message, entries);
       else this.publishPersistent(conn, f, ack, mid, payload, message, entries);
