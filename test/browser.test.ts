@@ -335,3 +335,57 @@ test('a page the broker itself serves imports /sdk/linden.js by its path and pub
     await page.close();
   }
 }, SLOW);
+
+/** What the wake-up test keeps in the page. */
+interface WakeState { client: Client; events: { type: string; delayMs?: number }[]; received: string[] }
+type WakeGlobals = PageGlobals & { wakeTest: WakeState };
+
+describe.each(['online', 'visibilitychange'] as const)('browser wake-ups: on %s', (signal) => {
+  test('a reconnection waiting out a long back-off goes at once, and the subscriptions come back', async () => {
+    const broker = await t.start();
+    const node = await t.client();
+    await withPage(async (page) => {
+      const connectionId = await page.evaluate(async (url) => {
+        const w = window as unknown as WakeGlobals;
+        const linden = await w.lindenReady;
+        // A back-off of a minute or two: only the wake-up can bring the client back within the test.
+        const client = await linden.connect(url, { reconnect: { initialDelayMs: 120_000, maxDelayMs: 120_000 } });
+        const state: WakeState = { client, events: [], received: [] };
+        void (async () => {
+          for await (const e of client.status()) state.events.push({ type: e.type, ...(e.type === 'reconnecting' ? { delayMs: e.delayMs } : {}) });
+        })();
+        const sub = client.subscribe<string>('wake.>', { callback: (m) => { state.received.push(m.data); } });
+        await sub.ready;
+        w.wakeTest = state;
+        return client.connectionId;
+      }, broker.url);
+
+      // The broker drops the page's connection; the client settles down to wait.
+      await node.admin({ op: 'kick', connection: connectionId });
+      await page.waitForFunction(() => (window as unknown as WakeGlobals).wakeTest.events.some((e) => e.type === 'reconnecting'));
+      const waiting = await page.evaluate(() => (window as unknown as WakeGlobals).wakeTest.events.find((e) => e.type === 'reconnecting')!.delayMs!);
+      expect(waiting).toBeGreaterThanOrEqual(60_000);
+
+      if (signal === 'online') {
+        // The browser's own network emulation: going offline and back fires a real `online` event.
+        await context!.setOffline(true);
+        await context!.setOffline(false);
+      } else {
+        // The page is shown again (a headless page is always `visible`; the event is what a tab switch fires).
+        await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+      }
+      await page.waitForFunction(() => (window as unknown as WakeGlobals).wakeTest.events.some((e) => e.type === 'connected'), undefined, { timeout: 20_000 });
+
+      const receipt = await node.publish('wake.up', 'welcome back', { ack: 'delivery', timeout: 10_000 });
+      expect(receipt).toMatchObject({ receivers: 1, delivered: 1 });
+      const state = await page.evaluate(() => {
+        const s = (window as unknown as WakeGlobals).wakeTest;
+        return { events: s.events.map((e) => e.type), received: s.received, connectionId: s.client.connectionId };
+      });
+      expect(state.events).toEqual(['disconnected', 'reconnecting', 'connected']);
+      expect(state.received).toEqual(['welcome back']);
+      expect(state.connectionId).not.toBe(connectionId);
+      await page.evaluate(() => (window as unknown as WakeGlobals).wakeTest.client.close());
+    });
+  }, SLOW);
+});
