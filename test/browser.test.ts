@@ -6,15 +6,16 @@
  *
  * Needs /usr/bin/chromium (`apt-get install -y chromium`) and `npm run build`.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { Client, Message, Receipt } from '../client-sdk/index.js';
-import { testBroker } from './helpers/setup.js';
+import { testBroker, until } from './helpers/setup.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -22,6 +23,7 @@ const CHROMIUM_ARGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
 const SLOW = 60_000; // Chromium start-up on a busy 2-core machine
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 const PAGE = `<!doctype html>
 <html>
@@ -58,6 +60,8 @@ let work: string | undefined;
 let server: Server | undefined;
 let baseUrl = '';
 let context: BrowserContext | undefined;
+/** More pages the page server serves, by path (README samples). */
+const extraPages = new Map<string, string>();
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
@@ -67,8 +71,11 @@ beforeAll(async () => {
   // The page's own origin, other than the broker's: the SDK is imported across origins.
   server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    const extra = extraPages.get(path ?? '');
     if (path === '/' || path === '/index.html') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE);
+    } else if (extra !== undefined) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(extra);
     } else {
       res.writeHead(404).end();
     }
@@ -389,3 +396,31 @@ describe.each(['online', 'visibilitychange'] as const)('browser wake-ups: on %s'
     });
   }, SLOW);
 });
+
+test('the README\'s chat page, served from another origin, imports the SDK from the broker and chats', async () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('### In the browser'));
+  const sample = /```html\n([\s\S]*?)```/.exec(section)![1]!;
+  const broker = await t.start();
+  extraPages.set('/readme-chat.html', sample.replaceAll('http://localhost:7070', httpBase(broker)).replaceAll('ws://localhost:7070', broker.url));
+  const node = await t.client();
+  const heard: string[] = [];
+  const sub = node.subscribe<{ text: string }>('chat.>', { callback: (m) => { heard.push(`${m.topic}: ${m.data.text}`); } });
+  await sub.ready;
+  const errors: string[] = [];
+  const page = await context!.newPage();
+  page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
+  page.setDefaultTimeout(SLOW);
+  try {
+    await page.goto(`${baseUrl}/readme-chat.html`);
+    await until(() => heard.length === 1, SLOW);
+    await node.publish('chat.lobby', { text: 'hello, page' });
+    await page.waitForFunction(() => document.querySelectorAll('#log li').length === 2);
+    await until(() => heard.length === 2); // Node hears its own message too
+    expect(await page.locator('#log li').allTextContents()).toEqual(['chat.lobby: a browser joined', 'chat.lobby: hello, page']);
+    expect(heard).toEqual(['chat.lobby: a browser joined', 'chat.lobby: hello, page']);
+    expect(errors).toEqual([]);
+  } finally {
+    await page.close();
+  }
+}, SLOW);
