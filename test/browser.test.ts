@@ -1,51 +1,24 @@
 /**
  * The client SDK in a real browser: the module `npm run build` writes (dist/sdk/linden.js),
  * imported by a page of another origin straight from the broker's /sdk/linden.js into headless
- * Chromium (Debian's `chromium`, driven by playwright-core), talking to that broker over the
- * browser's own WebSocket. Nothing is bundled here: the page gets what a user's page gets.
- *
- * Needs /usr/bin/chromium (`apt-get install -y chromium`) and `npm run build`.
+ * Chromium (test/helpers/chromium.ts), talking to that broker over the browser's own WebSocket.
+ * Nothing is bundled here: the page gets what a user's page gets.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { Client, Message, Receipt } from '../client-sdk/index.js';
-import { testBroker, until } from './helpers/setup.js';
+import { chromiumPages, httpBase, SLOW, type Linden, type LindenPage } from './helpers/chromium.js';
+import { testBroker } from './helpers/setup.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
-const SLOW = 60_000; // Chromium start-up on a busy 2-core machine
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-const PAGE = `<!doctype html>
-<html>
-<head><meta charset="utf-8"><link rel="icon" href="data:,"><title>linden browser test</title></head>
-<body>
-<script>window.loadLinden = (broker) => (window.lindenReady = import(broker + '/sdk/linden.js'));</script>
-</body>
-</html>
-`;
-
-/** What the page keeps between page.evaluate calls. Only types: nothing here runs in Node. */
-type Linden = typeof import('../client-sdk/index.js');
 interface Payload { text: string; n: number; bytes: Uint8Array }
 /** A payload as it crosses back to Node: bytes as a plain array, plus what they were in the page. */
 interface Described { text: string; n: number; bytes: number[]; bytesType: string }
+/** What the page keeps between page.evaluate calls. Only types: nothing here runs in Node. */
 interface PageState {
   client: Client;
   codec: string;
   greeting: Promise<{ topic: string; data: Described }>;
   worked: Described[];
 }
-interface PageGlobals { loadLinden(broker: string): Promise<Linden>; lindenReady: Promise<Linden>; lindenTest: PageState }
+type PageGlobals = LindenPage & { lindenTest: PageState };
 
 function payload(text: string, n: number, bytes: number[]): Payload {
   return { text, n, bytes: new Uint8Array(bytes) };
@@ -56,91 +29,11 @@ function describeInNode(data: Payload): Described {
   return { text: data.text, n: data.n, bytes: Array.from(data.bytes), bytesType: ArrayBuffer.isView(data.bytes) ? 'bytes' : typeof data.bytes };
 }
 
-let work: string | undefined;
-let server: Server | undefined;
-let baseUrl = '';
-let context: BrowserContext | undefined;
-/** More pages the page server serves, by path (README samples). */
-const extraPages = new Map<string, string>();
-
-beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} not found: the browser test needs Debian's chromium package. Install it as root with: apt-get update && apt-get install -y chromium`);
-  }
-  work = await mkdtemp(join(tmpdir(), 'linden-browser-'));
-  // The page's own origin, other than the broker's: the SDK is imported across origins.
-  server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    const extra = extraPages.get(path ?? '');
-    if (path === '/' || path === '/index.html') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE);
-    } else if (extra !== undefined) {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(extra);
-    } else {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise<void>((ok, fail) => {
-    server!.once('error', fail);
-    server!.listen(0, '127.0.0.1', () => ok());
-  });
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-
-  context = await chromium.launchPersistentContext(join(work, 'profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    chromiumSandbox: false,
-    args: CHROMIUM_ARGS,
-    timeout: SLOW,
-  });
-}, SLOW);
-
-afterAll(async () => {
-  await context?.close();
-  if (server) await new Promise<void>((ok) => server!.close(() => ok()));
-  server?.closeAllConnections();
-  if (work) await rm(work, { recursive: true, force: true });
-}, SLOW);
-
+const chromium = chromiumPages();
 const t = testBroker();
 afterEach(() => t.cleanup());
 
-/** The broker's http(s) base URL, where it serves /sdk/linden.js. */
-function httpBase(broker: { url: string }): string {
-  return broker.url.replace(/^ws/, 'http');
-}
-
-/**
- * Opens the page and imports the SDK from `broker`'s /sdk/linden.js; errors thrown in the page
- * are collected to explain a failure.
- */
-async function openPage(errors: string[], broker: { url: string }): Promise<Page> {
-  const page = await context!.newPage();
-  page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
-  page.on('console', (msg) => { if (msg.type() === 'error') errors.push(`console: ${msg.text()}`); });
-  page.setDefaultTimeout(SLOW);
-  const response = await page.goto(`${baseUrl}/index.html`);
-  expect(response?.status()).toBe(200);
-  // The module loads (and is evaluated) in the browser without error.
-  const exported = await page.evaluate(async (base) => Object.keys(await (window as unknown as PageGlobals).loadLinden(base)).sort(), httpBase(broker));
-  expect(exported).toEqual(expect.arrayContaining(['Client', 'LindenError', 'Message', 'connect']));
-  return page;
-}
-
-/** Runs `body` on a fresh page; errors thrown in the page fail the test and are named in its failure. */
-async function withPage(body: (page: Page) => Promise<void>, broker: { url: string } = t.broker): Promise<void> {
-  const errors: string[] = [];
-  const page = await openPage(errors, broker);
-  try {
-    await body(page);
-    expect(errors).toEqual([]);
-  } catch (err) {
-    if (errors.length > 0) (err as Error).message += `\n\nErrors in the page:\n${errors.join('\n')}`;
-    throw err;
-  } finally {
-    await page.close();
-  }
-}
+const withPage = (body: Parameters<typeof chromium.withPage>[0]): Promise<void> => chromium.withPage(body, t.broker);
 
 describe.each(['msgpack', 'json'] as const)('the client SDK in headless Chromium (%s)', (codec) => {
   test('publishes, subscribes, requests and gets processing receipts against a real broker', async () => {
@@ -285,7 +178,7 @@ describe.each(['msgpack', 'json'] as const)('the client SDK in headless Chromium
 test('the broker admits this page (http://127.0.0.1:<port>) by its Origin: refused unless allowed', async () => {
   const errors: string[] = [];
   const other = await t.start({ allowedOrigins: ['https://app.example.com'] });
-  const page = await openPage(errors, other);
+  const page = await chromium.openPage(errors, other);
   const attempt = (url: string): Promise<string> => page.evaluate(async (url) => {
     const linden = await (window as unknown as PageGlobals).lindenReady;
     try {
@@ -301,7 +194,7 @@ test('the broker admits this page (http://127.0.0.1:<port>) by its Origin: refus
     // The browser says why in its console; the page itself only sees the socket fail.
     expect(errors).toEqual([expect.stringContaining('403')]);
     await t.cleanup();
-    const listed = await t.start({ allowedOrigins: [baseUrl] });
+    const listed = await t.start({ allowedOrigins: [chromium.baseUrl] });
     expect(await attempt(listed.url)).toBe('connected');
   } finally {
     await page.close();
@@ -312,7 +205,7 @@ test('a page the broker itself serves imports /sdk/linden.js by its path and pub
   const broker = await t.start();
   const node = await t.client();
   const errors: string[] = [];
-  const page = await context!.newPage();
+  const page = await chromium.context.newPage();
   page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
   page.setDefaultTimeout(SLOW);
   try {
@@ -337,88 +230,6 @@ test('a page the broker itself serves imports /sdk/linden.js by its path and pub
       return { reply, news };
     }).catch((err: Error) => { throw new Error(`${err.message}\n${errors.join('\n')}`); });
     expect(got).toEqual({ reply: 'echo hi', news: 'news for echo hi' });
-    expect(errors).toEqual([]);
-  } finally {
-    await page.close();
-  }
-}, SLOW);
-
-/** What the wake-up test keeps in the page. */
-interface WakeState { client: Client; events: { type: string; delayMs?: number }[]; received: string[] }
-type WakeGlobals = PageGlobals & { wakeTest: WakeState };
-
-describe.each(['online', 'visibilitychange'] as const)('browser wake-ups: on %s', (signal) => {
-  test('a reconnection waiting out a long back-off goes at once, and the subscriptions come back', async () => {
-    const broker = await t.start();
-    const node = await t.client();
-    await withPage(async (page) => {
-      const connectionId = await page.evaluate(async (url) => {
-        const w = window as unknown as WakeGlobals;
-        const linden = await w.lindenReady;
-        // A back-off of a minute or two: only the wake-up can bring the client back within the test.
-        const client = await linden.connect(url, { reconnect: { initialDelayMs: 120_000, maxDelayMs: 120_000 } });
-        const state: WakeState = { client, events: [], received: [] };
-        void (async () => {
-          for await (const e of client.status()) state.events.push({ type: e.type, ...(e.type === 'reconnecting' ? { delayMs: e.delayMs } : {}) });
-        })();
-        const sub = client.subscribe<string>('wake.>', { callback: (m) => { state.received.push(m.data); } });
-        await sub.ready;
-        w.wakeTest = state;
-        return client.connectionId;
-      }, broker.url);
-
-      // The broker drops the page's connection; the client settles down to wait.
-      await node.admin({ op: 'kick', connection: connectionId });
-      await page.waitForFunction(() => (window as unknown as WakeGlobals).wakeTest.events.some((e) => e.type === 'reconnecting'));
-      const waiting = await page.evaluate(() => (window as unknown as WakeGlobals).wakeTest.events.find((e) => e.type === 'reconnecting')!.delayMs!);
-      expect(waiting).toBeGreaterThanOrEqual(60_000);
-
-      if (signal === 'online') {
-        // The browser's own network emulation: going offline and back fires a real `online` event.
-        await context!.setOffline(true);
-        await context!.setOffline(false);
-      } else {
-        // The page is shown again (a headless page is always `visible`; the event is what a tab switch fires).
-        await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
-      }
-      await page.waitForFunction(() => (window as unknown as WakeGlobals).wakeTest.events.some((e) => e.type === 'connected'), undefined, { timeout: 20_000 });
-
-      const receipt = await node.publish('wake.up', 'welcome back', { ack: 'delivery', timeout: 10_000 });
-      expect(receipt).toMatchObject({ receivers: 1, delivered: 1 });
-      const state = await page.evaluate(() => {
-        const s = (window as unknown as WakeGlobals).wakeTest;
-        return { events: s.events.map((e) => e.type), received: s.received, connectionId: s.client.connectionId };
-      });
-      expect(state.events).toEqual(['disconnected', 'reconnecting', 'connected']);
-      expect(state.received).toEqual(['welcome back']);
-      expect(state.connectionId).not.toBe(connectionId);
-      await page.evaluate(() => (window as unknown as WakeGlobals).wakeTest.client.close());
-    });
-  }, SLOW);
-});
-
-test('the README\'s chat page, served from another origin, imports the SDK from the broker and chats', async () => {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('### In the browser'));
-  const sample = /```html\n([\s\S]*?)```/.exec(section)![1]!;
-  const broker = await t.start();
-  extraPages.set('/readme-chat.html', sample.replaceAll('http://localhost:7070', httpBase(broker)).replaceAll('ws://localhost:7070', broker.url));
-  const node = await t.client();
-  const heard: string[] = [];
-  const sub = node.subscribe<{ text: string }>('chat.>', { callback: (m) => { heard.push(`${m.topic}: ${m.data.text}`); } });
-  await sub.ready;
-  const errors: string[] = [];
-  const page = await context!.newPage();
-  page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
-  page.setDefaultTimeout(SLOW);
-  try {
-    await page.goto(`${baseUrl}/readme-chat.html`);
-    await until(() => heard.length === 1, SLOW);
-    await node.publish('chat.lobby', { text: 'hello, page' });
-    await page.waitForFunction(() => document.querySelectorAll('#log li').length === 2);
-    await until(() => heard.length === 2); // Node hears its own message too
-    expect(await page.locator('#log li').allTextContents()).toEqual(['chat.lobby: a browser joined', 'chat.lobby: hello, page']);
-    expect(heard).toEqual(['chat.lobby: a browser joined', 'chat.lobby: hello, page']);
     expect(errors).toEqual([]);
   } finally {
     await page.close();
