@@ -1,6 +1,6 @@
 /**
  * The client's side of liveness (protocol.md §1.4): a `ping` when none is outstanding, and the
- * connection declared dead when one goes unanswered for one and a half intervals.
+ * connection declared dead when one is still unanswered at the second tick after it.
  *
  * Browsers throttle the timers of hidden tabs (to once a minute after a while) and freeze them
  * altogether; a throttled tab still receives frames, a frozen one does not run at all. So only a
