@@ -51,6 +51,11 @@ export class ReconnectPolicy {
     return { attempt: this.attempts, delayMs };
   }
 
+  /** Something suggests the broker is reachable again (the network came back): start from the first delay. */
+  restart(): void {
+    this.attempts = 0;
+  }
+
   get attempted(): number {
     return this.attempts;
   }

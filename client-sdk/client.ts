@@ -1,7 +1,7 @@
 import { CODECS, type Codec } from '../protocol/codec.js';
 import { LindenError } from '../protocol/errors.js';
 import { fragmentation } from '../protocol/fragmentation.js';
-import type { Limits } from '../protocol/frames.js';
+import type { Limits, MsgFrame } from '../protocol/frames.js';
 import { Connection } from './connection.js';
 import { ConnectionState } from './connection-state.js';
 import type { MessageOwner } from './message.js';
@@ -160,8 +160,8 @@ export class Client implements MessageOwner {
   }
 
   // ---- MessageOwner ----
-  settle(tag: number, epoch: number, frame: { t: 'ack' | 'nack' | 'working'; tag: number }): void {
-    this.connection.inbound.settle(epoch, frame);
+  settle(delivery: MsgFrame, epoch: number, frame: { t: 'ack' | 'nack' | 'working'; tag: number }): void {
+    this.connection.inbound.settle(delivery, epoch, frame);
   }
 
   private assertUsable(): void {

@@ -16,6 +16,10 @@ import type { ClientSpaces } from './spaces.js';
 import type { ClientSubscriptions } from './subscriptions.js';
 import type { ServerList } from './servers.js';
 import { openSocket, whenDrained } from './transport.js';
+import { onWake } from './wake-events.js';
+
+/** How long a probe after a wake-up waits for the broker's answer before giving up on the socket. */
+const WAKE_PROBE_MS = 5_000;
 
 /** The parts of the client a connection's coming and going concerns. */
 export interface ConnectionParts {
@@ -43,6 +47,8 @@ export class Connection implements ConnectionControl {
   private lastSocketError: string | undefined;
   /** The first connection is being tried, broker after broker: a failure is start()'s to handle. */
   private starting = false;
+  /** Stops listening to the browser's wake-up events. */
+  private stopWakeEvents: () => void = () => {};
 
   constructor(
     private readonly servers: ServerList,
@@ -62,6 +68,7 @@ export class Connection implements ConnectionControl {
   /** The first connection: each broker in turn until one completes the handshake. */
   async start(): Promise<void> {
     this.starting = true;
+    this.stopWakeEvents = onWake(() => this.wake());
     try {
       for (let tried = 1; ; tried++) {
         try {
@@ -84,6 +91,22 @@ export class Connection implements ConnectionControl {
     this.parts.outbound.flushNow();
     this.shutdown(new LindenError('CLOSED'));
     this.conn.socket?.close(1000, 'client closed');
+  }
+
+  /**
+   * The network came back or the page is shown again: a reconnection waiting out its back-off
+   * goes now (from the first delay again), and an open socket, which may have died unnoticed
+   * meanwhile, is asked for a sign of life.
+   */
+  wake(): void {
+    if (this.conn.phase === 'reconnecting' && this.reconnectTimer !== undefined) {
+      clearTimeout(this.reconnectTimer);
+      this.reconnectTimer = undefined;
+      this.reconnect.restart();
+      this.open().catch(() => {});
+    } else if (this.conn.phase === 'open' && this.conn.live !== 0) {
+      this.heartbeat.probe(WAKE_PROBE_MS);
+    }
   }
 
   /** Opens a socket and performs the handshake. */
@@ -195,7 +218,10 @@ export class Connection implements ConnectionControl {
       this.servers.advance();
       this.parts.feed.emit({ type: 'reconnecting', attempt: next.attempt, delayMs: next.delayMs });
       clearTimeout(this.reconnectTimer);
-      this.reconnectTimer = setTimeout(() => { this.open().catch(() => {}); }, next.delayMs);
+      this.reconnectTimer = setTimeout(() => {
+        this.reconnectTimer = undefined;
+        this.open().catch(() => {});
+      }, next.delayMs);
     }
   }
 
@@ -210,7 +236,9 @@ export class Connection implements ConnectionControl {
     this.conn.phase = 'closed';
     this.conn.live = 0;
     this.heartbeat.stop();
+    this.stopWakeEvents();
     clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
     this.handshakeFailed(err);
     this.parts.pending.failSent(err);
     this.parts.subs.end(err);

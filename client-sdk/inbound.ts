@@ -4,6 +4,7 @@ import type { BrokerFrame, ErrFrame, MsgFrame, WelcomeFrame } from '../protocol/
 import type { MessageChain } from '../protocol/message-chain.js';
 import type { ConnectionState } from './connection-state.js';
 import type { Heartbeat } from './heartbeat.js';
+import { AckedDeliveries } from './acked-deliveries.js';
 import { Message, type MessageOwner } from './message.js';
 import type { Outbound } from './outbound.js';
 import type { PendingCalls } from './pending-calls.js';
@@ -39,6 +40,8 @@ export interface InboundTargets {
  * follows until the client may leave the draining broker.
  */
 export class InboundRouter {
+  private readonly acked = new AckedDeliveries();
+
   constructor(
     private readonly conn: ConnectionState,
     private readonly codec: Codec,
@@ -77,8 +80,10 @@ export class InboundRouter {
     });
   }
 
-  /** The application settled a delivery of connection `epoch` (MessageOwner.settle). */
-  settle(epoch: number, frame: { t: 'ack' | 'nack' | 'working'; tag: number }): void {
+  /** The application settled `delivery`, of connection `epoch` (MessageOwner.settle). */
+  settle(delivery: MsgFrame, epoch: number, frame: { t: 'ack' | 'nack' | 'working'; tag: number }): void {
+    // Durable: processed, so a redelivery of it (its ack lost or late) is a duplicate.
+    if (frame.t === 'ack' && delivery.dc !== undefined) this.acked.remember(delivery.sid, delivery.mid);
     if (epoch !== this.conn.live) return; // the broker already counted that connection's deliveries as lost
     if (frame.t === 'working') {
       this.to.outbound.enqueue(frame, false);
@@ -104,6 +109,11 @@ export class InboundRouter {
   }
 
   private onMessage(frame: MsgFrame, epoch: number): void {
+    if (frame.tag !== undefined && this.acked.isDuplicate(frame.sid, frame.mid, frame.dc)) {
+      // Already processed and acked by the application: acked again here, never handed over twice.
+      this.to.outbound.enqueue({ t: 'ack', tag: frame.tag }, false);
+      return;
+    }
     if (frame.tag !== undefined) {
       this.to.outbound.received(frame.tag);
       if (frame.ack === 'processing') this.conn.unsettled++;

@@ -10,7 +10,8 @@ export interface MessageOwner {
   readonly codec: Codec;
   /** Connection generation; acks for a message from an earlier connection are meaningless. */
   readonly epoch: number;
-  settle(tag: number, epoch: number, frame: SettleFrame | { t: 'working'; tag: number }): void;
+  /** `delivery`: the frame the message arrived in (a durable one's `sid`, `mid` and `dc` matter). */
+  settle(delivery: MsgFrame, epoch: number, frame: SettleFrame | { t: 'working'; tag: number }): void;
 }
 
 /** A delivered message. `data` is decoded on first access. */
@@ -70,7 +71,7 @@ export class Message<T = unknown> {
   /** Durable deliveries: still working on it; restarts the ack deadline (ackWait). */
   working(): void {
     if (this.settled || !this.wantsAck) return;
-    this.owner.settle(this.frame.tag!, this.epoch, { t: 'working', tag: this.frame.tag! });
+    this.owner.settle(this.frame, this.epoch, { t: 'working', tag: this.frame.tag! });
   }
 
   /** Answers a request; also acks the message. */
@@ -86,6 +87,6 @@ export class Message<T = unknown> {
   private settle(frame: SettleFrame): void {
     if (this.settled || !this.wantsAck) return;
     this.settled = true;
-    this.owner.settle(this.frame.tag!, this.epoch, frame);
+    this.owner.settle(this.frame, this.epoch, frame);
   }
 }

@@ -1,51 +1,24 @@
 /**
- * The client SDK in a real browser: client-sdk/index.ts bundled by esbuild for the browser,
- * loaded from a page served over http into headless Chromium (Debian's `chromium`, driven by
- * playwright-core), talking to a real broker over the browser's own WebSocket.
- *
- * Needs /usr/bin/chromium (`apt-get install -y chromium`); without it this file fails.
+ * The client SDK in a real browser: the module `npm run build` writes (dist/sdk/linden.js),
+ * imported by a page of another origin straight from the broker's /sdk/linden.js into headless
+ * Chromium (test/helpers/chromium.ts), talking to that broker over the browser's own WebSocket.
+ * Nothing is bundled here: the page gets what a user's page gets.
  */
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { Client, Message, Receipt } from '../client-sdk/index.js';
+import { chromiumPages, httpBase, SLOW, type Linden, type LindenPage } from './helpers/chromium.js';
 import { testBroker } from './helpers/setup.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
-const SLOW = 60_000; // Chromium start-up on a busy 2-core machine
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-const PAGE = `<!doctype html>
-<html>
-<head><meta charset="utf-8"><link rel="icon" href="data:,"><title>linden browser test</title></head>
-<body>
-<script>window.lindenReady = import('/linden.js');</script>
-</body>
-</html>
-`;
-
-/** What the page keeps between page.evaluate calls. Only types: nothing here runs in Node. */
-type Linden = typeof import('../client-sdk/index.js');
 interface Payload { text: string; n: number; bytes: Uint8Array }
 /** A payload as it crosses back to Node: bytes as a plain array, plus what they were in the page. */
 interface Described { text: string; n: number; bytes: number[]; bytesType: string }
+/** What the page keeps between page.evaluate calls. Only types: nothing here runs in Node. */
 interface PageState {
   client: Client;
   codec: string;
   greeting: Promise<{ topic: string; data: Described }>;
   worked: Described[];
 }
-interface PageGlobals { lindenReady: Promise<Linden>; lindenTest: PageState }
+type PageGlobals = LindenPage & { lindenTest: PageState };
 
 function payload(text: string, n: number, bytes: number[]): Payload {
   return { text, n, bytes: new Uint8Array(bytes) };
@@ -56,96 +29,11 @@ function describeInNode(data: Payload): Described {
   return { text: data.text, n: data.n, bytes: Array.from(data.bytes), bytesType: ArrayBuffer.isView(data.bytes) ? 'bytes' : typeof data.bytes };
 }
 
-let work: string | undefined;
-let server: Server | undefined;
-let baseUrl = '';
-let context: BrowserContext | undefined;
-
-beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} not found: the browser test needs Debian's chromium package. Install it as root with: apt-get update && apt-get install -y chromium`);
-  }
-  work = await mkdtemp(join(tmpdir(), 'linden-browser-'));
-  const bundlePath = join(work, 'linden.js');
-  const result = await build({
-    entryPoints: [join(ROOT, 'client-sdk/index.ts')],
-    outfile: bundlePath,
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    external: ['ws'], // loaded only in Node, when there is no global WebSocket
-    metafile: true,
-    logLevel: 'silent',
-  });
-  // The bundle must be self-contained: nothing left to import but (maybe) the Node-only `ws`.
-  const leftover = Object.values(result.metafile.outputs).flatMap((o) => o.imports).filter((i) => i.path !== 'ws');
-  expect(leftover).toEqual([]);
-  const bundle = await readFile(bundlePath);
-
-  server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/' || path === '/index.html') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE);
-    } else if (path === '/linden.js') {
-      res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(bundle);
-    } else {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise<void>((ok, fail) => {
-    server!.once('error', fail);
-    server!.listen(0, '127.0.0.1', () => ok());
-  });
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-
-  context = await chromium.launchPersistentContext(join(work, 'profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    chromiumSandbox: false,
-    args: CHROMIUM_ARGS,
-    timeout: SLOW,
-  });
-}, SLOW);
-
-afterAll(async () => {
-  await context?.close();
-  if (server) await new Promise<void>((ok) => server!.close(() => ok()));
-  server?.closeAllConnections();
-  if (work) await rm(work, { recursive: true, force: true });
-}, SLOW);
-
+const chromium = chromiumPages();
 const t = testBroker();
 afterEach(() => t.cleanup());
 
-/** Opens the page; errors thrown in it are collected to explain a failure. */
-async function openPage(errors: string[]): Promise<Page> {
-  const page = await context!.newPage();
-  page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
-  page.on('console', (msg) => { if (msg.type() === 'error') errors.push(`console: ${msg.text()}`); });
-  page.setDefaultTimeout(SLOW);
-  const response = await page.goto(`${baseUrl}/index.html`);
-  expect(response?.status()).toBe(200);
-  // The bundle loads (and is evaluated) in the browser without error.
-  const exported = await page.evaluate(async () => Object.keys(await (window as unknown as PageGlobals).lindenReady).sort());
-  expect(exported).toEqual(expect.arrayContaining(['Client', 'LindenError', 'Message', 'connect']));
-  return page;
-}
-
-/** Runs `body` on a fresh page; errors thrown in the page fail the test and are named in its failure. */
-async function withPage(body: (page: Page) => Promise<void>): Promise<void> {
-  const errors: string[] = [];
-  const page = await openPage(errors);
-  try {
-    await body(page);
-    expect(errors).toEqual([]);
-  } catch (err) {
-    if (errors.length > 0) (err as Error).message += `\n\nErrors in the page:\n${errors.join('\n')}`;
-    throw err;
-  } finally {
-    await page.close();
-  }
-}
+const withPage = (body: Parameters<typeof chromium.withPage>[0]): Promise<void> => chromium.withPage(body, t.broker);
 
 describe.each(['msgpack', 'json'] as const)('the client SDK in headless Chromium (%s)', (codec) => {
   test('publishes, subscribes, requests and gets processing receipts against a real broker', async () => {
@@ -289,7 +177,8 @@ describe.each(['msgpack', 'json'] as const)('the client SDK in headless Chromium
 
 test('the broker admits this page (http://127.0.0.1:<port>) by its Origin: refused unless allowed', async () => {
   const errors: string[] = [];
-  const page = await openPage(errors);
+  const other = await t.start({ allowedOrigins: ['https://app.example.com'] });
+  const page = await chromium.openPage(errors, other);
   const attempt = (url: string): Promise<string> => page.evaluate(async (url) => {
     const linden = await (window as unknown as PageGlobals).lindenReady;
     try {
@@ -301,13 +190,47 @@ test('the broker admits this page (http://127.0.0.1:<port>) by its Origin: refus
     }
   }, url);
   try {
-    const other = await t.start({ allowedOrigins: ['https://app.example.com'] });
     expect(await attempt(other.url)).toBe('CONNECTION_REFUSED');
     // The browser says why in its console; the page itself only sees the socket fail.
     expect(errors).toEqual([expect.stringContaining('403')]);
     await t.cleanup();
-    const listed = await t.start({ allowedOrigins: [baseUrl] });
+    const listed = await t.start({ allowedOrigins: [chromium.baseUrl] });
     expect(await attempt(listed.url)).toBe('connected');
+  } finally {
+    await page.close();
+  }
+}, SLOW);
+
+test('a page the broker itself serves imports /sdk/linden.js by its path and publishes and subscribes', async () => {
+  const broker = await t.start();
+  const node = await t.client();
+  const errors: string[] = [];
+  const page = await chromium.context.newPage();
+  page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
+  page.setDefaultTimeout(SLOW);
+  try {
+    // The placeholder page at / (a browser asks for text/html there; other clients get 426).
+    const response = await page.goto(`${httpBase(broker)}/`);
+    expect(response?.status()).toBe(200);
+    expect(await page.locator('a[href="/sdk/linden.js"]').count()).toBe(1);
+    const echo = node.subscribe<string>('page.ask', { callback: (m) => m.reply(`echo ${m.data}`) });
+    // The page says it listens; Node answers with the news it waits for.
+    const ready = node.subscribe<string>('page.ready', { callback: (m) => { void node.publish('page.news', `news for ${m.data}`); } });
+    await Promise.all([echo.ready, ready.ready]);
+    const got = await page.evaluate(async () => {
+      const { connect } = await import('/sdk/linden.js' as string) as Linden;
+      const client = await connect(location.origin.replace(/^http/, 'ws'));
+      const sub = client.subscribe<string>('page.news');
+      await sub.ready;
+      const reply = await client.request<string>('page.ask', 'hi', { timeout: 10_000 });
+      await client.publish('page.ready', reply);
+      const it = sub[Symbol.asyncIterator]();
+      const news = (await it.next()).value!.data;
+      await client.close();
+      return { reply, news };
+    }).catch((err: Error) => { throw new Error(`${err.message}\n${errors.join('\n')}`); });
+    expect(got).toEqual({ reply: 'echo hi', news: 'news for echo hi' });
+    expect(errors).toEqual([]);
   } finally {
     await page.close();
   }

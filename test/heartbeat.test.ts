@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { connect, type StatusEvent } from '../client-sdk/index.js';
 import { SUBPROTOCOLS } from '../protocol/version.js';
+import { Heartbeat } from '../client-sdk/heartbeat.js';
 import { until } from './helpers/setup.js';
 
 /** Answers hello with welcome (heartbeat 40 ms) and then nothing at all: a broker that hangs. */
@@ -54,4 +55,71 @@ test('a heartbeat timeout closes the silent socket once and opens exactly one ne
     await feed;
     await fake.close();
   }
+});
+
+/** Blocks the event loop, as a page put to sleep does: no timer runs meanwhile. */
+function sleepHard(ms: number): void {
+  const end = Date.now() + ms;
+  while (Date.now() < end) { /* the page is asleep */ }
+}
+
+describe('Heartbeat in a page whose timers sleep', () => {
+  test('a tick that comes late sends a fresh ping instead of counting the old one as lost', async () => {
+    const heartbeat = new Heartbeat();
+    const events: string[] = [];
+    let slept = false;
+    heartbeat.start(100, () => {
+      events.push('ping');
+      // Asleep right after the first ping went out, for five intervals: its answer cannot count.
+      if (!slept) { slept = true; sleepHard(500); }
+    }, () => events.push('silent'));
+    try {
+      await until(() => events.includes('silent'), 5_000);
+      // The late tick pinged again; only a ping unanswered on time ended the connection (a
+      // busy machine may make another tick late, hence no exact count).
+      expect(events.slice(0, 2)).toEqual(['ping', 'ping']);
+      expect(events.indexOf('silent')).toBe(events.length - 1);
+    } finally {
+      heartbeat.stop();
+    }
+  });
+
+  test('a connection that answers is never dropped, however long the page sleeps', async () => {
+    const heartbeat = new Heartbeat();
+    const events: string[] = [];
+    heartbeat.start(100, () => {
+      events.push('ping');
+      if (events.length % 2 === 0) sleepHard(300);
+      setTimeout(() => heartbeat.seen(), 1); // the broker's pong
+    }, () => events.push('silent'));
+    try {
+      await until(() => events.length >= 6, 10_000);
+      expect(events).not.toContain('silent');
+    } finally {
+      heartbeat.stop();
+    }
+  });
+
+  test('a probe (the page woke, the network came back) gives up on a socket that does not answer within its grace', async () => {
+    const heartbeat = new Heartbeat();
+    const events: string[] = [];
+    heartbeat.start(60_000, () => events.push('ping'), () => events.push('silent'));
+    try {
+      heartbeat.probe(30);
+      await until(() => events.includes('silent'), 5_000);
+      expect(events).toEqual(['ping', 'silent']);
+      events.length = 0;
+      heartbeat.start(60_000, () => { events.push('ping'); setTimeout(() => heartbeat.seen(), 1); }, () => events.push('silent'));
+      heartbeat.probe(30);
+      heartbeat.probe(30); // a second probe replaces the first
+      await until(() => events.length === 2, 5_000);
+      // Answered: a further probe finds it alive too (waiting past the grace of the last one).
+      let done = false;
+      setTimeout(() => { done = true; }, 100);
+      await until(() => done, 5_000);
+      expect(events).toEqual(['ping', 'ping']);
+    } finally {
+      heartbeat.stop();
+    }
+  });
 });

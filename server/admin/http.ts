@@ -15,6 +15,8 @@ import { clusterQueueView, clusterQueuesView } from './cluster-queue-admin.js';
 import { clusterConnections } from './cluster-connections.js';
 import { clusterSubscriptions } from './cluster-subscriptions.js';
 import { clusterSpaceView, clusterSpacesView } from './cluster-space-admin.js';
+import { SDK_PATH, SdkFiles } from './sdk-files.js';
+import { rootPage } from './root-page.js';
 import { findSpace, listConnections, listQueues, listSpaces, listSubscriptions, queueDetail, spaceDetail } from './views.js';
 
 export interface AdminSources {
@@ -28,6 +30,8 @@ export interface AdminSources {
   readonly store: { kind: 'lmdb' | 'memory'; durable: boolean };
   /** The text a plain GET of / answers with 426: this port speaks WebSocket. */
   readonly upgradeHint: string;
+  /** The built browser SDK, served at /sdk/linden.js. */
+  readonly sdk?: SdkFiles;
   /** Who may read /api (admins, by bearer token or JWT) once the broker has users. */
   readonly auth: Authenticator;
   /** /metrics needs an admin's bearer token too (option `metricsAuth`). */
@@ -87,23 +91,30 @@ export function adminHandler(src: AdminSources): (req: IncomingMessage, res: Ser
     },
   };
 
+  const sdk = src.sdk ?? new SdkFiles();
   return (req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0]!;
+    const readOnly = req.method === 'GET' || req.method === 'HEAD';
     if (path === '/') {
+      // A browser gets a page saying where the SDK is; any other client the 426 it always got.
+      if (readOnly && /\btext\/html\b/.test(req.headers.accept ?? '')) {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' });
+        res.end(req.method === 'HEAD' ? undefined : rootPage(src.upgradeHint));
+        return;
+      }
       res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
       res.end(src.upgradeHint);
       return;
     }
+    if (path.startsWith(SDK_PATH) && readOnly) return sdk.serve(req, res, path.slice(SDK_PATH.length));
+    if (!readOnly && path.startsWith(SDK_PATH)) return readOnlyRefused(res);
     const match = /^(\/[a-z]+(?:\/[a-z]+)?)(?:\/([^/]+))?\/?$/.exec(path);
     let route = match ? routes[match[1]!] : undefined;
     let name = match?.[2];
     // "/healthz/x" and the like have no second segment; only /api/<collection>/<name> does.
     if (route && name !== undefined && !match![1]!.startsWith('/api/')) route = undefined;
     if (!route) return notFound(res, `no route ${path}`);
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('allow', 'GET, HEAD');
-      return json(res, 405, { error: 'METHOD_NOT_ALLOWED', message: 'the admin API is read-only' });
-    }
+    if (!readOnly) return readOnlyRefused(res);
     const guarded = path.startsWith('/api/') || (path === '/metrics' && src.metricsAuth);
     if (guarded && src.auth.enabled) {
       void admitted(src.auth, req, res).then((ok) => { if (ok) answer(route!, req, res, name); });
@@ -206,6 +217,11 @@ function scopeOf(req: IncomingMessage, res: ServerResponse): 'cluster' | 'node' 
   if (value === 'cluster' || value === 'node') return value;
   json(res, 400, { error: 'BAD_REQUEST', message: 'scope must be "cluster" or "node"' });
   return undefined;
+}
+
+function readOnlyRefused(res: ServerResponse): void {
+  res.setHeader('allow', 'GET, HEAD');
+  json(res, 405, { error: 'METHOD_NOT_ALLOWED', message: 'the admin API is read-only' });
 }
 
 function notFound(res: ServerResponse, message: string): void {
