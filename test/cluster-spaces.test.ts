@@ -167,7 +167,6 @@ describe('cluster tuple spaces', () => {
     const a = await t.client(0);
     const s = a.space('limits');
     await expect(s.batch([{ out: ['x'] }])).rejects.toMatchObject({ code: 'CLUSTER_UNSUPPORTED' });
-    await expect(s.out(['x'], { ack: 'delivery' })).rejects.toMatchObject({ code: 'CLUSTER_UNSUPPORTED' });
   });
 
   test('notify subscriptions on two nodes see the outs, takes and ends of every node, in the order Redis ran them', async () => {

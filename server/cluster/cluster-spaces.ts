@@ -2,19 +2,20 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { packr } from '../../protocol/codec.js';
 import { LindenError } from '../../protocol/errors.js';
-import type { CancelFrame, CountFrame, OutFrame, ReadFrame, RenewFrame } from '../../protocol/frames.js';
+import type { CancelFrame, CountFrame, LeaseFrame, OutFrame, ReadFrame, RenewFrame } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
 import type { ResolvedOptions } from '../options.js';
-import { clusterUnsupported, type SpaceCluster } from '../space/space-cluster.js';
+import type { SpaceCluster } from '../space/space-cluster.js';
 import { finite, inbound, inboundTemplate, inboundTuple, tupleEntry } from '../space/space-wire.js';
 import type { StoredTuple } from '../space/stored-tuple.js';
 import type { Template } from '../space/template.js';
 import type { Notifier, SpaceEventType } from '../space/space.js';
 import type { Waiter } from '../space/waiters.js';
 import { ClusterNotifiers, type EventSubscriber } from './cluster-notifiers.js';
+import { ClusterOutWatches, type TupleFate, type WatchHost } from './cluster-out-watches.js';
 import { ClusterReservations } from './cluster-reservations.js';
 import { FiledWaiters, packWaiter, type Reservation } from './filed-waiters.js';
-import { equalityKey, equalityKeys, packRecord, tupleOf } from './space-entries.js';
+import { equalityKey, equalityKeys, packRecord, recordOf, tupleOf, watchOf, type TupleWatch } from './space-entries.js';
 import {
   SPACE_CANCEL, SPACE_CLAIM, SPACE_OUT, SPACE_PAGE, SPACE_REPLACE, SPACE_SHOW, SPACE_TAKE, SPACE_UNWAIT, SPACE_WAIT, SPACE_WAITERS, spaceChannel, spaceKey,
 } from './space-scripts.js';
@@ -34,7 +35,7 @@ type Scripted = Redis & {
 };
 
 /** What the space core does for the waiters of this node. */
-export interface WaiterHost {
+export interface WaiterHost extends WatchHost {
   /** Files a blocked request of `conn` (limits, duplicate ids, its timeout); throws like a local wait. */
   startWait(conn: Connection, template: Template, f: ReadFrame): Waiter;
   /** Answers the waiter (under its reservation `w.rid`, if any); false when its connection can no longer take it. */
@@ -73,6 +74,10 @@ export class ClusterSpaces implements SpaceCluster {
   private listen: (() => void) | undefined;
   /** The offers under way per space: this node's tuples of a space reach the waiters in write order. */
   private readonly offering = new Map<string, Promise<void>>();
+  /** Writers waiting for a taker of their tuple (out with ack delivery/processing), and the fates reported to them. */
+  readonly outWatches: ClusterOutWatches;
+  /** Reservations made here of watched tuples: their ack is the `processing` stage. */
+  private readonly reservedWatches = new Map<string, TupleWatch>();
 
   constructor(
     redis: Redis,
@@ -84,6 +89,7 @@ export class ClusterSpaces implements SpaceCluster {
   ) {
     this.redis = redis as Scripted;
     this.filed = new FiledWaiters(options.maxArity);
+    this.outWatches = new ClusterOutWatches(redis, node, host);
     this.notifiers = new ClusterNotifiers(redis, node, subscriber, (n, type, t) => host.event(n, type, t));
     this.deaf();
     this.reservations = new ClusterReservations(redis, node, (t, rec, rid) => this.inTurn(t.space, () => this.offer(t.space, t.values.length, t.tid, t.seq, rec, t.values, -1, rid)), log);
@@ -116,11 +122,15 @@ export class ClusterSpaces implements SpaceCluster {
 
   out(conn: Connection, f: OutFrame): void {
     const ack = f.ack ?? 'none';
-    if (ack === 'delivery' || ack === 'processing') throw clusterUnsupported(`out with ack "${ack}"`);
     const { values } = inboundTuple(conn, f.tuple, this.options.maxArity);
     const ttl = f.ttl === undefined ? null : Math.min(f.ttl, this.options.maxLeaseMs);
     const expiresAt = ttl === null ? Infinity : Date.now() + ttl;
-    const rec = packRecord(values, expiresAt, f.hdr);
+    const reply: LeaseFrame = { t: 'lease', re: f.id!, tid: '', expiresAt: finite(expiresAt), ttl, shortened: ttl !== null && ttl < f.ttl! };
+    // Watched before it is written: a waiting taker may have it before the script's answer is read.
+    const watch = ack === 'delivery' || ack === 'processing'
+      ? this.outWatches.start(conn, f.space, ack, reply, f.timeout ?? this.options.receiptTimeoutMs)
+      : undefined;
+    const rec = packRecord(values, expiresAt, f.hdr, watch);
     const k = (part: string) => spaceKey(f.space, part);
     const arity = values.length;
     const eq = equalityKeys(f.space, values);
@@ -134,13 +144,16 @@ export class ClusterSpaces implements SpaceCluster {
           throw new LindenError('SPACE_FULL', `space "${f.space}" holds ${this.options.maxTuplesPerSpace} tuples (maxTuplesPerSpace)`, { space: f.space, limit: 'maxTuplesPerSpace' });
         }
         const tid = String(seq);
+        reply.tid = tid;
+        if (watch) this.outWatches.written(watch, tid, expiresAt);
         // Answered once handed over or visible, as a local out: a read sent after the answer finds it.
         if (hidden === 1) await this.inTurn(f.space, () => this.offer(f.space, arity, tid, seq!, rec, values, wseq!));
-        if (ack === 'submission') {
-          conn.sendFrame({ t: 'lease', re: f.id!, tid, expiresAt: finite(expiresAt), ttl, shortened: ttl !== null && ttl < f.ttl! });
-        }
+        if (ack === 'submission') conn.sendFrame(reply);
       },
-    ).catch((err: unknown) => this.failed(conn, f.id, err));
+    ).catch((err: unknown) => {
+      this.outWatches.failed(watch);
+      this.failed(conn, f.id, err);
+    });
   }
 
   read(conn: Connection, f: ReadFrame): void {
@@ -150,6 +163,7 @@ export class ClusterSpaces implements SpaceCluster {
     if (f.limit !== undefined || f.wait === false) {
       const limit = f.limit ?? 1;
       this.find(f.space, template, take, limit, undefined, reserve).then((found) => {
+        if (take) for (const t of found) this.taken(t, reserve?.rid);
         if (f.limit !== undefined) conn.sendFrame({ t: 'tuples', re: f.id, items: found.map((t) => tupleEntry(conn, t)) });
         else if (found[0] && reserve) this.host.reserved(conn, f.id, found[0], reserve.ms, reserve.rid);
         else if (found[0]) conn.sendFrame({ t: 'tuple', re: f.id, ...tupleEntry(conn, found[0]) });
@@ -175,7 +189,9 @@ export class ClusterSpaces implements SpaceCluster {
         // A waiter that ended here meanwhile (timeout, abort) was answered already: a taken tuple goes back.
         const mine = this.waiting.get(w.seq) === w;
         if (mine) this.waiting.delete(w.seq);
-        if ((!mine || !this.host.serve(w, t)) && take) void this.giveBack(t, reserve?.rid);
+        if (mine && this.host.serve(w, t)) {
+          if (take) this.taken(t, reserve?.rid);
+        } else if (take) void this.giveBack(t, reserve?.rid);
       })
       .catch((err: unknown) => {
         this.log.warn({ err, space: f.space }, 'cluster spaces: filing a waiter failed');
@@ -200,7 +216,7 @@ export class ClusterSpaces implements SpaceCluster {
       const t = await this.liveTuple(f.space, f.tid);
       const expiresAt = Date.now() + ttl;
       // Replaced only if nobody changed it since it was read (another renew, a take and a new out cannot share its id).
-      const renewed = packRecord(t.values, expiresAt, t.hdr);
+      const renewed = packRecord(t.values, expiresAt, t.hdr, watchOf(t));
       if (!(await this.redis.lindenSpaceReplace(tuples, leases, f.tid, t.rec, renewed, expiresAt, t.values.length))) return attempt();
       conn.sendFrame({ t: 'lease', re: f.id, tid: f.tid, expiresAt, ttl, shortened: ttl < f.ttl });
     };
@@ -212,6 +228,7 @@ export class ClusterSpaces implements SpaceCluster {
       .then(async (t) => {
         const k = (part: string) => spaceKey(f.space, part);
         if (!(await this.redis.lindenSpaceCancel(k('t'), k(`a:${t.values.length}`), k('n'), f.tid, k('events')))) throw unknownTuple(f.space, f.tid);
+        this.outWatches.report(t, 'expired');
         conn.sendFrame({ t: 'ok', re: f.id });
       })
       .catch((err: unknown) => this.failed(conn, f.id, err));
@@ -222,7 +239,7 @@ export class ClusterSpaces implements SpaceCluster {
     const rec = await this.redis.hgetBuffer(spaceKey(space, 't'), tid);
     const t = rec && tupleOf(space, tid, 0, rec);
     if (!t || t.expiresAt <= Date.now()) throw unknownTuple(space, tid);
-    return { ...t, rec: rec! };
+    return Object.assign(t, { rec: rec! }); // the same object: its record and watch stay known (space-entries.ts)
   }
 
   addNotifier(n: Notifier): Promise<void> {
@@ -240,16 +257,33 @@ export class ClusterSpaces implements SpaceCluster {
   }
 
   settle(space: string, rid: string, ok: boolean): Promise<boolean> {
-    return this.reservations.settle(space, rid, ok);
+    const watch = this.reservedWatches.get(rid);
+    this.reservedWatches.delete(rid);
+    const settled = this.reservations.settle(space, rid, ok);
+    if (watch && ok) void settled.then((done) => done && this.outWatches.reportWatch(watch, 'processed'), () => undefined);
+    return settled;
   }
 
   /** A tuple handed to one of this node's waiters by another node (or by this one). */
   received(buf: Buffer): void {
-    const [id, space, tid, seq, rec, take, rid] = packr.unpack(buf) as [number, string, string, number, Buffer, boolean, string | undefined];
+    const frame = packr.unpack(buf) as unknown[];
+    if (frame[0] === 'f') return this.outWatches.arrived(frame[1] as number, frame[2] as TupleFate);
+    const [id, space, tid, seq, rec, take, sentRid] = frame as [number, string, string, number, Buffer, boolean, string | null | undefined];
+    const rid = sentRid ?? undefined; // undefined travels as nil
     const t = tupleOf(space, tid, seq, rec);
     const w = this.waiting.get(id);
     if (w) this.waiting.delete(id);
-    if ((!w || !this.host.serve(w, t)) && take) void this.giveBack(t, rid);
+    if (w && this.host.serve(w, t)) {
+      if (take) this.taken(t, rid);
+    } else if (take) void this.giveBack(t, rid);
+  }
+
+  /** A taker has `t`: for good, or under reservation `rid` (the `delivery` stage; its ack is the `processing` one). */
+  private taken(t: StoredTuple, rid: string | undefined): void {
+    const watch = watchOf(t);
+    if (!watch) return;
+    if (rid !== undefined && watch[2] === 'processing') this.reservedWatches.set(rid, watch); // counts at its ack
+    else this.outWatches.reportWatch(watch, rid === undefined ? 'processed' : 'delivered');
   }
 
   /**
@@ -362,7 +396,7 @@ export class ClusterSpaces implements SpaceCluster {
       await this.reservations.settle(t.space, rid, false).catch((err: unknown) => this.log.error({ err, space: t.space, tid: t.tid }, 'cluster spaces: a reserved tuple could not be put back'));
       return;
     }
-    const rec = packRecord(t.values, t.expiresAt, t.hdr);
+    const rec = recordOf(t);
     const k = (part: string) => spaceKey(t.space, part);
     const arity = t.values.length;
     try {

@@ -332,6 +332,15 @@ export class SpaceCore implements SpaceHost {
     this.watches.fate(t, what);
   }
 
+  /** Cluster mode: a writer waits on a tuple in Redis, `key` standing for it (server/cluster/cluster-out-watches.ts). */
+  watchOut(conn: Connection, key: StoredTuple, stage: 'delivery' | 'processing', reply: LeaseFrame, ms: number, ended: () => void): void {
+    this.watches.watch(conn, key, stage, reply, Math.min(ms, this.options.maxTimeoutMs), ended);
+  }
+
+  unwatchOut(key: StoredTuple): void {
+    this.watches.unwatch(key);
+  }
+
   storeFailed(err: unknown): void {
     this.admission.room.failed(err);
     this.log.error({ err }, 'space store write failed');

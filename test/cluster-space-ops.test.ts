@@ -1,0 +1,101 @@
+import { Redis } from 'ioredis';
+import { testCluster } from './helpers/cluster.js';
+import { RedisServer } from './helpers/redis-server.js';
+import { until } from './helpers/setup.js';
+
+// out with ack delivery/processing and batch, with writer and takers on different nodes of one Redis.
+let redis: RedisServer;
+let inspect: Redis;
+const t = testCluster();
+
+beforeAll(async () => {
+  redis = await RedisServer.start();
+  inspect = new Redis(redis.url);
+});
+afterAll(async () => {
+  inspect.disconnect();
+  await redis.destroy();
+});
+beforeEach(async () => {
+  await t.start(redis.url, 2);
+});
+afterEach(() => t.cleanup());
+
+/** Resolves once Redis has `n` blocked requests of `arity` filed in `space`. */
+async function waitersFiled(space: string, arity: number, n: number): Promise<void> {
+  let filed = 0;
+  await until(() => filed === n, 5_000, async () => {
+    filed = await inspect.zcard(`{ls:${space}}:w:${arity}`);
+  });
+}
+
+/** Resolves once `check` answers true (asked again every few ms). */
+async function eventually(check: () => Promise<boolean>): Promise<void> {
+  let ok = false;
+  await until(() => ok, 5_000, async () => { ok = await check(); });
+}
+
+describe('cluster out with ack delivery and processing', () => {
+  test('a later in on another node: delivery at its reservation, processing at its ack, not at a nack', async () => {
+    const [a, b] = await Promise.all([t.client(0), t.client(1)]);
+    const writer = a.space('sync');
+    const taker = b.space('sync');
+    const delivered = writer.out(['job', 1], { ack: 'delivery' });
+    const processed = writer.out(['job', 2], { ack: 'processing' });
+    await eventually(async () => (await taker.count(['job', { $any: true }])) === 2);
+    const first = await taker.in(['job', 1], { reserve: 60_000 });
+    expect(await delivered).toMatchObject({ stage: 'delivery', reached: true, timedOut: false });
+    const second = await taker.in<[string, number]>(['job', 2], { reserve: 60_000 });
+    await second!.nack(); // back in the space: not processed yet
+    const again = await taker.in(['job', 2], { reserve: 60_000 });
+    let settled = false;
+    void processed.then(() => { settled = true; });
+    await writer.count(['job', 2]); // a round trip on the writer's node after the reservation: still waiting
+    expect(settled).toBe(false);
+    await again!.ack();
+    const lease = await processed;
+    expect(lease).toMatchObject({ stage: 'processing', reached: true, timedOut: false });
+    expect(lease!.id).toBe(second!.id);
+    await first!.ack();
+  });
+
+  test('a waiting in on another node is handed the tuple; a plain inp there counts as processing', async () => {
+    const [a, b] = await Promise.all([t.client(0), t.client(1)]);
+    const taking = b.space('sync2').in(['now']);
+    await waitersFiled('sync2', 1, 1);
+    expect(await a.space('sync2').out(['now'], { ack: 'processing' })).toMatchObject({ stage: 'processing', reached: true, timedOut: false });
+    expect(await taking).toEqual(['now']);
+    const later = a.space('sync2').out(['later'], { ack: 'delivery' });
+    await eventually(async () => (await b.space('sync2').inp(['later'])) !== null);
+    expect(await later).toMatchObject({ stage: 'delivery', reached: true, timedOut: false });
+    // Reading never counts: the writer times out, and the tuple stays.
+    const read = a.space('sync2').out(['read'], { ack: 'delivery', timeout: 300 });
+    await eventually(async () => (await b.space('sync2').rdp(['read'])) !== null);
+    expect(await read).toMatchObject({ reached: false, timedOut: true });
+    expect(await b.space('sync2').rdp(['read'])).toEqual(['read']);
+  });
+
+  test('a tuple that expires, is cancelled on another node or is never taken says so', async () => {
+    const [a, b] = await Promise.all([t.client(0), t.client(1)]);
+    expect(await a.space('sync3').out(['short'], { ack: 'delivery', ttl: 50 })).toMatchObject({ reached: false, timedOut: false });
+    const cancelled = a.space('sync3').out(['gone'], { ack: 'processing', ttl: 60_000 });
+    let tid: string | undefined;
+    await eventually(async () => (tid = (await b.space('sync3').rdp(['gone'], { entry: true }))?.id) !== undefined);
+    await b.space('sync3').cancel(tid!);
+    expect(await cancelled).toMatchObject({ reached: false, timedOut: false });
+    expect(await a.space('sync3').out(['nobody'], { ack: 'delivery', timeout: 50 })).toMatchObject({ reached: false, timedOut: true });
+    expect(await b.space('sync3').rdp(['nobody'])).toEqual(['nobody']); // the tuple itself stays
+    // A renewed lease keeps the writer waiting until a taker comes.
+    const renewed = a.space('sync3').out(['renewed'], { ack: 'processing', ttl: 200 });
+    await eventually(async () => (tid = (await b.space('sync3').rdp(['renewed'], { entry: true }))?.id) !== undefined);
+    await b.space('sync3').renew(tid!, 60_000);
+    let settled = false;
+    void renewed.then(() => { settled = true; });
+    const firstEnd = Date.now() + 200;
+    await until(() => Date.now() > firstEnd + 100); // past the lease end the writer knew of
+    await a.space('sync3').count(['renewed']); // a round trip on the writer's node
+    expect(settled).toBe(false);
+    expect(await b.space('sync3').inp(['renewed'])).toEqual(['renewed']);
+    expect(await renewed).toMatchObject({ reached: true, timedOut: false });
+  });
+});
