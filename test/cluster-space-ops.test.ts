@@ -17,7 +17,7 @@ afterAll(async () => {
   await redis.destroy();
 });
 beforeEach(async () => {
-  await t.start(redis.url, 2);
+  await t.start(redis.url, 2, { maxTuplesPerSpace: 50 });
 });
 afterEach(() => t.cleanup());
 
@@ -97,5 +97,70 @@ describe('cluster out with ack delivery and processing', () => {
     expect(settled).toBe(false);
     expect(await b.space('sync3').inp(['renewed'])).toEqual(['renewed']);
     expect(await renewed).toMatchObject({ reached: true, timedOut: false });
+  });
+});
+
+describe('cluster batch', () => {
+  test('steps see the earlier ones; a failing step leaves the space unchanged; limits as on one node', async () => {
+    const [a, b] = await Promise.all([t.client(0), t.client(1)]);
+    const s = a.space('cas');
+    await b.space('cas').out(['counter', 1]);
+    const results = await s.batch([{ rdp: ['counter', { $any: true }] }, { inp: ['counter', 1] }, { out: ['counter', 2] }, { rdp: ['counter', { $any: true }] }]);
+    expect(results.map((r) => r.tuple)).toEqual([['counter', 1], ['counter', 1], ['counter', 2], ['counter', 2]]);
+    expect(results[3]!.id).toBe(results[2]!.id);
+    await expect(s.batch([{ inp: ['counter', 2] }, { out: ['counter', 3] }, { rdp: ['missing'] }]))
+      .rejects.toMatchObject({ code: 'BATCH_FAILED', details: { step: 2 } });
+    expect(await b.space('cas').rdAll(['counter', { $any: true }])).toEqual([['counter', 2]]);
+    // An out taken by a later step is never stored; the tuples in Redis are older than the batch's own.
+    await b.space('cas').out(['job', 'old']);
+    const own = await s.batch([{ out: ['job', 'new'] }, { inp: ['job', { $any: true }] }, { inp: ['job', { $any: true }] }]);
+    expect(own.map((r) => r.tuple)).toEqual([['job', 'new'], ['job', 'old'], ['job', 'new']]);
+    expect(await b.space('cas').count(['job', { $any: true }])).toBe(0);
+    await expect(s.batch([{ inp: [{ $bad: 1 }] }])).rejects.toMatchObject({ code: 'INVALID_TEMPLATE', details: { step: 0 } });
+  });
+
+  test('concurrent batches on two nodes take each tuple once, all or nothing', async () => {
+    const [a, b] = await Promise.all([t.client(0), t.client(1)]);
+    const n = 40;
+    for (let i = 0; i < n; i++) await a.space('pairs').out(['item', i]);
+    // Each batch takes two items and writes a receipt: a batch that took only one would leave a receipt short.
+    const run = async (space: ReturnType<typeof a.space>, who: string) => {
+      const got: number[] = [];
+      for (;;) {
+        try {
+          const r = await space.batch([{ inp: ['item', { $any: true }] }, { inp: ['item', { $any: true }] }, { out: ['pair', who] }]);
+          got.push(r[0]!.tuple[1] as number, r[1]!.tuple[1] as number);
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'BATCH_FAILED') throw err;
+          return got;
+        }
+      }
+    };
+    const [fromA, fromB] = await Promise.all([run(a.space('pairs'), 'a'), run(b.space('pairs'), 'b')]);
+    const all = [...fromA, ...fromB].sort((x, y) => x - y);
+    expect(all).toEqual(Array.from({ length: n }, (_, i) => i));
+    expect(await a.space('pairs').count(['pair', { $any: true }])).toBe(n / 2);
+    expect(await b.space('pairs').count(['item', { $any: true }])).toBe(0);
+  });
+
+  test('a batch out wakes a waiter on another node; the space limit counts every out step', async () => {
+    const [a, b] = await Promise.all([t.client(0), t.client(1)]);
+    const waiting = b.space('wake').in(['done', { $any: true }]);
+    const reading = b.space('wake').rd(['done', { $any: true }]);
+    await waitersFiled('wake', 2, 2);
+    await a.space('wake').out(['token']);
+    const results = await a.space('wake').batch([{ inp: ['token'] }, { out: ['done', 1] }]);
+    expect(await waiting).toEqual(['done', 1]);
+    expect(await reading).toEqual(['done', 1]);
+    expect(results[1]!.tuple).toEqual(['done', 1]);
+    expect(await a.space('wake').count(['done', { $any: true }])).toBe(0); // the waiting in took it
+    const watched = a.space('wake').out(['watched'], { ack: 'processing' });
+    await eventually(async () => (await b.space('wake').count(['watched'])) === 1);
+    await b.space('wake').batch([{ inp: ['watched'] }]);
+    expect(await watched).toMatchObject({ reached: true, timedOut: false });
+    for (let i = 0; i < 49; i++) void a.space('full').out(['x', i], { ack: 'none' });
+    await a.space('full').out(['x', 49]);
+    await expect(a.space('full').batch([{ inp: ['x', 0] }, { out: ['y'] }])).rejects.toMatchObject({ code: 'SPACE_FULL' });
+    expect(await b.space('full').count(['x', { $any: true }])).toBe(50);
   });
 });

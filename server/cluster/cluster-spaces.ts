@@ -2,15 +2,16 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { packr } from '../../protocol/codec.js';
 import { LindenError } from '../../protocol/errors.js';
-import type { CancelFrame, CountFrame, LeaseFrame, OutFrame, ReadFrame, RenewFrame } from '../../protocol/frames.js';
+import type { BatchFrame, CancelFrame, CountFrame, LeaseFrame, OutFrame, ReadFrame, RenewFrame } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
 import type { ResolvedOptions } from '../options.js';
 import type { SpaceCluster } from '../space/space-cluster.js';
 import { finite, inbound, inboundTemplate, inboundTuple, tupleEntry } from '../space/space-wire.js';
 import type { StoredTuple } from '../space/stored-tuple.js';
 import type { Template } from '../space/template.js';
-import type { Notifier, SpaceEventType } from '../space/space.js';
+import type { BatchStep, Notifier, SpaceEventType } from '../space/space.js';
 import type { Waiter } from '../space/waiters.js';
+import { ClusterBatches } from './cluster-batch.js';
 import { ClusterNotifiers, type EventSubscriber } from './cluster-notifiers.js';
 import { ClusterOutWatches, type TupleFate, type WatchHost } from './cluster-out-watches.js';
 import { ClusterReservations } from './cluster-reservations.js';
@@ -78,6 +79,7 @@ export class ClusterSpaces implements SpaceCluster {
   readonly outWatches: ClusterOutWatches;
   /** Reservations made here of watched tuples: their ack is the `processing` stage. */
   private readonly reservedWatches = new Map<string, TupleWatch>();
+  private readonly batches: ClusterBatches;
 
   constructor(
     redis: Redis,
@@ -90,6 +92,11 @@ export class ClusterSpaces implements SpaceCluster {
     this.redis = redis as Scripted;
     this.filed = new FiledWaiters(options.maxArity);
     this.outWatches = new ClusterOutWatches(redis, node, host);
+    this.batches = new ClusterBatches(redis, {
+      scan: (space, template, visit) => this.scan(space, template, visit),
+      offer: (space, t, rec, wseq) => this.inTurn(space, () => this.offer(space, t.values.length, t.tid, t.seq, rec, t.values, wseq)),
+      taken: (t) => this.outWatches.report(t, 'processed'),
+    }, options.maxTuplesPerSpace);
     this.notifiers = new ClusterNotifiers(redis, node, subscriber, (n, type, t) => host.event(n, type, t));
     this.deaf();
     this.reservations = new ClusterReservations(redis, node, (t, rec, rid) => this.inTurn(t.space, () => this.offer(t.space, t.values.length, t.tid, t.seq, rec, t.values, -1, rid)), log);
@@ -232,6 +239,13 @@ export class ClusterSpaces implements SpaceCluster {
         conn.sendFrame({ t: 'ok', re: f.id });
       })
       .catch((err: unknown) => this.failed(conn, f.id, err));
+  }
+
+  batch(conn: Connection, f: BatchFrame, steps: BatchStep[]): void {
+    this.batches.run(f.space, steps).then(
+      (results) => conn.sendFrame({ t: 'batched', re: f.id, results: results.map((t) => tupleEntry(conn, t)) }),
+      (err: unknown) => this.failed(conn, f.id, err),
+    );
   }
 
   /** The tuple with its record as read; UNKNOWN_ID when it is gone or its lease ended. */

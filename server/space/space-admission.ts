@@ -33,11 +33,11 @@ export class SpaceAdmission {
   }
 
   tuple(
-    conn: Connection, space: string, wire: unknown[], ttlAsked: number | undefined, hdr: Headers | undefined,
+    conn: Connection, space: string, wire: unknown[], ttlAsked: number | undefined, hdr: Headers | undefined, numbered = true,
   ): { tuple: StoredTuple; ttl: number | null; shortened: boolean } {
     const { values, bytes } = inboundTuple(conn, wire, this.options.maxArity);
     const ttl = ttlAsked === undefined ? null : Math.min(ttlAsked, this.options.maxLeaseMs);
-    const seq = this.ids.take();
+    const seq = numbered ? this.ids.take() : 0; // unnumbered: the cluster's spaces number their tuples in Redis
     const tuple = storedTuple(seq, seq.toString(36), space, values, ttl === null ? Infinity : Date.now() + ttl, bytes, hdr);
     return { tuple, ttl, shortened: ttl !== null && ttl < ttlAsked! };
   }

@@ -12,7 +12,7 @@ import { ConnectionHoldings, type Holdings } from './holdings.js';
 import { LeaseHeap } from '../lease-heap.js';
 import { OutWatches } from './out-watches.js';
 import { recoverSpaces } from './space-recovery.js';
-import { clusterUnsupported, type SpaceCluster } from './space-cluster.js';
+import type { SpaceCluster } from './space-cluster.js';
 import { Space, type BatchStep, type Notifier, type SpaceEventType, type SpaceHost } from './space.js';
 import type { StoredTuple } from './stored-tuple.js';
 import { finite, outbound, tupleEntry } from './space-wire.js';
@@ -219,7 +219,10 @@ export class SpaceCore implements SpaceHost {
   }
 
   batch(conn: Connection, f: BatchFrame): void {
-    if (this.cluster) throw clusterUnsupported('batch');
+    if (this.cluster) {
+      const steps = this.admission.batchSteps(conn, f, (step) => this.admission.tuple(conn, f.space, step.tuple, step.ttl, step.hdr, false).tuple);
+      return this.cluster.batch(conn, f, steps);
+    }
     const space = this.space(f.space);
     try {
       this.runBatch(conn, f, space);
