@@ -41,6 +41,8 @@ const REPORT_GRACE_MS = 1_000;
  */
 export class ClusterOutWatches {
   private readonly mine = new Map<number, Watched>();
+  /** Reservations made on this node of tuples watched for `processing`: their ack is that stage. */
+  private readonly reserved = new Map<string, TupleWatch>();
   private seq = 0;
 
   constructor(
@@ -78,6 +80,23 @@ export class ClusterOutWatches {
   failed(watch: TupleWatch | undefined): void {
     const w = watch && this.mine.get(watch[1]);
     if (w) this.host.unwatchOut(w.key);
+  }
+
+  /** A taker of this node has `t` (read from Redis): for good, or under reservation `rid` (the `delivery` stage). */
+  taken(t: StoredTuple, rid: string | undefined): void {
+    const watch = watchOf(t);
+    if (!watch) return;
+    if (rid !== undefined && watch[2] === 'processing') this.reserved.set(rid, watch); // counts at its ack
+    else this.reportWatch(watch, rid === undefined ? 'processed' : 'delivered');
+  }
+
+  /** A reservation of this node ends (`settled`: whether it was still on); returns `settled`. */
+  settled(rid: string, ok: boolean, settled: Promise<boolean>): Promise<boolean> {
+    const watch = this.reserved.get(rid);
+    if (!watch) return settled;
+    this.reserved.delete(rid);
+    if (ok) void settled.then((done) => done && this.reportWatch(watch, 'processed'), () => undefined);
+    return settled;
   }
 
   /** Tells the writer of `t` (read from Redis) what became of it: handed to a taker, or ended. */

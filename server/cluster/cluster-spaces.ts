@@ -16,7 +16,7 @@ import { ClusterNotifiers, type EventSubscriber } from './cluster-notifiers.js';
 import { ClusterOutWatches, type TupleFate, type WatchHost } from './cluster-out-watches.js';
 import { ClusterReservations } from './cluster-reservations.js';
 import { FiledWaiters, packWaiter, type Reservation } from './filed-waiters.js';
-import { equalityKey, equalityKeys, packRecord, recordOf, tupleOf, watchOf, type TupleWatch } from './space-entries.js';
+import { equalityKey, equalityKeys, packRecord, recordOf, tupleOf, watchOf } from './space-entries.js';
 import {
   SPACE_CANCEL, SPACE_CLAIM, SPACE_OUT, SPACE_PAGE, SPACE_REPLACE, SPACE_SHOW, SPACE_TAKE, SPACE_UNWAIT, SPACE_WAIT, SPACE_WAITERS, spaceChannel, spaceKey,
 } from './space-scripts.js';
@@ -77,8 +77,6 @@ export class ClusterSpaces implements SpaceCluster {
   private readonly offering = new Map<string, Promise<void>>();
   /** Writers waiting for a taker of their tuple (out with ack delivery/processing), and the fates reported to them. */
   readonly outWatches: ClusterOutWatches;
-  /** Reservations made here of watched tuples: their ack is the `processing` stage. */
-  private readonly reservedWatches = new Map<string, TupleWatch>();
   private readonly batches: ClusterBatches;
 
   constructor(
@@ -170,7 +168,7 @@ export class ClusterSpaces implements SpaceCluster {
     if (f.limit !== undefined || f.wait === false) {
       const limit = f.limit ?? 1;
       this.find(f.space, template, take, limit, undefined, reserve).then((found) => {
-        if (take) for (const t of found) this.taken(t, reserve?.rid);
+        if (take) for (const t of found) this.outWatches.taken(t, reserve?.rid);
         if (f.limit !== undefined) conn.sendFrame({ t: 'tuples', re: f.id, items: found.map((t) => tupleEntry(conn, t)) });
         else if (found[0] && reserve) this.host.reserved(conn, f.id, found[0], reserve.ms, reserve.rid);
         else if (found[0]) conn.sendFrame({ t: 'tuple', re: f.id, ...tupleEntry(conn, found[0]) });
@@ -197,7 +195,7 @@ export class ClusterSpaces implements SpaceCluster {
         const mine = this.waiting.get(w.seq) === w;
         if (mine) this.waiting.delete(w.seq);
         if (mine && this.host.serve(w, t)) {
-          if (take) this.taken(t, reserve?.rid);
+          if (take) this.outWatches.taken(t, reserve?.rid);
         } else if (take) void this.giveBack(t, reserve?.rid);
       })
       .catch((err: unknown) => {
@@ -271,11 +269,7 @@ export class ClusterSpaces implements SpaceCluster {
   }
 
   settle(space: string, rid: string, ok: boolean): Promise<boolean> {
-    const watch = this.reservedWatches.get(rid);
-    this.reservedWatches.delete(rid);
-    const settled = this.reservations.settle(space, rid, ok);
-    if (watch && ok) void settled.then((done) => done && this.outWatches.reportWatch(watch, 'processed'), () => undefined);
-    return settled;
+    return this.outWatches.settled(rid, ok, this.reservations.settle(space, rid, ok));
   }
 
   /** A tuple handed to one of this node's waiters by another node (or by this one). */
@@ -288,16 +282,8 @@ export class ClusterSpaces implements SpaceCluster {
     const w = this.waiting.get(id);
     if (w) this.waiting.delete(id);
     if (w && this.host.serve(w, t)) {
-      if (take) this.taken(t, rid);
+      if (take) this.outWatches.taken(t, rid);
     } else if (take) void this.giveBack(t, rid);
-  }
-
-  /** A taker has `t`: for good, or under reservation `rid` (the `delivery` stage; its ack is the `processing` one). */
-  private taken(t: StoredTuple, rid: string | undefined): void {
-    const watch = watchOf(t);
-    if (!watch) return;
-    if (rid !== undefined && watch[2] === 'processing') this.reservedWatches.set(rid, watch); // counts at its ack
-    else this.outWatches.reportWatch(watch, rid === undefined ? 'processed' : 'delivered');
   }
 
   /**
