@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { testCluster } from './helpers/cluster.js';
 import { RedisServer } from './helpers/redis-server.js';
-import { until } from './helpers/setup.js';
+import { take, until } from './helpers/setup.js';
 
 // out with ack delivery/processing and batch, with writer and takers on different nodes of one Redis.
 let redis: RedisServer;
@@ -116,13 +116,28 @@ describe('cluster batch', () => {
     const own = await s.batch([{ out: ['job', 'new'] }, { inp: ['job', { $any: true }] }, { inp: ['job', { $any: true }] }]);
     expect(own.map((r) => r.tuple)).toEqual([['job', 'new'], ['job', 'old'], ['job', 'new']]);
     expect(await b.space('cas').count(['job', { $any: true }])).toBe(0);
+    // A reserved tuple is out of sight; notify subscribers on another node see the steps' events in step order.
+    const events = b.space('cas').notify<unknown[]>([{ $any: true }, { $any: true }]);
+    await events.ready;
+    const held = await b.space('cas').in(['counter', 2], { reserve: 60_000 });
+    await expect(s.batch([{ rdp: ['counter', { $any: true }] }])).rejects.toMatchObject({ code: 'BATCH_FAILED', details: { step: 0 } });
+    await held!.nack();
+    await s.batch([{ out: ['e', 1] }, { inp: ['counter', 2] }, { inp: ['e', 1] }, { out: ['e', 2] }]);
+    expect((await take(events, 4)).map((e) => [e.type, e.tuple])).toEqual([['out', ['e', 1]], ['in', ['counter', 2]], ['in', ['e', 1]], ['out', ['e', 2]]]);
+    events.return?.();
     await expect(s.batch([{ inp: [{ $bad: 1 }] }])).rejects.toMatchObject({ code: 'INVALID_TEMPLATE', details: { step: 0 } });
   });
 
-  test('concurrent batches on two nodes take each tuple once, all or nothing', async () => {
+  test('concurrent batches and ins on two nodes take each tuple once, batches all or nothing', async () => {
     const [a, b] = await Promise.all([t.client(0), t.client(1)]);
     const n = 40;
     for (let i = 0; i < n; i++) await a.space('pairs').out(['item', i]);
+    const single: number[] = [];
+    const taker = async () => {
+      for (let got = await b.space('pairs').inp<[string, number]>(['item', { $any: true }]); got; got = await b.space('pairs').inp<[string, number]>(['item', { $any: true }])) {
+        single.push(got[1]);
+      }
+    };
     // Each batch takes two items and writes a receipt: a batch that took only one would leave a receipt short.
     const run = async (space: ReturnType<typeof a.space>, who: string) => {
       const got: number[] = [];
@@ -136,10 +151,10 @@ describe('cluster batch', () => {
         }
       }
     };
-    const [fromA, fromB] = await Promise.all([run(a.space('pairs'), 'a'), run(b.space('pairs'), 'b')]);
-    const all = [...fromA, ...fromB].sort((x, y) => x - y);
+    const [fromA, fromB] = await Promise.all([run(a.space('pairs'), 'a'), run(b.space('pairs'), 'b'), taker()]);
+    const all = [...fromA!, ...fromB!, ...single].sort((x, y) => x - y);
     expect(all).toEqual(Array.from({ length: n }, (_, i) => i));
-    expect(await a.space('pairs').count(['pair', { $any: true }])).toBe(n / 2);
+    expect(await a.space('pairs').count(['pair', { $any: true }])).toBe((fromA!.length + fromB!.length) / 2);
     expect(await b.space('pairs').count(['item', { $any: true }])).toBe(0);
   });
 
