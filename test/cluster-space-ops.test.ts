@@ -100,6 +100,29 @@ describe('cluster out with ack delivery and processing', () => {
   });
 });
 
+describe('cluster out with ack: nodes that go', () => {
+  test("a reservation put back by its node's stop is taken on another node, which answers the writer", async () => {
+    const [a, b] = await Promise.all([t.client(0), t.client(1)]);
+    const processed = a.space('nodes').out(['job'], { ack: 'processing' });
+    await eventually(async () => (await a.space('nodes').count(['job'])) === 1);
+    expect(await b.space('nodes').in(['job'], { reserve: 60_000 })).toMatchObject({ tuple: ['job'] });
+    const [leaving] = t.brokers.splice(1, 1);
+    await leaving!.close(); // its reservations end: the tuple goes back
+    expect(await a.space('nodes').in(['job'], { timeout: 5_000 })).toEqual(['job']);
+    expect(await processed).toMatchObject({ stage: 'processing', reached: true, timedOut: false });
+  });
+
+  test("a watched tuple whose writer's node is gone is still taken as any other", async () => {
+    const [a, b] = await Promise.all([t.client(0), t.client(1)]);
+    void a.space('orphan').out(['job'], { ack: 'delivery', timeout: 60_000 }).catch(() => undefined);
+    await eventually(async () => (await b.space('orphan').count(['job'])) === 1);
+    const [leaving] = t.brokers.splice(0, 1);
+    await leaving!.close();
+    expect(await b.space('orphan').inp(['job'])).toEqual(['job']);
+    expect(await b.space('orphan').count(['job'])).toBe(0);
+  });
+});
+
 describe('cluster batch', () => {
   test('steps see the earlier ones; a failing step leaves the space unchanged; limits as on one node', async () => {
     const [a, b] = await Promise.all([t.client(0), t.client(1)]);
