@@ -2,20 +2,22 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { packr } from '../../protocol/codec.js';
 import { LindenError } from '../../protocol/errors.js';
-import type { CancelFrame, CountFrame, OutFrame, ReadFrame, RenewFrame } from '../../protocol/frames.js';
+import type { BatchFrame, CancelFrame, CountFrame, LeaseFrame, OutFrame, ReadFrame, RenewFrame } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
 import type { ResolvedOptions } from '../options.js';
-import { clusterUnsupported, type SpaceCluster } from '../space/space-cluster.js';
+import type { SpaceCluster } from '../space/space-cluster.js';
 import { finite, inbound, inboundTemplate, inboundTuple, tupleEntry } from '../space/space-wire.js';
 import type { StoredTuple } from '../space/stored-tuple.js';
 import type { Template } from '../space/template.js';
-import type { Notifier, SpaceEventType } from '../space/space.js';
+import type { BatchStep, Notifier, SpaceEventType } from '../space/space.js';
 import type { Waiter } from '../space/waiters.js';
+import { ClusterBatches } from './cluster-batch.js';
 import { ClusterNotifiers, type EventSubscriber } from './cluster-notifiers.js';
+import { ClusterOutWatches, type TupleFate, type WatchHost } from './cluster-out-watches.js';
 import { ClusterReservations } from './cluster-reservations.js';
 import { FiledWaiters, packWaiter, type Reservation } from './filed-waiters.js';
 import { HANDOFF_MS, LEASES_KEY, OFFERS_KEY, RESERVATIONS_KEY, SPACE_BYTES_KEY } from './keys.js';
-import { equalityKey, equalityKeys, packRecord, tupleOf } from './space-entries.js';
+import { equalityKey, equalityKeys, packRecord, recordOf, tupleOf, watchOf } from './space-entries.js';
 import {
   SPACE_CANCEL, SPACE_CLAIM, SPACE_COPY, SPACE_OUT, SPACE_PAGE, SPACE_REPLACE, SPACE_SHOW, SPACE_TAKE, SPACE_UNWAIT, SPACE_WAIT, SPACE_WAITERS, spaceChannel, spaceKey,
 } from './space-scripts.js';
@@ -37,7 +39,7 @@ type Scripted = Redis & {
 };
 
 /** What the space core does for the waiters of this node. */
-export interface WaiterHost {
+export interface WaiterHost extends WatchHost {
   /** Files a blocked request of `conn` (limits, duplicate ids, its timeout); throws like a local wait. */
   startWait(conn: Connection, template: Template, f: ReadFrame): Waiter;
   /** Answers the waiter (under its reservation `w.rid`, if any); false when its connection can no longer take it. */
@@ -91,6 +93,9 @@ export class ClusterSpaces implements SpaceCluster {
   private listen: (() => void) | undefined;
   /** The offers under way per space: this node's tuples of a space reach the waiters in write order. */
   private readonly offering = new Map<string, Promise<void>>();
+  /** Writers waiting for a taker of their tuple (out with ack delivery/processing), and the fates reported to them. */
+  readonly outWatches: ClusterOutWatches;
+  private readonly batches: ClusterBatches;
 
   constructor(
     redis: Redis,
@@ -102,6 +107,12 @@ export class ClusterSpaces implements SpaceCluster {
   ) {
     this.redis = redis as Scripted;
     this.filed = new FiledWaiters(options.maxArity);
+    this.outWatches = new ClusterOutWatches(redis, node, host);
+    this.batches = new ClusterBatches(redis, {
+      scan: (space, template, visit) => this.scan(space, template, visit),
+      offer: (space, t, rec, wseq) => this.inTurn(space, () => this.offer(space, t.values.length, t.tid, t.seq, rec, t.values, wseq)),
+      taken: (t) => this.outWatches.report(t, 'processed'),
+    }, options);
     this.notifiers = new ClusterNotifiers(redis, node, subscriber, (n, type, t) => host.event(n, type, t));
     this.deaf();
     this.reservations = new ClusterReservations(redis, node, (t, rec, rid) => this.inTurn(t.space, () => this.offer(t.space, t.values.length, t.tid, t.seq, rec, t.values, -1, rid)), log);
@@ -146,11 +157,15 @@ export class ClusterSpaces implements SpaceCluster {
 
   out(conn: Connection, f: OutFrame): void {
     const ack = f.ack ?? 'none';
-    if (ack === 'delivery' || ack === 'processing') throw clusterUnsupported(`out with ack "${ack}"`);
     const { values } = inboundTuple(conn, f.tuple, this.options.maxArity);
     const ttl = f.ttl === undefined ? null : Math.min(f.ttl, this.options.maxLeaseMs);
     const expiresAt = ttl === null ? Infinity : Date.now() + ttl;
-    const rec = packRecord(values, expiresAt, f.hdr);
+    const reply: LeaseFrame = { t: 'lease', re: f.id!, tid: '', expiresAt: finite(expiresAt), ttl, shortened: ttl !== null && ttl < f.ttl! };
+    // Watched before it is written: a waiting taker may have it before the script's answer is read.
+    const watch = ack === 'delivery' || ack === 'processing'
+      ? this.outWatches.start(conn, f.space, ack, reply, f.timeout ?? this.options.receiptTimeoutMs)
+      : undefined;
+    const rec = packRecord(values, expiresAt, f.hdr, watch);
     const k = (part: string) => spaceKey(f.space, part);
     const arity = values.length;
     const eq = equalityKeys(f.space, values);
@@ -172,13 +187,16 @@ export class ClusterSpaces implements SpaceCluster {
           );
         }
         const tid = String(seq);
+        reply.tid = tid;
+        if (watch) this.outWatches.written(watch, tid, expiresAt);
         // Answered once handed over or visible, as a local out: a read sent after the answer finds it.
         if (hidden === 1) await this.inTurn(f.space, () => this.offer(f.space, arity, tid, seq!, rec, values, wseq!));
-        if (ack === 'submission') {
-          conn.sendFrame({ t: 'lease', re: f.id!, tid, expiresAt: finite(expiresAt), ttl, shortened: ttl !== null && ttl < f.ttl! });
-        }
+        if (ack === 'submission') conn.sendFrame(reply);
       },
-    ).catch((err: unknown) => this.failed(conn, f.id, err));
+    ).catch((err: unknown) => {
+      this.outWatches.failed(watch);
+      this.failed(conn, f.id, err);
+    });
   }
 
   read(conn: Connection, f: ReadFrame): void {
@@ -188,6 +206,7 @@ export class ClusterSpaces implements SpaceCluster {
     if (f.limit !== undefined || f.wait === false) {
       const limit = f.limit ?? 1;
       this.find(f.space, template, take, limit, undefined, reserve).then((found) => {
+        if (take) for (const t of found) this.outWatches.taken(t, reserve?.rid);
         if (f.limit !== undefined) conn.sendFrame({ t: 'tuples', re: f.id, items: found.map((t) => tupleEntry(conn, t)) });
         else if (found[0] && reserve) this.host.reserved(conn, f.id, found[0], reserve.ms, reserve.rid);
         else if (found[0]) conn.sendFrame({ t: 'tuple', re: f.id, ...tupleEntry(conn, found[0]) });
@@ -221,7 +240,9 @@ export class ClusterSpaces implements SpaceCluster {
         if (!t) return;
         // A waiter that ended here meanwhile (timeout, abort) was answered already: a taken tuple goes back.
         if (mine) this.waiting.delete(w.seq);
-        if ((!mine || !this.host.serve(w, t)) && w.take) void this.giveBack(t, filing.reserve?.rid);
+        if (mine && this.host.serve(w, t)) {
+          if (w.take) this.outWatches.taken(t, filing.reserve?.rid);
+        } else if (w.take) void this.giveBack(t, filing.reserve?.rid);
       })
       .catch((err: unknown) => {
         this.log.warn({ err, space: w.space }, 'cluster spaces: filing a waiter failed');
@@ -247,7 +268,7 @@ export class ClusterSpaces implements SpaceCluster {
       const t = await this.liveTuple(f.space, f.tid);
       const expiresAt = Date.now() + ttl;
       // Replaced only if nobody changed it since it was read (another renew, a take and a new out cannot share its id).
-      const renewed = packRecord(t.values, expiresAt, t.hdr);
+      const renewed = packRecord(t.values, expiresAt, t.hdr, watchOf(t));
       if (!(await this.redis.lindenSpaceReplace(tuples, leases, SPACE_BYTES_KEY, LEASES_KEY, f.tid, t.rec, renewed, expiresAt, t.values.length, f.space))) return attempt();
       conn.sendFrame({ t: 'lease', re: f.id, tid: f.tid, expiresAt, ttl, shortened: ttl < f.ttl });
     };
@@ -259,9 +280,17 @@ export class ClusterSpaces implements SpaceCluster {
       .then(async (t) => {
         const k = (part: string) => spaceKey(f.space, part);
         if (!(await this.redis.lindenSpaceCancel(k('t'), k(`a:${t.values.length}`), k('n'), SPACE_BYTES_KEY, f.tid, k('events')))) throw unknownTuple(f.space, f.tid);
+        this.outWatches.report(t, 'expired');
         conn.sendFrame({ t: 'ok', re: f.id });
       })
       .catch((err: unknown) => this.failed(conn, f.id, err));
+  }
+
+  batch(conn: Connection, f: BatchFrame, steps: BatchStep[]): void {
+    this.batches.run(f.space, steps).then(
+      (results) => conn.sendFrame({ t: 'batched', re: f.id, results: results.map((t) => tupleEntry(conn, t)) }),
+      (err: unknown) => this.failed(conn, f.id, err),
+    );
   }
 
   /** The tuple with its record as read; UNKNOWN_ID when it is gone or its lease ended. */
@@ -269,7 +298,7 @@ export class ClusterSpaces implements SpaceCluster {
     const rec = await this.redis.hgetBuffer(spaceKey(space, 't'), tid);
     const t = rec && tupleOf(space, tid, 0, rec);
     if (!t || t.expiresAt <= Date.now()) throw unknownTuple(space, tid);
-    return { ...t, rec: rec! };
+    return Object.assign(t, { rec: rec! }); // the same object: its record and watch stay known (space-entries.ts)
   }
 
   addNotifier(n: Notifier): Promise<void> {
@@ -287,16 +316,21 @@ export class ClusterSpaces implements SpaceCluster {
   }
 
   settle(space: string, rid: string, ok: boolean): Promise<boolean> {
-    return this.reservations.settle(space, rid, ok);
+    return this.outWatches.settled(rid, ok, this.reservations.settle(space, rid, ok));
   }
 
   /** A tuple handed to one of this node's waiters by another node (or by this one). */
   received(buf: Buffer): void {
-    const [id, space, tid, seq, rec, take, rid, handoff] = packr.unpack(buf) as Handover;
+    const frame = packr.unpack(buf) as Handover | ['f', number, TupleFate];
+    if (frame[0] === 'f') return this.outWatches.arrived(frame[1], frame[2]);
+    const [id, space, tid, seq, rec, take, sentRid, handoff] = frame;
+    const rid = sentRid ?? undefined; // undefined travels as nil
     const t = tupleOf(space, tid, seq, rec);
     const w = this.waiting.get(id);
     if (w) this.waiting.delete(id);
     const served = !!w && this.host.serve(w, t);
+    // A plain `in` served has the tuple for good (its claim ends below); a reserved one holds it until its ack.
+    if (served && take) this.outWatches.taken(t, handoff ? undefined : rid);
     if (handoff) {
       // Claimed for this node until now: taken for good once served, otherwise put back (the sweep does it if this node dies first).
       this.reservations.settle(space, rid!, served, true).then(
@@ -445,7 +479,7 @@ export class ClusterSpaces implements SpaceCluster {
       await this.reservations.settle(t.space, rid, false).catch((err: unknown) => this.log.error({ err, space: t.space, tid: t.tid }, 'cluster spaces: a reserved tuple could not be put back'));
       return;
     }
-    const rec = packRecord(t.values, t.expiresAt, t.hdr);
+    const rec = recordOf(t);
     const k = (part: string) => spaceKey(t.space, part);
     const arity = t.values.length;
     try {
