@@ -163,13 +163,6 @@ describe('cluster tuple spaces', () => {
     expect(await b.space('kept').inAll(['order', { $any: true }])).toEqual([['order', 1], ['order', 2]]);
   });
 
-  test('operations that do not cross nodes yet are refused with CLUSTER_UNSUPPORTED', async () => {
-    const a = await t.client(0);
-    const s = a.space('limits');
-    await expect(s.batch([{ out: ['x'] }])).rejects.toMatchObject({ code: 'CLUSTER_UNSUPPORTED' });
-    await expect(s.out(['x'], { ack: 'delivery' })).rejects.toMatchObject({ code: 'CLUSTER_UNSUPPORTED' });
-  });
-
   test('notify subscriptions on two nodes see the outs, takes and ends of every node, in the order Redis ran them', async () => {
     const [a, b, c] = await Promise.all([t.client(0), t.client(1), t.client(2)]);
     const everything = a.space('watched').notify<[string, number]>(['job', { $any: true }]);

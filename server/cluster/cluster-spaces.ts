@@ -1,25 +1,25 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { packr } from '../../protocol/codec.js';
 import { LindenError } from '../../protocol/errors.js';
-import type { CancelFrame, CountFrame, OutFrame, ReadFrame, RenewFrame } from '../../protocol/frames.js';
+import type { BatchFrame, CancelFrame, CountFrame, LeaseFrame, OutFrame, ReadFrame, RenewFrame } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
 import type { ResolvedOptions } from '../options.js';
-import { clusterUnsupported, type SpaceCluster } from '../space/space-cluster.js';
+import type { SpaceCluster } from '../space/space-cluster.js';
 import { finite, inbound, inboundTemplate, inboundTuple, tupleEntry } from '../space/space-wire.js';
 import type { StoredTuple } from '../space/stored-tuple.js';
 import type { Template } from '../space/template.js';
-import type { Notifier, SpaceEventType } from '../space/space.js';
+import type { BatchStep, Notifier, SpaceEventType } from '../space/space.js';
 import type { Waiter } from '../space/waiters.js';
+import { ClusterBatches } from './cluster-batch.js';
 import { ClusterNotifiers, type EventSubscriber } from './cluster-notifiers.js';
+import { ClusterOutWatches, type WatchHost } from './cluster-out-watches.js';
 import { ClusterReservations } from './cluster-reservations.js';
 import { FiledWaiters, packWaiter, type Reservation } from './filed-waiters.js';
-import { HANDOFF_MS, LEASES_KEY, OFFERS_KEY, RESERVATIONS_KEY, SPACE_BYTES_KEY } from './keys.js';
-import { equalityKey, equalityKeys, packRecord, tupleOf } from './space-entries.js';
+import { LEASES_KEY, OFFERS_KEY, SPACE_BYTES_KEY } from './keys.js';
+import { equalityKey, equalityKeys, packRecord, tupleOf, watchOf } from './space-entries.js';
+import { SPACE_CANCEL, SPACE_OUT, SPACE_PAGE, SPACE_REPLACE, SPACE_TAKE, SPACE_UNWAIT, SPACE_WAIT, spaceKey } from './space-scripts.js';
+import { SpaceHandovers } from './space-handovers.js';
 import { SpaceRegistry } from './space-registry.js';
-import {
-  SPACE_CANCEL, SPACE_CLAIM, SPACE_COPY, SPACE_OUT, SPACE_PAGE, SPACE_REPLACE, SPACE_SHOW, SPACE_TAKE, SPACE_UNWAIT, SPACE_WAIT, SPACE_WAITERS, spaceChannel, spaceKey,
-} from './space-scripts.js';
 import { OFFER_MS, SpaceSweeps } from './space-sweeps.js';
 
 type Arg = string | number | Buffer;
@@ -28,17 +28,13 @@ type Scripted = Redis & {
   lindenSpacePageBuffer(...args: Arg[]): Promise<(Buffer | number)[]>;
   lindenSpaceTakeBuffer(...args: Arg[]): Promise<Buffer | null>;
   lindenSpaceWait(...args: Arg[]): Promise<number>;
-  lindenSpaceWaitersBuffer(...args: Arg[]): Promise<(number | Buffer)[]>;
   lindenSpaceUnwait(...args: Arg[]): Promise<number>;
-  lindenSpaceClaim(...args: Arg[]): Promise<number>;
-  lindenSpaceCopy(...args: Arg[]): Promise<number>;
-  lindenSpaceShow(...args: Arg[]): Promise<number>;
   lindenSpaceReplace(...args: Arg[]): Promise<number>;
   lindenSpaceCancel(...args: Arg[]): Promise<number>;
 };
 
 /** What the space core does for the waiters of this node. */
-export interface WaiterHost {
+export interface WaiterHost extends WatchHost {
   /** Files a blocked request of `conn` (limits, duplicate ids, its timeout); throws like a local wait. */
   startWait(conn: Connection, template: Template, f: ReadFrame): Waiter;
   /** Answers the waiter (under its reservation `w.rid`, if any); false when its connection can no longer take it. */
@@ -62,21 +58,14 @@ interface Filing {
   filed: boolean;
 }
 
-/** What goes to a waiter's node on its space channel: [local id, space, tid, seq, record, take, claim id, hand-off]. */
-type Handover = [number, string, string, number, Buffer, boolean, string | undefined, boolean];
-
 /**
  * The cluster's tuple spaces in Redis (layout and scripts in space-scripts.ts). Matching runs here,
  * over candidates read oldest first from the arity's index; a take is a script that removes one
  * tuple id, so of two nodes racing for a tuple exactly one gets it.
  *
- * Blocked requests are filed in Redis in arrival order across the nodes. A node writing a tuple
- * while waiters of its arity exist keeps it hidden, offers it to them in arrival order (every
- * matching `rd` gets a copy, the first matching `in` claims it with a script) and shows it only
- * when no `in` took it and no waiter arrived meanwhile. A tuple goes to a waiter's node on that
- * node's space channel, published by the script that claims it (or ends a `rd`'s wait); an
- * `in`'s tuple stays claimed in Redis until that node has served it (or put it back, when it
- * no longer has the waiter), so no node's death loses or hides it (see the sweeps).
+ * Blocked requests are filed in Redis in arrival order across the nodes, filed first and then
+ * looking, so a tuple written meanwhile is either seen or offered to them: a tuple written while
+ * waiters of its arity exist stays hidden until offered to them (space-handovers.ts).
  */
 export class ClusterSpaces implements SpaceCluster {
   private readonly redis: Scripted;
@@ -90,8 +79,11 @@ export class ClusterSpaces implements SpaceCluster {
   /** Resolves while this node listens on its space channel: waiters are filed only then, or tuples for them would find no one. */
   private listening!: Promise<void>;
   private listen: (() => void) | undefined;
-  /** The offers under way per space: this node's tuples of a space reach the waiters in write order. */
-  private readonly offering = new Map<string, Promise<void>>();
+  /** Offers of hidden tuples to the waiters, hand-overs to this node's (and the reports to its out watches). */
+  private readonly handovers: SpaceHandovers;
+  /** Writers waiting for a taker of their tuple (out with ack delivery/processing), and the fates reported to them. */
+  readonly outWatches: ClusterOutWatches;
+  private readonly batches: ClusterBatches;
   /** The spaces this node uses, noted in Redis for the admin views. */
   private readonly registry: SpaceRegistry;
 
@@ -106,23 +98,26 @@ export class ClusterSpaces implements SpaceCluster {
     this.redis = redis as Scripted;
     this.registry = new SpaceRegistry(redis);
     this.filed = new FiledWaiters(options.maxArity);
+    this.outWatches = new ClusterOutWatches(redis, node, host);
+    this.batches = new ClusterBatches(redis, {
+      scan: (space, template, visit) => this.scan(space, template, visit),
+      offer: (space, t, rec, wseq) => this.handovers.offer(space, t.tid, t.seq, rec, t.values, wseq),
+      taken: (t) => this.outWatches.report(t, 'processed'),
+    }, options);
     this.notifiers = new ClusterNotifiers(redis, node, subscriber, (n, type, t) => host.event(n, type, t));
     this.deaf();
-    this.reservations = new ClusterReservations(redis, node, (t, rec, rid) => this.inTurn(t.space, () => this.offer(t.space, t.values.length, t.tid, t.seq, rec, t.values, -1, rid)), log);
+    this.reservations = new ClusterReservations(redis, node, (t, rec, rid) => this.handovers.offer(t.space, t.tid, t.seq, rec, t.values, -1, rid), log);
+    this.handovers = new SpaceHandovers(redis, node, { waiting: this.waiting, serve: (w, t) => host.serve(w, t), reservations: this.reservations, outWatches: this.outWatches }, this.filed, log);
     this.sweeps = new SpaceSweeps(redis, (space, tid, rec) => {
       const t = tupleOf(space, tid, Number(tid), rec);
-      return this.inTurn(space, () => this.offer(space, t.values.length, tid, t.seq, rec, t.values, -1));
+      return this.handovers.offer(space, tid, t.seq, rec, t.values, -1);
     }, log);
-    // Out, page and show take the equality index keys after their fixed ones: the key count comes first.
+    // Out and page take the equality index keys after their fixed ones: the key count comes first.
     this.redis.defineCommand('lindenSpaceOut', { lua: SPACE_OUT });
     this.redis.defineCommand('lindenSpacePage', { lua: SPACE_PAGE });
     this.redis.defineCommand('lindenSpaceTake', { numberOfKeys: 4, lua: SPACE_TAKE });
     this.redis.defineCommand('lindenSpaceWait', { numberOfKeys: 3, lua: SPACE_WAIT });
-    this.redis.defineCommand('lindenSpaceWaiters', { numberOfKeys: 3, lua: SPACE_WAITERS });
     this.redis.defineCommand('lindenSpaceUnwait', { numberOfKeys: 2, lua: SPACE_UNWAIT });
-    this.redis.defineCommand('lindenSpaceClaim', { numberOfKeys: 10, lua: SPACE_CLAIM });
-    this.redis.defineCommand('lindenSpaceCopy', { numberOfKeys: 3, lua: SPACE_COPY });
-    this.redis.defineCommand('lindenSpaceShow', { lua: SPACE_SHOW });
     this.redis.defineCommand('lindenSpaceReplace', { numberOfKeys: 4, lua: SPACE_REPLACE });
     this.redis.defineCommand('lindenSpaceCancel', { numberOfKeys: 4, lua: SPACE_CANCEL });
   }
@@ -150,12 +145,16 @@ export class ClusterSpaces implements SpaceCluster {
 
   out(conn: Connection, f: OutFrame): void {
     const ack = f.ack ?? 'none';
-    if (ack === 'delivery' || ack === 'processing') throw clusterUnsupported(`out with ack "${ack}"`);
     const { values } = inboundTuple(conn, f.tuple, this.options.maxArity);
     this.registry.note(f.space);
     const ttl = f.ttl === undefined ? null : Math.min(f.ttl, this.options.maxLeaseMs);
     const expiresAt = ttl === null ? Infinity : Date.now() + ttl;
-    const rec = packRecord(values, expiresAt, f.hdr);
+    const reply: LeaseFrame = { t: 'lease', re: f.id!, tid: '', expiresAt: finite(expiresAt), ttl, shortened: ttl !== null && ttl < f.ttl! };
+    // Watched before it is written: a waiting taker may have it before the script's answer is read.
+    const watch = ack === 'delivery' || ack === 'processing'
+      ? this.outWatches.start(conn, f.space, ack, reply, f.timeout ?? this.options.receiptTimeoutMs)
+      : undefined;
+    const rec = packRecord(values, expiresAt, f.hdr, watch);
     const k = (part: string) => spaceKey(f.space, part);
     const arity = values.length;
     const eq = equalityKeys(f.space, values);
@@ -177,13 +176,16 @@ export class ClusterSpaces implements SpaceCluster {
           );
         }
         const tid = String(seq);
+        reply.tid = tid;
+        if (watch) this.outWatches.written(watch, tid, expiresAt);
         // Answered once handed over or visible, as a local out: a read sent after the answer finds it.
-        if (hidden === 1) await this.inTurn(f.space, () => this.offer(f.space, arity, tid, seq!, rec, values, wseq!));
-        if (ack === 'submission') {
-          conn.sendFrame({ t: 'lease', re: f.id!, tid, expiresAt: finite(expiresAt), ttl, shortened: ttl !== null && ttl < f.ttl! });
-        }
+        if (hidden === 1) await this.handovers.offer(f.space, tid, seq!, rec, values, wseq!);
+        if (ack === 'submission') conn.sendFrame(reply);
       },
-    ).catch((err: unknown) => this.failed(conn, f.id, err));
+    ).catch((err: unknown) => {
+      this.outWatches.failed(watch);
+      this.failed(conn, f.id, err);
+    });
   }
 
   read(conn: Connection, f: ReadFrame): void {
@@ -193,6 +195,7 @@ export class ClusterSpaces implements SpaceCluster {
     if (f.limit !== undefined || f.wait === false) {
       const limit = f.limit ?? 1;
       this.find(f.space, template, take, limit, undefined, reserve).then((found) => {
+        if (take) for (const t of found) this.outWatches.taken(t, reserve?.rid);
         if (f.limit !== undefined) conn.sendFrame({ t: 'tuples', re: f.id, items: found.map((t) => tupleEntry(conn, t)) });
         else if (found[0] && reserve) this.host.reserved(conn, f.id, found[0], reserve.ms, reserve.rid);
         else if (found[0]) conn.sendFrame({ t: 'tuple', re: f.id, ...tupleEntry(conn, found[0]) });
@@ -227,7 +230,9 @@ export class ClusterSpaces implements SpaceCluster {
         if (!t) return;
         // A waiter that ended here meanwhile (timeout, abort) was answered already: a taken tuple goes back.
         if (mine) this.waiting.delete(w.seq);
-        if ((!mine || !this.host.serve(w, t)) && w.take) void this.giveBack(t, filing.reserve?.rid);
+        if (mine && this.host.serve(w, t)) {
+          if (w.take) this.outWatches.taken(t, filing.reserve?.rid);
+        } else if (w.take) void this.handovers.giveBack(t, filing.reserve?.rid);
       })
       .catch((err: unknown) => {
         this.log.warn({ err, space: w.space }, 'cluster spaces: filing a waiter failed');
@@ -253,7 +258,7 @@ export class ClusterSpaces implements SpaceCluster {
       const t = await this.liveTuple(f.space, f.tid);
       const expiresAt = Date.now() + ttl;
       // Replaced only if nobody changed it since it was read (another renew, a take and a new out cannot share its id).
-      const renewed = packRecord(t.values, expiresAt, t.hdr);
+      const renewed = packRecord(t.values, expiresAt, t.hdr, watchOf(t));
       if (!(await this.redis.lindenSpaceReplace(tuples, leases, SPACE_BYTES_KEY, LEASES_KEY, f.tid, t.rec, renewed, expiresAt, t.values.length, f.space))) return attempt();
       conn.sendFrame({ t: 'lease', re: f.id, tid: f.tid, expiresAt, ttl, shortened: ttl < f.ttl });
     };
@@ -265,9 +270,17 @@ export class ClusterSpaces implements SpaceCluster {
       .then(async (t) => {
         const k = (part: string) => spaceKey(f.space, part);
         if (!(await this.redis.lindenSpaceCancel(k('t'), k(`a:${t.values.length}`), k('n'), SPACE_BYTES_KEY, f.tid, k('events')))) throw unknownTuple(f.space, f.tid);
+        this.outWatches.report(t, 'expired');
         conn.sendFrame({ t: 'ok', re: f.id });
       })
       .catch((err: unknown) => this.failed(conn, f.id, err));
+  }
+
+  batch(conn: Connection, f: BatchFrame, steps: BatchStep[]): void {
+    this.batches.run(f.space, steps).then(
+      (results) => conn.sendFrame({ t: 'batched', re: f.id, results: results.map((t) => tupleEntry(conn, t)) }),
+      (err: unknown) => this.failed(conn, f.id, err),
+    );
   }
 
   /** The tuple with its record as read; UNKNOWN_ID when it is gone or its lease ended. */
@@ -275,7 +288,7 @@ export class ClusterSpaces implements SpaceCluster {
     const rec = await this.redis.hgetBuffer(spaceKey(space, 't'), tid);
     const t = rec && tupleOf(space, tid, 0, rec);
     if (!t || t.expiresAt <= Date.now()) throw unknownTuple(space, tid);
-    return { ...t, rec: rec! };
+    return Object.assign(t, { rec: rec! }); // the same object: its record and watch stay known (space-entries.ts)
   }
 
   addNotifier(n: Notifier): Promise<void> {
@@ -294,27 +307,12 @@ export class ClusterSpaces implements SpaceCluster {
   }
 
   settle(space: string, rid: string, ok: boolean): Promise<boolean> {
-    return this.reservations.settle(space, rid, ok);
+    return this.outWatches.settled(rid, ok, this.reservations.settle(space, rid, ok));
   }
 
-  /** A tuple handed to one of this node's waiters by another node (or by this one). */
+  /** What arrived on this node's space channel: a tuple for one of its waiters, or a report to one of its out watches. */
   received(buf: Buffer): void {
-    const [id, space, tid, seq, rec, take, rid, handoff] = packr.unpack(buf) as Handover;
-    const t = tupleOf(space, tid, seq, rec);
-    const w = this.waiting.get(id);
-    if (w) this.waiting.delete(id);
-    const served = !!w && this.host.serve(w, t);
-    if (handoff) {
-      // Claimed for this node until now: taken for good once served, otherwise put back (the sweep does it if this node dies first).
-      this.reservations.settle(space, rid!, served, true).then(
-        (ended) => {
-          if (served && !ended) this.log.warn({ space, tid }, 'cluster spaces: a tuple handed over was served after its claim ran out; it was put back too');
-        },
-        (err: unknown) => this.log.warn({ err, space, tid }, 'cluster spaces: a hand-over could not end; the sweep puts the tuple back'),
-      );
-      return;
-    }
-    if (!served && take) void this.giveBack(t, rid);
+    this.handovers.received(buf);
   }
 
   /**
@@ -334,7 +332,7 @@ export class ClusterSpaces implements SpaceCluster {
         if (take && reserve) await this.reservations.file(space, reserve.rid, reserve.ms);
         // 0: the waiter is gone (served meanwhile, or ended); -1: the tuple is gone, look further.
         const got = take
-          ? await this.claim(space, arity, member, t.tid, reserve?.rid ?? '', '', Date.now() + (reserve?.ms ?? 0), '')
+          ? await this.handovers.claim(space, arity, member, t.tid, reserve?.rid ?? '', '', Date.now() + (reserve?.ms ?? 0), '')
           : await this.redis.lindenSpaceUnwait(k(`w:${arity}`), k('wt'), member);
         if (got === 1) out.push(t);
         return got !== -1;
@@ -380,109 +378,12 @@ export class ClusterSpaces implements SpaceCluster {
   }
 
   /**
-   * Offers a hidden tuple to the space's waiters in arrival order, then shows it unless an `in`
-   * took it. Repeats when waiters arrived meanwhile. Each `rd` copy and each claim reaches the
-   * waiter's node in the script that ends its wait; a waiter whose node does not listen is
-   * dropped and the next one offered.
-   */
-  private async offer(space: string, arity: number, tid: string, seq: number, rec: Buffer, values: unknown[], seen: number, released = ''): Promise<void> {
-    const k = (part: string) => spaceKey(space, part);
-    const eq = equalityKeys(space, values);
-    for (;;) {
-      const list = await this.redis.lindenSpaceWaitersBuffer(k(`w:${arity}`), k('wt'), k('wseq'));
-      seen = list[0] as number;
-      const takers: [string, Reservation | undefined][] = [];
-      // Every matching `rd` gets a copy, whenever it started waiting; then the oldest matching `in` takes it.
-      for (let i = 1; i < list.length; i += 2) {
-        const member = list[i]!.toString();
-        const waiter = this.filed.of(member, list[i + 1] as Buffer);
-        if (!waiter || !waiter.template.matches(values)) continue;
-        if (waiter.take) takers.push([member, waiter.reserve]);
-        else await this.copy(member, arity, [0, space, tid, seq, rec, false, undefined, false]);
-      }
-      for (const [member, reserve] of takers) {
-        // A plain `in` takes it under a claim of its own, ended by its node once served (see received()).
-        const rid = reserve?.rid ?? this.reservations.newId();
-        const handover: Handover = [0, space, tid, seq, rec, true, rid, !reserve];
-        const claimed = await this.claim(space, arity, member, tid, rid, released, Date.now() + (reserve?.ms ?? HANDOFF_MS), handover);
-        // Claimed: handed over. Gone: cancelled, or another node offered it (its node was late) or put it back.
-        if (claimed === 1 || claimed === -1) return;
-      }
-      if (await this.redis.lindenSpaceShow(
-        6 + eq.length, k('t'), k(`a:${arity}`), k('wseq'), k('r'), OFFERS_KEY, SPACE_BYTES_KEY, ...eq, tid, seq, rec, seen, 0, released, space, Date.now() + OFFER_MS,
-      )) return;
-    }
-  }
-
-  /**
-   * SPACE_CLAIM for `member`: with a hand-over, the script publishes it to the waiter's node, or
-   * this node serves it once claimed when the waiter is its own.
-   */
-  private async claim(space: string, arity: number, member: string, tid: string, rid: string, released: string, end: number, handover: Handover | ''): Promise<number> {
-    const k = (part: string) => spaceKey(space, part);
-    const bar = member.lastIndexOf('|');
-    const node = member.slice(0, bar);
-    let frame: Buffer | '' = '';
-    if (handover !== '') {
-      handover[0] = Number(member.slice(bar + 1));
-      frame = packr.pack(handover);
-    }
-    const claimed = await this.redis.lindenSpaceClaim(
-      k(`w:${arity}`), k('wt'), k('t'), k(`a:${arity}`), k('n'), k('r'), OFFERS_KEY, RESERVATIONS_KEY, spaceChannel(node), SPACE_BYTES_KEY,
-      member, tid, k('events'), rid, released, space, end, node === this.node ? '' : frame, handover !== '' && handover[7] ? '1' : '',
-    );
-    if (claimed === 1 && frame !== '' && node === this.node) this.received(frame);
-    return claimed;
-  }
-
-  /** A `rd` waiter's copy: its wait ends and the tuple goes to its node in one script (or here, for this node's own). */
-  private async copy(member: string, arity: number, handover: Handover): Promise<void> {
-    const k = (part: string) => spaceKey(handover[1], part);
-    const bar = member.lastIndexOf('|');
-    const node = member.slice(0, bar);
-    handover[0] = Number(member.slice(bar + 1));
-    const frame = packr.pack(handover);
-    if (node !== this.node) await this.redis.lindenSpaceCopy(k(`w:${arity}`), k('wt'), spaceChannel(node), member, frame);
-    else if (await this.redis.lindenSpaceUnwait(k(`w:${arity}`), k('wt'), member)) this.received(frame);
-  }
-
-  /** A tuple taken for a waiter that can no longer have it goes back to the space, offered to the others first. */
-  private async giveBack(t: StoredTuple, rid?: string): Promise<void> {
-    if (rid !== undefined) {
-      await this.reservations.settle(t.space, rid, false).catch((err: unknown) => this.log.error({ err, space: t.space, tid: t.tid }, 'cluster spaces: a reserved tuple could not be put back'));
-      return;
-    }
-    const rec = packRecord(t.values, t.expiresAt, t.hdr);
-    const k = (part: string) => spaceKey(t.space, part);
-    const arity = t.values.length;
-    try {
-      const eq = equalityKeys(t.space, t.values);
-      await this.redis.lindenSpaceShow(
-        6 + eq.length, k('t'), k(`a:${arity}`), k('wseq'), k('r'), OFFERS_KEY, SPACE_BYTES_KEY, ...eq, t.tid, t.seq, rec, -1, 1, '', t.space, Date.now() + OFFER_MS,
-      );
-      await this.inTurn(t.space, () => this.offer(t.space, arity, t.tid, t.seq, rec, t.values, -1));
-    } catch (err) {
-      this.log.error({ err, space: t.space, tid: t.tid }, 'cluster spaces: a tuple could not be put back');
-    }
-  }
-
-  /**
    * Resolves once the reservations this node is ending and the tuples it is offering are done: a
    * stopping node finishes them, rather than leave a tuple hidden or claimed and not handed over.
    */
   async idle(): Promise<void> {
     await this.reservations.idle();
-    await Promise.allSettled([...this.offering.values()]);
-  }
-
-  private inTurn(space: string, run: () => Promise<void>): Promise<void> {
-    const next = (this.offering.get(space) ?? Promise.resolve()).then(run);
-    const settled = next.catch(() => undefined);
-    this.offering.set(space, settled);
-    void settled.then(() => {
-      if (this.offering.get(space) === settled) this.offering.delete(space);
-    });
-    return next;
+    await this.handovers.idle();
   }
 
   /** A request Redis did not answer is STORE_UNAVAILABLE to its client, as for durable queues. */

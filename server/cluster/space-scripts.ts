@@ -38,7 +38,7 @@ export function spaceChannel(node: string): string {
 }
 
 /** Lua shared by the scripts that change tuples: announces an event when the space has notify subscriptions. */
-const ANNOUNCE = `
+export const ANNOUNCE = `
 local function announce(nkey, channel, kind, tid, rec)
   if redis.call('EXISTS', nkey) == 1 then redis.call('SPUBLISH', channel, kind .. tid .. ' ' .. rec) end
 end

@@ -8,6 +8,8 @@ interface OutWatch {
   readonly stage: 'delivery' | 'processing';
   readonly reply: LeaseFrame;
   readonly timer: ReturnType<typeof setTimeout>;
+  /** Called once the watch is over, however it ended. */
+  readonly ended: (() => void) | undefined;
 }
 
 /** The writers waiting on their tuples' fate (§10.5), each answered once: reached, ended unread, or timed out. */
@@ -25,13 +27,13 @@ export class OutWatches {
   }
 
   /** Waits `ms` at most; the tuple itself stays when the wait times out. */
-  watch(conn: Connection, t: StoredTuple, stage: OutWatch['stage'], reply: LeaseFrame, ms: number): void {
+  watch(conn: Connection, t: StoredTuple, stage: OutWatch['stage'], reply: LeaseFrame, ms: number, ended?: () => void): void {
     const timer = setTimeout(() => {
       this.unwatch(t);
       conn.sendFrame({ ...reply, stage, reached: false, timedOut: true });
     }, ms);
     t.watched = true;
-    this.watches.set(t, { conn, stage, reply, timer });
+    this.watches.set(t, { conn, stage, reply, timer, ended });
     let mine = this.byConn.get(conn);
     if (!mine) this.byConn.set(conn, (mine = new Set()));
     mine.add(t);
@@ -44,6 +46,7 @@ export class OutWatches {
     this.watches.delete(t);
     this.byConn.get(w.conn)?.delete(t);
     t.watched = false;
+    w.ended?.();
     if (this.watches.size === 0) this.whenEmpty?.();
   }
 

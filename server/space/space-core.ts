@@ -9,16 +9,15 @@ import { Tally } from '../counted-map.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Store } from '../store/store.js';
 import { ConnectionHoldings, type Holdings } from './holdings.js';
-import { StoreRoom } from '../store/store-room.js';
 import { LeaseHeap } from '../lease-heap.js';
 import { OutWatches } from './out-watches.js';
 import { recoverSpaces } from './space-recovery.js';
-import { clusterUnsupported, type SpaceCluster } from './space-cluster.js';
+import type { SpaceCluster } from './space-cluster.js';
 import { Space, type BatchStep, type Notifier, type SpaceEventType, type SpaceHost } from './space.js';
-import { storedTuple, type StoredTuple } from './stored-tuple.js';
-import { finite, inboundTemplate, inboundTuple, outbound, tupleEntry } from './space-wire.js';
+import type { StoredTuple } from './stored-tuple.js';
+import { finite, outbound, tupleEntry } from './space-wire.js';
 import type { Template } from './template.js';
-import { TupleIds } from './tuple-ids.js';
+import { SpaceAdmission } from './space-admission.js';
 import type { Waiter } from './waiters.js';
 
 /**
@@ -38,14 +37,11 @@ export class SpaceCore implements SpaceHost {
   private readonly holdings: ConnectionHoldings;
   private readonly leases: LeaseHeap<StoredTuple>;
   private readonly watches = new OutWatches();
-  private readonly ids: TupleIds;
+  private readonly admission: SpaceAdmission;
   private waiterSeq = 0;
   private ridSeq = 0;
   /** Cluster mode: out, in/rd and count go to the spaces shared by every node; set by the cluster node. */
   cluster: SpaceCluster | undefined;
-
-  /** maxStoreBytes and a full disk: STORE_FULL for an out to a persistent space. */
-  private readonly room: StoreRoom;
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -53,8 +49,7 @@ export class SpaceCore implements SpaceHost {
     /** A child of the broker's logger: one root logger per broker, so no line repeats a key. */
     private readonly log: Logger,
   ) {
-    this.room = StoreRoom.of(store, options.maxStoreBytes);
-    this.ids = new TupleIds(store, (err) => this.storeFailed(err));
+    this.admission = new SpaceAdmission(options, store, this.tupleBytes, (err) => this.storeFailed(err));
     this.holdings = new ConnectionHoldings(options.maxWaitersPerConnection, options.maxWaitersTotal);
     this.leases = new LeaseHeap(
       (t) => {
@@ -71,7 +66,7 @@ export class SpaceCore implements SpaceHost {
   /** Loads the persistent spaces and their live tuples from the store; call once, before serving clients. */
   async recover(): Promise<{ spaces: number; tuples: number }> {
     const recovered = await recoverSpaces(this.store, Date.now(), (name) => this.space(name));
-    await this.ids.resume(recovered.nextSeq);
+    await this.admission.ids.resume(recovered.nextSeq);
     return { spaces: recovered.spaces, tuples: recovered.tuples };
   }
 
@@ -105,12 +100,10 @@ export class SpaceCore implements SpaceHost {
 
   private write(conn: Connection, f: OutFrame, ack: string, space: Space): void {
     const switchMode = space.mustSwitch(f.persistent);
-    if (f.persistent ?? space.persistent) this.room.check();
-    if (space.tupleCount >= this.options.maxTuplesPerSpace) {
-      throw new LindenError('SPACE_FULL', `space "${f.space}" holds ${space.tupleCount} tuples (maxTuplesPerSpace)`, { space: f.space, limit: 'maxTuplesPerSpace' });
-    }
-    const { tuple, ttl, shortened } = this.makeTuple(conn, f.space, f.tuple, f.ttl, f.hdr);
-    this.checkBytes(f.space, tuple.bytes);
+    this.admission.checkRoom(f.persistent ?? space.persistent);
+    this.admission.checkCount(f.space, space.tupleCount, 1);
+    const { tuple, ttl, shortened } = this.admission.tuple(conn, f.space, f.tuple, f.ttl, f.hdr);
+    this.admission.checkBytes(f.space, tuple.bytes);
     if (switchMode) void space.setPersistent(f.persistent!, Date.now()); // stored ahead of the tuple: its promise covers both
     const reply: LeaseFrame = { t: 'lease', re: f.id!, tid: tuple.tid, expiresAt: finite(tuple.expiresAt), ttl, shortened };
     // Watch before writing: a waiting taker may take the tuple inside write().
@@ -226,7 +219,10 @@ export class SpaceCore implements SpaceHost {
   }
 
   batch(conn: Connection, f: BatchFrame): void {
-    if (this.cluster) throw clusterUnsupported('batch');
+    if (this.cluster) {
+      const steps = this.admission.batchSteps(conn, f, (step) => this.admission.tuple(conn, f.space, step.tuple, step.ttl, step.hdr, false).tuple);
+      return this.cluster.batch(conn, f, steps);
+    }
     const space = this.space(f.space);
     try {
       this.runBatch(conn, f, space);
@@ -237,21 +233,11 @@ export class SpaceCore implements SpaceHost {
 
   private runBatch(conn: Connection, f: BatchFrame, space: Space): void {
     const switchMode = space.mustSwitch(f.persistent);
-    const steps: BatchStep[] = f.steps.map((step, i) => {
-      try {
-        if (step.op !== 'out') return { op: step.op, template: this.template(conn, step.template) };
-        return { op: 'out', tuple: this.makeTuple(conn, f.space, step.tuple, step.ttl, step.hdr).tuple };
-      } catch (err) {
-        if (err instanceof LindenError) throw new LindenError(err.code, `batch step ${i}: ${err.message}`, { ...err.details, step: i });
-        throw err;
-      }
-    });
+    const steps: BatchStep[] = this.admission.batchSteps(conn, f);
     const outs = steps.filter((s) => s.op === 'out').length;
-    if (outs > 0 && (f.persistent ?? space.persistent)) this.room.check();
-    if (space.tupleCount + outs > this.options.maxTuplesPerSpace) {
-      throw new LindenError('SPACE_FULL', `space "${f.space}" cannot take ${outs} more tuples (maxTuplesPerSpace)`, { space: f.space, limit: 'maxTuplesPerSpace' });
-    }
-    this.checkBytes(f.space, steps.reduce((sum, s) => sum + (s.op === 'out' ? s.tuple.bytes : 0), 0));
+    this.admission.checkRoom(outs > 0 && (f.persistent ?? space.persistent));
+    this.admission.checkCount(f.space, space.tupleCount, outs, true);
+    this.admission.checkBytes(f.space, steps.reduce((sum, s) => sum + (s.op === 'out' ? s.tuple.bytes : 0), 0));
     if (switchMode) void space.setPersistent(f.persistent!, Date.now());
     const { results, durable } = space.batch(steps, Date.now());
     this.reply(conn, f.id, durable, { t: 'batched', re: f.id, results: results.map((t) => tupleEntry(conn, t)) });
@@ -349,8 +335,17 @@ export class SpaceCore implements SpaceHost {
     this.watches.fate(t, what);
   }
 
+  /** Cluster mode: a writer waits on a tuple in Redis, `key` standing for it (server/cluster/cluster-out-watches.ts). */
+  watchOut(conn: Connection, key: StoredTuple, stage: 'delivery' | 'processing', reply: LeaseFrame, ms: number, ended: () => void): void {
+    this.watches.watch(conn, key, stage, reply, Math.min(ms, this.options.maxTimeoutMs), ended);
+  }
+
+  unwatchOut(key: StoredTuple): void {
+    this.watches.unwatch(key);
+  }
+
   storeFailed(err: unknown): void {
-    this.room.failed(err);
+    this.admission.room.failed(err);
     this.log.error({ err }, 'space store write failed');
   }
 
@@ -441,30 +436,8 @@ export class SpaceCore implements SpaceHost {
     this.cluster?.settle(t.space, rid, false).catch((err: unknown) => this.log.warn({ err, rid }, 'cluster spaces: a reservation could not end; the sweep puts it back'));
   }
 
-  private makeTuple(
-    conn: Connection, space: string, wire: unknown[], ttlAsked: number | undefined, hdr: Headers | undefined,
-  ): { tuple: StoredTuple; ttl: number | null; shortened: boolean } {
-    const { values, bytes } = inboundTuple(conn, wire, this.options.maxArity);
-    const ttl = ttlAsked === undefined ? null : Math.min(ttlAsked, this.options.maxLeaseMs);
-    const seq = this.ids.take();
-    const tuple = storedTuple(seq, seq.toString(36), space, values, ttl === null ? Infinity : Date.now() + ttl, bytes, hdr);
-    return { tuple, ttl, shortened: ttl !== null && ttl < ttlAsked! };
-  }
-
-  /** SPACE_FULL when `bytes` more would take the tuples of all spaces over maxSpaceBytesTotal. */
-  private checkBytes(space: string, bytes: number): void {
-    const held = this.tupleBytes.count;
-    if (bytes > 0 && held + bytes > this.options.maxSpaceBytesTotal) {
-      throw new LindenError(
-        'SPACE_FULL',
-        `the spaces hold ${held} bytes of tuples; ${bytes} more would pass the limit for all spaces together (maxSpaceBytesTotal ${this.options.maxSpaceBytesTotal})`,
-        { space, limit: 'maxSpaceBytesTotal' },
-      );
-    }
-  }
-
   private template(conn: Connection, wire: unknown[]): Template {
-    return inboundTemplate(conn, wire, this.options.maxArity);
+    return this.admission.template(conn, wire);
   }
 
   private live(space: Space | undefined, name: string, tid: string): StoredTuple {
