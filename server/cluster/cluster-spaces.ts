@@ -277,6 +277,7 @@ export class ClusterSpaces implements SpaceCluster {
   }
 
   batch(conn: Connection, f: BatchFrame, steps: BatchStep[]): void {
+    if (steps.some((step) => 'out' in step)) this.registry.note(f.space);
     this.batches.run(f.space, steps).then(
       (results) => conn.sendFrame({ t: 'batched', re: f.id, results: results.map((t) => tupleEntry(conn, t)) }),
       (err: unknown) => this.failed(conn, f.id, err),
