@@ -115,10 +115,18 @@ function rowActions(): RowActions {
       for (const t of view.peek) log('peek', `${name} ${render(t.tuple)}`);
       return `${view.peek.length} tuple(s) shown`;
     }),
-    tailSpace: (name) => {
-      (byId<HTMLInputElement>('tail-space-name')).value = name;
-      byId<HTMLFormElement>('tail-space').requestSubmit();
-    },
+    // A notify template has a fixed arity: the row's tail watches the arities the space holds now.
+    tailSpace: (name) => run(`tail space ${name}`, async () => {
+      const view = await admin<{ peek: { tuple: unknown[] }[] }>({ op: 'space', name, peek: 100 });
+      const arities = [...new Set(view.peek.map((t) => t.tuple.length))].slice(0, 8);
+      if (arities.length === 0) {
+        byId<HTMLInputElement>('tail-space-name').value = name;
+        byId<HTMLInputElement>('tail-space-template').focus();
+        return 'the space holds no tuple to take an arity from: give a template below';
+      }
+      for (const arity of arities) await tailSpace(name, Array.from({ length: arity }, () => ({ $any: true })));
+      return `watching tuples of ${arities.join(', ')} field(s)`;
+    }),
     kick: (connection) => { if (confirm(`Close connection ${connection}? Its client may reconnect.`)) run(`kick ${connection}`, () => admin({ op: 'kick', connection })); },
   };
 }
@@ -144,6 +152,15 @@ function onSubmit(id: string, run: (fields: Record<string, string>, form: HTMLFo
   });
 }
 
+/** Follows a space's notify stream for `template` into the log until stopped. */
+async function tailSpace(space: string, template: unknown[]): Promise<void> {
+  const notes: Notification<unknown[]> = client!.space(space).notify(template);
+  await notes.ready;
+  tails.push({ label: `space ${space} ${render(template)}`, stop: () => void notes.return() });
+  showTails();
+  void (async () => { for await (const e of notes) log('event', `${space} ${e.type} ${render(e.tuple)}`); })();
+}
+
 function wireActions(): void {
   onSubmit('publish', async (f) => {
     const receipt = await client!.publish(f.topic!, parseLoose(f.data ?? ''), { mode: f.persistent ? 'persistent' : 'transient', ack: f.ack as 'submission' });
@@ -164,12 +181,9 @@ function wireActions(): void {
     showTails();
   });
   onSubmit('tail-space', async (f) => {
-    const template = JSON.parse(f.template || '[{"$any": true}]') as unknown[];
-    const notes: Notification<unknown[]> = client!.space(f.space!).notify(template);
-    await notes.ready;
-    tails.push({ label: `space ${f.space} ${render(template)}`, stop: () => void notes.return() });
-    showTails();
-    void (async () => { for await (const e of notes) log('event', `${f.space} ${e.type} ${render(e.tuple)}`); })();
+    const template = JSON.parse(f.template || '[{"$any": true}]') as unknown;
+    if (!Array.isArray(template)) throw new Error('a template is a JSON array, e.g. ["job", {"$any": true}]');
+    await tailSpace(f.space!, template);
   });
   onSubmit('login', async (f) => {
     await start(f.token ? { token: f.token } : { user: f.user, password: f.password });

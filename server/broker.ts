@@ -13,7 +13,7 @@ import { LINDEN_VERSION, PROTOCOL_VERSION, SUBPROTOCOLS } from '../protocol/vers
 import { commitHistogram, timeCommits } from './admin/commit-timer.js';
 import { Authenticator } from './auth/authenticator.js';
 import { adminHandler } from './admin/http.js';
-import { SDK_PATH, SdkFiles } from './admin/sdk-files.js';
+import { SDK_PATH, webFolders } from './admin/web-files.js';
 import { createMetrics } from './admin/metrics.js';
 import { RateSampler } from './admin/rates.js';
 import { listConnections } from './admin/views.js';
@@ -178,9 +178,9 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   const slow = new SlowConsumers(connections, opts.writeDeadlineMs, log, ctx.closeConnection);
 
   // HTTP(S) on the same port: health, metrics and read-only views for operators, and the browser SDK.
-  const sdk = new SdkFiles();
+  const web = webFolders();
   const handler = adminHandler({
-    sdk,
+    web,
     durable,
     spaces,
     connections,
@@ -315,7 +315,8 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     connectionList: listConnections([...connections].slice(0, LISTED_CONNECTIONS)),
     subscriptionList: summarizedSubscriptions(connections),
   }));
-  const sdkUrl = sdk.built ? { sdk: `${https ? 'https' : 'http'}://${hostForUrl}:${port}${SDK_PATH}linden.js` } : {};
+  const base = `${https ? 'https' : 'http'}://${hostForUrl}:${port}`;
+  const sdkUrl = { ...(web.sdk.built ? { sdk: `${base}${SDK_PATH}linden.js` } : {}), ...(web.console.built ? { console: `${base}/` } : {}) };
   announce(log, opts.logLevel).info({ url, ...sdkUrl, version: LINDEN_VERSION, protocol: PROTOCOL_VERSION }, 'broker listening');
   if (identity) log.info(identity.summary, 'TLS certificate loaded');
   warnIfExposed(opts, log);

@@ -34,6 +34,12 @@ test('a test runs every example', () => {
     const runs = testSources.some((source) => source.includes(`'${name}.js'`));
     expect({ name, runs }).toEqual({ name, runs: true });
   }
+  // The browser pages the broker serves under /examples/, run in Chromium (test/console.test.ts).
+  for (const page of readdirSync(`${ROOT}examples/browser`)) {
+    expect(index).toContain(`(browser/${page})`);
+    const runs = testSources.some((source) => source.includes(`/examples/${page}`));
+    expect({ page, runs }).toEqual({ page, runs: true });
+  }
 });
 
 describe('cluster-pair.js', () => {

@@ -61,7 +61,7 @@ test('serve writes only JSON lines, none with a key twice, from start to shutdow
   const lines = logLines(exit.stdout);
   for (const l of lines) expect(l).toMatchObject({ name: 'linden', pid: serve.child.child.pid });
   expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['store opened', 'broker listening', 'client connected', 'signal received: draining', 'broker drained', 'broker stopped']));
-  expect(withMsg(lines, 'broker listening')).toEqual([expect.objectContaining({ level: 30, url: serve.url, sdk: `${serve.url.replace(/^ws/, 'http')}/sdk/linden.js`, version: LINDEN_VERSION, protocol: 1 })]);
+  expect(withMsg(lines, 'broker listening')).toEqual([expect.objectContaining({ level: 30, url: serve.url, sdk: `${serve.url.replace(/^ws/, 'http')}/sdk/linden.js`, console: `${serve.url.replace(/^ws/, 'http')}/`, version: LINDEN_VERSION, protocol: 1 })]);
   expect(withMsg(lines, 'client connected')).toEqual([expect.objectContaining({ level: 20, client: 'app', conn: c.connectionId })]);
   expect(withMsg(lines, 'signal received: draining')).toEqual([expect.objectContaining({ level: 30, signal: 'SIGINT', drainTimeoutMs: 20_000 })]);
   expect(withMsg(lines, 'broker drained')).toEqual([expect.objectContaining({ level: 30, elapsedMs: expect.any(Number), receiptsCutShort: 0 })]);

@@ -70,12 +70,14 @@ test('nothing but the built SDK files is served under /sdk/, and nothing can be 
   expect((await http('/sdk/linden.js', {}, 'POST')).status).toBe(405);
 });
 
-test('/ gives a browser a page pointing at the SDK, other clients 426, and the WebSocket upgrade there still works', async () => {
+test('/ gives a browser the web console, other clients 426, and the WebSocket upgrade there still works', async () => {
   await t.start({ auth: { users: [{ user: 'admin', password: 'plain:secret', permissions: { admin: true } }] } });
   const page = await http('/', { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' });
   expect(page.status).toBe(200);
   expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
-  expect(page.text).toContain('href="/sdk/linden.js"');
+  expect(page.text).toContain('<title>Linden console</title>');
+  expect(page.text).toContain('src="/console/app.js"');
+  expect((await http('/console/app.js')).text).toContain('from"/sdk/linden.js"'); // the console's one SDK is the broker's
   const plain = await http('/');
   expect(plain.status).toBe(426);
   expect(plain.text).toMatch(/WebSocket/);

@@ -15,7 +15,7 @@ import { clusterQueueView, clusterQueuesView } from './cluster-queue-admin.js';
 import { clusterConnections } from './cluster-connections.js';
 import { clusterSubscriptions } from './cluster-subscriptions.js';
 import { clusterSpaceView, clusterSpacesView } from './cluster-space-admin.js';
-import { SDK_PATH, SdkFiles } from './sdk-files.js';
+import { CONSOLE_PATH, EXAMPLES_PATH, SDK_PATH, webFolders, type WebFiles, type WebFolders } from './web-files.js';
 import { rootPage } from './root-page.js';
 import { findSpace, listConnections, listQueues, listSpaces, listSubscriptions, queueDetail, spaceDetail } from './views.js';
 
@@ -30,8 +30,8 @@ export interface AdminSources {
   readonly store: { kind: 'lmdb' | 'memory'; durable: boolean };
   /** The text a plain GET of / answers with 426: this port speaks WebSocket. */
   readonly upgradeHint: string;
-  /** The built browser SDK, served at /sdk/linden.js. */
-  readonly sdk?: SdkFiles;
+  /** What browsers load: the SDK at /sdk/linden.js, the console at / and /console/, the browser examples at /examples/. */
+  readonly web?: WebFolders;
   /** Who may read /api (admins, by bearer token or JWT) once the broker has users. */
   readonly auth: Authenticator;
   /** /metrics needs an admin's bearer token too (option `metricsAuth`). */
@@ -91,13 +91,15 @@ export function adminHandler(src: AdminSources): (req: IncomingMessage, res: Ser
     },
   };
 
-  const sdk = src.sdk ?? new SdkFiles();
+  const web = src.web ?? webFolders();
+  const folders: [string, WebFiles][] = [[SDK_PATH, web.sdk], [CONSOLE_PATH, web.console], [EXAMPLES_PATH, web.examples]];
   return (req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0]!;
     const readOnly = req.method === 'GET' || req.method === 'HEAD';
     if (path === '/') {
-      // A browser gets a page saying where the SDK is; any other client the 426 it always got.
+      // A browser gets the console (or, unbuilt, a page saying where the SDK is); any other client the 426 it always got.
       if (readOnly && /\btext\/html\b/.test(req.headers.accept ?? '')) {
+        if (web.console.built) return web.console.serve(req, res, 'index.html');
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' });
         res.end(req.method === 'HEAD' ? undefined : rootPage(src.upgradeHint));
         return;
@@ -106,8 +108,9 @@ export function adminHandler(src: AdminSources): (req: IncomingMessage, res: Ser
       res.end(src.upgradeHint);
       return;
     }
-    if (path.startsWith(SDK_PATH) && readOnly) return sdk.serve(req, res, path.slice(SDK_PATH.length));
-    if (!readOnly && path.startsWith(SDK_PATH)) return readOnlyRefused(res);
+    for (const [prefix, files] of folders) {
+      if (path.startsWith(prefix)) return readOnly ? files.serve(req, res, path.slice(prefix.length)) : readOnlyRefused(res);
+    }
     const match = /^(\/[a-z]+(?:\/[a-z]+)?)(?:\/([^/]+))?\/?$/.exec(path);
     let route = match ? routes[match[1]!] : undefined;
     let name = match?.[2];
