@@ -82,8 +82,8 @@ describe('the cluster bus and the cluster queues as one system', () => {
       view = (await operator.admin({ op: 'cluster' })) as View;
     });
     expect(view!.nodes).toEqual([
-      { node: view!.node, url: a.url, connections: 1, queueConsumers: {}, connectionList: [expect.objectContaining({ id: expect.any(String) })], startedAt: expect.any(Number), self: true },
-      { node: expect.any(String), url: b.url, connections: 2, queueConsumers: { orders: 1 }, connectionList: expect.any(Array), startedAt: expect.any(Number), self: false },
+      { node: view!.node, url: a.url, connections: 1, queueConsumers: {}, connectionList: [expect.objectContaining({ id: expect.any(String) })], subscriptionList: [], startedAt: expect.any(Number), self: true },
+      { node: expect.any(String), url: b.url, connections: 2, queueConsumers: { orders: 1 }, connectionList: expect.any(Array), subscriptionList: [expect.objectContaining({ pattern: 'orders.>', durable: 'orders', subscribers: 1 })], startedAt: expect.any(Number), self: false },
     ]);
     expect(view!.queues).toEqual([{ name: 'orders', pattern: 'orders.>', messages: 3, inFlight: 1, depth: 2 }]);
     // Connection ids end with the id of the node holding them, which `connections` names, every node's.
