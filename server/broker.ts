@@ -23,7 +23,7 @@ import type { BrokerContext } from './broker-context.js';
 import type { Census } from './census.js';
 import { Connection } from './connection.js';
 import { ConnectionCaps } from './connection-caps.js';
-import { CountedMap } from './counted-map.js';
+import { DeadlineQueue } from './deadline-queue.js';
 import { dispatch, fromChain, handleSlice } from './dispatch.js';
 import { stopBroker, type BrokerParts } from './drain.js';
 import { warnIfExposed } from './exposure.js';
@@ -156,6 +156,9 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
       conn.ws.resume();
       release(conn);
     },
+    handshakeDone(conn) {
+      handshakes.delete(conn);
+    },
     turns: new Turns((conn, budget) => handleSlice(ctx, conn, budget), () => scheduler.flushNow()),
     draining: undefined,
   };
@@ -175,6 +178,14 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   }
 
   const slow = new SlowConsumers(connections, opts.writeDeadlineMs, log, ctx.closeConnection);
+  // Shared by every connection rather than a closure each: an idle connection is kept small (issue 14).
+  const receive = (conn: Connection, message: unknown): void => fromChain(ctx, conn, message);
+  const closeSlow = (conn: Connection, reason: string): void => slow.close(conn, 'events', reason);
+  // One timer for every connection's handshake deadline (DESIGN.md §5 "Time").
+  const handshakes = new DeadlineQueue<Connection>(opts.handshakeTimeoutMs, (conn) => {
+    if (conn.state === 'handshake') ctx.closeConnection(conn, CLOSE_CODES.HANDSHAKE_TIMEOUT.code, 'no hello in time');
+  });
+  const refusals = new DeadlineQueue<WebSocket>(REFUSED_GRACE_MS, (ws) => ws.terminate());
 
   // HTTP(S) on the same port: health, metrics and read-only views for operators.
   const handler = adminHandler({
@@ -245,16 +256,14 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     const address = req.socket.remoteAddress ?? '';
     const full = caps.admit(address);
     if (full !== undefined) {
-      refuseConnection(ws, full);
+      refuseConnection(ws, full, refusals);
       log.warn({ remote: address }, `connection refused: ${full}`);
       return;
     }
-    const conn: Connection = new Connection(`c${nextConnection++}-${instance}`, ws, codec, address, opts, scheduler, (c, m) => fromChain(ctx, c, m), (reason) => slow.close(conn, 'events', reason), new CountedMap(ctx.pubsub.subscriptions));
+    const conn: Connection = new Connection(`c${nextConnection++}-${instance}`, ws, codec, address, opts, scheduler, receive, closeSlow, ctx.pubsub.subscriptions);
     connections.add(conn);
     seams.census?.connectionMade(conn);
-    const handshakeTimer = setTimeout(() => {
-      if (conn.state === 'handshake') ctx.closeConnection(conn, CLOSE_CODES.HANDSHAKE_TIMEOUT.code, 'no hello in time');
-    }, opts.handshakeTimeoutMs);
+    handshakes.add(conn);
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       conn.alive = true;
       dispatch(ctx, conn, data, isBinary);
@@ -262,7 +271,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     ws.on('pong', () => { conn.alive = true; });
     ws.on('error', (err) => log.debug({ err, conn: conn.id }, 'socket error'));
     ws.on('close', (code) => {
-      clearTimeout(handshakeTimer);
+      handshakes.delete(conn);
       log.debug({ conn: conn.id, code }, 'client disconnected');
       // What it sent before it left is still handled, in its turns; then it is let go.
       conn.inbox.whenEmpty(() => release(conn));
@@ -271,6 +280,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
 
   function release(conn: Connection): void {
     if (!connections.delete(conn)) return;
+    handshakes.delete(conn);
     caps.release(conn.remoteAddress);
     ctx.pubsub.detach(conn);
     ctx.spaces.detach(conn);
@@ -294,6 +304,8 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   await new Promise<void>((resolve, reject) => {
     http.once('error', (err) => {
       clearInterval(heartbeat);
+      handshakes.stop();
+      refusals.stop();
       slow.stop();
       rates.stop();
       spaces.stop();
@@ -323,6 +335,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     cluster,
     stopTimers() {
       clearInterval(heartbeat);
+      handshakes.stop(); // the connections still in their handshake are closed next (refusals run on: unref'd, and they end sockets)
       slow.stop();
       rates.stop();
     },
@@ -380,13 +393,12 @@ const REFUSED_GRACE_MS = 1_000;
  * close code and reason but never an HTTP status or body, so only a close tells every client
  * which limit it met (the SDK reports it as CONNECTION_REFUSED with the reason, and a client that
  * was connected before tries again with back-off, as after any loss). It stays cheap: no
- * Connection, no handshake timer, no frame read, and a peer that does not answer the close is cut
- * off after a second instead of ws's 30.
+ * Connection, no handshake deadline, no frame read, and a peer that does not answer the close is
+ * cut off after a second (`refusals`, one timer for all) instead of ws's 30.
  */
-function refuseConnection(ws: WebSocket, reason: string): void {
+function refuseConnection(ws: WebSocket, reason: string, refusals: DeadlineQueue<WebSocket>): void {
   ws.on('error', () => undefined); // a reset during the close is no concern of ours
   ws.close(CLOSE_CODES.TOO_MANY_CONNECTIONS.code, reason);
-  const timer = setTimeout(() => ws.terminate(), REFUSED_GRACE_MS);
-  timer.unref();
-  ws.once('close', () => clearTimeout(timer));
+  refusals.add(ws);
+  ws.once('close', () => refusals.delete(ws));
 }
