@@ -13,6 +13,8 @@ export interface Memory {
   census: CensusCounts;
   /** Timers keeping the broker's process alive. */
   timers: number;
+  /** Every timer alive, unref'd ones too: only from a broker started with `all-timers`. */
+  allTimers?: number;
 }
 
 export const MiB = 1024 * 1024;
@@ -27,8 +29,8 @@ export class MeasuredBroker {
   private constructor(private readonly child: ChildProcessByStdio<Writable, Readable, null>, readonly url: string) {}
 
   /** `script`: where measured-broker.mjs is, seen from the caller (the tests and dist/bench differ). */
-  static async start(script: string, options: object = {}): Promise<MeasuredBroker> {
-    const child = spawn(process.execPath, ['--expose-gc', script, JSON.stringify(options)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  static async start(script: string, options: object = {}, flags: 'all-timers'[] = []): Promise<MeasuredBroker> {
+    const child = spawn(process.execPath, ['--expose-gc', script, JSON.stringify(options), ...flags], { stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = createInterface({ input: child.stdout });
     const first = new Promise<string>((resolve, reject) => {
       lines.once('line', resolve);

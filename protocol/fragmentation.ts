@@ -58,18 +58,32 @@ export function fragmentation(options: FragmentationOptions = {}): Interceptor {
   };
 }
 
+/**
+ * One connection's fragmentation. Its sender and assembler are made when first needed: most
+ * connections never see a message over the fragment size, and a broker keeps thousands of
+ * idle ones (issue 14).
+ */
 class FragmentLink implements LinkHooks {
-  private readonly sender: FragmentSender;
-  private readonly assembler: FragmentAssembler;
+  private sender: FragmentSender | undefined;
+  private assembler: FragmentAssembler | undefined;
+  /** After close() a large message is dropped, as a closed sender drops it. */
+  private closed = false;
 
-  constructor(private readonly link: Link, private readonly ownSize: number, options: FragmentationOptions, budget: ReassemblyBudget) {
-    this.sender = new FragmentSender(link, options.highWaterBytes ?? 1024 * 1024);
-    this.assembler = new FragmentAssembler(link.codec, {
+  constructor(
+    private readonly link: Link,
+    private readonly ownSize: number,
+    private readonly options: FragmentationOptions,
+    private readonly budget: ReassemblyBudget,
+  ) {}
+
+  private makeAssembler(): FragmentAssembler {
+    const { link, options } = this;
+    return new FragmentAssembler(link.codec, {
       maxBytes: options.maxMessageBytes ?? link.maxMessageBytes + FIELDS_MARGIN,
       maxAssemblies: options.maxAssemblies ?? 8,
       timeoutMs: options.assemblyTimeoutMs ?? 60_000,
       maxHeldBytes: options.maxReassemblyBytesPerConnection,
-      budget,
+      budget: this.budget,
       address: link.remoteAddress,
     }, (m) => link.receive(m), (err) => link.fail(err));
   }
@@ -83,7 +97,7 @@ class FragmentLink implements LinkHooks {
   }
 
   get queuedBytes(): number {
-    return this.sender.queuedBytes;
+    return this.sender ? this.sender.queuedBytes : 0;
   }
 
   get minBytes(): number {
@@ -94,16 +108,17 @@ class FragmentLink implements LinkHooks {
   send(piece: Piece | Parts): void {
     const size = this.size;
     if (size === 0 || piece.length <= size) this.link.send(piece);
-    else this.sender.send(piece, size);
+    else if (!this.closed) (this.sender ??= new FragmentSender(this.link, this.options.highWaterBytes ?? 1024 * 1024)).send(piece, size);
   }
 
   receive(message: unknown): void {
-    if ((message as { t?: unknown } | null)?.t === 'frag') this.assembler.add(message as object);
+    if ((message as { t?: unknown } | null)?.t === 'frag') (this.assembler ??= this.makeAssembler()).add(message as object);
     else this.link.receive(message);
   }
 
   close(): void {
-    this.sender.close();
-    this.assembler.clear();
+    this.sender?.close();
+    this.assembler?.clear();
+    this.closed = true;
   }
 }

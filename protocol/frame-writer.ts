@@ -47,6 +47,8 @@ const MIN_CAPACITY = 4096;
  */
 const NodeBuffer = (globalThis as { Buffer?: { allocUnsafe(size: number): Uint8Array } }).Buffer;
 const allocate: (size: number) => Uint8Array = NodeBuffer ? (size) => NodeBuffer.allocUnsafe(size) : (size) => new Uint8Array(size);
+/** The buffer of a writer between frames, shared: nothing is written to it (begin() grows it first). */
+const NO_BYTES = new Uint8Array(0);
 /** Messages of this many bytes or more are sent as frames of their own rather than copied into one. */
 const ALONE_BYTES = 16 * 1024;
 
@@ -58,7 +60,7 @@ export class MsgpackFrameWriter implements FrameWriter {
   private capacity = MIN_CAPACITY;
 
   constructor(private readonly maxFrameBytes: number) {
-    this.buf = new Uint8Array(0);
+    this.buf = NO_BYTES;
   }
 
   get messages(): number {
@@ -125,7 +127,7 @@ export class MsgpackFrameWriter implements FrameWriter {
     this.sealed.push(buf.subarray(0, this.pos), this.pos - HEADER, this.count);
     // The next frame starts at the size this one reached: steady streams allocate once per frame.
     this.capacity = Math.max(MIN_CAPACITY, Math.min(this.pos, this.maxFrameBytes + HEADER));
-    this.buf = new Uint8Array(0);
+    this.buf = NO_BYTES;
     this.pos = HEADER;
     this.count = 0;
   }

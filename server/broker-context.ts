@@ -34,6 +34,8 @@ export interface BrokerContext {
   /** Rates for the admin views. */
   readonly rates: RateSampler;
   closeConnection(conn: Connection, code: number, reason: string): void;
+  /** `conn` said hello in time: its handshake deadline is off. */
+  handshakeDone(conn: Connection): void;
   /** Handles nothing more of `conn` until `until` settles, keeping what arrives meanwhile in order. */
   holdInbound(conn: Connection, until: Promise<unknown>): void;
   /** Connections take turns at their inbound work (DESIGN.md §5 "Fairness"). */

@@ -24,7 +24,7 @@ import type { BrokerContext } from './broker-context.js';
 import type { Census } from './census.js';
 import { Connection } from './connection.js';
 import { ConnectionCaps } from './connection-caps.js';
-import { CountedMap } from './counted-map.js';
+import { DeadlineQueue } from './deadline-queue.js';
 import { dispatch, fromChain, handleSlice } from './dispatch.js';
 import { stopBroker, type BrokerParts } from './drain.js';
 import { warnIfExposed } from './exposure.js';
@@ -80,6 +80,10 @@ export interface Broker {
 }
 
 const SUPPORTED = [SUBPROTOCOLS.msgpack, SUBPROTOCOLS.json];
+
+/** Where a socket keeps its connection, for the listeners all sockets share. */
+const CONNECTION = Symbol('connection');
+type ConnectedSocket = WebSocket & { [CONNECTION]: Connection };
 
 /**
  * Not options and not public API: seams for tests. `wrapStore` puts a wrapper around the real
@@ -157,6 +161,9 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
       conn.ws.resume();
       release(conn);
     },
+    handshakeDone(conn) {
+      handshakes.delete(conn);
+    },
     turns: new Turns((conn, budget) => handleSlice(ctx, conn, budget), () => scheduler.flushNow()),
     draining: undefined,
   };
@@ -176,6 +183,14 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   }
 
   const slow = new SlowConsumers(connections, opts.writeDeadlineMs, log, ctx.closeConnection);
+  // Shared by every connection rather than a closure each: an idle connection is kept small (issue 14).
+  const receive = (conn: Connection, message: unknown): void => fromChain(ctx, conn, message);
+  const closeSlow = (conn: Connection, reason: string): void => slow.close(conn, 'events', reason);
+  // One timer for every connection's handshake deadline (DESIGN.md §5 "Time").
+  const handshakes = new DeadlineQueue<Connection>(opts.handshakeTimeoutMs, (conn) => {
+    if (conn.state === 'handshake') ctx.closeConnection(conn, CLOSE_CODES.HANDSHAKE_TIMEOUT.code, 'no hello in time');
+  });
+  const refusals = new DeadlineQueue<WebSocket>(REFUSED_GRACE_MS, (ws) => ws.terminate());
 
   // HTTP(S) on the same port: health, metrics and read-only views for operators, and the browser SDK.
   const web = webFolders();
@@ -248,32 +263,48 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     const address = req.socket.remoteAddress ?? '';
     const full = caps.admit(address);
     if (full !== undefined) {
-      refuseConnection(ws, full);
+      refuseConnection(ws, full, refusals);
       log.warn({ remote: address }, `connection refused: ${full}`);
       return;
     }
-    const conn: Connection = new Connection(`c${nextConnection++}-${instance}`, ws, codec, address, opts, scheduler, (c, m) => fromChain(ctx, c, m), (reason) => slow.close(conn, 'events', reason), new CountedMap(ctx.pubsub.subscriptions));
+    const conn: Connection = new Connection(`c${nextConnection++}-${instance}`, ws, codec, address, opts, scheduler, receive, closeSlow, ctx.pubsub.subscriptions);
     connections.add(conn);
     seams.census?.connectionMade(conn);
-    const handshakeTimer = setTimeout(() => {
-      if (conn.state === 'handshake') ctx.closeConnection(conn, CLOSE_CODES.HANDSHAKE_TIMEOUT.code, 'no hello in time');
-    }, opts.handshakeTimeoutMs);
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      conn.alive = true;
-      dispatch(ctx, conn, data, isBinary);
-    });
-    ws.on('pong', () => { conn.alive = true; });
-    ws.on('error', (err) => log.debug({ err, conn: conn.id }, 'socket error'));
-    ws.on('close', (code) => {
-      clearTimeout(handshakeTimer);
-      log.debug({ conn: conn.id, code }, 'client disconnected');
-      // What it sent before it left is still handled, in its turns; then it is let go.
-      conn.inbox.whenEmpty(() => release(conn));
-    });
+    handshakes.add(conn);
+    (ws as ConnectedSocket)[CONNECTION] = conn;
+    ws.on('message', onMessage);
+    ws.on('pong', onPong);
+    ws.on('error', onError);
+    ws.on('close', onClose);
+  }
+
+  // One listener of each kind for every socket, which finds its connection on the socket, rather
+  // than four closures per connection (issue 14).
+  function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+    const conn = (this as ConnectedSocket)[CONNECTION];
+    conn.alive = true;
+    dispatch(ctx, conn, data, isBinary);
+  }
+
+  function onPong(this: WebSocket): void {
+    (this as ConnectedSocket)[CONNECTION].alive = true;
+  }
+
+  function onError(this: WebSocket, err: Error): void {
+    log.debug({ err, conn: (this as ConnectedSocket)[CONNECTION].id }, 'socket error');
+  }
+
+  function onClose(this: WebSocket, code: number): void {
+    const conn = (this as ConnectedSocket)[CONNECTION];
+    handshakes.delete(conn);
+    log.debug({ conn: conn.id, code }, 'client disconnected');
+    // What it sent before it left is still handled, in its turns; then it is let go.
+    conn.inbox.whenEmpty(() => release(conn));
   }
 
   function release(conn: Connection): void {
     if (!connections.delete(conn)) return;
+    handshakes.delete(conn);
     caps.release(conn.remoteAddress);
     ctx.pubsub.detach(conn);
     ctx.spaces.detach(conn);
@@ -297,6 +328,8 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   await new Promise<void>((resolve, reject) => {
     http.once('error', (err) => {
       clearInterval(heartbeat);
+      handshakes.stop();
+      refusals.stop();
       slow.stop();
       rates.stop();
       spaces.stop();
@@ -328,6 +361,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     cluster,
     stopTimers() {
       clearInterval(heartbeat);
+      handshakes.stop(); // the connections still in their handshake are closed next (refusals run on: unref'd, and they end sockets)
       slow.stop();
       rates.stop();
     },
@@ -385,13 +419,12 @@ const REFUSED_GRACE_MS = 1_000;
  * close code and reason but never an HTTP status or body, so only a close tells every client
  * which limit it met (the SDK reports it as CONNECTION_REFUSED with the reason, and a client that
  * was connected before tries again with back-off, as after any loss). It stays cheap: no
- * Connection, no handshake timer, no frame read, and a peer that does not answer the close is cut
- * off after a second instead of ws's 30.
+ * Connection, no handshake deadline, no frame read, and a peer that does not answer the close is
+ * cut off after a second (`refusals`, one timer for all) instead of ws's 30.
  */
-function refuseConnection(ws: WebSocket, reason: string): void {
+function refuseConnection(ws: WebSocket, reason: string, refusals: DeadlineQueue<WebSocket>): void {
   ws.on('error', () => undefined); // a reset during the close is no concern of ours
   ws.close(CLOSE_CODES.TOO_MANY_CONNECTIONS.code, reason);
-  const timer = setTimeout(() => ws.terminate(), REFUSED_GRACE_MS);
-  timer.unref();
-  ws.once('close', () => clearTimeout(timer));
+  refusals.add(ws);
+  ws.once('close', () => refusals.delete(ws));
 }

@@ -6,10 +6,12 @@ import { boundedDetails, clip, MAX_ERROR_MESSAGE } from '../protocol/echo.js';
 import { LindenError } from '../protocol/errors.js';
 import type { Frame, Interceptor } from '../protocol/interceptor.js';
 import { MessageChain } from '../protocol/message-chain.js';
-import { RequestHooks } from '../protocol/request-hooks.js';
+import type { RequestHooks } from '../protocol/request-hooks.js';
 import type { ReceiptFrame } from '../protocol/frames.js';
+import { ConnectionEnds, requestHooks } from './connection-interceptors.js';
+import { CountedMap, Tally } from './counted-map.js';
 import type { FlushScheduler } from './flush-scheduler.js';
-import { Inbox, requestIdOf } from './inbox.js';
+import { Inbox } from './inbox.js';
 import { OutputStall } from './output-stall.js';
 import type { OutboundMessage, DeliveryExtras } from './pubsub/outbound-message.js';
 import type { Payload } from './pubsub/payload.js';
@@ -60,11 +62,15 @@ export class Connection {
   /** What the connection may do; everything on a broker without users (protocol.md §4.7). */
   permissions: Permissions = EVERYTHING;
   alive = true;
-  /** Deliveries whose publisher waits for this connection's rcv/ack. */
-  private readonly tags = new Map<number, TagEntry>();
+  /**
+   * Deliveries whose publisher waits for this connection's rcv/ack. Like the other maps and
+   * sets of a connection, made on first use: an idle connection holds none (issue 14).
+   */
+  private tags: Map<number, TagEntry> | undefined;
   private nextTag = 1;
-  /** Publishes of this connection waiting for receivers. */
-  readonly trackers = new Set<ReceiptTracker>();
+  /** Publishes of this connection waiting for receivers (track/untrack). */
+  private trackerSet: Set<ReceiptTracker> | undefined;
+  private subMap: CountedMap<number, Subscription> | undefined;
   private readonly writer: FrameWriter;
   private flushPending = false;
   private droppedUnreported = 0;
@@ -73,11 +79,11 @@ export class Connection {
   errorsSent = 0;
   /** Inbound frames and messages waiting for this connection's turn (server/turns.ts). */
   readonly inbox = new Inbox();
-  /** Why the socket is not read from now; it is read again once no reason is left. */
-  private readonly readPauses = new Set<'turn' | 'output'>();
+  /** Why the socket is not read from now (PAUSE bits); it is read again once no reason is left. */
+  private readPauses = 0;
   private writableWaiters: (() => void)[] = [];
   /** What the client announced in `hello.ext`, per interceptor name. */
-  peerExt: Record<string, Record<string, unknown>> = {};
+  peerExt: Record<string, Record<string, unknown>> = NO_EXT;
   /** Message-level interceptors; undefined when there are none. */
   readonly chain: MessageChain | undefined;
   /** Messages of at least this size go through the chain; smaller ones straight to the writer. */
@@ -103,37 +109,46 @@ export class Connection {
     readonly remoteAddress: string,
     private readonly limits: ConnectionLimits,
     private readonly scheduler: FlushScheduler,
-    receive: (conn: Connection, message: unknown) => void,
-    /** Closes this connection as a slow consumer through the broker (4007, counted and logged), then releases it. */
-    private readonly closeSlow: (reason: string) => void,
-    /** Its subscriptions by sid; the broker passes a map that counts them into the broker-wide total. */
-    readonly subs: Map<number, Subscription> = new Map(),
+    /** Hands a message the chain passed on to the broker (dispatch.ts); one function for all connections. */
+    readonly receive: (conn: Connection, message: unknown) => void,
+    /** Closes a connection as a slow consumer through the broker (4007, counted and logged), then releases it. */
+    private readonly closeSlow: (conn: Connection, reason: string) => void,
+    /** The broker-wide count of subscriptions, which this connection's add to. */
+    private readonly subscriptionTally: Tally = new Tally(),
   ) {
     this.writer = codec.createWriter(limits.maxFrameBytes);
     this.maxMessageBytes = limits.maxMessageBytes;
-    const ctx = { side: 'broker' as const, connectionId: id, codec };
-    this.inbound = new RequestHooks(limits.interceptors, 'inbound', ctx);
-    this.outbound = new RequestHooks(limits.interceptors, 'outbound', ctx);
-    const chain = new MessageChain(limits.interceptors, {
-      ...ctx,
-      maxMessageBytes: limits.maxMessageBytes,
-      remoteAddress,
-      toSocket: (piece) => this.write(piece),
-      toApp: (message) => receive(this, message),
-      // A fault in a message the chain was handed (a `frag`) names that message's id (protocol.md §2.1).
-      fail: (err) => this.sendError(err, requestIdOf(this.inbox.inChain)),
-      pendingBytes: () => this.wireBytes,
-      // The SDK accepts frames up to 256 MiB; pieces it sends stay under the broker's own limit.
-      peerMaxFrameBytes: () => limits.maxFrameBytes,
-      peerExt: (name) => this.peerExt[name],
-      whenDrained: (fn) => this.whenDrained(fn),
-    });
+    this.inbound = requestHooks(limits.interceptors, 'inbound', this);
+    this.outbound = requestHooks(limits.interceptors, 'outbound', this);
+    const chain = new MessageChain(limits.interceptors, new ConnectionEnds(this, limits));
     this.chain = chain.isEmpty ? undefined : chain;
+  }
+
+  /** Its subscriptions by sid (empty and shared until the first: subscribe() adds them). */
+  get subs(): Omit<Map<number, Subscription>, 'set'> {
+    return this.subMap ?? NO_SUBS;
+  }
+
+  subscribe(sid: number, sub: Subscription): void {
+    (this.subMap ??= new CountedMap(this.subscriptionTally)).set(sid, sub);
+  }
+
+  /** Publishes of this connection waiting for receivers. */
+  get trackers(): ReadonlySet<ReceiptTracker> {
+    return this.trackerSet ?? NO_TRACKERS;
+  }
+
+  track(tracker: ReceiptTracker): void {
+    (this.trackerSet ??= new Set()).add(tracker);
+  }
+
+  untrack(tracker: ReceiptTracker): void {
+    this.trackerSet?.delete(tracker);
   }
 
   /** After the handshake: what the peer announced decides which messages the chain must see. */
   negotiated(ext: Record<string, Record<string, unknown>> | undefined): void {
-    this.peerExt = ext ?? {};
+    this.peerExt = ext ?? NO_EXT;
     this.chainFrom = this.chain ? this.chain.minBytes : Infinity;
     // A client that cannot take fragments gets messages whole, so they must fit one frame.
     if (!this.fragments) this.maxMessageBytes = Math.min(this.limits.maxMessageBytes, this.limits.maxFrameBytes - FIELDS_ROOM);
@@ -189,7 +204,7 @@ export class Connection {
     // No later event may follow, or the client would see a gap; the earlier ones still go out.
     this.eventsOverflowed = true;
     // Not at once: the caller may be walking the very subscriptions the close removes.
-    queueMicrotask(() => this.closeSlow(`slow consumer: over ${limit} bytes unsent`));
+    queueMicrotask(() => this.closeSlow(this, `slow consumer: over ${limit} bytes unsent`));
   }
 
   /** Whether a transient delivery of `message` would be dropped now: the one test deliver() applies. */
@@ -222,7 +237,7 @@ export class Connection {
   }
 
   /** Outbound bytes already encoded for the socket: what a paced sender waits on. */
-  private get wireBytes(): number {
+  get wireBytes(): number {
     return this.ws.bufferedAmount + this.writer.bytes;
   }
 
@@ -232,7 +247,8 @@ export class Connection {
     else this.write(piece);
   }
 
-  private write(piece: Piece | Parts): void {
+  /** Straight to the frame being filled, past the interceptors (the chain's socket end). */
+  write(piece: Piece | Parts): void {
     if (this.state === 'closed') return;
     this.writer.piece(piece instanceof Parts ? piece.join() : piece);
     this.schedule();
@@ -288,7 +304,7 @@ export class Connection {
 
   trackTag(owner: TagOwner, index: number): number {
     const tag = this.nextTag++;
-    this.tags.set(tag, { owner, index });
+    (this.tags ??= new Map()).set(tag, { owner, index });
     return tag;
   }
 
@@ -297,7 +313,7 @@ export class Connection {
    * A tag never handed out is the client's mistake: UNKNOWN_ID.
    */
   tagEntry(tag: number): TagEntry | undefined {
-    const entry = this.tags.get(tag);
+    const entry = this.tags?.get(tag);
     if (!entry && (tag >= this.nextTag || tag < 1)) {
       throw new LindenError('UNKNOWN_ID', `no delivery with tag ${tag} on this connection`, { tag });
     }
@@ -305,16 +321,18 @@ export class Connection {
   }
 
   releaseTag(tag: number): void {
-    this.tags.delete(tag);
+    this.tags?.delete(tag);
   }
 
   /** Fails what others wait for from this connection; the caller removes its subscriptions. */
   dispose(): void {
     this.state = 'closed';
-    for (const { owner, index } of this.tags.values()) owner.lost(index);
-    this.tags.clear();
-    for (const tracker of this.trackers) tracker.cancel();
-    this.trackers.clear();
+    const tags = this.tags;
+    this.tags = undefined;
+    for (const { owner, index } of tags?.values() ?? []) owner.lost(index);
+    const trackers = this.trackerSet;
+    this.trackerSet = undefined;
+    for (const tracker of trackers ?? []) tracker.cancel();
     this.writer.take();
     this.chain?.close();
     this.drainWaiters = [];
@@ -322,8 +340,8 @@ export class Connection {
     this.socketWaiters = [];
     this.inbox.clear();
     // A paused socket would never read the peer's answer to the close frame.
-    if (this.readPauses.size > 0) {
-      this.readPauses.clear();
+    if (this.readPauses !== 0) {
+      this.readPauses = 0;
       this.ws.resume();
     }
   }
@@ -420,7 +438,7 @@ export class Connection {
    * without end.
    */
   private pauseUntilDrained(): void {
-    if (this.readPauses.has('output')) return;
+    if (this.readPauses & PAUSE.output) return;
     const socket = this.socket;
     if (!socket) return;
     this.pauseReading('output');
@@ -437,13 +455,22 @@ export class Connection {
   }
 
   /** Stops reading from the socket for `reason`; several reasons may hold at once. */
-  pauseReading(reason: 'turn' | 'output'): void {
-    if (this.readPauses.size === 0 && this.state !== 'closed') this.ws.pause();
-    this.readPauses.add(reason);
+  pauseReading(reason: keyof typeof PAUSE): void {
+    if (this.readPauses === 0 && this.state !== 'closed') this.ws.pause();
+    this.readPauses |= PAUSE[reason];
   }
 
-  resumeReading(reason: 'turn' | 'output'): void {
-    if (!this.readPauses.delete(reason)) return;
-    if (this.readPauses.size === 0 && this.state !== 'closed') this.ws.resume();
+  resumeReading(reason: keyof typeof PAUSE): void {
+    if (!(this.readPauses & PAUSE[reason])) return;
+    this.readPauses &= ~PAUSE[reason];
+    if (this.readPauses === 0 && this.state !== 'closed') this.ws.resume();
   }
 }
+
+/** Reasons a socket is not read from, as bits of Connection.readPauses. */
+const PAUSE = { turn: 1, output: 2 } as const;
+
+const NO_EXT: Record<string, Record<string, unknown>> = Object.freeze({});
+const NO_TRACKERS: ReadonlySet<ReceiptTracker> = new Set();
+/** What `subs` shows of a connection without subscriptions; Connection.subscribe() makes its own map. */
+const NO_SUBS: Omit<Map<number, Subscription>, 'set'> = new Map();

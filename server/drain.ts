@@ -47,7 +47,12 @@ export async function stopBroker(b: BrokerParts, timeoutMs: number, notify: bool
   ctx.spaces.stop();
   const sockets = [...ctx.connections].map((c) => c.ws);
   for (const conn of [...ctx.connections]) ctx.closeConnection(conn, CLOSE_CODES.GOING_AWAY.code, 'broker shutting down');
+  // Every close began now, so one timer ends the grace of all (DESIGN.md §5 "Time").
+  const grace = setTimeout(() => {
+    for (const ws of sockets) if (ws.readyState !== ws.CLOSED) ws.terminate();
+  }, CLOSE_GRACE_MS);
   await Promise.all(sockets.map((ws) => closed(ws)));
+  clearTimeout(grace);
   await b.cluster?.stop();
   ctx.durable.stop(); // after the connections let go of their deliveries, so no new deadline starts
   await ctx.clusterQueues?.stop(); // after the deliveries the closed connections held went back to Redis
@@ -130,14 +135,8 @@ async function within(work: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Resolves when the socket has closed, terminating it if the peer does not answer the close. */
+/** Resolves when the socket has closed. */
 function closed(ws: WebSocket): Promise<void> {
   if (ws.readyState === ws.CLOSED) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);
-    ws.once('close', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+  return new Promise((resolve) => ws.once('close', () => resolve()));
 }

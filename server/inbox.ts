@@ -7,7 +7,7 @@
  */
 export class Inbox {
   private frames: { raw: Uint8Array; isBinary: boolean }[] = [];
-  private messages: readonly unknown[] = [];
+  private messages: readonly unknown[] = NO_MESSAGES;
   private next = 0;
   private passed: unknown[] = [];
   private passedNext = 0;
@@ -61,7 +61,7 @@ export class Inbox {
     const m = this.messages[this.next++];
     // A decoded frame is let go with its last message, not kept until the next frame comes.
     if (this.next === this.messages.length) {
-      this.messages = [];
+      this.messages = NO_MESSAGES;
       this.next = 0;
     }
     return m;
@@ -81,7 +81,7 @@ export class Inbox {
   /** Drops what is left of the current frame; returns how many messages that was. */
   skipFrame(): number {
     const skipped = this.messages.length - this.next + this.passed.length - this.passedNext;
-    this.messages = [];
+    this.messages = NO_MESSAGES;
     this.next = 0;
     this.passed = [];
     this.passedNext = 0;
@@ -107,6 +107,9 @@ export class Inbox {
     this.whenEmptyFn = undefined;
   }
 }
+
+/** A frame without messages left, shared (an idle connection allocates nothing here). */
+const NO_MESSAGES: readonly unknown[] = [];
 
 /** What take*() return when there is nothing (undefined is not free: a frame may hold it as a message). */
 export const NONE: unique symbol = Symbol('none');

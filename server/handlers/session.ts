@@ -33,6 +33,7 @@ export function hello(ctx: BrokerContext, conn: Connection, f: HelloFrame): void
 
 function welcome(ctx: BrokerContext, conn: Connection, f: HelloFrame): void {
   conn.state = 'open';
+  ctx.handshakeDone(conn);
   conn.name = f.name;
   conn.negotiated(f.ext);
   const { options: o } = ctx;

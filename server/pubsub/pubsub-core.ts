@@ -52,14 +52,14 @@ export class PubSubCore {
       const mayConfigure = conn.user !== undefined && conn.permissions.may('queue.manage', durable);
       const sub: Subscription = { conn, sid, pattern, durable };
       if (this.clusterQueues) {
-        conn.subs.set(sid, sub);
+        conn.subscribe(sid, sub);
         return this.clusterQueues.attach(conn, sid, durable, pattern, settings, mayConfigure, () => conn.subs.get(sid) === sub).catch((err: unknown) => {
           if (conn.subs.get(sid) === sub) conn.subs.delete(sid);
           throw err;
         });
       }
       const written = this.durable.attach(conn, sid, durable, pattern, settings, mayConfigure);
-      conn.subs.set(sid, sub);
+      conn.subscribe(sid, sub);
       // An `err` instead of the `ok`: the subscription must not live on unknown to its client.
       return written?.catch((err: unknown) => {
         if (conn.subs.get(sid) !== sub) throw err;
@@ -71,7 +71,7 @@ export class PubSubCore {
     const sub: Subscription = f.group === undefined
       ? { conn, sid: f.sid, pattern: f.pattern }
       : { conn, sid: f.sid, pattern: f.pattern, group: f.group };
-    conn.subs.set(f.sid, sub);
+    conn.subscribe(f.sid, sub);
     this.router.add(sub);
     return this.cluster?.subscribed(sub);
   }
@@ -250,7 +250,7 @@ export class PubSubCore {
       sub.conn.deliver(sub.sid, message, { tag, ack, reply: f.reply });
     }
     this.count(entries.length, dropped);
-    conn.trackers.add(tracker);
+    conn.track(tracker);
     tracker.start(Math.min(f.timeout ?? this.options.receiptTimeoutMs, this.options.maxTimeoutMs));
   }
 

@@ -168,7 +168,7 @@ export class ReceiptTracker {
     this.done = true;
     clearTimeout(this.timer);
     this.release();
-    this.publisher.trackers.delete(this);
+    this.publisher.untrack(this);
     const receipt = this.receipt(timedOut);
     if (!this.gate) this.publisher.sendReceipt(receipt, reply);
     else this.gate.then(() => this.publisher.sendReceipt(receipt, reply), (err: unknown) => this.publisher.sendError(err, this.requestId));
