@@ -28,6 +28,8 @@ export class LeaseHeap<T> {
   constructor(
     private readonly expire: (item: T) => void,
     private readonly isCurrent: (item: T, at: number) => boolean = () => true,
+    /** The clock `at` is read on: wall time for what is stored, a monotonic one for what only lives in memory. */
+    private readonly now: () => number = Date.now,
   ) {}
 
   get size(): number {
@@ -76,14 +78,14 @@ export class LeaseHeap<T> {
     clearTimeout(this.timer);
     this.timerAt = next.at;
     // setTimeout caps at 2^31-1 ms; a later lease just re-arms when this fires.
-    this.timer = setTimeout(this.fire, Math.min(Math.max(0, next.at - Date.now()), 2 ** 31 - 1));
+    this.timer = setTimeout(this.fire, Math.min(Math.max(0, next.at - this.now()), 2 ** 31 - 1));
     this.timer.unref?.();
   }
 
   private readonly fire = (): void => {
     this.timer = undefined;
     this.timerAt = Infinity;
-    const now = Date.now();
+    const now = this.now();
     while (this.heap.length > 0 && this.heap[0]!.at <= now) {
       const { item, at } = this.take(0);
       if (this.isCurrent(item, at)) this.expire(item);

@@ -1,5 +1,6 @@
 import type { ReceiptFrame, ReceiverRef } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
+import type { Lease, LeaseHeap } from '../lease-heap.js';
 import type { Payload } from './payload.js';
 
 type Outcome = 'processed' | 'rejected' | 'lost';
@@ -29,7 +30,9 @@ export class ReceiptTracker {
   private readonly receivers: Receiver[] = [];
   private outstanding = 0;
   private dropped = 0;
-  private timer: NodeJS.Timeout | undefined;
+  /** Its place among the broker's receipt deadlines (one timer for all: no Timeout and closure per publish). */
+  private deadlines: LeaseHeap<ReceiptTracker> | undefined;
+  private lease: Lease<ReceiptTracker> | undefined;
   private done = false;
   private gate: Promise<void> | undefined;
   /** Receivers are still being added (a durable queue may deliver synchronously): do not answer yet. */
@@ -102,11 +105,17 @@ export class ReceiptTracker {
     return base;
   }
 
-  /** Starts the clock, or answers at once when nobody is left to wait for. */
-  start(timeoutMs: number): void {
+  /**
+   * Starts the clock on `deadlines`, whose expiry calls timeOut(), or answers at once when
+   * nobody is left to wait for.
+   */
+  start(timeoutMs: number, deadlines: LeaseHeap<ReceiptTracker>): void {
     this.started = true;
     if (this.outstanding === 0) this.finish(false);
-    else this.timer = setTimeout(() => this.finish(true), timeoutMs);
+    else {
+      this.deadlines = deadlines;
+      this.lease = deadlines.add(this, performance.now() + timeoutMs);
+    }
   }
 
   delivered(index: number): void {
@@ -146,7 +155,7 @@ export class ReceiptTracker {
   cancel(): void {
     if (this.done) return;
     this.done = true;
-    clearTimeout(this.timer);
+    this.clearDeadline();
     this.release();
     this.onFinish?.();
     this.onDone?.();
@@ -166,7 +175,7 @@ export class ReceiptTracker {
   private finish(timedOut: boolean, reply?: Payload): void {
     if (this.done) return;
     this.done = true;
-    clearTimeout(this.timer);
+    this.clearDeadline();
     this.release();
     this.publisher.trackers.delete(this);
     const receipt = this.receipt(timedOut);
@@ -176,34 +185,46 @@ export class ReceiptTracker {
     this.onDone?.();
   }
 
+  private clearDeadline(): void {
+    if (this.lease) this.deadlines!.remove(this.lease);
+  }
+
   /** Frees the delivery tags still held by receivers, so their late acks are ignored quietly. */
   private release(): void {
     for (const r of this.receivers) if (r.tag >= 0) r.conn!.releaseTag(r.tag);
   }
 
+  /** The lists are made only when they have entries: a request's receipt usually has none (issue 14). */
   private receipt(timedOut: boolean): ReceiptFrame {
-    const missing: ReceiverRef[] = [];
-    const queues: string[] = [];
-    const rejected: ReceiverRef[] = [];
+    let missing: ReceiverRef[] | undefined;
+    let queues: string[] | undefined;
+    let rejected: ReceiverRef[] | undefined;
     let delivered = 0;
     let processed = 0;
     for (const r of this.receivers) {
-      if (r.queue !== undefined) queues.push(r.queue);
+      if (r.queue !== undefined) (queues ??= []).push(r.queue);
       if (r.delivered) delivered++;
       if (r.outcome === 'processed') processed++;
-      if (r.outcome === 'rejected') rejected.push(r.reason === undefined ? ref(r) : { ...ref(r), reason: r.reason });
+      if (r.outcome === 'rejected') (rejected ??= []).push(r.reason === undefined ? ref(r) : { ...ref(r), reason: r.reason });
       const reached = this.stage === 'delivery' ? r.delivered : r.outcome === 'processed' || r.outcome === 'rejected';
-      if (!reached) missing.push(ref(r));
+      if (!reached) (missing ??= []).push(ref(r));
     }
     const receipt: ReceiptFrame = {
       t: 'receipt', re: this.requestId, mid: this.mid, stage: this.stage,
-      receivers: this.receivers.length, delivered, processed, failed: rejected.length, dropped: this.dropped,
-      timedOut, missing, rejected,
+      receivers: this.receivers.length, delivered, processed, failed: rejected?.length ?? 0, dropped: this.dropped,
+      timedOut, missing: missing ?? NONE, rejected: rejected ?? NONE,
     };
-    if (this.persistent) receipt.queues = queues;
+    if (this.persistent) receipt.queues = queues ?? NONE_QUEUED;
     return receipt;
   }
 }
+
+/**
+ * Shared empty lists for receipts: a receipt is encoded and let go (never kept or added to), so
+ * one frozen array serves them all.
+ */
+const NONE = Object.freeze([]) as unknown as ReceiverRef[];
+const NONE_QUEUED = Object.freeze([]) as unknown as string[];
 
 function ref(r: Receiver): ReceiverRef {
   if (r.remote !== undefined) return r.remote;
