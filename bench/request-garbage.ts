@@ -25,8 +25,8 @@ export interface RequestGarbage {
 
 interface GcLine { kind: string; freed: number }
 
-export async function requestGarbage(requests = 10_000): Promise<RequestGarbage> {
-  const script = fileURLToPath(new URL('./broker-process.js', import.meta.url));
+/** `script`: the compiled bench/broker-process.js (a test runs this file from its source). */
+export async function requestGarbage(requests = 10_000, script = fileURLToPath(new URL('./broker-process.js', import.meta.url))): Promise<RequestGarbage> {
   const child = spawn(process.execPath, ['--trace-gc-nvp', script], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const gcs: GcLine[] = [];
   let url: string | undefined;

@@ -3,7 +3,7 @@ import { hasQueueSettings, type AckLevel, type AckFrame, type NackFrame, type Wo
 import { assertPattern, assertTopic } from '../../protocol/topics.js';
 import type { Connection } from '../connection.js';
 import { Tally } from '../counted-map.js';
-import { LeaseHeap } from '../lease-heap.js';
+import { LeaseHeap } from '../../protocol/lease-heap.js';
 import type { ResolvedOptions } from '../options.js';
 import type { ClusterQueues } from '../cluster/durable/cluster-queues.js';
 import type { DurableCore } from './durable/durable-core.js';

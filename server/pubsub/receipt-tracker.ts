@@ -1,6 +1,6 @@
 import type { ReceiptFrame, ReceiverRef } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
-import type { Lease, LeaseHeap } from '../lease-heap.js';
+import type { Lease, LeaseHeap } from '../../protocol/lease-heap.js';
 import type { Payload } from './payload.js';
 
 type Outcome = 'processed' | 'rejected' | 'lost';

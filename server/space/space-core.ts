@@ -10,7 +10,7 @@ import type { ResolvedOptions } from '../options.js';
 import type { Store } from '../store/store.js';
 import { ConnectionHoldings, type Holdings } from './holdings.js';
 import { StoreRoom } from '../store/store-room.js';
-import { LeaseHeap } from '../lease-heap.js';
+import { LeaseHeap } from '../../protocol/lease-heap.js';
 import { OutWatches } from './out-watches.js';
 import { recoverSpaces } from './space-recovery.js';
 import { clusterUnsupported, type SpaceCluster } from './space-cluster.js';

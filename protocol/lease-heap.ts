@@ -12,8 +12,9 @@ interface Entry<T> extends Lease<T> {
 }
 
 /**
- * Leases on a binary min-heap with one timer for the earliest — tuple leases (server/space) and
- * the ttls of persistent messages (server/pubsub/durable): expiry costs O(log n) per lease,
+ * Leases on a binary min-heap with one timer for the earliest — tuple leases (server/space), the
+ * ttls of persistent messages (server/pubsub/durable), receipt timeouts (server/pubsub) and the
+ * SDK's call timeouts (client-sdk/pending-calls.ts), so no deadline costs a timer of its own: expiry costs O(log n) per lease,
  * never a periodic scan. Each entry knows its index, so an owner that
  * keeps the Lease returned by add() can move it (a renewal) or remove it (the item ended some
  * other way) in O(log n): the heap holds exactly the items still waiting to expire, and lets go
