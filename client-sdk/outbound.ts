@@ -246,6 +246,9 @@ export class Outbound {
     } finally {
       this.flushingTo = outer;
     }
+    // Nothing buffered: the frames were taken whole (ws copies what it masks; a browser counts
+    // what it sends in bufferedAmount, so there this never holds right after a send).
+    if (socket.bufferedAmount === 0) this.outbox.recycle();
     this.pending.sent(ids, this.conn.live);
   }
 
