@@ -11,9 +11,11 @@ import { requireBuilt } from './helpers/built.js';
 const SCRIPT = fileURLToPath(new URL('../dist/bench/broker-process.js', import.meta.url));
 
 /**
- * Bytes per round trip allowed. Measured: 11,400 on main before issue 14's work, 10,650-10,720
- * after the receipt timers and flush marks went (most of what is left is ws's and Node's
- * stream bookkeeping per frame, four frames a round trip, and msgpackr's decoding). Generous:
+ * Bytes per round trip allowed. Measured: 11,400 on main before issue 14's work, 9,960-9,990
+ * after it (receipt timers, flush marks, receipt lists, pooled frame buffers); most of what is
+ * left is ws's and Node's stream bookkeeping per frame, four frames a round trip, and
+ * msgpackr's decoding. Heap only: the 4 KiB frame buffers outside it, two per round trip before,
+ * are test/frame-writer.test.ts's (recycling). Generous:
  * it catches a new allocation of a few KB per request (a timer, a frame copy, a closure per
  * receiver), not noise.
  */
