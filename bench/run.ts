@@ -26,6 +26,7 @@ import { largeTransfer } from './large-transfer.js';
 import { peerRows, peersBench } from './peers.js';
 import { publisherFlood } from './publisher-flood.js';
 import { pubsubThroughput } from './pubsub-throughput.js';
+import { requestGarbage } from './request-garbage.js';
 import { requestLatency } from './request-latency.js';
 import { spaceIndex } from './space-index.js';
 import { spacePairs } from './space-pairs.js';
@@ -102,6 +103,10 @@ if (wanted('pubsub') || wanted('request') || wanted('space-pairs')) {
       const latency = await requestLatency(broker.url, quick ? 2_000 : 20_000);
       results.request_reply = latency;
       rows.push(['request/reply round trip', `p50 ${latency.p50Micros} µs, p99 ${latency.p99Micros} µs`, '']);
+      // Load-insensitive, unlike the latency above: a broker of its own, counting its allocation.
+      const garbage = await requestGarbage(quick ? 2_000 : 10_000);
+      results.request_garbage = garbage;
+      rows.push(['request/reply broker garbage', `${garbage.bytesPerRequest} B per round trip, ${garbage.scavengesPer10k} scavenges and ${garbage.otherGcsPer10k} other GCs per 10,000`, '']);
     }
     if (wanted('space-pairs')) {
       await spacePairs(broker.url, 'handover', 20_000); // warm-up: JIT on both sides

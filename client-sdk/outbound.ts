@@ -7,6 +7,7 @@ import { assertTopic } from '../protocol/topics.js';
 import { refusedWhileDraining } from '../protocol/draining.js';
 import type { Piece } from '../protocol/codec.js';
 import type { ConnectionState } from './connection-state.js';
+import type { Socket } from './transport.js';
 import type { PublishOptions } from './options.js';
 import { Outbox } from './outbox.js';
 import type { PendingCalls } from './pending-calls.js';
@@ -198,8 +199,21 @@ export class Outbound {
   scheduleFlush(): void {
     if (this.flushScheduled || !this.conn.live) return;
     this.flushScheduled = true;
-    queueMicrotask(() => this.flushNow());
+    // Not queueMicrotask: in Node it makes an AsyncResource and a bound function per call (~500
+    // bytes a request, issue 14); a reaction on a settled promise is a microtask as well.
+    void RESOLVED.then(this.flushSoon);
   }
+
+  /** Made once: a closure per flush was garbage per request (issue 14). */
+  private readonly flushSoon = (): void => this.flushNow();
+  /** The socket flushNow() writes to, for the two below. */
+  private flushingTo: Socket | undefined;
+  private readonly write = (frame: Uint8Array | string): void => this.flushingTo!.send(frame);
+  private readonly sendLarge = (piece: Piece): void => {
+    const chain = this.conn.chain;
+    if (chain) chain.send(piece);
+    else this.flushingTo!.send(piece);
+  };
 
   /**
    * Acks, nacks and pings leave at the end of the turn, not of the microtask: a consumer
@@ -224,8 +238,17 @@ export class Outbound {
       this.rcvTags = [];
     }
     if (this.outbox.isEmpty) return;
-    const chain = this.conn.chain;
-    const ids = this.outbox.drain((f) => socket.send(f), (piece) => (chain ? chain.send(piece) : socket.send(piece)));
+    const outer = this.flushingTo;
+    this.flushingTo = socket;
+    let ids: number[];
+    try {
+      ids = this.outbox.drain(this.write, this.sendLarge);
+    } finally {
+      this.flushingTo = outer;
+    }
+    // Nothing buffered: the frames were taken whole (ws copies what it masks; a browser counts
+    // what it sends in bufferedAmount, so there this never holds right after a send).
+    if (socket.bufferedAmount === 0) this.outbox.recycle();
     this.pending.sent(ids, this.conn.live);
   }
 

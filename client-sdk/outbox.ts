@@ -96,6 +96,11 @@ export class Outbox {
     this.largeBytes = this.large.reduce((n, m) => n + m.piece.length, 0);
   }
 
+  /** The socket took the frames of the last drain() whole: their buffer may serve the next frame (FrameWriter.recycle). */
+  recycle(): void {
+    this.writer.recycle?.();
+  }
+
   /** Writes everything as frames, and large messages through `sendLarge`; returns the request ids that left. */
   drain(write: (frame: Uint8Array | string) => void, sendLarge: (piece: Piece) => void): number[] {
     if (this.first.length > 0) {

@@ -14,6 +14,11 @@ export interface FrameWriter {
   piece(piece: Piece): void;
   /** The frames written so far; the writer starts empty again. */
   take(): (Uint8Array | string)[];
+  /**
+   * The socket has taken the frames of the last take() and holds no reference to them (its
+   * buffered amount is 0 right after sending): the last one's buffer may serve another frame.
+   */
+  recycle?(): void;
 }
 
 const HEADER = 5; // array32 header, written when the frame is sealed
@@ -25,7 +30,10 @@ class SealedFrames<F> {
   messages = 0;
 
   push(frame: F, bytes: number, messages: number): void {
-    this.frames.push(frame);
+    // Most flushes take one frame: made to that size, where an empty array's first push
+    // reserves 17 slots (~150 bytes per flush, issue 14).
+    if (this.frames.length === 0) this.frames = [frame];
+    else this.frames.push(frame);
     this.bytes += bytes;
     this.messages += messages;
   }
@@ -49,6 +57,15 @@ const NodeBuffer = (globalThis as { Buffer?: { allocUnsafe(size: number): Uint8A
 const allocate: (size: number) => Uint8Array = NodeBuffer ? (size) => NodeBuffer.allocUnsafe(size) : (size) => new Uint8Array(size);
 /** The buffer of a writer between frames, shared: nothing is written to it (begin() grows it first). */
 const NO_BYTES = new Uint8Array(0);
+/**
+ * Frame buffers of MIN_CAPACITY bytes handed back by recycle(), for the next frame of any writer
+ * in this process. Without it every frame of every connection got a buffer of its own, 4 KiB
+ * outside the heap each (allocUnsafe does not pool that size): 8 KiB per request/reply in the
+ * broker, enough to drive V8 into full collections by external-memory pressure (issue 14).
+ * Shared and bounded, so no connection keeps a buffer while idle.
+ */
+const framePool: Uint8Array[] = [];
+const FRAME_POOL_MAX = 64;
 /** Messages of this many bytes or more are sent as frames of their own rather than copied into one. */
 const ALONE_BYTES = 16 * 1024;
 
@@ -58,6 +75,8 @@ export class MsgpackFrameWriter implements FrameWriter {
   private count = 0;
   private readonly sealed = new SealedFrames<Uint8Array>();
   private capacity = MIN_CAPACITY;
+  /** The buffer of the frame sealed last, which recycle() may give back to the pool. */
+  private lastSealed: Uint8Array | undefined;
 
   constructor(private readonly maxFrameBytes: number) {
     this.buf = NO_BYTES;
@@ -117,6 +136,12 @@ export class MsgpackFrameWriter implements FrameWriter {
     return this.sealed.take();
   }
 
+  recycle(): void {
+    const buf = this.lastSealed;
+    this.lastSealed = undefined;
+    if (buf !== undefined && buf.length === MIN_CAPACITY && framePool.length < FRAME_POOL_MAX) framePool.push(buf);
+  }
+
   private seal(): void {
     const buf = this.buf;
     buf[0] = 0xdd;
@@ -125,6 +150,7 @@ export class MsgpackFrameWriter implements FrameWriter {
     buf[3] = (this.count >>> 8) & 0xff;
     buf[4] = this.count & 0xff;
     this.sealed.push(buf.subarray(0, this.pos), this.pos - HEADER, this.count);
+    this.lastSealed = buf;
     // The next frame starts at the size this one reached: steady streams allocate once per frame.
     this.capacity = Math.max(MIN_CAPACITY, Math.min(this.pos, this.maxFrameBytes + HEADER));
     this.buf = NO_BYTES;
@@ -133,7 +159,8 @@ export class MsgpackFrameWriter implements FrameWriter {
   }
 
   private grow(needed: number): void {
-    const next = allocate(Math.max(needed, this.capacity, this.buf.length * 2));
+    const size = Math.max(needed, this.capacity, this.buf.length * 2);
+    const next = size === MIN_CAPACITY && framePool.length > 0 ? framePool.pop()! : allocate(size);
     if (this.pos > HEADER) next.set(this.buf.subarray(HEADER, this.pos), HEADER);
     this.buf = next;
   }

@@ -371,6 +371,8 @@ export class Connection {
     if (this.droppedUnreported > 0) this.reportDrops();
     const binary = this.codec.name === 'msgpack';
     for (const frame of this.writer.take()) this.ws.send(frame, { binary });
+    // Nothing buffered: the kernel took the frames whole, so their memory may be written again.
+    if (this.ws.bufferedAmount === 0) this.writer.recycle?.();
     if (this.socketFull) this.pauseUntilDrained();
     else this.wakeWritable();
     if (this.drainWaiters.length > 0) {

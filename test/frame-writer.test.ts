@@ -55,3 +55,33 @@ test('a MessagePack message of 16 KiB or more leaves bare in its own frame, unco
   expect(frames[1]).toBe(big);
   expect(frames.map((f) => msgpackCodec.decode(f, true))).toEqual([[{ a: 1 }], [packr.unpack(big)], [{ a: 2 }]]);
 });
+
+test('a recycled frame buffer serves the next small frame of any writer; one not recycled is never written again', () => {
+  const a = msgpackCodec.createWriter(1 << 20);
+  const b = msgpackCodec.createWriter(1 << 20);
+  a.piece(msgpackCodec.encode({ t: 'pub', topic: 'a', data: 1 }));
+  const [first] = a.take() as Uint8Array[];
+  const kept = Uint8Array.from(first!);
+  // Not recycled (the socket still holds it): the next frames get other memory.
+  b.piece(msgpackCodec.encode({ t: 'pub', topic: 'b', data: 2 }));
+  const [second] = b.take() as Uint8Array[];
+  expect(second!.buffer).not.toBe(first!.buffer);
+  expect(first).toEqual(kept);
+  // Recycled (the socket took it whole): the next small frame of another writer reuses it.
+  a.recycle!();
+  b.piece(msgpackCodec.encode({ t: 'pub', topic: 'c', data: 3 }));
+  const [third] = b.take() as Uint8Array[];
+  expect(third!.buffer).toBe(first!.buffer);
+  expect(msgpackCodec.decode(third!, true)).toEqual([{ t: 'pub', topic: 'c', data: 3 }]);
+  // A recycle with nothing sealed since gives nothing back twice.
+  a.recycle!();
+  b.recycle!();
+  b.recycle!();
+  const c = msgpackCodec.createWriter(1 << 20);
+  const d = msgpackCodec.createWriter(1 << 20);
+  c.piece(msgpackCodec.encode({ t: 'x' }));
+  d.piece(msgpackCodec.encode({ t: 'y' }));
+  const [fromC] = c.take() as Uint8Array[];
+  const [fromD] = d.take() as Uint8Array[];
+  expect(fromC!.buffer).not.toBe(fromD!.buffer);
+});

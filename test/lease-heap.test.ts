@@ -1,8 +1,8 @@
 /**
- * The lease heap (server/space/lease-heap.ts): leases expire in the order of their ends, a
+ * The lease heap (protocol/lease-heap.ts): leases expire in the order of their ends, a
  * moved lease keeps its one entry, and a removed one leaves the heap at once and never expires.
  */
-import { LeaseHeap, type Lease } from '../server/lease-heap.js';
+import { LeaseHeap, type Lease } from '../protocol/lease-heap.js';
 
 interface Item {
   name: number;

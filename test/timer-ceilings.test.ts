@@ -111,8 +111,12 @@ describe.each(CODECS)('%s codec', (codec) => {
 
     const asked = delays.slice(start);
     expect(asked.filter((ms) => ms >= OVERFLOW)).toEqual([]);
-    // ackWait, the receipt timeouts, the out's wait, the reservation, the blocked in, the heartbeat, the handshake.
-    expect(asked.filter((ms) => ms === max).length).toBeGreaterThanOrEqual(8);
+    // ackWait, the receipt timeouts, the out's wait, the reservation, the blocked in, the heartbeat,
+    // the handshake. The two receipts share the broker's one receipt timer (a LeaseHeap on a
+    // monotonic clock, issue 14), which is armed once, with what is left of the first deadline:
+    // a fraction of a millisecond under max (so are those of heaps on Date.now across a tick).
+    expect(asked.filter((ms) => ms === max).length).toBeGreaterThanOrEqual(5);
+    expect(asked.filter((ms) => ms <= max && ms > max - 1_000).length).toBeGreaterThanOrEqual(7);
   });
 });
 

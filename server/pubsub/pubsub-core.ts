@@ -3,6 +3,7 @@ import { hasQueueSettings, type AckLevel, type AckFrame, type NackFrame, type Wo
 import { assertPattern, assertTopic } from '../../protocol/topics.js';
 import type { Connection } from '../connection.js';
 import { Tally } from '../counted-map.js';
+import { LeaseHeap } from '../../protocol/lease-heap.js';
 import type { ResolvedOptions } from '../options.js';
 import type { ClusterQueues } from '../cluster/durable/cluster-queues.js';
 import type { DurableCore } from './durable/durable-core.js';
@@ -24,6 +25,8 @@ export class PubSubCore {
   readonly stats = { published: 0, persistent: 0, delivered: 0, dropped: 0 };
   /** Subscriptions of all connections: each connection's `subs` counts into it (maxSubscriptionsTotal). */
   readonly subscriptions = new Tally();
+  /** When receipts time out, on a monotonic clock: one timer for all of them (DESIGN.md §5 "Time"). */
+  private readonly receiptDeadlines = new LeaseHeap<ReceiptTracker>((tracker) => tracker.timeOut(), undefined, () => performance.now());
   /** The bus to the other nodes of a cluster (server/cluster/); undefined on a broker on its own. */
   cluster: ClusterLink | undefined;
 
@@ -251,7 +254,7 @@ export class PubSubCore {
     }
     this.count(entries.length, dropped);
     conn.track(tracker);
-    tracker.start(Math.min(f.timeout ?? this.options.receiptTimeoutMs, this.options.maxTimeoutMs));
+    tracker.start(Math.min(f.timeout ?? this.options.receiptTimeoutMs, this.options.maxTimeoutMs), this.receiptDeadlines);
   }
 
   received(conn: Connection, f: RcvFrame): void {

@@ -1,5 +1,6 @@
 import type { ReceiptFrame, ReceiverRef } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
+import type { Lease, LeaseHeap } from '../../protocol/lease-heap.js';
 import type { Payload } from './payload.js';
 
 type Outcome = 'processed' | 'rejected' | 'lost';
@@ -26,10 +27,16 @@ interface Receiver {
  * receipt to the publisher once.
  */
 export class ReceiptTracker {
-  private readonly receivers: Receiver[] = [];
+  /**
+   * Made with its first receiver, to that size: an empty array's first push reserves 17 slots,
+   * for a request's one receiver (issue 14).
+   */
+  private receivers: Receiver[] = NO_RECEIVERS;
   private outstanding = 0;
   private dropped = 0;
-  private timer: NodeJS.Timeout | undefined;
+  /** Its place among the broker's receipt deadlines (one timer for all: no Timeout and closure per publish). */
+  private deadlines: LeaseHeap<ReceiptTracker> | undefined;
+  private lease: Lease<ReceiptTracker> | undefined;
   private done = false;
   private gate: Promise<void> | undefined;
   /** Receivers are still being added (a durable queue may deliver synchronously): do not answer yet. */
@@ -57,15 +64,14 @@ export class ReceiptTracker {
   add(conn: Connection, sid: number, group: string | undefined): number {
     this.outstanding++;
     const tag = conn.trackTag(this, this.receivers.length);
-    this.receivers.push({ conn, sid, group, tag, delivered: false, settled: false });
+    this.push(receiver(conn, sid, group, undefined, undefined, tag, undefined));
     return tag;
   }
 
   /** A durable subscription: it reaches delivery when a consumer gets the message, processing when one acks it. */
   addQueue(name: string): number {
     this.outstanding++;
-    this.receivers.push({ queue: name, tag: -1, delivered: false, settled: false });
-    return this.receivers.length - 1;
+    return this.push(receiver(undefined, undefined, undefined, name, undefined, -1, undefined));
   }
 
   /** The receipt goes out only once this resolves as well: a persistent message is acknowledged only when on disk. */
@@ -76,7 +82,7 @@ export class ReceiptTracker {
   /** A receiver that never got the message (its outbound buffer was full). */
   addDropped(conn: Connection, sid: number, group: string | undefined): void {
     this.dropped++;
-    this.receivers.push({ conn, sid, group, tag: -1, delivered: false, outcome: 'lost', settled: true });
+    this.push(receiver(conn, sid, group, undefined, undefined, -1, 'lost'));
   }
 
   /** Another node of a cluster got the message: the receipt waits for its report (addRemote) too. */
@@ -92,21 +98,27 @@ export class ReceiptTracker {
     const base = this.receivers.length;
     for (const remote of receivers) {
       this.outstanding++;
-      this.receivers.push({ remote, tag: -1, delivered: false, settled: false });
+      this.push(receiver(undefined, undefined, undefined, undefined, remote, -1, undefined));
     }
     for (const remote of dropped) {
       this.dropped++;
-      this.receivers.push({ remote, tag: -1, delivered: false, outcome: 'lost', settled: true });
+      this.push(receiver(undefined, undefined, undefined, undefined, remote, -1, 'lost'));
     }
     if (--this.outstanding === 0 && this.started) this.finish(false);
     return base;
   }
 
-  /** Starts the clock, or answers at once when nobody is left to wait for. */
-  start(timeoutMs: number): void {
+  /**
+   * Starts the clock on `deadlines`, whose expiry calls timeOut(), or answers at once when
+   * nobody is left to wait for.
+   */
+  start(timeoutMs: number, deadlines: LeaseHeap<ReceiptTracker>): void {
     this.started = true;
     if (this.outstanding === 0) this.finish(false);
-    else this.timer = setTimeout(() => this.finish(true), timeoutMs);
+    else {
+      this.deadlines = deadlines;
+      this.lease = deadlines.add(this, performance.now() + timeoutMs);
+    }
   }
 
   delivered(index: number): void {
@@ -146,7 +158,7 @@ export class ReceiptTracker {
   cancel(): void {
     if (this.done) return;
     this.done = true;
-    clearTimeout(this.timer);
+    this.clearDeadline();
     this.release();
     this.onFinish?.();
     this.onDone?.();
@@ -166,7 +178,7 @@ export class ReceiptTracker {
   private finish(timedOut: boolean, reply?: Payload): void {
     if (this.done) return;
     this.done = true;
-    clearTimeout(this.timer);
+    this.clearDeadline();
     this.release();
     this.publisher.untrack(this);
     const receipt = this.receipt(timedOut);
@@ -176,34 +188,66 @@ export class ReceiptTracker {
     this.onDone?.();
   }
 
+  private clearDeadline(): void {
+    if (this.lease) this.deadlines!.remove(this.lease);
+  }
+
+  /** Adds `r`; returns its index. */
+  private push(r: Receiver): number {
+    if (this.receivers === NO_RECEIVERS) this.receivers = [r];
+    else this.receivers.push(r);
+    return this.receivers.length - 1;
+  }
+
   /** Frees the delivery tags still held by receivers, so their late acks are ignored quietly. */
   private release(): void {
     for (const r of this.receivers) if (r.tag >= 0) r.conn!.releaseTag(r.tag);
   }
 
+  /** The lists are made only when they have entries: a request's receipt usually has none (issue 14). */
   private receipt(timedOut: boolean): ReceiptFrame {
-    const missing: ReceiverRef[] = [];
-    const queues: string[] = [];
-    const rejected: ReceiverRef[] = [];
+    let missing: ReceiverRef[] | undefined;
+    let queues: string[] | undefined;
+    let rejected: ReceiverRef[] | undefined;
     let delivered = 0;
     let processed = 0;
     for (const r of this.receivers) {
-      if (r.queue !== undefined) queues.push(r.queue);
+      if (r.queue !== undefined) (queues ??= []).push(r.queue);
       if (r.delivered) delivered++;
       if (r.outcome === 'processed') processed++;
-      if (r.outcome === 'rejected') rejected.push(r.reason === undefined ? ref(r) : { ...ref(r), reason: r.reason });
+      if (r.outcome === 'rejected') (rejected ??= []).push(r.reason === undefined ? ref(r) : { ...ref(r), reason: r.reason });
       const reached = this.stage === 'delivery' ? r.delivered : r.outcome === 'processed' || r.outcome === 'rejected';
-      if (!reached) missing.push(ref(r));
+      if (!reached) (missing ??= []).push(ref(r));
     }
     const receipt: ReceiptFrame = {
       t: 'receipt', re: this.requestId, mid: this.mid, stage: this.stage,
-      receivers: this.receivers.length, delivered, processed, failed: rejected.length, dropped: this.dropped,
-      timedOut, missing, rejected,
+      receivers: this.receivers.length, delivered, processed, failed: rejected?.length ?? 0, dropped: this.dropped,
+      timedOut, missing: missing ?? NONE, rejected: rejected ?? NONE,
     };
-    if (this.persistent) receipt.queues = queues;
+    if (this.persistent) receipt.queues = queues ?? NONE_QUEUED;
     return receipt;
   }
 }
+
+const NO_RECEIVERS: Receiver[] = [];
+
+/**
+ * Every receiver with all its fields from the start: one shape for all of them, and no property
+ * store allocated when an outcome is set later.
+ */
+function receiver(
+  conn: Connection | undefined, sid: number | undefined, group: string | undefined, queue: string | undefined,
+  remote: ReceiverRef | undefined, tag: number, outcome: 'lost' | undefined,
+): Receiver {
+  return { conn, sid, group, queue, remote, tag, delivered: false, outcome, reason: undefined, settled: outcome !== undefined };
+}
+
+/**
+ * Shared empty lists for receipts: a receipt is encoded and let go (never kept or added to), so
+ * one frozen array serves them all.
+ */
+const NONE = Object.freeze([]) as unknown as ReceiverRef[];
+const NONE_QUEUED = Object.freeze([]) as unknown as string[];
 
 function ref(r: Receiver): ReceiverRef {
   if (r.remote !== undefined) return r.remote;

@@ -9,7 +9,7 @@ import { Tally } from '../counted-map.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Store } from '../store/store.js';
 import { ConnectionHoldings, type Holdings } from './holdings.js';
-import { LeaseHeap } from '../lease-heap.js';
+import { LeaseHeap } from '../../protocol/lease-heap.js';
 import { OutWatches } from './out-watches.js';
 import { recoverSpaces } from './space-recovery.js';
 import type { SpaceCluster } from './space-cluster.js';

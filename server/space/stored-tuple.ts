@@ -1,6 +1,6 @@
 import { packr } from '../../protocol/codec.js';
 import type { Headers } from '../../protocol/headers.js';
-import type { Lease } from '../lease-heap.js';
+import type { Lease } from '../../protocol/lease-heap.js';
 import { canonicalKey } from './values.js';
 
 /** A tuple in a space, with what the indexes need computed once when it is written. */

@@ -11,7 +11,7 @@ import { TopicTrie } from '../topic-trie.js';
 import { ConsumerAttachments } from './consumer-attachments.js';
 import { DurableQueue } from './durable-queue.js';
 import type { QueueHost, QueueLine } from './queue-line.js';
-import { LeaseHeap } from '../../lease-heap.js';
+import { LeaseHeap } from '../../../protocol/lease-heap.js';
 import { ExpiryIndex } from './expiry-index.js';
 import { StoreRoom } from '../../store/store-room.js';
 import { DedupeWindow } from './dedupe-window.js';

@@ -1,4 +1,4 @@
-import { LeaseHeap, type Lease } from '../../lease-heap.js';
+import { LeaseHeap, type Lease } from '../../../protocol/lease-heap.js';
 import type { Store, StoreWrite } from '../../store/store.js';
 import { EXPIRY_PREFIX } from './queue-records.js';
 

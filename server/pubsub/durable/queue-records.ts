@@ -1,7 +1,7 @@
 import type { Headers } from '../../../protocol/headers.js';
 import { MAX_DURATION_MS } from '../../../protocol/limits.js';
 import type { Key, StoreWrite } from '../../store/store.js';
-import type { Lease } from '../../lease-heap.js';
+import type { Lease } from '../../../protocol/lease-heap.js';
 
 /**
  * How durable subscriptions lie in the Store:

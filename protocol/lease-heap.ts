@@ -12,8 +12,9 @@ interface Entry<T> extends Lease<T> {
 }
 
 /**
- * Leases on a binary min-heap with one timer for the earliest — tuple leases (server/space) and
- * the ttls of persistent messages (server/pubsub/durable): expiry costs O(log n) per lease,
+ * Leases on a binary min-heap with one timer for the earliest — tuple leases (server/space), the
+ * ttls of persistent messages (server/pubsub/durable), receipt timeouts (server/pubsub) and the
+ * SDK's call timeouts (client-sdk/pending-calls.ts), so no deadline costs a timer of its own: expiry costs O(log n) per lease,
  * never a periodic scan. Each entry knows its index, so an owner that
  * keeps the Lease returned by add() can move it (a renewal) or remove it (the item ended some
  * other way) in O(log n): the heap holds exactly the items still waiting to expire, and lets go
@@ -28,6 +29,8 @@ export class LeaseHeap<T> {
   constructor(
     private readonly expire: (item: T) => void,
     private readonly isCurrent: (item: T, at: number) => boolean = () => true,
+    /** The clock `at` is read on: wall time for what is stored, a monotonic one for what only lives in memory. */
+    private readonly now: () => number = Date.now,
   ) {}
 
   get size(): number {
@@ -76,14 +79,14 @@ export class LeaseHeap<T> {
     clearTimeout(this.timer);
     this.timerAt = next.at;
     // setTimeout caps at 2^31-1 ms; a later lease just re-arms when this fires.
-    this.timer = setTimeout(this.fire, Math.min(Math.max(0, next.at - Date.now()), 2 ** 31 - 1));
+    this.timer = setTimeout(this.fire, Math.min(Math.max(0, next.at - this.now()), 2 ** 31 - 1));
     this.timer.unref?.();
   }
 
   private readonly fire = (): void => {
     this.timer = undefined;
     this.timerAt = Infinity;
-    const now = Date.now();
+    const now = this.now();
     while (this.heap.length > 0 && this.heap[0]!.at <= now) {
       const { item, at } = this.take(0);
       if (this.isCurrent(item, at)) this.expire(item);
