@@ -12,6 +12,7 @@ import { interestSeen } from './helpers/cluster.js';
 import { RedisServer } from './helpers/redis-server.js';
 import { serveProcess, type ServeProcess } from './helpers/serve-process.js';
 import { take, until } from './helpers/setup.js';
+import { waitersFiled } from './helpers/cluster-redis.js';
 
 const SLOW = 60_000; // three Node processes starting beside other suites on two cores
 let redis: RedisServer;
@@ -100,22 +101,15 @@ test('receipts across processes name the receiver on another node that did not p
   expect(receipt.missing).toEqual([{ connection: expect.stringMatching(/^c\d+-/), sid: silent.sid }]);
 }, SLOW);
 
-/** Resolves once Redis has `n` blocked requests of `arity` filed in `space`. */
-async function waitersFiled(space: string, arity: number, n: number): Promise<void> {
-  let filed = 0;
-  await until(() => filed === n, 10_000, async () => {
-    filed = await inspect.zcard(`{ls:${space}}:w:${arity}`);
-  });
-}
 
 test('tuples across processes: an in blocked on each node is served in arrival order by outs from the others', async () => {
   const [a, b, c] = await Promise.all([on(0), on(1), on(2)]);
   const first = b.space('jobs').in<[string, number]>(['resize', { $type: 'integer' }]);
-  await waitersFiled('jobs', 2, 1);
+  await waitersFiled(inspect, 'jobs', 2, 1);
   const second = c.space('jobs').in<[string, number]>(['resize', { $any: true }]);
-  await waitersFiled('jobs', 2, 2);
+  await waitersFiled(inspect, 'jobs', 2, 2);
   const third = a.space('jobs').in<[string, number]>(['resize', { $any: true }]);
-  await waitersFiled('jobs', 2, 3);
+  await waitersFiled(inspect, 'jobs', 2, 3);
   await a.space('jobs').out(['resize', 'cat.png']); // the first does not match: the second takes it
   await c.space('jobs').out(['resize', 1]);
   await b.space('jobs').out(['resize', 2]);

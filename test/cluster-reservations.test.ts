@@ -4,31 +4,21 @@
  * reservation or the taker leaving put it back where it was, served to waiters in arrival order.
  * The SIGKILL test runs the built CLI (`npm run build`).
  */
-import { Redis } from 'ioredis';
 import { connect } from '../client-sdk/index.js';
 import { ChildTracker } from './helpers/child-process.js';
 import { testCluster } from './helpers/cluster.js';
 import { rawClients } from './helpers/raw-client.js';
-import { RedisServer } from './helpers/redis-server.js';
+import { clusterRedis } from './helpers/cluster-redis.js';
 import { serveProcess } from './helpers/serve-process.js';
 import { take, until } from './helpers/setup.js';
 
-let redis: RedisServer;
-let inspect: Redis;
+const shared = clusterRedis();
 const t = testCluster();
 const raw = rawClients();
 const children = new ChildTracker();
 
-beforeAll(async () => {
-  redis = await RedisServer.start();
-  inspect = new Redis(redis.url);
-});
-afterAll(async () => {
-  inspect.disconnect();
-  await redis.destroy();
-});
 beforeEach(async () => {
-  await t.start(redis.url, 3);
+  await t.start(shared.server.url, 3);
 });
 afterEach(async () => {
   await raw.closeAll();
@@ -36,19 +26,12 @@ afterEach(async () => {
   await t.cleanup();
 });
 
-async function waitersFiled(space: string, arity: number, n: number): Promise<void> {
-  let filed = 0;
-  await until(() => filed === n, 5_000, async () => {
-    filed = await inspect.zcard(`{ls:${space}}:w:${arity}`);
-  });
-}
-
 /** Nothing of a reservation is left in Redis: its entry in the space and its filed end. */
 async function noReservations(space: string): Promise<void> {
   let left = -1;
   await until(() => left === 0, 5_000, async () => {
-    const filed = (await inspect.zrange('{linden}:reservations', 0, -1)).filter((m) => m.endsWith(` ${space}`));
-    left = (await inspect.hlen(`{ls:${space}}:r`)) + filed.length;
+    const filed = (await shared.inspect.zrange('{linden}:reservations', 0, -1)).filter((m) => m.endsWith(` ${space}`));
+    left = (await shared.inspect.hlen(`{ls:${space}}:r`)) + filed.length;
   });
 }
 
@@ -68,7 +51,7 @@ describe('cluster reservations', () => {
     expect(event).toMatchObject({ type: 'in', tuple: ['job', 1], id: r.id });
     await expect(r.ack()).rejects.toMatchObject({ code: 'UNKNOWN_ID' });
     expect(await c.space('acked').inp(['job', { $any: true }])).toBeNull();
-    expect(await inspect.hlen('{ls:acked}:t')).toBe(0);
+    expect(await shared.inspect.hlen('{ls:acked}:t')).toBe(0);
     await noReservations('acked');
   });
 
@@ -88,9 +71,9 @@ describe('cluster reservations', () => {
   test('a tuple put back goes to the waiters of every node in arrival order, as an out would', async () => {
     const [a, b, c] = await Promise.all([t.client(0), t.client(1), t.client(2)]);
     const first = b.space('queue').in(['job', { $any: true }], { reserve: 60_000 });
-    await waitersFiled('queue', 2, 1);
+    await shared.waitersFiled('queue', 2, 1);
     const second = c.space('queue').in(['job', { $any: true }]);
-    await waitersFiled('queue', 2, 2);
+    await shared.waitersFiled('queue', 2, 2);
     await a.space('queue').out(['job', 1]); // handed to the first waiter, reserved for it
     const r = (await first)!;
     expect(r.tuple).toEqual(['job', 1]);
@@ -126,7 +109,7 @@ describe('cluster reservations', () => {
     await a.space('late').out(['job', 2]);
     expect((await c.space('late').in(['job', 2], { reserve: 60_000 }))!.tuple).toEqual(['job', 2]);
     const back = b.space('late').in(['job', 2], { timeout: 10_000 });
-    await waitersFiled('late', 2, 1);
+    await shared.waitersFiled('late', 2, 1);
     await c.close();
     expect(await back).toEqual(['job', 2]);
     await noReservations('late');
@@ -143,14 +126,14 @@ describe('cluster reservations', () => {
   });
 
   test('the taker\'s broker process SIGKILLed: another node puts the tuple back once the reservation ends', async () => {
-    const doomed = await serveProcess(children, ['--redis', redis.url, '--memory', '--log-level', 'warn']);
+    const doomed = await serveProcess(children, ['--redis', shared.server.url, '--memory', '--log-level', 'warn']);
     const taker = await connect(doomed.url, { reconnect: false });
     const b = await t.client(1);
     await b.space('killed').out(['job', 1]);
     const started = Date.now();
     expect((await taker.space('killed').in(['job', 1], { reserve: 1_000 }))!.tuple).toEqual(['job', 1]);
     const back = b.space('killed').in(['job', 1], { timeout: 15_000 });
-    await waitersFiled('killed', 2, 1);
+    await shared.waitersFiled('killed', 2, 1);
     doomed.child.child.kill('SIGKILL');
     await doomed.child.exited;
     expect(await back).toEqual(['job', 1]);

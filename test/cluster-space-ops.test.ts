@@ -1,33 +1,15 @@
-import { Redis } from 'ioredis';
 import { testCluster } from './helpers/cluster.js';
-import { RedisServer } from './helpers/redis-server.js';
+import { clusterRedis } from './helpers/cluster-redis.js';
 import { take, until } from './helpers/setup.js';
 
 // out with ack delivery/processing and batch, with writer and takers on different nodes of one Redis.
-let redis: RedisServer;
-let inspect: Redis;
+const shared = clusterRedis();
 const t = testCluster();
 
-beforeAll(async () => {
-  redis = await RedisServer.start();
-  inspect = new Redis(redis.url);
-});
-afterAll(async () => {
-  inspect.disconnect();
-  await redis.destroy();
-});
 beforeEach(async () => {
-  await t.start(redis.url, 2, { maxTuplesPerSpace: 50 });
+  await t.start(shared.server.url, 2, { maxTuplesPerSpace: 50 });
 });
 afterEach(() => t.cleanup());
-
-/** Resolves once Redis has `n` blocked requests of `arity` filed in `space`. */
-async function waitersFiled(space: string, arity: number, n: number): Promise<void> {
-  let filed = 0;
-  await until(() => filed === n, 5_000, async () => {
-    filed = await inspect.zcard(`{ls:${space}}:w:${arity}`);
-  });
-}
 
 /** Resolves once `check` answers true (asked again every few ms). */
 async function eventually(check: () => Promise<boolean>): Promise<void> {
@@ -62,7 +44,7 @@ describe('cluster out with ack delivery and processing', () => {
   test('a waiting in on another node is handed the tuple; a plain inp there counts as processing', async () => {
     const [a, b] = await Promise.all([t.client(0), t.client(1)]);
     const taking = b.space('sync2').in(['now']);
-    await waitersFiled('sync2', 1, 1);
+    await shared.waitersFiled('sync2', 1, 1);
     expect(await a.space('sync2').out(['now'], { ack: 'processing' })).toMatchObject({ stage: 'processing', reached: true, timedOut: false });
     expect(await taking).toEqual(['now']);
     const later = a.space('sync2').out(['later'], { ack: 'delivery' });
@@ -79,15 +61,15 @@ describe('cluster out with ack delivery and processing', () => {
     const [a, b] = await Promise.all([t.client(0), t.client(1)]);
     // A plain waiting in: processing once its node served it, the hand-off's claim ended in Redis.
     const plain = b.space('handoff').in(['plain']);
-    await waitersFiled('handoff', 1, 1);
+    await shared.waitersFiled('handoff', 1, 1);
     expect(await a.space('handoff').out(['plain'], { ack: 'processing' })).toMatchObject({ stage: 'processing', reached: true, timedOut: false });
     expect(await plain).toEqual(['plain']);
-    await eventually(async () => (await inspect.hlen('{ls:handoff}:r')) === 0 && (await inspect.zcard('{linden}:reservations')) === 0);
-    expect(await inspect.hlen('{ls:handoff}:t')).toBe(0);
-    expect(await inspect.zcard('{linden}:offers')).toBe(0);
+    await eventually(async () => (await shared.inspect.hlen('{ls:handoff}:r')) === 0 && (await shared.inspect.zcard('{linden}:reservations')) === 0);
+    expect(await shared.inspect.hlen('{ls:handoff}:t')).toBe(0);
+    expect(await shared.inspect.zcard('{linden}:offers')).toBe(0);
     // A reserving waiting in: handed over under its reservation, processing only at its ack.
     const reserving = b.space('handoff').in(['held'], { reserve: 60_000 });
-    await waitersFiled('handoff', 1, 1);
+    await shared.waitersFiled('handoff', 1, 1);
     const processed = a.space('handoff').out(['held'], { ack: 'processing' });
     const r = (await reserving)!;
     expect(r.tuple).toEqual(['held']);
@@ -99,7 +81,7 @@ describe('cluster out with ack delivery and processing', () => {
     expect(await processed).toMatchObject({ stage: 'processing', reached: true, timedOut: false });
     // A waiting rd gets its copy (SPACE_COPY), which is no delivery: the writer times out, the tuple stays.
     const reading = b.space('handoff').rd(['copy']);
-    await waitersFiled('handoff', 1, 1);
+    await shared.waitersFiled('handoff', 1, 1);
     const copied = a.space('handoff').out(['copy'], { ack: 'delivery', timeout: 300 });
     expect(await reading).toEqual(['copy']);
     expect(await copied).toMatchObject({ reached: false, timedOut: true });
@@ -216,7 +198,7 @@ describe('cluster batch', () => {
     const [a, b] = await Promise.all([t.client(0), t.client(1)]);
     const waiting = b.space('wake').in(['done', { $any: true }]);
     const reading = b.space('wake').rd(['done', { $any: true }]);
-    await waitersFiled('wake', 2, 2);
+    await shared.waitersFiled('wake', 2, 2);
     await a.space('wake').out(['token']);
     const results = await a.space('wake').batch([{ inp: ['token'] }, { out: ['done', 1] }]);
     expect(await waiting).toEqual(['done', 1]);

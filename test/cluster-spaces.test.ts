@@ -1,34 +1,15 @@
-import { Redis } from 'ioredis';
 import { testCluster } from './helpers/cluster.js';
-import { RedisServer } from './helpers/redis-server.js';
+import { clusterRedis } from './helpers/cluster-redis.js';
 import { take, until } from './helpers/setup.js';
 
 // Three brokers on one Redis, in this process: a tuple crosses nodes only through Redis.
-let redis: RedisServer;
-let inspect: Redis;
+const shared = clusterRedis();
 const t = testCluster();
 
-beforeAll(async () => {
-  redis = await RedisServer.start();
-  inspect = new Redis(redis.url);
-  inspect.on('error', () => undefined); // the restart test stops Redis under it
-});
-afterAll(async () => {
-  inspect.disconnect();
-  await redis.destroy();
-});
 beforeEach(async () => {
-  await t.start(redis.url, 3);
+  await t.start(shared.server.url, 3);
 });
 afterEach(() => t.cleanup());
-
-/** Resolves once Redis has `n` blocked requests of `arity` filed in `space`: what the broker knows, not just what the client sent. */
-async function waitersFiled(space: string, arity: number, n: number): Promise<void> {
-  let filed = 0;
-  await until(() => filed === n, 5_000, async () => {
-    filed = await inspect.zcard(`{ls:${space}}:w:${arity}`);
-  });
-}
 
 describe('cluster tuple spaces', () => {
   test('a tuple written on one node is read, counted and taken on the others, oldest first, any codec', async () => {
@@ -53,7 +34,7 @@ describe('cluster tuple spaces', () => {
     const n = 300;
     for (let i = 0; i < n; i++) void a.space('eqidx').out(['item', i, 'x'], { ack: 'none' });
     await a.space('eqidx').out(['other', 0, 'y']);
-    const indexed = async () => (await inspect.keys('{ls:eqidx}:e:3:1:*')).length;
+    const indexed = async () => (await shared.inspect.keys('{ls:eqidx}:e:3:1:*')).length;
     expect(await indexed()).toBe(n); // position 1: one value each ('other' shares 0)
     expect(await b.space('eqidx').inp(['item', n - 1, { $any: true }])).toEqual(['item', n - 1, 'x']);
     expect(await c.space('eqidx').rdp(['item', n - 1, 'x'])).toBeNull(); // meets the stale entry and drops it
@@ -90,13 +71,13 @@ describe('cluster tuple spaces', () => {
   test('a blocked in on one node is woken by an out on another; blocked waiters on several nodes are served in arrival order', async () => {
     const [a, b, c] = await Promise.all([t.client(0), t.client(1), t.client(2)]);
     const w1 = a.space('wake').in<[string, number]>(['task', { $type: 'integer' }]);
-    await waitersFiled('wake', 2, 1);
+    await shared.waitersFiled('wake', 2, 1);
     const w2 = b.space('wake').in<[string, number]>(['task', { $any: true }]);
-    await waitersFiled('wake', 2, 2);
+    await shared.waitersFiled('wake', 2, 2);
     const w3 = c.space('wake').in<[string, number]>(['task', { $any: true }]);
-    await waitersFiled('wake', 2, 3);
+    await shared.waitersFiled('wake', 2, 3);
     const w4 = a.space('wake').in<[string, number]>(['task', { $any: true }]);
-    await waitersFiled('wake', 2, 4);
+    await shared.waitersFiled('wake', 2, 4);
     await c.space('wake').out(['task', 'not an integer']); // w1 does not match: the next oldest, w2, takes it
     await b.space('wake').out(['task', 1]);
     await c.space('wake').out(['task', 2]);
@@ -109,9 +90,9 @@ describe('cluster tuple spaces', () => {
     const [a, b, c] = await Promise.all([t.client(0), t.client(1), t.client(2)]);
     // The in is filed first: rd waiters filed after it get their copies all the same.
     const taking = c.space('copies').in(['news', { $any: true }]);
-    await waitersFiled('copies', 2, 1);
+    await shared.waitersFiled('copies', 2, 1);
     const reads = [a.space('copies').rd(['news', { $any: true }]), b.space('copies').rd(['news', { $any: true }])];
-    await waitersFiled('copies', 2, 3);
+    await shared.waitersFiled('copies', 2, 3);
     await c.space('copies').out(['news', 'hello']);
     expect(await Promise.all(reads)).toEqual([['news', 'hello'], ['news', 'hello']]);
     expect(await taking).toEqual(['news', 'hello']);
@@ -123,9 +104,9 @@ describe('cluster tuple spaces', () => {
     expect(await a.space('gone').in(['x'], { timeout: 50 })).toBeNull();
     const leaving = b.space('gone').in(['x']);
     leaving.catch(() => undefined);
-    await waitersFiled('gone', 1, 1);
+    await shared.waitersFiled('gone', 1, 1);
     await b.close();
-    await waitersFiled('gone', 1, 0);
+    await shared.waitersFiled('gone', 1, 0);
     await c.space('gone').out(['x']);
     expect(await a.space('gone').inp(['x'])).toEqual(['x']);
   });
@@ -152,8 +133,8 @@ describe('cluster tuple spaces', () => {
     const [a, b] = await Promise.all([t.client(0), t.client(1)]);
     await a.space('kept').out(['order', 1]);
     await a.space('kept', { persistent: true }).out(['order', 2]); // accepted; every tuple is in Redis either way
-    await redis.kill(); // AOF always: what was answered is on disk
-    await redis.restart();
+    await shared.server.kill(); // AOF always: what was answered is on disk
+    await shared.server.restart();
     let got: unknown[] = [];
     await until(() => got.length === 2, 10_000, async () => {
       // While the node reconnects its requests may fail; none is answered wrongly.
@@ -174,7 +155,7 @@ describe('cluster tuple spaces', () => {
     const second = await b.space('watched').out(['job', 2], { ttl: 60_000 });
     await a.space('watched').cancel(second!.id);
     const taking = b.space('watched').in(['job', 3]);
-    await waitersFiled('watched', 2, 1);
+    await shared.waitersFiled('watched', 2, 1);
     await c.space('watched').out(['job', 3]); // handed to the waiting in
     expect(await taking).toEqual(['job', 3]);
     await c.space('watched').out(['job', 4], { ttl: 100 }); // nobody reads it: the lease's end is announced all the same
