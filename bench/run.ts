@@ -48,16 +48,18 @@ const wanted = (name: (typeof BENCHMARKS)[number]) => only.includes(name);
 
 /** Targets from the issues, checked against this run: a miss is reported, not fatal (noisy machines). */
 const FLOORS = {
-  space_pairs_per_second: 50_000,
-  space_in_1m_mean_micros: 50,
+  /** Issue 14: tuple out -> in pairs, and one `in` on an indexed field of 1,000,000 tuples, broker side. */
+  space_pairs_per_second: 150_000,
+  space_in_1m_mean_micros: 5,
   durable_publish_per_second: 50_000,
   /** Issue 21: 10 million 1 KiB messages queued, no consumer. */
   backlog_rss_anon_mib: 256,
   backlog_restart_seconds: 2,
   backlog_drain_per_second: 100_000,
-  large_transfer_mib_per_second: 50,
-  /** Broker RSS above idle while forwarding one large message, in multiples of its size. */
-  large_transfer_broker_peak_ratio: 4,
+  /** Issue 14: a 50 MiB message, fragmented, 1 -> 1. */
+  large_transfer_mib_per_second: 250,
+  /** Broker RSS above idle while forwarding one large message, in multiples of its size (issue 14). */
+  large_transfer_broker_peak_ratio: 1.3,
   /** Small requests between two other clients while a large message passes. */
   large_transfer_small_p99_ms: 50,
   /** Worst request/reply of one client while 8 others each send 20 frames of 5,000 outs (issue 20). */
@@ -70,6 +72,10 @@ const FLOORS = {
   frozen_subscriber_capacity_ratio: 0.8,
   /** Their p99 latency with it, as a multiple of it without (issue 13: raised by at most 20%). */
   frozen_subscriber_p99_ratio: 1.2,
+  /** Issue 14, against NATS through its own client (`--peers`): Linden's share of its rate, and its p99 as a multiple of NATS's. */
+  peers_fanout_ratio: 0.9,
+  peers_persistent_ratio: 2,
+  peers_request_p99_ratio: 1.3,
 };
 
 const results: Record<string, unknown> = {};
@@ -237,6 +243,23 @@ if (wanted('peers')) {
   const p = await peersBench(quick, given === -1 ? undefined : Number(args[given + 1]), (line) => console.error(line));
   results.peers = p;
   rows.push(...peerRows(p));
+  const [linden, nats] = [p.peers.find((x) => x.name === 'Linden')!, p.peers.find((x) => x.name === 'NATS')];
+  if (nats) {
+    const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+    for (const subs of ['1', '10']) {
+      const r = ratio(linden.fanout[subs]!.median, nats.fanout[subs]!.median);
+      rows.push([`floor: 1 -> ${subs} vs NATS`, `x${r}`, atLeast(`peers_fanout_1_to_${subs}`, r, FLOORS.peers_fanout_ratio, 'x NATS')]);
+    }
+    if (linden.persistent && nats.persistent) {
+      const r = ratio(linden.persistent.median, nats.persistent.median);
+      rows.push(['floor: persistent vs JetStream', `x${r}`, atLeast('peers_persistent', r, FLOORS.peers_persistent_ratio, 'x JetStream')]);
+    }
+    if (linden.requestP50Micros && nats.requestP50Micros && linden.requestP99Micros && nats.requestP99Micros) {
+      rows.push(['floor: request p50 vs NATS', `x${ratio(linden.requestP50Micros.median, nats.requestP50Micros.median)}`, atMost('peers_request_p50', ratio(linden.requestP50Micros.median, nats.requestP50Micros.median), 1, 'x NATS')]);
+      rows.push(['floor: request p99 vs NATS', `x${ratio(linden.requestP99Micros.median, nats.requestP99Micros.median)}`, atMost('peers_request_p99', ratio(linden.requestP99Micros.median, nats.requestP99Micros.median), FLOORS.peers_request_p99_ratio, 'x NATS')]);
+    }
+  }
+  rows.push(['floor: idle connection', `${p.idle.lindenKiB} KiB`, atMost('peers_idle_connection', p.idle.lindenKiB, 8, 'KiB')]);
 }
 
 results.floors = floors;
