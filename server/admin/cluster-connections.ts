@@ -1,5 +1,5 @@
 import type { Connection } from '../connection.js';
-import type { NodeSummaries } from '../cluster/node-summary.js';
+import type { NodeSummaries, NodeSummary } from '../cluster/node-summary.js';
 import { unavailable } from '../cluster/redis-target.js';
 import { listConnections, type ConnectionView } from './views.js';
 
@@ -10,15 +10,24 @@ export type ClusterConnectionView = ConnectionView & { node: string };
  * Every node's connections: this node's as they are now, first, then the others' as their
  * summaries said (up to a second old, at most LISTED_CONNECTIONS per node).
  */
-export async function clusterConnections(nodes: NodeSummaries, self: string, local: Iterable<Connection>): Promise<ClusterConnectionView[]> {
+export function clusterConnections(nodes: NodeSummaries, self: string, local: Iterable<Connection>): Promise<ClusterConnectionView[]> {
+  return fromEveryNode(nodes, self, listConnections(local), (n) => n.connectionList);
+}
+
+/**
+ * A view of every node, each entry with the node holding it: `here` (this node's, as it is now)
+ * first, then what the other live nodes' summaries listed. Redis unreachable: STORE_UNAVAILABLE.
+ */
+export async function fromEveryNode<V extends object>(
+  nodes: NodeSummaries, self: string, here: readonly V[], listed: (summary: NodeSummary) => readonly V[] | undefined,
+): Promise<(V & { node: string })[]> {
   let others;
   try {
     others = (await nodes.list()).filter((n) => !n.self);
   } catch (err) {
     throw unavailable(err);
   }
-  const here = listConnections(local).map((c) => ({ ...c, node: self }));
-  return [...here, ...others.flatMap((n) => (n.connectionList ?? []).map((c) => ({ ...c, node: n.node })))];
+  return [...here.map((v) => ({ ...v, node: self })), ...others.flatMap((n) => (listed(n) ?? []).map((v) => ({ ...v, node: n.node })))];
 }
 
 /** The node a connection id names: ids end with `-<node>` (the pub/sub core's prefix). */

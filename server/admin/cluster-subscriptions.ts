@@ -1,6 +1,6 @@
 import type { Connection } from '../connection.js';
 import type { NodeSummaries } from '../cluster/node-summary.js';
-import { unavailable } from '../cluster/redis-target.js';
+import { fromEveryNode } from './cluster-connections.js';
 import { listSubscriptions, type SubscriptionView } from './views.js';
 
 /** Subscribers of some node of the cluster, and which (admin `subscriptions` in cluster mode). */
@@ -24,13 +24,6 @@ export function summarizedSubscriptions(local: Iterable<Connection>): Subscripti
  * they are now, first, then the others' as their summaries said (up to a second old, bounded as
  * summarizedSubscriptions says).
  */
-export async function clusterSubscriptions(nodes: NodeSummaries, self: string, local: Iterable<Connection>): Promise<ClusterSubscriptionView[]> {
-  let others;
-  try {
-    others = (await nodes.list()).filter((n) => !n.self);
-  } catch (err) {
-    throw unavailable(err);
-  }
-  const here = listSubscriptions(local).map((s) => ({ ...s, node: self }));
-  return [...here, ...others.flatMap((n) => (n.subscriptionList ?? []).map((s) => ({ ...s, node: n.node })))];
+export function clusterSubscriptions(nodes: NodeSummaries, self: string, local: Iterable<Connection>): Promise<ClusterSubscriptionView[]> {
+  return fromEveryNode(nodes, self, listSubscriptions(local), (n) => n.subscriptionList);
 }
