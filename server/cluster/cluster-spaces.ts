@@ -17,7 +17,7 @@ import { ClusterReservations } from './cluster-reservations.js';
 import { FiledWaiters, packWaiter, type Reservation } from './filed-waiters.js';
 import { LEASES_KEY, OFFERS_KEY, SPACE_BYTES_KEY } from './keys.js';
 import { equalityKey, equalityKeys, packRecord, tupleOf, watchOf } from './space-entries.js';
-import { SPACE_CANCEL, SPACE_OUT, SPACE_PAGE, SPACE_REPLACE, SPACE_TAKE, SPACE_UNWAIT, SPACE_WAIT, spaceKey } from './space-scripts.js';
+import { SPACE_CANCEL, SPACE_OUT, SPACE_PAGE, SPACE_REPLACE, SPACE_TAKE, SPACE_WAIT, spaceKey } from './space-scripts.js';
 import { SpaceHandovers } from './space-handovers.js';
 import { SpaceRegistry } from './space-registry.js';
 import { OFFER_MS, SpaceSweeps } from './space-sweeps.js';
@@ -28,6 +28,7 @@ type Scripted = Redis & {
   lindenSpacePageBuffer(...args: Arg[]): Promise<(Buffer | number)[]>;
   lindenSpaceTakeBuffer(...args: Arg[]): Promise<Buffer | null>;
   lindenSpaceWait(...args: Arg[]): Promise<number>;
+  /** Defined by SpaceHandovers, on the same connection. */
   lindenSpaceUnwait(...args: Arg[]): Promise<number>;
   lindenSpaceReplace(...args: Arg[]): Promise<number>;
   lindenSpaceCancel(...args: Arg[]): Promise<number>;
@@ -117,7 +118,6 @@ export class ClusterSpaces implements SpaceCluster {
     this.redis.defineCommand('lindenSpacePage', { lua: SPACE_PAGE });
     this.redis.defineCommand('lindenSpaceTake', { numberOfKeys: 4, lua: SPACE_TAKE });
     this.redis.defineCommand('lindenSpaceWait', { numberOfKeys: 3, lua: SPACE_WAIT });
-    this.redis.defineCommand('lindenSpaceUnwait', { numberOfKeys: 2, lua: SPACE_UNWAIT });
     this.redis.defineCommand('lindenSpaceReplace', { numberOfKeys: 4, lua: SPACE_REPLACE });
     this.redis.defineCommand('lindenSpaceCancel', { numberOfKeys: 4, lua: SPACE_CANCEL });
   }
