@@ -1,6 +1,6 @@
 import { addExtension, C1, Packr } from 'msgpackr';
 import { LindenError } from './errors.js';
-import { JsonFrameWriter, MsgpackFrameWriter, type FrameWriter } from './frame-writer.js';
+import { JsonFrameWriter, MsgpackFrameWriter, writeBinHeader, type FrameWriter } from './frame-writer.js';
 import { fromJsonValue, toJsonValue } from './json-data.js';
 import { SUBPROTOCOLS, type CodecName } from './version.js';
 import { flattenDeep } from './msgpack-depth.js';
@@ -97,6 +97,20 @@ export const CODECS: Record<CodecName, Codec> = { msgpack: msgpackCodec, json: j
 
 export function codecForSubprotocol(subprotocol: string): Codec | undefined {
   return subprotocol === SUBPROTOCOLS.msgpack ? msgpackCodec : subprotocol === SUBPROTOCOLS.json ? jsonCodec : undefined;
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * A MessagePack message whose `data` holds bytes, as Parts: its other fields encoded, then the
+ * bytes where they are. Packed into the message, a large payload would be copied once more.
+ */
+export function packAroundData(message: { data: Uint8Array }): Parts {
+  const { data, ...fields } = message;
+  // `data` last, as an empty bin (c4 00): its header is written again for the real length.
+  const head = packr.pack(withWideIntegers({ ...fields, data: NO_BYTES })) as Uint8Array;
+  const header = new Uint8Array(5);
+  return new Parts([head.subarray(0, head.length - 2), header.subarray(0, writeBinHeader(header, 0, data.length)), data]);
 }
 
 /**
