@@ -1,5 +1,5 @@
 import { Parts, type Codec, type Piece } from '../protocol/codec.js';
-import { binHeaderLength, bytes, type FrameWriter, type MsgpackFrameWriter } from '../protocol/frame-writer.js';
+import { binHeaderLength, bytes, wholeFrame, type FrameWriter, type MsgpackFrameWriter } from '../protocol/frame-writer.js';
 
 const PUB_HEAD = bytes(0x83, 0xa1, 0x74, 0xa3, 0x70, 0x75, 0x62, 0xa5, 0x74, 0x6f, 0x70, 0x69, 0x63); // {t:"pub", topic:
 const DATA_KEY = bytes(0xa4, 0x64, 0x61, 0x74, 0x61);
@@ -109,11 +109,11 @@ export class Outbox {
       const leading = this.codec.createWriter(Number.MAX_SAFE_INTEGER);
       for (const piece of this.first) leading.piece(piece);
       this.first = [];
-      for (const frame of leading.take()) write(frame);
+      for (const frame of leading.take()) write(wholeFrame(frame));
     }
     for (const piece of this.bound) this.writer.piece(piece);
     this.bound = [];
-    for (const frame of this.writer.take()) write(frame);
+    for (const frame of this.writer.take()) write(wholeFrame(frame)); // never in pieces: only piece() and publishMsgpack() fill it
     if (this.large.length > 0) {
       const large = this.large;
       this.large = [];

@@ -2,7 +2,7 @@
  * Unit tests of the pure logic behind fragmentation: FragmentSender (pacing, round-robin, cut
  * points, fids) and FragmentAssembler (faults, memory release), over a fake Link.
  */
-import { jsonCodec, msgpackCodec, packAroundData, type Codec, type Piece } from '../protocol/codec.js';
+import { jsonCodec, msgpackCodec, packAroundData, Parts, type Codec, type Piece } from '../protocol/codec.js';
 import type { ErrorCode, LindenError } from '../protocol/errors.js';
 import { FragmentAssembler, ReassemblyBudget, type AssemblyLimits } from '../protocol/fragment-assembler.js';
 import { FragmentSender } from '../protocol/fragment-sender.js';
@@ -30,8 +30,8 @@ class FakeLink implements Link {
     return this.pending;
   }
 
-  send(piece: Piece): void {
-    this.sent.push(piece);
+  send(piece: Piece | Parts): void {
+    this.sent.push(piece instanceof Parts ? piece.join() : piece);
     this.pending += piece.length;
   }
 
