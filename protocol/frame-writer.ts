@@ -61,7 +61,7 @@ const MIN_CAPACITY = 4096;
  * Browsers have no Buffer.
  */
 const NodeBuffer = (globalThis as { Buffer?: { allocUnsafe(size: number): Uint8Array } }).Buffer;
-const allocate: (size: number) => Uint8Array = NodeBuffer ? (size) => NodeBuffer.allocUnsafe(size) : (size) => new Uint8Array(size);
+export const allocate: (size: number) => Uint8Array = NodeBuffer ? (size) => NodeBuffer.allocUnsafe(size) : (size) => new Uint8Array(size);
 /** The buffer of a writer between frames, shared: nothing is written to it (begin() grows it first). */
 const NO_BYTES = new Uint8Array(0);
 /**
