@@ -14,7 +14,7 @@ export class ReassemblyBytes {
   length = 0;
 
   constructor(size: number) {
-    this.grown = GROWS_IN_PLACE ? new (ArrayBuffer as ResizableArrayBufferConstructor)(0, { maxByteLength: size }) : undefined;
+    this.grown = GROWS_IN_PLACE ? reserve(size) : undefined;
   }
 
   /** The next slice; the caller has checked that the total stays within `size`. */
@@ -49,6 +49,15 @@ interface ResizableArrayBuffer extends ArrayBuffer {
   resize(length: number): void;
 }
 type ResizableArrayBufferConstructor = new (length: number, options: { maxByteLength: number }) => ArrayBuffer;
+
+/** A buffer that may grow to `size`, or undefined where the address space cannot be had: then the slices are kept. */
+function reserve(size: number): ArrayBuffer | undefined {
+  try {
+    return new (ArrayBuffer as ResizableArrayBufferConstructor)(0, { maxByteLength: size });
+  } catch {
+    return undefined;
+  }
+}
 
 const GROWS_IN_PLACE = typeof process !== 'undefined' && typeof process.versions?.node === 'string'
   && typeof (ArrayBuffer.prototype as Partial<ResizableArrayBuffer>).resize === 'function';
