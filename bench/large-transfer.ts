@@ -4,6 +4,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { connect, type Message } from '../client-sdk/index.js';
 import { spawnBroker } from './spawn-broker.js';
 import { quantile } from './quantile.js';
+import { processCpu } from './process-cpu.js';
 
 export interface LatencySummary {
   samples: number;
@@ -21,6 +22,11 @@ export interface LargeTransferResult {
   mibPerSecond: number[];
   bestMibPerSecond: number;
   medianMibPerSecond: number;
+  /**
+   * CPU time per run, median: the broker's (from /proc), and this process's (publisher and
+   * subscriber, plus the pinger's few requests). Steadier than the rate on a shared machine.
+   */
+  cpuMs: { broker: number; clients: number };
   broker: {
     idleRssMiB: number;
     /** Highest VmHWM over the runs. */
@@ -74,12 +80,15 @@ export async function largeTransfer(runs: number, messageBytes = 50 * MiB, quiet
     const payload = Buffer.allocUnsafe(messageBytes);
     randomFillSync(payload); // incompressible and not all zeros, so no layer can take a shortcut
     const rates: number[] = [];
+    const brokerCpu = processCpu(pid);
+    const cpu = { broker: [] as number[], clients: [] as number[] };
     const during: PingBatch = { samples: [], errors: 0 };
     let peakKiB = 0;
     let peakPerRun = true;
     for (let run = 0; run < runs; run++) {
       peakPerRun = resetPeak(pid) && peakPerRun;
       let seconds = 0;
+      const cpu0 = { broker: brokerCpu(), clients: process.cpuUsage() };
       const batch = await pinger.during(async () => {
         const got = new Promise<Message<Uint8Array>>((resolve) => { arrived = resolve; });
         const started = performance.now();
@@ -91,6 +100,9 @@ export async function largeTransfer(runs: number, messageBytes = 50 * MiB, quiet
         const { delivered } = await receipt;
         if (delivered !== 1) throw new Error(`receipt says delivered=${delivered}`);
       });
+      cpu.broker.push((brokerCpu() - cpu0.broker) * 1000);
+      const used = process.cpuUsage(cpu0.clients);
+      cpu.clients.push((used.user + used.system) / 1000);
       during.samples.push(...batch.samples);
       during.errors += batch.errors;
       peakKiB = Math.max(peakKiB, procStatus(pid).hwmKiB);
@@ -106,6 +118,7 @@ export async function largeTransfer(runs: number, messageBytes = 50 * MiB, quiet
       mibPerSecond: rates.map(round1),
       bestMibPerSecond: round1(sorted.at(-1)!),
       medianMibPerSecond: round1(sorted[Math.floor(sorted.length / 2)]!),
+      cpuMs: { broker: Math.round(median(cpu.broker)), clients: Math.round(median(cpu.clients)) },
       broker: {
         idleRssMiB: round1(idleRss / 1024),
         peakRssMiB: round1(peakKiB / 1024),
@@ -254,6 +267,10 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms); });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function median(xs: number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 }
 
 function round1(x: number): number {

@@ -173,6 +173,7 @@ if (wanted('large')) {
   const mib = large.messageBytes / 1024 / 1024;
   const ms = (x: { p50Ms: number; p99Ms: number }) => `p50 ${x.p50Ms} ms, p99 ${x.p99Ms} ms`;
   rows.push([`large message, ${mib} MiB, 1 -> 1`, `best ${large.bestMibPerSecond}, median ${large.medianMibPerSecond} MiB/s`, atLeast('large_transfer_median', large.medianMibPerSecond, FLOORS.large_transfer_mib_per_second, 'MiB/s')]);
+  rows.push(['  CPU per message, median', `broker ${large.cpuMs.broker} ms, clients ${large.cpuMs.clients} ms`, '']);
   rows.push(['  broker peak RSS over idle', `+${mem.peakOverIdleMiB} MiB (${mem.peakOverIdleRatio}x the message)`, atMost('large_transfer_broker_peak', mem.peakOverIdleRatio, FLOORS.large_transfer_broker_peak_ratio, 'x message')]);
   rows.push(['  100 B requests, no transfer', ms(small.idle), '']);
   rows.push(['  100 B requests, during it', ms(small.duringTransfer), atMost('large_transfer_small_p99', small.duringTransfer.p99Ms, FLOORS.large_transfer_small_p99_ms, 'ms p99')]);

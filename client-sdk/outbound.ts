@@ -1,11 +1,10 @@
-import type { Codec } from '../protocol/codec.js';
 import { LindenError } from '../protocol/errors.js';
 import { someHeaders } from '../protocol/headers.js';
 import { packStr, utf8Length } from '../protocol/frame-writer.js';
 import type { AckLevel, BrokerFrame, ReceiptFrame } from '../protocol/frames.js';
 import { assertTopic } from '../protocol/topics.js';
 import { refusedWhileDraining } from '../protocol/draining.js';
-import type { Piece } from '../protocol/codec.js';
+import { packAroundData, Parts, type Codec, type Piece } from '../protocol/codec.js';
 import type { ConnectionState } from './connection-state.js';
 import type { Socket } from './transport.js';
 import type { PublishOptions } from './options.js';
@@ -20,6 +19,8 @@ const RESOLVED = Promise.resolve();
 /** Bytes of a fast-path publish besides its payload and topic, at most. */
 const FAST_PATH_FIELDS = 512;
 const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+/** Payloads from this size are not copied into their frame's encoding (Outbound.encode). */
+const PARTS_FROM = 64 * 1024;
 
 /**
  * Everything the client writes to the broker: publishes, requests awaiting an answer, acks and
@@ -146,7 +147,7 @@ export class Outbound {
   }
 
   /** A publish or write a draining broker refused (DRAINING): it waits for the next broker, in request order. */
-  holdForNextBroker(piece: Piece, id: number): void {
+  holdForNextBroker(piece: Piece | Parts, id: number): void {
     this.outbox.hold(piece, id, id);
   }
 
@@ -178,7 +179,7 @@ export class Outbound {
   }
 
   private enqueueNow(frame: object, portable: boolean, id?: number): void {
-    const piece = this.codec.encode(frame);
+    const piece = this.encode(frame);
     const refusable = refusedWhileDraining(frame);
     const held = refusable && this.conn.drainingEpoch !== 0;
     if ((!this.conn.live || held) && this.outbox.bytes + piece.length > this.maxBufferedBytes) {
@@ -195,6 +196,16 @@ export class Outbound {
     else this.scheduleLateFlush();
   }
 
+  /**
+   * A large MessagePack payload stays where packData() put it, behind the other fields (Parts):
+   * encoding the frame around it copied every byte of a 50 MiB publish once more (issue 14).
+   */
+  private encode(frame: object): Piece | Parts {
+    const data = (frame as { data?: unknown }).data;
+    if (this.codec.name === 'msgpack' && data instanceof Uint8Array && data.length >= PARTS_FROM) return packAroundData(frame as { data: Uint8Array });
+    return this.codec.encode(frame);
+  }
+
   /** Writes what is queued once the current microtask ends. */
   scheduleFlush(): void {
     if (this.flushScheduled || !this.conn.live) return;
@@ -209,10 +220,10 @@ export class Outbound {
   /** The socket flushNow() writes to, for the two below. */
   private flushingTo: Socket | undefined;
   private readonly write = (frame: Uint8Array | string): void => this.flushingTo!.send(frame);
-  private readonly sendLarge = (piece: Piece): void => {
+  private readonly sendLarge = (piece: Piece | Parts): void => {
     const chain = this.conn.chain;
     if (chain) chain.send(piece);
-    else this.flushingTo!.send(piece);
+    else this.flushingTo!.send(piece instanceof Parts ? piece.join() : piece);
   };
 
   /**

@@ -1,5 +1,5 @@
-import type { Codec, Piece } from '../protocol/codec.js';
-import { binHeaderLength, bytes, type FrameWriter, type MsgpackFrameWriter } from '../protocol/frame-writer.js';
+import { Parts, type Codec, type Piece } from '../protocol/codec.js';
+import { binHeaderLength, bytes, wholeFrame, type FrameWriter, type MsgpackFrameWriter } from '../protocol/frame-writer.js';
 
 const PUB_HEAD = bytes(0x83, 0xa1, 0x74, 0xa3, 0x70, 0x75, 0x62, 0xa5, 0x74, 0x6f, 0x70, 0x69, 0x63); // {t:"pub", topic:
 const DATA_KEY = bytes(0xa4, 0x64, 0x61, 0x74, 0x61);
@@ -16,10 +16,10 @@ export class Outbox {
   /** Sent ahead of everything else: resubscriptions after a reconnect. */
   private first: Piece[] = [];
   /** Messages for the message-level interceptors (fragmentation), kept whole until a flush. */
-  private large: { piece: Piece; portable: boolean }[] = [];
+  private large: { piece: Piece | Parts; portable: boolean }[] = [];
   private largeBytes = 0;
   /** Publishes and writes made while the broker drains, for the next connection (protocol.md §1.6). */
-  private held: { piece: Piece; id: number | undefined; order: number }[] = [];
+  private held: { piece: Piece | Parts; id: number | undefined; order: number }[] = [];
   private heldBytes = 0;
   /** Messages of at least this size are `large`; set from the interceptors after each handshake. */
   largeFrom = Infinity;
@@ -43,13 +43,15 @@ export class Outbox {
     this.ids.push(id);
   }
 
-  add(piece: Piece, portable: boolean, id?: number): void {
-    if (piece.length >= this.largeFrom) {
-      this.large.push({ piece, portable });
-      this.largeBytes += piece.length;
+  add(whole: Piece | Parts, portable: boolean, id?: number): void {
+    if (whole.length >= this.largeFrom) {
+      this.large.push({ piece: whole, portable });
+      this.largeBytes += whole.length;
       if (id !== undefined) this.ids.push(id);
       return;
     }
+    // Parts (a large payload) that need not be fragmented on this connection go in one frame.
+    const piece = whole instanceof Parts ? whole.join() : whole;
     if (!portable) {
       this.bound.push(piece);
       return;
@@ -74,7 +76,7 @@ export class Outbox {
    * `order` is its place among the others (a publish the broker refused comes back late, but
    * goes out before those made after it).
    */
-  hold(piece: Piece, id: number | undefined, order: number): void {
+  hold(piece: Piece | Parts, id: number | undefined, order: number): void {
     let i = this.held.length;
     while (i > 0 && this.held[i - 1]!.order > order) i--;
     this.held.splice(i, 0, { piece, id, order });
@@ -102,16 +104,16 @@ export class Outbox {
   }
 
   /** Writes everything as frames, and large messages through `sendLarge`; returns the request ids that left. */
-  drain(write: (frame: Uint8Array | string) => void, sendLarge: (piece: Piece) => void): number[] {
+  drain(write: (frame: Uint8Array | string) => void, sendLarge: (piece: Piece | Parts) => void): number[] {
     if (this.first.length > 0) {
       const leading = this.codec.createWriter(Number.MAX_SAFE_INTEGER);
       for (const piece of this.first) leading.piece(piece);
       this.first = [];
-      for (const frame of leading.take()) write(frame);
+      for (const frame of leading.take()) write(wholeFrame(frame));
     }
     for (const piece of this.bound) this.writer.piece(piece);
     this.bound = [];
-    for (const frame of this.writer.take()) write(frame);
+    for (const frame of this.writer.take()) write(wholeFrame(frame)); // never in pieces: only piece() and publishMsgpack() fill it
     if (this.large.length > 0) {
       const large = this.large;
       this.large = [];

@@ -1,5 +1,5 @@
 import { LindenError } from '../protocol/errors.js';
-import type { Piece } from '../protocol/codec.js';
+import type { Parts, Piece } from '../protocol/codec.js';
 import type { BrokerFrame } from '../protocol/frames.js';
 import { LeaseHeap, type Lease } from '../protocol/lease-heap.js';
 
@@ -15,7 +15,7 @@ interface Pending {
   /** A blocking in/rd: it may wait without end, so a client leaving a draining broker does not wait for it. */
   blocking: boolean;
   /** A publish or write as encoded, kept to send again if a draining broker refuses it (DRAINING). */
-  piece?: Piece;
+  piece?: Piece | Parts;
 }
 
 /** The broker answers by its own maxTimeoutMs at the latest; this much later the SDK gives up. */
@@ -65,13 +65,13 @@ export class PendingCalls {
   }
 
   /** Keeps what request `id` sends, to send it again after a DRAINING refusal. */
-  keep(id: number, piece: Piece): void {
+  keep(id: number, piece: Piece | Parts): void {
     const entry = this.pending.get(id);
     if (entry) entry.piece = piece;
   }
 
   /** Request `id` was refused with DRAINING: back to unsent; returns what to send again, if it was kept. */
-  unsend(id: number): Piece | undefined {
+  unsend(id: number): Piece | Parts | undefined {
     const entry = this.pending.get(id);
     if (!entry?.piece) return undefined;
     entry.sentEpoch = 0;

@@ -101,10 +101,14 @@ const DRAINED_BYTES = 256 * 1024;
  */
 export function whenDrained(socket: Socket, fn: () => void): void {
   if (socket.bufferedAmount < DRAINED_BYTES) {
-    setTimeout(fn, 0);
+    // Not setTimeout(fn, 0): that waits a millisecond at least, once per fragment sent.
+    soon(fn);
     return;
   }
   const tcp = (socket as { _socket?: { once(event: 'drain', fn: () => void): void } })._socket;
   if (tcp) tcp.once('drain', fn);
   else setTimeout(() => whenDrained(socket, fn), 2);
 }
+
+/** Runs `fn` after the I/O of this turn: setImmediate where there is one (Node), a timer in browsers. */
+const soon: (fn: () => void) => void = typeof setImmediate === 'function' ? (fn) => { setImmediate(fn); } : (fn) => { setTimeout(fn, 0); };

@@ -1,6 +1,6 @@
 import { addExtension, C1, Packr } from 'msgpackr';
 import { LindenError } from './errors.js';
-import { JsonFrameWriter, MsgpackFrameWriter, type FrameWriter } from './frame-writer.js';
+import { allocate, binHeaderLength, JsonFrameWriter, MsgpackFrameWriter, writeBinHeader, type FrameWriter } from './frame-writer.js';
 import { fromJsonValue, toJsonValue } from './json-data.js';
 import { SUBPROTOCOLS, type CodecName } from './version.js';
 import { flattenDeep } from './msgpack-depth.js';
@@ -71,9 +71,23 @@ export const msgpackCodec: Codec = {
   },
   encode: (message) => packr.pack(withWideIntegers(message)),
   createWriter: (maxFrameBytes) => new MsgpackFrameWriter(maxFrameBytes),
-  packData: (value) => packr.pack(withWideIntegers(value)),
+  packData: (value) => (value instanceof Uint8Array && value.length >= OWN_BIN_FROM ? packBin(value) : packr.pack(withWideIntegers(value))),
   unpackData: (wire) => packr.unpack(wire as Uint8Array),
 };
+
+/** Payload bytes from this size are packed by packBin(), not by msgpackr. */
+const OWN_BIN_FROM = 64 * 1024;
+
+/**
+ * Bytes as a MessagePack bin, in a buffer of exactly that size. msgpackr grows its own buffer to
+ * twice a large value and keeps it for later messages: 100 MiB allocated, and kept, to pack a
+ * 50 MiB payload (issue 14). The bytes are still copied: the caller may change them afterwards.
+ */
+function packBin(bytes: Uint8Array): Uint8Array {
+  const out = allocate(binHeaderLength(bytes.length) + bytes.length);
+  out.set(bytes, writeBinHeader(out, 0, bytes.length));
+  return out;
+}
 
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -97,6 +111,20 @@ export const CODECS: Record<CodecName, Codec> = { msgpack: msgpackCodec, json: j
 
 export function codecForSubprotocol(subprotocol: string): Codec | undefined {
   return subprotocol === SUBPROTOCOLS.msgpack ? msgpackCodec : subprotocol === SUBPROTOCOLS.json ? jsonCodec : undefined;
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * A MessagePack message whose `data` holds bytes, as Parts: its other fields encoded, then the
+ * bytes where they are. Packed into the message, a large payload would be copied once more.
+ */
+export function packAroundData(message: { data: Uint8Array }): Parts {
+  const { data, ...fields } = message;
+  // `data` last, as an empty bin (c4 00): its header is written again for the real length.
+  const head = packr.pack(withWideIntegers({ ...fields, data: NO_BYTES })) as Uint8Array;
+  const header = new Uint8Array(5);
+  return new Parts([head.subarray(0, head.length - 2), header.subarray(0, writeBinHeader(header, 0, data.length)), data]);
 }
 
 /**

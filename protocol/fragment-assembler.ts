@@ -1,7 +1,8 @@
-import { Parts, type Codec } from './codec.js';
+import type { Codec } from './codec.js';
 import { LindenError, type ErrorCode } from './errors.js';
 import { MAX_UINT } from './limits.js';
 import { utf8Length } from './frame-writer.js';
+import { ReassemblyBytes } from './reassembly-bytes.js';
 
 export interface AssemblyLimits {
   /** Largest reassembled message, in bytes. */
@@ -70,8 +71,8 @@ interface Assembly {
   next: number;
   /** Bytes received so far: what the message holds of every cap. */
   got: number;
-  /** MessagePack: copies of the slices, joined at the end (nothing is allocated from `size` alone). */
-  bytes: Uint8Array[] | undefined;
+  /** MessagePack: the bytes so far (memory follows what arrived, not the `size` announced). */
+  bytes: ReassemblyBytes | undefined;
   text: string[] | undefined;
   timer: ReturnType<typeof setTimeout>;
 }
@@ -188,7 +189,7 @@ export class FragmentAssembler {
     }
     const a: Assembly = {
       n, size, next: 0, got: 0,
-      bytes: this.codec.name === 'msgpack' ? [] : undefined,
+      bytes: this.codec.name === 'msgpack' ? new ReassemblyBytes(size) : undefined,
       text: this.codec.name === 'msgpack' ? undefined : [],
       timer: setTimeout(() => {
         this.reject(fid, 'FRAGMENT_TIMEOUT', `message ${fid} was not complete within ${this.limits.timeoutMs} ms (${a.next} of ${n} fragments)`, { received: a.next, n });
@@ -211,8 +212,7 @@ export class FragmentAssembler {
       this.reject(fid, 'FRAGMENT_LIMIT', `fragment ${a.next} of message ${fid} would take ${holderOf(over.scope)} over ${over.limit} bytes held in reassembly`, { seq: a.next, held, ...over });
       return false;
     }
-    // A decoded bin may be a view into the whole frame: keep a copy of just the slice.
-    if (a.bytes) a.bytes.push(Uint8Array.prototype.slice.call(data as Uint8Array));
+    if (a.bytes) a.bytes.append(data as Uint8Array);
     else a.text!.push(data as string);
     a.got += length;
     return true;
@@ -246,7 +246,7 @@ export class FragmentAssembler {
     }
     let messages: unknown[];
     try {
-      messages = a.bytes ? this.codec.decode(new Parts(a.bytes).join(), true) : this.codec.decode(a.text!.join(''), false);
+      messages = a.bytes ? this.codec.decode(a.bytes.join(), true) : this.codec.decode(a.text!.join(''), false);
     } catch (err) {
       const e = err instanceof LindenError ? err : new LindenError('DECODE_ERROR', String(err));
       this.fail(new LindenError(e.code, e.message, { ...e.details, fid }));

@@ -1,4 +1,4 @@
-import { Parts, type Piece } from './codec.js';
+import { packAroundData, Parts, type Piece } from './codec.js';
 import type { Link } from './interceptor.js';
 import { utf8Length } from './frame-writer.js';
 
@@ -58,12 +58,14 @@ export class FragmentSender {
         return;
       }
       const out = this.queue.shift()!;
-      this.link.send(this.link.codec.encode(this.fragment(out)));
+      const frame = this.fragment(out);
+      // MessagePack: the fields, then the slice where it lies (the socket end writes it uncopied where it can).
+      this.link.send(typeof frame.data === 'string' ? this.link.codec.encode(frame) : packAroundData(frame as { data: Uint8Array }));
       if (out.seq < out.bounds.length - 1) this.queue.push(out);
     }
   };
 
-  private fragment(out: Outgoing): object {
+  private fragment(out: Outgoing): Record<string, unknown> {
     const seq = out.seq++;
     const from = out.bounds[seq];
     const to = out.bounds[seq + 1];

@@ -6,7 +6,7 @@ import type { Interceptor, Link, LinkHooks } from './interceptor.js';
 import { MAX_DURATION_MS } from './limits.js';
 
 export interface FragmentationOptions {
-  /** Largest fragment this side sends, in bytes; the smaller of both sides' sizes is used. Default 64 KiB. */
+  /** Largest fragment this side sends, in bytes; the smaller of both sides' sizes is used. Default 256 KiB. */
   fragmentSize?: number;
   /** Largest message this side reassembles. Default: the side's maxMessageBytes plus 64 KiB for the fields around the payload. */
   maxMessageBytes?: number;
@@ -28,7 +28,7 @@ export interface FragmentationOptions {
 }
 
 export const FRAGMENTATION = 'fragmentation';
-export const DEFAULT_FRAGMENT_SIZE = 64 * 1024;
+export const DEFAULT_FRAGMENT_SIZE = 256 * 1024;
 const MIN_FRAGMENT_SIZE = 1024;
 /** Room for the fields of a `frag` message around its data. */
 const FRAG_OVERHEAD = 128;

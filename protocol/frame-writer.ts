@@ -13,13 +13,20 @@ export interface FrameWriter {
   /** Appends one encoded message. */
   piece(piece: Piece): void;
   /** The frames written so far; the writer starts empty again. */
-  take(): (Uint8Array | string)[];
+  take(): OutgoingFrame[];
   /**
    * The socket has taken the frames of the last take() and holds no reference to them (its
    * buffered amount is 0 right after sending): the last one's buffer may serve another frame.
    */
   recycle?(): void;
 }
+
+/**
+ * What a writer hands to the socket: a frame's bytes or text, or one message in pieces, sent as
+ * one WebSocket message of several frames (continuation frames, RFC 6455 §5.4) so that a large
+ * payload is written from where it lies instead of being copied behind the message's head.
+ */
+export type OutgoingFrame = Uint8Array | string | readonly Uint8Array[];
 
 const HEADER = 5; // array32 header, written when the frame is sealed
 
@@ -54,7 +61,7 @@ const MIN_CAPACITY = 4096;
  * Browsers have no Buffer.
  */
 const NodeBuffer = (globalThis as { Buffer?: { allocUnsafe(size: number): Uint8Array } }).Buffer;
-const allocate: (size: number) => Uint8Array = NodeBuffer ? (size) => NodeBuffer.allocUnsafe(size) : (size) => new Uint8Array(size);
+export const allocate: (size: number) => Uint8Array = NodeBuffer ? (size) => NodeBuffer.allocUnsafe(size) : (size) => new Uint8Array(size);
 /** The buffer of a writer between frames, shared: nothing is written to it (begin() grows it first). */
 const NO_BYTES = new Uint8Array(0);
 /**
@@ -73,7 +80,7 @@ export class MsgpackFrameWriter implements FrameWriter {
   buf: Uint8Array;
   pos = HEADER;
   private count = 0;
-  private readonly sealed = new SealedFrames<Uint8Array>();
+  private readonly sealed = new SealedFrames<Uint8Array | readonly Uint8Array[]>();
   private capacity = MIN_CAPACITY;
   /** The buffer of the frame sealed last, which recycle() may give back to the pool. */
   private lastSealed: Uint8Array | undefined;
@@ -115,6 +122,41 @@ export class MsgpackFrameWriter implements FrameWriter {
     this.pos += bytes.length;
   }
 
+  /**
+   * One message in consecutive pieces (a fragment: its fields, then a slice of a payload), sent
+   * as a message of its own when it takes ALONE_BYTES or more: pieces of that size as frames of
+   * their own, uncopied; runs of smaller ones joined. A smaller message goes into the frame being
+   * filled, like any other (protocol.md §2: only messages of 16 KiB or more travel bare).
+   */
+  pieces(pieces: readonly Uint8Array[]): void {
+    let total = 0;
+    for (const p of pieces) total += p.length;
+    if (total < ALONE_BYTES) {
+      this.begin(total);
+      for (const p of pieces) this.raw(p);
+      return;
+    }
+    if (this.count > 0) this.seal();
+    const frames: Uint8Array[] = [];
+    let run: Uint8Array[] = [];
+    let length = 0;
+    const endRun = (): void => {
+      if (run.length > 0) frames.push(run.length === 1 ? run[0]! : joinBytes(run));
+      run = [];
+    };
+    for (const p of pieces) {
+      length += p.length;
+      if (p.length >= ALONE_BYTES) {
+        endRun();
+        frames.push(p);
+      } else {
+        run.push(p);
+      }
+    }
+    endRun();
+    this.sealed.push(frames.length === 1 ? frames[0]! : frames, length, 1);
+  }
+
   byte(b: number): void {
     this.buf[this.pos++] = b;
   }
@@ -131,7 +173,7 @@ export class MsgpackFrameWriter implements FrameWriter {
     this.pos = writeUint(this.buf, this.pos, n);
   }
 
-  take(): Uint8Array[] {
+  take(): (Uint8Array | readonly Uint8Array[])[] {
     if (this.count > 0) this.seal();
     return this.sealed.take();
   }
@@ -200,6 +242,23 @@ export class JsonFrameWriter implements FrameWriter {
     this.pieces = [];
     this.length = 0;
   }
+}
+
+function joinBytes(pieces: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of pieces) n += p.length;
+  const out = allocate(n);
+  let at = 0;
+  for (const p of pieces) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** A frame's bytes or text in one piece (the pieces of a message joined). */
+export function wholeFrame(frame: OutgoingFrame): Uint8Array | string {
+  return typeof frame === 'string' || frame instanceof Uint8Array ? frame : joinBytes(frame);
 }
 
 /** UTF-8 byte length of a string, without encoding it (frame limits are in bytes). */

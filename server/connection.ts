@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { Parts, type Codec, type Piece } from '../protocol/codec.js';
-import type { FrameWriter } from '../protocol/frame-writer.js';
+import type { FrameWriter, MsgpackFrameWriter } from '../protocol/frame-writer.js';
 import { boundedDetails, clip, MAX_ERROR_MESSAGE } from '../protocol/echo.js';
 import { LindenError } from '../protocol/errors.js';
 import type { Frame, Interceptor } from '../protocol/interceptor.js';
@@ -247,10 +247,16 @@ export class Connection {
     else this.write(piece);
   }
 
-  /** Straight to the frame being filled, past the interceptors (the chain's socket end). */
+  /**
+   * Straight to the frame being filled, past the interceptors (the chain's socket end). Parts
+   * (a fragment, a large delivery) leave as one message in several WebSocket frames, the payload
+   * written from where it lies: copying it behind the message's head cost the broker as much
+   * again as receiving it (issue 14).
+   */
   write(piece: Piece | Parts): void {
     if (this.state === 'closed') return;
-    this.writer.piece(piece instanceof Parts ? piece.join() : piece);
+    if (piece instanceof Parts) (this.writer as MsgpackFrameWriter).pieces(piece.parts);
+    else this.writer.piece(piece);
     this.schedule();
   }
 
@@ -370,7 +376,15 @@ export class Connection {
     if (this.state === 'closed') return;
     if (this.droppedUnreported > 0) this.reportDrops();
     const binary = this.codec.name === 'msgpack';
-    for (const frame of this.writer.take()) this.ws.send(frame, { binary });
+    for (const frame of this.writer.take()) {
+      if (typeof frame === 'string' || frame instanceof Uint8Array) {
+        this.ws.send(frame, { binary });
+        continue;
+      }
+      // One message in several frames: ws sends them back to back, nothing can come between.
+      const last = frame.length - 1;
+      for (let i = 0; i <= last; i++) this.ws.send(frame[i]!, { binary, fin: i === last });
+    }
     // Nothing buffered: the kernel took the frames whole, so their memory may be written again.
     if (this.ws.bufferedAmount === 0) this.writer.recycle?.();
     if (this.socketFull) this.pauseUntilDrained();

@@ -282,7 +282,8 @@ describe.each<CodecName>(['msgpack', 'json'])('fragments over %s', (codec) => {
       const fragmenting = await raw.open(broker.url, codec);
       const welcome = await fragmenting.hello({ ext: { fragmentation: { size: 4096 } } });
       expect(welcome.limits.maxMessageBytes).toBe(options.maxMessageBytes ?? 64 * 1024 * 1024);
-      expect(welcome.ext).toEqual({ fragmentation: { size: 65_536 } });
+      // The default 256 KiB, or less where the broker's frame limit leaves less room (protocol.md §4.5).
+      expect(welcome.ext).toEqual({ fragmentation: { size: Math.min(256 * 1024, (options.maxFrameBytes ?? 1024 * 1024) - 128) } });
     });
 
     test('a large delivery: whole to a client that did not announce fragmentation, in frags of <= 4 KiB to one that did', async () => {

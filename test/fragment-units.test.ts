@@ -2,7 +2,7 @@
  * Unit tests of the pure logic behind fragmentation: FragmentSender (pacing, round-robin, cut
  * points, fids) and FragmentAssembler (faults, memory release), over a fake Link.
  */
-import { jsonCodec, msgpackCodec, type Codec, type Piece } from '../protocol/codec.js';
+import { jsonCodec, msgpackCodec, packAroundData, Parts, type Codec, type Piece } from '../protocol/codec.js';
 import type { ErrorCode, LindenError } from '../protocol/errors.js';
 import { FragmentAssembler, ReassemblyBudget, type AssemblyLimits } from '../protocol/fragment-assembler.js';
 import { FragmentSender } from '../protocol/fragment-sender.js';
@@ -30,8 +30,8 @@ class FakeLink implements Link {
     return this.pending;
   }
 
-  send(piece: Piece): void {
-    this.sent.push(piece);
+  send(piece: Piece | Parts): void {
+    this.sent.push(piece instanceof Parts ? piece.join() : piece);
     this.pending += piece.length;
   }
 
@@ -366,4 +366,13 @@ test('a MessagePack fragment is copied: the frame buffer it arrived in can be re
   frame.fill(0);
   assembler.add({ fid: 1, seq: 1, n: 2, data: piece.subarray(cut) });
   expect(delivered).toEqual(expected);
+});
+
+test('packAroundData: the fields encoded, then the payload bytes uncopied; decodes as the whole message', () => {
+  const data = msgpackCodec.packData(new Uint8Array(70_000).fill(7)) as Uint8Array;
+  for (const message of [{ t: 'pub', topic: 'a.b', data, ack: 'delivery', id: 5_000_000_000 }, { t: 'pub', topic: 'x', data: data.subarray(0, 200) }]) {
+    const parts = packAroundData(message);
+    expect(parts.parts.at(-1)).toBe(message.data);
+    expect(msgpackCodec.decode(parts.join(), true)).toEqual(msgpackCodec.decode(msgpackCodec.encode(message) as Uint8Array, true));
+  }
 });

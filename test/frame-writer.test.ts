@@ -1,4 +1,5 @@
-import { jsonCodec, msgpackCodec, packr } from '../protocol/codec.js';
+import { jsonCodec, msgpackCodec, packAroundData, packr } from '../protocol/codec.js';
+import { MsgpackFrameWriter, wholeFrame } from '../protocol/frame-writer.js';
 
 describe.each([msgpackCodec, jsonCodec])('$name frame writer', (codec) => {
   const messages = Array.from({ length: 200 }, (_, i) => ({ t: 'pub', topic: `t.${i}`, data: 'x'.repeat(i % 50) }));
@@ -10,7 +11,7 @@ describe.each([msgpackCodec, jsonCodec])('$name frame writer', (codec) => {
     const frames = writer.take();
     expect(frames.length).toBeGreaterThan(1);
     for (const f of frames) expect(f.length).toBeLessThanOrEqual(1_000);
-    const decoded = frames.flatMap((f) => codec.decode(f, codec.name === 'msgpack'));
+    const decoded = frames.flatMap((f) => codec.decode(wholeFrame(f), codec.name === 'msgpack'));
     expect(decoded).toEqual(messages);
     expect(writer.messages).toBe(0);
     expect(writer.take()).toEqual([]);
@@ -31,7 +32,7 @@ describe.each([msgpackCodec, jsonCodec])('$name frame writer', (codec) => {
     writer.piece(codec.encode({ big: 'y'.repeat(500) }));
     writer.piece(codec.encode({ small: 2 }));
     const frames = writer.take();
-    expect(frames.map((f) => codec.decode(f, codec.name === 'msgpack'))).toEqual([[{ small: 1 }], [{ big: 'y'.repeat(500) }], [{ small: 2 }]]);
+    expect(frames.map((f) => codec.decode(wholeFrame(f), codec.name === 'msgpack'))).toEqual([[{ small: 1 }], [{ big: 'y'.repeat(500) }], [{ small: 2 }]]);
   });
 });
 
@@ -53,7 +54,25 @@ test('a MessagePack message of 16 KiB or more leaves bare in its own frame, unco
   const frames = writer.take();
   expect(frames).toHaveLength(3);
   expect(frames[1]).toBe(big);
-  expect(frames.map((f) => msgpackCodec.decode(f, true))).toEqual([[{ a: 1 }], [packr.unpack(big)], [{ a: 2 }]]);
+  expect(frames.map((f) => msgpackCodec.decode(wholeFrame(f), true))).toEqual([[{ a: 1 }], [packr.unpack(big)], [{ a: 2 }]]);
+});
+
+test('a message in pieces leaves as one message of several frames: its large pieces uncopied, small runs joined, in order', () => {
+  const writer = new MsgpackFrameWriter(1 << 20);
+  const payload = new Uint8Array(20_000).fill(9);
+  const message = { t: 'frag', fid: 1, seq: 0, n: 3, size: 60_000, data: payload };
+  const parts = packAroundData(message);
+  writer.piece(packr.pack({ a: 1 }));
+  writer.pieces(parts.parts);
+  writer.piece(packr.pack({ a: 2 }));
+  expect(writer.messages).toBe(3);
+  expect(writer.bytes).toBeGreaterThan(parts.length);
+  const frames = writer.take();
+  expect(frames).toHaveLength(3);
+  const inPieces = frames[1] as readonly Uint8Array[];
+  expect(inPieces).toHaveLength(2); // the fields and the bin header joined, then the payload itself
+  expect(inPieces[1]).toBe(payload);
+  expect(frames.map((f) => msgpackCodec.decode(wholeFrame(f), true))).toEqual([[{ a: 1 }], [message], [{ a: 2 }]]);
 });
 
 test('a recycled frame buffer serves the next small frame of any writer; one not recycled is never written again', () => {

@@ -144,7 +144,7 @@ export class OutboundMessage {
     this.writeHead(w, sid, extras);
     w.pos = this.writeTailUpToData(w.buf, w.pos, data.length);
     // The writer frames it as a one-element array: the message follows the 5-byte array header.
-    const head = w.take()[0]!.subarray(FRAME_HEADER);
+    const head = (w.take()[0] as Uint8Array).subarray(FRAME_HEADER);
     if (this.packedHdr === undefined) return new Parts([head, data]);
     return new Parts([head, data, Buffer.concat([Buffer.from(HDR_KEY), this.packedHdr])]);
   }
