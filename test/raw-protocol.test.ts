@@ -2,16 +2,23 @@
  * Black-box protocol suite: raw frames over `ws` against a real broker, no SDK. Every bad input
  * must get its documented typed error or close code, the broker must stay up, and well-behaved
  * clients on the same broker must keep working (each error test checks that with a witness).
+ *
+ * The tests share one broker per set of options for the whole file (starting one per test was
+ * most of the file's time): each test's clients are closed after it, and the next test starts
+ * once the broker has let them all go, so it finds only the witnesses connected.
  */
+import { get } from 'node:http';
 import { packr } from '../protocol/codec.js';
 import { clip } from '../protocol/echo.js';
 import { LindenError, type ErrorCode } from '../protocol/errors.js';
 import { LINDEN_VERSION, SUBPROTOCOLS, type CodecName } from '../protocol/version.js';
 import type { BrokerOptions } from '../server/index.js';
-import { refusedUpgrade, type RawClient, type Received } from './helpers/raw-client.js';
-import { protocolSuite } from './helpers/protocol-suite.js';
+import { rawClients, refusedUpgrade, type RawClient, type Received } from './helpers/raw-client.js';
+import { testBroker, until, type TestBroker } from './helpers/setup.js';
 
-const { t, raw } = protocolSuite();
+/** A test's own clients, closed after it; brokers of a test's own (the options tests). */
+const raw = rawClients();
+const t = testBroker();
 
 const CODECS: CodecName[] = ['json', 'msgpack'];
 
@@ -24,16 +31,55 @@ interface Env {
   stillServes(): Promise<void>;
 }
 
-async function startEnv(options: BrokerOptions = {}): Promise<Env> {
-  const broker = await t.start(options);
+interface SharedEnv extends Env {
+  /** Resolves once the broker holds no connection but the witnesses' (a test's clients let go). */
+  settled(): Promise<void>;
+  /** Protocol violations the witnesses saw. */
+  violations(): string[];
+  close(): Promise<void>;
+}
+
+/** One broker (with its witnesses) per set of options, for the whole file. */
+const shared = new Map<string, Promise<SharedEnv>>();
+
+afterEach(async () => {
+  const violations = raw.violations();
+  await raw.closeAll();
+  await t.cleanup();
+  const envs = await Promise.all(shared.values());
+  await Promise.all(envs.map((env) => env.settled()));
+  expect([...violations, ...envs.flatMap((env) => env.violations())]).toEqual([]);
+});
+
+afterAll(async () => {
+  const envs = await Promise.all(shared.values());
+  await Promise.all(envs.map((env) => env.close()));
+});
+
+/** The broker for `options` (started on first use) and its witnesses. */
+function startEnv(options: BrokerOptions = {}): Promise<Env> {
+  const key = JSON.stringify(options);
+  let env = shared.get(key);
+  if (!env) {
+    env = openEnv(options);
+    shared.set(key, env);
+  }
+  return env;
+}
+
+async function openEnv(options: BrokerOptions): Promise<SharedEnv> {
+  const own: TestBroker = testBroker();
+  const witnesses = rawClients();
+  const broker = await own.start(options);
   const listeners: RawClient[] = [];
   for (const codec of CODECS) {
-    const listener = await raw.connect(broker.url, codec);
+    const listener = await witnesses.connect(broker.url, codec);
     const ok = await listener.call({ t: 'sub', id: listener.id(), sid: 1, pattern: 'witness.>' });
     expect(ok.t).toBe('ok');
     listeners.push(listener);
   }
-  const publishers = await Promise.all(CODECS.map((codec) => raw.connect(broker.url, codec)));
+  const publishers = await Promise.all(CODECS.map((codec) => witnesses.connect(broker.url, codec)));
+  const connectionsUrl = `${broker.url.replace(/^ws/, 'http')}/api/connections?scope=node`;
   let round = 0;
   return {
     url: broker.url,
@@ -52,7 +98,31 @@ async function startEnv(options: BrokerOptions = {}): Promise<Env> {
         }
       }
     },
+    async settled() {
+      let connections = -1;
+      await until(() => connections === listeners.length + publishers.length, 5_000, async () => {
+        connections = (JSON.parse(await httpGet(connectionsUrl)) as unknown[]).length;
+      });
+    },
+    violations: () => witnesses.violations(),
+    async close() {
+      await witnesses.closeAll();
+      await own.cleanup();
+    },
   };
+}
+
+/** The body of a GET, on a connection of its own (none kept alive to hold the broker open). */
+function httpGet(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get(url, { agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => { body += chunk; });
+      res.on('end', () => resolve(body));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
 }
 
 /** The connection is open and serves: sub, pub to itself, msg, unsub. */
@@ -102,7 +172,7 @@ describe('subprotocol negotiation', () => {
   });
 
   test('an unknown subprotocol next to a known one: the known one is picked', async () => {
-    const broker = await t.start();
+    const broker = await startEnv();
     const c = await raw.open(broker.url, ['mqtt', SUBPROTOCOLS.json]);
     expect(c.protocol).toBe(SUBPROTOCOLS.json);
     await c.hello();
@@ -110,7 +180,7 @@ describe('subprotocol negotiation', () => {
   });
 
   test('both codecs offered: the broker prefers MessagePack', async () => {
-    const broker = await t.start();
+    const broker = await startEnv();
     const c = await raw.open(broker.url, [SUBPROTOCOLS.json, SUBPROTOCOLS.msgpack]);
     expect(c.protocol).toBe(SUBPROTOCOLS.msgpack);
     await c.hello();
@@ -121,7 +191,7 @@ describe('subprotocol negotiation', () => {
 describe.each(CODECS)('%s codec', (codec) => {
   describe('happy path', () => {
     test('hello -> welcome with re, v, connectionId, server, limits and heartbeatMs', async () => {
-      const broker = await t.start({
+      const broker = await startEnv({
         maxFrameBytes: 65_536, maxMessageBytes: 32_768, maxSubscriptions: 7,
         maxPendingBytes: 100_000, heartbeatMs: 20_000, maxTimeoutMs: 9_000,
       });
@@ -145,7 +215,7 @@ describe.each(CODECS)('%s codec', (codec) => {
     });
 
     test('sub -> ok, pub -> msg to the subscriber, from either codec', async () => {
-      const broker = await t.start();
+      const broker = await startEnv();
       const sub = await raw.connect(broker.url, codec);
       const pub = await raw.connect(broker.url, codec);
       const otherCodec = await raw.connect(broker.url, codec === 'json' ? 'msgpack' : 'json');
@@ -168,7 +238,7 @@ describe.each(CODECS)('%s codec', (codec) => {
     });
 
     test('a batch (several messages in one frame) is processed in order', async () => {
-      const broker = await t.start();
+      const broker = await startEnv();
       const c = await raw.open(broker.url, codec);
       c.send([
         { t: 'hello', id: 1, v: 1 },
@@ -185,14 +255,14 @@ describe.each(CODECS)('%s codec', (codec) => {
     });
 
     test('an empty batch does nothing', async () => {
-      const broker = await t.start();
+      const broker = await startEnv();
       const c = await raw.connect(broker.url, codec);
       c.send([]);
       await expectNothingElse(c);
     });
 
     test('an integral float is accepted as an integer field', async () => {
-      const broker = await t.start();
+      const broker = await startEnv();
       const c = await raw.connect(broker.url, codec);
       if (codec === 'json') {
         c.sendRaw('{"t":"ping","id":5.0}', false);
@@ -230,7 +300,7 @@ describe.each(CODECS)('%s codec', (codec) => {
     });
 
     test('request/reply: ack processing with reply and an ack carrying data -> receipt with the reply', async () => {
-      const broker = await t.start();
+      const broker = await startEnv();
       const responder = await raw.connect(broker.url, codec);
       const requester = await raw.connect(broker.url, codec);
       await responder.call({ t: 'sub', id: 1, sid: 3, pattern: 'svc.echo' });
@@ -400,7 +470,7 @@ describe.each(CODECS)('%s codec', (codec) => {
         ['uint64', 0xcf],
         ['int64', 0xd3],
       ])('a small id in the 64-bit format %s is read as a number', async (_name, format) => {
-        const broker = await t.start();
+        const broker = await startEnv();
         const c = await raw.connect(broker.url, codec);
         c.sendRaw(pingWithInt64(format, [0, 0, 0, 0, 0, 0, 0, 5]), true);
         expect(await c.reply(5)).toEqual({ t: 'pong', re: 5 });
@@ -830,12 +900,12 @@ describe('mixed codecs on one topic', () => {
     const requester = await raw.connect(env.url, 'json');
     const responder = await raw.connect(env.url, 'msgpack');
     await responder.call({ t: 'sub', id: 1, sid: 1, pattern: 'svc.mixed' });
-    requester.send({ t: 'pub', id: 2, topic: 'svc.mixed', data: '?', ack: 'processing', reply: true, timeout: 1_500 });
+    requester.send({ t: 'pub', id: 2, topic: 'svc.mixed', data: '?', ack: 'processing', reply: true, timeout: 500 });
     const request = await responder.next((m) => m.t === 'msg');
     responder.send({ t: 'ack', tag: request.tag, data: Uint8Array.from([0xff, 0xfe, 0xfd]) });
     const err = await responder.error();
     expect(['INVALID_FRAME', 'DECODE_ERROR']).toContain(err.code);
-    // protocol.md §8.4/§8.7: a receipt is sent once every receiver settled or the timeout (1.5 s)
+    // protocol.md §8.4/§8.7: a receipt is sent once every receiver settled or the timeout (0.5 s)
     // passed, so the requester hears back in any case.
     const receipt = await requester.reply(2, 4_000).catch(() => 'no receipt within 4 s');
     expect(receipt).toEqual(expect.objectContaining({ t: 'receipt', re: 2, stage: 'processing' }));
