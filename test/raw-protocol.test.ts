@@ -7,20 +7,35 @@
  * most of the file's time): each test's clients are closed after it, and the next test starts
  * once the broker has let them all go, so it finds only the witnesses connected.
  */
-import { get } from 'node:http';
 import { packr } from '../protocol/codec.js';
 import { clip } from '../protocol/echo.js';
 import { LindenError, type ErrorCode } from '../protocol/errors.js';
 import { LINDEN_VERSION, SUBPROTOCOLS, type CodecName } from '../protocol/version.js';
-import type { BrokerOptions } from '../server/index.js';
+import type { Broker, BrokerOptions } from '../server/index.js';
 import { rawClients, refusedUpgrade, type RawClient, type Received } from './helpers/raw-client.js';
-import { testBroker, until, type TestBroker } from './helpers/setup.js';
+import { testBroker } from './helpers/setup.js';
+import { sharedBrokers } from './helpers/shared-brokers.js';
 
 /** A test's own clients, closed after it; brokers of a test's own (the options tests). */
 const raw = rawClients();
 const t = testBroker();
+const brokers = sharedBrokers();
+/** The witnesses of each shared broker, connected for the whole file. */
+const witnesses = rawClients();
+const envs = new Map<Broker, Promise<Env>>();
 
 const CODECS: CodecName[] = ['json', 'msgpack'];
+const WITNESSES = 2 * CODECS.length;
+
+afterEach(async () => {
+  const violations = raw.violations();
+  await raw.closeAll();
+  await t.cleanup();
+  await brokers.settled(WITNESSES);
+  expect([...violations, ...witnesses.violations()]).toEqual([]);
+});
+
+afterAll(() => witnesses.closeAll());
 
 /**
  * A broker plus witnesses: one subscriber per codec on `witness.>` and one publisher per codec.
@@ -31,46 +46,18 @@ interface Env {
   stillServes(): Promise<void>;
 }
 
-interface SharedEnv extends Env {
-  /** Resolves once the broker holds no connection but the witnesses' (a test's clients let go). */
-  settled(): Promise<void>;
-  /** Protocol violations the witnesses saw. */
-  violations(): string[];
-  close(): Promise<void>;
-}
-
-/** One broker (with its witnesses) per set of options, for the whole file. */
-const shared = new Map<string, Promise<SharedEnv>>();
-
-afterEach(async () => {
-  const violations = raw.violations();
-  await raw.closeAll();
-  await t.cleanup();
-  const envs = await Promise.all(shared.values());
-  await Promise.all(envs.map((env) => env.settled()));
-  expect([...violations, ...envs.flatMap((env) => env.violations())]).toEqual([]);
-});
-
-afterAll(async () => {
-  const envs = await Promise.all(shared.values());
-  await Promise.all(envs.map((env) => env.close()));
-});
-
-/** The broker for `options` (started on first use) and its witnesses. */
-function startEnv(options: BrokerOptions = {}): Promise<Env> {
-  const key = JSON.stringify(options);
-  let env = shared.get(key);
+/** The shared broker for `options` and its witnesses. */
+async function startEnv(options: BrokerOptions = {}): Promise<Env> {
+  const broker = await brokers.start(options);
+  let env = envs.get(broker);
   if (!env) {
-    env = openEnv(options);
-    shared.set(key, env);
+    env = openEnv(broker);
+    envs.set(broker, env);
   }
   return env;
 }
 
-async function openEnv(options: BrokerOptions): Promise<SharedEnv> {
-  const own: TestBroker = testBroker();
-  const witnesses = rawClients();
-  const broker = await own.start(options);
+async function openEnv(broker: Broker): Promise<Env> {
   const listeners: RawClient[] = [];
   for (const codec of CODECS) {
     const listener = await witnesses.connect(broker.url, codec);
@@ -79,7 +66,6 @@ async function openEnv(options: BrokerOptions): Promise<SharedEnv> {
     listeners.push(listener);
   }
   const publishers = await Promise.all(CODECS.map((codec) => witnesses.connect(broker.url, codec)));
-  const connectionsUrl = `${broker.url.replace(/^ws/, 'http')}/api/connections?scope=node`;
   let round = 0;
   return {
     url: broker.url,
@@ -98,31 +84,7 @@ async function openEnv(options: BrokerOptions): Promise<SharedEnv> {
         }
       }
     },
-    async settled() {
-      let connections = -1;
-      await until(() => connections === listeners.length + publishers.length, 5_000, async () => {
-        connections = (JSON.parse(await httpGet(connectionsUrl)) as unknown[]).length;
-      });
-    },
-    violations: () => witnesses.violations(),
-    async close() {
-      await witnesses.closeAll();
-      await own.cleanup();
-    },
   };
-}
-
-/** The body of a GET, on a connection of its own (none kept alive to hold the broker open). */
-function httpGet(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    get(url, { agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => { body += chunk; });
-      res.on('end', () => resolve(body));
-      res.on('error', reject);
-    }).on('error', reject);
-  });
 }
 
 /** The connection is open and serves: sub, pub to itself, msg, unsub. */
