@@ -69,4 +69,4 @@ test('after 2,000 connections come and go, the broker holds what it held before'
   // A timer kept per gone connection (waits, reservations, receipts, handshakes) would be hundreds.
   expect(after.timers).toBeLessThan(5);
   expect(grownData).toBeLessThan(BOUND);
-}, 60_000);
+}, 120_000); // 2,000 connections and full collections: past 60 s once in a full run beside other work

@@ -146,7 +146,7 @@ test('serve --data keeps queues and messages across a restart; --memory keeps no
     await second.child.exited;
   }));
   expect((await run(['serve', '--memory', '--data', dataDir])).code).toBe(2);
-});
+}, 90_000); // four broker processes and six CLI runs: ran past 30 s in a full run beside other work
 
 test('serve keeps its store in ./linden-data of the folder it was started in', async () => {
   // NodeChild cannot set a working folder, so this one is spawned by hand (and killed in finally).

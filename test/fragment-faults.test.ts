@@ -8,12 +8,22 @@ import { packr } from '../protocol/codec.js';
 import type { ErrorCode } from '../protocol/errors.js';
 import { fragmentation } from '../protocol/fragmentation.js';
 import type { CodecName } from '../protocol/version.js';
-import type { BrokerOptions } from '../server/index.js';
+import type { Broker, BrokerOptions } from '../server/index.js';
 import { byteSize, fragment, without, type EncodedMessage, type Frag } from './helpers/fragments.js';
 import { type RawClient, type Received } from './helpers/raw-client.js';
 import { protocolSuite } from './helpers/protocol-suite.js';
+import { sharedBrokers } from './helpers/shared-brokers.js';
 
 const { t, raw } = protocolSuite();
+// Tests without interceptors share a broker per set of options; each starts once the last one's
+// clients are let go (protocolSuite's afterEach, declared first, closes them).
+const brokers = sharedBrokers();
+afterEach(() => brokers.settled());
+
+/** A broker as a fresh one: shared for plain options, a test's own for options with interceptors. */
+function startBroker(options: BrokerOptions = {}): Promise<Broker> {
+  return options.interceptors ? t.start(options) : brokers.start(options);
+}
 
 type Piece = EncodedMessage;
 
@@ -92,14 +102,14 @@ describe.each<CodecName>(['msgpack', 'json'])('fragments over %s', (codec) => {
   const chunk: Piece = codec === 'msgpack' ? Buffer.alloc(10, 1) : 'xxxxxxxxxx';
 
   async function connectTo(options: BrokerOptions = {}): Promise<RawClient> {
-    const broker = await t.start(options);
+    const broker = await startBroker(options);
     return raw.connect(broker.url, codec);
   }
 
   describe('valid fragmented messages', () => {
     test('a 3-fragment pub is delivered to a subscriber, as if it had arrived whole', async () => {
       const pub = await connectTo();
-      const sub = await raw.connect(t.broker.url, codec);
+      const sub = await raw.connect((await startBroker()).url, codec);
       expect(await sub.call({ t: 'sub', id: sub.id(), sid: 4, pattern: 'big.*' })).toMatchObject({ t: 'ok' });
       const value = { text: TEXT.repeat(2000), n: 1 };
       const frags = fragment(encode(codec, { t: 'pub', topic: 'big.one', data: pub.data(value) }), 1, 3);
@@ -115,7 +125,7 @@ describe.each<CodecName>(['msgpack', 'json'])('fragments over %s', (codec) => {
     });
 
     test('a fragment before hello is refused like any other first message: HANDSHAKE_REQUIRED, close 4001', async () => {
-      const broker = await t.start();
+      const broker = await startBroker();
       const c = await raw.open(broker.url, codec);
       const [first] = fragment(encode(codec, { t: 'hello', id: 1, v: 1 }), 1, 2);
       c.send(first!);
@@ -276,7 +286,7 @@ describe.each<CodecName>(['msgpack', 'json'])('fragments over %s', (codec) => {
       [{ maxFrameBytes: 200_000, maxMessageBytes: 100_000 }, 100_000],
       [{ maxFrameBytes: 200_000, maxMessageBytes: 500_000 }, 200_000 - 8192],
     ])('welcome limits.maxMessageBytes without fragmentation: min(maxMessageBytes, maxFrameBytes - 8192) (%j)', async (options, expected) => {
-      const broker = await t.start(options);
+      const broker = await startBroker(options);
       const plain = await raw.open(broker.url, codec);
       expect((await plain.hello()).limits.maxMessageBytes).toBe(expected);
       const fragmenting = await raw.open(broker.url, codec);
@@ -287,7 +297,7 @@ describe.each<CodecName>(['msgpack', 'json'])('fragments over %s', (codec) => {
     });
 
     test('a large delivery: whole to a client that did not announce fragmentation, in frags of <= 4 KiB to one that did', async () => {
-      const broker = await t.start();
+      const broker = await startBroker();
       const plain = await raw.connect(broker.url, codec);
       const fragmenting = await raw.open(broker.url, codec);
       await fragmenting.hello({ ext: { fragmentation: { size: 4096 } } });

@@ -2,18 +2,40 @@
  * Black-box protocol suite: raw frames over `ws` against a real broker, no SDK. Every bad input
  * must get its documented typed error or close code, the broker must stay up, and well-behaved
  * clients on the same broker must keep working (each error test checks that with a witness).
+ *
+ * The tests share one broker per set of options for the whole file (starting one per test was
+ * most of the file's time): each test's clients are closed after it, and the next test starts
+ * once the broker has let them all go, so it finds only the witnesses connected.
  */
 import { packr } from '../protocol/codec.js';
 import { clip } from '../protocol/echo.js';
 import { LindenError, type ErrorCode } from '../protocol/errors.js';
 import { LINDEN_VERSION, SUBPROTOCOLS, type CodecName } from '../protocol/version.js';
-import type { BrokerOptions } from '../server/index.js';
-import { refusedUpgrade, type RawClient, type Received } from './helpers/raw-client.js';
-import { protocolSuite } from './helpers/protocol-suite.js';
+import type { Broker, BrokerOptions } from '../server/index.js';
+import { rawClients, refusedUpgrade, type RawClient, type Received } from './helpers/raw-client.js';
+import { testBroker } from './helpers/setup.js';
+import { sharedBrokers } from './helpers/shared-brokers.js';
 
-const { t, raw } = protocolSuite();
+/** A test's own clients, closed after it; brokers of a test's own (the options tests). */
+const raw = rawClients();
+const t = testBroker();
+const brokers = sharedBrokers();
+/** The witnesses of each shared broker, connected for the whole file. */
+const witnesses = rawClients();
+const envs = new Map<Broker, Promise<Env>>();
 
 const CODECS: CodecName[] = ['json', 'msgpack'];
+const WITNESSES = 2 * CODECS.length;
+
+afterEach(async () => {
+  const violations = raw.violations();
+  await raw.closeAll();
+  await t.cleanup();
+  await brokers.settled(WITNESSES);
+  expect([...violations, ...witnesses.violations()]).toEqual([]);
+});
+
+afterAll(() => witnesses.closeAll());
 
 /**
  * A broker plus witnesses: one subscriber per codec on `witness.>` and one publisher per codec.
@@ -24,16 +46,26 @@ interface Env {
   stillServes(): Promise<void>;
 }
 
+/** The shared broker for `options` and its witnesses. */
 async function startEnv(options: BrokerOptions = {}): Promise<Env> {
-  const broker = await t.start(options);
+  const broker = await brokers.start(options);
+  let env = envs.get(broker);
+  if (!env) {
+    env = openEnv(broker);
+    envs.set(broker, env);
+  }
+  return env;
+}
+
+async function openEnv(broker: Broker): Promise<Env> {
   const listeners: RawClient[] = [];
   for (const codec of CODECS) {
-    const listener = await raw.connect(broker.url, codec);
+    const listener = await witnesses.connect(broker.url, codec);
     const ok = await listener.call({ t: 'sub', id: listener.id(), sid: 1, pattern: 'witness.>' });
     expect(ok.t).toBe('ok');
     listeners.push(listener);
   }
-  const publishers = await Promise.all(CODECS.map((codec) => raw.connect(broker.url, codec)));
+  const publishers = await Promise.all(CODECS.map((codec) => witnesses.connect(broker.url, codec)));
   let round = 0;
   return {
     url: broker.url,
@@ -102,7 +134,7 @@ describe('subprotocol negotiation', () => {
   });
 
   test('an unknown subprotocol next to a known one: the known one is picked', async () => {
-    const broker = await t.start();
+    const broker = await startEnv();
     const c = await raw.open(broker.url, ['mqtt', SUBPROTOCOLS.json]);
     expect(c.protocol).toBe(SUBPROTOCOLS.json);
     await c.hello();
@@ -110,7 +142,7 @@ describe('subprotocol negotiation', () => {
   });
 
   test('both codecs offered: the broker prefers MessagePack', async () => {
-    const broker = await t.start();
+    const broker = await startEnv();
     const c = await raw.open(broker.url, [SUBPROTOCOLS.json, SUBPROTOCOLS.msgpack]);
     expect(c.protocol).toBe(SUBPROTOCOLS.msgpack);
     await c.hello();
@@ -121,7 +153,7 @@ describe('subprotocol negotiation', () => {
 describe.each(CODECS)('%s codec', (codec) => {
   describe('happy path', () => {
     test('hello -> welcome with re, v, connectionId, server, limits and heartbeatMs', async () => {
-      const broker = await t.start({
+      const broker = await startEnv({
         maxFrameBytes: 65_536, maxMessageBytes: 32_768, maxSubscriptions: 7,
         maxPendingBytes: 100_000, heartbeatMs: 20_000, maxTimeoutMs: 9_000,
       });
@@ -145,7 +177,7 @@ describe.each(CODECS)('%s codec', (codec) => {
     });
 
     test('sub -> ok, pub -> msg to the subscriber, from either codec', async () => {
-      const broker = await t.start();
+      const broker = await startEnv();
       const sub = await raw.connect(broker.url, codec);
       const pub = await raw.connect(broker.url, codec);
       const otherCodec = await raw.connect(broker.url, codec === 'json' ? 'msgpack' : 'json');
@@ -168,7 +200,7 @@ describe.each(CODECS)('%s codec', (codec) => {
     });
 
     test('a batch (several messages in one frame) is processed in order', async () => {
-      const broker = await t.start();
+      const broker = await startEnv();
       const c = await raw.open(broker.url, codec);
       c.send([
         { t: 'hello', id: 1, v: 1 },
@@ -185,14 +217,14 @@ describe.each(CODECS)('%s codec', (codec) => {
     });
 
     test('an empty batch does nothing', async () => {
-      const broker = await t.start();
+      const broker = await startEnv();
       const c = await raw.connect(broker.url, codec);
       c.send([]);
       await expectNothingElse(c);
     });
 
     test('an integral float is accepted as an integer field', async () => {
-      const broker = await t.start();
+      const broker = await startEnv();
       const c = await raw.connect(broker.url, codec);
       if (codec === 'json') {
         c.sendRaw('{"t":"ping","id":5.0}', false);
@@ -230,7 +262,7 @@ describe.each(CODECS)('%s codec', (codec) => {
     });
 
     test('request/reply: ack processing with reply and an ack carrying data -> receipt with the reply', async () => {
-      const broker = await t.start();
+      const broker = await startEnv();
       const responder = await raw.connect(broker.url, codec);
       const requester = await raw.connect(broker.url, codec);
       await responder.call({ t: 'sub', id: 1, sid: 3, pattern: 'svc.echo' });
@@ -400,7 +432,7 @@ describe.each(CODECS)('%s codec', (codec) => {
         ['uint64', 0xcf],
         ['int64', 0xd3],
       ])('a small id in the 64-bit format %s is read as a number', async (_name, format) => {
-        const broker = await t.start();
+        const broker = await startEnv();
         const c = await raw.connect(broker.url, codec);
         c.sendRaw(pingWithInt64(format, [0, 0, 0, 0, 0, 0, 0, 5]), true);
         expect(await c.reply(5)).toEqual({ t: 'pong', re: 5 });
@@ -830,12 +862,12 @@ describe('mixed codecs on one topic', () => {
     const requester = await raw.connect(env.url, 'json');
     const responder = await raw.connect(env.url, 'msgpack');
     await responder.call({ t: 'sub', id: 1, sid: 1, pattern: 'svc.mixed' });
-    requester.send({ t: 'pub', id: 2, topic: 'svc.mixed', data: '?', ack: 'processing', reply: true, timeout: 1_500 });
+    requester.send({ t: 'pub', id: 2, topic: 'svc.mixed', data: '?', ack: 'processing', reply: true, timeout: 500 });
     const request = await responder.next((m) => m.t === 'msg');
     responder.send({ t: 'ack', tag: request.tag, data: Uint8Array.from([0xff, 0xfe, 0xfd]) });
     const err = await responder.error();
     expect(['INVALID_FRAME', 'DECODE_ERROR']).toContain(err.code);
-    // protocol.md §8.4/§8.7: a receipt is sent once every receiver settled or the timeout (1.5 s)
+    // protocol.md §8.4/§8.7: a receipt is sent once every receiver settled or the timeout (0.5 s)
     // passed, so the requester hears back in any case.
     const receipt = await requester.reply(2, 4_000).catch(() => 'no receipt within 4 s');
     expect(receipt).toEqual(expect.objectContaining({ t: 'receipt', re: 2, stage: 'processing' }));

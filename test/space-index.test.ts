@@ -18,6 +18,21 @@ function random(seed: number): (n: number) => number {
 
 const any = { $any: true };
 
+/*
+ * The random runs check tens of thousands of times: compared by hand first, because Jest's
+ * expect() costs far more than the index under test (most of the suite's time went to it). On a
+ * mismatch expect() runs as before, so a failure reads the same.
+ */
+function expectSame<T>(actual: T, expected: T): void {
+  if (actual !== expected) expect(actual).toBe(expected);
+}
+
+function expectSeqs(actual: readonly { seq: number }[], expected: readonly { seq: number }[]): void {
+  if (actual.length !== expected.length || actual.some((t, i) => t.seq !== expected[i]!.seq)) {
+    expect(actual.map((t) => t.seq)).toEqual(expected.map((t) => t.seq));
+  }
+}
+
 function randomValues(r: (n: number) => number): unknown[] {
   return [['a', 'b', 'c'][r(3)], r(6), r(2) === 0 ? r(4) : `s${r(4)}`];
 }
@@ -47,10 +62,10 @@ describe('ArityIndex', () => {
         const expected = live.filter((t) => compiled.matches(t.values)).sort((a, b) => a.seq - b.seq);
         const got: StoredTuple[] = [];
         index.scan(compiled, 0, (t) => { got.push(t); });
-        expect(got.map((t) => t.seq)).toEqual(expected.map((t) => t.seq));
+        expectSeqs(got, expected);
         let first: StoredTuple | undefined;
         index.scan(compiled, 0, (t) => { first = t; return true; });
-        expect(first?.seq).toBe(expected[0]?.seq);
+        expectSame(first?.seq, expected[0]?.seq);
       };
       for (let step = 0; step < 6_000; step++) {
         const op = r(10);
@@ -71,7 +86,7 @@ describe('ArityIndex', () => {
         } else {
           check(randomTemplate(r));
         }
-        expect(index.size).toBe(live.length);
+        expectSame(index.size, live.length);
       }
       // Drain most of it from anywhere: dead entries pile up in the middle until buckets compact.
       while (live.length > 100) {
@@ -109,19 +124,19 @@ describe('WaiterIndex', () => {
           waiting.push(w);
         } else if (op < 7 && waiting.length > 0) {
           const [w] = waiting.splice(r(waiting.length), 1);
-          expect(index.remove(w!)).toBe(true);
-          expect(index.remove(w!)).toBe(false);
+          expectSame(index.remove(w!), true);
+          expectSame(index.remove(w!), false);
         } else {
           const t = storedTuple(0, '0', 's', randomValues(r), Infinity);
           const matching = waiting.filter((w) => w.template.matches(t.values));
-          expect(index.readersOf(t).map((w) => w.seq)).toEqual(matching.filter((w) => !w.take).map((w) => w.seq));
+          expectSeqs(index.readersOf(t), matching.filter((w) => !w.take));
           const taker = index.takerOf(t);
-          expect(taker?.seq).toBe(matching.find((w) => w.take)?.seq);
+          expectSame(taker?.seq, matching.find((w) => w.take)?.seq);
           // Serve as a handover does: the readers and the taker leave.
           for (const w of [...index.readersOf(t), ...(taker ? [taker] : [])]) index.remove(w);
           waiting = waiting.filter((w) => !(w.template.matches(t.values) && (!w.take || w === taker)));
         }
-        expect(index.size).toBe(waiting.length);
+        expectSame(index.size, waiting.length);
       }
     });
   }

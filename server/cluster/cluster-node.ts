@@ -9,7 +9,7 @@ import { ClusterSpaces } from './cluster-spaces.js';
 import { InterestSync } from './interest-sync.js';
 import { NodeSummaries } from './node-summary.js';
 import { INTEREST_CHANNEL, nodeChannel } from './keys.js';
-import { redactedRedisUrl, type RedisTarget } from './redis-target.js';
+import { disconnectRedis, redactedRedisUrl, type RedisTarget } from './redis-target.js';
 import { RemoteInterest } from './remote-interest.js';
 import { spaceChannel } from './space-scripts.js';
 
@@ -124,8 +124,7 @@ export function joinCluster(
       shared.reservations.stop();
       shared.sweeps.stop();
       await interest.leave();
-      subscriber.disconnect();
-      spaceCommands.disconnect();
+      await Promise.all([disconnectRedis(subscriber), disconnectRedis(spaceCommands)]);
     },
   };
 }

@@ -60,6 +60,25 @@ export function openRedis(target: RedisTarget, name: string, kind: 'command' | '
   return redis;
 }
 
+/**
+ * Disconnects and resolves once the connection has ended, so that nothing of it outlives the
+ * broker's close(): ioredis ends the socket and keeps a timer (2 s) until the socket has closed,
+ * which held a test process open after the broker had closed. A connection between attempts to
+ * reconnect has no socket left to wait for; the wait is bounded all the same.
+ */
+export async function disconnectRedis(redis: Redis): Promise<void> {
+  const open = redis.status === 'connect' || redis.status === 'ready' || redis.status === 'connecting';
+  const ended = open ? new Promise<void>((resolve) => {
+    const bound = setTimeout(resolve, 3_000).unref();
+    redis.once('end', () => {
+      clearTimeout(bound);
+      resolve();
+    });
+  }) : undefined;
+  redis.disconnect();
+  await ended;
+}
+
 /** A failure of Redis itself (connection, timeout, OOM...) as the typed error clients get. */
 export function unavailable(err: unknown): LindenError {
   if (err instanceof LindenError) return err;

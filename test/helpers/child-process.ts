@@ -88,12 +88,30 @@ export class NodeChild {
  */
 export class ChildTracker {
   private readonly running = new Set<NodeChild>();
+  private closed = false;
 
-  /** Starts a NodeChild (same arguments as its constructor) and tracks it. */
+  /**
+   * Made at the top of a file (not inside a test), it also closes after the file's last test: a
+   * test that ran past its timeout goes on after its teardown and may start more children (the
+   * next step of a chain of CLI runs); one started after the file is done would hold the Jest
+   * worker open ("A worker process has failed to exit gracefully") and outlive the run.
+   */
+  constructor() {
+    if (expect.getState().currentTestName === undefined) afterAll(() => this.close());
+  }
+
+  /** Starts a NodeChild (same arguments as its constructor) and tracks it; once closed, kills it at once. */
   spawn(...args: ConstructorParameters<typeof NodeChild>): NodeChild {
     const child = new NodeChild(...args);
-    this.running.add(child);
+    if (this.closed) child.child.kill('SIGKILL');
+    else this.running.add(child);
     return child;
+  }
+
+  /** killAll(), and every child started from now on is killed as it starts. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.killAll();
   }
 
   /** SIGKILLs every tracked child still running, then waits until all of them have closed. */

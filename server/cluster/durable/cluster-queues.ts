@@ -9,7 +9,7 @@ import type { ResolvedOptions } from '../../options.js';
 import { ConsumerAttachments } from '../../pubsub/durable/consumer-attachments.js';
 import type { MessageWatch } from '../../pubsub/durable/queue-records.js';
 import type { Payload } from '../../pubsub/payload.js';
-import { openRedis, readyWithin, unavailable, type RedisTarget } from '../redis-target.js';
+import { disconnectRedis, openRedis, readyWithin, unavailable, type RedisTarget } from '../redis-target.js';
 import { QueueDirectory, type QueueDefinition } from './queue-directory.js';
 import { queueDepths, type ClusterQueueDepth } from './queue-depths.js';
 import { ReceiptWatches, type ReceiptEvent } from './receipt-watches.js';
@@ -85,13 +85,15 @@ export class ClusterQueues implements StreamQueueHost {
 
   /** Stops reading; what was sent to Redis (deliveries given back by closed connections) is answered first. */
   async stop(): Promise<void> {
+    const readers: Promise<void>[] = [];
     for (const { queue, sweep } of this.active.values()) {
       sweep.stop();
-      queue.stop();
+      readers.push(queue.stop());
     }
     this.active.clear();
-    this.subscriber.disconnect();
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    await Promise.all([...readers, disconnectRedis(this.subscriber)]);
+    await this.redis.quit().catch(() => undefined);
+    await disconnectRedis(this.redis);
   }
 
   /** Every queue's depth across the cluster, from Redis (admin `cluster`); STORE_UNAVAILABLE while Redis is away. */
@@ -357,6 +359,6 @@ export class ClusterQueues implements StreamQueueHost {
     if (entry?.queue !== queue) return;
     this.active.delete(queue.name);
     entry.sweep.stop();
-    queue.stop();
+    void queue.stop();
   }
 }

@@ -9,7 +9,7 @@ import { decodeEntry, type StreamMessage } from './stream-entry.js';
 import { GROUP, streamKey } from './redis-keys.js';
 import { ACK } from './stream-scripts.js';
 import { QUEUE_DEFAULTS } from '../../pubsub/durable/queue-records.js';
-import { readyWithin } from '../redis-target.js';
+import { disconnectRedis, readyWithin } from '../redis-target.js';
 
 interface InFlight {
   readonly id: string;
@@ -110,10 +110,11 @@ export class StreamQueue implements TagOwner {
     return consumers;
   }
 
-  stop(): void {
+  /** Resolves once the reader's connection has ended. */
+  stop(): Promise<void> {
     this.stopped = true;
     this.wake?.();
-    this.reader.disconnect();
+    return disconnectRedis(this.reader);
   }
 
   /**
