@@ -1,4 +1,5 @@
 import type { StoredTuple } from './stored-tuple.js';
+import type { IndexKey } from './values.js';
 
 /** Dead entries a bucket tolerates before it compacts, whatever its size. */
 const SLACK = 32;
@@ -23,7 +24,7 @@ export class OrderedBucket {
   size = 0;
 
   /** `key`: the index key the bucket is filed under. */
-  constructor(readonly key: string) {}
+  constructor(readonly key: IndexKey) {}
 
   add(t: StoredTuple): void {
     this.size++;

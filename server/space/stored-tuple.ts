@@ -1,7 +1,7 @@
 import { packr } from '../../protocol/codec.js';
 import type { Headers } from '../../protocol/headers.js';
 import type { Lease } from '../../protocol/lease-heap.js';
-import { canonicalKey } from './values.js';
+import { indexKey, type IndexKey } from './values.js';
 
 /** A tuple in a space, with what the indexes need computed once when it is written. */
 export interface StoredTuple {
@@ -13,10 +13,10 @@ export interface StoredTuple {
   /** The writer's headers, returned with the tuple wherever it is returned; undefined without. */
   readonly hdr: Headers | undefined;
   /**
-   * canonicalKey of each field, for the equality indexes. The index swaps each for its bucket's
-   * own copy, so tuples that share a value share one string.
+   * indexKey of each field, for the equality indexes. The index swaps each for its bucket's own
+   * copy, so tuples that share a string value share one string.
    */
-  readonly keys: string[];
+  readonly keys: IndexKey[];
   /** Encoded size, for limits and inspection. */
   readonly bytes: number;
   /** Lease end (ms since epoch); Infinity without a lease. */
@@ -41,7 +41,7 @@ export function storedTuple(
   seq: number, tid: string, space: string, values: unknown[], expiresAt: number, bytes = packr.pack(values).length, hdr?: Headers,
 ): StoredTuple {
   return {
-    seq, tid, space, values, hdr, bytes, live: true, keys: values.map(canonicalKey), expiresAt,
+    seq, tid, space, values, hdr, bytes, live: true, keys: values.map(indexKey), expiresAt,
     indexed: false, lease: undefined, watched: false, stored: false,
   };
 }

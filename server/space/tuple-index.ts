@@ -2,10 +2,10 @@ import { BucketMap } from './bucket-map.js';
 import { OrderedBucket } from './ordered-bucket.js';
 import type { StoredTuple } from './stored-tuple.js';
 import type { Template } from './template.js';
-import { typeOf } from './values.js';
+import { typeOf, type IndexKey } from './values.js';
 
 /**
- * The tuples of one arity in one space. Each field position has an equality index (canonical
+ * The tuples of one arity in one space. Each field position has an equality index (indexKey of
  * value -> tuples) and a type index; a lookup starts from the smallest bucket any indexed field
  * of the template allows and checks the rest, so an indexed actual costs a hash lookup.
  *
@@ -13,7 +13,7 @@ import { typeOf } from './values.js';
  * most spaces never use one, and keeping it for every tuple cost a quarter of the write time.
  */
 export class ArityIndex {
-  readonly all = new OrderedBucket('');
+  readonly all = new OrderedBucket(null);
   private readonly byValue: BucketMap<OrderedBucket>[] = [];
   private readonly byType: (BucketMap<OrderedBucket> | undefined)[] = [];
 
@@ -109,7 +109,7 @@ function buckets(): BucketMap<OrderedBucket> {
   return new BucketMap((key) => new OrderedBucket(key));
 }
 
-function unbucket(map: BucketMap<OrderedBucket>, key: string, t: StoredTuple): void {
+function unbucket(map: BucketMap<OrderedBucket>, key: IndexKey, t: StoredTuple): void {
   const b = map.get(key);
   if (!b) return;
   b.delete(t);

@@ -3,6 +3,7 @@ import type { StoredTuple } from './stored-tuple.js';
 import type { Template } from './template.js';
 import { BucketMap } from './bucket-map.js';
 import { WaiterQueue } from './waiter-queue.js';
+import type { IndexKey } from './values.js';
 
 /** A blocked `in` or `rd`. */
 export interface Waiter {
@@ -79,7 +80,7 @@ class WaiterTable {
 
   add(w: Waiter): void {
     this.size++;
-    let best: { map: BucketMap<WaiterQueue>; key: string; size: number } | undefined;
+    let best: { map: BucketMap<WaiterQueue>; key: IndexKey; size: number } | undefined;
     for (const { position, key } of w.template.equalities) {
       const map = this.byValue[position]!;
       const size = map.get(key)?.size ?? 0;
