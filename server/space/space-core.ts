@@ -413,7 +413,9 @@ export class SpaceCore implements SpaceHost {
    * (in cluster mode under `clusterRid`, the cluster's id for the reservation).
    */
   private answer(conn: Connection, re: number, t: StoredTuple, reserveMs?: number, space = this.spaces.get(t.space), clusterRid?: string): void {
-    const frame: Record<string, unknown> = { t: 'tuple', re, ...tupleEntry(conn, t) };
+    // Built whole rather than spread from tupleEntry: one object of one shape for every answer.
+    const frame: Record<string, unknown> = { t: 'tuple', re, tid: t.tid, tuple: outbound(conn, t.values), expiresAt: finite(t.expiresAt) };
+    if (t.hdr !== undefined) frame.hdr = t.hdr;
     if (reserveMs !== undefined && (space || clusterRid !== undefined)) {
       const rid = clusterRid ?? `${t.tid}.${(this.ridSeq++).toString(36)}`;
       const held = this.held(conn);

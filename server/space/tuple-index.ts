@@ -66,6 +66,17 @@ export class ArityIndex {
     (single ?? this.all).scan(check);
   }
 
+  /** The oldest live, unexpired match: what scan() would visit first, found without closures (every `in` and `rd` asks). */
+  first(template: Template, now: number): StoredTuple | undefined {
+    if (template.inKeys.length > 0) {
+      let found: StoredTuple | undefined;
+      this.scan(template, now, (t) => { found = t; return true; });
+      return found;
+    }
+    const single = this.smallestBucket(template);
+    return single === null ? undefined : (single ?? this.all).first(template, now);
+  }
+
   /** The smallest bucket an equality or $type field allows; null when one of them is empty. */
   private smallestBucket(template: Template): OrderedBucket | undefined | null {
     let best: OrderedBucket | undefined;
