@@ -1,6 +1,6 @@
 import { BucketMap } from './bucket-map.js';
 import { OrderedBucket } from './ordered-bucket.js';
-import type { StoredTuple } from './stored-tuple.js';
+import { keyAt, type StoredTuple } from './stored-tuple.js';
 import type { Template } from './template.js';
 import { typeOf, type IndexKey } from './values.js';
 
@@ -32,9 +32,9 @@ export class ArityIndex {
     t.indexed = true;
     this.all.add(t);
     for (let i = 0; i < this.arity; i++) {
-      const b = this.byValue[i]!.obtain(t.keys[i]!);
+      const b = this.byValue[i]!.obtain(keyAt(t, i));
       b.add(t);
-      t.keys[i] = b.key;
+      if (t.keys) t.keys[i] = b.key;
       this.byType[i]?.obtain(typeOf(t.values[i])).add(t);
     }
   }
@@ -44,7 +44,7 @@ export class ArityIndex {
     t.indexed = false;
     this.all.delete(t);
     for (let i = 0; i < this.arity; i++) {
-      unbucket(this.byValue[i]!, t.keys[i]!, t);
+      unbucket(this.byValue[i]!, keyAt(t, i), t);
       const types = this.byType[i];
       if (types) unbucket(types, typeOf(t.values[i]), t);
     }

@@ -1,5 +1,5 @@
 import type { Connection } from '../connection.js';
-import type { StoredTuple } from './stored-tuple.js';
+import { keyAt, type StoredTuple } from './stored-tuple.js';
 import type { Template } from './template.js';
 import { BucketMap } from './bucket-map.js';
 import { WaiterQueue } from './waiter-queue.js';
@@ -104,7 +104,7 @@ class WaiterTable {
     const out: Waiter[] = [];
     let sources = 0;
     for (let i = 0; i < this.arity; i++) {
-      const queue = this.byValue[i]!.get(t.keys[i]!);
+      const queue = this.byValue[i]!.get(keyAt(t, i));
       if (queue && collectFrom(queue, t, out)) sources++;
     }
     if (collectFrom(this.wild, t, out)) sources++;
@@ -116,7 +116,7 @@ class WaiterTable {
   oldest(t: StoredTuple): Waiter | undefined {
     let best: Waiter | undefined;
     for (let i = 0; i < this.arity; i++) {
-      const queue = this.byValue[i]!.get(t.keys[i]!);
+      const queue = this.byValue[i]!.get(keyAt(t, i));
       if (!queue || queue.size === 0) continue;
       best = queue.first(t.values, best?.seq ?? Infinity) ?? best;
     }
