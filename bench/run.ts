@@ -134,7 +134,8 @@ if (wanted('space-index')) {
   const index = await spaceIndex(1_000_000, quick ? 5_000 : 10_000);
   results.space_index = index;
   const t = index.inByUniqueActual;
-  const us = (x: { meanMicros: number; p50Micros: number; p99Micros: number }) => `mean ${x.meanMicros}, p50 ${x.p50Micros}, p99 ${x.p99Micros} µs`;
+  const us = (x: { meanMicros: number; p50Micros: number; p99Micros: number; cpuMicros: number }) =>
+    `mean ${x.meanMicros}, p50 ${x.p50Micros}, p99 ${x.p99Micros} µs; cpu ${x.cpuMicros} µs`;
   rows.push([`space fill, ${index.tuples.toLocaleString('en-US')} tuples`, `${index.fillSeconds} s, heap +${index.heapUsedMB} MB`, '']);
   rows.push(['space in, unique actual (1M)', us(t), below('space_in_1m', t.meanMicros, FLOORS.space_in_1m_mean_micros, 'µs mean')]);
   rows.push(['  index alone (Space.find)', us(index.engineFindByUniqueActual), '']);

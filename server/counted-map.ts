@@ -27,6 +27,16 @@ export class CountedMap<K, V> extends Map<K, V> {
     return super.delete(key);
   }
 
+  /**
+   * delete(key) for a caller that holds the value filed under `key`: one lookup instead of two,
+   * which in a map of a million tuples is most of what taking one costs there.
+   */
+  deleteHeld(key: K, value: V): boolean {
+    if (!super.delete(key)) return false;
+    this.tally.count -= this.weight(value);
+    return true;
+  }
+
   override clear(): void {
     for (const value of super.values()) this.tally.count -= this.weight(value);
     super.clear();

@@ -7,11 +7,15 @@ import { LindenError } from '../protocol/errors.js';
 import { RE2JS } from 're2js';
 import { regexSize, translateUnicodeEscapes } from '../server/space/regex-operator.js';
 import { compileTemplate, validateTuple, type Template } from '../server/space/template.js';
-import { canonicalKey, deepEqual, typeOf } from '../server/space/values.js';
+import { canonicalKey, deepEqual, indexKey, typeOf } from '../server/space/values.js';
 
 const bin = (...bytes: number[]) => new Uint8Array(bytes);
 const t = (template: unknown[], limits?: Parameters<typeof compileTemplate>[1]): Template => compileTemplate(template, limits);
 const matches = (template: unknown[], tuple: unknown[]) => t(template).matches(tuple);
+/** Whether two index keys find one Map entry (SameValueZero). */
+const sameIndexKey = (a: unknown, b: unknown) => new Set([indexKey(a)]).has(indexKey(b));
+/** An equality as the template offers it to the index. */
+const eq = (position: number, value: unknown) => ({ position, key: indexKey(value), value });
 
 /** The LindenError a call throws, as { code, field } (field undefined when there is none). */
 function rejection(fn: () => unknown): { code: string; field: unknown } {
@@ -49,7 +53,7 @@ describe('typeOf', () => {
   });
 });
 
-describe('deepEqual and canonicalKey', () => {
+describe('deepEqual, canonicalKey and indexKey', () => {
   const equalPairs: [string, unknown, unknown][] = [
     ['1 and 1.0', 1, 1.0],
     ['0 and -0', 0, -0],
@@ -98,18 +102,24 @@ describe('deepEqual and canonicalKey', () => {
     ['string "NaN" and NaN', 'NaN', NaN],
     ['Infinity and -Infinity', Infinity, -Infinity],
     ['"true" and true', 'true', true],
+    ['a string that looks like an array\'s index key', '\u0000a2:n1', [1]],
+    ['a string that looks like an escaped string', '\u0000sx', '\u0000x'],
+    ['empty string and null', '', null],
+    ['a string and the number it prints', '5', 5],
   ];
 
   test.each(equalPairs)('%s are equal and share a key', (_name, a, b) => {
     expect(deepEqual(a, b)).toBe(true);
     expect(deepEqual(b, a)).toBe(true);
     expect(canonicalKey(a)).toBe(canonicalKey(b));
+    expect(sameIndexKey(a, b)).toBe(true);
   });
 
   test.each(unequalPairs)('%s differ and so do their keys', (_name, a, b) => {
     expect(deepEqual(a, b)).toBe(false);
     expect(deepEqual(b, a)).toBe(false);
     expect(canonicalKey(a)).not.toBe(canonicalKey(b));
+    expect(sameIndexKey(a, b)).toBe(false);
   });
 
   test('keys agree with deepEqual over every pair of a mixed list', () => {
@@ -117,6 +127,7 @@ describe('deepEqual and canonicalKey', () => {
     for (const a of values) {
       for (const b of values) {
         expect({ a, b, equal: canonicalKey(a) === canonicalKey(b) }).toEqual({ a, b, equal: deepEqual(a, b) });
+        expect({ a, b, equal: sameIndexKey(a, b) }).toEqual({ a, b, equal: deepEqual(a, b) });
       }
     }
   });
@@ -189,13 +200,7 @@ describe('actual values', () => {
   test('top-level actual values are offered to the equality index', () => {
     const tpl = t(['job', { $any: true }, 5, [1, 2], { a: 1 }, { $eq: 'x' }]);
     expect(tpl.arity).toBe(6);
-    expect(tpl.equalities).toEqual([
-      { position: 0, key: canonicalKey('job') },
-      { position: 2, key: canonicalKey(5) },
-      { position: 3, key: canonicalKey([1, 2]) },
-      { position: 4, key: canonicalKey({ a: 1 }) },
-      { position: 5, key: canonicalKey('x') },
-    ]);
+    expect(tpl.equalities).toEqual([eq(0, 'job'), eq(2, 5), eq(3, [1, 2]), eq(4, { a: 1 }), eq(5, 'x')]);
     expect(tpl.types).toEqual([]);
     expect(tpl.inKeys).toEqual([]);
   });
@@ -229,7 +234,7 @@ describe('operators', () => {
   test('top-level $type fields are offered to the type index, integer as number', () => {
     const tpl = t([{ $type: 'string' }, { $type: 'integer' }, 1]);
     expect(tpl.types).toEqual([{ position: 0, type: 'string' }, { position: 1, type: 'number' }]);
-    expect(tpl.equalities).toEqual([{ position: 2, key: canonicalKey(1) }]);
+    expect(tpl.equalities).toEqual([eq(2, 1)]);
   });
 
   test('$range over numbers honours each bound, compares bigints exactly, and skips other types', () => {
@@ -268,12 +273,12 @@ describe('operators', () => {
     const tpl = t([{ $in: ['a', 1, null, [1, 2], { k: 1 }, 1.0, 1n, bin(9)] }]);
     for (const v of ['a', 1, 1n, null, [1, 2], { k: 1 }, bin(9), Buffer.from([9])]) expect(tpl.matches([v])).toBe(true);
     for (const v of ['b', 2, 0, '', [1], { k: 2 }, [9], false]) expect(tpl.matches([v])).toBe(false);
-    expect(tpl.inKeys).toEqual([{ position: 0, keys: ['a', 1, null, [1, 2], { k: 1 }, bin(9)].map(canonicalKey) }]);
+    expect(tpl.inKeys).toEqual([{ position: 0, keys: ['a', 1, null, [1, 2], { k: 1 }, bin(9)].map(indexKey) }]);
 
     const strings = t(['x', { $in: ['a', 'b', 'a'] }]);
     expect(strings.matches(['x', 'b'])).toBe(true);
     expect(strings.matches(['x', 'c'])).toBe(false);
-    expect(strings.inKeys).toEqual([{ position: 1, keys: ['sa', 'sb'] }]);
+    expect(strings.inKeys).toEqual([{ position: 1, keys: ['a', 'b'] }]);
   });
 
   test('$regex matches strings only, by code point', () => {
@@ -301,7 +306,7 @@ describe('operators', () => {
     const op = t([{ $eq: { $any: true } }]);
     expect(op.matches([{ $any: true }])).toBe(true);
     expect(op.matches(['anything'])).toBe(false);
-    expect(op.equalities).toEqual([{ position: 0, key: canonicalKey({ $any: true }) }]);
+    expect(op.equalities).toEqual([eq(0, { $any: true })]);
   });
 });
 
@@ -333,11 +338,11 @@ describe('nested templates', () => {
     expect(tpl.matches(['order', [{ id: 3n, tags: ['eu-west', null] }]])).toBe(true);
     expect(tpl.matches(['order', [{ id: 3.5, tags: ['eu-west', null] }]])).toBe(false);
     expect(tpl.matches(['order', [{ id: 3, tags: ['us-east', null] }]])).toBe(false);
-    expect(tpl.equalities).toEqual([{ position: 0, key: canonicalKey('order') }]);
+    expect(tpl.equalities).toEqual([eq(0, 'order')]);
   });
 
   test('an array or object without operators is an actual value', () => {
-    expect(t([[1, [2, { a: null }]]]).equalities).toEqual([{ position: 0, key: canonicalKey([1, [2, { a: null }]]) }]);
+    expect(t([[1, [2, { a: null }]]]).equalities).toEqual([eq(0, [1, [2, { a: null }]])]);
   });
 
   test('$eq escapes inside an object', () => {

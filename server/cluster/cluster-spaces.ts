@@ -8,6 +8,7 @@ import type { SpaceCluster } from '../space/space-cluster.js';
 import { finite, inbound, inboundTemplate, inboundTuple, tupleEntry } from '../space/space-wire.js';
 import type { StoredTuple } from '../space/stored-tuple.js';
 import type { Template } from '../space/template.js';
+import { canonicalKey } from '../space/values.js';
 import type { BatchStep, Notifier, SpaceEventType } from '../space/space.js';
 import type { Waiter } from '../space/waiters.js';
 import { ClusterBatches } from './cluster-batch.js';
@@ -356,8 +357,8 @@ export class ClusterSpaces implements SpaceCluster {
     const index = spaceKey(space, `a:${template.arity}`);
     const tuples = spaceKey(space, 't');
     const eq: string[] = [];
-    for (const { position, key } of template.equalities) {
-      const index = equalityKey(space, template.arity, position, key);
+    for (const { position, value } of template.equalities) {
+      const index = equalityKey(space, template.arity, position, canonicalKey(value));
       if (index) eq.push(index);
     }
     let after = '0';

@@ -1,3 +1,5 @@
+import type { IndexKey } from './values.js';
+
 /** Emptied buckets a map keeps before it looks at sweeping them, whatever its size. */
 const SLACK = 64;
 
@@ -10,18 +12,18 @@ const SLACK = 64;
  * 85 µs, 7 µs with this).
  */
 export class BucketMap<B extends { readonly size: number }> {
-  private readonly map = new Map<string, B>();
+  private readonly map = new Map<IndexKey, B>();
   private empties = 0;
 
-  constructor(private readonly make: (key: string) => B) {}
+  constructor(private readonly make: (key: IndexKey) => B) {}
 
   /** The bucket, possibly empty. */
-  get(key: string): B | undefined {
+  get(key: IndexKey): B | undefined {
     return this.map.get(key);
   }
 
   /** The bucket for `key`, made when missing; the caller adds to it at once. */
-  obtain(key: string): B {
+  obtain(key: IndexKey): B {
     let b = this.map.get(key);
     if (!b) this.map.set(key, (b = this.make(key)));
     else if (b.size === 0) this.empties--;

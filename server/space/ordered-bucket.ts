@@ -1,10 +1,18 @@
 import type { StoredTuple } from './stored-tuple.js';
+import type { Template } from './template.js';
+import type { IndexKey } from './values.js';
 
 /** Dead entries a bucket tolerates before it compacts, whatever its size. */
 const SLACK = 32;
 
 /** What fills a slot before the head: no tuple, holding nothing. */
 const FREE = { indexed: false, seq: -1 } as StoredTuple;
+
+/**
+ * The array of every empty bucket: emptying one (each take of a unique value does) allocates
+ * nothing. Never written to: add() replaces it rather than pushing onto an empty bucket's array.
+ */
+const EMPTY = Object.freeze([]) as unknown as StoredTuple[];
 
 /**
  * Tuples kept in write order, so the first match found is the oldest: an array sorted by seq
@@ -15,25 +23,37 @@ const FREE = { indexed: false, seq: -1 } as StoredTuple;
  *
  * A tuple put back after a reservation is older than the tail: it is inserted at its seq,
  * usually into its own dead entry, still in place, or into the free slot before the head.
+ *
+ * A bucket that has held one tuple since it was last empty keeps it in `lone`, with no array:
+ * the bucket of a unique value (an id, a key) is one of a million, and an array each was a
+ * twelfth of the heap and one more object for every take to reach and the GC to mark.
  */
 export class OrderedBucket {
-  private items: StoredTuple[] = [];
+  private items: StoredTuple[] = EMPTY;
   private head = 0;
+  /** Set exactly while the bucket holds one tuple and `items` is EMPTY. */
+  private lone: StoredTuple | undefined = undefined;
   /** Live tuples. */
   size = 0;
 
   /** `key`: the index key the bucket is filed under. */
-  constructor(readonly key: string) {}
+  constructor(readonly key: IndexKey) {}
 
   add(t: StoredTuple): void {
-    this.size++;
+    if (++this.size === 1) {
+      this.lone = t; // items is EMPTY: delete() put it back when the bucket emptied
+      return;
+    }
+    const lone = this.lone;
+    if (lone) {
+      this.lone = undefined;
+      this.items = lone.seq < t.seq ? [lone, t] : [t, lone];
+      this.head = 0;
+      return;
+    }
     const items = this.items;
     const n = items.length;
-    if (n === this.head) {
-      // Empty: a fresh exact-size array, which matters for the million one-tuple buckets of unique values.
-      this.items = [t];
-      this.head = 0;
-    } else if (items[n - 1]!.seq < t.seq) {
+    if (items[n - 1]!.seq < t.seq) {
       items.push(t);
     } else {
       this.insertOrdered(t);
@@ -46,8 +66,9 @@ export class OrderedBucket {
     // Tuples left in the array keep their values: an emptied bucket, which its map may keep for a
     // while (bucket-map.ts), lets go of them all, and the head of every slot it passes.
     if (this.size === 0) {
-      this.items = [];
+      this.items = EMPTY;
       this.head = 0;
+      this.lone = undefined;
       return;
     }
     const items = this.items;
@@ -62,11 +83,27 @@ export class OrderedBucket {
 
   /** Visits live tuples oldest first until `visit` returns true. `visit` must not change the index. */
   scan(visit: (t: StoredTuple) => boolean | void): void {
+    if (this.lone) {
+      visit(this.lone);
+      return;
+    }
     const items = this.items;
     for (let i = this.head; i < items.length; i++) {
       const t = items[i]!;
       if (t.indexed && visit(t) === true) return;
     }
+  }
+
+  /** The oldest live tuple unexpired at `now` that the template matches: scan() for one, without a closure. */
+  first(template: Template, now: number): StoredTuple | undefined {
+    const lone = this.lone;
+    if (lone) return lone.expiresAt > now && template.matches(lone.values) ? lone : undefined;
+    const items = this.items;
+    for (let i = this.head; i < items.length; i++) {
+      const t = items[i]!;
+      if (t.indexed && t.expiresAt > now && template.matches(t.values)) return t;
+    }
+    return undefined;
   }
 
   private insertOrdered(t: StoredTuple): void {

@@ -8,9 +8,10 @@ import type { Connection } from '../connection.js';
 import { Tally } from '../counted-map.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Store } from '../store/store.js';
-import { ConnectionHoldings, type Holdings } from './holdings.js';
+import { ConnectionHoldings, type Holdings, type Reservation } from './holdings.js';
 import { LeaseHeap } from '../../protocol/lease-heap.js';
 import { OutWatches } from './out-watches.js';
+import { SpaceReservations, unknownReservation } from './reservations.js';
 import { recoverSpaces } from './space-recovery.js';
 import type { SpaceCluster } from './space-cluster.js';
 import { Space, type BatchStep, type Notifier, type SpaceEventType, type SpaceHost } from './space.js';
@@ -35,11 +36,11 @@ export class SpaceCore implements SpaceHost {
   private readonly spaces = new Map<string, Space>();
   readonly tupleBytes = new Tally();
   private readonly holdings: ConnectionHoldings;
+  private readonly reservations: SpaceReservations;
   private readonly leases: LeaseHeap<StoredTuple>;
   private readonly watches = new OutWatches();
   private readonly admission: SpaceAdmission;
   private waiterSeq = 0;
-  private ridSeq = 0;
   /** Cluster mode: out, in/rd and count go to the spaces shared by every node; set by the cluster node. */
   cluster: SpaceCluster | undefined;
 
@@ -51,6 +52,7 @@ export class SpaceCore implements SpaceHost {
   ) {
     this.admission = new SpaceAdmission(options, store, this.tupleBytes, (err) => this.storeFailed(err));
     this.holdings = new ConnectionHoldings(options.maxWaitersPerConnection, options.maxWaitersTotal);
+    this.reservations = new SpaceReservations(this.holdings, options.maxTimeoutMs, (r) => this.giveBack(r));
     this.leases = new LeaseHeap(
       (t) => {
         t.lease = undefined; // its entry is spent: a reserved tuple put back needs a new one
@@ -244,11 +246,7 @@ export class SpaceCore implements SpaceHost {
   }
 
   settle(conn: Connection, f: SettleFrame): void {
-    const held = this.held(conn);
-    const r = held.reservations.get(f.rid);
-    if (!r) throw unknownReservation(f.rid);
-    held.reservations.delete(f.rid);
-    clearTimeout(r.timer);
+    const r = this.reservations.close(conn, f.rid);
     if (!r.space) {
       // Cluster mode: over already when another node's sweep put it back at its end.
       this.cluster!.settle(r.tuple.space, r.rid, f.ok).then(
@@ -273,10 +271,7 @@ export class SpaceCore implements SpaceHost {
     for (const n of held.notifiers.values()) this.dropNotifier(n);
     held.waiters.clear(); // out of the broker-wide count (maxWaitersTotal)
     held.notifiers.clear();
-    for (const r of held.reservations.values()) {
-      clearTimeout(r.timer);
-      this.endReservation(r.tuple, r.space, r.rid);
-    }
+    this.reservations.giveBackAll(held);
     this.watches.detach(conn);
   }
 
@@ -413,21 +408,15 @@ export class SpaceCore implements SpaceHost {
    * (in cluster mode under `clusterRid`, the cluster's id for the reservation).
    */
   private answer(conn: Connection, re: number, t: StoredTuple, reserveMs?: number, space = this.spaces.get(t.space), clusterRid?: string): void {
-    const frame: Record<string, unknown> = { t: 'tuple', re, ...tupleEntry(conn, t) };
-    if (reserveMs !== undefined && (space || clusterRid !== undefined)) {
-      const rid = clusterRid ?? `${t.tid}.${(this.ridSeq++).toString(36)}`;
-      const held = this.held(conn);
-      const timer = setTimeout(() => {
-        if (held.reservations.delete(rid)) this.endReservation(t, space, rid);
-      }, Math.min(reserveMs, this.options.maxTimeoutMs));
-      held.reservations.set(rid, { rid, tuple: t, space, timer });
-      frame.rid = rid;
-    }
+    // Built whole rather than spread from tupleEntry: one object of one shape for every answer.
+    const frame: Record<string, unknown> = { t: 'tuple', re, tid: t.tid, tuple: outbound(conn, t.values), expiresAt: finite(t.expiresAt) };
+    if (t.hdr !== undefined) frame.hdr = t.hdr;
+    if (reserveMs !== undefined && (space || clusterRid !== undefined)) frame.rid = this.reservations.open(conn, t, reserveMs, space, clusterRid);
     conn.sendFrame(frame);
   }
 
   /** A reservation ends without ack (its time, its connection gone): the tuple goes back. */
-  private endReservation(t: StoredTuple, space: Space | undefined, rid: string): void {
+  private giveBack({ tuple: t, space, rid }: Reservation): void {
     if (space) {
       void space.settle(t, false);
       this.release(space);
@@ -451,10 +440,6 @@ export class SpaceCore implements SpaceHost {
   private held(conn: Connection): Holdings {
     return this.holdings.of(conn);
   }
-}
-
-function unknownReservation(rid: string): LindenError {
-  return new LindenError('UNKNOWN_ID', `no reservation ${rid} on this connection (settled, expired or never made)`, { rid });
 }
 
 function invalid(t: string, field: string, problem: string): LindenError {

@@ -55,7 +55,7 @@ export class Space {
   private readonly waiters = new Map<number, WaiterIndex>();
   private readonly notifiers = new Set<Notifier>();
   /** Live tuples by id: those in the indexes and those out under reservation. Their bytes count into host.tupleBytes. */
-  private readonly byTid: Map<string, StoredTuple>;
+  private readonly byTid: CountedMap<string, StoredTuple>;
   private readonly reserved = new Set<StoredTuple>();
   tupleCount = 0;
   bytes = 0;
@@ -148,8 +148,7 @@ export class Space {
 
   /** The oldest live match, removed when `take`. */
   find(template: Template, now: number, take: boolean): StoredTuple | undefined {
-    let found: StoredTuple | undefined;
-    this.indexes.get(template.arity)?.scan(template, now, (t) => { found = t; return true; });
+    const found = this.indexes.get(template.arity)?.first(template, now);
     if (found && take) this.taken(found);
     return found;
   }
@@ -354,7 +353,7 @@ export class Space {
   /** A tuple leaves the space for good, and the store when it was there. */
   private gone(t: StoredTuple, why: 'in' | 'expire', persist = true): Promise<void> | undefined {
     t.live = false;
-    this.byTid.delete(t.tid);
+    this.byTid.deleteHeld(t.tid, t); // a live tuple is the one filed under its tid
     this.host.unleased(t);
     if (why === 'in') this.stats.ins++;
     this.emit(why, t);

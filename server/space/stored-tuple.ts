@@ -1,7 +1,7 @@
 import { packr } from '../../protocol/codec.js';
 import type { Headers } from '../../protocol/headers.js';
 import type { Lease } from '../../protocol/lease-heap.js';
-import { canonicalKey } from './values.js';
+import { indexKey, type IndexKey } from './values.js';
 
 /** A tuple in a space, with what the indexes need computed once when it is written. */
 export interface StoredTuple {
@@ -13,10 +13,13 @@ export interface StoredTuple {
   /** The writer's headers, returned with the tuple wherever it is returned; undefined without. */
   readonly hdr: Headers | undefined;
   /**
-   * canonicalKey of each field, for the equality indexes. The index swaps each for its bucket's
-   * own copy, so tuples that share a value share one string.
+   * indexKey of each field, for the equality indexes, when one of them is binary, an array or an
+   * object: their keys are strings worth making once, and the index swaps each for its bucket's
+   * own copy, so tuples that share such a value share one key. Undefined when every field is a
+   * scalar, whose indexKey is itself (keyAt): an array per tuple less, a million of them in a
+   * space of a million.
    */
-  readonly keys: string[];
+  readonly keys: IndexKey[] | undefined;
   /** Encoded size, for limits and inspection. */
   readonly bytes: number;
   /** Lease end (ms since epoch); Infinity without a lease. */
@@ -36,12 +39,21 @@ export interface StoredTuple {
   stored: boolean;
 }
 
+/** The indexKey of field `i` of `t`. */
+export function keyAt(t: StoredTuple, i: number): IndexKey {
+  return t.keys === undefined ? indexKey(t.values[i]) : t.keys[i]!;
+}
+
+function isComposite(v: unknown): boolean {
+  return typeof v === 'object' && v !== null;
+}
+
 /** A live tuple with its index keys and encoded size worked out, as written by `out` or read back from the store. */
 export function storedTuple(
   seq: number, tid: string, space: string, values: unknown[], expiresAt: number, bytes = packr.pack(values).length, hdr?: Headers,
 ): StoredTuple {
   return {
-    seq, tid, space, values, hdr, bytes, live: true, keys: values.map(canonicalKey), expiresAt,
+    seq, tid, space, values, hdr, bytes, live: true, keys: values.some(isComposite) ? values.map(indexKey) : undefined, expiresAt,
     indexed: false, lease: undefined, watched: false, stored: false,
   };
 }

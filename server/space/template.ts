@@ -18,7 +18,7 @@ import { preview } from '../../protocol/echo.js';
 import { LindenError } from '../../protocol/errors.js';
 import { compileRegex } from './regex-operator.js';
 import {
-  bigintEqualsNumber, canonicalKey, deepEqual, findValueProblem, isBinary, isPlainObject, type ValueType,
+  bigintEqualsNumber, deepEqual, findValueProblem, indexKey, isBinary, isPlainObject, type IndexKey, type ValueType,
 } from './values.js';
 
 // The tuple check lives with the values it checks; exported here too, next to its template twin.
@@ -54,12 +54,19 @@ export interface Template {
   readonly arity: number;
   /** Whether the tuple (a valid one; see validateTuple) matches. */
   matches(tuple: unknown[]): boolean;
-  /** Top-level actual values and `$eq` fields, keyed by canonicalKey, for the equality index. */
-  readonly equalities: readonly { position: number; key: string }[];
+  /** Top-level actual values and `$eq` fields, with their indexKey, for the equality index. */
+  readonly equalities: readonly Equality[];
   /** Top-level `$type` fields, for the type index ('integer' is given as 'number'). */
   readonly types: readonly { position: number; type: ValueType }[];
-  /** Top-level `$in` fields: the canonical keys of the listed values, without repeats. */
-  readonly inKeys: readonly { position: number; keys: string[] }[];
+  /** Top-level `$in` fields: the indexKeys of the listed values, without repeats. */
+  readonly inKeys: readonly { position: number; keys: IndexKey[] }[];
+}
+
+/** An actual value of a template at `position`: the value itself (the cluster keys its index by canonicalKey) and its indexKey. */
+export interface Equality {
+  readonly position: number;
+  readonly key: IndexKey;
+  readonly value: unknown;
 }
 
 type Matcher = (v: unknown) => boolean;
@@ -70,7 +77,7 @@ interface Compiled {
   /** Set for an actual value (or `$eq`): the whole entry is this literal. */
   literal?: { value: unknown };
   type?: ValueType;
-  inKeys?: string[];
+  inKeys?: IndexKey[];
 }
 
 const TYPE_NAMES: readonly TemplateType[] = ['string', 'number', 'integer', 'boolean', 'null', 'binary', 'array', 'object'];
@@ -79,34 +86,88 @@ const OPERATORS = ['$any', '$type', '$range', '$in', '$regex', '$eq'] as const;
 type Operator = (typeof OPERATORS)[number];
 
 export function compileTemplate(template: unknown, limits: Partial<TemplateLimits> = {}): Template {
-  const lim: TemplateLimits = { ...DEFAULT_TEMPLATE_LIMITS, ...limits };
+  const maxArity = limits.maxArity ?? DEFAULT_TEMPLATE_LIMITS.maxArity;
   if (!Array.isArray(template)) throw new LindenError('INVALID_TEMPLATE', 'a template must be an array of fields');
   if (template.length === 0) throw new LindenError('INVALID_TEMPLATE', 'a template must have at least one field');
-  if (template.length > lim.maxArity) {
-    throw new LindenError('INVALID_TEMPLATE', `a template has at most ${lim.maxArity} fields, this one has ${template.length}`);
+  if (template.length > maxArity) {
+    throw new LindenError('INVALID_TEMPLATE', `a template has at most ${maxArity} fields, this one has ${template.length}`);
   }
-  const compiler = new Compiler(lim);
-  const fields: Compiled[] = [];
-  for (let i = 0; i < template.length; i++) fields.push(compiler.entry(template[i], String(i), 1));
+  // Scalars and `{ $any: true }`, what nearly every template is made of, are taken here, with no
+  // Compiler, closure or array of their own: compiling is part of the cost of every `in` and `rd`.
+  let compiler: Compiler | undefined;
+  const equalities: Equality[] = [];
+  let types: { position: number; type: ValueType }[] | undefined;
+  let inKeys: { position: number; keys: IndexKey[] }[] | undefined;
+  let checks: { position: number; match: Matcher }[] | undefined;
+  for (let position = 0; position < template.length; position++) {
+    const v: unknown = template[position];
+    if (isScalar(v)) {
+      equalities.push({ position, key: indexKey(v), value: v });
+      continue;
+    }
+    if (isAnyOperator(v)) continue;
+    const f = (compiler ??= new Compiler({ ...DEFAULT_TEMPLATE_LIMITS, ...limits })).entry(v, String(position), 1);
+    if (f.literal) equalities.push({ position, key: indexKey(f.literal.value), value: f.literal.value });
+    // `$any` fields need no call at all, so they are left out.
+    else if (f.match !== matchAny) (checks ??= []).push({ position, match: f.match });
+    if (f.type) (types ??= []).push({ position, type: f.type });
+    if (f.inKeys) (inKeys ??= []).push({ position, keys: f.inKeys });
+  }
+  return new CompiledTemplate(template.length, equalities, types ?? NONE, inKeys ?? NONE, checks ?? NONE);
+}
 
-  const equalities: { position: number; key: string }[] = [];
-  const types: { position: number; type: ValueType }[] = [];
-  const inKeys: { position: number; keys: string[] }[] = [];
-  fields.forEach((f, position) => {
-    if (f.literal) equalities.push({ position, key: canonicalKey(f.literal.value) });
-    if (f.type) types.push({ position, type: f.type });
-    if (f.inKeys) inKeys.push({ position, keys: f.inKeys });
-  });
+/** Shared by every template without `$type`, `$in` or other operator fields. */
+const NONE: readonly never[] = Object.freeze([]);
 
-  const arity = template.length;
-  // `$any` fields need no call at all, so they are left out of the loop.
-  const checks = fields.flatMap((f, i) => (f.match === matchAny ? [] : [{ i, match: f.match }]));
-  const matches = (tuple: unknown[]): boolean => {
-    if (tuple.length !== arity) return false;
-    for (const c of checks) if (!c.match(tuple[c.i])) return false;
+/** A method, not a closure per template: one object and its arrays are all a compile makes. */
+class CompiledTemplate implements Template {
+  constructor(
+    readonly arity: number,
+    readonly equalities: readonly Equality[],
+    readonly types: readonly { position: number; type: ValueType }[],
+    readonly inKeys: readonly { position: number; keys: IndexKey[] }[],
+    /** Fields that are neither actual values nor `$any`. */
+    private readonly checks: readonly { position: number; match: Matcher }[],
+  ) {}
+
+  matches(tuple: unknown[]): boolean {
+    if (tuple.length !== this.arity) return false;
+    const equalities = this.equalities;
+    for (let j = 0; j < equalities.length; j++) {
+      const { position, value } = equalities[j]!;
+      const x = tuple[position];
+      // === settles strings, booleans and null, and most numbers; deepEqual the rest (NaN, bigints, binary, arrays, objects).
+      if (x !== value && ((typeof value !== 'number' && typeof value !== 'bigint' && typeof value !== 'object') || !deepEqual(value, x))) return false;
+    }
+    const checks = this.checks;
+    for (let j = 0; j < checks.length; j++) if (!checks[j]!.match(tuple[checks[j]!.position])) return false;
     return true;
-  };
-  return { arity, matches, equalities, types, inKeys };
+  }
+}
+
+/** A value compared whole: anything but an array or object, which the Compiler takes (undefined and functions too, to refuse them). */
+function isScalar(v: unknown): boolean {
+  switch (typeof v) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return true;
+    default:
+      return v === null;
+  }
+}
+
+/**
+ * `{ $any: true }` and nothing else, told without Object.keys' array. Anything this turns down
+ * goes to the Compiler, which decides it exactly (an inherited enumerable key makes for-in see more).
+ */
+function isAnyOperator(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null || (v as { $any?: unknown }).$any !== true || !isPlainObject(v)) return false;
+  if (!Object.prototype.propertyIsEnumerable.call(v, '$any')) return false;
+  let keys = 0;
+  for (const k in v) if (k !== '$any' || ++keys > 1) return false;
+  return keys === 1;
 }
 
 const matchAny: Matcher = () => true;
@@ -199,13 +260,13 @@ class Compiler {
       const problem = findValueProblem(arg[i], `${path}.$in.${i}`, depth, this.lim.maxDepth, false);
       if (problem) throw fail(path, problem.message);
     }
-    const keys = [...new Set(arg.map(canonicalKey))];
+    const keys = [...new Set(arg.map(indexKey))];
     if (arg.every((x) => typeof x === 'string')) {
       const strings = new Set(arg as string[]);
       return { match: (x) => typeof x === 'string' && strings.has(x), inKeys: keys };
     }
     const set = new Set(keys);
-    return { match: (x) => set.has(canonicalKey(x)), inKeys: keys };
+    return { match: (x) => set.has(indexKey(x)), inKeys: keys };
   }
 
   private regexOperator(arg: unknown, path: string): Compiled {

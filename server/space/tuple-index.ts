@@ -1,11 +1,11 @@
 import { BucketMap } from './bucket-map.js';
 import { OrderedBucket } from './ordered-bucket.js';
-import type { StoredTuple } from './stored-tuple.js';
+import { keyAt, type StoredTuple } from './stored-tuple.js';
 import type { Template } from './template.js';
-import { typeOf } from './values.js';
+import { typeOf, type IndexKey } from './values.js';
 
 /**
- * The tuples of one arity in one space. Each field position has an equality index (canonical
+ * The tuples of one arity in one space. Each field position has an equality index (indexKey of
  * value -> tuples) and a type index; a lookup starts from the smallest bucket any indexed field
  * of the template allows and checks the rest, so an indexed actual costs a hash lookup.
  *
@@ -13,7 +13,7 @@ import { typeOf } from './values.js';
  * most spaces never use one, and keeping it for every tuple cost a quarter of the write time.
  */
 export class ArityIndex {
-  readonly all = new OrderedBucket('');
+  readonly all = new OrderedBucket(null);
   private readonly byValue: BucketMap<OrderedBucket>[] = [];
   private readonly byType: (BucketMap<OrderedBucket> | undefined)[] = [];
 
@@ -32,9 +32,9 @@ export class ArityIndex {
     t.indexed = true;
     this.all.add(t);
     for (let i = 0; i < this.arity; i++) {
-      const b = this.byValue[i]!.obtain(t.keys[i]!);
+      const b = this.byValue[i]!.obtain(keyAt(t, i));
       b.add(t);
-      t.keys[i] = b.key;
+      if (t.keys) t.keys[i] = b.key;
       this.byType[i]?.obtain(typeOf(t.values[i])).add(t);
     }
   }
@@ -44,7 +44,7 @@ export class ArityIndex {
     t.indexed = false;
     this.all.delete(t);
     for (let i = 0; i < this.arity; i++) {
-      unbucket(this.byValue[i]!, t.keys[i]!, t);
+      unbucket(this.byValue[i]!, keyAt(t, i), t);
       const types = this.byType[i];
       if (types) unbucket(types, typeOf(t.values[i]), t);
     }
@@ -64,6 +64,17 @@ export class ArityIndex {
       return;
     }
     (single ?? this.all).scan(check);
+  }
+
+  /** The oldest live, unexpired match: what scan() would visit first, found without closures (every `in` and `rd` asks). */
+  first(template: Template, now: number): StoredTuple | undefined {
+    if (template.inKeys.length > 0) {
+      let found: StoredTuple | undefined;
+      this.scan(template, now, (t) => { found = t; return true; });
+      return found;
+    }
+    const single = this.smallestBucket(template);
+    return single === null ? undefined : (single ?? this.all).first(template, now);
   }
 
   /** The smallest bucket an equality or $type field allows; null when one of them is empty. */
@@ -109,7 +120,7 @@ function buckets(): BucketMap<OrderedBucket> {
   return new BucketMap((key) => new OrderedBucket(key));
 }
 
-function unbucket(map: BucketMap<OrderedBucket>, key: string, t: StoredTuple): void {
+function unbucket(map: BucketMap<OrderedBucket>, key: IndexKey, t: StoredTuple): void {
   const b = map.get(key);
   if (!b) return;
   b.delete(t);

@@ -1,8 +1,9 @@
 import type { Connection } from '../connection.js';
-import type { StoredTuple } from './stored-tuple.js';
+import { keyAt, type StoredTuple } from './stored-tuple.js';
 import type { Template } from './template.js';
 import { BucketMap } from './bucket-map.js';
 import { WaiterQueue } from './waiter-queue.js';
+import type { IndexKey } from './values.js';
 
 /** A blocked `in` or `rd`. */
 export interface Waiter {
@@ -79,7 +80,7 @@ class WaiterTable {
 
   add(w: Waiter): void {
     this.size++;
-    let best: { map: BucketMap<WaiterQueue>; key: string; size: number } | undefined;
+    let best: { map: BucketMap<WaiterQueue>; key: IndexKey; size: number } | undefined;
     for (const { position, key } of w.template.equalities) {
       const map = this.byValue[position]!;
       const size = map.get(key)?.size ?? 0;
@@ -103,7 +104,7 @@ class WaiterTable {
     const out: Waiter[] = [];
     let sources = 0;
     for (let i = 0; i < this.arity; i++) {
-      const queue = this.byValue[i]!.get(t.keys[i]!);
+      const queue = this.byValue[i]!.get(keyAt(t, i));
       if (queue && collectFrom(queue, t, out)) sources++;
     }
     if (collectFrom(this.wild, t, out)) sources++;
@@ -115,7 +116,7 @@ class WaiterTable {
   oldest(t: StoredTuple): Waiter | undefined {
     let best: Waiter | undefined;
     for (let i = 0; i < this.arity; i++) {
-      const queue = this.byValue[i]!.get(t.keys[i]!);
+      const queue = this.byValue[i]!.get(keyAt(t, i));
       if (!queue || queue.size === 0) continue;
       best = queue.first(t.values, best?.seq ?? Infinity) ?? best;
     }
