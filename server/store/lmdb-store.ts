@@ -6,6 +6,7 @@ import { FolderLock } from './folder-lock.js';
 import { ownBinaries } from './own-binaries.js';
 import { assertKey, startsWith } from './keys.js';
 import { asStoreFull } from './store-room.js';
+import { ValuePacker } from './value-packer.js';
 import type { Key, KeyPart, RangeOptions, Store, StoreWrite } from './store.js';
 
 /** The LMDB environment inside the data folder (one file plus its lock file), leaving room for other files. */
@@ -26,6 +27,8 @@ const FILE = 'linden.mdb';
  * copied the payload out of that again (issue 21: a draining queue reads every message).
  */
 const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true, int64AsType: 'auto' as 'number', copyBuffers: false });
+/** The same bytes as `packr` for the records the cores store, written faster. */
+const packer = new ValuePacker(packr);
 
 /** Values go in as the Buffers write() packed; they come out decoded, `end` being where the value ends in lmdb-js's buffer. */
 const VALUES = {
@@ -98,7 +101,7 @@ export class LmdbStore implements Store {
     // Every value is encoded before any of them joins the group: a write() that throws adds nothing.
     const values = writes.map((w) => {
       assertKey(w.key);
-      return w.value === undefined ? undefined : packr.pack(w.value);
+      return w.value === undefined ? undefined : packer.pack(w.value);
     });
     let group = this.group;
     if (!group) {
