@@ -14,6 +14,7 @@ import type { QueueHost, QueueLine } from './queue-line.js';
 import { LeaseHeap } from '../../../protocol/lease-heap.js';
 import { ExpiryIndex } from './expiry-index.js';
 import { StoreRoom } from '../../store/store-room.js';
+import { AfterCommit } from '../../store/after-commit.js';
 import { DedupeWindow } from './dedupe-window.js';
 import {
   QUEUE_DEFAULTS, QUEUES_PREFIX, configWithinLimits, countersKey, deleteCounters, deleteExpiry, deleteMessage, deleteQueue,
@@ -74,6 +75,13 @@ export class DurableCore implements QueueHost {
     m.expiry = undefined;
     q.expire(m);
   });
+
+  /** Publishes whose write failed stored nothing: unstore() them. */
+  private readonly unstoreOnFailure = new AfterCommit<{ forget: (() => void) | undefined; added: [DurableQueue, QueuedMessage][] }>(
+    () => {},
+    ({ forget, added }) => this.unstore(forget, added),
+    (err) => this.room.failed(err),
+  );
 
   /** Ends the ttls of messages waiting in a backlog, from the index on disk. */
   private readonly expiryIndex: ExpiryIndex;
@@ -254,10 +262,7 @@ export class DurableCore implements QueueHost {
     for (const d of deferred) d.issued(durable);
     const forget = fromPublisher ? this.dedupe.stored(mid, now, durable) : undefined;
     for (const [q, m] of added) q.enqueue(m, durable);
-    durable?.catch((err: unknown) => {
-      this.room.failed(err);
-      this.unstore(forget, added);
-    });
+    if (durable) this.unstoreOnFailure.add(durable, { forget, added });
     return { queues, durable, duplicate: false };
   }
 
