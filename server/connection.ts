@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { Parts, type Codec, type Piece } from '../protocol/codec.js';
-import type { FrameWriter } from '../protocol/frame-writer.js';
+import type { FrameWriter, MsgpackFrameWriter } from '../protocol/frame-writer.js';
 import { boundedDetails, clip, MAX_ERROR_MESSAGE } from '../protocol/echo.js';
 import { LindenError } from '../protocol/errors.js';
 import type { Frame, Interceptor } from '../protocol/interceptor.js';
@@ -252,6 +252,20 @@ export class Connection {
     if (this.state === 'closed') return;
     this.writer.piece(piece instanceof Parts ? piece.join() : piece);
     this.schedule();
+  }
+
+  /**
+   * The MessagePack frame being filled, with room made for one message of at most `size` bytes
+   * for the caller to write at `pos` and move `pos` past (a hot reply encoded in place); undefined
+   * when the message must take send(): another codec, a closed connection, or a size that goes
+   * through the interceptors' chain.
+   */
+  frameToWrite(size: number): MsgpackFrameWriter | undefined {
+    if (this.state === 'closed' || this.codec.name !== 'msgpack' || size >= this.chainFrom) return undefined;
+    const w = this.writer as MsgpackFrameWriter;
+    w.begin(size);
+    this.schedule();
+    return w;
   }
 
   sendFrame(message: object): void {
