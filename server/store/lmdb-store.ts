@@ -27,7 +27,7 @@ const FILE = 'linden.mdb';
  * copied the payload out of that again (issue 21: a draining queue reads every message).
  */
 const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true, int64AsType: 'auto' as 'number', copyBuffers: false });
-/** The same bytes as `packr` for the records the cores store, written faster. */
+/** What `packr` would write, for the records the cores store, written faster. */
 const packer = new ValuePacker(packr);
 
 /** Values go in as the Buffers write() packed; they come out decoded, `end` being where the value ends in lmdb-js's buffer. */
@@ -38,10 +38,6 @@ const VALUES = {
 
 const noop = (): void => {};
 const RESOLVED = Promise.resolve();
-/** A full disk or map comes out as STORE_FULL, which a publisher is told as is. */
-const rethrow = (err: unknown): never => {
-  throw asStoreFull(err);
-};
 
 /** Above every string a valid key holds (the highest code point, twice), so above every key part. */
 const ABOVE_ALL = '\u{10FFFF}\u{10FFFF}';
@@ -124,6 +120,7 @@ export class LmdbStore implements Store {
         const key = keys[i];
         if (key !== undefined) void apply(db, key, values[i]);
       }
+    // A full disk or map comes out as STORE_FULL, which a publisher is told as is.
     }).then(group.resolve, (err: unknown) => group.reject(asStoreFull(err)));
   };
 
