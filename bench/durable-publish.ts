@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { connect } from '../client-sdk/index.js';
 import { listeningUrl } from './spawn-broker.js';
 import { keepInFlight } from './in-flight.js';
+import { processCpu } from './process-cpu.js';
 
 export interface DurablePublishResult {
   messages: number;
@@ -15,6 +16,10 @@ export interface DurablePublishResult {
   payloadBytes: number;
   seconds: number;
   ackedPerSecond: number;
+  /** The broker's CPU time (every thread, LMDB's writer too) per acknowledged publish, from /proc. */
+  brokerCpuMicros: number;
+  /** This process's CPU time per acknowledged publish: the SDK's side. */
+  clientCpuMicros: number;
 }
 
 const TOPIC = 'bench.durable';
@@ -32,21 +37,32 @@ export async function durablePublish(messages: number, inFlight = 256, warmup = 
   const dataDir = await mkdtemp(join(tmpdir(), 'linden-bench-durable-'));
   const broker = await serve(dataDir);
   try {
-    const client = await connect(broker.url, { name: 'bench-durable-pub' });
+    const publisher = await connect(broker.url, { name: 'bench-durable-pub' });
     // Room for every message: no consumer drains the queue during the run.
-    await client.createQueue(QUEUE, TOPIC, { maxMessages: warmup + messages + inFlight, maxBytes: 2 ** 40 });
+    await publisher.createQueue(QUEUE, TOPIC, { maxMessages: warmup + messages + inFlight, maxBytes: 2 ** 40 });
     const payload = new Uint8Array(128).fill(7);
-    await keepInFlight(warmup, inFlight, () => storedPublish(() => client.publish(TOPIC, payload, { mode: 'persistent', ack: 'submission' })));
+    await keepInFlight(warmup, inFlight, () => storedPublish(() => publisher.publish(TOPIC, payload, { mode: 'persistent', ack: 'submission' })));
+    const brokerCpu = processCpu(broker.pid);
+    const brokerBefore = brokerCpu();
+    const clientBefore = process.cpuUsage();
     const started = performance.now();
-    await keepInFlight(messages, inFlight, () => storedPublish(() => client.publish(TOPIC, payload, { mode: 'persistent', ack: 'submission' })));
+    await keepInFlight(messages, inFlight, () => storedPublish(() => publisher.publish(TOPIC, payload, { mode: 'persistent', ack: 'submission' })));
     const seconds = (performance.now() - started) / 1000;
-    await client.close();
-    return { messages, inFlight, payloadBytes: payload.length, seconds, ackedPerSecond: Math.round(messages / seconds) };
+    const brokerSeconds = brokerCpu() - brokerBefore;
+    const client = process.cpuUsage(clientBefore);
+    await publisher.close();
+    return {
+      messages, inFlight, payloadBytes: payload.length, seconds, ackedPerSecond: Math.round(messages / seconds),
+      brokerCpuMicros: micros(brokerSeconds * 1e6 / messages),
+      clientCpuMicros: micros((client.user + client.system) / messages),
+    };
   } finally {
     await broker.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
 }
+
+const micros = (value: number): number => Math.round(value * 100) / 100;
 
 /**
  * One persistent publish whose receipt must name the queue: a publish stored nowhere would make

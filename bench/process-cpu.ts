@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 
-/** A reader of the CPU seconds (user + system) process `pid` has used, from /proc (Linux); NaN elsewhere. */
+/**
+ * The CPU seconds (user + system, every thread) process `pid` has used so far, from /proc
+ * (Linux); NaN elsewhere. Load from other processes distorts this far less than wall-clock rates.
+ */
 export function processCpu(pid: number): () => number {
   return () => {
     try {

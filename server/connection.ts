@@ -260,6 +260,20 @@ export class Connection {
     this.schedule();
   }
 
+  /**
+   * The MessagePack frame being filled, with room made for one message of at most `size` bytes
+   * for the caller to write at `pos` and move `pos` past (a hot reply encoded in place); undefined
+   * when the message must take send(): another codec, a closed connection, or a size that goes
+   * through the interceptors' chain.
+   */
+  frameToWrite(size: number): MsgpackFrameWriter | undefined {
+    if (this.state === 'closed' || this.codec.name !== 'msgpack' || size >= this.chainFrom) return undefined;
+    const w = this.writer as MsgpackFrameWriter;
+    w.begin(size);
+    this.schedule();
+    return w;
+  }
+
   sendFrame(message: object): void {
     if (this.outbound.isEmpty) {
       this.send(this.codec.encode(message));

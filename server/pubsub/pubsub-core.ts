@@ -10,12 +10,22 @@ import type { DurableCore } from './durable/durable-core.js';
 import type { DurableQueue } from './durable/durable-queue.js';
 import type { MessageWatch } from './durable/queue-records.js';
 import type { ClusterLink } from './cluster-link.js';
+import { AfterCommit } from '../store/after-commit.js';
 import { OutboundMessage } from './outbound-message.js';
 import { sendSubmissionReceipt, submissionReceipt } from './submission-receipt.js';
 import { Payload } from './payload.js';
 import { ReceiptTracker } from './receipt-tracker.js';
 import { Router } from './router.js';
 import { isGroup, type RouteEntry, type Subscription } from './subscription.js';
+
+interface StoredReceipt {
+  conn: Connection;
+  re: number;
+  mid: string;
+  receivers: number;
+  dropped: ReceiverRef[] | undefined;
+  queues: readonly string[];
+}
 
 /** Transient pub/sub: routing, competing consumers and the four synchronisation points. */
 export class PubSubCore {
@@ -25,6 +35,11 @@ export class PubSubCore {
   readonly stats = { published: 0, persistent: 0, delivered: 0, dropped: 0 };
   /** Subscriptions of all connections: each connection's `subs` counts into it (maxSubscriptionsTotal). */
   readonly subscriptions = new Tally();
+  /** Submission receipts of persistent publishes, sent once their write is on disk. */
+  private readonly receiptsAfterCommit = new AfterCommit<StoredReceipt>(
+    (r) => sendSubmissionReceipt(r.conn, r.re, r.mid, r.receivers, r.dropped, r.queues),
+    (r, err) => r.conn.sendError(err, r.re),
+  );
   /** When receipts time out, on a monotonic clock: one timer for all of them (DESIGN.md §5 "Time"). */
   private readonly receiptDeadlines = new LeaseHeap<ReceiptTracker>((tracker) => tracker.timeOut(), undefined, () => performance.now());
   /** The bus to the other nodes of a cluster (server/cluster/); undefined on a broker on its own. */
@@ -167,9 +182,8 @@ export class PubSubCore {
     }
     const receivers = entries.length + stored.queues.length;
     const queues = namesOf(stored.queues);
-    const send = () => sendSubmissionReceipt(conn, f.id!, mid, receivers, dropped, queues);
-    if (!stored.durable) send();
-    else stored.durable.then(send, (err: unknown) => conn.sendError(err, f.id));
+    if (!stored.durable) sendSubmissionReceipt(conn, f.id!, mid, receivers, dropped, queues);
+    else this.receiptsAfterCommit.add(stored.durable, { conn, re: f.id!, mid, receivers, dropped, queues });
   }
 
   /**

@@ -1,5 +1,5 @@
 import { packr, type Codec, type Piece } from '../../protocol/codec.js';
-import { strLength, uintLength, writeStr, writeUint } from '../../protocol/frame-writer.js';
+import { writeStr, writeUint } from '../../protocol/frame-writer.js';
 import type { ReceiptFrame, ReceiverRef } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
 
@@ -52,7 +52,15 @@ export function submissionReceipt(re: number, mid: string, receivers: number, dr
 export function sendSubmissionReceipt(
   conn: Connection, re: number, mid: string, receivers: number, dropped?: ReceiverRef[], queues?: readonly string[],
 ): void {
-  if (dropped || !conn.outbound.isEmpty) conn.sendFrame(submissionReceipt(re, mid, receivers, dropped ?? [], queues && [...queues]));
+  if (dropped || !conn.outbound.isEmpty) {
+    conn.sendFrame(submissionReceipt(re, mid, receivers, dropped ?? [], queues && [...queues]));
+    return;
+  }
+  const tail = tailFor(receivers);
+  // MessagePack: straight into the frame being filled, without a buffer of its own (one per
+  // persistent publish: 0.8 us each, allocation and copies).
+  const w = conn.codec.name === 'msgpack' ? conn.frameToWrite(msgpackBound(mid, tail, queues)) : undefined;
+  if (w) w.pos = writeMsgpack(w.buf, w.pos, re, mid, tail, queues);
   else conn.send(encodeSubmissionReceipt(conn.codec, re, mid, receivers, queues));
 }
 
@@ -63,15 +71,25 @@ export function encodeSubmissionReceipt(codec: Codec, re: number, mid: string, r
     const named = queues ? `,"queues":${JSON.stringify(queues)}` : '';
     return `{"t":"receipt","re":${re},"mid":${JSON.stringify(mid)},${tail.json}${named}}`;
   }
-  let size = 1 + T_RE.length + uintLength(re) + MID_KEY.length + strLength(mid) + tail.msgpack.length;
+  const out = new Uint8Array(msgpackBound(mid, tail, queues));
+  return out.subarray(0, writeMsgpack(out, 0, re, mid, tail, queues));
+}
+
+/** At most the bytes of the receipt in MessagePack. */
+function msgpackBound(mid: string, tail: Tail, queues: readonly string[] | undefined): number {
+  let size = 1 + T_RE.length + 5 + MID_KEY.length + 5 + mid.length * 3 + tail.msgpack.length;
   if (queues) {
     size += QUEUES_KEY.length + 5;
-    for (const q of queues) size += strLength(q);
+    for (const q of queues) size += 5 + q.length * 3;
   }
-  const out = new Uint8Array(size);
-  out[0] = 0x80 | (3 + tail.entries + (queues ? 1 : 0)); // t, re, mid, the tail's and queues
-  out.set(T_RE, 1);
-  let p = writeUint(out, 1 + T_RE.length, re);
+  return size;
+}
+
+/** Writes the receipt at `p` (room for msgpackBound()); returns where it ends. */
+function writeMsgpack(out: Uint8Array, p: number, re: number, mid: string, tail: Tail, queues: readonly string[] | undefined): number {
+  out[p] = 0x80 | (3 + tail.entries + (queues ? 1 : 0)); // t, re, mid, the tail's and queues
+  out.set(T_RE, p + 1);
+  p = writeUint(out, p + 1 + T_RE.length, re);
   out.set(MID_KEY, p);
   p = writeStr(out, p + MID_KEY.length, mid);
   out.set(tail.msgpack, p);
@@ -81,7 +99,7 @@ export function encodeSubmissionReceipt(codec: Codec, re: number, mid: string, r
     p = writeArrayHeader(out, p + QUEUES_KEY.length, queues.length);
     for (const q of queues) p = writeStr(out, p, q);
   }
-  return out.subarray(0, p);
+  return p;
 }
 
 function writeArrayHeader(out: Uint8Array, p: number, n: number): number {

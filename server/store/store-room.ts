@@ -2,8 +2,14 @@ import { statfs } from 'node:fs/promises';
 import { LindenError } from '../../protocol/errors.js';
 import type { Store } from './store.js';
 
-/** Checks between two readings of the store's size while it has room: reading it costs a system call. */
-const EVERY = 64;
+/**
+ * What a check takes a write to add to the store at most: its payload twice over (LMDB's pages
+ * are half full after a split) and a kilobyte for its keys, record fields and index entries.
+ */
+const GROWTH_PER_BYTE = 2;
+const GROWTH_PER_WRITE = 1024;
+/** Checks between two readings at most, however far the limit: a write that does not ask (a delivery count) grows the store too. */
+const MOST_CHECKS = 4_096;
 
 /** A write that failed for want of space (the disk, or LMDB's map), as a STORE_FULL error; anything else as it was. */
 export function asStoreFull(err: unknown): unknown {
@@ -34,19 +40,33 @@ export class StoreRoom {
   }
 
   private checks = 0;
+  /** Growth the checks may count before the store's size is read again: half the room left at the last reading. */
+  private allowance = 0;
   private full = false;
   /** The store's size when a write found no space: room again once below it. */
   private fullAt = Infinity;
 
   private constructor(private readonly store: Store, private readonly maxBytes: number | undefined) {}
 
-  check(): void {
+  /**
+   * `bytes`: the payload the write carries, when known. Reading the store's size costs LMDB statistics (5-18
+   * µs), so it is read again only once the writes checked since could have taken half the room
+   * left, or after MOST_CHECKS: far from the limit seldom, near it at every write.
+   */
+  check(bytes?: number): void {
     if (this.maxBytes === undefined && this.fullAt === Infinity) return;
-    if (!this.full && this.checks++ % EVERY !== 0) return;
+    if (!this.full) {
+      this.allowance -= (bytes ?? 0) * GROWTH_PER_BYTE + GROWTH_PER_WRITE;
+      // A write of unknown size counts for many: alone, they read the size every 64th, as all checks once did.
+      this.checks += bytes === undefined ? MOST_CHECKS / 64 : 1;
+      if (this.allowance > 0 && this.checks < MOST_CHECKS) return;
+    }
+    this.checks = 0;
     const used = this.store.usedBytes();
     this.full = used >= (this.maxBytes ?? Infinity) || used >= this.fullAt;
     if (!this.full) {
       this.fullAt = Infinity;
+      this.allowance = ((this.maxBytes ?? used) - used) / 2;
       return;
     }
     throw new LindenError(

@@ -1,4 +1,5 @@
 import type { Key, Store } from '../../store/store.js';
+import { AfterCommit } from '../../store/after-commit.js';
 import { messageFromRecord, messagesPrefix, type MessageWatch, type QueuedMessage } from './queue-records.js';
 
 const NO_PENDING: never[] = [];
@@ -9,6 +10,7 @@ const NO_WATCHES = new Map<number, never>();
 /** A message of the backlog whose write is not known to be on disk yet, with that write. */
 interface Pending {
   readonly message: QueuedMessage;
+  readonly backlog: Backlog;
 }
 
 /**
@@ -22,6 +24,8 @@ interface Pending {
  * its seq), so what is on disk and what is pending are merged by seq when read.
  */
 export class Backlog {
+  /** Pending messages of every backlog leave their list once on disk: one reaction per write, not per message. */
+  private static readonly onDisk = new AfterCommit<Pending>((entry) => entry.backlog.settle(entry), () => {});
   /** Ready messages with a seq from here on are in the backlog; those below are in memory. */
   from: number;
   count = 0;
@@ -62,12 +66,12 @@ export class Backlog {
     }
     if (!written) return;
     if (this.pending === NO_PENDING) this.pending = [];
-    const entry: Pending = { message };
+    const entry: Pending = { message, backlog: this };
     let i = this.pending.length;
     while (i > 0 && this.pending[i - 1]!.message.seq > message.seq) i--;
     this.pending.splice(i, 0, entry);
     // On disk now, and read from there; a failed write is withdrawn by the publisher (withdraw()).
-    written.then(() => this.settle(entry), () => {});
+    Backlog.onDisk.add(written, entry);
   }
 
   /** Takes a message whose write failed back out; false when it is not here (already read). */

@@ -14,6 +14,7 @@ import type { QueueHost, QueueLine } from './queue-line.js';
 import { LeaseHeap } from '../../../protocol/lease-heap.js';
 import { ExpiryIndex } from './expiry-index.js';
 import { StoreRoom } from '../../store/store-room.js';
+import { AfterCommit } from '../../store/after-commit.js';
 import { DedupeWindow } from './dedupe-window.js';
 import {
   QUEUE_DEFAULTS, QUEUES_PREFIX, configWithinLimits, countersKey, deleteCounters, deleteExpiry, deleteMessage, deleteQueue,
@@ -53,6 +54,9 @@ export class DurableCore implements QueueHost {
    * frame's decoded strings, where a trie walk costs less than a store write by far.
    */
   private readonly routes = new Map<string, DurableQueue[]>();
+  /** The last topic matched and its route: a publisher usually sends many messages to one topic. */
+  private lastTopic: string | undefined;
+  private lastRoute: DurableQueue[] = [];
   /** Publisher message ids seen within the dedupe window. */
   private readonly dedupe: DedupeWindow;
   private readonly attached = new ConsumerAttachments<DurableQueue>();
@@ -71,6 +75,13 @@ export class DurableCore implements QueueHost {
     m.expiry = undefined;
     q.expire(m);
   });
+
+  /** Publishes whose write failed stored nothing: unstore() them. */
+  private readonly unstoreOnFailure = new AfterCommit<{ forget: (() => void) | undefined; added: [DurableQueue, QueuedMessage][] }>(
+    () => {},
+    ({ forget, added }) => this.unstore(forget, added),
+    (err) => this.room.failed(err),
+  );
 
   /** Ends the ttls of messages waiting in a backlog, from the index on disk. */
   private readonly expiryIndex: ExpiryIndex;
@@ -146,7 +157,7 @@ export class DurableCore implements QueueHost {
     this.queues.delete(name);
     this.unstored.delete(queue);
     if (queue.pattern !== null) this.trie.remove(queue.pattern, queue);
-    this.routes.clear();
+    this.forgetRoutes();
     const durable = this.store.write([...writes, deleteQueue(name), deleteCounters(name)]);
     // The backlog on disk goes after, in pieces; a crash half way leaves records below the seq a
     // namesake starts from (QueueRecord.firstSeq), which it never reads.
@@ -218,8 +229,8 @@ export class DurableCore implements QueueHost {
     // A repeat is confirmed only once the first copy is on disk.
     if (seen) return { queues: [], durable: seen.durable, duplicate: true };
     const queues = this.match(topic);
-    if (queues.length > 0) this.room.check();
     const data = ownBytes(payload.packedData());
+    if (queues.length > 0) this.room.check(data.length * queues.length);
     // Check every queue before changing any, so a refusal leaves all of them as they were.
     for (const q of queues) {
       if (!q.canTake(data.length)) {
@@ -251,10 +262,7 @@ export class DurableCore implements QueueHost {
     for (const d of deferred) d.issued(durable);
     const forget = fromPublisher ? this.dedupe.stored(mid, now, durable) : undefined;
     for (const [q, m] of added) q.enqueue(m, durable);
-    durable?.catch((err: unknown) => {
-      this.room.failed(err);
-      this.unstore(forget, added);
-    });
+    if (durable) this.unstoreOnFailure.add(durable, { forget, added });
     return { queues, durable, duplicate: false };
   }
 
@@ -342,11 +350,21 @@ export class DurableCore implements QueueHost {
 
   // ---- internals ----
   private match(topic: string): DurableQueue[] {
+    if (topic === this.lastTopic) return this.lastRoute;
     const matched = this.trie.match(topic);
     const key = matched.length === 1 ? matched[0]!.name : matched.map((q) => q.name).join('\u0000');
     let queues = this.routes.get(key);
     if (!queues) this.routes.set(key, (queues = matched.slice())); // exactly as long: one per route, kept
+    this.lastTopic = topic;
+    this.lastRoute = queues;
     return queues;
+  }
+
+  /** The queues changed: every route is worked out again. */
+  private forgetRoutes(): void {
+    this.routes.clear();
+    this.lastTopic = undefined;
+    this.lastRoute = [];
   }
 
   /** Dead-letter queues are made by the broker; consumers attach to them whatever pattern they name. */
@@ -412,7 +430,7 @@ export class DurableCore implements QueueHost {
     const queue = new DurableQueue(name, pattern, sharedConfig(config), this, createdAt, firstSeq);
     this.queues.set(name, queue);
     if (pattern !== null) this.trie.add(pattern, queue);
-    this.routes.clear();
+    this.forgetRoutes();
     return queue;
   }
 

@@ -1,6 +1,6 @@
-import type { Store, StoreWrite } from '../../store/store.js';
+import type { Key, Store, StoreWrite } from '../../store/store.js';
 import {
-  deleteDeliveries, deleteMessage, deliveriesPrefix, expiryOfRecord, messagesPrefix, putCounters,
+  countersKey, deleteDeliveries, deleteMessage, deliveriesPrefix, expiryOfRecord, messagesPrefix,
   type QueueConfig, type QueueCounters, type QueuedMessage,
 } from './queue-records.js';
 import { Backlog } from './backlog.js';
@@ -35,7 +35,7 @@ export interface QueueHost {
 /**
  * What a durable subscription holds and where (DESIGN.md §5 "Backlog"): its ready messages in
  * memory up to the host's window (`ready`, topped up from the store as it empties) and in the
- * store beyond it (`backlog`); `count` and `bytes` of everything it holds, stored (putCounters)
+ * store beyond it (`backlog`); `count` and `bytes` of everything it holds, stored (counters())
  * in every write that changes them, so a restart reads them and the head of the line instead of
  * every message; and the writes that keep the store in step. DurableQueue adds the consumers.
  */
@@ -45,6 +45,7 @@ export abstract class QueueLine {
   /** Ready messages being deleted from the store by a purge, still counted in count and bytes until their deletes are issued. */
   protected purging = NOT_PURGING;
   private deferredWrites: DeferredWrites | undefined;
+  private countersKey: Key | undefined;
   count = 0;
   bytes = 0;
   /**
@@ -92,11 +93,14 @@ export abstract class QueueLine {
     if (this.deferredWrites?.pending) this.persist([this.counters()]);
   }
 
-  /** The queue's counters as the store keeps them, to go in every write that changes them. */
+  /**
+   * The queue's counters as the store keeps them, to go in every write that changes them. Always
+   * under the same key array: the store then keeps only the last of a tick's (LmdbStore's group).
+   */
   counters(): StoreWrite {
     const c: QueueCounters = { count: this.count, bytes: this.bytes };
     if (this.deliveredBelow > 0) c.delivered = this.deliveredBelow;
-    return putCounters(this.name, c);
+    return { key: (this.countersKey ??= countersKey(this.name)), value: c };
   }
 
   /** The delivery count of message `seq` when it has no count record (deliveredBelow). */

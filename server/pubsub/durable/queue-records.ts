@@ -116,7 +116,6 @@ export const messagesPrefix = (queue: string): Key => ['m', queue];
 
 export const putQueue = (q: QueueRecord): StoreWrite => ({ key: ['q', q.name], value: q });
 export const deleteQueue = (name: string): StoreWrite => ({ key: ['q', name] });
-export const putCounters = (name: string, c: QueueCounters): StoreWrite => ({ key: ['c', name], value: c });
 export const countersKey = (name: string): Key => ['c', name];
 export const deleteCounters = (name: string): StoreWrite => ({ key: ['c', name] });
 
