@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { processCpu } from './process-cpu.js';
 import { quantile } from './quantile.js';
 import { spawnBroker } from './spawn-broker.js';
 import { brokerMemory, connectionsOf, floodFrame, pushFor, round, steady, StreamPublisher, StreamSubscriber, type StreamFigures } from './streams.js';
@@ -66,7 +66,7 @@ export async function frozenSubscriber(options: { subscribers?: number; seconds?
     const publisher = await StreamPublisher.open(broker.url, 'bench-frozen-pub', `${TOPIC}.steady`, PAYLOAD_BYTES);
     const subs = await Promise.all(Array.from({ length: subscribers }, (_, i) => StreamSubscriber.open(broker.url, `bench-frozen-sub-${i}`, `${TOPIC}.steady`)));
     const frame = floodFrame(`${TOPIC}.flood`, FRAME_MESSAGES, PAYLOAD_BYTES);
-    const cpu = brokerCpu(broker.child.pid!);
+    const cpu = processCpu(broker.child.pid!);
 
     /** The broker's counts of deliveries and drops to the counting subscribers. */
     const counted = async (): Promise<{ out: number; dropped: number }> => {
@@ -149,19 +149,3 @@ async function fillUntilCongested(url: string, flooding: StreamPublisher, frame:
   }
   throw new Error(`the frozen subscriber ${name} never went over maxPendingBytes`);
 }
-
-/** The CPU seconds (user + system) process `pid` has used, from /proc (Linux); NaN elsewhere. */
-function brokerCpu(pid: number): () => number {
-  return () => {
-    try {
-      // Fields after the command's closing parenthesis: state is the first, utime the 12th, stime the 13th.
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-    } catch {
-      return NaN;
-    }
-  };
-}
-
-/** Linux's USER_HZ, the unit of /proc/<pid>/stat times, on every architecture Node runs on. */
-const CLOCK_TICKS = 100;
