@@ -254,6 +254,11 @@ export class Connection {
     this.schedule();
   }
 
+  /** True when a message encoded ahead may go to send() as it is: MessagePack, and no outbound interceptor to see it as an object. */
+  get takesPacked(): boolean {
+    return this.codec.name === 'msgpack' && this.outbound.isEmpty;
+  }
+
   sendFrame(message: object): void {
     if (this.outbound.isEmpty) {
       this.send(this.codec.encode(message));

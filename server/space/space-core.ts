@@ -17,6 +17,7 @@ import { Space, type BatchStep, type Notifier, type SpaceEventType, type SpaceHo
 import type { StoredTuple } from './stored-tuple.js';
 import { finite, outbound, tupleEntry } from './space-wire.js';
 import type { Template } from './template.js';
+import { packTupleFrame, packValues } from './tuple-frame.js';
 import { SpaceAdmission } from './space-admission.js';
 import type { Waiter } from './waiters.js';
 
@@ -40,6 +41,9 @@ export class SpaceCore implements SpaceHost {
   private readonly admission: SpaceAdmission;
   private waiterSeq = 0;
   private ridSeq = 0;
+  /** The tuple an `out` is writing, with its values as packed when measured: a waiter handed it gets these bytes. */
+  private writing: StoredTuple | undefined;
+  private writingPacked: Uint8Array | undefined;
   /** Cluster mode: out, in/rd and count go to the spaces shared by every node; set by the cluster node. */
   cluster: SpaceCluster | undefined;
 
@@ -102,7 +106,7 @@ export class SpaceCore implements SpaceHost {
     const switchMode = space.mustSwitch(f.persistent);
     this.admission.checkRoom(f.persistent ?? space.persistent);
     this.admission.checkCount(f.space, space.tupleCount, 1);
-    const { tuple, ttl, shortened } = this.admission.tuple(conn, f.space, f.tuple, f.ttl, f.hdr);
+    const { tuple, packed, ttl, shortened } = this.admission.tuple(conn, f.space, f.tuple, f.ttl, f.hdr);
     this.admission.checkBytes(f.space, tuple.bytes);
     if (switchMode) void space.setPersistent(f.persistent!, Date.now()); // stored ahead of the tuple: its promise covers both
     const reply: LeaseFrame = { t: 'lease', re: f.id!, tid: tuple.tid, expiresAt: finite(tuple.expiresAt), ttl, shortened };
@@ -110,7 +114,15 @@ export class SpaceCore implements SpaceHost {
     if (ack === 'delivery' || ack === 'processing') {
       this.watches.watch(conn, tuple, ack, reply, Math.min(f.timeout ?? this.options.receiptTimeoutMs, this.options.maxTimeoutMs));
     }
-    const durable = space.write(tuple);
+    this.writing = tuple;
+    this.writingPacked = packed;
+    let durable: Promise<void> | undefined;
+    try {
+      durable = space.write(tuple);
+    } finally {
+      this.writing = undefined;
+      this.writingPacked = undefined;
+    }
     if (!durable) {
       if (ack === 'submission') conn.sendFrame(reply);
       return;
@@ -304,7 +316,8 @@ export class SpaceCore implements SpaceHost {
   serve(w: Waiter, t: StoredTuple): boolean {
     if (w.conn.state !== 'open') return false;
     this.endWait(w.conn, w);
-    this.answer(w.conn, w.requestId, t, w.reserveMs, this.spaces.get(w.space), w.rid);
+    const packed = t === this.writing ? this.writingPacked : undefined;
+    this.answer(w.conn, w.requestId, t, w.reserveMs, this.spaces.get(w.space), w.rid, packed);
     return true;
   }
 
@@ -412,17 +425,24 @@ export class SpaceCore implements SpaceHost {
    * Sends a found tuple; with `reserveMs` it stays reserved for this connection until settled
    * (in cluster mode under `clusterRid`, the cluster's id for the reservation).
    */
-  private answer(conn: Connection, re: number, t: StoredTuple, reserveMs?: number, space = this.spaces.get(t.space), clusterRid?: string): void {
-    const frame: Record<string, unknown> = { t: 'tuple', re, ...tupleEntry(conn, t) };
+  private answer(
+    conn: Connection, re: number, t: StoredTuple, reserveMs?: number, space = this.spaces.get(t.space), clusterRid?: string, packed?: Uint8Array,
+  ): void {
+    let rid: string | undefined;
     if (reserveMs !== undefined && (space || clusterRid !== undefined)) {
-      const rid = clusterRid ?? `${t.tid}.${(this.ridSeq++).toString(36)}`;
+      const id = (rid = clusterRid ?? `${t.tid}.${(this.ridSeq++).toString(36)}`);
       const held = this.held(conn);
       const timer = setTimeout(() => {
-        if (held.reservations.delete(rid)) this.endReservation(t, space, rid);
+        if (held.reservations.delete(id)) this.endReservation(t, space, id);
       }, Math.min(reserveMs, this.options.maxTimeoutMs));
-      held.reservations.set(rid, { rid, tuple: t, space, timer });
-      frame.rid = rid;
+      held.reservations.set(id, { rid: id, tuple: t, space, timer });
     }
+    if (conn.takesPacked) {
+      conn.send(packTupleFrame(re, t, packed ?? packValues(t.values), rid));
+      return;
+    }
+    const frame: Record<string, unknown> = { t: 'tuple', re, ...tupleEntry(conn, t) };
+    if (rid !== undefined) frame.rid = rid;
     conn.sendFrame(frame);
   }
 
