@@ -39,7 +39,18 @@ describe('TemplateCache', () => {
     expect(count()).toBe(variants.length);
   });
 
-  test('a template it cannot key is compiled every time', () => {
+  test('templates that never repeat are compiled every time, and match as compiled', () => {
+    const cache = new TemplateCache();
+    const { compile, count } = counting();
+    for (let i = 0; i < 1_000; i++) {
+      const t = cache.get(['reply', i, { $any: true }], compile);
+      expect(t.matches(['reply', i, 'x'])).toBe(true);
+      expect(t.matches(['reply', i + 1, 'x'])).toBe(false);
+    }
+    expect(count()).toBe(1_000);
+  });
+
+  test('a template it cannot keep is compiled every time', () => {
     const cache = new TemplateCache();
     const { compile, count } = counting();
     for (const wire of [[['nested']], [{ $in: [1, 2] }], [{ $range: { gt: 1 } }], [{ a: 1 }], [new Uint8Array([1])], ['x'.repeat(300)]]) {
@@ -57,6 +68,26 @@ describe('TemplateCache', () => {
       expect(() => cache.get(bad, compile)).toThrow(LindenError);
       expect(() => cache.get(bad, compile)).toThrow(LindenError);
     }
+    // The template served last is matched field by field: a look-alike is not it.
+    const any = cache.get(['a', { $any: true }], compile);
+    expect(() => cache.get(['a', { $any: true, $eq: 1 }], compile)).toThrow(LindenError);
+    expect(() => cache.get(['a', { $any: 1 }], compile)).toThrow(LindenError);
+    expect(cache.get(['a', { $eq: true }], compile)).not.toBe(any);
+    expect(cache.get(['a', { $any: true }], compile)).toBe(any);
+  });
+
+  test('the template served last answers only the same fields', () => {
+    const cache = new TemplateCache();
+    const { compile, count } = counting();
+    const a = cache.get(['x', { $type: 'string' }, 1], compile);
+    const b = cache.get(['x', { $type: 'number' }, 1], compile);
+    const c = cache.get(['x', { $type: 'string' }, 2], compile);
+    const d = cache.get(['x', { $type: 'string' }, 1, 1], compile);
+    expect(new Set([a, b, c, d]).size).toBe(4);
+    expect(cache.get(['x', { $type: 'string' }, 1], compile)).toBe(a);
+    expect(count()).toBe(4);
+    expect(a.matches(['x', 's', 1])).toBe(true);
+    expect(b.matches(['x', 's', 1])).toBe(false);
   });
 });
 
@@ -86,3 +117,4 @@ describe('packTupleFrame', () => {
     }
   });
 });
+

@@ -109,9 +109,10 @@ export class SpaceCore implements SpaceHost {
     const { tuple, packed, ttl, shortened } = this.admission.tuple(conn, f.space, f.tuple, f.ttl, f.hdr);
     this.admission.checkBytes(f.space, tuple.bytes);
     if (switchMode) void space.setPersistent(f.persistent!, Date.now()); // stored ahead of the tuple: its promise covers both
-    const reply: LeaseFrame = { t: 'lease', re: f.id!, tid: tuple.tid, expiresAt: finite(tuple.expiresAt), ttl, shortened };
+    // Made only when it is sent: most outs in a stream of pairs ask for no answer.
+    const reply: LeaseFrame | undefined = ack === 'none' ? undefined : { t: 'lease', re: f.id!, tid: tuple.tid, expiresAt: finite(tuple.expiresAt), ttl, shortened };
     // Watch before writing: a waiting taker may take the tuple inside write().
-    if (ack === 'delivery' || ack === 'processing') {
+    if (reply && (ack === 'delivery' || ack === 'processing')) {
       this.watches.watch(conn, tuple, ack, reply, Math.min(f.timeout ?? this.options.receiptTimeoutMs, this.options.maxTimeoutMs));
     }
     this.writing = tuple;
@@ -124,11 +125,11 @@ export class SpaceCore implements SpaceHost {
       this.writingPacked = undefined;
     }
     if (!durable) {
-      if (ack === 'submission') conn.sendFrame(reply);
+      if (ack === 'submission') conn.sendFrame(reply!);
       return;
     }
     durable.then(
-      () => { if (ack === 'submission') conn.sendFrame(reply); },
+      () => { if (ack === 'submission') conn.sendFrame(reply!); },
       (err: unknown) => {
         // The writer hears of the failure unless its answer already went (a taker reached the stage).
         if (ack === 'none' || (ack !== 'submission' && !this.watches.has(tuple))) return;

@@ -8,7 +8,7 @@ import type { TupleEntry } from '../../protocol/frames.js';
 import { fromJsonValue, toJsonValue } from '../../protocol/json-data.js';
 import type { Connection } from '../connection.js';
 import type { StoredTuple } from './stored-tuple.js';
-import { compileTemplate, validateTuple, type Template } from './template.js';
+import { compileTemplate, validateTuple, type Template, type TupleLimits } from './template.js';
 import { packValues } from './tuple-frame.js';
 
 /** Arrays and maps nested in a tuple or template, counting it (protocol.md §10.4). */
@@ -20,7 +20,7 @@ export const NESTING_LIMIT = 32;
  */
 export function inboundTuple(conn: Connection, wire: unknown[], maxArity: number): { values: unknown[]; packed: Uint8Array; bytes: number } {
   const values = inbound(conn, wire) as unknown[];
-  validateTuple(values, { maxArity, maxDepth: NESTING_LIMIT });
+  validateTuple(values, tupleLimits(maxArity));
   // Wide integers as int64 take the 9 bytes a float64 would: the length is the plain encoding's.
   const packed = packValues(values);
   const bytes = packed.length;
@@ -29,6 +29,14 @@ export function inboundTuple(conn: Connection, wire: unknown[], maxArity: number
     throw new LindenError('MESSAGE_TOO_LARGE', `tuple of ${bytes} bytes exceeds maxMessageBytes (${limit})`, { bytes, limit });
   }
   return { values, packed, bytes };
+}
+
+let lastLimits: TupleLimits = { maxArity: 0, maxDepth: NESTING_LIMIT };
+
+/** The limits of a tuple, one object per maxArity in use (a broker has one): none made per out. */
+function tupleLimits(maxArity: number): TupleLimits {
+  if (lastLimits.maxArity !== maxArity) lastLimits = { maxArity, maxDepth: NESTING_LIMIT };
+  return lastLimits;
 }
 
 export function inboundTemplate(conn: Connection, wire: unknown[], maxArity: number): Template {

@@ -1,68 +1,101 @@
-import { canonicalKey, isPlainObject } from './values.js';
+import { isPlainObject } from './values.js';
 import type { Template } from './template.js';
 
-/** Distinct templates kept; past it the cache starts again (a client cycling through more gains nothing from it). */
-const MAX_TEMPLATES = 1024;
-/** Longer keys are not kept: a template with a long literal costs its compile, not its memory here. */
-const MAX_KEY_LENGTH = 256;
+/** Templates kept: a few, compared field by field, so a miss costs next to nothing beside its compile. */
+const KEPT = 4;
+/** Fields of a template kept, and characters of a string in it: a long one costs its compile, not memory here. */
+const MAX_FIELDS = 16;
+const MAX_STRING = 64;
+/** Misses in a row after which the next BYPASS lookups go straight to compile. */
+const MISSES_BEFORE_BYPASS = 16;
+const BYPASS = 256;
+const FLAT_OPERATORS = new Set(['$any', '$type', '$regex', '$eq']);
 
 /**
- * Compiled templates by what they say. A taker that loops on one template had it compiled on
- * every `in` (a tenth of the broker's time in out -> in pairs, issue 14); a template is immutable
- * once compiled, so equal ones share it. Only flat templates are kept: each field a scalar or an
- * operator with a scalar argument (`{ $any: true }`, `{ $type }`, `{ $regex }`, `{ $eq }`), whose
- * key costs a short walk. Two templates get the same key exactly when their fields are
- * deepEqual (values.ts), which is when they compile to the same matcher; one that fails to
- * compile is never kept, so every refusal is still made afresh.
+ * The templates compiled last. A taker that loops on one template had it compiled on every
+ * `in` (a tenth of the broker's time in out -> in pairs, issue 14); a compiled template is
+ * immutable, so a template with the same fields can share it. Only flat templates are kept (each
+ * field a scalar, or one operator of $any, $type, $regex, $eq with a scalar argument), and one
+ * is reused only when every field is identical (===) to the kept one's, which implies deepEqual
+ * (values.ts), so it compiles to the same matcher. A template that fails to compile is never
+ * kept, so every refusal is made afresh.
  */
 export class TemplateCache {
-  private readonly templates = new Map<string, Template>();
+  private readonly wires: unknown[][] = [];
+  private readonly templates: Template[] = [];
+  private next = 0;
+  /** Lookups missed in a row, and lookups left to make without looking: templates that never repeat (a reply id in each) pay for the look only now and then. */
+  private misses = 0;
+  private bypass = 0;
 
-  /** The template compiled by `compile`, or the one compiled before for an equal `wire`. */
+  /** The template compiled by `compile`, or the one compiled before for a `wire` with the same fields. */
   get(wire: unknown, compile: (wire: unknown) => Template): Template {
-    const key = flatKey(wire);
-    if (key === undefined) return compile(wire);
-    let template = this.templates.get(key);
-    if (template) return template;
-    template = compile(wire);
-    if (this.templates.size >= MAX_TEMPLATES) this.templates.clear();
-    this.templates.set(key, template);
+    if (this.bypass > 0) {
+      this.bypass--;
+      return compile(wire);
+    }
+    const wires = this.wires;
+    for (let i = 0; i < wires.length; i++) {
+      if (!sameFields(wires[i]!, wire)) continue;
+      this.misses = 0;
+      return this.templates[i]!;
+    }
+    if (++this.misses === MISSES_BEFORE_BYPASS) {
+      this.misses = 0;
+      this.bypass = BYPASS;
+    }
+    const template = compile(wire);
+    if (isFlat(wire)) {
+      const at = this.next;
+      this.next = (at + 1) % KEPT;
+      wires[at] = wire;
+      this.templates[at] = template;
+    }
     return template;
   }
 }
 
-/** The key of a flat template, or undefined for any other (nested values, `$in`, `$range`, binary, a long one). */
-function flatKey(wire: unknown): string | undefined {
-  if (!Array.isArray(wire) || wire.length === 0) return undefined;
-  let key = '';
-  for (let i = 0; i < wire.length; i++) {
-    const part = fieldKey(wire[i]);
-    if (part === undefined) return undefined;
-    // Length-prefixed, so no two field lists make one key.
-    key += `${part.length}:${part}`;
-    if (key.length > MAX_KEY_LENGTH) return undefined;
+/** Whether `wire` can be kept: a short array of scalars and operators with a scalar argument. */
+function isFlat(wire: unknown): wire is unknown[] {
+  if (!Array.isArray(wire) || wire.length === 0 || wire.length > MAX_FIELDS) return false;
+  for (const v of wire) {
+    if (isShortScalar(v)) continue;
+    if (!isPlainObject(v)) return false;
+    const op = onlyKey(v);
+    if (op === undefined || !FLAT_OPERATORS.has(op) || !isShortScalar(v[op])) return false;
   }
-  return key;
+  return true;
 }
 
-function fieldKey(v: unknown): string | undefined {
-  if (isScalar(v)) return canonicalKey(v);
-  if (!isPlainObject(v)) return undefined;
-  let op: string | undefined;
+/**
+ * Whether `wire` has the fields of `kept` (a flat template): each scalar identical, each
+ * operator object the same single operator with an identical argument.
+ */
+function sameFields(kept: unknown[], wire: unknown): boolean {
+  if (!Array.isArray(wire) || wire.length !== kept.length) return false;
+  for (let i = 0; i < kept.length; i++) {
+    const a = kept[i];
+    const b: unknown = wire[i];
+    if (a === b) continue;
+    if (typeof a !== 'object' || a === null || !isPlainObject(b)) return false;
+    const op = onlyKey(b);
+    if (op === undefined || !Object.prototype.hasOwnProperty.call(a, op) || (a as Record<string, unknown>)[op] !== b[op]) return false;
+  }
+  return true;
+}
+
+/** The one own key of an object; undefined when it has none or more. */
+function onlyKey(v: Record<string, unknown>): string | undefined {
+  let only: string | undefined;
   for (const k in v) {
-    if (op !== undefined) return undefined; // more than one key
-    op = k;
+    if (only !== undefined || !Object.prototype.hasOwnProperty.call(v, k)) return undefined;
+    only = k;
   }
-  // A canonical key starts with a letter, an operator with `$`: the two kinds never meet. Only
-  // the operators named here, so the space after one cannot be part of another's name.
-  if (op === undefined || !FLAT_OPERATORS.has(op) || !Object.prototype.hasOwnProperty.call(v, op)) return undefined;
-  const arg = v[op];
-  return isScalar(arg) ? op + ' ' + canonicalKey(arg) : undefined;
+  return only;
 }
 
-const FLAT_OPERATORS = new Set(['$any', '$type', '$regex', '$eq']);
-
-function isScalar(v: unknown): boolean {
+function isShortScalar(v: unknown): boolean {
   const type = typeof v;
-  return type === 'string' || type === 'number' || type === 'boolean' || type === 'bigint' || v === null;
+  if (type === 'string') return (v as string).length <= MAX_STRING;
+  return type === 'number' || type === 'boolean' || type === 'bigint' || v === null;
 }

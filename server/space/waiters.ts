@@ -21,6 +21,9 @@ export interface Waiter {
   queue: WaiterQueue | undefined;
 }
 
+/** Shared, never written: no `rd` waiter costs no array per tuple written. */
+const NO_WAITERS: readonly Waiter[] = [];
+
 /**
  * Waiters of one arity in one space. `in` and `rd` waiters are kept apart: a new tuple goes to
  * every matching `rd` but only to the oldest matching `in`, which should not cost a look at the
@@ -49,8 +52,8 @@ export class WaiterIndex {
   }
 
   /** Every `rd` waiter whose template matches the tuple, in arrival order. */
-  readersOf(t: StoredTuple): Waiter[] {
-    return this.readers.size === 0 ? [] : this.readers.matching(t);
+  readersOf(t: StoredTuple): readonly Waiter[] {
+    return this.readers.size === 0 ? NO_WAITERS : this.readers.matching(t);
   }
 
   /** The oldest `in` waiter whose template matches the tuple. */
@@ -79,17 +82,23 @@ class WaiterTable {
 
   add(w: Waiter): void {
     this.size++;
-    let best: { map: BucketMap<WaiterQueue>; key: string; size: number } | undefined;
+    let bestMap: BucketMap<WaiterQueue> | undefined;
+    let bestKey = '';
+    let bestSize = 0;
     for (const { position, key } of w.template.equalities) {
       const map = this.byValue[position]!;
       const size = map.get(key)?.size ?? 0;
-      if (!best || size <= best.size) best = { map, key, size };
+      if (!bestMap || size <= bestSize) {
+        bestMap = map;
+        bestKey = key;
+        bestSize = size;
+      }
     }
-    if (!best) {
+    if (!bestMap) {
       this.wild.push(w);
       return;
     }
-    best.map.obtain(best.key).push(w);
+    bestMap.obtain(bestKey).push(w);
   }
 
   remove(w: Waiter): boolean {
