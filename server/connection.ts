@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { Parts, type Codec, type Piece } from '../protocol/codec.js';
-import type { FrameWriter } from '../protocol/frame-writer.js';
+import type { FrameWriter, MsgpackFrameWriter } from '../protocol/frame-writer.js';
 import { boundedDetails, clip, MAX_ERROR_MESSAGE } from '../protocol/echo.js';
 import { LindenError } from '../protocol/errors.js';
 import type { Frame, Interceptor } from '../protocol/interceptor.js';
@@ -257,6 +257,24 @@ export class Connection {
   /** True when a message encoded ahead may go to send() as it is: MessagePack, and no outbound interceptor to see it as an object. */
   get takesPacked(): boolean {
     return this.codec.name === 'msgpack' && this.outbound.isEmpty;
+  }
+
+  /**
+   * Writes a MessagePack message of at most `size` bytes in place, at the end of the frame being
+   * filled: `write(buf, pos)` writes it there and returns the position after it. For callers that
+   * checked takesPacked; a message large enough for the chain (fragments) goes through send().
+   */
+  writeInPlace(size: number, write: (buf: Uint8Array, pos: number) => number): void {
+    if (this.state === 'closed') return;
+    if (size >= this.chainFrom) {
+      const buf = new Uint8Array(size);
+      this.send(buf.subarray(0, write(buf, 0)));
+      return;
+    }
+    const w = this.writer as MsgpackFrameWriter;
+    w.begin(size);
+    w.pos = write(w.buf, w.pos);
+    this.schedule();
   }
 
   sendFrame(message: object): void {

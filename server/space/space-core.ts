@@ -17,7 +17,7 @@ import { Space, type BatchStep, type Notifier, type SpaceEventType, type SpaceHo
 import type { StoredTuple } from './stored-tuple.js';
 import { finite, outbound, tupleEntry } from './space-wire.js';
 import type { Template } from './template.js';
-import { packTupleFrame, packValues } from './tuple-frame.js';
+import { packHeaders, packValues, tupleFrameSize, writeTupleFrame } from './tuple-frame.js';
 import { SpaceAdmission } from './space-admission.js';
 import type { Waiter } from './waiters.js';
 
@@ -439,7 +439,9 @@ export class SpaceCore implements SpaceHost {
       held.reservations.set(id, { rid: id, tuple: t, space, timer });
     }
     if (conn.takesPacked) {
-      conn.send(packTupleFrame(re, t, packed ?? packValues(t.values), rid));
+      const values = packed ?? packValues(t.values);
+      const hdr = packHeaders(t.hdr);
+      conn.writeInPlace(tupleFrameSize(re, t, values, rid, hdr), (buf, p) => writeTupleFrame(buf, p, re, t, values, rid, hdr));
       return;
     }
     const frame: Record<string, unknown> = { t: 'tuple', re, ...tupleEntry(conn, t) };

@@ -1,6 +1,7 @@
 import { packr } from '../../protocol/codec.js';
 import { bytes, strLength, uintLength, writeBytes, writeStr, writeUint } from '../../protocol/frame-writer.js';
 import { withWideIntegers } from '../../protocol/wide-integers.js';
+import type { Headers } from '../../protocol/headers.js';
 import type { StoredTuple } from './stored-tuple.js';
 
 const T_TUPLE = bytes(0xa1, 0x74, 0xa5, 0x74, 0x75, 0x70, 0x6c, 0x65); // "t": "tuple"
@@ -21,15 +22,19 @@ export function packValues(values: unknown[]): Uint8Array {
  * The `tuple` answer to an `in`/`rd` that found one, in MessagePack, written by hand: the same
  * map, field for field, that encoding `{ t: 'tuple', re, ...tupleEntry(conn, t), rid }` gives,
  * without the object, its spread and msgpackr's walk of the keys (issue 14: out -> in pairs).
- * `values` is packValues(t.values), which a hand-over has from measuring the tuple.
+ * `values` is packValues(t.values), which a hand-over has from measuring the tuple; `hdr` is
+ * packHeaders(t.hdr).
  */
-export function packTupleFrame(re: number, t: StoredTuple, values: Uint8Array, rid: string | undefined): Uint8Array {
-  const hdr = t.hdr === undefined ? undefined : packr.pack(t.hdr);
-  const size = 1 + T_TUPLE.length + RE_KEY.length + uintLength(re) + TID_KEY.length + strLength(t.tid)
+export function tupleFrameSize(re: number, t: StoredTuple, values: Uint8Array, rid: string | undefined, hdr: Uint8Array | undefined): number {
+  return 1 + T_TUPLE.length + RE_KEY.length + uintLength(re) + TID_KEY.length + strLength(t.tid)
     + TUPLE_KEY.length + values.length + EXPIRES_KEY.length + 9
     + (hdr === undefined ? 0 : HDR_KEY.length + hdr.length) + (rid === undefined ? 0 : RID_KEY.length + strLength(rid));
-  const out = Buffer.allocUnsafe(size);
-  let p = 0;
+}
+
+/** Writes the answer at `p` in `out`, which has tupleFrameSize() bytes from there; returns the position after it. */
+export function writeTupleFrame(
+  out: Uint8Array, p: number, re: number, t: StoredTuple, values: Uint8Array, rid: string | undefined, hdr: Uint8Array | undefined,
+): number {
   out[p++] = 0x80 | (5 + (hdr === undefined ? 0 : 1) + (rid === undefined ? 0 : 1));
   p = writeBytes(out, p, T_TUPLE);
   p = writeBytes(out, p, RE_KEY);
@@ -50,11 +55,23 @@ export function packTupleFrame(re: number, t: StoredTuple, values: Uint8Array, r
     p = writeBytes(out, p, RID_KEY);
     p = writeStr(out, p, rid);
   }
-  return out.subarray(0, p);
+  return p;
+}
+
+/** A tuple's headers as the answer carries them; undefined without. */
+export function packHeaders(hdr: Headers | undefined): Uint8Array | undefined {
+  return hdr === undefined ? undefined : packr.pack(hdr);
+}
+
+/** The answer as a message of its own. */
+export function packTupleFrame(re: number, t: StoredTuple, values: Uint8Array, rid: string | undefined): Uint8Array {
+  const hdr = packHeaders(t.hdr);
+  const out = new Uint8Array(tupleFrameSize(re, t, values, rid, hdr));
+  return out.subarray(0, writeTupleFrame(out, 0, re, t, values, rid, hdr));
 }
 
 /** A lease end: nil for none, else as msgpackr writes withWideIntegers(ms) (9 bytes at most). */
-function writeExpiry(out: Buffer, p: number, ms: number): number {
+function writeExpiry(out: Uint8Array, p: number, ms: number): number {
   if (!Number.isFinite(ms)) {
     out[p] = NIL;
     return p + 1;

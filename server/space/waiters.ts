@@ -71,39 +71,47 @@ export class WaiterIndex {
 class WaiterTable {
   private readonly byValue: BucketMap<WaiterQueue>[] = [];
   private readonly wild = new WaiterQueue();
+  /**
+   * Waiters filed under a value of each field. A tuple looks up only the fields some waiter is
+   * filed under: each lookup hashes the tuple's key for that field, a long string's too.
+   */
+  private readonly filed: number[] = [];
   size = 0;
 
   constructor(private readonly arity: number) {
     for (let i = 0; i < arity; i++) {
-      const map: BucketMap<WaiterQueue> = new BucketMap(() => new WaiterQueue(map));
+      const map: BucketMap<WaiterQueue> = new BucketMap(() => new WaiterQueue(map, i));
       this.byValue.push(map);
+      this.filed.push(0);
     }
   }
 
   add(w: Waiter): void {
     this.size++;
-    let bestMap: BucketMap<WaiterQueue> | undefined;
+    let bestAt = -1;
     let bestKey = '';
     let bestSize = 0;
     for (const { position, key } of w.template.equalities) {
-      const map = this.byValue[position]!;
-      const size = map.get(key)?.size ?? 0;
-      if (!bestMap || size <= bestSize) {
-        bestMap = map;
+      const size = this.byValue[position]!.get(key)?.size ?? 0;
+      if (bestAt < 0 || size <= bestSize) {
+        bestAt = position;
         bestKey = key;
         bestSize = size;
       }
     }
-    if (!bestMap) {
+    if (bestAt < 0) {
       this.wild.push(w);
       return;
     }
-    bestMap.obtain(bestKey).push(w);
+    this.byValue[bestAt]!.obtain(bestKey).push(w);
+    this.filed[bestAt]!++;
   }
 
   remove(w: Waiter): boolean {
-    if (!w.queue) return false;
-    w.queue.delete(w);
+    const queue = w.queue;
+    if (!queue) return false;
+    queue.delete(w);
+    if (queue.position >= 0) this.filed[queue.position]!--;
     this.size--;
     return true;
   }
@@ -112,6 +120,7 @@ class WaiterTable {
     const out: Waiter[] = [];
     let sources = 0;
     for (let i = 0; i < this.arity; i++) {
+      if (this.filed[i] === 0) continue;
       const queue = this.byValue[i]!.get(t.keys[i]!);
       if (queue && collectFrom(queue, t, out)) sources++;
     }
@@ -124,6 +133,7 @@ class WaiterTable {
   oldest(t: StoredTuple): Waiter | undefined {
     let best: Waiter | undefined;
     for (let i = 0; i < this.arity; i++) {
+      if (this.filed[i] === 0) continue;
       const queue = this.byValue[i]!.get(t.keys[i]!);
       if (!queue || queue.size === 0) continue;
       best = queue.first(t.values, best?.seq ?? Infinity) ?? best;
