@@ -148,8 +148,11 @@ export class Space {
 
   /** The oldest live match, removed when `take`. */
   find(template: Template, now: number, take: boolean): StoredTuple | undefined {
+    const index = this.indexes.get(template.arity);
+    // Nothing stored of this arity (an `in` that will wait for a hand-over): no scan to set up.
+    if (!index || index.size === 0) return undefined;
     let found: StoredTuple | undefined;
-    this.indexes.get(template.arity)?.scan(template, now, (t) => { found = t; return true; });
+    index.scan(template, now, (t) => { found = t; return true; });
     if (found && take) this.taken(found);
     return found;
   }
