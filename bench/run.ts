@@ -115,14 +115,18 @@ if (wanted('pubsub') || wanted('request') || wanted('space-pairs')) {
       rows.push(['request/reply broker garbage', `${garbage.bytesPerRequest} B per round trip, ${garbage.scavengesPer10k} scavenges and ${garbage.otherGcsPer10k} other GCs per 10,000`, '']);
     }
     if (wanted('space-pairs')) {
+      const pid = broker.child.pid;
       await spacePairs(broker.url, 'handover', 20_000); // warm-up: JIT on both sides
-      const handover = await spacePairs(broker.url, 'handover', quick ? 100_000 : 500_000);
-      const stored = await spacePairs(broker.url, 'stored', quick ? 100_000 : 500_000);
+      const handover = await spacePairs(broker.url, 'handover', quick ? 100_000 : 500_000, {}, pid);
+      const stored = await spacePairs(broker.url, 'stored', quick ? 100_000 : 500_000, {}, pid);
       Object.assign(results, { space_pairs_handover: handover, space_pairs_stored: stored });
       // The floor holds for both paths: a steady stream of pairs may run on either.
       const floor = FLOORS.space_pairs_per_second;
+      const cpu = (r: typeof handover) => `broker ${r.brokerCpuMicrosPerPair} µs, clients ${r.harnessCpuMicrosPerPair} µs CPU/pair`;
       rows.push(['space out -> in, in waiting', `${handover.pairsPerSecond.toLocaleString('en-US')} pairs/s`, atLeast('space_pairs_handover', handover.pairsPerSecond, floor, '/s')]);
+      rows.push(['  CPU per pair', cpu(handover), '']);
       rows.push(['space out -> in, tuple stored', `${stored.pairsPerSecond.toLocaleString('en-US')} pairs/s`, atLeast('space_pairs_stored', stored.pairsPerSecond, floor, '/s')]);
+      rows.push(['  CPU per pair', cpu(stored), '']);
     }
   } finally {
     await broker.stop();

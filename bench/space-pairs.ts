@@ -1,4 +1,5 @@
 import { connect } from '../client-sdk/index.js';
+import { processCpu } from './process-cpu.js';
 
 export type PairsMode = 'handover' | 'stored';
 
@@ -11,6 +12,10 @@ export interface PairsResult {
   takerWindow: number;
   /** How far the writer may run ahead of completed takes. */
   writerLead: number;
+  /** CPU time (user + system) per pair of this process, both clients together: less blurred by other load than the rate. */
+  harnessCpuMicrosPerPair: number;
+  /** The same for the broker, when its process id was given. */
+  brokerCpuMicrosPerPair?: number;
 }
 
 const ANY = { $any: true };
@@ -22,7 +27,8 @@ const PAYLOAD = 'payload-'.padEnd(64, 'x');
  * with ack 'none', a taker keeps `takerWindow` blocking `in(['job', any, any])` requests
  * outstanding and replaces each as it completes (one sequential `in` loop would time a round
  * trip, not the broker's throughput). The writer stays at most `writerLead` tuples ahead of
- * completed takes, so the run measures sustained pairs, not buffering. The two settings pick
+ * completed takes (it then waits for room for a batch of up to 1,000), so the run measures
+ * sustained pairs, not buffering. The two settings pick
  * the broker path:
  *
  * - handover: the taker's window is twice the writer's lead, so an `out` almost always finds a
@@ -35,7 +41,7 @@ const PAYLOAD = 'payload-'.padEnd(64, 'x');
  * that pipelines 1,000 requests, as a NATS-style bench would.
  */
 export async function spacePairs(
-  url: string, mode: PairsMode, pairs: number, shape: { takerWindow?: number; writerLead?: number } = {},
+  url: string, mode: PairsMode, pairs: number, shape: { takerWindow?: number; writerLead?: number } = {}, brokerPid?: number,
 ): Promise<PairsResult> {
   const takerWindow = shape.takerWindow ?? 1_000;
   const writerLead = shape.writerLead ?? (mode === 'handover' ? takerWindow / 2 : 10_000);
@@ -50,12 +56,23 @@ export async function spacePairs(
   let failure: unknown;
   let done!: () => void;
   const allTaken = new Promise<void>((resolve) => { done = resolve; });
+  // The writer, when it is `writerLead` ahead, sleeps until the takes have made room for a batch
+  // of `refill`: polling each turn instead burnt the harness's CPU, which this run measures.
+  const refill = Math.min(1_000, Math.ceil(writerLead / 2));
+  let wakeWriter: (() => void) | undefined;
+  let wakeAt = 0;
+  const wake = () => {
+    const w = wakeWriter;
+    wakeWriter = undefined;
+    w?.();
+  };
   const onTaken = (tuple: unknown[] | null) => {
     if (tuple?.[0] !== 'job') failure ??= new Error(`in returned ${JSON.stringify(tuple)}`);
     if (++taken === pairs) done();
     else if (issued < pairs) take();
+    if (taken >= wakeAt || failure !== undefined) wake();
   };
-  const onError = (err: unknown) => { failure ??= err; done(); };
+  const onError = (err: unknown) => { failure ??= err; done(); wake(); };
   const take = () => {
     issued++;
     ins.in(TEMPLATE).then(onTaken, onError);
@@ -71,6 +88,9 @@ export async function spacePairs(
   };
   // The clock starts before any `out`: every pair counted is timed from both ends.
   const started = performance.now();
+  const brokerCpu = brokerPid === undefined ? undefined : processCpu(brokerPid);
+  const brokerBefore = brokerCpu?.();
+  const harnessBefore = process.cpuUsage();
   if (mode === 'stored') {
     // The backlog exists before the first `in` arrives.
     while (sent < Math.min(writerLead, pairs)) await write(Math.min(1_000, writerLead - sent, pairs - sent));
@@ -82,11 +102,24 @@ export async function spacePairs(
   if (mode === 'handover') await taker.flush();
   while (sent < pairs && failure === undefined) {
     const ahead = sent - taken;
-    await write(ahead < writerLead ? Math.min(writerLead - ahead, pairs - sent, 1_000) : 0);
+    if (ahead < writerLead) {
+      await write(Math.min(writerLead - ahead, pairs - sent, 1_000));
+      continue;
+    }
+    wakeAt = sent - writerLead + refill;
+    await new Promise<void>((resolve) => { wakeWriter = resolve; });
   }
   await allTaken;
   const seconds = (performance.now() - started) / 1000;
+  const harness = process.cpuUsage(harnessBefore);
+  const brokerSeconds = brokerCpu === undefined ? undefined : brokerCpu() - brokerBefore!;
   await Promise.all([writer.close(), taker.close()]);
   if (failure !== undefined) throw failure;
-  return { mode, pairs, seconds, pairsPerSecond: Math.round(pairs / seconds), takerWindow, writerLead };
+  const perPair = (micros: number) => Math.round((micros / pairs) * 100) / 100;
+  const result: PairsResult = {
+    mode, pairs, seconds, pairsPerSecond: Math.round(pairs / seconds), takerWindow, writerLead,
+    harnessCpuMicrosPerPair: perPair(harness.user + harness.system),
+  };
+  if (brokerSeconds !== undefined) result.brokerCpuMicrosPerPair = perPair(brokerSeconds * 1e6);
+  return result;
 }

@@ -129,21 +129,26 @@ export class Space {
   constructor(readonly name: string, private readonly host: SpaceHost, readonly options: Readonly<SpaceOptions> = {}) {}
 
   /** Writes a tuple: a non-empty array of MessagePack values. */
-  async out(tuple: unknown[], options: OutOptions = {}): Promise<Lease | undefined> {
-    const frame: Record<string, unknown> = { t: 'out', space: this.name, tuple: this.host.toWire(tuple) };
-    if (this.options.persistent !== undefined) frame.persistent = this.options.persistent;
-    if (options.ttl !== undefined) frame.ttl = options.ttl;
-    const hdr = someHeaders(options.headers);
-    if (hdr !== undefined) frame.hdr = hdr;
-    const ack = options.ack ?? 'submission';
-    if (ack === 'none') {
-      this.host.cast(frame);
-      return undefined;
+  out(tuple: unknown[], options: OutOptions = {}): Promise<Lease | undefined> {
+    // Not async: an `out` with ack 'none' costs no promise of its own (issue 14: out -> in pairs).
+    try {
+      const frame: Record<string, unknown> = { t: 'out', space: this.name, tuple: this.host.toWire(tuple) };
+      if (this.options.persistent !== undefined) frame.persistent = this.options.persistent;
+      if (options.ttl !== undefined) frame.ttl = options.ttl;
+      const hdr = someHeaders(options.headers);
+      if (hdr !== undefined) frame.hdr = hdr;
+      const ack = options.ack ?? 'submission';
+      if (ack === 'none') {
+        this.host.cast(frame);
+        return NOTHING;
+      }
+      frame.ack = ack;
+      if (options.timeout !== undefined) frame.timeout = options.timeout;
+      const waits = ack === 'delivery' || ack === 'processing';
+      return this.host.call(frame, waits ? options.timeout : undefined).then(toLease);
+    } catch (err) {
+      return Promise.reject(err);
     }
-    frame.ack = ack;
-    if (options.timeout !== undefined) frame.timeout = options.timeout;
-    const waits = ack === 'delivery' || ack === 'processing';
-    return toLease((await this.host.call(frame, waits ? options.timeout : undefined)) as LeaseFrame);
   }
 
   /**
@@ -153,36 +158,33 @@ export class Space {
   in<T extends unknown[] = unknown[]>(template: unknown[], options: ReserveOptions): Promise<Reserved<T> | null>;
   in<T extends unknown[] = unknown[]>(template: unknown[], options: ReadOptions & EntryOption): Promise<Entry<T> | null>;
   in<T extends unknown[] = unknown[]>(template: unknown[], options?: ReadOptions): Promise<T | null>;
-  async in<T extends unknown[]>(
+  in<T extends unknown[]>(
     template: unknown[], options: ReadOptions & { reserve?: number; entry?: boolean } = {},
   ): Promise<T | Entry<T> | Reserved<T> | null> {
-    const reply = await this.read('in', template, true, options);
-    if (options.reserve === undefined || !reply.tuple) return this.result<T>(reply, options.entry);
-    const rid = reply.rid!;
-    const settle = async (ok: boolean) => { await this.host.call({ t: 'settle', rid, ok }); };
-    const { id, tuple, headers } = this.result<T>(reply, true) as Entry<T>;
-    return { id, tuple, headers, ack: () => settle(true), nack: () => settle(false) };
+    const reply = this.read('in', template, true, options);
+    if (options.reserve === undefined) return reply.then(this.answerOf(options.entry));
+    return reply.then((r) => this.reservedOf<T>(r));
   }
 
   /** Reads (without taking) the oldest matching tuple, waiting for one; null on timeout or abort. */
   rd<T extends unknown[] = unknown[]>(template: unknown[], options: ReadOptions & EntryOption): Promise<Entry<T> | null>;
   rd<T extends unknown[] = unknown[]>(template: unknown[], options?: ReadOptions): Promise<T | null>;
-  async rd<T extends unknown[]>(template: unknown[], options: ReadOptions & { entry?: boolean } = {}): Promise<T | Entry<T> | null> {
-    return this.result<T>(await this.read('rd', template, true, options), options.entry);
+  rd<T extends unknown[]>(template: unknown[], options: ReadOptions & { entry?: boolean } = {}): Promise<T | Entry<T> | null> {
+    return this.read('rd', template, true, options).then(this.answerOf(options.entry));
   }
 
   /** `in` without waiting. */
   inp<T extends unknown[] = unknown[]>(template: unknown[], options: EntryOption): Promise<Entry<T> | null>;
   inp<T extends unknown[] = unknown[]>(template: unknown[]): Promise<T | null>;
-  async inp<T extends unknown[]>(template: unknown[], options: { entry?: boolean } = {}): Promise<T | Entry<T> | null> {
-    return this.result<T>(await this.read('in', template, false, {}), options.entry);
+  inp<T extends unknown[]>(template: unknown[], options: { entry?: boolean } = {}): Promise<T | Entry<T> | null> {
+    return this.read('in', template, false, {}).then(this.answerOf(options.entry));
   }
 
   /** `rd` without waiting. */
   rdp<T extends unknown[] = unknown[]>(template: unknown[], options: EntryOption): Promise<Entry<T> | null>;
   rdp<T extends unknown[] = unknown[]>(template: unknown[]): Promise<T | null>;
-  async rdp<T extends unknown[]>(template: unknown[], options: { entry?: boolean } = {}): Promise<T | Entry<T> | null> {
-    return this.result<T>(await this.read('rd', template, false, {}), options.entry);
+  rdp<T extends unknown[]>(template: unknown[], options: { entry?: boolean } = {}): Promise<T | Entry<T> | null> {
+    return this.read('rd', template, false, {}).then(this.answerOf(options.entry));
   }
 
   /** Takes up to `limit` matching tuples (default 1,000), oldest first, without waiting. */
@@ -243,19 +245,33 @@ export class Space {
     return reply.results.map((r) => ({ id: r.tid, tuple: this.host.fromWire(r.tuple) as unknown[], headers: r.hdr ?? NO_HEADERS }));
   }
 
-  private async read(op: 'in' | 'rd', template: unknown[], wait: boolean, options: ReadOptions & { reserve?: number }): Promise<TupleFrame> {
-    if (options.signal?.aborted) return { t: 'tuple', re: 0, tuple: null, aborted: true };
-    const frame: Record<string, unknown> = { t: op, space: this.name, template: this.host.toWire(template) };
+  /**
+   * Sends an in/rd and resolves with the broker's `tuple` answer. Without a signal it is the
+   * request's own promise: no async frame or extra promise per read (issue 14: out -> in pairs).
+   */
+  private read(op: 'in' | 'rd', template: unknown[], wait: boolean, options: ReadOptions & { reserve?: number }): Promise<TupleFrame> {
+    let frame: Record<string, unknown>;
+    try {
+      frame = { t: op, space: this.name, template: this.host.toWire(template) };
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (!wait) frame.wait = false;
     if (options.timeout !== undefined) frame.timeout = options.timeout;
     if (options.reserve !== undefined) frame.reserve = options.reserve;
-    const reply = this.host.call(frame, options.timeout);
+    if (options.signal === undefined) return this.host.call(frame, options.timeout) as Promise<TupleFrame>;
+    return this.abortable(frame, options.timeout, options.signal);
+  }
+
+  private async abortable(frame: Record<string, unknown>, timeout: number | undefined, signal: AbortSignal): Promise<TupleFrame> {
+    if (signal.aborted) return { t: 'tuple', re: 0, tuple: null, aborted: true };
+    const reply = this.host.call(frame, timeout);
     const onAbort = () => { this.host.call({ t: 'abort', target: frame.id }).catch(() => {}); };
-    options.signal?.addEventListener('abort', onAbort, { once: true });
+    signal.addEventListener('abort', onAbort, { once: true });
     try {
       return (await reply) as TupleFrame;
     } finally {
-      options.signal?.removeEventListener('abort', onAbort);
+      signal.removeEventListener('abort', onAbort);
     }
   }
 
@@ -267,12 +283,27 @@ export class Space {
     }));
   }
 
-  /** A `tuple` answer as the caller asked for it: the tuple alone, or its Entry. */
-  private result<T extends unknown[]>(reply: TupleFrame, entry: boolean | undefined): T | Entry<T> | null {
+  /** What turns a `tuple` answer into what the caller asked for: the tuple alone, or its Entry. */
+  private answerOf(entry: boolean | undefined): (reply: TupleFrame) => any {
+    return entry ? this.entryOf : this.tupleOf;
+  }
+
+  /** A `tuple` answer as the tuple alone; made once, not a closure per read. */
+  private readonly tupleOf = (reply: TupleFrame): unknown[] | null => (reply.tuple ? (this.host.fromWire(reply.tuple) as unknown[]) : null);
+
+  /** A `tuple` answer as its Entry. */
+  private readonly entryOf = (reply: TupleFrame): Entry<unknown[]> | null => {
     if (!reply.tuple) return null;
-    const tuple = this.host.fromWire(reply.tuple) as T;
-    if (!entry) return tuple;
-    return { id: reply.tid!, tuple, headers: reply.hdr ?? NO_HEADERS, expiresAt: reply.expiresAt ?? null };
+    return { id: reply.tid!, tuple: this.host.fromWire(reply.tuple) as unknown[], headers: reply.hdr ?? NO_HEADERS, expiresAt: reply.expiresAt ?? null };
+  };
+
+  /** A `tuple` answer to an `in` with `reserve`: the tuple, with ack() and nack() to settle it. */
+  private reservedOf<T extends unknown[]>(reply: TupleFrame): Reserved<T> | null {
+    const entry = this.entryOf(reply);
+    if (!entry) return null;
+    const rid = reply.rid!;
+    const settle = async (ok: boolean) => { await this.host.call({ t: 'settle', rid, ok }); };
+    return { id: entry.id, tuple: entry.tuple as T, headers: entry.headers, ack: () => settle(true), nack: () => settle(false) };
   }
 }
 
@@ -281,7 +312,11 @@ export function toEvent(frame: EventFrame, fromWire: (w: unknown) => unknown): T
   return { type: frame.type, seq: frame.seq, id: frame.tid, tuple: fromWire(frame.tuple) as unknown[], headers: frame.hdr ?? NO_HEADERS };
 }
 
-function toLease(f: LeaseFrame): Lease {
+/** What an `out` with ack 'none' resolves with, made once. */
+const NOTHING: Promise<undefined> = Promise.resolve(undefined);
+
+function toLease(frame: BrokerFrame): Lease {
+  const f = frame as LeaseFrame;
   const lease: Lease = { id: f.tid, expiresAt: f.expiresAt, ttl: f.ttl, shortened: f.shortened };
   if (f.stage !== undefined) Object.assign(lease, { stage: f.stage, reached: f.reached, timedOut: f.timedOut });
   return lease;

@@ -6,9 +6,10 @@ import type { ResolvedOptions } from '../options.js';
 import type { Store } from '../store/store.js';
 import { StoreRoom } from '../store/store-room.js';
 import type { BatchStep } from './space.js';
-import { inboundTemplate, inboundTuple } from './space-wire.js';
+import { compileInbound, inbound, inboundTuple } from './space-wire.js';
 import { storedTuple, type StoredTuple } from './stored-tuple.js';
 import type { Template } from './template.js';
+import { TemplateCache } from './template-cache.js';
 import { TupleIds } from './tuple-ids.js';
 
 /**
@@ -20,6 +21,8 @@ export class SpaceAdmission {
   readonly ids: TupleIds;
   /** maxStoreBytes and a full disk: STORE_FULL for an out to a persistent space. */
   readonly room: StoreRoom;
+  private readonly templates = new TemplateCache();
+  private readonly compile = (values: unknown): Template => compileInbound(values, this.options.maxArity);
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -34,16 +37,16 @@ export class SpaceAdmission {
 
   tuple(
     conn: Connection, space: string, wire: unknown[], ttlAsked: number | undefined, hdr: Headers | undefined, numbered = true,
-  ): { tuple: StoredTuple; ttl: number | null; shortened: boolean } {
-    const { values, bytes } = inboundTuple(conn, wire, this.options.maxArity);
+  ): { tuple: StoredTuple; packed: Uint8Array; ttl: number | null; shortened: boolean } {
+    const { values, packed, bytes } = inboundTuple(conn, wire, this.options.maxArity);
     const ttl = ttlAsked === undefined ? null : Math.min(ttlAsked, this.options.maxLeaseMs);
     const seq = numbered ? this.ids.take() : 0; // unnumbered: the cluster's spaces number their tuples in Redis
     const tuple = storedTuple(seq, seq.toString(36), space, values, ttl === null ? Infinity : Date.now() + ttl, bytes, hdr);
-    return { tuple, ttl, shortened: ttl !== null && ttl < ttlAsked! };
+    return { tuple, packed, ttl, shortened: ttl !== null && ttl < ttlAsked! };
   }
 
   template(conn: Connection, wire: unknown[]): Template {
-    return inboundTemplate(conn, wire, this.options.maxArity);
+    return this.templates.get(inbound(conn, wire), this.compile);
   }
 
   /**

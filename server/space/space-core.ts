@@ -18,6 +18,7 @@ import { Space, type BatchStep, type Notifier, type SpaceEventType, type SpaceHo
 import type { StoredTuple } from './stored-tuple.js';
 import { finite, outbound, tupleEntry } from './space-wire.js';
 import type { Template } from './template.js';
+import { packHeaders, packValues, tupleFrameSize, writeTupleFrame } from './tuple-frame.js';
 import { SpaceAdmission } from './space-admission.js';
 import type { Waiter } from './waiters.js';
 
@@ -41,6 +42,9 @@ export class SpaceCore implements SpaceHost {
   private readonly watches = new OutWatches();
   private readonly admission: SpaceAdmission;
   private waiterSeq = 0;
+  /** The tuple an `out` is writing, with its values as packed when measured: a waiter handed it gets these bytes. */
+  private writing: StoredTuple | undefined;
+  private writingPacked: Uint8Array | undefined;
   /** Cluster mode: out, in/rd and count go to the spaces shared by every node; set by the cluster node. */
   cluster: SpaceCluster | undefined;
 
@@ -104,21 +108,30 @@ export class SpaceCore implements SpaceHost {
     const switchMode = space.mustSwitch(f.persistent);
     this.admission.checkRoom(f.persistent ?? space.persistent);
     this.admission.checkCount(f.space, space.tupleCount, 1);
-    const { tuple, ttl, shortened } = this.admission.tuple(conn, f.space, f.tuple, f.ttl, f.hdr);
+    const { tuple, packed, ttl, shortened } = this.admission.tuple(conn, f.space, f.tuple, f.ttl, f.hdr);
     this.admission.checkBytes(f.space, tuple.bytes);
     if (switchMode) void space.setPersistent(f.persistent!, Date.now()); // stored ahead of the tuple: its promise covers both
-    const reply: LeaseFrame = { t: 'lease', re: f.id!, tid: tuple.tid, expiresAt: finite(tuple.expiresAt), ttl, shortened };
+    // Made only when it is sent: most outs in a stream of pairs ask for no answer.
+    const reply: LeaseFrame | undefined = ack === 'none' ? undefined : { t: 'lease', re: f.id!, tid: tuple.tid, expiresAt: finite(tuple.expiresAt), ttl, shortened };
     // Watch before writing: a waiting taker may take the tuple inside write().
-    if (ack === 'delivery' || ack === 'processing') {
+    if (reply && (ack === 'delivery' || ack === 'processing')) {
       this.watches.watch(conn, tuple, ack, reply, Math.min(f.timeout ?? this.options.receiptTimeoutMs, this.options.maxTimeoutMs));
     }
-    const durable = space.write(tuple);
+    this.writing = tuple;
+    this.writingPacked = packed;
+    let durable: Promise<void> | undefined;
+    try {
+      durable = space.write(tuple);
+    } finally {
+      this.writing = undefined;
+      this.writingPacked = undefined;
+    }
     if (!durable) {
-      if (ack === 'submission') conn.sendFrame(reply);
+      if (ack === 'submission') conn.sendFrame(reply!);
       return;
     }
     durable.then(
-      () => { if (ack === 'submission') conn.sendFrame(reply); },
+      () => { if (ack === 'submission') conn.sendFrame(reply!); },
       (err: unknown) => {
         // The writer hears of the failure unless its answer already went (a taker reached the stage).
         if (ack === 'none' || (ack !== 'submission' && !this.watches.has(tuple))) return;
@@ -299,7 +312,8 @@ export class SpaceCore implements SpaceHost {
   serve(w: Waiter, t: StoredTuple): boolean {
     if (w.conn.state !== 'open') return false;
     this.endWait(w.conn, w);
-    this.answer(w.conn, w.requestId, t, w.reserveMs, this.spaces.get(w.space), w.rid);
+    const packed = t === this.writing ? this.writingPacked : undefined;
+    this.answer(w.conn, w.requestId, t, w.reserveMs, this.spaces.get(w.space), w.rid, packed);
     return true;
   }
 
@@ -407,11 +421,20 @@ export class SpaceCore implements SpaceHost {
    * Sends a found tuple; with `reserveMs` it stays reserved for this connection until settled
    * (in cluster mode under `clusterRid`, the cluster's id for the reservation).
    */
-  private answer(conn: Connection, re: number, t: StoredTuple, reserveMs?: number, space = this.spaces.get(t.space), clusterRid?: string): void {
+  private answer(
+    conn: Connection, re: number, t: StoredTuple, reserveMs?: number, space = this.spaces.get(t.space), clusterRid?: string, packed?: Uint8Array,
+  ): void {
+    const rid = reserveMs !== undefined && (space || clusterRid !== undefined) ? this.reservations.open(conn, t, reserveMs, space, clusterRid) : undefined;
+    if (conn.takesPacked) {
+      const values = packed ?? packValues(t.values);
+      const hdr = packHeaders(t.hdr);
+      conn.writeInPlace(tupleFrameSize(re, t, values, rid, hdr), (buf, p) => writeTupleFrame(buf, p, re, t, values, rid, hdr));
+      return;
+    }
     // Built whole rather than spread from tupleEntry: one object of one shape for every answer.
     const frame: Record<string, unknown> = { t: 'tuple', re, tid: t.tid, tuple: outbound(conn, t.values), expiresAt: finite(t.expiresAt) };
     if (t.hdr !== undefined) frame.hdr = t.hdr;
-    if (reserveMs !== undefined && (space || clusterRid !== undefined)) frame.rid = this.reservations.open(conn, t, reserveMs, space, clusterRid);
+    if (rid !== undefined) frame.rid = rid;
     conn.sendFrame(frame);
   }
 

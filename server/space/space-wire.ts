@@ -3,31 +3,49 @@
  * values are converted (`{"$bin"}` and bytes, protocol.md §3.2), a MessagePack one's are as
  * decoded; on the way in every value is checked against the space's limits.
  */
-import { packr } from '../../protocol/codec.js';
 import { LindenError } from '../../protocol/errors.js';
 import type { TupleEntry } from '../../protocol/frames.js';
 import { fromJsonValue, toJsonValue } from '../../protocol/json-data.js';
 import type { Connection } from '../connection.js';
 import type { StoredTuple } from './stored-tuple.js';
-import { compileTemplate, validateTuple, type Template } from './template.js';
+import { compileTemplate, validateTuple, type Template, type TupleLimits } from './template.js';
+import { packValues } from './tuple-frame.js';
 
 /** Arrays and maps nested in a tuple or template, counting it (protocol.md §10.4). */
 export const NESTING_LIMIT = 32;
 
-/** A tuple's values as they arrived, checked; with the length of their MessagePack encoding. */
-export function inboundTuple(conn: Connection, wire: unknown[], maxArity: number): { values: unknown[]; bytes: number } {
+/**
+ * A tuple's values as they arrived, checked; with their MessagePack encoding as a `tuple` answer
+ * carries them (an `in` waiting for it gets these bytes) and its length.
+ */
+export function inboundTuple(conn: Connection, wire: unknown[], maxArity: number): { values: unknown[]; packed: Uint8Array; bytes: number } {
   const values = inbound(conn, wire) as unknown[];
-  validateTuple(values, { maxArity, maxDepth: NESTING_LIMIT });
-  const bytes = packr.pack(values).length;
+  validateTuple(values, tupleLimits(maxArity));
+  // Wide integers as int64 take the 9 bytes a float64 would: the length is the plain encoding's.
+  const packed = packValues(values);
+  const bytes = packed.length;
   const limit = conn.maxMessageBytes;
   if (bytes > limit) {
     throw new LindenError('MESSAGE_TOO_LARGE', `tuple of ${bytes} bytes exceeds maxMessageBytes (${limit})`, { bytes, limit });
   }
-  return { values, bytes };
+  return { values, packed, bytes };
+}
+
+let lastLimits: TupleLimits = { maxArity: 0, maxDepth: NESTING_LIMIT };
+
+/** The limits of a tuple, one object per maxArity in use (a broker has one): none made per out. */
+function tupleLimits(maxArity: number): TupleLimits {
+  if (lastLimits.maxArity !== maxArity) lastLimits = { maxArity, maxDepth: NESTING_LIMIT };
+  return lastLimits;
 }
 
 export function inboundTemplate(conn: Connection, wire: unknown[], maxArity: number): Template {
-  return compileTemplate(inbound(conn, wire), { maxArity, maxDepth: NESTING_LIMIT });
+  return compileInbound(inbound(conn, wire), maxArity);
+}
+
+/** A template already in MessagePack-native values (inbound()), compiled under the space's limits. */
+export function compileInbound(values: unknown, maxArity: number): Template {
+  return compileTemplate(values, { maxArity, maxDepth: NESTING_LIMIT });
 }
 
 /** A tuple as a tuple entry of `tuple`, `tuples` or `batched`, in the connection's codec. */

@@ -250,7 +250,8 @@ export const DEFAULT_TUPLE_LIMITS: Readonly<TupleLimits> = { maxArity: 64, maxDe
  * never be mistaken for a template operator). Sizes in bytes are checked where frames are decoded.
  */
 export function validateTuple(tuple: unknown, limits: Partial<TupleLimits> = {}): asserts tuple is unknown[] {
-  const lim: TupleLimits = { ...DEFAULT_TUPLE_LIMITS, ...limits };
+  // Complete limits (the broker's) are used as they are: no object per tuple.
+  const lim: TupleLimits = limits.maxArity !== undefined && limits.maxDepth !== undefined ? (limits as TupleLimits) : { ...DEFAULT_TUPLE_LIMITS, ...limits };
   if (!Array.isArray(tuple)) throw new LindenError('INVALID_TUPLE', 'a tuple must be an array of fields');
   if (tuple.length === 0) throw new LindenError('INVALID_TUPLE', 'a tuple must have at least one field');
   if (tuple.length > lim.maxArity) {

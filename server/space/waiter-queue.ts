@@ -18,8 +18,11 @@ export class WaiterQueue {
   private head = 0;
   size = 0;
 
-  /** `owner`: the map that files the queue, told when it empties. */
-  constructor(private readonly owner?: BucketMap<WaiterQueue>) {}
+  /**
+   * `owner`: the map that files the queue, told when it empties; `position`: the field whose
+   * value it is filed under, -1 for the queue of templates without one.
+   */
+  constructor(private readonly owner?: BucketMap<WaiterQueue>, readonly position = -1) {}
 
   push(w: Waiter): void {
     w.queue = this;

@@ -22,6 +22,9 @@ export interface Waiter {
   queue: WaiterQueue | undefined;
 }
 
+/** Shared, never written: no `rd` waiter costs no array per tuple written. */
+const NO_WAITERS: readonly Waiter[] = [];
+
 /**
  * Waiters of one arity in one space. `in` and `rd` waiters are kept apart: a new tuple goes to
  * every matching `rd` but only to the oldest matching `in`, which should not cost a look at the
@@ -50,8 +53,8 @@ export class WaiterIndex {
   }
 
   /** Every `rd` waiter whose template matches the tuple, in arrival order. */
-  readersOf(t: StoredTuple): Waiter[] {
-    return this.readers.size === 0 ? [] : this.readers.matching(t);
+  readersOf(t: StoredTuple): readonly Waiter[] {
+    return this.readers.size === 0 ? NO_WAITERS : this.readers.matching(t);
   }
 
   /** The oldest `in` waiter whose template matches the tuple. */
@@ -69,33 +72,47 @@ export class WaiterIndex {
 class WaiterTable {
   private readonly byValue: BucketMap<WaiterQueue>[] = [];
   private readonly wild = new WaiterQueue();
+  /**
+   * Waiters filed under a value of each field. A tuple looks up only the fields some waiter is
+   * filed under: each lookup hashes the tuple's key for that field, a long string's too.
+   */
+  private readonly filed: number[] = [];
   size = 0;
 
   constructor(private readonly arity: number) {
     for (let i = 0; i < arity; i++) {
-      const map: BucketMap<WaiterQueue> = new BucketMap(() => new WaiterQueue(map));
+      const map: BucketMap<WaiterQueue> = new BucketMap(() => new WaiterQueue(map, i));
       this.byValue.push(map);
+      this.filed.push(0);
     }
   }
 
   add(w: Waiter): void {
     this.size++;
-    let best: { map: BucketMap<WaiterQueue>; key: IndexKey; size: number } | undefined;
+    let bestAt = -1;
+    let bestKey: IndexKey = '';
+    let bestSize = 0;
     for (const { position, key } of w.template.equalities) {
-      const map = this.byValue[position]!;
-      const size = map.get(key)?.size ?? 0;
-      if (!best || size <= best.size) best = { map, key, size };
+      const size = this.byValue[position]!.get(key)?.size ?? 0;
+      if (bestAt < 0 || size <= bestSize) {
+        bestAt = position;
+        bestKey = key;
+        bestSize = size;
+      }
     }
-    if (!best) {
+    if (bestAt < 0) {
       this.wild.push(w);
       return;
     }
-    best.map.obtain(best.key).push(w);
+    this.byValue[bestAt]!.obtain(bestKey).push(w);
+    this.filed[bestAt]!++;
   }
 
   remove(w: Waiter): boolean {
-    if (!w.queue) return false;
-    w.queue.delete(w);
+    const queue = w.queue;
+    if (!queue) return false;
+    queue.delete(w);
+    if (queue.position >= 0) this.filed[queue.position]!--;
     this.size--;
     return true;
   }
@@ -104,6 +121,7 @@ class WaiterTable {
     const out: Waiter[] = [];
     let sources = 0;
     for (let i = 0; i < this.arity; i++) {
+      if (this.filed[i] === 0) continue;
       const queue = this.byValue[i]!.get(keyAt(t, i));
       if (queue && collectFrom(queue, t, out)) sources++;
     }
@@ -116,6 +134,7 @@ class WaiterTable {
   oldest(t: StoredTuple): Waiter | undefined {
     let best: Waiter | undefined;
     for (let i = 0; i < this.arity; i++) {
+      if (this.filed[i] === 0) continue;
       const queue = this.byValue[i]!.get(keyAt(t, i));
       if (!queue || queue.size === 0) continue;
       best = queue.first(t.values, best?.seq ?? Infinity) ?? best;
