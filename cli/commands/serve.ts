@@ -1,7 +1,7 @@
-import { Option, type Command } from 'commander';
+import { Command, Option } from 'commander';
 import type { Broker, BrokerOptions } from '../../server/index.js';
 import { OPTION_SPECS } from '../../server/option-specs.js';
-import { action, CliError, EXIT, finish } from '../common.js';
+import { action, addUrlOption, CliError, EXIT, finish } from '../common.js';
 import { addOptionFlags } from '../config/flags.js';
 
 interface ServeFlags {
@@ -23,8 +23,10 @@ export function register(program: Command): void {
     // Loaded here, not with the command line: every `linden` command registers `serve`, and the
     // broker and its schema compilers take most of a second to load.
     const [{ brokerOptions, configFrom }, { printConfig }] = await Promise.all([import('../config/resolve-config.js'), import('../config/print-config.js')]);
-    // The variables the client commands read are not broker options, nor typos of them.
-    const otherEnv = new Set(program.commands.flatMap((c) => c.options.flatMap((o) => (o.envVar ? [o.envVar] : []))));
+    // The variables the client commands read are not broker options, nor typos of them. Only
+    // serve's own module is loaded (cli/main.ts), so the connection options say which they are.
+    const others = [...program.commands, addUrlOption(new Command())];
+    const otherEnv = new Set(others.flatMap((c) => c.options.flatMap((o) => (o.envVar ? [o.envVar] : []))));
     const { config, warnings } = configFrom({ configFile: flags.config, env: process.env, flags: flagValues(), otherEnv, cwd: process.cwd() });
     for (const warning of warnings) process.stderr.write(`${warning}\n`);
     const options = await brokerOptions(config);
