@@ -6,6 +6,7 @@ import { SUBPROTOCOLS, type CodecName } from './version.js';
 import { flattenDeep } from './msgpack-depth.js';
 import { withWideIntegers } from './wide-integers.js';
 import { decodeCommonFrame, FALLBACK } from './common-frames.js';
+import { encodeCommon } from './common-encoders.js';
 
 /** One encoded message, ready to be joined with others into a frame. */
 export type Piece = Uint8Array | string;
@@ -78,7 +79,8 @@ export const msgpackCodec: Codec = {
     const common = decodeCommonFrame(raw);
     return common !== FALLBACK ? common : decodeMsgpackGeneric(raw);
   },
-  encode: (message) => packr.pack(withWideIntegers(message)),
+  // A client's `rcv` and `ack`, one per delivery or request, by hand (protocol/common-encoders.ts).
+  encode: (message) => encodeCommon(message) ?? packr.pack(withWideIntegers(message)),
   createWriter: (maxFrameBytes) => new MsgpackFrameWriter(maxFrameBytes),
   packData: (value) => packr.pack(withWideIntegers(value)),
   unpackData: (wire) => packr.unpack(wire as Uint8Array),
