@@ -1,6 +1,6 @@
 import { LindenError } from '../protocol/errors.js';
 import { someHeaders } from '../protocol/headers.js';
-import { packStr, utf8Length } from '../protocol/frame-writer.js';
+import { binHeaderLength, packStr, utf8Length } from '../protocol/frame-writer.js';
 import type { AckLevel, BrokerFrame, ReceiptFrame } from '../protocol/frames.js';
 import { assertTopic } from '../protocol/topics.js';
 import { refusedWhileDraining } from '../protocol/draining.js';
@@ -76,9 +76,12 @@ export class Outbound {
         this.topicCache.set(topic, packedTopic);
       }
       const ack: AckLevel = options.ack ?? 'none';
-      const wire = this.codec.packData(data);
+      // Bytes are packed as a bin (as msgpackr does), by hand: the fast path below writes them straight into the frame.
+      const bytes = this.codec.name === 'msgpack' && data instanceof Uint8Array ? data : undefined;
+      let wire = bytes === undefined ? this.codec.packData(data) : undefined;
       const limit = conn.limits?.maxMessageBytes;
-      const size = this.codec.name === 'msgpack' ? (wire as Uint8Array).length : utf8Length(JSON.stringify(wire));
+      const size = bytes !== undefined ? binHeaderLength(bytes.length) + bytes.length
+        : this.codec.name === 'msgpack' ? (wire as Uint8Array).length : utf8Length(JSON.stringify(wire));
       if (limit !== undefined && size > limit) {
         throw new LindenError('MESSAGE_TOO_LARGE', `payload of ${size} bytes exceeds maxMessageBytes (${limit})`, { bytes: size, limit });
       }
@@ -89,10 +92,12 @@ export class Outbound {
       const hdr = someHeaders(options.headers);
       if (ack === 'none' && mid === undefined && !persistent && hdr === undefined && this.codec.name === 'msgpack' && conn.live
         && !conn.drainingEpoch && this.pipeline.outbound.isEmpty && this.outbox.largeFrom > size + FAST_PATH_FIELDS) {
-        this.outbox.publishMsgpack(packedTopic, wire as Uint8Array);
+        if (bytes !== undefined) this.outbox.publishBytesMsgpack(packedTopic, bytes);
+        else this.outbox.publishMsgpack(packedTopic, wire as Uint8Array);
         this.scheduleFlush();
         return RESOLVED;
       }
+      wire ??= this.codec.packData(data);
       const frame: Record<string, unknown> = { t: 'pub', topic, data: wire };
       if (mid !== undefined) frame.mid = mid;
       if (persistent) frame.mode = 'persistent';

@@ -72,6 +72,22 @@ export class Outbox {
   }
 
   /**
+   * The same for a payload that is bytes: its encoding on its own (a bin) is written straight
+   * into the frame, inside the `data` bin, rather than packed apart and copied in.
+   */
+  publishBytesMsgpack(topic: Uint8Array, payload: Uint8Array): void {
+    const w = this.writer as MsgpackFrameWriter;
+    const data = binHeaderLength(payload.length) + payload.length;
+    w.begin(PUB_HEAD.length + topic.length + DATA_KEY.length + binHeaderLength(data) + data);
+    w.raw(PUB_HEAD);
+    w.raw(topic);
+    w.raw(DATA_KEY);
+    w.binHeader(data);
+    w.binHeader(payload.length);
+    w.raw(payload);
+  }
+
+  /**
    * Keeps a portable message back until release(): it must not go to the connection of now.
    * `order` is its place among the others (a publish the broker refused comes back late, but
    * goes out before those made after it).

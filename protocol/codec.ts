@@ -5,6 +5,8 @@ import { fromJsonValue, toJsonValue } from './json-data.js';
 import { SUBPROTOCOLS, type CodecName } from './version.js';
 import { flattenDeep } from './msgpack-depth.js';
 import { withWideIntegers } from './wide-integers.js';
+import { decodeCommonFrame, FALLBACK } from './common-frames.js';
+import { encodeCommon } from './common-encoders.js';
 
 /** One encoded message, ready to be joined with others into a frame. */
 export type Piece = Uint8Array | string;
@@ -45,31 +47,40 @@ function decodeError(codec: string, reason: string): LindenError {
   return new LindenError('DECODE_ERROR', `frame is not valid ${codec}: ${reason}`);
 }
 
+/** A MessagePack frame's messages as msgpackr reads them: what decodeCommonFrame() must match. */
+export function decodeMsgpackGeneric(raw: Uint8Array): unknown[] {
+  let decoded: unknown;
+  try {
+    decoded = packr.unpack(raw);
+  } catch (err) {
+    // Nested too deep for msgpackr's recursion: decode it cut short, so the message gets the
+    // typed error of a too-deep value, with its `re` (protocol/msgpack-depth.ts).
+    const flat = err instanceof RangeError ? flattenDeep(raw) : undefined;
+    try {
+      if (!flat) throw err;
+      decoded = packr.unpack(new Parts(flat).join());
+    } catch (again) {
+      throw decodeError('MessagePack', (again as Error).message);
+    }
+  }
+  const messages = asArray(decoded);
+  // 0xc1 is "never used" in MessagePack; msgpackr hands back a marker object instead of failing.
+  if (decoded === C1 || messages.includes(C1)) throw decodeError('MessagePack', 'the never-used byte 0xc1');
+  return messages;
+}
+
 export const msgpackCodec: Codec = {
   name: 'msgpack',
   subprotocol: SUBPROTOCOLS.msgpack,
   decode(raw, isBinary) {
     if (!isBinary || typeof raw === 'string') throw decodeError('MessagePack', 'text frame on the MessagePack subprotocol');
-    let decoded: unknown;
-    try {
-      decoded = packr.unpack(raw);
-    } catch (err) {
-      // Nested too deep for msgpackr's recursion: decode it cut short, so the message gets the
-      // typed error of a too-deep value, with its `re` (protocol/msgpack-depth.ts).
-      const flat = err instanceof RangeError ? flattenDeep(raw) : undefined;
-      try {
-        if (!flat) throw err;
-        decoded = packr.unpack(new Parts(flat).join());
-      } catch (again) {
-        throw decodeError('MessagePack', (again as Error).message);
-      }
-    }
-    const messages = asArray(decoded);
-    // 0xc1 is "never used" in MessagePack; msgpackr hands back a marker object instead of failing.
-    if (decoded === C1 || messages.includes(C1)) throw decodeError('MessagePack', 'the never-used byte 0xc1');
-    return messages;
+    // Frames of publishes, deliveries, rcv, acks and receipts are read by hand (msgpackr took a
+    // tenth of the broker's time on them); anything else, or anything odd, by msgpackr.
+    const common = decodeCommonFrame(raw);
+    return common !== FALLBACK ? common : decodeMsgpackGeneric(raw);
   },
-  encode: (message) => packr.pack(withWideIntegers(message)),
+  // A client's `rcv` and `ack`, one per delivery or request, by hand (protocol/common-encoders.ts).
+  encode: (message) => encodeCommon(message) ?? packr.pack(withWideIntegers(message)),
   createWriter: (maxFrameBytes) => new MsgpackFrameWriter(maxFrameBytes),
   packData: (value) => (value instanceof Uint8Array && value.length >= OWN_BIN_FROM ? packBin(value) : packr.pack(withWideIntegers(value))),
   unpackData: (wire) => packr.unpack(wire as Uint8Array),

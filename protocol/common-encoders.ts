@@ -1,0 +1,86 @@
+/*
+ * Hand-written MessagePack for the settling messages a client sends per delivery, `rcv` and `ack`
+ * (issue 14): a few fixed bytes and the numbers, where msgpackr walks a generic object. Standard
+ * MessagePack (fixmap, str, uint, bin), so any decoder reads it; any other shape is left to
+ * msgpackr (undefined).
+ */
+import { binHeaderLength, bytes, uintLength, writeBinHeader, writeBytes, writeUint } from './frame-writer.js';
+import { MAX_UINT } from './limits.js';
+
+const RCV_HEAD = bytes(0x82, 0xa1, 0x74, 0xa3, 0x72, 0x63, 0x76, 0xa4, 0x74, 0x61, 0x67, 0x73); // {t: "rcv", tags:
+const T_ACK = bytes(0xa1, 0x74, 0xa3, 0x61, 0x63, 0x6b); // t: "ack"
+const TAG_KEY = bytes(0xa3, 0x74, 0x61, 0x67);
+const DATA_KEY = bytes(0xa4, 0x64, 0x61, 0x74, 0x61);
+
+const NodeBuffer = (globalThis as { Buffer?: { allocUnsafe(size: number): Uint8Array } }).Buffer;
+const allocate: (size: number) => Uint8Array = NodeBuffer ? (size) => NodeBuffer.allocUnsafe(size) : (size) => new Uint8Array(size);
+
+/** `message` encoded, when it is an `rcv` or `ack` of the shape the SDK sends; otherwise undefined. */
+export function encodeCommon(message: object): Uint8Array | undefined {
+  const m = message as Record<string, unknown>;
+  if (m.t === 'rcv') return encodeRcv(m);
+  if (m.t === 'ack') return encodeAck(m);
+  return undefined;
+}
+
+function encodeRcv(m: Record<string, unknown>): Uint8Array | undefined {
+  if (!onlyKeys(m, 't', 'tags')) return undefined;
+  const tags = m.tags;
+  if (!Array.isArray(tags)) return undefined;
+  let size = RCV_HEAD.length + arrayHeaderLength(tags.length);
+  for (let i = 0; i < tags.length; i++) {
+    const tag: unknown = tags[i];
+    if (!isUint(tag)) return undefined;
+    size += uintLength(tag);
+  }
+  const out = allocate(size);
+  let p = writeBytes(out, 0, RCV_HEAD);
+  p = writeArrayHeader(out, p, tags.length);
+  for (let i = 0; i < tags.length; i++) p = writeUint(out, p, tags[i] as number);
+  return out.subarray(0, p);
+}
+
+function encodeAck(m: Record<string, unknown>): Uint8Array | undefined {
+  const raw = m.data;
+  if (raw !== undefined && !(raw instanceof Uint8Array)) return undefined;
+  const data: Uint8Array | undefined = raw;
+  if (!isUint(m.tag) || !(data === undefined ? onlyKeys(m, 't', 'tag') : onlyKeys(m, 't', 'tag', 'data'))) return undefined;
+  const size = 1 + T_ACK.length + TAG_KEY.length + uintLength(m.tag) + (data === undefined ? 0 : DATA_KEY.length + binHeaderLength(data.length) + data.length);
+  const out = allocate(size);
+  out[0] = data === undefined ? 0x82 : 0x83;
+  let p = writeBytes(out, 1, T_ACK);
+  p = writeBytes(out, p, TAG_KEY);
+  p = writeUint(out, p, m.tag);
+  if (data !== undefined) {
+    p = writeBytes(out, p, DATA_KEY);
+    p = writeBinHeader(out, p, data.length);
+    out.set(data, p);
+    p += data.length;
+  }
+  return out.subarray(0, p);
+}
+
+/** `m` has exactly these keys, with values that are not undefined (msgpackr would write those as nil). */
+function onlyKeys(m: Record<string, unknown>, ...keys: string[]): boolean {
+  let n = 0;
+  for (const key in m) {
+    if (!keys.includes(key) || m[key] === undefined) return false;
+    n++;
+  }
+  return n === keys.length;
+}
+
+function isUint(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_UINT && !Object.is(v, -0);
+}
+
+function arrayHeaderLength(n: number): number {
+  return n < 16 ? 1 : n < 0x10000 ? 3 : 5;
+}
+
+function writeArrayHeader(out: Uint8Array, p: number, n: number): number {
+  if (n < 16) { out[p] = 0x90 | n; return p + 1; }
+  if (n < 0x10000) { out[p] = 0xdc; out[p + 1] = n >> 8; out[p + 2] = n & 0xff; return p + 3; }
+  out[p] = 0xdd; out[p + 1] = n >>> 24; out[p + 2] = (n >>> 16) & 0xff; out[p + 3] = (n >>> 8) & 0xff; out[p + 4] = n & 0xff;
+  return p + 5;
+}
