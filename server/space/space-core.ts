@@ -1,15 +1,15 @@
 import type { Logger } from 'pino';
 import { LindenError } from '../../protocol/errors.js';
 import type {
-  AbortFrame, BatchFrame, CancelFrame, CountFrame, EventFrame, Headers, LeaseFrame, NotifyFrame, OutFrame, ReadFrame, RenewFrame, SettleFrame,
-  UnnotifyFrame,
+  AbortFrame, BatchFrame, CancelFrame, CountFrame, LeaseFrame, NotifyFrame, OutFrame, ReadFrame, RenewFrame, SettleFrame, UnnotifyFrame,
 } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
 import { Tally } from '../counted-map.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Store } from '../store/store.js';
-import { ConnectionHoldings, type Holdings, type Reservation } from './holdings.js';
+import { ConnectionHoldings, type Reservation } from './holdings.js';
 import { LeaseHeap } from '../../protocol/lease-heap.js';
+import { NotifySubscriptions, sendEvent } from './notify-subscriptions.js';
 import { OutWatches } from './out-watches.js';
 import { SpaceReservations, unknownReservation } from './reservations.js';
 import { recoverSpaces } from './space-recovery.js';
@@ -21,6 +21,7 @@ import type { Template } from './template.js';
 import { packHeaders, packValues, tupleFrameSize, writeTupleFrame } from './tuple-frame.js';
 import { SpaceAdmission } from './space-admission.js';
 import type { Waiter } from './waiters.js';
+import { WaitingRequests } from './waiting-requests.js';
 
 /**
  * Linda tuple spaces: `out`, `in`/`rd` (blocking or not, one or all), notify, leases, batches,
@@ -41,7 +42,8 @@ export class SpaceCore implements SpaceHost {
   private readonly leases: LeaseHeap<StoredTuple>;
   private readonly watches = new OutWatches();
   private readonly admission: SpaceAdmission;
-  private waiterSeq = 0;
+  private readonly waits: WaitingRequests;
+  private readonly notifiers: NotifySubscriptions;
   /** The tuple an `out` is writing, with its values as packed when measured: a waiter handed it gets these bytes. */
   private writing: StoredTuple | undefined;
   private writingPacked: Uint8Array | undefined;
@@ -57,6 +59,8 @@ export class SpaceCore implements SpaceHost {
     this.admission = new SpaceAdmission(options, store, this.tupleBytes, (err) => this.storeFailed(err));
     this.holdings = new ConnectionHoldings(options.maxWaitersPerConnection, options.maxWaitersTotal);
     this.reservations = new SpaceReservations(this.holdings, options.maxTimeoutMs, (r) => this.giveBack(r));
+    this.waits = new WaitingRequests(this.spaces, this, this.holdings, options.maxTimeoutMs);
+    this.notifiers = new NotifySubscriptions(this.spaces, this, this.holdings, this.admission);
     this.leases = new LeaseHeap(
       (t) => {
         t.lease = undefined; // its entry is spent: a reserved tuple put back needs a new one
@@ -84,7 +88,7 @@ export class SpaceCore implements SpaceHost {
   }
 
   /** Forgets the space if it is transient and holds nothing; with it go its counters and rate samples. */
-  private release(space: Space): void {
+  release(space: Space): void {
     if (space.idle && this.spaces.get(space.name) === space) this.spaces.delete(space.name);
   }
 
@@ -146,7 +150,7 @@ export class SpaceCore implements SpaceHost {
     if (f.reserve !== undefined && !take) throw invalid(f.t, 'reserve', 'is only for in');
     if (f.reserve !== undefined && f.limit !== undefined) throw invalid(f.t, 'reserve', 'cannot go with limit: an in with limit takes for good');
     if (this.cluster) return this.cluster.read(conn, f);
-    const template = this.template(conn, f.template);
+    const template = this.admission.template(conn, f.template);
     const space = this.spaces.get(f.space);
     const now = Date.now();
     if (f.limit !== undefined) {
@@ -166,53 +170,26 @@ export class SpaceCore implements SpaceHost {
       conn.sendFrame({ t: 'tuple', re: f.id, tuple: null });
       return;
     }
-    this.space(f.space).addWaiter(this.startWait(conn, template, f));
+    this.space(f.space).addWaiter(this.waits.start(conn, template, f));
   }
 
   count(conn: Connection, f: CountFrame): void {
     if (this.cluster) return this.cluster.count(conn, f);
-    const template = this.template(conn, f.template);
+    const template = this.admission.template(conn, f.template);
     const n = this.spaces.get(f.space)?.count(template, Date.now()) ?? 0;
     conn.sendFrame({ t: 'counted', re: f.id, count: n });
   }
 
   abort(conn: Connection, f: AbortFrame): void {
-    const w = this.held(conn).waiters.get(f.target);
-    if (w) {
-      this.endWait(conn, w, true);
-      conn.sendFrame({ t: 'tuple', re: w.requestId, tuple: null, aborted: true });
-    }
-    conn.sendFrame({ t: 'ok', re: f.id });
+    this.waits.abort(conn, f);
   }
 
   notify(conn: Connection, f: NotifyFrame): void {
-    const held = this.held(conn);
-    if (held.notifiers.has(f.nid)) throw new LindenError('DUPLICATE_ID', `notify id ${f.nid} is already in use`, { nid: f.nid });
-    this.holdings.checkRoom(held);
-    const n: Notifier = {
-      nid: f.nid, space: f.space, conn, template: this.template(conn, f.template),
-      events: new Set<SpaceEventType>(f.events ?? ['out', 'in', 'expire']), seq: 0,
-    };
-    held.notifiers.set(f.nid, n);
-    if (this.cluster) {
-      this.cluster.addNotifier(n).then(() => conn.sendFrame({ t: 'ok', re: f.id }), (err: unknown) => {
-        if (held.notifiers.get(f.nid) === n) held.notifiers.delete(f.nid);
-        this.dropNotifier(n);
-        conn.sendError(err, f.id);
-      });
-      return;
-    }
-    this.space(f.space).addNotifier(n); // the template compiled above: a refused one makes no space
-    conn.sendFrame({ t: 'ok', re: f.id });
+    this.notifiers.notify(conn, f);
   }
 
   unnotify(conn: Connection, f: UnnotifyFrame): void {
-    const held = this.held(conn);
-    const n = held.notifiers.get(f.nid);
-    if (!n) throw new LindenError('UNKNOWN_ID', `no notify subscription with id ${f.nid}`, { nid: f.nid });
-    held.notifiers.delete(f.nid);
-    this.dropNotifier(n);
-    conn.sendFrame({ t: 'ok', re: f.id });
+    this.notifiers.unnotify(conn, f);
   }
 
   renew(conn: Connection, f: RenewFrame): void {
@@ -277,13 +254,8 @@ export class SpaceCore implements SpaceHost {
   detach(conn: Connection): void {
     const held = this.holdings.take(conn);
     if (!held) return;
-    for (const w of held.waiters.values()) {
-      clearTimeout(w.timer);
-      this.dropWaiter(w);
-    }
-    for (const n of held.notifiers.values()) this.dropNotifier(n);
-    held.waiters.clear(); // out of the broker-wide count (maxWaitersTotal)
-    held.notifiers.clear();
+    this.waits.detach(held);
+    this.notifiers.detach(held);
     this.reservations.giveBackAll(held);
     this.watches.detach(conn);
   }
@@ -308,10 +280,10 @@ export class SpaceCore implements SpaceHost {
     this.watches.stop();
   }
 
-  // ---- SpaceHost ----
+  // ---- SpaceHost, and WaiterHost for the cluster's spaces ----
   serve(w: Waiter, t: StoredTuple): boolean {
     if (w.conn.state !== 'open') return false;
-    this.endWait(w.conn, w);
+    this.waits.end(w);
     const packed = t === this.writing ? this.writingPacked : undefined;
     this.answer(w.conn, w.requestId, t, w.reserveMs, this.spaces.get(w.space), w.rid, packed);
     return true;
@@ -321,10 +293,18 @@ export class SpaceCore implements SpaceHost {
     this.answer(conn, re, t, reserveMs, undefined, rid);
   }
 
+  /** Cluster mode: files a blocked request of the connection; the cluster puts it where tuples will find it. */
+  startWait(conn: Connection, template: Template, f: ReadFrame): Waiter {
+    return this.waits.start(conn, template, f);
+  }
+
+  /** Cluster mode: ends a wait with an error, the cluster's store failed under it. */
+  fail(w: Waiter, err: unknown): void {
+    this.waits.fail(w, err);
+  }
+
   event(n: Notifier, type: SpaceEventType, t: StoredTuple): void {
-    const frame: EventFrame = { t: 'event', nid: n.nid, seq: ++n.seq, type, tid: t.tid, tuple: outbound(n.conn, t.values) };
-    if (t.hdr !== undefined) frame.hdr = t.hdr;
-    n.conn.sendEvent(frame);
+    sendEvent(n, type, t);
   }
 
   leased(t: StoredTuple): void {
@@ -365,58 +345,6 @@ export class SpaceCore implements SpaceHost {
     else durable.then(() => conn.sendFrame(frame), (err: unknown) => conn.sendError(err, re));
   }
 
-  /** Files a blocked request of the connection (limits, its timeout); the caller puts it where tuples will find it. */
-  startWait(conn: Connection, template: Template, f: ReadFrame): Waiter {
-    const held = this.held(conn);
-    this.holdings.checkRoom(held);
-    if (held.waiters.has(f.id)) throw new LindenError('DUPLICATE_ID', `request id ${f.id} is already waiting`, { id: f.id });
-    const w: Waiter = {
-      seq: this.waiterSeq++, space: f.space, template, take: f.t === 'in', conn, requestId: f.id,
-      reserveMs: f.reserve, timer: undefined, queue: undefined,
-    };
-    if (f.timeout !== undefined) {
-      w.timer = setTimeout(() => {
-        this.endWait(conn, w, true);
-        conn.sendFrame({ t: 'tuple', re: f.id, tuple: null });
-      }, Math.min(f.timeout, this.options.maxTimeoutMs));
-    }
-    held.waiters.set(f.id, w);
-    return w;
-  }
-
-  /** Ends a wait with an error: the cluster's store failed under it. */
-  fail(w: Waiter, err: unknown): void {
-    this.endWait(w.conn, w, true);
-    w.conn.sendError(err, w.requestId);
-  }
-
-  /**
-   * Ends a wait. `release` when nothing else is under way in its space; a waiter served inside a
-   * write leaves that to the write, whose space is not to vanish under it.
-   */
-  private endWait(conn: Connection, w: Waiter, release = false): void {
-    clearTimeout(w.timer);
-    this.held(conn).waiters.delete(w.requestId);
-    if (release) this.dropWaiter(w);
-    else this.spaces.get(w.space)?.removeWaiter(w);
-  }
-
-  private dropWaiter(w: Waiter): void {
-    this.cluster?.dropWaiter(w);
-    const space = this.spaces.get(w.space);
-    if (!space) return;
-    space.removeWaiter(w);
-    this.release(space);
-  }
-
-  private dropNotifier(n: Notifier): void {
-    if (this.cluster) return this.cluster.removeNotifier(n);
-    const space = this.spaces.get(n.space);
-    if (!space) return;
-    space.removeNotifier(n);
-    this.release(space);
-  }
-
   /**
    * Sends a found tuple; with `reserveMs` it stays reserved for this connection until settled
    * (in cluster mode under `clusterRid`, the cluster's id for the reservation).
@@ -448,20 +376,12 @@ export class SpaceCore implements SpaceHost {
     this.cluster?.settle(t.space, rid, false).catch((err: unknown) => this.log.warn({ err, rid }, 'cluster spaces: a reservation could not end; the sweep puts it back'));
   }
 
-  private template(conn: Connection, wire: unknown[]): Template {
-    return this.admission.template(conn, wire);
-  }
-
   private live(space: Space | undefined, name: string, tid: string): StoredTuple {
     const t = space?.tuple(tid);
     if (!t || !t.live || t.expiresAt <= Date.now()) {
       throw new LindenError('UNKNOWN_ID', `no live tuple ${tid} in space "${name}"`, { tid });
     }
     return t;
-  }
-
-  private held(conn: Connection): Holdings {
-    return this.holdings.of(conn);
   }
 }
 

@@ -7,18 +7,19 @@ import type { Connection } from '../../connection.js';
 import type { ResolvedOptions } from '../../options.js';
 import type { Store, StoreWrite } from '../../store/store.js';
 import type { Payload } from '../payload.js';
-import { TopicTrie } from '../topic-trie.js';
 import { ConsumerAttachments } from './consumer-attachments.js';
 import { DurableQueue } from './durable-queue.js';
 import type { QueueHost, QueueLine } from './queue-line.js';
+import { QueueRecordWrites } from './queue-record-writes.js';
+import { QueueRoutes } from './queue-routes.js';
 import { LeaseHeap } from '../../../protocol/lease-heap.js';
 import { ExpiryIndex } from './expiry-index.js';
 import { StoreRoom } from '../../store/store-room.js';
 import { AfterCommit } from '../../store/after-commit.js';
 import { DedupeWindow } from './dedupe-window.js';
 import {
-  QUEUE_DEFAULTS, QUEUES_PREFIX, configWithinLimits, countersKey, deleteCounters, deleteExpiry, deleteMessage, deleteQueue,
-  putQueue, queuedMessage, sharedConfig, storeMessage, type MessageWatch, type QueueConfig, type QueueCounters, type QueueRecord, type QueuedMessage,
+  QUEUE_DEFAULTS, QUEUES_PREFIX, configWithinLimits, countersKey, definedSettings, deleteCounters, deleteExpiry, deleteMessage, deleteQueue,
+  queuedMessage, sharedConfig, storeMessage, type MessageWatch, type QueueConfig, type QueueCounters, type QueueRecord, type QueuedMessage,
 } from './queue-records.js';
 
 export const MAX_QUEUE_NAME = 124;
@@ -45,26 +46,11 @@ export interface PersistentPublish {
  */
 export class DurableCore implements QueueHost {
   readonly queues = new Map<string, DurableQueue>();
-  private readonly trie = new TopicTrie<DurableQueue>();
-  /**
-   * One array per set of queues a topic reaches, shared by every topic that reaches that set, until
-   * the queues change. What is worked out per array (the queue names, the encoded receipt tails)
-   * is so worked out once per set. Topics themselves are not cached: a cache of topics used once
-   * (`orders.<id>`) grew to 16,384 entries of some 250 bytes, the key of each a slice of its
-   * frame's decoded strings, where a trie walk costs less than a store write by far.
-   */
-  private readonly routes = new Map<string, DurableQueue[]>();
-  /** The last topic matched and its route: a publisher usually sends many messages to one topic. */
-  private lastTopic: string | undefined;
-  private lastRoute: DurableQueue[] = [];
+  private readonly routes = new QueueRoutes();
   /** Publisher message ids seen within the dedupe window. */
   private readonly dedupe: DedupeWindow;
   private readonly attached = new ConsumerAttachments<DurableQueue>();
-  /**
-   * The last write of a queue's record (its creation or settings) while it is not on disk, or
-   * once it failed: an `ok` about the queue may not come before it (protocol.md §9.8).
-   */
-  private readonly unstored = new Map<DurableQueue, { written: Promise<void>; failed: boolean }>();
+  private readonly records: QueueRecordWrites;
   private seq = 0;
   /** Set by quiesce(): the broker is draining. */
   paused = false;
@@ -90,6 +76,7 @@ export class DurableCore implements QueueHost {
 
   constructor(private readonly options: ResolvedOptions, readonly store: Store, private readonly log: Logger) {
     this.room = StoreRoom.of(store, options.maxStoreBytes);
+    this.records = new QueueRecordWrites(store);
     this.expiryIndex = new ExpiryIndex(
       store,
       (queue, seq, at) => this.queues.get(queue)?.expireStored(seq, at) ?? { writes: [deleteExpiry(at, queue, seq)] },
@@ -135,7 +122,7 @@ export class DurableCore implements QueueHost {
     if (existing) return { queue: existing, durable: this.configure(existing, settings, mayConfigure) };
     this.room.check();
     const queue = this.install(name, pattern, { ...QUEUE_DEFAULTS, ...definedSettings(settings) });
-    return { queue, durable: this.storeRecord(queue) };
+    return { queue, durable: this.records.write(queue) };
   }
 
   /**
@@ -155,9 +142,8 @@ export class DurableCore implements QueueHost {
     const { dropped, writes, deleteBacklog } = queue.purge();
     queue.stop();
     this.queues.delete(name);
-    this.unstored.delete(queue);
-    if (queue.pattern !== null) this.trie.remove(queue.pattern, queue);
-    this.forgetRoutes();
+    this.records.forget(queue);
+    this.routes.remove(queue);
     const durable = this.store.write([...writes, deleteQueue(name), deleteCounters(name)]);
     // The backlog on disk goes after, in pieces; a crash half way leaves records below the seq a
     // namesake starts from (QueueRecord.firstSeq), which it never reads.
@@ -228,7 +214,7 @@ export class DurableCore implements QueueHost {
     const seen = fromPublisher ? this.dedupe.seen(mid, now) : undefined;
     // A repeat is confirmed only once the first copy is on disk.
     if (seen) return { queues: [], durable: seen.durable, duplicate: true };
-    const queues = this.match(topic);
+    const queues = this.routes.match(topic);
     const data = ownBytes(payload.packedData());
     if (queues.length > 0) this.room.check(data.length * queues.length);
     // Check every queue before changing any, so a refusal leaves all of them as they were.
@@ -299,7 +285,7 @@ export class DurableCore implements QueueHost {
 
   /** What the core holds besides the queues' own messages, for the memory tests (server/census.ts). */
   census(): { queueTopicNodes: number; queueRoutes: number; dedupe: number; expiries: number; unstored: number } {
-    return { queueTopicNodes: this.trie.nodeCount, queueRoutes: this.routes.size, dedupe: this.dedupe.size, expiries: this.expiries.size, unstored: this.unstored.size };
+    return { queueTopicNodes: this.routes.nodeCount, queueRoutes: this.routes.size, dedupe: this.dedupe.size, expiries: this.expiries.size, unstored: this.records.size };
   }
 
   stop(): void {
@@ -318,7 +304,7 @@ export class DurableCore implements QueueHost {
     const existing = this.queues.get(name);
     if (existing) return existing;
     const dlq = this.install(name, null, { ...QUEUE_DEFAULTS, maxMessages: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER });
-    this.storeRecord(dlq)?.catch((err: unknown) => this.storeFailed(err));
+    this.records.write(dlq)?.catch((err: unknown) => this.storeFailed(err));
     return dlq;
   }
 
@@ -349,24 +335,6 @@ export class DurableCore implements QueueHost {
   }
 
   // ---- internals ----
-  private match(topic: string): DurableQueue[] {
-    if (topic === this.lastTopic) return this.lastRoute;
-    const matched = this.trie.match(topic);
-    const key = matched.length === 1 ? matched[0]!.name : matched.map((q) => q.name).join('\u0000');
-    let queues = this.routes.get(key);
-    if (!queues) this.routes.set(key, (queues = matched.slice())); // exactly as long: one per route, kept
-    this.lastTopic = topic;
-    this.lastRoute = queues;
-    return queues;
-  }
-
-  /** The queues changed: every route is worked out again. */
-  private forgetRoutes(): void {
-    this.routes.clear();
-    this.lastTopic = undefined;
-    this.lastRoute = [];
-  }
-
   /** Dead-letter queues are made by the broker; consumers attach to them whatever pattern they name. */
   private deadLetterQueue(name: string, settings: QueueSettings, mayConfigure: boolean): { queue: DurableQueue; durable: Promise<void> | undefined } {
     const existing = this.queues.get(name);
@@ -385,7 +353,7 @@ export class DurableCore implements QueueHost {
   private configure(queue: DurableQueue, settings: QueueSettings, mayConfigure: boolean): Promise<void> | undefined {
     const config = { ...queue.config, ...definedSettings(settings) };
     const differs = (Object.keys(config) as (keyof QueueConfig)[]).find((k) => config[k] !== queue.config[k]);
-    if (differs === undefined) return this.stored(queue);
+    if (differs === undefined) return this.records.stored(queue);
     if (!mayConfigure) {
       const value = queue.config[differs];
       throw new LindenError(
@@ -396,30 +364,7 @@ export class DurableCore implements QueueHost {
     }
     queue.config = sharedConfig(config);
     queue.dispatch(); // a larger maxInFlight may free consumers
-    return this.storeRecord(queue);
-  }
-
-  /** Writes the queue's record; its promise is kept until it is on disk (see `unstored`). */
-  private storeRecord(queue: DurableQueue): Promise<void> | undefined {
-    const written = this.store.write([putQueue(record(queue))]);
-    if (!written) {
-      this.unstored.delete(queue);
-      return undefined;
-    }
-    const entry = { written, failed: false };
-    this.unstored.set(queue, entry);
-    written.then(
-      () => { if (this.unstored.get(queue) === entry) this.unstored.delete(queue); },
-      () => { entry.failed = true; },
-    );
-    return written;
-  }
-
-  /** Resolves once the queue's record is on disk; a record whose write failed is written again. */
-  private stored(queue: DurableQueue): Promise<void> | undefined {
-    const pending = this.unstored.get(queue);
-    if (!pending) return undefined;
-    return pending.failed ? this.storeRecord(queue) : pending.written;
+    return this.records.write(queue);
   }
 
   /**
@@ -429,8 +374,7 @@ export class DurableCore implements QueueHost {
   private install(name: string, pattern: string | null, config: QueueConfig, createdAt?: number, firstSeq = pattern === null ? 0 : this.seq): DurableQueue {
     const queue = new DurableQueue(name, pattern, sharedConfig(config), this, createdAt, firstSeq);
     this.queues.set(name, queue);
-    if (pattern !== null) this.trie.add(pattern, queue);
-    this.forgetRoutes();
+    this.routes.add(queue);
     return queue;
   }
 
@@ -452,16 +396,4 @@ export class DurableCore implements QueueHost {
  */
 function ownBytes(data: Uint8Array): Uint8Array {
   return data.byteLength <= 1024 && data.byteLength < data.buffer.byteLength ? Buffer.from(data) : data;
-}
-
-function record(q: DurableQueue): QueueRecord {
-  return { name: q.name, pattern: q.pattern, config: q.config, createdAt: q.createdAt, firstSeq: q.firstSeq };
-}
-
-function definedSettings(s: QueueSettings): Partial<QueueConfig> {
-  const out: Partial<QueueConfig> = {};
-  for (const key of Object.keys(QUEUE_DEFAULTS) as (keyof QueueConfig)[]) {
-    if (s[key] !== undefined) (out as Record<string, unknown>)[key] = s[key];
-  }
-  return out;
 }

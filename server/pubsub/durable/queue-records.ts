@@ -1,3 +1,4 @@
+import type { QueueSettings } from '../../../protocol/frames.js';
 import type { Headers } from '../../../protocol/headers.js';
 import { MAX_DURATION_MS } from '../../../protocol/limits.js';
 import type { Key, StoreWrite } from '../../store/store.js';
@@ -39,6 +40,15 @@ export const QUEUE_DEFAULTS: QueueConfig = Object.freeze({
 export function sharedConfig(config: QueueConfig): QueueConfig {
   const keys = Object.keys(QUEUE_DEFAULTS) as (keyof QueueConfig)[];
   return Object.keys(config).length === keys.length && keys.every((k) => config[k] === QUEUE_DEFAULTS[k]) ? QUEUE_DEFAULTS : config;
+}
+
+/** The settings a frame names, without those it leaves out: laid over a queue's config. */
+export function definedSettings(s: QueueSettings): Partial<QueueConfig> {
+  const out: Partial<QueueConfig> = {};
+  for (const key of Object.keys(QUEUE_DEFAULTS) as (keyof QueueConfig)[]) {
+    if (s[key] !== undefined) (out as Record<string, unknown>)[key] = s[key];
+  }
+  return out;
 }
 
 /**
