@@ -1,13 +1,14 @@
 import { fileURLToPath } from 'node:url';
 import { ChildTracker, type Exit, type NodeChild } from './helpers/child-process.js';
-import { testBroker } from './helpers/setup.js';
 import { requireBuilt } from './helpers/built.js';
+import { sharedTestBroker } from './helpers/shared-brokers.js';
 
 // The compiled CLI, exactly as `npx linden` runs it; `npm run build` must have run first.
 const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const ANY_JOB = '["job", {"$any": true}]';
 
-const t = testBroker();
+// One broker per set of options for the file, each test on spaces of its own.
+const t = sharedTestBroker();
 const children = new ChildTracker();
 
 /** Starts the CLI against the test broker; a developer's own LINDEN_URL must not steer the tests. */

@@ -17,13 +17,10 @@ const t = testCluster();
 const raw = rawClients();
 const children = new ChildTracker();
 
-beforeEach(async () => {
-  await t.start(shared.server.url, 3);
-});
+const start = () => t.start(shared.server.url, 3);
 afterEach(async () => {
   await raw.closeAll();
   await children.killAll();
-  await t.cleanup();
 });
 
 /** Nothing of a reservation is left in Redis: its entry in the space and its filed end. */
@@ -36,6 +33,12 @@ async function noReservations(space: string): Promise<void> {
 }
 
 describe('cluster reservations', () => {
+  // One cluster for these tests (three starts on Redis per test were most of the file's time):
+  // each uses spaces of its own.
+  beforeAll(start);
+  afterEach(() => t.closeClients());
+  afterAll(() => t.cleanup());
+
   test('reserved on one node, hidden on every node; ack takes it for good everywhere', async () => {
     const [a, b, c] = await Promise.all([t.client(0), t.client(1), t.client(2)]);
     const watch = c.space('acked').notify(['job', { $any: true }], { events: ['in'] });
@@ -114,6 +117,13 @@ describe('cluster reservations', () => {
     expect(await back).toEqual(['job', 2]);
     await noReservations('late');
   });
+
+});
+
+describe('cluster reservations when a node goes', () => {
+  // A cluster for each test: these stop a node.
+  beforeEach(start);
+  afterEach(() => t.cleanup());
 
   test('the taker\'s broker closed without settling: the tuple is back on the other nodes', async () => {
     const [a, b] = await Promise.all([t.client(0), t.client(1)]);

@@ -6,10 +6,20 @@ import { take, until } from './helpers/setup.js';
 const shared = clusterRedis();
 const t = testCluster();
 
-beforeEach(async () => {
-  await t.start(shared.server.url, 2, { maxTuplesPerSpace: 50 });
-});
-afterEach(() => t.cleanup());
+const start = () => t.start(shared.server.url, 2, { maxTuplesPerSpace: 50 });
+
+/** One cluster for a describe's tests (two starts on Redis per test were most of the file's time): each uses spaces of its own. */
+function clusterPerDescribe(): void {
+  beforeAll(start);
+  afterEach(() => t.closeClients());
+  afterAll(() => t.cleanup());
+}
+
+/** A cluster for each test: for tests that stop a node. */
+function clusterPerTest(): void {
+  beforeEach(start);
+  afterEach(() => t.cleanup());
+}
 
 /** Resolves once `check` answers true (asked again every few ms). */
 async function eventually(check: () => Promise<boolean>): Promise<void> {
@@ -18,6 +28,8 @@ async function eventually(check: () => Promise<boolean>): Promise<void> {
 }
 
 describe('cluster out with ack delivery and processing', () => {
+  clusterPerDescribe();
+
   test('a later in on another node: delivery at its reservation, processing at its ack, not at a nack', async () => {
     const [a, b] = await Promise.all([t.client(0), t.client(1)]);
     const writer = a.space('sync');
@@ -114,6 +126,8 @@ describe('cluster out with ack delivery and processing', () => {
 });
 
 describe('cluster out with ack: nodes that go', () => {
+  clusterPerTest();
+
   test("a reservation put back by its node's stop is taken on another node, which answers the writer", async () => {
     const [a, b] = await Promise.all([t.client(0), t.client(1)]);
     const processed = a.space('nodes').out(['job'], { ack: 'processing' });
@@ -137,6 +151,8 @@ describe('cluster out with ack: nodes that go', () => {
 });
 
 describe('cluster batch', () => {
+  clusterPerDescribe();
+
   test('steps see the earlier ones; a failing step leaves the space unchanged; limits as on one node', async () => {
     const [a, b] = await Promise.all([t.client(0), t.client(1)]);
     const s = a.space('cas');

@@ -10,8 +10,12 @@ import type { Client, Message, TupleEvent } from '../client-sdk/index.js';
 import type { CodecName } from '../protocol/version.js';
 import { rawClients } from './helpers/raw-client.js';
 import { take, testBroker } from './helpers/setup.js';
+import { sharedTestBroker } from './helpers/shared-brokers.js';
 
-const t = testBroker();
+// One broker per set of options for the file, each test on names of its own; the tests of stores
+// and restarts have a broker of their own.
+const t = sharedTestBroker();
+const own = testBroker();
 const raw = rawClients();
 let dataDir: string;
 beforeEach(async () => {
@@ -19,6 +23,7 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   await raw.closeAll();
+  await own.cleanup();
   await t.cleanup();
   await rm(dataDir, { recursive: true, force: true });
 });
@@ -62,8 +67,8 @@ describe('pub/sub', () => {
 
   for (const store of ['memory', 'lmdb'] as const) {
     test(`persistent (${store} store): kept in the queue, on redelivery and for the dead-letter queue`, async () => {
-      await t.start(store === 'lmdb' ? { dataDir } : {});
-      const c = await t.client();
+      await own.start(store === 'lmdb' ? { dataDir } : {});
+      const c = await own.client();
       await c.createQueue('work', 'jobs.>', { maxDeliveries: 2 });
       await c.publish('jobs.a', { n: 1 }, { mode: 'persistent', ack: 'submission', headers: hdr });
       const sub = c.subscribe('jobs.>', { durable: 'work' });
@@ -79,15 +84,15 @@ describe('pub/sub', () => {
   }
 
   test('persistent: headers survive a broker restart, for a JSON consumer too', async () => {
-    await t.start({ dataDir });
-    const producer = await t.client({ codec: 'json' });
+    await own.start({ dataDir });
+    const producer = await own.client({ codec: 'json' });
     await producer.createQueue('audit', 'audit.>');
     await producer.publish('audit.x', 'with', { mode: 'persistent', ack: 'submission', headers: hdr });
     await producer.publish('audit.x', 'without', { mode: 'persistent', ack: 'submission' });
-    await t.cleanup();
-    await t.start({ dataDir });
+    await own.cleanup();
+    await own.start({ dataDir });
     for (const codec of codecs) {
-      const consumer = await t.client({ codec });
+      const consumer = await own.client({ codec });
       const got = await take(consumer.subscribe<string>('audit.>', { durable: 'audit' }), 2);
       expect(got.map((m: Message<string>) => [m.data, m.headers])).toEqual([['with', hdr], ['without', {}]]);
       await consumer.close(); // unacked: the next consumer gets them again
@@ -128,7 +133,7 @@ describe('tuple spaces', () => {
   for (const codec of codecs) {
     test(`${codec}: out keeps headers; in, rd, inp, rdp, inAll, rdAll return them with { entry: true }`, async () => {
       const c = await t.client({ codec });
-      const s = c.space('hdr');
+      const s = c.space(`hdr-${codec}`);
       const lease = (await s.out(['job', 1], { headers: hdr, ttl: 60_000 }))!;
       await s.out(['job', 2]);
       await s.out(['job', 3], { headers: { only: 'one' } });
@@ -176,14 +181,14 @@ describe('tuple spaces', () => {
   });
 
   test('a persistent space keeps headers across a restart', async () => {
-    await t.start({ dataDir });
-    const before = (await t.client()).space('keep', { persistent: true });
+    await own.start({ dataDir });
+    const before = (await own.client()).space('keep', { persistent: true });
     await before.out(['k', 1], { headers: hdr });
     await before.out(['k', 2]);
     await before.batch([{ out: ['k', 3], headers: { b: 'atch' } }]);
-    await t.cleanup();
-    await t.start({ dataDir });
-    const after: Client = await t.client({ codec: 'json' });
+    await own.cleanup();
+    await own.start({ dataDir });
+    const after: Client = await own.client({ codec: 'json' });
     const entries = await after.space('keep').inAll(['k', any], { entry: true });
     expect(entries.map((e) => [e.tuple, e.headers])).toEqual([[['k', 1], hdr], [['k', 2], {}], [['k', 3], { b: 'atch' }]]);
   });

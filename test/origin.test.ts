@@ -10,10 +10,11 @@ import { startBroker, type BrokerOptions } from '../server/index.js';
 import { ChildTracker, failure } from './helpers/child-process.js';
 import { RawClient, refusedUpgrade, subprotocolOf } from './helpers/raw-client.js';
 import { CLI_MAIN, serveProcess } from './helpers/serve-process.js';
-import { testBroker } from './helpers/setup.js';
 import { requireBuilt } from './helpers/built.js';
+import { sharedTestBroker } from './helpers/shared-brokers.js';
 
-const t = testBroker();
+// One broker per set of options for the file: the Origin check keeps no state between upgrades.
+const t = sharedTestBroker();
 const children = new ChildTracker();
 const raws: RawClient[] = [];
 afterEach(async () => {
@@ -98,7 +99,6 @@ describe('allowedOrigins', () => {
   test('"*" admits every origin; [] admits no web page at all', async () => {
     const any = await start({ allowedOrigins: ['*'] });
     await openWithOrigin(any, 'https://evil.example');
-    await t.cleanup();
     const none = await start({ allowedOrigins: [] });
     expect(await refused(none, 'http://localhost:1234')).toEqual(forbidden('http://localhost:1234'));
     await openWithOrigin(none, undefined);

@@ -1,7 +1,10 @@
 import type { Message } from '../client-sdk/index.js';
-import { take, testBroker } from './helpers/setup.js';
+import { take } from './helpers/setup.js';
+import { sharedTestBroker } from './helpers/shared-brokers.js';
 
-const t = testBroker();
+// One broker per set of options for the file (a start per test was most of its time): each test
+// uses names of its own and begins once the last test's clients are gone.
+const t = sharedTestBroker();
 afterEach(() => t.cleanup());
 
 describe('routing', () => {

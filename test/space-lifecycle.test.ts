@@ -9,11 +9,16 @@ import { join } from 'node:path';
 import type { TupleEvent } from '../client-sdk/index.js';
 import { rawClients } from './helpers/raw-client.js';
 import { take, testBroker } from './helpers/setup.js';
+import { sharedTestBroker } from './helpers/shared-brokers.js';
 
-const t = testBroker();
+// One broker per set of options for the file, each test on spaces of its own; the restart test
+// has a broker of its own.
+const t = sharedTestBroker();
+const own = testBroker();
 const raw = rawClients();
 afterEach(async () => {
   await raw.closeAll();
+  await own.cleanup();
   await t.cleanup();
 });
 
@@ -201,17 +206,17 @@ describe('cancel of a reserved tuple (§10.7)', () => {
   test('in a persistent space it leaves the store at once: not back after a restart', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'linden-cancel-'));
     try {
-      await t.start({ dataDir });
-      const s = (await t.client()).space('kept', { persistent: true });
+      await own.start({ dataDir });
+      const s = (await own.client()).space('kept', { persistent: true });
       const lease = (await s.out(['job']))!;
       await s.out(['other']);
       expect(await s.in(['job'], { reserve: 600_000 })).not.toBeNull();
       await s.cancel(lease.id);
-      await t.cleanup();
-      await t.start({ dataDir });
-      expect(await (await t.client()).space('kept').rdAll([any])).toEqual([['other']]);
+      await own.cleanup();
+      await own.start({ dataDir });
+      expect(await (await own.client()).space('kept').rdAll([any])).toEqual([['other']]);
     } finally {
-      await t.cleanup();
+      await own.cleanup();
       await rm(dataDir, { recursive: true, force: true });
     }
   });
@@ -250,19 +255,19 @@ describe('batches that take their own tuples (§10.10)', () => {
 describe('frame checks', () => {
   test('out with an ack level but no id is INVALID_FRAME naming id, as for pub', async () => {
     const c = await raw.connect((await t.start()).url, 'msgpack');
-    c.send({ t: 'out', space: 'x', tuple: ['a'], ack: 'submission' });
+    c.send({ t: 'out', space: 'no-id', tuple: ['a'], ack: 'submission' });
     expect(await c.error('INVALID_FRAME')).toMatchObject({ details: { field: 'id' } });
-    c.send({ t: 'out', space: 'x', tuple: ['b'], ack: 'none' });
+    c.send({ t: 'out', space: 'no-id', tuple: ['b'], ack: 'none' });
     await c.sync();
-    expect(await c.call({ t: 'rd', id: c.id(), space: 'x', template: [any], limit: 10 })).toMatchObject({ items: [{ tuple: ['b'] }] });
+    expect(await c.call({ t: 'rd', id: c.id(), space: 'no-id', template: [any], limit: 10 })).toMatchObject({ items: [{ tuple: ['b'] }] });
   });
 
   test('in with both limit and reserve is INVALID_FRAME naming reserve, and takes nothing', async () => {
     const c = await raw.connect((await t.start()).url, 'msgpack');
-    await c.call({ t: 'out', id: c.id(), space: 'x', tuple: ['a'], ack: 'submission' });
-    const answer = await c.call({ t: 'in', id: c.id(), space: 'x', template: ['a'], limit: 5, reserve: 1_000 });
+    await c.call({ t: 'out', id: c.id(), space: 'limit-reserve', tuple: ['a'], ack: 'submission' });
+    const answer = await c.call({ t: 'in', id: c.id(), space: 'limit-reserve', template: ['a'], limit: 5, reserve: 1_000 });
     expect(answer).toMatchObject({ t: 'err', code: 'INVALID_FRAME', details: { field: 'reserve' } });
-    expect(await c.call({ t: 'rd', id: c.id(), space: 'x', template: ['a'], wait: false })).toMatchObject({ tuple: ['a'] });
+    expect(await c.call({ t: 'rd', id: c.id(), space: 'limit-reserve', template: ['a'], wait: false })).toMatchObject({ tuple: ['a'] });
   });
 
   test('MESSAGE_TOO_LARGE for a tuple gives bytes and limit, as for pub', async () => {

@@ -7,9 +7,10 @@ import type { CodecName } from '../protocol/version.js';
 import { compileTemplate, type Template } from '../server/space/template.js';
 import { exposeGc, heapAfterGc } from './helpers/gc.js';
 import { rawClients, type RawClient } from './helpers/raw-client.js';
-import { testBroker } from './helpers/setup.js';
+import { sharedTestBroker } from './helpers/shared-brokers.js';
 
-const t = testBroker();
+// One broker for the file: each test has spaces of its own.
+const t = sharedTestBroker();
 const raw = rawClients();
 afterEach(async () => {
   await raw.closeAll();
@@ -51,13 +52,13 @@ describe.each(['json', 'msgpack'] as CodecName[])('%s codec', (codec) => {
     const writer = await raw.connect(broker.url, codec);
     const other = await raw.connect(broker.url, codec);
     for (const s of SUBJECTS) {
-      const lease = await writer.call({ t: 'out', id: writer.id(), space: 'redos', tuple: [s], ack: 'submission' });
+      const lease = await writer.call({ t: 'out', id: writer.id(), space: `redos-${codec}`, tuple: [s], ack: 'submission' });
       expect(lease.t).toBe('lease');
     }
     for (const [pattern, expected] of ADVERSARIAL) {
       const id = writer.id();
       const pingId = other.id();
-      writer.send({ t: 'count', id, space: 'redos', template: [{ $regex: pattern }] });
+      writer.send({ t: 'count', id, space: `redos-${codec}`, template: [{ $regex: pattern }] });
       other.send({ t: 'ping', id: pingId });
       // Had the count held the event loop, neither answer would come within the bound.
       expect(await other.reply(pingId, SANITY_MS)).toEqual({ t: 'pong', re: pingId });
@@ -70,9 +71,9 @@ describe.each(['json', 'msgpack'] as CodecName[])('%s codec', (codec) => {
     const taker = await raw.connect(broker.url, codec);
     const writer = await raw.connect(broker.url, codec);
     const id = taker.id();
-    taker.send({ t: 'in', id, space: 'redos', template: [{ $regex: '(a|aa)+$' }] });
+    taker.send({ t: 'in', id, space: `redos-waiting-${codec}`, template: [{ $regex: '(a|aa)+$' }] });
     await taker.sync(); // the in waits now
-    for (const s of SUBJECTS) writer.send({ t: 'out', space: 'redos', tuple: [s] });
+    for (const s of SUBJECTS) writer.send({ t: 'out', space: `redos-waiting-${codec}`, tuple: [s] });
     await writer.sync();
     expect(await taker.reply(id, SANITY_MS)).toMatchObject({ t: 'tuple', re: id, tuple: [SUBJECTS[0]] });
   });

@@ -1,14 +1,17 @@
 import type { TupleEvent } from '../client-sdk/index.js';
-import { take, testBroker } from './helpers/setup.js';
+import { take } from './helpers/setup.js';
+import { sharedTestBroker } from './helpers/shared-brokers.js';
 
-const t = testBroker();
+// One broker per set of options for the file (a start per test was most of its time): each test
+// uses names of its own and begins once the last test's clients are gone.
+const t = sharedTestBroker();
 afterEach(() => t.cleanup());
 
 describe('matching over the wire', () => {
   for (const codec of ['msgpack', 'json'] as const) {
     test(`${codec}: actual values, null, numeric equality, key order, binary and operators`, async () => {
       const c = await t.client({ codec });
-      const s = c.space('match');
+      const s = c.space(`match-${codec}`);
       await s.out(['a', null, 1.0, { x: 1, y: [2] }, new Uint8Array([9])]);
       await s.out(['b', 0, 2.5, { y: [2], x: 1 }, 'text']);
       expect(await s.rdp(['a', null, 1, { y: [2], x: 1 }, new Uint8Array([9])])).not.toBeNull();

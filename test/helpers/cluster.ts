@@ -11,6 +11,8 @@ export interface TestCluster {
   /** A client of node `i`. */
   client(i: number, options?: ConnectOptions): Promise<Client>;
   readonly brokers: Broker[];
+  /** Closes the clients opened so far, leaving the brokers up: for files that share one cluster between tests. */
+  closeClients(): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -25,6 +27,9 @@ export function testCluster(): TestCluster {
     },
     async client(i, options) {
       return openClient(brokers[i]!.url, clients, options);
+    },
+    async closeClients() {
+      await Promise.all(clients.splice(0).map((c) => c.close()));
     },
     async cleanup() {
       await Promise.all(clients.splice(0).map((c) => c.close()));
