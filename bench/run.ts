@@ -4,7 +4,7 @@
  * Prints a table and writes bench-results.json.
  *
  *   --quick          smaller runs
- *   --only a,b       just these: pubsub, request, space-pairs, space-index, durable, large, fairness, frozen, flood, churn, backlog, cluster, peers
+ *   --only a,b       just these: pubsub, request, space-pairs, space-index, durable, large, fairness, frozen, flood, churn, second-core, backlog, cluster, peers
  *   --backlog        only the backlog run (issue 21; not in a default run): 10 million 1 KiB
  *                    messages queued, 200,000 with --quick, or --messages N
  *   --peers          only the side-by-side run (issue 14; not in a default run): Linden, NATS,
@@ -28,11 +28,12 @@ import { publisherFlood } from './publisher-flood.js';
 import { pubsubThroughput } from './pubsub-throughput.js';
 import { requestGarbage } from './request-garbage.js';
 import { requestLatency } from './request-latency.js';
+import { secondCore } from './second-core.js';
 import { spaceIndex } from './space-index.js';
 import { spacePairs } from './space-pairs.js';
 import { spawnBroker } from './spawn-broker.js';
 
-const BENCHMARKS = ['pubsub', 'request', 'space-pairs', 'space-index', 'durable', 'large', 'fairness', 'frozen', 'flood', 'churn', 'backlog', 'cluster', 'peers'] as const;
+const BENCHMARKS = ['pubsub', 'request', 'space-pairs', 'space-index', 'durable', 'large', 'fairness', 'frozen', 'flood', 'churn', 'second-core', 'backlog', 'cluster', 'peers'] as const;
 /** Not in a default run: ten million messages take a while and about 14 GB of disk; the cluster needs redis-server. */
 const ON_REQUEST = ['backlog', 'cluster', 'peers'];
 const args = process.argv.slice(2);
@@ -230,6 +231,14 @@ if (wanted('churn')) {
   rows.push([`churn, ${churn.rounds.length} x ${churn.livesPerRound.toLocaleString('en-US')} connections`, `baseline ${churn.baselineMiB} MiB, then ${churn.connections.toLocaleString('en-US')} connections`, '']);
   for (const r of churn.rounds) rows.push([`  after round ${r.round}`, `${r.heapMiB} MiB: ${signed(r.grownMiB)}, ${signed(r.dataGrownMiB)} without code; ${r.seconds.toFixed(1)} s`, '']);
   rows.push(['  census as before the churn', churn.censusAsBefore ? 'yes' : 'NO', '']);
+}
+
+if (wanted('second-core')) {
+  // Would decoding and validating publishes on a worker thread free the main thread? (issue 14)
+  const sc = await secondCore();
+  results.second_core = sc;
+  rows.push([`publish decode + validate, frames of ${sc.perFrame}`, `${sc.decodeValidateNs} ns each on the main thread`, '']);
+  rows.push(['  on a worker, main thread receives', `${sc.workerRoundTripNs} ns each (structured clone alone ${sc.cloneReceiveNs} ns)`, '']);
 }
 
 if (wanted('cluster')) {
