@@ -18,6 +18,7 @@ import type { Payload } from './pubsub/payload.js';
 import type { ReceiptTracker } from './pubsub/receipt-tracker.js';
 import type { Subscription } from './pubsub/subscription.js';
 import { EVERYTHING, type Permissions } from './auth/permissions.js';
+import { DeliveryTags, NO_TAGS, type TagEntry, type TagOwner } from './delivery-tags.js';
 
 export interface ConnectionLimits {
   maxFrameBytes: number;
@@ -35,23 +36,7 @@ const DRAINED_BYTES = 256 * 1024;
 /** Tuple-space events may take a connection to this many times maxPendingBytes unsent; then it is closed (§11). */
 const SLOW_CONSUMER_FACTOR = 4;
 
-/** Who waits for the rcv/ack/nack of a delivery: a publisher's receipt tracker or a durable queue. */
-export interface TagOwner {
-  delivered(index: number): void;
-  processed(index: number, reply?: Payload): void;
-  rejected(index: number, reason?: string, delay?: number): void;
-  /** The receiving connection went away before it finished. */
-  lost(index: number): void;
-  /** The receiver needs more time (durable queues restart the ack deadline). */
-  working?(index: number): void;
-  /** Codec of the publisher waiting for a reply, when there is one. */
-  readonly publisherCodec?: 'msgpack' | 'json';
-}
-
-interface TagEntry {
-  owner: TagOwner;
-  index: number;
-}
+export type { TagOwner } from './delivery-tags.js';
 
 /** One client connection: its codec, subscriptions, outstanding deliveries and write queue. */
 export class Connection {
@@ -66,8 +51,7 @@ export class Connection {
    * Deliveries whose publisher waits for this connection's rcv/ack. Like the other maps and
    * sets of a connection, made on first use: an idle connection holds none (issue 14).
    */
-  private tags: Map<number, TagEntry> | undefined;
-  private nextTag = 1;
+  private tags: DeliveryTags | undefined;
   /** Publishes of this connection waiting for receivers (track/untrack). */
   private trackerSet: Set<ReceiptTracker> | undefined;
   private subMap: CountedMap<number, Subscription> | undefined;
@@ -344,25 +328,16 @@ export class Connection {
   }
 
   trackTag(owner: TagOwner, index: number): number {
-    const tag = this.nextTag++;
-    (this.tags ??= new Map()).set(tag, { owner, index });
-    return tag;
+    return (this.tags ??= new DeliveryTags()).track(owner, index);
   }
 
-  /**
-   * The owner behind a delivery tag, or undefined for a tag whose publish is already settled.
-   * A tag never handed out is the client's mistake: UNKNOWN_ID.
-   */
+  /** The owner behind a delivery tag (DeliveryTags.entry: UNKNOWN_ID for one never handed out). */
   tagEntry(tag: number): TagEntry | undefined {
-    const entry = this.tags?.get(tag);
-    if (!entry && (tag >= this.nextTag || tag < 1)) {
-      throw new LindenError('UNKNOWN_ID', `no delivery with tag ${tag} on this connection`, { tag });
-    }
-    return entry;
+    return (this.tags ?? NO_TAGS).entry(tag);
   }
 
   releaseTag(tag: number): void {
-    this.tags?.delete(tag);
+    this.tags?.release(tag);
   }
 
   /** Fails what others wait for from this connection; the caller removes its subscriptions. */
@@ -370,7 +345,7 @@ export class Connection {
     this.state = 'closed';
     const tags = this.tags;
     this.tags = undefined;
-    for (const { owner, index } of tags?.values() ?? []) owner.lost(index);
+    tags?.loseAll();
     const trackers = this.trackerSet;
     this.trackerSet = undefined;
     for (const tracker of trackers ?? []) tracker.cancel();
