@@ -4,16 +4,13 @@
  * MessagePack (fixmap, str, uint, bin), so any decoder reads it; any other shape is left to
  * msgpackr (undefined).
  */
-import { binHeaderLength, bytes, uintLength, writeBinHeader, writeBytes, writeUint } from './frame-writer.js';
+import { allocate, arrayHeaderLength, binHeaderLength, bytes, uintLength, writeArrayHeader, writeBinHeader, writeBytes, writeUint } from './frame-writer.js';
 import { MAX_UINT } from './limits.js';
 
 const RCV_HEAD = bytes(0x82, 0xa1, 0x74, 0xa3, 0x72, 0x63, 0x76, 0xa4, 0x74, 0x61, 0x67, 0x73); // {t: "rcv", tags:
 const T_ACK = bytes(0xa1, 0x74, 0xa3, 0x61, 0x63, 0x6b); // t: "ack"
 const TAG_KEY = bytes(0xa3, 0x74, 0x61, 0x67);
 const DATA_KEY = bytes(0xa4, 0x64, 0x61, 0x74, 0x61);
-
-const NodeBuffer = (globalThis as { Buffer?: { allocUnsafe(size: number): Uint8Array } }).Buffer;
-const allocate: (size: number) => Uint8Array = NodeBuffer ? (size) => NodeBuffer.allocUnsafe(size) : (size) => new Uint8Array(size);
 
 /** `message` encoded, when it is an `rcv` or `ack` of the shape the SDK sends; otherwise undefined. */
 export function encodeCommon(message: object): Uint8Array | undefined {
@@ -72,15 +69,4 @@ function onlyKeys(m: Record<string, unknown>, ...keys: string[]): boolean {
 
 function isUint(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_UINT && !Object.is(v, -0);
-}
-
-function arrayHeaderLength(n: number): number {
-  return n < 16 ? 1 : n < 0x10000 ? 3 : 5;
-}
-
-function writeArrayHeader(out: Uint8Array, p: number, n: number): number {
-  if (n < 16) { out[p] = 0x90 | n; return p + 1; }
-  if (n < 0x10000) { out[p] = 0xdc; out[p + 1] = n >> 8; out[p + 2] = n & 0xff; return p + 3; }
-  out[p] = 0xdd; out[p + 1] = n >>> 24; out[p + 2] = (n >>> 16) & 0xff; out[p + 3] = (n >>> 8) & 0xff; out[p + 4] = n & 0xff;
-  return p + 5;
 }

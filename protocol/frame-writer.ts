@@ -321,7 +321,8 @@ function isAscii(s: string): boolean {
   return true;
 }
 
-function writeStrHeader(out: Uint8Array, p: number, n: number): number {
+/** Writes a MessagePack str header for `n` bytes at `p`; returns the position after it. */
+export function writeStrHeader(out: Uint8Array, p: number, n: number): number {
   if (n < 32) { out[p] = 0xa0 | n; return p + 1; }
   if (n < 0x100) { out[p] = 0xd9; out[p + 1] = n; return p + 2; }
   if (n < 0x10000) { out[p] = 0xda; out[p + 1] = n >> 8; out[p + 2] = n & 0xff; return p + 3; }
@@ -348,6 +349,19 @@ export function writeBytes(out: Uint8Array, p: number, bytes: Uint8Array): numbe
 
 /** A constant run of MessagePack bytes, for writeBytes. */
 export const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values);
+
+/** Encoded size of a MessagePack array header for `n` items. */
+export function arrayHeaderLength(n: number): number {
+  return n < 16 ? 1 : n < 0x10000 ? 3 : 5;
+}
+
+/** Writes a MessagePack array header at `p`; returns the position after it. */
+export function writeArrayHeader(out: Uint8Array, p: number, n: number): number {
+  if (n < 16) { out[p] = 0x90 | n; return p + 1; }
+  if (n < 0x10000) { out[p] = 0xdc; out[p + 1] = n >> 8; out[p + 2] = n & 0xff; return p + 3; }
+  out[p] = 0xdd; out[p + 1] = n >>> 24; out[p + 2] = (n >>> 16) & 0xff; out[p + 3] = (n >>> 8) & 0xff; out[p + 4] = n & 0xff;
+  return p + 5;
+}
 
 /** Writes a MessagePack bin header at `p`; returns the position after it. */
 export function writeBinHeader(out: Uint8Array, p: number, n: number): number {

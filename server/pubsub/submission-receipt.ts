@@ -1,5 +1,5 @@
 import { packr, type Codec, type Piece } from '../../protocol/codec.js';
-import { writeStr, writeUint } from '../../protocol/frame-writer.js';
+import { writeArrayHeader, writeStr, writeUint } from '../../protocol/frame-writer.js';
 import type { ReceiptFrame, ReceiverRef } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
 
@@ -100,13 +100,6 @@ function writeMsgpack(out: Uint8Array, p: number, re: number, mid: string, tail:
     for (const q of queues) p = writeStr(out, p, q);
   }
   return p;
-}
-
-function writeArrayHeader(out: Uint8Array, p: number, n: number): number {
-  if (n < 16) { out[p] = 0x90 | n; return p + 1; }
-  if (n < 0x10000) { out[p] = 0xdc; out[p + 1] = n >> 8; out[p + 2] = n & 0xff; return p + 3; }
-  out[p] = 0xdd; out[p + 1] = n >>> 24; out[p + 2] = (n >>> 16) & 0xff; out[p + 3] = (n >>> 8) & 0xff; out[p + 4] = n & 0xff;
-  return p + 5;
 }
 
 /** The entries of an encoded map without its header (msgpackr writes map16 even for small maps), copied. */

@@ -1,4 +1,5 @@
 import type { Packr } from 'msgpackr';
+import { writeBinHeader, writeStrHeader, writeUint } from '../../protocol/frame-writer.js';
 
 /** Room a chunk gives the values packed into it, side by side; a larger value gets a larger chunk. */
 const CHUNK = 64 * 1024;
@@ -84,9 +85,7 @@ export class ValuePacker {
     if (value instanceof Uint8Array) {
       const n = value.length;
       if (p + 5 + n > out.length) return OVERFLOW;
-      if (n < 0x100) { out[p] = 0xc4; out[p + 1] = n; p += 2; }
-      else if (n < 0x10000) { out[p] = 0xc5; out[p + 1] = n >> 8; out[p + 2] = n & 0xff; p += 3; }
-      else { out[p] = 0xc6; this.view.setUint32(p + 1, n); p += 5; }
+      p = writeBinHeader(out, p, n);
       out.set(value, p);
       return p + n;
     }
@@ -116,14 +115,7 @@ export class ValuePacker {
 
   private writeNumber(value: number, p: number): number {
     const out = this.chunk;
-    if (value >>> 0 === value) {
-      if (value < 0x80) { out[p] = value; return p + 1; }
-      if (value < 0x100) { out[p] = 0xcc; out[p + 1] = value; return p + 2; }
-      if (value < 0x10000) { out[p] = 0xcd; out[p + 1] = value >> 8; out[p + 2] = value & 0xff; return p + 3; }
-      out[p] = 0xce;
-      this.view.setUint32(p + 1, value);
-      return p + 5;
-    }
+    if (value >>> 0 === value) return writeUint(out, p, value);
     if (value >> 0 === value) {
       if (value >= -0x20) { out[p] = 0x100 + value; return p + 1; }
       if (value >= -0x80) { out[p] = 0xd0; out[p + 1] = value + 0x100; return p + 2; }
@@ -156,9 +148,6 @@ function writeString(out: Buffer, p: number, s: string): number {
 function writeUtf8(out: Buffer, p: number, s: string): number {
   const bytes = Buffer.byteLength(s);
   if (p + 5 + bytes > out.length) return OVERFLOW;
-  if (bytes < 32) { out[p] = 0xa0 | bytes; p += 1; }
-  else if (bytes < 0x100) { out[p] = 0xd9; out[p + 1] = bytes; p += 2; }
-  else if (bytes < 0x10000) { out[p] = 0xda; out[p + 1] = bytes >> 8; out[p + 2] = bytes & 0xff; p += 3; }
-  else { out[p] = 0xdb; out.writeUInt32BE(bytes, p + 1); p += 5; }
+  p = writeStrHeader(out, p, bytes);
   return p + out.write(s, p, bytes, 'utf8');
 }
