@@ -60,18 +60,20 @@ const ANY = { $any: true };
 /**
  * A connection stand-in: replies are encoded, as the broker would, and dropped. Like a broker's
  * MessagePack connection without outbound interceptors (the default), it takes the `tuple`
- * answer written in place (Connection.writeInPlace), here into one reused buffer.
+ * answer written in place (Connection.frameToWrite), here into one reused buffer.
  */
 function sinkConnection(): Connection {
   let bytes = 0;
-  let buf = new Uint8Array(64 * 1024);
+  const frame = { buf: new Uint8Array(64 * 1024), pos: 0 };
   const conn = {
     codec: msgpackCodec,
     state: 'open',
     takesPacked: true,
-    writeInPlace(size: number, write: (buf: Uint8Array, pos: number) => number) {
-      if (size > buf.length) buf = new Uint8Array(size);
-      bytes += write(buf, 0);
+    frameToWrite(size: number) {
+      bytes += frame.pos;
+      if (size > frame.buf.length) frame.buf = new Uint8Array(size);
+      frame.pos = 0;
+      return frame;
     },
     sendFrame(frame: object) { bytes += msgpackCodec.encode(frame).length; },
     sendError(err: unknown) { throw err; },

@@ -263,22 +263,6 @@ export class Connection {
     return this.codec.name === 'msgpack' && this.outbound.isEmpty;
   }
 
-  /**
-   * Writes a MessagePack message of at most `size` bytes: `write(buf, pos)` writes it at `pos`
-   * and returns the position after it. In place in the frame being filled (frameToWrite), or as a
-   * piece of its own when large enough for the chain (fragments). For callers that checked takesPacked.
-   */
-  writeInPlace(size: number, write: (buf: Uint8Array, pos: number) => number): void {
-    if (this.state === 'closed') return;
-    const w = this.frameToWrite(size);
-    if (w) {
-      w.pos = write(w.buf, w.pos);
-      return;
-    }
-    const buf = new Uint8Array(size);
-    this.send(buf.subarray(0, write(buf, 0)));
-  }
-
   sendFrame(message: object): void {
     if (this.outbound.isEmpty) {
       this.send(this.codec.encode(message));

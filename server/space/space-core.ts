@@ -18,7 +18,7 @@ import { Space, type BatchStep, type Notifier, type SpaceEventType, type SpaceHo
 import type { StoredTuple } from './stored-tuple.js';
 import { finite, outbound, tupleEntry } from './space-wire.js';
 import type { Template } from './template.js';
-import { packHeaders, packValues, tupleFrameSize, writeTupleFrame } from './tuple-frame.js';
+import { packHeaders, packTupleFrame, packValues, tupleFrameSize, writeTupleFrame } from './tuple-frame.js';
 import { SpaceAdmission } from './space-admission.js';
 import type { Waiter } from './waiters.js';
 import { WaitingRequests } from './waiting-requests.js';
@@ -356,7 +356,10 @@ export class SpaceCore implements SpaceHost {
     if (conn.takesPacked) {
       const values = packed ?? packValues(t.values);
       const hdr = packHeaders(t.hdr);
-      conn.writeInPlace(tupleFrameSize(re, t, values, rid, hdr), (buf, p) => writeTupleFrame(buf, p, re, t, values, rid, hdr));
+      // In the frame being filled; else (closed, or large enough for the chain) as a piece of its own.
+      const w = conn.frameToWrite(tupleFrameSize(re, t, values, rid, hdr));
+      if (w) w.pos = writeTupleFrame(w.buf, w.pos, re, t, values, rid, hdr);
+      else conn.send(packTupleFrame(re, t, values, rid, hdr));
       return;
     }
     // Built whole rather than spread from tupleEntry: one object of one shape for every answer.

@@ -64,8 +64,7 @@ export function packHeaders(hdr: Headers | undefined): Uint8Array | undefined {
 }
 
 /** The answer as a message of its own. */
-export function packTupleFrame(re: number, t: StoredTuple, values: Uint8Array, rid: string | undefined): Uint8Array {
-  const hdr = packHeaders(t.hdr);
+export function packTupleFrame(re: number, t: StoredTuple, values: Uint8Array, rid: string | undefined, hdr = packHeaders(t.hdr)): Uint8Array {
   const out = new Uint8Array(tupleFrameSize(re, t, values, rid, hdr));
   return out.subarray(0, writeTupleFrame(out, 0, re, t, values, rid, hdr));
 }
