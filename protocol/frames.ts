@@ -89,7 +89,7 @@ export interface AdminFrame { t: 'admin'; id: number; op: AdminOp; name?: string
  * (protocol.md §2.3). The fragmentation interceptor absorbs them before validation; a broker
  * without it answers UNKNOWN_FRAME_TYPE.
  */
-export interface FragFrame { t: 'frag'; fid: number; seq: number; n: number; size?: number; data: Payload }
+export interface FragFrame { t: 'frag'; fid: number; seq: number; n: number; size?: number; data: Payload; abort?: boolean }
 
 export type ClientFrame =
   | FragFrame | HelloFrame | PingFrame | PongFrame | SubFrame | UnsubFrame | PubFrame | RcvFrame | AckFrame | NackFrame
@@ -260,7 +260,7 @@ export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], ob
         },
       },
     }, ['id', 'space', 'steps']),
-    frag: message('frag', { fid: uint, seq: uint, n: { type: 'integer', minimum: 1, maximum: MAX_UINT }, size: uint, data: {} }, ['fid', 'seq', 'n', 'data']),
+    frag: message('frag', { fid: uint, seq: uint, n: { type: 'integer', minimum: 1, maximum: MAX_UINT }, size: uint, data: {}, abort: { type: 'boolean' } }, ['fid', 'seq', 'n', 'data']),
     settle: message('settle', { id: uint, rid: tupleId, ok: { type: 'boolean' } }, ['id', 'rid', 'ok']),
     // Which of name/connection/peek/scope an op needs or allows is checked by server/handlers/admin.ts.
     admin: message('admin', {

@@ -201,6 +201,11 @@ export class Connection {
     return message.payloadBytes + 1024 >= this.chainFrom;
   }
 
+  /** Whether a delivery of a payload this size surely reaches the fragmenting hook: the payload alone is over the chain's threshold. */
+  fragmentsPayload(payloadBytes: number): boolean {
+    return payloadBytes >= this.chainFrom;
+  }
+
   /** Outbound bytes not yet handed to the kernel: held by interceptors (fragments to come), queued here, buffered by the socket. */
   get pendingBytes(): number {
     return this.wireBytes + (this.chain ? this.chain.queuedBytes : 0);
