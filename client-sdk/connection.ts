@@ -1,4 +1,4 @@
-import { Parts, type Codec } from '../protocol/codec.js';
+import type { Codec } from '../protocol/codec.js';
 import { CLOSE_CODES, LindenError } from '../protocol/errors.js';
 import type { Extensions, WelcomeFrame } from '../protocol/frames.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
@@ -15,7 +15,7 @@ import type { StatusFeed } from './status.js';
 import type { ClientSpaces } from './spaces.js';
 import type { ClientSubscriptions } from './subscriptions.js';
 import type { ServerList } from './servers.js';
-import { openSocket, whenDrained } from './transport.js';
+import { openSocket, sendPiece, whenDrained } from './transport.js';
 import { onWake } from './wake-events.js';
 
 /** How long a probe after a wake-up waits for the broker's answer before giving up on the socket. */
@@ -119,7 +119,7 @@ export class Connection implements ConnectionControl {
       conn.socket?.close(1000);
     }, this.options.connectTimeoutMs ?? 10_000);
     const chain = parts.pipeline.connected({
-      toSocket: (piece) => { if (conn.live === epoch) conn.socket?.send(piece instanceof Parts ? piece.join() : piece); },
+      toSocket: (piece) => { if (conn.live === epoch && conn.socket) sendPiece(conn.socket, piece); },
       toApp: (message) => this.inbound.onInbound(message, epoch),
       fail: (error) => parts.feed.emit({ type: 'error', error }),
       pendingBytes: () => (conn.socket?.bufferedAmount ?? 0) + parts.outbound.queuedBytes,

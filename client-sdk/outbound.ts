@@ -6,7 +6,7 @@ import { assertTopic } from '../protocol/topics.js';
 import { refusedWhileDraining } from '../protocol/draining.js';
 import { packAroundData, Parts, type Codec, type Piece } from '../protocol/codec.js';
 import type { ConnectionState } from './connection-state.js';
-import type { Socket } from './transport.js';
+import { sendPiece, type Socket } from './transport.js';
 import type { PublishOptions } from './options.js';
 import { Outbox } from './outbox.js';
 import type { PendingCalls } from './pending-calls.js';
@@ -228,7 +228,7 @@ export class Outbound {
   private readonly sendLarge = (piece: Piece | Parts): void => {
     const chain = this.conn.chain;
     if (chain) chain.send(piece);
-    else this.flushingTo!.send(piece instanceof Parts ? piece.join() : piece);
+    else sendPiece(this.flushingTo!, piece);
   };
 
   /**

@@ -27,8 +27,28 @@ export class ByteStream {
   complete = false;
   failed: LindenError | undefined;
   private readonly ended: Array<(err: LindenError | undefined) => void> = [];
+  /** Readers still reading: the slowest of them decides how far behind the input the output is. */
+  private readonly readers = new Set<StreamReader>();
+  private throttle: Throttle | undefined;
 
   constructor(readonly length: number) {}
+
+  /**
+   * Keeps the input at most `window` bytes ahead of the slowest reader: `pause` when it gets
+   * further, `resume` once it is back within half of that (or the stream ends). Without it a
+   * receiver slower than the publisher would make the broker hold the message after all.
+   */
+  throttleInput(window: number, deadlineMs: number, pause: () => void, resume: () => void): void {
+    this.throttle = { window, deadlineMs, pause, resume, paused: false, timer: undefined };
+    this.judge();
+  }
+
+  /** Bytes received that some reader has not read yet. */
+  get lag(): number {
+    let slowest = this.received;
+    for (const r of this.readers) slowest = Math.min(slowest, r.pos);
+    return this.received - slowest;
+  }
 
   get open(): boolean {
     return !this.complete && this.failed === undefined;
@@ -45,6 +65,45 @@ export class ByteStream {
     this.last.next = chunk;
     this.last = chunk;
     this.wake();
+    this.judge();
+  }
+
+  /** Pauses or resumes the input by the slowest reader (throttleInput). */
+  judge(): void {
+    const t = this.throttle;
+    if (!t) return;
+    if (!t.paused) {
+      if (!this.open || this.lag <= t.window) return;
+      t.paused = true;
+      // One timer per paused message, not per message: it is how a receiver that stopped
+      // reading loses its hold on the publisher.
+      t.timer = setTimeout(() => this.dropLaggards(), t.deadlineMs);
+      (t.timer as { unref?: () => void }).unref?.();
+      t.pause();
+    } else if (!this.open || this.lag <= t.window / 2) {
+      t.paused = false;
+      clearTimeout(t.timer);
+      t.timer = undefined;
+      t.resume();
+    }
+  }
+
+  /**
+   * Still paused after the deadline: the readers holding it back are dropped (their receivers
+   * get `abort`, as a transient message a receiver cannot take now is dropped), and the input
+   * goes on for the others.
+   */
+  private dropLaggards(): void {
+    const t = this.throttle!;
+    t.timer = undefined;
+    if (!t.paused) return;
+    for (const r of this.readers) if (this.received - r.pos > t.window / 2) r.drop();
+    this.judge();
+  }
+
+  /** A reader that will read no more (its receiver gone, or all read). */
+  release(reader: StreamReader): void {
+    if (this.readers.delete(reader)) this.judge();
   }
 
   /** All `length` bytes arrived. */
@@ -54,6 +113,7 @@ export class ByteStream {
     const collected = this.collected;
     this.collected = undefined;
     this.wake();
+    this.judge();
     this.end(undefined);
     collected?.then(collected.bytes.join());
   }
@@ -65,13 +125,16 @@ export class ByteStream {
     this.collected = undefined;
     this.first = undefined;
     this.wake();
+    this.judge();
     this.end(err);
   }
 
   /** A reader from the first byte; only before seal(). */
   reader(): StreamReader {
     if (!this.first) throw new Error('ByteStream: reader() after seal()');
-    return new StreamReader(this, this.first);
+    const reader = new StreamReader(this, this.first);
+    this.readers.add(reader);
+    return reader;
   }
 
   /** No more readers will come: slices the existing ones have passed may go. */
@@ -124,16 +187,36 @@ export class ByteStream {
   }
 }
 
+interface Throttle {
+  window: number;
+  deadlineMs: number;
+  pause: () => void;
+  resume: () => void;
+  paused: boolean;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
 /** One receiver's place in a ByteStream; reads move forward only. */
 export class StreamReader {
   /** Stream offset where `chunk`'s bytes begin. */
   private at = 0;
+  /** How far it has read. */
+  pos = 0;
+  /** Dropped for falling too far behind: it reads nothing more, and holds no slice. */
+  dropped = false;
 
-  constructor(readonly stream: ByteStream, private chunk: Chunk) {}
+  constructor(readonly stream: ByteStream, private chunk: Chunk | undefined) {}
+
+  drop(): void {
+    this.dropped = true;
+    this.chunk = undefined;
+    this.stream.release(this);
+  }
 
   /** Bytes [from, to) of the stream, as the slices they lie in; `to` must have arrived, `from` not be behind an earlier read. */
   read(from: number, to: number): Uint8Array[] {
     const out: Uint8Array[] = [];
+    if (this.dropped) return out;
     let c: Chunk | undefined = this.chunk;
     let at = this.at;
     while (c && at + c.bytes.length <= from) {
@@ -151,6 +234,10 @@ export class StreamReader {
       if (end > start) out.push(c.bytes.subarray(start, end));
       at += c.bytes.length;
       c = c.next;
+    }
+    if (to > this.pos) {
+      this.pos = to;
+      this.stream.judge();
     }
     return out;
   }

@@ -70,6 +70,7 @@ export class FragmentSender {
     this.closed = true;
     this.queue.length = 0;
     this.wholeBytes = 0;
+    for (const out of this.streams) out.piece.stream.release(out.piece.reader);
     this.streams.clear();
   }
 
@@ -87,7 +88,7 @@ export class FragmentSender {
       // MessagePack: the fields, then the slice where it lies (the socket end writes it uncopied where it can).
       this.link.send(typeof frame.data === 'string' ? this.link.codec.encode(frame) : packAroundData(frame as { data: Uint8Array | Uint8Array[] }));
       if (out.seq < out.bounds.length - 1) this.queue.push(out);
-      else this.streams.delete(out as StreamedOutgoing);
+      else if (this.streams.delete(out as StreamedOutgoing)) (out as StreamedOutgoing).piece.stream.release((out as StreamedOutgoing).piece.reader);
     }
   };
 
@@ -98,8 +99,9 @@ export class FragmentSender {
    */
   private streamReady(out: StreamedOutgoing): boolean {
     const stream = out.piece.stream;
-    if (stream.failed) {
+    if (stream.failed || out.piece.reader.dropped) {
       this.streams.delete(out);
+      stream.release(out.piece.reader);
       // As the last fragment, empty: a receiver that does not know `abort` drops the message at once too.
       const n = out.bounds.length - 1;
       if (out.seq > 0) this.link.send(this.link.codec.encode({ t: 'frag', fid: out.fid, seq: n - 1, n, data: NO_BYTES, abort: true }));

@@ -483,7 +483,7 @@ export class Connection {
 }
 
 /** Reasons a socket is not read from, as bits of Connection.readPauses. */
-const PAUSE = { turn: 1, output: 2 } as const;
+const PAUSE = { turn: 1, output: 2, stream: 4 } as const;
 
 const NO_EXT: Record<string, Record<string, unknown>> = Object.freeze({});
 const NO_TRACKERS: ReadonlySet<ReceiptTracker> = new Set();

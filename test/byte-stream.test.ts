@@ -69,6 +69,38 @@ describe('ByteStream', () => {
     expect([ends, s.received, s.complete]).toEqual([['DISCONNECTED'], 0, false]);
   });
 
+  test('throttleInput: pauses the input a window ahead of the slowest reader, resumes at half of it', () => {
+    const s = new ByteStream(100);
+    const [fast, slow] = [s.reader(), s.reader()];
+    s.seal();
+    const calls: string[] = [];
+    s.throttleInput(4, 60_000, () => calls.push('pause'), () => calls.push('resume'));
+    s.append(bytes(1, 2, 3, 4));
+    expect(calls).toEqual([]);
+    s.append(bytes(5));
+    expect(calls).toEqual(['pause']);
+    fast.read(0, 5);
+    expect(calls).toEqual(['pause']); // the slow one still holds it back
+    slow.read(0, 3);
+    expect([calls, s.lag]).toEqual([['pause', 'resume'], 2]);
+    s.release(slow); // its receiver is gone: only the fast one counts
+    expect(s.lag).toBe(0);
+    s.append(bytes(6, 7, 8, 9, 10));
+    s.abort(new LindenError('DISCONNECTED', 'gone'));
+    expect(calls).toEqual(['pause', 'resume', 'pause', 'resume']);
+  });
+
+  test('throttleInput: a reader that holds the input back for the deadline is dropped, and the input resumes', async () => {
+    const s = new ByteStream(100);
+    const [fast, stuck] = [s.reader(), s.reader()];
+    s.seal();
+    const resumed = new Promise<void>((resolve) => s.throttleInput(2, 20, () => {}, resolve));
+    s.append(bytes(1, 2, 3));
+    fast.read(0, 3);
+    await resumed;
+    expect([stuck.dropped, fast.dropped, stuck.read(0, 3)]).toEqual([true, false, []]);
+  });
+
   test('StreamedBytes is empty bytes to a type check, and its slices are plain', () => {
     const b = new StreamedBytes(new ByteStream(10));
     expect(b).toBeInstanceOf(Uint8Array);

@@ -181,13 +181,13 @@ export class PubSubCore {
       // Receivers ack once they have it all; if it breaks off first, nothing is left to wait for.
       const tracker = new ReceiptTracker(conn, f.id!, mid, ack, false);
       this.track(conn, f, ack, message, route.entries, tracker);
-      afterForwarding(stream, undefined);
+      afterForwarding(stream, conn, this.options.writeDeadlineMs, undefined);
       stream.onEnd((err) => err && tracker.cancel());
       return;
     }
     const dropped = this.fanOut(message, route.entries, ack === 'submission');
     const receipt = ack === 'submission' ? () => sendSubmissionReceipt(conn, f.id!, mid, route.entries.length, dropped) : undefined;
-    afterForwarding(stream, receipt);
+    afterForwarding(stream, conn, this.options.writeDeadlineMs, receipt);
   }
 
   /**
