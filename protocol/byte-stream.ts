@@ -35,11 +35,12 @@ export class ByteStream {
 
   /**
    * Keeps the input at most `window` bytes ahead of the slowest reader: `pause` when it gets
-   * further, `resume` once it is back within half of that (or the stream ends). Without it a
-   * receiver slower than the publisher would make the broker hold the message after all.
+   * further, `resume` once it is back within half of that (or the stream ends), or after
+   * `graceMs` without the others (excuseLaggards). Without it a receiver slower than the
+   * publisher would make the broker hold the message after all.
    */
-  throttleInput(window: number, deadlineMs: number, pause: () => void, resume: () => void): void {
-    this.throttle = { window, deadlineMs, pause, resume, paused: false, timer: undefined };
+  throttleInput(window: number, graceMs: number, pause: () => void, resume: () => void): void {
+    this.throttle = { window, graceMs, pause, resume, paused: false, timer: undefined };
     this.judge();
   }
 
@@ -77,7 +78,7 @@ export class ByteStream {
       t.paused = true;
       // One timer per paused message, not per message: it is how a receiver that stopped
       // reading loses its hold on the publisher.
-      t.timer = setTimeout(() => this.dropLaggards(), t.deadlineMs);
+      t.timer = setTimeout(() => this.excuseLaggards(), t.graceMs);
       (t.timer as { unref?: () => void }).unref?.();
       t.pause();
     } else if (!this.open || this.lag <= t.window / 2) {
@@ -89,15 +90,16 @@ export class ByteStream {
   }
 
   /**
-   * Still paused after the deadline: the readers holding it back are dropped (their receivers
-   * get `abort`, as a transient message a receiver cannot take now is dropped), and the input
-   * goes on for the others.
+   * Still paused after the grace: the readers holding it back stop counting, and the input goes
+   * on for the others. Each still gets the whole message, at its own pace, with the slices it
+   * has not read held for it: a receiver that takes nothing is then a slow consumer like any
+   * other (protocol.md §11), and never holds a publisher up for longer than this.
    */
-  private dropLaggards(): void {
+  private excuseLaggards(): void {
     const t = this.throttle!;
     t.timer = undefined;
     if (!t.paused) return;
-    for (const r of this.readers) if (this.received - r.pos > t.window / 2) r.drop();
+    for (const r of this.readers) if (this.received - r.pos > t.window / 2) this.readers.delete(r);
     this.judge();
   }
 
@@ -189,7 +191,7 @@ export class ByteStream {
 
 interface Throttle {
   window: number;
-  deadlineMs: number;
+  graceMs: number;
   pause: () => void;
   resume: () => void;
   paused: boolean;
@@ -202,21 +204,12 @@ export class StreamReader {
   private at = 0;
   /** How far it has read. */
   pos = 0;
-  /** Dropped for falling too far behind: it reads nothing more, and holds no slice. */
-  dropped = false;
 
-  constructor(readonly stream: ByteStream, private chunk: Chunk | undefined) {}
-
-  drop(): void {
-    this.dropped = true;
-    this.chunk = undefined;
-    this.stream.release(this);
-  }
+  constructor(readonly stream: ByteStream, private chunk: Chunk) {}
 
   /** Bytes [from, to) of the stream, as the slices they lie in; `to` must have arrived, `from` not be behind an earlier read. */
   read(from: number, to: number): Uint8Array[] {
     const out: Uint8Array[] = [];
-    if (this.dropped) return out;
     let c: Chunk | undefined = this.chunk;
     let at = this.at;
     while (c && at + c.bytes.length <= from) {

@@ -99,7 +99,7 @@ export class FragmentSender {
    */
   private streamReady(out: StreamedOutgoing): boolean {
     const stream = out.piece.stream;
-    if (stream.failed || out.piece.reader.dropped) {
+    if (stream.failed) {
       this.streams.delete(out);
       stream.release(out.piece.reader);
       // As the last fragment, empty: a receiver that does not know `abort` drops the message at once too.

@@ -6,6 +6,8 @@ import { isGroup } from './subscription.js';
 
 /** Bytes a large message arriving may run ahead of its slowest receiver. */
 const STREAM_WINDOW = 4 * 1024 * 1024;
+/** How long one receiver may hold a publisher back. */
+const STREAM_GRACE_MS = 1000;
 
 /**
  * A large `pub` arrives at the broker as fragments; the broker may route it at the first one
@@ -36,11 +38,12 @@ function takesFragments(conn: Connection, payloadBytes: number): boolean {
  * message. A message that broke off gets no receipt: its fault was answered already, once, as
  * for any fragmented message (protocol.md §2.3).
  */
-export function afterForwarding(stream: ByteStream, publisher: Connection, deadlineMs: number, receipt: (() => void) | undefined): void {
+export function afterForwarding(stream: ByteStream, publisher: Connection, writeDeadlineMs: number, receipt: (() => void) | undefined): void {
   stream.seal();
   // The publisher is read no faster than its slowest receiver takes the message, a few MiB
-  // apart; a receiver that holds it back for writeDeadlineMs is dropped from the message (§11),
-  // and the publisher goes on.
-  stream.throttleInput(STREAM_WINDOW, deadlineMs, () => publisher.pauseReading('stream'), () => publisher.resumeReading('stream'));
+  // apart. A receiver that holds it back for a second stops counting: the rest is kept for it
+  // as for any slow consumer (§11), and the publisher goes on.
+  const graceMs = Math.min(STREAM_GRACE_MS, writeDeadlineMs);
+  stream.throttleInput(STREAM_WINDOW, graceMs, () => publisher.pauseReading('stream'), () => publisher.resumeReading('stream'));
   if (receipt) stream.onEnd((err) => err === undefined && receipt());
 }
