@@ -19,6 +19,7 @@ import type { ReceiptTracker } from './pubsub/receipt-tracker.js';
 import type { Subscription } from './pubsub/subscription.js';
 import { EVERYTHING, type Permissions } from './auth/permissions.js';
 import { DeliveryTags, NO_TAGS, type TagEntry, type TagOwner } from './delivery-tags.js';
+import type { ConnectionWill } from './wills.js';
 
 export interface ConnectionLimits {
   maxFrameBytes: number;
@@ -46,6 +47,8 @@ export class Connection {
   user: string | null | undefined;
   /** What the connection may do; everything on a broker without users (protocol.md §4.7). */
   permissions: Permissions = EVERYTHING;
+  /** Its last will (`hello.will`, server/wills.ts), published if it ends without a clean close. */
+  will: ConnectionWill | undefined = undefined;
   alive = true;
   /**
    * Deliveries whose publisher waits for this connection's rcv/ack. Like the other maps and
