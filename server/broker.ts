@@ -204,7 +204,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     connections,
     rates,
     metrics: createMetrics({
-      pubsub: ctx.pubsub, durable, spaces, connections, commits, auth, slow, caps,
+      pubsub: ctx.pubsub, durable, spaces, connections, commits, auth, slow, caps, wills: ctx.wills,
       cluster: clusterQueues && cluster ? { queues: clusterQueues, nodes: cluster.summaries } : undefined,
     }),
     store: { kind: opts.dataDir ? 'lmdb' : 'memory', durable: store.durable },

@@ -90,6 +90,8 @@ export class Wills {
       }
       const before = this.live.get(key);
       if (before !== undefined && before !== conn) {
+        // Its old socket, which the broker has not found dead yet: the client is back, so no will.
+        if (before.will !== undefined) this.stats.cancelled++;
         before.will = undefined;
         this.live.delete(key);
       }
