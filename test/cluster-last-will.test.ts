@@ -1,0 +1,68 @@
+/**
+ * Last wills in cluster mode (protocol.md §4.8): a will goes through the normal publish path, so
+ * it reaches the subscribers of every node, and a persistent one the queues in Redis. A client
+ * that comes back to another node within the delay does not cancel it (documented limitation).
+ */
+import type { WebSocket } from 'ws';
+import { connect, type Client, type StatusEvent } from '../client-sdk/index.js';
+import { interestSeen, testCluster } from './helpers/cluster.js';
+import { RedisServer } from './helpers/redis-server.js';
+import { take } from './helpers/setup.js';
+
+let redis: RedisServer;
+const t = testCluster();
+
+beforeAll(async () => {
+  redis = await RedisServer.start();
+});
+afterAll(async () => {
+  await redis.destroy();
+});
+beforeEach(async () => {
+  await t.start(redis.url, 2);
+});
+afterEach(() => t.cleanup());
+
+function socketOf(client: Client): WebSocket {
+  return (client as unknown as { conn: { socket: WebSocket } }).conn.socket;
+}
+
+test('the will of a client lost on one node reaches a subscriber on another', async () => {
+  const watcher = await t.client(1);
+  const sub = watcher.subscribe<string>('status.>');
+  await sub.ready;
+  const client = await t.client(0, { reconnect: false, will: { topic: 'status.a', data: 'offline' } });
+  await interestSeen(client, [watcher]);
+  socketOf(client).terminate();
+  const [msg] = await take(sub, 1);
+  expect({ topic: msg!.topic, data: msg!.data }).toEqual({ topic: 'status.a', data: 'offline' });
+});
+
+test('a persistent will is stored in the cluster\'s queues', async () => {
+  const setup = await t.client(1);
+  await setup.createQueue('presence', 'status.>');
+  const client = await t.client(0, { reconnect: false, will: { topic: 'status.b', data: 'offline', mode: 'persistent' } });
+  socketOf(client).terminate();
+  const [msg] = await take(setup.subscribe<string>('status.>', { durable: 'presence' }), 1);
+  expect({ topic: msg!.topic, data: msg!.data }).toEqual({ topic: 'status.b', data: 'offline' });
+  msg!.ack();
+});
+
+test('coming back to another node within the delay does not cancel the will (the pending will lives on the node that lost it)', async () => {
+  const watcher = await t.client(1);
+  const sub = watcher.subscribe<string>('status.>');
+  await sub.ready;
+  // Node 0 first; after the loss the SDK moves on to the next URL, node 1.
+  const client = await connect(t.brokers.map((b) => b.url), { reconnect: { initialDelayMs: 10, maxDelayMs: 50 }, will: { topic: 'status.c', data: 'offline', delay: 300 } });
+  try {
+    await interestSeen(client, [watcher]);
+    const status = client.status();
+    socketOf(client).terminate();
+    for (let e: StatusEvent | undefined; e?.type !== 'connected';) e = (await status.next()).value as StatusEvent;
+    expect(client.url).toBe(t.brokers[1]!.url);
+    const [msg] = await take(sub, 1);
+    expect({ topic: msg!.topic, data: msg!.data }).toEqual({ topic: 'status.c', data: 'offline' });
+  } finally {
+    await client.close();
+  }
+});
