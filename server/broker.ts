@@ -183,6 +183,9 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
       if (target) ctx.closeConnection(target, CLOSE_CODES.KICKED.code, KICK_REASON);
       return target !== undefined;
     };
+    // A client back within its will's delay may come back to another node (protocol.md §4.8).
+    ctx.wills.returnedElsewhere = (key) => cluster.announceReturn(key);
+    cluster.returnedHere = (key) => ctx.wills.returned(key);
   }
 
   const slow = new SlowConsumers(connections, opts.writeDeadlineMs, log, ctx.closeConnection);

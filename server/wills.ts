@@ -40,9 +40,10 @@ export type PublishWill = (publisher: WillPublisher, frame: PubFrame) => void;
  * will, and a newer connection of the same client takes over from an older one the broker has
  * not yet found dead, whose will is then dropped (the client is evidently alive).
  *
- * Cluster mode: the will is published through the normal path, which fans out to every node; a
- * client that comes back to another node within the delay does not cancel it (the pending will
- * lives on the node that lost the connection).
+ * Cluster mode: the will is published through the normal path, which fans out to every node. A
+ * hello with a session is announced to the other nodes over the bus, so a client that comes back
+ * to another node within the delay cancels its will there too; with Redis away that message is
+ * lost and the will is published when its delay ends.
  */
 export class Wills {
   /** Open connections with a will and a session, by client key. */
@@ -54,6 +55,8 @@ export class Wills {
   /** `stopping`: the broker stops, so no will waits any more; `stopped`: the broker closes the rest itself, no will is published. */
   private phase: 'running' | 'stopping' | 'stopped' = 'running';
   readonly stats = { published: 0, cancelled: 0, dropped: 0 };
+  /** Cluster mode: tells the other nodes that the client of this key said hello here. */
+  returnedElsewhere: ((key: string) => void) | undefined;
 
   constructor(private readonly publish: PublishWill, private readonly log: Logger) {}
 
@@ -83,24 +86,33 @@ export class Wills {
   arrived(conn: Connection, session: string | undefined, will: WillFrame | undefined): void {
     const key = session === undefined ? undefined : keyOf(conn.user, session);
     if (key !== undefined) {
-      const waiting = this.byKey.get(key);
-      if (waiting) {
-        this.cancel(waiting);
-        this.stats.cancelled++;
-      }
-      const before = this.live.get(key);
-      if (before !== undefined && before !== conn) {
-        // Its old socket, which the broker has not found dead yet: the client is back, so no will.
-        if (before.will !== undefined) this.stats.cancelled++;
-        before.will = undefined;
-        this.live.delete(key);
-      }
+      this.returned(key);
+      this.returnedElsewhere?.(key);
     }
     if (will === undefined) return;
     const frame: PubFrame = { t: 'pub', topic: will.topic, data: will.data };
     if (will.mode === 'persistent') frame.mode = 'persistent';
     conn.will = { frame, delay: will.delay ?? 0, key };
     if (key !== undefined) this.live.set(key, conn);
+  }
+
+  /**
+   * The client of `key` said hello (here, or on another node of the cluster): its will waiting out
+   * its delay is cancelled, and an older connection of it that the broker has not found dead yet
+   * loses its will (the client is evidently alive).
+   */
+  returned(key: string): void {
+    const waiting = this.byKey.get(key);
+    if (waiting) {
+      this.cancel(waiting);
+      this.stats.cancelled++;
+    }
+    const before = this.live.get(key);
+    if (before !== undefined) {
+      if (before.will !== undefined) this.stats.cancelled++;
+      before.will = undefined;
+      this.live.delete(key);
+    }
   }
 
   /**
