@@ -137,8 +137,9 @@ export class Connection {
   negotiated(ext: Record<string, Record<string, unknown>> | undefined): void {
     this.peerExt = ext ?? NO_EXT;
     this.chainFrom = this.chain ? this.chain.minBytes : Infinity;
-    // A client that cannot take fragments gets messages whole, so they must fit one frame.
-    if (!this.fragments) this.maxMessageBytes = Math.min(this.limits.maxMessageBytes, this.limits.maxFrameBytes - FIELDS_ROOM);
+    // A client that cannot take fragments gets messages whole, so they must fit one frame. Set from
+    // the limits each time: a hello refused for its will may be followed by another (§4.4).
+    this.maxMessageBytes = this.fragments ? this.limits.maxMessageBytes : Math.min(this.limits.maxMessageBytes, this.limits.maxFrameBytes - FIELDS_ROOM);
   }
 
   /** Whether the client reassembles fragments, so messages over one frame can reach it. */

@@ -59,13 +59,14 @@ const will = (name: string, extra: Partial<NonNullable<ConnectOptions['will']>> 
   name, reconnect: false, will: { topic: `status.${name}`, data: 'offline', ...extra },
 });
 
-test('a lost socket publishes the will, through the normal path, to the subscribers of its topic', async () => {
+test.each(['msgpack', 'json'] as const)('%s: a lost socket publishes the will, through the normal path, to the subscribers of its topic', async (codec) => {
   await t.start();
   const { sub } = await watcher();
-  const client = await t.client(will('lost'));
+  const data = { state: 'offline', bytes: new Uint8Array([1, 2, 3]) };
+  const client = await t.client({ ...will('lost', { data }), codec });
   socketOf(client).terminate();
   const [msg] = await take(sub, 1);
-  expect({ topic: msg!.topic, data: msg!.data }).toEqual({ topic: 'status.lost', data: 'offline' });
+  expect({ topic: msg!.topic, data: msg!.data }).toEqual({ topic: 'status.lost', data });
   expect(await wills(t.broker)).toMatchObject({ published: 1, pending: 0 });
 });
 
