@@ -129,6 +129,26 @@ describe('delay', () => {
     expect(list.find((c) => c.id === client.connectionId)?.will).toBe('status.back');
   });
 
+  test('a newer connection of the same client takes over: the old socket, found dead later, publishes nothing', async () => {
+    await t.start();
+    const { client: watching, sub } = await watcher();
+    const hello = { will: { topic: 'status.twice', data: 'offline', delay: 60_000 }, session: 'same-client' };
+    const old = await raw.open(t.broker.url, 'json');
+    const { connectionId } = await old.hello(hello);
+    const fresh = await raw.open(t.broker.url, 'json');
+    await fresh.hello(hello); // the client is back while the broker still holds its old connection
+    expect(await until2(() => wills(t.broker), (w) => w.cancelled === 1)).toMatchObject({ pending: 0 });
+    old.ws.terminate();
+    const ids = async () => (await watching.admin({ op: 'connections' }) as Array<{ id: string }>).map((c) => c.id);
+    await until2(ids, (list) => !list.includes(connectionId)); // released: a will would have gone out now
+    expect(await wills(t.broker)).toMatchObject({ pending: 0, published: 0, cancelled: 1 });
+    await watching.publish('status.twice', 'sentinel');
+    expect((await take(sub, 1))[0]!.data).toBe('sentinel');
+    // The fresh connection's will is the one in force: lost, it waits out its delay.
+    fresh.ws.terminate();
+    expect(await until2(() => wills(t.broker), (w) => w.pending === 1)).toMatchObject({ cancelled: 1, published: 0 });
+  });
+
   test('a client that does not come back has its will published once the delay is over, not before', async () => {
     await t.start();
     const { sub } = await watcher();
