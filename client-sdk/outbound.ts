@@ -271,6 +271,15 @@ export class Outbound {
   /** Writes one frame at once, bypassing the outbox and the interceptors (the hello). */
   sendNow(frame: object): void {
     const piece = this.codec.encode(frame);
-    this.conn.socket?.send(this.codec.name === 'msgpack' ? Uint8Array.of(0x91, ...(piece as Uint8Array)) : `[${piece as string}]`);
+    if (this.codec.name !== 'msgpack') {
+      this.conn.socket?.send(`[${piece as string}]`);
+      return;
+    }
+    // Copied behind the array header rather than spread: a hello with a will may be large.
+    const bytes = piece as Uint8Array;
+    const framed = new Uint8Array(bytes.length + 1);
+    framed[0] = 0x91;
+    framed.set(bytes, 1);
+    this.conn.socket?.send(framed);
   }
 }
