@@ -5,7 +5,7 @@ import type { Limits, MsgFrame } from '../protocol/frames.js';
 import { Connection } from './connection.js';
 import { ConnectionState } from './connection-state.js';
 import type { MessageOwner } from './message.js';
-import { ADMIN_FIELDS, QUEUE_SETTINGS, checkTlsOptions, checkWillOptions, definedOnly, type AdminRequest, type ConnectOptions, type PublishOptions, type QueueSettings } from './options.js';
+import { ADMIN_FIELDS, QUEUE_SETTINGS, STREAM_SETTINGS, type StreamSettings, type StreamInfo, checkTlsOptions, checkWillOptions, definedOnly, type AdminRequest, type ConnectOptions, type PublishOptions, type QueueSettings } from './options.js';
 import { Outbound } from './outbound.js';
 import { PendingCalls } from './pending-calls.js';
 import { ClientPipeline } from './pipeline.js';
@@ -142,6 +142,26 @@ export class Client implements MessageOwner {
   async deleteQueue(name: string): Promise<void> {
     this.assertUsable();
     await this.outbound.call({ t: 'qdelete', name }, undefined);
+  }
+
+  /**
+   * Creates a replayable stream keeping every persistent message published on `pattern`, or
+   * changes the limits given of an existing one (its pattern cannot change: STREAM_CONFLICT).
+   */
+  async createStream(name: string, pattern: string, settings: StreamSettings = {}): Promise<void> {
+    this.assertUsable();
+    await this.outbound.call({ t: 'screate', name, pattern, ...definedOnly(settings, STREAM_SETTINGS) }, undefined);
+  }
+
+  /** Deletes a stream, its messages and its readers' positions; its readers' subscriptions end with NOT_FOUND. */
+  async deleteStream(name: string): Promise<void> {
+    this.assertUsable();
+    await this.outbound.call({ t: 'sdelete', name }, undefined);
+  }
+
+  /** A stream's first and last seq, messages, bytes and readers with their lag (admin op `stream`). */
+  async streamInfo(name: string): Promise<StreamInfo> {
+    return (await this.admin({ op: 'stream', name })) as StreamInfo;
   }
 
   /** An admin operation (protocol.md §17): resolves with its report's result, undefined for `kick`. */

@@ -1,5 +1,5 @@
 export { connect, Client } from './client.js';
-export type { AdminRequest, ConnectOptions, PublishOptions, QueueSettings, TlsOptions, WillOptions } from './options.js';
+export type { AdminRequest, ConnectOptions, PublishOptions, QueueSettings, ReaderInfo, StreamInfo, StreamSettings, TlsOptions, WillOptions } from './options.js';
 export type { ReconnectOptions } from './backoff.js';
 export type { Receipt } from './receipt.js';
 export type { StatusEvent } from './status.js';
@@ -14,3 +14,4 @@ export type { Headers as MessageHeaders } from '../protocol/headers.js';
 export { traceContext, type TraceContextOptions } from '../protocol/trace-context.js';
 export { fragmentation, type FragmentationOptions } from '../protocol/fragmentation.js';
 export type { Interceptor, InterceptorContext, Frame, FrameResult, Link, LinkHooks } from '../protocol/interceptor.js';
+export type { StreamStart } from '../protocol/frames.js';

@@ -25,6 +25,10 @@ export class Message<T = unknown> {
   /** Durable deliveries: how many times the broker has delivered this message, this time included (1 for others). */
   readonly deliveryCount: number;
   readonly redelivered: boolean;
+  /** Stream deliveries: the message's seq in the stream (undefined for others). */
+  readonly seq: number | undefined;
+  /** Stream deliveries: when the broker appended it to the stream, ms since the epoch. */
+  readonly time: number | undefined;
   private settled = false;
   private decoded = false;
   private value: T | undefined;
@@ -36,6 +40,8 @@ export class Message<T = unknown> {
     this.isRequest = frame.reply === true;
     this.deliveryCount = frame.dc ?? 1;
     this.redelivered = this.deliveryCount > 1;
+    this.seq = frame.seq;
+    this.time = frame.time;
   }
 
   /** The publisher's headers (`publish(..., { headers })`); `{}` when it gave none. Read-only. */

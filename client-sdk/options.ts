@@ -143,6 +143,21 @@ export function checkTlsOptions(tls: unknown): void {
 
 export const QUEUE_SETTINGS = ['ackWait', 'maxInFlight', 'maxDeliveries', 'maxMessages', 'maxBytes', 'overflow'] as const;
 export const DURABLE_OPTIONS = ['durable', ...QUEUE_SETTINGS] as const;
+export const STREAM_OPTIONS = ['stream', 'start', 'reader'] as const;
+
+/** Retention of a replayable stream (README "Replayable streams"); a limit not given is none (or, for an existing stream, unchanged). */
+export interface StreamSettings {
+  /** ms a message is kept after its append. */
+  maxAge?: number;
+  /** Messages kept. */
+  maxMessages?: number;
+  /** Payload bytes kept. */
+  maxBytes?: number;
+  /** At a limit: 'old' drops the oldest messages (default); 'new' refuses the new one with STREAM_FULL in the publisher's receipt. */
+  discard?: 'old' | 'new';
+}
+export type { ReaderInfo, StreamInfo } from '../protocol/stream-info.js';
+export const STREAM_SETTINGS = ['maxAge', 'maxMessages', 'maxBytes', 'discard'] as const;
 
 /** The listed options that are set, as frame fields. */
 export function definedOnly(source: object, keys: readonly string[]): Record<string, unknown> {

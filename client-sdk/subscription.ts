@@ -1,4 +1,5 @@
 import type { QueueSettings } from './options.js';
+import type { StreamStart } from '../protocol/frames.js';
 import type { LindenError } from '../protocol/errors.js';
 import type { Message } from './message.js';
 import { QueuedIterator } from './queued-iterator.js';
@@ -22,6 +23,19 @@ export interface SubscribeOptions<T = unknown> extends QueueSettings {
   callback?: (msg: Message<T>) => void | Promise<void>;
   /** Messages queued for a slow `for await` consumer before new ones are dropped. Default 65,536. */
   maxPending?: number;
+  /**
+   * Read this replayable stream (created with `createStream`): its messages matching `pattern`
+   * from `start` on, then the new ones as they are appended. Each message has `seq` and `time`.
+   */
+  stream?: string;
+  /** Where a stream subscription starts: 'first' (default), 'last', 'new', `{ seq }` or `{ time }` (ms since the epoch). */
+  start?: StreamStart;
+  /**
+   * A named reader of the stream: the broker keeps its position (the lowest seq not acked) across
+   * reconnects and restarts, and `start` applies only when the reader is new. Its messages wait
+   * for `msg.ack()`; those not acked come again when the reader returns.
+   */
+  reader?: string;
 }
 
 export interface SubscriptionHost {

@@ -2,7 +2,7 @@ import { LindenError } from '../protocol/errors.js';
 import type { BrokerFrame } from '../protocol/frames.js';
 import { assertPattern } from '../protocol/topics.js';
 import type { Message } from './message.js';
-import { DURABLE_OPTIONS, definedOnly } from './options.js';
+import { DURABLE_OPTIONS, STREAM_OPTIONS, definedOnly } from './options.js';
 import { Subscription, type SubscribeOptions } from './subscription.js';
 
 /** What the client lends its subscriptions. */
@@ -23,6 +23,9 @@ export class ClientSubscriptions {
 
   subscribe<T>(pattern: string, options: SubscribeOptions<T>): Subscription<T> {
     assertPattern(pattern);
+    if (options.stream === undefined && (options.start !== undefined || options.reader !== undefined)) {
+      throw new LindenError('INVALID_ARGUMENT', `subscribe("${pattern}"): ${options.start !== undefined ? 'start' : 'reader'} is for stream subscriptions; name the stream too`);
+    }
     const sub = new Subscription<T>(this.nextSid++, pattern, options, {
       unsubscribe: (sid) => this.unsubscribe(sid),
       reportDrop: (_sid, p) => this.client.reportDrop(p),
@@ -63,6 +66,7 @@ export class ClientSubscriptions {
     const frame: Record<string, unknown> = { t: 'sub', sid: sub.sid, pattern: sub.pattern };
     if (sub.options.group !== undefined) frame.group = sub.options.group;
     if (sub.options.durable !== undefined) Object.assign(frame, definedOnly(sub.options, DURABLE_OPTIONS));
+    if (sub.options.stream !== undefined) Object.assign(frame, definedOnly(sub.options, STREAM_OPTIONS));
     this.client.call(frame, undefined, first).then(() => sub.confirmed(), (err: LindenError) => {
       if (err.code === 'DISCONNECTED') return; // sent again after reconnecting
       this.subs.delete(sub.sid);

@@ -173,6 +173,22 @@ export class MsgpackFrameWriter implements FrameWriter {
     this.pos = writeUint(this.buf, this.pos, n);
   }
 
+  /** A non-negative safe integer beyond 32 bits too (a time in ms): uint64 when it needs it, at most 9 bytes. */
+  uint64(n: number): void {
+    if (n <= 0xffffffff) {
+      this.uint(n);
+      return;
+    }
+    const buf = this.buf;
+    let p = this.pos;
+    buf[p++] = 0xcf;
+    const high = Math.floor(n / 0x100000000);
+    const low = n >>> 0;
+    buf[p++] = high >>> 24; buf[p++] = (high >>> 16) & 0xff; buf[p++] = (high >>> 8) & 0xff; buf[p++] = high & 0xff;
+    buf[p++] = low >>> 24; buf[p++] = (low >>> 16) & 0xff; buf[p++] = (low >>> 8) & 0xff; buf[p++] = low & 0xff;
+    this.pos = p;
+  }
+
   take(): (Uint8Array | readonly Uint8Array[])[] {
     if (this.count > 0) this.seal();
     return this.sealed.take();

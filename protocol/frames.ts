@@ -10,6 +10,7 @@ import {
 } from './limits.js';
 import { MAX_TOPIC_LENGTH } from './topics.js';
 import { NAME_PATTERN } from './names.js';
+import { MAX_STREAM_AGE_MS, MAX_STREAM_SEQ, MAX_STREAM_TIME } from './limits.js';
 
 export type { Headers } from './headers.js';
 export const ACK_LEVELS = ['none', 'submission', 'delivery', 'processing'] as const;
@@ -50,7 +51,13 @@ export function hasQueueSettings(f: QueueSettings): boolean {
   return f.ackWait !== undefined || f.maxInFlight !== undefined || f.maxDeliveries !== undefined
     || f.maxMessages !== undefined || f.maxBytes !== undefined || f.overflow !== undefined;
 }
-export interface SubFrame extends QueueSettings { t: 'sub'; id: number; sid: number; pattern: string; group?: string; durable?: string }
+/** Where a stream subscription starts reading (protocol.md §9.9): its first message, its last, the next one appended, a seq or an append time. */
+export type StreamStart = 'first' | 'last' | 'new' | { seq: number } | { time: number };
+export interface SubFrame extends QueueSettings {
+  t: 'sub'; id: number; sid: number; pattern: string; group?: string; durable?: string;
+  /** Read this replayable stream (protocol.md §9.9) from `start`, then follow it; `reader` names a reader whose position the broker keeps. */
+  stream?: string; start?: StreamStart; reader?: string;
+}
 export interface UnsubFrame { t: 'unsub'; id: number; sid: number }
 export interface PubFrame {
   t: 'pub'; topic: string; data: Payload;
@@ -64,6 +71,13 @@ export interface NackFrame { t: 'nack'; tag: number; reason?: string; delay?: nu
 export interface WorkingFrame { t: 'working'; tag: number }
 export interface QueueCreateFrame extends QueueSettings { t: 'qcreate'; id: number; name: string; pattern: string }
 export interface QueueDeleteFrame { t: 'qdelete'; id: number; name: string }
+export const DISCARD_POLICIES = ['old', 'new'] as const;
+/** Creates a replayable stream, or changes the limits of one (protocol.md §9.9); absent limits keep their value (none for a new stream). */
+export interface StreamCreateFrame {
+  t: 'screate'; id: number; name: string; pattern: string;
+  maxAge?: number; maxMessages?: number; maxBytes?: number; discard?: (typeof DISCARD_POLICIES)[number];
+}
+export interface StreamDeleteFrame { t: 'sdelete'; id: number; name: string }
 
 // ---- tuple spaces, client -> broker (tuples and templates travel inline in both codecs) ----
 export type SpaceEvent = 'out' | 'in' | 'expire';
@@ -89,7 +103,7 @@ export interface SettleFrame { t: 'settle'; id: number; rid: string; ok: boolean
 
 // ---- admin operations, client -> broker (protocol.md §6.21, §17) ----
 /** What an `admin` message asks for; the views are those of the HTTP admin API. */
-export const ADMIN_OPS = ['queues', 'queue', 'spaces', 'space', 'connections', 'subscriptions', 'cluster', 'purge', 'retry', 'kick'] as const;
+export const ADMIN_OPS = ['queues', 'queue', 'spaces', 'space', 'connections', 'subscriptions', 'cluster', 'purge', 'retry', 'kick', 'streams', 'stream'] as const;
 export type AdminOp = (typeof ADMIN_OPS)[number];
 /** Most ready messages or tuples one `peek` shows: enough to look at, not a dump. */
 export const MAX_PEEK = 100;
@@ -105,7 +119,7 @@ export interface FragFrame { t: 'frag'; fid: number; seq: number; n: number; siz
 
 export type ClientFrame =
   | FragFrame | HelloFrame | PingFrame | PongFrame | SubFrame | UnsubFrame | PubFrame | RcvFrame | AckFrame | NackFrame
-  | WorkingFrame | QueueCreateFrame | QueueDeleteFrame
+  | WorkingFrame | QueueCreateFrame | QueueDeleteFrame | StreamCreateFrame | StreamDeleteFrame
   | OutFrame | ReadFrame | CountFrame | AbortFrame | NotifyFrame | UnnotifyFrame | RenewFrame | CancelFrame | BatchFrame | SettleFrame
   | AdminFrame;
 
@@ -131,6 +145,9 @@ export interface MsgFrame {
   dc?: number;
   /** The publisher's headers, when it gave any. */
   hdr?: Headers;
+  /** Stream deliveries (protocol.md §9.9): the message's seq in the stream and when it was appended (ms since the epoch). */
+  seq?: number;
+  time?: number;
 }
 /** A receiver in a receipt: a subscription of a connection, or a durable subscription (`queue`) however many consumers it has. */
 export interface ReceiverRef { connection?: string; sid?: number; group?: string; queue?: string; reason?: string }
@@ -234,7 +251,17 @@ export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], ob
     }, ['id', 'v']),
     ping: message('ping', { id: uint }, ['id']),
     pong: message('pong', { re: uint }, ['re']),
-    sub: message('sub', { id: uint, sid: uint, pattern: { type: 'string' }, group: name, durable: queueName, ...queueSettings }, ['id', 'sid', 'pattern']),
+    sub: message('sub', {
+      id: uint, sid: uint, pattern: { type: 'string' }, group: name, durable: queueName, ...queueSettings,
+      stream: queueName, reader: queueName,
+      start: {
+        oneOf: [
+          { enum: ['first', 'last', 'new'] },
+          { type: 'object', properties: { seq: { type: 'integer', minimum: 0, maximum: MAX_STREAM_SEQ } }, required: ['seq'], additionalProperties: false },
+          { type: 'object', properties: { time: { type: 'integer', minimum: 0, maximum: MAX_STREAM_TIME } }, required: ['time'], additionalProperties: false },
+        ],
+      },
+    }, ['id', 'sid', 'pattern']),
     unsub: message('unsub', { id: uint, sid: uint }, ['id', 'sid']),
     pub: message('pub', {
       id: uint,
@@ -255,6 +282,12 @@ export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], ob
     working: message('working', { tag: uint }, ['tag']),
     qcreate: message('qcreate', { id: uint, name: queueName, pattern: { type: 'string' }, ...queueSettings }, ['id', 'name', 'pattern']),
     qdelete: message('qdelete', { id: uint, name: queueName }, ['id', 'name']),
+    screate: message('screate', {
+      id: uint, name: queueName, pattern: { type: 'string' },
+      maxAge: { type: 'integer', minimum: 1, maximum: MAX_STREAM_AGE_MS },
+      maxMessages: queueSettings.maxMessages, maxBytes: queueSettings.maxBytes, discard: { enum: [...DISCARD_POLICIES] },
+    }, ['id', 'name', 'pattern']),
+    sdelete: message('sdelete', { id: uint, name: queueName }, ['id', 'name']),
     out: message('out', { id: uint, space: spaceName, tuple: fields, ttl: ms, ack: { enum: [...ACK_LEVELS] }, timeout: ms, persistent: { type: 'boolean' }, hdr: HEADERS_SCHEMA }, ['space', 'tuple']),
     in: readMessage('in'),
     rd: readMessage('rd'),

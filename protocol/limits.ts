@@ -47,3 +47,10 @@ export const MAX_JWT_LENGTH = 16_384;
 
 /** A client's `hello.session` id (protocol.md §4.8): the SDK's is 22 characters; room for a UUID or more. */
 export const MAX_SESSION_LENGTH = 64;
+
+/** A stream's maxAge: ten years (the sweep's timer re-arms below 2^31 ms, so this reaches no timer whole). */
+export const MAX_STREAM_AGE_MS = 10 * 365 * 24 * 3600 * 1000;
+/** A stream seq (`start.seq`): the largest integer a double holds exactly. */
+export const MAX_STREAM_SEQ = Number.MAX_SAFE_INTEGER;
+/** An append time (`start.time`), ms since the epoch: the last instant a Date holds. */
+export const MAX_STREAM_TIME = 8_640_000_000_000_000;

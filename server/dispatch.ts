@@ -30,6 +30,8 @@ const HANDLERS: Handlers = {
   working: pubsub.working,
   qcreate: pubsub.qcreate,
   qdelete: pubsub.qdelete,
+  screate: pubsub.screate,
+  sdelete: pubsub.sdelete,
   out: space.out,
   in: space.read,
   rd: space.read,

@@ -24,6 +24,8 @@ export function requiredPermission(f: ClientFrame): [Action, string] | undefined
     case 'pub': return ['publish', f.topic];
     case 'sub': return subAction(f);
     case 'qcreate': case 'qdelete': return ['queue.manage', f.name];
+    // Streams are managed with the queues' right, on the stream's name.
+    case 'screate': case 'sdelete': return ['queue.manage', f.name];
     case 'out': case 'in': case 'renew': case 'cancel': return ['space.write', f.space];
     case 'batch': return [f.steps.every((s) => s.op === 'rdp') ? 'space.read' : 'space.write', f.space];
     case 'rd': case 'count': case 'notify': return ['space.read', f.space];

@@ -5,6 +5,7 @@ import { findSpace, listConnections, listQueues, listSpaces, listSubscriptions, 
 import type { BrokerContext } from '../broker-context.js';
 import type { Connection } from '../connection.js';
 import { audit } from './audit.js';
+import { streamsUnsupported } from '../pubsub/pubsub-core.js';
 import { clusterView } from '../admin/cluster-view.js';
 import { clusterConnections, nodeOfConnection } from '../admin/cluster-connections.js';
 import { clusterSubscriptions } from '../admin/cluster-subscriptions.js';
@@ -31,6 +32,8 @@ const FIELDS: Record<AdminOp, { need?: 'name' | 'connection'; may?: 'peek' | 'sc
   purge: { need: 'name' },
   retry: { need: 'name' },
   kick: { need: 'connection' },
+  streams: {},
+  stream: { need: 'name' },
 };
 
 /** The close reason a kicked connection sees (with close code 4006). */
@@ -38,6 +41,7 @@ export const KICK_REASON = 'kicked by an operator';
 
 export function admin(ctx: BrokerContext, conn: Connection, f: AdminFrame): void {
   checkFields(f);
+  if ((f.op === 'streams' || f.op === 'stream') && ctx.clusterQueues) throw streamsUnsupported();
   if (ctx.clusterQueues && ctx.clusterNodes && clusterOp(ctx.clusterQueues, ctx.clusterNodes, ctx, conn, f)) return;
   switch (f.op) {
     case 'queues':
@@ -69,6 +73,10 @@ export function admin(ctx: BrokerContext, conn: Connection, f: AdminFrame): void
     }
     case 'kick':
       return kick(ctx, conn, f);
+    case 'streams':
+      return report(conn, f, ctx.durable.streams.list());
+    case 'stream':
+      return report(conn, f, ctx.durable.streams.info(f.name!));
   }
 }
 

@@ -7,6 +7,7 @@ const MESSAGES = {
   retry: 'dead letters moved back',
   kick: 'connection kicked',
   qdelete: 'queue deleted',
+  sdelete: 'stream deleted',
 } as const;
 
 export type AuditedAction = keyof typeof MESSAGES;

@@ -1,6 +1,7 @@
 import type {
-  AckFrame, NackFrame, PubFrame, QueueCreateFrame, QueueDeleteFrame, RcvFrame, SubFrame, UnsubFrame, WorkingFrame,
+  AckFrame, NackFrame, PubFrame, QueueCreateFrame, QueueDeleteFrame, RcvFrame, StreamCreateFrame, StreamDeleteFrame, SubFrame, UnsubFrame, WorkingFrame,
 } from '../../protocol/frames.js';
+import { streamsUnsupported } from '../pubsub/pubsub-core.js';
 import type { BrokerContext } from '../broker-context.js';
 import type { Connection } from '../connection.js';
 import { audit } from './audit.js';
@@ -31,6 +32,21 @@ export function qdelete(ctx: BrokerContext, conn: Connection, f: QueueDeleteFram
   const { dropped, detached, durable } = ctx.durable.remove(f.name);
   answerOk(conn, f.id, durable);
   audit(ctx, conn, 'qdelete', { queue: f.name, dropped, detached }, durable);
+}
+
+/** Creates a replayable stream or changes its limits (protocol.md §9.9); `ok` once stored. */
+export function screate(ctx: BrokerContext, conn: Connection, f: StreamCreateFrame): void {
+  if (ctx.clusterQueues) throw streamsUnsupported();
+  const { t: _t, id, ...settings } = f;
+  answerOk(conn, id, ctx.durable.streams.create(settings));
+}
+
+/** Deletes a stream with its messages and readers; `ok` once all of it is gone from the store. */
+export function sdelete(ctx: BrokerContext, conn: Connection, f: StreamDeleteFrame): void {
+  if (ctx.clusterQueues) throw streamsUnsupported();
+  const done = ctx.durable.streams.remove(f.name);
+  answerOk(conn, f.id, done);
+  audit(ctx, conn, 'sdelete', { stream: f.name }, done);
 }
 
 /** `ok` once what the request wrote is on disk. */

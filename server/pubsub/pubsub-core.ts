@@ -55,6 +55,8 @@ export class PubSubCore {
   /** Returns the store's promise when the subscription declared or changed a durable queue. */
   subscribe(conn: Connection, f: SubFrame): Promise<void> | undefined {
     assertPattern(f.pattern);
+    if (f.stream !== undefined) return this.subscribeStream(conn, f);
+    if (f.start !== undefined || f.reader !== undefined) throw invalid('sub', f.start !== undefined ? 'start' : 'reader', 'needs stream');
     if (f.durable !== undefined && f.group !== undefined) {
       throw invalid('sub', 'group', 'cannot be combined with durable: consumers of a durable subscription already compete');
     }
@@ -95,11 +97,38 @@ export class PubSubCore {
     return this.cluster?.subscribed(sub);
   }
 
+  /**
+   * A `sub` with `stream` (issue 17): a reader of the stream from `start` (or a named reader's
+   * stored position), answered once a new named reader's position is stored. Cluster mode has no
+   * streams: STREAMS_UNSUPPORTED.
+   */
+  private subscribeStream(conn: Connection, f: SubFrame): Promise<void> | undefined {
+    if (this.clusterQueues) throw streamsUnsupported();
+    if (f.durable !== undefined || f.group !== undefined) throw invalid('sub', f.durable !== undefined ? 'durable' : 'group', 'cannot be combined with stream');
+    if (hasQueueSettings(f)) throw invalid('sub', 'ackWait', 'and the other queue settings are for durable subscriptions, not streams');
+    this.checkRoom(conn, f.sid);
+    const streams = this.durable.streams;
+    const reader = streams.attach(conn, f.sid, f.stream!, f.pattern, f.start, f.reader);
+    conn.subscribe(f.sid, { conn, sid: f.sid, pattern: f.pattern, stream: f.stream! });
+    return streams.started(reader);
+  }
+
+  private checkRoom(conn: Connection, sid: number): void {
+    if (conn.subs.has(sid)) throw new LindenError('DUPLICATE_ID', `subscription id ${sid} is already in use`, { sid });
+    if (conn.subs.size >= this.options.maxSubscriptions) {
+      throw new LindenError('TOO_MANY_SUBSCRIPTIONS', `at most ${this.options.maxSubscriptions} subscriptions per connection (maxSubscriptions)`, { limit: 'maxSubscriptions' });
+    }
+    if (this.subscriptions.count >= this.options.maxSubscriptionsTotal) {
+      throw new LindenError('TOO_MANY_SUBSCRIPTIONS', `the broker holds ${this.subscriptions.count} subscriptions, its limit for all connections together (maxSubscriptionsTotal)`, { limit: 'maxSubscriptionsTotal' });
+    }
+  }
+
   unsubscribe(conn: Connection, f: UnsubFrame): void {
     const sub = conn.subs.get(f.sid);
     if (!sub) throw new LindenError('UNKNOWN_ID', `no subscription with id ${f.sid}`, { sid: f.sid });
     conn.subs.delete(f.sid);
-    if (sub.durable !== undefined) (this.clusterQueues ?? this.durable).detach(conn, f.sid);
+    if (sub.stream !== undefined) this.durable.streams.detach(conn, f.sid);
+    else if (sub.durable !== undefined) (this.clusterQueues ?? this.durable).detach(conn, f.sid);
     else this.removeRoute(sub);
   }
 
@@ -110,8 +139,9 @@ export class PubSubCore {
 
   /** Removes every subscription of a closing connection; what its durable consumers held is redelivered. */
   detach(conn: Connection): void {
-    for (const sub of conn.subs.values()) if (sub.durable === undefined) this.removeRoute(sub);
+    for (const sub of conn.subs.values()) if (sub.durable === undefined && sub.stream === undefined) this.removeRoute(sub);
     this.durable.detachAll(conn);
+    this.durable.streams.detachAll(conn);
     this.clusterQueues?.detachAll(conn);
     conn.subs.clear();
   }
@@ -349,6 +379,10 @@ export class PubSubCore {
   }
 }
 
+
+export function streamsUnsupported(): LindenError {
+  return new LindenError('STREAMS_UNSUPPORTED', 'replayable streams are not available in cluster mode (--redis); use a broker without --redis (protocol.md §9.9)');
+}
 
 export function refOf(sub: Subscription): ReceiverRef {
   return sub.group === undefined ? { connection: sub.conn.id, sid: sub.sid } : { connection: sub.conn.id, sid: sub.sid, group: sub.group };

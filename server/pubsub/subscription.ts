@@ -9,6 +9,8 @@ export interface Subscription {
   readonly group?: string;
   /** A consumer of this durable subscription (queue), not a route in the topic trie. */
   readonly durable?: string;
+  /** A reader of this replayable stream (server/pubsub/streams/), not a route in the topic trie either. */
+  readonly stream?: string;
 }
 
 /**

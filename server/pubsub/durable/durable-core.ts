@@ -17,6 +17,7 @@ import { ExpiryIndex } from './expiry-index.js';
 import { StoreRoom } from '../../store/store-room.js';
 import { AfterCommit } from '../../store/after-commit.js';
 import { DedupeWindow } from './dedupe-window.js';
+import { StreamCore } from '../streams/stream-core.js';
 import {
   QUEUE_DEFAULTS, QUEUES_PREFIX, configWithinLimits, countersKey, definedSettings, deleteCounters, deleteExpiry, deleteMessage, deleteQueue,
   queuedMessage, sharedConfig, storeMessage, type MessageWatch, type QueueConfig, type QueueCounters, type QueueRecord, type QueuedMessage,
@@ -73,6 +74,8 @@ export class DurableCore implements QueueHost {
   private readonly expiryIndex: ExpiryIndex;
   /** maxStoreBytes and a full disk: STORE_FULL for what would grow the store. */
   private readonly room: StoreRoom;
+  /** Replayable streams: persistent messages are appended to them in the same write as to the queues. */
+  readonly streams: StreamCore;
 
   constructor(private readonly options: ResolvedOptions, readonly store: Store, private readonly log: Logger) {
     this.room = StoreRoom.of(store, options.maxStoreBytes);
@@ -84,13 +87,14 @@ export class DurableCore implements QueueHost {
     );
     this.dedupe = new DedupeWindow(store, options.dedupeWindowMs, (err) => this.storeFailed(err));
     this.window = store.durable ? QUEUE_WINDOW : Infinity;
+    this.streams = new StreamCore(store, log.child({ component: 'streams' }));
   }
 
   get nextSeq(): number {
     return this.seq;
   }
 
-  async recover(): Promise<{ queues: number; messages: number }> {
+  async recover(): Promise<{ queues: number; messages: number; streams: number }> {
     let messages = 0;
     for (const [, value] of await this.store.scan(QUEUES_PREFIX)) {
       const r = value as QueueRecord;
@@ -100,7 +104,8 @@ export class DurableCore implements QueueHost {
       messages += queue.count;
     }
     this.expiryIndex.start();
-    return { queues: this.queues.size, messages };
+    const { streams } = await this.streams.recover();
+    return { queues: this.queues.size, messages, streams };
   }
 
   /**
@@ -215,8 +220,10 @@ export class DurableCore implements QueueHost {
     // A repeat is confirmed only once the first copy is on disk.
     if (seen) return { queues: [], durable: seen.durable, duplicate: true };
     const queues = this.routes.match(topic);
+    const streams = this.streams.route(topic);
     const data = ownBytes(payload.packedData());
-    if (queues.length > 0) this.room.check(data.length * queues.length);
+    if (queues.length > 0 || streams.length > 0) this.room.check(data.length * (queues.length + streams.length));
+    if (streams.length > 0) this.streams.check(streams, data.length, now);
     // Check every queue before changing any, so a refusal leaves all of them as they were.
     for (const q of queues) {
       if (!q.canTake(data.length)) {
@@ -243,8 +250,10 @@ export class DurableCore implements QueueHost {
       writes.push(...storeMessage(q.name, message), q.counters());
       added.push([q, message]);
     }
+    const appended = streams.length > 0 ? this.streams.append(streams, topic, mid, data, hdr, now, writes) : undefined;
     if (fromPublisher) writes.push(...this.dedupe.writes(mid, now));
     const durable = writes.length > 0 ? this.store.write(writes) : undefined;
+    if (appended) this.streams.appended(streams, appended, durable);
     for (const d of deferred) d.issued(durable);
     const forget = fromPublisher ? this.dedupe.stored(mid, now, durable) : undefined;
     for (const [q, m] of added) q.enqueue(m, durable);
@@ -289,6 +298,7 @@ export class DurableCore implements QueueHost {
   }
 
   stop(): void {
+    this.streams.stop();
     this.dedupe.stop();
     this.expiries.stop();
     this.expiryIndex.stop();

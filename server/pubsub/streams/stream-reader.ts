@@ -1,0 +1,199 @@
+import { msgpackCodec } from '../../../protocol/codec.js';
+import type { Connection, TagOwner } from '../../connection.js';
+import { OutboundMessage } from '../outbound-message.js';
+import { Payload } from '../payload.js';
+import type { Stream } from './stream.js';
+import { topicMatches, type StreamEntry } from './stream-records.js';
+
+/** Messages one turn of catching up reads and hands out before the connections flush them. */
+const CATCH_UP_SLICE = 64;
+/** Unacknowledged deliveries a named reader holds; past it, it reads on once acks come. */
+export const READER_MAX_IN_FLIGHT = 256;
+
+/** Where the reader stands in the stream: what it stores and what it is told on each ack. */
+export interface ReaderHost {
+  /** A named reader's acked position moved: store it (nobody waits for the write). */
+  positionMoved(stream: Stream, reader: string, pos: number): void;
+}
+
+/**
+ * A subscription reading a stream (issue 17): from its start position it catches up on the
+ * messages in the store, a window at a time, then follows appends live. The switch is exact
+ * because the broker is single-threaded: the reader goes live in the very turn its position
+ * reaches the stream's next seq, so every later append reaches it through offer() and every
+ * earlier one was read from the store (or the pending list) — no gap, no duplicate. A live reader
+ * that cannot take a message (congested socket, a named reader at its in-flight limit) falls
+ * back to catching up from where it stopped: the store keeps what it has not had.
+ *
+ * A named reader's deliveries carry a tag and wait for an ack; its stored position is the lowest
+ * seq not acked, so whatever it had not acked comes again when it returns.
+ */
+export class StreamReader implements TagOwner {
+  /** The next seq to look at. */
+  pos: number;
+  private caughtUp = false;
+  private turnDue = false;
+  private stopped = false;
+  private awaitingDrain = false;
+  /** Named readers: tags of unacknowledged deliveries by seq. */
+  private readonly inFlight = new Map<number, number>();
+  private acked: number;
+
+  constructor(
+    readonly conn: Connection, readonly sid: number, readonly stream: Stream, readonly pattern: string,
+    readonly name: string | undefined, start: number, private readonly host: ReaderHost,
+  ) {
+    this.pos = start;
+    this.acked = start;
+  }
+
+  get unacked(): number {
+    return this.inFlight.size;
+  }
+
+  get isLive(): boolean {
+    return this.caughtUp;
+  }
+
+  /** Starts reading; called once attached. */
+  start(): void {
+    this.stream.readers.add(this);
+    this.catchUp();
+  }
+
+  /** Detached (unsub, disconnect, takeover, stream deleted): what it held stays unacked, for its next attachment. */
+  stop(): void {
+    this.stopped = true;
+    this.leaveLive();
+    this.stream.readers.delete(this);
+    for (const tag of this.inFlight.values()) this.conn.releaseTag(tag);
+    this.inFlight.clear();
+  }
+
+  /** A message appended to the stream while this reader is live. */
+  offer(entry: StreamEntry): void {
+    if (entry.seq !== this.pos) {
+      // Not caught up after all (cannot happen while appends come in order): read from the store.
+      this.leaveLive();
+      this.catchUp();
+      return;
+    }
+    if (!topicMatches(this.pattern, entry.topic)) {
+      this.pos++;
+      return;
+    }
+    if (this.full() || this.conn.isCongested(true)) {
+      this.leaveLive();
+      this.waitForRoom();
+      return;
+    }
+    this.pos++;
+    this.deliver(entry);
+  }
+
+  /** Reads and hands out messages from the store until caught up, a slice per turn. */
+  catchUp(): void {
+    if (this.stopped || this.turnDue || this.caughtUp) return;
+    let budget = CATCH_UP_SLICE;
+    for (;;) {
+      if (this.conn.state === 'closed') return;
+      if (this.full() || this.conn.isCongested(true)) return this.waitForRoom();
+      if (this.pos < this.stream.first) this.pos = this.stream.first;
+      if (this.pos >= this.stream.next) {
+        this.caughtUp = true;
+        this.stream.live.add(this);
+        return;
+      }
+      const room = this.name === undefined ? budget : Math.min(budget, READER_MAX_IN_FLIGHT - this.inFlight.size);
+      const entries = this.stream.read(this.pos, room);
+      if (entries.length === 0) {
+        // Only holes left (writes that failed): nothing between here and the stream's end.
+        this.pos = this.stream.next;
+        continue;
+      }
+      for (const e of entries) {
+        this.pos = e.seq + 1;
+        budget--;
+        if (topicMatches(this.pattern, e.topic)) this.deliver(e);
+      }
+      if (budget <= 0) {
+        // The rest after the connections have written this slice (setImmediate runs after their flush).
+        this.turnDue = true;
+        setImmediate(() => {
+          this.turnDue = false;
+          this.catchUp();
+        });
+        return;
+      }
+    }
+  }
+
+  // ---- TagOwner: a named reader's acks ----
+  delivered(): void {}
+
+  processed(seq: number): void {
+    if (!this.inFlight.delete(seq)) return;
+    this.advance();
+    if (!this.caughtUp) this.catchUp();
+  }
+
+  /** A nack: the message comes again now (or after `delay`), unless retention dropped it meanwhile. */
+  rejected(seq: number, _reason?: string, delay = 0): void {
+    const tag = this.inFlight.get(seq);
+    if (tag === undefined) return;
+    const again = (): void => {
+      if (this.stopped || this.inFlight.get(seq) !== tag) return;
+      this.inFlight.delete(seq);
+      const entry = this.stream.entry(seq);
+      if (entry) this.deliver(entry);
+      else this.processed(seq);
+    };
+    if (delay > 0) setTimeout(again, delay).unref();
+    else again();
+  }
+
+  /** The connection went: the reader is stopped by its detach, keeping its position. */
+  lost(): void {}
+
+  private deliver(e: StreamEntry): void {
+    const out = new OutboundMessage(e.topic, e.mid, new Payload(e.data, msgpackCodec), 1, e.hdr);
+    // MessagePack a JSON reader cannot read: skipped, as if read (counted nowhere else).
+    if (this.conn.codec.name === 'json' && !out.payload.convertible()) return;
+    if (this.name === undefined) {
+      this.conn.deliver(this.sid, out, { seq: e.seq, time: e.time }, true);
+      return;
+    }
+    const tag = this.conn.trackTag(this, e.seq);
+    this.inFlight.set(e.seq, tag);
+    this.conn.deliver(this.sid, out, { tag, ack: 'processing', seq: e.seq, time: e.time }, true);
+  }
+
+  /** The lowest seq not acked: deliveries are in seq order, but a nacked one is redelivered later. */
+  private advance(): void {
+    let low = this.pos;
+    for (const seq of this.inFlight.keys()) if (seq < low) low = seq;
+    if (low <= this.acked) return;
+    this.acked = low;
+    this.host.positionMoved(this.stream, this.name!, low);
+  }
+
+  private full(): boolean {
+    return this.name !== undefined && this.inFlight.size >= READER_MAX_IN_FLIGHT;
+  }
+
+  private leaveLive(): void {
+    if (!this.caughtUp) return;
+    this.caughtUp = false;
+    this.stream.live.delete(this);
+  }
+
+  /** At the in-flight limit an ack resumes reading (processed()); a congested socket, its drain. */
+  private waitForRoom(): void {
+    if (this.full() || this.awaitingDrain) return;
+    this.awaitingDrain = true;
+    this.conn.whenSocketTakes(() => {
+      this.awaitingDrain = false;
+      this.catchUp();
+    });
+  }
+}
