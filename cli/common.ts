@@ -129,7 +129,7 @@ export function certificateAdvice(broker: BrokerFlags, message: string): string 
 }
 
 /** The sentence every command prints for a queue, space or connection the broker does not have. */
-export function notFoundMessage(url: string, kind: 'queue' | 'space' | 'connection', name: string): string {
+export function notFoundMessage(url: string, kind: 'queue' | 'space' | 'connection' | 'stream', name: string): string {
   return `${doesNotExist(kind, name)} on the broker at ${url}`;
 }
 
@@ -137,7 +137,7 @@ export function notFoundMessage(url: string, kind: 'queue' | 'space' | 'connecti
  * Runs `call`, turning the broker's NOT_FOUND into notFoundMessage() (exit 1). An explanation the
  * broker adds after its own "... does not exist" (why `<name>.dlq` does not) is kept.
  */
-export async function orNotFound<T>(url: string, kind: 'queue' | 'space' | 'connection', name: string, call: () => Promise<T>): Promise<T> {
+export async function orNotFound<T>(url: string, kind: 'queue' | 'space' | 'connection' | 'stream', name: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {

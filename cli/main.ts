@@ -16,6 +16,7 @@ const MODULES: ReadonlyArray<[names: readonly string[], load: () => Promise<Regi
   [['pub'], async () => (await import('./commands/pub.js')).register],
   [['sub'], async () => (await import('./commands/sub.js')).register],
   [['queue'], async () => (await import('./commands/queue.js')).register],
+  [['stream', 'streams'], async () => (await import('./commands/stream.js')).register], // changes over WebSocket, views over HTTP
   [['out'], async () => (await import('./commands/out.js')).register],
   [['in'], async () => (await import('./commands/in.js')).register],
   [['rd'], async () => (await import('./commands/rd.js')).register],

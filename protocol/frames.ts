@@ -51,11 +51,11 @@ export function hasQueueSettings(f: QueueSettings): boolean {
   return f.ackWait !== undefined || f.maxInFlight !== undefined || f.maxDeliveries !== undefined
     || f.maxMessages !== undefined || f.maxBytes !== undefined || f.overflow !== undefined;
 }
-/** Where a stream subscription starts reading (protocol.md §9.9): its first message, its last, the next one appended, a seq or an append time. */
+/** Where a stream subscription starts reading (protocol.md §9.10): its first message, its last, the next one appended, a seq or an append time. */
 export type StreamStart = 'first' | 'last' | 'new' | { seq: number } | { time: number };
 export interface SubFrame extends QueueSettings {
   t: 'sub'; id: number; sid: number; pattern: string; group?: string; durable?: string;
-  /** Read this replayable stream (protocol.md §9.9) from `start`, then follow it; `reader` names a reader whose position the broker keeps. */
+  /** Read this replayable stream (protocol.md §9.10) from `start`, then follow it; `reader` names a reader whose position the broker keeps. */
   stream?: string; start?: StreamStart; reader?: string;
 }
 export interface UnsubFrame { t: 'unsub'; id: number; sid: number }
@@ -72,7 +72,7 @@ export interface WorkingFrame { t: 'working'; tag: number }
 export interface QueueCreateFrame extends QueueSettings { t: 'qcreate'; id: number; name: string; pattern: string }
 export interface QueueDeleteFrame { t: 'qdelete'; id: number; name: string }
 export const DISCARD_POLICIES = ['old', 'new'] as const;
-/** Creates a replayable stream, or changes the limits of one (protocol.md §9.9); absent limits keep their value (none for a new stream). */
+/** Creates a replayable stream, or changes the limits of one (protocol.md §9.10); absent limits keep their value (none for a new stream). */
 export interface StreamCreateFrame {
   t: 'screate'; id: number; name: string; pattern: string;
   maxAge?: number; maxMessages?: number; maxBytes?: number; discard?: (typeof DISCARD_POLICIES)[number];
@@ -145,7 +145,7 @@ export interface MsgFrame {
   dc?: number;
   /** The publisher's headers, when it gave any. */
   hdr?: Headers;
-  /** Stream deliveries (protocol.md §9.9): the message's seq in the stream and when it was appended (ms since the epoch). */
+  /** Stream deliveries (protocol.md §9.10): the message's seq in the stream and when it was appended (ms since the epoch). */
   seq?: number;
   time?: number;
 }

@@ -31,7 +31,7 @@ const REQUEST_TIMEOUT_MS = 10_000;
  * GETs `path` from the admin API. Unreachable brokers and unknown names become CliErrors
  * (exit 1) with a sentence naming what was asked; `missing` names it for the 404 case.
  */
-export async function fetchApi<T>(broker: BrokerFlags, path: string, missing?: { kind: 'queue' | 'space'; name: string }): Promise<T> {
+export async function fetchApi<T>(broker: BrokerFlags, path: string, missing?: { kind: 'queue' | 'space' | 'stream'; name: string }): Promise<T> {
   const wsUrl = broker.url;
   let res: HttpAnswer;
   try {

@@ -75,6 +75,13 @@ export function adminHandler(src: AdminSources): (req: IncomingMessage, res: Ser
       if (!s) return notFound(res, doesNotExist('space', name));
       json(res, 200, spaceDetail(src.rates, s, peek));
     },
+    '/api/streams': (_req, res, name) => {
+      if (src.cluster) return json(res, 501, { error: 'STREAMS_UNSUPPORTED', message: 'replayable streams are not available in cluster mode (--redis)' });
+      const streams = src.durable.streams;
+      if (name === undefined) return json(res, 200, streams.list());
+      if (!streams.streams.has(name)) return notFound(res, doesNotExist('stream', name));
+      json(res, 200, streams.info(name));
+    },
     '/api/subscriptions': async (req, res, name) => {
       if (name !== undefined) return notFound(res, `no route ${req.url}`);
       const scope = scopeOf(req, res);

@@ -34,7 +34,7 @@ export function qdelete(ctx: BrokerContext, conn: Connection, f: QueueDeleteFram
   audit(ctx, conn, 'qdelete', { queue: f.name, dropped, detached }, durable);
 }
 
-/** Creates a replayable stream or changes its limits (protocol.md §9.9); `ok` once stored. */
+/** Creates a replayable stream or changes its limits (protocol.md §9.10); `ok` once stored. */
 export function screate(ctx: BrokerContext, conn: Connection, f: StreamCreateFrame): void {
   if (ctx.clusterQueues) throw streamsUnsupported();
   const { t: _t, id, ...settings } = f;

@@ -381,7 +381,7 @@ export class PubSubCore {
 
 
 export function streamsUnsupported(): LindenError {
-  return new LindenError('STREAMS_UNSUPPORTED', 'replayable streams are not available in cluster mode (--redis); use a broker without --redis (protocol.md §9.9)');
+  return new LindenError('STREAMS_UNSUPPORTED', 'replayable streams are not available in cluster mode (--redis); use a broker without --redis (protocol.md §9.10)');
 }
 
 export function refOf(sub: Subscription): ReceiverRef {

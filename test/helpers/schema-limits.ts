@@ -23,6 +23,7 @@ export const TYPED_LIMITS = [
   { t: 'pub', path: 'topic', limit: MAX_TOPIC_LENGTH, code: 'INVALID_TOPIC' },
   { t: 'sub', path: 'pattern', limit: MAX_TOPIC_LENGTH, code: 'INVALID_PATTERN' },
   { t: 'qcreate', path: 'pattern', limit: MAX_TOPIC_LENGTH, code: 'INVALID_PATTERN' },
+  { t: 'screate', path: 'pattern', limit: MAX_TOPIC_LENGTH, code: 'INVALID_PATTERN' },
 ] as const;
 
 /** The unit §4.6 writes after a ceiling of each kind (a plain number is a `maximum`). */

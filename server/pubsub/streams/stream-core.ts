@@ -3,6 +3,7 @@ import { LindenError } from '../../../protocol/errors.js';
 import type { Headers, StreamCreateFrame, StreamStart } from '../../../protocol/frames.js';
 import { LeaseHeap } from '../../../protocol/lease-heap.js';
 import { assertPattern } from '../../../protocol/topics.js';
+import { doesNotExist } from '../../../protocol/names.js';
 import type { Connection } from '../../connection.js';
 import { AfterCommit } from '../../store/after-commit.js';
 import type { Store, StoreWrite } from '../../store/store.js';
@@ -118,7 +119,7 @@ export class StreamCore {
 
   get(name: string): Stream {
     const stream = this.streams.get(name);
-    if (!stream) throw new LindenError('NOT_FOUND', `stream "${name}" does not exist`, { name });
+    if (!stream) throw new LindenError('NOT_FOUND', doesNotExist('stream', name), { name });
     return stream;
   }
 
