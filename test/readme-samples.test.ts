@@ -37,6 +37,12 @@ const PRINTS: Record<string, Array<string | RegExp>> = {
     'Error: card declined',
     'charged 42 on attempt 2',
   ],
+  'Replayable streams': [
+    '2 2',
+    '3 3',
+    '1 3 3',
+    "{ name: 'billing', position: 4, lag: 0, connected: false, unacked: 0 }",
+  ],
   'Tuple spaces': [
     /^\{ id: '[^']+', expiresAt: null, ttl: null, shortened: false \}$/m,
     "[ 'resize', 'cat.png', 2 ]",
