@@ -52,6 +52,8 @@ export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
   private rejectReady!: (err: Error) => void;
   private closed = false;
   received = 0;
+  /** Stream subscriptions: the seq of the last message delivered, so a reconnect reads on from after it. */
+  lastSeq: number | undefined;
 
   constructor(
     readonly sid: number,
@@ -105,6 +107,7 @@ export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
   deliver(msg: Message<T>): void {
     if (this.closed) return;
     this.received++;
+    if (msg.seq !== undefined) this.lastSeq = msg.seq;
     const callback = this.options.callback;
     if (!callback) {
       if (this.iterator.pending >= (this.options.maxPending ?? 65_536)) {

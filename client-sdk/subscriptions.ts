@@ -66,7 +66,11 @@ export class ClientSubscriptions {
     const frame: Record<string, unknown> = { t: 'sub', sid: sub.sid, pattern: sub.pattern };
     if (sub.options.group !== undefined) frame.group = sub.options.group;
     if (sub.options.durable !== undefined) Object.assign(frame, definedOnly(sub.options, DURABLE_OPTIONS));
-    if (sub.options.stream !== undefined) Object.assign(frame, definedOnly(sub.options, STREAM_OPTIONS));
+    if (sub.options.stream !== undefined) {
+      Object.assign(frame, definedOnly(sub.options, STREAM_OPTIONS));
+      // Sent again after a reconnect, an unnamed reader reads on after what it had (a named one's position is the broker's).
+      if (sub.options.reader === undefined && sub.lastSeq !== undefined) frame.start = { seq: sub.lastSeq + 1 };
+    }
     this.client.call(frame, undefined, first).then(() => sub.confirmed(), (err: LindenError) => {
       if (err.code === 'DISCONNECTED') return; // sent again after reconnecting
       this.subs.delete(sub.sid);

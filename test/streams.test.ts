@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LindenError, type Client, type Message } from '../client-sdk/index.js';
+import type { WebSocket } from 'ws';
 import { take, testBroker, until } from './helpers/setup.js';
 
 const t = testBroker();
@@ -162,6 +163,26 @@ for (const store of ['memory', 'lmdb'] as const) {
         after = await producer.streamInfo('audit');
       });
       expect(after.readers).toEqual([{ name: 'r1', position: 7, lag: 0, connected: true, unacked: 0 }]);
+    });
+
+    test('an unnamed reader that reconnects reads on after the last message it had, without repeats', async () => {
+      await start();
+      const producer = await t.client();
+      await producer.createStream('feed', 'feed');
+      await publishAll(producer, 'feed', 0, 3);
+      const reader = await t.client();
+      const sub = reader.subscribe<N>('feed', { stream: 'feed' });
+      expect((await take(sub, 3)).map((m) => m.seq)).toEqual([1, 2, 3]);
+      const reconnected = new Promise<void>((resolve) => {
+        void (async () => {
+          for await (const e of reader.status()) if (e.type === 'connected') return resolve();
+        })();
+      });
+      (reader as unknown as { conn: { socket: WebSocket } }).conn.socket.terminate();
+      await reconnected;
+      await sub.ready;
+      await publishAll(producer, 'feed', 3, 5);
+      expect((await take(sub, 2)).map((m) => m.seq)).toEqual([4, 5]);
     });
 
     test('a named reader that falls behind its in-flight window reads on as it acks', async () => {
