@@ -111,10 +111,13 @@ export class StreamReader implements TagOwner {
         this.pos = this.stream.next;
         continue;
       }
+      // maxAge holds lazily too: what aged out but the sweep has not reached yet is not read.
+      const maxAge = this.stream.config.maxAge;
+      const cutoff = maxAge > 0 ? Date.now() - maxAge : -Infinity;
       for (const e of entries) {
         this.pos = e.seq + 1;
         budget--;
-        if (topicMatches(this.pattern, e.topic)) this.deliver(e);
+        if (e.time > cutoff && topicMatches(this.pattern, e.topic)) this.deliver(e);
       }
       if (budget <= 0) {
         // The rest after the connections have written this slice (setImmediate runs after their flush).
