@@ -93,6 +93,8 @@ for (const store of ['memory', 'lmdb'] as const) {
       await publishAll(c, 'a', 0, 5);
       expect(await c.streamInfo('last3')).toMatchObject({ firstSeq: 3, lastSeq: 5, messages: 3 });
       expect((await take(c.subscribe<N>('a', { stream: 'last3' }), 3)).map((m) => m.data.n)).toEqual([2, 3, 4]);
+      await c.createStream('last3', 'a', { maxMessages: 2 }); // tighter limits drop the oldest at once
+      expect(await c.streamInfo('last3')).toMatchObject({ firstSeq: 4, lastSeq: 5, messages: 2 });
 
       await c.createStream('small', 'b', { maxBytes: 40 });
       for (let n = 0; n < 6; n++) await c.publish('b', new Uint8Array(10), persist);

@@ -91,6 +91,8 @@ export class StreamCore {
       // Tighter limits apply now, not at the next append.
       const now = Date.now();
       stream.trimAged(now, writes, Number.MAX_SAFE_INTEGER);
+      stream.trimToLimits(writes);
+      writes.push(stream.counters());
       this.armSweep(stream, now);
     }
     const record: StreamRecord = { name: stream.name, pattern: stream.pattern, config, createdAt: stream.createdAt };

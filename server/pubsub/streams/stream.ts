@@ -72,12 +72,17 @@ export class Stream {
     writes.push(putEntry(this.name, entry));
     this.pending.push(entry);
     this.trimAged(time, writes, TRIM_PIECE);
+    this.trimToLimits(writes);
+    writes.push(this.counters());
+    return entry;
+  }
+
+  /** Drops the oldest messages while maxMessages or maxBytes is passed (an append, or limits made tighter). */
+  trimToLimits(writes: StoreWrite[]): void {
     const { maxMessages, maxBytes } = this.config;
     while (this.count > maxMessages || this.bytes > maxBytes) {
       if (!this.dropHead(writes)) break;
     }
-    writes.push(this.counters());
-    return entry;
   }
 
   /** Drops messages older than maxAge from the head, at most `limit`; true when more may be left. */
