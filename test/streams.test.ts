@@ -58,6 +58,20 @@ for (const store of ['memory', 'lmdb'] as const) {
       expect((await take(fresh, 1)).map((m) => [m.seq, m.data.n])).toEqual([[6, 5]]);
     });
 
+    test('a JSON client reads a stream too, with seq and time, and acks as a named reader', async () => {
+      await start();
+      const c = await t.client({ codec: 'json' });
+      await c.createStream('j', 'j.>');
+      await c.publish('j.a', { n: 1 }, persist);
+      const [m] = await take(c.subscribe<N>('j.>', { stream: 'j', reader: 'json' }), 1);
+      expect([m!.seq, m!.data, typeof m!.time, m!.wantsAck]).toEqual([1, { n: 1 }, 'number', true]);
+      m!.ack();
+      let info = await c.streamInfo('j');
+      await until(() => info.readers[0]?.position === 2, 5_000, async () => {
+        info = await c.streamInfo('j');
+      });
+    });
+
     test('no gap and no duplicate where a reader switches from the stored backlog to live messages', async () => {
       await start();
       const producer = await t.client();
