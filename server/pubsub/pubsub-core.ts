@@ -61,13 +61,7 @@ export class PubSubCore {
       throw invalid('sub', 'group', 'cannot be combined with durable: consumers of a durable subscription already compete');
     }
     if (f.durable === undefined && hasQueueSettings(f)) throw invalid('sub', 'ackWait', 'and the other queue settings need durable');
-    if (conn.subs.has(f.sid)) throw new LindenError('DUPLICATE_ID', `subscription id ${f.sid} is already in use`, { sid: f.sid });
-    if (conn.subs.size >= this.options.maxSubscriptions) {
-      throw new LindenError('TOO_MANY_SUBSCRIPTIONS', `at most ${this.options.maxSubscriptions} subscriptions per connection (maxSubscriptions)`, { limit: 'maxSubscriptions' });
-    }
-    if (this.subscriptions.count >= this.options.maxSubscriptionsTotal) {
-      throw new LindenError('TOO_MANY_SUBSCRIPTIONS', `the broker holds ${this.subscriptions.count} subscriptions, its limit for all connections together (maxSubscriptionsTotal)`, { limit: 'maxSubscriptionsTotal' });
-    }
+    this.checkRoom(conn, f.sid);
     if (f.durable !== undefined) {
       const { t: _t, id: _id, sid, pattern, durable, group: _g, ...settings } = f;
       const mayConfigure = conn.user !== undefined && conn.permissions.may('queue.manage', durable);
@@ -113,6 +107,7 @@ export class PubSubCore {
     return streams.started(reader);
   }
 
+  /** DUPLICATE_ID, then the subscription limits of the connection and of the broker. */
   private checkRoom(conn: Connection, sid: number): void {
     if (conn.subs.has(sid)) throw new LindenError('DUPLICATE_ID', `subscription id ${sid} is already in use`, { sid });
     if (conn.subs.size >= this.options.maxSubscriptions) {
