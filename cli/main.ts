@@ -22,6 +22,7 @@ const MODULES: ReadonlyArray<[names: readonly string[], load: () => Promise<Regi
   // Read-only views over HTTP, then their live view.
   [['queues', 'spaces', 'space', 'connections', 'subscriptions', 'stats'], async () => (await import('./commands/inspect.js')).register],
   [['top'], async () => (await import('./commands/top.js')).register],
+  [['retained'], async () => (await import('./commands/retained.js')).register], // lists over HTTP; `clear` publishes over WebSocket
   // Admin operations that change state: over the WebSocket protocol (admin op), never HTTP.
   [['purge'], async () => (await import('./commands/purge.js')).register],
   [['dlq', 'retry'], async () => (await import('./commands/dlq.js')).register],

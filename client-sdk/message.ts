@@ -25,6 +25,8 @@ export class Message<T = unknown> {
   /** Durable deliveries: how many times the broker has delivered this message, this time included (1 for others). */
   readonly deliveryCount: number;
   readonly redelivered: boolean;
+  /** A retained message (README "Retained messages"), sent ahead of live ones because the subscription asked with `retained: true`. */
+  readonly retained: boolean;
   private settled = false;
   private decoded = false;
   private value: T | undefined;
@@ -36,6 +38,7 @@ export class Message<T = unknown> {
     this.isRequest = frame.reply === true;
     this.deliveryCount = frame.dc ?? 1;
     this.redelivered = this.deliveryCount > 1;
+    this.retained = frame.retained === true;
   }
 
   /** The publisher's headers (`publish(..., { headers })`); `{}` when it gave none. Read-only. */

@@ -73,6 +73,12 @@ export interface PublishOptions {
    * at most 32, names of 1-64 characters, string values of at most 1024.
    */
   headers?: Record<string, string>;
+  /**
+   * Keep this message as the topic's retained one: subscriptions made later with
+   * `{ retained: true }` get it first. Kept on disk when `mode` is 'persistent', in the broker's
+   * memory otherwise. An empty payload (`''`, `null` or empty bytes) clears it. README "Retained messages".
+   */
+  retain?: boolean;
 }
 
 /**

@@ -90,7 +90,7 @@ export class Outbound {
       // The fast path writes no headers and passes no request-level interceptor (trace context
       // stamps headers): a publish with headers, or with hooks to see it, takes the general one.
       const hdr = someHeaders(options.headers);
-      if (ack === 'none' && mid === undefined && !persistent && hdr === undefined && this.codec.name === 'msgpack' && conn.live
+      if (ack === 'none' && mid === undefined && !persistent && hdr === undefined && options.retain !== true && this.codec.name === 'msgpack' && conn.live
         && !conn.drainingEpoch && this.pipeline.outbound.isEmpty && this.outbox.largeFrom > size + FAST_PATH_FIELDS) {
         if (bytes !== undefined) this.outbox.publishBytesMsgpack(packedTopic, bytes);
         else this.outbox.publishMsgpack(packedTopic, wire as Uint8Array);
@@ -103,6 +103,7 @@ export class Outbound {
       if (persistent) frame.mode = 'persistent';
       if (options.ttl !== undefined) frame.ttl = options.ttl;
       if (hdr !== undefined) frame.hdr = hdr;
+      if (options.retain === true) frame.retain = true;
       if (ack === 'none') {
         if (this.pipeline.outbound.isEmpty) {
           this.enqueue(frame, true);

@@ -38,13 +38,19 @@ export function hasQueueSettings(f: QueueSettings): boolean {
   return f.ackWait !== undefined || f.maxInFlight !== undefined || f.maxDeliveries !== undefined
     || f.maxMessages !== undefined || f.maxBytes !== undefined || f.overflow !== undefined;
 }
-export interface SubFrame extends QueueSettings { t: 'sub'; id: number; sid: number; pattern: string; group?: string; durable?: string }
+export interface SubFrame extends QueueSettings {
+  t: 'sub'; id: number; sid: number; pattern: string; group?: string; durable?: string;
+  /** Deliver the retained messages on topics the pattern matches first (protocol.md §6.3, §7.4). */
+  retained?: boolean;
+}
 export interface UnsubFrame { t: 'unsub'; id: number; sid: number }
 export interface PubFrame {
   t: 'pub'; topic: string; data: Payload;
   id?: number; ack?: AckLevel; timeout?: number; mid?: string; reply?: boolean; mode?: DeliveryMode; ttl?: number;
   /** Headers (protocol/headers.ts), passed on untouched in every `msg` of this message. */
   hdr?: Headers;
+  /** Keep it as the topic's retained message; an empty payload clears it (protocol.md §7.4). */
+  retain?: boolean;
 }
 export interface RcvFrame { t: 'rcv'; tags: number[] }
 export interface AckFrame { t: 'ack'; tag: number; data?: Payload }
@@ -119,6 +125,8 @@ export interface MsgFrame {
   dc?: number;
   /** The publisher's headers, when it gave any. */
   hdr?: Headers;
+  /** A retained message sent because the subscription asked for them (`sub` with `retained`), ahead of live ones. */
+  retained?: boolean;
 }
 /** A receiver in a receipt: a subscription of a connection, or a durable subscription (`queue`) however many consumers it has. */
 export interface ReceiverRef { connection?: string; sid?: number; group?: string; queue?: string; reason?: string }
@@ -213,7 +221,7 @@ export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], ob
     }, ['id', 'v']),
     ping: message('ping', { id: uint }, ['id']),
     pong: message('pong', { re: uint }, ['re']),
-    sub: message('sub', { id: uint, sid: uint, pattern: { type: 'string' }, group: name, durable: queueName, ...queueSettings }, ['id', 'sid', 'pattern']),
+    sub: message('sub', { id: uint, sid: uint, pattern: { type: 'string' }, group: name, durable: queueName, retained: { type: 'boolean' }, ...queueSettings }, ['id', 'sid', 'pattern']),
     unsub: message('unsub', { id: uint, sid: uint }, ['id', 'sid']),
     pub: message('pub', {
       id: uint,
@@ -227,6 +235,7 @@ export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], ob
       mode: { enum: [...DELIVERY_MODES] },
       ttl: ms,
       hdr: HEADERS_SCHEMA,
+      retain: { type: 'boolean' },
     }, ['topic', 'data']),
     rcv: message('rcv', { tags: { type: 'array', items: uint, minItems: 1, maxItems: MAX_TAGS_PER_RCV } }, ['tags']),
     ack: message('ack', { tag: uint, data: payload }, ['tag']),

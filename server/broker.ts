@@ -34,6 +34,7 @@ import { SlowConsumers } from './slow-consumers.js';
 import { originCheck } from './origin.js';
 import { joinCluster, type ClusterNode } from './cluster/cluster-node.js';
 import { DurableCore } from './pubsub/durable/durable-core.js';
+import { RetainedMessages } from './pubsub/retained-messages.js';
 import { PubSubCore } from './pubsub/pubsub-core.js';
 import { ClusterQueues } from './cluster/durable/cluster-queues.js';
 import { openRedis, parseRedisTarget } from './cluster/redis-target.js';
@@ -116,9 +117,10 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   if (opts.maxStoreBytes === undefined && opts.dataDir) opts.maxStoreBytes = await defaultMaxStoreBytes(store, opts.dataDir);
   const spaces = new SpaceCore(opts, store, log.child({ component: 'spaces' }));
   const durable = new DurableCore(opts, store, log.child({ component: 'queues' }));
+  const retained = new RetainedMessages(opts, store, log.child({ component: 'retained' }));
   let recovered;
   try {
-    recovered = { spaces: await spaces.recover(), queues: await durable.recover() };
+    recovered = { spaces: await spaces.recover(), queues: await durable.recover(), retained: await retained.recover() };
   } catch (err) {
     // Closing releases the data folder's lock, so this process may open the folder again.
     spaces.stop();
@@ -135,7 +137,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   const ctx: BrokerContext = {
     options: opts,
     log,
-    pubsub: new PubSubCore(opts, instance + '-', durable, clusterQueues),
+    pubsub: new PubSubCore(opts, instance + '-', durable, retained, clusterQueues),
     durable,
     clusterQueues,
     clusterNodes: undefined,
@@ -197,6 +199,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   const handler = adminHandler({
     web,
     durable,
+    retained,
     spaces,
     connections,
     rates,

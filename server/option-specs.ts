@@ -162,6 +162,17 @@ export const OPTION_SPECS = {
     defaultText: '128 MiB',
     describe: 'bytes of the tuples of all spaces together, reserved ones included, each counted as its MessagePack encoding (`SPACE_FULL`)',
   },
+  maxRetainedTopics: {
+    schema: positive,
+    default: 10_000,
+    describe: 'topics holding a retained message (`publish` with `retain`); a new one beyond it is refused with `RETAINED_FULL`',
+  },
+  maxRetainedBytes: {
+    schema: positive,
+    default: 64 * 1024 * 1024,
+    defaultText: '64 MiB',
+    describe: 'bytes of all retained messages together, each its payload plus its topic (`RETAINED_FULL`)',
+  },
   maxLeaseMs: {
     schema: duration,
     default: 7 * 24 * 3600 * 1000,

@@ -71,6 +71,10 @@ export interface BrokerOptions {
    * MessagePack encoding (SPACE_FULL). Default 128 MiB.
    */
   maxSpaceBytesTotal?: number;
+  /** Topics holding a retained message; a publish with `retain` on a new topic beyond it fails with RETAINED_FULL. Default 10,000. */
+  maxRetainedTopics?: number;
+  /** Bytes of all retained messages together, each its payload plus its topic (RETAINED_FULL). Default 64 MiB. */
+  maxRetainedBytes?: number;
   /** Longest tuple lease; a longer ttl is shortened and the reply says so. Default 7 days. */
   maxLeaseMs?: number;
   /** Fields per tuple or template. Default 64. */

@@ -6,6 +6,8 @@ import { doesNotExist } from '../../protocol/names.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Connection } from '../connection.js';
 import type { DurableCore } from '../pubsub/durable/durable-core.js';
+import type { RetainedMessages } from '../pubsub/retained-messages.js';
+import { assertPattern } from '../../protocol/topics.js';
 import type { SpaceCore } from '../space/space-core.js';
 import type { RateSampler } from './rates.js';
 import { LindenError } from '../../protocol/errors.js';
@@ -21,6 +23,8 @@ import { findSpace, listConnections, listQueues, listSpaces, listSubscriptions, 
 
 export interface AdminSources {
   readonly durable: DurableCore;
+  /** Retained last values, for /api/retained (this node's: cluster mode keeps none). */
+  readonly retained?: RetainedMessages;
   readonly spaces: SpaceCore;
   readonly connections: ReadonlySet<Connection>;
   readonly metrics: Registry;
@@ -74,6 +78,17 @@ export function adminHandler(src: AdminSources): (req: IncomingMessage, res: Ser
       const s = findSpace(src.spaces, name);
       if (!s) return notFound(res, doesNotExist('space', name));
       json(res, 200, spaceDetail(src.rates, s, peek));
+    },
+    '/api/retained': (req, res, name) => {
+      if (name !== undefined) return notFound(res, `no route ${req.url}`);
+      const pattern = new URL(req.url ?? '/', 'http://localhost').searchParams.get('pattern') ?? '>';
+      try {
+        assertPattern(pattern);
+      } catch (err) {
+        return json(res, 400, { error: 'BAD_REQUEST', message: (err as Error).message });
+      }
+      const retained = src.retained?.list(pattern) ?? [];
+      json(res, 200, { pattern, topics: src.retained?.count ?? 0, bytes: src.retained?.totalBytes ?? 0, retained });
     },
     '/api/subscriptions': async (req, res, name) => {
       if (name !== undefined) return notFound(res, `no route ${req.url}`);

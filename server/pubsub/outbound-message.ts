@@ -10,13 +10,19 @@ export interface DeliveryExtras {
   reply?: boolean;
   /** Delivery count of a durable delivery. */
   dc?: number;
+  /** A retained message sent ahead of live ones (issue 17); live deliveries never set it. */
+  retained?: boolean;
 }
+
+/** The extras of every retained delivery: one object, not one per delivery. */
+export const RETAINED_DELIVERY: DeliveryExtras = Object.freeze({ retained: true });
 
 const SID_KEY = bytes(0xa3, 0x73, 0x69, 0x64);
 const TAG_KEY = bytes(0xa3, 0x74, 0x61, 0x67);
 const ACK_KEY = bytes(0xa3, 0x61, 0x63, 0x6b);
 const REPLY_KEY = bytes(0xa5, 0x72, 0x65, 0x70, 0x6c, 0x79);
 const DC_KEY = bytes(0xa2, 0x64, 0x63);
+const RETAINED_KEY = bytes(0xa8, 0x72, 0x65, 0x74, 0x61, 0x69, 0x6e, 0x65, 0x64);
 const TRUE = 0xc3;
 const ACK_VALUE = { delivery: packStr('delivery'), processing: packStr('processing') };
 const T_MSG = bytes(0xa1, 0x74, 0xa3, 0x6d, 0x73, 0x67); // "t": "msg"
@@ -26,7 +32,7 @@ const DATA_KEY = bytes(0xa4, 0x64, 0x61, 0x74, 0x61);
 const HDR_KEY = bytes(0xa3, 0x68, 0x64, 0x72);
 const FRAME_HEADER = 5;
 const TAIL_ENTRIES = 4; // t, topic, mid, data (and hdr when the publisher gave headers)
-const MAX_HEAD = 1 + 4 + 5 + 4 + 5 + 4 + 11 + 7 + 3 + 5; // map, sid, tag, ack, reply, dc
+const MAX_HEAD = 1 + 4 + 5 + 4 + 5 + 4 + 11 + 7 + 3 + 5 + 10; // map, sid, tag, ack, reply, dc, retained
 
 /**
  * A published message, encoded once per codec however many receivers it has. A delivery is
@@ -76,7 +82,8 @@ export class OutboundMessage {
       w.uint(sid);
       return;
     }
-    const entries = this.tailEntries() + 1 + (extras.tag !== undefined ? 1 : 0) + (extras.ack ? 1 : 0) + (extras.reply ? 1 : 0) + (extras.dc !== undefined ? 1 : 0);
+    const entries = this.tailEntries() + 1 + (extras.tag !== undefined ? 1 : 0) + (extras.ack ? 1 : 0) + (extras.reply ? 1 : 0)
+      + (extras.dc !== undefined ? 1 : 0) + (extras.retained ? 1 : 0);
     w.byte(0x80 | entries);
     w.raw(SID_KEY);
     w.uint(sid);
@@ -84,6 +91,7 @@ export class OutboundMessage {
     if (extras.ack) { w.raw(ACK_KEY); w.raw(ACK_VALUE[extras.ack]); }
     if (extras.reply) { w.raw(REPLY_KEY); w.byte(TRUE); }
     if (extras.dc !== undefined) { w.raw(DC_KEY); w.uint(extras.dc); }
+    if (extras.retained) { w.raw(RETAINED_KEY); w.byte(TRUE); }
   }
 
   private buildMsgpackTail(): Uint8Array {
@@ -158,6 +166,7 @@ export class OutboundMessage {
     if (extras?.ack) head += ',"ack":"' + extras.ack + '"';
     if (extras?.reply) head += ',"reply":true';
     if (extras?.dc !== undefined) head += ',"dc":' + extras.dc;
+    if (extras?.retained) head += ',"retained":true';
     return head + ',' + tail;
   }
 }

@@ -11,7 +11,8 @@ import type { DurableQueue } from './durable/durable-queue.js';
 import type { MessageWatch } from './durable/queue-records.js';
 import type { ClusterLink } from './cluster-link.js';
 import { AfterCommit } from '../store/after-commit.js';
-import { OutboundMessage } from './outbound-message.js';
+import { OutboundMessage, RETAINED_DELIVERY } from './outbound-message.js';
+import type { RetainedMessages } from './retained-messages.js';
 import { sendSubmissionReceipt, submissionReceipt } from './submission-receipt.js';
 import { Payload } from './payload.js';
 import { ReceiptTracker } from './receipt-tracker.js';
@@ -47,6 +48,8 @@ export class PubSubCore {
 
   constructor(
     private readonly options: ResolvedOptions, private readonly idPrefix: string, private readonly durable: DurableCore,
+    /** Retained last values (issue 17): kept here on one node; cluster mode refuses them (RETAIN_UNSUPPORTED). */
+    readonly retained: RetainedMessages,
     /** Cluster mode: durable subscriptions and persistent messages live in Redis instead (server/cluster/durable/). */
     private readonly clusterQueues?: ClusterQueues,
   ) {}
@@ -58,6 +61,7 @@ export class PubSubCore {
       throw invalid('sub', 'group', 'cannot be combined with durable: consumers of a durable subscription already compete');
     }
     if (f.durable === undefined && hasQueueSettings(f)) throw invalid('sub', 'ackWait', 'and the other queue settings need durable');
+    if (f.retained === true) this.assertRetainedSub(f);
     if (conn.subs.has(f.sid)) throw new LindenError('DUPLICATE_ID', `subscription id ${f.sid} is already in use`, { sid: f.sid });
     if (conn.subs.size >= this.options.maxSubscriptions) {
       throw new LindenError('TOO_MANY_SUBSCRIPTIONS', `at most ${this.options.maxSubscriptions} subscriptions per connection (maxSubscriptions)`, { limit: 'maxSubscriptions' });
@@ -90,8 +94,37 @@ export class PubSubCore {
       ? { conn, sid: f.sid, pattern: f.pattern }
       : { conn, sid: f.sid, pattern: f.pattern, group: f.group };
     conn.subscribe(f.sid, sub);
+    // The snapshot and the registration in one turn: every publish is either in the snapshot
+    // (it was the last on its topic before this) or reaches the subscription live, never both.
+    if (f.retained === true) this.sendRetained(conn, sub);
     this.router.add(sub);
     return this.cluster?.subscribed(sub);
+  }
+
+  private assertRetainedSub(f: SubFrame): void {
+    if (f.durable !== undefined || f.group !== undefined) {
+      throw invalid('sub', 'retained', 'cannot be combined with durable or group: only a plain subscription gets the retained messages');
+    }
+    if (this.cluster !== undefined || this.clusterQueues !== undefined) throw retainUnsupported();
+  }
+
+  /**
+   * The retained messages the new subscription matches, with `retained: true`, in topic order.
+   * Each topic is checked against the user's permissions on its own: a pattern allowed as a
+   * whole still gets nothing from a concrete topic its user may not subscribe to.
+   */
+  private sendRetained(conn: Connection, sub: Subscription): void {
+    const json = conn.codec.name === 'json';
+    let sent = 0;
+    let dropped = 0;
+    for (const entry of this.retained.matching(sub.pattern)) {
+      if (!conn.permissions.may('subscribe', entry.topic)) continue;
+      // A MessagePack payload that is no JSON value cannot go to a JSON client (as for live ones, protocol.md §3.3).
+      if (json && !entry.payload.convertible()) continue;
+      sent++;
+      if (!conn.deliver(sub.sid, this.retained.messageOf(entry), RETAINED_DELIVERY)) dropped++;
+    }
+    this.count(sent, dropped);
   }
 
   unsubscribe(conn: Connection, f: UnsubFrame): void {
@@ -132,6 +165,7 @@ export class PubSubCore {
     if (f.reply && entries.length === 0 && !this.cluster?.hasInterest(f.topic)) throw new LindenError('NO_RESPONDERS', `no subscriber for request on "${f.topic}"`, { topic: f.topic });
     // Convert before the first delivery, so a payload that cannot be converted fails whole.
     if (route.json && conn.codec.name === 'msgpack') payload.jsonData();
+    if (f.retain === true) this.checkRetain(f, payload);
     const mid = f.mid ?? this.idPrefix + (this.seq++).toString(36);
     const message = new OutboundMessage(f.topic, mid, payload, entries.length, f.hdr, route.topicBytes);
     if (f.mode === 'persistent') {
@@ -143,6 +177,8 @@ export class PubSubCore {
       return;
     }
     this.stats.published++;
+    // A transient retained value lives in memory only; set in the turn it is delivered (see subscribe()).
+    if (f.retain === true) this.retained.keep(f.topic, mid, payload, f.hdr, false);
     if (this.cluster !== undefined && this.cluster.publish(conn, f, ack, message, entries)) return;
     if (ack === 'delivery' || ack === 'processing') {
       this.track(conn, f, ack, message, entries);
@@ -170,20 +206,22 @@ export class PubSubCore {
       else stored.durable.then(() => conn.sendFrame(receipt), (err: unknown) => conn.sendError(err, f.id));
       return;
     }
+    // A repeat (above) does not retain again: a newer value may have replaced it since.
+    const durable = f.retain === true ? bothWritten(stored.durable, this.retained.keep(f.topic, mid, payload, f.hdr, true)) : stored.durable;
     if (tracker) {
-      tracker.after(stored.durable);
+      tracker.after(durable);
       this.track(conn, f, ack as 'delivery' | 'processing', message, entries, tracker);
       return;
     }
     const dropped = this.fanOut(message, entries, ack !== 'none');
     if (ack === 'none') {
-      stored.durable?.catch(() => {}); // logged by the store; nobody waits
+      durable?.catch(() => {}); // logged by the store; nobody waits
       return;
     }
     const receivers = entries.length + stored.queues.length;
     const queues = namesOf(stored.queues);
-    if (!stored.durable) sendSubmissionReceipt(conn, f.id!, mid, receivers, dropped, queues);
-    else this.receiptsAfterCommit.add(stored.durable, { conn, re: f.id!, mid, receivers, dropped, queues });
+    if (!durable) sendSubmissionReceipt(conn, f.id!, mid, receivers, dropped, queues);
+    else this.receiptsAfterCommit.add(durable, { conn, re: f.id!, mid, receivers, dropped, queues });
   }
 
   /**
@@ -235,6 +273,13 @@ export class PubSubCore {
     }
     this.count(entries.length, drops);
     return dropped;
+  }
+
+  /** What a publish with `retain` must pass before anything of it happens (RetainedMessages.check). */
+  private checkRetain(f: PubFrame, payload: Payload): void {
+    if (this.cluster !== undefined || this.clusterQueues !== undefined) throw retainUnsupported();
+    if (f.reply) throw invalidPub('retain', 'cannot be combined with reply: a request is not kept');
+    this.retained.check(f.topic, payload, f.mode === 'persistent');
   }
 
   /** A payload within the connection's maxMessageBytes, as it arrived. */
@@ -315,6 +360,17 @@ export class PubSubCore {
 
 export function refOf(sub: Subscription): ReceiverRef {
   return sub.group === undefined ? { connection: sub.conn.id, sid: sub.sid } : { connection: sub.conn.id, sid: sub.sid, group: sub.group };
+}
+
+function retainUnsupported(): LindenError {
+  return new LindenError('RETAIN_UNSUPPORTED', 'cluster mode (redis) keeps no retained messages yet: publish without retain, subscribe without retained');
+}
+
+/** One promise for two store writes, either of which may be absent. */
+function bothWritten(a: Promise<void> | undefined, b: Promise<void> | undefined): Promise<void> | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Promise.all([a, b]).then(() => undefined);
 }
 
 function invalidPub(field: string, problem: string): LindenError {
