@@ -69,6 +69,14 @@ describe('retained messages', () => {
     }
   });
 
+  test('a large retained message goes out in fragments, still flagged', async () => {
+    const pub = await t.client();
+    const big = new Uint8Array(300_000).fill(7);
+    await pub.publish('big.one', big, { retain: true, ack: 'submission' });
+    const [m] = await take((await t.client()).subscribe<Uint8Array>('big.>', { retained: true }), 1);
+    expect([m!.retained, m!.data.length, m!.data[299_999]]).toEqual([true, 300_000, 7]);
+  });
+
   test('hand-off under a continuous stream: the retained value, then every later one once, in order', async () => {
     const pub = await t.client();
     const N = 6_000;
