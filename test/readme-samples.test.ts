@@ -37,6 +37,7 @@ const PRINTS: Record<string, Array<string | RegExp>> = {
     'Error: card declined',
     'charged 42 on attempt 2',
   ],
+  'Retained messages': ['status.door-1 online true', 'status.door-2 offline true', 'status.door-2 online false'],
   'Tuple spaces': [
     /^\{ id: '[^']+', expiresAt: null, ttl: null, shortened: false \}$/m,
     "[ 'resize', 'cat.png', 2 ]",
