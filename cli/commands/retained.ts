@@ -24,7 +24,7 @@ export function register(program: Command): void {
     .command('clear')
     .description('clear the retained message of a topic: publishes an empty payload with retain (live subscribers get it, as any publish)')
     .argument('<topic>', 'concrete topic')
-    .addOption(new Option('--json', 'print the receipt on stdout'));
+    .addOption(new Option('--json', 'print {"topic", "id"} on stdout'));
   addUrlOption(clear).action(action(clearTopic));
 }
 
@@ -46,7 +46,9 @@ export function retainedTable(rows: readonly RetainedView[]): string {
   ], 'no retained messages');
 }
 
-async function clearTopic(topic: string, flags: BrokerFlags & { json?: boolean }): Promise<void> {
+/** `--url`, `--ca` and `--json` may be parsed by `retained` itself, where `clear` comes after them or they after it: both count. */
+async function clearTopic(topic: string, _flags: unknown, command: Command): Promise<void> {
+  const flags = command.optsWithGlobals<BrokerFlags & { json?: boolean }>();
   assertTopic(topic);
   const client = await connectOrFail(flags, { reconnect: false });
   try {
