@@ -221,6 +221,16 @@ describe('retained messages', () => {
     const some = await httpJson(`${base}/api/retained?pattern=api.*`) as { retained: Array<{ topic: string }> };
     expect(some.retained.map((r) => r.topic)).toEqual(['api.a']);
     await expect(httpJson(`${base}/api/retained?pattern=a..b`)).rejects.toThrow(/400/);
+    const metrics = await new Promise<string>((resolve, reject) => {
+      get(`${base}/metrics`, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve(body));
+      }).on('error', reject);
+    });
+    expect(metrics).toMatch(/^linden_retained_topics 2$/m);
+    expect(metrics).toMatch(/^linden_retained_bytes \d+$/m);
   });
 });
 

@@ -117,7 +117,14 @@ export class RetainedMessages {
       return this.write([{ key: [...RETAINED_PREFIX, entry.topic], value: record }], () => this.restore(topic, entry, old));
     }
     // A transient value replaces a stored one: the stored one must not come back at the next start.
-    if (old?.persistent) this.write([{ key: [...RETAINED_PREFIX, topic] }], () => undefined)?.catch(() => undefined);
+    // Nobody waits for that delete, and its failure is logged, not the publish's.
+    if (old?.persistent) {
+      try {
+        this.write([{ key: [...RETAINED_PREFIX, topic] }], () => undefined)?.catch(() => undefined);
+      } catch (err) {
+        this.log.error({ err }, 'store delete of a replaced retained message failed');
+      }
+    }
     return undefined;
   }
 
