@@ -212,7 +212,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     auth,
     metricsAuth: opts.metricsAuth,
     maxArity: opts.maxArity,
-    cluster: clusterQueues && cluster ? { queues: clusterQueues, nodes: cluster.summaries } : undefined,
+    cluster: clusterQueues && cluster ? { queues: clusterQueues, nodes: cluster.summaries, retained: cluster.retained } : undefined,
   });
   const https: HttpsServer | undefined = identity ? createHttpsServer({ cert: identity.cert, key: identity.key }, handler) : undefined;
   const http: Server = https ?? createServer(handler);

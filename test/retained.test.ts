@@ -2,7 +2,7 @@
  * Retained last values (issue 17): `publish(..., { retain: true })` keeps the last message of a
  * topic, and a subscription with `{ retained: true }` gets them first (msg.retained), then live
  * ones with no gap and no repeat between the two; an empty payload clears; limits; restarts
- * (SIGKILL in retained-crash.test.ts); permissions; cluster mode refuses it.
+ * (SIGKILL in retained-crash.test.ts); permissions. Cluster mode: cluster-retained.test.ts.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { get } from 'node:http';
@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import type { Client, Message, Subscription } from '../client-sdk/index.js';
 import { connect } from '../client-sdk/index.js';
 import { startBroker, type Broker, type BrokerOptions } from '../server/index.js';
-import { RedisServer } from './helpers/redis-server.js';
 import { take, testBroker, until } from './helpers/setup.js';
 
 const t = testBroker();
@@ -260,26 +259,6 @@ describe('retained messages and permissions', () => {
     expect(shown(await upTo(sub, 'marker'))).toEqual([
       ['status.public.a', 'status.public.a', true], ['status.public.c', 'status.public.c', true], ['status.public.z', 'marker', false],
     ]);
-  });
-});
-
-describe('retained messages in cluster mode', () => {
-  let redis: RedisServer;
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-  });
-  afterAll(async () => {
-    await redis.destroy();
-  });
-
-  test('are refused with RETAIN_UNSUPPORTED, both ways', async () => {
-    await t.start({ redis: redis.url });
-    const c = await t.client();
-    await expect(c.publish('cl.a', 1, { retain: true, ack: 'submission' })).rejects.toMatchObject({ code: 'RETAIN_UNSUPPORTED' });
-    await expect(c.publish('cl.a', 1, { retain: true, mode: 'persistent', ack: 'submission' })).rejects.toMatchObject({ code: 'RETAIN_UNSUPPORTED' });
-    await expect(c.subscribe('cl.>', { retained: true }).ready).rejects.toMatchObject({ code: 'RETAIN_UNSUPPORTED' });
-    // Without retain, business as usual.
-    expect((await c.publish('cl.a', 1, { ack: 'submission' })).stage).toBe('submission');
   });
 });
 

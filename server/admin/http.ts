@@ -6,7 +6,7 @@ import { doesNotExist } from '../../protocol/names.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Connection } from '../connection.js';
 import type { DurableCore } from '../pubsub/durable/durable-core.js';
-import type { RetainedMessages } from '../pubsub/retained-messages.js';
+import type { RetainedMessages, RetainedView } from '../pubsub/retained-messages.js';
 import { assertPattern } from '../../protocol/topics.js';
 import type { SpaceCore } from '../space/space-core.js';
 import type { RateSampler } from './rates.js';
@@ -43,7 +43,11 @@ export interface AdminSources {
   /** Fields per tuple at most (option `maxArity`): a cluster-mode space peek reads every arity's index up to it. */
   readonly maxArity: number;
   /** Cluster mode: /api/queues and /api/spaces answer from Redis, and /api/connections and /api/subscriptions list every node's (protocol.md §17.7). */
-  readonly cluster?: { readonly queues: ClusterQueues; readonly nodes: NodeSummaries };
+  readonly cluster?: {
+    readonly queues: ClusterQueues; readonly nodes: NodeSummaries;
+    /** Retained messages in Redis (/api/retained). */
+    readonly retained?: { list(pattern: string): Promise<{ topics: number; bytes: number; retained: RetainedView[] }> };
+  };
 }
 
 type Route = (req: IncomingMessage, res: ServerResponse, name: string | undefined) => Promise<void> | void;
@@ -79,7 +83,7 @@ export function adminHandler(src: AdminSources): (req: IncomingMessage, res: Ser
       if (!s) return notFound(res, doesNotExist('space', name));
       json(res, 200, spaceDetail(src.rates, s, peek));
     },
-    '/api/retained': (req, res, name) => {
+    '/api/retained': async (req, res, name) => {
       if (name !== undefined) return notFound(res, `no route ${req.url}`);
       const pattern = new URL(req.url ?? '/', 'http://localhost').searchParams.get('pattern') ?? '>';
       try {
@@ -87,6 +91,8 @@ export function adminHandler(src: AdminSources): (req: IncomingMessage, res: Ser
       } catch (err) {
         return json(res, 400, { error: 'BAD_REQUEST', message: (err as Error).message });
       }
+      const inRedis = src.cluster?.retained;
+      if (inRedis) return orUnavailable(res, async () => ({ pattern, ...await inRedis.list(pattern) }));
       const retained = src.retained?.list(pattern) ?? [];
       json(res, 200, { pattern, topics: src.retained?.count ?? 0, bytes: src.retained?.totalBytes ?? 0, retained });
     },

@@ -45,7 +45,9 @@ export function unsub(ctx: BrokerContext, conn: Connection, f: UnsubFrame): void
 }
 
 export function pub(ctx: BrokerContext, conn: Connection, f: PubFrame): void {
-  ctx.pubsub.publish(conn, f);
+  // A retained publish in cluster mode goes round Redis: what the client sends next waits for it.
+  const held = ctx.pubsub.publish(conn, f);
+  if (held) ctx.holdInbound(conn, held);
 }
 
 export function rcv(ctx: BrokerContext, conn: Connection, f: RcvFrame): void {

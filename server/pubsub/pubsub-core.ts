@@ -9,9 +9,9 @@ import type { ClusterQueues } from '../cluster/durable/cluster-queues.js';
 import type { DurableCore } from './durable/durable-core.js';
 import type { DurableQueue } from './durable/durable-queue.js';
 import type { MessageWatch } from './durable/queue-records.js';
-import type { ClusterLink } from './cluster-link.js';
+import type { ClusterLink, RetainedLink } from './cluster-link.js';
 import { AfterCommit } from '../store/after-commit.js';
-import { OutboundMessage, RETAINED_DELIVERY } from './outbound-message.js';
+import { OutboundMessage } from './outbound-message.js';
 import type { RetainedMessages } from './retained-messages.js';
 import { sendSubmissionReceipt, submissionReceipt } from './submission-receipt.js';
 import { Payload } from './payload.js';
@@ -45,6 +45,8 @@ export class PubSubCore {
   private readonly receiptDeadlines = new LeaseHeap<ReceiptTracker>((tracker) => tracker.timeOut(), undefined, () => performance.now());
   /** The bus to the other nodes of a cluster (server/cluster/); undefined on a broker on its own. */
   cluster: ClusterLink | undefined;
+  /** Cluster mode: retained messages live in Redis instead of `retained` (server/cluster/cluster-retained.ts). */
+  retainedLink: RetainedLink | undefined;
 
   constructor(
     private readonly options: ResolvedOptions, private readonly idPrefix: string, private readonly durable: DurableCore,
@@ -94,37 +96,33 @@ export class PubSubCore {
       ? { conn, sid: f.sid, pattern: f.pattern }
       : { conn, sid: f.sid, pattern: f.pattern, group: f.group };
     conn.subscribe(f.sid, sub);
+    if (f.retained === true && this.retainedLink) return this.subscribeRetainedClustered(this.retainedLink, conn, sub);
     // The snapshot and the registration in one turn: every publish is either in the snapshot
     // (it was the last on its topic before this) or reaches the subscription live, never both.
-    if (f.retained === true) this.sendRetained(conn, sub);
+    if (f.retained === true) this.count(...this.retained.deliverTo(conn, sub));
     this.router.add(sub);
     return this.cluster?.subscribed(sub);
+  }
+
+  /** Cluster mode: the `ok` waits for the other nodes' knowing of it and for the snapshot from Redis, delivered. */
+  private subscribeRetainedClustered(link: RetainedLink, conn: Connection, sub: Subscription): Promise<void> {
+    this.router.add(sub);
+    const interest = this.cluster?.subscribed(sub);
+    const snapshot = link.snapshot(conn, sub).catch((err: unknown) => {
+      if (conn.subs.get(sub.sid) === sub) {
+        conn.subs.delete(sub.sid);
+        this.removeRoute(sub);
+      }
+      throw err;
+    });
+    return interest ? Promise.all([interest, snapshot]).then(() => undefined) : snapshot;
   }
 
   private assertRetainedSub(f: SubFrame): void {
     if (f.durable !== undefined || f.group !== undefined) {
       throw invalid('sub', 'retained', 'cannot be combined with durable or group: only a plain subscription gets the retained messages');
     }
-    if (this.cluster !== undefined || this.clusterQueues !== undefined) throw retainUnsupported();
-  }
-
-  /**
-   * The retained messages the new subscription matches, with `retained: true`, in topic order.
-   * Each topic is checked against the user's permissions on its own: a pattern allowed as a
-   * whole still gets nothing from a concrete topic its user may not subscribe to.
-   */
-  private sendRetained(conn: Connection, sub: Subscription): void {
-    const json = conn.codec.name === 'json';
-    let sent = 0;
-    let dropped = 0;
-    for (const entry of this.retained.matching(sub.pattern)) {
-      if (!conn.permissions.may('subscribe', entry.topic)) continue;
-      // A MessagePack payload that is no JSON value cannot go to a JSON client (as for live ones, protocol.md §3.3).
-      if (json && !entry.payload.convertible()) continue;
-      sent++;
-      if (!conn.deliver(sub.sid, this.retained.messageOf(entry), RETAINED_DELIVERY)) dropped++;
-    }
-    this.count(sent, dropped);
+    if ((this.cluster !== undefined || this.clusterQueues !== undefined) && this.retainedLink === undefined) throw retainUnsupported('');
   }
 
   unsubscribe(conn: Connection, f: UnsubFrame): void {
@@ -148,7 +146,8 @@ export class PubSubCore {
     conn.subs.clear();
   }
 
-  publish(conn: Connection, f: PubFrame): void {
+  /** Returns a promise only for a retained publish in cluster mode: the publisher's next messages wait for it (their order). */
+  publish(conn: Connection, f: PubFrame): Promise<void> | undefined {
     // The route cache only ever holds topics that passed validation.
     let route = this.router.cached(f.topic);
     if (!route) {
@@ -165,8 +164,12 @@ export class PubSubCore {
     if (f.reply && entries.length === 0 && !this.cluster?.hasInterest(f.topic)) throw new LindenError('NO_RESPONDERS', `no subscriber for request on "${f.topic}"`, { topic: f.topic });
     // Convert before the first delivery, so a payload that cannot be converted fails whole.
     if (route.json && conn.codec.name === 'msgpack') payload.jsonData();
-    if (f.retain === true) this.checkRetain(f, payload);
+    if (f.retain === true) this.checkRetain(f, ack, payload);
     const mid = f.mid ?? this.idPrefix + (this.seq++).toString(36);
+    if (f.retain === true && this.retainedLink) {
+      this.stats.published++;
+      return this.retainedLink.publish(conn, f, ack, mid, payload);
+    }
     const message = new OutboundMessage(f.topic, mid, payload, entries.length, f.hdr, route.topicBytes);
     if (f.mode === 'persistent') {
       if (this.clusterQueues) this.publishClustered(this.clusterQueues, conn, f, ack, mid, payload, message, entries);
@@ -174,19 +177,19 @@ export class PubSubCore {
       // Counted once accepted: a publish refused on the way (QUEUE_FULL) was not published.
       this.stats.published++;
       this.stats.persistent++;
-      return;
+      return undefined;
     }
     this.stats.published++;
     // A transient retained value lives in memory only; set in the turn it is delivered (see subscribe()).
     if (f.retain === true) this.retained.keep(f.topic, mid, payload, f.hdr, false);
-    if (this.cluster !== undefined && this.cluster.publish(conn, f, ack, message, entries)) return;
+    if (this.cluster !== undefined && this.cluster.publish(conn, f, ack, message, entries)) return undefined;
     if (ack === 'delivery' || ack === 'processing') {
       this.track(conn, f, ack, message, entries);
-      return;
+      return undefined;
     }
     const dropped = this.fanOut(message, entries, ack === 'submission');
-    if (ack !== 'submission') return;
-    sendSubmissionReceipt(conn, f.id!, mid, entries.length, dropped);
+    if (ack === 'submission') sendSubmissionReceipt(conn, f.id!, mid, entries.length, dropped);
+    return undefined;
   }
 
   /**
@@ -276,9 +279,15 @@ export class PubSubCore {
   }
 
   /** What a publish with `retain` must pass before anything of it happens (RetainedMessages.check). */
-  private checkRetain(f: PubFrame, payload: Payload): void {
-    if (this.cluster !== undefined || this.clusterQueues !== undefined) throw retainUnsupported();
+  private checkRetain(f: PubFrame, ack: AckLevel, payload: Payload): void {
     if (f.reply) throw invalidPub('retain', 'cannot be combined with reply: a request is not kept');
+    if (this.retainedLink) {
+      // Limits are the cluster's, checked by Redis (cluster-retained.ts).
+      if (f.mode === 'persistent') throw retainUnsupported(': a retained publish is transient there (Redis keeps it)');
+      if (ack === 'delivery' || ack === 'processing') throw retainUnsupported(': a retained publish waits for submission at most');
+      return;
+    }
+    if (this.cluster !== undefined || this.clusterQueues !== undefined) throw retainUnsupported('');
     this.retained.check(f.topic, payload, f.mode === 'persistent');
   }
 
@@ -362,8 +371,8 @@ export function refOf(sub: Subscription): ReceiverRef {
   return sub.group === undefined ? { connection: sub.conn.id, sid: sub.sid } : { connection: sub.conn.id, sid: sub.sid, group: sub.group };
 }
 
-function retainUnsupported(): LindenError {
-  return new LindenError('RETAIN_UNSUPPORTED', 'cluster mode (redis) keeps no retained messages yet: publish without retain, subscribe without retained');
+function retainUnsupported(why: string): LindenError {
+  return new LindenError('RETAIN_UNSUPPORTED', `not in cluster mode (redis)${why}`);
 }
 
 /** One promise for two store writes, either of which may be absent. */

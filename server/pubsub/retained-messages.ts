@@ -4,7 +4,9 @@ import { LindenError } from '../../protocol/errors.js';
 import type { Headers } from '../../protocol/headers.js';
 import { asStoreFull, StoreRoom } from '../store/store-room.js';
 import type { Key, Store, StoreWrite } from '../store/store.js';
-import { OutboundMessage } from './outbound-message.js';
+import type { Connection } from '../connection.js';
+import { OutboundMessage, RETAINED_DELIVERY } from './outbound-message.js';
+import type { Subscription } from './subscription.js';
 import { Payload } from './payload.js';
 import { TopicTrie } from './topic-trie.js';
 
@@ -132,6 +134,26 @@ export class RetainedMessages {
   matching(pattern: string): RetainedEntry[] {
     const topics = this.topics.matchPattern(pattern).sort(byCodeUnits);
     return topics.map((t) => this.byTopic.get(t)!);
+  }
+
+  /**
+   * Delivers to a new subscription the retained messages it matches, with `retained: true`, in
+   * topic order; returns how many were sent and dropped. Each topic is checked against the
+   * user's permissions on its own: a pattern allowed as a whole still gets nothing from a
+   * concrete topic its user may not subscribe to.
+   */
+  deliverTo(conn: Connection, sub: Subscription): [sent: number, dropped: number] {
+    const json = conn.codec.name === 'json';
+    let sent = 0;
+    let dropped = 0;
+    for (const entry of this.matching(sub.pattern)) {
+      if (!conn.permissions.may('subscribe', entry.topic)) continue;
+      // A MessagePack payload that is no JSON value cannot go to a JSON client (as for live ones, protocol.md §3.3).
+      if (json && !entry.payload.convertible()) continue;
+      sent++;
+      if (!conn.deliver(sub.sid, this.messageOf(entry), RETAINED_DELIVERY)) dropped++;
+    }
+    return [sent, dropped];
   }
 
   /** `entry`'s `msg`, made once. */
