@@ -39,7 +39,7 @@ export const ERROR_CODES = {
   PERMISSION_DENIED: { origin: 'broker', message: 'the connection\'s user may not do this operation on this subject; the connection stays open' },
   DRAINING: { origin: 'broker', message: 'the broker is draining before it stops: it takes no new publishes or tuples; send them to another broker' },
   RETAINED_FULL: { origin: 'broker', message: 'a publish with `retain` would take the broker past maxRetainedTopics or maxRetainedBytes; the message was neither retained nor delivered' },
-  RETAIN_UNSUPPORTED: { origin: 'broker', message: 'cluster mode (`redis`) keeps no retained messages yet: a `pub` with `retain` or a `sub` with `retained` is refused' },
+  RETAIN_UNSUPPORTED: { origin: 'broker', message: 'cluster mode (`redis`): a `pub` with `retain` must be transient and wait for `submission` at most' },
   // Raised by the client SDK (or by startBroker) without a frame from the broker.
   TIMEOUT: { origin: 'client', message: 'the operation did not complete within its timeout' },
   DISCONNECTED: { origin: 'client', message: 'the connection was lost before the operation completed' },

@@ -13,6 +13,7 @@ import type { ClusterLink, RetainedLink } from './cluster-link.js';
 import { AfterCommit } from '../store/after-commit.js';
 import { OutboundMessage } from './outbound-message.js';
 import type { RetainedMessages } from './retained-messages.js';
+import { bothWritten, checkRetainPub, checkRetainedSub } from './retain-rules.js';
 import { sendSubmissionReceipt, submissionReceipt } from './submission-receipt.js';
 import { Payload } from './payload.js';
 import { ReceiptTracker } from './receipt-tracker.js';
@@ -63,7 +64,7 @@ export class PubSubCore {
       throw invalid('sub', 'group', 'cannot be combined with durable: consumers of a durable subscription already compete');
     }
     if (f.durable === undefined && hasQueueSettings(f)) throw invalid('sub', 'ackWait', 'and the other queue settings need durable');
-    if (f.retained === true) this.assertRetainedSub(f);
+    if (f.retained === true) checkRetainedSub(f);
     if (conn.subs.has(f.sid)) throw new LindenError('DUPLICATE_ID', `subscription id ${f.sid} is already in use`, { sid: f.sid });
     if (conn.subs.size >= this.options.maxSubscriptions) {
       throw new LindenError('TOO_MANY_SUBSCRIPTIONS', `at most ${this.options.maxSubscriptions} subscriptions per connection (maxSubscriptions)`, { limit: 'maxSubscriptions' });
@@ -118,13 +119,6 @@ export class PubSubCore {
     return interest ? Promise.all([interest, snapshot]).then(() => undefined) : snapshot;
   }
 
-  private assertRetainedSub(f: SubFrame): void {
-    if (f.durable !== undefined || f.group !== undefined) {
-      throw invalid('sub', 'retained', 'cannot be combined with durable or group: only a plain subscription gets the retained messages');
-    }
-    if ((this.cluster !== undefined || this.clusterQueues !== undefined) && this.retainedLink === undefined) throw retainUnsupported('');
-  }
-
   unsubscribe(conn: Connection, f: UnsubFrame): void {
     const sub = conn.subs.get(f.sid);
     if (!sub) throw new LindenError('UNKNOWN_ID', `no subscription with id ${f.sid}`, { sid: f.sid });
@@ -164,7 +158,10 @@ export class PubSubCore {
     if (f.reply && entries.length === 0 && !this.cluster?.hasInterest(f.topic)) throw new LindenError('NO_RESPONDERS', `no subscriber for request on "${f.topic}"`, { topic: f.topic });
     // Convert before the first delivery, so a payload that cannot be converted fails whole.
     if (route.json && conn.codec.name === 'msgpack') payload.jsonData();
-    if (f.retain === true) this.checkRetain(f, ack, payload);
+    if (f.retain === true) {
+      checkRetainPub(f, ack, this.retainedLink !== undefined);
+      if (!this.retainedLink) this.retained.check(f.topic, payload, f.mode === 'persistent');
+    }
     const mid = f.mid ?? this.idPrefix + (this.seq++).toString(36);
     if (f.retain === true && this.retainedLink) {
       this.stats.published++;
@@ -278,19 +275,6 @@ export class PubSubCore {
     return dropped;
   }
 
-  /** What a publish with `retain` must pass before anything of it happens (RetainedMessages.check). */
-  private checkRetain(f: PubFrame, ack: AckLevel, payload: Payload): void {
-    if (f.reply) throw invalidPub('retain', 'cannot be combined with reply: a request is not kept');
-    if (this.retainedLink) {
-      // Limits are the cluster's, checked by Redis (cluster-retained.ts).
-      if (f.mode === 'persistent') throw retainUnsupported(': a retained publish is transient there (Redis keeps it)');
-      if (ack === 'delivery' || ack === 'processing') throw retainUnsupported(': a retained publish waits for submission at most');
-      return;
-    }
-    if (this.cluster !== undefined || this.clusterQueues !== undefined) throw retainUnsupported('');
-    this.retained.check(f.topic, payload, f.mode === 'persistent');
-  }
-
   /** A payload within the connection's maxMessageBytes, as it arrived. */
   private payloadOf(conn: Connection, data: unknown): Payload {
     const payload = new Payload(data, conn.codec);
@@ -369,17 +353,6 @@ export class PubSubCore {
 
 export function refOf(sub: Subscription): ReceiverRef {
   return sub.group === undefined ? { connection: sub.conn.id, sid: sub.sid } : { connection: sub.conn.id, sid: sub.sid, group: sub.group };
-}
-
-function retainUnsupported(why: string): LindenError {
-  return new LindenError('RETAIN_UNSUPPORTED', `not in cluster mode (redis)${why}`);
-}
-
-/** One promise for two store writes, either of which may be absent. */
-function bothWritten(a: Promise<void> | undefined, b: Promise<void> | undefined): Promise<void> | undefined {
-  if (a === undefined) return b;
-  if (b === undefined) return a;
-  return Promise.all([a, b]).then(() => undefined);
 }
 
 function invalidPub(field: string, problem: string): LindenError {
