@@ -126,6 +126,11 @@ export class ClusterRetained implements RetainedLink {
 
   /** The node subscribed to the channel (again): what is announced from now on reaches it. */
   listened(): void {
+    // Nothing missed is replayed, and a Redis that restarted empty counts from 1 again: what was
+    // heard before says nothing of what comes now.
+    this.heard = 0;
+    this.floors.clear();
+    this.early.clear();
     this.hearing = true;
     for (const resolve of this.untilHearing.splice(0)) resolve();
   }
