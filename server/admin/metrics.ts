@@ -119,8 +119,11 @@ export function createMetrics(src: MetricSources): Registry {
     set({ mode: 'transient' }, src.pubsub.stats.delivered);
     set({ mode: 'persistent' }, sumQueues('delivered'));
   });
-  gauge('linden_retained_topics', 'Topics holding a retained message (limit maxRetainedTopics)', [], (set) => set({}, src.pubsub.retained.count));
-  gauge('linden_retained_bytes', 'Bytes of all retained messages, payloads plus topics (limit maxRetainedBytes)', [], (set) => set({}, src.pubsub.retained.totalBytes));
+  if (!src.pubsub.cluster) {
+    // In cluster mode they are the cluster's, in Redis: `linden retained` shows them there.
+    gauge('linden_retained_topics', 'Topics holding a retained message (limit maxRetainedTopics); a broker without redis only', [], (set) => set({}, src.pubsub.retained.count));
+    gauge('linden_retained_bytes', 'Bytes of all retained messages, payloads plus topics (limit maxRetainedBytes); a broker without redis only', [], (set) => set({}, src.pubsub.retained.totalBytes));
+  }
   counter('linden_messages_dropped_total', 'Transient deliveries dropped because the receiver was congested', [], (set) => set({}, src.pubsub.stats.dropped));
   counter('linden_slow_consumers_closed_total', 'Connections closed with 4007 SLOW_CONSUMER, by cause: stalled (output over maxPendingBytes, none taken for writeDeadlineMs) or events (tuple-space events past 4 x maxPendingBytes)', ['cause'], (set) => {
     for (const [cause, n] of Object.entries(src.slow.closed)) set({ cause }, n);
