@@ -4,11 +4,12 @@
  * gap and no repeat whichever node publishes; limits are the cluster's; queue groups get a
  * retained publish once; a node started later finds them.
  */
+import { mkdir, rm } from 'node:fs/promises';
 import type { Message, Subscription } from '../client-sdk/index.js';
 import { startBroker } from '../server/index.js';
 import { interestSeen, testCluster } from './helpers/cluster.js';
 import { RedisServer } from './helpers/redis-server.js';
-import { until } from './helpers/setup.js';
+import { take, until } from './helpers/setup.js';
 
 let redis: RedisServer;
 const t = testCluster();
@@ -131,4 +132,28 @@ test('retained messages stay in Redis: a node started after every other stopped 
   await sub.ready;
   await c.publish('keep.end', 'end');
   expect(shown(await upTo(sub, 'end'))).toEqual([['keep.me', { v: 1 }, true], ['keep.end', 'end', false]]);
+});
+
+test('with Redis away a retained publish is refused with STORE_UNAVAILABLE; a Redis back empty starts the sequence again and is heard', async () => {
+  await t.start(redis.url, 2);
+  const [a, b] = await Promise.all([t.client(0), t.client(1)]);
+  const sub = b.subscribe<number>('away.>', { retained: true });
+  await sub.ready;
+  for (let i = 1; i <= 5; i++) await a.publish('away.t', i, { retain: true, ack: 'submission' });
+  expect((await take(sub, 5)).map((m) => m.data)).toEqual([1, 2, 3, 4, 5]);
+
+  await redis.kill();
+  await expect(a.publish('away.t', 6, { retain: true, ack: 'submission' })).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+  // Back with nothing: the sequence starts at 1 again, below what the nodes heard before.
+  await rm(redis.dir, { recursive: true, force: true });
+  await mkdir(redis.dir, { recursive: true });
+  await redis.restart();
+  let stored = false;
+  await until(() => stored, 15_000, async () => {
+    stored = await a.publish('away.t', 7, { retain: true, ack: 'submission' }).then(() => true, () => false);
+  });
+  const [live] = await take(sub, 1);
+  expect([live!.data, live!.retained]).toEqual([7, false]);
+  const later = b.subscribe<number>('away.>', { retained: true });
+  expect((await take(later, 1)).map((m) => [m.data, m.retained])).toEqual([[7, true]]);
 });
