@@ -122,6 +122,7 @@ export function createMetrics(src: MetricSources): Registry {
     set({ mode: 'transient' }, src.pubsub.stats.delivered);
     set({ mode: 'persistent' }, sumQueues('delivered'));
   });
+  counter('linden_messages_streamed_total', 'Large transient messages forwarded fragment by fragment as they arrived, never held whole', [], (set) => set({}, src.pubsub.stats.streamed));
   counter('linden_messages_dropped_total', 'Transient deliveries dropped because the receiver was congested', [], (set) => set({}, src.pubsub.stats.dropped));
   counter('linden_slow_consumers_closed_total', 'Connections closed with 4007 SLOW_CONSUMER, by cause: stalled (output over maxPendingBytes, none taken for writeDeadlineMs) or events (tuple-space events past 4 x maxPendingBytes)', ['cause'], (set) => {
     for (const [cause, n] of Object.entries(src.slow.closed)) set({ cause }, n);

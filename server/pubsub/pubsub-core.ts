@@ -32,8 +32,8 @@ interface StoredReceipt {
 export class PubSubCore {
   readonly router = new Router();
   private seq = 0;
-  /** `published` counts both modes; `persistent` the part of it that was persistent. */
-  readonly stats = { published: 0, persistent: 0, delivered: 0, dropped: 0 };
+  /** `published` counts both modes; `persistent` the part of it that was persistent; `streamed` the large ones forwarded as they arrived. */
+  readonly stats = { published: 0, persistent: 0, delivered: 0, dropped: 0, streamed: 0 };
   /** Subscriptions of all connections: each connection's `subs` counts into it (maxSubscriptionsTotal). */
   readonly subscriptions = new Tally();
   /** Submission receipts of persistent publishes, sent once their write is on disk. */
@@ -177,6 +177,7 @@ export class PubSubCore {
     const mid = f.mid ?? this.idPrefix + (this.seq++).toString(36);
     const message = new OutboundMessage(f.topic, mid, payload, route.entries.length, f.hdr, route.topicBytes);
     this.stats.published++;
+    this.stats.streamed++;
     if (ack === 'delivery' || ack === 'processing') {
       // Receivers ack once they have it all; if it breaks off first, nothing is left to wait for.
       const tracker = new ReceiptTracker(conn, f.id!, mid, ack, false);
