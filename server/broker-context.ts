@@ -11,6 +11,7 @@ import type { NodeSummaries } from './cluster/node-summary.js';
 import type { PubSubCore } from './pubsub/pubsub-core.js';
 import type { SpaceCore } from './space/space-core.js';
 import type { Turns } from './turns.js';
+import type { Wills } from './wills.js';
 
 /** What handlers need from the broker, and nothing more. */
 export interface BrokerContext {
@@ -25,6 +26,8 @@ export interface BrokerContext {
   /** Cluster mode: admin `kick` of a connection on another node, over the bus; resolves with whether it was there. */
   clusterKick: ((node: string, connection: string) => Promise<boolean>) | undefined;
   readonly spaces: SpaceCore;
+  /** Last wills of the connections, and those waiting out their delay (protocol.md §4.8). */
+  readonly wills: Wills;
   readonly validators: Record<CodecName, FrameValidator>;
   readonly version: string;
   /** Logs connections in and knows whether the broker has users (protocol.md §4.7). */

@@ -233,6 +233,18 @@ describe('retained messages', () => {
   });
 });
 
+test('a will with retain becomes the topic\'s retained message when the connection is lost', async () => {
+  const watcher = await t.client();
+  const sensor = await t.client({ reconnect: false, will: { topic: 'presence.s1', data: 'offline', retain: true } });
+  await sensor.publish('presence.s1', 'online', { retain: true, ack: 'submission' });
+  const before = watcher.subscribe('presence.*', { retained: true });
+  expect(shown(await take(before, 1))).toEqual([['presence.s1', 'online', true]]);
+  await watcher.admin({ op: 'kick', connection: sensor.connectionId });
+  expect(shown(await take(before, 1))).toEqual([['presence.s1', 'offline', false]]);
+  const later = (await t.client()).subscribe('presence.*', { retained: true });
+  expect(shown(await take(later, 1))).toEqual([['presence.s1', 'offline', true]]);
+});
+
 describe('retained messages and permissions', () => {
   const AUTH: BrokerOptions['auth'] = {
     users: [

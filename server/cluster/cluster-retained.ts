@@ -87,7 +87,9 @@ export class ClusterRetained implements RetainedLink {
       const reached = await this.ownEvent(seq);
       if (ack === 'submission') sendSubmissionReceipt(conn, f.id!, mid, reached.receivers, reached.dropped);
     } catch (err) {
-      conn.sendError(err, f.id);
+      // A will (server/wills.ts) is published for a connection that is gone: nobody to answer, the log says it.
+      if (typeof conn.sendError === 'function') conn.sendError(err, f.id);
+      else this.log.warn({ err, topic: f.topic.slice(0, 128) }, 'retained publish refused');
     }
   }
 

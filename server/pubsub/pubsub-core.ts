@@ -17,8 +17,9 @@ import { bothWritten, checkRetainPub, checkRetainedSub } from './retain-rules.js
 import { sendSubmissionReceipt, submissionReceipt } from './submission-receipt.js';
 import { Payload } from './payload.js';
 import { ReceiptTracker } from './receipt-tracker.js';
-import { Router } from './router.js';
+import { Router, type Route } from './router.js';
 import { isGroup, type RouteEntry, type Subscription } from './subscription.js';
+import { afterForwarding, forwardsAsItArrives } from './arriving-publish.js';
 
 interface StoredReceipt {
   conn: Connection;
@@ -33,8 +34,8 @@ interface StoredReceipt {
 export class PubSubCore {
   readonly router = new Router();
   private seq = 0;
-  /** `published` counts both modes; `persistent` the part of it that was persistent. */
-  readonly stats = { published: 0, persistent: 0, delivered: 0, dropped: 0 };
+  /** `published` counts both modes; `persistent` the part of it that was persistent; `streamed` the large ones forwarded as they arrived. */
+  readonly stats = { published: 0, persistent: 0, delivered: 0, dropped: 0, streamed: 0 };
   /** Subscriptions of all connections: each connection's `subs` counts into it (maxSubscriptionsTotal). */
   readonly subscriptions = new Tally();
   /** Submission receipts of persistent publishes, sent once their write is on disk. */
@@ -154,6 +155,10 @@ export class PubSubCore {
     if (f.reply && f.mode === 'persistent') throw invalidPub('mode', 'must be transient for a request');
     if (f.ttl !== undefined && f.mode !== 'persistent') throw invalidPub('ttl', 'is for persistent messages: a transient one is delivered now or never');
     const payload = this.payloadOf(conn, f.data);
+    if (payload.stream) {
+      this.publishArriving(conn, f, ack, payload, route);
+      return;
+    }
     const { entries } = route;
     if (f.reply && entries.length === 0 && !this.cluster?.hasInterest(f.topic)) throw new LindenError('NO_RESPONDERS', `no subscriber for request on "${f.topic}"`, { topic: f.topic });
     // Convert before the first delivery, so a payload that cannot be converted fails whole.
@@ -187,6 +192,39 @@ export class PubSubCore {
     const dropped = this.fanOut(message, entries, ack === 'submission');
     if (ack === 'submission') sendSubmissionReceipt(conn, f.id!, mid, entries.length, dropped);
     return undefined;
+  }
+
+  /**
+   * A large `pub` at its first fragment (server/pubsub/arriving-publish.ts): forwarded as it
+   * arrives where nothing needs it whole, otherwise published once its last fragment came.
+   */
+  private publishArriving(conn: Connection, f: PubFrame, ack: AckLevel, payload: Payload, route: Route): void {
+    const stream = payload.stream!;
+    if (!forwardsAsItArrives(f, route, stream.length, this.cluster !== undefined)) {
+      stream.collect((data) => {
+        try {
+          this.publish(conn, { ...f, data });
+        } catch (err) {
+          conn.sendError(err, f.id);
+        }
+      });
+      return;
+    }
+    const mid = f.mid ?? this.idPrefix + (this.seq++).toString(36);
+    const message = new OutboundMessage(f.topic, mid, payload, route.entries.length, f.hdr, route.topicBytes);
+    this.stats.published++;
+    this.stats.streamed++;
+    if (ack === 'delivery' || ack === 'processing') {
+      // Receivers ack once they have it all; if it breaks off first, nothing is left to wait for.
+      const tracker = new ReceiptTracker(conn, f.id!, mid, ack, false);
+      this.track(conn, f, ack, message, route.entries, tracker);
+      afterForwarding(stream, conn, this.options.writeDeadlineMs, undefined);
+      stream.onEnd((err) => err && tracker.cancel());
+      return;
+    }
+    const dropped = this.fanOut(message, route.entries, ack === 'submission');
+    const receipt = ack === 'submission' ? () => sendSubmissionReceipt(conn, f.id!, mid, route.entries.length, dropped) : undefined;
+    afterForwarding(stream, conn, this.options.writeDeadlineMs, receipt);
   }
 
   /**
