@@ -38,6 +38,7 @@ import { PubSubCore } from './pubsub/pubsub-core.js';
 import { ClusterQueues } from './cluster/durable/cluster-queues.js';
 import { openRedis, parseRedisTarget } from './cluster/redis-target.js';
 import { SpaceCore } from './space/space-core.js';
+import { Scheduler } from './scheduled/scheduler.js';
 import { Turns } from './turns.js';
 import { defaultMaxStoreBytes } from './store/store-room.js';
 import { LmdbStore } from './store/lmdb-store.js';
@@ -116,9 +117,14 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   if (opts.maxStoreBytes === undefined && opts.dataDir) opts.maxStoreBytes = await defaultMaxStoreBytes(store, opts.dataDir);
   const spaces = new SpaceCore(opts, store, log.child({ component: 'spaces' }));
   const durable = new DurableCore(opts, store, log.child({ component: 'queues' }));
+  // Due schedules go to the cores through ctx, which exists before the scheduler's clock starts.
+  const scheduled = new Scheduler(opts, store, log.child({ component: 'scheduled' }), instance + '-', {
+    publish: (conn, f) => ctx.pubsub.publish(conn, f),
+    out: (conn, f) => ctx.spaces.out(conn, f),
+  });
   let recovered;
   try {
-    recovered = { spaces: await spaces.recover(), queues: await durable.recover() };
+    recovered = { spaces: await spaces.recover(), queues: await durable.recover(), scheduled: await scheduled.recover() };
   } catch (err) {
     // Closing releases the data folder's lock, so this process may open the folder again.
     spaces.stop();
@@ -141,6 +147,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     clusterNodes: undefined,
     clusterKick: undefined,
     spaces,
+    scheduled,
     validators: { msgpack: new FrameValidator('msgpack'), json: new FrameValidator('json') },
     version: LINDEN_VERSION,
     auth,
@@ -168,6 +175,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     draining: undefined,
   };
   seams.census?.attach(ctx);
+  scheduled.start();
   // Cluster mode (DESIGN.md §5): the pub/sub core gets a bus to the other nodes; the node id is this start's.
   const cluster: ClusterNode | undefined = redisTarget && clusterQueues
     ? joinCluster(redisTarget, clusterQueues.redis, instance, ctx.pubsub, spaces, opts, log.child({ component: 'cluster' }), clusterQueues)
@@ -308,6 +316,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     caps.release(conn.remoteAddress);
     ctx.pubsub.detach(conn);
     ctx.spaces.detach(conn);
+    scheduled.detach(conn);
     conn.dispose();
   }
 
@@ -332,6 +341,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
       refusals.stop();
       slow.stop();
       rates.stop();
+      scheduled.stop();
       spaces.stop();
       durable.stop();
       void (cluster?.stop() ?? Promise.resolve()).then(() => clusterQueues?.stop()).finally(() => store.close().finally(() => reject(err)));
@@ -364,6 +374,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
       handshakes.stop(); // the connections still in their handshake are closed next (refusals run on: unref'd, and they end sockets)
       slow.stop();
       rates.stop();
+      scheduled.stop(); // nothing more falls due: the store closes next
     },
   };
   let stopping: Promise<void> | undefined;

@@ -1,0 +1,35 @@
+import { LindenError } from '../../protocol/errors.js';
+import type { OutFrame, PubFrame, UnscheduleFrame } from '../../protocol/frames.js';
+import type { BrokerContext } from '../broker-context.js';
+import type { Connection } from '../connection.js';
+
+/**
+ * Scheduled delivery (protocol.md §9.10): a `pub` or `out` with `delay` or `deliverAt` comes here
+ * instead of its core (handlers/pubsub.ts and handlers/space.ts test the two fields), and
+ * `unschedule` cancels one. dispatch authorized the `pub`/`out` as it does any; who may cancel
+ * is known only once the schedule is found, so Scheduler.cancel() checks it (the scheduler's
+ * user, or a right to publish on its topic or write to its space).
+ */
+export function schedulePub(ctx: BrokerContext, conn: Connection, f: PubFrame): void {
+  refuseInCluster(ctx, f.t);
+  ctx.scheduled.publish(conn, f);
+}
+
+export function scheduleOut(ctx: BrokerContext, conn: Connection, f: OutFrame): void {
+  refuseInCluster(ctx, f.t);
+  ctx.scheduled.out(conn, f, ctx.spaces.isPersistent(f.space));
+}
+
+export function unschedule(ctx: BrokerContext, conn: Connection, f: UnscheduleFrame): void {
+  ctx.scheduled.cancel(conn, f);
+}
+
+/**
+ * Cluster mode keeps persistent messages in Redis; a schedule held by one node would be lost
+ * with it, so scheduling is refused there until schedules live in Redis too.
+ */
+function refuseInCluster(ctx: BrokerContext, t: 'pub' | 'out'): void {
+  if (ctx.clusterQueues) {
+    throw new LindenError('SCHEDULE_UNSUPPORTED', `a "${t}" with delay or deliverAt: scheduled delivery is not available in cluster mode (redis) yet; nothing was published`, { t });
+  }
+}
