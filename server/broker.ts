@@ -206,6 +206,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     web,
     durable,
     spaces,
+    scheduled,
     connections,
     rates,
     metrics: createMetrics({

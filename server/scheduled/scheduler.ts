@@ -153,7 +153,7 @@ export class Scheduler {
     });
   }
 
-  /** `unschedule`: whoever scheduled it, or anyone allowed to publish on its topic (write to its space), may cancel it. */
+  /** `unschedule`: whoever scheduled it, an admin, or anyone allowed to publish on its topic (write to its space), may cancel it. */
   cancel(conn: Connection, f: UnscheduleFrame): void {
     const s = this.entries.get(f.sched);
     if (!s || !mayCancel(conn, s.record)) {
@@ -177,13 +177,14 @@ export class Scheduler {
     return (this.drop(s) ?? Promise.resolve()).then(() => true);
   }
 
-  /** The schedules, soonest first, at most `limit`. */
+  /** The schedules, soonest first, at most `limit` (a view for operators, not a hot path). */
   list(limit = 1_000): ScheduledView[] {
-    const sorted = [...this.entries.values()].sort((a, b) => a.record.due - b.record.due).slice(0, limit);
-    return sorted.map(({ record: r, persistent }) => ({
-      id: r.id, kind: r.what.kind, target: r.what.kind === 'pub' ? r.what.topic : r.what.space,
-      due: new Date(r.due).toISOString(), mode: persistent ? 'persistent' : 'transient', bytes: r.bytes, createdAt: new Date(r.createdAt).toISOString(),
-    }));
+    return [...this.entries.values()].sort((a, b) => a.record.due - b.record.due).slice(0, limit).map(viewOf);
+  }
+
+  find(id: string): ScheduledView | undefined {
+    const s = this.entries.get(id);
+    return s && viewOf(s);
   }
 
   /** The publisher left: a later receipt has nobody to go to. */
@@ -262,8 +263,15 @@ function dueTime(f: PubFrame | OutFrame, now: number): number {
   return f.delay !== undefined ? now + f.delay : Math.max(now, f.deliverAt!);
 }
 
+function viewOf({ record: r, persistent }: Scheduled): ScheduledView {
+  return {
+    id: r.id, kind: r.what.kind, target: r.what.kind === 'pub' ? r.what.topic : r.what.space,
+    due: new Date(r.due).toISOString(), mode: persistent ? 'persistent' : 'transient', bytes: r.bytes, createdAt: new Date(r.createdAt).toISOString(),
+  };
+}
+
 function mayCancel(conn: Connection, r: ScheduledRecord): boolean {
-  if (r.user !== undefined && conn.user === r.user) return true;
+  if ((r.user !== undefined && conn.user === r.user) || conn.permissions.admin) return true;
   return r.what.kind === 'pub' ? conn.permissions.may('publish', r.what.topic) : conn.permissions.may('space.write', r.what.space);
 }
 
