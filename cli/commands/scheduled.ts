@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { ScheduledView } from '../../server/scheduled/scheduled-records.js';
-import { action, addUrlOption, connectOrFail, EXIT, finish, printJsonLines, type BrokerFlags } from '../common.js';
+import { action, connectOrFail, EXIT, finish, printJsonLines, type BrokerFlags } from '../common.js';
 import { addInspectOptions, fetchApi, type InspectFlags } from './inspect-api.js';
 import { bytes, table } from './inspect-format.js';
 
@@ -17,11 +17,12 @@ export function register(program: Command): void {
     .command('scheduled')
     .description('list scheduled publishes and outs (delay, deliverAt) not yet due: id, topic or space, due time, mode, bytes');
   addInspectOptions(command).action(action(list));
-  const cancel = command
+  // Its --url and credentials are those of `scheduled`: commander hands the parent every option it knows.
+  command
     .command('cancel')
     .description('cancel a scheduled publish or out by its id (the receipt id of the publish)')
-    .argument('<id>', 'the schedule id shown by `linden scheduled`');
-  addUrlOption(cancel).action(action(cancelOne));
+    .argument('<id>', 'the schedule id shown by `linden scheduled`')
+    .action(action(cancelOne));
 }
 
 async function list(flags: InspectFlags): Promise<void> {
@@ -42,7 +43,8 @@ export function scheduledTable(rows: readonly ScheduledView[]): string {
   ], 'nothing scheduled');
 }
 
-async function cancelOne(id: string, flags: BrokerFlags): Promise<void> {
+async function cancelOne(id: string, _options: unknown, cancel: Command): Promise<void> {
+  const flags = cancel.parent!.opts<BrokerFlags>();
   const client = await connectOrFail(flags, { reconnect: false, connectTimeoutMs: ANSWER_TIMEOUT_MS });
   try {
     await client.cancelScheduled(id);
