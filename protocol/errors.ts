@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   AUTH_FAILED: { origin: 'broker', message: 'the credentials in `hello` were missing, unknown or wrong; the broker closes the connection' },
   PERMISSION_DENIED: { origin: 'broker', message: 'the connection\'s user may not do this operation on this subject; the connection stays open' },
   SCHEDULE_FULL: { origin: 'broker', message: 'the broker holds maxScheduled scheduled messages and tuples, or maxScheduledBytes of them; nothing was scheduled' },
+  SCHEDULE_TOO_FAR: { origin: 'broker', message: 'the due time of a scheduled publish or out (`delay`, `deliverAt`) is more than the broker\'s maxScheduleDelayMs away; nothing was scheduled' },
   NOT_SCHEDULED: { origin: 'broker', message: '`unschedule` named no pending scheduled message or tuple: unknown, cancelled, or already due and delivered' },
   SCHEDULE_UNSUPPORTED: { origin: 'broker', message: 'cluster mode (`redis`): scheduled delivery (`delay`, `deliverAt`) is not available yet; nothing was published' },
   DRAINING: { origin: 'broker', message: 'the broker is draining before it stops: it takes no new publishes or tuples; send them to another broker' },

@@ -178,7 +178,7 @@ export const OPTION_SPECS = {
     schema: { type: 'integer', minimum: 1, maximum: MAX_SCHEDULE_DELAY_MS },
     default: 30 * 24 * 3600 * 1000,
     defaultText: '30 days',
-    describe: 'longest `delay` of a scheduled publish or out, and farthest `deliverAt` from now (`INVALID_FRAME`); up to one year',
+    describe: 'longest `delay` of a scheduled publish or out, and farthest `deliverAt` from now (`SCHEDULE_TOO_FAR`); up to one year',
   },
   maxLeaseMs: {
     schema: duration,

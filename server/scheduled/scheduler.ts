@@ -118,7 +118,8 @@ export class Scheduler {
     const now = Date.now();
     const due = dueTime(f, now);
     if (due - now > this.options.maxScheduleDelayMs) {
-      throw invalid(f.t, f.delay !== undefined ? 'delay' : 'deliverAt', `is more than maxScheduleDelayMs (${this.options.maxScheduleDelayMs} ms) away`);
+      const field = f.delay !== undefined ? 'delay' : 'deliverAt';
+      throw new LindenError('SCHEDULE_TOO_FAR', `"${f.t}" ${field}: the due time is ${due - now} ms away, more than maxScheduleDelayMs (${this.options.maxScheduleDelayMs} ms); nothing was scheduled`, { field, limit: this.options.maxScheduleDelayMs });
     }
     if (this.entries.size >= this.options.maxScheduled) {
       throw new LindenError('SCHEDULE_FULL', `the broker holds ${this.entries.size} scheduled messages and tuples (maxScheduled)`, { limit: 'maxScheduled' });
