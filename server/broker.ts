@@ -136,6 +136,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   // Cluster mode: one node id, the bus's and the queues', and one command connection they share.
   const clusterQueues = redisTarget && new ClusterQueues(instance, redisTarget, openRedis(redisTarget, `linden:${instance}`), opts, log.child({ component: 'cluster-queues' }));
   await clusterQueues?.start();
+  if (clusterQueues) scheduled.useCluster(clusterQueues.redis);
   const rates = new RateSampler(durable, spaces); // admin views (issue #6)
 
   const ctx: BrokerContext = {

@@ -78,9 +78,9 @@ export function adminHandler(src: AdminSources): (req: IncomingMessage, res: Ser
       if (!s) return notFound(res, doesNotExist('space', name));
       json(res, 200, spaceDetail(src.rates, s, peek));
     },
-    '/api/scheduled': (req, res, name) => {
-      if (name === undefined) return json(res, 200, src.scheduled.list());
-      const one = src.scheduled.find(name);
+    '/api/scheduled': async (req, res, name) => {
+      if (name === undefined) return orUnavailable(res, () => src.scheduled.list());
+      const one = await src.scheduled.find(name);
       if (!one) return notFound(res, `nothing scheduled with id "${name.slice(0, 64)}" (unknown, cancelled, or already delivered)`);
       json(res, 200, one);
     },

@@ -1,4 +1,3 @@
-import { LindenError } from '../../protocol/errors.js';
 import type { OutFrame, PubFrame, UnscheduleFrame } from '../../protocol/frames.js';
 import type { BrokerContext } from '../broker-context.js';
 import type { Connection } from '../connection.js';
@@ -11,25 +10,14 @@ import type { Connection } from '../connection.js';
  * user, or a right to publish on its topic or write to its space).
  */
 export function schedulePub(ctx: BrokerContext, conn: Connection, f: PubFrame): void {
-  refuseInCluster(ctx, f.t);
   ctx.scheduled.publish(conn, f);
 }
 
+/** Cluster mode keeps every space in Redis: there an out is scheduled persistently when it says `persistent: true`. */
 export function scheduleOut(ctx: BrokerContext, conn: Connection, f: OutFrame): void {
-  refuseInCluster(ctx, f.t);
-  ctx.scheduled.out(conn, f, ctx.spaces.isPersistent(f.space));
+  ctx.scheduled.out(conn, f, ctx.clusterQueues ? false : ctx.spaces.isPersistent(f.space));
 }
 
 export function unschedule(ctx: BrokerContext, conn: Connection, f: UnscheduleFrame): void {
   ctx.scheduled.cancel(conn, f);
-}
-
-/**
- * Cluster mode keeps persistent messages in Redis; a schedule held by one node would be lost
- * with it, so scheduling is refused there until schedules live in Redis too.
- */
-function refuseInCluster(ctx: BrokerContext, t: 'pub' | 'out'): void {
-  if (ctx.clusterQueues) {
-    throw new LindenError('SCHEDULE_UNSUPPORTED', `a "${t}" with delay or deliverAt: scheduled delivery is not available in cluster mode (redis) yet; nothing was published`, { t });
-  }
 }

@@ -30,6 +30,23 @@ export function ghostConnection(codec: CodecName): Connection {
   return ghost;
 }
 
+/**
+ * A publisher for a due schedule whose routing must be confirmed before it leaves the cluster's
+ * store (cluster-schedules.ts): the frame goes with ack `submission`, and `answered` settles on
+ * the receipt or lease, or on the error. Replies go through sendFrame (outbound "not empty").
+ */
+export function answeringGhost(codec: CodecName): { conn: Connection; answered: Promise<void> } {
+  let conn!: Connection;
+  const answered = new Promise<void>((resolve, reject) => {
+    conn = {
+      id: 'scheduler', codec: CODECS[codec], maxMessageBytes: Infinity, state: 'open', user: undefined, outbound: { isEmpty: false },
+      sendFrame: (f: { t: string; message?: string }) => (f.t === 'err' ? reject(new Error(f.message)) : resolve()),
+      sendError: (err: unknown) => reject(err), track: () => undefined,
+    } as unknown as Connection;
+  });
+  return { conn, answered };
+}
+
 /** The frame a due schedule routes: its own fields, and an answer only for a publisher still waiting. */
 export function dueFrame(r: ScheduledRecord, answer: { re: number; ack: AckLevel; timeout?: number } | undefined): PubFrame | OutFrame {
   const asked = answer ? { id: answer.re, ack: answer.ack, ...(answer.timeout === undefined ? {} : { timeout: answer.timeout }) } : {};

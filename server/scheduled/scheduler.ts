@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { LindenError } from '../../protocol/errors.js';
 import type { AckLevel, LeaseFrame, OutFrame, PubFrame, ReceiptFrame, UnscheduleFrame } from '../../protocol/frames.js';
@@ -9,7 +10,8 @@ import { Payload } from '../pubsub/payload.js';
 import { inboundTuple } from '../space/space-wire.js';
 import { StoreRoom } from '../store/store-room.js';
 import type { Store } from '../store/store.js';
-import { dueFrame, ghostConnection, type ScheduledTarget } from './replay.js';
+import { ClusterSchedules } from './cluster-schedules.js';
+import { answeringGhost, dueFrame, ghostConnection, type ScheduledTarget } from './replay.js';
 import {
   SCHEDULED_PREFIX, deleteScheduled, putScheduled, type ScheduledOut, type ScheduledPub, type ScheduledRecord, type ScheduledView,
 } from './scheduled-records.js';
@@ -44,6 +46,8 @@ export class Scheduler {
   private bytes = 0;
   private seq = 0;
   private stopped = false;
+  /** Cluster mode: persistent schedules live in Redis instead of the store. */
+  private remote: ClusterSchedules | undefined;
   readonly stats = { scheduled: 0, delivered: 0, cancelled: 0 };
 
   constructor(
@@ -63,6 +67,11 @@ export class Scheduler {
       this.admit({ record, persistent: true, lease: undefined, written: undefined, waiting: undefined });
     }
     return this.entries.size;
+  }
+
+  /** Cluster mode: persistent schedules go to Redis, where any node routes them if their own cannot. */
+  useCluster(redis: Redis): void {
+    this.remote = new ClusterSchedules(redis, this.log, (r) => this.routeConfirmed(r), (id) => this.entries.has(id));
   }
 
   /** Starts the clock: call once the cores are ready to take what falls due. */
@@ -127,13 +136,16 @@ export class Scheduler {
     if (this.bytes + bytes > this.options.maxScheduledBytes) {
       throw new LindenError('SCHEDULE_FULL', `the scheduled messages and tuples hold ${this.bytes} bytes; ${bytes} more would pass maxScheduledBytes (${this.options.maxScheduledBytes})`, { limit: 'maxScheduledBytes' });
     }
-    if (persistent) this.room.check(bytes);
+    if (persistent && !this.remote) this.room.check(bytes);
+    if (persistent && this.remote && (ack === 'delivery' || ack === 'processing')) {
+      throw new LindenError('SCHEDULE_UNSUPPORTED', `cluster mode: a persistent scheduled "${f.t}" answers at submission only (ack "none" or "submission"); nothing was scheduled`, { t: f.t, ack });
+    }
     const record: ScheduledRecord = { id, due, createdAt: now, codec: conn.codec.name, bytes, what };
     if (typeof conn.user === 'string') record.user = conn.user;
     const laterAnswer = ack === 'delivery' || ack === 'processing';
     const waiting = laterAnswer ? { conn, re: f.id!, ack, ...(f.timeout === undefined ? {} : { timeout: f.timeout }) } : undefined;
     const s: Scheduled = { record, persistent, lease: undefined, written: undefined, waiting };
-    s.written = persistent ? this.store.write([putScheduled(record)]) : undefined;
+    s.written = !persistent ? undefined : this.remote ? this.remote.add(record).catch(unavailable) : this.store.write([putScheduled(record)]);
     this.admit(s);
     if (waiting) this.awaited.add(s);
     s.lease = this.stopped ? undefined : this.heap.add(s, due);
@@ -157,10 +169,9 @@ export class Scheduler {
   /** `unschedule`: whoever scheduled it, an admin, or anyone allowed to publish on its topic (write to its space), may cancel it. */
   cancel(conn: Connection, f: UnscheduleFrame): void {
     const s = this.entries.get(f.sched);
-    if (!s || !mayCancel(conn, s.record)) {
-      // The same answer for someone else's: it says nothing of what others scheduled.
-      throw new LindenError('NOT_SCHEDULED', `nothing scheduled with id "${f.sched.slice(0, 64)}" (unknown, cancelled, or already delivered)`, { sched: f.sched.slice(0, 128) });
-    }
+    if (!s && this.remote) return this.cancelRemote(this.remote, conn, f);
+    // The same answer for someone else's: it says nothing of what others scheduled.
+    if (!s || !mayCancel(conn, s.record)) throw notScheduled(f.sched);
     const durable = this.drop(s);
     this.stats.cancelled++;
     if (s.waiting && s.waiting.conn.state !== 'closed') {
@@ -170,22 +181,30 @@ export class Scheduler {
     else durable.then(() => conn.sendFrame({ t: 'ok', re: f.id }), (err: unknown) => conn.sendError(err, f.id));
   }
 
-  /** Cancels by id for an operator (admin API): true when there was one. */
-  cancelById(id: string): Promise<boolean> {
-    const s = this.entries.get(id);
-    if (!s) return Promise.resolve(false);
-    this.stats.cancelled++;
-    return (this.drop(s) ?? Promise.resolve()).then(() => true);
+  /** Cluster mode: a persistent schedule another node took (or this one before a restart), found in Redis. */
+  private cancelRemote(remote: ClusterSchedules, conn: Connection, f: UnscheduleFrame): void {
+    void remote.record(f.sched)
+      .then(async (record) => (record && mayCancel(conn, record) ? remote.cancel(f.sched) : false))
+      .then((cancelled) => {
+        if (!cancelled) throw notScheduled(f.sched);
+        this.stats.cancelled++;
+        conn.sendFrame({ t: 'ok', re: f.id });
+      })
+      .catch((err: unknown) => conn.sendError(asUnavailable(err), f.id));
   }
 
-  /** The schedules, soonest first, at most `limit` (a view for operators, not a hot path). */
-  list(limit = 1_000): ScheduledView[] {
-    return [...this.entries.values()].sort((a, b) => a.record.due - b.record.due).slice(0, limit).map(viewOf);
+  /** The schedules, soonest first, at most `limit` (a view for operators, not a hot path); in cluster mode the persistent ones of every node. */
+  async list(limit = 1_000): Promise<ScheduledView[]> {
+    const local = [...this.entries.values()].filter((s) => !(this.remote && s.persistent)).map(viewOf);
+    const remote = this.remote ? (await this.remote.list(limit).catch((err: unknown) => { throw unavailable(err); })).map((record) => viewOf({ record, persistent: true })) : [];
+    return [...local, ...remote].sort((a, b) => a.due.localeCompare(b.due)).slice(0, limit);
   }
 
-  find(id: string): ScheduledView | undefined {
+  async find(id: string): Promise<ScheduledView | undefined> {
     const s = this.entries.get(id);
-    return s && viewOf(s);
+    if (s) return viewOf(s);
+    const record = await this.remote?.record(id);
+    return record && viewOf({ record, persistent: true });
   }
 
   /** The publisher left: a later receipt has nobody to go to. */
@@ -201,6 +220,7 @@ export class Scheduler {
   stop(): void {
     this.stopped = true;
     this.heap.stop();
+    this.remote?.stop();
   }
 
   private due(s: Scheduled): void {
@@ -211,6 +231,7 @@ export class Scheduler {
       s.written.then(() => this.due(s), () => undefined);
       return;
     }
+    if (s.persistent && this.remote) return this.dueInCluster(this.remote, s);
     const waiting = s.waiting?.conn.state === 'open' ? s.waiting : undefined;
     const conn = waiting?.conn ?? ghostConnection(s.record.codec);
     const frame = dueFrame(s.record, waiting);
@@ -233,6 +254,32 @@ export class Scheduler {
     this.stats.delivered++;
   }
 
+  /**
+   * Cluster mode: a persistent schedule is routed by the node that claims it in Redis, this one
+   * first; should the claim or the routing fail, a sweep of any node routes it later.
+   */
+  private dueInCluster(remote: ClusterSchedules, s: Scheduled): void {
+    this.forget(s);
+    const { id } = s.record;
+    void remote.claim(id)
+      .then(async (won) => {
+        if (!won) return;
+        await this.routeConfirmed(s.record);
+        this.stats.delivered++;
+        await remote.done(id);
+      })
+      .catch((err: unknown) => this.log.warn({ id, err: err instanceof Error ? err.message : String(err) }, 'scheduled delivery not confirmed; a sweep tries again'));
+  }
+
+  /** Routes a record and resolves once the cores confirmed it (the persistent publish stored, the tuple written). */
+  private routeConfirmed(record: ScheduledRecord): Promise<void> {
+    const { conn, answered } = answeringGhost(record.codec);
+    const frame = dueFrame(record, { re: 0, ack: 'submission' });
+    if (frame.t === 'pub') this.target.publish(conn, frame);
+    else this.target.out(conn, frame);
+    return answered;
+  }
+
   private admit(s: Scheduled): void {
     this.entries.set(s.record.id, s);
     this.bytes += s.record.bytes;
@@ -241,7 +288,14 @@ export class Scheduler {
   /** Takes a schedule out of memory and, when persistent, out of the store. */
   private drop(s: Scheduled): Promise<void> | undefined {
     this.forget(s);
-    return s.persistent ? this.store.write([deleteScheduled(s.record.id)]) : undefined;
+    if (!s.persistent) return undefined;
+    if (!this.remote) return this.store.write([deleteScheduled(s.record.id)]);
+    const id = s.record.id;
+    return this.remote.cancel(id).then((cancelled) => {
+      if (!cancelled) throw notScheduled(id);
+    }, (err: unknown) => {
+      throw unavailable(err);
+    });
   }
 
   private forget(s: Scheduled): void {
@@ -264,7 +318,21 @@ function dueTime(f: PubFrame | OutFrame, now: number): number {
   return f.delay !== undefined ? now + f.delay : Math.max(now, f.deliverAt!);
 }
 
-function viewOf({ record: r, persistent }: Scheduled): ScheduledView {
+function notScheduled(id: string): LindenError {
+  return new LindenError('NOT_SCHEDULED', `nothing scheduled with id "${id.slice(0, 64)}" (unknown, cancelled, or already delivered)`, { sched: id.slice(0, 128) });
+}
+
+/** A Redis failure as the typed error of cluster mode; a LindenError as it is. */
+function asUnavailable(err: unknown): LindenError {
+  if (err instanceof LindenError) return err;
+  return new LindenError('STORE_UNAVAILABLE', `cluster mode: Redis did not answer for the schedule (${String(err).slice(0, 120)})`);
+}
+
+function unavailable(err: unknown): never {
+  throw asUnavailable(err);
+}
+
+function viewOf({ record: r, persistent }: Pick<Scheduled, 'record' | 'persistent'>): ScheduledView {
   return {
     id: r.id, kind: r.what.kind, target: r.what.kind === 'pub' ? r.what.topic : r.what.space,
     due: new Date(r.due).toISOString(), mode: persistent ? 'persistent' : 'transient', bytes: r.bytes, createdAt: new Date(r.createdAt).toISOString(),
