@@ -4,6 +4,8 @@
  * ones beside them; it is killed while some are delivered and others still wait, and restarted
  * on the same folder. Every persistent message whose submission receipt arrived is delivered
  * (none lost), none arrives before its due time (none early), and no transient one survives.
+ * In cluster mode the same with two `linden serve --redis` processes: the node that took the
+ * schedules is killed, and the other routes them.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +13,7 @@ import { join } from 'node:path';
 import { connect, type Client, type Message } from '../client-sdk/index.js';
 import { requireBuilt } from './helpers/built.js';
 import { ChildTracker } from './helpers/child-process.js';
+import { RedisServer } from './helpers/redis-server.js';
 import { CLI_MAIN, serveProcess } from './helpers/serve-process.js';
 import { until } from './helpers/setup.js';
 
@@ -98,4 +101,35 @@ test('persistent scheduled messages survive a SIGKILL: none lost, none early; tr
   const early = arrivals.filter((a) => due.has(a.id) && a.at < due.get(a.id)!);
   expect({ lost, early }).toEqual({ lost: [], early: [] });
   expect(arrivals.every((a) => due.has(a.id))).toBe(true);
+}, 60_000);
+
+test('cluster mode: the schedules of a SIGKILLed node are routed by the other, none lost, none early', async () => {
+  const redis = await RedisServer.start();
+  try {
+    const args = ['--memory', '--redis', redis.url, '--log-level', 'warn'];
+    const [a, b] = await Promise.all([serveProcess(children, args), serveProcess(children, args)]);
+    const pub = await connect(a.url, { reconnect: false });
+    clients.push(pub);
+    await pub.createQueue('sched', 'sched.>');
+    const due = new Map<string, number>();
+    const start = Date.now();
+    await Promise.all(Array.from({ length: 50 }, (_, i) => pub.publish('sched.p', i, { mode: 'persistent', deliverAt: start + 500 + i * 20, ack: 'submission' })
+      .then((r) => due.set(r.id, r.due!))));
+    a.child.child.kill('SIGKILL');
+    await a.child.exited;
+    const arrivals: Arrival[] = [];
+    const consumer = await connect(b.url, { reconnect: false });
+    clients.push(consumer);
+    consume(consumer, arrivals);
+    await until(() => new Set(arrivals.map((x) => x.id)).size >= due.size, 20_000);
+    const ids = new Set(arrivals.map((x) => x.id));
+    expect({
+      lost: [...due.keys()].filter((id) => !ids.has(id)),
+      early: arrivals.filter((x) => x.at < due.get(x.id)!),
+    }).toEqual({ lost: [], early: [] });
+  } finally {
+    for (const c of clients.splice(0)) await c.close();
+    await children.killAll();
+    await redis.destroy();
+  }
 }, 60_000);
