@@ -211,7 +211,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     connections,
     rates,
     metrics: createMetrics({
-      pubsub: ctx.pubsub, durable, spaces, connections, commits, auth, slow, caps,
+      pubsub: ctx.pubsub, durable, spaces, scheduled, connections, commits, auth, slow, caps,
       cluster: clusterQueues && cluster ? { queues: clusterQueues, nodes: cluster.summaries } : undefined,
     }),
     store: { kind: opts.dataDir ? 'lmdb' : 'memory', durable: store.durable },

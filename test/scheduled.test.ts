@@ -124,8 +124,12 @@ describe('publish with delay or deliverAt', () => {
     expect((await take(s, 1))[0]!.topic).toBe('far.b');
     const list = await (await fetch(`${t.broker.url.replace('ws', 'http')}/api/scheduled`)).json() as Array<{ id: string; due: string; mode: string }>;
     expect(list).toEqual([expect.objectContaining({ id: receipt.id, kind: 'pub', target: 'far.a', mode: 'transient', due: new Date(receipt.due!).toISOString() })]);
+    const metrics = await (await fetch(`${t.broker.url.replace('ws', 'http')}/metrics`)).text();
+    expect(metrics).toMatch(/^linden_scheduled 1$/m);
+    expect(metrics).toMatch(/^linden_scheduled_total\{event="delivered"\} 1$/m);
     await c.cancelScheduled(receipt.id);
     expect(await (await fetch(`${t.broker.url.replace('ws', 'http')}/api/scheduled`)).json()).toEqual([]);
+    expect(await (await fetch(`${t.broker.url.replace('ws', 'http')}/metrics`)).text()).toMatch(/^linden_scheduled 0$/m);
   });
 });
 
