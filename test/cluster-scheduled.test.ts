@@ -71,6 +71,10 @@ test('any node cancels a persistent schedule; a transient one stays with its nod
   expect((await take(sub, 1))[0]!.id).toBe(transient.id);
 
   await expect(pa.publish('c.z', 3, { mode: 'persistent', delay: 100, ack: 'delivery' })).rejects.toMatchObject({ code: 'SCHEDULE_UNSUPPORTED' });
+  // A publisher's mid is one schedule cluster-wide.
+  await pa.publish('c.d', 4, { mode: 'persistent', delay: 60_000, mid: 'once', ack: 'submission' });
+  await expect(pb.publish('c.d', 4, { mode: 'persistent', delay: 60_000, mid: 'once', ack: 'submission' })).rejects.toMatchObject({ code: 'DUPLICATE_ID' });
+  await pb.cancelScheduled('once');
 });
 
 test('a scheduled out to a persistent space enters it when due, taken on another node', async () => {

@@ -35,6 +35,11 @@ if not s or tonumber(s) > tonumber(ARGV[2]) then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 return 1`);
+/** ARGV: id, due, record. 0 when a schedule of that id exists (a publisher's mid used twice). */
+const ADD = new LuaScript(`
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[3]) == 0 then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+return 1`);
 /** ARGV: id. 1 when it was still waiting (not claimed): then it is gone. */
 const CANCEL = new LuaScript(`
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then redis.call('HDEL', KEYS[2], ARGV[1]) return 1 end
@@ -56,11 +61,9 @@ export class ClusterSchedules {
     this.timer.unref();
   }
 
-  add(record: ScheduledRecord): Promise<void> {
-    return this.redis.multi()
-      .hset(RECORDS_KEY, record.id, packr.pack(record))
-      .zadd(DUE_KEY, record.due, record.id)
-      .exec().then(failedIn);
+  /** Stores a schedule; false when one of that id is already there. */
+  async add(record: ScheduledRecord): Promise<boolean> {
+    return (await ADD.run(this.redis, [DUE_KEY, RECORDS_KEY], [record.id, record.due, packr.pack(record)])) === 1;
   }
 
   /** Claims entry `id` for this node; true when it won it. */

@@ -145,7 +145,7 @@ export class Scheduler {
     const laterAnswer = ack === 'delivery' || ack === 'processing';
     const waiting = laterAnswer ? { conn, re: f.id!, ack, ...(f.timeout === undefined ? {} : { timeout: f.timeout }) } : undefined;
     const s: Scheduled = { record, persistent, lease: undefined, written: undefined, waiting };
-    s.written = !persistent ? undefined : this.remote ? this.remote.add(record).catch(unavailable) : this.store.write([putScheduled(record)]);
+    s.written = !persistent ? undefined : this.remote ? this.remote.add(record).then(added, unavailable) : this.store.write([putScheduled(record)]);
     this.admit(s);
     if (waiting) this.awaited.add(s);
     s.lease = this.stopped ? undefined : this.heap.add(s, due);
@@ -316,6 +316,11 @@ function dueTime(f: PubFrame | OutFrame, now: number): number {
   if (f.delay !== undefined && f.deliverAt !== undefined) throw invalid(f.t, 'deliverAt', 'cannot go with delay: give one of them');
   // A deliverAt in the past is due now: late, never early.
   return f.delay !== undefined ? now + f.delay : Math.max(now, f.deliverAt!);
+}
+
+/** Cluster mode: a publisher's mid already scheduled, by any node. */
+function added(fresh: boolean): void {
+  if (!fresh) throw new LindenError('DUPLICATE_ID', 'a scheduled message with this mid is pending (on some node of the cluster)');
 }
 
 function notScheduled(id: string): LindenError {
