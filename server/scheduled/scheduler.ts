@@ -196,7 +196,7 @@ export class Scheduler {
   /** The schedules, soonest first, at most `limit` (a view for operators, not a hot path); in cluster mode the persistent ones of every node. */
   async list(limit = 1_000): Promise<ScheduledView[]> {
     const local = [...this.entries.values()].filter((s) => !(this.remote && s.persistent)).map(viewOf);
-    const remote = this.remote ? (await this.remote.list(limit).catch((err: unknown) => { throw unavailable(err); })).map((record) => viewOf({ record, persistent: true })) : [];
+    const remote = this.remote ? (await this.remote.list(limit).catch(unavailable)).map((record) => viewOf({ record, persistent: true })) : [];
     return [...local, ...remote].sort((a, b) => a.due.localeCompare(b.due)).slice(0, limit);
   }
 
