@@ -91,6 +91,36 @@ describe('publish with delay or deliverAt', () => {
     expect(Date.now() - start).toBeGreaterThanOrEqual(200 + 300 + 150);
   });
 
+  test('5,000 scheduled messages cost one heap, not a timer each: all arrive in due order, none early', async () => {
+    const pub = await t.client();
+    const s = (await t.client()).subscribe<number>('many');
+    await s.ready;
+    // Broker and clients share this process: count the timers anything arms while the 5,000 are scheduled.
+    const realSetTimeout = globalThis.setTimeout;
+    let armed = 0;
+    globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+      armed++;
+      return realSetTimeout(...args);
+    }) as typeof setTimeout;
+    const start = Date.now() + 300;
+    const n = 5_000;
+    // Due times in a scrambled order, 0.1 ms apart, 500 ms in all.
+    const dues = Array.from({ length: n }, (_, i) => start + Math.floor(((i * 7_919) % n) / 10));
+    try {
+      await Promise.all(dues.map((at, i) => pub.publish('many', i, { deliverAt: at, ...(i === n - 1 ? { ack: 'submission' as const } : {}) })));
+    } finally {
+      globalThis.setTimeout = realSetTimeout;
+    }
+    // Re-armed only when a new earliest due time comes in: a handful, not 5,000.
+    expect(armed).toBeLessThan(50);
+    const got: Array<{ i: number; at: number }> = [];
+    const it = s[Symbol.asyncIterator]();
+    while (got.length < n) got.push({ i: (await it.next()).value!.data, at: Date.now() });
+    expect(got.filter((g) => g.at < dues[g.i]!)).toEqual([]);
+    const order = got.map((g) => dues[g.i]!);
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+  });
+
   test('refused: delay with deliverAt, a delay or deliverAt past maxScheduleDelayMs, a mid already pending', async () => {
     await t.start({ maxScheduleDelayMs: 1_000 });
     const c = await t.client();
