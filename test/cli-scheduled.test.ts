@@ -52,3 +52,20 @@ test('lists scheduled publishes and outs soonest first, as a table and as JSON l
   expect(again.stderr).toContain('NOT_SCHEDULED');
   expect((await run(['scheduled', '--json'])).stdout.trim().split('\n')).toHaveLength(2);
 });
+
+test('linden pub --delay and --deliver-at schedule a publish and print its receipt with the id and due time', async () => {
+  await t.start();
+  const before = Date.now();
+  const delayed = await run(['pub', 'cli.later', '{"n": 1}', '--delay', '60000', '--persistent']);
+  expect(delayed.code).toBe(0);
+  const receipt = JSON.parse(delayed.stdout) as { id: string; stage: string; receivers: number; due: number };
+  expect(receipt).toMatchObject({ stage: 'submission', receivers: 0 });
+  expect(receipt.due).toBeGreaterThanOrEqual(before + 60_000);
+  const at = await run(['pub', 'cli.later', '2', '--deliver-at', '2099-01-01T00:00:00Z'], t.broker.url);
+  expect(at.code).toBe(1);
+  expect(at.stderr).toContain('SCHEDULE_TOO_FAR');
+  const bad = await run(['pub', 'cli.later', '2', '--deliver-at', 'tomorrow']);
+  expect(bad.code).toBe(2);
+  const rows = (await run(['scheduled', '--json'])).stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; mode: string; target: string });
+  expect(rows).toEqual([expect.objectContaining({ id: receipt.id, mode: 'persistent', target: 'cli.later' })]);
+});
