@@ -244,8 +244,12 @@ describe('across a restart on the same data folder', () => {
     dataDir = await mkdtemp(join(tmpdir(), 'linden-scheduled-'));
     const first = await open();
     const pub = await connect(first.url, { reconnect: false });
+    // A JSON publisher: its schedules are stored in its codec's form and delivered in the subscriber's.
+    const jsonPub = await connect(first.url, { reconnect: false, codec: 'json' });
     await pub.createQueue('later', 'later.>');
     const kept = await pub.publish('later.kept', 'kept', { mode: 'persistent', delay: 700, ack: 'submission' });
+    const fromJson = await jsonPub.publish('later.json', { n: [1, 2] }, { mode: 'persistent', delay: 700, ack: 'submission' });
+    await jsonPub.close();
     await pub.publish('later.dropped', 'dropped', { delay: 700, ack: 'submission' });
     await pub.space('jobs', { persistent: true }).out(['run'], { delay: 700 });
     await pub.close();
@@ -254,15 +258,18 @@ describe('across a restart on the same data folder', () => {
 
     const second = await open();
     const list = await (await fetch(`${second.url.replace('ws', 'http')}/api/scheduled`)).json() as Array<{ kind: string; mode: string }>;
-    expect(list.map((r) => `${r.kind} ${r.mode}`).sort()).toEqual(['out persistent', 'pub persistent']);
+    expect(list.map((r) => `${r.kind} ${r.mode}`).sort()).toEqual(['out persistent', 'pub persistent', 'pub persistent']);
     const consumer = await connect(second.url, { reconnect: false });
     extra.push(consumer);
     const q = consumer.subscribe<string>('later.>', { durable: 'later' });
     const it = q[Symbol.asyncIterator]();
-    const { m, at } = await arrival(it);
-    expect(at).toBeGreaterThanOrEqual(kept.due!);
-    expect([m.id, m.data]).toEqual([kept.id, 'kept']);
-    m.ack();
+    const arrived = [await arrival(it), await arrival(it)];
+    const dueOf = new Map([[kept.id, kept.due!], [fromJson.id, fromJson.due!]]);
+    for (const { m, at } of arrived) {
+      expect(at).toBeGreaterThanOrEqual(dueOf.get(m.id)!);
+      m.ack();
+    }
+    expect(arrived.map(({ m }) => [m.id, m.data]).sort()).toEqual([[kept.id, 'kept'], [fromJson.id, { n: [1, 2] }]].sort());
     expect(await consumer.space('jobs').in(['run'], { timeout: 5_000 })).toEqual(['run']);
     expect(await (await fetch(`${second.url.replace('ws', 'http')}/api/scheduled`)).json()).toEqual([]);
   });
