@@ -5,7 +5,7 @@ import type { Limits, MsgFrame } from '../protocol/frames.js';
 import { Connection } from './connection.js';
 import { ConnectionState } from './connection-state.js';
 import type { MessageOwner } from './message.js';
-import { ADMIN_FIELDS, QUEUE_SETTINGS, checkTlsOptions, definedOnly, type AdminRequest, type ConnectOptions, type PublishOptions, type QueueSettings } from './options.js';
+import { ADMIN_FIELDS, QUEUE_SETTINGS, checkTlsOptions, checkWillOptions, definedOnly, type AdminRequest, type ConnectOptions, type PublishOptions, type QueueSettings } from './options.js';
 import { Outbound } from './outbound.js';
 import { PendingCalls } from './pending-calls.js';
 import { ClientPipeline } from './pipeline.js';
@@ -51,6 +51,7 @@ export class Client implements MessageOwner {
     const codec = this.codec = CODECS[options.codec ?? 'msgpack'];
     if (!codec) throw new LindenError('INVALID_OPTIONS', `unknown codec "${options.codec}"; use "msgpack" or "json"`);
     checkTlsOptions(options.tls);
+    checkWillOptions(options.will);
     const conn = this.conn;
     const pipeline = new ClientPipeline(options.interceptors ?? [fragmentation()], {
       side: 'client', codec, get connectionId() { return conn.connectionId; },

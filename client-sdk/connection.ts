@@ -1,6 +1,6 @@
-import { Parts, type Codec } from '../protocol/codec.js';
+import type { Codec } from '../protocol/codec.js';
 import { CLOSE_CODES, LindenError } from '../protocol/errors.js';
-import type { Extensions, WelcomeFrame } from '../protocol/frames.js';
+import type { Extensions, WelcomeFrame, WillFrame } from '../protocol/frames.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
 import { ReconnectPolicy } from './backoff.js';
 import type { ConnectionState } from './connection-state.js';
@@ -15,7 +15,7 @@ import type { StatusFeed } from './status.js';
 import type { ClientSpaces } from './spaces.js';
 import type { ClientSubscriptions } from './subscriptions.js';
 import type { ServerList } from './servers.js';
-import { openSocket, whenDrained } from './transport.js';
+import { openSocket, sendPiece, whenDrained } from './transport.js';
 import { onWake } from './wake-events.js';
 
 /** How long a probe after a wake-up waits for the broker's answer before giving up on the socket. */
@@ -49,6 +49,12 @@ export class Connection implements ConnectionControl {
   private starting = false;
   /** Stops listening to the browser's wake-up events. */
   private stopWakeEvents: () => void = () => {};
+  /**
+   * `hello.will` and `hello.session` (protocol.md §4.8), the same in every hello of this client:
+   * the session id, made once here, is how the broker knows a reconnection is this client back
+   * within its will's delay.
+   */
+  private readonly willFields: { will: WillFrame; session: string } | undefined;
 
   constructor(
     private readonly servers: ServerList,
@@ -57,6 +63,13 @@ export class Connection implements ConnectionControl {
     private readonly parts: ConnectionParts,
   ) {
     this.reconnect = new ReconnectPolicy(options.reconnect, this.servers.size);
+    const w = options.will;
+    if (w) {
+      const will: WillFrame = { topic: w.topic, data: parts.codec.packData(w.data) };
+      if (w.mode === 'persistent') will.mode = 'persistent';
+      if (w.delay) will.delay = w.delay;
+      this.willFields = { will, session: sessionId() };
+    }
     this.inbound = new InboundRouter(conn, parts.codec, parts.pipeline, { ...parts, heartbeat: this.heartbeat, control: this });
   }
 
@@ -119,7 +132,7 @@ export class Connection implements ConnectionControl {
       conn.socket?.close(1000);
     }, this.options.connectTimeoutMs ?? 10_000);
     const chain = parts.pipeline.connected({
-      toSocket: (piece) => { if (conn.live === epoch) conn.socket?.send(piece instanceof Parts ? piece.join() : piece); },
+      toSocket: (piece) => { if (conn.live === epoch && conn.socket) sendPiece(conn.socket, piece); },
       toApp: (message) => this.inbound.onInbound(message, epoch),
       fail: (error) => parts.feed.emit({ type: 'error', error }),
       pendingBytes: () => (conn.socket?.bufferedAmount ?? 0) + parts.outbound.queuedBytes,
@@ -149,6 +162,7 @@ export class Connection implements ConnectionControl {
     if (epoch !== this.conn.epoch) return;
     this.parts.outbound.sendNow({
       t: 'hello', id: 0, v: PROTOCOL_VERSION, ...(this.options.name ? { name: this.options.name } : {}), ...(ext ? { ext } : {}), ...(auth ? { auth } : {}),
+      ...this.willFields,
     });
   }
 
@@ -176,6 +190,8 @@ export class Connection implements ConnectionControl {
   refuseHandshake(err: LindenError): boolean {
     if (!this.handshake) return false;
     this.handshakeFailed(err);
+    // A refused hello (a will the user may not publish) leaves the broker waiting for another: this socket is done.
+    this.conn.socket?.close(1000);
     return true;
   }
 
@@ -246,4 +262,12 @@ export class Connection implements ConnectionControl {
     this.parts.feed.emit({ type: 'closed' });
     this.parts.feed.end();
   }
+}
+
+/** 128 random bits, base64url: a client's `hello.session`, unguessable and never reused. */
+function sessionId(): string {
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
+  let text = '';
+  for (const b of bytes) text += String.fromCharCode(b);
+  return btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }

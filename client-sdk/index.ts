@@ -1,5 +1,5 @@
 export { connect, Client } from './client.js';
-export type { AdminRequest, ConnectOptions, PublishOptions, QueueSettings, TlsOptions } from './options.js';
+export type { AdminRequest, ConnectOptions, PublishOptions, QueueSettings, TlsOptions, WillOptions } from './options.js';
 export type { ReconnectOptions } from './backoff.js';
 export type { Receipt } from './receipt.js';
 export type { StatusEvent } from './status.js';

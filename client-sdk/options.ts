@@ -1,4 +1,5 @@
 import { LindenError } from '../protocol/errors.js';
+import { MAX_DURATION_MS } from '../protocol/limits.js';
 import type { CodecName } from '../protocol/version.js';
 import type { ReconnectOptions } from './backoff.js';
 import type { AdminOp } from '../protocol/frames.js';
@@ -36,7 +37,44 @@ export interface ConnectOptions {
    * TLS themselves and ignore this option: there, trust a private CA in the system or browser.
    */
   tls?: TlsOptions;
+  /**
+   * A last will (README "Last wills", protocol.md §4.8): a message the broker publishes for this
+   * client when its connection ends without `close()` (lost socket, missed heartbeats, kicked,
+   * closed as a slow consumer). The user must be allowed to publish on its topic, or connect()
+   * fails with PERMISSION_DENIED.
+   */
+  will?: WillOptions;
 }
+
+/** A last will. An object, so that later options (such as retain) are fields of it. */
+export interface WillOptions {
+  /** Concrete topic it is published on. */
+  topic: string;
+  /** Payload, encoded as a publish's; it travels in `hello`, so it must fit one frame (maxFrameBytes). */
+  data: unknown;
+  /** As for publish: 'transient' (default) or 'persistent'. */
+  mode?: 'transient' | 'persistent';
+  /**
+   * ms the broker waits before publishing it; if this client reconnects within them (the SDK
+   * does by itself), the will is not published. Default 0: at once.
+   */
+  delay?: number;
+}
+
+/** Checks `will` (TypeScript does not protect JavaScript callers); the broker checks the topic's syntax and rights. */
+export function checkWillOptions(will: unknown): void {
+  if (will === undefined) return;
+  const w = will as Partial<WillOptions> | null;
+  const bad = (why: string): never => { throw new LindenError('INVALID_OPTIONS', `will ${why}`); };
+  if (typeof w !== 'object' || w === null) bad('must be an object { topic, data, mode?, delay? }');
+  for (const key of Object.keys(w!)) if (!WILL_FIELDS.includes(key)) bad(`has an unknown field "${key.slice(0, 32)}"; it takes topic, data, mode and delay`);
+  if (typeof w!.topic !== 'string' || w!.topic.length === 0) bad('.topic must be a non-empty string');
+  if (!('data' in w!)) bad('.data is required');
+  if (w!.mode !== undefined && w!.mode !== 'transient' && w!.mode !== 'persistent') bad('.mode must be "transient" or "persistent"');
+  if (w!.delay !== undefined && (!Number.isInteger(w!.delay) || w!.delay < 0 || w!.delay > MAX_DURATION_MS)) bad(`.delay must be an integer from 0 to ${MAX_DURATION_MS} ms`);
+}
+
+const WILL_FIELDS = ['topic', 'data', 'mode', 'delay'];
 
 export interface TlsOptions {
   /**

@@ -6,7 +6,7 @@ import { assertTopic } from '../protocol/topics.js';
 import { refusedWhileDraining } from '../protocol/draining.js';
 import { packAroundData, Parts, type Codec, type Piece } from '../protocol/codec.js';
 import type { ConnectionState } from './connection-state.js';
-import type { Socket } from './transport.js';
+import { sendPiece, type Socket } from './transport.js';
 import type { PublishOptions } from './options.js';
 import { Outbox } from './outbox.js';
 import type { PendingCalls } from './pending-calls.js';
@@ -232,7 +232,7 @@ export class Outbound {
   private readonly sendLarge = (piece: Piece | Parts): void => {
     const chain = this.conn.chain;
     if (chain) chain.send(piece);
-    else this.flushingTo!.send(piece instanceof Parts ? piece.join() : piece);
+    else sendPiece(this.flushingTo!, piece);
   };
 
   /**
@@ -275,6 +275,15 @@ export class Outbound {
   /** Writes one frame at once, bypassing the outbox and the interceptors (the hello). */
   sendNow(frame: object): void {
     const piece = this.codec.encode(frame);
-    this.conn.socket?.send(this.codec.name === 'msgpack' ? Uint8Array.of(0x91, ...(piece as Uint8Array)) : `[${piece as string}]`);
+    if (this.codec.name !== 'msgpack') {
+      this.conn.socket?.send(`[${piece as string}]`);
+      return;
+    }
+    // Copied behind the array header rather than spread: a hello with a will may be large.
+    const bytes = piece as Uint8Array;
+    const framed = new Uint8Array(bytes.length + 1);
+    framed[0] = 0x91;
+    framed.set(bytes, 1);
+    this.conn.socket?.send(framed);
   }
 }

@@ -1,3 +1,4 @@
+import { Parts } from '../protocol/codec.js';
 import type { TlsOptions } from './options.js';
 
 /**
@@ -53,6 +54,7 @@ export async function openSocket(url: string, protocols: string[], on: SocketEve
   // Certificates are verified: nothing here may set rejectUnauthorized, whatever the options say.
   const ca = tls?.ca === undefined ? {} : { ca: nodeCa(tls.ca) };
   const ws = new NodeWebSocket(url, protocols, { perMessageDeflate: false, maxPayload: 256 * 1024 * 1024, ...ca });
+  SENDS_FRAMES.add(ws);
   ws.on('open', () => on.open());
   ws.on('message', (data: Buffer, isBinary: boolean) => on.message(isBinary ? data : data.toString('utf8'), isBinary));
   ws.on('close', (code: number, reason: Buffer) => on.close(code, reason.toString()));
@@ -66,6 +68,24 @@ export async function openSocket(url: string, protocols: string[], on: SocketEve
     });
   });
   return ws;
+}
+
+/** Sockets that can send one message as several WebSocket frames (`ws`; a browser's WebSocket cannot). */
+const SENDS_FRAMES = new WeakSet<object>();
+
+/**
+ * Sends an encoded message. Parts (a large payload behind its fields, a fragment) leave as one
+ * message in several frames where the socket can, each masked from where it lies: joining them
+ * first copied every byte of a large publish once more (issue 14).
+ */
+export function sendPiece(socket: Socket, piece: Uint8Array | string | Parts): void {
+  if (!(piece instanceof Parts)) socket.send(piece);
+  else if (!SENDS_FRAMES.has(socket)) socket.send(piece.join());
+  else {
+    const ws = socket as unknown as { send(data: Uint8Array, options: { binary: boolean; fin: boolean }): void };
+    const last = piece.parts.length - 1;
+    for (let i = 0; i <= last; i++) ws.send(piece.parts[i]!, { binary: true, fin: i === last });
+  }
 }
 
 function runsInNode(): boolean {

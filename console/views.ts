@@ -9,6 +9,8 @@ export interface SpaceView { name: string; persistent: boolean; tuples: number; 
 export interface ConnectionView {
   id: string; name: string | null; remoteAddress: string; codec: string; user?: string | null; node?: string;
   subscriptions: number; pendingBytes: number; stalledMs: number; messagesIn: number; messagesOut: number; dropped: number;
+  /** Topic of its last will (absent from a broker before wills). */
+  will?: string | null;
 }
 export interface SubscriptionView { pattern: string; group: string | null; durable: string | null; subscribers: number; connections: string[]; node?: string }
 
@@ -50,9 +52,9 @@ export function connectionsTable(connections: ConnectionView[], self: string | u
     h('td', {}, c.id, c.id === self ? ' (this console)' : ''), h('td', {}, c.name ?? ''), h('td', {}, c.remoteAddress),
     h('td', {}, c.user ?? ''), h('td', { class: 'n' }, number(c.subscriptions)), h('td', { class: 'n' }, number(c.messagesIn)),
     h('td', { class: 'n' }, number(c.messagesOut)), h('td', { class: 'n' }, number(c.pendingBytes)),
-    h('td', { class: c.dropped > 0 ? 'n warn' : 'n' }, number(c.dropped)),
+    h('td', { class: c.dropped > 0 ? 'n warn' : 'n' }, number(c.dropped)), h('td', {}, c.will ?? ''),
     h('td', { class: 'actions' }, c.id !== self && button('kick', () => act.kick(c.id), true))));
-  return table(['connection', 'name', 'address', 'user', 'subs', 'in', 'out', 'pending bytes', 'dropped', ''], rows, 'No connections.');
+  return table(['connection', 'name', 'address', 'user', 'subs', 'in', 'out', 'pending bytes', 'dropped', 'will', ''], rows, 'No connections.');
 }
 
 export function subscriptionsTable(subs: SubscriptionView[]): HTMLElement {

@@ -130,12 +130,16 @@ const NO_BYTES = new Uint8Array(0);
  * A MessagePack message whose `data` holds bytes, as Parts: its other fields encoded, then the
  * bytes where they are. Packed into the message, a large payload would be copied once more.
  */
-export function packAroundData(message: { data: Uint8Array }): Parts {
+export function packAroundData(message: { data: Uint8Array | readonly Uint8Array[] }): Parts {
   const { data, ...fields } = message;
   // `data` last, as an empty bin (c4 00): its header is written again for the real length.
   const head = packr.pack(withWideIntegers({ ...fields, data: NO_BYTES })) as Uint8Array;
   const header = new Uint8Array(5);
-  return new Parts([head.subarray(0, head.length - 2), header.subarray(0, writeBinHeader(header, 0, data.length)), data]);
+  if (data instanceof Uint8Array) return new Parts([head.subarray(0, head.length - 2), header.subarray(0, writeBinHeader(header, 0, data.length)), data]);
+  // The payload in several pieces (a slice of a message still arriving, protocol/byte-stream.ts).
+  let length = 0;
+  for (const p of data) length += p.length;
+  return new Parts([head.subarray(0, head.length - 2), header.subarray(0, writeBinHeader(header, 0, length)), ...data]);
 }
 
 /**

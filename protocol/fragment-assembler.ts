@@ -3,6 +3,8 @@ import { LindenError, type ErrorCode } from './errors.js';
 import { MAX_UINT } from './limits.js';
 import { utf8Length } from './frame-writer.js';
 import { ReassemblyBytes } from './reassembly-bytes.js';
+import { ByteStream, StreamedBytes } from './byte-stream.js';
+import { readStreamHead } from './stream-head.js';
 
 export interface AssemblyLimits {
   /** Largest reassembled message, in bytes. */
@@ -17,6 +19,11 @@ export interface AssemblyLimits {
   budget?: ReassemblyBudget;
   /** The peer's address, for the budget's per-address cap; undefined where there is none to tell (the client). */
   address?: string;
+  /**
+   * Whether a `pub` whose payload comes last may be handed on at its first fragment, its payload
+   * a ByteStream that grows as the rest arrive (the broker with no other interceptor; issue 14).
+   */
+  streamsPublishes?: () => boolean;
 }
 
 /** Who a byte cap of reassembly applies to, as FRAGMENT_LIMIT's `details.scope` names it. */
@@ -63,7 +70,7 @@ export class ReassemblyBudget {
 }
 
 /** A `frag` message as it arrived, before its fields are checked. */
-interface FragFields { fid?: unknown; seq?: unknown; n?: unknown; size?: unknown; data?: unknown }
+interface FragFields { fid?: unknown; seq?: unknown; n?: unknown; size?: unknown; data?: unknown; abort?: unknown }
 
 interface Assembly {
   n: number;
@@ -74,6 +81,9 @@ interface Assembly {
   /** MessagePack: the bytes so far (memory follows what arrived, not the `size` announced). */
   bytes: ReassemblyBytes | undefined;
   text: string[] | undefined;
+  /** A `pub` handed on at its first fragment: its payload's bytes go here, from `from` in the message. */
+  stream: ByteStream | undefined;
+  from: number;
   timer: ReturnType<typeof setTimeout>;
 }
 
@@ -119,6 +129,10 @@ export class FragmentAssembler {
       this.fail(new LindenError('INVALID_FRAME', `invalid "frag" message: field "fid" must be an integer from 0 to ${MAX_UINT}`, { t: 'frag', field: 'fid' }));
       return;
     }
+    if (f.abort === true) {
+      this.abandon(fid);
+      return;
+    }
     if (!isUint(seq) || !isUint(n) || n < 1) {
       const field = isUint(seq) ? 'n' : 'seq';
       this.reject(fid, 'INVALID_FRAME', `invalid "frag" message: field "${field}" must be an integer from ${field === 'n' ? 1 : 0} to ${MAX_UINT}`, { t: 'frag', field });
@@ -151,6 +165,7 @@ export class FragmentAssembler {
       return;
     }
     if (!this.append(fid, a, f.data as Uint8Array | string)) return;
+    if (a.next === 0 && a.n > 1) this.streamFrom(a, f.data as Uint8Array | string);
     a.next++;
     if (a.next < a.n) return;
     this.finish(fid, a);
@@ -158,7 +173,10 @@ export class FragmentAssembler {
 
   /** Drops every partial message (the connection is gone). */
   clear(): void {
-    for (const [fid, a] of this.open) this.forget(fid, a);
+    for (const [fid, a] of this.open) {
+      this.forget(fid, a);
+      a.stream?.abort(new LindenError('DISCONNECTED', `message ${fid} was not complete when its connection ended`, { fid }));
+    }
     this.discarded.clear();
   }
 
@@ -191,6 +209,8 @@ export class FragmentAssembler {
       n, size, next: 0, got: 0,
       bytes: this.codec.name === 'msgpack' ? new ReassemblyBytes(size) : undefined,
       text: this.codec.name === 'msgpack' ? undefined : [],
+      stream: undefined,
+      from: 0,
       timer: setTimeout(() => {
         this.reject(fid, 'FRAGMENT_TIMEOUT', `message ${fid} was not complete within ${this.limits.timeoutMs} ms (${a.next} of ${n} fragments)`, { received: a.next, n });
       }, this.limits.timeoutMs),
@@ -212,7 +232,8 @@ export class FragmentAssembler {
       this.reject(fid, 'FRAGMENT_LIMIT', `fragment ${a.next} of message ${fid} would take ${holderOf(over.scope)} over ${over.limit} bytes held in reassembly`, { seq: a.next, held, ...over });
       return false;
     }
-    if (a.bytes) a.bytes.append(data as Uint8Array);
+    if (a.stream) a.stream.append(data as Uint8Array);
+    else if (a.bytes) a.bytes.append(data as Uint8Array);
     else a.text!.push(data as string);
     a.got += length;
     return true;
@@ -238,10 +259,29 @@ export class FragmentAssembler {
     return undefined;
   }
 
+  /**
+   * At the first fragment: a `pub` whose payload comes last goes on now, the payload a stream
+   * fed by the fragments still to come. What the first one held beyond the fields is its start.
+   */
+  private streamFrom(a: Assembly, data: Uint8Array | string): void {
+    if (typeof data === 'string' || !this.limits.streamsPublishes?.()) return;
+    const head = readStreamHead(data, this.codec);
+    if (!head || head.fields.t !== 'pub' || head.dataOffset + head.dataLength !== a.size) return;
+    const stream = new ByteStream(head.dataLength);
+    stream.append(data.subarray(head.dataOffset));
+    a.stream = stream;
+    a.bytes = undefined;
+    this.deliver({ ...head.fields, data: new StreamedBytes(stream) });
+  }
+
   private finish(fid: number, a: Assembly): void {
     this.forget(fid, a);
     if (a.got !== a.size) {
       this.reject(fid, 'FRAGMENT_TOTAL_MISMATCH', `message ${fid} ended with ${a.got} of the ${a.size} bytes announced`, { size: a.size, received: a.got });
+      return;
+    }
+    if (a.stream) {
+      a.stream.finish();
       return;
     }
     let messages: unknown[];
@@ -266,7 +306,17 @@ export class FragmentAssembler {
     if (a) this.forget(fid, a);
     this.discarded.add(fid);
     if (this.discarded.size > REMEMBERED_DISCARDS) this.discarded.delete(this.discarded.values().next().value!);
-    this.fail(new LindenError(code, message, { fid, ...details }));
+    const err = new LindenError(code, message, { fid, ...details });
+    a?.stream?.abort(err);
+    this.fail(err);
+  }
+
+  /** The sender gave the message up (`abort`): dropped without an error, as it asked. */
+  private abandon(fid: number): void {
+    const a = this.open.get(fid);
+    if (!a) return;
+    this.forget(fid, a);
+    a.stream?.abort(new LindenError('FRAGMENT_TOTAL_MISMATCH', `message ${fid} was abandoned by its sender with ${a.got} of ${a.size} bytes sent`, { fid, size: a.size, received: a.got }));
   }
 
   private forget(fid: number, a: Assembly): void {

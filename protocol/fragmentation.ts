@@ -2,6 +2,7 @@ import type { Parts, Piece } from './codec.js';
 import { LindenError } from './errors.js';
 import { FragmentAssembler, ReassemblyBudget } from './fragment-assembler.js';
 import { FragmentSender } from './fragment-sender.js';
+import { StreamedParts } from './byte-stream.js';
 import type { Interceptor, Link, LinkHooks } from './interceptor.js';
 import { MAX_DURATION_MS } from './limits.js';
 
@@ -85,6 +86,7 @@ class FragmentLink implements LinkHooks {
       maxHeldBytes: options.maxReassemblyBytesPerConnection,
       budget: this.budget,
       address: link.remoteAddress,
+      streamsPublishes: () => link.takesStreams === true,
     }, (m) => link.receive(m), (err) => link.fail(err));
   }
 
@@ -107,7 +109,10 @@ class FragmentLink implements LinkHooks {
 
   send(piece: Piece | Parts): void {
     const size = this.size;
-    if (size === 0 || piece.length <= size) this.link.send(piece);
+    // A message still arriving can only leave as fragments, one or many.
+    if (piece instanceof StreamedParts) {
+      if (!this.closed) (this.sender ??= new FragmentSender(this.link, this.options.highWaterBytes ?? 1024 * 1024)).send(piece, size || this.ownSize);
+    } else if (size === 0 || piece.length <= size) this.link.send(piece);
     else if (!this.closed) (this.sender ??= new FragmentSender(this.link, this.options.highWaterBytes ?? 1024 * 1024)).send(piece, size);
   }
 

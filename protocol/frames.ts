@@ -6,8 +6,9 @@ import { HEADERS_SCHEMA, type Headers } from './headers.js';
 import {
   MAX_ARITY, MAX_BATCH_STEPS, MAX_DELIVERIES, MAX_DURATION_MS, MAX_EXTENSION_NAME_LENGTH, MAX_EXTENSIONS, MAX_IN_FLIGHT,
   MAX_MESSAGE_ID_LENGTH, MAX_NAME_LENGTH, MAX_QUEUE_BYTES, MAX_QUEUE_MESSAGES, MAX_READ_LIMIT, MAX_REASON_LENGTH,
-  MAX_JWT_LENGTH, MAX_SECRET_LENGTH, MAX_SCHEDULE_DELAY_MS, MAX_DELIVER_AT, MAX_TAGS_PER_RCV, MAX_TUPLE_ID_LENGTH, MAX_UINT,
+  MAX_JWT_LENGTH, MAX_SECRET_LENGTH, MAX_SESSION_LENGTH, MAX_SCHEDULE_DELAY_MS, MAX_DELIVER_AT, MAX_TAGS_PER_RCV, MAX_TUPLE_ID_LENGTH, MAX_UINT,
 } from './limits.js';
+import { MAX_TOPIC_LENGTH } from './topics.js';
 import { NAME_PATTERN } from './names.js';
 
 export type { Headers } from './headers.js';
@@ -16,17 +17,28 @@ export type AckLevel = (typeof ACK_LEVELS)[number];
 
 /** Placeholder for the payload: MessagePack `bin` (msgpack codec) or any JSON value (JSON codec). */
 export type Payload = unknown;
+export const DELIVERY_MODES = ['transient', 'persistent'] as const;
+export type DeliveryMode = (typeof DELIVERY_MODES)[number];
 
 // ---- client -> broker ----
 /** `ext`: settings of the interceptors a side runs, by name (protocol.md §4), e.g. `{ fragmentation: { size: 65536 } }`. */
 export type Extensions = Record<string, Record<string, unknown>>;
 /** Credentials for a broker with users (protocol.md §4.7): one of the three forms. */
 export type HelloAuth = { user: string; password: string } | { token: string } | { jwt: string };
-export interface HelloFrame { t: 'hello'; id: number; v: number; name?: string; ext?: Extensions; auth?: HelloAuth }
+/**
+ * A last will (protocol.md §4.8): published by the broker, as a `pub` of the client's would be, when
+ * the connection ends without a clean close; with `delay`, only if the same client (`hello.session`)
+ * has not come back by then. An object, so later options (retain) are fields of it.
+ */
+export interface WillFrame { topic: string; data: Payload; mode?: DeliveryMode; delay?: number }
+export interface HelloFrame {
+  t: 'hello'; id: number; v: number; name?: string; ext?: Extensions; auth?: HelloAuth;
+  will?: WillFrame;
+  /** The client's own id, the same in every `hello` of one client: how the broker knows it came back (§4.8). */
+  session?: string;
+}
 export interface PingFrame { t: 'ping'; id: number }
 export interface PongFrame { t: 'pong'; re: number }
-export const DELIVERY_MODES = ['transient', 'persistent'] as const;
-export type DeliveryMode = (typeof DELIVERY_MODES)[number];
 export const OVERFLOW_POLICIES = ['reject', 'drop-oldest'] as const;
 /** Settings of a durable subscription (a queue); absent ones keep their current or default value. */
 export interface QueueSettings {
@@ -97,7 +109,7 @@ export interface AdminFrame { t: 'admin'; id: number; op: AdminOp; name?: string
  * (protocol.md §2.3). The fragmentation interceptor absorbs them before validation; a broker
  * without it answers UNKNOWN_FRAME_TYPE.
  */
-export interface FragFrame { t: 'frag'; fid: number; seq: number; n: number; size?: number; data: Payload }
+export interface FragFrame { t: 'frag'; fid: number; seq: number; n: number; size?: number; data: Payload; abort?: boolean }
 
 export type ClientFrame =
   | FragFrame | HelloFrame | PingFrame | PongFrame | SubFrame | UnsubFrame | PubFrame | RcvFrame | AckFrame | NackFrame
@@ -227,6 +239,15 @@ export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], ob
         minProperties: 1,
         dependencies: { user: ['password'], password: ['user'], token: { maxProperties: 1 }, jwt: { maxProperties: 1 } },
       },
+      // The topic's syntax is checked as a pub's (INVALID_TOPIC), its payload against maxMessageBytes.
+      will: {
+        type: 'object', additionalProperties: false, required: ['topic', 'data'],
+        properties: {
+          topic: { type: 'string', maxLength: MAX_TOPIC_LENGTH }, data: payload, mode: { enum: [...DELIVERY_MODES] },
+          delay: { type: 'integer', minimum: 0, maximum: MAX_DURATION_MS },
+        },
+      },
+      session: { type: 'string', minLength: 1, maxLength: MAX_SESSION_LENGTH },
     }, ['id', 'v']),
     ping: message('ping', { id: uint }, ['id']),
     pong: message('pong', { re: uint }, ['re']),
@@ -279,7 +300,7 @@ export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], ob
         },
       },
     }, ['id', 'space', 'steps']),
-    frag: message('frag', { fid: uint, seq: uint, n: { type: 'integer', minimum: 1, maximum: MAX_UINT }, size: uint, data: {} }, ['fid', 'seq', 'n', 'data']),
+    frag: message('frag', { fid: uint, seq: uint, n: { type: 'integer', minimum: 1, maximum: MAX_UINT }, size: uint, data: {}, abort: { type: 'boolean' } }, ['fid', 'seq', 'n', 'data']),
     settle: message('settle', { id: uint, rid: tupleId, ok: { type: 'boolean' } }, ['id', 'rid', 'ok']),
     // Which of name/connection/peek/scope an op needs or allows is checked by server/handlers/admin.ts.
     admin: message('admin', {

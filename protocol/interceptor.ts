@@ -63,6 +63,12 @@ export interface Link extends InterceptorContext {
   peerExt(name: string): Record<string, unknown> | undefined;
   /** Calls `fn` once the queued outbound bytes have (mostly) left, so a sender can pace itself. */
   whenDrained(fn: () => void): void;
+  /**
+   * True where a message may be handed on before all of it arrived: a `pub` whose `data` is a
+   * StreamedBytes (protocol/byte-stream.ts). Only the broker, and only when this hook is the
+   * one message-level hook and no request-level hook would see the frame.
+   */
+  readonly takesStreams?: boolean;
 }
 
 export interface LinkHooks {

@@ -53,3 +53,6 @@ export const MAX_EXTENSION_NAME_LENGTH = 64;
 export const MAX_SECRET_LENGTH = 1024;
 /** Longest JWT in `hello.auth`: room for a large permissions claim. */
 export const MAX_JWT_LENGTH = 16_384;
+
+/** A client's `hello.session` id (protocol.md §4.8): the SDK's is 22 characters; room for a UUID or more. */
+export const MAX_SESSION_LENGTH = 64;

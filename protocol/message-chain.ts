@@ -13,6 +13,8 @@ export interface ChainEnds extends InterceptorContext {
   peerMaxFrameBytes(): number;
   peerExt(name: string): Record<string, unknown> | undefined;
   whenDrained(fn: () => void): void;
+  /** Whether the application end takes a `pub` whose payload is still arriving (Link.takesStreams). */
+  takesStreams?(): boolean;
 }
 
 /** The message-level hooks of one connection, linked in order (application first, socket last). */
@@ -29,6 +31,10 @@ export class MessageChain {
 
   get isEmpty(): boolean {
     return this.hooks.length === 0;
+  }
+
+  get hookCount(): number {
+    return this.hooks.length;
   }
 
   /** Messages below this size pass no send hook: callers may write them straight to the socket. */
@@ -114,4 +120,5 @@ class ChainLink implements Link {
   fail(err: LindenError): void { this.chain.ends.fail(err); }
   peerExt(name: string): Record<string, unknown> | undefined { return this.chain.ends.peerExt(name); }
   whenDrained(fn: () => void): void { this.chain.ends.whenDrained(fn); }
+  get takesStreams(): boolean { return this.chain.hookCount === 1 && this.chain.ends.takesStreams?.() === true; }
 }

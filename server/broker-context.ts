@@ -12,6 +12,7 @@ import type { PubSubCore } from './pubsub/pubsub-core.js';
 import type { Scheduler } from './scheduled/scheduler.js';
 import type { SpaceCore } from './space/space-core.js';
 import type { Turns } from './turns.js';
+import type { Wills } from './wills.js';
 
 /** What handlers need from the broker, and nothing more. */
 export interface BrokerContext {
@@ -28,6 +29,8 @@ export interface BrokerContext {
   readonly spaces: SpaceCore;
   /** Scheduled publishes and outs (`delay`, `deliverAt`), until they are due. */
   readonly scheduled: Scheduler;
+  /** Last wills of the connections, and those waiting out their delay (protocol.md §4.8). */
+  readonly wills: Wills;
   readonly validators: Record<CodecName, FrameValidator>;
   readonly version: string;
   /** Logs connections in and knows whether the broker has users (protocol.md §4.7). */

@@ -40,6 +40,7 @@ import { openRedis, parseRedisTarget } from './cluster/redis-target.js';
 import { SpaceCore } from './space/space-core.js';
 import { Scheduler } from './scheduled/scheduler.js';
 import { Turns } from './turns.js';
+import { Wills } from './wills.js';
 import { defaultMaxStoreBytes } from './store/store-room.js';
 import { LmdbStore } from './store/lmdb-store.js';
 import { MemoryStore } from './store/memory-store.js';
@@ -149,6 +150,8 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     clusterKick: undefined,
     spaces,
     scheduled,
+    // Through the normal publish path, as a `pub` with ack 'none' of the connection that left it.
+    wills: new Wills((publisher, frame) => ctx.pubsub.publish(publisher as Connection, frame), log.child({ component: 'wills' })),
     validators: { msgpack: new FrameValidator('msgpack'), json: new FrameValidator('json') },
     version: LINDEN_VERSION,
     auth,
@@ -189,6 +192,9 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
       if (target) ctx.closeConnection(target, CLOSE_CODES.KICKED.code, KICK_REASON);
       return target !== undefined;
     };
+    // A client back within its will's delay may come back to another node (protocol.md §4.8).
+    ctx.wills.returnedElsewhere = (key) => cluster.announceReturn(key);
+    cluster.returnedHere = (key) => ctx.wills.returned(key);
   }
 
   const slow = new SlowConsumers(connections, opts.writeDeadlineMs, log, ctx.closeConnection);
@@ -211,7 +217,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     connections,
     rates,
     metrics: createMetrics({
-      pubsub: ctx.pubsub, durable, spaces, scheduled, connections, commits, auth, slow, caps,
+      pubsub: ctx.pubsub, durable, spaces, scheduled, connections, commits, auth, slow, caps, wills: ctx.wills,
       cluster: clusterQueues && cluster ? { queues: clusterQueues, nodes: cluster.summaries } : undefined,
     }),
     store: { kind: opts.dataDir ? 'lmdb' : 'memory', durable: store.durable },
@@ -308,11 +314,14 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     const conn = (this as ConnectedSocket)[CONNECTION];
     handshakes.delete(conn);
     log.debug({ conn: conn.id, code }, 'client disconnected');
+    // Only the client's own close with 1000 is a clean end: its will is dropped (protocol.md §4.8).
+    const clean = code === CLOSE_CODES.NORMAL.code;
     // What it sent before it left is still handled, in its turns; then it is let go.
-    conn.inbox.whenEmpty(() => release(conn));
+    conn.inbox.whenEmpty(() => release(conn, clean));
   }
 
-  function release(conn: Connection): void {
+  /** `clean`: the client closed with 1000; every other end (lost, silent, closed by the broker) publishes its will. */
+  function release(conn: Connection, clean = false): void {
     if (!connections.delete(conn)) return;
     handshakes.delete(conn);
     caps.release(conn.remoteAddress);
@@ -320,6 +329,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     ctx.spaces.detach(conn);
     scheduled.detach(conn);
     conn.dispose();
+    ctx.wills.ended(conn, clean);
   }
 
   // A peer that misses a whole heartbeat interval is gone; terminate frees its resources now.
@@ -340,6 +350,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     http.once('error', (err) => {
       clearInterval(heartbeat);
       handshakes.stop();
+      ctx.wills.stop();
       refusals.stop();
       slow.stop();
       rates.stop();

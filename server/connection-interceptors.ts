@@ -28,6 +28,8 @@ export class ConnectionEnds implements ChainEnds {
   peerMaxFrameBytes(): number { return this.limits.maxFrameBytes; }
   peerExt(name: string): Record<string, unknown> | undefined { return this.conn.peerExt[name]; }
   whenDrained(fn: () => void): void { this.conn.whenDrained(fn); }
+  // A frame no request-level hook sees may reach the publish path with its payload still arriving.
+  takesStreams(): boolean { return this.conn.codec.name === 'msgpack' && this.conn.inbound.isEmpty && this.conn.outbound.isEmpty; }
 }
 
 /** Without request-level hooks (the default), every connection shares one empty RequestHooks. */

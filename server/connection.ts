@@ -19,6 +19,7 @@ import type { ReceiptTracker } from './pubsub/receipt-tracker.js';
 import type { Subscription } from './pubsub/subscription.js';
 import { EVERYTHING, type Permissions } from './auth/permissions.js';
 import { DeliveryTags, NO_TAGS, type TagEntry, type TagOwner } from './delivery-tags.js';
+import type { ConnectionWill } from './wills.js';
 
 export interface ConnectionLimits {
   maxFrameBytes: number;
@@ -46,6 +47,8 @@ export class Connection {
   user: string | null | undefined;
   /** What the connection may do; everything on a broker without users (protocol.md §4.7). */
   permissions: Permissions = EVERYTHING;
+  /** Its last will (`hello.will`, server/wills.ts), published if it ends without a clean close. */
+  will: ConnectionWill | undefined = undefined;
   alive = true;
   /**
    * Deliveries whose publisher waits for this connection's rcv/ack. Like the other maps and
@@ -134,8 +137,9 @@ export class Connection {
   negotiated(ext: Record<string, Record<string, unknown>> | undefined): void {
     this.peerExt = ext ?? NO_EXT;
     this.chainFrom = this.chain ? this.chain.minBytes : Infinity;
-    // A client that cannot take fragments gets messages whole, so they must fit one frame.
-    if (!this.fragments) this.maxMessageBytes = Math.min(this.limits.maxMessageBytes, this.limits.maxFrameBytes - FIELDS_ROOM);
+    // A client that cannot take fragments gets messages whole, so they must fit one frame. Set from
+    // the limits each time: a hello refused for its will may be followed by another (§4.4).
+    this.maxMessageBytes = this.fragments ? this.limits.maxMessageBytes : Math.min(this.limits.maxMessageBytes, this.limits.maxFrameBytes - FIELDS_ROOM);
   }
 
   /** Whether the client reassembles fragments, so messages over one frame can reach it. */
@@ -199,6 +203,11 @@ export class Connection {
   /** A message that goes through the chain (fragments) rather than straight into the frame. */
   private isLarge(message: OutboundMessage): boolean {
     return message.payloadBytes + 1024 >= this.chainFrom;
+  }
+
+  /** Whether a delivery of a payload this size surely reaches the fragmenting hook: the payload alone is over the chain's threshold. */
+  fragmentsPayload(payloadBytes: number): boolean {
+    return payloadBytes >= this.chainFrom;
   }
 
   /** Outbound bytes not yet handed to the kernel: held by interceptors (fragments to come), queued here, buffered by the socket. */
@@ -478,7 +487,7 @@ export class Connection {
 }
 
 /** Reasons a socket is not read from, as bits of Connection.readPauses. */
-const PAUSE = { turn: 1, output: 2 } as const;
+const PAUSE = { turn: 1, output: 2, stream: 4 } as const;
 
 const NO_EXT: Record<string, Record<string, unknown>> = Object.freeze({});
 const NO_TRACKERS: ReadonlySet<ReceiptTracker> = new Set();

@@ -33,6 +33,8 @@ export async function stopBroker(b: BrokerParts, timeoutMs: number, notify: bool
   const { ctx } = b;
   const started = Date.now();
   ctx.draining = started + timeoutMs;
+  // Wills waiting out their delay are published now, before the store is flushed (protocol.md §4.8).
+  ctx.wills.stopping();
   const unlistened = new Promise<void>((resolve) => b.http.close(() => resolve()));
   const settled = inFlight(ctx);
   if (notify) for (const conn of ctx.connections) settled.push(heardBack(ctx, conn));
@@ -45,6 +47,7 @@ export async function stopBroker(b: BrokerParts, timeoutMs: number, notify: bool
   if (notify) ctx.log.info({ elapsedMs: Date.now() - started, receiptsCutShort: cut }, 'broker drained');
   b.stopTimers();
   ctx.spaces.stop();
+  ctx.wills.stop(); // the broker closes the connections left: not their clients' failure, so no will
   const sockets = [...ctx.connections].map((c) => c.ws);
   for (const conn of [...ctx.connections]) ctx.closeConnection(conn, CLOSE_CODES.GOING_AWAY.code, 'broker shutting down');
   // Every close began now, so one timer ends the grace of all (DESIGN.md §5 "Time").

@@ -178,7 +178,7 @@ test('connections: identity, codec, subscriptions and message counts', async () 
   const byName = new Map(body.map((c: { name: string }) => [c.name, c]));
   expect(byName.get('pub')).toEqual({
     id: expect.stringMatching(/^c\d+-/), name: 'pub', remoteAddress: expect.stringMatching(/127\.0\.0\.1/), codec: 'json',
-    subscriptions: 0, pendingBytes: 0, stalledMs: 0, messagesIn: 5, messagesOut: 0, dropped: 0, // hello, 3 pub, ping
+    subscriptions: 0, pendingBytes: 0, stalledMs: 0, messagesIn: 5, messagesOut: 0, dropped: 0, will: null, // hello, 3 pub, ping
   });
   expect(byName.get('sub')).toMatchObject({ name: 'sub', codec: 'msgpack', subscriptions: 2, pendingBytes: 0, messagesOut: 3, messagesIn: 4 });
 });

@@ -46,7 +46,7 @@ afterEach(async () => {
 /** A broker holding two queues (one stalled on maxInFlight), two spaces and named connections. */
 async function populate(): Promise<void> {
   await t.start();
-  const shop = await t.client({ name: 'shop' });
+  const shop = await t.client({ name: 'shop', will: { topic: 'status.shop', data: 'offline' } });
   await shop.createQueue('billing', 'orders.>', { maxInFlight: 1 });
   await shop.createQueue('empty', 'nothing.>');
   for (let n = 0; n < 3; n++) await shop.publish('orders.eu', { n }, { mode: 'persistent', ack: 'submission' });
@@ -138,10 +138,11 @@ test('connections lists the clients by name with codec and counts', async () => 
   const list = await run(['connections']);
   expect(list.code).toBe(0);
   const [header, ...lines] = rows(list.stdout);
-  expect(header).toEqual(['ID', 'NAME', 'ADDRESS', 'CODEC', 'SUBS', 'PENDING', 'STALLED', 'IN', 'OUT', 'DROPPED']);
+  expect(header).toEqual(['ID', 'NAME', 'ADDRESS', 'CODEC', 'SUBS', 'PENDING', 'STALLED', 'IN', 'OUT', 'DROPPED', 'WILL']);
   const byName = new Map(lines.map((r) => [r[1], r]));
-  expect(byName.get('worker')).toEqual([expect.stringMatching(/^c\d+-/), 'worker', '127.0.0.1', 'json', '1', '0 B', '-', expect.any(String), '1', '0']);
+  expect(byName.get('worker')).toEqual([expect.stringMatching(/^c\d+-/), 'worker', '127.0.0.1', 'json', '1', '0 B', '-', expect.any(String), '1', '0', '-']);
   expect(byName.get('shop')?.[3]).toBe('msgpack');
+  expect(byName.get('shop')?.[10]).toBe('status.shop'); // the topic of its last will
   // The CLI's own request is plain HTTP, so it is not a connection.
   const json = jsonLines((await run(['connections', '--json'])).stdout) as Array<{ name: string }>;
   expect(json.map((c) => c.name).sort()).toEqual(['shop', 'worker']);
@@ -150,9 +151,9 @@ test('connections lists the clients by name with codec and counts', async () => 
 test('connections shows how long the output of a stalled connection has been over its budget with nothing taken', () => {
   const stalled = {
     id: 'c7-x', name: null, remoteAddress: '127.0.0.1', codec: 'msgpack', subscriptions: 1,
-    pendingBytes: 9_000_000, stalledMs: 4_200, messagesIn: 2, messagesOut: 5, dropped: 30,
+    pendingBytes: 9_000_000, stalledMs: 4_200, messagesIn: 2, messagesOut: 5, dropped: 30, will: 'status.c7',
   };
-  expect(rows(connectionTable([stalled]))[1]).toEqual(['c7-x', '-', '127.0.0.1', 'msgpack', '1', '8.6 MiB', '4s', '2', '5', '30']);
+  expect(rows(connectionTable([stalled]))[1]).toEqual(['c7-x', '-', '127.0.0.1', 'msgpack', '1', '8.6 MiB', '4s', '2', '5', '30', 'status.c7']);
 });
 
 test('subscriptions lists live subscribers per pattern', async () => {

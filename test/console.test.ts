@@ -37,7 +37,7 @@ async function depthIs(client: Client, name: string, depth: number): Promise<voi
 
 test('the views show the broker\'s queues (stalled and dead letters marked), spaces, connections and subscriptions', async () => {
   await t.start();
-  const app = await t.client({ name: 'shop' });
+  const app = await t.client({ name: 'shop', will: { topic: 'status.shop', data: 'offline' } });
   await app.createQueue('orders', 'orders.>', { maxDeliveries: 1 });
   for (let i = 0; i < 3; i++) await app.publish('orders.eu', { i }, { mode: 'persistent', ack: 'submission' });
   const worker = await t.client({ name: 'worker' });
@@ -57,6 +57,7 @@ test('the views show the broker\'s queues (stalled and dead letters marked), spa
   expect(await page.locator('#queues tr[data-queue="orders.dlq"]').count()).toBe(1);
   expect(await page.locator('#spaces tr[data-space="jobs"] td').nth(2).textContent()).toBe('1');
   expect(await page.locator('#connections').textContent()).toContain('shop');
+  expect(await page.locator(`#connections tr[data-connection="${app.connectionId}"]`).textContent()).toContain('status.shop'); // its last will
   expect(await page.locator('#connections').textContent()).toContain('(this console)');
   expect(await page.locator('#subscriptions').textContent()).toContain('news.*');
   expect(await page.locator('.card.alarm').count()).toBeGreaterThan(0); // dead letters, a stalled queue

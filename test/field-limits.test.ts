@@ -27,6 +27,7 @@ function base(c: RawClient, t: string, field: string): Message {
       if (field === 'auth.jwt') return { t, id: 1, v: 1, auth: { jwt: 'j' } };
       if (field.startsWith('ext.fragmentation')) return { t, id: 1, v: 1, ext: { fragmentation: { size: 65_536 } } };
       if (field.startsWith('ext.*')) return { t, id: 1, v: 1, ext: { x: { a: 1 } } };
+      if (field.startsWith('will.')) return { t, id: 1, v: 1, will: { topic: 'limits.will', data: c.data(1) } };
       return { t, id: 1, v: 1, ext: { x: {} } };
     }
     case 'ping': return { t, id: c.id() };

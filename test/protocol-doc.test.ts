@@ -262,6 +262,9 @@ describe('protocol.md', () => {
           out.size = Buffer.byteLength(out.data as string);
         } else if (key === 'size' && isFrag) {
           continue;
+        } else if (key === 'will') {
+          // hello.will carries a payload as pub does: its `data` is a bin too.
+          out[key] = asJson(value, where);
         } else if (key === 'data') {
           if (!(value instanceof Uint8Array)) throw new Error(`${where}: MessagePack "data" must be bin`);
           out[key] = toJsonValue(unpackr.unpack(value));

@@ -50,6 +50,7 @@ const PRINTS: Record<string, Array<string | RegExp>> = {
     "3 in [ 'resize', 'cat.png', 2 ]",
     "4 in [ 'resize', 'dog.png', 3 ]",
   ],
+  'Last wills': ['status.sensor-7 online', 'status.sensor-7 offline'],
   'Interceptors and large messages': ['INVALID_ARGUMENT this service only publishes orders'],
   'Running a broker': [/^ws:\/\/127\.0\.0\.1:\d+$/m],
   'Signals and drain': ['draining: true', 'on the second broker: true', 'hello from the second broker'],

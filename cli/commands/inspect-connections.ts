@@ -11,7 +11,7 @@ import { bytes, duration, table } from './inspect-format.js';
 export function register(program: Command): void {
   const command = program
     .command('connections')
-    .description('list client connections with codec, subscriptions, pending outbound bytes, how long that output has been stalled, and message counts');
+    .description('list client connections with codec, subscriptions, pending outbound bytes, how long that output has been stalled, message counts and last-will topic');
   addNodeOption(command, 'connections');
   addInspectOptions(command).action(action(connections));
 
@@ -61,5 +61,7 @@ export function connectionTable(list: readonly ConnectionView[]): string {
     { header: 'IN', value: (c) => String(c.messagesIn), right: true },
     { header: 'OUT', value: (c) => String(c.messagesOut), right: true },
     { header: 'DROPPED', value: (c) => String(c.dropped), right: true },
+    // The topic its last will goes to if it ends without a clean close (a broker before wills sends none).
+    { header: 'WILL', value: (c) => c.will ?? '-' },
   ], 'no connections');
 }

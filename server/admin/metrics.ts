@@ -8,6 +8,7 @@ import type { DurableQueue } from '../pubsub/durable/durable-queue.js';
 import type { PubSubCore } from '../pubsub/pubsub-core.js';
 import type { Scheduler } from '../scheduled/scheduler.js';
 import type { SlowConsumers } from '../slow-consumers.js';
+import type { Wills } from '../wills.js';
 import type { SpaceCore } from '../space/space-core.js';
 import type { ClusterQueues } from '../cluster/durable/cluster-queues.js';
 import type { NodeSummaries } from '../cluster/node-summary.js';
@@ -30,6 +31,8 @@ export interface MetricSources {
   readonly slow: Pick<SlowConsumers, 'closed'>;
   /** New connections refused over maxConnections or maxConnectionsPerAddress (protocol.md §1.7). */
   readonly caps: Pick<ConnectionCaps, 'refused'>;
+  /** Last wills: those waiting out their delay, and what became of the others (protocol.md §4.8). */
+  readonly wills: Pick<Wills, 'stats' | 'pendingCount'>;
   /** Cluster mode: the queue and space gauges read what Redis holds, and each node's connections are a gauge. */
   readonly cluster?: { readonly queues: ClusterQueues; readonly nodes: NodeSummaries };
 }
@@ -136,6 +139,10 @@ export function createMetrics(src: MetricSources): Registry {
   });
   counter('linden_connections_refused_total', 'New connections closed at once with 4009, by the limit they met: maxConnections or maxConnectionsPerAddress', ['limit'], (set) => {
     for (const [limit, n] of Object.entries(src.caps.refused)) set({ limit }, n);
+  });
+  gauge('linden_wills_pending', 'Last wills waiting out their delay after their connection was lost', [], (set) => set({}, src.wills.pendingCount));
+  counter('linden_wills_total', 'Last wills by outcome: published (connection lost), cancelled (the client came back within the delay) or dropped (clean close, or closed by a stopping broker)', ['outcome'], (set) => {
+    for (const [outcome, n] of Object.entries(src.wills.stats)) set({ outcome }, n);
   });
   gauge('linden_connections_stalled', 'Connections whose output is over maxPendingBytes with none of it taken since the last check', [], (set) => {
     let n = 0;

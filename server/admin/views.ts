@@ -117,6 +117,8 @@ export interface ConnectionView {
   messagesIn: number;
   messagesOut: number;
   dropped: number;
+  /** The topic of its last will (protocol.md §4.8), or null when it left none. */
+  will: string | null;
 }
 
 export function queueView(durable: DurableCore, rates: RateSampler, q: DurableQueue, now = Date.now()): QueueView {
@@ -226,6 +228,7 @@ export function connectionView(c: Connection): ConnectionView {
     messagesIn: c.stats.messagesIn,
     messagesOut: c.stats.messagesOut,
     dropped: c.stats.dropped,
+    will: c.will?.frame.topic ?? null,
   };
 }
 

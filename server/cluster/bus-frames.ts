@@ -79,7 +79,14 @@ export interface BusKicked {
   readonly found: boolean;
 }
 
-export type BusFrame = BusMessage | BusReport | BusEvent | BusQueueEvent | BusKick | BusKicked;
+/** A client with a last will said hello on another node: a will it left here is off (protocol.md §4.8). */
+export interface BusReturned {
+  readonly kind: 'returned';
+  /** The client's key (user and session, server/wills.ts). */
+  readonly key: string;
+}
+
+export type BusFrame = BusMessage | BusReport | BusEvent | BusQueueEvent | BusKick | BusKicked | BusReturned;
 
 const MESSAGE = 0;
 const REPORT = 1;
@@ -87,6 +94,7 @@ const EVENT = 2;
 const QUEUE_EVENT = 3;
 const KICK = 4;
 const KICKED = 5;
+const RETURNED = 6;
 
 export function encodeBody(topic: string, mid: string, data: Uint8Array, hdr: Headers | undefined, track: Track | undefined): Uint8Array {
   const t = track && [track.origin, track.id, track.stage, track.reply, track.codec, track.timeoutMs];
@@ -117,6 +125,10 @@ export function encodeKicked(id: number, found: boolean): Buffer {
   return packr.pack([KICKED, id, found]);
 }
 
+export function encodeReturned(key: string): Buffer {
+  return packr.pack([RETURNED, key]);
+}
+
 export function decodeBusFrame(buf: Buffer): BusFrame {
   const values = packr.unpackMultiple(buf) as unknown[];
   const head = values[0] as unknown[];
@@ -138,6 +150,7 @@ export function decodeBusFrame(buf: Buffer): BusFrame {
     const [, id, origin, connection] = head as [number, number, string, string];
     return { kind: 'kick', id, origin, connection };
   }
+  if (head[0] === RETURNED) return { kind: 'returned', key: head[1] as string };
   if (head[0] === KICKED) {
     const [, id, found] = head as [number, number, boolean];
     return { kind: 'kicked', id, found };

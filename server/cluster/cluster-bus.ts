@@ -11,7 +11,7 @@ import { ReceiptTracker } from '../pubsub/receipt-tracker.js';
 import { groupKey } from '../pubsub/router.js';
 import { isGroup, type RouteEntry, type Subscription } from '../pubsub/subscription.js';
 import { msgpackCodec } from '../../protocol/codec.js';
-import { decodeBusFrame, encodeBody, encodeEvent, encodeKick, encodeKicked, encodeMessage, encodeQueueEvent, encodeReport, type BusEvent, type BusFrame, type Track } from './bus-frames.js';
+import { decodeBusFrame, encodeBody, encodeEvent, encodeKick, encodeKicked, encodeMessage, encodeReturned, encodeQueueEvent, encodeReport, type BusEvent, type BusFrame, type Track } from './bus-frames.js';
 import type { ReceiptEvent } from './durable/receipt-watches.js';
 import { ClusterSubmission } from './cluster-submission.js';
 import type { InterestSync } from './interest-sync.js';
@@ -55,6 +55,8 @@ export class ClusterBus implements ClusterLink, ReportSink {
   queueEvent: ((queue: string, mid: string, e: ReceiptEvent) => void) | undefined;
   /** Closes a connection of this node for an operator on another (admin `kick`); false when there is none of that id. */
   kickHere: ((connection: string) => boolean) | undefined;
+  /** A client with a last will came back on another node (Wills.returned). */
+  returnedHere: ((key: string) => void) | undefined;
   /** Kicks asked of other nodes, waiting for their answer. */
   private readonly kicks = new Map<number, (found: boolean) => void>();
 
@@ -195,6 +197,7 @@ export class ClusterBus implements ClusterLink, ReportSink {
       return void this.redis.spublish(nodeChannel(frame.origin), encodeKicked(frame.id, found)).catch(() => undefined); // the asker gives up after its wait
     }
     if (frame.kind === 'kicked') return this.kicks.get(frame.id)?.(frame.found);
+    if (frame.kind === 'returned') return this.returnedHere?.(frame.key);
     const pending = this.pending.get(frame.id);
     if (!pending) return; // answered already (timed out)
     if (frame.kind === 'report') {
@@ -235,6 +238,16 @@ export class ClusterBus implements ClusterLink, ReportSink {
       this.kicks.set(id, done);
       this.redis.spublish(nodeChannel(node), encodeKick(id, this.node, connection)).catch(() => done(false));
     });
+  }
+
+  /**
+   * A client with a last will said hello here: every other node is told, so one holding a will of
+   * that client cancels it. Best effort: with Redis away the will is published after its delay.
+   */
+  announceReturn(key: string): void {
+    if (!this.listening) return;
+    const frame = encodeReturned(key);
+    for (const node of this.remote.nodeIds) this.redis.spublish(nodeChannel(node), frame).catch(() => undefined);
   }
 
   /** A durable queue's event for a publisher on `node` (the entry's origin): the seam ClusterQueues.forwardReceipt. */

@@ -26,6 +26,10 @@ export interface ClusterNode {
   kick(node: string, connection: string): Promise<boolean>;
   /** Set by the broker: closes a connection of this node for an operator on another. */
   kickHere: ((connection: string) => boolean) | undefined;
+  /** Tells the other nodes that a client with a last will said hello here (ClusterBus.announceReturn). */
+  announceReturn(key: string): void;
+  /** Set by the broker: a client with a last will came back on another node. */
+  returnedHere: ((key: string) => void) | undefined;
   stop(): Promise<void>;
 }
 
@@ -112,6 +116,13 @@ export function joinCluster(
     },
     get kickHere() {
       return bus.kickHere;
+    },
+    announceReturn: (key) => bus.announceReturn(key),
+    set returnedHere(fn: ((key: string) => void) | undefined) {
+      bus.returnedHere = fn;
+    },
+    get returnedHere() {
+      return bus.returnedHere;
     },
     async stop() {
       await summaries.stop();

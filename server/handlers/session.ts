@@ -32,10 +32,24 @@ export function hello(ctx: BrokerContext, conn: Connection, f: HelloFrame): void
 }
 
 function welcome(ctx: BrokerContext, conn: Connection, f: HelloFrame): void {
+  conn.negotiated(f.ext); // first: a will's payload is held to the maxMessageBytes it sets
+  if (f.will) {
+    try {
+      ctx.wills.check(conn, f.will);
+    } catch (err) {
+      // As for a hello that fails validation, the connection stays in the handshake (§4.4).
+      if ((err as LindenError).code === 'PERMISSION_DENIED') {
+        ctx.auth.denied('publish');
+        ctx.log.info({ conn: conn.id, user: conn.user, action: 'publish', subject: f.will.topic.slice(0, 128) }, 'permission denied: will');
+      }
+      conn.sendError(err, f.id);
+      return;
+    }
+  }
   conn.state = 'open';
   ctx.handshakeDone(conn);
   conn.name = f.name;
-  conn.negotiated(f.ext);
+  ctx.wills.arrived(conn, f.session, f.will);
   const { options: o } = ctx;
   const welcome: WelcomeFrame = {
     t: 'welcome', re: f.id, v: PROTOCOL_VERSION, connectionId: conn.id,

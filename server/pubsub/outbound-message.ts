@@ -3,6 +3,7 @@ import { Parts, type Piece } from '../../protocol/codec.js';
 import { bytes, MsgpackFrameWriter, packStr, strLength, writeBinHeader, writeBytes, writeStr, type FrameWriter } from '../../protocol/frame-writer.js';
 import type { Headers } from '../../protocol/headers.js';
 import type { Payload } from './payload.js';
+import { StreamedParts } from '../../protocol/byte-stream.js';
 
 export interface DeliveryExtras {
   tag?: number;
@@ -25,6 +26,7 @@ const MID_KEY = bytes(0xa3, 0x6d, 0x69, 0x64);
 const DATA_KEY = bytes(0xa4, 0x64, 0x61, 0x74, 0x61);
 const HDR_KEY = bytes(0xa3, 0x68, 0x64, 0x72);
 const FRAME_HEADER = 5;
+const EMPTY = new Uint8Array(0);
 const TAIL_ENTRIES = 4; // t, topic, mid, data (and hdr when the publisher gave headers)
 const MAX_HEAD = 1 + 4 + 5 + 4 + 5 + 4 + 11 + 7 + 3 + 5; // map, sid, tag, ack, reply, dc
 
@@ -138,6 +140,8 @@ export class OutboundMessage {
    */
   encode(codec: Codec, sid: number, extras?: DeliveryExtras): Piece | Parts {
     if (codec.name === 'json') return this.jsonPiece(sid, extras);
+    const stream = this.payload.stream;
+    if (stream) return this.streamedParts(sid, extras);
     const data = this.payload.packedData();
     const w = new MsgpackFrameWriter(Number.MAX_SAFE_INTEGER);
     w.begin(MAX_HEAD + this.tailSize(data) - data.length);
@@ -147,6 +151,18 @@ export class OutboundMessage {
     const head = (w.take()[0] as Uint8Array).subarray(FRAME_HEADER);
     if (this.packedHdr === undefined) return new Parts([head, data]);
     return new Parts([head, data, Buffer.concat([Buffer.from(HDR_KEY), this.packedHdr])]);
+  }
+
+  /** A delivery of a payload still arriving: its head now, the payload as it comes (protocol/byte-stream.ts). */
+  private streamedParts(sid: number, extras?: DeliveryExtras): StreamedParts {
+    const stream = this.payload.stream!;
+    const w = new MsgpackFrameWriter(Number.MAX_SAFE_INTEGER);
+    w.begin(MAX_HEAD + this.tailSize(EMPTY));
+    this.writeHead(w, sid, extras);
+    w.pos = this.writeTailUpToData(w.buf, w.pos, stream.length);
+    const head = (w.take()[0] as Uint8Array).subarray(FRAME_HEADER);
+    const tail = this.packedHdr === undefined ? undefined : Buffer.concat([Buffer.from(HDR_KEY), this.packedHdr]);
+    return new StreamedParts(head, stream.reader(), tail);
   }
 
   private jsonPiece(sid: number, extras?: DeliveryExtras): string {

@@ -2,6 +2,7 @@ import { packr, type Codec } from '../../protocol/codec.js';
 import { LindenError } from '../../protocol/errors.js';
 import { utf8Length } from '../../protocol/frame-writer.js';
 import { fromJsonValue, toJsonValue } from '../../protocol/json-data.js';
+import { StreamedBytes, type ByteStream } from '../../protocol/byte-stream.js';
 
 /**
  * A payload as it arrived (MessagePack bytes or a JSON-codec value), converted to the other
@@ -12,8 +13,15 @@ export class Payload {
   private json: string | undefined;
   /** Size as it arrived, measured once: every publish checks it, every delivery asks whether to fragment. */
   private readonly bytes: number;
+  /** The bytes of a large `pub` still arriving, forwarded as they come (issue 14); undefined for any other payload. */
+  readonly stream: ByteStream | undefined;
 
   constructor(wire: unknown, codec: Codec) {
+    if (wire instanceof StreamedBytes) {
+      this.stream = wire.stream;
+      this.bytes = wire.stream.length;
+      return;
+    }
     if (codec.name === 'msgpack') {
       this.packed = wire as Uint8Array;
       this.bytes = this.packed.length;
@@ -29,6 +37,7 @@ export class Payload {
   }
 
   packedData(): Uint8Array {
+    if (this.stream) throw new Error('Payload: the bytes of a streamed payload are not all here');
     return (this.packed ??= packr.pack(fromJsonValue(JSON.parse(this.json!))));
   }
 

@@ -15,8 +15,9 @@ import { OutboundMessage } from './outbound-message.js';
 import { sendSubmissionReceipt, submissionReceipt } from './submission-receipt.js';
 import { Payload } from './payload.js';
 import { ReceiptTracker } from './receipt-tracker.js';
-import { Router } from './router.js';
+import { Router, type Route } from './router.js';
 import { isGroup, type RouteEntry, type Subscription } from './subscription.js';
+import { afterForwarding, forwardsAsItArrives } from './arriving-publish.js';
 
 interface StoredReceipt {
   conn: Connection;
@@ -128,6 +129,10 @@ export class PubSubCore {
     if (f.reply && f.mode === 'persistent') throw invalidPub('mode', 'must be transient for a request');
     if (f.ttl !== undefined && f.mode !== 'persistent') throw invalidPub('ttl', 'is for persistent messages: a transient one is delivered now or never');
     const payload = this.payloadOf(conn, f.data);
+    if (payload.stream) {
+      this.publishArriving(conn, f, ack, payload, route);
+      return;
+    }
     const { entries } = route;
     if (f.reply && entries.length === 0 && !this.cluster?.hasInterest(f.topic)) throw new LindenError('NO_RESPONDERS', `no subscriber for request on "${f.topic}"`, { topic: f.topic });
     // Convert before the first delivery, so a payload that cannot be converted fails whole.
@@ -151,6 +156,38 @@ export class PubSubCore {
     const dropped = this.fanOut(message, entries, ack === 'submission');
     if (ack !== 'submission') return;
     sendSubmissionReceipt(conn, f.id!, mid, entries.length, dropped);
+  }
+
+  /**
+   * A large `pub` at its first fragment (server/pubsub/arriving-publish.ts): forwarded as it
+   * arrives where nothing needs it whole, otherwise published once its last fragment came.
+   */
+  private publishArriving(conn: Connection, f: PubFrame, ack: AckLevel, payload: Payload, route: Route): void {
+    const stream = payload.stream!;
+    if (!forwardsAsItArrives(f, route, stream.length, this.cluster !== undefined)) {
+      stream.collect((data) => {
+        try {
+          this.publish(conn, { ...f, data });
+        } catch (err) {
+          conn.sendError(err, f.id);
+        }
+      });
+      return;
+    }
+    const mid = f.mid ?? this.idPrefix + (this.seq++).toString(36);
+    const message = new OutboundMessage(f.topic, mid, payload, route.entries.length, f.hdr, route.topicBytes);
+    this.stats.published++;
+    if (ack === 'delivery' || ack === 'processing') {
+      // Receivers ack once they have it all; if it breaks off first, nothing is left to wait for.
+      const tracker = new ReceiptTracker(conn, f.id!, mid, ack, false);
+      this.track(conn, f, ack, message, route.entries, tracker);
+      afterForwarding(stream, conn, this.options.writeDeadlineMs, undefined);
+      stream.onEnd((err) => err && tracker.cancel());
+      return;
+    }
+    const dropped = this.fanOut(message, route.entries, ack === 'submission');
+    const receipt = ack === 'submission' ? () => sendSubmissionReceipt(conn, f.id!, mid, route.entries.length, dropped) : undefined;
+    afterForwarding(stream, conn, this.options.writeDeadlineMs, receipt);
   }
 
   /**
