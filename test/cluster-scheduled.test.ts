@@ -6,7 +6,8 @@
  */
 import type { Message } from '../client-sdk/index.js';
 import { testQueueCluster as testCluster } from './helpers/cluster-queues.js';
-import { take } from './helpers/setup.js';
+import { interestSeen } from './helpers/cluster.js';
+import { take, until } from './helpers/setup.js';
 
 const t = testCluster();
 beforeEach(() => t.start());
@@ -86,4 +87,22 @@ test('a scheduled out to a persistent space enters it when due, taken on another
   expect(listed).toEqual([expect.objectContaining({ id: lease!.id, kind: 'out', mode: 'persistent' })]);
   expect(await pb.space('jobs').in(['run', { $any: true }], { timeout: 10_000 })).toEqual(['run', 1]);
   expect(Date.now()).toBeGreaterThanOrEqual(lease!.due!);
+});
+
+test('a persistent schedule also reaches live subscribers on other nodes, and the schedule leaves Redis', async () => {
+  const [a, b] = [await t.node(), await t.node()];
+  const pa = await t.client(a);
+  const pb = await t.client(b);
+  const live = pb.subscribe<string>('live.>');
+  await live.ready;
+  await interestSeen(pa, [pb]);
+  const r = await pa.publish('live.x', 'now', { mode: 'persistent', delay: 200, ack: 'submission' });
+  const [m] = await take(live, 1);
+  expect([m!.id, m!.data]).toEqual([r.id, 'now']);
+  expect(Date.now()).toBeGreaterThanOrEqual(r.due!);
+  await expect(pb.cancelScheduled(r.id)).rejects.toMatchObject({ code: 'NOT_SCHEDULED' });
+  let left = -1;
+  await until(() => left === 0, 5_000, async () => {
+    left = ((await (await fetch(`${b.url.replace('ws', 'http')}/api/scheduled/${encodeURIComponent(r.id)}`)).status) === 404) ? 0 : 1;
+  });
 });
