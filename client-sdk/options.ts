@@ -111,6 +111,15 @@ export interface PublishOptions {
    * at most 32, names of 1-64 characters, string values of at most 1024.
    */
   headers?: Record<string, string>;
+  /**
+   * Scheduled delivery (README "Scheduled delivery"): the broker routes the message this many ms
+   * from now (`delay`) or at `deliverAt` (ms since the epoch), never earlier; give one of them.
+   * A persistent one is stored at once and survives restarts; a transient one is dropped if the
+   * broker restarts first. A receipt's `id` cancels it (`cancelScheduled`); `delivery` and
+   * `processing` receipts, and their `timeout`, count from the due time.
+   */
+  delay?: number;
+  deliverAt?: number;
 }
 
 /**

@@ -37,6 +37,7 @@ const PRINTS: Record<string, Array<string | RegExp>> = {
     'Error: card declined',
     'charged 42 on attempt 2',
   ],
+  'Scheduled delivery': ['0 true', 'invoice 17 is due true', 'null', "[ 'retry', 'order-9' ]"],
   'Tuple spaces': [
     /^\{ id: '[^']+', expiresAt: null, ttl: null, shortened: false \}$/m,
     "[ 'resize', 'cat.png', 2 ]",
