@@ -27,6 +27,8 @@ const MODULES: ReadonlyArray<[names: readonly string[], load: () => Promise<Regi
   [['purge'], async () => (await import('./commands/purge.js')).register],
   [['dlq', 'retry'], async () => (await import('./commands/dlq.js')).register],
   [['kick'], async () => (await import('./commands/kick.js')).register],
+  // Lists over HTTP, cancels over WebSocket (`unschedule`).
+  [['scheduled'], async () => (await import('./commands/scheduled.js')).register],
   [['cluster'], async () => (await import('./commands/cluster.js')).register], // an admin op over WebSocket
   [['passwd'], async () => (await import('./commands/passwd.js')).register], // hashes for the auth config
 ];

@@ -144,6 +144,17 @@ export class Client implements MessageOwner {
     await this.outbound.call({ t: 'qdelete', name }, undefined);
   }
 
+  /**
+   * Cancels a scheduled publish or out (README "Scheduled delivery") by the `id` of its receipt
+   * or lease. Rejects with NOT_SCHEDULED when nothing with that id is pending (unknown, cancelled
+   * or already delivered); only its scheduler, or a user allowed to publish on its topic (write
+   * to its space), may cancel it.
+   */
+  async cancelScheduled(id: string): Promise<void> {
+    this.assertUsable();
+    await this.outbound.call({ t: 'unschedule', sched: id }, undefined);
+  }
+
   /** An admin operation (protocol.md §17): resolves with its report's result, undefined for `kick`. */
   async admin(request: AdminRequest, timeout?: number): Promise<unknown> {
     this.assertUsable();

@@ -124,6 +124,15 @@ export interface PublishOptions {
    * memory otherwise. An empty payload (`''`, `null` or empty bytes) clears it. README "Retained messages".
    */
   retain?: boolean;
+  /**
+   * Scheduled delivery (README "Scheduled delivery"): the broker routes the message this many ms
+   * from now (`delay`) or at `deliverAt` (ms since the epoch), never earlier; give one of them.
+   * A persistent one is stored at once and survives restarts; a transient one is dropped if the
+   * broker restarts first. A receipt's `id` cancels it (`cancelScheduled`); `delivery` and
+   * `processing` receipts, and their `timeout`, count from the due time.
+   */
+  delay?: number;
+  deliverAt?: number;
 }
 
 /**

@@ -6,7 +6,7 @@ import { HEADERS_SCHEMA, type Headers } from './headers.js';
 import {
   MAX_ARITY, MAX_BATCH_STEPS, MAX_DELIVERIES, MAX_DURATION_MS, MAX_EXTENSION_NAME_LENGTH, MAX_EXTENSIONS, MAX_IN_FLIGHT,
   MAX_MESSAGE_ID_LENGTH, MAX_NAME_LENGTH, MAX_QUEUE_BYTES, MAX_QUEUE_MESSAGES, MAX_READ_LIMIT, MAX_REASON_LENGTH,
-  MAX_JWT_LENGTH, MAX_SECRET_LENGTH, MAX_SESSION_LENGTH, MAX_TAGS_PER_RCV, MAX_TUPLE_ID_LENGTH, MAX_UINT,
+  MAX_JWT_LENGTH, MAX_SECRET_LENGTH, MAX_SESSION_LENGTH, MAX_SCHEDULE_DELAY_MS, MAX_DELIVER_AT, MAX_TAGS_PER_RCV, MAX_TUPLE_ID_LENGTH, MAX_UINT,
 } from './limits.js';
 import { MAX_TOPIC_LENGTH } from './topics.js';
 import { NAME_PATTERN } from './names.js';
@@ -67,6 +67,8 @@ export interface PubFrame {
   hdr?: Headers;
   /** Keep it as the topic's retained message; an empty payload clears it (protocol.md §7.4). */
   retain?: boolean;
+  /** Scheduled delivery (protocol.md §9.10): routed this many ms from now, or at `deliverAt` (ms since the epoch); not both. */
+  delay?: number; deliverAt?: number;
 }
 export interface RcvFrame { t: 'rcv'; tags: number[] }
 export interface AckFrame { t: 'ack'; tag: number; data?: Payload }
@@ -74,6 +76,8 @@ export interface NackFrame { t: 'nack'; tag: number; reason?: string; delay?: nu
 export interface WorkingFrame { t: 'working'; tag: number }
 export interface QueueCreateFrame extends QueueSettings { t: 'qcreate'; id: number; name: string; pattern: string }
 export interface QueueDeleteFrame { t: 'qdelete'; id: number; name: string }
+/** Cancels a scheduled publish or out by its id (`mid` of the receipt, `sched` of the lease): protocol.md §9.10. */
+export interface UnscheduleFrame { t: 'unschedule'; id: number; sched: string }
 
 // ---- tuple spaces, client -> broker (tuples and templates travel inline in both codecs) ----
 export type SpaceEvent = 'out' | 'in' | 'expire';
@@ -82,7 +86,11 @@ export type SpaceEvent = 'out' | 'in' | 'expire';
  * the mode of an empty space; a space holding tuples of the other mode answers
  * SPACE_MODE_CONFLICT. Absent: the space's current mode (transient for a new space).
  */
-export interface OutFrame { t: 'out'; space: string; tuple: unknown[]; id?: number; ttl?: number; ack?: AckLevel; timeout?: number; persistent?: boolean; hdr?: Headers }
+export interface OutFrame {
+  t: 'out'; space: string; tuple: unknown[]; id?: number; ttl?: number; ack?: AckLevel; timeout?: number; persistent?: boolean; hdr?: Headers;
+  /** Scheduled delivery (protocol.md §9.10): the tuple enters the space this many ms from now, or at `deliverAt`. */
+  delay?: number; deliverAt?: number;
+}
 export interface ReadFrame {
   t: 'in' | 'rd'; id: number; space: string; template: unknown[];
   wait?: boolean; timeout?: number; reserve?: number; limit?: number;
@@ -115,7 +123,7 @@ export interface FragFrame { t: 'frag'; fid: number; seq: number; n: number; siz
 
 export type ClientFrame =
   | FragFrame | HelloFrame | PingFrame | PongFrame | SubFrame | UnsubFrame | PubFrame | RcvFrame | AckFrame | NackFrame
-  | WorkingFrame | QueueCreateFrame | QueueDeleteFrame
+  | WorkingFrame | QueueCreateFrame | QueueDeleteFrame | UnscheduleFrame
   | OutFrame | ReadFrame | CountFrame | AbortFrame | NotifyFrame | UnnotifyFrame | RenewFrame | CancelFrame | BatchFrame | SettleFrame
   | AdminFrame;
 
@@ -154,6 +162,8 @@ export interface ReceiptFrame {
   queues?: string[];
   /** Persistent messages: the publisher's `mid` was seen within the dedupe window; nothing was stored again. */
   duplicate?: boolean;
+  /** A scheduled publish (protocol.md §9.10): when it is routed, in ms since the epoch. */
+  due?: number;
 }
 export interface WarnFrame { t: 'warn'; code: string; message: string; dropped?: number }
 /** The broker is draining (protocol.md §1.6): it closes this connection within `ms` at the latest. */
@@ -164,6 +174,8 @@ export interface LeaseFrame {
   t: 'lease'; re: number; tid: string; expiresAt: number | null; ttl: number | null; shortened: boolean;
   /** Only for an `out` with ack 'delivery' or 'processing': the stage waited for and whether a taker reached it. */
   stage?: 'delivery' | 'processing'; reached?: boolean; timedOut?: boolean;
+  /** A scheduled out (protocol.md §9.10): its id, to cancel it with `unschedule`, and when the tuple enters the space. */
+  sched?: string; due?: number;
 }
 /** `hdr` (here, in TupleFrame and in EventFrame): the writer's headers, when it gave any. */
 export interface TupleEntry { tid: string; tuple: unknown[]; expiresAt: number | null; hdr?: Headers }
@@ -187,6 +199,11 @@ export type BrokerFrame =
 const uint = { type: 'integer', minimum: 0, maximum: MAX_UINT } as const;
 /** A duration a client asks for; below 2^31 ms, so no timer it reaches can overflow. */
 const ms = { type: 'integer', minimum: 1, maximum: MAX_DURATION_MS } as const;
+/** Scheduled delivery: a delay may pass 2^31 ms (the scheduler re-arms its timer); the broker's maxScheduleDelayMs bounds both. */
+const schedule = {
+  delay: { type: 'integer', minimum: 0, maximum: MAX_SCHEDULE_DELAY_MS },
+  deliverAt: { type: 'integer', minimum: 0, maximum: MAX_DELIVER_AT },
+} as const;
 /** Space names: letters, digits and `_ . : -`, so they are safe in logs, metrics and CLI arguments. */
 const spaceName = { type: 'string', maxLength: MAX_NAME_LENGTH, pattern: NAME_PATTERN } as const;
 const fields = { type: 'array', minItems: 1, maxItems: MAX_ARITY } as const;
@@ -261,6 +278,7 @@ export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], ob
       ttl: ms,
       hdr: HEADERS_SCHEMA,
       retain: { type: 'boolean' },
+      ...schedule,
     }, ['topic', 'data']),
     rcv: message('rcv', { tags: { type: 'array', items: uint, minItems: 1, maxItems: MAX_TAGS_PER_RCV } }, ['tags']),
     ack: message('ack', { tag: uint, data: payload }, ['tag']),
@@ -268,7 +286,8 @@ export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], ob
     working: message('working', { tag: uint }, ['tag']),
     qcreate: message('qcreate', { id: uint, name: queueName, pattern: { type: 'string' }, ...queueSettings }, ['id', 'name', 'pattern']),
     qdelete: message('qdelete', { id: uint, name: queueName }, ['id', 'name']),
-    out: message('out', { id: uint, space: spaceName, tuple: fields, ttl: ms, ack: { enum: [...ACK_LEVELS] }, timeout: ms, persistent: { type: 'boolean' }, hdr: HEADERS_SCHEMA }, ['space', 'tuple']),
+    unschedule: message('unschedule', { id: uint, sched: { type: 'string', minLength: 1, maxLength: MAX_MESSAGE_ID_LENGTH, pattern: '^[^\\u0000-\\u0004\\uD800-\\uDFFF]*$' } }, ['id', 'sched']),
+    out: message('out', { id: uint, space: spaceName, tuple: fields, ttl: ms, ack: { enum: [...ACK_LEVELS] }, timeout: ms, persistent: { type: 'boolean' }, hdr: HEADERS_SCHEMA, ...schedule }, ['space', 'tuple']),
     in: readMessage('in'),
     rd: readMessage('rd'),
     count: message('count', { id: uint, space: spaceName, template: fields }, ['id', 'space', 'template']),

@@ -10,6 +10,7 @@ import { refusedWhileDraining } from '../protocol/draining.js';
 import { NONE, requestIdOf } from './inbox.js';
 import * as admin from './handlers/admin.js';
 import * as pubsub from './handlers/pubsub.js';
+import * as scheduled from './handlers/scheduled.js';
 import * as session from './handlers/session.js';
 import * as space from './handlers/space.js';
 
@@ -30,6 +31,7 @@ const HANDLERS: Handlers = {
   working: pubsub.working,
   qcreate: pubsub.qcreate,
   qdelete: pubsub.qdelete,
+  unschedule: scheduled.unschedule,
   out: space.out,
   in: space.read,
   rd: space.read,

@@ -38,6 +38,7 @@ const PRINTS: Record<string, Array<string | RegExp>> = {
     'charged 42 on attempt 2',
   ],
   'Retained messages': ['status.door-1 online true', 'status.door-2 offline true', 'status.door-2 online false'],
+  'Scheduled delivery': ['0 true', 'invoice 17 is due true', 'null', "[ 'retry', 'order-9' ]"],
   'Tuple spaces': [
     /^\{ id: '[^']+', expiresAt: null, ttl: null, shortened: false \}$/m,
     "[ 'resize', 'cat.png', 2 ]",

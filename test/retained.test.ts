@@ -245,6 +245,19 @@ test('a will with retain becomes the topic\'s retained message when the connecti
   expect(shown(await take(later, 1))).toEqual([['presence.s1', 'offline', true]]);
 });
 
+test('a scheduled publish with retain is retained when it is due, not before', async () => {
+  const c = await t.client();
+  const r = await c.publish('sched.t', 'later', { retain: true, delay: 200, ack: 'submission' });
+  const before = c.subscribe('sched.*', { retained: true });
+  await before.ready;
+  await c.publish('sched.marker', 'marker');
+  expect(shown(await take(before, 1))).toEqual([['sched.marker', 'marker', false]]);
+  expect(shown(await take(before, 1))).toEqual([['sched.t', 'later', false]]); // due
+  const after = c.subscribe('sched.t', { retained: true });
+  const [m] = await take(after, 1);
+  expect([m!.data, m!.retained, m!.id]).toEqual(['later', true, r.id]);
+});
+
 describe('retained messages and permissions', () => {
   const AUTH: BrokerOptions['auth'] = {
     users: [

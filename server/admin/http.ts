@@ -19,6 +19,7 @@ import { clusterSubscriptions } from './cluster-subscriptions.js';
 import { clusterSpaceView, clusterSpacesView } from './cluster-space-admin.js';
 import { CONSOLE_PATH, EXAMPLES_PATH, SDK_PATH, webFolders, type WebFiles, type WebFolders } from './web-files.js';
 import { rootPage } from './root-page.js';
+import type { Scheduler } from '../scheduled/scheduler.js';
 import { findSpace, listConnections, listQueues, listSpaces, listSubscriptions, queueDetail, spaceDetail } from './views.js';
 
 export interface AdminSources {
@@ -42,6 +43,8 @@ export interface AdminSources {
   readonly metricsAuth: boolean;
   /** Fields per tuple at most (option `maxArity`): a cluster-mode space peek reads every arity's index up to it. */
   readonly maxArity: number;
+  /** Scheduled publishes and outs not yet due (/api/scheduled). */
+  readonly scheduled: Scheduler;
   /** Cluster mode: /api/queues and /api/spaces answer from Redis, and /api/connections and /api/subscriptions list every node's (protocol.md §17.7). */
   readonly cluster?: {
     readonly queues: ClusterQueues; readonly nodes: NodeSummaries;
@@ -95,6 +98,12 @@ export function adminHandler(src: AdminSources): (req: IncomingMessage, res: Ser
       if (inRedis) return orUnavailable(res, async () => ({ pattern, ...await inRedis.list(pattern) }));
       const retained = src.retained?.list(pattern) ?? [];
       json(res, 200, { pattern, topics: src.retained?.count ?? 0, bytes: src.retained?.totalBytes ?? 0, retained });
+    },
+    '/api/scheduled': async (req, res, name) => {
+      if (name === undefined) return orUnavailable(res, () => src.scheduled.list());
+      const one = await src.scheduled.find(name);
+      if (!one) return notFound(res, `nothing scheduled with id "${name.slice(0, 64)}" (unknown, cancelled, or already delivered)`);
+      json(res, 200, one);
     },
     '/api/subscriptions': async (req, res, name) => {
       if (name !== undefined) return notFound(res, `no route ${req.url}`);

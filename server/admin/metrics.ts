@@ -6,6 +6,7 @@ import type { ConnectionCaps } from '../connection-caps.js';
 import type { DurableCore } from '../pubsub/durable/durable-core.js';
 import type { DurableQueue } from '../pubsub/durable/durable-queue.js';
 import type { PubSubCore } from '../pubsub/pubsub-core.js';
+import type { Scheduler } from '../scheduled/scheduler.js';
 import type { SlowConsumers } from '../slow-consumers.js';
 import type { Wills } from '../wills.js';
 import type { SpaceCore } from '../space/space-core.js';
@@ -19,6 +20,8 @@ export interface MetricSources {
   readonly pubsub: PubSubCore;
   readonly durable: DurableCore;
   readonly spaces: SpaceCore;
+  /** Scheduled publishes and outs this broker holds (protocol.md §9.10). */
+  readonly scheduled?: Pick<Scheduler, 'count' | 'heldBytes' | 'stats'>;
   readonly connections: ReadonlySet<Connection>;
   /** Store commit latency, timed where the store is made (commit-timer.ts). */
   readonly commits: Histogram;
@@ -107,6 +110,14 @@ export function createMetrics(src: MetricSources): Registry {
       const now = stats();
       set({ direction: 'out' }, now?.sent ?? 0);
       set({ direction: 'in' }, now?.received ?? 0);
+    });
+  }
+  const scheduled = src.scheduled;
+  if (scheduled) {
+    gauge('linden_scheduled', 'Scheduled publishes and outs this broker holds, not yet due (in cluster mode, those it took itself)', [], (set) => set({}, scheduled.count));
+    gauge('linden_scheduled_bytes', 'Payload and tuple bytes of the scheduled publishes and outs this broker holds (maxScheduledBytes)', [], (set) => set({}, scheduled.heldBytes));
+    counter('linden_scheduled_total', 'Scheduled publishes and outs, by what became of them: scheduled, delivered (routed when due) or cancelled', ['event'], (set) => {
+      for (const [event, n] of Object.entries(scheduled.stats)) set({ event }, n);
     });
   }
   counter('linden_auth_failures_total', 'Logins refused (hello or the HTTP API) with AUTH_FAILED', [], (set) => set({}, src.auth.stats.failures));

@@ -4,6 +4,7 @@ import type {
 import type { BrokerContext } from '../broker-context.js';
 import type { Connection } from '../connection.js';
 import { audit } from './audit.js';
+import { schedulePub } from './scheduled.js';
 
 export function sub(ctx: BrokerContext, conn: Connection, f: SubFrame): void {
   answerOk(conn, f.id, ctx.pubsub.subscribe(conn, f));
@@ -45,6 +46,11 @@ export function unsub(ctx: BrokerContext, conn: Connection, f: UnsubFrame): void
 }
 
 export function pub(ctx: BrokerContext, conn: Connection, f: PubFrame): void {
+  // The one check a publish without a schedule pays.
+  if (f.delay !== undefined || f.deliverAt !== undefined) {
+    schedulePub(ctx, conn, f);
+    return;
+  }
   // A retained publish in cluster mode goes round Redis: what the client sends next waits for it.
   const held = ctx.pubsub.publish(conn, f);
   if (held) ctx.holdInbound(conn, held);
