@@ -102,7 +102,9 @@ describe('publish with delay or deliverAt', () => {
       armed++;
       return realSetTimeout(...args);
     }) as typeof setTimeout;
-    const start = Date.now() + 300;
+    // Far enough ahead that all 5,000 are scheduled before the first falls due, even on a busy
+    // machine: one published after its due time is routed at once, in publish order.
+    const start = Date.now() + 2_000;
     const n = 5_000;
     // Due times in a scrambled order, 0.1 ms apart, 500 ms in all.
     const dues = Array.from({ length: n }, (_, i) => start + Math.floor(((i * 7_919) % n) / 10));
@@ -247,15 +249,16 @@ describe('across a restart on the same data folder', () => {
     // A JSON publisher: its schedules are stored in its codec's form and delivered in the subscriber's.
     const jsonPub = await connect(first.url, { reconnect: false, codec: 'json' });
     await pub.createQueue('later', 'later.>');
-    const kept = await pub.publish('later.kept', 'kept', { mode: 'persistent', delay: 700, ack: 'submission' });
-    const fromJson = await jsonPub.publish('later.json', { n: [1, 2] }, { mode: 'persistent', delay: 700, ack: 'submission' });
+    const kept = await pub.publish('later.kept', 'kept', { mode: 'persistent', delay: 3_000, ack: 'submission' });
+    const fromJson = await jsonPub.publish('later.json', { n: [1, 2] }, { mode: 'persistent', delay: 3_000, ack: 'submission' });
     await jsonPub.close();
-    await pub.publish('later.dropped', 'dropped', { delay: 700, ack: 'submission' });
-    await pub.space('jobs', { persistent: true }).out(['run'], { delay: 700 });
+    await pub.publish('later.dropped', 'dropped', { delay: 3_000, ack: 'submission' });
+    await pub.space('jobs', { persistent: true }).out(['run'], { delay: 3_000 });
     await pub.close();
     await first.close();
     extra.splice(extra.indexOf(first), 1);
 
+    // The delay outlasts a slow restart: they are still scheduled when listed.
     const second = await open();
     const list = await (await fetch(`${second.url.replace('ws', 'http')}/api/scheduled`)).json() as Array<{ kind: string; mode: string }>;
     expect(list.map((r) => `${r.kind} ${r.mode}`).sort()).toEqual(['out persistent', 'pub persistent', 'pub persistent']);
