@@ -77,4 +77,4 @@ test('after a SIGKILL each topic retains the last acknowledged value or a later 
     expect(value).toBeLessThanOrEqual(sent[i]!);
     expect(value % TOPICS).toBe(i);
   }
-});
+}, 60_000); // two broker starts and a load: on a busy machine more than jest's 30 s

@@ -52,7 +52,7 @@ export class PubSubCore {
 
   constructor(
     private readonly options: ResolvedOptions, private readonly idPrefix: string, private readonly durable: DurableCore,
-    /** Retained last values (issue 17): kept here on one node; cluster mode refuses them (RETAIN_UNSUPPORTED). */
+    /** Retained last values (issue 17) of a broker on its own; in cluster mode `retainedLink` keeps them in Redis. */
     readonly retained: RetainedMessages,
     /** Cluster mode: durable subscriptions and persistent messages live in Redis instead (server/cluster/durable/). */
     private readonly clusterQueues?: ClusterQueues,
