@@ -23,10 +23,13 @@ const MODULES: ReadonlyArray<[names: readonly string[], load: () => Promise<Regi
   // Read-only views over HTTP, then their live view.
   [['queues', 'spaces', 'space', 'connections', 'subscriptions', 'stats'], async () => (await import('./commands/inspect.js')).register],
   [['top'], async () => (await import('./commands/top.js')).register],
+  [['retained'], async () => (await import('./commands/retained.js')).register], // lists over HTTP; `clear` publishes over WebSocket
   // Admin operations that change state: over the WebSocket protocol (admin op), never HTTP.
   [['purge'], async () => (await import('./commands/purge.js')).register],
   [['dlq', 'retry'], async () => (await import('./commands/dlq.js')).register],
   [['kick'], async () => (await import('./commands/kick.js')).register],
+  // Lists over HTTP, cancels over WebSocket (`unschedule`).
+  [['scheduled'], async () => (await import('./commands/scheduled.js')).register],
   [['cluster'], async () => (await import('./commands/cluster.js')).register], // an admin op over WebSocket
   [['passwd'], async () => (await import('./commands/passwd.js')).register], // hashes for the auth config
 ];

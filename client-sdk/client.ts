@@ -145,6 +145,17 @@ export class Client implements MessageOwner {
   }
 
   /**
+   * Cancels a scheduled publish or out (README "Scheduled delivery") by the `id` of its receipt
+   * or lease. Rejects with NOT_SCHEDULED when nothing with that id is pending (unknown, cancelled
+   * or already delivered); only its scheduler, or a user allowed to publish on its topic (write
+   * to its space), may cancel it.
+   */
+  async cancelScheduled(id: string): Promise<void> {
+    this.assertUsable();
+    await this.outbound.call({ t: 'unschedule', sched: id }, undefined);
+  }
+
+  /**
    * Creates a replayable stream keeping every persistent message published on `pattern`, or
    * changes the limits given of an existing one (its pattern cannot change: STREAM_CONFLICT).
    */

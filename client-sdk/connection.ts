@@ -68,6 +68,7 @@ export class Connection implements ConnectionControl {
       const will: WillFrame = { topic: w.topic, data: parts.codec.packData(w.data) };
       if (w.mode === 'persistent') will.mode = 'persistent';
       if (w.delay) will.delay = w.delay;
+      if (w.retain === true) will.retain = true;
       this.willFields = { will, session: sessionId() };
     }
     this.inbound = new InboundRouter(conn, parts.codec, parts.pipeline, { ...parts, heartbeat: this.heartbeat, control: this });

@@ -29,6 +29,8 @@ export class Message<T = unknown> {
   readonly seq: number | undefined;
   /** Stream deliveries: when the broker appended it to the stream, ms since the epoch. */
   readonly time: number | undefined;
+  /** A retained message (README "Retained messages"), sent ahead of live ones because the subscription asked with `retained: true`. */
+  readonly retained: boolean;
   private settled = false;
   private decoded = false;
   private value: T | undefined;
@@ -42,6 +44,7 @@ export class Message<T = unknown> {
     this.redelivered = this.deliveryCount > 1;
     this.seq = frame.seq;
     this.time = frame.time;
+    this.retained = frame.retained === true;
   }
 
   /** The publisher's headers (`publish(..., { headers })`); `{}` when it gave none. Read-only. */

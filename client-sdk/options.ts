@@ -59,6 +59,12 @@ export interface WillOptions {
    * does by itself), the will is not published. Default 0: at once.
    */
   delay?: number;
+  /**
+   * Published with `retain` (README "Retained messages"): the topic's retained message then says
+   * the client is gone, for subscribers that come later too. With a retained "online" published
+   * at connect, that is presence.
+   */
+  retain?: boolean;
 }
 
 /** Checks `will` (TypeScript does not protect JavaScript callers); the broker checks the topic's syntax and rights. */
@@ -66,15 +72,16 @@ export function checkWillOptions(will: unknown): void {
   if (will === undefined) return;
   const w = will as Partial<WillOptions> | null;
   const bad = (why: string): never => { throw new LindenError('INVALID_OPTIONS', `will ${why}`); };
-  if (typeof w !== 'object' || w === null) bad('must be an object { topic, data, mode?, delay? }');
-  for (const key of Object.keys(w!)) if (!WILL_FIELDS.includes(key)) bad(`has an unknown field "${key.slice(0, 32)}"; it takes topic, data, mode and delay`);
+  if (typeof w !== 'object' || w === null) bad('must be an object { topic, data, mode?, delay?, retain? }');
+  for (const key of Object.keys(w!)) if (!WILL_FIELDS.includes(key)) bad(`has an unknown field "${key.slice(0, 32)}"; it takes topic, data, mode, delay and retain`);
   if (typeof w!.topic !== 'string' || w!.topic.length === 0) bad('.topic must be a non-empty string');
   if (!('data' in w!)) bad('.data is required');
   if (w!.mode !== undefined && w!.mode !== 'transient' && w!.mode !== 'persistent') bad('.mode must be "transient" or "persistent"');
   if (w!.delay !== undefined && (!Number.isInteger(w!.delay) || w!.delay < 0 || w!.delay > MAX_DURATION_MS)) bad(`.delay must be an integer from 0 to ${MAX_DURATION_MS} ms`);
+  if (w!.retain !== undefined && typeof w!.retain !== 'boolean') bad('.retain must be a boolean');
 }
 
-const WILL_FIELDS = ['topic', 'data', 'mode', 'delay'];
+const WILL_FIELDS = ['topic', 'data', 'mode', 'delay', 'retain'];
 
 export interface TlsOptions {
   /**
@@ -111,6 +118,21 @@ export interface PublishOptions {
    * at most 32, names of 1-64 characters, string values of at most 1024.
    */
   headers?: Record<string, string>;
+  /**
+   * Keep this message as the topic's retained one: subscriptions made later with
+   * `{ retained: true }` get it first. Kept on disk when `mode` is 'persistent', in the broker's
+   * memory otherwise. An empty payload (`''`, `null` or empty bytes) clears it. README "Retained messages".
+   */
+  retain?: boolean;
+  /**
+   * Scheduled delivery (README "Scheduled delivery"): the broker routes the message this many ms
+   * from now (`delay`) or at `deliverAt` (ms since the epoch), never earlier; give one of them.
+   * A persistent one is stored at once and survives restarts; a transient one is dropped if the
+   * broker restarts first. A receipt's `id` cancels it (`cancelScheduled`); `delivery` and
+   * `processing` receipts, and their `timeout`, count from the due time.
+   */
+  delay?: number;
+  deliverAt?: number;
 }
 
 /**

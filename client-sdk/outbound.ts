@@ -90,7 +90,8 @@ export class Outbound {
       // The fast path writes no headers and passes no request-level interceptor (trace context
       // stamps headers): a publish with headers, or with hooks to see it, takes the general one.
       const hdr = someHeaders(options.headers);
-      if (ack === 'none' && mid === undefined && !persistent && hdr === undefined && this.codec.name === 'msgpack' && conn.live
+      const scheduled = options.delay !== undefined || options.deliverAt !== undefined;
+      if (ack === 'none' && mid === undefined && !persistent && hdr === undefined && !scheduled && options.retain !== true && this.codec.name === 'msgpack' && conn.live
         && !conn.drainingEpoch && this.pipeline.outbound.isEmpty && this.outbox.largeFrom > size + FAST_PATH_FIELDS) {
         if (bytes !== undefined) this.outbox.publishBytesMsgpack(packedTopic, bytes);
         else this.outbox.publishMsgpack(packedTopic, wire as Uint8Array);
@@ -103,6 +104,9 @@ export class Outbound {
       if (persistent) frame.mode = 'persistent';
       if (options.ttl !== undefined) frame.ttl = options.ttl;
       if (hdr !== undefined) frame.hdr = hdr;
+      if (options.retain === true) frame.retain = true;
+      if (options.delay !== undefined) frame.delay = options.delay;
+      if (options.deliverAt !== undefined) frame.deliverAt = options.deliverAt;
       if (ack === 'none') {
         if (this.pipeline.outbound.isEmpty) {
           this.enqueue(frame, true);
@@ -113,7 +117,8 @@ export class Outbound {
       frame.ack = ack;
       if (options.timeout !== undefined) frame.timeout = options.timeout;
       if (reply) frame.reply = true;
-      return this.call(frame, options.timeout).then((f) => toReceipt(f as ReceiptFrame, this.codec));
+      // A scheduled publish's later receipt comes after the due time plus its timeout: the broker times it, not the SDK.
+      return this.call(frame, scheduled ? undefined : options.timeout).then((f) => toReceipt(f as ReceiptFrame, this.codec));
     } catch (err) {
       return Promise.reject(err);
     }

@@ -26,6 +26,8 @@ export interface Receipt {
   queues?: string[];
   /** Persistent messages: a repeat of a `msgId` seen within the dedupe window; not stored again. */
   duplicate?: boolean;
+  /** A scheduled publish's submission receipt: when the broker routes it, in ms since the epoch (`id` cancels it). */
+  due?: number;
 }
 
 export function toReceipt(frame: ReceiptFrame, codec: Codec): Receipt {
@@ -37,5 +39,6 @@ export function toReceipt(frame: ReceiptFrame, codec: Codec): Receipt {
   if (frame.data !== undefined) receipt.data = codec.unpackData(frame.data);
   if (frame.queues !== undefined) receipt.queues = frame.queues;
   if (frame.duplicate !== undefined) receipt.duplicate = frame.duplicate;
+  if (frame.due !== undefined) receipt.due = frame.due;
   return receipt;
 }

@@ -27,6 +27,11 @@ export interface Lease {
   /** With ack 'delivery' or 'processing': a taker reached the stage (false when the tuple expired or was cancelled first, or on timeout). */
   reached?: boolean;
   timedOut?: boolean;
+  /**
+   * A scheduled out (`delay`/`deliverAt`): when the tuple enters the space, in ms since the epoch.
+   * `id` is then the schedule's id, for `client.cancelScheduled(id)`; the tuple gets an id of its own when it enters.
+   */
+  due?: number;
 }
 
 export interface SpaceOptions {
@@ -56,6 +61,13 @@ export interface OutOptions {
    * (ask for them with `{ entry: true }`): at most 32, names of 1-64 characters, values of at most 1024.
    */
   headers?: Record<string, string>;
+  /**
+   * Scheduled delivery: the tuple enters the space this many ms from now (`delay`) or at
+   * `deliverAt` (ms since the epoch), never earlier. Stored at once in a persistent space.
+   * 'delivery'/'processing' and their `timeout` count from the due time.
+   */
+  delay?: number;
+  deliverAt?: number;
 }
 
 export interface ReadOptions {
@@ -137,6 +149,9 @@ export class Space {
       if (options.ttl !== undefined) frame.ttl = options.ttl;
       const hdr = someHeaders(options.headers);
       if (hdr !== undefined) frame.hdr = hdr;
+      const scheduled = options.delay !== undefined || options.deliverAt !== undefined;
+      if (options.delay !== undefined) frame.delay = options.delay;
+      if (options.deliverAt !== undefined) frame.deliverAt = options.deliverAt;
       const ack = options.ack ?? 'submission';
       if (ack === 'none') {
         this.host.cast(frame);
@@ -145,7 +160,7 @@ export class Space {
       frame.ack = ack;
       if (options.timeout !== undefined) frame.timeout = options.timeout;
       const waits = ack === 'delivery' || ack === 'processing';
-      return this.host.call(frame, waits ? options.timeout : undefined).then(toLease);
+      return this.host.call(frame, waits && !scheduled ? options.timeout : undefined).then(toLease);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -319,5 +334,6 @@ function toLease(frame: BrokerFrame): Lease {
   const f = frame as LeaseFrame;
   const lease: Lease = { id: f.tid, expiresAt: f.expiresAt, ttl: f.ttl, shortened: f.shortened };
   if (f.stage !== undefined) Object.assign(lease, { stage: f.stage, reached: f.reached, timedOut: f.timedOut });
+  if (f.due !== undefined) lease.due = f.due;
   return lease;
 }

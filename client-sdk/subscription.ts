@@ -21,6 +21,12 @@ export interface SubscribeOptions<T = unknown> extends QueueSettings {
    * and nacked if it throws, unless the callback settled it itself.
    */
   callback?: (msg: Message<T>) => void | Promise<void>;
+  /**
+   * First receive the retained message of every topic the pattern matches (`msg.retained`
+   * true), then live ones, with no gap and no repeat between the two. Not with `durable` or
+   * `group`. Sent again after a reconnect, so the retained messages come again then.
+   */
+  retained?: boolean;
   /** Messages queued for a slow `for await` consumer before new ones are dropped. Default 65,536. */
   maxPending?: number;
   /**

@@ -65,6 +65,7 @@ export class ClientSubscriptions {
   private send(sub: Subscription<any>, first = false): void {
     const frame: Record<string, unknown> = { t: 'sub', sid: sub.sid, pattern: sub.pattern };
     if (sub.options.group !== undefined) frame.group = sub.options.group;
+    if (sub.options.retained === true) frame.retained = true;
     if (sub.options.durable !== undefined) Object.assign(frame, definedOnly(sub.options, DURABLE_OPTIONS));
     if (sub.options.stream !== undefined) {
       Object.assign(frame, definedOnly(sub.options, STREAM_OPTIONS));

@@ -42,7 +42,7 @@ function isPub(m: Record<string, unknown>, isPayload: (data: unknown) => boolean
       case 'ack': if (v !== undefined && !(ACK_LEVELS as readonly unknown[]).includes(v)) return false; break;
       case 'timeout': case 'ttl': if (v !== undefined && !isDuration(v)) return false; break;
       case 'mid': if (v !== undefined && !isPlainMid(v)) return false; break;
-      case 'reply': if (v !== undefined && typeof v !== 'boolean') return false; break;
+      case 'reply': case 'retain': if (v !== undefined && typeof v !== 'boolean') return false; break;
       case 'mode': if (v !== undefined && !(DELIVERY_MODES as readonly unknown[]).includes(v)) return false; break;
       case 'hdr': if (v !== undefined && !isPlainHeaders(v)) return false; break;
       default: return false;

@@ -16,7 +16,7 @@ type Fallback = typeof FALLBACK;
 const FIELDS = [
   't', 'id', 're', 'sid', 'tag', 'tags', 'ack', 'topic', 'data', 'mid', 'reply', 'mode', 'ttl', 'timeout', 'hdr', 'dc',
   'stage', 'receivers', 'delivered', 'processed', 'failed', 'dropped', 'timedOut', 'missing', 'rejected', 'queues', 'duplicate',
-  'connection', 'group', 'queue', 'reason',
+  'connection', 'group', 'queue', 'reason', 'retain', 'retained',
 ];
 /** String values worth sharing rather than allocating: message types and enum values. */
 const VALUES = ['pub', 'msg', 'rcv', 'ack', 'receipt', 'none', 'submission', 'delivery', 'processing', 'transient', 'persistent'];

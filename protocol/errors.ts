@@ -41,7 +41,13 @@ export const ERROR_CODES = {
   INVALID_TUPLE: { origin: 'broker', message: 'a tuple is not valid (empty, not plain values such as a Date, too many fields, or too deep)' },
   AUTH_FAILED: { origin: 'broker', message: 'the credentials in `hello` were missing, unknown or wrong; the broker closes the connection' },
   PERMISSION_DENIED: { origin: 'broker', message: 'the connection\'s user may not do this operation on this subject; the connection stays open' },
+  SCHEDULE_FULL: { origin: 'broker', message: 'the broker holds maxScheduled scheduled messages and tuples, or maxScheduledBytes of them; nothing was scheduled' },
+  SCHEDULE_TOO_FAR: { origin: 'broker', message: 'the due time of a scheduled publish or out (`delay`, `deliverAt`) is more than the broker\'s maxScheduleDelayMs away; nothing was scheduled' },
+  NOT_SCHEDULED: { origin: 'broker', message: '`unschedule` named no pending scheduled message or tuple: unknown, cancelled, or already due and delivered' },
+  SCHEDULE_UNSUPPORTED: { origin: 'broker', message: 'cluster mode (`redis`): a persistent scheduled publish or out answers at submission only, not with ack delivery or processing; nothing was scheduled' },
   DRAINING: { origin: 'broker', message: 'the broker is draining before it stops: it takes no new publishes or tuples; send them to another broker' },
+  RETAINED_FULL: { origin: 'broker', message: 'a publish with `retain` would take the broker past maxRetainedTopics or maxRetainedBytes; the message was neither retained nor delivered' },
+  RETAIN_UNSUPPORTED: { origin: 'broker', message: 'cluster mode (`redis`): a `pub` with `retain` must be transient and wait for `submission` at most' },
   // Raised by the client SDK (or by startBroker) without a frame from the broker.
   TIMEOUT: { origin: 'client', message: 'the operation did not complete within its timeout' },
   DISCONNECTED: { origin: 'client', message: 'the connection was lost before the operation completed' },

@@ -164,8 +164,9 @@ export class FragmentAssembler {
       this.reject(fid, 'FRAGMENT_OUT_OF_ORDER', `fragment ${seq} of message ${fid} arrived before fragment ${a.next}`, { seq, expected: a.next });
       return;
     }
+    const pub = a.next === 0 && a.n > 1 ? this.streamFrom(a, f.data as Uint8Array | string) : undefined;
     if (!this.append(fid, a, f.data as Uint8Array | string)) return;
-    if (a.next === 0 && a.n > 1) this.streamFrom(a, f.data as Uint8Array | string);
+    if (pub) this.deliver(pub);
     a.next++;
     if (a.next < a.n) return;
     this.finish(fid, a);
@@ -232,7 +233,7 @@ export class FragmentAssembler {
       this.reject(fid, 'FRAGMENT_LIMIT', `fragment ${a.next} of message ${fid} would take ${holderOf(over.scope)} over ${over.limit} bytes held in reassembly`, { seq: a.next, held, ...over });
       return false;
     }
-    if (a.stream) a.stream.append(data as Uint8Array);
+    if (a.stream) a.stream.append(a.next === 0 ? (data as Uint8Array).subarray(a.from) : data as Uint8Array);
     else if (a.bytes) a.bytes.append(data as Uint8Array);
     else a.text!.push(data as string);
     a.got += length;
@@ -260,18 +261,19 @@ export class FragmentAssembler {
   }
 
   /**
-   * At the first fragment: a `pub` whose payload comes last goes on now, the payload a stream
-   * fed by the fragments still to come. What the first one held beyond the fields is its start.
+   * At the first fragment: a `pub` whose payload comes last goes on once that fragment is taken,
+   * the payload a stream fed by the fragments still to come; what the first one holds beyond the
+   * fields is its start. Returns that `pub`, or undefined for a message to put back together.
    */
-  private streamFrom(a: Assembly, data: Uint8Array | string): void {
-    if (typeof data === 'string' || !this.limits.streamsPublishes?.()) return;
+  private streamFrom(a: Assembly, data: Uint8Array | string): Record<string, unknown> | undefined {
+    if (typeof data === 'string' || !this.limits.streamsPublishes?.()) return undefined;
     const head = readStreamHead(data, this.codec);
-    if (!head || head.fields.t !== 'pub' || head.dataOffset + head.dataLength !== a.size) return;
+    if (!head || head.fields.t !== 'pub' || head.dataOffset + head.dataLength !== a.size) return undefined;
     const stream = new ByteStream(head.dataLength);
-    stream.append(data.subarray(head.dataOffset));
     a.stream = stream;
+    a.from = head.dataOffset;
     a.bytes = undefined;
-    this.deliver({ ...head.fields, data: new StreamedBytes(stream) });
+    return { ...head.fields, data: new StreamedBytes(stream) };
   }
 
   private finish(fid: number, a: Assembly): void {

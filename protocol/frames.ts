@@ -6,7 +6,7 @@ import { HEADERS_SCHEMA, type Headers } from './headers.js';
 import {
   MAX_ARITY, MAX_BATCH_STEPS, MAX_DELIVERIES, MAX_DURATION_MS, MAX_EXTENSION_NAME_LENGTH, MAX_EXTENSIONS, MAX_IN_FLIGHT,
   MAX_MESSAGE_ID_LENGTH, MAX_NAME_LENGTH, MAX_QUEUE_BYTES, MAX_QUEUE_MESSAGES, MAX_READ_LIMIT, MAX_REASON_LENGTH,
-  MAX_JWT_LENGTH, MAX_SECRET_LENGTH, MAX_SESSION_LENGTH, MAX_TAGS_PER_RCV, MAX_TUPLE_ID_LENGTH, MAX_UINT,
+  MAX_JWT_LENGTH, MAX_SECRET_LENGTH, MAX_SESSION_LENGTH, MAX_SCHEDULE_DELAY_MS, MAX_DELIVER_AT, MAX_TAGS_PER_RCV, MAX_TUPLE_ID_LENGTH, MAX_UINT,
 } from './limits.js';
 import { MAX_TOPIC_LENGTH } from './topics.js';
 import { NAME_PATTERN } from './names.js';
@@ -31,7 +31,11 @@ export type HelloAuth = { user: string; password: string } | { token: string } |
  * the connection ends without a clean close; with `delay`, only if the same client (`hello.session`)
  * has not come back by then. An object, so later options (retain) are fields of it.
  */
-export interface WillFrame { topic: string; data: Payload; mode?: DeliveryMode; delay?: number }
+export interface WillFrame {
+  topic: string; data: Payload; mode?: DeliveryMode; delay?: number;
+  /** Published with `retain` (§7.4): the topic's retained message then says the client is gone. */
+  retain?: boolean;
+}
 export interface HelloFrame {
   t: 'hello'; id: number; v: number; name?: string; ext?: Extensions; auth?: HelloAuth;
   will?: WillFrame;
@@ -51,12 +55,14 @@ export function hasQueueSettings(f: QueueSettings): boolean {
   return f.ackWait !== undefined || f.maxInFlight !== undefined || f.maxDeliveries !== undefined
     || f.maxMessages !== undefined || f.maxBytes !== undefined || f.overflow !== undefined;
 }
-/** Where a stream subscription starts reading (protocol.md §9.10): its first message, its last, the next one appended, a seq or an append time. */
+/** Where a stream subscription starts reading (protocol.md §9.11): its first message, its last, the next one appended, a seq or an append time. */
 export type StreamStart = 'first' | 'last' | 'new' | { seq: number } | { time: number };
 export interface SubFrame extends QueueSettings {
   t: 'sub'; id: number; sid: number; pattern: string; group?: string; durable?: string;
-  /** Read this replayable stream (protocol.md §9.10) from `start`, then follow it; `reader` names a reader whose position the broker keeps. */
+  /** Read this replayable stream (protocol.md §9.11) from `start`, then follow it; `reader` names a reader whose position the broker keeps. */
   stream?: string; start?: StreamStart; reader?: string;
+  /** Deliver the retained messages on topics the pattern matches first (protocol.md §6.3, §7.4). */
+  retained?: boolean;
 }
 export interface UnsubFrame { t: 'unsub'; id: number; sid: number }
 export interface PubFrame {
@@ -64,6 +70,10 @@ export interface PubFrame {
   id?: number; ack?: AckLevel; timeout?: number; mid?: string; reply?: boolean; mode?: DeliveryMode; ttl?: number;
   /** Headers (protocol/headers.ts), passed on untouched in every `msg` of this message. */
   hdr?: Headers;
+  /** Keep it as the topic's retained message; an empty payload clears it (protocol.md §7.4). */
+  retain?: boolean;
+  /** Scheduled delivery (protocol.md §9.10): routed this many ms from now, or at `deliverAt` (ms since the epoch); not both. */
+  delay?: number; deliverAt?: number;
 }
 export interface RcvFrame { t: 'rcv'; tags: number[] }
 export interface AckFrame { t: 'ack'; tag: number; data?: Payload }
@@ -72,12 +82,14 @@ export interface WorkingFrame { t: 'working'; tag: number }
 export interface QueueCreateFrame extends QueueSettings { t: 'qcreate'; id: number; name: string; pattern: string }
 export interface QueueDeleteFrame { t: 'qdelete'; id: number; name: string }
 export const DISCARD_POLICIES = ['old', 'new'] as const;
-/** Creates a replayable stream, or changes the limits of one (protocol.md §9.10); absent limits keep their value (none for a new stream). */
+/** Creates a replayable stream, or changes the limits of one (protocol.md §9.11); absent limits keep their value (none for a new stream). */
 export interface StreamCreateFrame {
   t: 'screate'; id: number; name: string; pattern: string;
   maxAge?: number; maxMessages?: number; maxBytes?: number; discard?: (typeof DISCARD_POLICIES)[number];
 }
 export interface StreamDeleteFrame { t: 'sdelete'; id: number; name: string }
+/** Cancels a scheduled publish or out by its id (`mid` of the receipt, `sched` of the lease): protocol.md §9.10. */
+export interface UnscheduleFrame { t: 'unschedule'; id: number; sched: string }
 
 // ---- tuple spaces, client -> broker (tuples and templates travel inline in both codecs) ----
 export type SpaceEvent = 'out' | 'in' | 'expire';
@@ -86,7 +98,11 @@ export type SpaceEvent = 'out' | 'in' | 'expire';
  * the mode of an empty space; a space holding tuples of the other mode answers
  * SPACE_MODE_CONFLICT. Absent: the space's current mode (transient for a new space).
  */
-export interface OutFrame { t: 'out'; space: string; tuple: unknown[]; id?: number; ttl?: number; ack?: AckLevel; timeout?: number; persistent?: boolean; hdr?: Headers }
+export interface OutFrame {
+  t: 'out'; space: string; tuple: unknown[]; id?: number; ttl?: number; ack?: AckLevel; timeout?: number; persistent?: boolean; hdr?: Headers;
+  /** Scheduled delivery (protocol.md §9.10): the tuple enters the space this many ms from now, or at `deliverAt`. */
+  delay?: number; deliverAt?: number;
+}
 export interface ReadFrame {
   t: 'in' | 'rd'; id: number; space: string; template: unknown[];
   wait?: boolean; timeout?: number; reserve?: number; limit?: number;
@@ -119,7 +135,7 @@ export interface FragFrame { t: 'frag'; fid: number; seq: number; n: number; siz
 
 export type ClientFrame =
   | FragFrame | HelloFrame | PingFrame | PongFrame | SubFrame | UnsubFrame | PubFrame | RcvFrame | AckFrame | NackFrame
-  | WorkingFrame | QueueCreateFrame | QueueDeleteFrame | StreamCreateFrame | StreamDeleteFrame
+  | WorkingFrame | QueueCreateFrame | QueueDeleteFrame | UnscheduleFrame | StreamCreateFrame | StreamDeleteFrame
   | OutFrame | ReadFrame | CountFrame | AbortFrame | NotifyFrame | UnnotifyFrame | RenewFrame | CancelFrame | BatchFrame | SettleFrame
   | AdminFrame;
 
@@ -145,9 +161,11 @@ export interface MsgFrame {
   dc?: number;
   /** The publisher's headers, when it gave any. */
   hdr?: Headers;
-  /** Stream deliveries (protocol.md §9.10): the message's seq in the stream and when it was appended (ms since the epoch). */
+  /** Stream deliveries (protocol.md §9.11): the message's seq in the stream and when it was appended (ms since the epoch). */
   seq?: number;
   time?: number;
+  /** A retained message sent because the subscription asked for them (`sub` with `retained`), ahead of live ones. */
+  retained?: boolean;
 }
 /** A receiver in a receipt: a subscription of a connection, or a durable subscription (`queue`) however many consumers it has. */
 export interface ReceiverRef { connection?: string; sid?: number; group?: string; queue?: string; reason?: string }
@@ -159,6 +177,8 @@ export interface ReceiptFrame {
   queues?: string[];
   /** Persistent messages: the publisher's `mid` was seen within the dedupe window; nothing was stored again. */
   duplicate?: boolean;
+  /** A scheduled publish (protocol.md §9.10): when it is routed, in ms since the epoch. */
+  due?: number;
 }
 export interface WarnFrame { t: 'warn'; code: string; message: string; dropped?: number }
 /** The broker is draining (protocol.md §1.6): it closes this connection within `ms` at the latest. */
@@ -169,6 +189,8 @@ export interface LeaseFrame {
   t: 'lease'; re: number; tid: string; expiresAt: number | null; ttl: number | null; shortened: boolean;
   /** Only for an `out` with ack 'delivery' or 'processing': the stage waited for and whether a taker reached it. */
   stage?: 'delivery' | 'processing'; reached?: boolean; timedOut?: boolean;
+  /** A scheduled out (protocol.md §9.10): its id, to cancel it with `unschedule`, and when the tuple enters the space. */
+  sched?: string; due?: number;
 }
 /** `hdr` (here, in TupleFrame and in EventFrame): the writer's headers, when it gave any. */
 export interface TupleEntry { tid: string; tuple: unknown[]; expiresAt: number | null; hdr?: Headers }
@@ -192,6 +214,11 @@ export type BrokerFrame =
 const uint = { type: 'integer', minimum: 0, maximum: MAX_UINT } as const;
 /** A duration a client asks for; below 2^31 ms, so no timer it reaches can overflow. */
 const ms = { type: 'integer', minimum: 1, maximum: MAX_DURATION_MS } as const;
+/** Scheduled delivery: a delay may pass 2^31 ms (the scheduler re-arms its timer); the broker's maxScheduleDelayMs bounds both. */
+const schedule = {
+  delay: { type: 'integer', minimum: 0, maximum: MAX_SCHEDULE_DELAY_MS },
+  deliverAt: { type: 'integer', minimum: 0, maximum: MAX_DELIVER_AT },
+} as const;
 /** Space names: letters, digits and `_ . : -`, so they are safe in logs, metrics and CLI arguments. */
 const spaceName = { type: 'string', maxLength: MAX_NAME_LENGTH, pattern: NAME_PATTERN } as const;
 const fields = { type: 'array', minItems: 1, maxItems: MAX_ARITY } as const;
@@ -244,7 +271,7 @@ export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], ob
         type: 'object', additionalProperties: false, required: ['topic', 'data'],
         properties: {
           topic: { type: 'string', maxLength: MAX_TOPIC_LENGTH }, data: payload, mode: { enum: [...DELIVERY_MODES] },
-          delay: { type: 'integer', minimum: 0, maximum: MAX_DURATION_MS },
+          delay: { type: 'integer', minimum: 0, maximum: MAX_DURATION_MS }, retain: { type: 'boolean' },
         },
       },
       session: { type: 'string', minLength: 1, maxLength: MAX_SESSION_LENGTH },
@@ -252,7 +279,7 @@ export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], ob
     ping: message('ping', { id: uint }, ['id']),
     pong: message('pong', { re: uint }, ['re']),
     sub: message('sub', {
-      id: uint, sid: uint, pattern: { type: 'string' }, group: name, durable: queueName, ...queueSettings,
+      id: uint, sid: uint, pattern: { type: 'string' }, group: name, durable: queueName, retained: { type: 'boolean' }, ...queueSettings,
       stream: queueName, reader: queueName,
       start: {
         oneOf: [
@@ -275,6 +302,8 @@ export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], ob
       mode: { enum: [...DELIVERY_MODES] },
       ttl: ms,
       hdr: HEADERS_SCHEMA,
+      retain: { type: 'boolean' },
+      ...schedule,
     }, ['topic', 'data']),
     rcv: message('rcv', { tags: { type: 'array', items: uint, minItems: 1, maxItems: MAX_TAGS_PER_RCV } }, ['tags']),
     ack: message('ack', { tag: uint, data: payload }, ['tag']),
@@ -282,13 +311,14 @@ export function clientFrameSchemas(payload: object): Record<ClientFrame['t'], ob
     working: message('working', { tag: uint }, ['tag']),
     qcreate: message('qcreate', { id: uint, name: queueName, pattern: { type: 'string' }, ...queueSettings }, ['id', 'name', 'pattern']),
     qdelete: message('qdelete', { id: uint, name: queueName }, ['id', 'name']),
+    unschedule: message('unschedule', { id: uint, sched: { type: 'string', minLength: 1, maxLength: MAX_MESSAGE_ID_LENGTH, pattern: '^[^\\u0000-\\u0004\\uD800-\\uDFFF]*$' } }, ['id', 'sched']),
     screate: message('screate', {
       id: uint, name: queueName, pattern: { type: 'string' },
       maxAge: { type: 'integer', minimum: 1, maximum: MAX_STREAM_AGE_MS },
       maxMessages: queueSettings.maxMessages, maxBytes: queueSettings.maxBytes, discard: { enum: [...DISCARD_POLICIES] },
     }, ['id', 'name', 'pattern']),
     sdelete: message('sdelete', { id: uint, name: queueName }, ['id', 'name']),
-    out: message('out', { id: uint, space: spaceName, tuple: fields, ttl: ms, ack: { enum: [...ACK_LEVELS] }, timeout: ms, persistent: { type: 'boolean' }, hdr: HEADERS_SCHEMA }, ['space', 'tuple']),
+    out: message('out', { id: uint, space: spaceName, tuple: fields, ttl: ms, ack: { enum: [...ACK_LEVELS] }, timeout: ms, persistent: { type: 'boolean' }, hdr: HEADERS_SCHEMA, ...schedule }, ['space', 'tuple']),
     in: readMessage('in'),
     rd: readMessage('rd'),
     count: message('count', { id: uint, space: spaceName, template: fields }, ['id', 'space', 'template']),

@@ -14,6 +14,15 @@ export const MAX_UINT = 4_294_967_295;
  */
 export const MAX_DURATION_MS = 24 * 24 * 3600 * 1000;
 
+/**
+ * Scheduled delivery (`delay`, protocol.md §9.10): one year. Beyond 2^31 ms on purpose: no timer
+ * gets it, the scheduler's one timer re-arms until the due time. The broker's
+ * maxScheduleDelayMs (default 30 days) is usually lower.
+ */
+export const MAX_SCHEDULE_DELAY_MS = 365 * 24 * 3600 * 1000;
+/** `deliverAt`: the last ms a JavaScript Date can hold. */
+export const MAX_DELIVER_AT = 8_640_000_000_000_000;
+
 /** Space, queue, group, client and connection names. */
 export const MAX_NAME_LENGTH = 128;
 /** A publisher's message id (`mid`). */

@@ -9,6 +9,7 @@ import type { DurableCore } from './pubsub/durable/durable-core.js';
 import type { ClusterQueues } from './cluster/durable/cluster-queues.js';
 import type { NodeSummaries } from './cluster/node-summary.js';
 import type { PubSubCore } from './pubsub/pubsub-core.js';
+import type { Scheduler } from './scheduled/scheduler.js';
 import type { SpaceCore } from './space/space-core.js';
 import type { Turns } from './turns.js';
 import type { Wills } from './wills.js';
@@ -26,6 +27,8 @@ export interface BrokerContext {
   /** Cluster mode: admin `kick` of a connection on another node, over the bus; resolves with whether it was there. */
   clusterKick: ((node: string, connection: string) => Promise<boolean>) | undefined;
   readonly spaces: SpaceCore;
+  /** Scheduled publishes and outs (`delay`, `deliverAt`), until they are due. */
+  readonly scheduled: Scheduler;
   /** Last wills of the connections, and those waiting out their delay (protocol.md §4.8). */
   readonly wills: Wills;
   readonly validators: Record<CodecName, FrameValidator>;

@@ -34,10 +34,12 @@ import { SlowConsumers } from './slow-consumers.js';
 import { originCheck } from './origin.js';
 import { joinCluster, type ClusterNode } from './cluster/cluster-node.js';
 import { DurableCore } from './pubsub/durable/durable-core.js';
+import { RetainedMessages } from './pubsub/retained-messages.js';
 import { PubSubCore } from './pubsub/pubsub-core.js';
 import { ClusterQueues } from './cluster/durable/cluster-queues.js';
 import { openRedis, parseRedisTarget } from './cluster/redis-target.js';
 import { SpaceCore } from './space/space-core.js';
+import { Scheduler } from './scheduled/scheduler.js';
 import { Turns } from './turns.js';
 import { Wills } from './wills.js';
 import { defaultMaxStoreBytes } from './store/store-room.js';
@@ -117,9 +119,15 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   if (opts.maxStoreBytes === undefined && opts.dataDir) opts.maxStoreBytes = await defaultMaxStoreBytes(store, opts.dataDir);
   const spaces = new SpaceCore(opts, store, log.child({ component: 'spaces' }));
   const durable = new DurableCore(opts, store, log.child({ component: 'queues' }));
+  const retained = new RetainedMessages(opts, store, log.child({ component: 'retained' }));
+  // Due schedules go to the cores through ctx, which exists before the scheduler's clock starts.
+  const scheduled = new Scheduler(opts, store, log.child({ component: 'scheduled' }), instance + '-', {
+    publish: (conn, f) => ctx.pubsub.publish(conn, f),
+    out: (conn, f) => ctx.spaces.out(conn, f),
+  });
   let recovered;
   try {
-    recovered = { spaces: await spaces.recover(), queues: await durable.recover() };
+    recovered = { spaces: await spaces.recover(), queues: await durable.recover(), scheduled: await scheduled.recover(), retained: await retained.recover() };
   } catch (err) {
     // Closing releases the data folder's lock, so this process may open the folder again.
     spaces.stop();
@@ -131,17 +139,19 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   // Cluster mode: one node id, the bus's and the queues', and one command connection they share.
   const clusterQueues = redisTarget && new ClusterQueues(instance, redisTarget, openRedis(redisTarget, `linden:${instance}`), opts, log.child({ component: 'cluster-queues' }));
   await clusterQueues?.start();
+  if (clusterQueues) scheduled.useCluster(clusterQueues.redis);
   const rates = new RateSampler(durable, spaces); // admin views (issue #6)
 
   const ctx: BrokerContext = {
     options: opts,
     log,
-    pubsub: new PubSubCore(opts, instance + '-', durable, clusterQueues),
+    pubsub: new PubSubCore(opts, instance + '-', durable, retained, clusterQueues),
     durable,
     clusterQueues,
     clusterNodes: undefined,
     clusterKick: undefined,
     spaces,
+    scheduled,
     // Through the normal publish path, as a `pub` with ack 'none' of the connection that left it.
     wills: new Wills((publisher, frame) => ctx.pubsub.publish(publisher as Connection, frame), log.child({ component: 'wills' })),
     validators: { msgpack: new FrameValidator('msgpack'), json: new FrameValidator('json') },
@@ -171,6 +181,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     draining: undefined,
   };
   seams.census?.attach(ctx);
+  scheduled.start();
   // Cluster mode (DESIGN.md §5): the pub/sub core gets a bus to the other nodes; the node id is this start's.
   const cluster: ClusterNode | undefined = redisTarget && clusterQueues
     ? joinCluster(redisTarget, clusterQueues.redis, instance, ctx.pubsub, spaces, opts, log.child({ component: 'cluster' }), clusterQueues)
@@ -203,11 +214,13 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   const handler = adminHandler({
     web,
     durable,
+    retained,
     spaces,
+    scheduled,
     connections,
     rates,
     metrics: createMetrics({
-      pubsub: ctx.pubsub, durable, spaces, connections, commits, auth, slow, caps, wills: ctx.wills,
+      pubsub: ctx.pubsub, durable, spaces, scheduled, connections, commits, auth, slow, caps, wills: ctx.wills,
       cluster: clusterQueues && cluster ? { queues: clusterQueues, nodes: cluster.summaries } : undefined,
     }),
     store: { kind: opts.dataDir ? 'lmdb' : 'memory', durable: store.durable },
@@ -215,7 +228,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     auth,
     metricsAuth: opts.metricsAuth,
     maxArity: opts.maxArity,
-    cluster: clusterQueues && cluster ? { queues: clusterQueues, nodes: cluster.summaries } : undefined,
+    cluster: clusterQueues && cluster ? { queues: clusterQueues, nodes: cluster.summaries, retained: cluster.retained } : undefined,
   });
   const https: HttpsServer | undefined = identity ? createHttpsServer({ cert: identity.cert, key: identity.key }, handler) : undefined;
   const http: Server = https ?? createServer(handler);
@@ -317,6 +330,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
     caps.release(conn.remoteAddress);
     ctx.pubsub.detach(conn);
     ctx.spaces.detach(conn);
+    scheduled.detach(conn);
     conn.dispose();
     ctx.wills.ended(conn, clean);
   }
@@ -343,6 +357,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
       refusals.stop();
       slow.stop();
       rates.stop();
+      scheduled.stop();
       spaces.stop();
       durable.stop();
       void (cluster?.stop() ?? Promise.resolve()).then(() => clusterQueues?.stop()).finally(() => store.close().finally(() => reject(err)));
@@ -375,6 +390,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
       handshakes.stop(); // the connections still in their handshake are closed next (refusals run on: unref'd, and they end sockets)
       slow.stop();
       rates.stop();
+      scheduled.stop(); // nothing more falls due: the store closes next
     },
   };
   let stopping: Promise<void> | undefined;

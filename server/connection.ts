@@ -1,4 +1,3 @@
-import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { Parts, type Codec, type Piece } from '../protocol/codec.js';
 import type { FrameWriter, MsgpackFrameWriter } from '../protocol/frame-writer.js';
@@ -13,6 +12,7 @@ import { CountedMap, Tally } from './counted-map.js';
 import type { FlushScheduler } from './flush-scheduler.js';
 import { Inbox } from './inbox.js';
 import { OutputStall } from './output-stall.js';
+import { OutputFlow, type FlowSide, type PauseReason } from './output-flow.js';
 import type { OutboundMessage, DeliveryExtras } from './pubsub/outbound-message.js';
 import type { Payload } from './pubsub/payload.js';
 import type { ReceiptTracker } from './pubsub/receipt-tracker.js';
@@ -31,16 +31,13 @@ export interface ConnectionLimits {
 /** Room left in a frame for the fields around a payload, for a client that takes no fragments. */
 const FIELDS_ROOM = 8 * 1024;
 
-/** Outbound bytes under which a paced sender (fragments) may go on at once rather than wait for the socket's drain. */
-const DRAINED_BYTES = 256 * 1024;
-
 /** Tuple-space events may take a connection to this many times maxPendingBytes unsent; then it is closed (§11). */
 const SLOW_CONSUMER_FACTOR = 4;
 
 export type { TagOwner } from './delivery-tags.js';
 
 /** One client connection: its codec, subscriptions, outstanding deliveries and write queue. */
-export class Connection {
+export class Connection implements FlowSide {
   state: 'handshake' | 'open' | 'closed' = 'handshake';
   name: string | undefined;
   /** Who logged in (null: anonymous on a broker with users; undefined: a broker without users). */
@@ -66,9 +63,8 @@ export class Connection {
   errorsSent = 0;
   /** Inbound frames and messages waiting for this connection's turn (server/turns.ts). */
   readonly inbox = new Inbox();
-  /** Why the socket is not read from now (PAUSE bits); it is read again once no reason is left. */
-  private readPauses = 0;
-  private writableWaiters: (() => void)[] = [];
+  /** Who waits for the output to leave, and why the socket is not read from (server/output-flow.ts). */
+  private readonly flow: OutputFlow = new OutputFlow(this);
   /** What the client announced in `hello.ext`, per interceptor name. */
   peerExt: Record<string, Record<string, unknown>> = NO_EXT;
   /** Message-level interceptors; undefined when there are none. */
@@ -79,11 +75,8 @@ export class Connection {
   maxMessageBytes: number;
   readonly inbound: RequestHooks;
   readonly outbound: RequestHooks;
-  private drainWaiters: (() => void)[] = [];
   /** An event found the connection past its cap: it is being closed (sendEvent). */
   private eventsOverflowed = false;
-  /** Senders held back by isCongested() (durable queues), waiting for the socket (whenSocketTakes). */
-  private socketWaiters: (() => void)[] = [];
   /** Whether the output is over budget and not moving (server/slow-consumers.ts sweeps it). */
   private readonly stall = new OutputStall();
   /** Drops not yet reported wait for the socket to take the output again (reportDrops). */
@@ -161,17 +154,7 @@ export class Connection {
    * isCongested() may try again; while the peer reads nothing, that is never (no polling).
    */
   whenSocketTakes(fn: () => void): void {
-    if (this.state === 'closed') return;
-    this.socketWaiters.push(fn);
-    if (this.socketWaiters.length > 1) return; // one wait on the socket serves them all
-    const wake = (): void => {
-      const waiters = this.socketWaiters;
-      this.socketWaiters = [];
-      for (const w of waiters) w();
-    };
-    const socket = this.socket;
-    if (this.writer.messages === 0 && socket?.writableNeedDrain) socket.once('drain', wake);
-    else this.whenDrained(wake);
+    this.flow.whenSocketTakes(fn);
   }
 
   /**
@@ -217,16 +200,12 @@ export class Connection {
 
   /** One sweep's look at the output (server/slow-consumers.ts): how long it has been over budget with none of it taken. */
   outputStalledFor(now: number): number {
-    return this.stall.observe(this.socket, this.state !== 'closed' && this.pendingBytes > this.limits.maxPendingBytes, now);
+    return this.stall.observe(this.flow.socket, this.state !== 'closed' && this.pendingBytes > this.limits.maxPendingBytes, now);
   }
 
   /** How long the output has been over budget with none of it taken, as of the last sweep; 0 when it is not. */
   get stalledMs(): number {
     return this.stall.stalledMs();
-  }
-
-  private get socket(): Socket | undefined {
-    return (this.ws as unknown as { _socket?: Socket })._socket;
   }
 
   /** Outbound bytes already encoded for the socket: what a paced sender waits on. */
@@ -344,31 +323,17 @@ export class Connection {
     for (const tracker of trackers ?? []) tracker.cancel();
     this.writer.take();
     this.chain?.close();
-    this.drainWaiters = [];
-    this.writableWaiters = [];
-    this.socketWaiters = [];
     this.inbox.clear();
-    // A paused socket would never read the peer's answer to the close frame.
-    if (this.readPauses !== 0) {
-      this.readPauses = 0;
-      this.ws.resume();
-    }
+    this.flow.dispose();
   }
 
   /** Calls `fn` once what is queued for this connection has mostly reached the kernel. */
   whenDrained(fn: () => void): void {
-    if (this.state === 'closed') return;
-    if (this.writer.messages > 0) {
-      this.drainWaiters.push(fn);
-      return;
-    }
-    const socket = this.socket;
-    // Over DRAINED_BYTES the socket's own buffer is full, so it will emit 'drain'.
-    if (!socket || this.ws.bufferedAmount < DRAINED_BYTES) setImmediate(fn);
-    else socket.once('drain', fn);
+    this.flow.whenDrained(fn);
   }
 
-  private schedule(): void {
+  /** Asks for a flush at the end of the turn (FlushScheduler). */
+  schedule(): void {
     if (this.flushPending) return;
     this.flushPending = true;
     this.scheduler.mark(this);
@@ -390,13 +355,7 @@ export class Connection {
     }
     // Nothing buffered: the kernel took the frames whole, so their memory may be written again.
     if (this.ws.bufferedAmount === 0) this.writer.recycle?.();
-    if (this.socketFull) this.pauseUntilDrained();
-    else this.wakeWritable();
-    if (this.drainWaiters.length > 0) {
-      const waiters = this.drainWaiters;
-      this.drainWaiters = [];
-      for (const fn of waiters) this.whenDrained(fn);
-    }
+    this.flow.flushed();
   }
 
   /**
@@ -422,72 +381,42 @@ export class Connection {
     });
   }
 
-  /**
-   * Over its budget of unsent output while its peer is there to read it. Replies (receipts,
-   * errors) cannot be dropped like transient deliveries, so the inbound work of a client that
-   * sends faster than it reads waits until its output has left (server/turns.ts).
-   */
+  /** Over its budget of unsent output while its peer is there to read it (OutputFlow.outputFull). */
   get outputFull(): boolean {
-    return this.ws.readyState === this.ws.OPEN && this.wireBytes > this.limits.maxPendingBytes;
+    return this.flow.outputFull;
   }
 
   /** Calls `fn` once the output may be under budget again: after the next flush, or once the socket has drained. */
   whenWritable(fn: () => void): void {
-    if (this.state === 'closed') return;
-    this.writableWaiters.push(fn);
-    if (this.socketFull) this.pauseUntilDrained();
-    else this.schedule(); // the flush hands the queued output to the socket, then wakes the waiters
-  }
-
-  /** The socket itself holds more than the budget: only its 'drain' ends that. */
-  private get socketFull(): boolean {
-    return this.ws.readyState === this.ws.OPEN && this.ws.bufferedAmount > this.limits.maxPendingBytes;
-  }
-
-  private wakeWritable(): void {
-    if (this.writableWaiters.length === 0) return;
-    const waiters = this.writableWaiters;
-    this.writableWaiters = [];
-    for (const fn of waiters) fn();
-  }
-
-  /**
-   * The socket holds more than the budget: it is not read from until it has drained, so TCP
-   * pushes back on a client that sends faster than it reads instead of the broker buffering
-   * without end.
-   */
-  private pauseUntilDrained(): void {
-    if (this.readPauses & PAUSE.output) return;
-    const socket = this.socket;
-    if (!socket) return;
-    this.pauseReading('output');
-    this.stats.paused++;
-    const drained = (): void => {
-      socket.off('drain', drained);
-      socket.off('close', drained);
-      if (this.state === 'closed') return;
-      this.resumeReading('output');
-      this.wakeWritable();
-    };
-    socket.on('drain', drained);
-    socket.on('close', drained);
+    this.flow.whenWritable(fn);
   }
 
   /** Stops reading from the socket for `reason`; several reasons may hold at once. */
-  pauseReading(reason: keyof typeof PAUSE): void {
-    if (this.readPauses === 0 && this.state !== 'closed') this.ws.pause();
-    this.readPauses |= PAUSE[reason];
+  pauseReading(reason: PauseReason): void {
+    this.flow.pauseReading(reason);
   }
 
-  resumeReading(reason: keyof typeof PAUSE): void {
-    if (!(this.readPauses & PAUSE[reason])) return;
-    this.readPauses &= ~PAUSE[reason];
-    if (this.readPauses === 0 && this.state !== 'closed') this.ws.resume();
+  resumeReading(reason: PauseReason): void {
+    this.flow.resumeReading(reason);
+  }
+
+  // What OutputFlow reads of the connection.
+  get closed(): boolean {
+    return this.state === 'closed';
+  }
+
+  get queuedMessages(): number {
+    return this.writer.messages;
+  }
+
+  get maxPendingBytes(): number {
+    return this.limits.maxPendingBytes;
+  }
+
+  pausedForOutput(): void {
+    this.stats.paused++;
   }
 }
-
-/** Reasons a socket is not read from, as bits of Connection.readPauses. */
-const PAUSE = { turn: 1, output: 2, stream: 4 } as const;
 
 const NO_EXT: Record<string, Record<string, unknown>> = Object.freeze({});
 const NO_TRACKERS: ReadonlySet<ReceiptTracker> = new Set();

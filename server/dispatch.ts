@@ -10,6 +10,7 @@ import { refusedWhileDraining } from '../protocol/draining.js';
 import { NONE, requestIdOf } from './inbox.js';
 import * as admin from './handlers/admin.js';
 import * as pubsub from './handlers/pubsub.js';
+import * as scheduled from './handlers/scheduled.js';
 import * as session from './handlers/session.js';
 import * as space from './handlers/space.js';
 
@@ -32,6 +33,7 @@ const HANDLERS: Handlers = {
   qdelete: pubsub.qdelete,
   screate: pubsub.screate,
   sdelete: pubsub.sdelete,
+  unschedule: scheduled.unschedule,
   out: space.out,
   in: space.read,
   rd: space.read,

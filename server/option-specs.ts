@@ -1,5 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
-import { MAX_ARITY, MAX_DURATION_MS } from '../protocol/limits.js';
+import { MAX_ARITY, MAX_DURATION_MS, MAX_SCHEDULE_DELAY_MS } from '../protocol/limits.js';
 import { AUTH_SCHEMA, type AuthOptions } from './auth/auth-schema.js';
 import { redactedRedisUrl } from './cluster/redis-target.js';
 import type { BrokerOptions, WithoutDefault } from './options.js';
@@ -161,6 +161,35 @@ export const OPTION_SPECS = {
     default: 128 * 1024 * 1024,
     defaultText: '128 MiB',
     describe: 'bytes of the tuples of all spaces together, reserved ones included, each counted as its MessagePack encoding (`SPACE_FULL`)',
+  },
+  maxRetainedTopics: {
+    schema: positive,
+    default: 10_000,
+    describe: 'topics holding a retained message (`publish` with `retain`); a new one beyond it is refused with `RETAINED_FULL`',
+  },
+  maxRetainedBytes: {
+    schema: positive,
+    default: 64 * 1024 * 1024,
+    defaultText: '64 MiB',
+    describe: 'bytes of all retained messages together, each its payload plus its topic (`RETAINED_FULL`)',
+  },
+  maxScheduled: {
+    schema: positive,
+    default: 100_000,
+    describe: 'scheduled publishes and outs (`delay`, `deliverAt`) held at once, persistent and transient together (`SCHEDULE_FULL`); persistent ones are all read back at start',
+  },
+  maxScheduledBytes: {
+    schema: positive,
+    default: 64 * 1024 * 1024,
+    defaultText: '64 MiB',
+    describe: 'bytes of the payloads and tuples of all scheduled publishes and outs together (`SCHEDULE_FULL`)',
+  },
+  maxScheduleDelayMs: {
+    // Not `duration`: no timer gets it whole (the scheduler's heap re-arms below 2^31 ms).
+    schema: { type: 'integer', minimum: 1, maximum: MAX_SCHEDULE_DELAY_MS },
+    default: 30 * 24 * 3600 * 1000,
+    defaultText: '30 days',
+    describe: 'longest `delay` of a scheduled publish or out, and farthest `deliverAt` from now (`SCHEDULE_TOO_FAR`); up to one year',
   },
   maxLeaseMs: {
     schema: duration,

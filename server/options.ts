@@ -71,6 +71,16 @@ export interface BrokerOptions {
    * MessagePack encoding (SPACE_FULL). Default 128 MiB.
    */
   maxSpaceBytesTotal?: number;
+  /** Topics holding a retained message; a publish with `retain` on a new topic beyond it fails with RETAINED_FULL. Default 10,000. */
+  maxRetainedTopics?: number;
+  /** Bytes of all retained messages together, each its payload plus its topic (RETAINED_FULL). Default 64 MiB. */
+  maxRetainedBytes?: number;
+  /** Scheduled publishes and outs (`delay`, `deliverAt`) the broker holds at once, both modes (SCHEDULE_FULL). Default 100,000. */
+  maxScheduled?: number;
+  /** Bytes of the payloads and tuples of scheduled publishes and outs together (SCHEDULE_FULL). Default 64 MiB. */
+  maxScheduledBytes?: number;
+  /** Longest `delay` (or `deliverAt` from now) of a scheduled publish or out; may pass 2^31 ms. Default 30 days. */
+  maxScheduleDelayMs?: number;
   /** Longest tuple lease; a longer ttl is shortened and the reply says so. Default 7 days. */
   maxLeaseMs?: number;
   /** Fields per tuple or template. Default 64. */

@@ -92,6 +92,7 @@ export class Wills {
     if (will === undefined) return;
     const frame: PubFrame = { t: 'pub', topic: will.topic, data: will.data };
     if (will.mode === 'persistent') frame.mode = 'persistent';
+    if (will.retain === true) frame.retain = true;
     conn.will = { frame, delay: will.delay ?? 0, key };
     if (key !== undefined) this.live.set(key, conn);
   }

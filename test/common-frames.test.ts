@@ -17,7 +17,7 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20_261_205);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 3_000);
 
 const FIELDS = ['t', 'id', 're', 'sid', 'tag', 'tags', 'ack', 'topic', 'data', 'mid', 'reply', 'mode', 'ttl', 'timeout', 'hdr', 'dc',
-  'stage', 'receivers', 'missing', 'rejected', 'queues', 'timedOut', 'connection', 'reason'];
+  'stage', 'receivers', 'missing', 'rejected', 'queues', 'timedOut', 'connection', 'reason', 'retain', 'retained'];
 
 /** Values near every edge the checks draw: limits, kinds, characters. */
 const scalar: fc.Arbitrary<unknown> = fc.oneof(
@@ -55,13 +55,13 @@ const pub = fc.record({
   t: fc.constant('pub'), topic: fc.constantFrom('a.b', 'a.c', 'b.b', 'bench.throughput', 'x'), data: fc.uint8Array({ maxLength: 20 }),
   id: fc.nat({ max: 10 }), ack: fc.constantFrom('none', 'delivery'), mid: fc.constantFrom('m-1', 'k'.repeat(128)),
   timeout: fc.integer({ min: 1, max: 5000 }), ttl: fc.constantFrom(1, 2_073_600_000), reply: fc.boolean(),
-  mode: fc.constantFrom('transient', 'persistent'),
+  mode: fc.constantFrom('transient', 'persistent'), retain: fc.boolean(),
   hdr: fc.oneof(fc.dictionary(fc.string({ minLength: 1, maxLength: 5 }), fc.string({ maxLength: 5 }), { maxKeys: 3 }), headers),
 }, { requiredKeys: ['t', 'topic', 'data'] });
 const rcv = fc.record({ t: fc.constant('rcv'), tags: fc.array(fc.nat(), { minLength: 1, maxLength: 5 }) });
 const ack = fc.record({ t: fc.constant('ack'), tag: fc.nat(), data: fc.uint8Array({ maxLength: 5 }) }, { requiredKeys: ['t', 'tag'] });
 const msg = fc.record({
-  sid: fc.nat(), tag: fc.nat(), ack: fc.constant('processing'), reply: fc.boolean(), dc: fc.nat({ max: 5 }), t: fc.constant('msg'),
+  sid: fc.nat(), tag: fc.nat(), ack: fc.constant('processing'), reply: fc.boolean(), dc: fc.nat({ max: 5 }), retained: fc.constant(true), t: fc.constant('msg'),
   topic: fc.constantFrom('a.b', 'b.b', 'bench.throughput'), mid: fc.constantFrom('Tnt3pONb-0', 'x'), data: fc.uint8Array({ maxLength: 20 }),
 }, { requiredKeys: ['sid', 't', 'topic', 'mid', 'data'] });
 const receipt = fc.record({
@@ -258,6 +258,9 @@ test('protocol.md examples of pub, msg, rcv and ack decode by hand as msgpackr d
     '88 a3 73 69 64 01 a3 74 61 67 04 a3 61 63 6b aa 70 72 6f 63 65 73 73 69 6e 67 a5 72 65 70 6c 79 c3 a1 74 a3 6d 73 67 a5 74 6f 70 69 63 a8 6d 61 74 68 2e 61 64 64 a3 6d 69 64 aa 54 6e 74 33 70 4f 4e 62 2d 30 a4 64 61 74 61 c4 09 de 00 02 a1 61 02 a1 62 03',
     'de 00 02 a1 74 a3 72 63 76 a4 74 61 67 73 93 01 02 03',
     'de 00 03 a1 74 a3 61 63 6b a3 74 61 67 04 a4 64 61 74 61 c4 08 de 00 01 a3 73 75 6d 05',
+    // Retained (protocol.md §7.4): the retained publish and the retained delivery.
+    'de 00 07 a1 74 a3 70 75 62 a5 74 6f 70 69 63 ad 73 74 61 74 75 73 2e 64 6f 6f 72 2d 31 a4 64 61 74 61 c4 07 a6 6f 6e 6c 69 6e 65 a6 72 65 74 61 69 6e c3 a4 6d 6f 64 65 aa 70 65 72 73 69 73 74 65 6e 74 a2 69 64 04 a3 61 63 6b aa 73 75 62 6d 69 73 73 69 6f 6e',
+    '86 a3 73 69 64 05 a8 72 65 74 61 69 6e 65 64 c3 a1 74 a3 6d 73 67 a5 74 6f 70 69 63 ad 73 74 61 74 75 73 2e 64 6f 6f 72 2d 31 a3 6d 69 64 ab 58 71 32 76 39 4c 6d 41 2d 31 37 a4 64 61 74 61 c4 07 a6 6f 6e 6c 69 6e 65',
   ].map((hex) => Buffer.from(hex.replace(/ /g, ''), 'hex'));
   for (const raw of examples) {
     const fast = decodeCommonFrame(raw);

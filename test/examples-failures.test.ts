@@ -28,6 +28,7 @@ function everyExample(): Array<[string, string[]]> {
     ['consumer.js', ['1']], ['dead-letter-worker.js', []], ['file-receiver.js', [join(dir, 'copy.bin')]], ['file-sender.js', [file]],
     ['persistent-consumer.js', ['1']], ['persistent-producer.js', ['1']], ['producer.js', ['1']],
     ['request-reply.js', []], ['request-reply.js', ['requester']], ['space-request-reply.js', ['client', 'add:1,2']],
+    ['retained-status.js', []],
   ];
 }
 

@@ -82,6 +82,16 @@ test('the producer exits 1 when no consumer is there to take the orders', async 
   expect(producer.stdout).toContain('published 2 orders, 0 processed');
 });
 
+test('retained-status prints every device\'s retained status, then a live change, and clears them', async () => {
+  const run = await start('retained-status.js').exited;
+  expect(run.stderr).toBe('');
+  expect(run.code).toBe(0);
+  expect(run.stdout.trim().split('\n')).toEqual([
+    'door-1 is online (retained)', 'door-2 is offline (retained)', 'door-3 is online (retained)', 'door-2 is online (live)',
+    'cleared 3 retained statuses',
+  ]);
+});
+
 test('request-reply prints the sums its responder computed and exits 0', async () => {
   const run = await start('request-reply.js').exited;
   expect(run.stderr).toBe('');

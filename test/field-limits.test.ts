@@ -46,6 +46,7 @@ function base(c: RawClient, t: string, field: string): Message {
     case 'nack': return { t, tag: 1 };
     case 'qcreate': return { t, id: c.id(), name: 'limits', pattern: 'limits.>' };
     case 'qdelete': return { t, id: c.id(), name: 'nothing' };
+    case 'unschedule': return { t, id: c.id(), sched: 'nothing' };
     case 'out': return { t, space: SPACE, tuple: [1], hdr: { a: 'v' } };
     case 'in': case 'rd': return { t, id: c.id(), space: SPACE, template: [1], wait: false };
     case 'count': return { t, id: c.id(), space: SPACE, template: [1] };
@@ -188,7 +189,7 @@ describe.each(CODECS)('%s codec: an error quotes at most a short prefix of a bad
 
 test('the walk covers every message type that has a field with a ceiling', () => {
   expect(new Set(limits.map((l) => l.t))).toEqual(new Set([
-    'hello', 'ping', 'pong', 'sub', 'unsub', 'pub', 'rcv', 'ack', 'nack', 'working', 'qcreate', 'qdelete',
+    'hello', 'ping', 'pong', 'sub', 'unsub', 'pub', 'rcv', 'ack', 'nack', 'working', 'qcreate', 'qdelete', 'unschedule',
     'out', 'in', 'rd', 'count', 'abort', 'notify', 'unnotify', 'renew', 'cancel', 'batch', 'frag', 'settle', 'admin',
   ]));
 });

@@ -53,6 +53,8 @@ test('the receiver gets fragments before the publisher has sent the rest, and th
   const msg = await reassemble(sub, first);
   expect(msg).toMatchObject({ t: 'msg', sid: 1, topic: 'big.one', hdr: { kind: 'file' } });
   expect(Buffer.from(msg.data as Uint8Array).equals(Buffer.from(PAYLOAD))).toBe(true);
+  const metrics = await (await fetch(broker.url.replace('ws', 'http') + '/metrics')).text();
+  expect(metrics).toMatch(/^linden_messages_streamed_total 1$/m);
 });
 
 test('a publisher gone in the middle: the receiver is told to drop the message (abort)', async () => {

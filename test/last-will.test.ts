@@ -218,7 +218,7 @@ describe('refused at connect', () => {
     await t.start({ maxMessageBytes: 1024 });
     const big = await connect(t.broker.url, { reconnect: false, will: { topic: 'status.big', data: 'x'.repeat(2_000) } }).then(() => undefined, (e: unknown) => e);
     expect(big).toMatchObject({ code: 'MESSAGE_TOO_LARGE', details: { field: 'will.data' } });
-    for (const bad of [{ topic: 1, data: 1 }, { topic: 'a' }, { topic: 'a', data: 1, delay: -1 }, { topic: 'a', data: 1, retain: true }]) {
+    for (const bad of [{ topic: 1, data: 1 }, { topic: 'a' }, { topic: 'a', data: 1, delay: -1 }, { topic: 'a', data: 1, retain: 'yes' }, { topic: 'a', data: 1, priority: 1 }]) {
       await expect(connect(t.broker.url, { will: bad as never })).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
     }
   });

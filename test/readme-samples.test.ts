@@ -43,6 +43,8 @@ const PRINTS: Record<string, Array<string | RegExp>> = {
     '1 3 3',
     "{ name: 'billing', position: 4, lag: 0, connected: false, unacked: 0 }",
   ],
+  'Retained messages': ['status.door-1 online true', 'status.door-2 offline true', 'status.door-2 online false'],
+  'Scheduled delivery': ['0 true', 'invoice 17 is due true', 'null', "[ 'retry', 'order-9' ]"],
   'Tuple spaces': [
     /^\{ id: '[^']+', expiresAt: null, ttl: null, shortened: false \}$/m,
     "[ 'resize', 'cat.png', 2 ]",

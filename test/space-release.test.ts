@@ -80,7 +80,8 @@ describe.each(['json', 'msgpack'] as CodecName[])('%s codec', (codec) => {
     const served = c.id();
     c.send({ t: 'in', id: served, space: 'served', template: ['x'] });
     const timedOut = c.id();
-    c.send({ t: 'rd', id: timedOut, space: 'timed', template: ['x'], timeout: 20 });
+    // Long enough to still be waiting when listed on a busy machine (20 ms was not, under CI load).
+    c.send({ t: 'rd', id: timedOut, space: 'timed', template: ['x'], timeout: 1_500 });
     const aborted = c.id();
     c.send({ t: 'in', id: aborted, space: 'aborted', template: ['x'] });
     other.send({ t: 'in', id: other.id(), space: 'closed', template: ['x'] });

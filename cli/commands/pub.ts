@@ -11,6 +11,8 @@ interface PubFlags extends BrokerFlags {
   timeout?: number;
   persistent?: boolean;
   msgId?: string;
+  delay?: number;
+  deliverAt?: number;
 }
 
 export function register(program: Command): void {
@@ -23,7 +25,10 @@ export function register(program: Command): void {
     .addOption(new Option('--ack <level>', 'synchronisation point to wait for (default: none; submission with --persistent)').choices(ACK_LEVELS))
     .addOption(new Option('--timeout <ms>', 'bound on the wait for delivery/processing').argParser(integer(1)))
     .addOption(new Option('--persistent', 'store the message for every matching durable queue until a consumer acks it'))
-    .addOption(new Option('--msg-id <id>', 'publisher message id: a persistent repeat within the broker\'s dedupe window is not stored again'));
+    .addOption(new Option('--msg-id <id>', 'publisher message id: a persistent repeat within the broker\'s dedupe window is not stored again'))
+    // Scheduled delivery (README "Scheduled delivery"): the receipt's id cancels it (`linden scheduled cancel <id>`).
+    .addOption(new Option('--delay <ms>', 'deliver the message this many ms from now, never earlier (default --ack: submission, to print its id)').argParser(integer(0)).conflicts('deliverAt'))
+    .addOption(new Option('--deliver-at <time>', 'deliver the message at this time: ISO 8601 (2030-01-01T09:00:00Z) or ms since the epoch').argParser(instant));
   addUrlOption(command).action(action(pub));
 }
 
@@ -32,10 +37,13 @@ async function pub(topic: string, json: string, flags: PubFlags): Promise<void> 
   assertTopic(topic);
   const data = parseJson(json);
   // A persistent publish is worth waiting for by default: the receipt says it is on disk, and in which queues.
-  const ack = flags.ack ?? (flags.persistent ? 'submission' : 'none');
+  const scheduled = flags.delay !== undefined || flags.deliverAt !== undefined;
+  const ack = flags.ack ?? (flags.persistent || scheduled ? 'submission' : 'none');
   const base: PublishOptions = {};
   if (flags.persistent) base.mode = 'persistent';
   if (flags.msgId !== undefined) base.msgId = flags.msgId;
+  if (flags.delay !== undefined) base.delay = flags.delay;
+  if (flags.deliverAt !== undefined) base.deliverAt = flags.deliverAt;
   const client = await connectOrFail(flags, { reconnect: false });
   const brokerErrors = collectErrors(client);
   try {
@@ -63,6 +71,13 @@ async function collectErrors(client: Client): Promise<LindenError[]> {
   const errors: LindenError[] = [];
   for await (const event of client.status()) if (event.type === 'error') errors.push(event.error);
   return errors;
+}
+
+/** `--deliver-at`: ms since the epoch, or a date the Date parser reads (ISO 8601). */
+function instant(text: string): number {
+  const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
+  if (!Number.isSafeInteger(ms) || ms < 0) throw new CliError(`--deliver-at: "${text.slice(0, 64)}" is neither ms since the epoch nor an ISO 8601 time`, EXIT.USAGE);
+  return ms;
 }
 
 function parseJson(text: string): unknown {

@@ -6,6 +6,8 @@ import { doesNotExist } from '../../protocol/names.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Connection } from '../connection.js';
 import type { DurableCore } from '../pubsub/durable/durable-core.js';
+import type { RetainedMessages, RetainedView } from '../pubsub/retained-messages.js';
+import { assertPattern } from '../../protocol/topics.js';
 import type { SpaceCore } from '../space/space-core.js';
 import type { RateSampler } from './rates.js';
 import { LindenError } from '../../protocol/errors.js';
@@ -17,10 +19,13 @@ import { clusterSubscriptions } from './cluster-subscriptions.js';
 import { clusterSpaceView, clusterSpacesView } from './cluster-space-admin.js';
 import { CONSOLE_PATH, EXAMPLES_PATH, SDK_PATH, webFolders, type WebFiles, type WebFolders } from './web-files.js';
 import { rootPage } from './root-page.js';
+import type { Scheduler } from '../scheduled/scheduler.js';
 import { findSpace, listConnections, listQueues, listSpaces, listSubscriptions, queueDetail, spaceDetail } from './views.js';
 
 export interface AdminSources {
   readonly durable: DurableCore;
+  /** Retained last values, for /api/retained (this node's: cluster mode keeps none). */
+  readonly retained?: RetainedMessages;
   readonly spaces: SpaceCore;
   readonly connections: ReadonlySet<Connection>;
   readonly metrics: Registry;
@@ -38,8 +43,14 @@ export interface AdminSources {
   readonly metricsAuth: boolean;
   /** Fields per tuple at most (option `maxArity`): a cluster-mode space peek reads every arity's index up to it. */
   readonly maxArity: number;
+  /** Scheduled publishes and outs not yet due (/api/scheduled). */
+  readonly scheduled: Scheduler;
   /** Cluster mode: /api/queues and /api/spaces answer from Redis, and /api/connections and /api/subscriptions list every node's (protocol.md §17.7). */
-  readonly cluster?: { readonly queues: ClusterQueues; readonly nodes: NodeSummaries };
+  readonly cluster?: {
+    readonly queues: ClusterQueues; readonly nodes: NodeSummaries;
+    /** Retained messages in Redis (/api/retained). */
+    readonly retained?: { list(pattern: string): Promise<{ topics: number; bytes: number; retained: RetainedView[] }> };
+  };
 }
 
 type Route = (req: IncomingMessage, res: ServerResponse, name: string | undefined) => Promise<void> | void;
@@ -81,6 +92,25 @@ export function adminHandler(src: AdminSources): (req: IncomingMessage, res: Ser
       if (name === undefined) return json(res, 200, streams.list());
       if (!streams.streams.has(name)) return notFound(res, doesNotExist('stream', name));
       json(res, 200, streams.info(name));
+    },
+    '/api/retained': async (req, res, name) => {
+      if (name !== undefined) return notFound(res, `no route ${req.url}`);
+      const pattern = new URL(req.url ?? '/', 'http://localhost').searchParams.get('pattern') ?? '>';
+      try {
+        assertPattern(pattern);
+      } catch (err) {
+        return json(res, 400, { error: 'BAD_REQUEST', message: (err as Error).message });
+      }
+      const inRedis = src.cluster?.retained;
+      if (inRedis) return orUnavailable(res, async () => ({ pattern, ...await inRedis.list(pattern) }));
+      const retained = src.retained?.list(pattern) ?? [];
+      json(res, 200, { pattern, topics: src.retained?.count ?? 0, bytes: src.retained?.totalBytes ?? 0, retained });
+    },
+    '/api/scheduled': async (req, res, name) => {
+      if (name === undefined) return orUnavailable(res, () => src.scheduled.list());
+      const one = await src.scheduled.find(name);
+      if (!one) return notFound(res, `nothing scheduled with id "${name.slice(0, 64)}" (unknown, cancelled, or already delivered)`);
+      json(res, 200, one);
     },
     '/api/subscriptions': async (req, res, name) => {
       if (name !== undefined) return notFound(res, `no route ${req.url}`);

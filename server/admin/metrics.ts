@@ -6,6 +6,7 @@ import type { ConnectionCaps } from '../connection-caps.js';
 import type { DurableCore } from '../pubsub/durable/durable-core.js';
 import type { DurableQueue } from '../pubsub/durable/durable-queue.js';
 import type { PubSubCore } from '../pubsub/pubsub-core.js';
+import type { Scheduler } from '../scheduled/scheduler.js';
 import type { SlowConsumers } from '../slow-consumers.js';
 import type { Wills } from '../wills.js';
 import type { SpaceCore } from '../space/space-core.js';
@@ -19,6 +20,8 @@ export interface MetricSources {
   readonly pubsub: PubSubCore;
   readonly durable: DurableCore;
   readonly spaces: SpaceCore;
+  /** Scheduled publishes and outs this broker holds (protocol.md §9.10). */
+  readonly scheduled?: Pick<Scheduler, 'count' | 'heldBytes' | 'stats'>;
   readonly connections: ReadonlySet<Connection>;
   /** Store commit latency, timed where the store is made (commit-timer.ts). */
   readonly commits: Histogram;
@@ -109,6 +112,14 @@ export function createMetrics(src: MetricSources): Registry {
       set({ direction: 'in' }, now?.received ?? 0);
     });
   }
+  const scheduled = src.scheduled;
+  if (scheduled) {
+    gauge('linden_scheduled', 'Scheduled publishes and outs this broker holds, not yet due (in cluster mode, those it took itself)', [], (set) => set({}, scheduled.count));
+    gauge('linden_scheduled_bytes', 'Payload and tuple bytes of the scheduled publishes and outs this broker holds (maxScheduledBytes)', [], (set) => set({}, scheduled.heldBytes));
+    counter('linden_scheduled_total', 'Scheduled publishes and outs, by what became of them: scheduled, delivered (routed when due) or cancelled', ['event'], (set) => {
+      for (const [event, n] of Object.entries(scheduled.stats)) set({ event }, n);
+    });
+  }
   counter('linden_auth_failures_total', 'Logins refused (hello or the HTTP API) with AUTH_FAILED', [], (set) => set({}, src.auth.stats.failures));
   counter('linden_permission_denied_total', 'Requests refused with PERMISSION_DENIED, by action', ['action'], (set) => {
     for (const [action, n] of src.auth.stats.denied) set({ action }, n);
@@ -122,6 +133,12 @@ export function createMetrics(src: MetricSources): Registry {
     set({ mode: 'transient' }, src.pubsub.stats.delivered);
     set({ mode: 'persistent' }, sumQueues('delivered'));
   });
+  counter('linden_messages_streamed_total', 'Large transient messages forwarded fragment by fragment as they arrived, never held whole', [], (set) => set({}, src.pubsub.stats.streamed));
+  if (!src.pubsub.cluster) {
+    // In cluster mode they are the cluster's, in Redis: `linden retained` shows them there.
+    gauge('linden_retained_topics', 'Topics holding a retained message (limit maxRetainedTopics); a broker without redis only', [], (set) => set({}, src.pubsub.retained.count));
+    gauge('linden_retained_bytes', 'Bytes of all retained messages, payloads plus topics (limit maxRetainedBytes); a broker without redis only', [], (set) => set({}, src.pubsub.retained.totalBytes));
+  }
   counter('linden_messages_dropped_total', 'Transient deliveries dropped because the receiver was congested', [], (set) => set({}, src.pubsub.stats.dropped));
   counter('linden_slow_consumers_closed_total', 'Connections closed with 4007 SLOW_CONSUMER, by cause: stalled (output over maxPendingBytes, none taken for writeDeadlineMs) or events (tuple-space events past 4 x maxPendingBytes)', ['cause'], (set) => {
     for (const [cause, n] of Object.entries(src.slow.closed)) set({ cause }, n);

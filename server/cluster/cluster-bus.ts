@@ -120,6 +120,20 @@ export class ClusterBus implements ClusterLink, ReportSink {
   }
 
   /**
+   * A retained publish is heard by every node (cluster-retained.ts): which node's members take it
+   * for each queue group, as `<node> <group key>`, dealt as for any publish (this node's included).
+   */
+  dealRetained(topic: string, entries: RouteEntry[]): string[] {
+    const plan = this.listening ? this.remote.plan(topic) : undefined;
+    const targets = new Map<string, string[]>();
+    const local = plan && plan.groups.length > 0 ? this.dealGroups(entries, plan.groups, targets) : entries;
+    const assigned: string[] = [];
+    for (const e of local) if (isGroup(e)) assigned.push(`${this.node} ${groupKey(e.name, e.pattern)}`);
+    for (const [node, keys] of targets) for (const key of keys) assigned.push(`${node} ${key}`);
+    return assigned;
+  }
+
+  /**
    * Chooses, for each queue group with members elsewhere, the node that takes this message:
    * round-robin over this node's members and the other nodes weighted by their members. Returns
    * the local entries that remain (plain subscriptions, groups kept here).

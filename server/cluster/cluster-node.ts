@@ -6,6 +6,8 @@ import type { SpaceCore } from '../space/space-core.js';
 import { ClusterBus } from './cluster-bus.js';
 import type { ClusterQueues } from './durable/cluster-queues.js';
 import { ClusterSpaces } from './cluster-spaces.js';
+import { ClusterRetained } from './cluster-retained.js';
+import { RETAINED_CHANNEL } from './retained-scripts.js';
 import { InterestSync } from './interest-sync.js';
 import { NodeSummaries } from './node-summary.js';
 import { INTEREST_CHANNEL, nodeChannel } from './keys.js';
@@ -24,6 +26,8 @@ export interface ClusterNode {
   readonly summaries: NodeSummaries;
   /** Admin `kick` of a connection on another node (ClusterBus.kick). */
   kick(node: string, connection: string): Promise<boolean>;
+  /** Retained messages in Redis, for the admin API. */
+  readonly retained: ClusterRetained;
   /** Set by the broker: closes a connection of this node for an operator on another. */
   kickHere: ((connection: string) => boolean) | undefined;
   /** Tells the other nodes that a client with a last will said hello here (ClusterBus.announceReturn). */
@@ -54,6 +58,8 @@ export function joinCluster(
   const interest = new InterestSync(commands, id, remote, log);
   const bus = new ClusterBus(id, commands, core, remote, interest, options, log);
   core.cluster = bus;
+  const retained = new ClusterRetained(id, commands, core, bus, options, log);
+  core.retainedLink = retained;
   bus.queueEvent = (queue, mid, e) => queues.receiptEvent(queue, mid, e);
   queues.forwardReceipt = (node, queue, mid, e) => bus.forwardQueueEvent(node, queue, mid, e);
   // Tuple traffic has a connection of its own, queueing while Redis is away (a take run late is still
@@ -77,6 +83,7 @@ export function joinCluster(
   subscriber.on('close', () => {
     bus.listening = false;
     shared.deaf();
+    retained.deaf();
     if (reachable) log.warn('cluster: the subscription connection to Redis closed; cross-node messages in between are lost');
   });
   commands.on('close', () => lost());
@@ -87,10 +94,11 @@ export function joinCluster(
   });
   subscriber.on('ready', () => {
     // Subscribed again after every reconnection; what the notifications missed meanwhile the heartbeat's reload covers.
-    void subscriber.ssubscribe(nodeChannel(id), tuplesChannel).then(() => subscriber.ssubscribe(INTEREST_CHANNEL)).then(
+    void subscriber.ssubscribe(nodeChannel(id), tuplesChannel).then(() => subscriber.ssubscribe(INTEREST_CHANNEL, RETAINED_CHANNEL)).then(
       () => {
         bus.listening = true;
         shared.listened();
+        retained.listened();
         for (const channel of shared.notifiers.listened()) void subscriber.ssubscribe(channel).catch(() => undefined);
         return interest.resync();
       },
@@ -100,6 +108,7 @@ export function joinCluster(
   subscriber.on('smessageBuffer', (channel: Buffer, message: Buffer) => {
     if (channel.length === INTEREST_CHANNEL.length && channel.toString() === INTEREST_CHANNEL) interest.notified(message.toString());
     else if (channel.length === tuplesChannel.length && channel.toString() === tuplesChannel) shared.received(message);
+    else if (channel.length === RETAINED_CHANNEL.length && channel.toString() === RETAINED_CHANNEL) retained.received(message);
     else if (channel[0] === 0x7b /* { */) shared.notifiers.received(channel.toString(), message); // {ls:<space>}:events
     else bus.received(message);
   });
@@ -110,6 +119,7 @@ export function joinCluster(
   return {
     id,
     summaries,
+    retained,
     kick: (node, connection) => bus.kick(node, connection, KICK_WAIT_MS),
     set kickHere(fn: ((connection: string) => boolean) | undefined) {
       bus.kickHere = fn;
@@ -127,6 +137,7 @@ export function joinCluster(
     async stop() {
       await summaries.stop();
       core.cluster = undefined;
+      core.retainedLink = undefined;
       queues.forwardReceipt = undefined;
       // At most 2 s: a Redis that does not answer must not hold the stop.
       await Promise.race([shared.idle(), new Promise<void>((resolve) => setTimeout(resolve, 2_000).unref())]);

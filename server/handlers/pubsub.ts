@@ -5,6 +5,7 @@ import { streamsUnsupported } from '../pubsub/pubsub-core.js';
 import type { BrokerContext } from '../broker-context.js';
 import type { Connection } from '../connection.js';
 import { audit } from './audit.js';
+import { schedulePub } from './scheduled.js';
 
 export function sub(ctx: BrokerContext, conn: Connection, f: SubFrame): void {
   answerOk(conn, f.id, ctx.pubsub.subscribe(conn, f));
@@ -34,7 +35,7 @@ export function qdelete(ctx: BrokerContext, conn: Connection, f: QueueDeleteFram
   audit(ctx, conn, 'qdelete', { queue: f.name, dropped, detached }, durable);
 }
 
-/** Creates a replayable stream or changes its limits (protocol.md §9.10); `ok` once stored. */
+/** Creates a replayable stream or changes its limits (protocol.md §9.11); `ok` once stored. */
 export function screate(ctx: BrokerContext, conn: Connection, f: StreamCreateFrame): void {
   if (ctx.clusterQueues) throw streamsUnsupported();
   const { t: _t, id, ...settings } = f;
@@ -61,7 +62,14 @@ export function unsub(ctx: BrokerContext, conn: Connection, f: UnsubFrame): void
 }
 
 export function pub(ctx: BrokerContext, conn: Connection, f: PubFrame): void {
-  ctx.pubsub.publish(conn, f);
+  // The one check a publish without a schedule pays.
+  if (f.delay !== undefined || f.deliverAt !== undefined) {
+    schedulePub(ctx, conn, f);
+    return;
+  }
+  // A retained publish in cluster mode goes round Redis: what the client sends next waits for it.
+  const held = ctx.pubsub.publish(conn, f);
+  if (held) ctx.holdInbound(conn, held);
 }
 
 export function rcv(ctx: BrokerContext, conn: Connection, f: RcvFrame): void {

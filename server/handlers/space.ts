@@ -3,8 +3,10 @@ import type {
 } from '../../protocol/frames.js';
 import type { BrokerContext } from '../broker-context.js';
 import type { Connection } from '../connection.js';
+import { scheduleOut } from './scheduled.js';
 
-export const out = (ctx: BrokerContext, conn: Connection, f: OutFrame) => ctx.spaces.out(conn, f);
+export const out = (ctx: BrokerContext, conn: Connection, f: OutFrame) =>
+  f.delay !== undefined || f.deliverAt !== undefined ? scheduleOut(ctx, conn, f) : ctx.spaces.out(conn, f);
 export const read = (ctx: BrokerContext, conn: Connection, f: ReadFrame) => ctx.spaces.read(conn, f);
 export const count = (ctx: BrokerContext, conn: Connection, f: CountFrame) => ctx.spaces.count(conn, f);
 export const abort = (ctx: BrokerContext, conn: Connection, f: AbortFrame) => ctx.spaces.abort(conn, f);

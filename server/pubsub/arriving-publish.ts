@@ -17,8 +17,8 @@ const STREAM_GRACE_MS = 1000;
  * fragment and is published as any message is (`collect`).
  */
 export function forwardsAsItArrives(f: PubFrame, route: Route, payloadBytes: number, clustered: boolean): boolean {
-  // Stored whole, answered, or sent to other nodes: those need every byte.
-  if (f.mode === 'persistent' || f.reply || clustered) return false;
+  // Stored whole, answered, kept as a retained message, or sent to other nodes: those need every byte.
+  if (f.mode === 'persistent' || f.reply || f.retain === true || clustered) return false;
   // A JSON receiver gets the payload converted, and conversion needs all of it.
   if (route.json) return false;
   for (const entry of route.entries) {

@@ -1,6 +1,7 @@
 import type { AckLevel, PubFrame } from '../../protocol/frames.js';
 import type { Connection } from '../connection.js';
 import type { OutboundMessage } from './outbound-message.js';
+import type { Payload } from './payload.js';
 import type { ReceiptTracker } from './receipt-tracker.js';
 import type { RouteEntry, Subscription } from './subscription.js';
 
@@ -40,4 +41,19 @@ export interface ClusterLink {
    * them, and `tracker` (delivery, processing) already waits for them.
    */
   publish(conn: Connection, f: PubFrame, ack: AckLevel, message: OutboundMessage, entries: RouteEntry[], persistent?: Stored): boolean;
+}
+
+/**
+ * Retained messages in cluster mode (server/cluster/cluster-retained.ts): kept in Redis, heard
+ * by every node in one sequence, so a snapshot and the live messages after it meet exactly.
+ */
+export interface RetainedLink {
+  /**
+   * A `pub` with retain: stored in Redis, then delivered by every node to its subscribers as it
+   * hears it. Never rejects: a refusal goes to the publisher as `err`. Resolves once this node
+   * has delivered it, so the publisher's next messages (held until then) keep their order.
+   */
+  publish(conn: Connection, f: PubFrame, ack: AckLevel, mid: string, payload: Payload): Promise<void>;
+  /** Delivers the retained messages a new subscription matches, then lets live ones through; rejects when Redis cannot be read. */
+  snapshot(conn: Connection, sub: Subscription): Promise<void>;
 }

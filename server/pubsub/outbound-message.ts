@@ -14,7 +14,12 @@ export interface DeliveryExtras {
   /** Stream deliveries: the message's seq in the stream and its append time. */
   seq?: number;
   time?: number;
+  /** A retained message sent ahead of live ones (issue 17); live deliveries never set it. */
+  retained?: boolean;
 }
+
+/** The extras of every retained delivery: one object, not one per delivery. */
+export const RETAINED_DELIVERY: DeliveryExtras = Object.freeze({ retained: true });
 
 const SID_KEY = bytes(0xa3, 0x73, 0x69, 0x64);
 const TAG_KEY = bytes(0xa3, 0x74, 0x61, 0x67);
@@ -23,6 +28,7 @@ const REPLY_KEY = bytes(0xa5, 0x72, 0x65, 0x70, 0x6c, 0x79);
 const DC_KEY = bytes(0xa2, 0x64, 0x63);
 const SEQ_KEY = bytes(0xa3, 0x73, 0x65, 0x71);
 const TIME_KEY = bytes(0xa4, 0x74, 0x69, 0x6d, 0x65);
+const RETAINED_KEY = bytes(0xa8, 0x72, 0x65, 0x74, 0x61, 0x69, 0x6e, 0x65, 0x64);
 const TRUE = 0xc3;
 const ACK_VALUE = { delivery: packStr('delivery'), processing: packStr('processing') };
 const T_MSG = bytes(0xa1, 0x74, 0xa3, 0x6d, 0x73, 0x67); // "t": "msg"
@@ -33,7 +39,7 @@ const HDR_KEY = bytes(0xa3, 0x68, 0x64, 0x72);
 const FRAME_HEADER = 5;
 const EMPTY = new Uint8Array(0);
 const TAIL_ENTRIES = 4; // t, topic, mid, data (and hdr when the publisher gave headers)
-const MAX_HEAD = 1 + 4 + 5 + 4 + 5 + 4 + 11 + 7 + 3 + 5 + 4 + 9 + 5 + 9; // map, sid, tag, ack, reply, dc, seq, time
+const MAX_HEAD = 1 + 4 + 5 + 4 + 5 + 4 + 11 + 7 + 3 + 5 + 10 + 4 + 9 + 5 + 9; // map, sid, tag, ack, reply, dc, retained, seq, time
 
 /**
  * A published message, encoded once per codec however many receivers it has. A delivery is
@@ -83,8 +89,8 @@ export class OutboundMessage {
       w.uint(sid);
       return;
     }
-    const entries = this.tailEntries() + 1 + (extras.tag !== undefined ? 1 : 0) + (extras.ack ? 1 : 0) + (extras.reply ? 1 : 0) + (extras.dc !== undefined ? 1 : 0)
-      + (extras.seq !== undefined ? 2 : 0);
+    const entries = this.tailEntries() + 1 + (extras.tag !== undefined ? 1 : 0) + (extras.ack ? 1 : 0) + (extras.reply ? 1 : 0)
+      + (extras.dc !== undefined ? 1 : 0) + (extras.retained ? 1 : 0) + (extras.seq !== undefined ? 2 : 0);
     w.byte(0x80 | entries);
     w.raw(SID_KEY);
     w.uint(sid);
@@ -93,6 +99,7 @@ export class OutboundMessage {
     if (extras.reply) { w.raw(REPLY_KEY); w.byte(TRUE); }
     if (extras.dc !== undefined) { w.raw(DC_KEY); w.uint(extras.dc); }
     if (extras.seq !== undefined) { w.raw(SEQ_KEY); w.uint64(extras.seq); w.raw(TIME_KEY); w.uint64(extras.time!); }
+    if (extras.retained) { w.raw(RETAINED_KEY); w.byte(TRUE); }
   }
 
   private buildMsgpackTail(): Uint8Array {
@@ -182,6 +189,7 @@ export class OutboundMessage {
     if (extras?.reply) head += ',"reply":true';
     if (extras?.dc !== undefined) head += ',"dc":' + extras.dc;
     if (extras?.seq !== undefined) head += ',"seq":' + extras.seq + ',"time":' + extras.time;
+    if (extras?.retained) head += ',"retained":true';
     return head + ',' + tail;
   }
 }

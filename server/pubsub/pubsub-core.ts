@@ -9,9 +9,11 @@ import type { ClusterQueues } from '../cluster/durable/cluster-queues.js';
 import type { DurableCore } from './durable/durable-core.js';
 import type { DurableQueue } from './durable/durable-queue.js';
 import type { MessageWatch } from './durable/queue-records.js';
-import type { ClusterLink } from './cluster-link.js';
+import type { ClusterLink, RetainedLink } from './cluster-link.js';
 import { AfterCommit } from '../store/after-commit.js';
 import { OutboundMessage } from './outbound-message.js';
+import type { RetainedMessages } from './retained-messages.js';
+import { bothWritten, checkRetainPub, checkRetainedSub } from './retain-rules.js';
 import { sendSubmissionReceipt, submissionReceipt } from './submission-receipt.js';
 import { Payload } from './payload.js';
 import { ReceiptTracker } from './receipt-tracker.js';
@@ -32,8 +34,8 @@ interface StoredReceipt {
 export class PubSubCore {
   readonly router = new Router();
   private seq = 0;
-  /** `published` counts both modes; `persistent` the part of it that was persistent. */
-  readonly stats = { published: 0, persistent: 0, delivered: 0, dropped: 0 };
+  /** `published` counts both modes; `persistent` the part of it that was persistent; `streamed` the large ones forwarded as they arrived. */
+  readonly stats = { published: 0, persistent: 0, delivered: 0, dropped: 0, streamed: 0 };
   /** Subscriptions of all connections: each connection's `subs` counts into it (maxSubscriptionsTotal). */
   readonly subscriptions = new Tally();
   /** Submission receipts of persistent publishes, sent once their write is on disk. */
@@ -45,9 +47,13 @@ export class PubSubCore {
   private readonly receiptDeadlines = new LeaseHeap<ReceiptTracker>((tracker) => tracker.timeOut(), undefined, () => performance.now());
   /** The bus to the other nodes of a cluster (server/cluster/); undefined on a broker on its own. */
   cluster: ClusterLink | undefined;
+  /** Cluster mode: retained messages live in Redis instead of `retained` (server/cluster/cluster-retained.ts). */
+  retainedLink: RetainedLink | undefined;
 
   constructor(
     private readonly options: ResolvedOptions, private readonly idPrefix: string, private readonly durable: DurableCore,
+    /** Retained last values (issue 17) of a broker on its own; in cluster mode `retainedLink` keeps them in Redis. */
+    readonly retained: RetainedMessages,
     /** Cluster mode: durable subscriptions and persistent messages live in Redis instead (server/cluster/durable/). */
     private readonly clusterQueues?: ClusterQueues,
   ) {}
@@ -61,6 +67,7 @@ export class PubSubCore {
       throw invalid('sub', 'group', 'cannot be combined with durable: consumers of a durable subscription already compete');
     }
     if (f.durable === undefined && hasQueueSettings(f)) throw invalid('sub', 'ackWait', 'and the other queue settings need durable');
+    if (f.retained === true) checkRetainedSub(f);
     this.checkRoom(conn, f.sid);
     if (f.durable !== undefined) {
       const { t: _t, id: _id, sid, pattern, durable, group: _g, ...settings } = f;
@@ -87,6 +94,10 @@ export class PubSubCore {
       ? { conn, sid: f.sid, pattern: f.pattern }
       : { conn, sid: f.sid, pattern: f.pattern, group: f.group };
     conn.subscribe(f.sid, sub);
+    if (f.retained === true && this.retainedLink) return this.subscribeRetainedClustered(this.retainedLink, conn, sub);
+    // The snapshot and the registration in one turn: every publish is either in the snapshot
+    // (it was the last on its topic before this) or reaches the subscription live, never both.
+    if (f.retained === true) this.count(...this.retained.deliverTo(conn, sub));
     this.router.add(sub);
     return this.cluster?.subscribed(sub);
   }
@@ -98,7 +109,9 @@ export class PubSubCore {
    */
   private subscribeStream(conn: Connection, f: SubFrame): Promise<void> | undefined {
     if (this.clusterQueues) throw streamsUnsupported();
-    if (f.durable !== undefined || f.group !== undefined) throw invalid('sub', f.durable !== undefined ? 'durable' : 'group', 'cannot be combined with stream');
+    if (f.durable !== undefined || f.group !== undefined || f.retained !== undefined) {
+      throw invalid('sub', f.durable !== undefined ? 'durable' : f.group !== undefined ? 'group' : 'retained', 'cannot be combined with stream');
+    }
     if (hasQueueSettings(f)) throw invalid('sub', 'ackWait', 'and the other queue settings are for durable subscriptions, not streams');
     this.checkRoom(conn, f.sid);
     const streams = this.durable.streams;
@@ -116,6 +129,20 @@ export class PubSubCore {
     if (this.subscriptions.count >= this.options.maxSubscriptionsTotal) {
       throw new LindenError('TOO_MANY_SUBSCRIPTIONS', `the broker holds ${this.subscriptions.count} subscriptions, its limit for all connections together (maxSubscriptionsTotal)`, { limit: 'maxSubscriptionsTotal' });
     }
+  }
+
+  /** Cluster mode: the `ok` waits for the other nodes' knowing of it and for the snapshot from Redis, delivered. */
+  private subscribeRetainedClustered(link: RetainedLink, conn: Connection, sub: Subscription): Promise<void> {
+    this.router.add(sub);
+    const interest = this.cluster?.subscribed(sub);
+    const snapshot = link.snapshot(conn, sub).catch((err: unknown) => {
+      if (conn.subs.get(sub.sid) === sub) {
+        conn.subs.delete(sub.sid);
+        this.removeRoute(sub);
+      }
+      throw err;
+    });
+    return interest ? Promise.all([interest, snapshot]).then(() => undefined) : snapshot;
   }
 
   unsubscribe(conn: Connection, f: UnsubFrame): void {
@@ -141,7 +168,8 @@ export class PubSubCore {
     conn.subs.clear();
   }
 
-  publish(conn: Connection, f: PubFrame): void {
+  /** Returns a promise only for a retained publish in cluster mode: the publisher's next messages wait for it (their order). */
+  publish(conn: Connection, f: PubFrame): Promise<void> | undefined {
     // The route cache only ever holds topics that passed validation.
     let route = this.router.cached(f.topic);
     if (!route) {
@@ -162,7 +190,15 @@ export class PubSubCore {
     if (f.reply && entries.length === 0 && !this.cluster?.hasInterest(f.topic)) throw new LindenError('NO_RESPONDERS', `no subscriber for request on "${f.topic}"`, { topic: f.topic });
     // Convert before the first delivery, so a payload that cannot be converted fails whole.
     if (route.json && conn.codec.name === 'msgpack') payload.jsonData();
+    if (f.retain === true) {
+      checkRetainPub(f, ack, this.retainedLink !== undefined);
+      if (!this.retainedLink) this.retained.check(f.topic, payload, f.mode === 'persistent');
+    }
     const mid = f.mid ?? this.idPrefix + (this.seq++).toString(36);
+    if (f.retain === true && this.retainedLink) {
+      this.stats.published++;
+      return this.retainedLink.publish(conn, f, ack, mid, payload);
+    }
     const message = new OutboundMessage(f.topic, mid, payload, entries.length, f.hdr, route.topicBytes);
     if (f.mode === 'persistent') {
       if (this.clusterQueues) this.publishClustered(this.clusterQueues, conn, f, ack, mid, payload, message, entries);
@@ -170,17 +206,19 @@ export class PubSubCore {
       // Counted once accepted: a publish refused on the way (QUEUE_FULL) was not published.
       this.stats.published++;
       this.stats.persistent++;
-      return;
+      return undefined;
     }
     this.stats.published++;
-    if (this.cluster !== undefined && this.cluster.publish(conn, f, ack, message, entries)) return;
+    // A transient retained value lives in memory only; set in the turn it is delivered (see subscribe()).
+    if (f.retain === true) this.retained.keep(f.topic, mid, payload, f.hdr, false);
+    if (this.cluster !== undefined && this.cluster.publish(conn, f, ack, message, entries)) return undefined;
     if (ack === 'delivery' || ack === 'processing') {
       this.track(conn, f, ack, message, entries);
-      return;
+      return undefined;
     }
     const dropped = this.fanOut(message, entries, ack === 'submission');
-    if (ack !== 'submission') return;
-    sendSubmissionReceipt(conn, f.id!, mid, entries.length, dropped);
+    if (ack === 'submission') sendSubmissionReceipt(conn, f.id!, mid, entries.length, dropped);
+    return undefined;
   }
 
   /**
@@ -202,6 +240,7 @@ export class PubSubCore {
     const mid = f.mid ?? this.idPrefix + (this.seq++).toString(36);
     const message = new OutboundMessage(f.topic, mid, payload, route.entries.length, f.hdr, route.topicBytes);
     this.stats.published++;
+    this.stats.streamed++;
     if (ack === 'delivery' || ack === 'processing') {
       // Receivers ack once they have it all; if it breaks off first, nothing is left to wait for.
       const tracker = new ReceiptTracker(conn, f.id!, mid, ack, false);
@@ -232,20 +271,22 @@ export class PubSubCore {
       else stored.durable.then(() => conn.sendFrame(receipt), (err: unknown) => conn.sendError(err, f.id));
       return;
     }
+    // A repeat (above) does not retain again: a newer value may have replaced it since.
+    const durable = f.retain === true ? bothWritten(stored.durable, this.retained.keep(f.topic, mid, payload, f.hdr, true)) : stored.durable;
     if (tracker) {
-      tracker.after(stored.durable);
+      tracker.after(durable);
       this.track(conn, f, ack as 'delivery' | 'processing', message, entries, tracker);
       return;
     }
     const dropped = this.fanOut(message, entries, ack !== 'none');
     if (ack === 'none') {
-      stored.durable?.catch(() => {}); // logged by the store; nobody waits
+      durable?.catch(() => {}); // logged by the store; nobody waits
       return;
     }
     const receivers = entries.length + stored.queues.length;
     const queues = namesOf(stored.queues);
-    if (!stored.durable) sendSubmissionReceipt(conn, f.id!, mid, receivers, dropped, queues);
-    else this.receiptsAfterCommit.add(stored.durable, { conn, re: f.id!, mid, receivers, dropped, queues });
+    if (!durable) sendSubmissionReceipt(conn, f.id!, mid, receivers, dropped, queues);
+    else this.receiptsAfterCommit.add(durable, { conn, re: f.id!, mid, receivers, dropped, queues });
   }
 
   /**
@@ -376,7 +417,7 @@ export class PubSubCore {
 
 
 export function streamsUnsupported(): LindenError {
-  return new LindenError('STREAMS_UNSUPPORTED', 'replayable streams are not available in cluster mode (--redis); use a broker without --redis (protocol.md §9.10)');
+  return new LindenError('STREAMS_UNSUPPORTED', 'replayable streams are not available in cluster mode (--redis); use a broker without --redis (protocol.md §9.11)');
 }
 
 export function refOf(sub: Subscription): ReceiverRef {

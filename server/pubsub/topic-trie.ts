@@ -95,6 +95,42 @@ export class TopicTrie<T> {
     collect(this.root, topic.split('.'), 0, out);
     return out;
   }
+
+  /**
+   * The reverse question, for a trie of concrete topics (the retained index): every value
+   * stored under a topic `pattern` matches. `*` walks every child, a trailing `>` takes every
+   * value below (one token or more); its cost is the nodes the pattern reaches, not the trie.
+   */
+  matchPattern(pattern: string): T[] {
+    const out: T[] = [];
+    walkPattern(this.root, pattern.split('.'), 0, out);
+    return out;
+  }
+}
+
+function valuesOf<T>(node: TrieNode<T>, out: T[]): void {
+  if (node.value !== undefined) out.push(node.value);
+  else if (node.values) for (const v of node.values) out.push(v);
+}
+
+function walkPattern<T>(node: TrieNode<T>, tokens: string[], index: number, out: T[]): void {
+  if (index === tokens.length) return valuesOf(node, out);
+  const children = node.children;
+  if (!children) return;
+  const token = tokens[index]!;
+  if (token === '>') {
+    for (const c of children.values()) everything(c, out);
+  } else if (token === '*') {
+    for (const c of children.values()) walkPattern(c, tokens, index + 1, out);
+  } else {
+    const exact = children.get(token);
+    if (exact) walkPattern(exact, tokens, index + 1, out);
+  }
+}
+
+function everything<T>(node: TrieNode<T>, out: T[]): void {
+  valuesOf(node, out);
+  if (node.children) for (const c of node.children.values()) everything(c, out);
 }
 
 function countNodes<T>(node: TrieNode<T>): number {

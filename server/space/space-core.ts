@@ -92,6 +92,11 @@ export class SpaceCore implements SpaceHost {
     if (space.idle && this.spaces.get(space.name) === space) this.spaces.delete(space.name);
   }
 
+  /** Whether the space now keeps its tuples in the store (a scheduled out without `persistent` is stored if so). */
+  isPersistent(name: string): boolean {
+    return this.spaces.get(name)?.persistent ?? false;
+  }
+
   listSpaces(): Space[] {
     return [...this.spaces.values()];
   }

@@ -3,19 +3,20 @@ import type { Key, StoreWrite } from '../../store/store.js';
 
 /**
  * How a replayable stream lays itself out in the store (issue 17). Prefixes of their own, so a
- * scan of one never walks another's records (queues use q/c/m/n/x, dedupe d/e, spaces sp/st):
- *   ['sd', name]             the definition (StreamRecord), small: all of them are read at start
- *   ['sn', name]             its counters (StreamCounters), rewritten with every append
- *   ['sm', name, seq]        one message (StreamEntryRecord), read back in seq order in windows
- *   ['sr', name, reader]     a named reader's position (ReaderRecord): every seq below it is acked
+ * scan of one never walks another's records (queues use q/c/m/n/x, dedupe d/e, spaces sp/st/sq,
+ * scheduled messages sd, retained messages rt):
+ *   ['lsd', name]            the definition (StreamRecord), small: all of them are read at start
+ *   ['lsn', name]            its counters (StreamCounters), rewritten with every append
+ *   ['lsm', name, seq]       one message (StreamEntryRecord), read back in seq order in windows
+ *   ['lsr', name, reader]    a named reader's position (ReaderRecord): every seq below it is acked
  */
-export const DEFINITIONS_PREFIX: Key = ['sd'];
-export const definitionKey = (name: string): Key => ['sd', name];
-export const countersKey = (name: string): Key => ['sn', name];
-export const entriesPrefix = (name: string): Key => ['sm', name];
-export const entryKey = (name: string, seq: number): Key => ['sm', name, seq];
-export const readersPrefix = (name: string): Key => ['sr', name];
-export const readerKey = (name: string, reader: string): Key => ['sr', name, reader];
+export const DEFINITIONS_PREFIX: Key = ['lsd'];
+export const definitionKey = (name: string): Key => ['lsd', name];
+export const countersKey = (name: string): Key => ['lsn', name];
+export const entriesPrefix = (name: string): Key => ['lsm', name];
+export const entryKey = (name: string, seq: number): Key => ['lsm', name, seq];
+export const readersPrefix = (name: string): Key => ['lsr', name];
+export const readerKey = (name: string, reader: string): Key => ['lsr', name, reader];
 
 export const DISCARD_POLICIES = ['old', 'new'] as const;
 export type DiscardPolicy = (typeof DISCARD_POLICIES)[number];

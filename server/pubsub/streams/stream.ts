@@ -27,7 +27,7 @@ export class Stream {
   readonly live = new Set<StreamReader>();
   /** Every reader attached, caught up or not. */
   readonly readers = new Set<StreamReader>();
-  /** Named readers' positions (every seq below acked), stored under ['sr', name, reader]. */
+  /** Named readers' positions (every seq below acked), stored under ['lsr', name, reader]. */
   readonly positions = new Map<string, number>();
   /** Which named readers are attached now. */
   readonly attachedNames = new Map<string, StreamReader>();
