@@ -1,10 +1,13 @@
 /**
- * Cluster mode has no replayable streams in this version (protocol.md §9.10): every stream
- * operation is refused with STREAMS_UNSUPPORTED, and persistent publishes go on as before.
+ * Replayable streams in cluster mode (issue 17, protocol.md §9.11): each stream is a Redis Stream
+ * (server/cluster/streams/), so two brokers on one real redis-server serve the same streams with
+ * the same API and semantics as one broker on its own.
  */
 import { httpGet } from '../cli/http-get.js';
+import type { Client } from '../client-sdk/index.js';
 import { testCluster } from './helpers/cluster.js';
 import { RedisServer } from './helpers/redis-server.js';
+import { take, until } from './helpers/setup.js';
 
 let redis: RedisServer;
 const t = testCluster();
@@ -17,18 +20,162 @@ afterAll(async () => {
 });
 afterEach(() => t.cleanup());
 
-test('a broker with redis refuses stream operations with STREAMS_UNSUPPORTED', async () => {
-  const [broker] = await t.start(redis.url, 1);
-  const c = await t.client(0);
-  await expect(c.createStream('s', 'x.>')).rejects.toMatchObject({ code: 'STREAMS_UNSUPPORTED' });
-  await expect(c.deleteStream('s')).rejects.toMatchObject({ code: 'STREAMS_UNSUPPORTED' });
-  await expect(c.streamInfo('s')).rejects.toMatchObject({ code: 'STREAMS_UNSUPPORTED' });
-  await expect(c.admin({ op: 'streams' })).rejects.toMatchObject({ code: 'STREAMS_UNSUPPORTED' });
-  await expect(c.subscribe('x.>', { stream: 's' }).ready).rejects.toMatchObject({ code: 'STREAMS_UNSUPPORTED' });
-  const api = await httpGet(broker!.url.replace('ws:', 'http:') + '/api/streams', { timeoutMs: 5_000 });
-  expect(api.status).toBe(501);
-  expect(JSON.parse(api.text)).toMatchObject({ error: 'STREAMS_UNSUPPORTED' });
-  // Persistent publishing is untouched.
-  await c.createQueue('q', 'x.>');
-  expect(await c.publish('x.a', 1, { mode: 'persistent', ack: 'submission' })).toMatchObject({ queues: ['q'] });
+type N = { n: number };
+const persist = { mode: 'persistent', ack: 'submission' } as const;
+let streams = 0;
+/** A stream name of this test's own: the tests share one Redis. */
+const fresh = (base: string) => `${base}${++streams}`;
+
+async function publishAll(c: Client, topic: string, from: number, to: number): Promise<void> {
+  for (let n = from; n < to; n++) await c.publish(topic, { n }, persist);
+}
+
+test('created on one node, appended on the other before the receipt, replayed on both from first, a seq, a time, the last or new', async () => {
+  await t.start(redis.url, 2);
+  const [a, b] = [await t.client(0), await t.client(1)];
+  const name = fresh('orders');
+  await a.createStream(name, `${name}.>`);
+  const before = Date.now();
+  await publishAll(b, `${name}.eu`, 0, 3);
+  await b.publish(`${name}.eu`, { n: 99 }, { ack: 'submission' }); // transient: not kept
+  await new Promise((r) => setTimeout(r, 5)); // a later append time for the { time } start
+  const middle = Date.now();
+  await publishAll(a, `${name}.us`, 3, 5);
+
+  for (const c of [a, b]) {
+    const first = await take(c.subscribe<N>(`${name}.>`, { stream: name }), 5);
+    expect(first.map((m) => [m.seq, m.data.n])).toEqual([[1, 0], [2, 1], [3, 2], [4, 3], [5, 4]]);
+    expect(first.every((m) => m.time! >= before && m.time! <= Date.now())).toBe(true);
+    expect((await take(c.subscribe<N>(`${name}.>`, { stream: name, start: { seq: 4 } }), 2)).map((m) => m.seq)).toEqual([4, 5]);
+    expect((await take(c.subscribe<N>(`${name}.>`, { stream: name, start: { time: middle } }), 2)).map((m) => m.data.n)).toEqual([3, 4]);
+    expect((await take(c.subscribe<N>(`${name}.eu`, { stream: name }), 3)).map((m) => m.seq)).toEqual([1, 2, 3]);
+  }
+  const last = a.subscribe<N>(`${name}.>`, { stream: name, start: 'last' });
+  const fromNew = b.subscribe<N>(`${name}.>`, { stream: name, start: 'new' });
+  await Promise.all([last.ready, fromNew.ready]);
+  await publishAll(b, `${name}.eu`, 5, 6);
+  expect((await take(last, 2)).map((m) => m.seq)).toEqual([5, 6]);
+  expect((await take(fromNew, 1)).map((m) => [m.seq, m.data.n])).toEqual([[6, 5]]);
+  for (const c of [a, b]) expect(await c.streamInfo(name)).toMatchObject({ name, pattern: `${name}.>`, firstSeq: 1, lastSeq: 6, messages: 6 });
+  expect((await a.admin({ op: 'streams' }) as { name: string }[]).some((s) => s.name === name)).toBe(true);
+  const api = await httpGet(t.brokers[1]!.url.replace('ws:', 'http:') + `/api/streams/${name}`, { timeoutMs: 5_000 });
+  expect([api.status, JSON.parse(api.text).lastSeq]).toEqual([200, 6]);
+});
+
+test('readers on both nodes replay and follow live appends from both nodes with no gap and no duplicate', async () => {
+  await t.start(redis.url, 2);
+  const [pa, pb, ra, rb] = [await t.client(0), await t.client(1), await t.client(0), await t.client(1)];
+  const name = fresh('ticks');
+  await pa.createStream(name, 'tick');
+  const perNode = 600;
+  let stored = 0;
+  const publishing = [pa, pb].map(async (c, node) => {
+    const sent: Promise<unknown>[] = [];
+    for (let n = 0; n < perNode; n++) {
+      sent.push(c.publish('tick', { n: node * perNode + n }, persist).then(() => stored++));
+      if (n % 50 === 49) await Promise.all(sent.splice(0));
+    }
+    await Promise.all(sent);
+  });
+  // The readers come while a third is stored and the rest is still coming.
+  await until(() => stored >= (2 * perNode) / 3, 15_000);
+  const subs = [ra, rb].map((c) => c.subscribe<N>('tick', { stream: name }));
+  const got = await Promise.all(subs.map((s) => take(s, 2 * perNode)));
+  await Promise.all(publishing);
+  for (const messages of got) {
+    expect(messages.map((m) => m.seq)).toEqual(Array.from({ length: 2 * perNode }, (_, i) => i + 1));
+    expect(new Set(messages.map((m) => m.data.n)).size).toBe(2 * perNode);
+  }
+  // Both saw the one order of the stream.
+  expect(got[0]!.map((m) => m.data.n)).toEqual(got[1]!.map((m) => m.data.n));
+});
+
+test('a named reader keeps its position in Redis when it comes back on the other node', async () => {
+  await t.start(redis.url, 2);
+  const [a, b] = [await t.client(0), await t.client(1)];
+  const name = fresh('audit');
+  await a.createStream(name, 'audit.>');
+  await publishAll(a, 'audit.x', 0, 5);
+  const first = await t.client(0);
+  const got = await take(first.subscribe<N>('audit.>', { stream: name, reader: 'r1' }), 5);
+  for (const m of got.slice(0, 3)) m.ack();
+  let info = await b.streamInfo(name);
+  await until(() => info.readers[0]?.position === 4, 5_000, async () => {
+    info = await b.streamInfo(name);
+  });
+  expect(info.readers).toEqual([{ name: 'r1', position: 4, lag: 2, connected: false, unacked: 0 }]); // attached on the other node
+  await first.close();
+  await publishAll(b, 'audit.x', 5, 6);
+  const second = await t.client(1);
+  const again = second.subscribe<N>('audit.>', { stream: name, reader: 'r1', start: 'new' }); // start is for new readers only
+  const redelivered = await take(again, 3);
+  expect(redelivered.map((m) => [m.seq, m.data.n])).toEqual([[4, 3], [5, 4], [6, 5]]);
+  for (const m of redelivered) m.ack();
+  await publishAll(a, 'audit.x', 6, 7);
+  const [live] = await take(again, 1);
+  expect(live!.seq).toBe(7);
+  live!.ack();
+  await until(() => info.readers[0]!.position === 8, 5_000, async () => {
+    info = await a.streamInfo(name);
+  });
+  expect((await b.streamInfo(name)).readers).toEqual([{ name: 'r1', position: 8, lag: 0, connected: true, unacked: 0 }]);
+});
+
+test('retention: maxMessages, maxBytes, discard "new" and maxAge hold whichever node appends', async () => {
+  await t.start(redis.url, 2);
+  const [a, b] = [await t.client(0), await t.client(1)];
+  const last3 = fresh('last3');
+  await a.createStream(last3, 'ra', { maxMessages: 3 });
+  await publishAll(b, 'ra', 0, 5);
+  expect(await a.streamInfo(last3)).toMatchObject({ firstSeq: 3, lastSeq: 5, messages: 3 });
+  expect((await take(b.subscribe<N>('ra', { stream: last3 }), 3)).map((m) => m.data.n)).toEqual([2, 3, 4]);
+  await b.createStream(last3, 'ra', { maxMessages: 2 }); // tighter limits drop the oldest at once
+  expect(await a.streamInfo(last3)).toMatchObject({ firstSeq: 4, lastSeq: 5, messages: 2, config: { maxMessages: 2 } });
+
+  const small = fresh('small');
+  await a.createStream(small, 'rb', { maxBytes: 40 });
+  for (let n = 0; n < 6; n++) await b.publish('rb', new Uint8Array(10), persist);
+  const info = await a.streamInfo(small);
+  expect(info.bytes).toBeLessThanOrEqual(40);
+  expect(info.lastSeq).toBe(6);
+
+  const strict = fresh('strict');
+  await a.createStream(strict, 'rc', { maxMessages: 2, discard: 'new' });
+  await b.createQueue(fresh('q'), 'rc');
+  await publishAll(b, 'rc', 0, 2);
+  await expect(b.publish('rc', { n: 2 }, persist)).rejects.toMatchObject({ code: 'STREAM_FULL' });
+  expect(await a.streamInfo(strict)).toMatchObject({ lastSeq: 2, messages: 2 });
+
+  const aged = fresh('aged');
+  await b.createStream(aged, 'rd', { maxAge: 300 });
+  await publishAll(a, 'rd', 0, 3);
+  let seen = await b.streamInfo(aged);
+  expect(seen.messages).toBe(3);
+  await until(() => seen.messages === 0, 10_000, async () => {
+    seen = await b.streamInfo(aged);
+  });
+  expect(seen).toMatchObject({ firstSeq: 4, lastSeq: 3 });
+});
+
+test('refusals and deletion across nodes: a pattern conflict, an unknown stream, a deleted stream ends readers on both nodes', async () => {
+  await t.start(redis.url, 2);
+  const [a, b] = [await t.client(0), await t.client(1)];
+  const name = fresh('s');
+  await a.createStream(name, 'x.>');
+  await expect(b.createStream(name, 'y.>')).rejects.toMatchObject({ code: 'STREAM_CONFLICT' });
+  await expect(b.streamInfo(fresh('none'))).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  await expect(b.subscribe('x.>', { stream: fresh('none') }).ready).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  await b.publish('x.1', 1, persist);
+  const onA = a.subscribe('x.>', { stream: name });
+  const onB = b.subscribe('x.>', { stream: name, reader: 'r' });
+  expect((await take(onA, 1)).length + (await take(onB, 1)).length).toBe(2);
+  await b.deleteStream(name);
+  await expect(take(onA, 1)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  await expect(take(onB, 1)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  await expect(a.streamInfo(name)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  await expect(a.deleteStream(name)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  // Created again: empty, seq from 1, no readers.
+  await b.createStream(name, 'x.>');
+  await a.publish('x.2', 2, persist);
+  expect(await b.streamInfo(name)).toMatchObject({ firstSeq: 1, lastSeq: 1, messages: 1, readers: [] });
 });

@@ -86,8 +86,8 @@ export function adminHandler(src: AdminSources): (req: IncomingMessage, res: Ser
       if (!s) return notFound(res, doesNotExist('space', name));
       json(res, 200, spaceDetail(src.rates, s, peek));
     },
-    '/api/streams': (_req, res, name) => {
-      if (src.cluster) return json(res, 501, { error: 'STREAMS_UNSUPPORTED', message: 'replayable streams are not available in cluster mode (--redis)' });
+    '/api/streams': async (_req, res, name) => {
+      if (src.cluster) return clusterStreams(src.cluster.queues.streams, res, name);
       const streams = src.durable.streams;
       if (name === undefined) return json(res, 200, streams.list());
       if (!streams.streams.has(name)) return notFound(res, doesNotExist('stream', name));
@@ -219,6 +219,11 @@ async function clusterSpaces(redis: Redis, maxArity: number, req: IncomingMessag
   const peek = name === undefined ? 0 : peekOf(req, res);
   if (peek === undefined) return;
   await orUnavailable(res, () => (name === undefined ? clusterSpacesView(redis) : clusterSpaceView(redis, name, maxArity, peek)));
+}
+
+/** Cluster mode: the streams are in Redis (server/cluster/streams/). */
+async function clusterStreams(streams: ClusterQueues['streams'], res: ServerResponse, name: string | undefined): Promise<void> {
+  await orUnavailable(res, () => (name === undefined ? streams.list() : streams.info(name)));
 }
 
 /** A cluster-mode view read from Redis: 404 for NOT_FOUND, 503 while Redis is away (STORE_UNAVAILABLE). */

@@ -5,7 +5,6 @@ import { findSpace, listConnections, listQueues, listSpaces, listSubscriptions, 
 import type { BrokerContext } from '../broker-context.js';
 import type { Connection } from '../connection.js';
 import { audit } from './audit.js';
-import { streamsUnsupported } from '../pubsub/pubsub-core.js';
 import { clusterView } from '../admin/cluster-view.js';
 import { clusterConnections, nodeOfConnection } from '../admin/cluster-connections.js';
 import { clusterSubscriptions } from '../admin/cluster-subscriptions.js';
@@ -41,7 +40,12 @@ export const KICK_REASON = 'kicked by an operator';
 
 export function admin(ctx: BrokerContext, conn: Connection, f: AdminFrame): void {
   checkFields(f);
-  if ((f.op === 'streams' || f.op === 'stream') && ctx.clusterQueues) throw streamsUnsupported();
+  if ((f.op === 'streams' || f.op === 'stream') && ctx.clusterQueues) {
+    // Cluster mode: the streams are in Redis (server/cluster/streams/).
+    const streams = ctx.clusterQueues.streams;
+    void (f.op === 'streams' ? streams.list() : streams.info(f.name!)).then((result) => report(conn, f, result), (err: unknown) => conn.sendError(err, f.id));
+    return;
+  }
   if (ctx.clusterQueues && ctx.clusterNodes && clusterOp(ctx.clusterQueues, ctx.clusterNodes, ctx, conn, f)) return;
   switch (f.op) {
     case 'queues':

@@ -104,16 +104,23 @@ export class PubSubCore {
 
   /**
    * A `sub` with `stream` (issue 17): a reader of the stream from `start` (or a named reader's
-   * stored position), answered once a new named reader's position is stored. Cluster mode has no
-   * streams: STREAMS_UNSUPPORTED.
+   * stored position), answered once a new named reader's position is stored. Cluster mode: the
+   * stream is in Redis (server/cluster/streams/), answered once the reader's start is known there.
    */
   private subscribeStream(conn: Connection, f: SubFrame): Promise<void> | undefined {
-    if (this.clusterQueues) throw streamsUnsupported();
     if (f.durable !== undefined || f.group !== undefined || f.retained !== undefined) {
       throw invalid('sub', f.durable !== undefined ? 'durable' : f.group !== undefined ? 'group' : 'retained', 'cannot be combined with stream');
     }
     if (hasQueueSettings(f)) throw invalid('sub', 'ackWait', 'and the other queue settings are for durable subscriptions, not streams');
     this.checkRoom(conn, f.sid);
+    if (this.clusterQueues) {
+      const sub: Subscription = { conn, sid: f.sid, pattern: f.pattern, stream: f.stream! };
+      conn.subscribe(f.sid, sub);
+      return this.clusterQueues.streams.attach(conn, f.sid, f.stream!, f.pattern, f.start, f.reader, () => conn.subs.get(f.sid) === sub).catch((err: unknown) => {
+        if (conn.subs.get(f.sid) === sub) conn.subs.delete(f.sid);
+        throw err;
+      });
+    }
     const streams = this.durable.streams;
     const reader = streams.attach(conn, f.sid, f.stream!, f.pattern, f.start, f.reader);
     conn.subscribe(f.sid, { conn, sid: f.sid, pattern: f.pattern, stream: f.stream! });
@@ -149,7 +156,7 @@ export class PubSubCore {
     const sub = conn.subs.get(f.sid);
     if (!sub) throw new LindenError('UNKNOWN_ID', `no subscription with id ${f.sid}`, { sid: f.sid });
     conn.subs.delete(f.sid);
-    if (sub.stream !== undefined) this.durable.streams.detach(conn, f.sid);
+    if (sub.stream !== undefined) (this.clusterQueues?.streams ?? this.durable.streams).detach(conn, f.sid);
     else if (sub.durable !== undefined) (this.clusterQueues ?? this.durable).detach(conn, f.sid);
     else this.removeRoute(sub);
   }
@@ -163,7 +170,7 @@ export class PubSubCore {
   detach(conn: Connection): void {
     for (const sub of conn.subs.values()) if (sub.durable === undefined && sub.stream === undefined) this.removeRoute(sub);
     this.durable.detachAll(conn);
-    this.durable.streams.detachAll(conn);
+    (this.clusterQueues?.streams ?? this.durable.streams).detachAll(conn);
     this.clusterQueues?.detachAll(conn);
     conn.subs.clear();
   }
@@ -413,11 +420,6 @@ export class PubSubCore {
     this.stats.delivered += receivers - dropped;
     this.stats.dropped += dropped;
   }
-}
-
-
-export function streamsUnsupported(): LindenError {
-  return new LindenError('STREAMS_UNSUPPORTED', 'replayable streams are not available in cluster mode (--redis); use a broker without --redis (protocol.md §9.11)');
 }
 
 export function refOf(sub: Subscription): ReceiverRef {

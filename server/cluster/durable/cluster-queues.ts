@@ -15,7 +15,9 @@ import { queueDepths, type ClusterQueueDepth } from './queue-depths.js';
 import { ReceiptWatches, type ReceiptEvent } from './receipt-watches.js';
 import { QUEUES_CHANNEL, QUEUES_HASH, QUEUES_VERSION, midKey, streamKey } from './redis-keys.js';
 import { entryArgs, type StreamMessage } from './stream-entry.js';
-import { DEAD_LETTER, PUBLISH, PURGE, RETRY, publishArgs } from './stream-scripts.js';
+import { DEAD_LETTER, PUBLISH, PURGE, RETRY, publishArgs, streamPublishArgs } from './stream-scripts.js';
+import { ClusterStreams } from '../streams/cluster-streams.js';
+import { STREAMS_VERSION, streamKeys } from '../streams/stream-keys.js';
 import { StreamQueue, type StreamQueueHost } from './stream-queue.js';
 import { StreamSweep } from './stream-sweep.js';
 import { MAX_QUEUE_NAME } from '../../pubsub/durable/durable-core.js';
@@ -47,6 +49,8 @@ export class ClusterQueues implements StreamQueueHost {
   paused = false;
   private whenIdle: (() => void) | undefined;
   readonly stats = { published: 0, deadLettered: 0, duplicates: 0 };
+  /** Replayable streams (issue 17): a persistent publish appends to them in the same script as to the queues. */
+  readonly streams: ClusterStreams;
 
   /**
    * `node`: the broker's id in the cluster, the bus's too. `redis`: the node's command connection
@@ -56,6 +60,7 @@ export class ClusterQueues implements StreamQueueHost {
     readonly node: string, private readonly target: RedisTarget, readonly redis: Redis, private readonly options: ResolvedOptions, private readonly log: Logger,
   ) {
     this.subscriber = openRedis(this.target, `linden:${this.node}:queues`, 'subscriber');
+    this.streams = new ClusterStreams(node, target, redis, log.child({ component: 'streams' }));
     this.watches = new ReceiptWatches(options.maxTimeoutMs);
     this.directory = new QueueDirectory(this.redis, log, (name, def) => this.definitionChanged(name, def));
     this.subscriber.on('message', () => this.directory.reloadInBackground());
@@ -80,6 +85,7 @@ export class ClusterQueues implements StreamQueueHost {
     await readyWithin(this.redis, START_WAIT_MS);
     if (this.redis.status === 'ready') await this.directory.reload().catch((err: unknown) => this.failed(err, 'load queues'));
     else this.failed(new Error(`not reachable within ${START_WAIT_MS} ms`), 'start');
+    await this.streams.start();
     this.log.info({ node: this.node, replicas: this.target.replicas }, 'cluster queues on Redis');
   }
 
@@ -91,7 +97,7 @@ export class ClusterQueues implements StreamQueueHost {
       readers.push(queue.stop());
     }
     this.active.clear();
-    await Promise.all([...readers, disconnectRedis(this.subscriber)]);
+    await Promise.all([...readers, disconnectRedis(this.subscriber), this.streams.stop()]);
     await this.redis.quit().catch(() => undefined);
     await disconnectRedis(this.redis);
   }
@@ -226,21 +232,29 @@ export class ClusterQueues implements StreamQueueHost {
     try {
       for (let attempt = 0; ; attempt++) {
         const queues = this.directory.match(topic);
+        const streams = this.streams.match(topic);
         for (const q of watched ? queues : []) {
           if (opened.includes(q.name)) continue;
           this.watches.open(q.name, mid);
           opened.push(q.name);
         }
-        const reply = (await PUBLISH.run(this.redis, [QUEUES_VERSION, midKey(mid), ...queues.map((q) => streamKey(q.name))], [
-          this.directory.version, fromPublisher ? '1' : '0', this.options.dedupeWindowMs, ...entryArgs(message), ...publishArgs(queues),
+        const reply = (await PUBLISH.run(this.redis, [
+          QUEUES_VERSION, midKey(mid), STREAMS_VERSION, ...queues.map((q) => streamKey(q.name)), ...streams.flatMap((s) => { const k = streamKeys(s.name); return [k.data, k.meta]; }),
+        ], [
+          this.directory.version, fromPublisher ? '1' : '0', this.options.dedupeWindowMs, ...entryArgs(message),
+          this.streams.registry.version, queues.length, now, ...publishArgs(queues), ...streamPublishArgs(streams),
         ])) as string[];
         if (reply[0] === 'stale' && attempt < 5) {
-          await this.directory.reload();
+          await Promise.all([this.directory.reload(), this.streams.registry.reload()]);
           continue;
         }
         if (reply[0] === 'full') {
           const q = queues[Number(reply[1]) - 1]!;
           throw new LindenError('QUEUE_FULL', `queue "${q.name}" is full (maxMessages ${q.config.maxMessages}, overflow reject); nothing was stored`, { queue: q.name });
+        }
+        if (reply[0] === 'sfull') {
+          const s = streams[Number(reply[1]) - 1]!;
+          throw new LindenError('STREAM_FULL', `stream "${s.name}" is full (discard ${s.config.discard}): ${reply[2]}; nothing was stored`, { stream: s.name });
         }
         if (reply[0] === 'dup') {
           this.stats.duplicates++;

@@ -1,4 +1,5 @@
 import { LuaScript } from './lua-script.js';
+import { STREAM_LUA } from '../streams/stream-scripts.js';
 import type { QueueDefinition } from './queue-directory.js';
 
 /**
@@ -34,25 +35,64 @@ return dropped
 `);
 
 /**
- * A persistent publish. KEYS: version, mid key, then one stream per matching queue. ARGV:
+ * A persistent publish. KEYS: version, mid key, streams version, one stream per matching queue,
+ * then per matching replayable stream its data and meta keys (streams/stream-keys.ts). ARGV:
  * version routed by, '1' to dedupe by mid, dedupe window ms, the seven entry fields
- * (stream-entry.ts), then per queue its maxMessages and overflow ('r' reject, 'd' drop oldest).
- * Replies {'stale', version} when the queues changed since the caller routed (it reloads and
- * routes again), {'full', i} when queue i refuses (nothing stored), {'dup'} for a mid inside the
- * window (nothing stored), else {'ok', id...}: stored in every queue, or in none.
+ * (stream-entry.ts), streams version routed by, number of queues, now, then per queue its
+ * maxMessages and overflow ('r' reject, 'd' drop oldest), then per stream its maxMessages,
+ * maxBytes, discard ('o' old, 'n' new) and maxAge.
+ * Replies {'stale', version} when the queues or streams changed since the caller routed (it
+ * reloads and routes again), {'full', i} when queue i refuses, {'sfull', j, why} when stream j
+ * refuses (nothing stored either way), {'dup'} for a mid inside the window (nothing stored), else
+ * {'ok', id..., seq...}: stored in every queue and appended to every stream (seq `next`, time
+ * now, trimmed by its limits), or nowhere.
  */
-export const PUBLISH = new LuaScript(`
+export const PUBLISH = new LuaScript(`${STREAM_LUA}
 local version = redis.call('GET', KEYS[1]) or '0'
 if version ~= ARGV[1] then return {'stale', version} end
-local n = #KEYS - 2
-for i = 1, n do
-  if ARGV[10 + 2 * i] == 'r' and redis.call('XLEN', KEYS[2 + i]) >= tonumber(ARGV[9 + 2 * i]) then return {'full', tostring(i)} end
+local sversion = redis.call('GET', KEYS[3]) or '0'
+if sversion ~= ARGV[11] then return {'stale', sversion} end
+local nq = tonumber(ARGV[12])
+local now = tonumber(ARGV[13])
+local ns = (#KEYS - 3 - nq) / 2
+for i = 1, nq do
+  if ARGV[13 + 2 * i] == 'r' and redis.call('XLEN', KEYS[3 + i]) >= tonumber(ARGV[12 + 2 * i]) then return {'full', tostring(i)} end
+end
+local size = #ARGV[6]
+for j = 1, ns do
+  local b = 14 + 2 * nq + 4 * (j - 1)
+  local data, meta = KEYS[2 + nq + 2 * j], KEYS[3 + nq + 2 * j]
+  if redis.call('EXISTS', meta) == 0 then return {'stale', sversion} end
+  local maxMessages, maxBytes, maxAge = tonumber(ARGV[b]), tonumber(ARGV[b + 1]), tonumber(ARGV[b + 3])
+  if size > maxBytes then return {'sfull', tostring(j), 'a message of ' .. size .. ' bytes is larger than its maxBytes ' .. ARGV[b + 1]} end
+  if ARGV[b + 2] == 'n' then
+    local len = redis.call('XLEN', data)
+    local aged = false
+    if maxAge > 0 and len > 0 then
+      local _, t = headOf(data)
+      aged = t <= now - maxAge
+    end
+    if not aged then
+      local bytes = tonumber(redis.call('HGET', meta, 'bytes') or '0')
+      if len + 1 > maxMessages then return {'sfull', tostring(j), 'it holds maxMessages ' .. ARGV[b]} end
+      if bytes + size > maxBytes then return {'sfull', tostring(j), bytes .. ' bytes + ' .. size .. ' would pass maxBytes ' .. ARGV[b + 1]} end
+    end
+  end
 end
 if ARGV[2] == '1' and not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[3]) then return {'dup'} end
 local ids = {'ok'}
-for i = 1, n do
-  ids[i + 1] = redis.call('XADD', KEYS[2 + i], 'MAXLEN', ARGV[9 + 2 * i], '*',
+for i = 1, nq do
+  ids[i + 1] = redis.call('XADD', KEYS[3 + i], 'MAXLEN', ARGV[12 + 2 * i], '*',
     't', ARGV[4], 'm', ARGV[5], 'd', ARGV[6], 'h', ARGV[7], 'p', ARGV[8], 'x', ARGV[9], 'o', ARGV[10])
+end
+for j = 1, ns do
+  local b = 14 + 2 * nq + 4 * (j - 1)
+  local data, meta = KEYS[2 + nq + 2 * j], KEYS[3 + nq + 2 * j]
+  local seq = redis.call('HINCRBY', meta, 'next', 1) - 1
+  redis.call('XADD', data, string.format('%d-0', seq), 't', ARGV[4], 'm', ARGV[5], 'd', ARGV[6], 'h', ARGV[7], 'p', ARGV[13])
+  redis.call('HINCRBY', meta, 'bytes', size)
+  trimStream(data, meta, tonumber(ARGV[b]), tonumber(ARGV[b + 1]), tonumber(ARGV[b + 3]), now, 1000)
+  ids[#ids + 1] = seq
 end
 return ids
 `);
@@ -170,4 +210,9 @@ end
 /** Per matching queue, what PUBLISH needs to decide whether it takes the message. */
 export function publishArgs(queues: readonly QueueDefinition[]): string[] {
   return queues.flatMap((q) => [String(q.config.maxMessages), q.config.overflow === 'reject' ? 'r' : 'd']);
+}
+
+/** Per matching replayable stream, what PUBLISH needs to decide whether and how it appends. */
+export function streamPublishArgs(streams: readonly { config: { maxMessages: number; maxBytes: number; discard: string; maxAge: number } }[]): string[] {
+  return streams.flatMap((s) => [String(s.config.maxMessages), String(s.config.maxBytes), s.config.discard === 'new' ? 'n' : 'o', String(s.config.maxAge)]);
 }
