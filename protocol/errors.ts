@@ -27,7 +27,6 @@ export const ERROR_CODES = {
   STREAM_FULL: { origin: 'broker', message: 'a stream with discard "new" is at maxMessages or maxBytes, or the message is larger than a stream\'s maxBytes; the message was not stored anywhere' },
   STREAM_CONFLICT: { origin: 'broker', message: 'a stream of that name exists with another pattern, is being deleted, or the broker holds its most streams' },
   STREAM_READER_MOVED: { origin: 'broker', message: 'a newer subscription took over this named stream reader; this subscription ended' },
-  STREAMS_UNSUPPORTED: { origin: 'broker', message: 'cluster mode (--redis): replayable streams are not available; use a broker without --redis' },
   FRAGMENT_OUT_OF_ORDER: { origin: 'broker', message: 'a fragment arrived before an earlier one of its message (one is missing or they were reordered), or without the first' },
   FRAGMENT_DUPLICATE: { origin: 'broker', message: 'a fragment of a message arrived twice' },
   FRAGMENT_TOTAL_MISMATCH: { origin: 'broker', message: 'fragments of one message disagree on their count, or carry more or fewer bytes than the first announced' },

@@ -119,6 +119,14 @@ test('a named reader keeps its position in Redis when it comes back on the other
     info = await a.streamInfo(name);
   });
   expect((await b.streamInfo(name)).readers).toEqual([{ name: 'r1', position: 8, lag: 0, connected: true, unacked: 0 }]);
+
+  // A second subscription of the reader on the other node takes it over.
+  const third = await t.client(0);
+  const newer = third.subscribe<N>('audit.>', { stream: name, reader: 'r1' });
+  await newer.ready;
+  await expect(take(again, 1)).rejects.toMatchObject({ code: 'STREAM_READER_MOVED' });
+  await publishAll(b, 'audit.x', 7, 8);
+  expect((await take(newer, 1)).map((m) => m.seq)).toEqual([8]);
 });
 
 test('retention: maxMessages, maxBytes, discard "new" and maxAge hold whichever node appends', async () => {

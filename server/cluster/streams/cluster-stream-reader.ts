@@ -41,11 +41,16 @@ export class ClusterStreamReader implements TagOwner {
   private again = false;
   private awaitingDrain = false;
   private wakeUp: (() => void) | undefined;
+  /** Names this attachment cluster-wide (a named reader's takeover from another node). */
+  readonly token: string;
+  /** Its own announcement came back on the channel: any other one after it is newer. */
+  announced = false;
 
   constructor(
     readonly conn: Connection, readonly sid: number, readonly stream: string, readonly pattern: string,
-    readonly name: string | undefined, start: number, private readonly host: ClusterReaderHost,
+    readonly name: string | undefined, start: number, private readonly host: ClusterReaderHost, token = '',
   ) {
+    this.token = token;
     this.pos = start;
     this.acked = start;
   }

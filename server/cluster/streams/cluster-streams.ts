@@ -10,7 +10,7 @@ import type { ReaderInfo, StreamInfo } from '../../pubsub/streams/stream-info.js
 import type { StreamConfig, StreamEntry, StreamRecord } from '../../pubsub/streams/stream-records.js';
 import { disconnectRedis, openRedis, unavailable, type RedisTarget } from '../redis-target.js';
 import { ClusterStreamReader, type ClusterReaderHost } from './cluster-stream-reader.js';
-import { STREAMS_CHANNEL, STREAMS_HASH, STREAMS_SWEEP_LOCK, STREAMS_VERSION, streamKeys } from './stream-keys.js';
+import { READERS_CHANNEL, STREAMS_CHANNEL, STREAMS_HASH, STREAMS_SWEEP_LOCK, STREAMS_VERSION, streamKeys } from './stream-keys.js';
 import { StreamRegistry } from './stream-registry.js';
 import { CREATE_STREAM, DELETE_STREAM, MOVE_READER, START_READER, STREAM_INFO, TRIM_AGED } from './stream-scripts.js';
 import { StreamTail } from './stream-tail.js';
@@ -37,16 +37,20 @@ export class ClusterStreams implements ClusterReaderHost {
   /** Named readers attached on this node, by stream then name. */
   private readonly named = new Map<string, Map<string, ClusterStreamReader>>();
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
+  private attachments = 0;
 
   constructor(private readonly node: string, private readonly target: RedisTarget, private readonly redis: Redis, private readonly log: Logger) {
     this.registry = new StreamRegistry(redis, log, (name, record, before) => this.recordChanged(name, record, before));
     this.subscriber = openRedis(target, `linden:${node}:streams`, 'subscriber');
-    this.subscriber.on('message', () => this.registry.reloadInBackground());
+    this.subscriber.on('message', (channel: string, message: string) => {
+      if (channel === READERS_CHANNEL) this.readerAttached(message);
+      else this.registry.reloadInBackground();
+    });
     this.redis.on('ready', () => this.registry.reloadInBackground());
   }
 
   async start(): Promise<void> {
-    this.subscriber.subscribe(STREAMS_CHANNEL).then(() => {
+    this.subscriber.subscribe(STREAMS_CHANNEL, READERS_CHANNEL).then(() => {
       if (this.redis.status === 'ready') this.registry.reloadInBackground();
     }, (err: unknown) => this.failed(err, 'subscribe'));
     if (this.redis.status === 'ready') await this.registry.reload().catch((err: unknown) => this.failed(err, 'load streams'));
@@ -174,7 +178,8 @@ export class ClusterStreams implements ClusterReaderHost {
         this.detach(earlier.conn, earlier.sid);
       }
     }
-    const reader = new ClusterStreamReader(conn, sid, name, pattern, readerName, pos, this);
+    const token = readerName === undefined ? '' : `${this.node}:${++this.attachments}`;
+    const reader = new ClusterStreamReader(conn, sid, name, pattern, readerName, pos, this, token);
     let mine = this.readers.get(conn);
     if (!mine) this.readers.set(conn, (mine = new Map()));
     mine.set(sid, reader);
@@ -185,6 +190,8 @@ export class ClusterStreams implements ClusterReaderHost {
       let names = this.named.get(name);
       if (!names) this.named.set(name, (names = new Map()));
       names.set(readerName, reader);
+      // An attachment of this reader on another node ends there (readerAttached()).
+      this.redis.publish(READERS_CHANNEL, JSON.stringify({ stream: name, reader: readerName, token })).catch((err: unknown) => this.failed(err, 'announce stream reader'));
     }
     reader.start();
   }
@@ -264,6 +271,30 @@ export class ClusterStreams implements ClusterReaderHost {
       this.tails.delete(reader.stream);
       void tail?.stop();
     }
+  }
+
+  /**
+   * A named reader attached somewhere: an earlier attachment of it here is taken over. Every node
+   * hears the announcements in one order (Redis's), so an announcement heard after this node's
+   * own for its attachment is the newer one; one heard before is older and changes nothing.
+   */
+  private readerAttached(message: string): void {
+    let m: { stream: string; reader: string; token: string };
+    try {
+      m = JSON.parse(message) as typeof m;
+    } catch {
+      return;
+    }
+    const earlier = this.named.get(m.stream)?.get(m.reader);
+    if (!earlier) return;
+    if (earlier.token === m.token) {
+      earlier.announced = true;
+      return;
+    }
+    if (!earlier.announced) return;
+    earlier.conn.sendError(new LindenError('STREAM_READER_MOVED', `reader "${m.reader}" of stream "${m.stream}" was taken over by a newer subscription`, { name: m.stream, reader: m.reader, sid: earlier.sid }));
+    earlier.conn.subs.delete(earlier.sid);
+    this.detach(earlier.conn, earlier.sid);
   }
 
   /** A stream deleted (or deleted and created again) on any node: its readers here are told and detached. */

@@ -9,11 +9,14 @@
  *                                      m mid, d data (MessagePack), h headers JSON, p append time
  *   linden:lstream:<name>:meta   hash  next (the seq the next message takes), bytes (payload bytes kept)
  *   linden:lstream:<name>:readers hash reader -> position (every seq below it is acked)
+ *   linden:lstreams:readers      channel: JSON {stream, reader, token} of a named reader just
+ *                                      attached, so the node holding an earlier attachment ends it
  *   linden:lstreams:sweep        a lock (SET NX PX): the one node that trims by maxAge this turn
  */
 export const STREAMS_HASH = 'linden:lstreams';
 export const STREAMS_VERSION = 'linden:lstreams:version';
 export const STREAMS_CHANNEL = 'linden:lstreams:changed';
+export const READERS_CHANNEL = 'linden:lstreams:readers';
 export const STREAMS_SWEEP_LOCK = 'linden:lstreams:sweep';
 
 export interface StreamKeys {
