@@ -111,20 +111,21 @@ export class ClusterStreams implements ClusterReaderHost {
     this.recordChanged(name, undefined, before);
   }
 
+  /** Read from Redis in one step: the limits another node set a moment ago included. */
   async info(name: string): Promise<StreamInfo> {
-    const record = await this.registry.find(name).catch((err: unknown) => { throw unavailable(err); });
     const keys = streamKeys(name);
     let reply: (number | string)[] | number;
     try {
-      reply = (await STREAM_INFO.run(this.redis, [keys.data, keys.meta, keys.readers], [])) as (number | string)[] | number;
+      reply = (await STREAM_INFO.run(this.redis, [keys.data, keys.meta, keys.readers, STREAMS_HASH], [name])) as (number | string)[] | number;
     } catch (err) {
       throw unavailable(err);
     }
     if (!Array.isArray(reply)) throw new LindenError('NOT_FOUND', doesNotExist('stream', name), { name });
-    const [first, next, count, bytes, firstTime] = reply.slice(0, 5).map(Number) as [number, number, number, number, number];
+    const record = JSON.parse(String(reply[0])) as StreamRecord;
+    const [first, next, count, bytes, firstTime] = reply.slice(1, 6).map(Number) as [number, number, number, number, number];
     const readers: ReaderInfo[] = [];
     const attached = this.named.get(name);
-    for (let i = 5; i + 1 < reply.length; i += 2) {
+    for (let i = 6; i + 1 < reply.length; i += 2) {
       const reader = String(reply[i]);
       const position = Math.max(Number(reply[i + 1]), first);
       const here = attached?.get(reader);

@@ -132,12 +132,16 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 return 1
 `);
 
-/** What stream info shows, read in one step. KEYS: data, meta, readers. Reply {first, next, count, bytes, firstTime or -1, reader, pos, ...}; -1: no such stream. */
+/**
+ * What stream info shows, read in one step. KEYS: data, meta, readers, hash. ARGV: name. Reply
+ * {record JSON, first, next, count, bytes, firstTime or -1, reader, pos, ...}; -1: no such stream.
+ */
 export const STREAM_INFO = new LuaScript(`${STREAM_LUA}
-if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
+local record = redis.call('HGET', KEYS[4], ARGV[1])
+if not record or redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
 local nextSeq = tonumber(redis.call('HGET', KEYS[2], 'next'))
 local seq, t = headOf(KEYS[1])
-local out = {seq or nextSeq, nextSeq, redis.call('XLEN', KEYS[1]), tonumber(redis.call('HGET', KEYS[2], 'bytes') or '0'), t or -1}
+local out = {record, seq or nextSeq, nextSeq, redis.call('XLEN', KEYS[1]), tonumber(redis.call('HGET', KEYS[2], 'bytes') or '0'), t or -1}
 for _, v in ipairs(redis.call('HGETALL', KEYS[3])) do out[#out + 1] = v end
 return out
 `);
