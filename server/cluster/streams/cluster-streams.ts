@@ -38,6 +38,7 @@ export class ClusterStreams implements ClusterReaderHost {
   private readonly named = new Map<string, Map<string, ClusterStreamReader>>();
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
   private attachments = 0;
+  private warnedAt = 0;
 
   constructor(private readonly node: string, private readonly target: RedisTarget, private readonly redis: Redis, private readonly log: Logger) {
     this.registry = new StreamRegistry(redis, log, (name, record, before) => this.recordChanged(name, record, before));
@@ -245,6 +246,10 @@ export class ClusterStreams implements ClusterReaderHost {
   }
 
   failed(err: unknown, doing: string): void {
+    // Readers retry twice a second while Redis is away: one warning in ten seconds says enough.
+    const now = Date.now();
+    if (now - this.warnedAt < 10_000) return;
+    this.warnedAt = now;
     this.log.warn({ err: String(err).slice(0, 200), doing, node: this.node }, 'Redis refused a stream operation');
   }
 
