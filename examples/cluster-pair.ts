@@ -1,6 +1,6 @@
 /**
  * Two brokers, one system: a subscriber and a blocked `in` on one broker, a publish and an `out`
- * on the other. The brokers share nothing but a Redis (README, "Running a cluster"):
+ * on the other, and a stream appended on one and replayed on the other. The brokers share nothing but a Redis (README, "Running a cluster"):
  *
  *   redis-server --port 6380 --appendonly yes --appendfsync always &          # any Redis 7
  *   linden serve --port 7071 --memory --redis redis://127.0.0.1:6380 &
@@ -22,6 +22,7 @@ const b = await connect(urlB, { name: 'example-cluster-b' });
 try {
   await publishAcross(a, b);
   await tupleAcross(a, b);
+  await streamAcross(a, b);
 } finally {
   await Promise.all([a.close(), b.close()]);
 }
@@ -53,4 +54,20 @@ async function tupleAcross(takerSide: Client, writerSide: Client): Promise<void>
   const tuple = await taken;
   if (tuple === null) fail(`the out on broker B did not reach the in on broker A in ${WAIT_MS} ms`);
   console.log(`A took ["resize", "${tuple[1]}"] written on B`);
+}
+
+/**
+ * A replayable stream: created and appended on B (the persistent publish is in Redis once its
+ * receipt comes), replayed on A from its newest message. Running again appends once more.
+ */
+async function streamAcross(readerSide: Client, writerSide: Client): Promise<void> {
+  await writerSide.createStream('pair-log', 'pair.log');
+  await writerSide.publish('pair.log', 'logged on B', { mode: 'persistent', ack: 'submission' });
+  const replay = readerSide.subscribe<string>('pair.log', { stream: 'pair-log', start: 'last' });
+  const timer = setTimeout(() => fail(`the stream appended on broker B was not replayed on broker A in ${WAIT_MS} ms`), WAIT_MS);
+  for await (const msg of replay) {
+    clearTimeout(timer);
+    console.log(`A replayed "${msg.data}" from stream pair-log (appended on B)`);
+    break;
+  }
 }

@@ -54,12 +54,12 @@ describe('cluster-pair.js', () => {
     await redis.destroy();
   });
 
-  test('a publish and an out on broker B reach a subscriber and an in on broker A', async () => {
+  test('a publish, an out and a stream append on broker B reach a subscriber, an in and a stream reader on broker A', async () => {
     const [a, b] = await Promise.all([0, 1].map(() => serveProcess(children, ['--memory', '--redis', redis.url, '--log-level', 'warn'])));
     const run = await children.spawn(`${EXAMPLES}cluster-pair.js`, [a!.url, b!.url], {}, ['LINDEN_URL', 'NODE_OPTIONS']).exited;
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(run.stdout).toBe('A received greetings.hello: hello from B (published on B, delivered to 1)\nA took ["resize", "cat.png"] written on B\n');
+    expect(run.stdout).toBe('A received greetings.hello: hello from B (published on B, delivered to 1)\nA took ["resize", "cat.png"] written on B\nA replayed "logged on B" from stream pair-log (appended on B)\n');
   }, 60_000);
 
   test('without two URLs it prints its usage and exits 2', async () => {
