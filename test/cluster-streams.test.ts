@@ -150,8 +150,11 @@ test('retention: maxMessages, maxBytes, discard "new" and maxAge hold whichever 
   const strict = fresh('strict');
   await a.createStream(strict, 'rc', { maxMessages: 2, discard: 'new' });
   await b.createQueue(fresh('q'), 'rc');
-  await publishAll(b, 'rc', 0, 2);
+  await b.publish('rc', { n: 0 }, { ...persist, mid: `${strict}-0` });
+  await publishAll(b, 'rc', 1, 2);
   await expect(b.publish('rc', { n: 2 }, persist)).rejects.toMatchObject({ code: 'STREAM_FULL' });
+  // A repeated mid is answered as a repeat before the full stream is checked (as on one broker).
+  expect(await a.publish('rc', { n: 0 }, { ...persist, mid: `${strict}-0` })).toMatchObject({ duplicate: true });
   expect(await a.streamInfo(strict)).toMatchObject({ lastSeq: 2, messages: 2 });
 
   const aged = fresh('aged');

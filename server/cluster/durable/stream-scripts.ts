@@ -42,8 +42,8 @@ return dropped
  * maxMessages and overflow ('r' reject, 'd' drop oldest), then per stream its maxMessages,
  * maxBytes, discard ('o' old, 'n' new) and maxAge.
  * Replies {'stale', version} when the queues or streams changed since the caller routed (it
- * reloads and routes again), {'full', i} when queue i refuses, {'sfull', j, why} when stream j
- * refuses (nothing stored either way), {'dup'} for a mid inside the window (nothing stored), else
+ * reloads and routes again), {'dup'} for a mid inside the window, {'sfull', j, why} when stream j
+ * refuses, {'full', i} when queue i refuses (in that order, as on one broker; nothing stored), else
  * {'ok', id..., seq...}: stored in every queue and appended to every stream (seq `next`, time
  * now, trimmed by its limits), or nowhere.
  */
@@ -55,9 +55,7 @@ if sversion ~= ARGV[11] then return {'stale', sversion} end
 local nq = tonumber(ARGV[12])
 local now = tonumber(ARGV[13])
 local ns = (#KEYS - 3 - nq) / 2
-for i = 1, nq do
-  if ARGV[13 + 2 * i] == 'r' and redis.call('XLEN', KEYS[3 + i]) >= tonumber(ARGV[12 + 2 * i]) then return {'full', tostring(i)} end
-end
+if ARGV[2] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return {'dup'} end
 local size = #ARGV[6]
 for j = 1, ns do
   local b = 14 + 2 * nq + 4 * (j - 1)
@@ -78,6 +76,9 @@ for j = 1, ns do
       if bytes + size > maxBytes then return {'sfull', tostring(j), bytes .. ' bytes + ' .. size .. ' would pass maxBytes ' .. ARGV[b + 1]} end
     end
   end
+end
+for i = 1, nq do
+  if ARGV[13 + 2 * i] == 'r' and redis.call('XLEN', KEYS[3 + i]) >= tonumber(ARGV[12 + 2 * i]) then return {'full', tostring(i)} end
 end
 if ARGV[2] == '1' and not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[3]) then return {'dup'} end
 local ids = {'ok'}
