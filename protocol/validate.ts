@@ -78,7 +78,9 @@ function isPlainObject(data: unknown): boolean {
 }
 
 function invalid(t: string, errors: ErrorObject[]): LindenError {
-  const first = errors[0];
+  // A value none of a oneOf's shapes takes (sub.start): the deepest error names the field that
+  // broke the shape it was meant for (`start.seq` over its maximum), not the container.
+  const first = errors.some((e) => e.keyword === 'oneOf') ? deepest(errors) : errors[0];
   if (!first) return new LindenError('INVALID_FRAME', `invalid "${t}" message`);
   let field = first.instancePath.replace(/^\//, '').replace(/\//g, '.');
   let problem = first.message ?? 'is invalid';
@@ -102,4 +104,10 @@ function invalid(t: string, errors: ErrorObject[]): LindenError {
   // A field's name may be the client's own (an unknown key of any length).
   field = clip(field);
   return new LindenError('INVALID_FRAME', `invalid "${t}" message: field "${field}" ${problem}`, { t, field });
+}
+
+function deepest(errors: ErrorObject[]): ErrorObject | undefined {
+  let best: ErrorObject | undefined;
+  for (const e of errors) if (!best || e.instancePath.length > best.instancePath.length) best = e;
+  return best;
 }

@@ -34,6 +34,9 @@ function base(c: RawClient, t: string, field: string): Message {
     case 'pong': return { t, re: 1 };
     case 'sub': {
       const sub = { t, id: c.id(), sid: c.id(), pattern: 'limits.>' };
+      if (field === 'start.seq') return { ...sub, stream: 'limits-log', start: { seq: 1 } };
+      if (field === 'start.time') return { ...sub, stream: 'limits-log', start: { time: 1 } };
+      if (field === 'stream' || field === 'reader') return { ...sub, stream: 'limits-log', reader: 'r' };
       return ['id', 'sid', 'group', 'pattern'].includes(field) ? sub : { ...sub, durable: 'limits' };
     }
     case 'unsub': return { t, id: c.id(), sid: 1 };
@@ -47,6 +50,8 @@ function base(c: RawClient, t: string, field: string): Message {
     case 'qcreate': return { t, id: c.id(), name: 'limits', pattern: 'limits.>' };
     case 'qdelete': return { t, id: c.id(), name: 'nothing' };
     case 'unschedule': return { t, id: c.id(), sched: 'nothing' };
+    case 'screate': return { t, id: c.id(), name: 'limits-log', pattern: 'limits.>', maxAge: 1_000 };
+    case 'sdelete': return { t, id: c.id(), name: 'nothing' };
     case 'out': return { t, space: SPACE, tuple: [1], hdr: { a: 'v' } };
     case 'in': case 'rd': return { t, id: c.id(), space: SPACE, template: [1], wait: false };
     case 'count': return { t, id: c.id(), space: SPACE, template: [1] };
@@ -189,7 +194,7 @@ describe.each(CODECS)('%s codec: an error quotes at most a short prefix of a bad
 
 test('the walk covers every message type that has a field with a ceiling', () => {
   expect(new Set(limits.map((l) => l.t))).toEqual(new Set([
-    'hello', 'ping', 'pong', 'sub', 'unsub', 'pub', 'rcv', 'ack', 'nack', 'working', 'qcreate', 'qdelete', 'unschedule',
+    'hello', 'ping', 'pong', 'sub', 'unsub', 'pub', 'rcv', 'ack', 'nack', 'working', 'qcreate', 'qdelete', 'unschedule', 'screate', 'sdelete',
     'out', 'in', 'rd', 'count', 'abort', 'notify', 'unnotify', 'renew', 'cancel', 'batch', 'frag', 'settle', 'admin',
   ]));
 });

@@ -88,7 +88,9 @@ test('persistent scheduled messages survive a SIGKILL: none lost, none early; tr
 
   const second = await serveProcess(children, ['--data', dataDir, '--log-level', 'warn']);
   const listed = await (await fetch(`${second.url.replace('ws', 'http')}/api/scheduled`)).json() as Array<{ id: string; mode: string }>;
-  expect(listed.length).toBeGreaterThan(0); // the kill found some still waiting on disk
+  // Those not delivered before the kill (beforeKill < PERSISTENT) can only come from disk now;
+  // on a busy machine the restart may outlast the spread, so some or all of them may already be
+  // routed into the queue when listed: what is listed is persistent and never a transient one.
   expect(listed.every((r) => r.mode === 'persistent')).toBe(true);
   expect(listed.some((r) => transient.includes(r.id))).toBe(false);
   const again = await connect(second.url, { reconnect: false });

@@ -26,6 +26,23 @@ for (const store of ['memory', 'lmdb'] as const) {
   describe(`replayable streams (${store} store)`, () => {
     const start = () => t.start(store === 'lmdb' ? { dataDir } : {});
 
+    test('metrics: messages and bytes per stream, and each named reader\'s lag', async () => {
+      const broker = await start();
+      const c = await t.client();
+      await c.createStream('metered', 'metered.>');
+      await publishAll(c, 'metered.a', 0, 3);
+      const reader = c.subscribe<N>('metered.>', { stream: 'metered', reader: 'r1' });
+      const [m] = await take(reader, 1);
+      m!.ack();
+      await c.flush();
+      const metrics = async () => (await fetch(`${broker.url.replace('ws', 'http')}/metrics`)).text();
+      let text = '';
+      // The ack reaches the broker a moment after flush(): the lag is 2 once it has.
+      await until(() => /^linden_stream_reader_lag\{stream="metered",reader="r1"\} 2$/m.test(text), 5_000, async () => { text = await metrics(); });
+      expect(text).toMatch(/^linden_stream_messages\{stream="metered"\} 3$/m);
+      expect(text).toMatch(/^linden_stream_bytes\{stream="metered"\} [1-9]\d*$/m);
+    });
+
     test('a stream keeps persistent messages only, with seq and time, and replays them from first, a seq, a time, the last or new', async () => {
       await start();
       const c = await t.client();

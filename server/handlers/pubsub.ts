@@ -5,13 +5,14 @@ import type { BrokerContext } from '../broker-context.js';
 import type { Connection } from '../connection.js';
 import { audit } from './audit.js';
 import { schedulePub } from './scheduled.js';
+import * as answers from '../pubsub/delivery-answers.js';
 
 export function sub(ctx: BrokerContext, conn: Connection, f: SubFrame): void {
   answerOk(conn, f.id, ctx.pubsub.subscribe(conn, f));
 }
 
-export function working(ctx: BrokerContext, conn: Connection, f: WorkingFrame): void {
-  ctx.pubsub.working(conn, f);
+export function working(_ctx: BrokerContext, conn: Connection, f: WorkingFrame): void {
+  answers.working(conn, f);
 }
 
 export function qcreate(ctx: BrokerContext, conn: Connection, f: QueueCreateFrame): void {
@@ -69,14 +70,14 @@ export function pub(ctx: BrokerContext, conn: Connection, f: PubFrame): void {
   if (held) ctx.holdInbound(conn, held);
 }
 
-export function rcv(ctx: BrokerContext, conn: Connection, f: RcvFrame): void {
-  ctx.pubsub.received(conn, f);
+export function rcv(_ctx: BrokerContext, conn: Connection, f: RcvFrame): void {
+  answers.received(conn, f);
 }
 
-export function ack(ctx: BrokerContext, conn: Connection, f: AckFrame): void {
-  ctx.pubsub.ack(conn, f);
+export function ack(_ctx: BrokerContext, conn: Connection, f: AckFrame): void {
+  answers.acked(conn, f);
 }
 
-export function nack(ctx: BrokerContext, conn: Connection, f: NackFrame): void {
-  ctx.pubsub.nack(conn, f);
+export function nack(_ctx: BrokerContext, conn: Connection, f: NackFrame): void {
+  answers.nacked(conn, f);
 }

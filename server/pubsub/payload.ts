@@ -75,3 +75,14 @@ export class Payload {
     return this.bytes;
   }
 }
+
+/** A payload within the connection's maxMessageBytes, as it arrived (a `pub`'s data, an `ack`'s reply). */
+export function payloadWithin(conn: { readonly codec: Codec; readonly maxMessageBytes: number }, data: unknown): Payload {
+  const payload = new Payload(data, conn.codec);
+  const bytes = payload.byteLength();
+  const limit = conn.maxMessageBytes;
+  if (bytes > limit) {
+    throw new LindenError('MESSAGE_TOO_LARGE', `payload of ${bytes} bytes exceeds maxMessageBytes (${limit})`, { bytes, limit });
+  }
+  return payload;
+}

@@ -1,5 +1,5 @@
 import { LindenError } from '../../protocol/errors.js';
-import { hasQueueSettings, type AckLevel, type AckFrame, type NackFrame, type WorkingFrame, type PubFrame, type RcvFrame, type ReceiptFrame, type ReceiverRef, type SubFrame, type UnsubFrame } from '../../protocol/frames.js';
+import { hasQueueSettings, type AckLevel, type PubFrame, type ReceiverRef, type SubFrame, type UnsubFrame } from '../../protocol/frames.js';
 import { assertPattern, assertTopic } from '../../protocol/topics.js';
 import type { Connection } from '../connection.js';
 import { Tally } from '../counted-map.js';
@@ -15,7 +15,7 @@ import { OutboundMessage } from './outbound-message.js';
 import type { RetainedMessages } from './retained-messages.js';
 import { bothWritten, checkRetainPub, checkRetainedSub } from './retain-rules.js';
 import { sendSubmissionReceipt, submissionReceipt } from './submission-receipt.js';
-import { Payload } from './payload.js';
+import { payloadWithin, type Payload } from './payload.js';
 import { ReceiptTracker } from './receipt-tracker.js';
 import { Router, type Route } from './router.js';
 import { isGroup, type RouteEntry, type Subscription } from './subscription.js';
@@ -188,7 +188,7 @@ export class PubSubCore {
     if (f.reply && ack !== 'processing') throw invalidPub('reply', 'needs ack "processing": a reply is a processing ack');
     if (f.reply && f.mode === 'persistent') throw invalidPub('mode', 'must be transient for a request');
     if (f.ttl !== undefined && f.mode !== 'persistent') throw invalidPub('ttl', 'is for persistent messages: a transient one is delivered now or never');
-    const payload = this.payloadOf(conn, f.data);
+    const payload = payloadWithin(conn, f.data);
     if (payload.stream) {
       this.publishArriving(conn, f, ack, payload, route);
       return;
@@ -347,17 +347,6 @@ export class PubSubCore {
     return dropped;
   }
 
-  /** A payload within the connection's maxMessageBytes, as it arrived. */
-  private payloadOf(conn: Connection, data: unknown): Payload {
-    const payload = new Payload(data, conn.codec);
-    const bytes = payload.byteLength();
-    const limit = conn.maxMessageBytes;
-    if (bytes > limit) {
-      throw new LindenError('MESSAGE_TOO_LARGE', `payload of ${bytes} bytes exceeds maxMessageBytes (${limit})`, { bytes, limit });
-    }
-    return payload;
-  }
-
   /** Delivers to `entries` and waits for their receipts (a cluster's tracker also waits for other nodes). */
   track(
     conn: Connection, f: PubFrame, ack: 'delivery' | 'processing', message: OutboundMessage, entries: RouteEntry[],
@@ -379,41 +368,6 @@ export class PubSubCore {
     this.count(entries.length, dropped);
     conn.track(tracker);
     tracker.start(Math.min(f.timeout ?? this.options.receiptTimeoutMs, this.options.maxTimeoutMs), this.receiptDeadlines);
-  }
-
-  received(conn: Connection, f: RcvFrame): void {
-    let unknown: LindenError | undefined;
-    for (const tag of f.tags) {
-      try {
-        const entry = conn.tagEntry(tag);
-        entry?.owner.delivered(entry.index);
-      } catch (err) {
-        unknown ??= err as LindenError;
-      }
-    }
-    if (unknown) throw unknown;
-  }
-
-  ack(conn: Connection, f: AckFrame): void {
-    const entry = conn.tagEntry(f.tag);
-    if (!entry) return;
-    // Check the reply fully before the tag is spent, so a refused ack can be sent again corrected.
-    const reply = f.data === undefined ? undefined : this.payloadOf(conn, f.data);
-    if (reply && conn.codec.name === 'msgpack' && entry.owner.publisherCodec === 'json') reply.jsonData();
-    conn.releaseTag(f.tag);
-    entry.owner.processed(entry.index, reply);
-  }
-
-  nack(conn: Connection, f: NackFrame): void {
-    const entry = conn.tagEntry(f.tag);
-    if (!entry) return;
-    conn.releaseTag(f.tag);
-    entry.owner.rejected(entry.index, f.reason, f.delay);
-  }
-
-  working(conn: Connection, f: WorkingFrame): void {
-    const entry = conn.tagEntry(f.tag);
-    entry?.owner.working?.(entry.index);
   }
 
   count(receivers: number, dropped: number): void {

@@ -14,7 +14,7 @@ export interface HostileFrame {
 }
 
 const TYPES = ['hello', 'ping', 'sub', 'unsub', 'pub', 'rcv', 'ack', 'nack', 'working', 'qcreate', 'qdelete', 'out', 'in', 'rd',
-  'count', 'abort', 'notify', 'unnotify', 'renew', 'cancel', 'batch', 'settle', 'admin', 'frag', 'pong'];
+  'count', 'abort', 'notify', 'unnotify', 'renew', 'cancel', 'batch', 'settle', 'admin', 'frag', 'pong', 'unschedule', 'screate', 'sdelete'];
 
 /** Values of every kind and size, including the ones that break naive code. */
 const anyValue: fc.Arbitrary<unknown> = fc.oneof(
@@ -43,6 +43,15 @@ const mutatedMessage = fc.record({
   timeout: fc.option(anyValue, { nil: undefined }),
   ackWait: fc.option(anyValue, { nil: undefined }),
   delay: fc.option(anyValue, { nil: undefined }),
+  // Issue 17's fields: schedules, retained values, streams and their readers.
+  deliverAt: fc.option(anyValue, { nil: undefined }),
+  sched: fc.option(anyValue, { nil: undefined }),
+  retain: fc.option(anyValue, { nil: undefined }),
+  retained: fc.option(anyValue, { nil: undefined }),
+  name: fc.option(fc.oneof(fc.constant('log'), anyValue), { nil: undefined }),
+  stream: fc.option(fc.oneof(fc.constant('log'), anyValue), { nil: undefined }),
+  start: fc.option(fc.oneof(fc.constantFrom('first', 'last', 'new'), fc.record({ seq: anyValue }), fc.record({ time: anyValue }), anyValue), { nil: undefined }),
+  reader: fc.option(anyValue, { nil: undefined }),
 }, { requiredKeys: ['t'] }).map((m) => Object.fromEntries(Object.entries(m).filter(([, v]) => v !== undefined)));
 
 function encode(codec: CodecName, value: unknown): { data: Uint8Array | string; binary: boolean } {
