@@ -60,6 +60,11 @@ test('created on one node, appended on the other before the receipt, replayed on
   expect((await a.admin({ op: 'streams' }) as { name: string }[]).some((s) => s.name === name)).toBe(true);
   const api = await httpGet(t.brokers[1]!.url.replace('ws:', 'http:') + `/api/streams/${name}`, { timeoutMs: 5_000 });
   expect([api.status, JSON.parse(api.text).lastSeq]).toEqual([200, 6]);
+  // Metrics come from Redis on every node.
+  for (const broker of t.brokers) {
+    const text = await (await fetch(`${broker.url.replace('ws', 'http')}/metrics`)).text();
+    expect(text).toMatch(new RegExp(`^linden_stream_messages\\{stream="${name}"\\} 6$`, 'm'));
+  }
 });
 
 test('readers on both nodes replay and follow live appends from both nodes with no gap and no duplicate', async () => {

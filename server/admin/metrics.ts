@@ -11,6 +11,7 @@ import type { SlowConsumers } from '../slow-consumers.js';
 import type { Wills } from '../wills.js';
 import type { SpaceCore } from '../space/space-core.js';
 import type { ClusterQueues } from '../cluster/durable/cluster-queues.js';
+import type { StreamInfo } from '../pubsub/streams/stream-info.js';
 import type { NodeSummaries } from '../cluster/node-summary.js';
 import { clusterReader } from './cluster-metrics.js';
 import type { Space } from '../space/space.js';
@@ -146,15 +147,24 @@ export function createMetrics(src: MetricSources): Registry {
   counter('linden_connections_refused_total', 'New connections closed at once with 4009, by the limit they met: maxConnections or maxConnectionsPerAddress', ['limit'], (set) => {
     for (const [limit, n] of Object.entries(src.caps.refused)) set({ limit }, n);
   });
-  // Replayable streams (protocol.md §9.11): one broker's, read from its stream core at scrape time.
-  gauge('linden_stream_messages', 'Messages a replayable stream holds now, by stream', ['stream'], (set) => {
-    for (const s of src.durable.streams.list()) set({ stream: s.name }, s.messages);
+  // Replayable streams (protocol.md §9.11): one broker's, read from its stream core at scrape time;
+  // in cluster mode the cluster's, from Redis (the same on every node), read once per scrape.
+  let streamsRead: { at: number; list: Promise<StreamInfo[]> } | undefined;
+  const streamList = async (): Promise<StreamInfo[]> => {
+    const cluster = src.cluster;
+    if (!cluster) return src.durable.streams.list();
+    const now = Date.now();
+    if (!streamsRead || now - streamsRead.at > 250) streamsRead = { at: now, list: cluster.queues.streams.list().catch(() => []) };
+    return streamsRead.list;
+  };
+  gauge('linden_stream_messages', 'Messages a replayable stream holds now, by stream (cluster mode: in Redis, for every node)', ['stream'], async (set) => {
+    for (const s of await streamList()) set({ stream: s.name }, s.messages);
   });
-  gauge('linden_stream_bytes', 'Payload bytes a replayable stream holds now, by stream', ['stream'], (set) => {
-    for (const s of src.durable.streams.list()) set({ stream: s.name }, s.bytes);
+  gauge('linden_stream_bytes', 'Payload bytes a replayable stream holds now, by stream (cluster mode: in Redis, for every node)', ['stream'], async (set) => {
+    for (const s of await streamList()) set({ stream: s.name }, s.bytes);
   });
-  gauge('linden_stream_reader_lag', 'Messages a named stream reader has still to read and ack, by stream and reader', ['stream', 'reader'], (set) => {
-    for (const s of src.durable.streams.list()) for (const r of s.readers) set({ stream: s.name, reader: r.name }, r.lag);
+  gauge('linden_stream_reader_lag', 'Messages a named stream reader has still to read and ack, by stream and reader (cluster mode: in Redis, for every node)', ['stream', 'reader'], async (set) => {
+    for (const s of await streamList()) for (const r of s.readers) set({ stream: s.name, reader: r.name }, r.lag);
   });
   gauge('linden_wills_pending', 'Last wills waiting out their delay after their connection was lost', [], (set) => set({}, src.wills.pendingCount));
   counter('linden_wills_total', 'Last wills by outcome: published (connection lost), cancelled (the client came back within the delay) or dropped (clean close, or closed by a stopping broker)', ['outcome'], (set) => {
