@@ -166,7 +166,7 @@ test('retention: maxMessages, maxBytes, discard "new" and maxAge hold whichever 
   await b.createStream(aged, 'rd', { maxAge: 300 });
   await publishAll(a, 'rd', 0, 3);
   let seen = await b.streamInfo(aged);
-  expect(seen.messages).toBe(3);
+  expect(seen.lastSeq).toBe(3); // appended; how many are kept yet depends on how fast this machine is
   await until(() => seen.messages === 0, 10_000, async () => {
     seen = await b.streamInfo(aged);
   });
