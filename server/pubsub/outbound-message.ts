@@ -40,6 +40,8 @@ const FRAME_HEADER = 5;
 const EMPTY = new Uint8Array(0);
 const TAIL_ENTRIES = 4; // t, topic, mid, data (and hdr when the publisher gave headers)
 const MAX_HEAD = 1 + 4 + 5 + 4 + 5 + 4 + 11 + 7 + 3 + 5 + 10 + 4 + 9 + 5 + 9; // map, sid, tag, ack, reply, dc, retained, seq, time
+/** The head of a delivery without extras (map, sid): most transient deliveries reserve only this. */
+const PLAIN_HEAD = 1 + 4 + 5;
 
 /**
  * A published message, encoded once per codec however many receivers it has. A delivery is
@@ -70,13 +72,13 @@ export class OutboundMessage {
     // One receiver (a durable delivery, with its tag): straight into the frame, no tail copy.
     if (this.fanout === 1 && !this.msgpackTail) {
       const data = this.payload.packedData();
-      w.begin(MAX_HEAD + this.tailSize(data));
+      w.begin((extras ? MAX_HEAD : PLAIN_HEAD) + this.tailSize(data));
       this.writeHead(w, sid, extras);
       w.pos = this.writeTail(w.buf, w.pos, data);
       return;
     }
     const tail = (this.msgpackTail ??= this.buildMsgpackTail());
-    w.begin(MAX_HEAD + tail.length);
+    w.begin((extras ? MAX_HEAD : PLAIN_HEAD) + tail.length);
     this.writeHead(w, sid, extras);
     w.raw(tail);
   }
