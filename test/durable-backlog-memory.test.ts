@@ -4,55 +4,17 @@
  * The floors themselves (10 million messages in 256 MiB, a restart in 2 s) are measured by
  * `npm run bench -- --backlog`; this asserts the shape at a smaller scale, generously.
  */
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import type { Readable, Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { connect, type Client } from '../client-sdk/index.js';
+import { publishPersistent, startMeasuredChild as start, type MeasuredChild as Child } from './helpers/measured-child.js';
 
-const SCRIPT = fileURLToPath(new URL('./helpers/measured-broker.mjs', import.meta.url));
 const MESSAGES = 40_000;
 const PAYLOAD = new Uint8Array(1024).fill(3);
 
-interface Child {
-  url: string;
-  startedMs: number;
-  /** heapUsed + arrayBuffers after full collections; `code`: of heapUsed, the bytes of compiled code. */
-  measure(): Promise<{ bytes: number; code: number }>;
-  stop(): Promise<void>;
-}
-
-/** The measured broker on `dataDir`; `startedMs` is from spawn to listening (recovery included). */
-async function start(dataDir: string): Promise<Child> {
-  const began = performance.now();
-  const child: ChildProcessByStdio<Writable, Readable, null> = spawn(process.execPath, ['--expose-gc', SCRIPT, JSON.stringify({ dataDir })], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const next = async () => JSON.parse((await lines.next()).value as string) as Record<string, number> & { url: string };
-  const { url } = await next();
-  const startedMs = performance.now() - began;
-  return {
-    url,
-    startedMs,
-    async measure() {
-      child.stdin.write('measure\n');
-      const { heapUsed, arrayBuffers, code } = await next();
-      return { bytes: heapUsed + arrayBuffers, code };
-    },
-    async stop() {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.stdin.end();
-      await exited;
-    },
-  };
-}
-
 async function publish(c: Client, topic: string, n: number, data: Uint8Array = PAYLOAD): Promise<void> {
-  for (let i = 0; i < n; i += 512) {
-    await Promise.all(Array.from({ length: Math.min(512, n - i) }, () => c.publish(topic, data, { mode: 'persistent', ack: 'submission' })));
-  }
+  await publishPersistent(c, topic, n, data);
 }
 
 let dataDir: string;

@@ -1,8 +1,5 @@
-import { msgpackCodec } from '../../../protocol/codec.js';
-import type { Connection, TagOwner } from '../../connection.js';
-import { OutboundMessage } from '../../pubsub/outbound-message.js';
-import { Payload } from '../../pubsub/payload.js';
-import { READER_MAX_IN_FLIGHT } from '../../pubsub/streams/stream-reader.js';
+import type { Connection } from '../../connection.js';
+import { deliverEntry, lowestUnacked, readerFull, READER_MAX_IN_FLIGHT, type DeliveringReader } from '../../pubsub/streams/stream-delivery.js';
 import { topicMatches, type StreamConfig, type StreamEntry } from '../../pubsub/streams/stream-records.js';
 
 /** Messages one read asks Redis for; the connections flush them before the next. */
@@ -32,10 +29,10 @@ export interface ClusterReaderHost {
  * A named reader's deliveries carry a tag and wait for an ack; its position in Redis is the
  * lowest seq not acked, so whatever it had not acked comes again when it returns, on any node.
  */
-export class ClusterStreamReader implements TagOwner {
+export class ClusterStreamReader implements DeliveringReader {
   pos: number;
   private acked: number;
-  private readonly inFlight = new Map<number, number>();
+  readonly inFlight = new Map<number, number>();
   private stopped = false;
   private running = false;
   private again = false;
@@ -162,29 +159,19 @@ export class ClusterStreamReader implements TagOwner {
   }
 
   private deliver(e: StreamEntry): void {
-    const out = new OutboundMessage(e.topic, e.mid, new Payload(e.data, msgpackCodec), 1, e.hdr);
-    // MessagePack a JSON reader cannot read: skipped, as if read (as StreamReader).
-    if (this.conn.codec.name === 'json' && !out.payload.convertible()) return;
-    if (this.name === undefined) {
-      this.conn.deliver(this.sid, out, { seq: e.seq, time: e.time }, true);
-      return;
-    }
-    const tag = this.conn.trackTag(this, e.seq);
-    this.inFlight.set(e.seq, tag);
-    this.conn.deliver(this.sid, out, { tag, ack: 'processing', seq: e.seq, time: e.time }, true);
+    deliverEntry(this, e);
   }
 
   /** The lowest seq not acked: deliveries are in seq order, but a nacked one is redelivered later. */
   private advance(): void {
-    let low = this.pos;
-    for (const seq of this.inFlight.keys()) if (seq < low) low = seq;
+    const low = lowestUnacked(this.pos, this.inFlight);
     if (low <= this.acked) return;
     this.acked = low;
     this.host.positionMoved(this.stream, this.name!, low);
   }
 
   private full(): boolean {
-    return this.name !== undefined && this.inFlight.size >= READER_MAX_IN_FLIGHT;
+    return readerFull(this);
   }
 
   private waitForRoom(): void {

@@ -1,14 +1,10 @@
-import { msgpackCodec } from '../../../protocol/codec.js';
-import type { Connection, TagOwner } from '../../connection.js';
-import { OutboundMessage } from '../outbound-message.js';
-import { Payload } from '../payload.js';
+import type { Connection } from '../../connection.js';
+import { deliverEntry, lowestUnacked, readerFull, READER_MAX_IN_FLIGHT, type DeliveringReader } from './stream-delivery.js';
 import type { Stream } from './stream.js';
 import { topicMatches, type StreamEntry } from './stream-records.js';
 
 /** Messages one turn of catching up reads and hands out before the connections flush them. */
 const CATCH_UP_SLICE = 64;
-/** Unacknowledged deliveries a named reader holds; past it, it reads on once acks come. */
-export const READER_MAX_IN_FLIGHT = 256;
 
 /** Where the reader stands in the stream: what it stores and what it is told on each ack. */
 export interface ReaderHost {
@@ -28,7 +24,7 @@ export interface ReaderHost {
  * A named reader's deliveries carry a tag and wait for an ack; its stored position is the lowest
  * seq not acked, so whatever it had not acked comes again when it returns.
  */
-export class StreamReader implements TagOwner {
+export class StreamReader implements DeliveringReader {
   /** The next seq to look at. */
   pos: number;
   private caughtUp = false;
@@ -36,7 +32,7 @@ export class StreamReader implements TagOwner {
   private stopped = false;
   private awaitingDrain = false;
   /** Named readers: tags of unacknowledged deliveries by seq. */
-  private readonly inFlight = new Map<number, number>();
+  readonly inFlight = new Map<number, number>();
   private acked: number;
 
   constructor(
@@ -159,29 +155,19 @@ export class StreamReader implements TagOwner {
   lost(): void {}
 
   private deliver(e: StreamEntry): void {
-    const out = new OutboundMessage(e.topic, e.mid, new Payload(e.data, msgpackCodec), 1, e.hdr);
-    // MessagePack a JSON reader cannot read: skipped, as if read (counted nowhere else).
-    if (this.conn.codec.name === 'json' && !out.payload.convertible()) return;
-    if (this.name === undefined) {
-      this.conn.deliver(this.sid, out, { seq: e.seq, time: e.time }, true);
-      return;
-    }
-    const tag = this.conn.trackTag(this, e.seq);
-    this.inFlight.set(e.seq, tag);
-    this.conn.deliver(this.sid, out, { tag, ack: 'processing', seq: e.seq, time: e.time }, true);
+    deliverEntry(this, e);
   }
 
   /** The lowest seq not acked: deliveries are in seq order, but a nacked one is redelivered later. */
   private advance(): void {
-    let low = this.pos;
-    for (const seq of this.inFlight.keys()) if (seq < low) low = seq;
+    const low = lowestUnacked(this.pos, this.inFlight);
     if (low <= this.acked) return;
     this.acked = low;
     this.host.positionMoved(this.stream, this.name!, low);
   }
 
   private full(): boolean {
-    return this.name !== undefined && this.inFlight.size >= READER_MAX_IN_FLIGHT;
+    return readerFull(this);
   }
 
   private leaveLive(): void {
