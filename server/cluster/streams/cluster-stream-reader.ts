@@ -90,7 +90,7 @@ export class ClusterStreamReader implements DeliveringReader {
         if (this.stopped || this.inFlight.get(seq) !== tag) return;
         this.inFlight.delete(seq);
         const e = entries[0];
-        if (e?.seq === seq) this.deliver(e);
+        if (e?.seq === seq) deliverEntry(this, e);
         else this.processed(seq);
       }, (err: unknown) => this.host.failed(err, 'stream redelivery'));
     };
@@ -118,7 +118,7 @@ export class ClusterStreamReader implements DeliveringReader {
     while (!this.stopped) {
       this.again = false;
       if (this.conn.state === 'closed') return;
-      if (this.full()) return; // an ack pumps again
+      if (readerFull(this)) return; // an ack pumps again
       if (this.conn.isCongested(true)) return this.waitForRoom();
       const room = this.name === undefined ? READ_SLICE : Math.min(READ_SLICE, READER_MAX_IN_FLIGHT - this.inFlight.size);
       let entries: StreamEntry[];
@@ -151,15 +151,11 @@ export class ClusterStreamReader implements DeliveringReader {
       for (const e of entries) {
         if (e.seq < this.pos) continue;
         this.pos = e.seq + 1;
-        if (e.time > cutoff && topicMatches(this.pattern, e.topic)) this.deliver(e);
+        if (e.time > cutoff && topicMatches(this.pattern, e.topic)) deliverEntry(this, e);
       }
       // The rest after the connections have written this slice (setImmediate runs after their flush).
       await new Promise((resolve) => setImmediate(resolve));
     }
-  }
-
-  private deliver(e: StreamEntry): void {
-    deliverEntry(this, e);
   }
 
   /** The lowest seq not acked: deliveries are in seq order, but a nacked one is redelivered later. */
@@ -168,10 +164,6 @@ export class ClusterStreamReader implements DeliveringReader {
     if (low <= this.acked) return;
     this.acked = low;
     this.host.positionMoved(this.stream, this.name!, low);
-  }
-
-  private full(): boolean {
-    return readerFull(this);
   }
 
   private waitForRoom(): void {

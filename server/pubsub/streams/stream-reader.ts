@@ -78,13 +78,13 @@ export class StreamReader implements DeliveringReader {
       this.pos++;
       return;
     }
-    if (this.full() || this.conn.isCongested(true)) {
+    if (readerFull(this) || this.conn.isCongested(true)) {
       this.leaveLive();
       this.waitForRoom();
       return;
     }
     this.pos++;
-    this.deliver(entry);
+    deliverEntry(this, entry);
   }
 
   /** Reads and hands out messages from the store until caught up, a slice per turn. */
@@ -93,7 +93,7 @@ export class StreamReader implements DeliveringReader {
     let budget = CATCH_UP_SLICE;
     for (;;) {
       if (this.conn.state === 'closed') return;
-      if (this.full() || this.conn.isCongested(true)) return this.waitForRoom();
+      if (readerFull(this) || this.conn.isCongested(true)) return this.waitForRoom();
       if (this.pos < this.stream.first) this.pos = this.stream.first;
       if (this.pos >= this.stream.next) {
         this.caughtUp = true;
@@ -113,7 +113,7 @@ export class StreamReader implements DeliveringReader {
       for (const e of entries) {
         this.pos = e.seq + 1;
         budget--;
-        if (e.time > cutoff && topicMatches(this.pattern, e.topic)) this.deliver(e);
+        if (e.time > cutoff && topicMatches(this.pattern, e.topic)) deliverEntry(this, e);
       }
       if (budget <= 0) {
         // The rest after the connections have written this slice (setImmediate runs after their flush).
@@ -144,7 +144,7 @@ export class StreamReader implements DeliveringReader {
       if (this.stopped || this.inFlight.get(seq) !== tag) return;
       this.inFlight.delete(seq);
       const entry = this.stream.entry(seq);
-      if (entry) this.deliver(entry);
+      if (entry) deliverEntry(this, entry);
       else this.processed(seq);
     };
     if (delay > 0) setTimeout(again, delay).unref();
@@ -154,20 +154,12 @@ export class StreamReader implements DeliveringReader {
   /** The connection went: the reader is stopped by its detach, keeping its position. */
   lost(): void {}
 
-  private deliver(e: StreamEntry): void {
-    deliverEntry(this, e);
-  }
-
   /** The lowest seq not acked: deliveries are in seq order, but a nacked one is redelivered later. */
   private advance(): void {
     const low = lowestUnacked(this.pos, this.inFlight);
     if (low <= this.acked) return;
     this.acked = low;
     this.host.positionMoved(this.stream, this.name!, low);
-  }
-
-  private full(): boolean {
-    return readerFull(this);
   }
 
   private leaveLive(): void {
@@ -178,7 +170,7 @@ export class StreamReader implements DeliveringReader {
 
   /** At the in-flight limit an ack resumes reading (processed()); a congested socket, its drain. */
   private waitForRoom(): void {
-    if (this.full() || this.awaitingDrain) return;
+    if (readerFull(this) || this.awaitingDrain) return;
     this.awaitingDrain = true;
     this.conn.whenSocketTakes(() => {
       this.awaitingDrain = false;
