@@ -32,8 +32,9 @@ return seq
 
 /**
  * KEYS: nodes, own interest. ARGV: node, ttl, channel, interest key prefix. Renews this node,
- * forgets the nodes whose time ran out (announcing each) and returns the live ones, after '1'
- * when this node was still registered or '0' when it must write its interest again.
+ * forgets the nodes whose time ran out (announcing each) and returns '1' when this node was
+ * still registered or '0' when it must write its interest again, then each live node with the
+ * `#seq` of its interest: a node whose view of another lags it reloads it.
  */
 export const HEARTBEAT = `
 local t = redis.call('TIME')
@@ -48,9 +49,12 @@ for _, node in ipairs(dead) do
 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
-local live = redis.call('ZRANGE', KEYS[1], 0, -1)
-table.insert(live, 1, known)
-return live
+local reply = { known }
+for _, node in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  table.insert(reply, node)
+  table.insert(reply, redis.call('HGET', ARGV[4] .. node, '#seq') or '0')
+end
+return reply
 `;
 
 /** KEYS: nodes, own interest. ARGV: node, channel. A node that stops says so. */
