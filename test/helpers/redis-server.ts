@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,10 +17,17 @@ export interface RedisOptions {
 export class RedisServer {
   private child: ChildProcess | undefined;
 
+  /**
+   * A password of its own: while it is stopped, another test may start a redis-server on the
+   * freed port, and this test's brokers, reconnecting, would join that test's cluster (seen in
+   * CI as receivers counted from another suite). With the wrong password they stay outside.
+   */
+  private readonly password = randomBytes(12).toString('hex');
+
   private constructor(readonly dir: string, readonly port: number, private readonly options: RedisOptions) {}
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `redis://:${this.password}@127.0.0.1:${this.port}`;
   }
 
   static async start(options: RedisOptions = {}): Promise<RedisServer> {
@@ -61,7 +69,7 @@ export class RedisServer {
 
   private async launch(): Promise<void> {
     const args = [
-      '--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '',
+      '--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--requirepass', this.password,
       '--appendonly', 'yes', '--appendfsync', this.options.appendfsync ?? 'always', '--daemonize', 'no', '--loglevel', 'notice',
     ];
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
