@@ -147,13 +147,9 @@ export class ByteStream {
   /** The message must be handled whole after all: `then` gets its bytes once the last slice came. */
   collect(then: (bytes: Uint8Array) => void): void {
     if (!this.first || this.collected) throw new Error('ByteStream: collect() after seal()');
-    if (!this.open) {
-      if (this.complete) then(this.joinKept());
-      return;
-    }
-    const bytes = new ReassemblyBytes(this.length);
-    for (let c = this.first.next; c; c = c.next) bytes.append(c.bytes);
-    this.first = undefined;
+    const bytes = this.takeKept();
+    if (this.complete) then(bytes.join());
+    if (!this.open) return;
     this.last = { bytes: EMPTY, next: undefined };
     this.collected = { bytes, then };
   }
@@ -170,11 +166,12 @@ export class ByteStream {
     else fn(this.failed);
   }
 
-  private joinKept(): Uint8Array {
+  /** Every slice kept so far, in one growing buffer; the stream keeps them no more. */
+  private takeKept(): ReassemblyBytes {
     const bytes = new ReassemblyBytes(this.length);
     for (let c = this.first!.next; c; c = c.next) bytes.append(c.bytes);
     this.first = undefined;
-    return bytes.join();
+    return bytes;
   }
 
   private wake(): void {

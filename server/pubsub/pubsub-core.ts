@@ -234,6 +234,9 @@ export class PubSubCore {
    */
   private publishArriving(conn: Connection, f: PubFrame, ack: AckLevel, payload: Payload, route: Route): void {
     const stream = payload.stream!;
+    // Broken off while the pub waited its turn (held behind an earlier message, say): its fault
+    // was answered already, and a failed stream has nothing left to read or collect.
+    if (stream.failed) return;
     if (!forwardsAsItArrives(f, route, stream.length, this.cluster !== undefined)) {
       stream.collect((data) => {
         try {
