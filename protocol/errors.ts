@@ -97,3 +97,8 @@ export class LindenError extends Error {
 export function isErrorCode(code: unknown): code is ErrorCode {
   return typeof code === 'string' && Object.prototype.hasOwnProperty.call(ERROR_CODES, code);
 }
+
+/** INVALID_FRAME for a field of a message of type `t` whose value breaks a rule the schema cannot state. */
+export function invalidField(t: string, field: string, problem: string): LindenError {
+  return new LindenError('INVALID_FRAME', `invalid "${t}" message: field "${field}" ${problem}`, { t, field });
+}

@@ -1,6 +1,6 @@
 import { Ajv, type ValidateFunction, type ErrorObject } from 'ajv';
 import { clip, preview } from './echo.js';
-import { LindenError } from './errors.js';
+import { invalidField, LindenError } from './errors.js';
 import { clientFrameSchemas, type ClientFrame } from './frames.js';
 import type { CodecName } from './version.js';
 import { commonFrameChecks, type CommonFrameChecks } from './common-checks.js';
@@ -103,7 +103,7 @@ function invalid(t: string, errors: ErrorObject[]): LindenError {
   }
   // A field's name may be the client's own (an unknown key of any length).
   field = clip(field);
-  return new LindenError('INVALID_FRAME', `invalid "${t}" message: field "${field}" ${problem}`, { t, field });
+  return invalidField(t, field, problem);
 }
 
 function deepest(errors: ErrorObject[]): ErrorObject | undefined {

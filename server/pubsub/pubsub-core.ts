@@ -1,4 +1,4 @@
-import { LindenError } from '../../protocol/errors.js';
+import { LindenError, invalidField } from '../../protocol/errors.js';
 import { hasQueueSettings, type AckLevel, type PubFrame, type ReceiverRef, type SubFrame, type UnsubFrame } from '../../protocol/frames.js';
 import { assertPattern, assertTopic } from '../../protocol/topics.js';
 import type { Connection } from '../connection.js';
@@ -62,11 +62,11 @@ export class PubSubCore {
   subscribe(conn: Connection, f: SubFrame): Promise<void> | undefined {
     assertPattern(f.pattern);
     if (f.stream !== undefined) return this.subscribeStream(conn, f);
-    if (f.start !== undefined || f.reader !== undefined) throw invalid('sub', f.start !== undefined ? 'start' : 'reader', 'needs stream');
+    if (f.start !== undefined || f.reader !== undefined) throw invalidField('sub', f.start !== undefined ? 'start' : 'reader', 'needs stream');
     if (f.durable !== undefined && f.group !== undefined) {
-      throw invalid('sub', 'group', 'cannot be combined with durable: consumers of a durable subscription already compete');
+      throw invalidField('sub', 'group', 'cannot be combined with durable: consumers of a durable subscription already compete');
     }
-    if (f.durable === undefined && hasQueueSettings(f)) throw invalid('sub', 'ackWait', 'and the other queue settings need durable');
+    if (f.durable === undefined && hasQueueSettings(f)) throw invalidField('sub', 'ackWait', 'and the other queue settings need durable');
     if (f.retained === true) checkRetainedSub(f);
     this.checkRoom(conn, f.sid);
     if (f.durable !== undefined) {
@@ -109,9 +109,9 @@ export class PubSubCore {
    */
   private subscribeStream(conn: Connection, f: SubFrame): Promise<void> | undefined {
     if (f.durable !== undefined || f.group !== undefined || f.retained !== undefined) {
-      throw invalid('sub', f.durable !== undefined ? 'durable' : f.group !== undefined ? 'group' : 'retained', 'cannot be combined with stream');
+      throw invalidField('sub', f.durable !== undefined ? 'durable' : f.group !== undefined ? 'group' : 'retained', 'cannot be combined with stream');
     }
-    if (hasQueueSettings(f)) throw invalid('sub', 'ackWait', 'and the other queue settings are for durable subscriptions, not streams');
+    if (hasQueueSettings(f)) throw invalidField('sub', 'ackWait', 'and the other queue settings are for durable subscriptions, not streams');
     this.checkRoom(conn, f.sid);
     if (this.clusterQueues) {
       const sub: Subscription = { conn, sid: f.sid, pattern: f.pattern, stream: f.stream! };
@@ -384,11 +384,7 @@ export function refOf(sub: Subscription): ReceiverRef {
 }
 
 function invalidPub(field: string, problem: string): LindenError {
-  return invalid('pub', field, problem);
-}
-
-function invalid(t: string, field: string, problem: string): LindenError {
-  return new LindenError('INVALID_FRAME', `invalid "${t}" message: field "${field}" ${problem}`, { t, field });
+  return invalidField('pub', field, problem);
 }
 
 const queueNames = new WeakMap<readonly DurableQueue[], string[]>();

@@ -1,4 +1,4 @@
-import { LindenError } from '../../protocol/errors.js';
+import { invalidField, LindenError } from '../../protocol/errors.js';
 import type { AckLevel, PubFrame, SubFrame } from '../../protocol/frames.js';
 
 /*
@@ -9,14 +9,14 @@ import type { AckLevel, PubFrame, SubFrame } from '../../protocol/frames.js';
 /** `retained` goes with a plain subscription: a queue's consumers and a group's members share messages, which a snapshot each would repeat. */
 export function checkRetainedSub(f: SubFrame): void {
   if (f.durable !== undefined || f.group !== undefined) {
-    throw new LindenError('INVALID_FRAME', 'invalid "sub" message: field "retained" cannot be combined with durable or group: only a plain subscription gets the retained messages', { t: 'sub', field: 'retained' });
+    throw invalidField('sub', 'retained', 'cannot be combined with durable or group: only a plain subscription gets the retained messages');
   }
 }
 
 /** `retain` is not for requests; in cluster mode (`clustered`) a retained publish is transient and waits for `submission` at most. */
 export function checkRetainPub(f: PubFrame, ack: AckLevel, clustered: boolean): void {
   if (f.reply) {
-    throw new LindenError('INVALID_FRAME', 'invalid "pub" message: field "retain" cannot be combined with reply: a request is not kept', { t: 'pub', field: 'retain' });
+    throw invalidField('pub', 'retain', 'cannot be combined with reply: a request is not kept');
   }
   if (!clustered) return;
   if (f.mode === 'persistent') throw unsupported('a retained publish is transient there (Redis keeps it)');

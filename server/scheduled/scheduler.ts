@@ -1,12 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { LindenError } from '../../protocol/errors.js';
+import { LindenError, invalidField } from '../../protocol/errors.js';
 import type { AckLevel, LeaseFrame, OutFrame, PubFrame, ReceiptFrame, UnscheduleFrame } from '../../protocol/frames.js';
 import { LeaseHeap, type Lease } from '../../protocol/lease-heap.js';
 import { assertTopic } from '../../protocol/topics.js';
 import type { Connection } from '../connection.js';
 import type { ResolvedOptions } from '../options.js';
-import { Payload } from '../pubsub/payload.js';
+import { payloadWithin } from '../pubsub/payload.js';
 import { checkRetainPub } from '../pubsub/retain-rules.js';
 import { inboundTuple } from '../space/space-wire.js';
 import { StoreRoom } from '../store/store-room.js';
@@ -90,17 +90,13 @@ export class Scheduler {
 
   publish(conn: Connection, f: PubFrame): void {
     const ack = f.ack ?? 'none';
-    if (ack !== 'none' && f.id === undefined) throw invalid('pub', 'id', 'is required when ack is not "none"');
-    if (f.reply) throw invalid('pub', 'reply', 'cannot go with delay or deliverAt: a request is answered now');
-    if (f.ttl !== undefined && f.mode !== 'persistent') throw invalid('pub', 'ttl', 'is for persistent messages: a transient one is delivered now or never');
+    if (ack !== 'none' && f.id === undefined) throw invalidField('pub', 'id', 'is required when ack is not "none"');
+    if (f.reply) throw invalidField('pub', 'reply', 'cannot go with delay or deliverAt: a request is answered now');
+    if (f.ttl !== undefined && f.mode !== 'persistent') throw invalidField('pub', 'ttl', 'is for persistent messages: a transient one is delivered now or never');
     assertTopic(f.topic);
     // Retained when due; what cluster mode does not take is refused now, not at the due time.
     if (f.retain === true) checkRetainPub(f, ack, this.options.redis !== undefined);
-    const payload = new Payload(f.data, conn.codec);
-    const bytes = payload.byteLength();
-    if (bytes > conn.maxMessageBytes) {
-      throw new LindenError('MESSAGE_TOO_LARGE', `payload of ${bytes} bytes exceeds maxMessageBytes (${conn.maxMessageBytes})`, { bytes, limit: conn.maxMessageBytes });
-    }
+    const bytes = payloadWithin(conn, f.data).byteLength();
     if (f.mid !== undefined && this.entries.has(f.mid)) {
       throw new LindenError('DUPLICATE_ID', `a scheduled message with mid "${f.mid.slice(0, 64)}" is pending`, { mid: f.mid.slice(0, 128) });
     }
@@ -115,7 +111,7 @@ export class Scheduler {
 
   out(conn: Connection, f: OutFrame, spacePersistent: boolean): void {
     const ack = f.ack ?? 'none';
-    if (ack !== 'none' && f.id === undefined) throw invalid('out', 'id', 'is required when ack is not "none"');
+    if (ack !== 'none' && f.id === undefined) throw invalidField('out', 'id', 'is required when ack is not "none"');
     // Checked now as the out would be when due, so a bad tuple fails its writer, not the clock.
     const { bytes } = inboundTuple(conn, f.tuple, this.options.maxArity);
     const what: ScheduledOut = { kind: 'out', space: f.space, tuple: f.tuple };
@@ -317,7 +313,7 @@ export class Scheduler {
 }
 
 function dueTime(f: PubFrame | OutFrame, now: number): number {
-  if (f.delay !== undefined && f.deliverAt !== undefined) throw invalid(f.t, 'deliverAt', 'cannot go with delay: give one of them');
+  if (f.delay !== undefined && f.deliverAt !== undefined) throw invalidField(f.t, 'deliverAt', 'cannot go with delay: give one of them');
   // A deliverAt in the past is due now: late, never early.
   return f.delay !== undefined ? now + f.delay : Math.max(now, f.deliverAt!);
 }
@@ -360,8 +356,4 @@ function submitted(f: PubFrame | OutFrame, id: string, due: number): ReceiptFram
     t: 'receipt', re: f.id!, mid: id, stage: 'submission', receivers: 0, delivered: 0, processed: 0, failed: 0, dropped: 0,
     timedOut: false, missing: [], rejected: [], due,
   };
-}
-
-function invalid(t: string, field: string, problem: string): LindenError {
-  return new LindenError('INVALID_FRAME', `invalid "${t}" message: field "${field}" ${problem}`, { t, field });
 }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { LindenError } from '../../protocol/errors.js';
+import { LindenError, invalidField } from '../../protocol/errors.js';
 import type {
   AbortFrame, BatchFrame, CancelFrame, CountFrame, LeaseFrame, NotifyFrame, OutFrame, ReadFrame, RenewFrame, SettleFrame, UnnotifyFrame,
 } from '../../protocol/frames.js';
@@ -103,7 +103,7 @@ export class SpaceCore implements SpaceHost {
 
   out(conn: Connection, f: OutFrame): void {
     const ack = f.ack ?? 'none';
-    if (ack !== 'none' && f.id === undefined) throw invalid('out', 'id', 'is required when ack is not "none"');
+    if (ack !== 'none' && f.id === undefined) throw invalidField('out', 'id', 'is required when ack is not "none"');
     if (this.cluster) return this.cluster.out(conn, f);
     const space = this.space(f.space);
     try {
@@ -152,8 +152,8 @@ export class SpaceCore implements SpaceHost {
 
   read(conn: Connection, f: ReadFrame): void {
     const take = f.t === 'in';
-    if (f.reserve !== undefined && !take) throw invalid(f.t, 'reserve', 'is only for in');
-    if (f.reserve !== undefined && f.limit !== undefined) throw invalid(f.t, 'reserve', 'cannot go with limit: an in with limit takes for good');
+    if (f.reserve !== undefined && !take) throw invalidField(f.t, 'reserve', 'is only for in');
+    if (f.reserve !== undefined && f.limit !== undefined) throw invalidField(f.t, 'reserve', 'cannot go with limit: an in with limit takes for good');
     if (this.cluster) return this.cluster.read(conn, f);
     const template = this.admission.template(conn, f.template);
     const space = this.spaces.get(f.space);
@@ -391,8 +391,4 @@ export class SpaceCore implements SpaceHost {
     }
     return t;
   }
-}
-
-function invalid(t: string, field: string, problem: string): LindenError {
-  return new LindenError('INVALID_FRAME', `invalid "${t}" message: field "${field}" ${problem}`, { t, field });
 }
