@@ -135,11 +135,11 @@ export function packAroundData(message: { data: Uint8Array | readonly Uint8Array
   // `data` last, as an empty bin (c4 00): its header is written again for the real length.
   const head = packr.pack(withWideIntegers({ ...fields, data: NO_BYTES })) as Uint8Array;
   const header = new Uint8Array(5);
-  if (data instanceof Uint8Array) return new Parts([head.subarray(0, head.length - 2), header.subarray(0, writeBinHeader(header, 0, data.length)), data]);
-  // The payload in several pieces (a slice of a message still arriving, protocol/byte-stream.ts).
+  // Several pieces: a slice of a message still arriving (protocol/byte-stream.ts).
+  const pieces = data instanceof Uint8Array ? [data] : data;
   let length = 0;
-  for (const p of data) length += p.length;
-  return new Parts([head.subarray(0, head.length - 2), header.subarray(0, writeBinHeader(header, 0, length)), ...data]);
+  for (const p of pieces) length += p.length;
+  return new Parts([head.subarray(0, head.length - 2), header.subarray(0, writeBinHeader(header, 0, length)), ...pieces]);
 }
 
 /**

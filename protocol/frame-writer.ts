@@ -139,13 +139,11 @@ export class MsgpackFrameWriter implements FrameWriter {
     if (this.count > 0) this.seal();
     const frames: Uint8Array[] = [];
     let run: Uint8Array[] = [];
-    let length = 0;
     const endRun = (): void => {
       if (run.length > 0) frames.push(run.length === 1 ? run[0]! : joinBytes(run));
       run = [];
     };
     for (const p of pieces) {
-      length += p.length;
       if (p.length >= ALONE_BYTES) {
         endRun();
         frames.push(p);
@@ -154,7 +152,7 @@ export class MsgpackFrameWriter implements FrameWriter {
       }
     }
     endRun();
-    this.sealed.push(frames.length === 1 ? frames[0]! : frames, length, 1);
+    this.sealed.push(frames.length === 1 ? frames[0]! : frames, total, 1);
   }
 
   byte(b: number): void {

@@ -52,6 +52,8 @@ export class OutboundMessage {
   private jsonTail: string | undefined;
   /** The headers' MessagePack encoding, made once; undefined without headers. */
   private packedHdr: Uint8Array | undefined;
+  /** HDR_KEY and packedHdr together, for deliveries in parts. */
+  private hdrEntry: Uint8Array | undefined;
 
   /**
    * `fanout` is how many deliveries are expected: with one, the shared tail is not worth building.
@@ -157,28 +159,28 @@ export class OutboundMessage {
   encode(codec: Codec, sid: number, extras?: DeliveryExtras): Piece | Parts {
     if (codec.name === 'json') return this.jsonPiece(sid, extras);
     const stream = this.payload.stream;
-    if (stream) return this.streamedParts(sid, extras);
+    // A payload still arriving follows its head as it comes (protocol/byte-stream.ts).
+    if (stream) return new StreamedParts(this.headUpToData(sid, extras, stream.length), stream.reader(), this.hdrPiece());
     const data = this.payload.packedData();
-    const w = new MsgpackFrameWriter(Number.MAX_SAFE_INTEGER);
-    w.begin(MAX_HEAD + this.tailSize(data) - data.length);
-    this.writeHead(w, sid, extras);
-    w.pos = this.writeTailUpToData(w.buf, w.pos, data.length);
-    // The writer frames it as a one-element array: the message follows the 5-byte array header.
-    const head = (w.take()[0] as Uint8Array).subarray(FRAME_HEADER);
-    if (this.packedHdr === undefined) return new Parts([head, data]);
-    return new Parts([head, data, Buffer.concat([Buffer.from(HDR_KEY), this.packedHdr])]);
+    const head = this.headUpToData(sid, extras, data.length);
+    const hdr = this.hdrPiece();
+    return new Parts(hdr === undefined ? [head, data] : [head, data, hdr]);
   }
 
-  /** A delivery of a payload still arriving: its head now, the payload as it comes (protocol/byte-stream.ts). */
-  private streamedParts(sid: number, extras?: DeliveryExtras): StreamedParts {
-    const stream = this.payload.stream!;
+  /** A delivery's bytes up to its payload: the head naming it, then the tail's fields and the payload's bin header. */
+  private headUpToData(sid: number, extras: DeliveryExtras | undefined, dataLength: number): Uint8Array {
     const w = new MsgpackFrameWriter(Number.MAX_SAFE_INTEGER);
     w.begin(MAX_HEAD + this.tailSize(EMPTY));
     this.writeHead(w, sid, extras);
-    w.pos = this.writeTailUpToData(w.buf, w.pos, stream.length);
-    const head = (w.take()[0] as Uint8Array).subarray(FRAME_HEADER);
-    const tail = this.packedHdr === undefined ? undefined : Buffer.concat([Buffer.from(HDR_KEY), this.packedHdr]);
-    return new StreamedParts(head, stream.reader(), tail);
+    w.pos = this.writeTailUpToData(w.buf, w.pos, dataLength);
+    // The writer frames it as a one-element array: the message follows the 5-byte array header.
+    return (w.take()[0] as Uint8Array).subarray(FRAME_HEADER);
+  }
+
+  /** The "hdr" entry that follows the payload, made once; undefined without headers. */
+  private hdrPiece(): Uint8Array | undefined {
+    if (this.packedHdr === undefined) return undefined;
+    return (this.hdrEntry ??= Buffer.concat([Buffer.from(HDR_KEY), this.packedHdr]));
   }
 
   private jsonPiece(sid: number, extras?: DeliveryExtras): string {
