@@ -1,4 +1,3 @@
-/** What `stream info` shows of a replayable stream: the admin op `stream`'s result, shared by the broker and the SDK. */
 /** A named reader: where it stands and how far behind the stream's end. */
 export interface ReaderInfo {
   name: string;

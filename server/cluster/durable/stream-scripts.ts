@@ -80,7 +80,8 @@ end
 for i = 1, nq do
   if ARGV[13 + 2 * i] == 'r' and redis.call('XLEN', KEYS[3 + i]) >= tonumber(ARGV[12 + 2 * i]) then return {'full', tostring(i)} end
 end
-if ARGV[2] == '1' and not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[3]) then return {'dup'} end
+-- Not there (checked above, and the script runs alone): the mid is taken now.
+if ARGV[2] == '1' then redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[3]) end
 local ids = {'ok'}
 for i = 1, nq do
   ids[i + 1] = redis.call('XADD', KEYS[3 + i], 'MAXLEN', ARGV[12 + 2 * i], '*',

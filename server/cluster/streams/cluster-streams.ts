@@ -7,7 +7,8 @@ import { doesNotExist } from '../../../protocol/names.js';
 import type { Connection } from '../../connection.js';
 import { MAX_STREAMS, STREAM_DEFAULTS } from '../../pubsub/streams/stream-core.js';
 import type { ReaderInfo, StreamInfo } from '../../pubsub/streams/stream-info.js';
-import type { StreamConfig, StreamEntry, StreamRecord } from '../../pubsub/streams/stream-records.js';
+import { readerMoved, streamDeleted } from '../../pubsub/streams/stream-delivery.js';
+import { streamConfig, type StreamConfig, type StreamEntry, type StreamRecord } from '../../pubsub/streams/stream-records.js';
 import { disconnectRedis, openRedis, unavailable, type RedisTarget } from '../redis-target.js';
 import { ClusterStreamReader, type ClusterReaderHost } from './cluster-stream-reader.js';
 import { READERS_CHANNEL, STREAMS_CHANNEL, STREAMS_HASH, STREAMS_SWEEP_LOCK, STREAMS_VERSION, streamKeys } from './stream-keys.js';
@@ -77,13 +78,12 @@ export class ClusterStreams implements ClusterReaderHost {
   /** `screate`: creates a stream or changes its limits (its pattern cannot change). */
   async create(f: Omit<StreamCreateFrame, 't' | 'id'>): Promise<void> {
     assertPattern(f.pattern);
-    const given = { maxAge: f.maxAge, maxMessages: f.maxMessages, maxBytes: f.maxBytes, discard: f.discard };
     try {
-      let record: StreamRecord = { name: f.name, pattern: f.pattern, config: merged(STREAM_DEFAULTS, given), createdAt: Date.now() };
+      let record: StreamRecord = { name: f.name, pattern: f.pattern, config: streamConfig(STREAM_DEFAULTS, f), createdAt: Date.now() };
       let reply = await this.runCreate(record, 'create');
       if (reply[0] === 'exists') {
         const existing = JSON.parse(reply[1]!) as StreamRecord;
-        record = { ...existing, config: merged(existing.config, given) };
+        record = { ...existing, config: streamConfig(existing.config, f) };
         reply = await this.runCreate(record, 'put');
       }
       if (reply[0] === 'conflict') {
@@ -174,11 +174,7 @@ export class ClusterStreams implements ClusterReaderHost {
     if (!stillWanted()) return;
     if (readerName !== undefined) {
       const earlier = this.named.get(name)?.get(readerName);
-      if (earlier) {
-        earlier.conn.sendError(new LindenError('STREAM_READER_MOVED', `reader "${readerName}" of stream "${name}" was taken over by a newer subscription`, { name, reader: readerName, sid: earlier.sid }));
-        earlier.conn.subs.delete(earlier.sid);
-        this.detach(earlier.conn, earlier.sid);
-      }
+      if (earlier) this.end(earlier, readerMoved(name, readerName, earlier.sid));
     }
     const token = readerName === undefined ? '' : `${this.node}:${++this.attachments}`;
     const reader = new ClusterStreamReader(conn, sid, name, pattern, readerName, pos, this, token);
@@ -262,6 +258,13 @@ export class ClusterStreams implements ClusterReaderHost {
     ]) as Promise<string[]>;
   }
 
+  /** Ends a reader's subscription with `err`: its client is told, and it reads no more. */
+  private end(reader: ClusterStreamReader, err: LindenError): void {
+    reader.conn.sendError(err);
+    reader.conn.subs.delete(reader.sid);
+    this.detach(reader.conn, reader.sid);
+  }
+
   private release(reader: ClusterStreamReader): void {
     reader.stop();
     const set = this.byStream.get(reader.stream);
@@ -298,9 +301,7 @@ export class ClusterStreams implements ClusterReaderHost {
       return;
     }
     if (!earlier.announced) return;
-    earlier.conn.sendError(new LindenError('STREAM_READER_MOVED', `reader "${m.reader}" of stream "${m.stream}" was taken over by a newer subscription`, { name: m.stream, reader: m.reader, sid: earlier.sid }));
-    earlier.conn.subs.delete(earlier.sid);
-    this.detach(earlier.conn, earlier.sid);
+    this.end(earlier, readerMoved(m.stream, m.reader, earlier.sid));
   }
 
   /** A stream deleted (or deleted and created again) on any node: its readers here are told and detached. */
@@ -308,11 +309,7 @@ export class ClusterStreams implements ClusterReaderHost {
     if (record && (!before || before.createdAt === record.createdAt)) return;
     const set = this.byStream.get(name);
     if (!set || (record && !before)) return;
-    for (const reader of [...set]) {
-      reader.conn.sendError(new LindenError('NOT_FOUND', `stream "${name}" was deleted`, { name, sid: reader.sid }));
-      reader.conn.subs.delete(reader.sid);
-      this.detach(reader.conn, reader.sid);
-    }
+    for (const reader of [...set]) this.end(reader, streamDeleted(name, reader.sid));
   }
 
   /** maxAge: one node a turn (the lock) trims every stream that has one. */
@@ -330,12 +327,6 @@ export class ClusterStreams implements ClusterReaderHost {
       this.failed(err, 'stream sweep');
     }
   }
-}
-
-function merged(base: StreamConfig, given: Partial<Record<keyof StreamConfig, unknown>>): StreamConfig {
-  const out = { ...base } as Record<string, unknown>;
-  for (const [k, v] of Object.entries(given)) if (v !== undefined) out[k] = v;
-  return out as unknown as StreamConfig;
 }
 
 /** An entry of XRANGE with Buffer replies: id `<seq>-0`, fields t m d h p. */

@@ -11,8 +11,9 @@ import { deleteRange } from '../durable/range-delete.js';
 import { TopicTrie } from '../topic-trie.js';
 import { Stream, TRIM_PIECE } from './stream.js';
 import { StreamReader } from './stream-reader.js';
+import { readerMoved, streamDeleted } from './stream-delivery.js';
 import {
-  DEFINITIONS_PREFIX, countersKey, definitionKey, entriesPrefix, readerKey, readersPrefix,
+  DEFINITIONS_PREFIX, countersKey, streamConfig, definitionKey, entriesPrefix, readerKey, readersPrefix,
   type StreamConfig, type StreamCounters, type StreamEntry, type StreamRecord,
 } from './stream-records.js';
 import { streamInfo, type StreamInfo } from './stream-info.js';
@@ -73,12 +74,7 @@ export class StreamCore {
     if (existing && existing.pattern !== f.pattern) {
       throw new LindenError('STREAM_CONFLICT', `stream "${f.name}" exists with pattern "${existing.pattern}", not "${f.pattern}"`, { name: f.name, pattern: existing.pattern });
     }
-    const config: StreamConfig = {
-      maxAge: f.maxAge ?? existing?.config.maxAge ?? STREAM_DEFAULTS.maxAge,
-      maxMessages: f.maxMessages ?? existing?.config.maxMessages ?? STREAM_DEFAULTS.maxMessages,
-      maxBytes: f.maxBytes ?? existing?.config.maxBytes ?? STREAM_DEFAULTS.maxBytes,
-      discard: f.discard ?? existing?.config.discard ?? STREAM_DEFAULTS.discard,
-    };
+    const config = streamConfig(existing?.config ?? STREAM_DEFAULTS, f);
     const writes: StoreWrite[] = [];
     let stream = existing;
     if (!stream) {
@@ -103,12 +99,7 @@ export class StreamCore {
   /** Deletes a stream, its messages and its readers' positions; resolves once all of it is gone from the store. */
   remove(name: string): Promise<void> {
     const stream = this.get(name);
-    for (const reader of [...stream.readers]) {
-      reader.conn.sendError(new LindenError('NOT_FOUND', `stream "${name}" was deleted`, { name, sid: reader.sid }));
-      this.readers.get(reader.conn)?.delete(reader.sid);
-      reader.conn.subs.delete(reader.sid);
-      reader.stop();
-    }
+    for (const reader of [...stream.readers]) this.end(reader, streamDeleted(name, reader.sid));
     this.streams.delete(name);
     this.trie.remove(stream.pattern, stream);
     this.forgetRoutes();
@@ -161,7 +152,7 @@ export class StreamCore {
       if (durable) this.settle.add(durable, [s, e]);
       else s.settled(e);
       if (!s.sweepArmed) this.armSweep(s, e.time);
-      for (const reader of [...s.live]) reader.offer(e);
+      if (s.live.size > 0) for (const reader of [...s.live]) reader.offer(e);
     }
   }
 
@@ -175,12 +166,7 @@ export class StreamCore {
     if (from === undefined) from = this.startSeq(stream, start ?? 'first');
     if (readerName !== undefined) {
       const earlier = stream.attachedNames.get(readerName);
-      if (earlier) {
-        earlier.conn.sendError(new LindenError('STREAM_READER_MOVED', `reader "${readerName}" of stream "${name}" was taken over by a newer subscription`, { name, reader: readerName, sid: earlier.sid }));
-        this.readers.get(earlier.conn)?.delete(earlier.sid);
-        earlier.conn.subs.delete(earlier.sid);
-        earlier.stop();
-      }
+      if (earlier) this.end(earlier, readerMoved(name, readerName, earlier.sid));
     }
     const reader = new StreamReader(conn, sid, stream, pattern, readerName, from, this);
     if (readerName !== undefined) stream.attachedNames.set(readerName, reader);
@@ -227,6 +213,13 @@ export class StreamCore {
   }
 
   // ---- internals ----
+  /** Ends a reader's subscription with `err`: its client is told, and it reads no more. */
+  private end(reader: StreamReader, err: LindenError): void {
+    reader.conn.sendError(err);
+    reader.conn.subs.delete(reader.sid);
+    this.detach(reader.conn, reader.sid);
+  }
+
   private release(reader: StreamReader): void {
     reader.stop();
     if (reader.name !== undefined && reader.stream.attachedNames.get(reader.name) === reader) reader.stream.attachedNames.delete(reader.name);

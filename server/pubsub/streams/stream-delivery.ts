@@ -1,4 +1,5 @@
 import { msgpackCodec } from '../../../protocol/codec.js';
+import { LindenError } from '../../../protocol/errors.js';
 import type { Connection, TagOwner } from '../../connection.js';
 import { OutboundMessage } from '../outbound-message.js';
 import { Payload } from '../payload.js';
@@ -41,4 +42,14 @@ export function lowestUnacked(next: number, inFlight: ReadonlyMap<number, number
 /** A named reader with this many unacked waits for acks before reading on. */
 export function readerFull(reader: Pick<DeliveringReader, 'name' | 'inFlight'>): boolean {
   return reader.name !== undefined && reader.inFlight.size >= READER_MAX_IN_FLIGHT;
+}
+
+/** What ends a named reader's subscription when a newer one takes the reader over (on any node). */
+export function readerMoved(stream: string, reader: string, sid: number): LindenError {
+  return new LindenError('STREAM_READER_MOVED', `reader "${reader}" of stream "${stream}" was taken over by a newer subscription`, { name: stream, reader, sid });
+}
+
+/** What ends a reader's subscription when its stream is deleted. */
+export function streamDeleted(stream: string, sid: number): LindenError {
+  return new LindenError('NOT_FOUND', `stream "${stream}" was deleted`, { name: stream, sid });
 }

@@ -14,7 +14,7 @@ export function streamInfo(s: Stream): StreamInfo {
   let subscribers = 0;
   for (const r of s.readers) if (r.name === undefined) subscribers++;
   return {
-    name: s.name, pattern: s.pattern, config: { ...s.config, maxMessages: s.config.maxMessages, maxBytes: s.config.maxBytes }, createdAt: s.createdAt,
+    name: s.name, pattern: s.pattern, config: { ...s.config }, createdAt: s.createdAt,
     firstSeq: s.first, lastSeq: s.next - 1, messages: s.count, bytes: s.bytes, firstTime: s.oldestTime() ?? null, readers, subscribers,
   };
 }

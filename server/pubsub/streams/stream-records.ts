@@ -29,6 +29,16 @@ export interface StreamConfig {
   readonly discard: DiscardPolicy;
 }
 
+/** The limits a `screate` asks for over `base` (the stream's, or STREAM_DEFAULTS for a new one): what it leaves out stays. */
+export function streamConfig(base: StreamConfig, f: Partial<StreamConfig>): StreamConfig {
+  return {
+    maxAge: f.maxAge ?? base.maxAge,
+    maxMessages: f.maxMessages ?? base.maxMessages,
+    maxBytes: f.maxBytes ?? base.maxBytes,
+    discard: f.discard ?? base.discard,
+  };
+}
+
 export interface StreamRecord {
   name: string;
   pattern: string;
