@@ -8,7 +8,7 @@
  */
 import { ACK_LEVELS, DELIVERY_MODES } from './frames.js';
 import { HEADER_LIMITS } from './headers.js';
-import { MAX_DURATION_MS, MAX_MESSAGE_ID_LENGTH, MAX_TAGS_PER_RCV, MAX_UINT } from './limits.js';
+import { MAX_DURATION_MS, MAX_MESSAGE_ID_LENGTH, MAX_TAGS_PER_RCV, isUint } from './limits.js';
 import type { CodecName } from './version.js';
 
 export interface CommonFrameChecks {
@@ -67,9 +67,6 @@ function isAck(m: Record<string, unknown>, isPayload: (data: unknown) => boolean
   return isUint(m.tag);
 }
 
-function isUint(v: unknown): boolean {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_UINT;
-}
 
 function isDuration(v: unknown): boolean {
   return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_DURATION_MS;

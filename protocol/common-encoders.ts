@@ -5,7 +5,7 @@
  * msgpackr (undefined).
  */
 import { allocate, arrayHeaderLength, binHeaderLength, bytes, uintLength, writeArrayHeader, writeBinHeader, writeBytes, writeUint } from './frame-writer.js';
-import { MAX_UINT } from './limits.js';
+import { isUint } from './limits.js';
 
 const RCV_HEAD = bytes(0x82, 0xa1, 0x74, 0xa3, 0x72, 0x63, 0x76, 0xa4, 0x74, 0x61, 0x67, 0x73); // {t: "rcv", tags:
 const T_ACK = bytes(0xa1, 0x74, 0xa3, 0x61, 0x63, 0x6b); // t: "ack"
@@ -27,7 +27,7 @@ function encodeRcv(m: Record<string, unknown>): Uint8Array | undefined {
   let size = RCV_HEAD.length + arrayHeaderLength(tags.length);
   for (let i = 0; i < tags.length; i++) {
     const tag: unknown = tags[i];
-    if (!isUint(tag)) return undefined;
+    if (!isPlainUint(tag)) return undefined;
     size += uintLength(tag);
   }
   const out = allocate(size);
@@ -41,7 +41,7 @@ function encodeAck(m: Record<string, unknown>): Uint8Array | undefined {
   const raw = m.data;
   if (raw !== undefined && !(raw instanceof Uint8Array)) return undefined;
   const data: Uint8Array | undefined = raw;
-  if (!isUint(m.tag) || !(data === undefined ? onlyKeys(m, 't', 'tag') : onlyKeys(m, 't', 'tag', 'data'))) return undefined;
+  if (!isPlainUint(m.tag) || !(data === undefined ? onlyKeys(m, 't', 'tag') : onlyKeys(m, 't', 'tag', 'data'))) return undefined;
   const size = 1 + T_ACK.length + TAG_KEY.length + uintLength(m.tag) + (data === undefined ? 0 : DATA_KEY.length + binHeaderLength(data.length) + data.length);
   const out = allocate(size);
   out[0] = data === undefined ? 0x82 : 0x83;
@@ -51,8 +51,7 @@ function encodeAck(m: Record<string, unknown>): Uint8Array | undefined {
   if (data !== undefined) {
     p = writeBytes(out, p, DATA_KEY);
     p = writeBinHeader(out, p, data.length);
-    out.set(data, p);
-    p += data.length;
+    p = writeBytes(out, p, data);
   }
   return out.subarray(0, p);
 }
@@ -67,6 +66,7 @@ function onlyKeys(m: Record<string, unknown>, ...keys: string[]): boolean {
   return n === keys.length;
 }
 
-function isUint(v: unknown): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_UINT && !Object.is(v, -0);
+/** A uint msgpackr would write as one: -0 it writes as a float, so the generic encoder takes it. */
+function isPlainUint(v: unknown): v is number {
+  return isUint(v) && !Object.is(v, -0);
 }

@@ -1,6 +1,6 @@
 import type { Codec } from './codec.js';
 import { LindenError, type ErrorCode } from './errors.js';
-import { MAX_UINT } from './limits.js';
+import { isUint, MAX_UINT } from './limits.js';
 import { utf8Length } from './frame-writer.js';
 import { ReassemblyBytes } from './reassembly-bytes.js';
 import { ByteStream, StreamedBytes } from './byte-stream.js';
@@ -331,8 +331,4 @@ export class FragmentAssembler {
 
 function holderOf(scope: HoldScope): string {
   return scope === 'connection' ? 'this connection' : scope === 'address' ? 'the connections of this address' : 'all connections';
-}
-
-function isUint(v: unknown): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_UINT;
 }

@@ -7,6 +7,11 @@
 /** uint: ids, delivery tags, fragment numbers. */
 export const MAX_UINT = 4_294_967_295;
 
+/** A uint of the protocol: an integer from 0 to MAX_UINT. */
+export function isUint(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_UINT;
+}
+
 /**
  * The longest duration, in ms, a client may ask for: timeouts, ttls, ackWait, nack delay,
  * reserve. 24 days: below 2^31 ms, the longest delay a JavaScript timer takes (a longer one fires

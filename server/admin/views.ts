@@ -7,6 +7,7 @@ import type { QueueConfig } from '../pubsub/durable/queue-records.js';
 import type { Space } from '../space/space.js';
 import type { SpaceCore } from '../space/space-core.js';
 import type { RateSampler } from './rates.js';
+import { byCodeUnits } from '../strings.js';
 
 /*
  * Read-only snapshots of what the broker holds, as plain JSON. The field names are a public
@@ -261,13 +262,10 @@ export function listSubscriptions(connections: Iterable<Connection>): Subscripti
       if (!view.connections.includes(c.id)) view.connections.push(c.id);
     }
   }
-  return [...byKey.values()].sort((a, b) => compare(a.pattern, b.pattern) || compare(a.group ?? '', b.group ?? '') || compare(a.durable ?? '', b.durable ?? ''));
+  return [...byKey.values()].sort((a, b) => byCodeUnits(a.pattern, b.pattern) || byCodeUnits(a.group ?? '', b.group ?? '') || byCodeUnits(a.durable ?? '', b.durable ?? ''));
 }
 
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 function byName(a: { name: string }, b: { name: string }): number {
-  return compare(a.name, b.name);
+  return byCodeUnits(a.name, b.name);
 }

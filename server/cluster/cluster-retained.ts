@@ -15,6 +15,7 @@ import { sendSubmissionReceipt } from '../pubsub/submission-receipt.js';
 import { isGroup, type RouteEntry, type Subscription } from '../pubsub/subscription.js';
 import type { ClusterBus } from './cluster-bus.js';
 import { unavailable } from './redis-target.js';
+import { byCodeUnits } from '../strings.js';
 import {
   KEEP_RETAINED, RETAINED_BYTES_KEY, RETAINED_CHANNEL, RETAINED_SEQ_KEY, RETAINED_TOPICS_KEY, SNAPSHOT_RETAINED, retainedKey,
 } from './retained-scripts.js';
@@ -119,7 +120,7 @@ export class ClusterRetained implements RetainedLink {
       found.push(new OutboundMessage(topic, reply[i + 1]!.toString(), payload, 1, hdr));
     }
     // In topic order, as on a broker of its own (Redis answers a set in no order).
-    found.sort((x, y) => (x.topic < y.topic ? -1 : x.topic > y.topic ? 1 : 0));
+    found.sort((x, y) => byCodeUnits(x.topic, y.topic));
     for (const message of found) conn.deliver(sub.sid, message, RETAINED_DELIVERY);
     for (const [n, message] of heard) if (n > seq) conn.deliver(sub.sid, message);
     // Events up to `seq` may still be on their way here: they are in the snapshot already.
@@ -174,7 +175,7 @@ export class ClusterRetained implements RetainedLink {
           bytes: Number(reply[i + 5]!.toString()), mode: reply[i + 6]!.toString() === 'persistent' ? 'persistent' : 'transient',
         });
       }
-      retained.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0));
+      retained.sort((a, b) => byCodeUnits(a.topic, b.topic));
       return { topics, bytes: Number(bytes ?? 0), retained };
     } catch (err) {
       throw unavailable(err);

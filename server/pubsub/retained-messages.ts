@@ -9,6 +9,7 @@ import { OutboundMessage, RETAINED_DELIVERY } from './outbound-message.js';
 import type { Subscription } from './subscription.js';
 import { Payload } from './payload.js';
 import { TopicTrie } from './topic-trie.js';
+import { byCodeUnits, ownCopy } from '../strings.js';
 
 /** Store keys of retained messages: ['rt', topic]. */
 export const RETAINED_PREFIX: Key = ['rt'];
@@ -230,11 +231,3 @@ export function isEmpty(payload: Payload): boolean {
   return value === null || value === undefined || value === '' || (value instanceof Uint8Array && value.length === 0);
 }
 
-function byCodeUnits(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** The same characters, holding nothing else (a string decoded from a frame may keep the whole frame's text alive). */
-function ownCopy(s: string): string {
-  return (' ' + s).slice(1);
-}

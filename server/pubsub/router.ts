@@ -1,6 +1,7 @@
 import { packStr } from '../../protocol/frame-writer.js';
 import { TopicTrie } from './topic-trie.js';
 import { Group, isGroup, type RouteEntry, type Subscription } from './subscription.js';
+import { ownCopy } from '../strings.js';
 
 export const CACHE_LIMIT = 16_384;
 
@@ -95,10 +96,6 @@ export class Router {
  * slice of one string of all the frame's strings (msgpackr's native string extraction), which a
  * kept slice keeps whole: some 10 KB for a topic of a frame of 1,000 publishes.
  */
-function ownCopy(s: string): string {
-  return (' ' + s).slice(1);
-}
-
 function speaksJson(sub: Subscription): boolean {
   return sub.conn.codec.name === 'json';
 }

@@ -42,14 +42,12 @@ export function writeTupleFrame(
   p = writeBytes(out, p, TID_KEY);
   p = writeStr(out, p, t.tid);
   p = writeBytes(out, p, TUPLE_KEY);
-  out.set(values, p);
-  p += values.length;
+  p = writeBytes(out, p, values);
   p = writeBytes(out, p, EXPIRES_KEY);
   p = writeExpiry(out, p, t.expiresAt);
   if (hdr !== undefined) {
     p = writeBytes(out, p, HDR_KEY);
-    out.set(hdr, p);
-    p += hdr.length;
+    p = writeBytes(out, p, hdr);
   }
   if (rid !== undefined) {
     p = writeBytes(out, p, RID_KEY);
