@@ -40,12 +40,6 @@ export const KICK_REASON = 'kicked by an operator';
 
 export function admin(ctx: BrokerContext, conn: Connection, f: AdminFrame): void {
   checkFields(f);
-  if ((f.op === 'streams' || f.op === 'stream') && ctx.clusterQueues) {
-    // Cluster mode: the streams are in Redis (server/cluster/streams/).
-    const streams = ctx.clusterQueues.streams;
-    void (f.op === 'streams' ? streams.list() : streams.info(f.name!)).then((result) => report(conn, f, result), (err: unknown) => conn.sendError(err, f.id));
-    return;
-  }
   if (ctx.clusterQueues && ctx.clusterNodes && clusterOp(ctx.clusterQueues, ctx.clusterNodes, ctx, conn, f)) return;
   switch (f.op) {
     case 'queues':
@@ -125,6 +119,13 @@ function clusterOp(queues: ClusterQueues, nodes: NodeSummaries, ctx: BrokerConte
       return true;
     case 'space':
       answer(clusterSpaceView(queues.redis, f.name!, ctx.options.maxArity, f.peek));
+      return true;
+    // The streams are in Redis too (server/cluster/streams/).
+    case 'streams':
+      answer(queues.streams.list());
+      return true;
+    case 'stream':
+      answer(queues.streams.info(f.name!));
       return true;
     default:
       return false;

@@ -38,12 +38,12 @@ export function qdelete(ctx: BrokerContext, conn: Connection, f: QueueDeleteFram
 /** Creates a replayable stream or changes its limits (protocol.md §9.11); `ok` once stored. */
 export function screate(ctx: BrokerContext, conn: Connection, f: StreamCreateFrame): void {
   const { t: _t, id, ...settings } = f;
-  answerOk(conn, id, ctx.clusterQueues ? ctx.clusterQueues.streams.create(settings) : ctx.durable.streams.create(settings));
+  answerOk(conn, id, (ctx.clusterQueues?.streams ?? ctx.durable.streams).create(settings));
 }
 
 /** Deletes a stream with its messages and readers; `ok` once all of it is gone from the store. */
 export function sdelete(ctx: BrokerContext, conn: Connection, f: StreamDeleteFrame): void {
-  const done = ctx.clusterQueues ? ctx.clusterQueues.streams.remove(f.name) : ctx.durable.streams.remove(f.name);
+  const done = (ctx.clusterQueues?.streams ?? ctx.durable.streams).remove(f.name);
   answerOk(conn, f.id, done);
   audit(ctx, conn, 'sdelete', { stream: f.name }, done);
 }

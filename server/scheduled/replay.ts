@@ -20,14 +20,16 @@ const ghosts = new Map<CodecName, Connection>();
 
 export function ghostConnection(codec: CodecName): Connection {
   let ghost = ghosts.get(codec);
-  if (!ghost) {
-    ghost = {
-      id: 'scheduler', codec: CODECS[codec], maxMessageBytes: Infinity, state: 'open', user: undefined,
-      sendFrame: () => undefined, sendError: () => undefined, track: () => undefined,
-    } as unknown as Connection;
-    ghosts.set(codec, ghost);
-  }
+  if (!ghost) ghosts.set(codec, (ghost = ghostOf(codec, () => undefined, () => undefined)));
   return ghost;
+}
+
+/** What the cores read of a publisher, answering through `sendFrame` and `sendError`. */
+function ghostOf(codec: CodecName, sendFrame: (f: { t: string; message?: string }) => void, sendError: (err: unknown) => void, outbound?: { isEmpty: boolean }): Connection {
+  return {
+    id: 'scheduler', codec: CODECS[codec], maxMessageBytes: Infinity, state: 'open', user: undefined,
+    ...(outbound ? { outbound } : {}), sendFrame, sendError, track: () => undefined,
+  } as unknown as Connection;
 }
 
 /**
@@ -38,11 +40,7 @@ export function ghostConnection(codec: CodecName): Connection {
 export function answeringGhost(codec: CodecName): { conn: Connection; answered: Promise<void> } {
   let conn!: Connection;
   const answered = new Promise<void>((resolve, reject) => {
-    conn = {
-      id: 'scheduler', codec: CODECS[codec], maxMessageBytes: Infinity, state: 'open', user: undefined, outbound: { isEmpty: false },
-      sendFrame: (f: { t: string; message?: string }) => (f.t === 'err' ? reject(new Error(f.message)) : resolve()),
-      sendError: (err: unknown) => reject(err), track: () => undefined,
-    } as unknown as Connection;
+    conn = ghostOf(codec, (f) => (f.t === 'err' ? reject(new Error(f.message)) : resolve()), (err) => reject(err), { isEmpty: false });
   });
   return { conn, answered };
 }
