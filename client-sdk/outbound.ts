@@ -93,8 +93,7 @@ export class Outbound {
       const scheduled = options.delay !== undefined || options.deliverAt !== undefined;
       if (ack === 'none' && mid === undefined && !persistent && hdr === undefined && !scheduled && options.retain !== true && this.codec.name === 'msgpack' && conn.live
         && !conn.drainingEpoch && this.pipeline.outbound.isEmpty && this.outbox.largeFrom > size + FAST_PATH_FIELDS) {
-        if (bytes !== undefined) this.outbox.publishBytesMsgpack(packedTopic, bytes);
-        else this.outbox.publishMsgpack(packedTopic, wire as Uint8Array);
+        this.outbox.publishMsgpack(packedTopic, bytes ?? wire as Uint8Array, bytes !== undefined);
         this.scheduleFlush();
         return RESOLVED;
       }

@@ -60,31 +60,21 @@ export class Outbox {
     if (id !== undefined) this.ids.push(id);
   }
 
-  /** The hot path: a fire-and-forget MessagePack publish written without an intermediate object. */
-  publishMsgpack(topic: Uint8Array, data: Uint8Array): void {
-    const w = this.writer as MsgpackFrameWriter;
-    w.begin(PUB_HEAD.length + topic.length + DATA_KEY.length + binHeaderLength(data.length) + data.length);
-    w.raw(PUB_HEAD);
-    w.raw(topic);
-    w.raw(DATA_KEY);
-    w.binHeader(data.length);
-    w.raw(data);
-  }
-
   /**
-   * The same for a payload that is bytes: its encoding on its own (a bin) is written straight
-   * into the frame, inside the `data` bin, rather than packed apart and copied in.
+   * The hot path: a fire-and-forget MessagePack publish written without an intermediate object.
+   * `bytesPayload`: `data` is bytes whose encoding on its own (a bin) goes straight into the
+   * frame, inside the `data` bin, rather than packed apart and copied in.
    */
-  publishBytesMsgpack(topic: Uint8Array, payload: Uint8Array): void {
+  publishMsgpack(topic: Uint8Array, data: Uint8Array, bytesPayload = false): void {
     const w = this.writer as MsgpackFrameWriter;
-    const data = binHeaderLength(payload.length) + payload.length;
-    w.begin(PUB_HEAD.length + topic.length + DATA_KEY.length + binHeaderLength(data) + data);
+    const size = bytesPayload ? binHeaderLength(data.length) + data.length : data.length;
+    w.begin(PUB_HEAD.length + topic.length + DATA_KEY.length + binHeaderLength(size) + size);
     w.raw(PUB_HEAD);
     w.raw(topic);
     w.raw(DATA_KEY);
-    w.binHeader(data);
-    w.binHeader(payload.length);
-    w.raw(payload);
+    w.binHeader(size);
+    if (bytesPayload) w.binHeader(data.length);
+    w.raw(data);
   }
 
   /**

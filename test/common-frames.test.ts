@@ -275,7 +275,7 @@ test('the SDK\'s hand-written publishes read back through msgpackr as the publis
     fc.oneof(fc.uint8Array({ maxLength: 300 }), fc.constant(new Uint8Array(70_000)), fc.constant(Buffer.from('buffer'))),
     (topic, payload) => {
       const outbox = new Outbox(msgpackCodec, 1024 * 1024);
-      outbox.publishBytesMsgpack(packStr(topic), payload);
+      outbox.publishMsgpack(packStr(topic), payload, true);
       outbox.publishMsgpack(packStr(topic), msgpackCodec.packData(payload) as Uint8Array);
       const frames: Uint8Array[] = [];
       outbox.drain((f) => frames.push(f as Uint8Array), () => { throw new Error('not large'); });
