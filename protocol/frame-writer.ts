@@ -177,14 +177,7 @@ export class MsgpackFrameWriter implements FrameWriter {
       this.uint(n);
       return;
     }
-    const buf = this.buf;
-    let p = this.pos;
-    buf[p++] = 0xcf;
-    const high = Math.floor(n / 0x100000000);
-    const low = n >>> 0;
-    buf[p++] = high >>> 24; buf[p++] = (high >>> 16) & 0xff; buf[p++] = (high >>> 8) & 0xff; buf[p++] = high & 0xff;
-    buf[p++] = low >>> 24; buf[p++] = (low >>> 16) & 0xff; buf[p++] = (low >>> 8) & 0xff; buf[p++] = low & 0xff;
-    this.pos = p;
+    this.pos = writeWide(this.buf, this.pos, n, 0xcf);
   }
 
   take(): (Uint8Array | readonly Uint8Array[])[] {
@@ -299,6 +292,19 @@ export function writeUint(out: Uint8Array, p: number, n: number): number {
   if (n < 0x10000) { out[p] = 0xcd; out[p + 1] = n >> 8; out[p + 2] = n & 0xff; return p + 3; }
   out[p] = 0xce; out[p + 1] = n >>> 24; out[p + 2] = (n >>> 16) & 0xff; out[p + 3] = (n >>> 8) & 0xff; out[p + 4] = n & 0xff;
   return p + 5;
+}
+
+/**
+ * A non-negative safe integer beyond 32 bits as 9 bytes: `type` (0xcf uint64, or 0xd3 int64 as
+ * msgpackr writes a BigInt), then 8 big-endian bytes.
+ */
+export function writeWide(out: Uint8Array, p: number, n: number, type: 0xcf | 0xd3): number {
+  out[p++] = type;
+  const high = Math.floor(n / 0x100000000);
+  const low = n >>> 0;
+  out[p++] = high >>> 24; out[p++] = (high >>> 16) & 0xff; out[p++] = (high >>> 8) & 0xff; out[p++] = high & 0xff;
+  out[p++] = low >>> 24; out[p++] = (low >>> 16) & 0xff; out[p++] = (low >>> 8) & 0xff; out[p++] = low & 0xff;
+  return p;
 }
 
 const utf8 = new TextEncoder();

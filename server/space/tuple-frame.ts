@@ -1,5 +1,5 @@
 import { packr } from '../../protocol/codec.js';
-import { bytes, strLength, uintLength, writeBytes, writeStr, writeUint } from '../../protocol/frame-writer.js';
+import { bytes, strLength, uintLength, writeBytes, writeStr, writeUint, writeWide } from '../../protocol/frame-writer.js';
 import { withWideIntegers } from '../../protocol/wide-integers.js';
 import type { Headers } from '../../protocol/headers.js';
 import type { StoredTuple } from './stored-tuple.js';
@@ -73,6 +73,8 @@ function writeExpiry(out: Uint8Array, p: number, ms: number): number {
     out[p] = NIL;
     return p + 1;
   }
+  // A lease end in ms is a safe integer: written here as msgpackr writes it (int64 past 32 bits).
+  if (Number.isSafeInteger(ms) && ms >= 0) return ms <= 0xffffffff ? writeUint(out, p, ms) : writeWide(out, p, ms, 0xd3);
   const packed = packr.pack(withWideIntegers(ms));
   out.set(packed, p);
   return p + packed.length;
