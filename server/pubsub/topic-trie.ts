@@ -149,11 +149,7 @@ function child<T>(node: TrieNode<T>, token: string): TrieNode<T> {
 }
 
 function collect<T>(node: TrieNode<T>, tokens: string[], index: number, out: T[]): void {
-  if (index === tokens.length) {
-    if (node.value !== undefined) out.push(node.value);
-    else if (node.values) for (const v of node.values) out.push(v);
-    return;
-  }
+  if (index === tokens.length) return valuesOf(node, out);
   // `>` needs at least one more token, and here there is one.
   if (node.tail) for (const v of node.tail) out.push(v);
   const children = node.children;
