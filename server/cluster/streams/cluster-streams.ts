@@ -8,6 +8,7 @@ import type { Connection } from '../../connection.js';
 import { MAX_STREAMS, STREAM_DEFAULTS } from '../../pubsub/streams/stream-core.js';
 import type { ReaderInfo, StreamInfo } from '../../pubsub/streams/stream-info.js';
 import { readerMoved, streamDeleted } from '../../pubsub/streams/stream-delivery.js';
+import { ReadersByConnection } from '../../pubsub/streams/readers-by-connection.js';
 import { streamConfig, type StreamConfig, type StreamEntry, type StreamRecord } from '../../pubsub/streams/stream-records.js';
 import { disconnectRedis, openRedis, unavailable, type RedisTarget } from '../redis-target.js';
 import { ClusterStreamReader, type ClusterReaderHost } from './cluster-stream-reader.js';
@@ -34,7 +35,7 @@ export class ClusterStreams implements ClusterReaderHost {
   private readonly tails = new Map<string, StreamTail>();
   /** This node's readers, by stream. */
   private readonly byStream = new Map<string, Set<ClusterStreamReader>>();
-  private readonly readers = new WeakMap<Connection, Map<number, ClusterStreamReader>>();
+  private readonly readers = new ReadersByConnection<ClusterStreamReader>();
   /** Named readers attached on this node, by stream then name. */
   private readonly named = new Map<string, Map<string, ClusterStreamReader>>();
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
@@ -178,9 +179,7 @@ export class ClusterStreams implements ClusterReaderHost {
     }
     const token = readerName === undefined ? '' : `${this.node}:${++this.attachments}`;
     const reader = new ClusterStreamReader(conn, sid, name, pattern, readerName, pos, this, token);
-    let mine = this.readers.get(conn);
-    if (!mine) this.readers.set(conn, (mine = new Map()));
-    mine.set(sid, reader);
+    this.readers.add(conn, sid, reader);
     let set = this.byStream.get(name);
     if (!set) this.byStream.set(name, (set = new Set()));
     set.add(reader);
@@ -195,17 +194,12 @@ export class ClusterStreams implements ClusterReaderHost {
   }
 
   detach(conn: Connection, sid: number): void {
-    const reader = this.readers.get(conn)?.get(sid);
-    if (!reader) return;
-    this.readers.get(conn)!.delete(sid);
-    this.release(reader);
+    const reader = this.readers.take(conn, sid);
+    if (reader) this.release(reader);
   }
 
   detachAll(conn: Connection): void {
-    const mine = this.readers.get(conn);
-    if (!mine) return;
-    this.readers.delete(conn);
-    for (const reader of mine.values()) this.release(reader);
+    for (const reader of this.readers.takeAll(conn)) this.release(reader);
   }
 
   // ---- ClusterReaderHost ----

@@ -12,6 +12,7 @@ import { TopicTrie } from '../topic-trie.js';
 import { Stream, TRIM_PIECE } from './stream.js';
 import { StreamReader } from './stream-reader.js';
 import { readerMoved, streamDeleted } from './stream-delivery.js';
+import { ReadersByConnection } from './readers-by-connection.js';
 import {
   DEFINITIONS_PREFIX, countersKey, streamConfig, definitionKey, entriesPrefix, readerKey, readersPrefix,
   type StreamConfig, type StreamCounters, type StreamEntry, type StreamRecord,
@@ -35,7 +36,7 @@ export class StreamCore {
   /** The last topic routed and its streams: a publisher usually sends many messages to one topic. */
   private lastTopic: string | undefined;
   private lastRoute: Stream[] = NO_STREAMS;
-  private readonly readers = new WeakMap<Connection, Map<number, StreamReader>>();
+  private readonly readers = new ReadersByConnection<StreamReader>();
   /** Streams being deleted (their messages go in pieces): a namesake waits for the end. */
   private readonly deleting = new Map<string, Promise<void>>();
   /** maxAge: one timer for every stream, at the time its oldest message ages out (DESIGN.md §5 "Time"). */
@@ -170,9 +171,7 @@ export class StreamCore {
     }
     const reader = new StreamReader(conn, sid, stream, pattern, readerName, from, this);
     if (readerName !== undefined) stream.attachedNames.set(readerName, reader);
-    let mine = this.readers.get(conn);
-    if (!mine) this.readers.set(conn, (mine = new Map()));
-    mine.set(sid, reader);
+    this.readers.add(conn, sid, reader);
     return reader;
   }
 
@@ -188,17 +187,12 @@ export class StreamCore {
   }
 
   detach(conn: Connection, sid: number): void {
-    const reader = this.readers.get(conn)?.get(sid);
-    if (!reader) return;
-    this.readers.get(conn)!.delete(sid);
-    this.release(reader);
+    const reader = this.readers.take(conn, sid);
+    if (reader) this.release(reader);
   }
 
   detachAll(conn: Connection): void {
-    const mine = this.readers.get(conn);
-    if (!mine) return;
-    this.readers.delete(conn);
-    for (const reader of mine.values()) this.release(reader);
+    for (const reader of this.readers.takeAll(conn)) this.release(reader);
   }
 
   // ---- ReaderHost ----
