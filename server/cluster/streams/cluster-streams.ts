@@ -9,6 +9,7 @@ import { MAX_STREAMS, STREAM_DEFAULTS } from '../../pubsub/streams/stream-core.j
 import type { ReaderInfo, StreamInfo } from '../../pubsub/streams/stream-info.js';
 import { readerMoved, streamDeleted } from '../../pubsub/streams/stream-delivery.js';
 import { ReadersByConnection } from '../../pubsub/streams/readers-by-connection.js';
+import { byReaderName, readerInfo } from '../../pubsub/streams/stream-info.js';
 import { streamConfig, type StreamConfig, type StreamEntry, type StreamRecord } from '../../pubsub/streams/stream-records.js';
 import { disconnectRedis, openRedis, unavailable, type RedisTarget } from '../redis-target.js';
 import { ClusterStreamReader, type ClusterReaderHost } from './cluster-stream-reader.js';
@@ -129,11 +130,9 @@ export class ClusterStreams implements ClusterReaderHost {
     const attached = this.named.get(name);
     for (let i = 6; i + 1 < reply.length; i += 2) {
       const reader = String(reply[i]);
-      const position = Math.max(Number(reply[i + 1]), first);
-      const here = attached?.get(reader);
-      readers.push({ name: reader, position, lag: Math.max(0, next - position), connected: here !== undefined, unacked: here?.unacked ?? 0 });
+      readers.push(readerInfo(reader, Number(reply[i + 1]), first, next, attached?.get(reader)));
     }
-    readers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    readers.sort(byReaderName);
     let subscribers = 0;
     for (const r of this.byStream.get(name) ?? []) if (r.name === undefined) subscribers++;
     return {
