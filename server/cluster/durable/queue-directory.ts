@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { LindenError } from '../../../protocol/errors.js';
 import type { QueueSettings } from '../../../protocol/frames.js';
 import { doesNotExist } from '../../../protocol/names.js';
-import { TopicTrie } from '../../pubsub/topic-trie.js';
+import { VersionedRegistry } from '../versioned-registry.js';
 import { QUEUE_DEFAULTS, type QueueConfig } from '../../pubsub/durable/queue-records.js';
 import { DECLARE, REMOVE } from './stream-scripts.js';
 import { QUEUES_CHANNEL, QUEUES_HASH, QUEUES_VERSION, streamKey } from './redis-keys.js';
@@ -17,65 +17,21 @@ export interface QueueDefinition {
 }
 
 /**
- * Every queue of the cluster, known on every node: a persistent publish is routed here, by the
- * trie, and the publish script checks the version it was routed by (stream-scripts.ts PUBLISH),
- * so a queue created on another node a moment ago is never missed. Changes arrive on a channel;
- * a reload after a reconnect catches up with what was announced meanwhile.
+ * Every queue of the cluster, known on every node (server/cluster/versioned-registry.ts), and
+ * the scripts that declare and remove them.
  */
-export class QueueDirectory {
-  readonly queues = new Map<string, QueueDefinition>();
-  private trie = new TopicTrie<QueueDefinition>();
-  /** The version of linden:queues that `queues` reflects. */
-  version = '0';
-  private loading: Promise<void> | undefined;
-  /** A reload asked for while one runs: it may have read before the change, so another follows. */
-  private next: Promise<void> | undefined;
-
+export class QueueDirectory extends VersionedRegistry<QueueDefinition> {
   constructor(
-    private readonly redis: Redis,
-    private readonly log: Logger,
+    redis: Redis,
+    log: Logger,
     /** A queue changed (undefined: deleted), whoever changed it. */
-    private readonly changed: (name: string, def: QueueDefinition | undefined) => void,
-  ) {}
-
-  /** Reads every queue and the version, in one transaction, so they agree. */
-  reload(): Promise<void> {
-    if (this.loading) {
-      this.next ??= this.loading.catch(() => undefined).then(() => {
-        this.next = undefined;
-        return this.reload();
-      });
-      return this.next;
-    }
-    this.loading = (async () => {
-      try {
-        const replies = await this.redis.multi().get(QUEUES_VERSION).hgetall(QUEUES_HASH).exec();
-        const version = (replies?.[0]?.[1] as string | null) ?? '0';
-        const all = (replies?.[1]?.[1] ?? {}) as Record<string, string>;
-        const before = new Set(this.queues.keys());
-        this.queues.clear();
-        this.trie = new TopicTrie();
-        for (const [name, json] of Object.entries(all)) this.install(JSON.parse(json) as QueueDefinition);
-        this.version = version;
-        for (const name of before) if (!this.queues.has(name)) this.changed(name, undefined);
-        for (const [name, def] of this.queues) this.changed(name, def);
-      } finally {
-        this.loading = undefined;
-      }
-    })();
-    return this.loading;
+    changed: (name: string, def: QueueDefinition | undefined) => void,
+  ) {
+    super(redis, log, { version: QUEUES_VERSION, hash: QUEUES_HASH, what: 'queues' }, changed);
   }
 
-  /**
-   * A node announced a change (or one may have been missed): everything is read again, which is
-   * simpler than ordering the read of one queue against the version.
-   */
-  reloadInBackground(): void {
-    this.reload().catch((err: unknown) => this.log.warn({ err }, 'reloading cluster queues failed; retried on the next change or publish'));
-  }
-
-  match(topic: string): QueueDefinition[] {
-    return this.trie.match(topic);
+  get queues(): Map<string, QueueDefinition> {
+    return this.byName;
   }
 
   get(name: string): QueueDefinition {
@@ -121,18 +77,6 @@ export class QueueDirectory {
     return dropped;
   }
 
-  private install(def: QueueDefinition): void {
-    this.uninstall(def.name);
-    this.queues.set(def.name, def);
-    if (def.pattern !== null) this.trie.add(def.pattern, def);
-  }
-
-  private uninstall(name: string): void {
-    const old = this.queues.get(name);
-    if (!old) return;
-    this.queues.delete(name);
-    if (old.pattern !== null) this.trie.remove(old.pattern, old);
-  }
 }
 
 function defined(s: QueueSettings): Partial<QueueConfig> {
