@@ -8,7 +8,7 @@ import type { Connection } from '../../connection.js';
 import { AfterCommit } from '../../store/after-commit.js';
 import type { Store, StoreWrite } from '../../store/store.js';
 import { deleteRange } from '../durable/range-delete.js';
-import { TopicTrie } from '../topic-trie.js';
+import { QueueRoutes } from '../durable/queue-routes.js';
 import { Stream, TRIM_PIECE } from './stream.js';
 import { StreamReader } from './stream-reader.js';
 import { readerMoved, streamDeleted } from './stream-delivery.js';
@@ -32,10 +32,7 @@ const NO_STREAMS: Stream[] = [];
  */
 export class StreamCore {
   readonly streams = new Map<string, Stream>();
-  private readonly trie = new TopicTrie<Stream>();
-  /** The last topic routed and its streams: a publisher usually sends many messages to one topic. */
-  private lastTopic: string | undefined;
-  private lastRoute: Stream[] = NO_STREAMS;
+  private readonly routes = new QueueRoutes<Stream>();
   private readonly readers = new ReadersByConnection<StreamReader>();
   /** Streams being deleted (their messages go in pieces): a namesake waits for the end. */
   private readonly deleting = new Map<string, Promise<void>>();
@@ -102,8 +99,7 @@ export class StreamCore {
     const stream = this.get(name);
     for (const reader of [...stream.readers]) this.end(reader, streamDeleted(name, reader.sid));
     this.streams.delete(name);
-    this.trie.remove(stream.pattern, stream);
-    this.forgetRoutes();
+    this.routes.remove(stream);
     const record: StreamRecord = { name, pattern: stream.pattern, config: stream.config, createdAt: stream.createdAt, deleting: true };
     const marked = this.store.write([{ key: definitionKey(name), value: record }]) ?? Promise.resolve();
     const done = marked.then(() => this.deleteStored(name));
@@ -127,12 +123,7 @@ export class StreamCore {
 
   /** The streams a topic reaches; nothing to do when there are none. */
   route(topic: string): Stream[] {
-    if (this.streams.size === 0) return NO_STREAMS;
-    if (topic === this.lastTopic) return this.lastRoute;
-    const matched = this.trie.match(topic);
-    this.lastTopic = topic;
-    this.lastRoute = matched.length === 0 ? NO_STREAMS : matched.slice();
-    return this.lastRoute;
+    return this.streams.size === 0 ? NO_STREAMS : this.routes.match(topic);
   }
 
   /** STREAM_FULL from the first stream with discard 'new' that cannot take the message: checked before anything is stored. */
@@ -229,13 +220,7 @@ export class StreamCore {
 
   private install(stream: Stream): void {
     this.streams.set(stream.name, stream);
-    this.trie.add(stream.pattern, stream);
-    this.forgetRoutes();
-  }
-
-  private forgetRoutes(): void {
-    this.lastTopic = undefined;
-    this.lastRoute = NO_STREAMS;
+    this.routes.add(stream);
   }
 
   /** Its next sweep at the time its oldest message passes maxAge. */
