@@ -15,6 +15,7 @@ import { decodeBusFrame, encodeBody, encodeEvent, encodeKick, encodeKicked, enco
 import type { ReceiptEvent } from './durable/receipt-watches.js';
 import { ClusterSubmission } from './cluster-submission.js';
 import type { InterestSync } from './interest-sync.js';
+import { HeldAnswers } from './held-answers.js';
 import { nodeChannel } from './keys.js';
 import { deliverFromBus, type ReportSink } from './remote-delivery.js';
 import type { RemoteGroup, RemoteInterest } from './remote-interest.js';
@@ -59,6 +60,7 @@ export class ClusterBus implements ClusterLink, ReportSink {
   returnedHere: ((key: string) => void) | undefined;
   /** Kicks asked of other nodes, waiting for their answer. */
   private readonly kicks = new Map<number, (found: boolean) => void>();
+  private readonly answers: HeldAnswers;
 
   constructor(
     private readonly node: string,
@@ -68,7 +70,9 @@ export class ClusterBus implements ClusterLink, ReportSink {
     private readonly interest: InterestSync,
     private readonly options: ResolvedOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.answers = new HeldAnswers(redis);
+  }
 
   get stats(): ClusterStats {
     return { connected: this.listening, nodes: this.remote.nodeCount, sent: this.sent, received: this.arrived };
@@ -208,7 +212,7 @@ export class ClusterBus implements ClusterLink, ReportSink {
     if (frame.kind === 'queue-event') return this.queueEvent?.(frame.queue, frame.mid, frame.event);
     if (frame.kind === 'kick') {
       const found = this.kickHere?.(frame.connection) ?? false;
-      return void this.redis.spublish(nodeChannel(frame.origin), encodeKicked(frame.id, found)).catch(() => undefined); // the asker gives up after its wait
+      return this.answers.publish(nodeChannel(frame.origin), encodeKicked(frame.id, found)); // the asker gives up after its wait
     }
     if (frame.kind === 'kicked') return this.kicks.get(frame.id)?.(frame.found);
     if (frame.kind === 'returned') return this.returnedHere?.(frame.key);
@@ -266,11 +270,11 @@ export class ClusterBus implements ClusterLink, ReportSink {
 
   /** A durable queue's event for a publisher on `node` (the entry's origin): the seam ClusterQueues.forwardReceipt. */
   forwardQueueEvent(node: string, queue: string, mid: string, e: ReceiptEvent): void {
-    this.redis.spublish(nodeChannel(node), encodeQueueEvent(queue, mid, e)).catch(() => undefined); // the publisher's receipt times out
+    this.answers.publish(nodeChannel(node), encodeQueueEvent(queue, mid, e));
   }
 
   private reply(track: Track, frame: Buffer): void {
-    this.redis.spublish(nodeChannel(track.origin), frame).catch(() => undefined); // the publisher's receipt times out
+    this.answers.publish(nodeChannel(track.origin), frame);
   }
 }
 
