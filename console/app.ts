@@ -2,13 +2,14 @@
  * The web console (issue 16), served by the broker at `/`: live views of queues, spaces,
  * connections and subscriptions, message rates, and actions, all over one WebSocket to the
  * broker that served the page (admin operations, protocol.md §17). Views refresh every two
- * seconds while the tab is visible: four `admin` requests on that connection, one after the
+ * seconds while the tab is visible: five `admin` requests on that connection, one after the
  * other finishes, never a burst of HTTP polls.
  */
 import { connect, LindenError, type Client, type ConnectOptions, type Notification, type Subscription } from '../client-sdk/index.js';
 import { RateChart } from './charts.js';
 import { byId, h, number, show } from './dom.js';
-import { connectionsTable, queuesTable, spacesTable, subscriptionsTable, type ConnectionView, type QueueView, type RowActions, type SpaceView, type SubscriptionView } from './views.js';
+import type { StreamInfo } from '../protocol/stream-info.js';
+import { connectionsTable, queuesTable, spacesTable, streamsTable, subscriptionsTable, type ConnectionView, type QueueView, type RowActions, type SpaceView, type SubscriptionView } from './views.js';
 
 const REFRESH_MS = 2_000;
 const LOG_LINES = 200;
@@ -65,13 +66,14 @@ async function refresh(): Promise<void> {
   timer = undefined;
   if (!client || document.visibilityState === 'hidden') return;
   try {
-    const [queues, spaces, connections, subscriptions] = await Promise.all([
+    const [queues, spaces, connections, subscriptions, streams] = await Promise.all([
       admin<QueueView[]>({ op: 'queues' }), admin<SpaceView[]>({ op: 'spaces' }),
-      admin<ConnectionView[]>({ op: 'connections' }), admin<SubscriptionView[]>({ op: 'subscriptions' }),
+      admin<ConnectionView[]>({ op: 'connections' }), admin<SubscriptionView[]>({ op: 'subscriptions' }), admin<StreamInfo[]>({ op: 'streams' }),
     ]);
     const act = rowActions();
     show(byId('queues'), queuesTable(queues, act));
     show(byId('spaces'), spacesTable(spaces, act));
+    show(byId('streams'), streamsTable(streams, Date.now()));
     show(byId('connections'), connectionsTable(connections, selfId, act));
     show(byId('subscriptions'), subscriptionsTable(subscriptions));
     charts.in.sample(connections.reduce((n, c) => n + c.messagesIn, 0));
@@ -81,7 +83,8 @@ async function refresh(): Promise<void> {
       card('ready', queues.reduce((n, q) => n + q.depth, 0)), card('in flight', queues.reduce((n, q) => n + q.inFlight, 0)),
       card('dead letters', queues.reduce((n, q) => n + q.deadLetters, 0), true),
       card('stalled queues', queues.filter((q) => q.stalled).length, true),
-      card('spaces', spaces.length), card('tuples', spaces.reduce((n, s) => n + s.tuples, 0)));
+      card('spaces', spaces.length), card('tuples', spaces.reduce((n, s) => n + s.tuples, 0)),
+      card('streams', streams.length), card('stream messages', streams.reduce((n, s) => n + s.messages, 0)));
     byId('updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
   } catch (err) {
     log('error', `refresh: ${describe(err)}`);

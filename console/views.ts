@@ -1,4 +1,5 @@
 /** The console's tables, one per admin view (protocol.md §17.2), with their row actions. */
+import type { ReaderInfo, StreamInfo } from '../protocol/stream-info.js';
 import { age, h, number, table } from './dom.js';
 
 export interface QueueView {
@@ -45,6 +46,31 @@ export function spacesTable(spaces: SpaceView[], act: RowActions): HTMLElement {
     h('td', { class: 'n' }, `${s.outRate} / ${s.inRate}`),
     h('td', { class: 'actions' }, button('peek', () => act.peekSpace(s.name)), button('tail', () => act.tailSpace(s.name)))));
   return table(['space', 'mode', 'tuples', 'reserved', 'waiting', 'notify', 'out / in per s', ''], rows, 'No tuple spaces.');
+}
+
+/** Replayable streams: what each keeps, its limits, and each named reader's lag (its unacked deliveries, and whether it is attached). */
+export function streamsTable(streams: StreamInfo[], now: number): HTMLElement {
+  const rows = streams.map((s) => h('tr', { 'data-stream': s.name },
+    h('td', {}, s.name), h('td', {}, s.pattern), h('td', { class: 'n' }, number(s.messages)), h('td', { class: 'n' }, number(s.bytes)),
+    h('td', { class: 'n' }, s.messages === 0 ? '–' : `${s.firstSeq}–${s.lastSeq}`), h('td', { class: 'n' }, age(s.firstTime === null ? null : now - s.firstTime)),
+    h('td', {}, limits(s.config)), h('td', { class: 'n' }, number(s.subscribers)),
+    h('td', { class: 'readers' }, ...s.readers.map(reader))));
+  return table(['stream', 'pattern', 'messages', 'bytes', 'seqs', 'oldest', 'limits', 'subscribers', 'named readers: lag'], rows, 'No streams.');
+}
+
+function limits(c: StreamInfo['config']): string {
+  const parts: string[] = [];
+  if (c.maxAge > 0) parts.push(`age ${age(c.maxAge)}`);
+  if (c.maxMessages < Number.MAX_SAFE_INTEGER) parts.push(`${number(c.maxMessages)} msgs`);
+  if (c.maxBytes < Number.MAX_SAFE_INTEGER) parts.push(`${number(c.maxBytes)} B`);
+  return parts.length === 0 ? 'none' : `${parts.join(', ')}; discard ${c.discard}`;
+}
+
+/** A detached reader is greyed out: its lag only grows until it comes back. */
+function reader(r: ReaderInfo): HTMLElement {
+  const lag = r.lag > 0 ? 'lag warn' : 'lag';
+  return h('span', { class: r.connected ? 'reader' : 'reader detached', 'data-reader': r.name, title: `position ${r.position}, ${r.unacked} unacked, ${r.connected ? 'attached' : 'detached'}` },
+    r.name, ' ', h('b', { class: lag }, number(r.lag)), r.unacked > 0 && ` (${number(r.unacked)} unacked)`);
 }
 
 export function connectionsTable(connections: ConnectionView[], self: string | undefined, act: RowActions): HTMLElement {

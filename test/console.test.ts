@@ -35,7 +35,7 @@ async function depthIs(client: Client, name: string, depth: number): Promise<voi
   await until(() => now === depth, 10_000, async () => { now = (await client.admin({ op: 'queue', name }) as { depth: number }).depth; });
 }
 
-test('the views show the broker\'s queues (stalled and dead letters marked), spaces, connections and subscriptions', async () => {
+test('the views show the broker\'s queues (stalled and dead letters marked), spaces, streams, connections and subscriptions', async () => {
   await t.start();
   const app = await t.client({ name: 'shop', will: { topic: 'status.shop', data: 'offline' } });
   await app.createQueue('orders', 'orders.>', { maxDeliveries: 1 });
@@ -46,6 +46,9 @@ test('the views show the broker\'s queues (stalled and dead letters marked), spa
   sub.unsubscribe(); // no consumers: the queue stalls
   await app.space('jobs').out(['resize', 'cat.png']);
   app.subscribe('news.*', { group: 'readers', callback: () => undefined });
+  await app.createStream('audit', 'audit.>', { maxMessages: 100 });
+  for (const n of [1, 2]) await app.publish('audit.login', { n }, { mode: 'persistent', ack: 'submission' });
+  await app.subscribe('audit.>', { stream: 'audit', reader: 'auditor', start: 'new' }).ready; // attached, lag 0
 
   const errors: string[] = [];
   const page = await openConsole(errors);
@@ -56,6 +59,11 @@ test('the views show the broker\'s queues (stalled and dead letters marked), spa
   expect(await orders.locator('td.reason').textContent()).toBe('no consumers');
   expect(await page.locator('#queues tr[data-queue="orders.dlq"]').count()).toBe(1);
   expect(await page.locator('#spaces tr[data-space="jobs"] td').nth(2).textContent()).toBe('1');
+  const audit = page.locator('#streams tr[data-stream="audit"]');
+  expect(await audit.locator('td').nth(2).textContent()).toBe('2'); // messages
+  expect(await audit.locator('td').nth(4).textContent()).toBe('1–2'); // seqs
+  expect(await audit.locator('td').nth(6).textContent()).toBe('100 msgs; discard old');
+  expect(await audit.locator('[data-reader="auditor"]').textContent()).toBe('auditor 0');
   expect(await page.locator('#connections').textContent()).toContain('shop');
   expect(await page.locator(`#connections tr[data-connection="${app.connectionId}"]`).textContent()).toContain('status.shop'); // its last will
   expect(await page.locator('#connections').textContent()).toContain('(this console)');
