@@ -78,7 +78,8 @@ describe('the cluster bus and the cluster queues as one system', () => {
     await take(sub, 1); // held, not acked
     type View = { node: string; nodes: { node: string; url: string; connections: number; queueConsumers?: Record<string, number>; self: boolean }[]; queues: unknown[] };
     let view: View | undefined;
-    await until(() => view?.nodes.length === 2 && view.nodes[1]!.connections === 2 && view.nodes[1]!.queueConsumers?.orders === 1 && view.queues.length > 0 && (view.queues[0] as { inFlight: number }).inFlight === 1, 10_000, async () => {
+    // Each node's summary in Redis is rewritten periodically: wait until both count their connections (seen in CI: A's still 0).
+    await until(() => view?.nodes.length === 2 && view.nodes[0]!.connections === 1 && view.nodes[1]!.connections === 2 && view.nodes[1]!.queueConsumers?.orders === 1 && view.queues.length > 0 && (view.queues[0] as { inFlight: number }).inFlight === 1, 10_000, async () => {
       view = (await operator.admin({ op: 'cluster' })) as View;
     });
     expect(view!.nodes).toEqual([

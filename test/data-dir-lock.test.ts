@@ -190,8 +190,8 @@ describe('linden serve', () => {
       code: 1, stdout: '', trace: false,
       stderr: [`error DATA_DIR_LOCKED: data folder ${dataDir} is in use by another broker, pid ${running.child.child.pid} (started ${lockFile().started}); stop it first, or give this broker another data folder`],
     });
-    // Generous: the refusal itself takes milliseconds; the rest is starting Node on a busy machine.
-    expect(ms).toBeLessThan(5_000);
+    // It exited while the first still holds the folder: it did not wait for the lock. (A bound on
+    // `ms` failed CI at 5.1 s: starting Node on a loaded machine, not the refusal.)
     expect(running.child.running).toBe(true);
   });
 
