@@ -165,7 +165,7 @@ export function checkTlsOptions(tls: unknown): void {
 
 export const QUEUE_SETTINGS = ['ackWait', 'maxInFlight', 'maxDeliveries', 'maxMessages', 'maxBytes', 'overflow'] as const;
 export const DURABLE_OPTIONS = ['durable', ...QUEUE_SETTINGS] as const;
-export const STREAM_OPTIONS = ['stream', 'start', 'reader'] as const;
+export const STREAM_OPTIONS = ['stream', 'start', 'reader', 'ackWait'] as const;
 
 /** Retention of a replayable stream (README "Replayable streams"); a limit not given is none (or, for an existing stream, unchanged). */
 export interface StreamSettings {

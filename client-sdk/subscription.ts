@@ -39,7 +39,8 @@ export interface SubscribeOptions<T = unknown> extends QueueSettings {
   /**
    * A named reader of the stream: the broker keeps its position (the lowest seq not acked) across
    * reconnects and restarts, and `start` applies only when the reader is new. Its messages wait
-   * for `msg.ack()`; those not acked come again when the reader returns.
+   * for `msg.ack()`; one not acked within `ackWait` (default 30,000 ms; `msg.working()` restarts
+   * it) comes again, and those not acked come again when the reader returns.
    */
   reader?: string;
 }

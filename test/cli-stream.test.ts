@@ -50,3 +50,30 @@ test('stream create, info, streams and delete', async () => {
   expect(deleted).toMatchObject({ code: 0, stderr: 'stream audit deleted\n' });
   expect((await run(['streams', '--json', ...url])).stdout).toBe('');
 });
+
+test('sub --stream replays from a start and follows; --reader acks what it prints, so its position moves on', async () => {
+  const broker = await t.start();
+  const url = ['--url', broker.url];
+  const c = await t.client();
+  await c.createStream('audit', 'audit.>');
+  for (const n of [1, 2, 3]) await c.publish('audit.x', { n }, { mode: 'persistent', ack: 'submission' });
+
+  const replay = await run(['sub', 'audit.>', '--stream', 'audit', '--start', '2', '--count', '2', ...url]);
+  expect(replay).toMatchObject({ code: 0, stdout: '2 audit.x {"n":2}\n3 audit.x {"n":3}\n', stderr: 'subscribed to audit.> in stream audit\n' });
+
+  const named = await run(['sub', 'audit.>', '--stream', 'audit', '--reader', 'r1', '--ack-wait', '60000', '--count', '3', '--json', ...url]);
+  expect(named.code).toBe(0);
+  expect(named.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([1, 2, 3]);
+  const reader = (await c.streamInfo('audit')).readers.find((r) => r.name === 'r1');
+  expect(reader).toMatchObject({ position: 4, connected: false });
+
+  const bad = await run(['sub', 'audit.>', '--stream', 'audit', '--start', 'yesterday-ish', ...url]);
+  expect(bad.code).not.toBe(0);
+  expect(bad.stderr).toContain('--start');
+  const needsReader = await run(['sub', 'audit.>', '--stream', 'audit', '--ack-wait', '100', ...url]);
+  expect(needsReader.code).not.toBe(0);
+  expect(needsReader.stderr).toContain('--ack-wait needs --reader');
+  const missing = await run(['sub', 'audit.>', '--stream', 'nope', ...url]);
+  expect(missing.code).toBe(1);
+  expect(missing.stderr).toContain('stream "nope" does not exist on the broker at');
+});

@@ -134,6 +134,29 @@ test('a named reader keeps its position in Redis when it comes back on the other
   expect((await take(newer, 1)).map((m) => m.seq)).toEqual([8]);
 });
 
+test('a named reader\'s delivery not acked within ackWait comes again, and working() extends it, on a cluster node', async () => {
+  await t.start(redis.url, 2);
+  const [a, b] = [await t.client(0), await t.client(1)];
+  const name = fresh('slow');
+  await a.createStream(name, 'slow.>');
+  const sub = b.subscribe<N>('slow.>', { stream: name, reader: 'r', ackWait: 300 });
+  await sub.ready;
+  await a.publish('slow.a', { n: 1 }, persist);
+  const [first] = await take(sub, 1);
+  const [timedOut] = await take(sub, 1);
+  expect([first!.seq, timedOut!.seq]).toEqual([1, 1]);
+  await a.publish('slow.b', { n: 2 }, persist);
+  const [other] = await take(sub, 1);
+  expect(other!.seq).toBe(2);
+  timedOut!.working(); // seq 1's deadline moves past seq 2's
+  const again = await take(sub, 2);
+  expect(again.map((m) => m.seq)).toEqual([2, 1]);
+  for (const m of again) m.ack();
+  let info = await a.streamInfo(name);
+  await until(() => info.readers[0]?.position === 3, 5_000, async () => { info = await a.streamInfo(name); });
+  expect(info.readers[0]).toMatchObject({ name: 'r', position: 3, unacked: 0 });
+});
+
 test('retention: maxMessages, maxBytes, discard "new" and maxAge hold whichever node appends', async () => {
   await t.start(redis.url, 2);
   const [a, b] = [await t.client(0), await t.client(1)];

@@ -26,6 +26,32 @@ for (const store of ['memory', 'lmdb'] as const) {
   describe(`replayable streams (${store} store)`, () => {
     const start = () => t.start(store === 'lmdb' ? { dataDir } : {});
 
+    test('a named reader\'s delivery not answered within ackWait comes again; working() extends it; ackWait needs a reader', async () => {
+      await start();
+      const c = await t.client();
+      await c.createStream('slow', 'slow.>');
+      const sub = c.subscribe<N>('slow.>', { stream: 'slow', reader: 'r', ackWait: 300 });
+      await sub.ready;
+      await c.publish('slow.a', { n: 1 }, persist);
+      const [first] = await take(sub, 1);
+      const [timedOut] = await take(sub, 1); // not acked within ackWait
+      expect([first!.seq, timedOut!.seq]).toEqual([1, 1]);
+      // Seq 2 is delivered after seq 1's redelivery, so its deadline is later; working() on seq 1
+      // once seq 2 has arrived moves seq 1's past it: whatever the machine's speed, 2 comes back first.
+      await c.publish('slow.b', { n: 2 }, persist);
+      const [other] = await take(sub, 1);
+      expect(other!.seq).toBe(2);
+      timedOut!.working();
+      const again = await take(sub, 2);
+      expect(again.map((m) => m.seq)).toEqual([2, 1]);
+      for (const m of again) m.ack();
+      let info = await c.streamInfo('slow');
+      await until(() => info.readers[0]?.position === 3, 5_000, async () => { info = await c.streamInfo('slow'); });
+      expect(info.readers[0]).toMatchObject({ name: 'r', position: 3, unacked: 0 });
+      await expect(c.subscribe('slow.>', { stream: 'slow', ackWait: 100 }).ready).rejects.toMatchObject({ code: 'INVALID_FRAME' });
+      expect(() => c.subscribe('slow.>', { stream: 'slow', reader: 'r2', maxDeliveries: 3 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    });
+
     test('metrics: messages and bytes per stream, and each named reader\'s lag', async () => {
       const broker = await start();
       const c = await t.client();

@@ -20,6 +20,10 @@ import { ReceiptTracker } from './receipt-tracker.js';
 import { Router, type Route } from './router.js';
 import { isGroup, type RouteEntry, type Subscription } from './subscription.js';
 import { afterForwarding, forwardsAsItArrives } from './arriving-publish.js';
+import { DEFAULT_READER_ACK_WAIT } from './streams/ack-deadlines.js';
+
+/** Queue settings a stream's `sub` cannot have: a named reader takes only `ackWait`. */
+const QUEUE_ONLY_SETTINGS = ['maxInFlight', 'maxDeliveries', 'maxMessages', 'maxBytes', 'overflow'] as const;
 
 interface StoredReceipt {
   conn: Connection;
@@ -111,18 +115,22 @@ export class PubSubCore {
     if (f.durable !== undefined || f.group !== undefined || f.retained !== undefined) {
       throw invalidField('sub', f.durable !== undefined ? 'durable' : f.group !== undefined ? 'group' : 'retained', 'cannot be combined with stream');
     }
-    if (hasQueueSettings(f)) throw invalidField('sub', 'ackWait', 'and the other queue settings are for durable subscriptions, not streams');
+    const other = QUEUE_ONLY_SETTINGS.find((k) => f[k] !== undefined);
+    if (other) throw invalidField('sub', other, 'is a setting of durable subscriptions, not of streams');
+    const ackWait = f.ackWait;
+    if (ackWait !== undefined && f.reader === undefined) throw invalidField('sub', 'ackWait', 'on a stream needs reader: only a named reader\'s deliveries wait for an ack');
+    const wait = ackWait ?? DEFAULT_READER_ACK_WAIT;
     this.checkRoom(conn, f.sid);
     if (this.clusterQueues) {
       const sub: Subscription = { conn, sid: f.sid, pattern: f.pattern, stream: f.stream! };
       conn.subscribe(f.sid, sub);
-      return this.clusterQueues.streams.attach(conn, f.sid, f.stream!, f.pattern, f.start, f.reader, () => conn.subs.get(f.sid) === sub).catch((err: unknown) => {
+      return this.clusterQueues.streams.attach(conn, f.sid, f.stream!, f.pattern, f.start, f.reader, wait, () => conn.subs.get(f.sid) === sub).catch((err: unknown) => {
         if (conn.subs.get(f.sid) === sub) conn.subs.delete(f.sid);
         throw err;
       });
     }
     const streams = this.durable.streams;
-    const reader = streams.attach(conn, f.sid, f.stream!, f.pattern, f.start, f.reader);
+    const reader = streams.attach(conn, f.sid, f.stream!, f.pattern, f.start, f.reader, wait);
     conn.subscribe(f.sid, { conn, sid: f.sid, pattern: f.pattern, stream: f.stream! });
     return streams.started(reader);
   }

@@ -1,4 +1,5 @@
 import type { Connection } from '../../connection.js';
+import { AckDeadlines } from '../../pubsub/streams/ack-deadlines.js';
 import { deliverEntry, lowestUnacked, readerFull, READER_MAX_IN_FLIGHT, type DeliveringReader } from '../../pubsub/streams/stream-delivery.js';
 import { topicMatches, type StreamConfig, type StreamEntry } from '../../pubsub/streams/stream-records.js';
 
@@ -43,13 +44,17 @@ export class ClusterStreamReader implements DeliveringReader {
   /** Its own announcement came back on the channel: any other one after it is newer. */
   announced = false;
 
+  readonly deadlines: AckDeadlines | undefined;
+
+  /** `ackWait`: a named reader's (ignored for an unnamed one, whose deliveries wait for nothing). */
   constructor(
     readonly conn: Connection, readonly sid: number, readonly stream: string, readonly pattern: string,
-    readonly name: string | undefined, start: number, private readonly host: ClusterReaderHost, token = '',
+    readonly name: string | undefined, start: number, private readonly host: ClusterReaderHost, ackWait: number, token = '',
   ) {
     this.token = token;
     this.pos = start;
     this.acked = start;
+    this.deadlines = name === undefined ? undefined : new AckDeadlines(ackWait, (seq, tag) => this.expired(seq, tag));
   }
 
   get unacked(): number {
@@ -69,6 +74,7 @@ export class ClusterStreamReader implements DeliveringReader {
     }
     for (const tag of this.inFlight.values()) this.conn.releaseTag(tag);
     this.inFlight.clear();
+    this.deadlines?.stop();
   }
 
   // ---- TagOwner: a named reader's acks ----
@@ -76,6 +82,7 @@ export class ClusterStreamReader implements DeliveringReader {
 
   processed(seq: number): void {
     if (!this.inFlight.delete(seq)) return;
+    this.deadlines?.settled(seq);
     this.advance();
     this.pump();
   }
@@ -84,6 +91,7 @@ export class ClusterStreamReader implements DeliveringReader {
   rejected(seq: number, _reason?: string, delay = 0): void {
     const tag = this.inFlight.get(seq);
     if (tag === undefined) return;
+    this.deadlines?.settled(seq);
     const again = (): void => {
       if (this.stopped || this.inFlight.get(seq) !== tag) return;
       this.host.read(this.stream, seq, 1).then(({ entries }) => {
@@ -99,6 +107,17 @@ export class ClusterStreamReader implements DeliveringReader {
   }
 
   lost(): void {}
+
+  working(seq: number): void {
+    this.deadlines?.extend(seq);
+  }
+
+  /** Not answered within ackWait: its tag is withdrawn (a late ack of it is ignored) and it is delivered again. */
+  private expired(seq: number, tag: number): void {
+    if (this.stopped || this.inFlight.get(seq) !== tag) return;
+    this.conn.releaseTag(tag);
+    this.rejected(seq);
+  }
 
   // ---- reading ----
   private pump(): void {

@@ -159,7 +159,7 @@ export class ClusterStreams implements ClusterReaderHost {
    * (stored now when new, before the `ok`), taking over an earlier attachment of that name on
    * this node. `stillWanted`: false once the subscription went while Redis answered.
    */
-  async attach(conn: Connection, sid: number, name: string, pattern: string, start: StreamStart | undefined, readerName: string | undefined, stillWanted: () => boolean): Promise<void> {
+  async attach(conn: Connection, sid: number, name: string, pattern: string, start: StreamStart | undefined, readerName: string | undefined, ackWait: number, stillWanted: () => boolean): Promise<void> {
     await this.registry.find(name).catch((err: unknown) => { throw unavailable(err); });
     const keys = streamKeys(name);
     const s = start ?? 'first';
@@ -177,7 +177,7 @@ export class ClusterStreams implements ClusterReaderHost {
       if (earlier) this.end(earlier, readerMoved(name, readerName, earlier.sid));
     }
     const token = readerName === undefined ? '' : `${this.node}:${++this.attachments}`;
-    const reader = new ClusterStreamReader(conn, sid, name, pattern, readerName, pos, this, token);
+    const reader = new ClusterStreamReader(conn, sid, name, pattern, readerName, pos, this, ackWait, token);
     this.readers.add(conn, sid, reader);
     let set = this.byStream.get(name);
     if (!set) this.byStream.set(name, (set = new Set()));

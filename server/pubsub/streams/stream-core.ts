@@ -152,7 +152,7 @@ export class StreamCore {
    * A `sub` with `stream`: a reader from `start`; a named reader from its stored position when it
    * has one (then `start` is not used), taking over from an earlier attachment of that name.
    */
-  attach(conn: Connection, sid: number, name: string, pattern: string, start: StreamStart | undefined, readerName: string | undefined): StreamReader {
+  attach(conn: Connection, sid: number, name: string, pattern: string, start: StreamStart | undefined, readerName: string | undefined, ackWait: number): StreamReader {
     const stream = this.get(name);
     let from: number | undefined = readerName === undefined ? undefined : stream.positions.get(readerName);
     if (from === undefined) from = this.startSeq(stream, start ?? 'first');
@@ -160,7 +160,7 @@ export class StreamCore {
       const earlier = stream.attachedNames.get(readerName);
       if (earlier) this.end(earlier, readerMoved(name, readerName, earlier.sid));
     }
-    const reader = new StreamReader(conn, sid, stream, pattern, readerName, from, this);
+    const reader = new StreamReader(conn, sid, stream, pattern, readerName, from, this, ackWait);
     if (readerName !== undefined) stream.attachedNames.set(readerName, reader);
     this.readers.add(conn, sid, reader);
     return reader;

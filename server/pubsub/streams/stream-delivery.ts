@@ -3,6 +3,7 @@ import { LindenError } from '../../../protocol/errors.js';
 import type { Connection, TagOwner } from '../../connection.js';
 import { OutboundMessage } from '../outbound-message.js';
 import { Payload } from '../payload.js';
+import type { AckDeadlines } from './ack-deadlines.js';
 import type { StreamEntry } from './stream-records.js';
 
 /** Unacknowledged deliveries a named reader holds; past it, it reads on once acks come. */
@@ -16,6 +17,8 @@ export interface DeliveringReader extends TagOwner {
   readonly name: string | undefined;
   /** Seq → tag of the deliveries it has not acked (named readers). */
   readonly inFlight: Map<number, number>;
+  /** A named reader's ackWait. */
+  readonly deadlines: AckDeadlines | undefined;
 }
 
 /** Delivers one stream entry to its reader, with its seq and append time (protocol.md §9.11). */
@@ -29,6 +32,7 @@ export function deliverEntry(reader: DeliveringReader, e: StreamEntry): void {
   }
   const tag = reader.conn.trackTag(reader, e.seq);
   reader.inFlight.set(e.seq, tag);
+  reader.deadlines?.track(e.seq, tag);
   reader.conn.deliver(reader.sid, out, { tag, ack: 'processing', seq: e.seq, time: e.time }, true);
 }
 

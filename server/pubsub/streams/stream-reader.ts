@@ -1,5 +1,6 @@
 import type { Connection } from '../../connection.js';
 import { deliverEntry, lowestUnacked, readerFull, READER_MAX_IN_FLIGHT, type DeliveringReader } from './stream-delivery.js';
+import { AckDeadlines } from './ack-deadlines.js';
 import type { Stream } from './stream.js';
 import { topicMatches, type StreamEntry } from './stream-records.js';
 
@@ -34,13 +35,16 @@ export class StreamReader implements DeliveringReader {
   /** Named readers: tags of unacknowledged deliveries by seq. */
   readonly inFlight = new Map<number, number>();
   private acked: number;
+  readonly deadlines: AckDeadlines | undefined;
 
+  /** `ackWait`: a named reader's (ignored for an unnamed one, whose deliveries wait for nothing). */
   constructor(
     readonly conn: Connection, readonly sid: number, readonly stream: Stream, readonly pattern: string,
-    readonly name: string | undefined, start: number, private readonly host: ReaderHost,
+    readonly name: string | undefined, start: number, private readonly host: ReaderHost, ackWait: number,
   ) {
     this.pos = start;
     this.acked = start;
+    this.deadlines = name === undefined ? undefined : new AckDeadlines(ackWait, (seq, tag) => this.expired(seq, tag));
   }
 
   get unacked(): number {
@@ -64,6 +68,7 @@ export class StreamReader implements DeliveringReader {
     this.stream.readers.delete(this);
     for (const tag of this.inFlight.values()) this.conn.releaseTag(tag);
     this.inFlight.clear();
+    this.deadlines?.stop();
   }
 
   /** A message appended to the stream while this reader is live. */
@@ -132,6 +137,7 @@ export class StreamReader implements DeliveringReader {
 
   processed(seq: number): void {
     if (!this.inFlight.delete(seq)) return;
+    this.deadlines?.settled(seq);
     this.advance();
     if (!this.caughtUp) this.catchUp();
   }
@@ -140,6 +146,7 @@ export class StreamReader implements DeliveringReader {
   rejected(seq: number, _reason?: string, delay = 0): void {
     const tag = this.inFlight.get(seq);
     if (tag === undefined) return;
+    this.deadlines?.settled(seq);
     const again = (): void => {
       if (this.stopped || this.inFlight.get(seq) !== tag) return;
       this.inFlight.delete(seq);
@@ -153,6 +160,17 @@ export class StreamReader implements DeliveringReader {
 
   /** The connection went: the reader is stopped by its detach, keeping its position. */
   lost(): void {}
+
+  working(seq: number): void {
+    this.deadlines?.extend(seq);
+  }
+
+  /** Not answered within ackWait: its tag is withdrawn (a late ack of it is ignored) and it is delivered again. */
+  private expired(seq: number, tag: number): void {
+    if (this.stopped || this.inFlight.get(seq) !== tag) return;
+    this.conn.releaseTag(tag);
+    this.rejected(seq);
+  }
 
   /** The lowest seq not acked: deliveries are in seq order, but a nacked one is redelivered later. */
   private advance(): void {

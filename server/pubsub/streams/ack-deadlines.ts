@@ -1,0 +1,55 @@
+import { DeadlineList, type Due } from '../durable/deadline-list.js';
+
+/** A named reader's ackWait when its `sub` names none, as for a durable queue's consumers. */
+export const DEFAULT_READER_ACK_WAIT = 30_000;
+
+interface Pending extends Due {
+  readonly seq: number;
+  readonly tag: number;
+}
+
+/**
+ * A named stream reader's `ackWait` (protocol.md §9.11): a delivery neither acked nor nacked
+ * within it, and not kept alive with `working`, is taken back and delivered again, as a durable
+ * queue's is. Without it a consumer stuck on one message held it, and the reader's position,
+ * until it disconnected. One DeadlineList a reader: no timer per delivery.
+ */
+export class AckDeadlines {
+  private readonly pending = new Map<number, Pending>();
+  private readonly list: DeadlineList<Pending>;
+
+  /** `expired(seq, tag)`: that delivery's time ran out; it is no longer tracked here. */
+  constructor(private readonly ackWait: number, expired: (seq: number, tag: number) => void) {
+    this.list = new DeadlineList<Pending>((p) => {
+      this.pending.delete(p.seq);
+      expired(p.seq, p.tag);
+    });
+  }
+
+  track(seq: number, tag: number): void {
+    const p: Pending = { seq, tag, at: 0, prev: undefined, next: undefined, listed: false };
+    this.pending.set(seq, p);
+    this.list.add(p, Date.now() + this.ackWait);
+  }
+
+  /** Acked or nacked: no deadline any more. */
+  settled(seq: number): void {
+    const p = this.pending.get(seq);
+    if (!p) return;
+    this.pending.delete(seq);
+    this.list.remove(p);
+  }
+
+  /** `working`: its ackWait starts again. */
+  extend(seq: number): void {
+    const p = this.pending.get(seq);
+    if (!p) return;
+    this.list.remove(p);
+    this.list.add(p, Date.now() + this.ackWait);
+  }
+
+  stop(): void {
+    this.list.stop();
+    this.pending.clear();
+  }
+}
