@@ -13,6 +13,7 @@ import type { FlushScheduler } from './flush-scheduler.js';
 import { Inbox } from './inbox.js';
 import { OutputStall } from './output-stall.js';
 import { OutputFlow, type FlowSide, type PauseReason } from './output-flow.js';
+import { eventFits, OverBudget, type BudgetSide } from './over-budget.js';
 import type { OutboundMessage, DeliveryExtras } from './pubsub/outbound-message.js';
 import type { Payload } from './pubsub/payload.js';
 import type { ReceiptTracker } from './pubsub/receipt-tracker.js';
@@ -31,13 +32,10 @@ export interface ConnectionLimits {
 /** Room left in a frame for the fields around a payload, for a client that takes no fragments. */
 const FIELDS_ROOM = 8 * 1024;
 
-/** Tuple-space events may take a connection to this many times maxPendingBytes unsent; then it is closed (§11). */
-const SLOW_CONSUMER_FACTOR = 4;
-
 export type { TagOwner } from './delivery-tags.js';
 
 /** One client connection: its codec, subscriptions, outstanding deliveries and write queue. */
-export class Connection implements FlowSide {
+export class Connection implements FlowSide, BudgetSide {
   state: 'handshake' | 'open' | 'closed' = 'handshake';
   name: string | undefined;
   /** Who logged in (null: anonymous on a broker with users; undefined: a broker without users). */
@@ -57,7 +55,6 @@ export class Connection implements FlowSide {
   private subMap: CountedMap<number, Subscription> | undefined;
   private readonly writer: FrameWriter;
   private flushPending = false;
-  private droppedUnreported = 0;
   readonly stats = { messagesIn: 0, messagesOut: 0, dropped: 0, paused: 0 };
   /** `err`s sent so far: dispatch counts those of each frame (protocol.md §12). */
   errorsSent = 0;
@@ -75,12 +72,10 @@ export class Connection implements FlowSide {
   maxMessageBytes: number;
   readonly inbound: RequestHooks;
   readonly outbound: RequestHooks;
-  /** An event found the connection past its cap: it is being closed (sendEvent). */
-  private eventsOverflowed = false;
   /** Whether the output is over budget and not moving (server/slow-consumers.ts sweeps it). */
   private readonly stall = new OutputStall();
-  /** Drops not yet reported wait for the socket to take the output again (reportDrops). */
-  private dropsWaiting = false;
+  /** Drops to report, events refused (server/over-budget.ts); made the first time the output is past its budget. */
+  private overBudget: OverBudget | undefined;
 
   constructor(
     readonly id: string,
@@ -157,25 +152,11 @@ export class Connection implements FlowSide {
     this.flow.whenSocketTakes(fn);
   }
 
-  /**
-   * A tuple-space event. Events are never dropped (their `seq` has no gaps) and cannot wait
-   * anywhere else, so a connection that lets them pile up past SLOW_CONSUMER_FACTOR ×
-   * maxPendingBytes unsent is closed with 4007 instead of buffered without end (§11).
-   */
+  /** A tuple-space event: never dropped, but one past the cap closes the connection with 4007 (eventFits). */
   sendEvent(frame: object): void {
-    if (this.state === 'closed' || this.eventsOverflowed) return;
-    const limit = SLOW_CONSUMER_FACTOR * this.limits.maxPendingBytes;
-    // A small event overtakes the fragments still to be cut, so it is judged by the bytes already
-    // encoded; those fragments (one large delivery admitted under the budget can leave up to
-    // maxMessageBytes of them) count only for events large enough to queue behind them.
-    if (this.wireBytes <= limit && this.pendingBytes <= limit + this.maxMessageBytes) {
-      this.sendFrame(frame);
-      return;
-    }
-    // No later event may follow, or the client would see a gap; the earlier ones still go out.
-    this.eventsOverflowed = true;
-    // Not at once: the caller may be walking the very subscriptions the close removes.
-    queueMicrotask(() => this.closeSlow(this, `slow consumer: over ${limit} bytes unsent`));
+    if (this.state === 'closed' || this.overBudget?.eventsRefused) return;
+    if (eventFits(this)) this.sendFrame(frame);
+    else (this.overBudget ??= new OverBudget(this)).refuseEvents((reason) => this.closeSlow(this, reason));
   }
 
   /** Whether a transient delivery of `message` would be dropped now: the one test deliver() applies. */
@@ -284,7 +265,7 @@ export class Connection implements FlowSide {
     const large = this.isLarge(message);
     if (!mustSend && this.isCongested(large)) {
       this.stats.dropped++;
-      this.droppedUnreported++;
+      (this.overBudget ??= new OverBudget(this)).unreported++;
       this.schedule();
       return false;
     }
@@ -342,7 +323,7 @@ export class Connection implements FlowSide {
   flush(): void {
     this.flushPending = false;
     if (this.state === 'closed') return;
-    if (this.droppedUnreported > 0) this.reportDrops();
+    if (this.overBudget !== undefined && this.overBudget.unreported > 0) this.overBudget.report();
     const binary = this.codec.name === 'msgpack';
     for (const frame of this.writer.take()) {
       if (typeof frame === 'string' || frame instanceof Uint8Array) {
@@ -356,29 +337,6 @@ export class Connection implements FlowSide {
     // Nothing buffered: the kernel took the frames whole, so their memory may be written again.
     if (this.ws.bufferedAmount === 0) this.writer.recycle?.();
     this.flow.flushed();
-  }
-
-  /**
-   * One `warn` for the drops since the last one. A receiver that does not read would otherwise
-   * get one per flush, each past the budget; the count waits until the socket takes the output
-   * again, so a receiver that reads again gets one warning for all of them.
-   */
-  private reportDrops(): void {
-    if (this.isCongested()) {
-      if (this.dropsWaiting) return;
-      this.dropsWaiting = true;
-      this.whenSocketTakes(() => {
-        this.dropsWaiting = false;
-        this.schedule();
-      });
-      return;
-    }
-    const dropped = this.droppedUnreported;
-    this.droppedUnreported = 0;
-    this.sendFrame({
-      t: 'warn', code: 'SLOW_CONSUMER', dropped,
-      message: `${dropped} message(s) dropped: outbound buffer over ${this.limits.maxPendingBytes} bytes`,
-    });
   }
 
   /** Over its budget of unsent output while its peer is there to read it (OutputFlow.outputFull). */

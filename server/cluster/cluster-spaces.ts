@@ -8,7 +8,6 @@ import type { SpaceCluster } from '../space/space-cluster.js';
 import { finite, inbound, inboundTemplate, inboundTuple, tupleEntry } from '../space/space-wire.js';
 import type { StoredTuple } from '../space/stored-tuple.js';
 import type { Template } from '../space/template.js';
-import { canonicalKey } from '../space/values.js';
 import type { BatchStep, Notifier, SpaceEventType } from '../space/space.js';
 import type { Waiter } from '../space/waiters.js';
 import { ClusterBatches } from './cluster-batch.js';
@@ -17,10 +16,11 @@ import { ClusterOutWatches, type WatchHost } from './cluster-out-watches.js';
 import { ClusterReservations } from './cluster-reservations.js';
 import { FiledWaiters, packWaiter, type Reservation } from './filed-waiters.js';
 import { LEASES_KEY, OFFERS_KEY, SPACE_BYTES_KEY } from './keys.js';
-import { equalityKey, equalityKeys, packRecord, tupleOf, watchOf } from './space-entries.js';
+import { equalityKeys, packRecord, tupleOf, watchOf } from './space-entries.js';
 import { SPACE_CANCEL, SPACE_OUT, SPACE_PAGE, SPACE_REPLACE, SPACE_TAKE, SPACE_WAIT, spaceKey } from './space-scripts.js';
 import { SpaceHandovers } from './space-handovers.js';
 import { SpaceRegistry } from './space-registry.js';
+import { scanSpace } from './space-scan.js';
 import { OFFER_MS, SpaceSweeps } from './space-sweeps.js';
 
 type Arg = string | number | Buffer;
@@ -48,9 +48,6 @@ export interface WaiterHost extends WatchHost {
   /** Sends a notify subscription its event. */
   event(n: Notifier, type: SpaceEventType, t: StoredTuple): void;
 }
-
-/** Candidates read per round trip while looking for a match. */
-const PAGE = 256;
 
 /** How one of this node's waiters is filed in Redis, to file it again after the node resubscribed. */
 interface Filing {
@@ -102,7 +99,7 @@ export class ClusterSpaces implements SpaceCluster {
     this.filed = new FiledWaiters(options.maxArity);
     this.outWatches = new ClusterOutWatches(redis, node, host);
     this.batches = new ClusterBatches(redis, {
-      scan: (space, template, visit) => this.scan(space, template, visit),
+      scan: (space, template, visit) => scanSpace(this.redis, space, template, visit),
       offer: (space, t, rec, wseq) => this.handovers.offer(space, t.tid, t.seq, rec, t.values, wseq),
       taken: (t) => this.outWatches.report(t, 'processed'),
     }, options);
@@ -244,7 +241,7 @@ export class ClusterSpaces implements SpaceCluster {
   count(conn: Connection, f: CountFrame): void {
     const template = inboundTemplate(conn, f.template, this.options.maxArity);
     let n = 0;
-    this.scan(f.space, template, async (t) => {
+    scanSpace(this.redis, f.space, template, async (t) => {
       if (template.matches(t.values)) n++;
       return false;
     }).then(() => conn.sendFrame({ t: 'counted', re: f.id, count: n }), (err: unknown) => this.failed(conn, f.id, err));
@@ -327,7 +324,7 @@ export class ClusterSpaces implements SpaceCluster {
     const k = (part: string) => spaceKey(space, part);
     const arity = template.arity;
     if (reserve && member === undefined) await this.reservations.file(space, reserve.rid, reserve.ms);
-    await this.scan(space, template, async (t) => {
+    await scanSpace(this.redis, space, template, async (t) => {
       if (!template.matches(t.values)) return false;
       if (member !== undefined) {
         // Filed before the claim, which files it again (GT: the later end stays), as every node claiming for a waiter does.
@@ -346,37 +343,6 @@ export class ClusterSpaces implements SpaceCluster {
     });
     if (reserve && member === undefined && out.length === 0) this.reservations.forget(space, reserve.rid);
     return out;
-  }
-
-  /**
-   * Visits the live visible tuples the template could match, oldest first, until `visit` says
-   * stop; drops the expired ones it meets. Candidates come from the smallest equality index of
-   * the template's actual values, or from all of its arity when it has none.
-   */
-  private async scan(space: string, template: Template, visit: (t: StoredTuple) => Promise<boolean>): Promise<void> {
-    const index = spaceKey(space, `a:${template.arity}`);
-    const tuples = spaceKey(space, 't');
-    const eq: string[] = [];
-    for (const { position, value } of template.equalities) {
-      const index = equalityKey(space, template.arity, position, canonicalKey(value));
-      if (index) eq.push(index);
-    }
-    let after = '0';
-    for (;;) {
-      const page = await this.redis.lindenSpacePageBuffer(2 + eq.length, index, tuples, ...eq, after, PAGE);
-      after = page[0]!.toString();
-      const now = Date.now();
-      for (let i = 2; i < page.length; i += 3) {
-        const tid = page[i]!.toString();
-        const t = tupleOf(space, tid, Number(page[i + 1]!.toString()), page[i + 2] as Buffer);
-        if (t.expiresAt <= now) {
-          this.redis.lindenSpaceTakeBuffer(index, tuples, spaceKey(space, 'n'), SPACE_BYTES_KEY, tid, spaceKey(space, 'events'), 'e').catch(() => undefined);
-          continue;
-        }
-        if (await visit(t)) return;
-      }
-      if (page[1] !== 1) return;
-    }
   }
 
   /**

@@ -7,14 +7,12 @@ import { LeaseHeap } from '../../protocol/lease-heap.js';
 import type { ResolvedOptions } from '../options.js';
 import type { ClusterQueues } from '../cluster/durable/cluster-queues.js';
 import type { DurableCore } from './durable/durable-core.js';
-import type { DurableQueue } from './durable/durable-queue.js';
-import type { MessageWatch } from './durable/queue-records.js';
 import type { ClusterLink, RetainedLink } from './cluster-link.js';
-import { AfterCommit } from '../store/after-commit.js';
 import { OutboundMessage } from './outbound-message.js';
 import type { RetainedMessages } from './retained-messages.js';
-import { bothWritten, checkRetainPub, checkRetainedSub } from './retain-rules.js';
-import { sendSubmissionReceipt, submissionReceipt } from './submission-receipt.js';
+import { checkRetainPub, checkRetainedSub } from './retain-rules.js';
+import { sendSubmissionReceipt } from './submission-receipt.js';
+import { PersistentPublishes } from './persistent-publish.js';
 import { payloadWithin, type Payload } from './payload.js';
 import { ReceiptTracker } from './receipt-tracker.js';
 import { Router, type Route } from './router.js';
@@ -25,15 +23,6 @@ import { DEFAULT_READER_ACK_WAIT } from './streams/ack-deadlines.js';
 /** Queue settings a stream's `sub` cannot have: a named reader takes only `ackWait`. */
 const QUEUE_ONLY_SETTINGS = ['maxInFlight', 'maxDeliveries', 'maxMessages', 'maxBytes', 'overflow'] as const;
 
-interface StoredReceipt {
-  conn: Connection;
-  re: number;
-  mid: string;
-  receivers: number;
-  dropped: ReceiverRef[] | undefined;
-  queues: readonly string[];
-}
-
 /** Transient pub/sub: routing, competing consumers and the four synchronisation points. */
 export class PubSubCore {
   readonly router = new Router();
@@ -42,11 +31,8 @@ export class PubSubCore {
   readonly stats = { published: 0, persistent: 0, delivered: 0, dropped: 0, streamed: 0 };
   /** Subscriptions of all connections: each connection's `subs` counts into it (maxSubscriptionsTotal). */
   readonly subscriptions = new Tally();
-  /** Submission receipts of persistent publishes, sent once their write is on disk. */
-  private readonly receiptsAfterCommit = new AfterCommit<StoredReceipt>(
-    (r) => sendSubmissionReceipt(r.conn, r.re, r.mid, r.receivers, r.dropped, r.queues),
-    (r, err) => r.conn.sendError(err, r.re),
-  );
+  /** Stored, then delivered here (server/pubsub/persistent-publish.ts). */
+  private readonly persistent: PersistentPublishes;
   /** When receipts time out, on a monotonic clock: one timer for all of them (DESIGN.md §5 "Time"). */
   private readonly receiptDeadlines = new LeaseHeap<ReceiptTracker>((tracker) => tracker.timeOut(), undefined, () => performance.now());
   /** The bus to the other nodes of a cluster (server/cluster/); undefined on a broker on its own. */
@@ -60,7 +46,9 @@ export class PubSubCore {
     readonly retained: RetainedMessages,
     /** Cluster mode: durable subscriptions and persistent messages live in Redis instead (server/cluster/durable/). */
     private readonly clusterQueues?: ClusterQueues,
-  ) {}
+  ) {
+    this.persistent = new PersistentPublishes(this, durable, clusterQueues);
+  }
 
   /** Returns the store's promise when the subscription declared or changed a durable queue. */
   subscribe(conn: Connection, f: SubFrame): Promise<void> | undefined {
@@ -216,8 +204,7 @@ export class PubSubCore {
     }
     const message = new OutboundMessage(f.topic, mid, payload, entries.length, f.hdr, route.topicBytes);
     if (f.mode === 'persistent') {
-      if (this.clusterQueues) this.publishClustered(this.clusterQueues, conn, f, ack, mid, payload, message, entries);
-      else this.publishPersistent(conn, f, ack, mid, payload, message, entries);
+      this.persistent.publish(conn, f, ack, mid, payload, message, entries);
       // Counted once accepted: a publish refused on the way (QUEUE_FULL) was not published.
       this.stats.published++;
       this.stats.persistent++;
@@ -273,74 +260,6 @@ export class PubSubCore {
   }
 
   /**
-   * Stores the message in every durable queue its topic reaches, then delivers it to the live
-   * transient subscribers too. A submission receipt waits for the disk; so does any later stage.
-   */
-  private publishPersistent(
-    conn: Connection, f: PubFrame, ack: AckLevel, mid: string, payload: Payload, message: OutboundMessage, entries: RouteEntry[],
-  ): void {
-    const tracker = ack === 'delivery' || ack === 'processing' ? new ReceiptTracker(conn, f.id!, mid, ack, false, true) : undefined;
-    const watchFor = tracker && ((q: DurableQueue) => watchOf(tracker, tracker.addQueue(q.name)));
-    const stored = this.durable.publish(f.topic, mid, f.mid !== undefined, payload, f.ttl, f.hdr, watchFor);
-    if (stored.duplicate) {
-      if (ack === 'none') return;
-      const receipt = { ...submissionReceipt(f.id!, mid, 0, [], []), duplicate: true };
-      if (!stored.durable) conn.sendFrame(receipt);
-      else stored.durable.then(() => conn.sendFrame(receipt), (err: unknown) => conn.sendError(err, f.id));
-      return;
-    }
-    // A repeat (above) does not retain again: a newer value may have replaced it since.
-    const durable = f.retain === true ? bothWritten(stored.durable, this.retained.keep(f.topic, mid, payload, f.hdr, true)) : stored.durable;
-    if (tracker) {
-      tracker.after(durable);
-      this.track(conn, f, ack as 'delivery' | 'processing', message, entries, tracker);
-      return;
-    }
-    const dropped = this.fanOut(message, entries, ack !== 'none');
-    if (ack === 'none') {
-      durable?.catch(() => {}); // logged by the store; nobody waits
-      return;
-    }
-    const receivers = entries.length + stored.queues.length;
-    const queues = namesOf(stored.queues);
-    if (!durable) sendSubmissionReceipt(conn, f.id!, mid, receivers, dropped, queues);
-    else this.receiptsAfterCommit.add(durable, { conn, re: f.id!, mid, receivers, dropped, queues });
-  }
-
-  /**
-   * Cluster mode: the message goes to Redis (ClusterQueues.publish). Live subscribers get it at
-   * once unless the stored outcome decides what they get: a publisher's mid may be a repeat
-   * (then nobody gets it again), a delivery or processing receipt names the queues reached, and
-   * subscribers on other nodes get it through the bus once Redis has it, as a transient publish.
-   */
-  private publishClustered(
-    cluster: ClusterQueues, conn: Connection, f: PubFrame, ack: AckLevel, mid: string, payload: Payload, message: OutboundMessage, entries: RouteEntry[],
-  ): void {
-    const watched = ack === 'delivery' || ack === 'processing';
-    const stored = cluster.publish(f.topic, mid, f.mid !== undefined, payload, f.ttl, f.hdr, watched);
-    if (!watched && f.mid === undefined && !this.cluster?.hasInterest(f.topic)) {
-      const dropped = this.fanOut(message, entries, ack !== 'none');
-      if (ack === 'none') stored.catch(() => {}); // logged by the cluster; nobody waits
-      else stored.then(({ queues }) => sendSubmissionReceipt(conn, f.id!, mid, entries.length + queues.length, dropped, queues), (err: unknown) => conn.sendError(err, f.id));
-      return;
-    }
-    stored.then(({ queues, duplicate }) => {
-      if (duplicate) {
-        if (ack !== 'none') conn.sendFrame({ ...submissionReceipt(f.id!, mid, 0, [], []), duplicate: true });
-        return;
-      }
-      const tracker = watched ? new ReceiptTracker(conn, f.id!, mid, ack, false, true) : undefined;
-      for (const name of tracker ? queues : []) cluster.bind(name, mid, watchOf(tracker!, tracker!.addQueue(name)));
-      if (this.cluster?.publish(conn, f, ack, message, entries, { queues, tracker })) return;
-      if (tracker) return this.track(conn, f, ack as 'delivery' | 'processing', message, entries, tracker);
-      const dropped = this.fanOut(message, entries, ack !== 'none');
-      if (ack !== 'none') sendSubmissionReceipt(conn, f.id!, mid, entries.length + queues.length, dropped, queues);
-    }, (err: unknown) => {
-      if (ack !== 'none') conn.sendError(err, f.id);
-    });
-  }
-
-  /**
    * Delivers to every route entry connected now (one member per group); returns those dropped,
    * if any, when a receipt will name them (`report`). Without one a drop allocates nothing: a
    * frozen subscriber costs the others as little as possible (protocol.md §11).
@@ -393,22 +312,4 @@ export function refOf(sub: Subscription): ReceiverRef {
 
 function invalidPub(field: string, problem: string): LindenError {
   return invalidField('pub', field, problem);
-}
-
-const queueNames = new WeakMap<readonly DurableQueue[], string[]>();
-
-/** The durable core returns one array per route: its names are computed once, not per publish. */
-function namesOf(queues: readonly DurableQueue[]): string[] {
-  let names = queueNames.get(queues);
-  if (!names) queueNames.set(queues, (names = queues.map((q) => q.name)));
-  return names;
-}
-
-function watchOf(tracker: ReceiptTracker, index: number): MessageWatch {
-  return {
-    delivered: () => tracker.delivered(index),
-    processed: () => tracker.processed(index),
-    rejected: (reason) => tracker.rejected(index, reason),
-    lost: () => tracker.lost(index),
-  };
 }

@@ -8,6 +8,7 @@ import type { ResolvedOptions } from '../../options.js';
 import type { Store, StoreWrite } from '../../store/store.js';
 import type { Payload } from '../payload.js';
 import { ConsumerAttachments } from './consumer-attachments.js';
+import { retryDeadLetters } from './dead-letter-retry.js';
 import { DurableQueue } from './durable-queue.js';
 import type { QueueHost, QueueLine } from './queue-line.js';
 import { QueueRecordWrites } from './queue-record-writes.js';
@@ -19,7 +20,7 @@ import { AfterCommit } from '../../store/after-commit.js';
 import { DedupeWindow } from './dedupe-window.js';
 import { StreamCore } from '../streams/stream-core.js';
 import {
-  QUEUE_DEFAULTS, QUEUES_PREFIX, configWithinLimits, countersKey, definedSettings, deleteCounters, deleteExpiry, deleteMessage, deleteQueue,
+  QUEUE_DEFAULTS, QUEUES_PREFIX, configWithinLimits, countersKey, definedSettings, deleteCounters, deleteExpiry, deleteQueue,
   queuedMessage, sharedConfig, storeMessage, type MessageWatch, type QueueConfig, type QueueCounters, type QueueRecord, type QueuedMessage,
 } from './queue-records.js';
 
@@ -171,43 +172,9 @@ export class DurableCore implements QueueHost {
     return this.get(name).purgeReady();
   }
 
-  /**
-   * Admin `retry`: moves the ready messages of `<name>.dlq` back into `<name>`, oldest first,
-   * as long as they fit its maxMessages and maxBytes (nothing is dropped to make room). Each goes
-   * to the back of the line with a new seq and a delivery count of 0, and is deleted from the
-   * dead-letter queue and stored in the queue in one write, so a crash leaves it in exactly one.
-   */
+  /** Admin `retry`: `<name>.dlq`'s ready messages back into `<name>`, as far as they fit (server/pubsub/durable/dead-letter-retry.ts). */
   retryDeadLetters(name: string): { moved: number; remaining: number; durable: Promise<void> | undefined } {
-    const queue = this.get(name);
-    if (queue.pattern === null) {
-      throw new LindenError('INVALID_FRAME', `"${name}" is a dead-letter queue: name the queue whose dead letters to move back, "${name.slice(0, -'.dlq'.length)}"`, { t: 'admin', field: 'name' });
-    }
-    const dlq = this.queues.get(`${name}.dlq`);
-    if (!dlq) return { moved: 0, remaining: 0, durable: undefined };
-    let count = 0;
-    let bytes = 0;
-    const taken = dlq.takeReady((m) => {
-      if (!queue.fits(count + 1, bytes + m.data.length)) return false;
-      count++;
-      bytes += m.data.length;
-      return true;
-    });
-    // Their deferred writes go first in the same transaction, before the counters that count them.
-    const deferred = [queue.takeDeferred(), dlq.takeDeferred()];
-    const writes: StoreWrite[] = deferred.flatMap((d) => d?.writes ?? []);
-    const moved: QueuedMessage[] = [];
-    for (const m of taken) {
-      const back = queuedMessage(this.seq++, m.mid, m.topic, m.data, m.hdr, m.publishedAt, m.expiresAt, 0, undefined);
-      writes.push(...deleteMessage(dlq.name, m, dlq.impliedDeliveries(m.seq)), ...storeMessage(queue.name, back));
-      queue.admit(back, 'retried');
-      moved.push(back);
-    }
-    if (writes.length > 0) writes.push(queue.counters(), dlq.counters());
-    // Written before the queue hands them out, so a delivery's own write comes after this one.
-    const durable = writes.length > 0 ? this.store.write(writes) : undefined;
-    for (const d of deferred) d?.issued(durable);
-    for (const m of moved) queue.enqueue(m, durable);
-    return { moved: moved.length, remaining: dlq.readyCount, durable };
+    return retryDeadLetters(this.get(name), this.queues.get(`${name}.dlq`), this.store, () => this.seq++);
   }
 
   /** Stores a persistent message, with its headers, in every queue its topic reaches. */

@@ -9,11 +9,7 @@ import { deleteRange } from './range-delete.js';
 import { oldestMessages, oldestPublishedAt, type MessageState, type QueueContents } from './queue-inspection.js';
 import { QueueLine } from './queue-line.js';
 import { DeadlineList, type Due } from './deadline-list.js';
-
-interface Delayed {
-  readonly message: QueuedMessage;
-  readonly timer: ReturnType<typeof setTimeout>;
-}
+import { NackDelays } from './nack-delays.js';
 
 interface InFlight extends Due {
   readonly message: QueuedMessage;
@@ -28,10 +24,11 @@ interface InFlight extends Due {
  * Where the ready ones are, memory or store, and the store writes, are QueueLine's.
  */
 export class DurableQueue extends QueueLine implements TagOwner {
-  // Shared empty maps until a queue first delivers or delays: an idle queue costs little (issue
-  // 21: many small queues). Only deliver() and delay() add, and they make the queue its own.
+  // A shared empty map until a queue first delivers: an idle queue costs little (issue 21: many
+  // small queues). Only deliver() adds, and it makes the queue its own.
   private inFlight: Map<number, InFlight> = NO_IN_FLIGHT;
-  private delayed: Map<number, Delayed> = NO_DELAYED;
+  /** Messages waiting out a nack's delay (nack-delays.ts); made with the first. */
+  private delays: NackDelays | undefined;
   /** Ack deadlines of the deliveries in flight; made with the first delivery. */
   private deadlines: DeadlineList<InFlight> | undefined;
   readonly consumers: Consumer[] = [];
@@ -41,7 +38,7 @@ export class DurableQueue extends QueueLine implements TagOwner {
 
   /** Messages held in memory: the window, in flight, delayed, and backlog writes not yet on disk. */
   get heldCount(): number {
-    return this.ready.size + this.inFlight.size + this.delayed.size;
+    return this.ready.size + this.inFlight.size + (this.delays?.size ?? 0);
   }
 
   get inFlightCount(): number {
@@ -51,7 +48,7 @@ export class DurableQueue extends QueueLine implements TagOwner {
   /** Where its messages are, for inspection (queue-inspection.ts): the window, then the head of the backlog. */
   private contents(n: number): QueueContents {
     const ready = this.ready.size >= n ? this.ready.values() : [...this.ready.values(), ...this.backlog.peek(n - this.ready.size)];
-    return { ready, inFlight: this.inFlight.values(), delayed: this.delayed.values() };
+    return { ready, inFlight: this.inFlight.values(), delayed: this.delays?.values() ?? [] };
   }
 
   get oldestPublishedAt(): number | undefined {
@@ -88,13 +85,7 @@ export class DurableQueue extends QueueLine implements TagOwner {
    * stop counting it. One in flight is not recalled: it leaves if it comes back (unacked).
    */
   expire(message: QueuedMessage): void {
-    const delayed = this.delayed.get(message.seq);
-    if (delayed?.message === message) {
-      clearTimeout(delayed.timer);
-      this.delayed.delete(message.seq);
-    } else if (!this.ready.remove(message)) {
-      return;
-    }
+    if (!this.delays?.cancel(message) && !this.ready.remove(message)) return;
     this.remove(message, 'expired');
   }
 
@@ -107,7 +98,7 @@ export class DurableQueue extends QueueLine implements TagOwner {
     this.flushDeferred();
     const entry = deleteExpiry(at, this.name, seq);
     if (seq < this.backlog.from) {
-      const waiting = this.delayed.get(seq)?.message ?? this.ready.values().find((m) => m.seq === seq);
+      const waiting = this.delays?.get(seq) ?? this.ready.values().find((m) => m.seq === seq);
       if (!waiting) return { writes: [entry] };
       this.expire(waiting); // writes the deletions itself
       return { writes: [] };
@@ -220,7 +211,7 @@ export class DurableQueue extends QueueLine implements TagOwner {
   /** Ends every timer; the queue's messages stay in the store. */
   stop(): void {
     this.deadlines?.stop();
-    for (const d of this.delayed.values()) clearTimeout(d.timer);
+    this.delays?.stop();
   }
 
   /**
@@ -239,15 +230,13 @@ export class DurableQueue extends QueueLine implements TagOwner {
     const deleteBacklog = () => (backlog.count > backlog.pending.length
       ? deleteRange(this.host.store, messagesPrefix(this.name), backlog.from, below, (entries) => ({ writes: entries.flatMap(([k, v]) => expiryOfRecord(this.name, k, v)) }))
       : undefined);
-    const all = [...this.ready.clear(), ...[...this.inFlight.values()].map((f) => f.message), ...[...this.delayed.values()].map((d) => d.message)];
+    const all = [...this.ready.clear(), ...[...this.inFlight.values()].map((f) => f.message), ...(this.delays?.clear() ?? [])];
     for (const f of this.inFlight.values()) {
       this.deadlines!.remove(f);
       f.consumer.conn.releaseTag(f.tag);
       f.consumer.inFlight--;
     }
-    for (const d of this.delayed.values()) clearTimeout(d.timer);
     this.inFlight.clear();
-    this.delayed.clear();
     if (this.host.paused) this.host.inFlightEnded();
     for (const m of all) {
       this.host.forgetExpiry(m);
@@ -342,19 +331,14 @@ export class DurableQueue extends QueueLine implements TagOwner {
     if (m.expiresAt <= Date.now()) this.remove(m, 'expired');
     else if (m.deliveries >= this.config.maxDeliveries && this.pattern !== null) this.deadLetter(m);
     else if (delay <= 0) this.ready.push(m);
-    else this.delay(m, delay);
+    else (this.delays ??= new NackDelays((back) => this.delayEnded(back))).add(m, delay);
   }
 
-  /** Out of line for `delay` ms; its expiry ends the wait early (expire()). */
-  private delay(m: QueuedMessage, delay: number): void {
-    const timer = unref(setTimeout(() => {
-      this.delayed.delete(m.seq);
-      if (m.expiresAt <= Date.now()) this.remove(m, 'expired');
-      else this.ready.push(m);
-      this.dispatch();
-    }, delay));
-    if (this.delayed === NO_DELAYED) this.delayed = new Map();
-    this.delayed.set(m.seq, { message: m, timer });
+  /** Back in line after a nack's delay; its expiry ends the wait early (expire()). */
+  private delayEnded(m: QueuedMessage): void {
+    if (m.expiresAt <= Date.now()) this.remove(m, 'expired');
+    else this.ready.push(m);
+    this.dispatch();
   }
 
   private deadLetter(m: QueuedMessage): void {
@@ -384,7 +368,7 @@ export class DurableQueue extends QueueLine implements TagOwner {
   }
 
   protected outOfLine(): QueuedMessage[] {
-    return [...[...this.inFlight.values()].map((f) => f.message), ...[...this.delayed.values()].map((d) => d.message)];
+    return [...[...this.inFlight.values()].map((f) => f.message), ...(this.delays?.messages() ?? [])];
   }
 }
 
@@ -392,10 +376,3 @@ export class DurableQueue extends QueueLine implements TagOwner {
 const DISPATCH_SLICE = 64;
 
 const NO_IN_FLIGHT = new Map<number, InFlight>();
-const NO_DELAYED = new Map<number, Delayed>();
-
-/** Deadlines must not keep a stopping broker's process alive. */
-function unref(timer: ReturnType<typeof setTimeout>): ReturnType<typeof setTimeout> {
-  timer.unref();
-  return timer;
-}
