@@ -146,6 +146,7 @@ if (wanted('space-index')) {
   rows.push(['  index alone (Space.find)', us(index.engineFindByUniqueActual), '']);
   rows.push(['  unique actual, field 0 wild', us(index.inByUniqueActualFirstWildcard), '']);
   rows.push(['  group actual (~1,000/bucket)', us(index.inByGroupActual), '']);
+  rows.push(['  first take asking for field 2', `${index.firstGroupTakeMs} ms (builds its index once)`, '']);
   const fifo = index.inFifoFromSharedActual;
   rows.push(['  FIFO, shared actual only', `${us(fifo)}; first tenth ${fifo.firstTenthMeanMicros}, last ${fifo.lastTenthMeanMicros}`, '']);
   rows.push(['  $range, not indexed', `mean ${Math.round(index.inRangeNotIndexed.meanMicros).toLocaleString('en-US')} µs`, '']);

@@ -20,6 +20,15 @@ export class CountedMap<K, V> extends Map<K, V> {
     return super.set(key, value);
   }
 
+  /**
+   * set() for a key the caller knows is new (a tuple's fresh id): one hash lookup instead of two.
+   * A key that was there after all would count its old value twice, so only fresh keys come here.
+   */
+  add(key: K, value: V): this {
+    this.tally.count += this.weight(value);
+    return super.set(key, value);
+  }
+
   override delete(key: K): boolean {
     const old = super.get(key);
     if (old === undefined) return false;

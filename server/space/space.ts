@@ -135,7 +135,7 @@ export class Space {
   write(t: StoredTuple): Promise<void> | undefined {
     this.stats.outs++;
     this.emit('out', t);
-    this.byTid.set(t.tid, t);
+    this.byTid.add(t.tid, t); // written now: its tid was made for it
     const taken = this.handOver(t);
     if (taken === 'in') return undefined;
     if (!taken) this.insert(t);
@@ -259,7 +259,7 @@ export class Space {
       const step = steps[i]!;
       if (step.op === 'out') {
         this.insert(step.tuple);
-        this.byTid.set(step.tuple.tid, step.tuple);
+        this.byTid.add(step.tuple.tid, step.tuple);
         added.push(step.tuple);
         results.push(step.tuple);
         continue;

@@ -5,21 +5,25 @@ import type { Template } from './template.js';
 import { typeOf, type IndexKey } from './values.js';
 
 /**
- * The tuples of one arity in one space. Each field position has an equality index (indexKey of
- * value -> tuples) and a type index; a lookup starts from the smallest bucket any indexed field
- * of the template allows and checks the rest, so an indexed actual costs a hash lookup.
+ * The tuples of one arity in one space. A field position can have an equality index (indexKey
+ * of value -> tuples) and a type index; a lookup starts from the smallest bucket any indexed
+ * field of the template allows and checks the rest, so an indexed actual costs a hash lookup.
  *
- * A position's type index is built on the first `$type` template that asks for that position:
- * most spaces never use one, and keeping it for every tuple cost a quarter of the write time.
+ * A position's indexes are built on the first template that asks for them there (an actual,
+ * `$in`, `$type`), by one pass over the tuples in write order, and kept from then on. Most
+ * positions are never asked for (a payload, a counter, an id only ever read back): indexing
+ * them too cost every `out` a bucket each (the bucket of a unique value a new one), every take
+ * a lookup each, and 1,000,000 tuples of 4 fields 446 MB of heap (issue 14). The price is that
+ * the first such template on a large space waits for the pass (about 0.3 s a million tuples).
  */
 export class ArityIndex {
   readonly all = new OrderedBucket(null);
-  private readonly byValue: BucketMap<OrderedBucket>[] = [];
+  private readonly byValue: (BucketMap<OrderedBucket> | undefined)[] = [];
   private readonly byType: (BucketMap<OrderedBucket> | undefined)[] = [];
 
   constructor(readonly arity: number) {
     for (let i = 0; i < arity; i++) {
-      this.byValue.push(buckets());
+      this.byValue.push(undefined);
       this.byType.push(undefined);
     }
   }
@@ -32,9 +36,8 @@ export class ArityIndex {
     t.indexed = true;
     this.all.add(t);
     for (let i = 0; i < this.arity; i++) {
-      const b = this.byValue[i]!.obtain(keyAt(t, i));
-      b.add(t);
-      if (t.keys) t.keys[i] = b.key;
+      const values = this.byValue[i];
+      if (values) fileByValue(values, t, i);
       this.byType[i]?.obtain(typeOf(t.values[i])).add(t);
     }
   }
@@ -44,7 +47,8 @@ export class ArityIndex {
     t.indexed = false;
     this.all.delete(t);
     for (let i = 0; i < this.arity; i++) {
-      unbucket(this.byValue[i]!, keyAt(t, i), t);
+      const values = this.byValue[i];
+      if (values) unbucket(values, keyAt(t, i), t);
       const types = this.byType[i];
       if (types) unbucket(types, typeOf(t.values[i]), t);
     }
@@ -81,7 +85,7 @@ export class ArityIndex {
   private smallestBucket(template: Template): OrderedBucket | undefined | null {
     let best: OrderedBucket | undefined;
     for (const { position, key } of template.equalities) {
-      const b = this.byValue[position]!.get(key);
+      const b = this.valueIndex(position).get(key);
       if (!b || b.size === 0) return null;
       if (!best || b.size < best.size) best = b;
     }
@@ -97,12 +101,23 @@ export class ArityIndex {
   private smallestUnion(template: Template): { size: number; buckets: OrderedBucket[] } | undefined | null {
     let best: { size: number; buckets: OrderedBucket[] } | undefined;
     for (const { position, keys } of template.inKeys) {
-      const buckets = keys.map((k) => this.byValue[position]!.get(k)).filter((b): b is OrderedBucket => b !== undefined && b.size > 0);
+      const values = this.valueIndex(position);
+      const buckets = keys.map((k) => values.get(k)).filter((b): b is OrderedBucket => b !== undefined && b.size > 0);
       if (buckets.length === 0) return null;
       const size = buckets.reduce((n, b) => n + b.size, 0);
       if (!best || size < best.size) best = { size, buckets };
     }
     return best;
+  }
+
+  private valueIndex(position: number): BucketMap<OrderedBucket> {
+    let values = this.byValue[position];
+    if (!values) {
+      const built = (values = buckets());
+      this.all.scan((t) => { fileByValue(built, t, position); });
+      this.byValue[position] = values;
+    }
+    return values;
   }
 
   private typeIndex(position: number): BucketMap<OrderedBucket> {
@@ -118,6 +133,13 @@ export class ArityIndex {
 
 function buckets(): BucketMap<OrderedBucket> {
   return new BucketMap((key) => new OrderedBucket(key));
+}
+
+/** Files `t` under its value at `position`; a composite value's key string is then the bucket's, one for all its tuples. */
+function fileByValue(values: BucketMap<OrderedBucket>, t: StoredTuple, position: number): void {
+  const b = values.obtain(keyAt(t, position));
+  b.add(t);
+  if (t.keys) t.keys[position] = b.key;
 }
 
 function unbucket(map: BucketMap<OrderedBucket>, key: IndexKey, t: StoredTuple): void {
