@@ -101,21 +101,24 @@ describe('Heartbeat in a page whose timers sleep', () => {
   });
 
   test('a probe (the page woke, the network came back) gives up on a socket that does not answer within its grace', async () => {
+    // A grace of 300 ms: a probe's timer more than twice its grace late counts as a page that
+    // slept, not as silence, and a 30 ms grace was that late once on a loaded machine.
+    const GRACE_MS = 300;
     const heartbeat = new Heartbeat();
     const events: string[] = [];
     heartbeat.start(60_000, () => events.push('ping'), () => events.push('silent'));
     try {
-      heartbeat.probe(30);
+      heartbeat.probe(GRACE_MS);
       await until(() => events.includes('silent'), 5_000);
       expect(events).toEqual(['ping', 'silent']);
       events.length = 0;
       heartbeat.start(60_000, () => { events.push('ping'); setTimeout(() => heartbeat.seen(), 1); }, () => events.push('silent'));
-      heartbeat.probe(30);
-      heartbeat.probe(30); // a second probe replaces the first
+      heartbeat.probe(GRACE_MS);
+      heartbeat.probe(GRACE_MS); // a second probe replaces the first
       await until(() => events.length === 2, 5_000);
       // Answered: a further probe finds it alive too (waiting past the grace of the last one).
       let done = false;
-      setTimeout(() => { done = true; }, 100);
+      setTimeout(() => { done = true; }, GRACE_MS + 100);
       await until(() => done, 5_000);
       expect(events).toEqual(['ping', 'ping']);
     } finally {
