@@ -54,7 +54,7 @@ export class ClusterStreamReader implements DeliveringReader {
     this.token = token;
     this.pos = start;
     this.acked = start;
-    this.deadlines = name === undefined ? undefined : new AckDeadlines(ackWait, (seq, tag) => this.expired(seq, tag));
+    this.deadlines = name === undefined ? undefined : new AckDeadlines(ackWait, this);
   }
 
   get unacked(): number {
@@ -110,13 +110,6 @@ export class ClusterStreamReader implements DeliveringReader {
 
   working(seq: number): void {
     this.deadlines?.extend(seq);
-  }
-
-  /** Not answered within ackWait: its tag is withdrawn (a late ack of it is ignored) and it is delivered again. */
-  private expired(seq: number, tag: number): void {
-    if (this.stopped || this.inFlight.get(seq) !== tag) return;
-    this.conn.releaseTag(tag);
-    this.rejected(seq);
   }
 
   // ---- reading ----

@@ -1,4 +1,5 @@
 import { DeadlineList, type Due } from '../durable/deadline-list.js';
+import type { DeliveringReader } from './stream-delivery.js';
 
 /** A named reader's ackWait when its `sub` names none, as for a durable queue's consumers. */
 export const DEFAULT_READER_ACK_WAIT = 30_000;
@@ -18,11 +19,13 @@ export class AckDeadlines {
   private readonly pending = new Map<number, Pending>();
   private readonly list: DeadlineList<Pending>;
 
-  /** `expired(seq, tag)`: that delivery's time ran out; it is no longer tracked here. */
-  constructor(private readonly ackWait: number, expired: (seq: number, tag: number) => void) {
+  constructor(private readonly ackWait: number, reader: DeliveringReader) {
     this.list = new DeadlineList<Pending>((p) => {
       this.pending.delete(p.seq);
-      expired(p.seq, p.tag);
+      // Its tag is withdrawn (a late ack of it is ignored), and the reader delivers it again as after a nack.
+      if (reader.inFlight.get(p.seq) !== p.tag) return;
+      reader.conn.releaseTag(p.tag);
+      reader.rejected(p.seq);
     });
   }
 

@@ -44,7 +44,7 @@ export class StreamReader implements DeliveringReader {
   ) {
     this.pos = start;
     this.acked = start;
-    this.deadlines = name === undefined ? undefined : new AckDeadlines(ackWait, (seq, tag) => this.expired(seq, tag));
+    this.deadlines = name === undefined ? undefined : new AckDeadlines(ackWait, this);
   }
 
   get unacked(): number {
@@ -163,13 +163,6 @@ export class StreamReader implements DeliveringReader {
 
   working(seq: number): void {
     this.deadlines?.extend(seq);
-  }
-
-  /** Not answered within ackWait: its tag is withdrawn (a late ack of it is ignored) and it is delivered again. */
-  private expired(seq: number, tag: number): void {
-    if (this.stopped || this.inFlight.get(seq) !== tag) return;
-    this.conn.releaseTag(tag);
-    this.rejected(seq);
   }
 
   /** The lowest seq not acked: deliveries are in seq order, but a nacked one is redelivered later. */
