@@ -42,9 +42,10 @@ export class PersistentPublishes {
     private readonly clusterQueues: ClusterQueues | undefined,
   ) {}
 
-  publish(conn: Connection, f: PubFrame, ack: AckLevel, mid: string, payload: Payload, message: OutboundMessage, entries: RouteEntry[]): void {
+  /** `clears`: a retained publish with an empty payload (isEmpty), which clears its topic's retained message. */
+  publish(conn: Connection, f: PubFrame, ack: AckLevel, mid: string, payload: Payload, message: OutboundMessage, entries: RouteEntry[], clears: boolean): void {
     if (this.clusterQueues) this.publishClustered(this.clusterQueues, conn, f, ack, mid, payload, message, entries);
-    else this.publishPersistent(conn, f, ack, mid, payload, message, entries);
+    else this.publishPersistent(conn, f, ack, mid, payload, message, entries, clears);
   }
 
   /**
@@ -52,7 +53,7 @@ export class PersistentPublishes {
    * transient subscribers too. A submission receipt waits for the disk; so does any later stage.
    */
   private publishPersistent(
-    conn: Connection, f: PubFrame, ack: AckLevel, mid: string, payload: Payload, message: OutboundMessage, entries: RouteEntry[],
+    conn: Connection, f: PubFrame, ack: AckLevel, mid: string, payload: Payload, message: OutboundMessage, entries: RouteEntry[], clears: boolean,
   ): void {
     const { core } = this;
     const tracker = ack === 'delivery' || ack === 'processing' ? new ReceiptTracker(conn, f.id!, mid, ack, false, true) : undefined;
@@ -66,7 +67,7 @@ export class PersistentPublishes {
       return;
     }
     // A repeat (above) does not retain again: a newer value may have replaced it since.
-    const durable = f.retain === true ? bothWritten(stored.durable, core.retained.keep(f.topic, mid, payload, f.hdr, true)) : stored.durable;
+    const durable = f.retain === true ? bothWritten(stored.durable, core.retained.keep(f.topic, mid, payload, clears, f.hdr, true)) : stored.durable;
     if (tracker) {
       tracker.after(durable);
       core.track(conn, f, ack as 'delivery' | 'processing', message, entries, tracker);

@@ -9,7 +9,7 @@ import type { ClusterQueues } from '../cluster/durable/cluster-queues.js';
 import type { DurableCore } from './durable/durable-core.js';
 import type { ClusterLink, RetainedLink } from './cluster-link.js';
 import { OutboundMessage } from './outbound-message.js';
-import type { RetainedMessages } from './retained-messages.js';
+import { isEmpty, type RetainedMessages } from './retained-messages.js';
 import { checkRetainPub, checkRetainedSub } from './retain-rules.js';
 import { sendSubmissionReceipt } from './submission-receipt.js';
 import { PersistentPublishes } from './persistent-publish.js';
@@ -193,9 +193,14 @@ export class PubSubCore {
     if (f.reply && entries.length === 0 && !this.cluster?.hasInterest(f.topic)) throw new LindenError('NO_RESPONDERS', `no subscriber for request on "${f.topic}"`, { topic: f.topic });
     // Convert before the first delivery, so a payload that cannot be converted fails whole.
     if (route.json && conn.codec.name === 'msgpack') payload.jsonData();
+    // Whether this retained publish clears its topic: asked once, for both check() and keep().
+    let clears = false;
     if (f.retain === true) {
       checkRetainPub(f, ack, this.retainedLink !== undefined);
-      if (!this.retainedLink) this.retained.check(f.topic, payload, f.mode === 'persistent');
+      if (!this.retainedLink) {
+        clears = isEmpty(payload);
+        this.retained.check(f.topic, payload, clears, f.mode === 'persistent');
+      }
     }
     const mid = f.mid ?? this.idPrefix + (this.seq++).toString(36);
     if (f.retain === true && this.retainedLink) {
@@ -204,7 +209,7 @@ export class PubSubCore {
     }
     const message = new OutboundMessage(f.topic, mid, payload, entries.length, f.hdr, route.topicBytes);
     if (f.mode === 'persistent') {
-      this.persistent.publish(conn, f, ack, mid, payload, message, entries);
+      this.persistent.publish(conn, f, ack, mid, payload, message, entries, clears);
       // Counted once accepted: a publish refused on the way (QUEUE_FULL) was not published.
       this.stats.published++;
       this.stats.persistent++;
@@ -212,7 +217,7 @@ export class PubSubCore {
     }
     this.stats.published++;
     // A transient retained value lives in memory only; set in the turn it is delivered (see subscribe()).
-    if (f.retain === true) this.retained.keep(f.topic, mid, payload, f.hdr, false);
+    if (f.retain === true) this.retained.keep(f.topic, mid, payload, clears, f.hdr, false);
     if (this.cluster !== undefined && this.cluster.publish(conn, f, ack, message, entries)) return undefined;
     if (ack === 'delivery' || ack === 'processing') {
       this.track(conn, f, ack, message, entries);

@@ -82,10 +82,11 @@ export class RetainedMessages {
   /**
    * Throws what a `keep` of this message would fail with, before anything of the publish
    * happened: RETAINED_FULL past a limit, STORE_FULL for a persistent one that the store has
-   * no room for, INVALID_TOPIC for a persistent one the store cannot key.
+   * no room for, INVALID_TOPIC for a persistent one the store cannot key. `clears`: isEmpty(payload),
+   * asked once by the caller for this and keep().
    */
-  check(topic: string, payload: Payload, persistent: boolean): void {
-    if (isEmpty(payload)) return;
+  check(topic: string, payload: Payload, clears: boolean, persistent: boolean): void {
+    if (clears) return;
     const old = this.byTopic.get(topic);
     if (old === undefined && this.byTopic.size >= this.limits.maxRetainedTopics) {
       throw new LindenError('RETAINED_FULL', `the broker retains messages on ${this.byTopic.size} topics, its maxRetainedTopics: "${topic.slice(0, 64)}" was not retained`, { limit: 'maxRetainedTopics' });
@@ -100,13 +101,13 @@ export class RetainedMessages {
   }
 
   /**
-   * Makes this message the topic's retained one, or clears the topic on an empty payload
-   * (check() passed in this same turn). Returns the store's promise when the store changes
+   * Makes this message the topic's retained one, or clears the topic when `clears` (an empty
+   * payload, as check() was told; check() passed in this same turn). Returns the store's promise when the store changes
    * and someone may wait for it: a persistent publish's receipt waits for its record.
    */
-  keep(topic: string, mid: string, payload: Payload, hdr: Headers | undefined, persistent: boolean): Promise<void> | undefined {
+  keep(topic: string, mid: string, payload: Payload, clears: boolean, hdr: Headers | undefined, persistent: boolean): Promise<void> | undefined {
     const old = this.byTopic.get(topic);
-    if (isEmpty(payload)) {
+    if (clears) {
       if (old === undefined) return undefined;
       this.uninstall(old);
       return old.persistent ? this.write([{ key: [...RETAINED_PREFIX, topic] }], () => this.restore(topic, undefined, old)) : undefined;
