@@ -9,7 +9,7 @@ import type { RetainedLink } from '../pubsub/cluster-link.js';
 import { OutboundMessage, RETAINED_DELIVERY } from '../pubsub/outbound-message.js';
 import { Payload } from '../pubsub/payload.js';
 import type { PubSubCore } from '../pubsub/pubsub-core.js';
-import { isEmpty, type RetainedView } from '../pubsub/retained-messages.js';
+import { isEmpty, receivesRetained, type RetainedView } from '../pubsub/retained-messages.js';
 import { groupKey } from '../pubsub/router.js';
 import { sendSubmissionReceipt } from '../pubsub/submission-receipt.js';
 import { isGroup, type RouteEntry, type Subscription } from '../pubsub/subscription.js';
@@ -109,15 +109,12 @@ export class ClusterRetained implements RetainedLink {
     }
     if (conn.subs.get(sub.sid) !== sub) return; // gone meanwhile
     const seq = Number(reply[0]!.toString());
-    const json = conn.codec.name === 'json';
     const found: OutboundMessage[] = [];
-    for (let i = 1; i + 6 < reply.length + 1; i += 7) {
-      const topic = reply[i]!.toString();
-      if (!conn.permissions.may('subscribe', topic)) continue;
-      const hdr = reply[i + 3]!.length === 0 ? undefined : JSON.parse(reply[i + 3]!.toString()) as Headers;
-      const payload = new Payload(reply[i + 2]!, msgpackCodec);
-      if (json && !payload.convertible()) continue;
-      found.push(new OutboundMessage(topic, reply[i + 1]!.toString(), payload, 1, hdr));
+    for (const r of snapshotRecords(reply)) {
+      const payload = new Payload(r.data, msgpackCodec);
+      if (!receivesRetained(conn, r.topic, payload)) continue;
+      const hdr = r.hdr.length === 0 ? undefined : JSON.parse(r.hdr.toString()) as Headers;
+      found.push(new OutboundMessage(r.topic, r.mid, payload, 1, hdr));
     }
     // In topic order, as on a broker of its own (Redis answers a set in no order).
     found.sort((x, y) => byCodeUnits(x.topic, y.topic));
@@ -168,13 +165,7 @@ export class ClusterRetained implements RetainedLink {
         this.redis.scard(RETAINED_TOPICS_KEY),
         this.redis.get(RETAINED_BYTES_KEY),
       ]);
-      const retained: RetainedView[] = [];
-      for (let i = 1; i + 6 < reply.length + 1; i += 7) {
-        retained.push({
-          topic: reply[i]!.toString(), mid: reply[i + 1]!.toString(), time: Number(reply[i + 4]!.toString()),
-          bytes: Number(reply[i + 5]!.toString()), mode: reply[i + 6]!.toString() === 'persistent' ? 'persistent' : 'transient',
-        });
-      }
+      const retained: RetainedView[] = snapshotRecords(reply).map(({ topic, mid, time, bytes, mode }) => ({ topic, mid, time, bytes, mode }));
       retained.sort((a, b) => byCodeUnits(a.topic, b.topic));
       return { topics, bytes: Number(bytes ?? 0), retained };
     } catch (err) {
@@ -250,4 +241,25 @@ export class ClusterRetained implements RetainedLink {
       });
     });
   }
+}
+
+/** A retained message as SNAPSHOT_RETAINED answers it (retained-scripts.ts). */
+interface SnapshotRecord extends RetainedView {
+  /** MessagePack bytes. */
+  data: Buffer;
+  /** JSON of its headers, or empty when it has none. */
+  hdr: Buffer;
+}
+
+/** The records of a SNAPSHOT_RETAINED reply: seven fields each, after the sequence number. */
+function snapshotRecords(reply: Buffer[]): SnapshotRecord[] {
+  const records: SnapshotRecord[] = [];
+  for (let i = 1; i + 6 < reply.length + 1; i += 7) {
+    records.push({
+      topic: reply[i]!.toString(), mid: reply[i + 1]!.toString(), data: reply[i + 2]!, hdr: reply[i + 3]!,
+      time: Number(reply[i + 4]!.toString()), bytes: Number(reply[i + 5]!.toString()),
+      mode: reply[i + 6]!.toString() === 'persistent' ? 'persistent' : 'transient',
+    });
+  }
+  return records;
 }

@@ -145,13 +145,10 @@ export class RetainedMessages {
    * concrete topic its user may not subscribe to.
    */
   deliverTo(conn: Connection, sub: Subscription): [sent: number, dropped: number] {
-    const json = conn.codec.name === 'json';
     let sent = 0;
     let dropped = 0;
     for (const entry of this.matching(sub.pattern)) {
-      if (!conn.permissions.may('subscribe', entry.topic)) continue;
-      // A MessagePack payload that is no JSON value cannot go to a JSON client (as for live ones, protocol.md §3.3).
-      if (json && !entry.payload.convertible()) continue;
+      if (!receivesRetained(conn, entry.topic, entry.payload)) continue;
       sent++;
       if (!conn.deliver(sub.sid, this.messageOf(entry), RETAINED_DELIVERY)) dropped++;
     }
@@ -205,6 +202,16 @@ export class RetainedMessages {
     this.topics.remove(entry.topic, entry.topic);
     this.bytes -= entry.bytes;
   }
+}
+
+/**
+ * Whether a subscription's snapshot gives `conn` the retained message on `topic`: each topic is
+ * checked against the user's permissions on its own, and a MessagePack payload that is no JSON
+ * value cannot go to a JSON client (as for live ones, protocol.md §3.3). Cluster mode asks too.
+ */
+export function receivesRetained(conn: Connection, topic: string, payload: Payload): boolean {
+  if (!conn.permissions.may('subscribe', topic)) return false;
+  return conn.codec.name !== 'json' || payload.convertible();
 }
 
 function entryOf(topic: string, mid: string, payload: Payload, hdr: Headers | undefined, persistent: boolean, time: number): RetainedEntry {
