@@ -139,7 +139,8 @@ test('a named reader\'s delivery not acked within ackWait comes again, and worki
   const [a, b] = [await t.client(0), await t.client(1)];
   const name = fresh('slow');
   await a.createStream(name, 'slow.>');
-  const sub = b.subscribe<N>('slow.>', { stream: name, reader: 'r', ackWait: 300 });
+  // 1 s: publishing seq 2, taking it and sending working() must fit inside seq 1's second ackWait, on a loaded machine too.
+  const sub = b.subscribe<N>('slow.>', { stream: name, reader: 'r', ackWait: 1_000 });
   await sub.ready;
   await a.publish('slow.a', { n: 1 }, persist);
   const [first] = await take(sub, 1);

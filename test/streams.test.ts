@@ -30,7 +30,8 @@ for (const store of ['memory', 'lmdb'] as const) {
       await start();
       const c = await t.client();
       await c.createStream('slow', 'slow.>');
-      const sub = c.subscribe<N>('slow.>', { stream: 'slow', reader: 'r', ackWait: 300 });
+      // 1 s: publishing seq 2, taking it and sending working() must fit inside seq 1's second ackWait, on a loaded machine too.
+      const sub = c.subscribe<N>('slow.>', { stream: 'slow', reader: 'r', ackWait: 1_000 });
       await sub.ready;
       await c.publish('slow.a', { n: 1 }, persist);
       const [first] = await take(sub, 1);
