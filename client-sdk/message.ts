@@ -22,7 +22,7 @@ export class Message<T = unknown> {
   readonly wantsAck: boolean;
   /** True when the publisher sent it with request() and waits for reply(). */
   readonly isRequest: boolean;
-  /** Durable deliveries: how many times the broker has delivered this message, this time included (1 for others). */
+  /** Durable deliveries and a named stream reader's: how many times the broker has delivered this message, this time included (1 for others). */
   readonly deliveryCount: number;
   readonly redelivered: boolean;
   /** Stream deliveries: the message's seq in the stream (undefined for others). */

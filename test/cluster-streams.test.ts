@@ -146,12 +146,13 @@ test('a named reader\'s delivery not acked within ackWait comes again, and worki
   const [first] = await take(sub, 1);
   const [timedOut] = await take(sub, 1);
   expect([first!.seq, timedOut!.seq]).toEqual([1, 1]);
+  expect([first!.deliveryCount, timedOut!.redelivered, timedOut!.deliveryCount]).toEqual([1, true, 2]);
   await a.publish('slow.b', { n: 2 }, persist);
   const [other] = await take(sub, 1);
   expect(other!.seq).toBe(2);
   timedOut!.working(); // seq 1's deadline moves past seq 2's
   const again = await take(sub, 2);
-  expect(again.map((m) => m.seq)).toEqual([2, 1]);
+  expect(again.map((m) => [m.seq, m.deliveryCount])).toEqual([[2, 2], [1, 3]]);
   for (const m of again) m.ack();
   let info = await a.streamInfo(name);
   await until(() => info.readers[0]?.position === 3, 5_000, async () => { info = await a.streamInfo(name); });

@@ -37,6 +37,7 @@ for (const store of ['memory', 'lmdb'] as const) {
       const [first] = await take(sub, 1);
       const [timedOut] = await take(sub, 1); // not acked within ackWait
       expect([first!.seq, timedOut!.seq]).toEqual([1, 1]);
+      expect([first!.deliveryCount, timedOut!.redelivered, timedOut!.deliveryCount]).toEqual([1, true, 2]);
       // Seq 2 is delivered after seq 1's redelivery, so its deadline is later; working() on seq 1
       // once seq 2 has arrived moves seq 1's past it: whatever the machine's speed, 2 comes back first.
       await c.publish('slow.b', { n: 2 }, persist);
@@ -44,7 +45,7 @@ for (const store of ['memory', 'lmdb'] as const) {
       expect(other!.seq).toBe(2);
       timedOut!.working();
       const again = await take(sub, 2);
-      expect(again.map((m) => m.seq)).toEqual([2, 1]);
+      expect(again.map((m) => [m.seq, m.deliveryCount])).toEqual([[2, 2], [1, 3]]);
       for (const m of again) m.ack();
       let info = await c.streamInfo('slow');
       await until(() => info.readers[0]?.position === 3, 5_000, async () => { info = await c.streamInfo('slow'); });

@@ -34,6 +34,7 @@ export class ClusterStreamReader implements DeliveringReader {
   pos: number;
   private acked: number;
   readonly inFlight = new Map<number, number>();
+  readonly deliveries = new Map<number, number>();
   private stopped = false;
   private running = false;
   private again = false;
@@ -74,6 +75,7 @@ export class ClusterStreamReader implements DeliveringReader {
     }
     for (const tag of this.inFlight.values()) this.conn.releaseTag(tag);
     this.inFlight.clear();
+    this.deliveries.clear();
     this.deadlines?.stop();
   }
 
@@ -82,6 +84,7 @@ export class ClusterStreamReader implements DeliveringReader {
 
   processed(seq: number): void {
     if (!this.inFlight.delete(seq)) return;
+    this.deliveries.delete(seq);
     this.deadlines?.settled(seq);
     this.advance();
     this.pump();
@@ -96,8 +99,8 @@ export class ClusterStreamReader implements DeliveringReader {
       if (this.stopped || this.inFlight.get(seq) !== tag) return;
       this.host.read(this.stream, seq, 1).then(({ entries }) => {
         if (this.stopped || this.inFlight.get(seq) !== tag) return;
-        this.inFlight.delete(seq);
         const e = entries[0];
+        // Gone meanwhile (retention): as if acked, so the position moves past it.
         if (e?.seq === seq) deliverEntry(this, e);
         else this.processed(seq);
       }, (err: unknown) => this.host.failed(err, 'stream redelivery'));

@@ -19,6 +19,8 @@ export interface DeliveringReader extends TagOwner {
   readonly inFlight: Map<number, number>;
   /** A named reader's ackWait. */
   readonly deadlines: AckDeadlines | undefined;
+  /** Seq → deliveries so far in this attachment, of the deliveries it has not acked (named readers). */
+  readonly deliveries: Map<number, number>;
 }
 
 /** Delivers one stream entry to its reader, with its seq and append time (protocol.md §9.11). */
@@ -33,7 +35,10 @@ export function deliverEntry(reader: DeliveringReader, e: StreamEntry): void {
   const tag = reader.conn.trackTag(reader, e.seq);
   reader.inFlight.set(e.seq, tag);
   reader.deadlines?.track(e.seq, tag);
-  reader.conn.deliver(reader.sid, out, { tag, ack: 'processing', seq: e.seq, time: e.time }, true);
+  // Delivered again (a nack, an ackWait that passed): `dc` tells the consumer, as a durable queue's does.
+  const dc = (reader.deliveries.get(e.seq) ?? 0) + 1;
+  reader.deliveries.set(e.seq, dc);
+  reader.conn.deliver(reader.sid, out, { tag, ack: 'processing', seq: e.seq, time: e.time, dc }, true);
 }
 
 /** A named reader's position: the lowest seq not acked. Deliveries go in seq order, but a nacked one comes again later. */

@@ -34,6 +34,7 @@ export class StreamReader implements DeliveringReader {
   private awaitingDrain = false;
   /** Named readers: tags of unacknowledged deliveries by seq. */
   readonly inFlight = new Map<number, number>();
+  readonly deliveries = new Map<number, number>();
   private acked: number;
   readonly deadlines: AckDeadlines | undefined;
 
@@ -68,6 +69,7 @@ export class StreamReader implements DeliveringReader {
     this.stream.readers.delete(this);
     for (const tag of this.inFlight.values()) this.conn.releaseTag(tag);
     this.inFlight.clear();
+    this.deliveries.clear();
     this.deadlines?.stop();
   }
 
@@ -137,6 +139,7 @@ export class StreamReader implements DeliveringReader {
 
   processed(seq: number): void {
     if (!this.inFlight.delete(seq)) return;
+    this.deliveries.delete(seq);
     this.deadlines?.settled(seq);
     this.advance();
     if (!this.caughtUp) this.catchUp();
@@ -149,8 +152,8 @@ export class StreamReader implements DeliveringReader {
     this.deadlines?.settled(seq);
     const again = (): void => {
       if (this.stopped || this.inFlight.get(seq) !== tag) return;
-      this.inFlight.delete(seq);
       const entry = this.stream.entry(seq);
+      // Gone meanwhile (retention): as if acked, so the position moves past it.
       if (entry) deliverEntry(this, entry);
       else this.processed(seq);
     };
