@@ -159,6 +159,24 @@ test('a named reader\'s delivery not acked within ackWait comes again, and worki
   expect(info.readers[0]).toMatchObject({ name: 'r', position: 3, unacked: 0 });
 });
 
+test('a nacked message that retention dropped meanwhile counts as acked on a cluster node: the position moves past it', async () => {
+  await t.start(redis.url, 2);
+  const [a, b] = [await t.client(0), await t.client(1)];
+  const name = fresh('short');
+  await a.createStream(name, 'short.>', { maxMessages: 1 });
+  await a.publish('short.a', { n: 1 }, persist);
+  const sub = b.subscribe<N>('short.>', { stream: name, reader: 'r' });
+  const [m1] = await take(sub, 1);
+  await a.publish('short.a', { n: 2 }, persist); // seq 1 is dropped: maxMessages 1
+  const [m2] = await take(sub, 1);
+  expect([m1!.seq, m2!.seq]).toEqual([1, 2]);
+  m2!.ack(); // the position stays at 1, which is still unacked
+  m1!.nack(); // nothing left to deliver again
+  let info = await a.streamInfo(name);
+  await until(() => info.readers[0]?.position === 3, 5_000, async () => { info = await a.streamInfo(name); });
+  expect(info.readers[0]).toMatchObject({ name: 'r', position: 3, unacked: 0 });
+});
+
 test('retention: maxMessages, maxBytes, discard "new" and maxAge hold whichever node appends', async () => {
   await t.start(redis.url, 2);
   const [a, b] = [await t.client(0), await t.client(1)];

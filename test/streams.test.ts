@@ -54,6 +54,23 @@ for (const store of ['memory', 'lmdb'] as const) {
       expect(() => c.subscribe('slow.>', { stream: 'slow', reader: 'r2', maxDeliveries: 3 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     });
 
+    test('a nacked message that retention dropped meanwhile counts as acked: the position moves past it', async () => {
+      await start();
+      const c = await t.client();
+      await c.createStream('short', 'short.>', { maxMessages: 1 });
+      await c.publish('short.a', { n: 1 }, persist);
+      const sub = c.subscribe<N>('short.>', { stream: 'short', reader: 'r' });
+      const [m1] = await take(sub, 1);
+      await c.publish('short.a', { n: 2 }, persist); // seq 1 is dropped: maxMessages 1
+      const [m2] = await take(sub, 1);
+      expect([m1!.seq, m2!.seq]).toEqual([1, 2]);
+      m2!.ack(); // the position stays at 1, which is still unacked
+      m1!.nack(); // nothing left to deliver again
+      let info = await c.streamInfo('short');
+      await until(() => info.readers[0]?.position === 3, 5_000, async () => { info = await c.streamInfo('short'); });
+      expect(info.readers[0]).toMatchObject({ name: 'r', position: 3, unacked: 0 });
+    });
+
     test('metrics: messages and bytes per stream, and each named reader\'s lag', async () => {
       const broker = await start();
       const c = await t.client();
