@@ -8,6 +8,7 @@ import type { Client } from '../client-sdk/index.js';
 import { testCluster } from './helpers/cluster.js';
 import { RedisServer } from './helpers/redis-server.js';
 import { take, until } from './helpers/setup.js';
+import { readerReaches } from './helpers/stream-readers.js';
 
 let redis: RedisServer;
 const t = testCluster();
@@ -154,9 +155,7 @@ test('a named reader\'s delivery not acked within ackWait comes again, and worki
   const again = await take(sub, 2);
   expect(again.map((m) => [m.seq, m.deliveryCount])).toEqual([[2, 2], [1, 3]]);
   for (const m of again) m.ack();
-  let info = await a.streamInfo(name);
-  await until(() => info.readers[0]?.position === 3, 5_000, async () => { info = await a.streamInfo(name); });
-  expect(info.readers[0]).toMatchObject({ name: 'r', position: 3, unacked: 0 });
+  expect(await readerReaches(a, name, 'r', 3)).toMatchObject({ unacked: 0 });
 });
 
 test('a nacked message that retention dropped meanwhile counts as acked on a cluster node: the position moves past it', async () => {
@@ -172,9 +171,7 @@ test('a nacked message that retention dropped meanwhile counts as acked on a clu
   expect([m1!.seq, m2!.seq]).toEqual([1, 2]);
   m2!.ack(); // the position stays at 1, which is still unacked
   m1!.nack(); // nothing left to deliver again
-  let info = await a.streamInfo(name);
-  await until(() => info.readers[0]?.position === 3, 5_000, async () => { info = await a.streamInfo(name); });
-  expect(info.readers[0]).toMatchObject({ name: 'r', position: 3, unacked: 0 });
+  expect(await readerReaches(a, name, 'r', 3)).toMatchObject({ unacked: 0 });
 });
 
 test('retention: maxMessages, maxBytes, discard "new" and maxAge hold whichever node appends', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { LindenError, type Client, type Message } from '../client-sdk/index.js';
 import type { WebSocket } from 'ws';
 import { take, testBroker, until } from './helpers/setup.js';
+import { readerReaches } from './helpers/stream-readers.js';
 
 const t = testBroker();
 let dataDir: string;
@@ -47,9 +48,7 @@ for (const store of ['memory', 'lmdb'] as const) {
       const again = await take(sub, 2);
       expect(again.map((m) => [m.seq, m.deliveryCount])).toEqual([[2, 2], [1, 3]]);
       for (const m of again) m.ack();
-      let info = await c.streamInfo('slow');
-      await until(() => info.readers[0]?.position === 3, 5_000, async () => { info = await c.streamInfo('slow'); });
-      expect(info.readers[0]).toMatchObject({ name: 'r', position: 3, unacked: 0 });
+      expect(await readerReaches(c, 'slow', 'r', 3)).toMatchObject({ unacked: 0 });
       await expect(c.subscribe('slow.>', { stream: 'slow', ackWait: 100 }).ready).rejects.toMatchObject({ code: 'INVALID_FRAME' });
       expect(() => c.subscribe('slow.>', { stream: 'slow', reader: 'r2', maxDeliveries: 3 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     });
@@ -66,9 +65,7 @@ for (const store of ['memory', 'lmdb'] as const) {
       expect([m1!.seq, m2!.seq]).toEqual([1, 2]);
       m2!.ack(); // the position stays at 1, which is still unacked
       m1!.nack(); // nothing left to deliver again
-      let info = await c.streamInfo('short');
-      await until(() => info.readers[0]?.position === 3, 5_000, async () => { info = await c.streamInfo('short'); });
-      expect(info.readers[0]).toMatchObject({ name: 'r', position: 3, unacked: 0 });
+      expect(await readerReaches(c, 'short', 'r', 3)).toMatchObject({ unacked: 0 });
     });
 
     test('metrics: messages and bytes per stream, and each named reader\'s lag', async () => {
