@@ -18,7 +18,7 @@ import { ReceiptTracker } from './receipt-tracker.js';
 import { Router, type Route } from './router.js';
 import { isGroup, type RouteEntry, type Subscription } from './subscription.js';
 import { afterForwarding, forwardsAsItArrives } from './arriving-publish.js';
-import { DEFAULT_READER_ACK_WAIT } from './streams/ack-deadlines.js';
+import { DEFAULT_READER_ACK_WAIT } from './streams/reader-acks.js';
 
 /** Queue settings a stream's `sub` cannot have: a named reader takes only `ackWait`. */
 const QUEUE_ONLY_SETTINGS = ['maxInFlight', 'maxDeliveries', 'maxMessages', 'maxBytes', 'overflow'] as const;

@@ -1,6 +1,6 @@
 import type { Connection } from '../../connection.js';
-import { AckDeadlines } from '../../pubsub/streams/ack-deadlines.js';
-import { deliverEntry, lowestUnacked, readerFull, READER_MAX_IN_FLIGHT, type DeliveringReader } from '../../pubsub/streams/stream-delivery.js';
+import { ReaderAcks } from '../../pubsub/streams/reader-acks.js';
+import { deliverEntry, type DeliveringReader } from '../../pubsub/streams/stream-delivery.js';
 import { topicMatches, type StreamConfig, type StreamEntry } from '../../pubsub/streams/stream-records.js';
 
 /** Messages one read asks Redis for; the connections flush them before the next. */
@@ -32,9 +32,7 @@ export interface ClusterReaderHost {
  */
 export class ClusterStreamReader implements DeliveringReader {
   pos: number;
-  private acked: number;
-  readonly inFlight = new Map<number, number>();
-  readonly deliveries = new Map<number, number>();
+  readonly acks: ReaderAcks | undefined;
   private stopped = false;
   private running = false;
   private again = false;
@@ -45,8 +43,6 @@ export class ClusterStreamReader implements DeliveringReader {
   /** Its own announcement came back on the channel: any other one after it is newer. */
   announced = false;
 
-  readonly deadlines: AckDeadlines | undefined;
-
   /** `ackWait`: a named reader's (ignored for an unnamed one, whose deliveries wait for nothing). */
   constructor(
     readonly conn: Connection, readonly sid: number, readonly stream: string, readonly pattern: string,
@@ -54,12 +50,11 @@ export class ClusterStreamReader implements DeliveringReader {
   ) {
     this.token = token;
     this.pos = start;
-    this.acked = start;
-    this.deadlines = name === undefined ? undefined : new AckDeadlines(ackWait, this);
+    this.acks = name === undefined ? undefined : new ReaderAcks(conn, this, start, ackWait);
   }
 
   get unacked(): number {
-    return this.inFlight.size;
+    return this.acks?.size ?? 0;
   }
 
   start(): void {
@@ -73,32 +68,27 @@ export class ClusterStreamReader implements DeliveringReader {
       this.host.forget(this.stream, wake);
       wake();
     }
-    for (const tag of this.inFlight.values()) this.conn.releaseTag(tag);
-    this.inFlight.clear();
-    this.deliveries.clear();
-    this.deadlines?.stop();
+    this.acks?.release();
   }
 
   // ---- TagOwner: a named reader's acks ----
   delivered(): void {}
 
   processed(seq: number): void {
-    if (!this.inFlight.delete(seq)) return;
-    this.deliveries.delete(seq);
-    this.deadlines?.settled(seq);
-    this.advance();
+    if (!this.acks?.settle(seq)) return;
+    const moved = this.acks.moved(this.pos);
+    if (moved !== undefined) this.host.positionMoved(this.stream, this.name!, moved);
     this.pump();
   }
 
   /** A nack: the message comes again now (or after `delay`), unless retention dropped it meanwhile. */
   rejected(seq: number, _reason?: string, delay = 0): void {
-    const tag = this.inFlight.get(seq);
+    const tag = this.acks?.nacked(seq);
     if (tag === undefined) return;
-    this.deadlines?.settled(seq);
     const again = (): void => {
-      if (this.stopped || this.inFlight.get(seq) !== tag) return;
+      if (this.stopped || this.acks!.tagOf(seq) !== tag) return;
       this.host.read(this.stream, seq, 1).then(({ entries }) => {
-        if (this.stopped || this.inFlight.get(seq) !== tag) return;
+        if (this.stopped || this.acks!.tagOf(seq) !== tag) return;
         const e = entries[0];
         // Gone meanwhile (retention): as if acked, so the position moves past it.
         if (e?.seq === seq) deliverEntry(this, e);
@@ -112,7 +102,7 @@ export class ClusterStreamReader implements DeliveringReader {
   lost(): void {}
 
   working(seq: number): void {
-    this.deadlines?.extend(seq);
+    this.acks?.working(seq);
   }
 
   // ---- reading ----
@@ -133,9 +123,9 @@ export class ClusterStreamReader implements DeliveringReader {
     while (!this.stopped) {
       this.again = false;
       if (this.conn.state === 'closed') return;
-      if (readerFull(this)) return; // an ack pumps again
+      if (this.acks?.full) return; // an ack pumps again
       if (this.conn.isCongested(true)) return this.waitForRoom();
-      const room = this.name === undefined ? READ_SLICE : Math.min(READ_SLICE, READER_MAX_IN_FLIGHT - this.inFlight.size);
+      const room = this.acks === undefined ? READ_SLICE : Math.min(READ_SLICE, this.acks.room);
       let entries: StreamEntry[];
       try {
         const read = await this.host.read(this.stream, this.pos, room);
@@ -171,14 +161,6 @@ export class ClusterStreamReader implements DeliveringReader {
       // The rest after the connections have written this slice (setImmediate runs after their flush).
       await new Promise((resolve) => setImmediate(resolve));
     }
-  }
-
-  /** The lowest seq not acked: deliveries are in seq order, but a nacked one is redelivered later. */
-  private advance(): void {
-    const low = lowestUnacked(this.pos, this.inFlight);
-    if (low <= this.acked) return;
-    this.acked = low;
-    this.host.positionMoved(this.stream, this.name!, low);
   }
 
   private waitForRoom(): void {

@@ -1,6 +1,6 @@
 import type { Connection } from '../../connection.js';
-import { deliverEntry, lowestUnacked, readerFull, READER_MAX_IN_FLIGHT, type DeliveringReader } from './stream-delivery.js';
-import { AckDeadlines } from './ack-deadlines.js';
+import { ReaderAcks } from './reader-acks.js';
+import { deliverEntry, type DeliveringReader } from './stream-delivery.js';
 import type { Stream } from './stream.js';
 import { topicMatches, type StreamEntry } from './stream-records.js';
 
@@ -32,11 +32,7 @@ export class StreamReader implements DeliveringReader {
   private turnDue = false;
   private stopped = false;
   private awaitingDrain = false;
-  /** Named readers: tags of unacknowledged deliveries by seq. */
-  readonly inFlight = new Map<number, number>();
-  readonly deliveries = new Map<number, number>();
-  private acked: number;
-  readonly deadlines: AckDeadlines | undefined;
+  readonly acks: ReaderAcks | undefined;
 
   /** `ackWait`: a named reader's (ignored for an unnamed one, whose deliveries wait for nothing). */
   constructor(
@@ -44,12 +40,11 @@ export class StreamReader implements DeliveringReader {
     readonly name: string | undefined, start: number, private readonly host: ReaderHost, ackWait: number,
   ) {
     this.pos = start;
-    this.acked = start;
-    this.deadlines = name === undefined ? undefined : new AckDeadlines(ackWait, this);
+    this.acks = name === undefined ? undefined : new ReaderAcks(conn, this, start, ackWait);
   }
 
   get unacked(): number {
-    return this.inFlight.size;
+    return this.acks?.size ?? 0;
   }
 
   get isLive(): boolean {
@@ -67,10 +62,7 @@ export class StreamReader implements DeliveringReader {
     this.stopped = true;
     this.leaveLive();
     this.stream.readers.delete(this);
-    for (const tag of this.inFlight.values()) this.conn.releaseTag(tag);
-    this.inFlight.clear();
-    this.deliveries.clear();
-    this.deadlines?.stop();
+    this.acks?.release();
   }
 
   /** A message appended to the stream while this reader is live. */
@@ -85,7 +77,7 @@ export class StreamReader implements DeliveringReader {
       this.pos++;
       return;
     }
-    if (readerFull(this) || this.conn.isCongested(true)) {
+    if (this.acks?.full || this.conn.isCongested(true)) {
       this.leaveLive();
       this.waitForRoom();
       return;
@@ -100,14 +92,14 @@ export class StreamReader implements DeliveringReader {
     let budget = CATCH_UP_SLICE;
     for (;;) {
       if (this.conn.state === 'closed') return;
-      if (readerFull(this) || this.conn.isCongested(true)) return this.waitForRoom();
+      if (this.acks?.full || this.conn.isCongested(true)) return this.waitForRoom();
       if (this.pos < this.stream.first) this.pos = this.stream.first;
       if (this.pos >= this.stream.next) {
         this.caughtUp = true;
         this.stream.live.add(this);
         return;
       }
-      const room = this.name === undefined ? budget : Math.min(budget, READER_MAX_IN_FLIGHT - this.inFlight.size);
+      const room = this.acks === undefined ? budget : Math.min(budget, this.acks.room);
       const entries = this.stream.read(this.pos, room);
       if (entries.length === 0) {
         // Only holes left (writes that failed): nothing between here and the stream's end.
@@ -138,20 +130,18 @@ export class StreamReader implements DeliveringReader {
   delivered(): void {}
 
   processed(seq: number): void {
-    if (!this.inFlight.delete(seq)) return;
-    this.deliveries.delete(seq);
-    this.deadlines?.settled(seq);
-    this.advance();
+    if (!this.acks?.settle(seq)) return;
+    const moved = this.acks.moved(this.pos);
+    if (moved !== undefined) this.host.positionMoved(this.stream, this.name!, moved);
     if (!this.caughtUp) this.catchUp();
   }
 
   /** A nack: the message comes again now (or after `delay`), unless retention dropped it meanwhile. */
   rejected(seq: number, _reason?: string, delay = 0): void {
-    const tag = this.inFlight.get(seq);
+    const tag = this.acks?.nacked(seq);
     if (tag === undefined) return;
-    this.deadlines?.settled(seq);
     const again = (): void => {
-      if (this.stopped || this.inFlight.get(seq) !== tag) return;
+      if (this.stopped || this.acks!.tagOf(seq) !== tag) return;
       const entry = this.stream.entry(seq);
       // Gone meanwhile (retention): as if acked, so the position moves past it.
       if (entry) deliverEntry(this, entry);
@@ -165,15 +155,7 @@ export class StreamReader implements DeliveringReader {
   lost(): void {}
 
   working(seq: number): void {
-    this.deadlines?.extend(seq);
-  }
-
-  /** The lowest seq not acked: deliveries are in seq order, but a nacked one is redelivered later. */
-  private advance(): void {
-    const low = lowestUnacked(this.pos, this.inFlight);
-    if (low <= this.acked) return;
-    this.acked = low;
-    this.host.positionMoved(this.stream, this.name!, low);
+    this.acks?.working(seq);
   }
 
   private leaveLive(): void {
@@ -184,7 +166,7 @@ export class StreamReader implements DeliveringReader {
 
   /** At the in-flight limit an ack resumes reading (processed()); a congested socket, its drain. */
   private waitForRoom(): void {
-    if (readerFull(this) || this.awaitingDrain) return;
+    if (this.acks?.full || this.awaitingDrain) return;
     this.awaitingDrain = true;
     this.conn.whenSocketTakes(() => {
       this.awaitingDrain = false;
