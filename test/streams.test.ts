@@ -5,6 +5,7 @@ import { LindenError, type Client, type Message } from '../client-sdk/index.js';
 import type { WebSocket } from 'ws';
 import { take, testBroker, until } from './helpers/setup.js';
 import { readerReaches } from './helpers/stream-readers.js';
+import { rawClients } from './helpers/raw-client.js';
 
 const t = testBroker();
 let dataDir: string;
@@ -51,6 +52,31 @@ for (const store of ['memory', 'lmdb'] as const) {
       expect(await readerReaches(c, 'slow', 'r', 3)).toMatchObject({ unacked: 0 });
       await expect(c.subscribe('slow.>', { stream: 'slow', ackWait: 100 }).ready).rejects.toMatchObject({ code: 'INVALID_FRAME' });
       expect(() => c.subscribe('slow.>', { stream: 'slow', reader: 'r2', maxDeliveries: 3 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    });
+
+    test('a sub with stream refuses the queue settings but a named reader\'s ackWait, naming the field, and keeps what the stream holds', async () => {
+      await start();
+      const c = await t.client();
+      await c.createStream('raw', 'raw.>');
+      await c.publish('raw.a', { n: 1 }, persist);
+      const raws = rawClients();
+      try {
+        const r = await raws.connect(t.broker.url, 'json');
+        const sub = (fields: Record<string, unknown>) => r.call({ t: 'sub', id: r.id(), sid: r.id(), pattern: 'raw.>', stream: 'raw', ...fields });
+        for (const [fields, field] of [
+          [{ reader: 'r', maxDeliveries: 3 }, 'maxDeliveries'],
+          [{ reader: 'r', overflow: 'drop-oldest' }, 'overflow'],
+          [{ ackWait: 1_000 }, 'ackWait'], // no reader: nothing waits for an ack
+          [{ reader: 'r', ackWait: 0 }, 'ackWait'],
+        ] as const) {
+          expect(await sub(fields)).toMatchObject({ t: 'err', code: 'INVALID_FRAME', details: { field } });
+        }
+        expect(await sub({ reader: 'r', ackWait: 1_000 })).toMatchObject({ t: 'ok' });
+        expect((await c.streamInfo('raw')).messages).toBe(1); // nothing refused took anything away
+        expect(raws.violations()).toEqual([]);
+      } finally {
+        await raws.closeAll();
+      }
     });
 
     test('a nacked message that retention dropped meanwhile counts as acked: the position moves past it', async () => {
