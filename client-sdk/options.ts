@@ -3,6 +3,7 @@ import { MAX_DURATION_MS } from '../protocol/limits.js';
 import type { CodecName } from '../protocol/version.js';
 import type { ReconnectOptions } from './backoff.js';
 import type { AdminOp } from '../protocol/frames.js';
+import { QUEUE_SETTINGS } from '../protocol/queue-settings.js';
 import type { Interceptor } from '../protocol/interceptor.js';
 
 export interface ConnectOptions {
@@ -163,7 +164,7 @@ export function checkTlsOptions(tls: unknown): void {
   if (!good) throw new LindenError('INVALID_OPTIONS', 'tls must be an object whose ca, if given, is a PEM string or Buffer, or a list of them');
 }
 
-export const QUEUE_SETTINGS = ['ackWait', 'maxInFlight', 'maxDeliveries', 'maxMessages', 'maxBytes', 'overflow'] as const;
+export { QUEUE_SETTINGS } from '../protocol/queue-settings.js';
 export const DURABLE_OPTIONS = ['durable', ...QUEUE_SETTINGS] as const;
 export const STREAM_OPTIONS = ['stream', 'start', 'reader', 'ackWait'] as const;
 

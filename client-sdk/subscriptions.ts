@@ -2,7 +2,8 @@ import { LindenError } from '../protocol/errors.js';
 import type { BrokerFrame } from '../protocol/frames.js';
 import { assertPattern } from '../protocol/topics.js';
 import type { Message } from './message.js';
-import { DURABLE_OPTIONS, QUEUE_SETTINGS, STREAM_OPTIONS, definedOnly } from './options.js';
+import { settingNotForStreams } from '../protocol/queue-settings.js';
+import { DURABLE_OPTIONS, STREAM_OPTIONS, definedOnly } from './options.js';
 import { Subscription, type SubscribeOptions } from './subscription.js';
 
 /** What the client lends its subscriptions. */
@@ -26,7 +27,7 @@ export class ClientSubscriptions {
     if (options.stream === undefined && (options.start !== undefined || options.reader !== undefined)) {
       throw new LindenError('INVALID_ARGUMENT', `subscribe("${pattern}"): ${options.start !== undefined ? 'start' : 'reader'} is for stream subscriptions; name the stream too`);
     }
-    const queueOnly = options.stream === undefined ? undefined : QUEUE_SETTINGS.find((k) => k !== 'ackWait' && options[k] !== undefined);
+    const queueOnly = options.stream === undefined ? undefined : settingNotForStreams(options);
     if (queueOnly !== undefined) throw new LindenError('INVALID_ARGUMENT', `subscribe("${pattern}"): ${queueOnly} is a setting of durable subscriptions, not of streams`);
     const sub = new Subscription<T>(this.nextSid++, pattern, options, {
       unsubscribe: (sid) => this.unsubscribe(sid),

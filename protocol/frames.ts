@@ -50,11 +50,7 @@ export interface QueueSettings {
   ackWait?: number; maxInFlight?: number; maxDeliveries?: number;
   maxMessages?: number; maxBytes?: number; overflow?: (typeof OVERFLOW_POLICIES)[number];
 }
-/** Whether a message names any queue setting (a `sub` that does may change its queue). */
-export function hasQueueSettings(f: QueueSettings): boolean {
-  return f.ackWait !== undefined || f.maxInFlight !== undefined || f.maxDeliveries !== undefined
-    || f.maxMessages !== undefined || f.maxBytes !== undefined || f.overflow !== undefined;
-}
+
 /** Where a stream subscription starts reading (protocol.md §9.11): its first message, its last, the next one appended, a seq or an append time. */
 export type StreamStart = 'first' | 'last' | 'new' | { seq: number } | { time: number };
 export interface SubFrame extends QueueSettings {

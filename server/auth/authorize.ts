@@ -1,5 +1,6 @@
 import { LindenError } from '../../protocol/errors.js';
-import { hasQueueSettings, type ClientFrame, type SubFrame } from '../../protocol/frames.js';
+import type { ClientFrame, SubFrame } from '../../protocol/frames.js';
+import { hasQueueSettings } from '../../protocol/queue-settings.js';
 import type { Action, Permissions } from './permissions.js';
 
 /** Throws PERMISSION_DENIED unless `permissions` allow `action` on `subject`. */

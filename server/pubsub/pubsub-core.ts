@@ -1,5 +1,6 @@
 import { LindenError, invalidField } from '../../protocol/errors.js';
-import { hasQueueSettings, type AckLevel, type PubFrame, type ReceiverRef, type SubFrame, type UnsubFrame } from '../../protocol/frames.js';
+import type { AckLevel, PubFrame, ReceiverRef, SubFrame, UnsubFrame } from '../../protocol/frames.js';
+import { hasQueueSettings, settingNotForStreams } from '../../protocol/queue-settings.js';
 import { assertPattern, assertTopic } from '../../protocol/topics.js';
 import type { Connection } from '../connection.js';
 import { Tally } from '../counted-map.js';
@@ -19,9 +20,6 @@ import { Router, type Route } from './router.js';
 import { isGroup, type RouteEntry, type Subscription } from './subscription.js';
 import { afterForwarding, forwardsAsItArrives } from './arriving-publish.js';
 import { DEFAULT_READER_ACK_WAIT } from './streams/reader-acks.js';
-
-/** Queue settings a stream's `sub` cannot have: a named reader takes only `ackWait`. */
-const QUEUE_ONLY_SETTINGS = ['maxInFlight', 'maxDeliveries', 'maxMessages', 'maxBytes', 'overflow'] as const;
 
 /** Transient pub/sub: routing, competing consumers and the four synchronisation points. */
 export class PubSubCore {
@@ -103,7 +101,7 @@ export class PubSubCore {
     if (f.durable !== undefined || f.group !== undefined || f.retained !== undefined) {
       throw invalidField('sub', f.durable !== undefined ? 'durable' : f.group !== undefined ? 'group' : 'retained', 'cannot be combined with stream');
     }
-    const other = QUEUE_ONLY_SETTINGS.find((k) => f[k] !== undefined);
+    const other = settingNotForStreams(f);
     if (other) throw invalidField('sub', other, 'is a setting of durable subscriptions, not of streams');
     const ackWait = f.ackWait;
     if (ackWait !== undefined && f.reader === undefined) throw invalidField('sub', 'ackWait', 'on a stream needs reader: only a named reader\'s deliveries wait for an ack');
