@@ -1,5 +1,4 @@
 import type { AddressInfo } from 'node:net';
-import { nanoid } from 'nanoid';
 import { pino, type Logger } from 'pino';
 import { LindenError } from '../protocol/errors.js';
 import { MAX_DURATION_MS } from '../protocol/limits.js';
@@ -37,6 +36,7 @@ import { rememberLastWrite } from './store/last-write.js';
 import type { Store } from './store/store.js';
 import { loadTlsIdentity } from './tls.js';
 import { createWebServer } from './web-server.js';
+import { instanceId } from './instance-id.js';
 
 export interface Broker {
   /** ws://host:port of the listening broker; wss:// with the `tls` option. */
@@ -94,7 +94,7 @@ export async function startBroker(options?: BrokerOptions, seams: BrokerSeams = 
   const connections = new Set<Connection>();
   const caps = new ConnectionCaps(opts.maxConnections, opts.maxConnectionsPerAddress);
   const scheduler = new FlushScheduler();
-  const instance = nanoid(8);
+  const instance = instanceId();
   const commits = commitHistogram();
   const opened: Store = opts.dataDir ? await LmdbStore.open(opts.dataDir) : new MemoryStore();
   const store = rememberLastWrite(timeCommits(seams.wrapStore ? seams.wrapStore(opened) : opened, commits));

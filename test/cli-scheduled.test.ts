@@ -50,6 +50,10 @@ test('lists scheduled publishes and outs soonest first, as a table and as JSON l
   const again = await run(['scheduled', 'cancel', later.id]);
   expect(again.code).toBe(1);
   expect(again.stderr).toContain('NOT_SCHEDULED');
+  // A message id of the client's own may begin with -: after --, it is the id, not an option.
+  const dashed = await children.spawn(MAIN, ['scheduled', 'cancel', '--url', t.broker.url, '--', '-mine-1'], {}, ['LINDEN_URL']).exited;
+  expect(dashed.code).toBe(1);
+  expect(dashed.stderr).toContain('NOT_SCHEDULED');
   expect((await run(['scheduled', '--json'])).stdout.trim().split('\n')).toHaveLength(2);
 });
 

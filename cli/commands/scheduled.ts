@@ -21,7 +21,7 @@ export function register(program: Command): void {
   command
     .command('cancel')
     .description('cancel a scheduled publish or out by its id (the receipt id of the publish)')
-    .argument('<id>', 'the schedule id shown by `linden scheduled`')
+    .argument('<id>', 'the schedule id shown by `linden scheduled` (a message id of your own that begins with - goes after --)')
     .action(action(cancelOne));
 }
 
